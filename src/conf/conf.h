@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * conf/conf.h - the configuration file, read once into an immutable
+ * `struct conf`.
+ *
+ * INI via libinih. Unknown sections or keys, bad values and missing files
+ * are refused with "FILE:LINE: what is wrong" in why->text. Without a file,
+ * conf_default() gives the demo set-up (data_dir ./var, domain localhost,
+ * one mx listener on 127.0.0.1:2525).
+ * Trust: the file is written by the operator (trusted, but checked).
+ */
+#ifndef TERN_CONF_CONF_H
+#define TERN_CONF_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "util/why.h"
+
+enum conf_mode {
+	CONF_MODE_MX = 0,
+	CONF_MODE_SUBMISSION,
+};
+
+enum conf_tls {
+	CONF_TLS_NONE = 0,
+	CONF_TLS_STARTTLS,
+	CONF_TLS_IMPLICIT,
+};
+
+struct conf_listener {
+	char *name;    /* from [listener NAME] */
+	char *address; /* as written: "127.0.0.1:2525", "[::1]:25" */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	enum conf_mode mode;
+	enum conf_tls tls;
+};
+
+/* Every limit has a minimum and maximum checked at load (conf.c table). */
+struct conf_limits {
+	uint64_t max_message_size;   /* bytes; "35M" accepted; default 35M */
+	size_t max_recipients;       /* per message; default 100 */
+	size_t max_errors;           /* per session before 421; default 10 */
+	size_t max_connections;      /* total; default 1000 */
+	size_t max_connections_per_ip; /* default 50 */
+	size_t max_received;         /* Received headers; default 100 */
+	/* Timeouts in seconds, RFC 5321 4.5.3.2 server side. */
+	unsigned timeout_command;    /* default 300 */
+	unsigned timeout_data_block; /* default 180 (one read in DATA) */
+	unsigned timeout_data_total; /* whole DATA phase; default 600 */
+};
+
+struct conf_queue {
+	unsigned retry_initial; /* seconds; default 300 */
+	unsigned retry_max;     /* seconds; default 14400 */
+	unsigned lifetime;      /* seconds; default 432000 (5 days) */
+	unsigned delivery_threads; /* default 4 */
+};
+
+struct conf {
+	char *path;     /* file it came from, or NULL for the default */
+	char *hostname; /* default: gethostname() */
+	char *data_dir; /* default /var/lib/tern; demo default ./var */
+	char **domains; /* lower-case, no trailing dot */
+	size_t ndomains;
+	char *user;       /* drop privileges to this user, or NULL */
+	char *postmaster; /* where postmaster mail goes, or NULL */
+	char *log_file;   /* NULL: stderr */
+	unsigned threads; /* event-loop threads; 0 = number of cores */
+	struct conf_listener *listeners;
+	size_t nlisteners;
+	struct conf_limits limits;
+	struct conf_queue queue;
+};
+
+/* Load FILE; NULL with why->text = "FILE:LINE: problem" on error. */
+struct conf *conf_load(const char *path, struct why *);
+/* The embedded default (never fails). */
+struct conf *conf_default(void);
+/* Parse from a string (used by tests and conf_default); name for errors. */
+struct conf *conf_load_string(const char *text, const char *name,
+    struct why *);
+void conf_free(struct conf *);
+
+/* Print the effective configuration as a valid config file. */
+void conf_print(const struct conf *, FILE *);
+
+/* Is `domain` (any case, optional trailing dot) one of ours? */
+bool conf_is_local_domain(const struct conf *, const char *domain);
+
+#endif

@@ -1,0 +1,6 @@
+/* SPDX-License-Identifier: ISC */
+int
+main(void)
+{
+	return 0;
+}

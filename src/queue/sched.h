@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * queue/sched.h - the queue manager: which committed message to deliver
+ * next, retries with backoff, expiry.
+ *
+ * Delivery threads take messages, hand each pending recipient to the
+ * delivery function, and record the result in the spool. A message leaves
+ * the queue when no recipient is pending. Temporary failures are retried
+ * after retry_initial, doubling up to retry_max.
+ * Trust: none; it only reads what the spool validated.
+ */
+#ifndef TERN_QUEUE_SCHED_H
+#define TERN_QUEUE_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "queue/spool.h"
+#include "util/why.h"
+
+struct conf;
+struct sched;
+
+/*
+ * Deliver message `env` (body readable from `fd` at env->body_offset) to
+ * recipient `idx`. 0 when delivered; -1 with why (WHY_TEMP: retry later,
+ * WHY_PERM: give up on this recipient). Runs on a delivery thread; `ctx`
+ * is the per-thread value returned by the thread_init hook.
+ */
+struct sched_deliverer {
+	void *(*thread_init)(void *arg); /* per delivery thread */
+	void (*thread_fini)(void *ctx);
+	int (*deliver)(void *ctx, const struct spool_env *env, int fd,
+	    size_t idx, struct why *why);
+	void *arg;
+};
+
+struct sched *sched_new(const struct conf *, struct spool *,
+    const struct sched_deliverer *);
+/* Start the delivery threads. */
+int sched_start(struct sched *);
+/* A message was committed: queue it now. Any thread. */
+void sched_submit(struct sched *, const char *id);
+/* Finish deliveries in progress, stop the threads, free. */
+void sched_free(struct sched *);
+
+#endif

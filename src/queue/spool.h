@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * queue/spool.h - durable storage of queued messages and their envelopes.
+ *
+ * The only code that touches spool files. A message is written to
+ * incoming/ while it arrives, then committed: its data and directory
+ * entry reach stable storage before the commit callback reports success,
+ * which is what lets the server answer 250 (DESIGN.md, "what 250 OK
+ * means"). Commits that arrive within a few milliseconds share their
+ * syncs (group commit) on the spool's sync thread.
+ * Per-recipient delivery state is updated in place and synced, so a
+ * restart never loses it; at worst a recipient is delivered twice.
+ * Trust: spool files are ours (mode 0600); recovery still validates them
+ * and moves unreadable ones to corrupt/ instead of crashing.
+ */
+#ifndef TERN_QUEUE_SPOOL_H
+#define TERN_QUEUE_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "util/why.h"
+
+#define SPOOL_ID_MAX 32 /* queue id length + NUL */
+
+enum spool_rcpt_state {
+	SPOOL_RCPT_PENDING = 'P',
+	SPOOL_RCPT_DELIVERED = 'D',
+	SPOOL_RCPT_FAILED = 'F', /* permanent failure (bounce later) */
+};
+
+struct spool_rcpt {
+	char *addr;  /* final mailbox address, local@domain */
+	char *orcpt; /* the address as the client gave it in RCPT TO */
+	enum spool_rcpt_state state;
+};
+
+/* The envelope: what the client said around the message. */
+struct spool_env {
+	char id[SPOOL_ID_MAX];
+	time_t arrival;
+	char *sender; /* "" for the null reverse-path <> */
+	char *helo;
+	char *client_addr; /* "192.0.2.1" */
+	char *client_name; /* reverse DNS or "unknown" */
+	bool smtputf8;
+	bool eightbit;
+	struct spool_rcpt *rcpts;
+	size_t nrcpts;
+	off_t body_offset; /* where the message starts in the file */
+	off_t body_size;   /* message bytes (Received header included) */
+};
+
+struct spool;
+struct spool_msg;
+
+/* Called once, on the spool's sync thread; hop to your own thread. */
+typedef void spool_commit_fn(void *arg, const char *id, int ok,
+    const struct why *why);
+
+/*
+ * Open (creating with mode 0700 when missing) the spool below `dir` and
+ * start its sync thread. NULL with why on failure.
+ */
+struct spool *spool_open(const char *dir, struct why *);
+/* Stop the sync thread after finishing queued commits; free. */
+void spool_close(struct spool *);
+
+/*
+ * Begin a message: a fresh unique queue id and a file in incoming/ with
+ * the envelope written at its head. `env->id` is filled in; the envelope
+ * is copied. Any thread. NULL with a WHY_TEMP why on failure.
+ */
+struct spool_msg *spool_msg_new(struct spool *, struct spool_env *env,
+    struct why *);
+const char *spool_msg_id(const struct spool_msg *);
+/* Append message bytes (as received, CRLF lines). -1 with why (ENOSPC). */
+int spool_msg_write(struct spool_msg *, const void *p, size_t n,
+    struct why *);
+/* Throw the message away (client gave up, message refused); frees m. */
+void spool_msg_abort(struct spool_msg *);
+/*
+ * Make the message durable and visible to spool_scan(); takes ownership
+ * of m. `done` runs exactly once on the sync thread, after the data and
+ * the directory entry are on stable storage (ok=1) or after a failure
+ * (ok=0, the message is removed).
+ */
+void spool_msg_commit(struct spool_msg *, spool_commit_fn *done, void *arg);
+
+/*
+ * Read the envelope of committed message `id` into *env (caller frees
+ * with spool_env_free). -1 with why when missing or corrupt.
+ */
+int spool_env_load(struct spool *, const char *id, struct spool_env *env,
+    struct why *);
+void spool_env_free(struct spool_env *);
+/* Open the message file read-only; the body is at env->body_offset. */
+int spool_open_body(struct spool *, const char *id, struct why *);
+/* Durably record recipient `idx`'s new state (in place, then fdatasync). */
+int spool_rcpt_set(struct spool *, const char *id, size_t idx,
+    enum spool_rcpt_state, struct why *);
+/* Remove a finished message. */
+int spool_remove(struct spool *, const char *id, struct why *);
+
+/*
+ * Call fn for every committed message id, oldest first (start-up
+ * recovery, `tern queue list`). Leftovers in incoming/ are removed:
+ * nobody was ever told 250 for them.
+ */
+int spool_scan(struct spool *, void (*fn)(void *arg, const char *id),
+    void *arg, struct why *);
+
+/* Counters for monitoring and the benchmark. */
+struct spool_stats {
+	uint64_t commits;
+	uint64_t syncs; /* fsync/fdatasync/syncfs calls made for commits */
+	uint64_t batches;
+};
+void spool_get_stats(struct spool *, struct spool_stats *);
+
+#endif

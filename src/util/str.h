@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * util/str.h - string helpers that Debian 12's libc lacks, and ASCII-only
+ * character classes that are safe on raw (possibly negative) chars.
+ */
+#ifndef TERN_UTIL_STR_H
+#define TERN_UTIL_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* OpenBSD semantics: returns strlen(src); truncated if >= dstsz. */
+size_t strlcpy(char *dst, const char *src, size_t dstsz);
+size_t strlcat(char *dst, const char *src, size_t dstsz);
+
+static inline bool
+ascii_is_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static inline bool
+ascii_is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+static inline bool
+ascii_is_alnum(int c)
+{
+	return ascii_is_alpha(c) || ascii_is_digit(c);
+}
+static inline int
+ascii_lower(int c)
+{
+	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+static inline int
+ascii_upper(int c)
+{
+	return (c >= 'a' && c <= 'z') ? c - 32 : c;
+}
+
+/* Case-insensitive (ASCII only) comparison of n bytes / of strings. */
+int ascii_ncasecmp(const char *a, const char *b, size_t n);
+int ascii_casecmp(const char *a, const char *b);
+/* Lower-case ASCII letters in place; other bytes (UTF-8) untouched. */
+void ascii_lower_str(char *s);
+/* true if p[0..n) has no NUL, CR or LF (safe to treat as one C string). */
+bool str_is_clean(const char *p, size_t n);
+/* Trim ASCII spaces and tabs at both ends, in place; returns s. */
+char *str_trim(char *s);
+/*
+ * Parse a decimal unsigned number of all of s into *out; false on empty
+ * input, junk or overflow past max.
+ */
+bool str_to_u64(const char *s, uint64_t max, uint64_t *out);
+
+#endif

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: ISC */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/why.h"
+
+static void
+test_buf_max(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 4);
+	assert_int_equal(buf_append(&b, "abc", 3), 0);   /* max-1 */
+	assert_int_equal(buf_append(&b, "d", 1), 0);     /* max */
+	assert_int_equal(buf_append(&b, "e", 1), -1);    /* max+1 */
+	assert_int_equal(b.len, 4);
+	assert_memory_equal(b.data, "abcd", 5);
+	buf_consume(&b, 2);
+	assert_string_equal((char *)b.data, "cd");
+	assert_int_equal(buf_printf(&b, "%d", 12), 0);
+	assert_int_equal(buf_printf(&b, "%d", 3), -1);
+	buf_reset(&b);
+	assert_null(b.data);
+}
+
+static void
+test_str_to_u64(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_true(str_to_u64("0", 10, &v));
+	assert_int_equal(v, 0);
+	assert_true(str_to_u64("10", 10, &v));
+	assert_false(str_to_u64("11", 10, &v));
+	assert_false(str_to_u64("", 10, &v));
+	assert_false(str_to_u64("1x", 10, &v));
+	assert_false(str_to_u64("-1", 10, &v));
+	assert_true(str_to_u64("18446744073709551615", UINT64_MAX, &v));
+	assert_false(str_to_u64("18446744073709551616", UINT64_MAX, &v));
+}
+
+static void
+test_strlcpy(void **state)
+{
+	char d[4];
+
+	(void)state;
+	assert_int_equal(strlcpy(d, "abcdef", sizeof(d)), 6);
+	assert_string_equal(d, "abc");
+	assert_int_equal(strlcat(d, "x", sizeof(d)), 4);
+	assert_string_equal(d, "abc");
+	assert_int_equal(ascii_casecmp("PostMaster", "postmaster"), 0);
+	assert_true(ascii_casecmp("a", "b") < 0);
+}
+
+static void
+test_log_esc(void **state)
+{
+	char d[16];
+
+	(void)state;
+	assert_string_equal(log_esc(d, sizeof(d), "ab\r\n", 4), "ab\\x0d\\x0a");
+	assert_string_equal(log_esc(d, sizeof(d), "a b", 3), "\"a b\"");
+	assert_string_equal(log_esc(d, sizeof(d), "", 0), "\"\"");
+	log_esc(d, sizeof(d), "aaaaaaaaaaaaaaaaaaaaaaaa", 24);
+	assert_true(strlen(d) < sizeof(d));
+	assert_non_null(strstr(d, "..."));
+}
+
+static void
+test_why(void **state)
+{
+	struct why w;
+
+	(void)state;
+	assert_int_equal(why_set(&w, WHY_TEMP, 28, "write %s", "x"), -1);
+	assert_int_equal(w.kind, WHY_TEMP);
+	assert_string_equal(w.text, "write x: No space left on device");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_max),
+		cmocka_unit_test(test_str_to_u64),
+		cmocka_unit_test(test_strlcpy),
+		cmocka_unit_test(test_log_esc),
+		cmocka_unit_test(test_why),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -7,6 +7,8 @@
  * are refused with "FILE:LINE: what is wrong" in why->text. Without a file,
  * conf_default() gives the demo set-up (data_dir ./var, domain localhost,
  * one mx listener on 127.0.0.1:2525).
+ * Lines are at most 198 bytes (libinih's buffer); a long domain list
+ * continues on further "domains =" lines, the one key that may repeat.
  * Trust: the file is written by the operator (trusted, but checked).
  */
 #ifndef TERN_CONF_CONF_H
@@ -42,12 +44,12 @@ struct conf_listener {
 
 /* Every limit has a minimum and maximum checked at load (conf.c table). */
 struct conf_limits {
-	uint64_t max_message_size;   /* bytes; "35M" accepted; default 35M */
-	size_t max_recipients;       /* per message; default 100 */
-	size_t max_errors;           /* per session before 421; default 10 */
-	size_t max_connections;      /* total; default 1000 */
+	uint64_t max_message_size;     /* bytes; "35M" accepted; default 35M */
+	size_t max_recipients;         /* per message; default 100 */
+	size_t max_errors;             /* per session before 421; default 10 */
+	size_t max_connections;        /* total; default 1000 */
 	size_t max_connections_per_ip; /* default 50 */
-	size_t max_received;         /* Received headers; default 100 */
+	size_t max_received;           /* Received headers; default 100 */
 	/* Timeouts in seconds, RFC 5321 4.5.3.2 server side. */
 	unsigned timeout_command;    /* default 300 */
 	unsigned timeout_data_block; /* default 180 (one read in DATA) */
@@ -55,9 +57,9 @@ struct conf_limits {
 };
 
 struct conf_queue {
-	unsigned retry_initial; /* seconds; default 300 */
-	unsigned retry_max;     /* seconds; default 14400 */
-	unsigned lifetime;      /* seconds; default 432000 (5 days) */
+	unsigned retry_initial;    /* seconds; default 300 */
+	unsigned retry_max;        /* seconds; default 14400 */
+	unsigned lifetime;         /* seconds; default 432000 (5 days) */
 	unsigned delivery_threads; /* default 4 */
 };
 
@@ -82,8 +84,7 @@ struct conf *conf_load(const char *path, struct why *);
 /* The embedded default (never fails). */
 struct conf *conf_default(void);
 /* Parse from a string (used by tests and conf_default); name for errors. */
-struct conf *conf_load_string(const char *text, const char *name,
-    struct why *);
+struct conf *conf_load_string(const char *text, const char *name, struct why *);
 void conf_free(struct conf *);
 
 /* Print the effective configuration as a valid config file. */

@@ -33,6 +33,7 @@ struct sched_deliverer {
 	int (*deliver)(void *ctx, const struct spool_env *env, int fd,
 	    size_t idx, struct why *why);
 	void *arg;
+	const char *name; /* relay= in log lines, e.g. "maildir"; NULL: "-" */
 };
 
 struct sched *sched_new(const struct conf *, struct spool *,
@@ -43,5 +44,11 @@ int sched_start(struct sched *);
 void sched_submit(struct sched *, const char *id);
 /* Finish deliveries in progress, stop the threads, free. */
 void sched_free(struct sched *);
+
+/*
+ * Seconds to wait after the `attempts`-th failed attempt (1 = the first):
+ * retry_initial * 2^(attempts-1), capped at retry_max, at least 1.
+ */
+unsigned sched_backoff(const struct conf *, unsigned attempts);
 
 #endif

@@ -10,6 +10,13 @@
  * syncs (group commit) on the spool's sync thread.
  * Per-recipient delivery state is updated in place and synced, so a
  * restart never loses it; at worst a recipient is delivered twice.
+ * Layout below the spool directory: incoming/ (being written), active/
+ * (committed), corrupt/ (failed validation), notes/ (retry count and last
+ * errors, not synced), and `lock` (one server per spool, flock).
+ * Queue ids are SPOOL_ID_LEN lower-case hex digits: 14 of microseconds
+ * since the epoch (so ids sort by arrival until the year 4253; 12 digits
+ * would wrap every 8.9 years), 3 of a per-process counter and 3 from
+ * getrandom(); creation is O_EXCL so a clash is retried, not lost.
  * Trust: spool files are ours (mode 0600); recovery still validates them
  * and moves unreadable ones to corrupt/ instead of crashing.
  */
@@ -24,7 +31,13 @@
 
 #include "util/why.h"
 
-#define SPOOL_ID_MAX 32 /* queue id length + NUL */
+#define SPOOL_ID_MAX 32       /* queue id length + NUL */
+#define SPOOL_ID_LEN 20       /* 14 hex usec, 3 hex counter, 3 hex random */
+#define SPOOL_ID_TIME_LEN 14  /* leading hex digits: usec since the epoch */
+#define SPOOL_FIELD_MAX 1024  /* one decoded envelope string */
+#define SPOOL_RCPTS_MAX 10000 /* recipients per message */
+#define SPOOL_ENV_MAX (16u * 1024 * 1024) /* envelope bytes on disk */
+#define SPOOL_NOTE_MAX 512                /* one stored error text */
 
 enum spool_rcpt_state {
 	SPOOL_RCPT_PENDING = 'P',
@@ -36,6 +49,7 @@ struct spool_rcpt {
 	char *addr;  /* final mailbox address, local@domain */
 	char *orcpt; /* the address as the client gave it in RCPT TO */
 	enum spool_rcpt_state state;
+	char *last_error; /* from spool_note_error(), or NULL; loaded only */
 };
 
 /* The envelope: what the client said around the message. */
@@ -52,6 +66,9 @@ struct spool_env {
 	size_t nrcpts;
 	off_t body_offset; /* where the message starts in the file */
 	off_t body_size;   /* message bytes (Received header included) */
+	/* Retry bookkeeping from spool_note_retry(); 0 when never tried. */
+	unsigned attempts;
+	time_t next_attempt;
 };
 
 struct spool;
@@ -66,6 +83,12 @@ typedef void spool_commit_fn(void *arg, const char *id, int ok,
  * start its sync thread. NULL with why on failure.
  */
 struct spool *spool_open(const char *dir, struct why *);
+/*
+ * Open an existing spool for reading only (`tern queue` while the server
+ * runs): no sync thread, no lock, nothing is created, moved or removed;
+ * spool_msg_new, spool_rcpt_set, spool_note_* and spool_remove fail.
+ */
+struct spool *spool_open_readonly(const char *dir, struct why *);
 /* Stop the sync thread after finishing queued commits; free. */
 void spool_close(struct spool *);
 
@@ -78,8 +101,7 @@ struct spool_msg *spool_msg_new(struct spool *, struct spool_env *env,
     struct why *);
 const char *spool_msg_id(const struct spool_msg *);
 /* Append message bytes (as received, CRLF lines). -1 with why (ENOSPC). */
-int spool_msg_write(struct spool_msg *, const void *p, size_t n,
-    struct why *);
+int spool_msg_write(struct spool_msg *, const void *p, size_t n, struct why *);
 /* Throw the message away (client gave up, message refused); frees m. */
 void spool_msg_abort(struct spool_msg *);
 /*
@@ -102,16 +124,30 @@ int spool_open_body(struct spool *, const char *id, struct why *);
 /* Durably record recipient `idx`'s new state (in place, then fdatasync). */
 int spool_rcpt_set(struct spool *, const char *id, size_t idx,
     enum spool_rcpt_state, struct why *);
+/*
+ * Remember the last error of recipient `idx` (text truncated to
+ * SPOOL_NOTE_MAX) for `tern queue`; read back by spool_env_load() into
+ * rcpts[idx].last_error. Kept in a side file that is not synced: losing
+ * it in a crash loses only the explanation, never mail.
+ */
+int spool_note_error(struct spool *, const char *id, size_t idx,
+    const char *text, struct why *);
+/* Remember the attempt count and the next attempt time (side file). */
+int spool_note_retry(struct spool *, const char *id, unsigned attempts,
+    time_t next_attempt, struct why *);
 /* Remove a finished message. */
 int spool_remove(struct spool *, const char *id, struct why *);
+/* Is `s` shaped like a queue id (so safe in a file name and a log)? */
+bool spool_is_id(const char *s);
 
 /*
  * Call fn for every committed message id, oldest first (start-up
- * recovery, `tern queue list`). Leftovers in incoming/ are removed:
- * nobody was ever told 250 for them.
+ * recovery, `tern queue list`). Leftovers in incoming/ are removed by
+ * spool_open() (nobody was ever told 250 for them), before any new
+ * message can be there; a read-only spool never removes anything.
  */
-int spool_scan(struct spool *, void (*fn)(void *arg, const char *id),
-    void *arg, struct why *);
+int spool_scan(struct spool *, void (*fn)(void *arg, const char *id), void *arg,
+    struct why *);
 
 /* Counters for monitoring and the benchmark. */
 struct spool_stats {

@@ -1,0 +1,1588 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: ISC
+"""bench/run.py - side-by-side benchmark of tern and a tuned Postfix.
+
+Runs the six workloads of issue 6 against a private Postfix instance and
+against build/tern, both on loopback ports of this machine, and prints
+workload | postfix | tern | ratio. Results go to bench/results/.
+
+Trust: runs as root on a developer machine; starts servers on 127.0.0.1 only,
+writes only under bench/work/ and bench/results/, installs Debian packages
+(postfix, linux-perf) when they are missing. Python 3 stdlib only.
+
+Every loop is bounded in count and time, and both servers are stopped on
+the way out (normal end, error, Ctrl-C, SIGTERM).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import pwd
+import re
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WORK = os.path.join(HERE, "work")
+RESULTS = os.path.join(HERE, "results")
+
+DOMAIN = "bench.test"
+RELAY_DOMAIN = "relay.test"
+USERS = ["u%d" % i for i in range(10)]
+PASSWORD = "bench-password-not-secret"
+CLIENT_HELO = "client.bench.test"
+SENDER = "sender@client.bench.test"
+KIB = 1024
+SYNC_SYSCALLS = ("fsync", "fdatasync", "syncfs", "sync_file_range")
+
+_children = []  # every Popen we start, for cleanup
+_verbose = False
+_reuse = False  # smtp-source -d (--reuse)
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def vlog(msg):
+    if _verbose:
+        log(msg)
+
+
+class BenchError(Exception):
+    pass
+
+
+def run(cmd, check=True, timeout=120, **kw):
+    """Run a short command, bounded in time; return CompletedProcess."""
+    vlog("run: " + " ".join(cmd))
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise BenchError("%s failed (%d): %s" % (
+            " ".join(cmd), p.returncode, (p.stderr or p.stdout).strip()[-500:]))
+    return p
+
+
+def spawn(cmd, **kw):
+    vlog("spawn: " + " ".join(cmd))
+    p = subprocess.Popen(cmd, **kw)
+    _children.append(p)
+    return p
+
+
+def reap(p, grace=5.0):
+    """Stop one process we started: SIGTERM, then SIGKILL after grace."""
+    if p is None or p.poll() is not None:
+        return
+    try:
+        p.terminate()
+        p.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(timeout=grace)
+    except ProcessLookupError:
+        pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout, alive=None):
+    """Wait until 127.0.0.1:port accepts a connection (bounded)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if alive is not None and not alive():
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+# ---------------------------------------------------------------------------
+# /proc helpers: CPU and memory of a set of processes.
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_stat(pid):
+    """(ppid, utime+stime, cutime+cstime) in seconds, or None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    # The command name may contain spaces and parentheses: split at the last.
+    fields = s[s.rindex(")") + 2:].split()
+    ppid = int(fields[1])
+    own = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    kids = (int(fields[13]) + int(fields[14])) / CLK_TCK
+    return ppid, own, kids
+
+
+def descendants(root):
+    """root and all its descendants (one /proc scan)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        st = proc_stat(int(d))
+        if st:
+            children.setdefault(st[0], []).append(int(d))
+    out, todo = [], [root]
+    while todo and len(out) < 100000:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def cpu_seconds(root):
+    """CPU used so far by root's process tree.
+
+    root's own and reaped-children time plus the live descendants' own
+    time: a child that exits between two samples moves from the second term
+    into root's cutime, so deltas stay right (Postfix's master reaps every
+    daemon; tern is one process whose stat covers all its threads).
+    """
+    total = 0.0
+    for pid in descendants(root):
+        st = proc_stat(pid)
+        if st is None:
+            continue
+        total += st[1] + (st[2] if pid == root else 0.0)
+    return total
+
+
+def memory_kib(pids):
+    """(sum of PSS, sum of RSS) in KiB over pids, from smaps_rollup."""
+    pss = rss = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+                    elif line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+        except OSError:
+            continue
+    return pss, rss
+
+
+# ---------------------------------------------------------------------------
+# fsync counting: perf's syscall tracepoints, attached to the server's
+# processes; counters are inherited by children forked later (Postfix's
+# master forks its daemons) and by new threads (tern).
+
+class SyncCounter:
+    def __init__(self, pids, outfile):
+        self.outfile = outfile
+        events = ",".join("syscalls:sys_enter_" + s for s in SYNC_SYSCALLS)
+        self.p = spawn(["perf", "stat", "-x", ",", "-o", outfile, "-e",
+                        events, "-p", ",".join(str(p) for p in pids)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       text=True)
+        time.sleep(0.5)  # let perf attach before the load starts
+        if self.p.poll() is not None:
+            raise BenchError("perf stat failed: " +
+                             self.p.stderr.read().strip()[-300:])
+
+    def stop(self):
+        """Stop perf, return {syscall: count}."""
+        self.p.send_signal(signal.SIGINT)
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            reap(self.p)
+        counts = {}
+        with open(self.outfile) as f:
+            for line in f:
+                parts = line.strip().split(",")
+                if len(parts) >= 3 and parts[2].startswith("syscalls:"):
+                    name = parts[2].replace("syscalls:sys_enter_", "")
+                    counts[name] = int(parts[0]) if parts[0].isdigit() else 0
+        return counts
+
+
+def perf_works():
+    if shutil.which("perf") is None:
+        return False
+    try:
+        p = run(["perf", "stat", "-x", ",", "-e", "syscalls:sys_enter_fsync",
+                 "true"], check=False, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return p.returncode == 0
+
+
+# ---------------------------------------------------------------------------
+# Maildir counting.
+
+def count_files(dirs):
+    n = 0
+    for d in dirs:
+        try:
+            with os.scandir(d) as it:
+                for _ in it:
+                    n += 1
+        except FileNotFoundError:
+            pass
+    return n
+
+
+def empty_dirs(dirs):
+    for d in dirs:
+        try:
+            with os.scandir(d) as it:
+                for e in it:
+                    os.unlink(e.path)
+        except FileNotFoundError:
+            pass
+
+
+def wait_count(counter, target, deadline, what):
+    """Poll counter() until it reaches target; return the time it did."""
+    while True:
+        now = time.monotonic()
+        if counter() >= target:
+            return now
+        if now > deadline:
+            raise BenchError("timed out waiting for %s: %d of %d" % (
+                what, counter(), target))
+        time.sleep(0.02)
+
+
+# ---------------------------------------------------------------------------
+# Servers. Each has: name, port, root_pid(), pids(), maildirs(),
+# maildir_new(user), relay_ok, and start()/stop().
+
+class Postfix:
+    name = "postfix"
+
+    def __init__(self, args, sink_port):
+        self.args = args
+        self.dir = os.path.join(WORK, "postfix")
+        self.etc = os.path.join(self.dir, "etc")
+        self.spool = os.path.join(self.dir, "spool")
+        self.data = os.path.join(self.dir, "data")
+        self.mail = os.path.join(self.dir, "mail")
+        self.maillog = os.path.join(self.dir, "maillog")
+        self.port = free_port()
+        self.idle_port = free_port()
+        self.sink_port = sink_port
+        self.relay_ok = True
+        self.started = False
+        self.note = ""
+
+    # Mail owner of the virtual deliveries: an unprivileged uid >= 100
+    # (virtual_minimum_uid) that owns bench/work/postfix/mail.
+    def _vuid(self):
+        pw = pwd.getpwnam("nobody")
+        return pw.pw_uid, pw.pw_gid
+
+    def setup(self):
+        stop_stale_postfix(self.etc, self.spool)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        for d in (self.etc, self.spool, self.mail):
+            os.makedirs(d, 0o755)
+        os.makedirs(self.data, 0o700)
+        pf = pwd.getpwnam("postfix")
+        os.chown(self.data, pf.pw_uid, pf.pw_gid)
+        uid, gid = self._vuid()
+        os.chown(self.mail, uid, gid)
+        for u in USERS:  # pre-create, so the first delivery does no mkdir
+            for sub in ("tmp", "new", "cur"):
+                p = os.path.join(self.mail, u, sub)
+                os.makedirs(p, 0o700)
+                os.chown(p, uid, gid)
+            os.chown(os.path.join(self.mail, u), uid, gid)
+        with open(os.path.join(self.etc, "main.cf"), "w") as f:
+            f.write(self.main_cf(uid, gid))
+        with open(os.path.join(self.etc, "master.cf"), "w") as f:
+            f.write(self.master_cf())
+        with open(os.path.join(self.etc, "vmailbox"), "w") as f:
+            for u in USERS:
+                f.write("%s@%s %s/\n" % (u, DOMAIN, u))
+        with open(os.path.join(self.etc, "transport"), "w") as f:
+            f.write("%s smtp:[127.0.0.1]:%d\n" % (RELAY_DOMAIN,
+                                                  self.sink_port))
+        for m in ("vmailbox", "transport"):
+            run(["postmap", "-c", self.etc,
+                 "hash:" + os.path.join(self.etc, m)])
+        # Creates the queue subdirectories with the right owners.
+        run(["postfix", "-c", self.etc, "check"], timeout=60)
+
+    def main_cf(self, uid, gid):
+        # The "tuned" configuration of issue 6: what a competent operator
+        # runs. Durability is Postfix's default (fsync before 250, fsync of
+        # the delivered Maildir file); nothing here weakens it.
+        return """\
+# Generated by bench/run.py: private benchmark instance, loopback only.
+compatibility_level = 3.6
+queue_directory = {spool}
+data_directory = {data}
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = postfix.{domain}
+mydomain = {domain}
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+{logging}
+syslog_name = postfix-bench
+
+# No local delivery, no aliases, no biff.
+local_transport = error:local delivery is disabled
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+
+# Virtual Maildir delivery for {domain}, 10 users.
+virtual_mailbox_domains = {domain}
+virtual_mailbox_base = {mail}
+virtual_mailbox_maps = hash:{etc}/vmailbox
+virtual_uid_maps = static:{uid}
+virtual_gid_maps = static:{gid}
+virtual_minimum_uid = 100
+
+# Relay workload: {relay} goes to smtp-sink on loopback.
+relay_domains = {relay}
+transport_maps = hash:{etc}/transport
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+
+# No DNS anywhere.
+smtp_host_lookup = native
+disable_dns_lookups = yes
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+
+# Tuned (issue 6).
+default_process_limit = 300
+in_flow_delay = 0
+default_destination_concurrency_limit = 50
+virtual_destination_concurrency_limit = 50
+smtp_destination_concurrency_limit = 50
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+smtpd_client_message_rate_limit = 0
+smtpd_client_recipient_rate_limit = 0
+smtpd_tls_security_level = none
+smtp_tls_security_level = none
+""".format(spool=self.spool, data=self.data, domain=DOMAIN,
+           logging=self.logging(),
+           maillog=self.maillog, dir=self.dir, mail=self.mail, etc=self.etc,
+           uid=uid, gid=gid, relay=RELAY_DOMAIN)
+
+    def logging(self):
+        # "file": postlogd writes bench/work/postfix/maillog, the match of
+        # tern logging to a file. "syslog": syslog(3), which costs Postfix
+        # nothing when no syslog daemon runs (the cost moves out of the
+        # server's processes when one does).
+        if self.args.postfix_log == "file":
+            return "maillog_file = %s\nmaillog_file_prefixes = %s" % (
+                self.maillog, self.dir)
+        return "# logging to syslog(3)"
+
+    def master_cf(self):
+        # Postfix's stock services, chroot off, smtpd only on 127.0.0.1.
+        # The second smtpd is for the idle-sessions workload: one process
+        # per session, so its process limit is the session count; its idle
+        # processes exit after 10 s instead of 100 s.
+        idle_max = self.args.idle + 10
+        return """\
+# Generated by bench/run.py.
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+127.0.0.1:{port} inet n - n - - smtpd
+127.0.0.1:{idle_port} inet n - n - {idle_max} smtpd -o max_idle=10s
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+""".format(port=self.port, idle_port=self.idle_port, idle_max=idle_max)
+
+    def start(self):
+        run(["postfix", "-c", self.etc, "start"], timeout=60)
+        self.started = True
+        if not wait_port(self.port, 20):
+            raise BenchError("postfix does not listen on 127.0.0.1:%d (see %s)"
+                             % (self.port, self.maillog))
+
+    def root_pid(self):
+        try:
+            with open(os.path.join(self.spool, "pid", "master.pid")) as f:
+                return int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def pids(self):
+        r = self.root_pid()
+        return descendants(r) if r else []
+
+    def maildir_new(self, user):
+        return os.path.join(self.mail, user, "new")
+
+    def maildirs(self):
+        return [os.path.join(self.mail, u, s) for u in USERS
+                for s in ("new", "cur", "tmp")]
+
+    def stop(self):
+        if not self.started:
+            return
+        self.started = False
+        r = self.root_pid()
+        try:
+            run(["postfix", "-c", self.etc, "stop"], check=False, timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        end = time.monotonic() + 15
+        while r and os.path.exists("/proc/%d" % r) and time.monotonic() < end:
+            time.sleep(0.2)
+        if r and os.path.exists("/proc/%d" % r):
+            for pid in descendants(r):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def stop_stale_postfix(etc, spool):
+    """A previous run killed hard may have left our instance running."""
+    pidfile = os.path.join(spool, "pid", "master.pid")
+    if os.path.exists(os.path.join(etc, "main.cf")) and \
+            os.path.exists(pidfile):
+        log("stopping a postfix instance left by an earlier run")
+        run(["postfix", "-c", etc, "stop"], check=False, timeout=30)
+        time.sleep(1)
+
+
+class Tern:
+    name = "tern"
+
+    def __init__(self, args, sink_port):
+        self.args = args
+        self.bin = args.tern_bin
+        self.dir = os.path.join(WORK, "tern")
+        self.conf = os.path.join(WORK, "tern.conf")
+        self.data = os.path.join(self.dir, "data")
+        self.logfile = os.path.join(self.dir, "tern.log")
+        self.port = free_port()
+        self.idle_port = self.port
+        self.sink_port = sink_port
+        self.proc = None
+        self.relay_ok = False  # set by the relay probe
+        self.started = False
+        self.note = ""
+        self.with_routes = True
+
+    def conf_text(self):
+        text = """\
+# Generated by bench/run.py: the tern side of the benchmark, loopback only.
+# Durability is tern's default (fsync before 250 and of delivered files).
+hostname = tern.{domain}
+data_dir = {data}
+domains = {domain}
+
+[listener mx]
+address = 127.0.0.1:{port}
+mode = mx
+tls = none
+
+[limits]
+max_connections = 20000
+max_connections_per_ip = 20000
+""".format(domain=DOMAIN, data=self.data, port=self.port)
+        if self.with_routes:
+            text += "\n[routes]\n%s = 127.0.0.1:%d\n" % (RELAY_DOMAIN,
+                                                       self.sink_port)
+        return text
+
+    def setup(self):
+        if not os.access(self.bin, os.X_OK):
+            raise BenchError("%s missing: run make build" %
+                             os.path.relpath(self.bin, ROOT))
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.data, 0o755)
+        self._write_conf()
+        for u in USERS:
+            addr = "%s@%s" % (u, DOMAIN)
+            p = run([self.bin, "-c", self.conf, "user", "add", addr,
+                     "--password-stdin"], check=False, timeout=60,
+                    input=PASSWORD + "\n")
+            if p.returncode != 0 and self.with_routes and \
+                    "routes" in (p.stderr + p.stdout):
+                # The config parser does not know [routes] yet.
+                self.with_routes = False
+                self._write_conf()
+                p = run([self.bin, "-c", self.conf, "user", "add", addr,
+                         "--password-stdin"], check=False, timeout=60,
+                        input=PASSWORD + "\n")
+            if p.returncode != 0:
+                raise BenchError("user add %s failed (%d): %s" % (
+                    addr, p.returncode,
+                    (p.stderr or p.stdout).strip()[-300:]))
+        self.check_durability_config()
+
+    def _write_conf(self):
+        with open(self.conf, "w") as f:
+            f.write(self.conf_text())
+
+    def check_durability_config(self):
+        """Refuse a configuration that turns syncing off.
+
+        tern has no such setting yet; when one appears, `check-config`
+        prints it in the effective configuration and this catches it.
+        """
+        p = run([self.bin, "-c", self.conf, "check-config"], check=False,
+                timeout=30)
+        for line in (p.stdout or "").splitlines():
+            m = re.match(r"\s*([\w.-]*(sync|durab)[\w.-]*)\s*=\s*(\S+)",
+                         line, re.I)
+            if m and m.group(3).lower() in ("no", "off", "false", "0",
+                                            "none", "never", "async"):
+                raise BenchError("refusing: tern runs with %s = %s "
+                                 "(not durable)" % (m.group(1), m.group(3)))
+
+    def start(self):
+        logf = open(self.logfile, "ab")
+        try:
+            self.proc = spawn([self.bin, "serve", "-c", self.conf],
+                              stdin=subprocess.DEVNULL,
+                              stdout=logf, stderr=logf)
+        finally:
+            logf.close()
+        self.started = True
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise BenchError("tern serve exited with %d: %s" % (
+                    self.proc.returncode, self.log_tail()))
+            with open(self.logfile, "rb") as f:
+                if b"event=ready" in f.read():
+                    break
+            time.sleep(0.1)
+        else:
+            raise BenchError("tern logged no event=ready in 20 s: " +
+                             self.log_tail())
+        if not wait_port(self.port, 10, alive=lambda: self.proc.poll() is None):
+            raise BenchError("tern does not accept on 127.0.0.1:%d" %
+                             self.port)
+
+    def log_tail(self):
+        try:
+            with open(self.logfile, "rb") as f:
+                lines = f.read().decode(errors="replace").strip().splitlines()
+            return " | ".join(lines[-3:])[-400:]
+        except OSError:
+            return ""
+
+    def root_pid(self):
+        return self.proc.pid if self.proc and self.proc.poll() is None \
+            else None
+
+    def pids(self):
+        r = self.root_pid()
+        return [r] if r else []
+
+    def maildir_new(self, user):
+        return os.path.join(self.data, "mail", DOMAIN, user, "new")
+
+    def maildirs(self):
+        return [os.path.join(self.data, "mail", DOMAIN, u, s) for u in USERS
+                for s in ("new", "cur", "tmp")]
+
+    def stop(self):
+        if self.proc is not None:
+            reap(self.proc, grace=10)
+        self.started = False
+
+
+class Sink:
+    """smtp-sink on loopback, counting messages from its -c output."""
+
+    def __init__(self, port):
+        self.port = port
+        self.count = 0
+        self.proc = spawn(["smtp-sink", "-c", "-u", "nobody", "-m", "1000",
+                           "-h", "sink.bench.test",
+                           "127.0.0.1:%d" % port, "1024"],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL)
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+        if not wait_port(port, 10, alive=lambda: self.proc.poll() is None):
+            raise BenchError("smtp-sink did not start")
+
+    def _read(self):
+        # Output is "sess=N quit=N mesg=N\r" repeated.
+        buf = b""
+        while True:
+            chunk = self.proc.stdout.read1(65536)
+            if not chunk:
+                return
+            buf = (buf + chunk)[-4096:]
+            m = None
+            for m in re.finditer(rb"mesg=(\d+)", buf):
+                pass
+            if m:
+                self.count = int(m.group(1))
+
+    def stop(self):
+        reap(self.proc)
+
+
+# ---------------------------------------------------------------------------
+# Load generators.
+
+def source_lanes(sessions, messages):
+    """Split the load across the 10 users for smtp-source.
+
+    smtp-source sends every message to one -t address (-r/-N only prepend
+    numbers to it), so we run one smtp-source per user, messages split
+    evenly. With S >= 10 all ten run at once with S/10 sessions each
+    (remainder spread); with S < 10 there are S lanes that each run their
+    users' smtp-source one after another, so at most S sessions are open.
+    Returns a list of lanes, each a list of (user, sessions, messages).
+    """
+    per_user = [messages // 10 + (1 if i < messages % 10 else 0)
+                for i in range(10)]
+    if sessions >= 10:
+        return [[(USERS[i], sessions // 10 + (1 if i < sessions % 10 else 0),
+                  per_user[i])] for i in range(10) if per_user[i] > 0]
+    lanes = [[] for _ in range(sessions)]
+    for i in range(10):
+        if per_user[i] > 0:
+            lanes[i % sessions].append((USERS[i], 1, per_user[i]))
+    return [lane for lane in lanes if lane]
+
+
+def run_source(port, sessions, messages, size, rcpt_for_user, deadline):
+    """Drive smtp-source; raise BenchError if any run fails."""
+    errors = []
+    procs_lock = threading.Lock()
+
+    def lane_main(lane):
+        for user, s, m in lane:
+            cmd = ["smtp-source", "-4", "-s", str(s), "-m", str(m),
+                   "-l", str(size), "-M", CLIENT_HELO, "-f", SENDER,
+                   "-t", rcpt_for_user(user), "127.0.0.1:%d" % port]
+            if _reuse:
+                cmd.insert(1, "-d")
+            with procs_lock:
+                if errors:
+                    return
+                p = spawn(cmd, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                _, err = p.communicate(
+                    timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                reap(p)
+                errors.append("smtp-source timed out")
+                return
+            if p.returncode != 0:
+                errors.append("smtp-source exit %d: %s" % (
+                    p.returncode, err.decode(errors="replace").strip()[-300:]))
+                return
+
+    threads = [threading.Thread(target=lane_main, args=(lane,), daemon=True)
+               for lane in source_lanes(sessions, messages)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.1, deadline - time.monotonic() + 5))
+    if errors:
+        raise BenchError(errors[0])
+
+
+class Reply:
+    """Reads SMTP replies (RFC 5321 4.2: "XYZ-" continues, "XYZ " ends)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def read(self):
+        lines = 0
+        while lines < 100:
+            i = self.buf.find(b"\r\n")
+            if i < 0:
+                if len(self.buf) > 65536:
+                    raise BenchError("reply line too long")
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise BenchError("server closed the connection")
+                self.buf += chunk
+                continue
+            line, self.buf = self.buf[:i], self.buf[i + 2:]
+            lines += 1
+            if len(line) < 3 or not line[:3].isdigit():
+                raise BenchError("bad reply %r" % line[:80])
+            if len(line) == 3 or line[3:4] == b" ":
+                return int(line[:3])
+        raise BenchError("reply has too many lines")
+
+
+def message_body(size, user):
+    """A message of about `size` bytes of body, dot-stuffing not needed."""
+    head = ("From: <%s>\r\nTo: <%s@%s>\r\nSubject: bench\r\n"
+            "Message-ID: <bench-%s@client.bench.test>\r\n\r\n" %
+            (SENDER, user, DOMAIN, user)).encode()
+    line = b"x" * 76 + b"\r\n"
+    body = line * (size // len(line) + 1)
+    return head + body[:size - size % len(line)] + b".\r\n"
+
+
+def latency_run(port, sessions, messages, size, deadline):
+    """S threads, one connection each, sending messages back to back.
+
+    Records, per message, the time from the moment the last byte of
+    "<CRLF>.<CRLF>" was handed to the kernel to the moment the final reply
+    line arrived. Returns the sorted list of latencies in seconds.
+    """
+    lat = []
+    errors = []
+    lock = threading.Lock()
+    per = [messages // sessions + (1 if i < messages % sessions else 0)
+           for i in range(sessions)]
+    bodies = {u: message_body(size, u) for u in USERS}
+
+    def expect(r, code, what):
+        c = r.read()
+        if c != code:
+            raise BenchError("%s: got %d, wanted %d" % (what, c, code))
+
+    def worker(idx, count):
+        mine = []
+        try:
+            timeout = max(1.0, deadline - time.monotonic())
+            with socket.create_connection(("127.0.0.1", port),
+                                          timeout=timeout) as s:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                r = Reply(s)
+                expect(r, 220, "greeting")
+                s.sendall(b"EHLO " + CLIENT_HELO.encode() + b"\r\n")
+                expect(r, 250, "EHLO")
+                for k in range(count):
+                    if time.monotonic() > deadline:
+                        raise BenchError("latency run out of time")
+                    user = USERS[(idx + k * sessions) % 10]
+                    s.sendall(b"MAIL FROM:<" + SENDER.encode() + b">\r\n")
+                    expect(r, 250, "MAIL")
+                    s.sendall(b"RCPT TO:<%s@%s>\r\n" % (user.encode(),
+                                                        DOMAIN.encode()))
+                    expect(r, 250, "RCPT")
+                    s.sendall(b"DATA\r\n")
+                    expect(r, 354, "DATA")
+                    s.sendall(bodies[user])
+                    t0 = time.perf_counter()
+                    expect(r, 250, "end of DATA")
+                    mine.append(time.perf_counter() - t0)
+                s.sendall(b"QUIT\r\n")
+                r.read()
+        except (OSError, BenchError) as e:
+            with lock:
+                errors.append(str(e))
+        with lock:
+            lat.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(i, per[i]), daemon=True)
+               for i in range(sessions) if per[i] > 0]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.1, deadline - time.monotonic() + 5))
+    if errors:
+        raise BenchError("latency client: " + errors[0])
+    lat.sort()
+    return lat
+
+
+def percentile(sorted_vals, p):
+    if not sorted_vals:
+        return float("nan")
+    k = min(len(sorted_vals) - 1, max(0, int(round(p / 100.0 *
+                                                    len(sorted_vals) + 0.5)) - 1))
+    return sorted_vals[k]
+
+
+def hold_idle(port, n, timeout):
+    """Open n SMTP sessions (greeting read, EHLO answered) and keep them.
+
+    Connects with at most 256 handshakes in flight so the listen queue is
+    never flooded. Stops at n sessions, at the deadline, or after 30 s
+    without progress. Returns (open sockets, sessions held, failures).
+    """
+    sel = selectors.DefaultSelector()
+    held, failures = [], 0
+    inflight = {}
+    started = 0
+    end = time.monotonic() + timeout
+    last_progress = time.monotonic()
+    ehlo = b"EHLO " + CLIENT_HELO.encode() + b"\r\n"
+    try:
+        while len(held) < n and time.monotonic() < end:
+            while started < n and len(inflight) < 256 and \
+                    failures <= n // 10 + 10:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", port))
+                inflight[s.fileno()] = [s, 0, b""]
+                sel.register(s, selectors.EVENT_READ)
+                started += 1
+            if not inflight:
+                break
+            for key, _ in sel.select(timeout=0.5):
+                st = inflight[key.fd]
+                s = st[0]
+                try:
+                    data = s.recv(4096)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(s)
+                    del inflight[key.fd]
+                    s.close()
+                    failures += 1
+                    started -= 1  # try that slot again
+                    continue
+                st[2] += data
+                # Each state waits for the final line of one reply.
+                if not re.search(rb"(^|\r\n)\d{3} [^\r\n]*\r\n$", st[2]):
+                    continue
+                st[2] = b""
+                if st[1] == 0:
+                    s.send(ehlo)
+                    st[1] = 1
+                else:
+                    sel.unregister(s)
+                    del inflight[key.fd]
+                    held.append(s)
+                    last_progress = time.monotonic()
+            if time.monotonic() - last_progress > 30:
+                break
+            if failures > n // 10 + 10:
+                break
+    finally:
+        for st in inflight.values():
+            st[0].close()
+        sel.close()
+    return held, len(held), failures
+
+
+def raise_nofile(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n * 2 + 4096
+    if soft >= want:
+        return
+    try:
+        with open("/proc/sys/fs/nr_open") as f:
+            nr_open = int(f.read())
+    except (OSError, ValueError):
+        nr_open = 1048576
+    want = min(want, nr_open)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# ---------------------------------------------------------------------------
+# Workloads. Each returns a dict of figure -> value for one run, or raises.
+
+def run_deadline(messages, size):
+    # At least 20 msg/s (100 KiB) or 50 msg/s, plus start-up slack.
+    rate = 20.0 if size > 16 * KIB else 50.0
+    return time.monotonic() + 30 + messages / rate
+
+
+def local_delivery(srv, sessions, messages, size, sync_counter=None):
+    """msgs/s from the first connect until the last file is in new/."""
+    newdirs = [srv.maildir_new(u) for u in USERS]
+    empty_dirs(srv.maildirs())
+    root = srv.root_pid()
+    if root is None:
+        raise BenchError("server is not running")
+    counter = None
+    if sync_counter:
+        counter = SyncCounter(srv.pids(),
+                              os.path.join(WORK, srv.name + ".perf"))
+    cpu0 = cpu_seconds(root)
+    deadline = run_deadline(messages, size)
+    t0 = time.monotonic()
+    try:
+        run_source(srv.port, sessions, messages, size,
+                   lambda u: "%s@%s" % (u, DOMAIN), deadline)
+        t1 = wait_count(lambda: count_files(newdirs), messages, deadline,
+                        "%s deliveries" % srv.name)
+    finally:
+        syncs = counter.stop() if counter else None
+    cpu1 = cpu_seconds(root)
+    out = {"msgs_per_s": messages / (t1 - t0),
+           "seconds": t1 - t0,
+           "cpu_s_per_1000": (cpu1 - cpu0) * 1000.0 / messages}
+    if syncs is not None:
+        out["syncs"] = syncs
+        out["fsync_per_msg"] = sum(syncs.values()) / messages
+    empty_dirs(srv.maildirs())
+    return out
+
+
+def relay(srv, sink, sessions, messages, size):
+    base = sink.count
+    deadline = run_deadline(messages, size)
+    t0 = time.monotonic()
+    run_source(srv.port, sessions, messages, size,
+               lambda u: "%s@%s" % (u, RELAY_DOMAIN), deadline)
+    t1 = wait_count(lambda: sink.count - base, messages, deadline,
+                    "%s relayed messages at smtp-sink" % srv.name)
+    return {"msgs_per_s": messages / (t1 - t0), "seconds": t1 - t0}
+
+
+def latency(srv, sessions, messages, size):
+    newdirs = [srv.maildir_new(u) for u in USERS]
+    empty_dirs(srv.maildirs())
+    deadline = run_deadline(messages, size)
+    lat = latency_run(srv.port, sessions, messages, size, deadline)
+    # Let delivery finish so it does not load the next run.
+    wait_count(lambda: count_files(newdirs), messages, deadline,
+               "%s deliveries" % srv.name)
+    empty_dirs(srv.maildirs())
+    return {"p50_ms": percentile(lat, 50) * 1000,
+            "p99_ms": percentile(lat, 99) * 1000,
+            "samples": len(lat)}
+
+
+def idle_sessions(srv, n, timeout):
+    pids0 = srv.pids()
+    pss0, rss0 = memory_kib(pids0)
+    socks, held, failures = hold_idle(srv.idle_port, n, timeout)
+    try:
+        time.sleep(2)  # let the server settle its per-session state
+        pids = srv.pids()
+        pss, rss = memory_kib(pids)
+    finally:
+        for s in socks:
+            s.close()
+    out = {"held": held, "wanted": n, "failures": failures,
+           "processes": len(pids),
+           "pss_mib": pss / 1024.0, "rss_mib": rss / 1024.0,
+           "pss_mib_before": pss0 / 1024.0,
+           "pss_kib_per_session": (pss - pss0) / held if held else None}
+    if held < n:
+        out["note"] = "held %d of %d sessions" % (held, n)
+    return out
+
+
+def probe_delivery(srv, use_perf):
+    """One message per user must arrive within 15 s, and must be synced."""
+    newdirs = [srv.maildir_new(u) for u in USERS]
+    empty_dirs(srv.maildirs())
+    counter = None
+    if use_perf:
+        counter = SyncCounter(srv.pids(),
+                              os.path.join(WORK, srv.name + "-probe.perf"))
+    try:
+        deadline = time.monotonic() + 15
+        run_source(srv.port, 10, 10, 1 * KIB,
+                   lambda u: "%s@%s" % (u, DOMAIN), deadline)
+        wait_count(lambda: count_files(newdirs), 10, deadline,
+                   "%s probe deliveries" % srv.name)
+    finally:
+        syncs = counter.stop() if counter else None
+    empty_dirs(srv.maildirs())
+    if syncs is not None and sum(syncs.values()) == 0:
+        raise BenchError("refusing: %s made no fsync/fdatasync for 10 "
+                         "messages (not durable)" % srv.name)
+    return syncs
+
+
+def probe_relay(srv, sink):
+    base = sink.count
+    try:
+        deadline = time.monotonic() + 15
+        run_source(srv.port, 1, 1, 1 * KIB,
+                   lambda u: "%s@%s" % (u, RELAY_DOMAIN), deadline)
+        wait_count(lambda: sink.count - base, 1, deadline, "relay probe")
+        return True
+    except BenchError as e:
+        srv.relay_note = str(e)
+        return False
+
+
+# ---------------------------------------------------------------------------
+# The figures, in table order: key, label, unit, higher_is_better.
+
+def figure_list(args):
+    figs = []
+    for s in args.sessions:
+        figs.append(("w1_s%d" % s, "1 local 4 KiB S=%d" % s, "msg/s", True))
+    for s in args.sessions:
+        figs.append(("w2_s%d" % s, "2 local 100 KiB S=%d" % s, "msg/s", True))
+    figs.append(("w3", "3 relay 4 KiB S=%d" % args.relay_sessions, "msg/s",
+                 True))
+    for s in (1, args.relay_sessions):
+        figs.append(("w4_s%d_p50" % s, "4 latency p50 S=%d" % s, "ms", False))
+        figs.append(("w4_s%d_p99" % s, "4 latency p99 S=%d" % s, "ms", False))
+    figs.append(("w5", "5 idle %d sessions, PSS" % args.idle, "MiB", False))
+    figs.append(("w6_cpu", "6 CPU per 1000 msgs (S=%d)" % args.relay_sessions,
+                 "s", False))
+    figs.append(("w6_sync", "6 fsyncs per msg (S=%d)" % args.relay_sessions,
+                 "1", False))
+    return figs
+
+
+class Results:
+    def __init__(self):
+        self.runs = {}   # (server, key) -> list of values
+        self.extra = {}  # (server, key) -> list of dicts (raw run data)
+        self.errors = {}  # (server, key) -> message
+
+    def add(self, server, key, value, raw=None):
+        self.runs.setdefault((server, key), []).append(value)
+        if raw is not None:
+            self.extra.setdefault((server, key), []).append(raw)
+
+    def fail(self, server, key, msg):
+        self.errors.setdefault((server, key), msg)
+
+    def summary(self, server, key):
+        vals = self.runs.get((server, key))
+        if not vals:
+            return None
+        return (statistics.median(vals), min(vals), max(vals), len(vals))
+
+
+def fmt_num(v):
+    if v is None:
+        return "-"
+    if v >= 100:
+        return "%.0f" % v
+    if v >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+def cell(res, server, key, unavailable):
+    if unavailable.get(server):
+        return "n/a"
+    s = res.summary(server, key)
+    if s is None:
+        return "n/a" if (server, key) not in res.errors else "error"
+    med, lo, hi, n = s
+    if n == 1:
+        return fmt_num(med)
+    return "%s [%s..%s]" % (fmt_num(med), fmt_num(lo), fmt_num(hi))
+
+
+def ratio(res, key, better_high, unavailable):
+    if unavailable.get("tern") or unavailable.get("postfix"):
+        return "-"
+    p, t = res.summary("postfix", key), res.summary("tern", key)
+    if not p or not t or p[0] <= 0 or t[0] <= 0:
+        return "-"
+    r = t[0] / p[0] if better_high else p[0] / t[0]
+    return "%.2fx" % r
+
+
+# ---------------------------------------------------------------------------
+# Machine description.
+
+def read_first(path, default=""):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def machine_info():
+    mem_kib = 0
+    for line in read_first("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+    cpu = ""
+    for line in read_first("/proc/cpuinfo").splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    disk = ""
+    try:
+        p = run(["df", "-hT", WORK], check=False, timeout=10)
+        lines = p.stdout.strip().splitlines()
+        if len(lines) >= 2:
+            f = lines[1].split()
+            dev = f[0]
+            rot = read_first("/sys/block/%s/queue/rotational" %
+                             os.path.basename(dev).rstrip("0123456789"), "?")
+            disk = "%s %s, %s total, %s free, rotational=%s" % (
+                dev, f[1], f[2], f[4], rot)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    pf = ""
+    try:
+        pf = run(["postconf", "-h", "-d", "mail_version"], check=False,
+                 timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    rev = ""
+    try:
+        rev = run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                  check=False, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return {"host": platform.node(), "nproc": os.cpu_count(), "cpu": cpu,
+            "memory_gib": round(mem_kib / 1048576.0, 1),
+            "kernel": platform.release(), "disk": disk,
+            "loadavg_at_start": read_first("/proc/loadavg"),
+            "postfix": pf, "tern_commit": rev,
+            "python": platform.python_version()}
+
+
+# ---------------------------------------------------------------------------
+# Dependencies.
+
+def have_pkg(pkg):
+    p = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                       text=True)
+    return "install ok installed" in p.stdout
+
+
+def ensure_deps(args):
+    missing = [p for p in ("postfix",) if not have_pkg(p)]
+    if shutil.which("perf") is None:
+        missing.append("linux-perf")
+    if not missing:
+        return
+    if args.no_install:
+        raise BenchError("missing packages: " + " ".join(missing))
+    log("installing: " + " ".join(missing))
+    # "No configuration": the package must not set up (or start) a system
+    # mail server on port 25; we run our own private instance.
+    subprocess.run(["debconf-set-selections"], check=True, text=True,
+                   input="postfix postfix/main_mailer_type select "
+                         "No configuration\n", timeout=60)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env,
+                   timeout=600)
+    p = subprocess.run(["apt-get", "install", "-y", "-qq",
+                        "--no-install-recommends"] + missing, env=env,
+                       timeout=900)
+    if p.returncode != 0 and "postfix" in missing:
+        raise BenchError("apt-get install postfix failed")
+    if "postfix" in missing and os.path.isdir("/run/systemd/system"):
+        subprocess.run(["systemctl", "disable", "--now", "postfix.service"],
+                       check=False, timeout=60, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    stop_system_postfix()
+
+
+def stop_system_postfix():
+    """Make sure the distribution's own Postfix instance is not running."""
+    pidfile = "/var/spool/postfix/pid/master.pid"
+    pid = read_first(pidfile)
+    if pid.isdigit() and os.path.exists("/proc/%s" % pid) and \
+            os.path.exists("/etc/postfix/main.cf"):
+        log("stopping the system postfix instance")
+        subprocess.run(["postfix", "-c", "/etc/postfix", "stop"], check=False,
+                       timeout=60, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+
+# ---------------------------------------------------------------------------
+# Main.
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        description="Benchmark tern against a tuned Postfix (issue 6).")
+    ap.add_argument("--runs", type=int, default=3,
+                    help="runs per figure (default 3)")
+    ap.add_argument("--messages", type=int, default=10000,
+                    help="messages per throughput run (default 10000)")
+    ap.add_argument("--latency-messages", type=int, default=None,
+                    help="messages per latency run (default: --messages/2)")
+    ap.add_argument("--idle", type=int, default=10000,
+                    help="idle sessions for workload 5 (default 10000)")
+    ap.add_argument("--sessions", default="1,10,50,100",
+                    help="session counts for workloads 1-2")
+    ap.add_argument("--relay-sessions", type=int, default=50,
+                    help="sessions for workloads 3, 4 (second), 6")
+    ap.add_argument("--workloads", default="1,2,3,4,5,6",
+                    help="which workloads to run (default all)")
+    ap.add_argument("--servers", default="postfix,tern",
+                    help="which servers to run (default postfix,tern)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 2000 messages, 1 run, 1000 idle")
+    ap.add_argument("--tern-bin", default=os.path.join(ROOT, "build", "tern"))
+    ap.add_argument("--no-install", action="store_true",
+                    help="do not apt-get install missing packages")
+    ap.add_argument("--no-results", action="store_true",
+                    help="do not write bench/results/")
+    ap.add_argument("--postfix-log", choices=("file", "syslog"),
+                    default="file",
+                    help="Postfix logs to bench/work/postfix/maillog via "
+                         "postlogd (default) or to syslog(3)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="smtp-source -d: many messages per connection "
+                         "(default: one connection per message)")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.messages = min(args.messages, 2000)
+        args.runs = 1
+        args.idle = min(args.idle, 1000)
+    if args.latency_messages is None:
+        args.latency_messages = max(100, args.messages // 2)
+    args.sessions = [int(x) for x in args.sessions.split(",") if x]
+    args.workloads = {int(x) for x in args.workloads.split(",") if x}
+    args.servers = [x for x in args.servers.split(",") if x]
+    for name, v, lo, hi in (("--runs", args.runs, 1, 100),
+                            ("--messages", args.messages, 10, 1000000),
+                            ("--latency-messages", args.latency_messages,
+                             10, 1000000),
+                            ("--idle", args.idle, 1, 30000),
+                            ("--relay-sessions", args.relay_sessions, 1,
+                             1000)):
+        if not lo <= v <= hi:
+            ap.error("%s must be in %d..%d" % (name, lo, hi))
+    if any(not 1 <= s <= 1000 for s in args.sessions):
+        ap.error("--sessions must be in 1..1000")
+    if not set(args.servers) <= {"postfix", "tern"}:
+        ap.error("--servers takes postfix and/or tern")
+    return args
+
+
+def idle_limit(n):
+    """Sessions Postfix can hold: one smtpd (about 1.5 MiB) each."""
+    avail = 0
+    for line in read_first("/proc/meminfo").splitlines():
+        if line.startswith("MemAvailable:"):
+            avail = int(line.split()[1])
+    fit = int(avail * 0.5 / (2 * 1024))
+    pid_max = int(read_first("/proc/sys/kernel/pid_max", "32768"))
+    return max(1, min(n, fit, pid_max // 2))
+
+
+def bench(args, res, servers, sink, unavailable, use_perf):
+    live = [s for s in servers if not unavailable.get(s.name)]
+
+    def each_run(key, fn):
+        for i in range(args.runs):
+            for srv in live:
+                if unavailable.get(srv.name) or \
+                        (srv.name, key) in res.errors:
+                    continue
+                try:
+                    value, raw = fn(srv)
+                    if value is None:
+                        continue
+                    res.add(srv.name, key, value, raw)
+                    log("%-8s %-12s run %d: %s" % (srv.name, key, i + 1,
+                                                    fmt_num(value)))
+                except BenchError as e:
+                    log("%-8s %-12s run %d failed: %s" % (srv.name, key,
+                                                          i + 1, e))
+                    res.fail(srv.name, key, str(e))
+                    if srv.root_pid() is None:
+                        unavailable[srv.name] = "died during %s: %s" % (
+                            key, e)
+
+    if 1 in args.workloads:
+        for s in args.sessions:
+            def w1(srv, s=s):
+                r = local_delivery(srv, s, args.messages, 4 * KIB)
+                return r["msgs_per_s"], r
+            each_run("w1_s%d" % s, w1)
+    if 2 in args.workloads:
+        for s in args.sessions:
+            def w2(srv, s=s):
+                r = local_delivery(srv, s, args.messages, 100 * KIB)
+                return r["msgs_per_s"], r
+            each_run("w2_s%d" % s, w2)
+    if 3 in args.workloads:
+        def w3(srv):
+            if not srv.relay_ok:
+                res.fail(srv.name, "w3", "relay not available: " +
+                         getattr(srv, "relay_note", ""))
+                return None, None
+            r = relay(srv, sink, args.relay_sessions, args.messages, 4 * KIB)
+            return r["msgs_per_s"], r
+        each_run("w3", w3)
+    if 4 in args.workloads:
+        for s in (1, args.relay_sessions):
+            store = {}
+
+            def w4(srv, s=s, store=store):
+                r = latency(srv, s, args.latency_messages, 4 * KIB)
+                res.add(srv.name, "w4_s%d_p99" % s, r["p99_ms"], r)
+                return r["p50_ms"], r
+            each_run("w4_s%d_p50" % s, w4)
+    if 6 in args.workloads:
+        def w6(srv):
+            r = local_delivery(srv, args.relay_sessions, args.messages,
+                               4 * KIB, sync_counter=use_perf)
+            if "fsync_per_msg" in r:
+                res.add(srv.name, "w6_sync", r["fsync_per_msg"], r)
+            return r["cpu_s_per_1000"], r
+        each_run("w6_cpu", w6)
+        if not use_perf:
+            for srv in live:
+                res.fail(srv.name, "w6_sync", "perf not available")
+    if 5 in args.workloads:
+        # Last: Postfix's idle smtpd processes linger for max_idle.
+        raise_nofile(args.idle)
+
+        def w5(srv):
+            n = idle_limit(args.idle) if srv.name == "postfix" else args.idle
+            r = idle_sessions(srv, n, timeout=60 + n / 50.0)
+            if r["held"] < args.idle:
+                log("%s held %d of %d idle sessions" % (srv.name, r["held"],
+                                                         args.idle))
+            # Settle: Postfix's idle smtpds exit after max_idle (10 s).
+            if srv.name == "postfix":
+                time.sleep(1)
+            return r["pss_mib"], r
+        each_run("w5", w5)
+
+
+def render(args, res, unavailable, info, cmdline, started, elapsed):
+    figs = figure_list(args)
+    wanted = {"w1": 1, "w2": 2, "w3": 3, "w4": 4, "w5": 5, "w6": 6}
+    rows = []
+    for key, label, unit, hib in figs:
+        if wanted[key[:2]] not in args.workloads:
+            continue
+        rows.append(("%s (%s)" % (label, unit),
+                     cell(res, "postfix", key, unavailable),
+                     cell(res, "tern", key, unavailable),
+                     ratio(res, key, hib, unavailable)))
+    head = ("workload", "postfix", "tern", "ratio")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
+    text = []
+
+    def line(r):
+        return "| " + " | ".join(r[i].ljust(widths[i]) for i in range(4)) + \
+            " |"
+    text.append(line(head))
+    text.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        text.append(line(r))
+    notes = []
+    for srv in ("postfix", "tern"):
+        if unavailable.get(srv):
+            notes.append("%s: not available (%s)" % (srv, unavailable[srv]))
+    for (srv, key), msg in sorted(res.errors.items()):
+        if not unavailable.get(srv):
+            notes.append("%s %s: %s" % (srv, key, msg))
+    for srv in ("postfix", "tern"):
+        for raw in res.extra.get((srv, "w5"), []):
+            notes.append("%s idle: held %d/%d sessions in %d processes, "
+                         "PSS %.1f MiB (%.1f before), RSS sum %.1f MiB" % (
+                             srv, raw["held"], args.idle, raw["processes"],
+                             raw["pss_mib"], raw["pss_mib_before"],
+                             raw["rss_mib"]))
+        for raw in res.extra.get((srv, "w6_sync"), []):
+            notes.append("%s syncs per run: %s" % (srv, raw.get("syncs")))
+    return "\n".join(text), notes
+
+
+def write_results(args, res, unavailable, info, cmdline, table, notes,
+                  started, elapsed):
+    os.makedirs(RESULTS, exist_ok=True)
+    stem = "%s-%s%s" % (started.strftime("%Y-%m-%d"), info["host"],
+                        "-quick" if args.quick else "")
+    md = os.path.join(RESULTS, stem + ".md")
+    js = os.path.join(RESULTS, stem + ".json")
+    with open(md, "w") as f:
+        f.write("# Benchmark %s on %s\n\n" % (
+            started.strftime("%Y-%m-%d %H:%M"), info["host"]))
+        f.write("Command: `%s`  \n" % cmdline)
+        f.write("Runs per figure: %d; messages per throughput run: %d; "
+                "per latency run: %d; idle sessions: %d; took %.0f s.\n\n" % (
+                    args.runs, args.messages, args.latency_messages,
+                    args.idle, elapsed))
+        f.write("Cells: median [min..max] over the runs. Ratio: how many "
+                "times better tern is (tern/postfix for msg/s, "
+                "postfix/tern for the rest); > 1 means tern wins.\n\n")
+        f.write(table + "\n\n")
+        f.write("## Machine\n\n")
+        for k in ("host", "nproc", "cpu", "memory_gib", "kernel", "disk",
+                  "loadavg_at_start", "loadavg_at_end", "postfix",
+                  "postfix_log", "tern_commit", "tern_bin", "connections",
+                  "python"):
+            f.write("- %s: %s\n" % (k, info[k]))
+        if notes:
+            f.write("\n## Notes\n\n")
+            for n in notes:
+                f.write("- %s\n" % n)
+    data = {"started": started.isoformat(timespec="seconds"),
+            "command": cmdline, "elapsed_s": round(elapsed, 1),
+            "machine": info,
+            "settings": {"runs": args.runs, "messages": args.messages,
+                         "latency_messages": args.latency_messages,
+                         "idle": args.idle, "sessions": args.sessions,
+                         "relay_sessions": args.relay_sessions,
+                         "workloads": sorted(args.workloads),
+                         "quick": args.quick},
+            "unavailable": unavailable,
+            "figures": {}}
+    for key, label, unit, hib in figure_list(args):
+        for srv in ("postfix", "tern"):
+            s = res.summary(srv, key)
+            entry = {"label": label, "unit": unit,
+                     "higher_is_better": hib}
+            if s:
+                entry.update(median=s[0], min=s[1], max=s[2],
+                             runs=res.runs[(srv, key)],
+                             raw=res.extra.get((srv, key), []))
+            if (srv, key) in res.errors:
+                entry["error"] = res.errors[(srv, key)]
+            data["figures"].setdefault(key, {})[srv] = entry
+    with open(js, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True, default=str)
+        f.write("\n")
+    return md, js
+
+
+def main(argv):
+    global _verbose, _reuse
+    args = parse_args(argv)
+    _verbose = args.verbose
+    _reuse = args.reuse
+    if os.geteuid() != 0:
+        raise BenchError("run as root (private Postfix instance, apt-get)")
+    cmdline = " ".join(["/usr/bin/python3", "bench/run.py"] + argv)
+    started = datetime.datetime.now()
+    t_start = time.monotonic()
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+
+    ensure_deps(args)
+    stop_system_postfix()
+    use_perf = perf_works()
+    if not use_perf:
+        log("perf stat with syscall tracepoints does not work here: "
+            "no fsync counts")
+    os.makedirs(WORK, exist_ok=True)
+    info = machine_info()
+    info["tern_bin"] = os.path.relpath(args.tern_bin, ROOT)
+    info["postfix_log"] = args.postfix_log
+    info["connections"] = "reused (-d)" if args.reuse else "one per message"
+    res = Results()
+    unavailable = {}
+    servers = []
+    sink = None
+    try:
+        sink = Sink(free_port())
+        if "postfix" in args.servers:
+            pf = Postfix(args, sink.port)
+            servers.append(pf)
+            try:
+                pf.setup()
+                pf.start()
+                probe_delivery(pf, use_perf)
+                pf.relay_ok = probe_relay(pf, sink)
+            except BenchError as e:
+                unavailable["postfix"] = str(e)
+                log("postfix: not available (%s)" % e)
+        else:
+            unavailable["postfix"] = "not selected"
+        if "tern" in args.servers:
+            tn = Tern(args, sink.port)
+            servers.append(tn)
+            try:
+                raise_nofile(args.idle)  # tern inherits it
+                tn.setup()
+                tn.start()
+                probe_delivery(tn, use_perf)
+                tn.relay_ok = tn.with_routes and probe_relay(tn, sink)
+                if not tn.relay_ok:
+                    tn.relay_note = getattr(tn, "relay_note", "") or \
+                        "no [routes] support yet"
+            except (BenchError, OSError, subprocess.TimeoutExpired) as e:
+                unavailable["tern"] = str(e)
+                log("tern: not available (%s)" % e)
+        else:
+            unavailable["tern"] = "not selected"
+
+        bench(args, res, servers, sink, unavailable, use_perf)
+    finally:
+        for srv in servers:
+            try:
+                srv.stop()
+            except Exception as e:  # keep stopping the others
+                log("stopping %s: %s" % (srv.name, e))
+        if sink:
+            sink.stop()
+        for p in _children:
+            reap(p, grace=2)
+
+    elapsed = time.monotonic() - t_start
+    info["loadavg_at_end"] = read_first("/proc/loadavg")
+    table, notes = render(args, res, unavailable, info, cmdline, started,
+                          elapsed)
+    print()
+    print(table)
+    for n in notes:
+        print("  " + n)
+    if not args.no_results:
+        md, js = write_results(args, res, unavailable, info, cmdline, table,
+                               notes, started, elapsed)
+        print("\nwritten: %s, %s" % (os.path.relpath(md, ROOT),
+                                     os.path.relpath(js, ROOT)))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        log("interrupted; servers stopped")
+        sys.exit(130)
+    except BenchError as e:
+        log("error: %s" % e)
+        sys.exit(1)

@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * cli/queue_cmds.c - `tern queue list|show`: look at the spool.
+ *
+ * Read-only (spool_open_readonly), so it is safe next to a running
+ * server; a message delivered between the scan and the load is skipped.
+ * Trust: the operator runs it, but envelope strings and headers came from
+ * peers: every byte that is not printable UTF-8 is escaped before it
+ * reaches the terminal (no escape sequences) or the JSON (valid UTF-8).
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "queue/spool.h"
+#include "util/xmalloc.h"
+
+#define EX_USAGE 64
+#define HEADER_SHOW_MAX 65536 /* bytes of message header `show` prints */
+#define RCPT_LIST_MAX 60      /* longer recipient lists print a count */
+
+static void
+usage(void)
+{
+	fputs("usage: tern queue list [--json]\n"
+	      "       tern queue show ID\n",
+	    stderr);
+}
+
+/* Length of the UTF-8 sequence at p (max n), or 0 when invalid. */
+static size_t
+utf8_len(const unsigned char *p, size_t n, unsigned *cp_out)
+{
+	size_t len, i;
+	unsigned cp, min;
+
+	if (p[0] < 0x80)
+		len = 1, cp = p[0], min = 0;
+	else if ((p[0] & 0xe0) == 0xc0)
+		len = 2, cp = p[0] & 0x1f, min = 0x80;
+	else if ((p[0] & 0xf0) == 0xe0)
+		len = 3, cp = p[0] & 0x0f, min = 0x800;
+	else if ((p[0] & 0xf8) == 0xf0)
+		len = 4, cp = p[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and past U+10FFFF are not UTF-8. */
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*cp_out = cp;
+	return len;
+}
+
+/*
+ * Print n bytes of peer text. Text mode: controls (C0, DEL, C1) and
+ * invalid UTF-8 as \xNN. JSON mode: a string body with \" \\ \u00NN,
+ * invalid bytes as U+FFFD.
+ */
+static void
+put_text(FILE *f, const char *s, size_t n, bool json)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k, len;
+	unsigned cp;
+
+	while (i < n) {
+		len = utf8_len(p + i, n - i, &cp);
+		if (len == 0 || cp < 0x20 || cp == 0x7f ||
+		    (cp >= 0x80 && cp < 0xa0)) {
+			if (!json)
+				fprintf(f, "\\x%02x", p[i]);
+			else if (len == 0)
+				fputs("\\ufffd", f);
+			else if (cp == '\t')
+				fputs("\\t", f);
+			else
+				fprintf(f, "\\u%04x", cp);
+			i += len ? len : 1;
+			continue;
+		}
+		if (json && (cp == '"' || cp == '\\'))
+			fputc('\\', f);
+		else if (!json && cp == '\\')
+			fputc('\\', f); /* so \x.. in the output is ours */
+		for (k = 0; k < len; k++)
+			fputc(p[i + k], f);
+		i += len;
+	}
+}
+
+static void
+put_str(FILE *f, const char *s, bool json)
+{
+	if (s == NULL) {
+		fputs(json ? "null" : "-", f);
+		return;
+	}
+	if (json)
+		fputc('"', f);
+	put_text(f, s, strlen(s), json);
+	if (json)
+		fputc('"', f);
+}
+
+static void
+fmt_age(char *out, size_t sz, long long s)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		(void)snprintf(out, sz, "%llds", s);
+	else if (s < 3600)
+		(void)snprintf(out, sz, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		(void)snprintf(out, sz, "%lldh%02lldm", s / 3600, s / 60 % 60);
+	else
+		(void)snprintf(out, sz, "%lldd%02lldh", s / 86400,
+		    s / 3600 % 24);
+}
+
+static const char *
+rcpt_state(enum spool_rcpt_state st)
+{
+	switch (st) {
+	case SPOOL_RCPT_PENDING:
+		return "pending";
+	case SPOOL_RCPT_DELIVERED:
+		return "delivered";
+	case SPOOL_RCPT_FAILED:
+		return "failed";
+	}
+	return "unknown";
+}
+
+/* "held" is not implemented yet: a message is active or deferred. */
+static const char *
+msg_state(const struct spool_env *env, time_t now)
+{
+	return env->attempts > 0 && env->next_attempt > now ? "deferred"
+	                                                    : "active";
+}
+
+static const char *
+last_error(const struct spool_env *env)
+{
+	size_t i;
+
+	for (i = 0; i < env->nrcpts; i++)
+		if (env->rcpts[i].state == SPOOL_RCPT_PENDING &&
+		    env->rcpts[i].last_error != NULL)
+			return env->rcpts[i].last_error;
+	return NULL;
+}
+
+static void
+list_one(const struct spool_env *env, time_t now, bool json)
+{
+	char age[32];
+	size_t i, pending = 0, len = 0;
+	bool first = true;
+
+	for (i = 0; i < env->nrcpts; i++)
+		if (env->rcpts[i].state == SPOOL_RCPT_PENDING) {
+			pending++;
+			len += strlen(env->rcpts[i].addr) + 1;
+		}
+	if (json) {
+		printf("{\"id\":\"%s\",\"arrival\":%lld,\"age\":%lld,"
+		       "\"size\":%lld,\"sender\":",
+		    env->id, (long long)env->arrival,
+		    (long long)(now - env->arrival), (long long)env->body_size);
+		put_str(stdout, env->sender, true);
+		fputs(",\"recipients\":[", stdout);
+		for (i = 0; i < env->nrcpts; i++) {
+			if (env->rcpts[i].state != SPOOL_RCPT_PENDING)
+				continue;
+			if (!first)
+				fputc(',', stdout);
+			first = false;
+			put_str(stdout, env->rcpts[i].addr, true);
+		}
+		printf("],\"pending\":%zu,\"nrcpts\":%zu,\"attempts\":%u,"
+		       "\"state\":\"%s\",\"last_error\":",
+		    pending, env->nrcpts, env->attempts, msg_state(env, now));
+		put_str(stdout, last_error(env), true);
+		fputs("}\n", stdout);
+		return;
+	}
+	fmt_age(age, sizeof(age), (long long)(now - env->arrival));
+	printf("%s  %6s  %8lld  <", env->id, age, (long long)env->body_size);
+	put_text(stdout, env->sender, strlen(env->sender), false);
+	fputs(">  ", stdout);
+	if (len > RCPT_LIST_MAX || pending == 0)
+		printf("%zu/%zu pending", pending, env->nrcpts);
+	else
+		for (i = 0; i < env->nrcpts; i++) {
+			if (env->rcpts[i].state != SPOOL_RCPT_PENDING)
+				continue;
+			if (!first)
+				fputc(',', stdout);
+			first = false;
+			put_str(stdout, env->rcpts[i].addr, false);
+		}
+	printf("  %s  ", msg_state(env, now));
+	put_str(stdout, last_error(env), false);
+	fputc('\n', stdout);
+}
+
+struct ids {
+	char **v;
+	size_t n, cap;
+};
+
+static void
+collect(void *arg, const char *id)
+{
+	struct ids *ids = arg;
+
+	if (ids->n == ids->cap) {
+		ids->cap = ids->cap ? ids->cap * 2 : 64;
+		ids->v = xrealloc(ids->v, ids->cap * sizeof(*ids->v));
+	}
+	ids->v[ids->n++] = xstrdup(id);
+}
+
+static int
+cmd_list(struct spool *sp, bool json)
+{
+	struct ids ids = { 0 };
+	struct spool_env env;
+	struct why why;
+	time_t now = time(NULL);
+	size_t i;
+	int rc = 0;
+
+	if (sp != NULL && spool_scan(sp, collect, &ids, &why) == -1) {
+		fprintf(stderr, "tern: queue list: %s\n", why.text);
+		return 1;
+	}
+	for (i = 0; i < ids.n; i++) {
+		if (spool_env_load(sp, ids.v[i], &env, &why) == 0) {
+			list_one(&env, now, json);
+			spool_env_free(&env);
+		} else if (why.sys_errno != ENOENT) { /* ENOENT: just left */
+			fprintf(stderr, "tern: queue list: %s: %s\n", ids.v[i],
+			    why.text);
+			rc = 1;
+		}
+		free(ids.v[i]);
+	}
+	free(ids.v);
+	if (fflush(stdout) == EOF) {
+		fprintf(stderr, "tern: queue list: write: %s\n",
+		    strerror(errno));
+		return 1;
+	}
+	return rc;
+}
+
+/* The message header: up to the first empty line, at most a cap. */
+static void
+show_header(struct spool *sp, const struct spool_env *env)
+{
+	struct why why;
+	char *b, *p, *end, *eol;
+	ssize_t n;
+	size_t want;
+	int fd;
+
+	if ((fd = spool_open_body(sp, env->id, &why)) == -1) {
+		printf("(message unreadable: %s)\n", why.text);
+		return;
+	}
+	want = env->body_size < HEADER_SHOW_MAX ? (size_t)env->body_size
+	                                        : HEADER_SHOW_MAX;
+	b = xmalloc(want + 1);
+	n = pread(fd, b, want, env->body_offset);
+	(void)close(fd);
+	if (n < 0) {
+		printf("(message unreadable: %s)\n", strerror(errno));
+		free(b);
+		return;
+	}
+	end = b + n;
+	for (p = b; p < end; p = eol + 1) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end;
+		if (eol > p && eol[-1] == '\r')
+			put_text(stdout, p, (size_t)(eol - 1 - p), false);
+		else
+			put_text(stdout, p, (size_t)(eol - p), false);
+		fputc('\n', stdout);
+		if (eol == p || (eol == p + 1 && *p == '\r'))
+			break; /* the empty line ends the header */
+	}
+	if (p >= end && (size_t)n == HEADER_SHOW_MAX)
+		printf("(header longer than %d bytes: cut)\n", HEADER_SHOW_MAX);
+	free(b);
+}
+
+static int
+cmd_show(struct spool *sp, const char *id)
+{
+	struct spool_env env;
+	struct why why;
+	time_t now = time(NULL);
+	char age[32], when[32];
+	struct tm tm;
+	size_t i;
+
+	if (sp == NULL || !spool_is_id(id) ||
+	    spool_env_load(sp, id, &env, &why) == -1) {
+		if (sp != NULL && spool_is_id(id) && why.sys_errno != ENOENT) {
+			fprintf(stderr, "tern: queue show: %s: %s\n", id,
+			    why.text);
+			return 1;
+		}
+		fputs("tern: queue show: no message ", stderr);
+		put_text(stderr, id, strlen(id), false);
+		fputs(" in the queue\n", stderr);
+		return 1;
+	}
+	fmt_age(age, sizeof(age), (long long)(now - env.arrival));
+	gmtime_r(&env.arrival, &tm);
+	(void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("id: %s\narrival: %s (%s ago)\nsize: %lld\nsender: <", env.id,
+	    when, age, (long long)env.body_size);
+	put_text(stdout, env.sender, strlen(env.sender), false);
+	fputs(">\nhelo: ", stdout);
+	put_str(stdout, env.helo, false);
+	fputs("\nclient: ", stdout);
+	put_str(stdout, env.client_addr, false);
+	fputs(" (", stdout);
+	put_str(stdout, env.client_name, false);
+	printf(")\nflags:%s%s%s\nstate: %s\nattempts: %u\n",
+	    env.smtputf8 ? " smtputf8" : "", env.eightbit ? " 8bitmime" : "",
+	    env.smtputf8 || env.eightbit ? "" : " -", msg_state(&env, now),
+	    env.attempts);
+	if (env.attempts > 0) {
+		gmtime_r(&env.next_attempt, &tm);
+		(void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("next attempt: %s\n", when);
+	}
+	fputs("recipients:\n", stdout);
+	for (i = 0; i < env.nrcpts; i++) {
+		fputs("  ", stdout);
+		put_str(stdout, env.rcpts[i].addr, false);
+		if (env.rcpts[i].orcpt[0] != '\0' &&
+		    strcmp(env.rcpts[i].orcpt, env.rcpts[i].addr) != 0) {
+			fputs(" (as ", stdout);
+			put_str(stdout, env.rcpts[i].orcpt, false);
+			fputc(')', stdout);
+		}
+		printf(" %s", rcpt_state(env.rcpts[i].state));
+		if (env.rcpts[i].last_error != NULL) {
+			fputs(": ", stdout);
+			put_str(stdout, env.rcpts[i].last_error, false);
+		}
+		fputc('\n', stdout);
+	}
+	fputs("header:\n", stdout);
+	show_header(sp, &env);
+	spool_env_free(&env);
+	if (fflush(stdout) == EOF) {
+		fprintf(stderr, "tern: queue show: write: %s\n",
+		    strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+int
+cli_queue(const struct conf *conf, int argc, char **argv)
+{
+	struct spool *sp;
+	struct why why;
+	char dir[4096];
+	bool json = false;
+	int n, rc;
+
+	if (argc < 2) {
+		usage();
+		return EX_USAGE;
+	}
+	if (strcmp(argv[1], "list") == 0) {
+		if (argc == 3 && strcmp(argv[2], "--json") == 0)
+			json = true;
+		else if (argc != 2) {
+			usage();
+			return EX_USAGE;
+		}
+	} else if (strcmp(argv[1], "show") != 0 || argc != 3) {
+		usage();
+		return EX_USAGE;
+	}
+	n = snprintf(dir, sizeof(dir), "%s/queue", conf->data_dir);
+	if (n < 0 || (size_t)n >= sizeof(dir)) {
+		fprintf(stderr, "tern: queue %s: data_dir too long\n", argv[1]);
+		return 1;
+	}
+	sp = spool_open_readonly(dir, &why);
+	if (sp == NULL && why.sys_errno != ENOENT) {
+		fprintf(stderr, "tern: queue %s: %s\n", argv[1], why.text);
+		return 1;
+	}
+	/* No spool yet (ENOENT): the queue is simply empty. */
+	if (json || strcmp(argv[1], "list") == 0)
+		rc = cmd_list(sp, json);
+	else
+		rc = cmd_show(sp, argv[2]);
+	spool_close(sp);
+	return rc;
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * deliver/local.c - local mail into <data_dir>/mail/<domain>/<local>/.
+ */
+#include "deliver/local.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/conf.h"
+#include "deliver/maildir.h"
+#include "queue/sched.h"
+#include "util/buf.h"
+#include "util/str.h"
+#include "util/xmalloc.h"
+
+#define PREFIX_MAX (2 * SPOOL_FIELD_MAX + 64)
+
+struct local {
+	struct sched_deliverer d; /* first: the server holds &l->d */
+	const struct conf *conf;
+};
+
+bool
+local_is_safe_component(const char *p, size_t n)
+{
+	size_t i;
+
+	/* A leading '.' covers ".", ".." and Maildir++ folder names. */
+	if (n == 0 || n > NAME_MAX || p[0] == '.')
+		return false;
+	for (i = 0; i < n; i++)
+		if (p[i] == '/' || (unsigned char)p[i] < 0x20 ||
+		    (unsigned char)p[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * The domain list is already lower-case without a trailing dot (conf.h);
+ * a local loop instead of conf_is_local_domain() keeps this module
+ * testable without conf.c.
+ */
+static bool
+is_local_domain(const struct conf *conf, const char *d)
+{
+	size_t i;
+
+	for (i = 0; i < conf->ndomains; i++)
+		if (ascii_casecmp(conf->domains[i], d) == 0)
+			return true;
+	return false;
+}
+
+/* Header text must stay on its line: control bytes become '?'. */
+static int
+append_clean(struct buf *b, const char *s)
+{
+	char c;
+
+	for (; *s != '\0'; s++) {
+		c = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
+		if (buf_append(b, &c, 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static void *
+thread_init(void *arg)
+{
+	return arg; /* no per-thread state yet */
+}
+
+static void
+thread_fini(void *ctx)
+{
+	(void)ctx;
+}
+
+static int
+deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
+    struct why *why)
+{
+	struct local *l = ctx;
+	const char *addr, *at;
+	char path[PATH_MAX], domain[256];
+	struct buf pre;
+	size_t llen;
+	int n, rc;
+
+	if (idx >= env->nrcpts)
+		return why_set(why, WHY_PERM, 0, "no recipient %zu", idx);
+	addr = env->rcpts[idx].addr;
+	at = strrchr(addr, '@');
+	if (at == NULL || at == addr || at[1] == '\0')
+		return why_set(why, WHY_PERM, 0,
+		    "recipient address has no local part or domain");
+	llen = (size_t)(at - addr);
+	if (strlen(at + 1) >= sizeof(domain))
+		return why_set(why, WHY_PERM, 0, "recipient domain too long");
+	(void)strlcpy(domain, at + 1, sizeof(domain));
+	ascii_lower_str(domain);
+	if (!is_local_domain(l->conf, domain))
+		return why_set(why, WHY_TEMP, 0,
+		    "remote delivery is not available yet");
+	if (!local_is_safe_component(addr, llen) ||
+	    !local_is_safe_component(domain, strlen(domain)))
+		return why_set(why, WHY_PERM, 0,
+		    "unsafe mailbox name for a Maildir path");
+	n = snprintf(path, sizeof(path), "%s/mail/%s/%.*s", l->conf->data_dir,
+	    domain, (int)llen, addr);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return why_set(why, WHY_TEMP, ENAMETOOLONG,
+		    "mailbox path too long below %s", l->conf->data_dir);
+	/* RFC 5321 4.4: the final delivery adds Return-Path. */
+	buf_init(&pre, PREFIX_MAX);
+	if (buf_append_str(&pre, "Return-Path: <") == -1 ||
+	    append_clean(&pre, env->sender != NULL ? env->sender : "") == -1 ||
+	    buf_append_str(&pre, ">\nDelivered-To: ") == -1 ||
+	    append_clean(&pre, addr) == -1 || buf_append(&pre, "\n", 1) == -1) {
+		buf_reset(&pre);
+		return why_set(why, WHY_PERM, 0, "addresses too long");
+	}
+	rc = maildir_deliver(path, (const char *)pre.data, pre.len, fd,
+	    env->body_offset, env->body_size, NULL, 0, why);
+	buf_reset(&pre);
+	return rc;
+}
+
+struct sched_deliverer *
+local_deliverer_new(const struct conf *conf)
+{
+	struct local *l;
+
+	l = xcalloc(1, sizeof(*l));
+	l->conf = conf;
+	l->d.thread_init = thread_init;
+	l->d.thread_fini = thread_fini;
+	l->d.deliver = deliver;
+	l->d.arg = l;
+	l->d.name = "maildir";
+	return &l->d;
+}
+
+void
+local_deliverer_free(struct sched_deliverer *d)
+{
+	free(d); /* d is the first member of struct local */
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * deliver/local.h - the deliverer for mail to our own domains.
+ *
+ * Recipient local@domain, already resolved to a final mailbox by the
+ * server at RCPT time, goes to the Maildir <data_dir>/mail/<domain>/
+ * <local>/ (DESIGN.md; Dovecot: mail_location = maildir:.../mail/%d/%n),
+ * with "Return-Path:" and "Delivered-To:" prepended (RFC 5321 4.4).
+ * Mail for other domains is deferred: remote delivery comes later.
+ * Trust: the address comes from the spool but was chosen by a peer, so
+ * both path components are checked ('/', "..", leading '.', control
+ * characters are refused with WHY_PERM) before they touch the file system.
+ */
+#ifndef TERN_DELIVER_LOCAL_H
+#define TERN_DELIVER_LOCAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct conf;
+struct sched_deliverer;
+
+/* Never NULL; conf must outlive it. Free with local_deliverer_free(). */
+struct sched_deliverer *local_deliverer_new(const struct conf *);
+void local_deliverer_free(struct sched_deliverer *);
+
+/* Is p[0..n) safe as one directory name below <data_dir>/mail? */
+bool local_is_safe_component(const char *p, size_t n);
+
+#endif

@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * deliver/maildir.c - write one message into a Maildir, durably.
+ *
+ * Model: STYLE.md snippet 4 and https://cr.yp.to/proc/maildir.html.
+ * A file appears in new/ only complete and synced: tmp/ write, fsync,
+ * rename, fsync new/. A crash leaves at worst a stale file in tmp/
+ * (Maildir readers ignore tmp/) and a queue retry, so a duplicate.
+ */
+#include "deliver/maildir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/str.h"
+
+#define COPY_CHUNK 65536
+#define HOST_MAX 64 /* of the host part of a file name, escapes included */
+
+static atomic_uint deliveries;
+
+static int
+write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, b, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -1;
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* fsync the directory holding `path` so a new entry in it is durable. */
+static int
+fsync_parent(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	size_t n;
+	int fd, rc, err;
+
+	if (slash == NULL) {
+		dir[0] = '.';
+		dir[1] = '\0';
+	} else {
+		n = slash == path ? 1 : (size_t)(slash - path);
+		if (n >= sizeof(dir)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	err = errno;
+	(void)close(fd);
+	errno = err;
+	return rc;
+}
+
+/* mkdir -p, 0700, each new directory made durable in its parent. */
+static int
+mkdirs(const char *path, struct why *why)
+{
+	char tmp[4096];
+	size_t i, n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp))
+		return why_set(why, WHY_TEMP, ENAMETOOLONG, "maildir path");
+	memcpy(tmp, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (tmp[i] != '/' && tmp[i] != '\0')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0700) == 0) {
+			if (fsync_parent(tmp) == -1)
+				return why_set(why, WHY_TEMP, errno,
+				    "fsync parent of %s", tmp);
+		} else if (errno != EEXIST)
+			return why_set(why, WHY_TEMP, errno, "mkdir %s", tmp);
+		tmp[i] = (i == n) ? '\0' : '/';
+	}
+	return 0;
+}
+
+static int
+create_maildir(const char *path, struct why *why)
+{
+	static const char *const sub[] = { "cur", "new", "tmp" };
+	char p[4096];
+	size_t i;
+	int n;
+
+	if (mkdirs(path, why) == -1)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		n = snprintf(p, sizeof(p), "%s/%s", path, sub[i]);
+		if (n < 0 || (size_t)n >= sizeof(p))
+			return why_set(why, WHY_TEMP, ENAMETOOLONG, "%s", path);
+		if (mkdirs(p, why) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+open_sub(const char *path, const char *sub)
+{
+	char p[4096];
+	int n;
+
+	n = snprintf(p, sizeof(p), "%s/%s", path, sub);
+	if (n < 0 || (size_t)n >= sizeof(p)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* The spec: '/' and ':' in the host name become \057 and \072. */
+static void
+host_part(char *out, size_t outsz)
+{
+	char h[HOST_MAX + 1];
+	size_t i, o = 0;
+
+	if (gethostname(h, sizeof(h)) == -1 || h[0] == '\0')
+		(void)strlcpy(h, "localhost", sizeof(h));
+	h[HOST_MAX] = '\0';
+	for (i = 0; h[i] != '\0' && o + 5 < outsz; i++) {
+		if (h[i] == '/' || h[i] == ':') {
+			(void)snprintf(out + o, outsz - o, "\\%03o",
+			    (unsigned)(unsigned char)h[i]);
+			o += 4;
+		} else if ((unsigned char)h[i] > 0x20 &&
+		           (unsigned char)h[i] < 0x7f)
+			out[o++] = h[i];
+	}
+	out[o] = '\0';
+}
+
+static int
+make_name(char *out, size_t outsz)
+{
+	struct timespec ts;
+	char host[HOST_MAX + 1];
+	uint32_t rnd;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = (uint32_t)ts.tv_nsec;
+	host_part(host, sizeof(host));
+	/* Q counts deliveries of this process: unique across threads. */
+	n = snprintf(out, outsz, "%lld.M%06ldP%ldQ%uR%08x.%s",
+	    (long long)ts.tv_sec, ts.tv_nsec / 1000, (long)getpid(),
+	    atomic_fetch_add(&deliveries, 1) + 1, rnd, host);
+	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
+}
+
+/*
+ * Copy len bytes of in from off to out, CRLF -> LF. A CR not followed
+ * by LF is kept: it is data, not a line ending.
+ */
+static int
+copy_lf(int in, off_t off, off_t len, int out, struct why *why)
+{
+	uint8_t ib[COPY_CHUNK], ob[COPY_CHUNK + 1];
+	bool cr = false;
+	size_t i, o;
+	ssize_t r;
+
+	while (len > 0) {
+		r = pread(in, ib,
+		    len < (off_t)sizeof(ib) ? (size_t)len : sizeof(ib), off);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return why_set(why, WHY_TEMP, errno, "read spool file");
+		if (r == 0)
+			return why_set(why, WHY_TEMP, 0,
+			    "spool file shorter than its envelope says");
+		off += r;
+		len -= r;
+		for (i = 0, o = 0; i < (size_t)r; i++) {
+			if (cr && ib[i] != '\n')
+				ob[o++] = '\r';
+			cr = ib[i] == '\r';
+			if (!cr)
+				ob[o++] = ib[i];
+		}
+		if (write_all(out, ob, o) == -1)
+			return why_set(why, WHY_TEMP, errno, "write");
+	}
+	if (cr && write_all(out, "\r", 1) == -1)
+		return why_set(why, WHY_TEMP, errno, "write");
+	return 0;
+}
+
+int
+maildir_deliver(const char *maildir_path, const char *prefix, size_t prefix_len,
+    int fd, off_t offset, off_t len, char *name_out, size_t name_outsz,
+    struct why *why)
+{
+	char name[MAILDIR_NAME_MAX];
+	int tmpfd = -1, newfd = -1, out = -1, rc = -1;
+
+	if (offset < 0 || len < 0)
+		return why_set(why, WHY_TEMP, EINVAL, "bad message range");
+	tmpfd = open_sub(maildir_path, "tmp");
+	newfd = open_sub(maildir_path, "new");
+	if (tmpfd == -1 || newfd == -1) {
+		if (errno != ENOENT) {
+			why_set(why, WHY_TEMP, errno, "open maildir %s",
+			    maildir_path);
+			goto done;
+		}
+		/* First delivery to this mailbox. */
+		if (create_maildir(maildir_path, why) == -1)
+			goto done;
+		if (tmpfd == -1)
+			tmpfd = open_sub(maildir_path, "tmp");
+		if (newfd == -1)
+			newfd = open_sub(maildir_path, "new");
+		if (tmpfd == -1 || newfd == -1) {
+			why_set(why, WHY_TEMP, errno, "open maildir %s",
+			    maildir_path);
+			goto done;
+		}
+	}
+	if (make_name(name, sizeof(name)) == -1) {
+		why_set(why, WHY_TEMP, ENAMETOOLONG, "maildir file name");
+		goto done;
+	}
+	out =
+	    openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out == -1) { /* EEXIST: not ours to unlink */
+		why_set(why, WHY_TEMP, errno, "create %s/tmp/%s", maildir_path,
+		    name);
+		goto done;
+	}
+	if (prefix_len > 0 && write_all(out, prefix, prefix_len) == -1) {
+		why_set(why, WHY_TEMP, errno, "write %s/tmp", maildir_path);
+		goto unlink;
+	}
+	if (copy_lf(fd, offset, len, out, why) == -1)
+		goto unlink;
+	if (fsync(out) == -1) {
+		why_set(why, WHY_TEMP, errno, "fsync %s/tmp", maildir_path);
+		goto unlink;
+	}
+	(void)close(out); /* after fsync, close cannot lose data */
+	out = -1;
+	if (renameat(tmpfd, name, newfd, name) == -1) {
+		why_set(why, WHY_TEMP, errno, "rename into %s/new",
+		    maildir_path);
+		goto unlink;
+	}
+	/* A failure here means a retry and maybe a duplicate, never a loss. */
+	if (fsync(newfd) == -1) {
+		why_set(why, WHY_TEMP, errno, "fsync %s/new", maildir_path);
+		goto done;
+	}
+	if (name_out != NULL)
+		(void)strlcpy(name_out, name, name_outsz);
+	rc = 0;
+	goto done;
+unlink:
+	if (out != -1)
+		(void)close(out);
+	out = -1;
+	(void)unlinkat(tmpfd, name, 0);
+done:
+	if (out != -1)
+		(void)close(out);
+	if (tmpfd != -1)
+		(void)close(tmpfd);
+	if (newfd != -1)
+		(void)close(newfd);
+	return rc;
+}

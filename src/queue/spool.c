@@ -1,0 +1,1295 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * queue/spool.c - the durable spool: one file per message, group commit.
+ *
+ * A message file is a text envelope followed by the message bytes:
+ *
+ *	TERN1 0000000245\n		magic+version, envelope length (10
+ *digits) id 0601a2b3c4d5e6001a3f\n arrival 1700000000\n sender
+ *user@example.org\n	strings: see enc() below helo mail.example.org\n client
+ *192.0.2.1 mail.example.org\n flags 01\n			SMTPUTF8,
+ *8BITMIME rcpt P a@example.org A@Example.ORG\n	one per recipient; the state
+ *	end\n				byte (offset 5) is rewritten in place
+ *	<message bytes, CRLF lines as received>
+ *
+ * The envelope length in the first line is also the body offset, so the
+ * loader reads exactly that many bytes and refuses anything else.
+ * Durability of a commit: file data (fdatasync, or one syncfs(2) for a
+ * batch of several files), then rename incoming/ -> active/, then fsync
+ * of active/; only then does the callback say ok. A crash before the
+ * rename leaves a file in incoming/ that the next spool_open() removes; a
+ * crash after it leaves a complete, synced file in active/.
+ * Trust: our own files, but validated: nothing read from disk is used
+ * without a bound.
+ */
+#include "queue/spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xmalloc.h"
+
+#define MAGIC "TERN1 "
+#define MAGIC_LEN 6
+#define FIRST_LINE_LEN 17 /* "TERN1 " + 10 digits + LF */
+#define HLEN_MAX 9999999999ULL
+#define WBUF_SIZE 65536
+#define NOTES_MAX (4u * 1024 * 1024)
+#define STATE_POS 5                 /* "rcpt " */
+#define ARRIVAL_MAX 253402300799ULL /* 9999-12-31T23:59:59Z */
+
+struct spool {
+	char *dir;
+	bool readonly;
+	int dirfd, incfd, actfd, corfd, notefd, lockfd;
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	pthread_t thr;
+	bool thr_started, stopping;
+	struct spool_msg *head, **tailp; /* commits waiting for the thread */
+	struct spool_stats stats;
+};
+
+struct spool_msg {
+	struct spool *sp;
+	char id[SPOOL_ID_MAX];
+	int fd;
+	bool failed;
+	bool renamed;
+	struct why why; /* the first failure */
+	uint8_t *wbuf;
+	size_t wlen;
+	spool_commit_fn *done;
+	void *arg;
+	struct spool_msg *next;
+};
+
+static atomic_uint id_counter;
+
+bool
+spool_is_id(const char *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return false;
+	for (i = 0; i < SPOOL_ID_LEN; i++)
+		if (!ascii_is_digit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+			return false;
+	return s[SPOOL_ID_LEN] == '\0';
+}
+
+static int
+write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, b, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -1;
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Read exactly n bytes at off; -1 with errno, or 0 with *got short. */
+static int
+pread_all(int fd, void *p, size_t n, off_t off, size_t *got)
+{
+	uint8_t *b = p;
+	ssize_t r;
+
+	*got = 0;
+	while (*got < n) {
+		r = pread(fd, b + *got, n - *got, off + (off_t)*got);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			break;
+		*got += (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Envelope strings are written as one token: bytes outside 0x21..0x7e and
+ * '%' become %XX, the empty string is "-", and a leading '-' is escaped so
+ * that "-" stays unambiguous. Peer bytes can thus never break a line.
+ */
+static int
+enc(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *u = (const unsigned char *)(s ? s : "");
+	char e[3];
+	size_t i;
+
+	if (*u == '\0')
+		return buf_append(b, "-", 1);
+	for (i = 0; u[i] != '\0'; i++) {
+		if (u[i] <= 0x20 || u[i] >= 0x7f || u[i] == '%' ||
+		    (i == 0 && u[i] == '-')) {
+			e[0] = '%';
+			e[1] = hex[u[i] >> 4];
+			e[2] = hex[u[i] & 15];
+			if (buf_append(b, e, 3) == -1)
+				return -1;
+		} else if (buf_append(b, &u[i], 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decode one token; NULL on a bad escape, raw byte, NUL or overlength. */
+static char *
+dec(const uint8_t *p, size_t n, size_t max)
+{
+	char *out;
+	size_t i, o = 0;
+	int hi, lo;
+
+	if (n == 0)
+		return NULL;
+	if (n == 1 && p[0] == '-')
+		return xstrdup("");
+	out = xmalloc(n + 1);
+	for (i = 0; i < n; i++) {
+		if (o >= max)
+			goto bad;
+		if (p[i] <= 0x20 || p[i] >= 0x7f)
+			goto bad;
+		if (p[i] != '%') {
+			out[o++] = (char)p[i];
+			continue;
+		}
+		if (n - i < 3 || (hi = hexval(p[i + 1])) < 0 ||
+		    (lo = hexval(p[i + 2])) < 0 || (hi == 0 && lo == 0))
+			goto bad;
+		out[o++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	out[o] = '\0';
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+/* Split line p[0..n) into exactly nf fields at single spaces. */
+static bool
+split(const uint8_t *p, size_t n, size_t nf, const uint8_t **f, size_t *fl)
+{
+	size_t i, k = 0, start = 0;
+
+	for (i = 0; i <= n; i++) {
+		if (i < n && p[i] != ' ')
+			continue;
+		if (k == nf || i == start)
+			return false; /* too many fields, or an empty one */
+		f[k] = p + start;
+		fl[k++] = i - start;
+		start = i + 1;
+	}
+	return k == nf;
+}
+
+static bool
+parse_num(const uint8_t *p, size_t n, uint64_t max, uint64_t *out)
+{
+	char tmp[24];
+
+	if (n == 0 || n >= sizeof(tmp))
+		return false;
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	return str_to_u64(tmp, max, out);
+}
+
+/* The next line of the envelope, LF excluded; false at the end. */
+static bool
+next_line(const uint8_t *p, size_t n, size_t *pos, const uint8_t **line,
+    size_t *len)
+{
+	const uint8_t *lf;
+
+	if (*pos >= n)
+		return false;
+	lf = memchr(p + *pos, '\n', n - *pos);
+	if (lf == NULL)
+		return false;
+	*line = p + *pos;
+	*len = (size_t)(lf - (p + *pos));
+	*pos += *len + 1;
+	return true;
+}
+
+/* Does the line start with keyword `kw` and a space? Then skip them. */
+static bool
+keyword(const uint8_t **line, size_t *len, const char *kw)
+{
+	size_t k = strlen(kw);
+
+	if (*len <= k || memcmp(*line, kw, k) != 0 || (*line)[k] != ' ')
+		return false;
+	*line += k + 1;
+	*len -= k + 1;
+	return true;
+}
+
+static bool
+is_state(uint8_t c)
+{
+	return c == SPOOL_RCPT_PENDING || c == SPOOL_RCPT_DELIVERED ||
+	       c == SPOOL_RCPT_FAILED;
+}
+
+/*
+ * Parse a whole envelope p[0..n) (n is the length from its first line).
+ * When want_off is not NULL, the file offset of recipient want_idx's
+ * state byte goes there. -1 with a WHY_PERM why when it is malformed.
+ */
+static int
+env_parse(const char *id, const uint8_t *p, size_t n, struct spool_env *env,
+    size_t want_idx, off_t *want_off, struct why *why)
+{
+	const uint8_t *line, *f[3];
+	size_t len, fl[3], pos = FIRST_LINE_LEN, cap = 0;
+	uint64_t v;
+	char *s;
+
+	memset(env, 0, sizeof(*env));
+	if (n < FIRST_LINE_LEN || memcmp(p, MAGIC, MAGIC_LEN) != 0 ||
+	    p[FIRST_LINE_LEN - 1] != '\n' ||
+	    !parse_num(p + MAGIC_LEN, 10, HLEN_MAX, &v) || v != n)
+		return why_set(why, WHY_PERM, 0, "bad first line");
+	if (!next_line(p, n, &pos, &line, &len) ||
+	    !keyword(&line, &len, "id") || len != SPOOL_ID_LEN)
+		goto bad;
+	memcpy(env->id, line, len);
+	env->id[len] = '\0';
+	if (!spool_is_id(env->id) || (id != NULL && strcmp(id, env->id) != 0))
+		return why_set(why, WHY_PERM, 0, "id does not match file name");
+	if (!next_line(p, n, &pos, &line, &len) ||
+	    !keyword(&line, &len, "arrival") ||
+	    !parse_num(line, len, ARRIVAL_MAX, &v))
+		goto bad;
+	env->arrival = (time_t)v;
+	if (!next_line(p, n, &pos, &line, &len) ||
+	    !keyword(&line, &len, "sender") ||
+	    (env->sender = dec(line, len, SPOOL_FIELD_MAX)) == NULL)
+		goto bad;
+	if (!next_line(p, n, &pos, &line, &len) ||
+	    !keyword(&line, &len, "helo") ||
+	    (env->helo = dec(line, len, SPOOL_FIELD_MAX)) == NULL)
+		goto bad;
+	if (!next_line(p, n, &pos, &line, &len) ||
+	    !keyword(&line, &len, "client") || !split(line, len, 2, f, fl) ||
+	    (env->client_addr = dec(f[0], fl[0], SPOOL_FIELD_MAX)) == NULL ||
+	    (env->client_name = dec(f[1], fl[1], SPOOL_FIELD_MAX)) == NULL)
+		goto bad;
+	if (!next_line(p, n, &pos, &line, &len) ||
+	    !keyword(&line, &len, "flags") || len != 2 ||
+	    (line[0] != '0' && line[0] != '1') ||
+	    (line[1] != '0' && line[1] != '1'))
+		goto bad;
+	env->smtputf8 = line[0] == '1';
+	env->eightbit = line[1] == '1';
+	for (;;) {
+		if (!next_line(p, n, &pos, &line, &len))
+			goto bad;
+		if (len == 3 && memcmp(line, "end", 3) == 0)
+			break;
+		if (env->nrcpts == SPOOL_RCPTS_MAX)
+			return why_set(why, WHY_PERM, 0, "too many recipients");
+		if (want_off != NULL && env->nrcpts == want_idx)
+			*want_off = (off_t)(line - p) + STATE_POS;
+		if (!keyword(&line, &len, "rcpt") ||
+		    !split(line, len, 3, f, fl) || fl[0] != 1 ||
+		    !is_state(f[0][0]))
+			goto bad;
+		if (env->nrcpts == cap) {
+			cap = cap ? cap * 2 : 4;
+			env->rcpts =
+			    xrealloc(env->rcpts, cap * sizeof(*env->rcpts));
+		}
+		memset(&env->rcpts[env->nrcpts], 0, sizeof(*env->rcpts));
+		env->rcpts[env->nrcpts].state = (enum spool_rcpt_state)f[0][0];
+		if ((s = dec(f[1], fl[1], SPOOL_FIELD_MAX)) == NULL)
+			goto bad;
+		env->rcpts[env->nrcpts++].addr = s;
+		if ((s = dec(f[2], fl[2], SPOOL_FIELD_MAX)) == NULL)
+			goto bad;
+		env->rcpts[env->nrcpts - 1].orcpt = s;
+	}
+	if (pos != n)
+		return why_set(why, WHY_PERM, 0, "data after the envelope end");
+	if (env->nrcpts == 0)
+		return why_set(why, WHY_PERM, 0, "no recipients");
+	env->body_offset = (off_t)n;
+	return 0;
+bad:
+	/* Say which line, counted from 1, so a person can look at it. */
+	len = 1;
+	for (cap = 0; cap < pos && cap < n; cap++)
+		if (p[cap] == '\n')
+			len++;
+	return why_set(why, WHY_PERM, 0, "malformed envelope near line %zu",
+	    len > 1 ? len - 1 : len);
+}
+
+void
+spool_env_free(struct spool_env *env)
+{
+	size_t i;
+
+	if (env == NULL)
+		return;
+	for (i = 0; i < env->nrcpts; i++) {
+		free(env->rcpts[i].addr);
+		free(env->rcpts[i].orcpt);
+		free(env->rcpts[i].last_error);
+	}
+	free(env->rcpts);
+	free(env->sender);
+	free(env->helo);
+	free(env->client_addr);
+	free(env->client_name);
+	memset(env, 0, sizeof(*env));
+}
+
+/* Read the envelope of an open message file into a fresh buffer. */
+static int
+read_env(int fd, uint8_t **out, size_t *n_out, struct why *why)
+{
+	uint8_t first[FIRST_LINE_LEN], *p;
+	size_t got;
+	uint64_t n;
+
+	*out = NULL;
+	if (pread_all(fd, first, sizeof(first), 0, &got) == -1)
+		return why_set(why, WHY_TEMP, errno, "read envelope");
+	if (got < sizeof(first) || memcmp(first, MAGIC, MAGIC_LEN) != 0 ||
+	    first[FIRST_LINE_LEN - 1] != '\n' ||
+	    !parse_num(first + MAGIC_LEN, 10, HLEN_MAX, &n))
+		return why_set(why, WHY_PERM, 0, "bad first line");
+	if (n < FIRST_LINE_LEN || n > SPOOL_ENV_MAX)
+		return why_set(why, WHY_PERM, 0, "bad envelope length %llu",
+		    (unsigned long long)n);
+	p = xmalloc((size_t)n);
+	if (pread_all(fd, p, (size_t)n, 0, &got) == -1) {
+		free(p);
+		return why_set(why, WHY_TEMP, errno, "read envelope");
+	}
+	if (got < n) {
+		free(p);
+		return why_set(why, WHY_PERM, 0, "envelope truncated");
+	}
+	*out = p;
+	*n_out = (size_t)n;
+	return 0;
+}
+
+static int
+open_dir(int at, const char *name, bool create, struct why *why)
+{
+	int fd;
+
+	if (create && mkdirat(at, name, 0700) == 0) {
+		/* A new directory entry must be durable before we rely on it.
+		 */
+		if (fsync(at) == -1)
+			return why_set(why, WHY_TEMP, errno, "fsync for %s",
+			    name);
+	} else if (create && errno != EEXIST)
+		return why_set(why, WHY_TEMP, errno, "mkdir %s", name);
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return why_set(why, WHY_TEMP, errno, "open %s", name);
+	return fd;
+}
+
+/* Make the entry for `path` in its directory durable. */
+static int
+fsync_parent(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	size_t n;
+	int fd, rc, err;
+
+	if (slash == NULL)
+		n = strlcpy(dir, ".", sizeof(dir));
+	else {
+		n = (size_t)(slash - path);
+		if (n == 0)
+			n = 1; /* "/x": the root */
+		if (n >= sizeof(dir)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	err = errno;
+	(void)close(fd);
+	errno = err;
+	return rc;
+}
+
+/* mkdir -p of an absolute or relative path, mode 0700. */
+static int
+mkdir_p(const char *path, struct why *why)
+{
+	char tmp[4096];
+	size_t i, n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp))
+		return why_set(why, WHY_TEMP, ENAMETOOLONG, "spool dir");
+	memcpy(tmp, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (tmp[i] != '/' && tmp[i] != '\0')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0700) == 0) {
+			if (fsync_parent(tmp) == -1)
+				return why_set(why, WHY_TEMP, errno,
+				    "fsync parent of %s", tmp);
+		} else if (errno != EEXIST)
+			return why_set(why, WHY_TEMP, errno, "mkdir %s", tmp);
+		tmp[i] = (i == n) ? '\0' : '/';
+	}
+	return 0;
+}
+
+static void
+clean_dir(int fd, bool (*keep)(struct spool *, const char *), struct spool *sp,
+    const char *what)
+{
+	struct dirent *de;
+	DIR *d;
+	int dfd;
+
+	if ((dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	if ((d = fdopendir(dfd)) == NULL) {
+		(void)close(dfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || (keep && keep(sp, de->d_name)))
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == 0)
+			log_info("event=spool_cleanup dir=%s file=%s", what,
+			    spool_is_id(de->d_name) ? de->d_name : "(other)");
+	}
+	(void)closedir(d);
+}
+
+/* A note is kept while its message is in active/. */
+static bool
+note_has_msg(struct spool *sp, const char *name)
+{
+	return spool_is_id(name) &&
+	       faccessat(sp->actfd, name, F_OK, AT_EACCESS) == 0;
+}
+
+static void *sync_main(void *);
+
+static struct spool *
+spool_open_mode(const char *dir, bool readonly, struct why *why)
+{
+	struct spool *sp;
+
+	sp = xcalloc(1, sizeof(*sp));
+	sp->dir = xstrdup(dir);
+	sp->readonly = readonly;
+	sp->dirfd = sp->incfd = sp->actfd = sp->corfd = sp->notefd =
+	    sp->lockfd = -1;
+	sp->tailp = &sp->head;
+	pthread_mutex_init(&sp->mtx, NULL);
+	pthread_cond_init(&sp->cv, NULL);
+	if (!readonly && mkdir_p(dir, why) == -1)
+		goto fail;
+	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dirfd == -1) {
+		why_set(why, WHY_TEMP, errno, "open spool %s", dir);
+		goto fail;
+	}
+	if (!readonly) {
+		sp->lockfd = openat(sp->dirfd, "lock",
+		    O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (sp->lockfd == -1) {
+			why_set(why, WHY_TEMP, errno, "open %s/lock", dir);
+			goto fail;
+		}
+		if (flock(sp->lockfd, LOCK_EX | LOCK_NB) == -1) {
+			why_set(why, WHY_TEMP, errno,
+			    "spool %s is in use by another tern process", dir);
+			goto fail;
+		}
+	}
+	if ((sp->incfd = open_dir(sp->dirfd, "incoming", !readonly, why)) ==
+	        -1 ||
+	    (sp->actfd = open_dir(sp->dirfd, "active", !readonly, why)) == -1 ||
+	    (sp->corfd = open_dir(sp->dirfd, "corrupt", !readonly, why)) ==
+	        -1 ||
+	    (sp->notefd = open_dir(sp->dirfd, "notes", !readonly, why)) == -1)
+		goto fail;
+	if (readonly)
+		return sp;
+	/* Nobody was told 250 for these; the lock says they are not live. */
+	clean_dir(sp->incfd, NULL, sp, "incoming");
+	clean_dir(sp->notefd, note_has_msg, sp, "notes");
+	if (pthread_create(&sp->thr, NULL, sync_main, sp) != 0) {
+		why_set(why, WHY_TEMP, errno, "start spool sync thread");
+		goto fail;
+	}
+	sp->thr_started = true;
+	return sp;
+fail:
+	spool_close(sp);
+	return NULL;
+}
+
+struct spool *
+spool_open(const char *dir, struct why *why)
+{
+	return spool_open_mode(dir, false, why);
+}
+
+struct spool *
+spool_open_readonly(const char *dir, struct why *why)
+{
+	return spool_open_mode(dir, true, why);
+}
+
+void
+spool_close(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	if (sp->thr_started) {
+		pthread_mutex_lock(&sp->mtx);
+		sp->stopping = true;
+		pthread_cond_signal(&sp->cv);
+		pthread_mutex_unlock(&sp->mtx);
+		pthread_join(sp->thr, NULL);
+	}
+	if (sp->incfd != -1)
+		(void)close(sp->incfd);
+	if (sp->actfd != -1)
+		(void)close(sp->actfd);
+	if (sp->corfd != -1)
+		(void)close(sp->corfd);
+	if (sp->notefd != -1)
+		(void)close(sp->notefd);
+	if (sp->lockfd != -1)
+		(void)close(sp->lockfd); /* releases the flock */
+	if (sp->dirfd != -1)
+		(void)close(sp->dirfd);
+	pthread_mutex_destroy(&sp->mtx);
+	pthread_cond_destroy(&sp->cv);
+	free(sp->dir);
+	free(sp);
+}
+
+static void
+new_id(char *out)
+{
+	struct timespec ts;
+	uint64_t usec;
+	uint16_t rnd;
+	unsigned c;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	usec = ((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000) &
+	       0xffffffffffffffULL; /* 14 hex digits */
+	/* Two ids in one microsecond differ by the counter (4096 apart). */
+	c = atomic_fetch_add(&id_counter, 1) & 0xfff;
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = (uint16_t)(getpid() ^ (ts.tv_nsec >> 3));
+	(void)snprintf(out, SPOOL_ID_MAX, "%014llx%03x%03x",
+	    (unsigned long long)usec, c, (unsigned)rnd & 0xfff);
+}
+
+static int
+env_build(struct buf *b, const struct spool_env *env, struct why *why)
+{
+	char first[FIRST_LINE_LEN + 1];
+	const char *strs[4] = { env->sender, env->helo, env->client_addr,
+		env->client_name };
+	size_t i;
+	int n;
+	char st;
+
+	for (i = 0; i < 4; i++)
+		if (strs[i] != NULL && strlen(strs[i]) > SPOOL_FIELD_MAX)
+			return why_set(why, WHY_PERM, 0,
+			    "envelope field too long");
+	if (env->nrcpts == 0 || env->nrcpts > SPOOL_RCPTS_MAX)
+		return why_set(why, WHY_PERM, 0, "bad recipient count %zu",
+		    env->nrcpts);
+	if (buf_append(b, "TERN1 0000000000\n", FIRST_LINE_LEN) == -1 ||
+	    buf_printf(b, "id %s\narrival %lld\nsender ", env->id,
+	        (long long)env->arrival) == -1 ||
+	    enc(b, env->sender) == -1 || buf_append_str(b, "\nhelo ") == -1 ||
+	    enc(b, env->helo) == -1 || buf_append_str(b, "\nclient ") == -1 ||
+	    enc(b, env->client_addr) == -1 || buf_append(b, " ", 1) == -1 ||
+	    enc(b, env->client_name) == -1 ||
+	    buf_printf(b, "\nflags %d%d\n", env->smtputf8 ? 1 : 0,
+	        env->eightbit ? 1 : 0) == -1)
+		goto big;
+	for (i = 0; i < env->nrcpts; i++) {
+		const struct spool_rcpt *r = &env->rcpts[i];
+
+		if (r->addr == NULL || r->addr[0] == '\0' ||
+		    strlen(r->addr) > SPOOL_FIELD_MAX ||
+		    (r->orcpt != NULL && strlen(r->orcpt) > SPOOL_FIELD_MAX))
+			return why_set(why, WHY_PERM, 0,
+			    "bad recipient address %zu", i);
+		st = is_state((uint8_t)r->state) ? (char)r->state
+		                                 : SPOOL_RCPT_PENDING;
+		if (buf_printf(b, "rcpt %c ", st) == -1 ||
+		    enc(b, r->addr) == -1 || buf_append(b, " ", 1) == -1 ||
+		    enc(b, r->orcpt) == -1 || buf_append(b, "\n", 1) == -1)
+			goto big;
+	}
+	if (buf_append(b, "end\n", 4) == -1)
+		goto big;
+	n = snprintf(first, sizeof(first), "TERN1 %010zu\n", b->len);
+	if (n != FIRST_LINE_LEN)
+		goto big;
+	memcpy(b->data, first, FIRST_LINE_LEN);
+	return 0;
+big:
+	return why_set(why, WHY_PERM, 0, "envelope too large");
+}
+
+struct spool_msg *
+spool_msg_new(struct spool *sp, struct spool_env *env, struct why *why)
+{
+	struct spool_msg *m;
+	struct buf b;
+	int tries;
+
+	if (sp->readonly) {
+		why_set(why, WHY_TEMP, EROFS, "spool opened read-only");
+		return NULL;
+	}
+	if (env->arrival == 0)
+		env->arrival = time(NULL);
+	m = xcalloc(1, sizeof(*m));
+	m->sp = sp;
+	m->fd = -1;
+	for (tries = 0; tries < 8 && m->fd == -1; tries++) {
+		new_id(m->id);
+		/* Unique in incoming/ (O_EXCL) and not yet in active/. */
+		if (faccessat(sp->actfd, m->id, F_OK, AT_EACCESS) == 0)
+			continue;
+		m->fd = openat(sp->incfd, m->id,
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (m->fd == -1 && errno != EEXIST) {
+			why_set(why, WHY_TEMP, errno, "create incoming/%s",
+			    m->id);
+			free(m);
+			return NULL;
+		}
+	}
+	if (m->fd == -1) {
+		why_set(why, WHY_TEMP, EEXIST, "no unique queue id");
+		free(m);
+		return NULL;
+	}
+	memcpy(env->id, m->id, SPOOL_ID_MAX);
+	buf_init(&b, SPOOL_ENV_MAX);
+	if (env_build(&b, env, why) == -1) {
+		buf_reset(&b);
+		spool_msg_abort(m);
+		return NULL;
+	}
+	m->wbuf = xmalloc(WBUF_SIZE);
+	if (b.len <= WBUF_SIZE) {
+		memcpy(m->wbuf, b.data, b.len);
+		m->wlen = b.len;
+	} else if (write_all(m->fd, b.data, b.len) == -1) {
+		why_set(why, WHY_TEMP, errno, "write incoming/%s", m->id);
+		buf_reset(&b);
+		spool_msg_abort(m);
+		return NULL;
+	}
+	buf_reset(&b);
+	return m;
+}
+
+const char *
+spool_msg_id(const struct spool_msg *m)
+{
+	return m->id;
+}
+
+static int
+flush(struct spool_msg *m)
+{
+	if (m->wlen > 0 && write_all(m->fd, m->wbuf, m->wlen) == -1) {
+		m->failed = true;
+		why_set(&m->why, WHY_TEMP, errno, "write incoming/%s", m->id);
+		return -1;
+	}
+	m->wlen = 0;
+	return 0;
+}
+
+int
+spool_msg_write(struct spool_msg *m, const void *p, size_t n, struct why *why)
+{
+	if (m->failed)
+		goto fail;
+	if (m->wlen + n <= WBUF_SIZE) {
+		memcpy(m->wbuf + m->wlen, p, n);
+		m->wlen += n;
+		return 0;
+	}
+	if (flush(m) == -1)
+		goto fail;
+	if (n < WBUF_SIZE) {
+		memcpy(m->wbuf, p, n);
+		m->wlen = n;
+		return 0;
+	}
+	if (write_all(m->fd, p, n) == -1) {
+		m->failed = true;
+		why_set(&m->why, WHY_TEMP, errno, "write incoming/%s", m->id);
+		goto fail;
+	}
+	return 0;
+fail:
+	if (why != NULL)
+		*why = m->why;
+	return -1;
+}
+
+static void
+msg_free(struct spool_msg *m)
+{
+	if (m->fd != -1)
+		(void)close(m->fd);
+	free(m->wbuf);
+	free(m);
+}
+
+void
+spool_msg_abort(struct spool_msg *m)
+{
+	if (m == NULL)
+		return;
+	(void)unlinkat(m->sp->incfd, m->id, 0);
+	msg_free(m);
+}
+
+void
+spool_msg_commit(struct spool_msg *m, spool_commit_fn *done, void *arg)
+{
+	struct spool *sp = m->sp;
+
+	m->done = done;
+	m->arg = arg;
+	/* Page-cache writes stay on the caller's thread; syncs do not. */
+	if (!m->failed)
+		(void)flush(m);
+	m->next = NULL;
+	pthread_mutex_lock(&sp->mtx);
+	*sp->tailp = m;
+	sp->tailp = &m->next;
+	pthread_cond_signal(&sp->cv);
+	pthread_mutex_unlock(&sp->mtx);
+}
+
+static void
+fail_msg(struct spool_msg *m, int err, const char *what)
+{
+	if (m->failed)
+		return;
+	m->failed = true;
+	why_set(&m->why, WHY_TEMP, err, "%s incoming/%s", what, m->id);
+}
+
+/*
+ * One batch: data of every file, then the renames, then active/ once.
+ * Returns the number of sync calls made.
+ */
+static uint64_t
+commit_batch(struct spool *sp, struct spool_msg *batch)
+{
+	struct spool_msg *m, *next;
+	char esc[300];
+	uint64_t syncs = 0;
+	size_t live = 0, renamed = 0;
+	int err;
+
+	for (m = batch; m != NULL; m = m->next)
+		if (!m->failed)
+			live++;
+	if (live == 1) {
+		for (m = batch; m->failed; m = m->next)
+			;
+		syncs++;
+		if (fdatasync(m->fd) == -1)
+			fail_msg(m, errno, "fdatasync");
+	} else if (live > 1) {
+		/*
+		 * One syncfs(2) writes back every dirty file on the spool's
+		 * filesystem: cheaper than one fdatasync per file once a
+		 * batch has several. Since Linux 5.8 it reports writeback
+		 * errors seen since the last call on this descriptor.
+		 */
+		syncs++;
+		if (syncfs(sp->dirfd) == -1) {
+			err = errno;
+			for (m = batch; m != NULL; m = m->next)
+				fail_msg(m, err, "syncfs for");
+		}
+	}
+	for (m = batch; m != NULL; m = m->next) {
+		if (m->failed)
+			continue;
+		if (renameat(sp->incfd, m->id, sp->actfd, m->id) == -1)
+			fail_msg(m, errno, "rename to active/");
+		else {
+			m->renamed = true;
+			renamed++;
+		}
+	}
+	if (renamed > 0) {
+		syncs++;
+		if (fsync(sp->actfd) == -1) {
+			err = errno;
+			/* Not known durable: take it back, the client retries.
+			 */
+			for (m = batch; m != NULL; m = m->next)
+				if (m->renamed)
+					fail_msg(m, err, "fsync active/ for");
+		}
+	}
+	for (m = batch; m != NULL; m = next) {
+		next = m->next;
+		if (m->failed) {
+			(void)unlinkat(m->renamed ? sp->actfd : sp->incfd,
+			    m->id, 0);
+			log_warn("event=spool_commit_failed id=%s reason=%s",
+			    m->id, log_escs(esc, sizeof(esc), m->why.text));
+		}
+		(void)close(m->fd);
+		m->fd = -1;
+		m->done(m->arg, m->id, m->failed ? 0 : 1,
+		    m->failed ? &m->why : NULL);
+		msg_free(m);
+	}
+	return syncs;
+}
+
+static void *
+sync_main(void *arg)
+{
+	struct spool *sp = arg;
+	struct spool_msg *batch, *m;
+	uint64_t syncs, n;
+
+	pthread_mutex_lock(&sp->mtx);
+	for (;;) {
+		while (sp->head == NULL && !sp->stopping)
+			pthread_cond_wait(&sp->cv, &sp->mtx);
+		if (sp->head == NULL)
+			break; /* stopping, and nothing left to commit */
+		batch = sp->head;
+		sp->head = NULL;
+		sp->tailp = &sp->head;
+		pthread_mutex_unlock(&sp->mtx);
+		for (n = 0, m = batch; m != NULL; m = m->next)
+			n++;
+		syncs = commit_batch(sp, batch);
+		pthread_mutex_lock(&sp->mtx);
+		sp->stats.commits += n;
+		sp->stats.syncs += syncs;
+		sp->stats.batches++;
+	}
+	pthread_mutex_unlock(&sp->mtx);
+	return NULL;
+}
+
+void
+spool_get_stats(struct spool *sp, struct spool_stats *out)
+{
+	pthread_mutex_lock(&sp->mtx);
+	*out = sp->stats;
+	pthread_mutex_unlock(&sp->mtx);
+}
+
+static int
+check_id(const char *id, struct why *why)
+{
+	if (!spool_is_id(id))
+		return why_set(why, WHY_PERM, 0, "bad queue id");
+	return 0;
+}
+
+static int
+open_msg(struct spool *sp, const char *id, int flags, struct why *why)
+{
+	int fd;
+
+	if (check_id(id, why) == -1)
+		return -1;
+	fd = openat(sp->actfd, id, flags | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT)
+		return why_set(why, WHY_PERM, ENOENT, "no message %s", id);
+	if (fd == -1)
+		return why_set(why, WHY_TEMP, errno, "open active/%s", id);
+	return fd;
+}
+
+/* Read the notes side file of id into a buffer; an absent file is empty. */
+static void
+notes_read(struct spool *sp, const char *id, struct buf *b)
+{
+	char chunk[4096];
+	ssize_t r;
+	int fd;
+
+	buf_init(b, NOTES_MAX);
+	fd = openat(sp->notefd, id, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	while ((r = read(fd, chunk, sizeof(chunk))) > 0)
+		if (buf_append(b, chunk, (size_t)r) == -1) {
+			buf_clear(b); /* too big to be ours: start over */
+			break;
+		}
+	(void)close(fd);
+}
+
+/* Advisory data: a malformed line is skipped, never an error. */
+static void
+notes_apply(const struct buf *b, struct spool_env *env)
+{
+	const uint8_t *line, *f[3];
+	size_t len, fl[3], pos = 0;
+	uint64_t v, idx;
+
+	while (b->len > 0 && next_line(b->data, b->len, &pos, &line, &len)) {
+		if (!split(line, len, 2, f, fl) && !split(line, len, 3, f, fl))
+			continue;
+		if (fl[0] == 8 && memcmp(f[0], "attempts", 8) == 0 &&
+		    split(line, len, 2, f, fl) &&
+		    parse_num(f[1], fl[1], UINT32_MAX, &v))
+			env->attempts = (unsigned)v;
+		else if (fl[0] == 4 && memcmp(f[0], "next", 4) == 0 &&
+		         split(line, len, 2, f, fl) &&
+		         parse_num(f[1], fl[1], ARRIVAL_MAX, &v))
+			env->next_attempt = (time_t)v;
+		else if (fl[0] == 5 && memcmp(f[0], "error", 5) == 0 &&
+		         split(line, len, 3, f, fl) &&
+		         parse_num(f[1], fl[1], SPOOL_RCPTS_MAX, &idx) &&
+		         idx < env->nrcpts) {
+			free(env->rcpts[idx].last_error);
+			env->rcpts[idx].last_error =
+			    dec(f[2], fl[2], SPOOL_NOTE_MAX);
+		}
+	}
+}
+
+int
+spool_env_load(struct spool *sp, const char *id, struct spool_env *env,
+    struct why *why)
+{
+	struct stat st;
+	struct buf notes;
+	char esc[300];
+	uint8_t *p;
+	size_t n;
+	int fd;
+
+	memset(env, 0, sizeof(*env));
+	if ((fd = open_msg(sp, id, O_RDONLY, why)) == -1)
+		return -1;
+	if (read_env(fd, &p, &n, why) == -1)
+		goto fail;
+	if (env_parse(id, p, n, env, 0, NULL, why) == -1) {
+		free(p);
+		spool_env_free(env);
+		goto fail;
+	}
+	free(p);
+	if (fstat(fd, &st) == -1) {
+		why_set(why, WHY_TEMP, errno, "stat active/%s", id);
+		spool_env_free(env);
+		goto fail;
+	}
+	env->body_size = st.st_size - env->body_offset;
+	(void)close(fd);
+	notes_read(sp, id, &notes);
+	notes_apply(&notes, env);
+	buf_reset(&notes);
+	return 0;
+fail:
+	(void)close(fd);
+	if (why != NULL && why->kind == WHY_PERM && !sp->readonly &&
+	    renameat(sp->actfd, id, sp->corfd, id) == 0)
+		log_warn("event=spool_corrupt id=%s reason=%s "
+		         "action=moved_to_corrupt",
+		    id, log_escs(esc, sizeof(esc), why->text));
+	return -1;
+}
+
+int
+spool_open_body(struct spool *sp, const char *id, struct why *why)
+{
+	return open_msg(sp, id, O_RDONLY, why);
+}
+
+int
+spool_rcpt_set(struct spool *sp, const char *id, size_t idx,
+    enum spool_rcpt_state state, struct why *why)
+{
+	struct spool_env env;
+	off_t off = -1;
+	uint8_t *p;
+	size_t n;
+	char c = (char)state;
+	ssize_t w;
+	int fd, rc;
+
+	if (sp->readonly)
+		return why_set(why, WHY_TEMP, EROFS, "spool opened read-only");
+	if (!is_state((uint8_t)state))
+		return why_set(why, WHY_PERM, 0, "bad recipient state");
+	if ((fd = open_msg(sp, id, O_RDWR, why)) == -1)
+		return -1;
+	if (read_env(fd, &p, &n, why) == -1)
+		goto fail;
+	rc = env_parse(id, p, n, &env, idx, &off, why);
+	free(p);
+	if (rc == 0 && idx >= env.nrcpts)
+		rc = why_set(why, WHY_PERM, 0, "no recipient %zu in %s", idx,
+		    id);
+	spool_env_free(&env);
+	if (rc == -1)
+		goto fail;
+	do
+		w = pwrite(fd, &c, 1, off);
+	while (w == -1 && errno == EINTR);
+	if (w != 1 || fdatasync(fd) == -1) {
+		why_set(why, WHY_TEMP, w == 0 ? EIO : errno, "update active/%s",
+		    id);
+		goto fail;
+	}
+	(void)close(fd);
+	return 0;
+fail:
+	(void)close(fd);
+	return -1;
+}
+
+/*
+ * Replace the notes file of id with `add` followed by the old lines that
+ * start with none of the prefixes in `drop` (NULL-terminated).
+ */
+static int
+notes_rewrite(struct spool *sp, const char *id, const char *const *drop,
+    const struct buf *add, struct why *why)
+{
+	struct buf old, out;
+	const uint8_t *line;
+	size_t len, pos = 0, i;
+	char tmp[SPOOL_ID_MAX + 8];
+	int fd, rc = -1;
+
+	if (sp->readonly)
+		return why_set(why, WHY_TEMP, EROFS, "spool opened read-only");
+	if (check_id(id, why) == -1)
+		return -1;
+	notes_read(sp, id, &old);
+	buf_init(&out, NOTES_MAX);
+	if (buf_append(&out, add->data, add->len) == -1)
+		goto done;
+	while (old.len > 0 && next_line(old.data, old.len, &pos, &line, &len)) {
+		for (i = 0; drop[i] != NULL; i++)
+			if (len >= strlen(drop[i]) &&
+			    memcmp(line, drop[i], strlen(drop[i])) == 0)
+				break;
+		if (drop[i] != NULL)
+			continue;
+		if (buf_append(&out, line, len + 1) == -1)
+			break; /* full: the newest note still made it */
+	}
+	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", id);
+	fd = openat(sp->notefd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		why_set(why, WHY_TEMP, errno, "create notes/%s", tmp);
+		goto done;
+	}
+	if (write_all(fd, out.data, out.len) == -1) {
+		why_set(why, WHY_TEMP, errno, "write notes/%s", tmp);
+		(void)close(fd);
+		(void)unlinkat(sp->notefd, tmp, 0);
+		goto done;
+	}
+	(void)close(fd);
+	/* Rename so a reader (`tern queue`) never sees half a file. */
+	if (renameat(sp->notefd, tmp, sp->notefd, id) == -1) {
+		why_set(why, WHY_TEMP, errno, "rename notes/%s", tmp);
+		(void)unlinkat(sp->notefd, tmp, 0);
+		goto done;
+	}
+	rc = 0;
+done:
+	buf_reset(&old);
+	buf_reset(&out);
+	return rc;
+}
+
+int
+spool_note_error(struct spool *sp, const char *id, size_t idx, const char *text,
+    struct why *why)
+{
+	char pfx[32], t[SPOOL_NOTE_MAX + 1];
+	const char *drop[2] = { pfx, NULL };
+	struct buf add;
+	int rc;
+
+	if (idx >= SPOOL_RCPTS_MAX)
+		return why_set(why, WHY_PERM, 0, "bad recipient index");
+	(void)strlcpy(t, text != NULL ? text : "", sizeof(t));
+	(void)snprintf(pfx, sizeof(pfx), "error %zu ", idx);
+	buf_init(&add, 4 * SPOOL_NOTE_MAX);
+	if (buf_append_str(&add, pfx) == -1 || enc(&add, t) == -1 ||
+	    buf_append(&add, "\n", 1) == -1) {
+		buf_reset(&add);
+		return why_set(why, WHY_PERM, 0, "note too long");
+	}
+	rc = notes_rewrite(sp, id, drop, &add, why);
+	buf_reset(&add);
+	return rc;
+}
+
+int
+spool_note_retry(struct spool *sp, const char *id, unsigned attempts,
+    time_t next_attempt, struct why *why)
+{
+	static const char *const drop[] = { "attempts ", "next ", NULL };
+	struct buf add;
+	int rc;
+
+	buf_init(&add, 128);
+	(void)buf_printf(&add, "attempts %u\nnext %lld\n", attempts,
+	    (long long)(next_attempt < 0 ? 0 : next_attempt));
+	rc = notes_rewrite(sp, id, drop, &add, why);
+	buf_reset(&add);
+	return rc;
+}
+
+int
+spool_remove(struct spool *sp, const char *id, struct why *why)
+{
+	if (sp->readonly)
+		return why_set(why, WHY_TEMP, EROFS, "spool opened read-only");
+	if (check_id(id, why) == -1)
+		return -1;
+	/*
+	 * No sync: if the unlink is lost in a crash, every recipient is
+	 * already marked done (synced), so the message is removed again.
+	 */
+	if (unlinkat(sp->actfd, id, 0) == -1 && errno != ENOENT)
+		return why_set(why, WHY_TEMP, errno, "remove active/%s", id);
+	(void)unlinkat(sp->notefd, id, 0);
+	return 0;
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+spool_scan(struct spool *sp, void (*fn)(void *arg, const char *id), void *arg,
+    struct why *why)
+{
+	struct dirent *de;
+	char **ids = NULL;
+	size_t n = 0, cap = 0, i;
+	DIR *d;
+	int dfd;
+
+	dfd = openat(sp->actfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
+		return why_set(why, WHY_TEMP, errno, "open %s/active", sp->dir);
+	if ((d = fdopendir(dfd)) == NULL) {
+		(void)close(dfd);
+		return why_set(why, WHY_TEMP, errno, "open %s/active", sp->dir);
+	}
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!spool_is_id(de->d_name)) {
+			if (de->d_name[0] != '.')
+				log_warn("event=spool_foreign_file dir=active "
+				         "action=ignored");
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ids = xrealloc(ids, cap * sizeof(*ids));
+		}
+		ids[n++] = xstrdup(de->d_name);
+	}
+	(void)closedir(d);
+	/* Ids begin with the arrival time in hex: name order is age order. */
+	if (n > 0)
+		qsort(ids, n, sizeof(*ids), cmp_id);
+	for (i = 0; i < n; i++) {
+		fn(arg, ids[i]);
+		free(ids[i]);
+	}
+	free(ids);
+	return 0;
+}

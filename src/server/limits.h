@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * server/limits.h - fixed protocol limits, each with its RFC section.
+ * Operator-tunable limits live in conf.h's struct conf_limits (with their
+ * min/max in conf.c); these are the ones the RFCs set.
+ */
+#ifndef TERN_SERVER_LIMITS_H
+#define TERN_SERVER_LIMITS_H
+
+#define SMTP_LINE_MAX 512       /* RFC 5321 4.5.3.1.4, command line + CRLF */
+#define SMTP_TEXT_LINE_MAX 1000 /* RFC 5321 4.5.3.1.6, text line + CRLF */
+#define SESSION_INBUF_MAX (256 * 1024) /* stop reading past this */
+#define SESSION_CHUNK_MAX (16 * 1024)  /* bytes decoded per step */
+#define SESSION_HELO_MAX 255
+#define SESSION_SHUTDOWN_GRACE 20 /* seconds for sessions to finish */
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * server/server-private.h - state shared by the files of server/.
+ */
+#ifndef TERN_SERVER_PRIVATE_H
+#define TERN_SERVER_PRIVATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "conf/conf.h"
+
+struct loop;
+struct session;
+struct spool;
+struct sched;
+struct workers;
+struct evconnlistener;
+
+/* One bound socket of one [listener], on one loop. */
+struct listener_ctx {
+	struct server *srv;
+	struct loop *loop;
+	const struct conf_listener *cl;
+	int fd;
+	struct evconnlistener *evl;
+};
+
+/* Per-loop server state; touched only by that loop's thread. */
+struct loop_state {
+	struct loop *loop;
+	struct session *sessions; /* list, for shutdown */
+	size_t nsessions; /* connected */
+	size_t nalloc;    /* not yet freed (some wait for a step) */
+	bool stopping;
+	struct event *grace; /* shutdown deadline */
+};
+
+struct ip_count {
+	struct sockaddr_storage addr;
+	size_t n;
+};
+
+struct server {
+	const struct conf *conf;
+	struct spool *spool;
+	struct sched *sched;
+	struct workers *dirw; /* directory lookups */
+	struct loop_state *loops;
+	unsigned nloops;
+	struct listener_ctx *listeners; /* nloops * conf->nlisteners */
+	size_t nlisteners;
+	atomic_size_t nconn;
+	pthread_mutex_t ip_mtx;
+	struct ip_count *ips; /* open-addressed table */
+	size_t ips_cap;
+	atomic_uint_fast64_t next_sid;
+};
+
+/* Admission control shared by all loops (server.c). */
+bool server_conn_acquire(struct server *, const struct sockaddr *, bool *per_ip_out);
+void server_conn_release(struct server *, const struct sockaddr *);
+
+/* session.c */
+void session_accept(struct listener_ctx *, int fd, const struct sockaddr *,
+    int salen);
+/* Shutdown: end idle sessions now, the others after their reply. */
+void session_shutdown_all(struct loop_state *);
+void session_free_all(struct loop_state *);
+
+#endif

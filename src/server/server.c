@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * server/server.c - start-up, listeners, admission control and shutdown
+ * of `tern serve`.
+ *
+ * Order matters (STYLE 2.9): create the data directory, bind every
+ * listener, drop privileges and verify, recover the queue, then start the
+ * loops and say `event=ready`. SIGTERM stops accepting, lets sessions in
+ * the middle of a message finish (bounded by a grace period), and exits
+ * with the queue intact.
+ * Trust: root until the listeners are bound.
+ */
+#include "server/server.h"
+#include "server/server-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "deliver/local.h"
+#include "dir/dir.h"
+#include "queue/sched.h"
+#include "queue/spool.h"
+#include "server/limits.h"
+#include "server/loop.h"
+#include "server/workers.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xmalloc.h"
+
+#define DIR_WORKERS 2
+#define IP_TABLE_MIN 256
+
+/* ---- admission control -------------------------------------------- */
+
+static bool
+same_ip(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	if (a->ss_family != b->sa_family)
+		return false;
+	if (b->sa_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)(const void *)a)
+				    ->sin_addr,
+			   &((const struct sockaddr_in *)(const void *)b)
+				->sin_addr,
+			   sizeof(struct in_addr)) == 0;
+	if (b->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)a)
+				    ->sin6_addr,
+			   &((const struct sockaddr_in6 *)(const void *)b)
+				->sin6_addr,
+			   sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+/* Linear table: only touched at connect and disconnect. */
+static struct ip_count *
+ip_find(struct server *srv, const struct sockaddr *sa, bool create)
+{
+	size_t i, free_slot = SIZE_MAX;
+
+	for (i = 0; i < srv->ips_cap; i++) {
+		if (srv->ips[i].n == 0) {
+			if (free_slot == SIZE_MAX)
+				free_slot = i;
+			continue;
+		}
+		if (same_ip(&srv->ips[i].addr, sa))
+			return &srv->ips[i];
+	}
+	if (!create)
+		return NULL;
+	if (free_slot == SIZE_MAX) {
+		free_slot = srv->ips_cap;
+		srv->ips_cap = srv->ips_cap ? srv->ips_cap * 2 : IP_TABLE_MIN;
+		srv->ips = xrealloc(srv->ips, srv->ips_cap * sizeof(*srv->ips));
+		memset(srv->ips + free_slot, 0,
+		    (srv->ips_cap - free_slot) * sizeof(*srv->ips));
+	}
+	memset(&srv->ips[free_slot].addr, 0, sizeof(srv->ips[free_slot].addr));
+	memcpy(&srv->ips[free_slot].addr, sa,
+	    sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+				      : sizeof(struct sockaddr_in));
+	return &srv->ips[free_slot];
+}
+
+bool
+server_conn_acquire(struct server *srv, const struct sockaddr *sa,
+    bool *per_ip_out)
+{
+	const struct conf_limits *lim = &srv->conf->limits;
+	struct ip_count *ic;
+	bool ok = false;
+
+	*per_ip_out = false;
+	pthread_mutex_lock(&srv->ip_mtx);
+	if (atomic_load(&srv->nconn) >= lim->max_connections)
+		goto out;
+	ic = ip_find(srv, sa, true);
+	if (ic->n >= lim->max_connections_per_ip) {
+		*per_ip_out = true;
+		goto out;
+	}
+	ic->n++;
+	atomic_fetch_add(&srv->nconn, 1);
+	ok = true;
+out:
+	pthread_mutex_unlock(&srv->ip_mtx);
+	return ok;
+}
+
+void
+server_conn_release(struct server *srv, const struct sockaddr *sa)
+{
+	struct ip_count *ic;
+
+	pthread_mutex_lock(&srv->ip_mtx);
+	ic = ip_find(srv, sa, false);
+	if (ic != NULL && ic->n > 0)
+		ic->n--;
+	atomic_fetch_sub(&srv->nconn, 1);
+	pthread_mutex_unlock(&srv->ip_mtx);
+}
+
+/* ---- start-up ----------------------------------------------------- */
+
+static void
+make_dir(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	size_t i, n;
+
+	n = strlcpy(tmp, path, sizeof(tmp));
+	if (n >= sizeof(tmp))
+		fatal("data_dir path too long: %s", path);
+	for (i = 1; i <= n; i++) {
+		if (tmp[i] != '/' && tmp[i] != '\0')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+			fatal("create directory %s: %s; check data_dir and "
+			      "permissions",
+			    tmp, strerror(errno));
+		if (i < n)
+			tmp[i] = '/';
+	}
+}
+
+static void
+path_join(char *dst, size_t dstsz, const char *a, const char *b)
+{
+	int n = snprintf(dst, dstsz, "%s/%s", a, b);
+
+	if (n < 0 || (size_t)n >= dstsz)
+		fatal("path too long: %s/%s", a, b);
+}
+
+static int
+bind_one(const struct conf_listener *cl)
+{
+	int fd, on = 1;
+
+	fd = socket(cl->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		fatal("listener %s: socket: %s", cl->name, strerror(errno));
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	/* One socket per loop thread; the kernel spreads connections. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+	if (cl->sa.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+		    sizeof(on));
+	if (bind(fd, (const struct sockaddr *)&cl->sa, cl->salen) == -1)
+		fatal("listener %s: bind %s: %s; is another server using "
+		      "this port? Change `address` in [listener %s]",
+		    cl->name, cl->address, strerror(errno), cl->name);
+	if (listen(fd, 1024) == -1)
+		fatal("listener %s: listen %s: %s", cl->name, cl->address,
+		    strerror(errno));
+	return fd;
+}
+
+static void
+on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	(void)evl;
+	session_accept(arg, fd, sa, salen);
+}
+
+static void
+on_accept_error(struct evconnlistener *evl, void *arg)
+{
+	struct listener_ctx *lc = arg;
+
+	(void)evl;
+	/* EMFILE and friends: log and keep going, libevent retries. */
+	log_warn("event=accept_error listener=%s error=\"%s\"", lc->cl->name,
+	    strerror(EVUTIL_SOCKET_ERROR()));
+}
+
+static void
+drop_privileges(const struct conf *conf, const char *const *dirs,
+    size_t ndirs)
+{
+	struct passwd *pw;
+	uid_t r, e, s;
+	size_t i;
+
+	if (conf->user == NULL || geteuid() != 0)
+		return;
+	pw = getpwnam(conf->user);
+	if (pw == NULL)
+		fatal("user %s: no such user; create it (adduser --system "
+		      "%s) or remove `user =`",
+		    conf->user, conf->user);
+	for (i = 0; i < ndirs; i++)
+		if (chown(dirs[i], pw->pw_uid, pw->pw_gid) == -1)
+			fatal("chown %s to %s: %s", dirs[i], conf->user,
+			    strerror(errno));
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("drop privileges to %s: %s", conf->user,
+		    strerror(errno));
+	if (getresuid(&r, &e, &s) == -1 || r != pw->pw_uid ||
+	    e != pw->pw_uid || s != pw->pw_uid)
+		fatal("drop privileges to %s: uid still %u", conf->user,
+		    (unsigned)geteuid());
+	log_info("event=privileges_dropped user=%s uid=%u", conf->user,
+	    (unsigned)pw->pw_uid);
+}
+
+static void *
+dir_thread_init(void *arg)
+{
+	const char *path = arg;
+	struct why why;
+	struct dir *d = dir_open(path, &why);
+
+	if (d == NULL)
+		log_warn("event=dir_open_failed path=%s error=\"%s\"", path,
+		    why.text);
+	return d;
+}
+
+static void
+dir_thread_fini(void *ctx)
+{
+	dir_close(ctx);
+}
+
+static void
+recover_one(void *arg, const char *id)
+{
+	struct server *srv = arg;
+
+	sched_submit(srv->sched, id);
+}
+
+/* ---- shutdown ----------------------------------------------------- */
+
+static void
+grace_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop_state *ls = arg;
+
+	(void)fd;
+	(void)what;
+	log_warn("event=shutdown_forced sessions=%zu", ls->nsessions);
+	session_free_all(ls);
+	if (ls->nalloc == 0)
+		loop_exit(ls->loop);
+}
+
+static void
+loop_stop(struct loop *loop, void *arg)
+{
+	struct server *srv = arg;
+	struct loop_state *ls = &srv->loops[loop_index(loop)];
+	struct timeval tv = { .tv_sec = SESSION_SHUTDOWN_GRACE };
+	size_t i;
+
+	ls->stopping = true;
+	for (i = 0; i < srv->nlisteners; i++) {
+		struct listener_ctx *lc = &srv->listeners[i];
+
+		if (lc->loop == loop && lc->evl != NULL) {
+			evconnlistener_free(lc->evl);
+			lc->evl = NULL;
+		}
+	}
+	session_shutdown_all(ls);
+	if (ls->nalloc == 0) {
+		loop_exit(loop);
+		return;
+	}
+	ls->grace = evtimer_new(loop_base(loop), grace_expired, ls);
+	evtimer_add(ls->grace, &tv);
+}
+
+struct signals {
+	struct event_base *base;
+	struct server *srv;
+	bool stop;
+};
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct signals *sg = arg;
+	unsigned i;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		if (log_reopen() == -1)
+			log_warn("event=log_reopen_failed error=\"%s\"",
+			    strerror(errno));
+		log_info("event=reload what=logs");
+		return;
+	}
+	if (sg->stop)
+		return;
+	sg->stop = true;
+	log_info("event=shutdown signal=%s", sig == SIGTERM ? "TERM" : "INT");
+	for (i = 0; i < sg->srv->nloops; i++)
+		loop_post(sg->srv->loops[i].loop, loop_stop, sg->srv);
+	event_base_loopexit(sg->base, NULL);
+}
+
+static unsigned
+loop_count(const struct conf *conf)
+{
+	long n;
+
+	if (conf->threads > 0)
+		return conf->threads;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+int
+server_run(const struct conf *conf)
+{
+	struct server srv;
+	struct sched_deliverer *dlv;
+	struct signals sg;
+	struct event *sigev[3];
+	const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
+	char qdir[4096], mdir[4096], dbpath[4096];
+	const char *dirs[3];
+	struct why why;
+	struct dir *d;
+	size_t i, j, k;
+
+	if (conf->log_file != NULL && log_open(conf->log_file) == -1)
+		fatal("log_file %s: %s", conf->log_file, strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	memset(&srv, 0, sizeof(srv));
+	srv.conf = conf;
+	pthread_mutex_init(&srv.ip_mtx, NULL);
+	atomic_init(&srv.nconn, 0);
+	atomic_init(&srv.next_sid, 1);
+
+	make_dir(conf->data_dir, 0750);
+	path_join(qdir, sizeof(qdir), conf->data_dir, "queue");
+	path_join(mdir, sizeof(mdir), conf->data_dir, "mail");
+	path_join(dbpath, sizeof(dbpath), conf->data_dir, "tern.db");
+	make_dir(mdir, 0750);
+
+	/* Bind everything first: a port in use is a start-up error. */
+	srv.nloops = loop_count(conf);
+	srv.loops = xcalloc(srv.nloops, sizeof(*srv.loops));
+	for (i = 0; i < srv.nloops; i++)
+		srv.loops[i].loop = loop_new((unsigned)i);
+	srv.nlisteners = srv.nloops * conf->nlisteners;
+	srv.listeners = xcalloc(srv.nlisteners, sizeof(*srv.listeners));
+	for (k = 0, j = 0; j < conf->nlisteners; j++)
+		for (i = 0; i < srv.nloops; i++, k++) {
+			srv.listeners[k].srv = &srv;
+			srv.listeners[k].loop = srv.loops[i].loop;
+			srv.listeners[k].cl = &conf->listeners[j];
+			srv.listeners[k].fd = bind_one(&conf->listeners[j]);
+		}
+
+	dirs[0] = conf->data_dir;
+	dirs[1] = mdir;
+	drop_privileges(conf, dirs, 2);
+
+	/* Create the directory schema once, before threads race to. */
+	d = dir_open(dbpath, &why);
+	if (d == NULL)
+		fatal("open %s: %s", dbpath, why.text);
+	dir_close(d);
+
+	srv.spool = spool_open(qdir, &why);
+	if (srv.spool == NULL)
+		fatal("open queue %s: %s", qdir, why.text);
+	dlv = local_deliverer_new(conf);
+	srv.sched = sched_new(conf, srv.spool, dlv);
+	if (spool_scan(srv.spool, recover_one, &srv, &why) == -1)
+		fatal("recover queue %s: %s", qdir, why.text);
+	if (sched_start(srv.sched) == -1)
+		fatal("start delivery threads: %s", strerror(errno));
+	srv.dirw = workers_new(DIR_WORKERS, dir_thread_init, dir_thread_fini,
+	    dbpath);
+
+	for (k = 0; k < srv.nlisteners; k++) {
+		struct listener_ctx *lc = &srv.listeners[k];
+
+		lc->evl = evconnlistener_new(loop_base(lc->loop), on_accept,
+		    lc, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+		    lc->fd);
+		if (lc->evl == NULL)
+			fatal("listener %s: cannot watch socket",
+			    lc->cl->name);
+		evconnlistener_set_error_cb(lc->evl, on_accept_error);
+	}
+	for (i = 0; i < srv.nloops; i++)
+		if (loop_start(srv.loops[i].loop) == -1)
+			fatal("start loop thread: %s", strerror(errno));
+
+	memset(&sg, 0, sizeof(sg));
+	sg.base = event_base_new();
+	sg.srv = &srv;
+	for (i = 0; i < 3; i++) {
+		sigev[i] = evsignal_new(sg.base, signos[i], on_signal, &sg);
+		evsignal_add(sigev[i], NULL);
+	}
+	for (j = 0; j < conf->nlisteners; j++)
+		log_info("event=listening listener=%s address=%s mode=%s",
+		    conf->listeners[j].name, conf->listeners[j].address,
+		    conf->listeners[j].mode == CONF_MODE_MX ? "mx"
+							    : "submission");
+	log_info("event=ready hostname=%s data_dir=%s threads=%u pid=%ld",
+	    conf->hostname, conf->data_dir, srv.nloops, (long)getpid());
+
+	(void)event_base_dispatch(sg.base);
+
+	for (i = 0; i < srv.nloops; i++)
+		loop_join(srv.loops[i].loop);
+	workers_free(srv.dirw);
+	sched_free(srv.sched);
+	spool_close(srv.spool);
+	local_deliverer_free(dlv);
+	for (i = 0; i < 3; i++)
+		event_free(sigev[i]);
+	event_base_free(sg.base);
+	for (k = 0; k < srv.nlisteners; k++)
+		if (srv.listeners[k].evl != NULL)
+			evconnlistener_free(srv.listeners[k].evl);
+	for (i = 0; i < srv.nloops; i++) {
+		if (srv.loops[i].grace != NULL)
+			event_free(srv.loops[i].grace);
+		loop_free(srv.loops[i].loop);
+	}
+	free(srv.listeners);
+	free(srv.loops);
+	free(srv.ips);
+	pthread_mutex_destroy(&srv.ip_mtx);
+	log_info("event=stopped");
+	return 0;
+}

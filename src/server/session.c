@@ -1,0 +1,1166 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * server/session.c - one inbound SMTP session: glue between a bufferevent
+ * and the pure protocol code in smtp/ (RFC 5321 with PIPELINING, SIZE,
+ * 8BITMIME, ENHANCEDSTATUSCODES, SMTPUTF8, CHUNKING).
+ *
+ * A session lives on one loop thread. Blocking steps (directory lookups,
+ * the durable commit) run elsewhere; while one is pending the session is
+ * `waiting` and unread input stays in the bufferevent (PIPELINING). A
+ * pending step holds a reference, so a session whose client vanished is
+ * only freed when its last step has come back: results never reach freed
+ * memory (the role OpenSMTPD's wait trees play).
+ * Trust: every byte from the peer is hostile. Input is capped by the read
+ * watermark; lines by smtp_cmd; message size by max_message_size.
+ */
+#include "server/server-private.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "dir/dir.h"
+#include "msg/hdr.h"
+#include "msg/received.h"
+#include "queue/sched.h"
+#include "queue/spool.h"
+#include "server/limits.h"
+#include "server/loop.h"
+#include "server/workers.h"
+#include "smtp/addr.h"
+#include "smtp/cmd.h"
+#include "smtp/command.h"
+#include "smtp/data.h"
+#include "smtp/params.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xmalloc.h"
+
+enum phase {
+	PH_CMD = 0, /* reading command lines */
+	PH_DATA,    /* reading a DATA body up to CRLF.CRLF */
+	PH_BDAT,    /* reading the octets of one BDAT chunk */
+};
+
+enum session_ret {
+	SESSION_OK = 0,
+	SESSION_GONE, /* the session was freed: touch nothing */
+};
+
+struct session {
+	struct session *next, *prev; /* loop_state list */
+	uint64_t id;
+	struct server *srv;
+	struct loop_state *ls;
+	const struct conf *conf;
+	const struct conf_listener *cl;
+	struct bufferevent *bev;
+	struct event *timer;
+	struct sockaddr_storage sa;
+	char addr[INET6_ADDRSTRLEN];
+	time_t started;
+
+	/* Lifetime: references held by pending steps (workers, commit). */
+	unsigned refs;
+	bool dead;         /* connection gone; free when refs drops to 0 */
+	bool waiting;      /* a step owns the next move; input waits */
+	bool closing;      /* close once the output has drained */
+	bool in_process;   /* process_input() is on the stack */
+
+	struct smtp_cmd *cmd;
+	struct smtp_data *data;
+	enum phase phase;
+	bool esmtp;
+	char helo[SESSION_HELO_MAX + 1];
+	size_t nerrors;
+	size_t ncmds;
+	size_t nmsgs;
+
+	/* The transaction (MAIL .. end of data). */
+	bool has_mail;
+	struct smtp_mail mail;
+	char sender[SMTP_PATH_MAX + 1];
+	struct spool_rcpt *rcpts;
+	size_t nrcpts, rcpts_cap;
+	size_t nrcpt_cmds; /* accepted RCPT commands, for max_recipients */
+	struct spool_msg *msg;
+	struct buf dbuf;
+	struct msg_hdr_scan hdr;
+	uint64_t msg_size;
+	bool too_big;
+	bool write_failed;
+	struct why write_why;
+	bool bdat_used;    /* BDAT started; DATA now out of sequence */
+	bool bdat_last;
+	bool bdat_discard; /* chunk read only to stay in sync */
+	uint64_t bdat_left;
+	struct timespec data_end; /* for the commit latency log */
+};
+
+/* A RCPT lookup in flight on a directory worker. */
+struct rcpt_job {
+	struct session *s;
+	struct smtp_rcpt rcpt;
+	char address[SMTP_LOCAL_MAX + SMTP_DOMAIN_MAX + 2]; /* normalised */
+	enum dir_resolve_status st;
+	struct dir_targets targets;
+	struct why why;
+};
+
+struct commit_job {
+	struct session *s;
+	char id[SPOOL_ID_MAX];
+	int ok;
+	struct why why;
+	size_t nrcpts;
+	uint64_t size;
+};
+
+static enum session_ret process_input(struct session *);
+static void session_close(struct session *);
+static void tx_reset(struct session *);
+
+/* ---- output ------------------------------------------------------- */
+
+static void
+reply(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+reply(struct session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(line) - 2)
+		n = (int)sizeof(line) - 3;
+	line[n] = '\0';
+	if (log_is_verbose())
+		log_debug("event=reply sid=%llu line=\"%s\"",
+		    (unsigned long long)s->id, line);
+	evbuffer_add(out, line, (size_t)n);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* A 5xx/4xx the client caused: counted towards max_errors. */
+static enum session_ret
+reply_error(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static enum session_ret
+reply_error(struct session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	reply(s, "%s", line);
+	log_info("event=reject sid=%llu client=%s reply=\"%.200s\"",
+	    (unsigned long long)s->id, s->addr, line);
+	if (++s->nerrors >= s->conf->limits.max_errors) {
+		reply(s, "421 4.7.0 %s Too many errors, closing connection",
+		    s->conf->hostname);
+		log_info("event=too_many_errors sid=%llu client=%s errors=%zu",
+		    (unsigned long long)s->id, s->addr, s->nerrors);
+		s->closing = true;
+	}
+	return SESSION_OK;
+}
+
+/* ---- timers ------------------------------------------------------- */
+
+static void
+arm_timer(struct session *s, unsigned seconds)
+{
+	struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
+
+	evtimer_add(s->timer, &tv);
+}
+
+static void
+on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->waiting) { /* our own step is slow: not the client's fault */
+		arm_timer(s, s->conf->limits.timeout_command);
+		return;
+	}
+	log_info("event=timeout sid=%llu client=%s phase=%d",
+	    (unsigned long long)s->id, s->addr, (int)s->phase);
+	reply(s, "421 4.4.2 %s Error: timeout exceeded", s->conf->hostname);
+	s->closing = true;
+	bufferevent_disable(s->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		session_close(s);
+}
+
+/* ---- lifetime ----------------------------------------------------- */
+
+static void
+session_unref(struct session *s)
+{
+	struct loop_state *ls;
+
+	ASSERT(s->refs > 0);
+	if (--s->refs > 0 || !s->dead)
+		return;
+	ls = s->ls;
+	tx_reset(s);
+	smtp_cmd_free(s->cmd);
+	smtp_data_free(s->data);
+	buf_reset(&s->dbuf);
+	free(s->rcpts);
+	free(s);
+	/* A stopping loop exits once no session is left, pending or not. */
+	if (--ls->nalloc == 0 && ls->stopping)
+		loop_exit(ls->loop);
+}
+
+/* Close the connection; the struct lives until pending steps return. */
+static void
+session_close(struct session *s)
+{
+	struct loop_state *ls = s->ls;
+
+	if (s->dead)
+		return;
+	s->dead = true;
+	log_info("event=disconnect sid=%llu client=%s cmds=%zu msgs=%zu "
+		 "errors=%zu duration=%lds",
+	    (unsigned long long)s->id, s->addr, s->ncmds, s->nmsgs,
+	    s->nerrors, (long)(time(NULL) - s->started));
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		ls->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	ls->nsessions--;
+	event_free(s->timer);
+	s->timer = NULL;
+	bufferevent_free(s->bev);
+	s->bev = NULL;
+	server_conn_release(s->srv, (struct sockaddr *)&s->sa);
+	session_unref(s);
+}
+
+/* ---- the transaction ---------------------------------------------- */
+
+static void
+tx_reset(struct session *s)
+{
+	size_t i;
+
+	if (s->msg != NULL) {
+		spool_msg_abort(s->msg);
+		s->msg = NULL;
+	}
+	for (i = 0; i < s->nrcpts; i++) {
+		free(s->rcpts[i].addr);
+		free(s->rcpts[i].orcpt);
+	}
+	s->nrcpts = 0;
+	s->nrcpt_cmds = 0;
+	s->has_mail = false;
+	s->sender[0] = '\0';
+	s->msg_size = 0;
+	s->too_big = false;
+	s->write_failed = false;
+	s->bdat_used = false;
+	s->bdat_last = false;
+	s->bdat_discard = false;
+	s->bdat_left = 0;
+	buf_clear(&s->dbuf);
+}
+
+static bool
+has_rcpt(const struct session *s, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < s->nrcpts; i++)
+		if (strcmp(s->rcpts[i].addr, addr) == 0)
+			return true;
+	return false;
+}
+
+static void
+add_rcpt(struct session *s, const char *addr, const char *orcpt)
+{
+	if (has_rcpt(s, addr))
+		return;
+	if (s->nrcpts == s->rcpts_cap) {
+		s->rcpts_cap = s->rcpts_cap ? s->rcpts_cap * 2 : 8;
+		s->rcpts = xrealloc(s->rcpts,
+		    s->rcpts_cap * sizeof(*s->rcpts));
+	}
+	s->rcpts[s->nrcpts].addr = xstrdup(addr);
+	s->rcpts[s->nrcpts].orcpt = xstrdup(orcpt);
+	s->rcpts[s->nrcpts].state = SPOOL_RCPT_PENDING;
+	s->nrcpts++;
+}
+
+/* Begin storing a message: envelope and Received header go first. */
+static int
+msg_begin(struct session *s)
+{
+	struct spool_env env;
+	struct msg_received rcv;
+	struct why why;
+	struct buf hdr;
+	int ret = 0;
+
+	memset(&env, 0, sizeof(env));
+	env.arrival = time(NULL);
+	env.sender = s->sender;
+	env.helo = s->helo;
+	env.client_addr = s->addr;
+	env.client_name = (char *)"unknown";
+	env.smtputf8 = s->mail.smtputf8;
+	env.eightbit = s->mail.body == SMTP_BODY_8BITMIME;
+	env.rcpts = s->rcpts;
+	env.nrcpts = s->nrcpts;
+	s->msg = spool_msg_new(s->srv->spool, &env, &why);
+	if (s->msg == NULL) {
+		log_warn("event=spool_error sid=%llu error=\"%s\"",
+		    (unsigned long long)s->id, why.text);
+		return -1;
+	}
+	memset(&rcv, 0, sizeof(rcv));
+	rcv.helo = s->helo;
+	rcv.client_name = "unknown";
+	rcv.client_addr = s->addr;
+	rcv.by = s->conf->hostname;
+	rcv.with = s->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+	rcv.id = spool_msg_id(s->msg);
+	rcv.for_addr = s->nrcpts == 1 ? s->rcpts[0].addr : NULL;
+	rcv.when = env.arrival;
+	buf_init(&hdr, 4096);
+	if (msg_received_format(&rcv, &hdr) == -1 ||
+	    spool_msg_write(s->msg, hdr.data, hdr.len, &why) == -1) {
+		spool_msg_abort(s->msg);
+		s->msg = NULL;
+		ret = -1;
+	}
+	buf_reset(&hdr);
+	msg_hdr_scan_init(&s->hdr);
+	s->msg_size = 0;
+	return ret;
+}
+
+/* Store decoded bytes from dbuf, enforcing the size limit. */
+static void
+msg_store(struct session *s)
+{
+	if (s->dbuf.len == 0)
+		return;
+	msg_hdr_scan_feed(&s->hdr, s->dbuf.data, s->dbuf.len);
+	s->msg_size += s->dbuf.len;
+	if (s->msg_size > s->conf->limits.max_message_size)
+		s->too_big = true;
+	if (!s->too_big && !s->write_failed && s->msg != NULL &&
+	    spool_msg_write(s->msg, s->dbuf.data, s->dbuf.len,
+		&s->write_why) == -1) {
+		s->write_failed = true;
+		log_warn("event=spool_error sid=%llu id=%s error=\"%s\"",
+		    (unsigned long long)s->id, spool_msg_id(s->msg),
+		    s->write_why.text);
+	}
+	buf_clear(&s->dbuf);
+}
+
+static void
+commit_done_loop(struct loop *loop, void *arg)
+{
+	struct commit_job *j = arg;
+	struct session *s = j->s;
+	struct timespec now;
+	double ms;
+
+	(void)loop;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(now.tv_sec - s->data_end.tv_sec) * 1e3 +
+	    (double)(now.tv_nsec - s->data_end.tv_nsec) / 1e6;
+	if (!s->dead) {
+		s->waiting = false;
+		if (j->ok) {
+			s->nmsgs++;
+			reply(s, "250 2.0.0 Ok: queued as %s", j->id);
+		} else {
+			reply(s, "451 4.3.0 Error: queue file write error, "
+				 "try again later");
+		}
+		arm_timer(s, s->conf->limits.timeout_command);
+	}
+	if (j->ok)
+		log_info("event=queued id=%s sid=%llu client=%s from=<%s> "
+			 "nrcpt=%zu size=%llu commit_ms=%.2f",
+		    j->id, (unsigned long long)s->id, s->addr, s->sender,
+		    j->nrcpts, (unsigned long long)j->size, ms);
+	else
+		log_warn("event=commit_failed id=%s sid=%llu error=\"%s\"",
+		    j->id, (unsigned long long)s->id, j->why.text);
+	if (!s->dead)
+		tx_reset(s);
+	free(j);
+	if (!s->dead && !s->in_process) {
+		if (process_input(s) == SESSION_GONE) {
+			session_unref(s);
+			return;
+		}
+	}
+	session_unref(s);
+}
+
+/* Runs on the spool's sync thread. */
+static void
+commit_done(void *arg, const char *id, int ok, const struct why *why)
+{
+	struct commit_job *j = arg;
+
+	j->ok = ok;
+	(void)strlcpy(j->id, id, sizeof(j->id));
+	if (why != NULL)
+		j->why = *why;
+	/* Queue it before telling the client: a 250'd message is ours. */
+	if (ok)
+		sched_submit(j->s->srv->sched, id);
+	loop_post(j->s->ls->loop, commit_done_loop, j);
+}
+
+/* The message is complete: refuse it or make it durable, then reply. */
+static enum session_ret
+msg_end(struct session *s)
+{
+	unsigned flags = smtp_data_flags(s->data);
+	struct commit_job *j;
+
+	msg_store(s);
+	clock_gettime(CLOCK_MONOTONIC, &s->data_end);
+	if (flags & (SMTP_DATA_F_BARE_CR | SMTP_DATA_F_BARE_LF)) {
+		tx_reset(s);
+		return reply_error(s,
+		    "550 5.6.11 Message refused: bare CR or LF in the data "
+		    "(RFC 5321 2.3.8); send CRLF line endings");
+	}
+	if (s->too_big) {
+		tx_reset(s);
+		return reply_error(s,
+		    "552 5.3.4 Message too big: the limit is %llu bytes",
+		    (unsigned long long)s->conf->limits.max_message_size);
+	}
+	if (s->hdr.received > s->conf->limits.max_received) {
+		tx_reset(s);
+		return reply_error(s,
+		    "554 5.4.6 Too many Received headers (%zu): mail loop",
+		    s->hdr.received);
+	}
+	if (s->write_failed || s->msg == NULL) {
+		tx_reset(s);
+		reply(s, "452 4.3.1 Insufficient system storage, try again "
+			 "later");
+		return SESSION_OK;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	j->nrcpts = s->nrcpts;
+	j->size = s->msg_size;
+	s->refs++;
+	s->waiting = true;
+	spool_msg_commit(s->msg, commit_done, j);
+	s->msg = NULL; /* the spool owns it now */
+	return SESSION_OK;
+}
+
+/* ---- commands ----------------------------------------------------- */
+
+static enum session_ret
+cmd_helo(struct session *s, const struct smtp_command *c)
+{
+	bool ehlo = c->verb == SMTP_VERB_EHLO;
+
+	if (c->arg_len == 0 || c->arg_len > SESSION_HELO_MAX ||
+	    !str_is_clean(c->arg, c->arg_len))
+		return reply_error(s, "501 5.5.4 Syntax: %s hostname",
+		    ehlo ? "EHLO" : "HELO");
+	tx_reset(s);
+	memcpy(s->helo, c->arg, c->arg_len);
+	s->helo[c->arg_len] = '\0';
+	s->esmtp = ehlo;
+	if (!ehlo) {
+		reply(s, "250 %s", s->conf->hostname);
+		return SESSION_OK;
+	}
+	reply(s, "250-%s", s->conf->hostname);
+	reply(s, "250-PIPELINING");
+	reply(s, "250-SIZE %llu",
+	    (unsigned long long)s->conf->limits.max_message_size);
+	reply(s, "250-8BITMIME");
+	reply(s, "250-ENHANCEDSTATUSCODES");
+	reply(s, "250-SMTPUTF8");
+	reply(s, "250 CHUNKING");
+	return SESSION_OK;
+}
+
+static enum session_ret
+cmd_mail(struct session *s, const struct smtp_command *c)
+{
+	enum smtp_arg_status st;
+	const char *why = "";
+	unsigned ext = s->esmtp ? SMTP_EXT_ESMTP : 0;
+
+	if (s->helo[0] == '\0')
+		return reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+	if (s->has_mail)
+		return reply_error(s, "503 5.5.1 Error: nested MAIL command");
+	memset(&s->mail, 0, sizeof(s->mail));
+	st = smtp_mail_parse(c->arg, c->arg_len, ext, &s->mail, &why);
+	if (st != SMTP_ARG_OK)
+		return reply_error(s, "%s%s%s", smtp_arg_reply(st, false),
+		    why && *why ? ": " : "", why ? why : "");
+	if (s->mail.has_size &&
+	    s->mail.size > s->conf->limits.max_message_size)
+		return reply_error(s,
+		    "552 5.3.4 Message size exceeds fixed limit of %llu bytes",
+		    (unsigned long long)s->conf->limits.max_message_size);
+	if (smtp_addr_format(&s->mail.from, s->sender, sizeof(s->sender)) ==
+	    -1)
+		return reply_error(s, "501 5.1.7 Bad sender address syntax");
+	s->has_mail = true;
+	reply(s, "250 2.1.0 Ok");
+	return SESSION_OK;
+}
+
+static bool
+is_local_cb(void *arg, const char *domain)
+{
+	return conf_is_local_domain(arg, domain);
+}
+
+/* Worker thread: who gets mail sent to this address? */
+static void
+rcpt_lookup(void *ctx, void *arg)
+{
+	struct rcpt_job *j = arg;
+	const struct conf *conf = j->s->conf;
+	struct dir *d = ctx;
+
+	if (d == NULL) {
+		j->st = DIR_TEMPFAIL;
+		why_set(&j->why, WHY_TEMP, 0, "user database unavailable");
+		return;
+	}
+	j->st = dir_resolve(d, j->address, is_local_cb, (void *)conf,
+	    &j->targets, &j->why);
+	/* RFC 5321 4.5.1: postmaster must always be accepted. */
+	if (j->st == DIR_NO_SUCH_USER &&
+	    ascii_ncasecmp(j->address, "postmaster@", 11) == 0) {
+		if (conf->postmaster != NULL &&
+		    ascii_casecmp(conf->postmaster, j->address) != 0)
+			j->st = dir_resolve(d, conf->postmaster, is_local_cb,
+			    (void *)conf, &j->targets, &j->why);
+		if (j->st != DIR_RESOLVED) {
+			dir_targets_free(&j->targets);
+			j->targets.addrs = xcalloc(1, sizeof(char *));
+			j->targets.addrs[0] = xstrdup(j->address);
+			j->targets.n = 1;
+			j->st = DIR_RESOLVED;
+		}
+	}
+}
+
+static void
+rcpt_done(struct loop *loop, void *arg)
+{
+	struct rcpt_job *j = arg;
+	struct session *s = j->s;
+	char esc[300];
+	size_t i;
+
+	(void)loop;
+	if (s->dead)
+		goto out;
+	s->waiting = false;
+	log_escs(esc, sizeof(esc), j->address);
+	switch (j->st) {
+	case DIR_RESOLVED:
+		for (i = 0; i < j->targets.n; i++)
+			add_rcpt(s, j->targets.addrs[i], j->address);
+		s->nrcpt_cmds++;
+		log_info("event=rcpt sid=%llu client=%s from=<%s> to=%s "
+			 "targets=%zu",
+		    (unsigned long long)s->id, s->addr, s->sender, esc,
+		    j->targets.n);
+		reply(s, "250 2.1.5 Ok");
+		break;
+	case DIR_NO_SUCH_USER:
+		reply_error(s,
+		    "550 5.1.1 <%s>: Recipient address rejected: "
+		    "no such user here",
+		    j->address);
+		break;
+	case DIR_ALIAS_LOOP:
+		log_warn("event=alias_loop sid=%llu to=%s error=\"%s\"",
+		    (unsigned long long)s->id, esc, j->why.text);
+		reply_error(s,
+		    "550 5.4.6 <%s>: Recipient address rejected: alias loop; "
+		    "please tell the postmaster",
+		    j->address);
+		break;
+	case DIR_TEMPFAIL:
+	default:
+		log_warn("event=lookup_failed sid=%llu to=%s error=\"%s\"",
+		    (unsigned long long)s->id, esc, j->why.text);
+		reply(s, "451 4.3.0 <%s>: Temporary lookup failure, try "
+			 "again later",
+		    j->address);
+		break;
+	}
+	if (!s->in_process && !s->dead &&
+	    process_input(s) == SESSION_GONE) {
+		dir_targets_free(&j->targets);
+		free(j);
+		session_unref(s);
+		return;
+	}
+out:
+	dir_targets_free(&j->targets);
+	free(j);
+	session_unref(s);
+}
+
+/* The address we look up: lower-case domain, ASCII local part too. */
+static void
+normalise(const struct smtp_addr *a, const char *default_domain, char *dst,
+    size_t dstsz)
+{
+	bool ascii = true;
+	const char *p;
+
+	for (p = a->local; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			ascii = false;
+	int n;
+
+	n = snprintf(dst, dstsz, "%s@%s", a->local,
+	    a->domain[0] != '\0' ? a->domain : default_domain);
+	ASSERT(n > 0 && (size_t)n < dstsz); /* sized for the longest */
+	if (ascii) {
+		ascii_lower_str(dst);
+	} else {
+		char *at = strrchr(dst, '@');
+
+		if (at != NULL)
+			ascii_lower_str(at);
+	}
+}
+
+static enum session_ret
+cmd_rcpt(struct session *s, const struct smtp_command *c)
+{
+	enum smtp_arg_status st;
+	struct rcpt_job *j;
+	const char *why = "";
+	unsigned ext = s->esmtp ? SMTP_EXT_ESMTP : 0;
+
+	if (!s->has_mail)
+		return reply_error(s, "503 5.5.1 Error: need MAIL command");
+	if (s->bdat_used)
+		return reply_error(s, "503 5.5.1 Error: RCPT after BDAT");
+	if (s->mail.smtputf8)
+		ext |= SMTP_EXT_SMTPUTF8;
+	j = xcalloc(1, sizeof(*j));
+	st = smtp_rcpt_parse(c->arg, c->arg_len, ext, &j->rcpt, &why);
+	if (st != SMTP_ARG_OK) {
+		free(j);
+		return reply_error(s, "%s%s%s", smtp_arg_reply(st, true),
+		    why && *why ? ": " : "", why ? why : "");
+	}
+	if (s->nrcpt_cmds >= s->conf->limits.max_recipients) {
+		free(j);
+		reply(s, "452 4.5.3 Error: too many recipients (the limit "
+			 "is %zu per message)",
+		    s->conf->limits.max_recipients);
+		return SESSION_OK;
+	}
+	if (j->rcpt.to.is_postmaster_bare) {
+		normalise(&j->rcpt.to, s->conf->domains[0], j->address,
+		    sizeof(j->address));
+	} else if (!j->rcpt.to.literal &&
+	    conf_is_local_domain(s->conf, j->rcpt.to.domain)) {
+		normalise(&j->rcpt.to, NULL, j->address, sizeof(j->address));
+	} else {
+		char a[SMTP_PATH_MAX + 1];
+
+		(void)smtp_addr_format(&j->rcpt.to, a, sizeof(a));
+		free(j);
+		return reply_error(s,
+		    "554 5.7.1 <%s>: Relay access denied: this server only "
+		    "accepts mail for its own domains",
+		    a);
+	}
+	j->s = s;
+	s->refs++;
+	s->waiting = true;
+	workers_submit(s->srv->dirw, rcpt_lookup, s->ls->loop, rcpt_done, j);
+	return SESSION_OK;
+}
+
+static enum session_ret
+cmd_data(struct session *s, const struct smtp_command *c)
+{
+	if (c->arg_len != 0)
+		return reply_error(s, "501 5.5.4 Syntax: DATA");
+	if (!s->has_mail)
+		return reply_error(s, "503 5.5.1 Error: need MAIL command");
+	if (s->bdat_used)
+		return reply_error(s, "503 5.5.1 Error: DATA after BDAT");
+	if (s->nrcpts == 0)
+		return reply_error(s, "503 5.5.1 Error: no valid recipients");
+	if (msg_begin(s) == -1) {
+		reply(s, "452 4.3.1 Insufficient system storage, try again "
+			 "later");
+		return SESSION_OK;
+	}
+	smtp_data_start(s->data, SMTP_DATA_DOT);
+	s->phase = PH_DATA;
+	arm_timer(s, s->conf->limits.timeout_data_total);
+	reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	return SESSION_OK;
+}
+
+static enum session_ret
+cmd_bdat(struct session *s, const struct smtp_command *c)
+{
+	uint64_t size;
+	bool last;
+
+	if (!smtp_bdat_parse(c->arg, c->arg_len, &size, &last)) {
+		/* We cannot know how many octets follow: lose sync, close. */
+		reply(s, "501 5.5.4 Syntax: BDAT size [LAST]; closing");
+		s->closing = true;
+		return SESSION_OK;
+	}
+	s->phase = PH_BDAT;
+	s->bdat_left = size;
+	s->bdat_last = last;
+	s->bdat_discard = false;
+	arm_timer(s, s->conf->limits.timeout_data_total);
+	if (!s->has_mail || s->nrcpts == 0) {
+		s->bdat_discard = true; /* RFC 3030 3: read, then 503 */
+		return SESSION_OK;
+	}
+	if (!s->bdat_used) {
+		s->bdat_used = true;
+		if (msg_begin(s) == -1)
+			s->write_failed = true;
+		smtp_data_start(s->data, SMTP_DATA_CHUNK);
+	}
+	return SESSION_OK;
+}
+
+/* All octets of one BDAT chunk are in. */
+static enum session_ret
+bdat_chunk_end(struct session *s)
+{
+	s->phase = PH_CMD;
+	arm_timer(s, s->conf->limits.timeout_command);
+	if (s->bdat_discard) {
+		if (!s->has_mail)
+			return reply_error(s,
+			    "503 5.5.1 Error: need MAIL command");
+		return reply_error(s, "503 5.5.1 Error: no valid recipients");
+	}
+	msg_store(s);
+	if (s->too_big) {
+		tx_reset(s);
+		return reply_error(s,
+		    "552 5.3.4 Message too big: the limit is %llu bytes",
+		    (unsigned long long)s->conf->limits.max_message_size);
+	}
+	if (s->bdat_last) {
+		smtp_data_finish(s->data);
+		return msg_end(s);
+	}
+	reply(s, "250 2.0.0 %llu octets received",
+	    (unsigned long long)s->msg_size);
+	return SESSION_OK;
+}
+
+static enum session_ret
+cmd_rset(struct session *s, const struct smtp_command *c)
+{
+	(void)c;
+	tx_reset(s);
+	reply(s, "250 2.0.0 Ok");
+	return SESSION_OK;
+}
+
+static enum session_ret
+cmd_noop(struct session *s, const struct smtp_command *c)
+{
+	(void)c;
+	reply(s, "250 2.0.0 Ok");
+	return SESSION_OK;
+}
+
+static enum session_ret
+cmd_quit(struct session *s, const struct smtp_command *c)
+{
+	(void)c;
+	reply(s, "221 2.0.0 Bye");
+	s->closing = true;
+	return SESSION_OK;
+}
+
+static enum session_ret
+cmd_vrfy(struct session *s, const struct smtp_command *c)
+{
+	(void)c;
+	/* RFC 5321 3.5.3: 252 discloses nothing about who exists. */
+	reply(s, "252 2.5.0 Cannot VRFY user, but will accept message and "
+		 "attempt delivery");
+	return SESSION_OK;
+}
+
+static enum session_ret
+cmd_expn(struct session *s, const struct smtp_command *c)
+{
+	(void)c;
+	return reply_error(s, "502 5.5.1 EXPN not available");
+}
+
+static enum session_ret
+cmd_help(struct session *s, const struct smtp_command *c)
+{
+	(void)c;
+	reply(s, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET "
+		 "NOOP QUIT VRFY HELP");
+	reply(s, "214 2.0.0 See RFC 5321; tern documentation in docs/");
+	return SESSION_OK;
+}
+
+static enum session_ret
+cmd_not_offered(struct session *s, const struct smtp_command *c)
+{
+	return reply_error(s, "502 5.5.1 %s not available on this listener",
+	    smtp_verb_name(c->verb));
+}
+
+static enum session_ret
+cmd_unknown(struct session *s, const struct smtp_command *c)
+{
+	(void)c;
+	return reply_error(s, "500 5.5.1 Error: command not recognized");
+}
+
+/* The one dispatch table, indexed by verb (STYLE 2.1). */
+static enum session_ret (*const handlers[])(struct session *,
+    const struct smtp_command *) = {
+	[SMTP_VERB_UNKNOWN] = cmd_unknown,
+	[SMTP_VERB_HELO] = cmd_helo,
+	[SMTP_VERB_EHLO] = cmd_helo,
+	[SMTP_VERB_MAIL] = cmd_mail,
+	[SMTP_VERB_RCPT] = cmd_rcpt,
+	[SMTP_VERB_DATA] = cmd_data,
+	[SMTP_VERB_BDAT] = cmd_bdat,
+	[SMTP_VERB_RSET] = cmd_rset,
+	[SMTP_VERB_NOOP] = cmd_noop,
+	[SMTP_VERB_QUIT] = cmd_quit,
+	[SMTP_VERB_VRFY] = cmd_vrfy,
+	[SMTP_VERB_EXPN] = cmd_expn,
+	[SMTP_VERB_HELP] = cmd_help,
+	[SMTP_VERB_STARTTLS] = cmd_not_offered,
+	[SMTP_VERB_AUTH] = cmd_not_offered,
+};
+
+static enum session_ret
+on_line(struct session *s, enum smtp_cmd_status st, const char *line,
+    size_t len)
+{
+	struct smtp_command c;
+	char esc[160];
+
+	s->ncmds++;
+	arm_timer(s, s->conf->limits.timeout_command);
+	if (st == SMTP_CMD_TOO_LONG)
+		return reply_error(s, "500 5.5.2 Error: line too long (the "
+				      "limit is %d octets)",
+		    SMTP_LINE_MAX);
+	if (st == SMTP_CMD_BAD_EOL)
+		return reply_error(s, "500 5.5.2 Error: bare CR or LF in "
+				      "command; use CRLF");
+	if (log_is_verbose())
+		log_debug("event=command sid=%llu line=%s",
+		    (unsigned long long)s->id,
+		    log_esc(esc, sizeof(esc), line, len));
+	smtp_command_split(line, len, &c);
+	if ((size_t)c.verb >= sizeof(handlers) / sizeof(handlers[0]) ||
+	    handlers[c.verb] == NULL)
+		return cmd_unknown(s, &c);
+	return handlers[c.verb](s, &c);
+}
+
+/* ---- input -------------------------------------------------------- */
+
+/* Feed a DATA body; true when the final dot was seen. */
+static bool
+feed_data(struct session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec v;
+	enum smtp_data_status st;
+	size_t used, n;
+
+	while (evbuffer_peek(in, -1, NULL, &v, 1) > 0) {
+		n = v.iov_len < SESSION_CHUNK_MAX ? v.iov_len
+						  : SESSION_CHUNK_MAX;
+		st = smtp_data_parse(s->data, v.iov_base, n, &used, &s->dbuf);
+		evbuffer_drain(in, used);
+		msg_store(s);
+		if (st == SMTP_DATA_END)
+			return true;
+	}
+	return false;
+}
+
+/* Feed BDAT octets; true when the chunk is complete. */
+static bool
+feed_bdat(struct session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec v;
+	size_t used, n;
+
+	while (s->bdat_left > 0 && evbuffer_peek(in, -1, NULL, &v, 1) > 0) {
+		n = v.iov_len < SESSION_CHUNK_MAX ? v.iov_len
+						  : SESSION_CHUNK_MAX;
+		if (n > s->bdat_left)
+			n = (size_t)s->bdat_left;
+		if (s->bdat_discard || s->too_big) {
+			evbuffer_drain(in, n);
+			s->bdat_left -= n;
+			continue;
+		}
+		(void)smtp_data_parse(s->data, v.iov_base, n, &used,
+		    &s->dbuf);
+		evbuffer_drain(in, used);
+		s->bdat_left -= used;
+		msg_store(s);
+	}
+	return s->bdat_left == 0;
+}
+
+static enum session_ret
+process_input(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec v;
+	enum smtp_cmd_status st;
+	enum session_ret ret = SESSION_OK;
+	const char *line;
+	size_t used, len;
+
+	s->in_process = true;
+	while (!s->waiting && !s->closing) {
+		if (s->phase == PH_DATA) {
+			if (!feed_data(s, in))
+				break;
+			s->phase = PH_CMD;
+			ret = msg_end(s);
+			continue;
+		}
+		if (s->phase == PH_BDAT) {
+			if (!feed_bdat(s, in))
+				break;
+			ret = bdat_chunk_end(s);
+			continue;
+		}
+		if (evbuffer_peek(in, -1, NULL, &v, 1) <= 0)
+			break;
+		st = smtp_cmd_parse(s->cmd, v.iov_base, v.iov_len, &used,
+		    &line, &len);
+		evbuffer_drain(in, used);
+		if (st == SMTP_CMD_NEED_MORE)
+			continue;
+		ret = on_line(s, st, line, len);
+		if (ret == SESSION_GONE)
+			return ret;
+	}
+	s->in_process = false;
+	if (s->closing) {
+		bufferevent_disable(s->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+			session_close(s);
+			return SESSION_GONE;
+		}
+	}
+	return ret;
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	s->refs++;
+	(void)process_input(s);
+	session_unref(s);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (s->closing && !s->waiting)
+		session_close(s);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_ERROR)
+		log_info("event=connection_error sid=%llu client=%s error=\"%s\"",
+		    (unsigned long long)s->id, s->addr,
+		    strerror(EVUTIL_SOCKET_ERROR()));
+	if (s->phase != PH_CMD || s->msg != NULL)
+		log_info("event=lost_during_data sid=%llu client=%s",
+		    (unsigned long long)s->id, s->addr);
+	session_close(s);
+}
+
+/* ---- accept / shutdown -------------------------------------------- */
+
+static void
+format_addr(const struct sockaddr *sa, char *dst, size_t dstsz)
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			(void)inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12],
+			    dst, (socklen_t)dstsz);
+		else
+			(void)inet_ntop(AF_INET6, &s6->sin6_addr, dst,
+			    (socklen_t)dstsz);
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		(void)inet_ntop(AF_INET, &s4->sin_addr, dst, (socklen_t)dstsz);
+	} else {
+		(void)strlcpy(dst, "unknown", dstsz);
+	}
+}
+
+void
+session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
+    int salen)
+{
+	struct server *srv = lc->srv;
+	struct loop_state *ls = &srv->loops[loop_index(lc->loop)];
+	struct smtp_cmd_limits cl = { .line_max = SMTP_LINE_MAX };
+	struct smtp_data_limits dl = { .line_max = SMTP_TEXT_LINE_MAX };
+	struct session *s;
+	char addr[INET6_ADDRSTRLEN];
+	bool per_ip = false;
+	const char *msg;
+
+	format_addr(sa, addr, sizeof(addr));
+	if (ls->stopping || !server_conn_acquire(srv, sa, &per_ip)) {
+		msg = ls->stopping ? "421 4.3.2 Server shutting down\r\n"
+		    : per_ip ? "421 4.7.0 Too many connections from your "
+			       "address, try again later\r\n"
+			     : "421 4.7.0 Too many connections, try again "
+			       "later\r\n";
+		log_info("event=refused client=%s reason=%s", addr,
+		    ls->stopping ? "shutdown"
+		    : per_ip     ? "max_connections_per_ip"
+				 : "max_connections");
+		/* Best effort: the socket is fresh, the write won't block. */
+		(void)!write(fd, msg, strlen(msg));
+		(void)close(fd);
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->id = atomic_fetch_add(&srv->next_sid, 1);
+	s->srv = srv;
+	s->ls = ls;
+	s->conf = srv->conf;
+	s->cl = lc->cl;
+	s->refs = 1; /* the connection's own */
+	s->started = time(NULL);
+	memcpy(&s->sa, sa, (size_t)salen < sizeof(s->sa) ? (size_t)salen
+							  : sizeof(s->sa));
+	(void)strlcpy(s->addr, addr, sizeof(s->addr));
+	s->cmd = smtp_cmd_new(&cl);
+	s->data = smtp_data_new(&dl);
+	buf_init(&s->dbuf, SESSION_CHUNK_MAX + 64);
+	s->bev = bufferevent_socket_new(loop_base(lc->loop), fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INBUF_MAX);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	s->timer = evtimer_new(loop_base(lc->loop), on_timeout, s);
+	s->next = ls->sessions;
+	if (ls->sessions != NULL)
+		ls->sessions->prev = s;
+	ls->sessions = s;
+	ls->nsessions++;
+	ls->nalloc++;
+	log_info("event=connect sid=%llu client=%s listener=%s",
+	    (unsigned long long)s->id, s->addr, lc->cl->name);
+	reply(s, "220 %s ESMTP tern", srv->conf->hostname);
+	arm_timer(s, s->conf->limits.timeout_command);
+}
+
+void
+session_shutdown_all(struct loop_state *ls)
+{
+	struct session *s, *next;
+
+	for (s = ls->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->waiting || s->phase != PH_CMD)
+			continue; /* let it finish; the grace timer bounds it */
+		reply(s, "421 4.3.2 %s Server shutting down",
+		    s->conf->hostname);
+		s->closing = true;
+		bufferevent_disable(s->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+			session_close(s);
+	}
+}
+
+void
+session_free_all(struct loop_state *ls)
+{
+	while (ls->sessions != NULL)
+		session_close(ls->sessions);
+}

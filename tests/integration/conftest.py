@@ -1,0 +1,542 @@
+# SPDX-License-Identifier: ISC
+"""Integration test harness: runs the real tern binary on loopback ports.
+
+Trust: the server under test is untrusted; every wait here is bounded in
+time, every socket has a timeout, and the server's stderr is drained by a
+thread so that a chatty server can never block on a full pipe.
+
+The binary is $TERN_BIN (default /work/main/build-asan/tern). Each test gets
+its own data_dir in tmp_path and its own free loopback port(s). Readiness is
+the `event=ready` log line (never a sleep). stop() sends SIGTERM and fails
+the test unless the exit status is 0 and stderr is free of sanitizer
+reports.
+"""
+
+import json
+import os
+import re
+import signal
+import smtplib
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+TERN_BIN = os.environ.get("TERN_BIN", "/work/main/build-asan/tern")
+HOSTNAME = "mx.example.test"
+CLIENT_NAME = "client.example.test"
+DOMAINS = ("example.test", "example.org")
+PASSWORD = "correct horse battery staple"
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0
+CLI_TIMEOUT = 30.0
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:")
+QUEUED_RE = re.compile(r"2\.0\.0 Ok: queued as (\S+)")
+
+
+def sanitizer_clean(text):
+    """Return the first sanitizer mark found in text, or None."""
+    for mark in SANITIZER_MARKS:
+        if mark in text:
+            return mark
+    return None
+
+
+def child_env():
+    env = dict(os.environ)
+    # Report every UB occurrence (no halt) so the test sees it in stderr.
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+    return env
+
+
+def free_port(host="127.0.0.1"):
+    """A port that was free a moment ago on host (loopback only)."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def ipv6_available():
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def make_message(subject="test", body="hello\r\n", msgid=None,
+                 sender="sender@remote.example", to="alice@example.test",
+                 extra_headers=()):
+    """An RFC 5322 message as CRLF bytes."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    hdr = [f"From: <{sender}>", f"To: <{to}>", f"Subject: {subject}"]
+    if msgid:
+        hdr.append(f"Message-ID: <{msgid}>")
+    hdr.extend(extra_headers)
+    return ("\r\n".join(hdr) + "\r\n\r\n").encode("utf-8") + body
+
+
+def header_block(data):
+    """Unfolded (name, value) pairs of the first header block of bytes."""
+    text = data.decode("utf-8", "replace")
+    head = re.split(r"\r?\n\r?\n", text, maxsplit=1)[0]
+    out = []
+    for line in re.split(r"\r?\n", head):
+        if line[:1] in (" ", "\t") and out:
+            out[-1] = (out[-1][0], out[-1][1] + " " + line.strip())
+        elif ":" in line:
+            name, value = line.split(":", 1)
+            out.append((name, value.strip()))
+    return out
+
+
+def message_id_of(data):
+    for name, value in header_block(data):
+        if name.lower() == "message-id":
+            return value.strip("<>")
+    return None
+
+
+class Reply:
+    def __init__(self, code, lines):
+        self.code = code
+        self.lines = lines
+
+    @property
+    def text(self):
+        return "\n".join(self.lines)
+
+    @property
+    def enh(self):
+        """Enhanced status code (RFC 3463) of the first line, or ''."""
+        parts = self.lines[0].split(" ", 1) if self.lines else [""]
+        if re.fullmatch(r"[245]\.\d{1,3}\.\d{1,3}", parts[0]):
+            return parts[0]
+        return ""
+
+    def __repr__(self):
+        return "Reply(%d %r)" % (self.code, self.lines)
+
+
+def expect(reply, code, enh=None):
+    assert reply is not None, f"expected {code} {enh or ''}, got EOF"
+    assert reply.code == code, f"expected {code} {enh or ''}, got {reply}"
+    if enh is not None:
+        assert reply.enh == enh, f"expected {code} {enh}, got {reply}"
+    return reply
+
+
+class Raw:
+    """A raw SMTP connection for what smtplib will not send."""
+
+    def __init__(self, host, port, timeout=15.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def _line(self):
+        while b"\n" not in self.buf:
+            if len(self.buf) > 1 << 20:
+                raise AssertionError("server reply line over 1 MiB")
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("server closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r")
+
+    def reply(self):
+        """One (possibly multi-line) reply; EOFError if the server closed."""
+        lines = []
+        for _ in range(1000):
+            line = self._line()
+            lines.append(line)
+            if len(line) < 4 or line[3:4] != b"-":
+                break
+        else:
+            raise AssertionError("reply with over 1000 lines")
+        first = lines[0][:3]
+        assert first.isdigit(), f"malformed reply line {lines[0]!r}"
+        for ln in lines:
+            assert ln[:3] == first, f"mixed codes in one reply: {lines!r}"
+        return Reply(int(first),
+                     [ln[4:].decode("utf-8", "replace") for ln in lines])
+
+    def reply_or_eof(self):
+        try:
+            return self.reply()
+        except (EOFError, ConnectionResetError):
+            return None
+
+    def replies(self, n):
+        return [self.reply() for _ in range(n)]
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def closed_by_peer(self, timeout=10.0):
+        """True when the server closes within timeout (data discarded)."""
+        deadline = time.monotonic() + timeout
+        self.buf = b""
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return False
+            except (ConnectionResetError, BrokenPipeError):
+                return True
+            if not chunk:
+                return True
+        return False
+
+
+class Server:
+    """One tern process with its own config file and data_dir."""
+
+    def __init__(self, tmp_path, *, limits=None, queue=None, top=None,
+                 listeners=None, extra="", domains=DOMAINS,
+                 postmaster="admin@example.test"):
+        self.dir = Path(tmp_path)
+        self.data_dir = self.dir / "data"
+        self.conf_path = self.dir / "tern.conf"
+        self.domains = domains
+        self.postmaster = postmaster
+        self.top = dict(top or {})
+        self.limits = {
+            "max_message_size": "35M",
+            "max_recipients": "100",
+            "max_errors": "10",
+            "max_connections": "1000",
+            "max_connections_per_ip": "50",
+            "timeout_command": "300",
+        }
+        self.limits.update(limits or {})
+        self.queue = {
+            "retry_initial": "1s",
+            "retry_max": "2s",
+            "delivery_threads": "2",
+        }
+        self.queue.update(queue or {})
+        self.extra = extra
+        # listeners: list of (name, host, mode); ports picked at start.
+        self.listener_spec = listeners or [("mx", "127.0.0.1", "mx")]
+        self.ports = {}
+        self.proc = None
+        self.log_lines = []
+        self._log_lock = threading.Lock()
+        self._ready = threading.Event()
+        self._reader = None
+        self.exits = []
+
+    # -- configuration -------------------------------------------------
+
+    def _pick_ports(self):
+        self.ports = {name: free_port(host)
+                      for name, host, _ in self.listener_spec}
+
+    def render(self):
+        out = [f"hostname = {HOSTNAME}",
+               f"data_dir = {self.data_dir}",
+               f"domains = {', '.join(self.domains)}"]
+        if self.postmaster:
+            out.append(f"postmaster = {self.postmaster}")
+        for k, v in self.top.items():
+            out.append(f"{k} = {v}")
+        for name, host, mode in self.listener_spec:
+            addr = f"[{host}]" if ":" in host else host
+            out += ["", f"[listener {name}]",
+                    f"address = {addr}:{self.ports[name]}",
+                    f"mode = {mode}", "tls = none"]
+        out += ["", "[limits]"]
+        out += [f"{k} = {v}" for k, v in self.limits.items()]
+        out += ["", "[queue]"]
+        out += [f"{k} = {v}" for k, v in self.queue.items()]
+        return "\n".join(out) + "\n" + self.extra
+
+    def write_config(self):
+        if not self.ports:
+            self._pick_ports()
+        self.conf_path.write_text(self.render())
+
+    @property
+    def host(self):
+        return self.listener_spec[0][1]
+
+    @property
+    def port(self):
+        return self.ports[self.listener_spec[0][0]]
+
+    # -- process -------------------------------------------------------
+
+    def _drain(self, proc):
+        for raw in proc.stderr:
+            line = raw.decode("utf-8", "replace")
+            with self._log_lock:
+                self.log_lines.append(line)
+            if "event=ready" in line:
+                self._ready.set()
+
+    def log(self):
+        with self._log_lock:
+            return "".join(self.log_lines)
+
+    def start(self):
+        """Start `tern serve` and wait for its event=ready line."""
+        if not os.access(TERN_BIN, os.X_OK):
+            pytest.fail(f"TERN_BIN={TERN_BIN} is not an executable file")
+        for attempt in range(3):
+            self.write_config()
+            with self._log_lock:
+                self.log_lines = []
+            self._ready.clear()
+            self.proc = subprocess.Popen(
+                [TERN_BIN, "serve", "-c", str(self.conf_path)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, env=child_env())
+            self._reader = threading.Thread(target=self._drain,
+                                            args=(self.proc,), daemon=True)
+            self._reader.start()
+            deadline = time.monotonic() + READY_TIMEOUT
+            while time.monotonic() < deadline:
+                if self._ready.wait(0.05):
+                    return self
+                if self.proc.poll() is not None:
+                    break
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(10)
+                pytest.fail("no event=ready within %ds; log:\n%s"
+                            % (READY_TIMEOUT, self.log()))
+            self._reader.join(5)
+            log = self.log()
+            # A port picked as free may have been taken meanwhile by
+            # another process: pick new ports and try again (bounded).
+            if re.search(r"in use|bind", log, re.I) and attempt < 2:
+                self.ports = {}
+                continue
+            pytest.fail("tern serve exited with %s before ready; log:\n%s"
+                        % (self.proc.returncode, log))
+        raise AssertionError("unreachable")
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM; assert exit status 0 and a sanitizer-clean stderr."""
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+                pytest.fail("tern did not exit within %ds of SIGTERM; "
+                            "log:\n%s" % (STOP_TIMEOUT, self.log()))
+        self._reader.join(10)
+        log = self.log()
+        self.exits.append(proc.returncode)
+        mark = sanitizer_clean(log)
+        assert mark is None, f"sanitizer report ({mark}) in server log:\n{log}"
+        assert proc.returncode == 0, (
+            f"tern exited with status {proc.returncode} after SIGTERM; "
+            f"log:\n{log}")
+
+    def kill9(self):
+        """SIGKILL, as a power cut would do (no clean-up runs)."""
+        assert self.running(), "server not running before kill -9:\n" + \
+            self.log()
+        proc, self.proc = self.proc, None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        self._reader.join(10)
+
+    # -- command-line tools --------------------------------------------
+
+    def cli(self, *args, input=None, check=True, conf_first=True):
+        """Run `tern -c CONF args...`; assert exit 0 when check."""
+        if not self.conf_path.exists():
+            self.write_config()
+        c = ["-c", str(self.conf_path)]
+        argv = [TERN_BIN] + (c + list(args) if conf_first
+                             else list(args) + c)
+        if isinstance(input, str):
+            input = input.encode("utf-8")
+        r = subprocess.run(argv, input=input, capture_output=True,
+                           timeout=CLI_TIMEOUT, env=child_env())
+        r.out = r.stdout.decode("utf-8", "replace")
+        r.err = r.stderr.decode("utf-8", "replace")
+        mark = sanitizer_clean(r.err)
+        assert mark is None, f"sanitizer report in `{' '.join(args)}`:\n{r.err}"
+        if check:
+            assert r.returncode == 0, (
+                f"`tern {' '.join(args)}` exited {r.returncode}:\n"
+                f"stdout: {r.out}\nstderr: {r.err}")
+        return r
+
+    def add_user(self, addr, password=PASSWORD):
+        return self.cli("user", "add", addr, "--password-stdin",
+                        input=password + "\n")
+
+    def add_alias(self, alias, *targets):
+        return self.cli("alias", "add", alias, *targets)
+
+    def queue_json(self):
+        r = self.cli("queue", "list", "--json")
+        items = []
+        for line in r.out.splitlines():
+            if line.strip():
+                items.append(json.loads(line))
+        return items
+
+    def wait_queue_empty(self, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        items = None
+        while time.monotonic() < deadline:
+            items = self.queue_json()
+            if not items:
+                return
+            time.sleep(0.1)
+        pytest.fail(f"queue not empty after {timeout}s: {items}\n"
+                    f"log:\n{self.log()[-4000:]}")
+
+    # -- mailboxes -----------------------------------------------------
+
+    def maildir(self, addr):
+        local, domain = addr.rsplit("@", 1)
+        if local.isascii():
+            local = local.lower()
+        return self.data_dir / "mail" / domain.lower() / local
+
+    def mail_files(self, addr):
+        new = self.maildir(addr) / "new"
+        if not new.is_dir():
+            return []
+        return sorted(p for p in new.iterdir() if not p.name.startswith("."))
+
+    def mail(self, addr):
+        return [p.read_bytes() for p in self.mail_files(addr)]
+
+    def all_mail(self):
+        """Every delivered file under data_dir/mail/*/*/new."""
+        root = self.data_dir / "mail"
+        if not root.is_dir():
+            return []
+        return sorted(root.glob("*/*/new/*"))
+
+    def wait_for_mail(self, addr, count=1, timeout=30.0):
+        """Poll addr's Maildir until it holds exactly count messages."""
+        deadline = time.monotonic() + timeout
+        n = 0
+        while time.monotonic() < deadline:
+            n = len(self.mail_files(addr))
+            assert n <= count, (
+                f"{addr} has {n} messages, expected {count}")
+            if n == count:
+                return self.mail(addr)
+            time.sleep(0.05)
+        pytest.fail(f"{addr}: {n} of {count} messages after {timeout}s; "
+                    f"queue: {self.queue_json()}\n"
+                    f"log:\n{self.log()[-4000:]}")
+
+    # -- SMTP clients --------------------------------------------------
+
+    def smtp(self, host=None, port=None, timeout=30):
+        s = smtplib.SMTP(host or self.host, port or self.port,
+                         local_hostname=CLIENT_NAME, timeout=timeout)
+        return s
+
+    def raw(self, ehlo=True, host=None, port=None):
+        r = Raw(host or self.host, port or self.port)
+        expect(r.reply(), 220)
+        if ehlo:
+            expect(r.cmd(f"EHLO {CLIENT_NAME}"), 250)
+        return r
+
+    def send(self, sender, rcpts, msg, mail_options=(), host=None,
+             port=None):
+        """Send one message with smtplib; return the queue id."""
+        with self.smtp(host, port) as s:
+            code, resp = s.ehlo()
+            assert code == 250, (code, resp)
+            code, resp = s.mail(sender, list(mail_options))
+            assert code == 250, ("MAIL", code, resp)
+            for r in rcpts:
+                code, resp = s.rcpt(r)
+                assert code == 250, ("RCPT", r, code, resp)
+            code, resp = s.data(msg)
+            text = resp.decode("utf-8", "replace")
+            assert code == 250, ("DATA", code, text)
+            m = QUEUED_RE.search(text)
+            assert m, f"250 reply without queue id: {text!r}"
+        return m.group(1)
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """Factory: make_server(users=[...], **Server kwargs) -> started Server.
+
+    Every server made is stopped (SIGTERM, exit 0, sanitizer-clean) at the
+    end of the test, which fails the test if that goes wrong.
+    """
+    made = []
+
+    def make(users=("alice@example.test", "bob@example.test",
+                    "admin@example.test"), start=True, subdir=None, **kw):
+        path = tmp_path / (subdir or f"srv{len(made)}")
+        path.mkdir(parents=True, exist_ok=True)
+        srv = Server(path, **kw)
+        made.append(srv)
+        srv.write_config()
+        for u in users:
+            srv.add_user(u)
+        if start:
+            srv.start()
+        return srv
+
+    yield make
+    errors = []
+    for srv in made:
+        try:
+            srv.stop()
+        except BaseException as e:  # report all, not only the first
+            errors.append(e)
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture
+def server(make_server):
+    """A started server with users alice, bob and admin @example.test."""
+    return make_server()

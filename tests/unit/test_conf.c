@@ -1,0 +1,824 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests for conf/conf.c: every key good and bad, every numeric limit
+ * at min-1, min, max, max+1, FILE:LINE in each error, the print round
+ * trip and the embedded default.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cmocka.h>
+
+#include "conf/conf.h"
+#include "util/buf.h"
+
+#define LIS "[listener mx]\naddress = 127.0.0.1:2525\n"
+#define BASE "domains = example.org\n" LIS
+
+struct load_case {
+	const char *name;
+	const char *text;
+	const char *err; /* NULL: must load; else a substring of why.text */
+};
+
+/* Each error names the line ("t:N:") it is about. */
+static const struct load_case bad[] = {
+	{ "unknown-section", BASE "[foo]\n", "t:4: unknown section [foo]" },
+	{ "empty-section", BASE "[]\n", "t:4: unknown section []" },
+	{ "unterminated-section", BASE "[limits\n", "t:4: missing ']'" },
+	{ "junk-after-section", BASE "[limits] x\n", "t:4: text after ']'" },
+	{ "limits-with-name", BASE "[limits x]\n", "t:4: [limits] takes no" },
+	{ "listener-no-name", "domains = a.org\n[listener]\n",
+	    "t:2: [listener] needs a name" },
+	{ "listener-bad-name", "domains = a.org\n[listener a/b]\n",
+	    "t:2: listener name 'a/b'" },
+	{ "unknown-key-top", "foo = 1\n" BASE,
+	    "t:1: unknown key 'foo' at top level" },
+	{ "unknown-key-limits", BASE "[limits]\nfoo = 1\n",
+	    "t:5: unknown key 'foo' in [limits]" },
+	{ "unknown-key-queue", BASE "[queue]\nmax_errors = 1\n",
+	    "t:5: unknown key 'max_errors' in [queue]" },
+	{ "unknown-key-listener", BASE "port = 25\n",
+	    "t:4: unknown key 'port' in [listener mx]" },
+	{ "limit-key-at-top", "max_errors = 3\n" BASE,
+	    "t:1: unknown key 'max_errors' at top level" },
+	{ "empty-key", BASE "= 3\n", "t:4: unknown key ''" },
+	{ "duplicate-hostname", "hostname = a.org\nhostname = b.org\n" BASE,
+	    "t:2: duplicate key 'hostname' (first on line 1)" },
+	{ "duplicate-data-dir", "data_dir = /a\ndata_dir = /b\n" BASE,
+	    "t:2: duplicate key 'data_dir'" },
+	{ "duplicate-limit",
+	    BASE "[limits]\nmax_errors = 3\n[queue]\n"
+	         "[limits]\nmax_errors = 4\n",
+	    "t:8: duplicate key 'max_errors' (first on line 5)" },
+	{ "duplicate-listener-key", BASE "address = 127.0.0.1:26\n",
+	    "t:4: duplicate key 'address' in [listener mx]" },
+	{ "duplicate-listener", BASE "[listener mx]\n",
+	    "t:4: duplicate [listener mx] (first on line 2)" },
+	{ "duplicate-address", BASE "[listener b]\naddress = 127.0.0.1:2525\n",
+	    "t:5: address 127.0.0.1:2525 is already used by [listener mx]" },
+	{ "duplicate-address-v6",
+	    "domains = a.org\n[listener a]\n"
+	    "address = [::1]:25\n[listener b]\n"
+	    "address = [0:0::1]:25\n",
+	    "t:5: address [0:0::1]:25 is already used by [listener a]" },
+	{ "no-listener", "domains = a.org\n", "t: no listener" },
+	{ "listener-no-address", "domains = a.org\n[listener mx]\nmode = mx\n",
+	    "t:2: [listener mx] has no address" },
+	{ "no-domains", LIS, "t: no domains" },
+	{ "empty-domains", "domains = , ,\n" LIS, "t:1: domains is empty" },
+	{ "no-value", "domains =\n" LIS, "t:1: 'domains' has no value" },
+	{ "duplicate-domain", "domains = a.org A.org.\n" LIS,
+	    "t:1: domains: 'a.org' is listed twice" },
+	{ "domain-underscore", "domains = exa_mple.org\n" LIS,
+	    "t:1: domains: 'exa_mple.org' is not a domain" },
+	{ "domain-leading-hyphen", "domains = -a.org\n" LIS, "not a domain" },
+	{ "domain-trailing-hyphen", "domains = a-.org\n" LIS, "not a domain" },
+	{ "domain-empty-label", "domains = a..org\n" LIS, "not a domain" },
+	{ "domain-ip", "domains = 10.0.0.1\n" LIS, "not a domain" },
+	{ "domain-utf8", "domains = \xc3\xa9t\xc3\xa9.fr\n" LIS,
+	    "use the xn-- form" },
+	{ "domain-two-dots", "domains = a.org..\n" LIS, "not a domain" },
+	{ "hostname-bad", "hostname = mx_1\n" BASE,
+	    "t:1: hostname 'mx_1' is not a domain" },
+	{ "user-digit", "user = 1tern\n" BASE,
+	    "t:1: user '1tern' is not a login name" },
+	{ "user-space", "user = te rn\n" BASE, "is not a login name" },
+	{ "postmaster-bad", "postmaster = nobody\n" BASE,
+	    "t:1: postmaster 'nobody' is not a mail address" },
+	{ "postmaster-two-at", "postmaster = a@b@c\n" BASE,
+	    "is not a mail address" },
+	{ "control-char", "hostname = a\x01.org\n" BASE,
+	    "t:1: control character" },
+	{ "value-semicolon", "log_file =;x\n" BASE,
+	    "t:1: 'log_file' value starts with ';'" },
+	{ "data-dir-empty", "data_dir =\n" BASE,
+	    "t:1: 'data_dir' has no value" },
+	{ "log-file-control", "log_file = /a\x7f\n" BASE,
+	    "t:1: control character" },
+	{ "no-equals", BASE "address\n", "t:4: expected 'key = value'" },
+	{ "addr-no-port", "domains = a.org\n[listener mx]\naddress = 1.2.3.4\n",
+	    "t:3: address '1.2.3.4' has no port" },
+	{ "addr-port-0",
+	    "domains = a.org\n[listener mx]\naddress = 1.2.3.4:0\n",
+	    "t:3: address '1.2.3.4:0': port must be 1..65535" },
+	{ "addr-port-65536",
+	    "domains = a.org\n[listener mx]\naddress = 1.2.3.4:65536\n",
+	    "port must be 1..65535" },
+	{ "addr-port-junk",
+	    "domains = a.org\n[listener mx]\naddress = 1.2.3.4:2x\n",
+	    "port must be 1..65535" },
+	{ "addr-v6-bare", "domains = a.org\n[listener mx]\naddress = ::1:25\n",
+	    "put an IPv6 address in brackets" },
+	{ "addr-v6-no-port",
+	    "domains = a.org\n[listener mx]\naddress = [::1]\n",
+	    "expected [IPv6]:PORT" },
+	{ "addr-v6-in-v4",
+	    "domains = a.org\n[listener mx]\n"
+	    "address = [1.2.3.4]:25\n",
+	    "is not a numeric IPv6 address" },
+	{ "addr-name",
+	    "domains = a.org\n[listener mx]\naddress = localhost:25\n",
+	    "t:3: address 'localhost:25': 'localhost' is not a numeric IPv4" },
+	{ "addr-no-host", "domains = a.org\n[listener mx]\naddress = :25\n",
+	    "has no host" },
+	{ "mode-bad", BASE "mode = relay\n",
+	    "t:4: mode 'relay': expected mx or submission" },
+	{ "tls-bad", BASE "tls = yes\n",
+	    "t:4: tls 'yes': expected none, starttls or implicit" },
+	{ "size-bad-suffix", BASE "[limits]\nmax_message_size = 35X\n",
+	    "t:5: max_message_size = 35X: expected a size" },
+	{ "size-no-digits", BASE "[limits]\nmax_message_size = M\n",
+	    "expected a size" },
+	{ "size-negative", BASE "[limits]\nmax_message_size = -1\n",
+	    "expected a size" },
+	{ "size-fraction", BASE "[limits]\nmax_message_size = 1.5M\n",
+	    "expected a size" },
+	{ "size-two-suffixes", BASE "[limits]\nmax_message_size = 1kk\n",
+	    "expected a size" },
+	{ "size-overflow",
+	    BASE "[limits]\nmax_message_size = 99999999999999999999G\n",
+	    "expected a size" },
+	{ "size-duration-suffix", BASE "[limits]\nmax_message_size = 5m\n",
+	    "expected a size" },
+	{ "count-with-suffix", BASE "[limits]\nmax_recipients = 1k\n",
+	    "t:5: max_recipients = 1k: expected a whole number (1..100000)" },
+	{ "count-space", BASE "[limits]\nmax_recipients = 1 0\n",
+	    "expected a whole number" },
+	{ "duration-bad", BASE "[queue]\nlifetime = 5y\n",
+	    "t:5: lifetime = 5y: expected a duration" },
+	{ "duration-size-suffix", BASE "[queue]\nlifetime = 1M\n",
+	    "expected a duration" },
+	{ "threads-bad", "threads = many\n" BASE,
+	    "t:1: threads = many: expected a whole number (0..1024)" },
+	{ "retry-order", BASE "[queue]\nretry_initial = 5h\n",
+	    "t:5: retry_initial (18000s) is longer than retry_max (14400s)" },
+	{ "retry-order-max", BASE "[queue]\nretry_max = 1m\n",
+	    "t:5: retry_initial (300s) is longer than retry_max (60s)" },
+	{ "data-timeouts-order", BASE "[limits]\ntimeout_data_total = 1m\n",
+	    "t:5: timeout_data_block (180s) is longer than" },
+};
+
+static const struct load_case good[] = {
+	{ "minimal", BASE, NULL },
+	{ "comments", "# c\n; c\n\n" BASE "mode = mx ; inline\n", NULL },
+	{ "indented",
+	    "  domains = a.org\n[listener mx]\n\taddress = "
+	    "127.0.0.1:25\n  mode = submission\n",
+	    NULL },
+	{ "crlf",
+	    "domains = a.org\r\n[listener mx]\r\naddress = "
+	    "127.0.0.1:25\r\n",
+	    NULL },
+	{ "bom",
+	    "\xEF\xBB\xBF[listener mx]\naddress = 127.0.0.1:25\n"
+	    "[limits]\n[queue]\n[listener x]\naddress=[::1]:1\n"
+	    "[limits]\nmax_errors=2\n",
+	    "t: no domains" /* BOM accepted: the only error is at the end */ },
+	{ "no-final-newline",
+	    "domains = a.org\n[listener mx]\n"
+	    "address = 127.0.0.1:25",
+	    NULL },
+	{ "domains-repeat", "domains = a.org\ndomains = b.org\n" LIS, NULL },
+	{ "section-spaces",
+	    "domains = a.org\n[ listener  mx ]\n"
+	    "address = 127.0.0.1:25\n",
+	    NULL },
+	{ "colon-separator", "domains: a.org\n" LIS, NULL },
+	{ "postmaster-utf8", "postmaster = j\xc3\xb6rg@a.org\n" BASE, NULL },
+	{ "v6-any", "domains = a.org\n[listener mx]\naddress = [::]:25\n",
+	    NULL },
+};
+
+static struct conf *
+load(const char *text, struct why *why)
+{
+	why_clear(why);
+	return conf_load_string(text, "t", why);
+}
+
+static void
+test_bad(void **state)
+{
+	struct conf *c;
+	struct why why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = load(bad[i].text, &why);
+		if (c != NULL)
+			fail_msg("%s: loaded", bad[i].name);
+		if (strstr(why.text, bad[i].err) == NULL)
+			fail_msg("%s: got '%s', want '%s'", bad[i].name,
+			    why.text, bad[i].err);
+		assert_int_equal(why.kind, WHY_PERM);
+	}
+}
+
+static void
+test_good(void **state)
+{
+	struct conf *c;
+	struct why why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		c = load(good[i].text, &why);
+		if (good[i].err != NULL) {
+			if (c != NULL || strstr(why.text, good[i].err) == NULL)
+				fail_msg("%s: got '%s'", good[i].name,
+				    why.text);
+			continue;
+		}
+		if (c == NULL)
+			fail_msg("%s: %s", good[i].name, why.text);
+		conf_free(c);
+	}
+	/* Both counts matter: STYLE 2.11 wants more bad than good. */
+	assert_true(
+	    sizeof(bad) / sizeof(bad[0]) >= sizeof(good) / sizeof(good[0]));
+}
+
+struct range {
+	const char *sect; /* "" for top level */
+	const char *key;
+	const char *below, *min, *max, *above; /* below NULL: min is 0 */
+	const char *extra; /* keeps the cross-key checks quiet */
+};
+
+/* Mirrors the bounds table in conf.c: the limits are part of the contract. */
+static const struct range ranges[] = {
+	{ "", "threads", NULL, "0", "1024", "1025", "" },
+	{ "limits", "max_message_size", "1023", "1k", "2G", "2147483649", "" },
+	{ "limits", "max_recipients", "0", "1", "100000", "100001", "" },
+	{ "limits", "max_errors", "0", "1", "1000", "1001", "" },
+	{ "limits", "max_connections", "0", "1", "1000000", "1000001", "" },
+	{ "limits", "max_connections_per_ip", "0", "1", "1000000", "1000001",
+	    "" },
+	{ "limits", "max_received", "0", "1", "1000", "1001", "" },
+	{ "limits", "timeout_command", "0", "1s", "1h", "3601", "" },
+	{ "limits", "timeout_data_block", "0", "1", "60m", "3601s",
+	    "timeout_data_total = 1d\n" },
+	{ "limits", "timeout_data_total", "0s", "1", "1d", "86401",
+	    "timeout_data_block = 1\n" },
+	{ "queue", "retry_initial", "0", "1", "24h", "86401",
+	    "retry_max = 7d\n" },
+	{ "queue", "retry_max", "0", "1", "7d", "604801",
+	    "retry_initial = 1\n" },
+	{ "queue", "lifetime", "0", "1", "30d", "2592001", "" },
+	{ "queue", "delivery_threads", "0", "1", "256", "257", "" },
+};
+
+static struct conf *
+load_range(const struct range *r, const char *v, struct why *why)
+{
+	char text[512];
+
+	if (r->sect[0] == '\0')
+		(void)snprintf(text, sizeof(text), "%s = %s\n" BASE, r->key, v);
+	else
+		(void)snprintf(text, sizeof(text), BASE "[%s]\n%s = %s\n%s",
+		    r->sect, r->key, v, r->extra);
+	return load(text, why);
+}
+
+static void
+test_ranges(void **state)
+{
+	const struct range *r;
+	struct conf *c;
+	struct why why;
+	char want[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		r = &ranges[i];
+		(void)snprintf(want, sizeof(want), "is out of range; use ");
+		if (r->below != NULL) {
+			c = load_range(r, r->below, &why);
+			if (c != NULL || strstr(why.text, want) == NULL)
+				fail_msg("%s min-1: '%s'", r->key, why.text);
+		}
+		if ((c = load_range(r, r->min, &why)) == NULL)
+			fail_msg("%s min: %s", r->key, why.text);
+		conf_free(c);
+		if ((c = load_range(r, r->max, &why)) == NULL)
+			fail_msg("%s max: %s", r->key, why.text);
+		conf_free(c);
+		c = load_range(r, r->above, &why);
+		if (c != NULL || strstr(why.text, want) == NULL)
+			fail_msg("%s max+1: '%s'", r->key, why.text);
+	}
+	/* The message gives the range in the key's own units. */
+	c = load(BASE "[limits]\nmax_message_size = 3G\n", &why);
+	assert_null(c);
+	assert_string_equal(why.text,
+	    "t:5: max_message_size = 3G is out of range; use 1k..2G");
+	c = load(BASE "[limits]\ntimeout_command = 2h\n", &why);
+	assert_null(c);
+	assert_string_equal(why.text,
+	    "t:5: timeout_command = 2h is out of range; use 1s..1h");
+}
+
+static void
+test_values(void **state)
+{
+	struct conf *c;
+	struct why why;
+	const struct sockaddr_in6 *s6;
+	const struct sockaddr_in *s4;
+
+	(void)state;
+	c = load("hostname = MX.Example.ORG.\n"
+	         "data_dir = /srv/tern\n"
+	         "domains = Example.ORG., b.net  c.io,d.example\n"
+	         "user = _tern\n"
+	         "postmaster = admin@example.org\n"
+	         "log_file = /var/log/tern.log\n"
+	         "threads = 3\n"
+	         "[listener mx]\naddress = 0.0.0.0:25\n"
+	         "[listener sub]\naddress = [::1]:587\nmode = submission\n"
+	         "tls = starttls\n"
+	         "[listener smtps]\naddress = [::]:465\nmode = submission\n"
+	         "tls = implicit\n"
+	         "[limits]\nmax_message_size = 35M\nmax_recipients = 50\n"
+	         "max_errors = 5\nmax_connections = 10\n"
+	         "max_connections_per_ip = 2\nmax_received = 30\n"
+	         "timeout_command = 5m\ntimeout_data_block = 30s\n"
+	         "timeout_data_total = 1h\n"
+	         "[queue]\nretry_initial = 60\nretry_max = 2h\n"
+	         "lifetime = 2d\ndelivery_threads = 8\n",
+	    &why);
+	if (c == NULL)
+		fail_msg("%s", why.text);
+	assert_null(c->path);
+	assert_string_equal(c->hostname, "mx.example.org");
+	assert_string_equal(c->data_dir, "/srv/tern");
+	assert_int_equal(c->ndomains, 4);
+	assert_string_equal(c->domains[0], "example.org");
+	assert_string_equal(c->domains[1], "b.net");
+	assert_string_equal(c->domains[2], "c.io");
+	assert_string_equal(c->domains[3], "d.example");
+	assert_string_equal(c->user, "_tern");
+	assert_string_equal(c->postmaster, "admin@example.org");
+	assert_string_equal(c->log_file, "/var/log/tern.log");
+	assert_int_equal(c->threads, 3);
+	assert_int_equal(c->nlisteners, 3);
+	assert_string_equal(c->listeners[0].name, "mx");
+	assert_string_equal(c->listeners[0].address, "0.0.0.0:25");
+	assert_int_equal(c->listeners[0].mode, CONF_MODE_MX);
+	assert_int_equal(c->listeners[0].tls, CONF_TLS_NONE);
+	s4 = (const struct sockaddr_in *)&c->listeners[0].sa;
+	assert_int_equal(s4->sin_family, AF_INET);
+	assert_int_equal(ntohs(s4->sin_port), 25);
+	assert_int_equal(c->listeners[0].salen, sizeof(struct sockaddr_in));
+	s6 = (const struct sockaddr_in6 *)&c->listeners[1].sa;
+	assert_int_equal(s6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(s6->sin6_port), 587);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr));
+	assert_int_equal(c->listeners[1].salen, sizeof(struct sockaddr_in6));
+	assert_int_equal(c->listeners[1].mode, CONF_MODE_SUBMISSION);
+	assert_int_equal(c->listeners[1].tls, CONF_TLS_STARTTLS);
+	s6 = (const struct sockaddr_in6 *)&c->listeners[2].sa;
+	assert_true(IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr));
+	assert_int_equal(c->listeners[2].tls, CONF_TLS_IMPLICIT);
+	assert_int_equal(c->limits.max_message_size, 35 * 1024 * 1024);
+	assert_int_equal(c->limits.max_recipients, 50);
+	assert_int_equal(c->limits.max_errors, 5);
+	assert_int_equal(c->limits.max_connections, 10);
+	assert_int_equal(c->limits.max_connections_per_ip, 2);
+	assert_int_equal(c->limits.max_received, 30);
+	assert_int_equal(c->limits.timeout_command, 300);
+	assert_int_equal(c->limits.timeout_data_block, 30);
+	assert_int_equal(c->limits.timeout_data_total, 3600);
+	assert_int_equal(c->queue.retry_initial, 60);
+	assert_int_equal(c->queue.retry_max, 7200);
+	assert_int_equal(c->queue.lifetime, 2 * 86400);
+	assert_int_equal(c->queue.delivery_threads, 8);
+	assert_true(conf_is_local_domain(c, "example.org"));
+	assert_true(conf_is_local_domain(c, "EXAMPLE.org."));
+	assert_true(conf_is_local_domain(c, "B.NET"));
+	assert_false(conf_is_local_domain(c, "example.org.."));
+	assert_false(conf_is_local_domain(c, "xample.org"));
+	assert_false(conf_is_local_domain(c, "example.or"));
+	assert_false(conf_is_local_domain(c, "sub.example.org"));
+	assert_false(conf_is_local_domain(c, ""));
+	assert_false(conf_is_local_domain(c, "."));
+	conf_free(c);
+
+	/* Defaults when only the required keys are given. */
+	c = load(BASE, &why);
+	assert_non_null(c);
+	assert_string_equal(c->data_dir, "/var/lib/tern");
+	assert_non_null(c->hostname); /* gethostname() */
+	assert_null(c->user);
+	assert_null(c->postmaster);
+	assert_null(c->log_file);
+	assert_int_equal(c->threads, 0);
+	assert_int_equal(c->listeners[0].mode, CONF_MODE_MX);
+	assert_int_equal(c->listeners[0].tls, CONF_TLS_NONE);
+	assert_int_equal(c->limits.max_message_size, 35 * 1024 * 1024);
+	assert_int_equal(c->limits.max_recipients, 100);
+	assert_int_equal(c->limits.max_errors, 10);
+	assert_int_equal(c->limits.max_connections, 1000);
+	assert_int_equal(c->limits.max_connections_per_ip, 50);
+	assert_int_equal(c->limits.max_received, 100);
+	assert_int_equal(c->limits.timeout_command, 300);
+	assert_int_equal(c->limits.timeout_data_block, 180);
+	assert_int_equal(c->limits.timeout_data_total, 600);
+	assert_int_equal(c->queue.retry_initial, 300);
+	assert_int_equal(c->queue.retry_max, 14400);
+	assert_int_equal(c->queue.lifetime, 432000);
+	assert_int_equal(c->queue.delivery_threads, 4);
+	conf_free(c);
+}
+
+/* A line of `len` bytes (a comment) after the base config. */
+static struct conf *
+load_line(size_t len, struct why *why)
+{
+	struct buf b;
+	struct conf *c;
+
+	buf_init(&b, 4096);
+	assert_int_equal(buf_append_str(&b, BASE "#"), 0);
+	while (b.len < strlen(BASE) + len)
+		assert_int_equal(buf_append_str(&b, "x"), 0);
+	assert_int_equal(buf_append_str(&b, "\n"), 0);
+	c = load((const char *)b.data, why);
+	buf_reset(&b);
+	return c;
+}
+
+/* Text with n domains d0.org .. on lines of 10. */
+static struct conf *
+load_domains(size_t n, struct why *why)
+{
+	struct buf b;
+	struct conf *c;
+	size_t i;
+
+	buf_init(&b, 64 * 1024);
+	for (i = 0; i < n; i++)
+		assert_int_equal(buf_printf(&b, "%sd%zu.org",
+		                     i % 10 == 0 ? "\ndomains = " : ", ", i),
+		    0);
+	assert_int_equal(buf_append_str(&b, "\n" LIS), 0);
+	c = load((const char *)b.data, why);
+	buf_reset(&b);
+	return c;
+}
+
+static struct conf *
+load_listeners(size_t n, struct why *why)
+{
+	struct buf b;
+	struct conf *c;
+	size_t i;
+
+	buf_init(&b, 64 * 1024);
+	assert_int_equal(buf_append_str(&b, "domains = a.org\n"), 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(
+		    buf_printf(&b, "[listener l%zu]\naddress = 127.0.0.1:%zu\n",
+		        i, 1000 + i),
+		    0);
+	c = load((const char *)b.data, why);
+	buf_reset(&b);
+	return c;
+}
+
+static struct conf *load_fmt(struct why *why, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static struct conf *
+load_fmt(struct why *why, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	return load(text, why);
+}
+
+static void
+test_limits(void **state)
+{
+	char label[70], dom[300];
+	struct conf *c;
+	struct why why;
+
+	(void)state;
+	/* Lines: libinih's buffer holds 198 bytes of text. */
+	c = load_line(197, &why);
+	assert_non_null(c);
+	conf_free(c);
+	c = load_line(198, &why);
+	assert_non_null(c);
+	conf_free(c);
+	assert_null(load_line(199, &why));
+	assert_string_equal(why.text, "t:4: line longer than 198 bytes; "
+	                              "continue a long list on another "
+	                              "'domains =' line");
+
+	/* Domains: 1000 in all. */
+	c = load_domains(999, &why);
+	assert_non_null(c);
+	conf_free(c);
+	c = load_domains(1000, &why);
+	assert_non_null(c);
+	assert_int_equal(c->ndomains, 1000);
+	conf_free(c);
+	assert_null(load_domains(1001, &why));
+	assert_non_null(strstr(why.text, "more than 1000 domains"));
+
+	/* Listeners: 64. */
+	c = load_listeners(63, &why);
+	assert_non_null(c);
+	conf_free(c);
+	c = load_listeners(64, &why);
+	assert_non_null(c);
+	conf_free(c);
+	assert_null(load_listeners(65, &why));
+	assert_non_null(strstr(why.text, "more than 64 listeners"));
+
+	/* Ports 1..65535. */
+	c = load("domains = a.org\n[listener a]\naddress = 127.0.0.1:1\n",
+	    &why);
+	assert_non_null(c);
+	conf_free(c);
+	c = load("domains = a.org\n[listener a]\naddress = [::1]:65535\n",
+	    &why);
+	assert_non_null(c);
+	conf_free(c);
+	assert_null(load("domains = a.org\n[listener a]\naddress = "
+	                 "[::1]:65536\n",
+	    &why));
+
+	/* Labels 63, names 253 (RFC 1035 2.3.4). */
+	memset(label, 'a', sizeof(label));
+	c = load_fmt(&why, "domains = %.62s.org\n" LIS, label);
+	assert_non_null(c);
+	conf_free(c);
+	c = load_fmt(&why, "domains = %.63s.org\n" LIS, label);
+	assert_non_null(c);
+	conf_free(c);
+	assert_null(load_fmt(&why, "domains = %.64s.org\n" LIS, label));
+	/*
+	 * A 253-byte name (RFC 1035 2.3.4) cannot be written: libinih's
+	 * line buffer ends first, and says so. 188 bytes fill the line.
+	 */
+	(void)snprintf(dom, sizeof(dom), "%.63s.%.63s.%.59s", label, label,
+	    label);
+	c = load_fmt(&why, "domains = %s\n" LIS, dom);
+	assert_non_null(c);
+	assert_int_equal(strlen(c->domains[0]), 187);
+	conf_free(c);
+	(void)snprintf(dom, sizeof(dom), "%.63s.%.63s.%.60s", label, label,
+	    label);
+	c = load_fmt(&why, "domains = %s\n" LIS, dom);
+	assert_non_null(c);
+	conf_free(c);
+	(void)snprintf(dom, sizeof(dom), "%.63s.%.63s.%.61s", label, label,
+	    label);
+	assert_null(load_fmt(&why, "domains = %s\n" LIS, dom));
+	assert_non_null(strstr(why.text, "t:1: line longer than 198"));
+
+	/* Login names: 32 bytes. */
+	c = load_fmt(&why, "user = %.31s\n" BASE, label);
+	assert_non_null(c);
+	conf_free(c);
+	c = load_fmt(&why, "user = %.32s\n" BASE, label);
+	assert_non_null(c);
+	conf_free(c);
+	assert_null(load_fmt(&why, "user = %.33s\n" BASE, label));
+
+	/* Listener names: 32 bytes. */
+	c = load_fmt(&why,
+	    "domains = a.org\n[listener %.31s]\naddress = "
+	    "127.0.0.1:1\n",
+	    label);
+	assert_non_null(c);
+	conf_free(c);
+	c = load_fmt(&why,
+	    "domains = a.org\n[listener %.32s]\naddress = "
+	    "127.0.0.1:1\n",
+	    label);
+	assert_non_null(c);
+	conf_free(c);
+	assert_null(load_fmt(&why,
+	    "domains = a.org\n[listener %.33s]\n"
+	    "address = 127.0.0.1:1\n",
+	    label));
+}
+
+static char *
+print_str(const struct conf *c)
+{
+	char *s = NULL;
+	size_t n = 0;
+	FILE *fp = open_memstream(&s, &n);
+
+	assert_non_null(fp);
+	conf_print(c, fp);
+	assert_int_equal(fclose(fp), 0);
+	return s;
+}
+
+static void
+round_trip(const char *text)
+{
+	struct conf *c, *c2;
+	struct why why;
+	char *s1, *s2;
+
+	c = load(text, &why);
+	if (c == NULL)
+		fail_msg("%s", why.text);
+	s1 = print_str(c);
+	c2 = load(s1, &why);
+	if (c2 == NULL)
+		fail_msg("reload: %s\n%s", why.text, s1);
+	s2 = print_str(c2);
+	assert_string_equal(s1, s2);
+	assert_int_equal(c->ndomains, c2->ndomains);
+	assert_int_equal(c->nlisteners, c2->nlisteners);
+	assert_memory_equal(&c->limits, &c2->limits, sizeof(c->limits));
+	assert_memory_equal(&c->queue, &c2->queue, sizeof(c->queue));
+	assert_int_equal(c->listeners[0].salen, c2->listeners[0].salen);
+	assert_memory_equal(&c->listeners[0].sa, &c2->listeners[0].sa,
+	    c->listeners[0].salen);
+	free(s1);
+	free(s2);
+	conf_free(c);
+	conf_free(c2);
+}
+
+static void
+test_print(void **state)
+{
+	struct conf *c;
+	struct why why;
+
+	(void)state;
+	round_trip(BASE);
+	round_trip("hostname = mx.a.org\nuser = tern\npostmaster = pm@a.org\n"
+	           "log_file = /tmp/x.log\nthreads = 2\ndomains = a.org b.org\n"
+	           "[listener a]\naddress = [::1]:25\nmode = submission\n"
+	           "tls = implicit\n[listener b]\naddress = 0.0.0.0:26\n"
+	           "tls = starttls\n[limits]\nmax_message_size = 1025\n"
+	           "timeout_command = 61\n[queue]\nlifetime = 90m\n");
+	/* Many domains wrap over several "domains =" lines. */
+	c = load_domains(300, &why);
+	assert_non_null(c);
+	conf_free(c);
+	{
+		struct buf b;
+		size_t i;
+
+		buf_init(&b, 64 * 1024);
+		for (i = 0; i < 300; i++)
+			assert_int_equal(buf_printf(&b,
+			                     "%sdomain-number-%zu.example.org",
+			                     i % 4 == 0 ? "\ndomains = " : ", ",
+			                     i),
+			    0);
+		assert_int_equal(buf_append_str(&b, "\n" LIS), 0);
+		round_trip((const char *)b.data);
+		buf_reset(&b);
+	}
+	c = conf_default();
+	{
+		char *s = print_str(c);
+
+		assert_non_null(strstr(s, "max_message_size = 35M"));
+		assert_non_null(strstr(s, "lifetime = 5d"));
+		assert_non_null(strstr(s, "retry_max = 4h"));
+		assert_non_null(strstr(s, "# user = (not set"));
+		free(s);
+	}
+	conf_free(c);
+}
+
+static void
+test_default(void **state)
+{
+	struct conf *c = conf_default();
+	const struct sockaddr_in *s4;
+
+	(void)state;
+	assert_null(c->path);
+	assert_string_equal(c->hostname, "localhost");
+	assert_string_equal(c->data_dir, "./var");
+	assert_int_equal(c->ndomains, 1);
+	assert_string_equal(c->domains[0], "localhost");
+	assert_int_equal(c->nlisteners, 1);
+	assert_string_equal(c->listeners[0].name, "mx");
+	assert_string_equal(c->listeners[0].address, "127.0.0.1:2525");
+	s4 = (const struct sockaddr_in *)&c->listeners[0].sa;
+	assert_int_equal(ntohs(s4->sin_port), 2525);
+	assert_int_equal(ntohl(s4->sin_addr.s_addr), INADDR_LOOPBACK);
+	assert_int_equal(c->listeners[0].mode, CONF_MODE_MX);
+	assert_int_equal(c->listeners[0].tls, CONF_TLS_NONE);
+	assert_true(conf_is_local_domain(c, "LocalHost."));
+	conf_free(c);
+}
+
+static void
+test_file(void **state)
+{
+	char path[] = "/tmp/test_conf_XXXXXX";
+	struct conf *c;
+	struct why why;
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	why_clear(&why);
+	assert_null(conf_load("/nonexistent/tern.conf", &why));
+	assert_string_equal(why.text,
+	    "/nonexistent/tern.conf: No such file or directory");
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	fputs(BASE "mode = bogus\n", fp);
+	fclose(fp);
+	assert_null(conf_load(path, &why));
+	assert_non_null(strstr(why.text, path));
+	assert_non_null(strstr(why.text, ":4: mode 'bogus'"));
+
+	fp = fopen(path, "w");
+	fputs(BASE, fp);
+	fclose(fp);
+	c = conf_load(path, &why);
+	assert_non_null(c);
+	assert_string_equal(c->path, path);
+	conf_free(c);
+
+	/* A NUL byte would end the text early: refused with its line. */
+	fp = fopen(path, "w");
+	fputs(BASE, fp);
+	fputc('\0', fp);
+	fputs("\n", fp);
+	fclose(fp);
+	assert_null(conf_load(path, &why));
+	assert_non_null(strstr(why.text, ":4: NUL byte"));
+	unlink(path);
+}
+
+/* Every prefix of a full config loads or fails with FILE:LINE: text. */
+static void
+test_prefixes(void **state)
+{
+	static const char full[] =
+	    "hostname = mx.a.org\ndomains = a.org, b.org\n"
+	    "[listener mx]\naddress = [::1]:25\ntls = starttls\n"
+	    "[limits]\nmax_message_size = 10M\n[queue]\nlifetime = 1d\n";
+	char text[sizeof(full)];
+	struct conf *c;
+	struct why why;
+	size_t cut;
+
+	(void)state;
+	for (cut = 0; cut < sizeof(full); cut++) {
+		memcpy(text, full, cut);
+		text[cut] = '\0';
+		c = load(text, &why);
+		if (c == NULL && strncmp(why.text, "t:", 2) != 0)
+			fail_msg("prefix %zu: '%s'", cut, why.text);
+		conf_free(c);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_print),
+		cmocka_unit_test(test_default),
+		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_prefixes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

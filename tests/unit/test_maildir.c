@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: ISC */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "deliver/local.h"
+#include "deliver/maildir.h"
+#include "queue/sched.h"
+#include "util/str.h"
+#include "util/xmalloc.h"
+
+#define CHUNK 65536 /* maildir.c's copy size: CRLF across it is tested */
+
+static char dir[64];
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	(void)strlcpy(dir, "/tmp/tern-maildir-XXXXXX", sizeof(dir));
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+/* A spool-like file: `junk` bytes, then the message. */
+static int
+msg_file(const void *p, size_t n, size_t junk)
+{
+	char path[128];
+	size_t i;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "%s/msg", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	for (i = 0; i < junk; i++)
+		assert_int_equal(write(fd, "J", 1), 1);
+	assert_int_equal(write(fd, p, n), (ssize_t)n);
+	(void)unlink(path);
+	return fd;
+}
+
+static size_t
+count(const char *p)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d = opendir(p);
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Read new/<name> of maildir md into a fresh buffer. */
+static char *
+slurp(const char *md, const char *name, size_t *n_out)
+{
+	char p[512];
+	struct stat st;
+	char *b;
+	int fd;
+
+	(void)snprintf(p, sizeof(p), "%s/new/%s", md, name);
+	fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	b = xmalloc((size_t)st.st_size + 1);
+	assert_int_equal(read(fd, b, (size_t)st.st_size), st.st_size);
+	b[st.st_size] = '\0';
+	close(fd);
+	*n_out = (size_t)st.st_size;
+	return b;
+}
+
+struct conv_case {
+	const char *name;
+	const char *in;
+	const char *want;
+};
+
+static const struct conv_case conv_cases[] = {
+	{ "crlf", "Subject: x\r\n\r\nbody\r\n", "Subject: x\n\nbody\n" },
+	{ "empty", "", "" },
+	{ "lf-only", "a\nb\n", "a\nb\n" },
+	{ "bare-cr-kept", "a\rb\r\n", "a\rb\n" },
+	{ "trailing-cr", "a\r", "a\r" },
+	{ "cr-cr-lf", "a\r\r\n", "a\r\n" },
+	{ "no-final-eol", "a\r\nb", "a\nb" },
+};
+
+static void
+test_convert(void **state)
+{
+	static const char prefix[] = "Return-Path: <s@x>\nDelivered-To: u@x\n";
+	char md[128], name[MAILDIR_NAME_MAX], *got, *want;
+	struct why why;
+	size_t i, n, wn;
+	int fd;
+
+	(void)state;
+	(void)snprintf(md, sizeof(md), "%s/a/b/Maildir", dir);
+	for (i = 0; i < sizeof(conv_cases) / sizeof(conv_cases[0]); i++) {
+		const struct conv_case *c = &conv_cases[i];
+
+		fd = msg_file(c->in, strlen(c->in), 7);
+		/* The maildir and its parents appear on first delivery. */
+		if (maildir_deliver(md, prefix, strlen(prefix), fd, 7,
+		        (off_t)strlen(c->in), name, sizeof(name), &why) != 0)
+			fail_msg("%s: %s", c->name, why.text);
+		close(fd);
+		got = slurp(md, name, &n);
+		wn = strlen(prefix) + strlen(c->want);
+		want = xmalloc(wn + 1);
+		(void)snprintf(want, wn + 1, "%s%s", prefix, c->want);
+		if (n != wn || memcmp(got, want, n) != 0)
+			fail_msg("%s: got \"%s\"", c->name, got);
+		free(got);
+		free(want);
+	}
+	assert_int_equal(count(md), 3); /* cur new tmp */
+	(void)snprintf(name, sizeof(name), "%s/tmp", md);
+	assert_int_equal(count(name), 0);
+	(void)snprintf(name, sizeof(name), "%s/new", md);
+	assert_int_equal(count(name),
+	    sizeof(conv_cases) / sizeof(conv_cases[0]));
+}
+
+/* A CRLF split by the copy chunk at limit-1, limit, limit+1. */
+static void
+test_chunk_boundary(void **state)
+{
+	char md[128], name[MAILDIR_NAME_MAX], *in, *got;
+	struct why why;
+	size_t cr, n, i;
+	int fd;
+
+	(void)state;
+	(void)snprintf(md, sizeof(md), "%s/Maildir", dir);
+	in = xmalloc(3 * CHUNK);
+	for (cr = CHUNK - 2; cr <= CHUNK; cr++) {
+		memset(in, 'a', 3 * CHUNK);
+		in[cr] = '\r';
+		in[cr + 1] = '\n';
+		in[2 * CHUNK] = '\r'; /* bare CR right at the next boundary */
+		fd = msg_file(in, 3 * CHUNK, 0);
+		assert_int_equal(maildir_deliver(md, "", 0, fd, 0, 3 * CHUNK,
+		                     name, sizeof(name), &why),
+		    0);
+		close(fd);
+		got = slurp(md, name, &n);
+		assert_int_equal(n, 3 * CHUNK - 1);
+		for (i = 0; i < n; i++) {
+			char want = i == cr              ? '\n'
+			            : i == 2 * CHUNK - 1 ? '\r'
+			                                 : 'a';
+			if (got[i] != want)
+				fail_msg("cr at %zu: byte %zu", cr, i);
+		}
+		free(got);
+	}
+	free(in);
+}
+
+struct uniq {
+	char md[128];
+	int fd;
+	int fails;
+	pthread_mutex_t mtx;
+};
+
+static void *
+uniq_main(void *arg)
+{
+	struct uniq *u = arg;
+	struct why why;
+	int i;
+
+	for (i = 0; i < 50; i++)
+		if (maildir_deliver(u->md, "X: y\n", 5, u->fd, 0, 4, NULL, 0,
+		        &why) != 0) {
+			pthread_mutex_lock(&u->mtx);
+			u->fails++;
+			pthread_mutex_unlock(&u->mtx);
+		}
+	return NULL;
+}
+
+static void
+test_unique_names(void **state)
+{
+	struct uniq u = { .mtx = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t t[4];
+	char p[160];
+	struct stat st;
+	size_t i;
+
+	(void)state;
+	(void)snprintf(u.md, sizeof(u.md), "%s/Maildir", dir);
+	u.fd = msg_file("hi\r\n", 4, 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, uniq_main, &u), 0);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	close(u.fd);
+	assert_int_equal(u.fails, 0);
+	/* O_EXCL in tmp/: a clash would have failed, not overwritten. */
+	(void)snprintf(p, sizeof(p), "%s/new", u.md);
+	assert_int_equal(count(p), 200);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+}
+
+static void
+touch(const char *p)
+{
+	int fd = open(p, O_WRONLY | O_CREAT, 0600);
+
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void
+test_failures(void **state)
+{
+	char p[256], md[256], *longp;
+	struct why why;
+	int fd;
+
+	(void)state;
+	fd = msg_file("hi\r\n", 4, 0);
+	/* A file where a parent directory should be. */
+	(void)snprintf(p, sizeof(p), "%s/file", dir);
+	touch(p);
+	(void)snprintf(md, sizeof(md), "%s/file/Maildir", dir);
+	assert_int_equal(maildir_deliver(md, "", 0, fd, 0, 4, NULL, 0, &why),
+	    -1);
+	assert_int_equal(why.kind, WHY_TEMP);
+	/* tmp/ is a file. */
+	(void)snprintf(md, sizeof(md), "%s/m1", dir);
+	assert_int_equal(mkdir(md, 0700), 0);
+	(void)snprintf(p, sizeof(p), "%s/m1/tmp", dir);
+	touch(p);
+	assert_int_equal(maildir_deliver(md, "", 0, fd, 0, 4, NULL, 0, &why),
+	    -1);
+	assert_int_equal(why.kind, WHY_TEMP);
+	/* new/ is a file. */
+	(void)snprintf(md, sizeof(md), "%s/m2", dir);
+	assert_int_equal(mkdir(md, 0700), 0);
+	(void)snprintf(p, sizeof(p), "%s/m2/new", dir);
+	touch(p);
+	assert_int_equal(maildir_deliver(md, "", 0, fd, 0, 4, NULL, 0, &why),
+	    -1);
+	assert_int_equal(why.kind, WHY_TEMP);
+	/* The spool file is shorter than the envelope says: no leftovers. */
+	(void)snprintf(md, sizeof(md), "%s/m3", dir);
+	assert_int_equal(maildir_deliver(md, "", 0, fd, 0, 5, NULL, 0, &why),
+	    -1);
+	assert_int_equal(why.kind, WHY_TEMP);
+	(void)snprintf(p, sizeof(p), "%s/m3/tmp", dir);
+	assert_int_equal(count(p), 0);
+	(void)snprintf(p, sizeof(p), "%s/m3/new", dir);
+	assert_int_equal(count(p), 0);
+	/* Unreadable spool descriptor, negative offset. */
+	assert_int_equal(maildir_deliver(md, "", 0, -1, 0, 4, NULL, 0, &why),
+	    -1);
+	assert_int_equal(why.kind, WHY_TEMP);
+	assert_int_equal(maildir_deliver(md, "", 0, fd, -1, 4, NULL, 0, &why),
+	    -1);
+	assert_int_equal(count(p), 0);
+	/* A path longer than PATH_MAX. */
+	longp = xmalloc(PATH_MAX + 16);
+	memset(longp, 'a', PATH_MAX + 15);
+	longp[0] = '/';
+	longp[PATH_MAX + 15] = '\0';
+	assert_int_equal(maildir_deliver(longp, "", 0, fd, 0, 4, NULL, 0, &why),
+	    -1);
+	assert_int_equal(why.kind, WHY_TEMP);
+	free(longp);
+	close(fd);
+}
+
+static void
+test_safe_component(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *s;
+		size_t n; /* 0: strlen */
+		bool ok;
+	} cases[] = {
+		{ "plain", "alice", 0, true },
+		{ "dots-inside", "a.b..c", 0, true },
+		{ "utf8", "b\xc3\xbc", 0, true },
+		{ "empty", "", 0, false },
+		{ "dot", ".", 0, false },
+		{ "dotdot", "..", 0, false },
+		{ "leading-dot", ".hidden", 0, false },
+		{ "slash", "a/b", 0, false },
+		{ "nul", "a\0b", 3, false },
+		{ "ctl", "a\x01", 0, false },
+		{ "del", "a\x7f", 0, false },
+		{ "lf", "a\n", 0, false },
+	};
+	char big[NAME_MAX + 2];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = cases[i].n ? cases[i].n : strlen(cases[i].s);
+
+		if (local_is_safe_component(cases[i].s, n) != cases[i].ok)
+			fail_msg("%s", cases[i].name);
+	}
+	memset(big, 'x', sizeof(big));
+	assert_true(local_is_safe_component(big, NAME_MAX - 1));
+	assert_true(local_is_safe_component(big, NAME_MAX));
+	assert_false(local_is_safe_component(big, NAME_MAX + 1));
+}
+
+static void
+test_local(void **state)
+{
+	static const struct {
+		const char *addr;
+		int rc;
+		enum why_kind kind;
+	} cases[] = {
+		{ "alice@example.org", 0, WHY_NONE },
+		{ "bob@EXAMPLE.org", 0, WHY_NONE },
+		{ "carol@other.net", -1, WHY_TEMP },
+		{ "..@example.org", -1, WHY_PERM },
+		{ ".x@example.org", -1, WHY_PERM },
+		{ "a/b@example.org", -1, WHY_PERM },
+		{ "a\x01@example.org", -1, WHY_PERM },
+		{ "noat", -1, WHY_PERM },
+		{ "@example.org", -1, WHY_PERM },
+		{ "x@", -1, WHY_PERM },
+	};
+	static char *domains[] = { "example.org" };
+	static const char body[] = "Subject: hi\r\n\r\nhello\r\n";
+	struct spool_rcpt r[sizeof(cases) / sizeof(cases[0])];
+	struct sched_deliverer *d;
+	struct spool_env env;
+	struct conf *conf;
+	struct why why;
+	char p[256], name[MAILDIR_NAME_MAX], *got;
+	struct dirent *de;
+	size_t i, n;
+	void *ctx;
+	DIR *dd;
+	int fd, rc;
+
+	(void)state;
+	conf = xcalloc(1, sizeof(*conf));
+	conf->data_dir = dir;
+	conf->domains = domains;
+	conf->ndomains = 1;
+	d = local_deliverer_new(conf);
+	assert_non_null(d);
+	assert_string_equal(d->name, "maildir");
+	ctx = d->thread_init(d->arg);
+	memset(&env, 0, sizeof(env));
+	env.sender = "s@x.example";
+	env.rcpts = r;
+	env.nrcpts = sizeof(cases) / sizeof(cases[0]);
+	for (i = 0; i < env.nrcpts; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].addr = (char *)cases[i].addr;
+	}
+	fd = msg_file(body, strlen(body), 11);
+	env.body_offset = 11;
+	env.body_size = (off_t)strlen(body);
+	for (i = 0; i < env.nrcpts; i++) {
+		why_clear(&why);
+		rc = d->deliver(ctx, &env, fd, i, &why);
+		if (rc != cases[i].rc || why.kind != cases[i].kind)
+			fail_msg("%s: rc %d kind %d %s", cases[i].addr, rc,
+			    why.kind, why.text);
+	}
+	close(fd);
+	(void)snprintf(p, sizeof(p), "%s/mail/example.org/alice/new", dir);
+	dd = opendir(p);
+	assert_non_null(dd);
+	while ((de = readdir(dd)) != NULL)
+		if (de->d_name[0] != '.')
+			(void)strlcpy(name, de->d_name, sizeof(name));
+	closedir(dd);
+	(void)snprintf(p, sizeof(p), "%s/mail/example.org/alice", dir);
+	got = slurp(p, name, &n);
+	assert_string_equal(got, "Return-Path: <s@x.example>\n"
+	                         "Delivered-To: alice@example.org\n"
+	                         "Subject: hi\n\nhello\n");
+	free(got);
+	(void)snprintf(p, sizeof(p), "%s/mail/example.org/bob/new", dir);
+	assert_int_equal(count(p), 1);
+	(void)snprintf(p, sizeof(p), "%s/mail", dir);
+	assert_int_equal(count(p), 1); /* nothing for other.net */
+	d->thread_fini(ctx);
+	local_deliverer_free(d);
+	free(conf);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_convert),
+		T(test_chunk_boundary),
+		T(test_unique_names),
+		T(test_failures),
+		T(test_safe_component),
+		T(test_local),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -15,13 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "queue/spool.h"
 #include "util/xmalloc.h"
 
-#define EX_USAGE 64
 #define HEADER_SHOW_MAX 65536 /* bytes of message header `show` prints */
 #define RCPT_LIST_MAX 60      /* longer recipient lists print a count */
 

@@ -150,7 +150,7 @@ dir_open(const char *path, struct why *why)
 
 	/* Hashes inside: create it private before SQLite makes it 0644;
 	 * SQLite gives the -wal and -shm files the same mode. */
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) == -1) {
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
 		why_set(why, WHY_TEMP, errno, "open %s", path);
 		return NULL;
 	}

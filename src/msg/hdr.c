@@ -83,7 +83,8 @@ msg_hdr_scan_feed(struct msg_hdr_scan *h, const uint8_t *p, size_t n)
 			} else if (c == '\n') {
 				end_header(h); /* LF LF, tolerated */
 			} else if (is_wsp(c)) {
-				/* Folding; on the first line it folds nothing. */
+				/* Folding; on the first line it folds nothing.
+				 */
 				if (h->off == 0)
 					end_header(h);
 				else

@@ -157,8 +157,8 @@ msg_received_format(const struct msg_received *r, struct buf *out)
 	/* TCP-info address-literal, RFC 5321 4.4 and 4.1.3 */
 	n = snprintf(tok, sizeof(tok), "[%s%s])",
 	    strchr(addr, ':') != NULL && strncmp(addr, "IPv6:", 5) != 0
-		? "IPv6:"
-		: "",
+	        ? "IPv6:"
+	        : "",
 	    addr);
 	if (n < 0 || (size_t)n >= sizeof(tok))
 		goto fail;
@@ -229,17 +229,15 @@ msg_date_format(time_t t, char *dst, size_t dstsz)
 		return -1;
 	/* RFC 5322 3.3: year = 4*DIGIT; keep to years that fit it. */
 	if (tm.tm_year < 1900 - 1900 || tm.tm_year > 9999 - 1900 ||
-	    tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 ||
-	    tm.tm_mon > 11)
+	    tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 || tm.tm_mon > 11)
 		return -1;
 	off = tm.tm_gmtoff / 60;
 	if (off <= -100 * 60 || off >= 100 * 60)
 		return -1;
 	n = snprintf(dst, dstsz, "%s, %02d %s %04d %02d:%02d:%02d %c%02ld%02ld",
-	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	    off < 0 ? '-' : '+', (off < 0 ? -off : off) / 60,
-	    (off < 0 ? -off : off) % 60);
+	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+',
+	    (off < 0 ? -off : off) / 60, (off < 0 ? -off : off) % 60);
 	if (n < 0 || (size_t)n >= dstsz) {
 		if (dstsz > 0)
 			dst[0] = '\0';

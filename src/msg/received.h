@@ -17,9 +17,9 @@
 
 #include "util/buf.h"
 
-#define MSG_FIELD_MAX 100      /* chars kept of peer text, like %.100s */
-#define MSG_LINE_FOLD 78       /* RFC 5322 2.1.1 */
-#define MSG_DATE_MAX 32        /* "Sat, 28 Nov 2026 12:00:00 +0000" + NUL */
+#define MSG_FIELD_MAX 100 /* chars kept of peer text, like %.100s */
+#define MSG_LINE_FOLD 78  /* RFC 5322 2.1.1 */
+#define MSG_DATE_MAX 32   /* "Sat, 28 Nov 2026 12:00:00 +0000" + NUL */
 
 struct msg_received {
 	const char *helo;        /* EHLO/HELO argument; NULL -> "unknown" */

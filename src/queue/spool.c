@@ -854,21 +854,23 @@ fail_msg(struct spool_msg *m, int err, const char *what)
 }
 
 /*
- * One batch: data of every file, then the renames, then active/ once.
- * Returns the number of sync calls made.
+ * One batch: data of every file, then the renames, then active/ once,
+ * then the callbacks.
  */
-static uint64_t
+static void
 commit_batch(struct spool *sp, struct spool_msg *batch)
 {
 	struct spool_msg *m, *next;
 	char esc[300];
-	uint64_t syncs = 0;
+	uint64_t syncs = 0, n = 0;
 	size_t live = 0, renamed = 0;
 	int err;
 
-	for (m = batch; m != NULL; m = m->next)
+	for (m = batch; m != NULL; m = m->next) {
+		n++;
 		if (!m->failed)
 			live++;
+	}
 	if (live == 1) {
 		for (m = batch; m->failed; m = m->next)
 			;
@@ -910,6 +912,12 @@ commit_batch(struct spool *sp, struct spool_msg *batch)
 					fail_msg(m, err, "fsync active/ for");
 		}
 	}
+	/* Counted before the callbacks, so a caller told "done" sees it. */
+	pthread_mutex_lock(&sp->mtx);
+	sp->stats.commits += n;
+	sp->stats.syncs += syncs;
+	sp->stats.batches++;
+	pthread_mutex_unlock(&sp->mtx);
 	for (m = batch; m != NULL; m = next) {
 		next = m->next;
 		if (m->failed) {
@@ -924,15 +932,13 @@ commit_batch(struct spool *sp, struct spool_msg *batch)
 		    m->failed ? &m->why : NULL);
 		msg_free(m);
 	}
-	return syncs;
 }
 
 static void *
 sync_main(void *arg)
 {
 	struct spool *sp = arg;
-	struct spool_msg *batch, *m;
-	uint64_t syncs, n;
+	struct spool_msg *batch;
 
 	pthread_mutex_lock(&sp->mtx);
 	for (;;) {
@@ -944,13 +950,8 @@ sync_main(void *arg)
 		sp->head = NULL;
 		sp->tailp = &sp->head;
 		pthread_mutex_unlock(&sp->mtx);
-		for (n = 0, m = batch; m != NULL; m = m->next)
-			n++;
-		syncs = commit_batch(sp, batch);
+		commit_batch(sp, batch);
 		pthread_mutex_lock(&sp->mtx);
-		sp->stats.commits += n;
-		sp->stats.syncs += syncs;
-		sp->stats.batches++;
 	}
 	pthread_mutex_unlock(&sp->mtx);
 	return NULL;

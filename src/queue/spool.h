@@ -94,8 +94,11 @@ void spool_close(struct spool *);
 
 /*
  * Begin a message: a fresh unique queue id and a file in incoming/ with
- * the envelope written at its head. `env->id` is filled in; the envelope
- * is copied. Any thread. NULL with a WHY_TEMP why on failure.
+ * the envelope written at its head. `env->id` is filled in, and
+ * `env->arrival` when it is 0; the envelope is copied (NULL strings are
+ * stored as ""; rcpt states other than D and F as P). Any thread. NULL
+ * with a WHY_TEMP why on failure, or WHY_PERM when the envelope breaks a
+ * limit (SPOOL_FIELD_MAX, 1..SPOOL_RCPTS_MAX recipients, SPOOL_ENV_MAX).
  */
 struct spool_msg *spool_msg_new(struct spool *, struct spool_env *env,
     struct why *);
@@ -114,7 +117,11 @@ void spool_msg_commit(struct spool_msg *, spool_commit_fn *done, void *arg);
 
 /*
  * Read the envelope of committed message `id` into *env (caller frees
- * with spool_env_free). -1 with why when missing or corrupt.
+ * with spool_env_free; all strings non-NULL except last_error), with
+ * body_size from the file size and the notes (attempts, next_attempt,
+ * last errors). -1 with why: WHY_PERM with sys_errno ENOENT when the
+ * message is gone, WHY_PERM when it is corrupt (a read-write spool then
+ * moves it to corrupt/ and logs event=spool_corrupt), WHY_TEMP for I/O.
  */
 int spool_env_load(struct spool *, const char *id, struct spool_env *env,
     struct why *);

@@ -43,8 +43,8 @@ static bool
 is_atext(int ch)
 {
 	return ch >= 0 && ch < 0x80 &&
-	    (ascii_is_alnum(ch) ||
-		(ch != 0 && strchr("!#$%&'*+-/=?^_`{|}~", ch) != NULL));
+	       (ascii_is_alnum(ch) ||
+	           (ch != 0 && strchr("!#$%&'*+-/=?^_`{|}~", ch) != NULL));
 }
 
 static bool
@@ -128,7 +128,8 @@ parse_quoted(struct cur *c, struct smtp_addr *out)
 			/* quoted-pairSMTP = %d92 %d32-126 */
 			ch = at(c, c->i + 1);
 			if (ch == -1)
-				return fail(c, "unbalanced quote in local part");
+				return fail(c,
+				    "unbalanced quote in local part");
 			if (ch < 32 || ch > 126) {
 				c->i++;
 				return bad_char(c, "invalid quoted pair");
@@ -147,7 +148,8 @@ parse_quoted(struct cur *c, struct smtp_addr *out)
 		}
 		/* qtextSMTP = %d32-33 / %d35-91 / %d93-126 */
 		if (ch < 32 || ch > 126)
-			return bad_char(c, "invalid character in quoted string");
+			return bad_char(c,
+			    "invalid character in quoted string");
 		tmp[tl++] = (char)ch;
 		c->i++;
 	}
@@ -199,7 +201,8 @@ parse_dot_string(struct cur *c, struct smtp_addr *out)
 			if (c->i == start)
 				return fail(c, "local part starts with a dot");
 			if (prev_dot)
-				return fail(c, "consecutive dots in local part");
+				return fail(c,
+				    "consecutive dots in local part");
 			prev_dot = true;
 			c->i++;
 		} else
@@ -284,7 +287,8 @@ parse_literal(struct cur *c, struct smtp_addr *out)
 		if (ch == -1)
 			return fail(c, "unterminated address literal");
 		if (ch < 33 || ch > 126 || ch == '[' || ch == '\\')
-			return bad_char(c, "invalid character in address literal");
+			return bad_char(c,
+			    "invalid character in address literal");
 	}
 	s = c->p + start + 1;
 	len = c->i - start - 1;
@@ -295,7 +299,7 @@ parse_literal(struct cur *c, struct smtp_addr *out)
 			return fail(c, "invalid IPv6 address literal");
 		memcpy(tmp, s + 5, len - 5);
 		tmp[len - 5] = '\0';
-		if (inet_pton(AF_INET6, tmp, &(struct in6_addr) { 0 }) != 1)
+		if (inet_pton(AF_INET6, tmp, &(struct in6_addr){ 0 }) != 1)
 			return fail(c, "invalid IPv6 address literal");
 	} else if (len > 0 && ascii_is_digit(s[0])) {
 		if (!is_ipv4(s, len))
@@ -350,8 +354,8 @@ parse_domain(struct cur *c, char *dst)
 		if (c->i == lstart) {
 			if (ch == '.')
 				return fail(c, "empty label in domain");
-			if (c->i == start && (ch == -1 || ch == '>' ||
-						 ch == ',' || ch == ':'))
+			if (c->i == start &&
+			    (ch == -1 || ch == '>' || ch == ',' || ch == ':'))
 				return fail(c, "missing domain");
 			return bad_char(c, "invalid character in domain");
 		}
@@ -431,8 +435,8 @@ done(struct cur *c, struct smtp_addr *out, const char **why_out, bool ok)
 }
 
 bool
-smtp_path_parse(const char *p, size_t n, unsigned flags,
-    struct smtp_addr *out, size_t *used_out, const char **why_out)
+smtp_path_parse(const char *p, size_t n, unsigned flags, struct smtp_addr *out,
+    size_t *used_out, const char **why_out)
 {
 	struct cur c = { (const uint8_t *)p, n, 0, flags, NULL };
 	bool route = false;
@@ -441,7 +445,8 @@ smtp_path_parse(const char *p, size_t n, unsigned flags,
 	memset(out, 0, sizeof(*out));
 	*used_out = 0;
 	if (at(&c, 0) != '<')
-		return done(&c, out, why_out, fail(&c, "address must be in <>"));
+		return done(&c, out, why_out,
+		    fail(&c, "address must be in <>"));
 	c.i = 1;
 	if (at(&c, 1) == '>') {
 		if (!(flags & SMTP_ADDR_NULL_OK))
@@ -473,8 +478,8 @@ smtp_path_parse(const char *p, size_t n, unsigned flags,
 	if (!parse_local(&c, out))
 		return done(&c, out, why_out, false);
 	/* RFC 5321 4.1.1.3: "<Postmaster>" without a domain, any case. */
-	if (at(&c, c.i) == '>' && !route &&
-	    (flags & SMTP_ADDR_POSTMASTER_OK) && is_postmaster(out)) {
+	if (at(&c, c.i) == '>' && !route && (flags & SMTP_ADDR_POSTMASTER_OK) &&
+	    is_postmaster(out)) {
 		c.i++;
 		set_bare_postmaster(out);
 		*used_out = c.i;
@@ -484,9 +489,9 @@ smtp_path_parse(const char *p, size_t n, unsigned flags,
 		return done(&c, out, why_out, false);
 	if (at(&c, c.i) != '>')
 		return done(&c, out, why_out,
-		    bad_char(&c,
-			at(&c, c.i) == -1 ? "missing >"
-					  : "invalid character in domain"));
+		    bad_char(&c, at(&c, c.i) == -1
+		                     ? "missing >"
+		                     : "invalid character in domain"));
 	c.i++;
 	if (c.i > SMTP_PATH_MAX)
 		return done(&c, out, why_out, fail(&c, "address too long"));
@@ -503,13 +508,15 @@ smtp_mailbox_parse(const char *p, size_t n, unsigned flags,
 	memset(out, 0, sizeof(*out));
 	if (n == 0) {
 		if (!(flags & SMTP_ADDR_NULL_OK))
-			return done(&c, out, why_out, fail(&c, "empty address"));
+			return done(&c, out, why_out,
+			    fail(&c, "empty address"));
 		out->is_null = true;
 		return done(&c, out, why_out, true);
 	}
 	if (!parse_local(&c, out))
 		return done(&c, out, why_out, false);
-	if (c.i == n && (flags & SMTP_ADDR_POSTMASTER_OK) && is_postmaster(out)) {
+	if (c.i == n && (flags & SMTP_ADDR_POSTMASTER_OK) &&
+	    is_postmaster(out)) {
 		set_bare_postmaster(out);
 		return done(&c, out, why_out, true);
 	}

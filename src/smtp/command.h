@@ -51,8 +51,7 @@ struct smtp_command {
  * be followed by SP or the end of the line ("MAILFROM:<>" and
  * "QUIT\tx" are SMTP_VERB_UNKNOWN). Only SP separates (RFC 5321 4.1.1).
  */
-void smtp_command_split(const char *line, size_t len,
-    struct smtp_command *out);
+void smtp_command_split(const char *line, size_t len, struct smtp_command *out);
 
 /* "HELO", ..., "AUTH"; "UNKNOWN" for anything else. Static. */
 const char *smtp_verb_name(enum smtp_verb);

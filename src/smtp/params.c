@@ -93,7 +93,8 @@ p_size(struct ctx *x, const char *v, size_t vn)
 		return bad(x, SMTP_ARG_BAD_PARAM, "SIZE needs a value");
 	for (i = 0; i < vn; i++) {
 		if (!ascii_is_digit((unsigned char)v[i]))
-			return bad(x, SMTP_ARG_BAD_PARAM, "SIZE is not a number");
+			return bad(x, SMTP_ARG_BAD_PARAM,
+			    "SIZE is not a number");
 		d = (uint64_t)(v[i] - '0');
 		if (n > (UINT64_MAX - d) / 10)
 			return bad(x, SMTP_ARG_BAD_PARAM, "SIZE is too large");
@@ -220,8 +221,8 @@ p_orcpt(struct ctx *x, const char *v, size_t vn)
 
 	if (v == NULL)
 		return bad(x, SMTP_ARG_BAD_PARAM, "ORCPT needs a value");
-	for (t = 0; t < vn && (ascii_is_alnum((unsigned char)v[t]) ||
-				  v[t] == '-');
+	for (t = 0;
+	     t < vn && (ascii_is_alnum((unsigned char)v[t]) || v[t] == '-');
 	     t++)
 		;
 	if (t == 0 || t + 1 >= vn || v[t] != ';')
@@ -318,7 +319,7 @@ parse_params(struct ctx *x, const char *a, size_t n, unsigned cmd)
 		/* esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-") */
 		ks = i;
 		while (i < n &&
-		    (ascii_is_alnum((unsigned char)a[i]) || a[i] == '-'))
+		       (ascii_is_alnum((unsigned char)a[i]) || a[i] == '-'))
 			i++;
 		kn = i - ks;
 		if (kn == 0 || a[ks] == '-')
@@ -370,7 +371,8 @@ parse_path(struct ctx *x, const char *arg, size_t n, const char *word,
 
 	if (n < wn || ascii_ncasecmp(arg, word, wn) != 0)
 		return bad(x, SMTP_ARG_SYNTAX,
-		    wn == 5 ? "expected FROM:<address>" : "expected TO:<address>");
+		    wn == 5 ? "expected FROM:<address>"
+		            : "expected TO:<address>");
 	if (wn < n && arg[wn] == ' ')
 		wn++;
 	if (wn == n)
@@ -394,16 +396,16 @@ finish(struct ctx *x, enum smtp_arg_status st, void *out, size_t outsz,
 }
 
 enum smtp_arg_status
-smtp_mail_parse(const char *arg, size_t n, unsigned ext,
-    struct smtp_mail *out, const char **why_out)
+smtp_mail_parse(const char *arg, size_t n, unsigned ext, struct smtp_mail *out,
+    const char **why_out)
 {
 	struct ctx x = { ext, out, NULL, NULL };
 	enum smtp_arg_status st;
 	size_t used;
 
 	memset(out, 0, sizeof(*out));
-	st = parse_path(&x, arg, n, "FROM:",
-	    SMTP_ADDR_UTF8 | SMTP_ADDR_NULL_OK, &out->from, &used);
+	st = parse_path(&x, arg, n, "FROM:", SMTP_ADDR_UTF8 | SMTP_ADDR_NULL_OK,
+	    &out->from, &used);
 	if (st == SMTP_ARG_OK)
 		st = parse_params(&x, arg + used, n - used, FOR_MAIL);
 	/* RFC 6531 3.4: a UTF-8 address only with the SMTPUTF8 parameter. */
@@ -414,16 +416,16 @@ smtp_mail_parse(const char *arg, size_t n, unsigned ext,
 }
 
 enum smtp_arg_status
-smtp_rcpt_parse(const char *arg, size_t n, unsigned ext,
-    struct smtp_rcpt *out, const char **why_out)
+smtp_rcpt_parse(const char *arg, size_t n, unsigned ext, struct smtp_rcpt *out,
+    const char **why_out)
 {
 	struct ctx x = { ext, NULL, out, NULL };
 	enum smtp_arg_status st;
 	size_t used;
 
 	memset(out, 0, sizeof(*out));
-	st = parse_path(&x, arg, n, "TO:",
-	    SMTP_ADDR_UTF8 | SMTP_ADDR_POSTMASTER_OK, &out->to, &used);
+	st = parse_path(&x, arg, n,
+	    "TO:", SMTP_ADDR_UTF8 | SMTP_ADDR_POSTMASTER_OK, &out->to, &used);
 	if (st == SMTP_ARG_OK)
 		st = parse_params(&x, arg + used, n - used, FOR_RCPT);
 	if (st == SMTP_ARG_OK && out->to.utf8 && !(ext & SMTP_EXT_SMTPUTF8))
@@ -437,12 +439,13 @@ smtp_arg_reply(enum smtp_arg_status st, bool is_rcpt)
 {
 	switch (st) {
 	case SMTP_ARG_OK:
-		return is_rcpt ? "250 2.1.5 Recipient ok" : "250 2.1.0 Sender ok";
+		return is_rcpt ? "250 2.1.5 Recipient ok"
+		               : "250 2.1.0 Sender ok";
 	case SMTP_ARG_SYNTAX:
 		return "501 5.5.4 Syntax error in parameters";
 	case SMTP_ARG_BAD_ADDR:
 		return is_rcpt ? "553 5.1.3 Bad recipient address syntax"
-			       : "501 5.1.7 Bad sender address syntax";
+		               : "501 5.1.7 Bad sender address syntax";
 	case SMTP_ARG_UTF8_NEEDED:
 		return "553 5.6.7 Address needs SMTPUTF8";
 	case SMTP_ARG_UNKNOWN_PARAM:

@@ -3,6 +3,7 @@
  * smtp/utf8.c - strict UTF-8 decoding (see utf8.h). The byte ranges are
  * those of the UTF8-2/3/4 productions of RFC 3629 4, which exclude
  * overlong forms and surrogates by construction.
+ * Trust: peer bytes; reads at most min(n, 4) of them.
  */
 #include "smtp/utf8.h"
 

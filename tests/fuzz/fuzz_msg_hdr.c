@@ -53,7 +53,8 @@ check_received(const uint8_t *p, size_t n)
 			col = 0;
 			continue;
 		}
-		if (b.data[i] == '\n' || (b.data[i] < 0x20 && b.data[i] != '\t'))
+		if (b.data[i] == '\n' ||
+		    (b.data[i] < 0x20 && b.data[i] != '\t'))
 			abort();
 		col++;
 	}

@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t n);
 static void
 check_addr(const struct smtp_addr *a)
 {
-	unsigned fl = SMTP_ADDR_UTF8 | SMTP_ADDR_NULL_OK |
-	    SMTP_ADDR_POSTMASTER_OK;
+	unsigned fl =
+	    SMTP_ADDR_UTF8 | SMTP_ADDR_NULL_OK | SMTP_ADDR_POSTMASTER_OK;
 	char s[SMTP_ADDR_FMT_MAX], path[SMTP_ADDR_FMT_MAX + 2];
 	struct smtp_addr b;
 	const char *why;

@@ -43,17 +43,17 @@ LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 				abort();
 			smtp_command_split(line, len, &cmd);
 			if (cmd.arg_len > len ||
-			    (cmd.arg_len > 0 && (cmd.arg < line ||
-						    cmd.arg + cmd.arg_len >
-							line + len)))
+			    (cmd.arg_len > 0 &&
+			        (cmd.arg < line ||
+			            cmd.arg + cmd.arg_len > line + len)))
 				abort();
-			if (cmd.arg_len > 0 && (cmd.arg[0] == ' ' ||
-						   cmd.arg[cmd.arg_len - 1] ==
-						       ' '))
+			if (cmd.arg_len > 0 &&
+			    (cmd.arg[0] == ' ' ||
+			        cmd.arg[cmd.arg_len - 1] == ' '))
 				abort();
 			if (cmd.verb == SMTP_VERB_BDAT &&
 			    smtp_bdat_parse(cmd.arg, cmd.arg_len, &size,
-				&last) &&
+			        &last) &&
 			    cmd.arg_len == 0)
 				abort();
 		} else if (line != NULL || len != 0)

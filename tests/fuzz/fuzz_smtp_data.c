@@ -22,8 +22,8 @@ struct result {
 };
 
 static void
-run(struct smtp_data *d, enum smtp_data_mode mode, const uint8_t *p,
-    size_t n, uint32_t seed, struct buf *out, struct result *r)
+run(struct smtp_data *d, enum smtp_data_mode mode, const uint8_t *p, size_t n,
+    uint32_t seed, struct buf *out, struct result *r)
 {
 	size_t off = 0, piece, used;
 
@@ -94,11 +94,11 @@ LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 			abort();
 		if (whole.used > 3 &&
 		    (whole.used < 5 ||
-			memcmp(p + whole.used - 5, "\r\n", 2) != 0))
+		        memcmp(p + whole.used - 5, "\r\n", 2) != 0))
 			abort();
 	} else if (mode == SMTP_DATA_DOT &&
-	    ((n >= 3 && memcmp(p, ".\r\n", 3) == 0) ||
-		memmem(p, n, "\r\n.\r\n", 5) != NULL))
+	           ((n >= 3 && memcmp(p, ".\r\n", 3) == 0) ||
+	               memmem(p, n, "\r\n.\r\n", 5) != NULL))
 		abort(); /* an end marker was missed */
 	buf_reset(&a);
 	buf_reset(&b);

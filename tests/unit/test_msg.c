@@ -35,9 +35,8 @@ struct hdr_case {
 
 static const struct hdr_case hdr_cases[] = {
 	/* valid */
-	{ "basic",
-	    L("From: a\r\nDate: x\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n"), 0,
-	    T_DATE | T_MID | T_FROM | T_BODY, 37 },
+	{ "basic", L("From: a\r\nDate: x\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n"),
+	    0, T_DATE | T_MID | T_FROM | T_BODY, 37 },
 	{ "received-folded",
 	    L("Received: from a\r\n\tby b\r\nReceived: x\r\n\r\n"), 2, T_BODY,
 	    38 },
@@ -45,18 +44,17 @@ static const struct hdr_case hdr_cases[] = {
 	    T_MID | T_BODY, 41 },
 	{ "lf-only", L("From: a\nDate: b\n\nReceived: c\n"), 0,
 	    T_FROM | T_DATE | T_BODY, 16 },
-	{ "obs-wsp", L("Received : x\r\nDate\t: y\r\n\r\n"), 1,
-	    T_DATE | T_BODY, 24 },
+	{ "obs-wsp", L("Received : x\r\nDate\t: y\r\n\r\n"), 1, T_DATE | T_BODY,
+	    24 },
 	{ "empty-header", L("\r\nReceived: x\r\n"), 0, T_BODY, 0 },
 	{ "empty-value", L("From:\r\n\r\n"), 0, T_FROM | T_BODY, 7 },
 	{ "long-name",
-	    L("X-A-Very-Long-Field-Name-Longer-Than-Thirty-One: x\r\n\r\n"),
-	    0, T_BODY, 52 },
+	    L("X-A-Very-Long-Field-Name-Longer-Than-Thirty-One: x\r\n\r\n"), 0,
+	    T_BODY, 52 },
 	{ "name-31", L("Received-xxxxxxxxxxxxxxxxxxxxxx: x\r\n\r\n"), 0, T_BODY,
 	    36 },
 	{ "header-only", L("From: a\r\n"), 0, T_FROM, 0 },
-	{ "two-fields-no-end", L("From: a\r\nDate: b"), 0, T_FROM | T_DATE,
-	    9 },
+	{ "two-fields-no-end", L("From: a\r\nDate: b"), 0, T_FROM | T_DATE, 9 },
 	{ "cr-in-value", L("From: a\rb\r\n\r\n"), 0, T_FROM | T_BODY, 11 },
 	/* invalid: the header ends early, or names do not match */
 	{ "received-spf", L("Received-SPF: pass\r\n\r\n"), 0, T_BODY, 20 },
@@ -110,7 +108,7 @@ test_hdr(void **state)
 			    h.in_body != !!(c->bits & T_BODY) ||
 			    h.header_bytes != c->header_bytes)
 				fail_msg("%s: step %zu: rcvd %zu date %d mid "
-					 "%d from %d body %d bytes %zu",
+				         "%d from %d body %d bytes %zu",
 				    c->name, steps[j], h.received, h.has_date,
 				    h.has_message_id, h.has_from, h.in_body,
 				    h.header_bytes);
@@ -130,7 +128,8 @@ test_hdr_count(void **state)
 	for (k = 99; k <= 101; k++) {
 		msg_hdr_scan_init(&h);
 		for (i = 0; i < k; i++)
-			msg_hdr_scan_feed(&h, (const uint8_t *)f, sizeof(f) - 1);
+			msg_hdr_scan_feed(&h, (const uint8_t *)f,
+			    sizeof(f) - 1);
 		msg_hdr_scan_feed(&h, (const uint8_t *)"\r\n", 2);
 		assert_int_equal(h.received, k);
 		assert_true(h.in_body);
@@ -226,7 +225,8 @@ test_received(void **state)
 	buf_init(&b, 4096);
 	assert_int_equal(msg_received_format(&r, &b), 0);
 	assert_string_equal((char *)b.data,
-	    "Received: from client.example (mail.client.example [192.0.2.1])\r\n"
+	    "Received: from client.example (mail.client.example "
+	    "[192.0.2.1])\r\n"
 	    "\t(using TLSv1.3 TLS_AES_256_GCM_SHA384)\r\n"
 	    "\tby mx.tern.example (tern) with ESMTPS id 4Xq9c2LmZk\r\n"
 	    "\tfor <user@tern.example>; Sat, 28 Nov 2026 12:00:00 +0000\r\n");
@@ -285,9 +285,10 @@ test_received_hostile(void **state)
 	assert_int_equal(msg_received_format(&r, &b), 0);
 	/* '#' stands for '?' here, to keep clear of C trigraphs. */
 	assert_non_null(strstr((char *)b.data,
-	    unhash(want, "from a##X-Evil:#1##b###c###### (unknown [192.0.2.1])")));
-	assert_non_null(strstr((char *)b.data,
-	    unhash(want, "for <\"j \xc3\xb6\"@x##>;")));
+	    unhash(want,
+	        "from a##X-Evil:#1##b###c###### (unknown [192.0.2.1])")));
+	assert_non_null(
+	    strstr((char *)b.data, unhash(want, "for <\"j \xc3\xb6\"@x##>;")));
 	check_lines((char *)b.data, b.len);
 
 	/* The HELO is capped at 100 characters: 99, 100, 101. */
@@ -310,8 +311,12 @@ test_received_hostile(void **state)
 static void
 test_received_full(void **state)
 {
-	struct msg_received r = { .helo = "h", .client_addr = "192.0.2.1",
-		.by = "mx", .with = "SMTP", .id = "q1", .when = WHEN };
+	struct msg_received r = { .helo = "h",
+		.client_addr = "192.0.2.1",
+		.by = "mx",
+		.with = "SMTP",
+		.id = "q1",
+		.when = WHEN };
 	struct buf b;
 	size_t need, max;
 

@@ -39,8 +39,8 @@ static const struct addr_case path_cases[] = {
 	{ "simple", L("<a@b.example>"), 0, true, "a", "b.example", 0, 0 },
 	{ "null", L("<>"), N, true, "", "", F_NULL, 0 },
 	{ "null-then-params", L("<> SIZE=1"), N, true, "", "", F_NULL, 2 },
-	{ "postmaster-bare", L("<Postmaster>"), P, true, "postmaster", "",
-	    F_PM, 0 },
+	{ "postmaster-bare", L("<Postmaster>"), P, true, "postmaster", "", F_PM,
+	    0 },
 	{ "postmaster-upper", L("<POSTMASTER>"), P, true, "postmaster", "",
 	    F_PM, 0 },
 	{ "postmaster-domain", L("<postmaster@x.example>"), P, true,
@@ -53,9 +53,10 @@ static const struct addr_case path_cases[] = {
 	    "x", F_QUOTED, 0 },
 	{ "quoted-escaped-bs", L("<\"a\\\\b\"@x>"), 0, true, "\"a\\\\b\"", "x",
 	    F_QUOTED, 0 },
-	{ "quoted-needless-escape", L("<\"a\\ b\"@x>"), 0, true, "\"a b\"",
-	    "x", F_QUOTED, 0 },
-	{ "quoted-escape-to-atom", L("<\"a\\b\"@x>"), 0, true, "ab", "x", 0, 0 },
+	{ "quoted-needless-escape", L("<\"a\\ b\"@x>"), 0, true, "\"a b\"", "x",
+	    F_QUOTED, 0 },
+	{ "quoted-escape-to-atom", L("<\"a\\b\"@x>"), 0, true, "ab", "x", 0,
+	    0 },
 	{ "quoted-double-dot", L("<\"a..b\"@x>"), 0, true, "\"a..b\"", "x",
 	    F_QUOTED, 0 },
 	{ "quoted-at", L("<\"a@b\"@x>"), 0, true, "\"a@b\"", "x", F_QUOTED, 0 },
@@ -70,12 +71,11 @@ static const struct addr_case path_cases[] = {
 	{ "single-label", L("<a@localhost>"), 0, true, "a", "localhost", 0, 0 },
 	{ "digit-domain", L("<a@1.2.3.4>"), 0, true, "a", "1.2.3.4", 0, 0 },
 	{ "hyphen-inside", L("<a@a-b.c--d>"), 0, true, "a", "a-b.c--d", 0, 0 },
-	{ "case-kept", L("<AbC@ExAmPle.ORG>"), 0, true, "AbC", "ExAmPle.ORG",
-	    0, 0 },
-	{ "ipv4", L("<a@[192.0.2.1]>"), 0, true, "a", "[192.0.2.1]", F_LIT,
+	{ "case-kept", L("<AbC@ExAmPle.ORG>"), 0, true, "AbC", "ExAmPle.ORG", 0,
 	    0 },
-	{ "ipv4-zeros", L("<a@[001.0.0.255]>"), 0, true, "a",
-	    "[001.0.0.255]", F_LIT, 0 },
+	{ "ipv4", L("<a@[192.0.2.1]>"), 0, true, "a", "[192.0.2.1]", F_LIT, 0 },
+	{ "ipv4-zeros", L("<a@[001.0.0.255]>"), 0, true, "a", "[001.0.0.255]",
+	    F_LIT, 0 },
 	{ "ipv6", L("<a@[IPv6:2001:db8::1]>"), 0, true, "a",
 	    "[IPv6:2001:db8::1]", F_LIT, 0 },
 	{ "ipv6-lower-tag", L("<a@[ipv6:::1]>"), 0, true, "a", "[ipv6:::1]",
@@ -86,8 +86,13 @@ static const struct addr_case path_cases[] = {
 	    "[IPv6:1:2:3:4:5:6:7:8]", F_LIT, 0 },
 	{ "utf8-local", L("<j\xc3\xb6@x>"), U, true, "j\xc3\xb6", "x", F_UTF8,
 	    0 },
-	{ "utf8-domain", L("<a@b\xc3\xbc" "cher.de>"), U, true, "a",
-	    "b\xc3\xbc" "cher.de", F_UTF8, 0 },
+	{ "utf8-domain",
+	    L("<a@b\xc3\xbc"
+	      "cher.de>"),
+	    U, true, "a",
+	    "b\xc3\xbc"
+	    "cher.de",
+	    F_UTF8, 0 },
 	{ "utf8-4byte", L("<\xf0\x9f\x98\x80@x>"), U, true, "\xf0\x9f\x98\x80",
 	    "x", F_UTF8, 0 },
 	{ "utf8-quoted", L("<\"j \xc3\xb6\"@x>"), U, true, "\"j \xc3\xb6\"",
@@ -100,21 +105,21 @@ static const struct addr_case path_cases[] = {
 	{ "no-brackets", L("a@b"), 0, false, "address must be in <>", 0, 0, 0 },
 	{ "lt-only", L("<"), 0, false, "empty local part", 0, 0, 0 },
 	{ "missing-gt", L("<a@b"), 0, false, "missing >", 0, 0, 0 },
-	{ "double-lt", L("<<a@b>>"), 0, false, "invalid character in local part",
-	    0, 0, 0 },
+	{ "double-lt", L("<<a@b>>"), 0, false,
+	    "invalid character in local part", 0, 0, 0 },
 	{ "null-not-ok", L("<>"), P | U, false, "null address not allowed", 0,
 	    0, 0 },
 	{ "postmaster-not-ok", L("<postmaster>"), N | U, false,
 	    "missing @domain", 0, 0, 0 },
-	{ "route-postmaster", L("<@a:postmaster>"), P, false,
-	    "missing @domain", 0, 0, 0 },
+	{ "route-postmaster", L("<@a:postmaster>"), P, false, "missing @domain",
+	    0, 0, 0 },
 	{ "route-only", L("<@b.c>"), 0, false, "invalid source route", 0, 0,
 	    0 },
-	{ "route-no-at", L("<@a,u@d>"), 0, false, "invalid source route", 0,
-	    0, 0 },
+	{ "route-no-at", L("<@a,u@d>"), 0, false, "invalid source route", 0, 0,
+	    0 },
 	{ "route-empty", L("<@:u@d>"), 0, false, "missing domain", 0, 0, 0 },
-	{ "route-comma-colon", L("<@a,:u@d>"), 0, false,
-	    "invalid source route", 0, 0, 0 },
+	{ "route-comma-colon", L("<@a,:u@d>"), 0, false, "invalid source route",
+	    0, 0, 0 },
 	{ "route-literal", L("<@[1.2.3.4]:u@d>"), 0, false,
 	    "invalid character in domain", 0, 0, 0 },
 	{ "route-twice", L("<@a:@b:u@d>"), 0, false, "empty local part", 0, 0,
@@ -122,7 +127,8 @@ static const struct addr_case path_cases[] = {
 	{ "empty-local", L("<@>"), 0, false, "missing domain", 0, 0, 0 },
 	{ "empty-local-2", L("<@x.y"), 0, false, "invalid source route", 0, 0,
 	    0 },
-	{ "empty-quoted", L("<\"\"@x>"), 0, false, "empty local part", 0, 0, 0 },
+	{ "empty-quoted", L("<\"\"@x>"), 0, false, "empty local part", 0, 0,
+	    0 },
 	{ "lead-dot", L("<.a@x>"), 0, false, "local part starts with a dot", 0,
 	    0, 0 },
 	{ "trail-dot", L("<a.@x>"), 0, false, "local part ends with a dot", 0,
@@ -135,10 +141,12 @@ static const struct addr_case path_cases[] = {
 	    "unbalanced quote in local part", 0, 0, 0 },
 	{ "quote-mid-atom", L("<a\"b\"@x>"), 0, false,
 	    "invalid character in local part", 0, 0, 0 },
-	{ "ctl", L("<a\x01" "b@x>"), 0, false, "control character in address",
-	    0, 0, 0 },
-	{ "nul", L("<a\0b@x>"), 0, false, "control character in address", 0,
-	    0, 0 },
+	{ "ctl",
+	    L("<a\x01"
+	      "b@x>"),
+	    0, false, "control character in address", 0, 0, 0 },
+	{ "nul", L("<a\0b@x>"), 0, false, "control character in address", 0, 0,
+	    0 },
 	{ "nul-in-domain", L("<a@b\0c>"), 0, false,
 	    "control character in address", 0, 0, 0 },
 	{ "del-quoted", L("<\"a\x7f\"@x>"), 0, false,
@@ -155,23 +163,23 @@ static const struct addr_case path_cases[] = {
 	    "8-bit character without SMTPUTF8", 0, 0, 0 },
 	{ "utf8-truncated", L("<j\xc3@x>"), U, false, "invalid UTF-8", 0, 0,
 	    0 },
-	{ "utf8-overlong", L("<j\xc0\xaf@x>"), U, false, "invalid UTF-8", 0,
-	    0, 0 },
+	{ "utf8-overlong", L("<j\xc0\xaf@x>"), U, false, "invalid UTF-8", 0, 0,
+	    0 },
 	{ "utf8-overlong-3", L("<j\xe0\x80\xaf@x>"), U, false, "invalid UTF-8",
 	    0, 0, 0 },
 	{ "utf8-surrogate", L("<j\xed\xa0\x80@x>"), U, false, "invalid UTF-8",
 	    0, 0, 0 },
-	{ "utf8-too-big", L("<j\xf4\x90\x80\x80@x>"), U, false,
-	    "invalid UTF-8", 0, 0, 0 },
+	{ "utf8-too-big", L("<j\xf4\x90\x80\x80@x>"), U, false, "invalid UTF-8",
+	    0, 0, 0 },
 	{ "utf8-c1", L("<j\xc2\x85@x>"), U, false,
 	    "control character in address", 0, 0, 0 },
 	{ "utf8-lone-cont", L("<a@\x80>"), U, false, "invalid UTF-8", 0, 0, 0 },
 	{ "missing-domain", L("<a@>"), 0, false, "missing domain", 0, 0, 0 },
 	{ "missing-at", L("<a>"), 0, false, "missing @domain", 0, 0, 0 },
-	{ "two-at", L("<a@b@c>"), 0, false, "invalid character in domain", 0,
-	    0, 0 },
-	{ "empty-label", L("<a@b..c>"), 0, false, "empty label in domain", 0,
-	    0, 0 },
+	{ "two-at", L("<a@b@c>"), 0, false, "invalid character in domain", 0, 0,
+	    0 },
+	{ "empty-label", L("<a@b..c>"), 0, false, "empty label in domain", 0, 0,
+	    0 },
 	{ "lead-dot-domain", L("<a@.b>"), 0, false, "empty label in domain", 0,
 	    0, 0 },
 	{ "two-trailing-dots", L("<a@b.c..>"), 0, false,
@@ -183,8 +191,8 @@ static const struct addr_case path_cases[] = {
 	    "hyphen at the end of a domain label", 0, 0, 0 },
 	{ "underscore", L("<a@b_c>"), 0, false, "invalid character in domain",
 	    0, 0, 0 },
-	{ "space-domain", L("<a@b c>"), 0, false,
-	    "invalid character in domain", 0, 0, 0 },
+	{ "space-domain", L("<a@b c>"), 0, false, "invalid character in domain",
+	    0, 0, 0 },
 	{ "ipv4-short", L("<a@[1.2.3]>"), 0, false,
 	    "invalid IPv4 address literal", 0, 0, 0 },
 	{ "ipv4-256", L("<a@[256.1.1.1]>"), 0, false,
@@ -199,8 +207,8 @@ static const struct addr_case path_cases[] = {
 	    "invalid IPv6 address literal", 0, 0, 0 },
 	{ "ipv6-empty", L("<a@[IPv6:]>"), 0, false, "invalid address literal",
 	    0, 0, 0 },
-	{ "ipv6-no-tag", L("<a@[::1]>"), 0, false, "invalid address literal",
-	    0, 0, 0 },
+	{ "ipv6-no-tag", L("<a@[::1]>"), 0, false, "invalid address literal", 0,
+	    0, 0 },
 	{ "ipv6-too-many", L("<a@[IPv6:1:2:3:4:5:6:7:8:9]>"), 0, false,
 	    "invalid IPv6 address literal", 0, 0, 0 },
 	{ "general-literal", L("<a@[x400:foo]>"), 0, false,
@@ -243,8 +251,7 @@ make(char *dst, size_t ln, size_t dn, bool brackets)
 }
 
 static void
-check_ok(const char *name, const struct smtp_addr *a,
-    const struct addr_case *c)
+check_ok(const char *name, const struct smtp_addr *a, const struct addr_case *c)
 {
 	if (strcmp(a->local, c->local) != 0)
 		fail_msg("%s: local \"%s\"", name, a->local);
@@ -301,8 +308,8 @@ test_path(void **state)
 
 		ok = smtp_path_parse(c->in, c->n, c->flags, &a, &used, &why);
 		if (ok != c->ok)
-			fail_msg("%s: got %s (%s)", c->name,
-			    ok ? "ok" : "fail", ok ? "" : why);
+			fail_msg("%s: got %s (%s)", c->name, ok ? "ok" : "fail",
+			    ok ? "" : why);
 		if (!ok) {
 			if (strcmp(why, c->local) != 0)
 				fail_msg("%s: why \"%s\"", c->name, why);
@@ -317,7 +324,7 @@ test_path(void **state)
 		/* No proper prefix of a path is a path. */
 		for (cut = 0; cut < used; cut++)
 			if (smtp_path_parse(c->in, cut, c->flags, &a, &used,
-				&why))
+			        &why))
 				fail_msg("%s: prefix %zu parsed", c->name, cut);
 	}
 }
@@ -357,8 +364,7 @@ test_mailbox(void **state)
 	bool ok;
 
 	(void)state;
-	for (i = 0; i < sizeof(mailbox_cases) / sizeof(mailbox_cases[0]);
-	     i++) {
+	for (i = 0; i < sizeof(mailbox_cases) / sizeof(mailbox_cases[0]); i++) {
 		const struct addr_case *c = &mailbox_cases[i];
 
 		ok = smtp_mailbox_parse(c->in, c->n, c->flags, &a, &why);

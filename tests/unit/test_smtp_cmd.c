@@ -32,7 +32,8 @@ static const struct cmd_case cases[] = {
 	{ "max", L("AAAAAAAAAAAAAA\r\n"), "L:AAAAAAAAAAAAAA|" },
 	{ "nul-kept", L("NO\0OP\r\n"), "L:NO\\x00OP|" },
 	{ "8bit-kept", L("EHLO \xc3\xa9\r\n"), "L:EHLO \\xc3\\xa9|" },
-	{ "pipelined", L("EHLO x\r\nMAIL\r\nDATA\r\n"), "L:EHLO x|L:MAIL|L:DATA|" },
+	{ "pipelined", L("EHLO x\r\nMAIL\r\nDATA\r\n"),
+	    "L:EHLO x|L:MAIL|L:DATA|" },
 	/* invalid */
 	{ "bare-cr", L("RSET\rQUIT\r\n"), "E|" },
 	{ "bare-lf", L("QUIT\n"), "E|" },
@@ -135,7 +136,7 @@ test_cases(void **state)
 			/* The last event is at the last byte, so fewer. */
 			if (strncmp(pev, c->want, strlen(pev)) != 0 ||
 			    (c->want[0] != '\0' &&
-				strlen(pev) >= strlen(c->want)))
+			        strlen(pev) >= strlen(c->want)))
 				fail_msg("%s: prefix %zu: got \"%s\"", c->name,
 				    cut, pev);
 			smtp_cmd_free(cp);

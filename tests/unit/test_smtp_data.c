@@ -28,8 +28,8 @@ struct data_case {
 	enum smtp_data_mode mode;
 	const char *in;
 	size_t n;
-	bool end;      /* DOT: END expected */
-	size_t used;   /* END: bytes consumed (0: all of in) */
+	bool end;    /* DOT: END expected */
+	size_t used; /* END: bytes consumed (0: all of in) */
 	const char *out;
 	size_t out_n;
 	unsigned flags;
@@ -66,8 +66,8 @@ static const struct data_case cases[] = {
 	    L("a\r\r\n"), CR },
 	{ "dot-cr-cr-lf", SMTP_DATA_DOT, L(".\r\r\n.\r\n"), true, 0,
 	    L("\r\r\n"), CR },
-	{ "start-dot-lf", SMTP_DATA_DOT, L(".\n.\r\n"), false, 0,
-	    L("\n.\r\n"), LF },
+	{ "start-dot-lf", SMTP_DATA_DOT, L(".\n.\r\n"), false, 0, L("\n.\r\n"),
+	    LF },
 	{ "start-dot-lf-end", SMTP_DATA_DOT, L(".\n\r\n.\r\n"), true, 0,
 	    L("\n\r\n"), LF },
 	{ "lf-lf", SMTP_DATA_DOT, L("a\n\n.\r\n"), false, 0, L("a\n\n.\r\n"),
@@ -96,8 +96,8 @@ run(struct smtp_data *d, enum smtp_data_mode mode, const char *in, size_t n,
 	buf_clear(out);
 	while (off < n) {
 		piece = n - off < step ? n - off : step;
-		st = smtp_data_parse(d, (const uint8_t *)in + off, piece,
-		    &used, out);
+		st = smtp_data_parse(d, (const uint8_t *)in + off, piece, &used,
+		    out);
 		assert_true(used <= piece);
 		off += used;
 		if (st == SMTP_DATA_END)
@@ -148,7 +148,7 @@ test_cases(void **state)
 		/* No proper prefix of an ended message ends it. */
 		for (cut = 0; c->end && cut < (c->used ? c->used : c->n); cut++)
 			if (run(d, c->mode, c->in, cut, SIZE_MAX, &out,
-				&used) != SMTP_DATA_NEED_MORE)
+			        &used) != SMTP_DATA_NEED_MORE)
 				fail_msg("%s: prefix %zu ended", c->name, cut);
 	}
 	buf_reset(&out);
@@ -185,23 +185,24 @@ test_smuggling_matrix(void **state)
 			wn = (size_t)snprintf(want, sizeof(want),
 			    "a%s%s%sMAIL FROM:<x@y>\r\n", eol[pre].s,
 			    pre == 0 ? "" : ".", eol[post].s);
-			for (j = 0; j < sizeof(steps) / sizeof(steps[0]);
-			     j++) {
+			for (j = 0; j < sizeof(steps) / sizeof(steps[0]); j++) {
 				st = run(d, SMTP_DATA_DOT, in, n, steps[j],
 				    &out, &used);
 				assert_int_equal(st, SMTP_DATA_END);
 				if (pre == 0 && post == 0) {
-					/* The real end: the rest is commands. */
+					/* The real end: the rest is commands.
+					 */
 					assert_int_equal(used, 6);
 					assert_int_equal(out.len, 3);
-					assert_memory_equal(out.data, "a\r\n", 3);
+					assert_memory_equal(out.data, "a\r\n",
+					    3);
 					assert_int_equal(smtp_data_flags(d), 0);
 					continue;
 				}
 				if (used != n || out.len != wn ||
 				    memcmp(out.data, want, wn) != 0)
 					fail_msg("pre %zu post %zu step %zu: "
-						 "wrong output",
+					         "wrong output",
 					    pre, post, steps[j]);
 				if (smtp_data_flags(d) !=
 				    (eol[pre].flag | eol[post].flag))
@@ -269,11 +270,11 @@ test_chunks(void **state)
 	buf_init(&out, 1024);
 	smtp_data_start(d, SMTP_DATA_CHUNK);
 	assert_int_equal(smtp_data_parse(d, (const uint8_t *)"a\r", 2, &used,
-			     &out),
+	                     &out),
 	    SMTP_DATA_NEED_MORE);
 	assert_int_equal(used, 2);
-	assert_int_equal(smtp_data_parse(d, (const uint8_t *)"\nb\r", 3,
-			     &used, &out),
+	assert_int_equal(smtp_data_parse(d, (const uint8_t *)"\nb\r", 3, &used,
+	                     &out),
 	    SMTP_DATA_NEED_MORE);
 	assert_int_equal(smtp_data_flags(d), 0);
 	smtp_data_finish(d);
@@ -282,7 +283,7 @@ test_chunks(void **state)
 	assert_int_equal(smtp_data_size(d), 5);
 	/* After finish, nothing more is taken. */
 	assert_int_equal(smtp_data_parse(d, (const uint8_t *)"x", 1, &used,
-			     &out),
+	                     &out),
 	    SMTP_DATA_END);
 	assert_int_equal(used, 0);
 	/* A message ending without CRLF is fine in BDAT. */
@@ -293,12 +294,12 @@ test_chunks(void **state)
 	assert_int_equal(smtp_data_flags(d), 0);
 	/* After END in DOT mode, likewise until the next start. */
 	smtp_data_start(d, SMTP_DATA_DOT);
-	assert_int_equal(smtp_data_parse(d, (const uint8_t *)".\r\nx", 4,
-			     &used, &out),
+	assert_int_equal(smtp_data_parse(d, (const uint8_t *)".\r\nx", 4, &used,
+	                     &out),
 	    SMTP_DATA_END);
 	assert_int_equal(used, 3);
 	assert_int_equal(smtp_data_parse(d, (const uint8_t *)"x", 1, &used,
-			     &out),
+	                     &out),
 	    SMTP_DATA_END);
 	assert_int_equal(used, 0);
 	buf_reset(&out);

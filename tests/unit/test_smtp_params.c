@@ -43,13 +43,15 @@ static const struct mail_case mail_cases[] = {
 	    "a@b" },
 	{ "body-8", "FROM:<a@b> BODY=8BITMIME", E, SMTP_ARG_OK, "a@b" },
 	{ "body-7-lower", "FROM:<a@b> body=7bit", E, SMTP_ARG_OK, "a@b" },
-	{ "utf8", "FROM:<j\xc3\xb6@x> SMTPUTF8", E, SMTP_ARG_OK, "j\xc3\xb6@x" },
+	{ "utf8", "FROM:<j\xc3\xb6@x> SMTPUTF8", E, SMTP_ARG_OK,
+	    "j\xc3\xb6@x" },
 	{ "utf8-lower", "FROM:<a@b> smtputf8", E, SMTP_ARG_OK, "a@b" },
 	{ "all", "FROM:<a@b> SIZE=10 BODY=8BITMIME SMTPUTF8", E, SMTP_ARG_OK,
 	    "a@b" },
 	{ "two-spaces", "FROM:<a@b>  SIZE=10", E, SMTP_ARG_OK, "a@b" },
 	{ "dsn", "FROM:<a@b> RET=HDRS ENVID=QQ314159", D, SMTP_ARG_OK, "a@b" },
-	{ "dsn-full", "FROM:<a@b> ret=full envid=a+2Bb", D, SMTP_ARG_OK, "a@b" },
+	{ "dsn-full", "FROM:<a@b> ret=full envid=a+2Bb", D, SMTP_ARG_OK,
+	    "a@b" },
 	{ "auth-null", "FROM:<a@b> AUTH=<>", A, SMTP_ARG_OK, "a@b" },
 	{ "auth-xtext", "FROM:<a@b> AUTH=e+3Dmc2@example.com", A, SMTP_ARG_OK,
 	    "a@b" },
@@ -167,8 +169,8 @@ test_mail_values(void **state)
 
 	(void)state;
 	assert_int_equal(smtp_mail_parse("FROM:<a@b> SIZE=10 BODY=8BITMIME "
-					 "SMTPUTF8 RET=HDRS ENVID=x+2By",
-			     62, ALL, &m, &why),
+	                                 "SMTPUTF8 RET=HDRS ENVID=x+2By",
+	                     62, ALL, &m, &why),
 	    SMTP_ARG_OK);
 	assert_true(m.has_size);
 	assert_int_equal(m.size, 10);
@@ -202,15 +204,15 @@ test_mail_values(void **state)
 	}
 	/* SIZE, RFC 1870: UINT64_MAX - 1, UINT64_MAX, UINT64_MAX + 1. */
 	assert_int_equal(smtp_mail_parse("FROM:<a@b> SIZE=18446744073709551614",
-			     36, E, &m, &why),
+	                     36, E, &m, &why),
 	    SMTP_ARG_OK);
 	assert_true(m.size == UINT64_MAX - 1);
 	assert_int_equal(smtp_mail_parse("FROM:<a@b> SIZE=18446744073709551615",
-			     36, E, &m, &why),
+	                     36, E, &m, &why),
 	    SMTP_ARG_OK);
 	assert_true(m.size == UINT64_MAX);
 	assert_int_equal(smtp_mail_parse("FROM:<a@b> SIZE=18446744073709551616",
-			     36, E, &m, &why),
+	                     36, E, &m, &why),
 	    SMTP_ARG_BAD_PARAM);
 }
 
@@ -235,8 +237,8 @@ static const struct rcpt_case rcpt_cases[] = {
 	    SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE, "" },
 	{ "notify-never", "TO:<a@b> NOTIFY=never", D, SMTP_ARG_OK, "a@b",
 	    SMTP_NOTIFY_NEVER, "" },
-	{ "notify-all", "TO:<a@b> NOTIFY=DELAY,FAILURE,SUCCESS", D,
-	    SMTP_ARG_OK, "a@b",
+	{ "notify-all", "TO:<a@b> NOTIFY=DELAY,FAILURE,SUCCESS", D, SMTP_ARG_OK,
+	    "a@b",
 	    SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY, "" },
 	{ "orcpt", "TO:<a@b> ORCPT=rfc822;a+2Bx@b", D, SMTP_ARG_OK, "a@b", 0,
 	    "rfc822;a+2Bx@b" },

@@ -438,7 +438,7 @@ test_rcpt_state(void **state)
 	struct spool_env got;
 	struct spool *sp;
 	struct why why;
-	char id[SPOOL_ID_MAX];
+	char id[SPOOL_ID_MAX], note[SPOOL_NOTE_MAX + 2];
 
 	(void)state;
 	sp = spool_open(dir, &why);
@@ -463,6 +463,15 @@ test_rcpt_state(void **state)
 	    0);
 	assert_int_equal(spool_note_error(sp, id, 2, "first", &why), 0);
 	assert_int_equal(spool_note_error(sp, id, 2, "second", &why), 0);
+	/* SPOOL_NOTE_MAX: longer texts are cut to it. */
+	memset(note, 'n', sizeof(note));
+	note[SPOOL_NOTE_MAX + 1] = '\0';
+	assert_int_equal(spool_note_error(sp, id, 1, note, &why), 0);
+	assert_int_equal(spool_note_error(sp, id, SPOOL_RCPTS_MAX - 1, "x",
+	                     &why),
+	    0); /* not a recipient of this message: ignored at load */
+	assert_int_equal(spool_note_error(sp, id, SPOOL_RCPTS_MAX, "x", &why),
+	    -1);
 	assert_int_equal(spool_note_retry(sp, id, 3, 1234567, &why), 0);
 	assert_int_equal(spool_note_retry(sp, id, 4, 7654321, &why), 0);
 	spool_close(sp);
@@ -475,7 +484,7 @@ test_rcpt_state(void **state)
 	assert_int_equal(got.rcpts[1].state, SPOOL_RCPT_DELIVERED);
 	assert_int_equal(got.rcpts[2].state, SPOOL_RCPT_FAILED);
 	assert_string_equal(got.rcpts[0].last_error, "451 4.2.0 full\r\nx");
-	assert_null(got.rcpts[1].last_error);
+	assert_int_equal(strlen(got.rcpts[1].last_error), SPOOL_NOTE_MAX);
 	assert_string_equal(got.rcpts[2].last_error, "second");
 	assert_int_equal(got.attempts, 4);
 	assert_int_equal(got.next_attempt, 7654321);
@@ -645,6 +654,7 @@ test_env_cases(void **state)
 {
 	char buf[4096];
 	struct spool *sp, *ro;
+	struct spool_env got;
 	struct why why;
 	size_t i, n, cut;
 
@@ -674,6 +684,18 @@ test_env_cases(void **state)
 		if (!exists("corrupt", ID1) || exists("active", ID1))
 			fail_msg("%s: not moved to corrupt/", c->name);
 	}
+	/* SPOOL_ENV_MAX: at the limit the length is believed (and the file
+	 * found short), one past it is refused before any allocation. */
+	(void)snprintf(buf, sizeof(buf), "TERN1 %010zu\n" HEAD,
+	    (size_t)SPOOL_ENV_MAX);
+	put_file("active", ID1, buf, strlen(buf));
+	assert_int_equal(spool_env_load(ro, ID1, &got, &why), -1);
+	assert_non_null(strstr(why.text, "truncated"));
+	(void)snprintf(buf, sizeof(buf), "TERN1 %010zu\n" HEAD,
+	    (size_t)SPOOL_ENV_MAX + 1);
+	put_file("active", ID1, buf, strlen(buf));
+	assert_int_equal(spool_env_load(ro, ID1, &got, &why), -1);
+	assert_non_null(strstr(why.text, "bad envelope length"));
 	spool_close(ro);
 	spool_close(sp);
 }

@@ -502,9 +502,9 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 def stop_stale_postfix(etc, spool):
     """A previous run killed hard may have left our instance running."""
-    pidfile = os.path.join(spool, "pid", "master.pid")
-    if os.path.exists(os.path.join(etc, "main.cf")) and \
-            os.path.exists(pidfile):
+    pid = read_first(os.path.join(spool, "pid", "master.pid"))
+    if os.path.exists(os.path.join(etc, "main.cf")) and pid.isdigit() and \
+            os.path.exists("/proc/%s" % pid):
         log("stopping a postfix instance left by an earlier run")
         run(["postfix", "-c", etc, "stop"], check=False, timeout=30)
         time.sleep(1)
@@ -1012,7 +1012,9 @@ def latency(srv, sessions, messages, size):
 def idle_sessions(srv, n, timeout):
     pids0 = srv.pids()
     pss0, rss0 = memory_kib(pids0)
+    t0 = time.monotonic()
     socks, held, failures = hold_idle(srv.idle_port, n, timeout)
+    ramp = time.monotonic() - t0
     try:
         time.sleep(2)  # let the server settle its per-session state
         pids = srv.pids()
@@ -1021,6 +1023,7 @@ def idle_sessions(srv, n, timeout):
         for s in socks:
             s.close()
     out = {"held": held, "wanted": n, "failures": failures,
+           "ramp_s": ramp,
            "processes": len(pids),
            "pss_mib": pss / 1024.0, "rss_mib": rss / 1024.0,
            "pss_mib_before": pss0 / 1024.0,
@@ -1127,9 +1130,14 @@ def cell(res, server, key, unavailable):
     if s is None:
         return "error" if (server, key) in res.errors else "n/a"
     med, lo, hi, n = s
-    if n == 1:
-        return fmt_num(med)
-    return "%s [%s..%s]" % (fmt_num(med), fmt_num(lo), fmt_num(hi))
+    text = fmt_num(med) if n == 1 else "%s [%s..%s]" % (
+        fmt_num(med), fmt_num(lo), fmt_num(hi))
+    # Idle sessions: say so when fewer than asked for were held.
+    held = [r["held"] for r in res.extra.get((server, key), [])
+            if "held" in r and r["held"] < r["wanted_total"]]
+    if held:
+        text += " (held %d)" % min(held)
+    return text
 
 
 def ratio(res, key, better_high, unavailable):
@@ -1393,7 +1401,9 @@ def bench(args, res, servers, sink, unavailable, use_perf):
             if srv.name == "postfix":
                 srv.drop_idle_daemons()
             n = idle_limit(args.idle) if srv.name == "postfix" else args.idle
-            r = idle_sessions(srv, n, timeout=60 + n / 50.0)
+            # Postfix forks a smtpd per session: about 35/s here.
+            r = idle_sessions(srv, n, timeout=60 + n / 20.0)
+            r["wanted_total"] = args.idle
             if r["held"] < args.idle:
                 log("%s held %d of %d idle sessions" % (srv.name, r["held"],
                                                          args.idle))
@@ -1435,10 +1445,13 @@ def render(args, res, unavailable, info, cmdline, started, elapsed):
             notes.append("%s %s error: %s" % (srv, key, msg))
     for srv in ("postfix", "tern"):
         for raw in res.extra.get((srv, "w5"), []):
-            notes.append("%s idle: held %d/%d sessions in %d processes, "
-                         "PSS %.1f MiB (%.1f before), RSS sum %.1f MiB" % (
-                             srv, raw["held"], args.idle, raw["processes"],
-                             raw["pss_mib"], raw["pss_mib_before"],
+            notes.append("%s idle: held %d/%d sessions (opened in %.0f s) "
+                         "in %d processes, PSS %.1f MiB (%.1f before, "
+                         "%.0f KiB per session), RSS sum %.1f MiB" % (
+                             srv, raw["held"], args.idle, raw["ramp_s"],
+                             raw["processes"], raw["pss_mib"],
+                             raw["pss_mib_before"],
+                             raw["pss_kib_per_session"] or 0,
                              raw["rss_mib"]))
         for raw in res.extra.get((srv, "w6_sync"), []):
             notes.append("%s syncs per run: %s" % (srv, raw.get("syncs")))
@@ -1496,6 +1509,8 @@ def write_results(args, res, unavailable, info, cmdline, table, notes,
                              raw=res.extra.get((srv, key), []))
             if (srv, key) in res.errors:
                 entry["error"] = res.errors[(srv, key)]
+            if (srv, key) in res.na:
+                entry["na"] = res.na[(srv, key)]
             data["figures"].setdefault(key, {})[srv] = entry
     with open(js, "w") as f:
         json.dump(data, f, indent=1, sort_keys=True, default=str)
@@ -1518,6 +1533,8 @@ def main(argv):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
+    # Also when started in the background, where SIGINT comes ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     ensure_deps(args)
     stop_system_postfix()
@@ -1527,7 +1544,9 @@ def main(argv):
             "no fsync counts")
     os.makedirs(WORK, exist_ok=True)
     info = machine_info()
-    info["tern_bin"] = os.path.relpath(args.tern_bin, ROOT)
+    tb = os.path.abspath(args.tern_bin)
+    info["tern_bin"] = os.path.relpath(tb, ROOT) if \
+        tb.startswith(ROOT + os.sep) else tb
     info["postfix_log"] = args.postfix_log
     info["connections"] = "reused (-d)" if args.reuse else "one per message"
     res = Results()

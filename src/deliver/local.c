@@ -14,6 +14,7 @@
 #include "deliver/maildir.h"
 #include "queue/sched.h"
 #include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
@@ -22,6 +23,8 @@
 struct local {
 	struct sched_deliverer d; /* first: the server holds &l->d */
 	const struct conf *conf;
+	struct gsync gs; /* delivery threads share their syncs */
+	bool grouped;    /* gs is usable */
 };
 
 bool
@@ -39,21 +42,6 @@ local_is_safe_component(const char *p, size_t n)
 	return true;
 }
 
-/*
- * The domain list is already lower-case without a trailing dot (conf.h);
- * a local loop instead of conf_is_local_domain() keeps this module
- * testable without conf.c.
- */
-static bool
-is_local_domain(const struct conf *conf, const char *d)
-{
-	size_t i;
-
-	for (i = 0; i < conf->ndomains; i++)
-		if (ascii_casecmp(conf->domains[i], d) == 0)
-			return true;
-	return false;
-}
 
 /* Header text must stay on its line: control bytes become '?'. */
 static int
@@ -104,7 +92,7 @@ deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
 		return why_set(why, WHY_PERM, 0, "recipient domain too long");
 	(void)strlcpy(domain, at + 1, sizeof(domain));
 	ascii_lower_str(domain);
-	if (!is_local_domain(l->conf, domain))
+	if (!conf_is_local_domain(l->conf, domain))
 		return why_set(why, WHY_TEMP, 0,
 		    "remote delivery is not available yet");
 	if (!local_is_safe_component(addr, llen) ||
@@ -125,8 +113,9 @@ deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
 		buf_reset(&pre);
 		return why_set(why, WHY_PERM, 0, "addresses too long");
 	}
-	rc = maildir_deliver(path, (const char *)pre.data, pre.len, fd,
-	    env->body_offset, env->body_size, NULL, 0, why);
+	rc = maildir_deliver_grouped(l->grouped ? &l->gs : NULL, path,
+	    (const char *)pre.data, pre.len, fd, env->body_offset,
+	    env->body_size, NULL, 0, why);
 	buf_reset(&pre);
 	return rc;
 }
@@ -135,6 +124,7 @@ struct sched_deliverer *
 local_deliverer_new(const struct conf *conf)
 {
 	struct local *l;
+	char path[PATH_MAX];
 
 	l = xcalloc(1, sizeof(*l));
 	l->conf = conf;
@@ -143,11 +133,20 @@ local_deliverer_new(const struct conf *conf)
 	l->d.deliver = deliver;
 	l->d.arg = l;
 	l->d.name = "maildir";
+	(void)snprintf(path, sizeof(path), "%s/mail", conf->data_dir);
+	/* Without it (no mail dir yet) each delivery fsyncs on its own. */
+	l->grouped = gsync_init(&l->gs, path) == 0;
 	return &l->d;
 }
 
 void
 local_deliverer_free(struct sched_deliverer *d)
 {
-	free(d); /* d is the first member of struct local */
+	struct local *l = (struct local *)d; /* d is the first member */
+
+	if (l == NULL)
+		return;
+	if (l->grouped)
+		gsync_destroy(&l->gs);
+	free(l);
 }

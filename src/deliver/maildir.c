@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/fsutil.h"
 #include "util/str.h"
 
 #define COPY_CHUNK 65536
@@ -49,60 +50,7 @@ write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* fsync the directory holding `path` so a new entry in it is durable. */
-static int
-fsync_parent(const char *path)
-{
-	char dir[4096];
-	const char *slash = strrchr(path, '/');
-	size_t n;
-	int fd, rc, err;
 
-	if (slash == NULL) {
-		dir[0] = '.';
-		dir[1] = '\0';
-	} else {
-		n = slash == path ? 1 : (size_t)(slash - path);
-		if (n >= sizeof(dir)) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-	}
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	err = errno;
-	(void)close(fd);
-	errno = err;
-	return rc;
-}
-
-/* mkdir -p, 0700, each new directory made durable in its parent. */
-static int
-mkdirs(const char *path, struct why *why)
-{
-	char tmp[4096];
-	size_t i, n = strlen(path);
-
-	if (n == 0 || n >= sizeof(tmp))
-		return why_set(why, WHY_TEMP, ENAMETOOLONG, "maildir path");
-	memcpy(tmp, path, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (tmp[i] != '/' && tmp[i] != '\0')
-			continue;
-		tmp[i] = '\0';
-		if (mkdir(tmp, 0700) == 0) {
-			if (fsync_parent(tmp) == -1)
-				return why_set(why, WHY_TEMP, errno,
-				    "fsync parent of %s", tmp);
-		} else if (errno != EEXIST)
-			return why_set(why, WHY_TEMP, errno, "mkdir %s", tmp);
-		tmp[i] = (i == n) ? '\0' : '/';
-	}
-	return 0;
-}
 
 static int
 create_maildir(const char *path, struct why *why)
@@ -112,13 +60,13 @@ create_maildir(const char *path, struct why *why)
 	size_t i;
 	int n;
 
-	if (mkdirs(path, why) == -1)
+	if (fsutil_mkdirs(path, 0700, why) == -1)
 		return -1;
 	for (i = 0; i < 3; i++) {
 		n = snprintf(p, sizeof(p), "%s/%s", path, sub[i]);
 		if (n < 0 || (size_t)n >= sizeof(p))
 			return why_set(why, WHY_TEMP, ENAMETOOLONG, "%s", path);
-		if (mkdirs(p, why) == -1)
+		if (fsutil_mkdirs(p, 0700, why) == -1)
 			return -1;
 	}
 	return 0;
@@ -223,6 +171,22 @@ maildir_deliver(const char *maildir_path, const char *prefix, size_t prefix_len,
     int fd, off_t offset, off_t len, char *name_out, size_t name_outsz,
     struct why *why)
 {
+	return maildir_deliver_grouped(NULL, maildir_path, prefix, prefix_len,
+	    fd, offset, len, name_out, name_outsz, why);
+}
+
+/* fsync(fd), or a share of a group sync of the whole filesystem. */
+static int
+sync_fd(struct gsync *gs, int fd)
+{
+	return gs != NULL ? gsync_wait(gs) : fsync(fd);
+}
+
+int
+maildir_deliver_grouped(struct gsync *gs, const char *maildir_path,
+    const char *prefix, size_t prefix_len, int fd, off_t offset, off_t len,
+    char *name_out, size_t name_outsz, struct why *why)
+{
 	char name[MAILDIR_NAME_MAX];
 	int tmpfd = -1, newfd = -1, out = -1, rc = -1;
 
@@ -266,7 +230,7 @@ maildir_deliver(const char *maildir_path, const char *prefix, size_t prefix_len,
 	}
 	if (copy_lf(fd, offset, len, out, why) == -1)
 		goto unlink;
-	if (fsync(out) == -1) {
+	if (sync_fd(gs, out) == -1) {
 		why_set(why, WHY_TEMP, errno, "fsync %s/tmp", maildir_path);
 		goto unlink;
 	}
@@ -278,7 +242,7 @@ maildir_deliver(const char *maildir_path, const char *prefix, size_t prefix_len,
 		goto unlink;
 	}
 	/* A failure here means a retry and maybe a duplicate, never a loss. */
-	if (fsync(newfd) == -1) {
+	if (sync_fd(gs, newfd) == -1) {
 		why_set(why, WHY_TEMP, errno, "fsync %s/new", maildir_path);
 		goto done;
 	}

@@ -148,13 +148,21 @@ dir_open(const char *path, struct why *why)
 	sqlite3_stmt *s = NULL;
 	int fd, version;
 
-	/* Hashes inside: create it private before SQLite makes it 0644;
-	 * SQLite gives the -wal and -shm files the same mode. */
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+	/*
+	 * Hashes inside: create it private before SQLite makes it 0644;
+	 * SQLite gives the -wal and -shm files the same mode. O_EXCL, so an
+	 * existing database is never opened and closed behind SQLite's
+	 * back: close(2) drops every POSIX lock this process holds on the
+	 * file, SQLite's included ("How To Corrupt An SQLite Database" 2.2;
+	 * seen as a server that stopped seeing new users).
+	 */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1 && errno != EEXIST) {
 		why_set(why, WHY_TEMP, errno, "open %s", path);
 		return NULL;
 	}
-	(void)close(fd);
+	if (fd != -1)
+		(void)close(fd);
 	d = xcalloc(1, sizeof(*d));
 	d->path = xstrdup(path);
 	d->cd = xcalloc(1, sizeof(*d->cd));

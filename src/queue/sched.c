@@ -269,7 +269,8 @@ process(struct sched *s, void *ctx, const char *id)
 	struct why why;
 	char to[256], reason[300];
 	time_t now = time(NULL), next, expiry;
-	size_t i, pending = 0;
+	size_t i, pending = 0, ndelivered = 0;
+	bool *was_delivered;
 	unsigned attempts;
 	int fd;
 
@@ -299,6 +300,10 @@ process(struct sched *s, void *ctx, const char *id)
 		spool_env_free(&env);
 		return (now + sched_backoff(s->conf, 1)) * (int64_t)1000;
 	}
+	was_delivered = xcalloc(env.nrcpts, sizeof(*was_delivered));
+	for (i = 0; i < env.nrcpts; i++)
+		was_delivered[i] =
+		    env.rcpts[i].state == SPOOL_RCPT_DELIVERED;
 	for (i = 0; i < env.nrcpts; i++) {
 		if (env.rcpts[i].state != SPOOL_RCPT_PENDING)
 			continue;
@@ -317,10 +322,9 @@ process(struct sched *s, void *ctx, const char *id)
 		}
 		why_clear(&why);
 		if (s->d.deliver(ctx, &env, fd, i, &why) == 0) {
-			if (!set_state(s, &env, i, SPOOL_RCPT_DELIVERED)) {
-				pending++;
-				continue;
-			}
+			/* Recorded below, only if the message stays queued. */
+			env.rcpts[i].state = SPOOL_RCPT_DELIVERED;
+			ndelivered++;
 			log_info("event=delivered id=%s to=%s delay=%.3f "
 			         "relay=%s",
 			    id, to, age(&env), relay(s));
@@ -345,6 +349,17 @@ process(struct sched *s, void *ctx, const char *id)
 		    id, to, age(&env), relay(s), reason);
 	}
 	(void)close(fd);
+	/*
+	 * A message that leaves the queue needs no per-recipient record:
+	 * skipping it saves a sync per message. A crash before the removal
+	 * means a duplicate delivery, never a lost one.
+	 */
+	for (i = 0; pending > 0 && ndelivered > 0 && i < env.nrcpts; i++)
+		if (env.rcpts[i].state == SPOOL_RCPT_DELIVERED &&
+		    !was_delivered[i] &&
+		    !set_state(s, &env, i, SPOOL_RCPT_DELIVERED))
+			env.rcpts[i].state = SPOOL_RCPT_PENDING;
+	free(was_delivered);
 	if (pending == 0) {
 		if (spool_remove(s->spool, id, &why) == -1) {
 			log_warn("event=remove_failed id=%s reason=%s", id,

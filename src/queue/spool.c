@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/fsutil.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -445,61 +446,7 @@ open_dir(int at, const char *name, bool create, struct why *why)
 	return fd;
 }
 
-/* Make the entry for `path` in its directory durable. */
-static int
-fsync_parent(const char *path)
-{
-	char dir[4096];
-	const char *slash = strrchr(path, '/');
-	size_t n;
-	int fd, rc, err;
 
-	if (slash == NULL)
-		n = strlcpy(dir, ".", sizeof(dir));
-	else {
-		n = (size_t)(slash - path);
-		if (n == 0)
-			n = 1; /* "/x": the root */
-		if (n >= sizeof(dir)) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-	}
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	err = errno;
-	(void)close(fd);
-	errno = err;
-	return rc;
-}
-
-/* mkdir -p of an absolute or relative path, mode 0700. */
-static int
-mkdir_p(const char *path, struct why *why)
-{
-	char tmp[4096];
-	size_t i, n = strlen(path);
-
-	if (n == 0 || n >= sizeof(tmp))
-		return why_set(why, WHY_TEMP, ENAMETOOLONG, "spool dir");
-	memcpy(tmp, path, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (tmp[i] != '/' && tmp[i] != '\0')
-			continue;
-		tmp[i] = '\0';
-		if (mkdir(tmp, 0700) == 0) {
-			if (fsync_parent(tmp) == -1)
-				return why_set(why, WHY_TEMP, errno,
-				    "fsync parent of %s", tmp);
-		} else if (errno != EEXIST)
-			return why_set(why, WHY_TEMP, errno, "mkdir %s", tmp);
-		tmp[i] = (i == n) ? '\0' : '/';
-	}
-	return 0;
-}
 
 static void
 clean_dir(int fd, bool (*keep)(struct spool *, const char *), struct spool *sp,
@@ -548,7 +495,7 @@ spool_open_mode(const char *dir, bool readonly, struct why *why)
 	sp->tailp = &sp->head;
 	pthread_mutex_init(&sp->mtx, NULL);
 	pthread_cond_init(&sp->cv, NULL);
-	if (!readonly && mkdir_p(dir, why) == -1)
+	if (!readonly && fsutil_mkdirs(dir, 0700, why) == -1)
 		goto fail;
 	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sp->dirfd == -1) {

@@ -35,6 +35,7 @@
 #include "server/limits.h"
 #include "server/loop.h"
 #include "server/workers.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
@@ -135,27 +136,6 @@ server_conn_release(struct server *srv, const struct sockaddr *sa)
 
 /* ---- start-up ----------------------------------------------------- */
 
-static void
-make_dir(const char *path, mode_t mode)
-{
-	char tmp[4096];
-	size_t i, n;
-
-	n = strlcpy(tmp, path, sizeof(tmp));
-	if (n >= sizeof(tmp))
-		fatal("data_dir path too long: %s", path);
-	for (i = 1; i <= n; i++) {
-		if (tmp[i] != '/' && tmp[i] != '\0')
-			continue;
-		tmp[i] = '\0';
-		if (mkdir(tmp, mode) == -1 && errno != EEXIST)
-			fatal("create directory %s: %s; check data_dir and "
-			      "permissions",
-			    tmp, strerror(errno));
-		if (i < n)
-			tmp[i] = '/';
-	}
-}
 
 static void
 path_join(char *dst, size_t dstsz, const char *a, const char *b)
@@ -373,11 +353,13 @@ server_run(const struct conf *conf)
 	atomic_init(&srv.nconn, 0);
 	atomic_init(&srv.next_sid, 1);
 
-	make_dir(conf->data_dir, 0750);
+	if (fsutil_mkdirs(conf->data_dir, 0750, &why) == -1)
+		fatal("%s; check data_dir and permissions", why.text);
 	path_join(qdir, sizeof(qdir), conf->data_dir, "queue");
 	path_join(mdir, sizeof(mdir), conf->data_dir, "mail");
 	path_join(dbpath, sizeof(dbpath), conf->data_dir, "tern.db");
-	make_dir(mdir, 0750);
+	if (fsutil_mkdirs(mdir, 0750, &why) == -1)
+		fatal("%s; check data_dir and permissions", why.text);
 
 	/* Bind everything first: a port in use is a start-up error. */
 	srv.nloops = loop_count(conf);

@@ -3,6 +3,7 @@
 # inputs into the first corpus directory, so that is a temporary one and
 # the committed seeds come second: a test run never changes the tree.
 # Usage: run.sh HARNESS SEED_DIR    (FUZZ_SECONDS, default 10)
+# A crash is kept as $FUZZ_ARTIFACTS (default: the current dir)/NAME-crash-*.
 set -eu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -11,4 +12,4 @@ base=$(basename "$2")
 if [ -f "$2/../$base.dict" ]; then dict="-dict=$2/../$base.dict"; fi
 exec "$1" -max_total_time="${FUZZ_SECONDS:-10}" -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 $dict \
-    -artifact_prefix="$tmp/" "$tmp" "$2"
+    -artifact_prefix="${FUZZ_ARTIFACTS:-$PWD}/$base-" "$tmp" "$2"

@@ -139,8 +139,9 @@ def expect(reply, code, enh=None):
 class Raw:
     """A raw SMTP connection for what smtplib will not send."""
 
-    def __init__(self, host, port, timeout=15.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, timeout=15.0, source=None):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=source)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
@@ -398,7 +399,8 @@ class Server:
         r.out = r.stdout.decode("utf-8", "replace")
         r.err = r.stderr.decode("utf-8", "replace")
         mark = sanitizer_clean(r.err)
-        assert mark is None, f"sanitizer report in `{' '.join(args)}`:\n{r.err}"
+        assert mark is None, \
+            f"sanitizer report in `{' '.join(args)}`:\n{r.err}"
         if check:
             assert r.returncode == 0, (
                 f"`tern {' '.join(args)}` exited {r.returncode}:\n"

@@ -73,3 +73,38 @@ def test_200_concurrent_sessions(make_server):
     dups = {k: v for k, v in seen.items() if v != 1}
     assert not dups, f"delivered more than once: {dups}"
     assert len(srv.all_mail()) == NSESSIONS
+
+
+def test_cli_while_sessions_deliver(make_server):
+    """`tern user add` (SQLite writes) while the server delivers under
+    load: no "database is locked" failure on either side."""
+    srv = make_server(users=USERS)
+    errors = []
+
+    def sender(t):
+        try:
+            for i in range(10):
+                srv.send(f"s{t}@remote.example", [USERS[t]],
+                         make_message(msgid=f"cli-{t}-{i}@test",
+                                      to=USERS[t]))
+        except BaseException as e:
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=sender, args=(t,), daemon=True)
+               for t in range(len(USERS))]
+    for t in threads:
+        t.start()
+    for i in range(8):
+        srv.add_user(f"new{i}@example.test")
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    for u in USERS:
+        srv.wait_for_mail(u, 10, timeout=60)
+    # Every user added is visible to the running server. (A server that
+    # loses its SQLite file locks lets the CLI delete the WAL under it;
+    # it then never sees later changes. Seen here under load.)
+    new = [f"new{i}@example.test" for i in range(8)]
+    srv.send("x@remote.example", new, make_message())
+    for u in new:
+        srv.wait_for_mail(u, 1)

@@ -47,6 +47,13 @@ def render(sections, add_to=None, add_lines=()):
         if sect:
             out.append("")
             out.append(sect)
+        if sect == add_to:
+            # an added key replaces the base line of the same name
+            # (a repeated key is itself an error)
+            keys = {ln.split("=")[0].strip() for ln in add_lines
+                    if "=" in ln}
+            lines = [ln for ln in lines
+                     if ln.split("=")[0].strip() not in keys]
         out.extend(lines)
         if sect == add_to:
             for ln in add_lines:
@@ -78,6 +85,7 @@ BAD = [
     ("bad-duration", "[limits]", ["timeout_command = 5 parsecs"]),
     ("bad-retry", "[queue]", ["retry_initial = soon"]),
     ("unknown-queue-key", "[queue]", ["retry_forever = yes"]),
+    ("duplicate-key", "[limits]", ["max_errors = 5", "max_errors = 6"]),
     ("unknown-section", "[bogus]", ["[bogus]", "key = 1"]),
 ]
 
@@ -198,3 +206,15 @@ def test_serve_with_c_before_subcommand(make_server):
     with srv.raw() as r:
         expect(r.cmd("NOOP"), 250, "2.0.0")
     # stop() at teardown checks exit 0 and a clean stderr
+
+
+def test_check_config_without_file_shows_demo_defaults(tmp_path):
+    """No -c: the embedded demo config (data_dir ./var, domain
+    localhost, mx listener on 127.0.0.1:2525); nothing is bound."""
+    r = subprocess.run([TERN_BIN, "check-config"], capture_output=True,
+                       timeout=30, env=child_env(), cwd=tmp_path,
+                       stdin=subprocess.DEVNULL)
+    out = r.stdout.decode()
+    assert r.returncode == 0, r.stderr.decode()
+    assert "127.0.0.1:2525" in out and "localhost" in out, out
+    assert "var" in out, out

@@ -114,3 +114,24 @@ def test_kill9_under_load(server):
     # DESIGN.md allows a duplicate after a crash, never a loss; but a
     # message delivered many times means recovery replays blindly.
     assert all(n <= 2 for n in seen.values()), seen
+
+
+def test_sigterm_keeps_deferred_queue(server):
+    """SIGTERM exits with the queue intact; start-up recovery from the
+    spool alone finds the message and a retry delivers it."""
+    blocker = server.maildir("bob@example.test")
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a directory\n")
+    qid = server.send("r@remote.example", ["bob@example.test"],
+                      make_message(subject="survives restart",
+                                   msgid="restart@test"))
+    assert [it["id"] for it in server.queue_json()] == [qid]
+    server.stop()
+    # offline: the CLI reads the spool without a server
+    assert [it["id"] for it in server.queue_json()] == [qid]
+    blocker.unlink()
+    server.start()
+    [data] = server.wait_for_mail("bob@example.test", 1)
+    assert message_id_of(data) == "restart@test"
+    assert f"id {qid}".encode() in data
+    server.wait_queue_empty()

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: ISC
 """SMTP commands and replies (RFC 5321, 2034/3463 enhanced status codes)."""
 
+import signal
 import socket
+import time
 
 import pytest
 
@@ -20,7 +22,8 @@ def test_greeting_and_ehlo_extensions(server):
                     "SMTPUTF8", "CHUNKING", "SIZE"):
             assert ext in keywords, f"{ext} not advertised: {rep.lines}"
         size = [ln for ln in rep.lines[1:] if ln.upper().startswith("SIZE")]
-        assert size[0].split(" ")[1] == str(35 * 1024 * 1024), size
+        # 35M: binary or decimal mega, as long as it is the limit
+        assert size[0].split(" ")[1] in (str(35 << 20), "35000000"), size
         expect(r.cmd("QUIT"), 221, "2.0.0")
 
 
@@ -43,8 +46,12 @@ def test_helo_then_mail(server):
     ("MAILFROM:<a@b>", 500, "5.5.1"),
     ("", 500, "5.5.1"),
     ("\x01\x02\x03", 500, "5.5.1"),
+    ("EHLO", 501, None),
+    ("HELO", 501, None),
+    ("MAIL FROM:<a@remote.example>\x00junk", 501, None),
 ], ids=["noop", "noop-lower", "noop-arg", "rset", "vrfy-user",
-        "vrfy-nobody", "help", "unknown", "glued-verb", "empty", "binary"])
+        "vrfy-nobody", "help", "unknown", "glued-verb", "empty", "binary",
+        "ehlo-no-arg", "helo-no-arg", "nul-after-address"])
 def test_simple_commands(server, line, code, enh):
     with server.raw() as r:
         rep = expect(r.cmd(line), code)
@@ -92,7 +99,16 @@ def test_out_of_sequence(server, steps):
         expect(r.cmd("NOOP"), 250, "2.0.0")
 
 
-def test_mail_before_helo_or_ehlo_refused_or_accepted_consistently(server):
+def test_ehlo_mid_transaction_resets(server):
+    """RFC 5321 4.1.4: EHLO in a transaction clears it, like RSET."""
+    with server.raw() as r:
+        expect(r.cmd("MAIL FROM:<a@remote.example>"), 250)
+        expect(r.cmd("RCPT TO:<alice@example.test>"), 250)
+        expect(r.cmd("EHLO again.example.test"), 250)
+        expect(r.cmd("DATA"), 503, "5.5.1")
+
+
+def test_mail_without_helo(server):
     with server.raw(ehlo=False) as r:
         rep = r.cmd("MAIL FROM:<a@remote.example>")
         # RFC 5321 4.1.4: a server may require EHLO first (503) or not.
@@ -264,29 +280,36 @@ def test_huge_line_does_not_grow_memory(server):
         expect(r2.cmd("NOOP"), 250, "2.0.0")
 
 
+@pytest.mark.parametrize("kind", ["unknown-command", "unknown-rcpt"])
 @pytest.mark.parametrize("nerr", [2, 3, 4], ids=["limit-1", "limit",
                                                  "limit+1"])
-def test_error_limit_421(make_server, nerr):
-    """After max_errors errors: 421 4.7.0 and close, unprompted."""
+def test_error_limit_421(make_server, nerr, kind):
+    """After max_errors errors: 421 4.7.0 and close, unprompted. Refused
+    recipients count too (address harvesting)."""
     srv = make_server(limits={"max_errors": "3"})
     with srv.raw() as r:
+        if kind == "unknown-command":
+            line, code, enh = "BOGUS", 500, "5.5.1"
+        else:
+            expect(r.cmd("MAIL FROM:<h@remote.example>"), 250)
+            line, code, enh = "RCPT TO:<nobody@example.test>", 550, "5.1.1"
         replies = []
         for i in range(nerr):
-            rep = r.cmd("BOGUS")
+            rep = r.cmd(line)
             replies.append(rep)
             if rep.code == 421:
                 break
-            expect(rep, 500, "5.5.1")
+            expect(rep, code, enh)
             if i + 1 == 3:
                 # the third error was answered; the 421 follows at once
                 # (the client must not have to send a fourth command)
                 replies.append(r.reply_or_eof())
                 break
         if nerr < 3:
-            assert [x.code for x in replies] == [500] * nerr, replies
+            assert [x.code for x in replies] == [code] * nerr, replies
             expect(r.cmd("NOOP"), 250, "2.0.0")
             return
-        assert [x.code for x in replies[:2]] == [500, 500], replies
+        assert [x.code for x in replies[:2]] == [code, code], replies
         expect(replies[-1], 421, "4.7.0")
         assert len(replies) <= 4, replies
         assert r.closed_by_peer(), "still open after 421"
@@ -328,6 +351,45 @@ def test_connections_per_ip(make_server, n):
     finally:
         for c in conns:
             c.close()
+    # closed sessions give their slots back (bounded wait: the server
+    # sees the close asynchronously)
+    for i in range(3):
+        deadline = time.monotonic() + 10
+        while True:
+            c = Raw(srv.host, srv.port)
+            rep = c.reply_or_eof()
+            if rep is not None and rep.code == 220:
+                conns.append(c)
+                break
+            c.close()
+            assert time.monotonic() < deadline, \
+                f"slot {i} not given back after close: {rep}"
+            time.sleep(0.05)
+    for c in conns[-3:]:
+        expect(c.cmd("QUIT"), 221, "2.0.0")
+        c.close()
+
+
+@pytest.mark.parametrize("n", [2, 3, 4], ids=["limit-1", "limit",
+                                              "limit+1"])
+def test_max_connections(make_server, n):
+    srv = make_server(limits={"max_connections": "3"})
+    conns = []
+    try:
+        for i in range(n):
+            # not all from one address: the total limit, not the per-IP
+            c = Raw(srv.host, srv.port, source=(f"127.0.0.{i + 2}", 0))
+            conns.append(c)
+            rep = c.reply_or_eof()
+            if i < 3:
+                expect(rep, 220)
+            else:
+                assert rep is None or rep.code == 421, rep
+        for c in conns[:3]:
+            expect(c.cmd("NOOP"), 250, "2.0.0")
+    finally:
+        for c in conns:
+            c.close()
 
 
 def test_idle_timeout(make_server):
@@ -360,3 +422,17 @@ def test_server_survives_reset_connections(server):
         s.close()  # RST
     with server.raw() as r:
         expect(r.cmd("NOOP"), 250, "2.0.0")
+
+
+def test_sighup_keeps_serving(server):
+    """SIGHUP reopens logs and re-reads users; it never stops the
+    server or drops a session."""
+    with server.raw() as r:
+        expect(r.cmd("MAIL FROM:<a@remote.example>"), 250)
+        server.proc.send_signal(signal.SIGHUP)
+        expect(r.cmd("RCPT TO:<alice@example.test>"), 250)
+        expect(r.cmd("DATA"), 354)
+        r.send("Subject: hup\r\n\r\nx\r\n.\r\n")
+        expect(r.reply(), 250, "2.0.0")
+    server.wait_for_mail("alice@example.test", 1)
+    assert server.running()

@@ -1194,6 +1194,9 @@ def machine_info():
     try:
         rev = run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                   check=False, timeout=10).stdout.strip()
+        if run(["git", "-C", ROOT, "diff", "--quiet", "HEAD", "--", "src"],
+               check=False, timeout=30).returncode != 0:
+            rev += " + uncommitted changes in src/"
     except (OSError, subprocess.TimeoutExpired):
         pass
     return {"host": platform.node(), "nproc": os.cpu_count(), "cpu": cpu,

@@ -14,7 +14,6 @@
 #include "deliver/maildir.h"
 #include "queue/sched.h"
 #include "util/buf.h"
-#include "util/fsutil.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
@@ -23,8 +22,6 @@
 struct local {
 	struct sched_deliverer d; /* first: the server holds &l->d */
 	const struct conf *conf;
-	struct gsync gs; /* delivery threads share their syncs */
-	bool grouped;    /* gs is usable */
 };
 
 bool
@@ -113,9 +110,8 @@ deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
 		buf_reset(&pre);
 		return why_set(why, WHY_PERM, 0, "addresses too long");
 	}
-	rc = maildir_deliver_grouped(l->grouped ? &l->gs : NULL, path,
-	    (const char *)pre.data, pre.len, fd, env->body_offset,
-	    env->body_size, NULL, 0, why);
+	rc = maildir_deliver(path, (const char *)pre.data, pre.len, fd,
+	    env->body_offset, env->body_size, NULL, 0, why);
 	buf_reset(&pre);
 	return rc;
 }
@@ -124,7 +120,6 @@ struct sched_deliverer *
 local_deliverer_new(const struct conf *conf)
 {
 	struct local *l;
-	char path[PATH_MAX];
 
 	l = xcalloc(1, sizeof(*l));
 	l->conf = conf;
@@ -133,20 +128,11 @@ local_deliverer_new(const struct conf *conf)
 	l->d.deliver = deliver;
 	l->d.arg = l;
 	l->d.name = "maildir";
-	(void)snprintf(path, sizeof(path), "%s/mail", conf->data_dir);
-	/* Without it (no mail dir yet) each delivery fsyncs on its own. */
-	l->grouped = gsync_init(&l->gs, path) == 0;
 	return &l->d;
 }
 
 void
 local_deliverer_free(struct sched_deliverer *d)
 {
-	struct local *l = (struct local *)d; /* d is the first member */
-
-	if (l == NULL)
-		return;
-	if (l->grouped)
-		gsync_destroy(&l->gs);
-	free(l);
+	free(d); /* d is the first member of struct local */
 }

@@ -171,22 +171,6 @@ maildir_deliver(const char *maildir_path, const char *prefix, size_t prefix_len,
     int fd, off_t offset, off_t len, char *name_out, size_t name_outsz,
     struct why *why)
 {
-	return maildir_deliver_grouped(NULL, maildir_path, prefix, prefix_len,
-	    fd, offset, len, name_out, name_outsz, why);
-}
-
-/* fsync(fd), or a share of a group sync of the whole filesystem. */
-static int
-sync_fd(struct gsync *gs, int fd)
-{
-	return gs != NULL ? gsync_wait(gs) : fsync(fd);
-}
-
-int
-maildir_deliver_grouped(struct gsync *gs, const char *maildir_path,
-    const char *prefix, size_t prefix_len, int fd, off_t offset, off_t len,
-    char *name_out, size_t name_outsz, struct why *why)
-{
 	char name[MAILDIR_NAME_MAX];
 	int tmpfd = -1, newfd = -1, out = -1, rc = -1;
 
@@ -230,7 +214,7 @@ maildir_deliver_grouped(struct gsync *gs, const char *maildir_path,
 	}
 	if (copy_lf(fd, offset, len, out, why) == -1)
 		goto unlink;
-	if (sync_fd(gs, out) == -1) {
+	if (fsync(out) == -1) {
 		why_set(why, WHY_TEMP, errno, "fsync %s/tmp", maildir_path);
 		goto unlink;
 	}
@@ -242,7 +226,7 @@ maildir_deliver_grouped(struct gsync *gs, const char *maildir_path,
 		goto unlink;
 	}
 	/* A failure here means a retry and maybe a duplicate, never a loss. */
-	if (sync_fd(gs, newfd) == -1) {
+	if (fsync(newfd) == -1) {
 		why_set(why, WHY_TEMP, errno, "fsync %s/new", maildir_path);
 		goto done;
 	}

@@ -17,8 +17,6 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct gsync;
-
 #include "util/why.h"
 
 #define MAILDIR_NAME_MAX 256 /* a delivered file name + NUL, at most */
@@ -35,13 +33,5 @@ struct gsync;
 int maildir_deliver(const char *maildir_path, const char *prefix,
     size_t prefix_len, int fd, off_t offset, off_t len, char *name_out,
     size_t name_outsz, struct why *);
-/*
- * The same, but the two syncs (file data, then the new/ entry) are
- * shares of group syncs of the mail filesystem (util/fsutil.h), so that
- * concurrent deliveries on several threads share their syncs.
- */
-int maildir_deliver_grouped(struct gsync *, const char *maildir_path,
-    const char *prefix, size_t prefix_len, int fd, off_t offset, off_t len,
-    char *name_out, size_t name_outsz, struct why *);
 
 #endif

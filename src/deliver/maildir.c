@@ -10,6 +10,7 @@
 #include "deliver/maildir.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -108,6 +109,16 @@ host_part(char *out, size_t outsz)
 	out[o] = '\0';
 }
 
+/* The host name does not change under us: look it up once. */
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+static char host_cached[HOST_MAX + 1];
+
+static void
+host_init(void)
+{
+	host_part(host_cached, sizeof(host_cached));
+}
+
 static int
 make_name(char *out, size_t outsz)
 {
@@ -119,7 +130,8 @@ make_name(char *out, size_t outsz)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 		rnd = (uint32_t)ts.tv_nsec;
-	host_part(host, sizeof(host));
+	(void)pthread_once(&host_once, host_init);
+	(void)strlcpy(host, host_cached, sizeof(host));
 	/* Q counts deliveries of this process: unique across threads. */
 	n = snprintf(out, outsz, "%lld.M%06ldP%ldQ%uR%08x.%s",
 	    (long long)ts.tv_sec, ts.tv_nsec / 1000, (long)getpid(),

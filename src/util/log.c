@@ -14,6 +14,14 @@
 #define LOG_LINE_MAX 4096
 
 static int log_fd = 2;
+static long log_pid; /* tern never forks after start-up: cache getpid() */
+static pthread_once_t log_pid_once = PTHREAD_ONCE_INIT;
+
+static void
+log_pid_init(void)
+{
+	log_pid = (long)getpid();
+}
 static char *log_path;
 static bool verbose;
 static pthread_mutex_t log_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -71,11 +79,12 @@ vlog(const char *level, const char *fmt, va_list ap)
 	size_t off;
 	int n, saved = errno;
 
+	(void)pthread_once(&log_pid_once, log_pid_init);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	off = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	n = snprintf(line + off, sizeof(line) - off, ".%03ldZ tern[%ld]: %s ",
-	    ts.tv_nsec / 1000000, (long)getpid(), level);
+	    ts.tv_nsec / 1000000, log_pid, level);
 	if (n > 0 && (size_t)n < sizeof(line) - off)
 		off += (size_t)n;
 	n = vsnprintf(line + off, sizeof(line) - off - 1, fmt, ap);

@@ -2,7 +2,8 @@
 #   make run    install what is missing, build, serve the demo config
 #   make test   install what is missing, build with ASan+UBSan, run all tests
 .POSIX:
-.PHONY: all deps build run test unit fuzz fuzz-build integration bench clean
+.PHONY: all deps build run test unit fuzz fuzz-build integration bench clean \
+	lint lint-ban check-valgrind
 
 PYTHON   = /usr/bin/python3
 BUILD    = build
@@ -12,7 +13,8 @@ FUZZ_SECONDS ?= 600
 
 DEB_PKGS = meson ninja-build pkg-config gcc clang-14 libclang-rt-14-dev \
 	libevent-dev libssl-dev libsqlite3-dev libinih-dev libcrypt-dev \
-	libunbound-dev libcmocka-dev python3 python3-pytest swaks openssl
+	libunbound-dev libcmocka-dev python3 python3-pytest swaks openssl \
+	valgrind cppcheck clang-tidy-14 dnsmasq-base dovecot-lmtpd
 
 all: build
 
@@ -42,6 +44,7 @@ $(FBUILD)/build.ninja:
 	CC=clang-14 meson setup $(FBUILD) -Dfuzzing=true -Dtests=disabled
 
 test: deps $(TBUILD)/build.ninja
+	tools/lint.sh ban
 	ninja -C $(TBUILD)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C $(TBUILD) --suite unit --print-errorlogs
@@ -60,5 +63,25 @@ fuzz: deps $(FBUILD)/build.ninja
 bench: deps build
 	$(PYTHON) bench/run.py
 
+# issue 7: static checks (tools/lint.sh documents the checks) and the
+# integration tests against a plain build run under valgrind memcheck.
+lint-ban:
+	tools/lint.sh ban
+
+lint: deps $(TBUILD)/build.ninja
+	tools/lint.sh all $(TBUILD)
+
+VBUILD   = build-valgrind
+VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite --show-leak-kinds=definite
+
+$(VBUILD)/build.ninja:
+	meson setup $(VBUILD) -Dtests=disabled
+
+check-valgrind: deps $(VBUILD)/build.ninja
+	ninja -C $(VBUILD)
+	TERN_BIN=$(CURDIR)/$(VBUILD)/tern TERN_WRAPPER="$(VALGRIND)" \
+		TERN_IDLE=1000 $(PYTHON) -m pytest -q tests/integration
+
 clean:
-	rm -rf $(BUILD) $(TBUILD) $(FBUILD)
+	rm -rf $(BUILD) $(TBUILD) $(FBUILD) $(VBUILD)

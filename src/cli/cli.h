@@ -44,6 +44,14 @@ int cli_alias(const struct conf *, int argc, char **argv);
  *                         last error; --json: one JSON object per line
  *   queue show ID         the envelope, each recipient with its state and
  *                         last error, then the message header
+ *   queue flush           deliver every queued message now (issue 4)
+ *   queue retry ID        deliver this one now
+ *   queue hold ID         keep it undelivered and unexpired until release
+ *   queue release ID      undo hold, and deliver it now
+ *   queue delete ID       remove it without a bounce
+ * The last five go through the running server (a request file in
+ * <data_dir>/queue/control/, taken within 0.2 s) or, when none runs,
+ * act on the spool directly.
  * Exit 0, 1 (e.g. "tern: queue show: no message ID in the queue"), or 64.
  */
 int cli_queue(const struct conf *, int argc, char **argv);

@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * cli/queue_cmds.c - `tern queue list|show`: look at the spool.
+ * cli/queue_cmds.c - `tern queue list|show`: look at the spool;
+ * `tern queue flush|retry|hold|release|delete`: act on it.
  *
- * Read-only (spool_open_readonly), so it is safe next to a running
- * server; a message delivered between the scan and the load is skipped.
+ * Looking is read-only (spool_open_readonly), so it is safe next to a
+ * running server; a message delivered between the scan and the load is
+ * skipped. Acting goes through the server when one runs on the spool
+ * (its lock is held): the request is a file in <spool>/control/ that the
+ * scheduler takes within a fraction of a second, and its removal is the
+ * answer (no signals, no pid file). With no server running, the CLI
+ * opens the spool read-write itself, which also keeps a server from
+ * starting meanwhile.
  * Trust: the operator runs it, but envelope strings and headers came from
  * peers: every byte that is not printable UTF-8 is escaped before it
  * reaches the terminal (no escape sequences) or the JSON (valid UTF-8).
@@ -29,7 +36,9 @@ static void
 usage(void)
 {
 	fputs("usage: tern queue list [--json]\n"
-	      "       tern queue show ID\n",
+	      "       tern queue show ID\n"
+	      "       tern queue flush\n"
+	      "       tern queue retry|hold|release|delete ID\n",
 	    stderr);
 }
 
@@ -149,6 +158,8 @@ rcpt_state(enum spool_rcpt_state st)
 static const char *
 msg_state(const struct spool_env *env, time_t now)
 {
+	if (env->held)
+		return "held";
 	return env->attempts > 0 && env->next_attempt > now ? "deferred"
 	                                                    : "active";
 }
@@ -193,10 +204,25 @@ list_one(const struct spool_env *env, time_t now, bool json)
 			put_str(stdout, env->rcpts[i].addr, true);
 		}
 		printf("],\"pending\":%zu,\"nrcpts\":%zu,\"attempts\":%u,"
-		       "\"state\":\"%s\",\"last_error\":",
-		    pending, env->nrcpts, env->attempts, msg_state(env, now));
+		       "\"state\":\"%s\",\"next_attempt\":%lld,"
+		       "\"last_error\":",
+		    pending, env->nrcpts, env->attempts, msg_state(env, now),
+		    (long long)env->next_attempt);
 		put_str(stdout, last_error(env), true);
-		fputs("}\n", stdout);
+		/* Issue 4: each pending recipient's own last error. */
+		fputs(",\"errors\":{", stdout);
+		for (first = true, i = 0; i < env->nrcpts; i++) {
+			if (env->rcpts[i].state != SPOOL_RCPT_PENDING ||
+			    env->rcpts[i].last_error == NULL)
+				continue;
+			if (!first)
+				fputc(',', stdout);
+			first = false;
+			put_str(stdout, env->rcpts[i].addr, true);
+			fputc(':', stdout);
+			put_str(stdout, env->rcpts[i].last_error, true);
+		}
+		fputs("}}\n", stdout);
 		return;
 	}
 	fmt_age(age, sizeof(age), (long long)(now - env->arrival));
@@ -215,6 +241,8 @@ list_one(const struct spool_env *env, time_t now, bool json)
 			put_str(stdout, env->rcpts[i].addr, false);
 		}
 	printf("  %s  ", msg_state(env, now));
+	if (env->attempts > 0 && env->next_attempt > now && !env->held)
+		printf("next in %llds  ", (long long)(env->next_attempt - now));
 	put_str(stdout, last_error(env), false);
 	fputc('\n', stdout);
 }
@@ -383,6 +411,124 @@ cmd_show(struct spool *sp, const char *id)
 	return 0;
 }
 
+#define CONTROL_WAIT_MS 10000 /* for the running server to take it */
+#define CONTROL_STEP_MS 20
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* Ask the running server; 0 once it took the request. */
+static int
+act_online(const char *dir, const char *verb, const char *req)
+{
+	char name[64];
+	struct why why;
+	long waited;
+
+	if (spool_control_send(dir, req, name, sizeof(name), &why) == -1) {
+		fprintf(stderr, "tern: queue %s: %s\n", verb, why.text);
+		return 1;
+	}
+	for (waited = 0; waited < CONTROL_WAIT_MS; waited += CONTROL_STEP_MS) {
+		if (!spool_control_pending(dir, name))
+			return 0;
+		sleep_ms(CONTROL_STEP_MS);
+	}
+	fprintf(stderr,
+	    "tern: queue %s: the server did not take the request within "
+	    "%d s; it stays in %s/control/ and is done when it does\n",
+	    verb, CONTROL_WAIT_MS / 1000, dir);
+	return 1;
+}
+
+static void
+flush_one(void *arg, const char *id)
+{
+	struct spool *sp = arg;
+	struct spool_env env;
+
+	if (spool_env_load(sp, id, &env, NULL) == 0) {
+		(void)spool_note_retry(sp, id, env.attempts, 0, NULL);
+		spool_env_free(&env);
+	}
+}
+
+/* No server runs: do it on the spool directly. */
+static int
+act_offline(const char *dir, const char *verb, const char *id)
+{
+	struct spool_env env;
+	struct spool *sp;
+	struct why why;
+	int rc = 0;
+
+	if ((sp = spool_open(dir, &why)) == NULL) {
+		fprintf(stderr, "tern: queue %s: %s\n", verb, why.text);
+		return 1;
+	}
+	why_clear(&why);
+	if (strcmp(verb, "flush") == 0)
+		rc = spool_scan(sp, flush_one, sp, &why);
+	else if (strcmp(verb, "hold") == 0 || strcmp(verb, "release") == 0)
+		rc = spool_note_hold(sp, id, verb[0] == 'h', &why);
+	else if (strcmp(verb, "delete") == 0)
+		rc = spool_remove(sp, id, &why);
+	else if ((rc = spool_env_load(sp, id, &env, &why)) == 0) {
+		rc = spool_note_retry(sp, id, env.attempts, 0, &why);
+		spool_env_free(&env);
+	}
+	spool_close(sp);
+	if (rc == -1) {
+		fprintf(stderr, "tern: queue %s: %s\n", verb, why.text);
+		return 1;
+	}
+	return 0;
+}
+
+/* flush, or retry|hold|release|delete ID. */
+static int
+cmd_act(const char *dir, const char *verb, const char *id)
+{
+	struct spool_env env;
+	struct spool *ro;
+	struct why why;
+	char req[SPOOL_CONTROL_MAX];
+	bool found = false;
+
+	if (id != NULL) {
+		if (!spool_is_id(id)) {
+			fprintf(stderr, "tern: queue %s: '", verb);
+			put_text(stderr, id, strlen(id), false);
+			fputs("' is not a queue id (see tern queue list)\n",
+			    stderr);
+			return 1;
+		}
+		if ((ro = spool_open_readonly(dir, &why)) != NULL &&
+		    spool_env_load(ro, id, &env, &why) == 0) {
+			found = true;
+			spool_env_free(&env);
+		}
+		spool_close(ro);
+		if (!found) {
+			fprintf(stderr,
+			    "tern: queue %s: no message %s in the queue\n",
+			    verb, id);
+			return 1;
+		}
+	}
+	(void)snprintf(req, sizeof(req), "%s%s%s", verb, id ? " " : "",
+	    id ? id : "");
+	if (spool_in_use(dir))
+		return act_online(dir, verb, req);
+	return act_offline(dir, verb, id);
+}
+
 int
 cli_queue(const struct conf *conf, int argc, char **argv)
 {
@@ -395,6 +541,21 @@ cli_queue(const struct conf *conf, int argc, char **argv)
 	if (argc < 2) {
 		usage();
 		return EX_USAGE;
+	}
+	if (strcmp(argv[1], "flush") == 0 || strcmp(argv[1], "retry") == 0 ||
+	    strcmp(argv[1], "hold") == 0 || strcmp(argv[1], "release") == 0 ||
+	    strcmp(argv[1], "delete") == 0) {
+		if (argc != (argv[1][0] == 'f' ? 2 : 3)) {
+			usage();
+			return EX_USAGE;
+		}
+		n = snprintf(dir, sizeof(dir), "%s/queue", conf->data_dir);
+		if (n < 0 || (size_t)n >= sizeof(dir)) {
+			fprintf(stderr, "tern: queue %s: data_dir too long\n",
+			    argv[1]);
+			return 1;
+		}
+		return cmd_act(dir, argv[1], argc == 3 ? argv[2] : NULL);
 	}
 	if (strcmp(argv[1], "list") == 0) {
 		if (argc == 3 && strcmp(argv[2], "--json") == 0)

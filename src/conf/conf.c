@@ -21,6 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <sys/un.h>
+
 #include <ini.h>
 
 #include "smtp/addr.h"
@@ -37,6 +40,9 @@
 #define CONF_PATH_MAX 1024  /* data_dir, log_file */
 #define CONF_USER_MAX 32    /* login names, useradd(8) */
 #define CONF_PRINT_WIDTH 72 /* wrap printed domain lists */
+#define CONF_NETWORKS_MAX 1000 /* relay_networks entries */
+#define CONF_ROUTES_MAX 1000 /* [routes] entries */
+#define CONF_AUTH_MAX 255    /* route auth= user and password */
 
 #define KiB ((uint64_t)1024)
 #define MiB (KiB * 1024)
@@ -50,10 +56,12 @@ enum sect {
 	S_LISTENER,
 	S_LIMITS,
 	S_QUEUE,
+	S_TLS,
+	S_ROUTES,
 };
 
 static const char *const sect_names[] = { "top level", "listener", "limits",
-	"queue" };
+	"queue", "tls", "routes" };
 
 enum num_kind {
 	N_COUNT = 0, /* plain decimal */
@@ -75,11 +83,14 @@ enum str_key {
 	K_USER,
 	K_POSTMASTER,
 	K_LOG_FILE,
+	K_RELAY_NETWORKS,
+	K_SENDER_OWNERSHIP,
 	K_STR_COUNT,
 };
 
 static const char *const str_keys[K_STR_COUNT] = { "hostname", "data_dir",
-	"domains", "user", "postmaster", "log_file" };
+	"domains", "user", "postmaster", "log_file", "relay_networks",
+	"sender_ownership" };
 
 struct num_key {
 	enum sect sect;
@@ -115,6 +126,13 @@ static const struct num_key keys[] = {
 	    OFF(limits.timeout_data_block), 180, 1, HOUR },
 	{ S_LIMITS, "timeout_data_total", N_DURATION, T_UINT,
 	    OFF(limits.timeout_data_total), 600, 1, DAY },
+	/* Brute-force brakes on AUTH (issue 3); 0s delay is for tests. */
+	{ S_LIMITS, "auth_max_failures", N_COUNT, T_SIZE,
+	    OFF(limits.auth_max_failures), 5, 1, 1000 },
+	{ S_LIMITS, "auth_lockout", N_DURATION, T_UINT,
+	    OFF(limits.auth_lockout), 15 * MINUTE, 1, DAY },
+	{ S_LIMITS, "auth_fail_delay", N_DURATION, T_UINT,
+	    OFF(limits.auth_fail_delay), 1, 0, MINUTE },
 	{ S_QUEUE, "retry_initial", N_DURATION, T_UINT,
 	    OFF(queue.retry_initial), 300, 1, DAY },
 	{ S_QUEUE, "retry_max", N_DURATION, T_UINT, OFF(queue.retry_max),
@@ -123,7 +141,17 @@ static const struct num_key keys[] = {
 	{ S_QUEUE, "lifetime", N_DURATION, T_UINT, OFF(queue.lifetime), 5 * DAY,
 	    1, 30 * DAY },
 	{ S_QUEUE, "delivery_threads", N_COUNT, T_UINT,
-	    OFF(queue.delivery_threads), 4, 1, 256 },
+	    OFF(queue.delivery_threads), 16, 1, 256 },
+	/* Outbound (issue 4). */
+	{ S_QUEUE, "delay_warning", N_DURATION, T_UINT,
+	    OFF(queue.delay_warning), 4 * HOUR, 0, 30 * DAY },
+	{ S_QUEUE, "connect_timeout", N_DURATION, T_UINT,
+	    OFF(queue.connect_timeout), 30, 1, 10 * MINUTE },
+	/* 0: the RFC 5321 4.5.3.2 timeouts; tests set a few seconds. */
+	{ S_QUEUE, "remote_timeout", N_DURATION, T_UINT,
+	    OFF(queue.remote_timeout), 0, 0, HOUR },
+	{ S_QUEUE, "destination_concurrency", N_COUNT, T_UINT,
+	    OFF(queue.destination_concurrency), 20, 1, 1000 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -146,6 +174,8 @@ struct parse {
 	struct lis_state *ls;
 	int num_line[NKEYS];
 	int str_line[K_STR_COUNT];
+	int tls_line[4]; /* [tls] cert, key, ciphers, min_version */
+	int dns_line;    /* dns_server */
 	bool failed;
 	struct why *why;
 };
@@ -552,6 +582,79 @@ on_listener(struct parse *p, const char *key, const char *v)
 	}
 }
 
+/* "127.0.0.1/32 ::1/128": CIDR networks, comma- or space-separated. */
+static int
+set_networks(struct parse *p, const char *v)
+{
+	struct conf *c = p->c;
+	const char *s = v, *why;
+	struct cidr net;
+	size_t n;
+
+	for (;;) {
+		while (*s == ',' || *s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			break;
+		n = strcspn(s, ", \t");
+		if (!cidr_parse(s, n, &net, &why))
+			return fail(p, p->lineno,
+			    "relay_networks: '%.*s' %s (e.g. 192.0.2.0/24 "
+			    "2001:db8::/32)",
+			    (int)(n > 64 ? 64 : n), s, why);
+		if (c->nrelay_networks >= CONF_NETWORKS_MAX)
+			return fail(p, p->lineno,
+			    "relay_networks: more than %d networks",
+			    CONF_NETWORKS_MAX);
+		c->relay_networks = xrealloc(c->relay_networks,
+		    (c->nrelay_networks + 1) * sizeof(c->relay_networks[0]));
+		c->relay_networks[c->nrelay_networks++] = net;
+		s += n;
+	}
+	return 1;
+}
+
+/* [tls]: cert, key, ciphers, min_version. */
+static int
+on_tls(struct parse *p, const char *key, const char *v)
+{
+	static const char *const names[4] = { "cert", "key", "ciphers",
+		"min_version" };
+	struct conf_tls_opts *t = &p->c->tls;
+	char **dst[3] = { &t->cert, &t->key, &t->ciphers };
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		if (strcmp(key, names[i]) == 0)
+			break;
+	if (i == 4)
+		return fail(p, p->lineno,
+		    "unknown key '%.64s' in [tls]; known: cert, key, ciphers, "
+		    "min_version",
+		    key);
+	if (p->tls_line[i] != 0)
+		return fail(p, p->lineno, "duplicate key '%s' (first on line %d)",
+		    key, p->tls_line[i]);
+	p->tls_line[i] = p->lineno;
+	if (i == 3) {
+		if (strcmp(v, "TLSv1.2") == 0 || strcmp(v, "1.2") == 0)
+			t->min_version = CONF_TLS_V1_2;
+		else if (strcmp(v, "TLSv1.3") == 0 || strcmp(v, "1.3") == 0)
+			t->min_version = CONF_TLS_V1_3;
+		else
+			return fail(p, p->lineno,
+			    "min_version '%.64s': expected TLSv1.2 or TLSv1.3 "
+			    "(older versions are not offered)",
+			    v);
+		return 1;
+	}
+	if (strlen(v) >= CONF_PATH_MAX)
+		return fail(p, p->lineno, "%s: longer than %d bytes", key,
+		    CONF_PATH_MAX - 1);
+	*dst[i] = xstrdup(v);
+	return 1;
+}
+
 /* A login name: [a-z_][a-z0-9_.-]*, as useradd(8) accepts by default. */
 static bool
 is_user(const char *s)
@@ -618,10 +721,270 @@ set_str(struct parse *p, enum str_key k, const char *v)
 			    v, a.is_null ? "empty" : why);
 		c->postmaster = xstrdup(v);
 		return 1;
+	case K_RELAY_NETWORKS:
+		return set_networks(p, v);
+	case K_SENDER_OWNERSHIP:
+		if (strcmp(v, "own") == 0)
+			c->sender_ownership = CONF_SENDER_OWN;
+		else if (strcmp(v, "any") == 0)
+			c->sender_ownership = CONF_SENDER_ANY;
+		else
+			return fail(p, p->lineno,
+			    "sender_ownership '%.64s': expected own or any", v);
+		return 1;
 	case K_STR_COUNT:
 		break;
 	}
 	return fail(p, p->lineno, "internal error: key %d", (int)k);
+}
+
+/*
+ * "host", "host:port", "[v6]:port", "192.0.2.1:port": *host_out is a
+ * copy without brackets. A host is a domain or an IP literal.
+ */
+static bool
+parse_hostport(const char *s, size_t n, unsigned defport, char **host_out,
+    unsigned *port_out)
+{
+	char host[INET6_ADDRSTRLEN + 8], num[8];
+	unsigned char bin[sizeof(struct in6_addr)];
+	const char *colon = NULL, *hs = s, *he;
+	uint64_t pn = defport;
+	size_t i;
+
+	if (n > 0 && s[0] == '[') {
+		hs = s + 1;
+		if ((he = memchr(s, ']', n)) == NULL)
+			return false;
+		if (he + 1 < s + n && he[1] != ':')
+			return false;
+		if (he + 1 < s + n)
+			colon = he + 1;
+	} else {
+		for (i = 0; i < n; i++)
+			if (s[i] == ':') {
+				if (colon != NULL)
+					return false; /* v6 needs brackets */
+				colon = s + i;
+			}
+		he = colon != NULL ? colon : s + n;
+	}
+	if (colon != NULL) {
+		if ((size_t)(s + n - colon - 1) >= sizeof(num) ||
+		    s + n - colon - 1 == 0)
+			return false;
+		memcpy(num, colon + 1, (size_t)(s + n - colon - 1));
+		num[s + n - colon - 1] = '\0';
+		if (!parse_num(num, N_COUNT, &pn) || pn < 1 || pn > 65535)
+			return false;
+	}
+	if (he <= hs || (size_t)(he - hs) > CONF_DOMAIN_MAX)
+		return false;
+	if ((size_t)(he - hs) < sizeof(host)) {
+		memcpy(host, hs, (size_t)(he - hs));
+		host[he - hs] = '\0';
+	} else
+		host[0] = '\0';
+	if (s[0] == '[' ? inet_pton(AF_INET6, host, bin) != 1
+	                : inet_pton(AF_INET, host, bin) != 1 &&
+	                      !is_domain(hs, (size_t)(he - hs)))
+		return false;
+	*host_out = xstrndup(hs, (size_t)(he - hs));
+	ascii_lower_str(*host_out);
+	*port_out = (unsigned)pn;
+	return true;
+}
+
+/* dns_server = IP[:port] (port 53), IPv6 in brackets. */
+static int
+set_dns_server(struct parse *p, const char *v)
+{
+	unsigned char bin[sizeof(struct in6_addr)];
+	unsigned port;
+	char *host = NULL;
+	bool ok;
+
+	if (p->dns_line != 0)
+		return fail(p, p->lineno,
+		    "duplicate key 'dns_server' (first on line %d)",
+		    p->dns_line);
+	p->dns_line = p->lineno;
+	ok = parse_hostport(v, strlen(v), 53, &host, &port) &&
+	     (inet_pton(AF_INET, host, bin) == 1 ||
+	         inet_pton(AF_INET6, host, bin) == 1);
+	free(host);
+	if (!ok)
+		return fail(p, p->lineno,
+		    "dns_server '%.64s': expected a numeric IP address with "
+		    "an optional port, e.g. 127.0.0.1:5353 or [::1]:53",
+		    v);
+	p->c->dns_server = xstrdup(v);
+	return 1;
+}
+
+static void
+route_free(struct conf_route *r)
+{
+	free(r->domain);
+	free(r->host);
+	free(r->path);
+	free(r->auth_user);
+	if (r->auth_pass != NULL)
+		explicit_bzero(r->auth_pass, strlen(r->auth_pass));
+	free(r->auth_pass);
+}
+
+/* One option after the target: tls=may|none|require, auth=USER:PASS. */
+static int
+route_opt(struct parse *p, struct conf_route *r, const char *o, size_t n)
+{
+	const char *colon;
+
+	if (n > 4 && memcmp(o, "tls=", 4) == 0) {
+		if (n == 7 && memcmp(o + 4, "may", 3) == 0)
+			r->tls = CONF_ROUTE_TLS_MAY;
+		else if (n == 8 && memcmp(o + 4, "none", 4) == 0)
+			r->tls = CONF_ROUTE_TLS_NONE;
+		else if (n == 11 && memcmp(o + 4, "require", 7) == 0)
+			r->tls = CONF_ROUTE_TLS_REQUIRE;
+		else
+			return fail(p, p->lineno,
+			    "route %s: '%.*s': expected tls=may, tls=none or "
+			    "tls=require",
+			    r->domain, (int)(n > 64 ? 64 : n), o);
+		return 1;
+	}
+	if (n > 5 && memcmp(o, "auth=", 5) == 0) {
+		colon = memchr(o + 5, ':', n - 5);
+		if (colon == NULL || colon == o + 5 ||
+		    n - 5 > 2 * CONF_AUTH_MAX)
+			return fail(p, p->lineno,
+			    "route %s: auth= expects USER:PASSWORD", r->domain);
+		if (r->auth_user != NULL)
+			return fail(p, p->lineno, "route %s: auth= given twice",
+			    r->domain);
+		r->auth_user = xstrndup(o + 5, (size_t)(colon - o - 5));
+		r->auth_pass = xstrndup(colon + 1, (size_t)(o + n - colon - 1));
+		return 1;
+	}
+	return fail(p, p->lineno,
+	    "route %s: unknown option '%.*s'; known: tls=, auth=", r->domain,
+	    (int)(n > 64 ? 64 : n), o);
+}
+
+/*
+ * [routes]: "DOMAIN = TARGET [tls=...] [auth=USER:PASS]" where DOMAIN is
+ * a domain or "*" and TARGET is host[:port] or lmtp:/path or
+ * lmtp:host[:port].
+ */
+static int
+on_route(struct parse *p, const char *key, const char *v)
+{
+	struct conf *c = p->c;
+	struct conf_route r;
+	const char *why, *t = v;
+	size_t i, n;
+
+	memset(&r, 0, sizeof(r));
+	if (strcmp(key, "*") == 0)
+		r.domain = xstrdup("*");
+	else if ((r.domain = domain_norm(key, strlen(key), &why)) == NULL)
+		return fail(p, p->lineno, "route '%.64s': the domain %s", key,
+		    why);
+	for (i = 0; i < c->nroutes; i++)
+		if (strcmp(c->routes[i].domain, r.domain) == 0) {
+			fail(p, p->lineno, "route for '%s' given twice",
+			    r.domain);
+			goto bad;
+		}
+	if (c->nroutes >= CONF_ROUTES_MAX) {
+		fail(p, p->lineno, "more than %d routes", CONF_ROUTES_MAX);
+		goto bad;
+	}
+	n = strcspn(t, " \t");
+	if (n > 5 && memcmp(t, "lmtp:", 5) == 0) {
+		r.kind = CONF_ROUTE_LMTP;
+		if (t[5] == '/') {
+			if (n - 5 >=
+			    sizeof(((struct sockaddr_un *)0)->sun_path)) {
+				fail(p, p->lineno,
+				    "route %s: socket path too long", r.domain);
+				goto bad;
+			}
+			r.path = xstrndup(t + 5, n - 5);
+		} else if (!parse_hostport(t + 5, n - 5, 24, &r.host,
+		               &r.port)) {
+			fail(p, p->lineno,
+			    "route %s: '%.*s': expected lmtp:/path/to/socket "
+			    "or lmtp:HOST:PORT",
+			    r.domain, (int)(n > 64 ? 64 : n), t);
+			goto bad;
+		}
+	} else if (!parse_hostport(t, n, 25, &r.host, &r.port)) {
+		fail(p, p->lineno,
+		    "route %s: '%.*s': expected HOST[:PORT] (IPv6 in "
+		    "brackets), lmtp:/path or lmtp:HOST:PORT",
+		    r.domain, (int)(n > 64 ? 64 : n), t);
+		goto bad;
+	}
+	for (t += n; *t != '\0'; t += n) {
+		while (*t == ' ' || *t == '\t')
+			t++;
+		if ((n = strcspn(t, " \t")) == 0)
+			break;
+		if (route_opt(p, &r, t, n) == 0)
+			goto bad;
+	}
+	c->routes = xrealloc(c->routes, (c->nroutes + 1) * sizeof(r));
+	c->routes[c->nroutes++] = r;
+	return 1;
+bad:
+	route_free(&r);
+	return 0;
+}
+
+const struct conf_route *
+conf_route_find(const struct conf *c, const char *domain)
+{
+	size_t i, n = strlen(domain);
+	const struct conf_route *star = NULL;
+
+	if (n > 0 && domain[n - 1] == '.')
+		n--;
+	for (i = 0; i < c->nroutes; i++) {
+		if (strcmp(c->routes[i].domain, "*") == 0)
+			star = &c->routes[i];
+		else if (strlen(c->routes[i].domain) == n &&
+		         ascii_ncasecmp(c->routes[i].domain, domain, n) == 0)
+			return &c->routes[i];
+	}
+	return star;
+}
+
+static void
+print_routes(const struct conf *c, FILE *fp)
+{
+	static const char *const tls[] = { "may", "none", "require" };
+	const struct conf_route *r;
+	size_t i;
+
+	fprintf(fp, "\n[routes]\n");
+	for (i = 0; i < c->nroutes; i++) {
+		r = &c->routes[i];
+		fprintf(fp, "%s = %s", r->domain,
+		    r->kind == CONF_ROUTE_LMTP ? "lmtp:" : "");
+		if (r->path != NULL)
+			fprintf(fp, "%s", r->path);
+		else
+			fprintf(fp, strchr(r->host, ':') ? "[%s]:%u" : "%s:%u",
+			    r->host, r->port);
+		if (r->tls != CONF_ROUTE_TLS_MAY)
+			fprintf(fp, " tls=%s", tls[r->tls]);
+		/* The operator's own file: print it back as written. */
+		if (r->auth_user != NULL)
+			fprintf(fp, " auth=%s:%s", r->auth_user, r->auth_pass);
+		fputc('\n', fp);
+	}
 }
 
 static int
@@ -648,6 +1011,12 @@ on_key(void *user, const char *section, const char *key, const char *v)
 		    key);
 	if (p->sect == S_LISTENER)
 		return on_listener(p, key, v);
+	if (p->sect == S_TLS)
+		return on_tls(p, key, v);
+	if (p->sect == S_ROUTES)
+		return on_route(p, key, v);
+	if (p->sect == S_TOP && strcmp(key, "dns_server") == 0)
+		return set_dns_server(p, v);
 
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].sect == p->sect && strcmp(keys[i].name, key) == 0)
@@ -677,7 +1046,8 @@ on_key(void *user, const char *section, const char *key, const char *v)
 			if (strcmp(str_keys[i], key) == 0) {
 				/* A long domain list continues on a second
 				 * "domains =" line: lines are capped. */
-				if (p->str_line[i] != 0 && i != K_DOMAINS)
+				if (p->str_line[i] != 0 && i != K_DOMAINS &&
+				    i != K_RELAY_NETWORKS)
 					return fail(p, p->lineno,
 					    "duplicate key '%s' (first on line "
 					    "%d)",
@@ -716,6 +1086,20 @@ section(struct parse *p, char *line)
 		*word2++ = '\0';
 		word2 = str_trim(word2);
 	}
+	if (strcmp(in, "routes") == 0) {
+		if (*word2 != '\0')
+			return fail(p, p->lineno,
+			    "[routes] takes no name; write [routes]");
+		p->sect = S_ROUTES;
+		return 1;
+	}
+	if (strcmp(in, "tls") == 0) {
+		if (*word2 != '\0')
+			return fail(p, p->lineno,
+			    "[tls] takes no name; write [tls]");
+		p->sect = S_TLS;
+		return 1;
+	}
 	if (strcmp(in, "limits") == 0 || strcmp(in, "queue") == 0) {
 		if (*word2 != '\0')
 			return fail(p, p->lineno,
@@ -726,7 +1110,7 @@ section(struct parse *p, char *line)
 	if (strcmp(in, "listener") != 0)
 		return fail(p, p->lineno,
 		    "unknown section [%.64s]; known: [listener NAME], "
-		    "[limits], [queue]",
+		    "[limits], [queue], [tls], [routes]",
 		    in);
 	n = strlen(word2);
 	if (n == 0)
@@ -843,6 +1227,14 @@ conf_free(struct conf *c)
 	str_free(&c->user);
 	str_free(&c->postmaster);
 	str_free(&c->log_file);
+	str_free(&c->tls.cert);
+	str_free(&c->tls.key);
+	str_free(&c->tls.ciphers);
+	free(c->relay_networks);
+	for (i = 0; i < c->nroutes; i++)
+		route_free(&c->routes[i]);
+	free(c->routes);
+	str_free(&c->dns_server);
 	for (i = 0; i < c->nlisteners; i++) {
 		free(c->listeners[i].name);
 		free(c->listeners[i].address);
@@ -904,6 +1296,9 @@ finish(struct parse *p)
 	}
 	if (c->data_dir == NULL)
 		c->data_dir = xstrdup("/var/lib/tern");
+	if (c->tls.key != NULL && c->tls.cert == NULL)
+		return fail(p, p->tls_line[1],
+		    "[tls] key without cert; add cert = /path/fullchain.pem");
 	if (c->queue.retry_initial > c->queue.retry_max) {
 		rl = key_line(p, "retry_initial", "retry_max");
 		return fail(p, rl,
@@ -1043,6 +1438,23 @@ print_nums(const struct conf *c, enum sect sect, FILE *fp)
 	}
 }
 
+/* Four networks a line: lines are capped at load, the key may repeat. */
+static void
+print_networks(const struct conf *c, FILE *fp)
+{
+	char net[CIDR_STR_MAX];
+	size_t i;
+
+	if (c->nrelay_networks == 0)
+		fprintf(fp, "# relay_networks = (not set: submission relays "
+			    "for authenticated clients only)\n");
+	for (i = 0; i < c->nrelay_networks; i++) {
+		cidr_format(&c->relay_networks[i], net, sizeof(net));
+		fprintf(fp, "%s%s%s", i % 4 == 0 ? "relay_networks = " : " ",
+		    net, i % 4 == 3 || i + 1 == c->nrelay_networks ? "\n" : "");
+	}
+}
+
 static void
 print_opt(FILE *fp, const char *key, const char *v, const char *unset)
 {
@@ -1077,6 +1489,10 @@ conf_print(const struct conf *c, FILE *fp)
 	print_opt(fp, "user", c->user, "no privilege drop");
 	print_opt(fp, "postmaster", c->postmaster, "none");
 	print_opt(fp, "log_file", c->log_file, "log to stderr");
+	print_opt(fp, "dns_server", c->dns_server, "/etc/resolv.conf");
+	print_networks(c, fp);
+	fprintf(fp, "sender_ownership = %s\n",
+	    c->sender_ownership == CONF_SENDER_ANY ? "any" : "own");
 	print_nums(c, S_TOP, fp);
 	for (i = 0; i < c->nlisteners; i++) {
 		const struct conf_listener *l = &c->listeners[i];
@@ -1090,6 +1506,15 @@ conf_print(const struct conf *c, FILE *fp)
 	print_nums(c, S_LIMITS, fp);
 	fprintf(fp, "\n[queue]\n");
 	print_nums(c, S_QUEUE, fp);
+	print_routes(c, fp);
+	fprintf(fp, "\n[tls]\n");
+	print_opt(fp, "cert", c->tls.cert,
+	    "self-signed, generated in data_dir/tls");
+	print_opt(fp, "key", c->tls.key,
+	    c->tls.cert != NULL ? "in the cert file" : "self-signed");
+	print_opt(fp, "ciphers", c->tls.ciphers, "OpenSSL's defaults");
+	fprintf(fp, "min_version = %s\n",
+	    c->tls.min_version == CONF_TLS_V1_3 ? "TLSv1.3" : "TLSv1.2");
 }
 
 bool

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "util/cidr.h"
 #include "util/why.h"
 
 enum conf_mode {
@@ -54,6 +55,52 @@ struct conf_limits {
 	unsigned timeout_command;    /* default 300 */
 	unsigned timeout_data_block; /* default 180 (one read in DATA) */
 	unsigned timeout_data_total; /* whole DATA phase; default 600 */
+	/* Failed AUTH (issue 3): per client IP and per account name. */
+	size_t auth_max_failures; /* within auth_lockout, then 454/421 */
+	unsigned auth_lockout;    /* seconds; default 900 */
+	unsigned auth_fail_delay; /* seconds, doubled per failure; def. 1 */
+};
+
+enum conf_tls_version {
+	CONF_TLS_V1_2 = 0, /* default: TLS 1.0 and 1.1 are refused */
+	CONF_TLS_V1_3,
+};
+
+/* [tls]: one certificate for every TLS listener. */
+struct conf_tls_opts {
+	char *cert;    /* PEM chain, leaf first; NULL: self-signed */
+	char *key;     /* PEM private key; NULL: in the cert file */
+	char *ciphers; /* OpenSSL cipher list for TLS <= 1.2, or NULL */
+	enum conf_tls_version min_version;
+};
+
+/* Which MAIL FROM an authenticated submission client may use. */
+enum conf_sender {
+	CONF_SENDER_OWN = 0, /* own address or an alias pointing to it */
+	CONF_SENDER_ANY,
+};
+
+/* [routes] (issue 4): where mail for a domain goes instead of its MX. */
+enum conf_route_kind {
+	CONF_ROUTE_SMTP = 0, /* host[:port], default port 25 */
+	CONF_ROUTE_LMTP,     /* lmtp:/socket or lmtp:host[:port], port 24 */
+};
+
+enum conf_route_tls {
+	CONF_ROUTE_TLS_MAY = 0, /* STARTTLS when offered, unverified */
+	CONF_ROUTE_TLS_NONE,
+	CONF_ROUTE_TLS_REQUIRE, /* verify the certificate and the name */
+};
+
+struct conf_route {
+	char *domain; /* lower-case, or "*" for every other remote domain */
+	enum conf_route_kind kind;
+	char *host;   /* name or IP literal (no brackets); NULL: unix */
+	unsigned port;
+	char *path;   /* LMTP unix socket, or NULL */
+	enum conf_route_tls tls;
+	char *auth_user; /* AUTH PLAIN/LOGIN for a smarthost, or NULL */
+	char *auth_pass;
 };
 
 struct conf_queue {
@@ -61,6 +108,11 @@ struct conf_queue {
 	unsigned retry_max;        /* seconds; default 14400 */
 	unsigned lifetime;         /* seconds; default 432000 (5 days) */
 	unsigned delivery_threads; /* default 4 */
+	/* Outbound (issue 4). */
+	unsigned delay_warning;    /* seconds; default 4h; 0: never */
+	unsigned connect_timeout;  /* seconds; default 30 */
+	unsigned remote_timeout;   /* cap on RFC 5321 4.5.3.2; 0: none */
+	unsigned destination_concurrency; /* sessions per destination */
 };
 
 struct conf {
@@ -77,6 +129,15 @@ struct conf {
 	size_t nlisteners;
 	struct conf_limits limits;
 	struct conf_queue queue;
+	struct conf_tls_opts tls;
+	/* Clients that may relay through submission without AUTH. */
+	struct cidr *relay_networks;
+	size_t nrelay_networks;
+	enum conf_sender sender_ownership;
+	/* Outbound (issue 4). */
+	struct conf_route *routes;
+	size_t nroutes;
+	char *dns_server; /* "127.0.0.1:5353", or NULL: /etc/resolv.conf */
 };
 
 /* Load FILE; NULL with why->text = "FILE:LINE: problem" on error. */
@@ -89,6 +150,13 @@ void conf_free(struct conf *);
 
 /* Print the effective configuration as a valid config file. */
 void conf_print(const struct conf *, FILE *);
+
+/*
+ * The route for `domain` (any case, optional trailing dot): its own
+ * [routes] entry, else "*", else NULL (use DNS). Borrowed from conf.
+ */
+const struct conf_route *conf_route_find(const struct conf *,
+    const char *domain);
 
 /* Is `domain` (any case, optional trailing dot) one of ours? */
 bool conf_is_local_domain(const struct conf *, const char *domain);

@@ -22,10 +22,13 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "queue/bounce.h"
 #include "util/log.h"
+#include "util/str.h"
 #include "util/xmalloc.h"
 
-#define WAIT_MAX_MS 60000 /* re-read the clock at least this often */
+#define WAIT_MAX_MS 60000   /* re-read the clock at least this often */
+#define CONTROL_POLL_MS 200 /* how soon `tern queue` requests are seen */
 
 enum qent_where {
 	Q_READY,
@@ -38,6 +41,7 @@ struct qent {
 	int64_t when_ms; /* wall clock, for the heap */
 	size_t heap_idx;
 	enum qent_where where;
+	bool forced;       /* `tern queue retry|flush`: ignore next_attempt */
 	struct qent *next; /* ready list */
 };
 
@@ -54,6 +58,9 @@ struct sched {
 	pthread_t *thr;
 	size_t nthr;
 	bool stopping;
+	pthread_t ctl_thr;     /* takes `tern queue` requests (issue 4) */
+	pthread_cond_t ctl_cv; /* its own: never steals a worker's wakeup */
+	bool ctl_started;
 };
 
 static int64_t
@@ -96,19 +103,12 @@ heap_swap(struct sched *s, size_t a, size_t b)
 	s->heap[b]->heap_idx = b;
 }
 
+/* Move entry i up or down until the heap order holds again. */
 static void
-heap_push(struct sched *s, struct qent *e)
+sift(struct sched *s, size_t i)
 {
-	size_t i, p;
+	size_t l, r, m, p;
 
-	if (s->nheap == s->heapcap) {
-		s->heapcap = s->heapcap ? s->heapcap * 2 : 64;
-		s->heap = xrealloc(s->heap, s->heapcap * sizeof(*s->heap));
-	}
-	i = s->nheap++;
-	s->heap[i] = e;
-	e->heap_idx = i;
-	e->where = Q_TIMER;
 	while (i > 0) {
 		p = (i - 1) / 2;
 		if (s->heap[p]->when_ms <= s->heap[i]->when_ms)
@@ -116,16 +116,6 @@ heap_push(struct sched *s, struct qent *e)
 		heap_swap(s, i, p);
 		i = p;
 	}
-}
-
-static struct qent *
-heap_pop(struct sched *s)
-{
-	struct qent *top = s->heap[0];
-	size_t i = 0, l, r, m;
-
-	s->heap[0] = s->heap[--s->nheap];
-	s->heap[0]->heap_idx = 0;
 	for (;;) {
 		l = 2 * i + 1;
 		r = l + 1;
@@ -139,7 +129,41 @@ heap_pop(struct sched *s)
 		heap_swap(s, i, m);
 		i = m;
 	}
-	return top;
+}
+
+static void
+heap_push(struct sched *s, struct qent *e)
+{
+	size_t i;
+
+	if (s->nheap == s->heapcap) {
+		s->heapcap = s->heapcap ? s->heapcap * 2 : 64;
+		s->heap = xrealloc(s->heap, s->heapcap * sizeof(*s->heap));
+	}
+	i = s->nheap++;
+	s->heap[i] = e;
+	e->heap_idx = i;
+	e->where = Q_TIMER;
+	sift(s, i);
+}
+
+/* Take out the entry at heap index i (0: the next timer). */
+static struct qent *
+heap_take(struct sched *s, size_t i)
+{
+	struct qent *e = s->heap[i];
+
+	s->heap[i] = s->heap[--s->nheap];
+	s->heap[i]->heap_idx = i;
+	if (i < s->nheap)
+		sift(s, i);
+	return e;
+}
+
+static struct qent *
+heap_pop(struct sched *s)
+{
+	return heap_take(s, 0);
 }
 
 static void
@@ -180,6 +204,7 @@ sched_new(const struct conf *conf, struct spool *spool,
 	/* Timers must not jump when the wall clock is set. */
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cv, &ca);
+	pthread_cond_init(&s->ctl_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	return s;
 }
@@ -259,11 +284,144 @@ set_state(struct sched *s, const struct spool_env *env, size_t i,
 }
 
 /*
+ * With deliver_many, deliver every pending recipient at once, so that
+ * recipients with one destination share a transaction. Results by
+ * recipient index (caller frees); NULL without deliver_many.
+ */
+static struct why *
+deliver_batch(struct sched *s, void *ctx, const struct spool_env *env, int fd)
+{
+	struct why *res, *w;
+	size_t *idx, i, n = 0;
+
+	if (s->d.deliver_many == NULL)
+		return NULL;
+	res = xcalloc(env->nrcpts, sizeof(*res));
+	idx = xcalloc(env->nrcpts, sizeof(*idx));
+	w = xcalloc(env->nrcpts, sizeof(*w));
+	for (i = 0; i < env->nrcpts; i++)
+		if (env->rcpts[i].state == SPOOL_RCPT_PENDING)
+			idx[n++] = i;
+	if (n > 0)
+		s->d.deliver_many(ctx, env, fd, idx, n, w);
+	for (i = 0; i < n; i++)
+		res[idx[i]] = w[i];
+	free(w);
+	free(idx);
+	return res;
+}
+
+/* Recipient i's result: from the batch, or delivered now. */
+static int
+deliver_rcpt(struct sched *s, void *ctx, const struct spool_env *env, int fd,
+    size_t i, const struct why *batch, struct why *why)
+{
+	if (batch == NULL)
+		return s->d.deliver(ctx, env, fd, i, why);
+	*why = batch[i];
+	return why->kind == WHY_NONE ? 0 : -1;
+}
+
+/* Where notices about null-sender mail go (RFC 5321 4.5.1). */
+static void
+postmaster(const struct sched *s, char *dst, size_t dstsz)
+{
+	if (s->conf->postmaster != NULL)
+		(void)snprintf(dst, dstsz, "%s", s->conf->postmaster);
+	else
+		(void)snprintf(dst, dstsz, "postmaster@%s",
+		    s->conf->ndomains > 0 ? s->conf->domains[0]
+		                          : s->conf->hostname);
+}
+
+/*
+ * Queue one DSN (queue/bounce.h) about the recipients of env whose
+ * res[] kind is `want` and whose state is `state`; -1 with why.
+ */
+static int
+send_dsn(struct sched *s, struct spool_env *env, int fd, const struct why *res,
+    enum why_kind want, enum spool_rcpt_state state, enum bounce_kind kind,
+    size_t *n_out, struct why *why)
+{
+	struct bounce_rcpt *br;
+	char bid[SPOOL_ID_MAX], pm[SPOOL_FIELD_MAX + 1];
+	size_t i, n = 0;
+	int rc = 0;
+
+	br = xcalloc(env->nrcpts, sizeof(*br));
+	for (i = 0; i < env->nrcpts; i++)
+		if (res[i].kind == want && env->rcpts[i].state == state &&
+		    bounce_wanted(env, i, kind)) {
+			br[n].idx = i;
+			br[n++].reason = res[i].text;
+		}
+	*n_out = n;
+	postmaster(s, pm, sizeof(pm));
+	bid[0] = '\0';
+	if (n > 0)
+		rc = bounce_enqueue(s->spool, s->conf->hostname, pm, env, fd,
+		    kind, br, n, bid, why);
+	free(br);
+	if (rc == 0 && bid[0] != '\0') {
+		log_info("event=%s id=%s dsn_id=%s rcpts=%zu",
+		    kind == BOUNCE_FAILED ? "bounce" : "delay_warning", env->id,
+		    bid, n);
+		sched_submit(s, bid);
+	} else if (rc == 0 && n > 0)
+		log_info("event=bounce_dropped id=%s reason=\"undeliverable "
+		         "notice to the postmaster\"",
+		    env->id);
+	return rc;
+}
+
+/*
+ * Tell the sender about the recipients that failed in this pass, and
+ * once about delays (RFC 3464). A failed recipient whose DSN cannot be
+ * queued now goes back to pending, so a later pass bounces it; returns
+ * how many went back.
+ */
+static size_t
+notify_sender(struct sched *s, struct spool_env *env, int fd, struct why *res,
+    size_t pending)
+{
+	unsigned warn = s->conf->queue.delay_warning;
+	char reason[300];
+	struct why why;
+	size_t i, n, back = 0;
+
+	if (send_dsn(s, env, fd, res, WHY_PERM, SPOOL_RCPT_FAILED,
+	        BOUNCE_FAILED, &n, &why) == -1) {
+		log_warn("event=bounce_failed id=%s rcpts=%zu reason=%s",
+		    env->id, n, log_escs(reason, sizeof(reason), why.text));
+		for (i = 0; why.kind == WHY_TEMP && i < env->nrcpts; i++)
+			if (res[i].kind == WHY_PERM &&
+			    env->rcpts[i].state == SPOOL_RCPT_FAILED) {
+				env->rcpts[i].state = SPOOL_RCPT_PENDING;
+				res[i].kind = WHY_TEMP;
+				back++;
+			}
+	}
+	/* One warning per message, when it has waited long enough. */
+	if (warn > 0 && pending > 0 && !env->warned && age(env) >= warn &&
+	    env->sender[0] != '\0') {
+		if (send_dsn(s, env, fd, res, WHY_TEMP, SPOOL_RCPT_PENDING,
+		        BOUNCE_DELAYED, &n, &why) == 0 &&
+		    n > 0)
+			(void)spool_note_warned(s->spool, env->id, NULL);
+		else if (n > 0)
+			log_warn("event=delay_warning_failed id=%s reason=%s",
+			    env->id,
+			    log_escs(reason, sizeof(reason), why.text));
+	}
+	return back;
+}
+
+/*
  * Try every pending recipient of one message. Returns the wall-clock
  * time (ms) of its next attempt, or -1 when it has left the queue.
  */
 static int64_t
-process(struct sched *s, void *ctx, const char *id)
+process(struct sched *s, void *ctx, const char *id, bool forced)
 {
 	struct spool_env env;
 	struct why why;
@@ -271,6 +429,8 @@ process(struct sched *s, void *ctx, const char *id)
 	time_t now = time(NULL), next, expiry;
 	size_t i, pending = 0, ndelivered = 0;
 	bool *was_delivered;
+	struct why *batch = NULL, *res;
+	size_t nfailed = 0;
 	unsigned attempts;
 	int fd;
 
@@ -285,7 +445,12 @@ process(struct sched *s, void *ctx, const char *id)
 		    log_escs(reason, sizeof(reason), why.text));
 		return (now + sched_backoff(s->conf, 1)) * (int64_t)1000;
 	}
-	if (env.next_attempt > now) { /* restarted before its time */
+	if (env.held) { /* `tern queue release` brings it back */
+		log_info("event=held id=%s", id);
+		spool_env_free(&env);
+		return -1;
+	}
+	if (env.next_attempt > now && !forced) { /* restarted early */
 		next = env.next_attempt;
 		spool_env_free(&env);
 		return next * (int64_t)1000;
@@ -300,7 +465,10 @@ process(struct sched *s, void *ctx, const char *id)
 		spool_env_free(&env);
 		return (now + sched_backoff(s->conf, 1)) * (int64_t)1000;
 	}
+	if (now < expiry)
+		batch = deliver_batch(s, ctx, &env, fd);
 	was_delivered = xcalloc(env.nrcpts, sizeof(*was_delivered));
+	res = xcalloc(env.nrcpts, sizeof(*res)); /* failed and deferred */
 	for (i = 0; i < env.nrcpts; i++)
 		was_delivered[i] =
 		    env.rcpts[i].state == SPOOL_RCPT_DELIVERED;
@@ -310,18 +478,23 @@ process(struct sched *s, void *ctx, const char *id)
 		(void)log_escs(to, sizeof(to), env.rcpts[i].addr);
 		if (now >= expiry) {
 			/* RFC 5321 4.5.4.1: give up after the queue lifetime.
-			 */
-			if (!set_state(s, &env, i, SPOOL_RCPT_FAILED)) {
-				pending++;
-				continue;
-			}
+			 * Recorded below, after the bounce is queued. */
+			env.rcpts[i].state = SPOOL_RCPT_FAILED;
+			why_set(&res[i], WHY_PERM, 0,
+			    "delivery time expired: not delivered within %us; "
+			    "last error: %s",
+			    s->conf->queue.lifetime,
+			    env.rcpts[i].last_error != NULL
+			        ? env.rcpts[i].last_error
+			        : "none");
+			nfailed++;
 			log_info("event=failed id=%s to=%s delay=%.3f relay=%s "
 			         "reason=expired",
 			    id, to, age(&env), relay(s));
 			continue;
 		}
 		why_clear(&why);
-		if (s->d.deliver(ctx, &env, fd, i, &why) == 0) {
+		if (deliver_rcpt(s, ctx, &env, fd, i, batch, &why) == 0) {
 			/* Recorded below, only if the message stays queued. */
 			env.rcpts[i].state = SPOOL_RCPT_DELIVERED;
 			ndelivered++;
@@ -331,12 +504,11 @@ process(struct sched *s, void *ctx, const char *id)
 			continue;
 		}
 		(void)log_escs(reason, sizeof(reason), why.text);
+		res[i] = why;
 		if (why.kind == WHY_PERM) {
-			if (!set_state(s, &env, i, SPOOL_RCPT_FAILED)) {
-				pending++;
-				continue;
-			}
-			/* XXX no bounce yet: a later issue adds DSNs. */
+			/* Recorded below, after the bounce is queued. */
+			env.rcpts[i].state = SPOOL_RCPT_FAILED;
+			nfailed++;
 			log_info("event=failed id=%s to=%s delay=%.3f relay=%s "
 			         "reason=%s",
 			    id, to, age(&env), relay(s), reason);
@@ -348,7 +520,9 @@ process(struct sched *s, void *ctx, const char *id)
 		         "reason=%s",
 		    id, to, age(&env), relay(s), reason);
 	}
+	pending += notify_sender(s, &env, fd, res, pending);
 	(void)close(fd);
+	free(batch);
 	/*
 	 * A message that leaves the queue needs no per-recipient record:
 	 * skipping it saves a sync per message. A crash before the removal
@@ -359,6 +533,13 @@ process(struct sched *s, void *ctx, const char *id)
 		    !was_delivered[i] &&
 		    !set_state(s, &env, i, SPOOL_RCPT_DELIVERED))
 			env.rcpts[i].state = SPOOL_RCPT_PENDING;
+	/* The same for failures, now that their bounce is safe. */
+	for (i = 0; pending > 0 && nfailed > 0 && i < env.nrcpts; i++)
+		if (env.rcpts[i].state == SPOOL_RCPT_FAILED &&
+		    res[i].kind == WHY_PERM &&
+		    !set_state(s, &env, i, SPOOL_RCPT_FAILED))
+			env.rcpts[i].state = SPOOL_RCPT_PENDING;
+	free(res);
 	free(was_delivered);
 	if (pending == 0) {
 		if (spool_remove(s->spool, id, &why) == -1) {
@@ -396,6 +577,7 @@ worker(void *arg)
 	struct qent *e;
 	struct timespec ts;
 	int64_t now, wait, when;
+	bool forced;
 	void *ctx;
 
 	ctx = s->d.thread_init != NULL ? s->d.thread_init(s->d.arg) : s->d.arg;
@@ -407,8 +589,10 @@ worker(void *arg)
 		if (s->rhead != NULL) {
 			e = ready_pop(s);
 			e->where = Q_RUNNING;
+			forced = e->forced;
+			e->forced = false;
 			pthread_mutex_unlock(&s->mtx);
-			when = process(s, ctx, e->id);
+			when = process(s, ctx, e->id, forced);
 			pthread_mutex_lock(&s->mtx);
 			if (when < 0)
 				forget(s, e);
@@ -438,6 +622,166 @@ worker(void *arg)
 	return NULL;
 }
 
+/* Take entry e out of the heap or the ready list (not if running). */
+static void
+unqueue(struct sched *s, struct qent *e)
+{
+	struct qent **pp;
+
+	if (e->where == Q_READY) {
+		for (pp = &s->rhead; *pp != NULL; pp = &(*pp)->next)
+			if (*pp == e) {
+				*pp = e->next;
+				break;
+			}
+		s->rtail = &s->rhead;
+		while (*s->rtail != NULL)
+			s->rtail = &(*s->rtail)->next;
+		e->next = NULL;
+		return;
+	}
+	if (e->where == Q_TIMER)
+		(void)heap_take(s, e->heap_idx);
+}
+
+static struct qent *
+lookup(struct sched *s, const char *id)
+{
+	struct qent key, **found;
+
+	memset(&key, 0, sizeof(key));
+	(void)strlcpy(key.id, id, sizeof(key.id));
+	found = tfind(&key, &s->index, qent_cmp);
+	return found != NULL ? *found : NULL;
+}
+
+/* Deliver id (NULL: every queued message) now, whatever its timer. */
+static size_t
+kick(struct sched *s, const char *id)
+{
+	struct qent *e;
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->mtx);
+	if (id != NULL) {
+		if ((e = lookup(s, id)) != NULL) {
+			e->forced = true;
+			if (e->where == Q_TIMER) {
+				unqueue(s, e);
+				ready_push(s, e);
+			}
+			n = 1;
+		}
+	} else
+		while (s->nheap > 0) {
+			e = heap_pop(s);
+			e->forced = true;
+			ready_push(s, e);
+			n++;
+		}
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mtx);
+	return n;
+}
+
+/* Forget id unless a thread has it (that pass ends, then it's dropped). */
+static void
+drop(struct sched *s, const char *id)
+{
+	struct qent *e;
+
+	pthread_mutex_lock(&s->mtx);
+	if ((e = lookup(s, id)) != NULL && e->where != Q_RUNNING) {
+		unqueue(s, e);
+		forget(s, e);
+	}
+	pthread_mutex_unlock(&s->mtx);
+}
+
+/*
+ * One request from `tern queue` (spool_control_send): "flush", or
+ * "retry|hold|release|delete ID". Logged, one line each.
+ */
+static void
+control(struct sched *s, const char *req)
+{
+	char verb[16], id[SPOOL_ID_MAX], esc[200];
+	struct why why;
+	size_t n;
+
+	why_clear(&why);
+	if (strcmp(req, "flush") == 0) {
+		n = kick(s, NULL);
+		log_info("event=queue_flush messages=%zu", n);
+		return;
+	}
+	if (sscanf(req, "%15s %31s", verb, id) != 2 || !spool_is_id(id)) {
+		log_warn("event=control_refused request=%s",
+		    log_escs(esc, sizeof(esc), req));
+		return;
+	}
+	if (strcmp(verb, "retry") == 0) {
+		if (kick(s, id) == 0)
+			sched_submit(s, id); /* not known: maybe released */
+		log_info("event=queue_retry id=%s", id);
+	} else if (strcmp(verb, "hold") == 0) {
+		if (spool_note_hold(s->spool, id, true, &why) == 0)
+			drop(s, id);
+		log_info("event=queue_hold id=%s%s%s", id,
+		    why.kind ? " error=" : "",
+		    why.kind ? log_escs(esc, sizeof(esc), why.text) : "");
+	} else if (strcmp(verb, "release") == 0) {
+		if (spool_note_hold(s->spool, id, false, &why) == 0) {
+			sched_submit(s, id);
+			(void)kick(s, id);
+		}
+		log_info("event=queue_release id=%s%s%s", id,
+		    why.kind ? " error=" : "",
+		    why.kind ? log_escs(esc, sizeof(esc), why.text) : "");
+	} else if (strcmp(verb, "delete") == 0) {
+		/* Held first: a pass in progress will not bounce it. */
+		(void)spool_note_hold(s->spool, id, true, NULL);
+		drop(s, id);
+		(void)spool_remove(s->spool, id, &why);
+		log_info("event=queue_delete id=%s%s%s", id,
+		    why.kind ? " error=" : "",
+		    why.kind ? log_escs(esc, sizeof(esc), why.text) : "");
+	} else
+		log_warn("event=control_refused request=%s",
+		    log_escs(esc, sizeof(esc), req));
+}
+
+static void *
+control_main(void *arg)
+{
+	struct sched *s = arg;
+	char req[SPOOL_CONTROL_MAX + 1], esc[300];
+	struct timespec ts;
+	struct why why;
+	int rc;
+
+	pthread_mutex_lock(&s->mtx);
+	while (!s->stopping) {
+		pthread_mutex_unlock(&s->mtx);
+		while ((rc = spool_control_take(s->spool, req, sizeof(req),
+		            &why)) == 1)
+			control(s, req);
+		if (rc == -1)
+			log_warn("event=control_failed reason=%s",
+			    log_escs(esc, sizeof(esc), why.text));
+		pthread_mutex_lock(&s->mtx);
+		/* Poll: no signal or pid file to get wrong. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += CONTROL_POLL_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		if (!s->stopping)
+			(void)pthread_cond_timedwait(&s->ctl_cv, &s->mtx, &ts);
+	}
+	pthread_mutex_unlock(&s->mtx);
+	return NULL;
+}
+
 int
 sched_start(struct sched *s)
 {
@@ -454,6 +798,11 @@ sched_start(struct sched *s)
 		}
 		s->nthr++;
 	}
+	if (pthread_create(&s->ctl_thr, NULL, control_main, s) == 0)
+		s->ctl_started = true;
+	else
+		log_warn("event=control_unavailable reason=\"cannot start "
+		         "thread\"");
 	log_info("event=sched_started threads=%zu", n);
 	return 0;
 }
@@ -474,14 +823,18 @@ sched_free(struct sched *s)
 	pthread_mutex_lock(&s->mtx);
 	s->stopping = true;
 	pthread_cond_broadcast(&s->cv);
+	pthread_cond_broadcast(&s->ctl_cv);
 	pthread_mutex_unlock(&s->mtx);
 	/* Each thread finishes the message in hand, then returns. */
 	for (i = 0; i < s->nthr; i++)
 		pthread_join(s->thr[i], NULL);
+	if (s->ctl_started)
+		pthread_join(s->ctl_thr, NULL);
 	tdestroy(s->index, free_node);
 	free(s->heap);
 	free(s->thr);
 	pthread_mutex_destroy(&s->mtx);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->ctl_cv);
 	free(s);
 }

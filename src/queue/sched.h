@@ -32,6 +32,14 @@ struct sched_deliverer {
 	void (*thread_fini)(void *ctx);
 	int (*deliver)(void *ctx, const struct spool_env *env, int fd,
 	    size_t idx, struct why *why);
+	/*
+	 * Optional, used instead of deliver() when set: all pending
+	 * recipients of one message at once, idx[0..n), so that those with
+	 * one destination share a transaction. whys[k] is the result for
+	 * idx[k]: kind WHY_NONE when delivered.
+	 */
+	void (*deliver_many)(void *ctx, const struct spool_env *env, int fd,
+	    const size_t *idx, size_t n, struct why *whys);
 	void *arg;
 	const char *name; /* relay= in log lines, e.g. "maildir"; NULL: "-" */
 };

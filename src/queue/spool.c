@@ -25,6 +25,7 @@
 #include "queue/spool.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -38,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "smtp/params.h"
 #include "util/fsutil.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -57,6 +59,7 @@ struct spool {
 	char *dir;
 	bool readonly;
 	int dirfd, incfd, actfd, corfd, notefd, lockfd;
+	int ctlfd; /* control/: requests from `tern queue` (issue 4) */
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
 	pthread_t thr;
@@ -290,8 +293,8 @@ static int
 env_parse(const char *id, const uint8_t *p, size_t n, struct spool_env *env,
     size_t want_idx, off_t *want_off, struct why *why)
 {
-	const uint8_t *line, *f[3];
-	size_t len, fl[3], pos = FIRST_LINE_LEN, cap = 0;
+	const uint8_t *line, *f[5];
+	size_t len, fl[5], pos = FIRST_LINE_LEN, cap = 0;
 	uint64_t v;
 	char *s;
 
@@ -337,18 +340,40 @@ env_parse(const char *id, const uint8_t *p, size_t n, struct spool_env *env,
 			goto bad;
 		if (len == 3 && memcmp(line, "end", 3) == 0)
 			break;
+		/* Optional, before the recipients: "dsn RET ENVID". */
+		if (env->nrcpts == 0 && env->envid == NULL &&
+		    keyword(&line, &len, "dsn")) {
+			if (!split(line, len, 2, f, fl) || fl[0] != 1 ||
+			    (f[0][0] != '-' && f[0][0] != 'F' &&
+			        f[0][0] != 'H') ||
+			    (env->envid = dec(f[1], fl[1], SPOOL_FIELD_MAX)) ==
+			        NULL)
+				goto bad;
+			env->dsn_ret = f[0][0] == 'F'   ? SMTP_RET_FULL
+			               : f[0][0] == 'H' ? SMTP_RET_HDRS
+			                                : SMTP_RET_NONE;
+			continue;
+		}
 		if (env->nrcpts == SPOOL_RCPTS_MAX)
 			return why_set(why, WHY_PERM, 0, "too many recipients");
 		if (want_off != NULL && env->nrcpts == want_idx)
 			*want_off = (off_t)(line - p) + STATE_POS;
+		/* rcpt STATE ADDR ORCPT [NOTIFY DSN-ORCPT] */
 		if (!keyword(&line, &len, "rcpt") ||
-		    !split(line, len, 3, f, fl) || fl[0] != 1 ||
-		    !is_state(f[0][0]))
+		    (!split(line, len, 3, f, fl) &&
+		        !split(line, len, 5, f, fl)) ||
+		    fl[0] != 1 || !is_state(f[0][0]))
 			goto bad;
 		if (env->nrcpts == cap) {
 			cap = cap ? cap * 2 : 4;
 			env->rcpts =
 			    xrealloc(env->rcpts, cap * sizeof(*env->rcpts));
+			if (env->dsn != NULL) {
+				env->dsn =
+				    xrealloc(env->dsn, cap * sizeof(*env->dsn));
+				memset(env->dsn + cap / 2, 0,
+				    (cap - cap / 2) * sizeof(*env->dsn));
+			}
 		}
 		memset(&env->rcpts[env->nrcpts], 0, sizeof(*env->rcpts));
 		env->rcpts[env->nrcpts].state = (enum spool_rcpt_state)f[0][0];
@@ -358,6 +383,15 @@ env_parse(const char *id, const uint8_t *p, size_t n, struct spool_env *env,
 		if ((s = dec(f[2], fl[2], SPOOL_FIELD_MAX)) == NULL)
 			goto bad;
 		env->rcpts[env->nrcpts - 1].orcpt = s;
+		if (split(line, len, 5, f, fl)) {
+			if (!parse_num(f[3], fl[3], 15, &v) ||
+			    (s = dec(f[4], fl[4], SPOOL_FIELD_MAX)) == NULL)
+				goto bad;
+			if (env->dsn == NULL)
+				env->dsn = xcalloc(cap, sizeof(*env->dsn));
+			env->dsn[env->nrcpts - 1].notify = (unsigned)v;
+			env->dsn[env->nrcpts - 1].orcpt = s;
+		}
 	}
 	if (pos != n)
 		return why_set(why, WHY_PERM, 0, "data after the envelope end");
@@ -386,12 +420,16 @@ spool_env_free(struct spool_env *env)
 		free(env->rcpts[i].addr);
 		free(env->rcpts[i].orcpt);
 		free(env->rcpts[i].last_error);
+		if (env->dsn != NULL)
+			free(env->dsn[i].orcpt);
 	}
 	free(env->rcpts);
 	free(env->sender);
 	free(env->helo);
 	free(env->client_addr);
 	free(env->client_name);
+	free(env->envid);
+	free(env->dsn);
 	memset(env, 0, sizeof(*env));
 }
 
@@ -446,8 +484,6 @@ open_dir(int at, const char *name, bool create, struct why *why)
 	return fd;
 }
 
-
-
 static void
 clean_dir(int fd, bool (*keep)(struct spool *, const char *), struct spool *sp,
     const char *what)
@@ -491,7 +527,7 @@ spool_open_mode(const char *dir, bool readonly, struct why *why)
 	sp->dir = xstrdup(dir);
 	sp->readonly = readonly;
 	sp->dirfd = sp->incfd = sp->actfd = sp->corfd = sp->notefd =
-	    sp->lockfd = -1;
+	    sp->lockfd = sp->ctlfd = -1;
 	sp->tailp = &sp->head;
 	pthread_mutex_init(&sp->mtx, NULL);
 	pthread_cond_init(&sp->cv, NULL);
@@ -524,6 +560,8 @@ spool_open_mode(const char *dir, bool readonly, struct why *why)
 		goto fail;
 	if (readonly)
 		return sp;
+	if ((sp->ctlfd = open_dir(sp->dirfd, "control", true, why)) == -1)
+		goto fail;
 	/* Nobody was told 250 for these; the lock says they are not live. */
 	clean_dir(sp->incfd, NULL, sp, "incoming");
 	clean_dir(sp->notefd, note_has_msg, sp, "notes");
@@ -570,6 +608,8 @@ spool_close(struct spool *sp)
 		(void)close(sp->corfd);
 	if (sp->notefd != -1)
 		(void)close(sp->notefd);
+	if (sp->ctlfd != -1)
+		(void)close(sp->ctlfd);
 	if (sp->lockfd != -1)
 		(void)close(sp->lockfd); /* releases the flock */
 	if (sp->dirfd != -1)
@@ -626,19 +666,41 @@ env_build(struct buf *b, const struct spool_env *env, struct why *why)
 	    buf_printf(b, "\nflags %d%d\n", env->smtputf8 ? 1 : 0,
 	        env->eightbit ? 1 : 0) == -1)
 		goto big;
+	if (env->envid != NULL && strlen(env->envid) > SPOOL_FIELD_MAX)
+		return why_set(why, WHY_PERM, 0, "envelope field too long");
+	/* Written only when given: older envelopes stay byte-identical. */
+	if ((env->dsn_ret != SMTP_RET_NONE ||
+	        (env->envid != NULL && env->envid[0] != '\0')) &&
+	    (buf_printf(b, "dsn %c ",
+	         env->dsn_ret == SMTP_RET_FULL   ? 'F'
+	         : env->dsn_ret == SMTP_RET_HDRS ? 'H'
+	                                         : '-') == -1 ||
+	        enc(b, env->envid) == -1 || buf_append(b, "\n", 1) == -1))
+		goto big;
 	for (i = 0; i < env->nrcpts; i++) {
 		const struct spool_rcpt *r = &env->rcpts[i];
+		const struct spool_dsn *d = env->dsn ? &env->dsn[i] : NULL;
 
 		if (r->addr == NULL || r->addr[0] == '\0' ||
 		    strlen(r->addr) > SPOOL_FIELD_MAX ||
-		    (r->orcpt != NULL && strlen(r->orcpt) > SPOOL_FIELD_MAX))
+		    (r->orcpt != NULL && strlen(r->orcpt) > SPOOL_FIELD_MAX) ||
+		    (d != NULL && ((d->orcpt != NULL &&
+		                       strlen(d->orcpt) > SPOOL_FIELD_MAX) ||
+		                      d->notify > 15)))
 			return why_set(why, WHY_PERM, 0,
 			    "bad recipient address %zu", i);
 		st = is_state((uint8_t)r->state) ? (char)r->state
 		                                 : SPOOL_RCPT_PENDING;
 		if (buf_printf(b, "rcpt %c ", st) == -1 ||
 		    enc(b, r->addr) == -1 || buf_append(b, " ", 1) == -1 ||
-		    enc(b, r->orcpt) == -1 || buf_append(b, "\n", 1) == -1)
+		    enc(b, r->orcpt) == -1)
+			goto big;
+		if (d != NULL &&
+		    (d->notify != 0 || (d->orcpt != NULL && d->orcpt[0])) &&
+		    (buf_printf(b, " %u ", d->notify) == -1 ||
+		        enc(b, d->orcpt) == -1))
+			goto big;
+		if (buf_append(b, "\n", 1) == -1)
 			goto big;
 	}
 	if (buf_append(b, "end\n", 4) == -1)
@@ -974,6 +1036,12 @@ notes_apply(const struct buf *b, struct spool_env *env)
 		         split(line, len, 2, f, fl) &&
 		         parse_num(f[1], fl[1], ARRIVAL_MAX, &v))
 			env->next_attempt = (time_t)v;
+		else if (fl[0] == 6 && memcmp(f[0], "warned", 6) == 0 &&
+		         split(line, len, 2, f, fl))
+			env->warned = true;
+		else if (fl[0] == 4 && memcmp(f[0], "hold", 4) == 0 &&
+		         split(line, len, 2, f, fl))
+			env->held = true;
 		else if (fl[0] == 5 && memcmp(f[0], "error", 5) == 0 &&
 		         split(line, len, 3, f, fl) &&
 		         parse_num(f[1], fl[1], SPOOL_RCPTS_MAX, &idx) &&
@@ -1174,6 +1242,141 @@ spool_note_retry(struct spool *sp, const char *id, unsigned attempts,
 	rc = notes_rewrite(sp, id, drop, &add, why);
 	buf_reset(&add);
 	return rc;
+}
+
+int
+spool_note_warned(struct spool *sp, const char *id, struct why *why)
+{
+	static const char *const drop[] = { "warned ", NULL };
+	struct buf add;
+	int rc;
+
+	buf_init(&add, 32);
+	(void)buf_append_str(&add, "warned 1\n");
+	rc = notes_rewrite(sp, id, drop, &add, why);
+	buf_reset(&add);
+	return rc;
+}
+
+int
+spool_note_hold(struct spool *sp, const char *id, bool hold, struct why *why)
+{
+	static const char *const drop[] = { "hold ", NULL };
+	struct buf add;
+	int rc;
+
+	buf_init(&add, 32);
+	if (hold)
+		(void)buf_append_str(&add, "hold 1\n");
+	rc = notes_rewrite(sp, id, drop, &add, why);
+	buf_reset(&add);
+	return rc;
+}
+
+bool
+spool_in_use(const char *dir)
+{
+	char path[4096];
+	int fd, n;
+	bool busy;
+
+	n = snprintf(path, sizeof(path), "%s/lock", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return false;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return false; /* never opened read-write: nobody runs */
+	busy = flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK;
+	(void)close(fd); /* drops our shared lock, if we got it */
+	return busy;
+}
+
+int
+spool_control_send(const char *dir, const char *req, char *name_out,
+    size_t namesz, struct why *why)
+{
+	char path[4096], tmp[4096];
+	struct timespec ts;
+	size_t n = strlen(req);
+	int fd, k;
+
+	if (n == 0 || n >= SPOOL_CONTROL_MAX || !str_is_clean(req, n))
+		return why_set(why, WHY_PERM, 0, "bad request");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	/* Sortable by time: the server takes them oldest first. */
+	k = snprintf(name_out, namesz, "%020lld%09ld-%ld", (long long)ts.tv_sec,
+	    ts.tv_nsec, (long)getpid());
+	if (k < 0 || (size_t)k >= namesz)
+		return why_set(why, WHY_PERM, 0, "name too long");
+	k = snprintf(path, sizeof(path), "%s/control/%s", dir, name_out);
+	if (k < 0 || (size_t)k >= sizeof(path) ||
+	    snprintf(tmp, sizeof(tmp), "%s/control/.%s", dir, name_out) >=
+	        (int)sizeof(tmp))
+		return why_set(why, WHY_PERM, ENAMETOOLONG, "%s", dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return why_set(why, WHY_TEMP, errno, "create %s", tmp);
+	if (write_all(fd, req, n) == -1 || write_all(fd, "\n", 1) == -1) {
+		why_set(why, WHY_TEMP, errno, "write %s", tmp);
+		(void)close(fd);
+		(void)unlink(tmp);
+		return -1;
+	}
+	(void)close(fd);
+	/* Rename: the server never sees half a request. */
+	if (rename(tmp, path) == -1) {
+		why_set(why, WHY_TEMP, errno, "rename %s", tmp);
+		(void)unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+bool
+spool_control_pending(const char *dir, const char *name)
+{
+	char path[4096];
+	int k = snprintf(path, sizeof(path), "%s/control/%s", dir, name);
+
+	return k > 0 && (size_t)k < sizeof(path) && access(path, F_OK) == 0;
+}
+
+int
+spool_control_take(struct spool *sp, char *buf, size_t bufsz, struct why *why)
+{
+	char best[NAME_MAX + 1];
+	struct dirent *de;
+	ssize_t r;
+	DIR *d;
+	int dfd, fd;
+
+	if (sp->ctlfd == -1)
+		return why_set(why, WHY_TEMP, EROFS, "no control directory");
+	if ((dfd = openat(sp->ctlfd, ".",
+	         O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return why_set(why, WHY_TEMP, errno, "open control/");
+	if ((d = fdopendir(dfd)) == NULL) {
+		(void)close(dfd);
+		return why_set(why, WHY_TEMP, errno, "open control/");
+	}
+	best[0] = '\0';
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' &&
+		    (best[0] == '\0' || strcmp(de->d_name, best) < 0))
+			(void)strlcpy(best, de->d_name, sizeof(best));
+	(void)closedir(d);
+	if (best[0] == '\0')
+		return 0;
+	fd = openat(sp->ctlfd, best, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	r = fd == -1 ? -1 : read(fd, buf, bufsz - 1);
+	if (fd != -1)
+		(void)close(fd);
+	/* Unlinking is the answer the client waits for. */
+	(void)unlinkat(sp->ctlfd, best, 0);
+	if (r <= 0)
+		return why_set(why, WHY_PERM, 0, "unreadable request %s", best);
+	buf[r] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 1;
 }
 
 int

@@ -17,6 +17,9 @@
  * since the epoch (so ids sort by arrival until the year 4253; 12 digits
  * would wrap every 8.9 years), 3 of a per-process counter and 3 from
  * getrandom(); creation is O_EXCL so a clash is retried, not lost.
+ * Envelopes may carry DSN data (issue 4): a "dsn RET ENVID" line after
+ * "flags" and two more fields on a rcpt line (NOTIFY bits, ORCPT), both
+ * written only when given, so files from before stay valid unchanged.
  * Trust: spool files are ours (mode 0600); recovery still validates them
  * and moves unreadable ones to corrupt/ instead of crashing.
  */
@@ -52,6 +55,12 @@ struct spool_rcpt {
 	char *last_error; /* from spool_note_error(), or NULL; loaded only */
 };
 
+/* DSN parameters of one recipient (RFC 3461 4.1, 4.2). */
+struct spool_dsn {
+	unsigned notify; /* SMTP_NOTIFY_* bits (smtp/params.h), 0: none */
+	char *orcpt;     /* ORCPT= as received ("rfc822;xtext"), or NULL */
+};
+
 /* The envelope: what the client said around the message. */
 struct spool_env {
 	char id[SPOOL_ID_MAX];
@@ -62,13 +71,20 @@ struct spool_env {
 	char *client_name; /* reverse DNS or "unknown" */
 	bool smtputf8;
 	bool eightbit;
+	/* DSN (RFC 3461 4.3, 4.4): RET= (enum smtp_ret, 0: none), ENVID= */
+	int dsn_ret;
+	char *envid; /* xtext as received, or NULL */
 	struct spool_rcpt *rcpts;
 	size_t nrcpts;
+	/* nrcpts entries parallel to rcpts, or NULL when none were given */
+	struct spool_dsn *dsn;
 	off_t body_offset; /* where the message starts in the file */
 	off_t body_size;   /* message bytes (Received header included) */
 	/* Retry bookkeeping from spool_note_retry(); 0 when never tried. */
 	unsigned attempts;
 	time_t next_attempt;
+	bool warned; /* a delay warning went out (spool_note_warned) */
+	bool held;   /* on hold: not delivered until released */
 };
 
 struct spool;
@@ -142,6 +158,10 @@ int spool_note_error(struct spool *, const char *id, size_t idx,
 /* Remember the attempt count and the next attempt time (side file). */
 int spool_note_retry(struct spool *, const char *id, unsigned attempts,
     time_t next_attempt, struct why *);
+/* Remember that the sender was warned of a delay (side file). */
+int spool_note_warned(struct spool *, const char *id, struct why *);
+/* Put on hold (not delivered, but kept and expired) or release. */
+int spool_note_hold(struct spool *, const char *id, bool hold, struct why *);
 /* Remove a finished message. */
 int spool_remove(struct spool *, const char *id, struct why *);
 /* Is `s` shaped like a queue id (so safe in a file name and a log)? */
@@ -154,6 +174,27 @@ bool spool_is_id(const char *s);
  * message can be there; a read-only spool never removes anything.
  */
 int spool_scan(struct spool *, void (*fn)(void *arg, const char *id), void *arg,
+    struct why *);
+
+/*
+ * Requests from `tern queue` to a running server (issue 4): a one-line
+ * file in <spool>/control/, written atomically by the client; the
+ * server takes the oldest, and removing the file is its answer.
+ */
+#define SPOOL_CONTROL_MAX 128 /* request line bytes */
+
+/* Is a server holding the spool's lock (running on it) right now? */
+bool spool_in_use(const char *dir);
+/* Drop request `req` for the server; its file name into name_out. */
+int spool_control_send(const char *dir, const char *req, char *name_out,
+    size_t namesz, struct why *);
+/* Is request `name` still waiting for the server? */
+bool spool_control_pending(const char *dir, const char *name);
+/*
+ * Take the oldest request into buf (one line, NUL-terminated): 1, or 0
+ * when there is none, or -1 with why (the bad request is removed).
+ */
+int spool_control_take(struct spool *, char *buf, size_t bufsz,
     struct why *);
 
 /* Counters for monitoring and the benchmark. */

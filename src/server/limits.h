@@ -12,6 +12,9 @@
 #define SESSION_INBUF_MAX (256 * 1024) /* stop reading past this */
 #define SESSION_CHUNK_MAX (16 * 1024)  /* bytes decoded per step */
 #define SESSION_HELO_MAX 255
+/* Submission holds the header to add Date/Message-ID (RFC 6409 8). */
+#define SESSION_HDR_HOLD_MAX (64 * 1024)
 #define SESSION_SHUTDOWN_GRACE 20 /* seconds for sessions to finish */
+#define SESSION_DRAIN_TIMEOUT 10  /* seconds for a last reply to leave */
 
 #endif

@@ -20,6 +20,8 @@ struct spool;
 struct sched;
 struct workers;
 struct evconnlistener;
+struct tls;
+struct authfail;
 
 /* One bound socket of one [listener], on one loop. */
 struct listener_ctx {
@@ -50,6 +52,9 @@ struct server {
 	struct spool *spool;
 	struct sched *sched;
 	struct workers *dirw; /* directory lookups */
+	struct workers *authw; /* password checks (slow on purpose) */
+	struct tls *tls;       /* NULL when no listener uses TLS */
+	struct authfail *authf; /* failed AUTH counters */
 	struct loop_state *loops;
 	unsigned nloops;
 	struct listener_ctx *listeners; /* nloops * conf->nlisteners */

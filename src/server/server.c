@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,11 +30,14 @@
 #include <event2/listener.h>
 
 #include "deliver/local.h"
+#include "deliver/remote.h"
 #include "dir/dir.h"
 #include "queue/sched.h"
 #include "queue/spool.h"
 #include "server/limits.h"
+#include "server/auth.h"
 #include "server/loop.h"
+#include "server/tls.h"
 #include "server/workers.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -41,6 +45,7 @@
 #include "util/xmalloc.h"
 
 #define DIR_WORKERS 2
+#define AUTH_WORKERS 4 /* yescrypt takes ~20 ms of CPU per check */
 #define IP_TABLE_MIN 256
 
 /* ---- admission control -------------------------------------------- */
@@ -290,6 +295,33 @@ loop_stop(struct loop *loop, void *arg)
 	evtimer_add(ls->grace, &tv);
 }
 
+/* SIGHUP: new sessions get the new certificate, running ones keep theirs. */
+static void
+reload_tls(struct server *srv)
+{
+	struct why why;
+
+	if (srv->tls == NULL)
+		return;
+	if (tls_reload(srv->tls, &why) == -1)
+		log_warn("event=tls_reload_failed error=\"%s\" "
+			 "msg=\"keeping the previous certificate\"",
+		    why.text);
+	else
+		log_info("event=reload what=tls");
+}
+
+static bool
+uses_tls(const struct conf *conf)
+{
+	size_t i;
+
+	for (i = 0; i < conf->nlisteners; i++)
+		if (conf->listeners[i].tls != CONF_TLS_NONE)
+			return true;
+	return false;
+}
+
 struct signals {
 	struct event_base *base;
 	struct server *srv;
@@ -308,6 +340,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 			log_warn("event=log_reopen_failed error=\"%s\"",
 			    strerror(errno));
 		log_info("event=reload what=logs");
+		reload_tls(sg->srv);
 		return;
 	}
 	if (sg->stop)
@@ -317,6 +350,27 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	for (i = 0; i < sg->srv->nloops; i++)
 		loop_post(sg->srv->loops[i].loop, loop_stop, sg->srv);
 	event_base_loopexit(sg->base, NULL);
+}
+
+/*
+ * Each session is a descriptor: let max_connections fit, up to the hard
+ * limit, and say so when it cannot.
+ */
+static void
+raise_fd_limit(const struct conf *conf)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)conf->limits.max_connections + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		log_warn("event=fd_limit limit=%llu max_connections=%zu "
+			 "hint=\"raise the hard RLIMIT_NOFILE (ulimit -Hn)\"",
+		    (unsigned long long)rl.rlim_cur,
+		    conf->limits.max_connections);
 }
 
 static unsigned
@@ -347,6 +401,7 @@ server_run(const struct conf *conf)
 	if (conf->log_file != NULL && log_open(conf->log_file) == -1)
 		fatal("log_file %s: %s", conf->log_file, strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(conf);
 	memset(&srv, 0, sizeof(srv));
 	srv.conf = conf;
 	pthread_mutex_init(&srv.ip_mtx, NULL);
@@ -376,6 +431,13 @@ server_run(const struct conf *conf)
 			srv.listeners[k].fd = bind_one(&conf->listeners[j]);
 		}
 
+	/* The key may be root's: load it before dropping privileges. */
+	if (uses_tls(conf) && (srv.tls = tls_new(conf, &why)) == NULL)
+		fatal("TLS: %s; fix [tls] cert and key, or remove them to use "
+		      "a self-signed certificate",
+		    why.text);
+	srv.authf = authfail_new(&conf->limits);
+
 	dirs[0] = conf->data_dir;
 	dirs[1] = mdir;
 	drop_privileges(conf, dirs, 2);
@@ -389,7 +451,8 @@ server_run(const struct conf *conf)
 	srv.spool = spool_open(qdir, &why);
 	if (srv.spool == NULL)
 		fatal("open queue %s: %s", qdir, why.text);
-	dlv = local_deliverer_new(conf);
+	/* Routes each recipient: Maildir, LMTP or SMTP (issue 4). */
+	dlv = remote_deliverer_new(conf, local_deliverer_new(conf));
 	srv.sched = sched_new(conf, srv.spool, dlv);
 	if (spool_scan(srv.spool, recover_one, &srv, &why) == -1)
 		fatal("recover queue %s: %s", qdir, why.text);
@@ -397,6 +460,9 @@ server_run(const struct conf *conf)
 		fatal("start delivery threads: %s", strerror(errno));
 	srv.dirw = workers_new(DIR_WORKERS, dir_thread_init, dir_thread_fini,
 	    dbpath);
+	/* Own pool: a burst of logins must not queue RCPT lookups. */
+	srv.authw = workers_new(AUTH_WORKERS, dir_thread_init,
+	    dir_thread_fini, dbpath);
 
 	for (k = 0; k < srv.nlisteners; k++) {
 		struct listener_ctx *lc = &srv.listeners[k];
@@ -433,9 +499,12 @@ server_run(const struct conf *conf)
 	for (i = 0; i < srv.nloops; i++)
 		loop_join(srv.loops[i].loop);
 	workers_free(srv.dirw);
+	workers_free(srv.authw);
+	authfail_free(srv.authf);
+	tls_free(srv.tls);
 	sched_free(srv.sched);
 	spool_close(srv.spool);
-	local_deliverer_free(dlv);
+	remote_deliverer_free(dlv);
 	for (i = 0; i < 3; i++)
 		event_free(sigev[i]);
 	event_base_free(sg.base);

@@ -27,22 +27,29 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "dir/dir.h"
 #include "msg/hdr.h"
 #include "msg/received.h"
 #include "queue/sched.h"
 #include "queue/spool.h"
+#include "server/auth.h"
 #include "server/limits.h"
 #include "server/loop.h"
+#include "server/tls.h"
 #include "server/workers.h"
 #include "smtp/addr.h"
+#include "smtp/auth.h"
 #include "smtp/cmd.h"
 #include "smtp/command.h"
 #include "smtp/data.h"
 #include "smtp/params.h"
 #include "util/buf.h"
+#include "util/cidr.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
@@ -106,6 +113,22 @@ struct session {
 	bool bdat_discard; /* chunk read only to stay in sync */
 	uint64_t bdat_left;
 	struct timespec data_end; /* for the commit latency log */
+
+	/* TLS (RFC 3207, RFC 8314). */
+	bool tls;          /* encrypted from here on */
+	SSL *tls_next;     /* STARTTLS answered: switch once 220 is out */
+	char tls_desc[TLS_DESC_MAX]; /* "" until the handshake is done */
+	/* AUTH (RFC 4954) and relaying. */
+	bool relay_ok;     /* client in relay_networks */
+	bool in_auth;      /* lines are AUTH responses, not commands */
+	bool authed;
+	char auth_user[DIR_ADDR_MAX]; /* normalized, when authed */
+	struct smtp_auth auth;
+	struct event *delay; /* the reply to a failed AUTH waits here */
+	size_t auth_fails;   /* the n of the pending delayed reply */
+	/* Submission: hold the header to add Date/Message-ID (RFC 6409 8). */
+	bool hold_hdr;
+	struct buf hbuf;
 };
 
 /* A RCPT lookup in flight on a directory worker. */
@@ -129,6 +152,7 @@ struct commit_job {
 
 static enum session_ret process_input(struct session *);
 static void session_close(struct session *);
+static void session_setup_bev(struct session *);
 static void tx_reset(struct session *);
 
 /* ---- output ------------------------------------------------------- */
@@ -204,6 +228,10 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (s->closing) { /* a client that never reads our last reply */
+		session_close(s);
+		return;
+	}
 	if (s->waiting) { /* our own step is slow: not the client's fault */
 		arm_timer(s, s->conf->limits.timeout_command);
 		return;
@@ -213,8 +241,11 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 	reply(s, "421 4.4.2 %s Error: timeout exceeded", s->conf->hostname);
 	s->closing = true;
 	bufferevent_disable(s->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
 		session_close(s);
+		return;
+	}
+	arm_timer(s, SESSION_DRAIN_TIMEOUT);
 }
 
 /* ---- lifetime ----------------------------------------------------- */
@@ -232,7 +263,12 @@ session_unref(struct session *s)
 	smtp_cmd_free(s->cmd);
 	smtp_data_free(s->data);
 	buf_reset(&s->dbuf);
+	buf_reset(&s->hbuf);
 	free(s->rcpts);
+	if (s->delay != NULL)
+		event_free(s->delay);
+	SSL_free(s->tls_next);
+	smtp_auth_wipe(&s->auth);
 	free(s);
 	/* A stopping loop exits once no session is left, pending or not. */
 	if (--ls->nalloc == 0 && ls->stopping)
@@ -261,6 +297,17 @@ session_close(struct session *s)
 	ls->nsessions--;
 	event_free(s->timer);
 	s->timer = NULL;
+	/* A delayed AUTH reply has no one to go to: drop it and its ref. */
+	if (s->delay != NULL && evtimer_pending(s->delay, NULL)) {
+		evtimer_del(s->delay);
+		ASSERT(s->refs > 1);
+		s->refs--;
+	}
+	if (s->tls && s->tls_desc[0] != '\0') {
+		/* close_notify, best effort: the socket is non-blocking. */
+		(void)SSL_shutdown(bufferevent_openssl_get_ssl(s->bev));
+		ERR_clear_error();
+	}
 	bufferevent_free(s->bev);
 	s->bev = NULL;
 	server_conn_release(s->srv, (struct sockaddr *)&s->sa);
@@ -294,6 +341,8 @@ tx_reset(struct session *s)
 	s->bdat_discard = false;
 	s->bdat_left = 0;
 	buf_clear(&s->dbuf);
+	buf_clear(&s->hbuf);
+	s->hold_hdr = false;
 }
 
 static bool
@@ -331,6 +380,7 @@ msg_begin(struct session *s)
 	struct msg_received rcv;
 	struct why why;
 	struct buf hdr;
+	char with[16];
 	int ret = 0;
 
 	memset(&env, 0, sizeof(env));
@@ -354,7 +404,15 @@ msg_begin(struct session *s)
 	rcv.client_name = "unknown";
 	rcv.client_addr = s->addr;
 	rcv.by = s->conf->hostname;
-	rcv.with = s->mail.smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+	/* RFC 3848 and RFC 6531 7.7: ESMTP[S][A], UTF8SMTP[S][A]. */
+	(void)snprintf(with, sizeof(with), "%s%s%s",
+	    s->mail.smtputf8 ? "UTF8SMTP"
+	    : s->esmtp	     ? "ESMTP"
+			     : "SMTP",
+	    s->esmtp && s->tls ? "S" : "", s->esmtp && s->authed ? "A" : "");
+	rcv.with = with;
+	rcv.tls = s->tls && s->tls_desc[0] != '\0' ? s->tls_desc : NULL;
+	rcv.auth_user = s->authed ? s->auth_user : NULL;
 	rcv.id = spool_msg_id(s->msg);
 	rcv.for_addr = s->nrcpts == 1 ? s->rcpts[0].addr : NULL;
 	rcv.when = env.arrival;
@@ -368,7 +426,62 @@ msg_begin(struct session *s)
 	buf_reset(&hdr);
 	msg_hdr_scan_init(&s->hdr);
 	s->msg_size = 0;
+	s->hold_hdr = s->cl->mode == CONF_MODE_SUBMISSION;
+	buf_clear(&s->hbuf);
 	return ret;
+}
+
+static void
+store_bytes(struct session *s, const void *p, size_t n)
+{
+	if (n == 0 || s->too_big || s->write_failed || s->msg == NULL)
+		return;
+	if (spool_msg_write(s->msg, p, n, &s->write_why) == -1) {
+		s->write_failed = true;
+		log_warn("event=spool_error sid=%llu id=%s error=\"%s\"",
+		    (unsigned long long)s->id, spool_msg_id(s->msg),
+		    s->write_why.text);
+	}
+}
+
+/*
+ * Submission (RFC 6409 8.2, 8.3): write the held header, adding Date and
+ * Message-ID where the header ends if it lacks them. `complete`: the
+ * message is over, so the header is all there even without its empty
+ * line. A header too big to hold goes out unchanged.
+ */
+static void
+hdr_flush(struct session *s, bool complete)
+{
+	char date[MSG_DATE_MAX], add[MSG_DATE_MAX + SPOOL_ID_MAX + 300];
+	size_t at = s->hdr.header_bytes;
+	int n = 0, m;
+
+	if (!s->hold_hdr)
+		return;
+	s->hold_hdr = false;
+	add[0] = '\0';
+	if ((complete || s->hdr.in_body) && at <= s->hbuf.len &&
+	    s->msg != NULL) {
+		if (!s->hdr.has_date &&
+		    msg_date_format(time(NULL), date, sizeof(date)) > 0) {
+			m = snprintf(add, sizeof(add), "Date: %s\r\n", date);
+			n = m > 0 && (size_t)m < sizeof(add) ? m : 0;
+		}
+		if (!s->hdr.has_message_id) {
+			m = snprintf(add + n, sizeof(add) - (size_t)n,
+			    "Message-ID: <%s@%s>\r\n", spool_msg_id(s->msg),
+			    s->conf->hostname);
+			if (m > 0 && (size_t)m < sizeof(add) - (size_t)n)
+				n += m;
+		}
+	} else {
+		at = s->hbuf.len;
+	}
+	store_bytes(s, s->hbuf.data, at);
+	store_bytes(s, add, (size_t)n);
+	store_bytes(s, s->hbuf.data + at, s->hbuf.len - at);
+	buf_clear(&s->hbuf);
 }
 
 /* Store decoded bytes from dbuf, enforcing the size limit. */
@@ -381,14 +494,15 @@ msg_store(struct session *s)
 	s->msg_size += s->dbuf.len;
 	if (s->msg_size > s->conf->limits.max_message_size)
 		s->too_big = true;
-	if (!s->too_big && !s->write_failed && s->msg != NULL &&
-	    spool_msg_write(s->msg, s->dbuf.data, s->dbuf.len,
-		&s->write_why) == -1) {
-		s->write_failed = true;
-		log_warn("event=spool_error sid=%llu id=%s error=\"%s\"",
-		    (unsigned long long)s->id, spool_msg_id(s->msg),
-		    s->write_why.text);
+	if (s->hold_hdr &&
+	    buf_append(&s->hbuf, s->dbuf.data, s->dbuf.len) == 0) {
+		buf_clear(&s->dbuf);
+		if (s->hdr.in_body)
+			hdr_flush(s, false);
+		return;
 	}
+	hdr_flush(s, false); /* no room to hold more: as it is */
+	store_bytes(s, s->dbuf.data, s->dbuf.len);
 	buf_clear(&s->dbuf);
 }
 
@@ -410,8 +524,13 @@ commit_done_loop(struct loop *loop, void *arg)
 			s->nmsgs++;
 			reply(s, "250 2.0.0 Ok: queued as %s", j->id);
 		} else {
-			reply(s, "451 4.3.0 Error: queue file write error, "
-				 "try again later");
+			if (j->why.sys_errno == ENOSPC ||
+			    j->why.sys_errno == EDQUOT)
+				reply(s, "452 4.3.1 Insufficient system "
+					 "storage, try again later");
+			else
+				reply(s, "451 4.3.0 Error: queue file write "
+					 "error, try again later");
 		}
 		arm_timer(s, s->conf->limits.timeout_command);
 	}
@@ -459,6 +578,7 @@ msg_end(struct session *s)
 	struct commit_job *j;
 
 	msg_store(s);
+	hdr_flush(s, true);
 	clock_gettime(CLOCK_MONOTONIC, &s->data_end);
 	if (flags & (SMTP_DATA_F_BARE_CR | SMTP_DATA_F_BARE_LF)) {
 		tx_reset(s);
@@ -497,6 +617,12 @@ msg_end(struct session *s)
 
 /* ---- commands ----------------------------------------------------- */
 
+static bool
+may_auth(const struct session *s)
+{
+	return s->cl->mode == CONF_MODE_SUBMISSION && s->tls;
+}
+
 static enum session_ret
 cmd_helo(struct session *s, const struct smtp_command *c)
 {
@@ -521,9 +647,16 @@ cmd_helo(struct session *s, const struct smtp_command *c)
 	reply(s, "250-8BITMIME");
 	reply(s, "250-ENHANCEDSTATUSCODES");
 	reply(s, "250-SMTPUTF8");
+	if (s->cl->tls == CONF_TLS_STARTTLS && !s->tls)
+		reply(s, "250-STARTTLS");
+	/* RFC 4954 4, RFC 8314: passwords only over TLS. */
+	if (may_auth(s))
+		reply(s, "250-AUTH PLAIN LOGIN");
 	reply(s, "250 CHUNKING");
 	return SESSION_OK;
 }
+
+static enum session_ret sender_check(struct session *);
 
 static enum session_ret
 cmd_mail(struct session *s, const struct smtp_command *c)
@@ -536,6 +669,13 @@ cmd_mail(struct session *s, const struct smtp_command *c)
 		return reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
 	if (s->has_mail)
 		return reply_error(s, "503 5.5.1 Error: nested MAIL command");
+	/* RFC 6409 4.3: submission is for known clients only. */
+	if (s->cl->mode == CONF_MODE_SUBMISSION && !s->authed &&
+	    !s->relay_ok)
+		return reply_error(s, "530 5.7.0 Authentication required%s",
+		    s->tls ? "" : ": issue STARTTLS, then AUTH");
+	if (may_auth(s))
+		ext |= SMTP_EXT_AUTH; /* RFC 4954 5: AUTH= is accepted */
 	memset(&s->mail, 0, sizeof(s->mail));
 	st = smtp_mail_parse(c->arg, c->arg_len, ext, &s->mail, &why);
 	if (st != SMTP_ARG_OK)
@@ -549,6 +689,9 @@ cmd_mail(struct session *s, const struct smtp_command *c)
 	if (smtp_addr_format(&s->mail.from, s->sender, sizeof(s->sender)) ==
 	    -1)
 		return reply_error(s, "501 5.1.7 Bad sender address syntax");
+	if (s->authed && s->conf->sender_ownership == CONF_SENDER_OWN &&
+	    !s->mail.from.is_null)
+		return sender_check(s);
 	s->has_mail = true;
 	reply(s, "250 2.1.0 Ok");
 	return SESSION_OK;
@@ -678,6 +821,147 @@ normalise(const struct smtp_addr *a, const char *default_domain, char *dst,
 	}
 }
 
+/* A MAIL FROM check of an authenticated user, on a directory worker. */
+struct mail_job {
+	struct session *s;
+	char address[SMTP_LOCAL_MAX + SMTP_DOMAIN_MAX + 2]; /* normalised */
+	char user[DIR_ADDR_MAX];
+	bool owned;
+	bool tempfail;
+	struct why why;
+};
+
+/* Worker thread: does mail to this address reach the user? */
+static void
+sender_lookup(void *ctx, void *arg)
+{
+	struct mail_job *j = arg;
+	struct dir_targets t = { NULL, 0 };
+	struct dir *d = ctx;
+	size_t i;
+
+	if (d == NULL) {
+		j->tempfail = true;
+		why_set(&j->why, WHY_TEMP, 0, "user database unavailable");
+		return;
+	}
+	switch (dir_resolve(d, j->address, is_local_cb, (void *)j->s->conf,
+	    &t, &j->why)) {
+	case DIR_RESOLVED:
+		for (i = 0; i < t.n; i++)
+			if (strcmp(t.addrs[i], j->user) == 0)
+				j->owned = true;
+		break;
+	case DIR_TEMPFAIL:
+		j->tempfail = true;
+		break;
+	default:
+		break;
+	}
+	dir_targets_free(&t);
+}
+
+static void
+mail_reply(struct session *s, const char *address, bool owned,
+    bool tempfail)
+{
+	char esc[300];
+
+	if (owned) {
+		s->has_mail = true;
+		reply(s, "250 2.1.0 Ok");
+		return;
+	}
+	if (tempfail) {
+		reply(s, "451 4.3.0 <%s>: Temporary lookup failure, try again "
+			 "later",
+		    address);
+		return;
+	}
+	log_info("event=sender_rejected sid=%llu client=%s user=%s from=%s",
+	    (unsigned long long)s->id, s->addr, s->auth_user,
+	    log_escs(esc, sizeof(esc), address));
+	reply_error(s,
+	    "553 5.7.1 <%s>: Sender address rejected: not owned by user %s",
+	    address, s->auth_user);
+}
+
+static void
+sender_done(struct loop *loop, void *arg)
+{
+	struct mail_job *j = arg;
+	struct session *s = j->s;
+
+	(void)loop;
+	if (!s->dead) {
+		s->waiting = false;
+		if (j->tempfail)
+			log_warn("event=lookup_failed sid=%llu error=\"%s\"",
+			    (unsigned long long)s->id, j->why.text);
+		mail_reply(s, j->address, j->owned, j->tempfail);
+		if (!s->in_process && process_input(s) == SESSION_GONE) {
+			free(j);
+			session_unref(s);
+			return;
+		}
+	}
+	free(j);
+	session_unref(s);
+}
+
+/*
+ * An authenticated user may send as their own address, or as a local
+ * address that resolves to them (an alias); anything else is 553 5.7.1.
+ */
+static enum session_ret
+sender_check(struct session *s)
+{
+	struct mail_job *j;
+	char address[sizeof(j->address)];
+
+	normalise(&s->mail.from, NULL, address, sizeof(address));
+	if (strcmp(address, s->auth_user) == 0 ||
+	    !conf_is_local_domain(s->conf, s->mail.from.domain) ||
+	    s->mail.from.literal) {
+		mail_reply(s, address, strcmp(address, s->auth_user) == 0,
+		    false);
+		return SESSION_OK;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	(void)strlcpy(j->address, address, sizeof(j->address));
+	(void)strlcpy(j->user, s->auth_user, sizeof(j->user));
+	s->refs++;
+	s->waiting = true;
+	workers_submit(s->srv->dirw, sender_lookup, s->ls->loop, sender_done,
+	    j);
+	return SESSION_OK;
+}
+
+/* Submission relays for authenticated and relay_networks clients only;
+ * mx never does. */
+static bool
+may_relay(const struct session *s)
+{
+	return s->cl->mode == CONF_MODE_SUBMISSION &&
+	    (s->authed || s->relay_ok);
+}
+
+/* A recipient elsewhere, accepted for relaying: queued as given. */
+static enum session_ret
+relay_rcpt(struct session *s, const char *addr)
+{
+	char esc[300];
+
+	add_rcpt(s, addr, addr);
+	s->nrcpt_cmds++;
+	log_info("event=rcpt sid=%llu client=%s from=<%s> to=%s relay=%s",
+	    (unsigned long long)s->id, s->addr, s->sender,
+	    log_escs(esc, sizeof(esc), addr), s->authed ? "auth" : "network");
+	reply(s, "250 2.1.5 Ok");
+	return SESSION_OK;
+}
+
 static enum session_ret
 cmd_rcpt(struct session *s, const struct smtp_command *c)
 {
@@ -717,6 +1001,8 @@ cmd_rcpt(struct session *s, const struct smtp_command *c)
 
 		(void)smtp_addr_format(&j->rcpt.to, a, sizeof(a));
 		free(j);
+		if (may_relay(s))
+			return relay_rcpt(s, a);
 		return reply_error(s,
 		    "554 5.7.1 <%s>: Relay access denied: this server only "
 		    "accepts mail for its own domains",
@@ -863,11 +1149,297 @@ cmd_help(struct session *s, const struct smtp_command *c)
 	return SESSION_OK;
 }
 
+/* ---- STARTTLS (RFC 3207) ------------------------------------------ */
+
 static enum session_ret
-cmd_not_offered(struct session *s, const struct smtp_command *c)
+cmd_starttls(struct session *s, const struct smtp_command *c)
 {
-	return reply_error(s, "502 5.5.1 %s not available on this listener",
-	    smtp_verb_name(c->verb));
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t junk;
+
+	if (s->cl->tls != CONF_TLS_STARTTLS && !s->tls)
+		return reply_error(s, "502 5.5.1 STARTTLS not available on "
+				      "this listener");
+	if (s->tls)
+		return reply_error(s, "503 5.5.1 Error: TLS already active");
+	if (c->arg_len != 0)
+		return reply_error(s, "501 5.5.4 Syntax: STARTTLS");
+	if ((s->tls_next = tls_ssl_new(s->srv->tls)) == NULL) {
+		reply(s, "454 4.7.0 TLS not available due to temporary "
+			 "reason");
+		return SESSION_OK;
+	}
+	/*
+	 * CVE-2011-0411: whatever the client sent after STARTTLS came in
+	 * plaintext and must not be read as if it came over TLS.
+	 */
+	junk = evbuffer_get_length(in);
+	if (junk > 0) {
+		log_info("event=starttls_pipelined sid=%llu client=%s "
+			 "discarded=%zu",
+		    (unsigned long long)s->id, s->addr, junk);
+		evbuffer_drain(in, junk);
+	}
+	smtp_cmd_reset(s->cmd);
+	bufferevent_disable(s->bev, EV_READ);
+	reply(s, "220 2.0.0 Ready to start TLS");
+	return SESSION_OK; /* on_write switches once the 220 is out */
+}
+
+/*
+ * The 220 has left: put an SSL bufferevent on the same socket. The plain
+ * one read nothing since STARTTLS, so the next bytes the kernel holds
+ * are the client's ClientHello. RFC 3207 4.2: forget everything learnt
+ * before TLS, EHLO included.
+ */
+static void
+start_tls(struct session *s)
+{
+	struct event_base *base = bufferevent_get_base(s->bev);
+	evutil_socket_t fd = bufferevent_getfd(s->bev);
+	SSL *ssl = s->tls_next;
+
+	s->tls_next = NULL;
+	/* Free the plain bufferevent without closing the socket. */
+	(void)bufferevent_setfd(s->bev, -1);
+	bufferevent_free(s->bev);
+	s->bev = bufferevent_openssl_socket_new(base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL)
+		PANIC("bufferevent_openssl_socket_new failed");
+	session_setup_bev(s);
+	s->tls = true;
+	tx_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = false;
+	s->authed = false;
+	s->auth_user[0] = '\0';
+}
+
+/* ---- AUTH (RFC 4954) ---------------------------------------------- */
+
+struct auth_job {
+	struct session *s;
+	char user[SMTP_AUTH_USER_MAX + 1];
+	char pass[SMTP_AUTH_PASS_MAX + 1];
+	char norm[DIR_ADDR_MAX]; /* the user name as stored */
+	enum smtp_auth_mech mech;
+	int ok; /* 1 right, 0 wrong or no such user, -1 trouble */
+	struct why why;
+};
+
+static const char *
+mech_name(enum smtp_auth_mech m)
+{
+	return m == SMTP_AUTH_MECH_LOGIN ? "LOGIN" : "PLAIN";
+}
+
+/* Worker thread: yescrypt, ~20 ms of CPU. */
+static void
+auth_verify(void *ctx, void *arg)
+{
+	struct auth_job *j = arg;
+	struct dir *d = ctx;
+	const char *why;
+
+	if (d == NULL) {
+		j->ok = -1;
+		why_set(&j->why, WHY_TEMP, 0, "user database unavailable");
+	} else if (!dir_addr_norm(j->user, j->norm, &why)) {
+		/* Not an address: no such user, but take the same time. */
+		j->ok = dir_user_check_password(d, "nobody@invalid", j->pass,
+		    &j->why) == -1 ? -1 : 0;
+	} else {
+		j->ok = dir_user_check_password(d, j->norm, j->pass, &j->why);
+	}
+	explicit_bzero(j->pass, sizeof(j->pass));
+}
+
+/* One fail2ban-friendly line per failure; never the password. */
+static void
+log_auth_failed(const struct session *s, const char *user,
+    enum smtp_auth_mech mech, const char *reason, size_t n)
+{
+	char esc[SMTP_AUTH_USER_MAX * 2];
+
+	log_info("event=auth_failed sid=%llu client=%s user=%s mech=%s "
+		 "reason=%s failures=%zu",
+	    (unsigned long long)s->id, s->addr,
+	    log_escs(esc, sizeof(esc), user), mech_name(mech), reason, n);
+}
+
+/* The delay after a failure is over: now say 535. */
+static void
+auth_delay_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->waiting = false;
+	reply_error(s, "535 5.7.8 Authentication credentials invalid");
+	arm_timer(s, s->conf->limits.timeout_command);
+	if (process_input(s) == SESSION_GONE) {
+		session_unref(s);
+		return;
+	}
+	session_unref(s);
+}
+
+static void
+auth_done(struct loop *loop, void *arg)
+{
+	struct auth_job *j = arg;
+	struct session *s = j->s;
+	struct timeval tv = { 0, 0 };
+	char esc[SMTP_AUTH_USER_MAX * 2];
+	size_t n;
+
+	(void)loop;
+	if (s->dead)
+		goto out;
+	s->waiting = false;
+	if (j->ok == 1) {
+		authfail_clear(s->srv->authf, s->addr, j->norm);
+		s->authed = true;
+		(void)strlcpy(s->auth_user, j->norm, sizeof(s->auth_user));
+		log_info("event=auth sid=%llu client=%s user=%s mech=%s",
+		    (unsigned long long)s->id, s->addr,
+		    log_escs(esc, sizeof(esc), j->norm), mech_name(j->mech));
+		reply(s, "235 2.7.0 Authentication successful");
+	} else if (j->ok == -1) {
+		log_warn("event=auth_error sid=%llu client=%s error=\"%s\"",
+		    (unsigned long long)s->id, s->addr, j->why.text);
+		reply(s, "454 4.7.0 Temporary authentication failure, try "
+			 "again later");
+	} else {
+		n = authfail_record(s->srv->authf, s->addr, j->user,
+		    time(NULL));
+		log_auth_failed(s, j->user, j->mech, "bad_credentials", n);
+		if (authfail_is_lockout(s->srv->authf, n)) {
+			reply(s, "421 4.7.0 %s Too many failed authentication "
+				 "attempts; try again later",
+			    s->conf->hostname);
+			s->closing = true;
+		} else if ((tv.tv_sec = authfail_delay(s->srv->authf, n)) >
+		    0) {
+			/* Growing delay: the client waits, others do not. */
+			if (s->delay == NULL)
+				s->delay = evtimer_new(loop_base(s->ls->loop),
+				    auth_delay_done, s);
+			s->waiting = true;
+			s->refs++;
+			evtimer_add(s->delay, &tv);
+			goto out;
+		} else {
+			reply_error(s,
+			    "535 5.7.8 Authentication credentials invalid");
+		}
+	}
+	if (!s->in_process && process_input(s) == SESSION_GONE) {
+		explicit_bzero(j, sizeof(*j));
+		free(j);
+		session_unref(s);
+		return;
+	}
+out:
+	explicit_bzero(j, sizeof(*j));
+	free(j);
+	session_unref(s);
+}
+
+/* The exchange produced credentials: check them off the loop. */
+static enum session_ret
+auth_check(struct session *s)
+{
+	struct auth_job *j;
+	unsigned wait;
+
+	wait = authfail_locked(s->srv->authf, s->addr, s->auth.user,
+	    time(NULL));
+	if (wait > 0 || (s->auth.authzid[0] != '\0' &&
+			    ascii_casecmp(s->auth.authzid, s->auth.user) != 0)) {
+		log_auth_failed(s, s->auth.user, s->auth.mech,
+		    wait > 0 ? "locked_out" : "authzid", 0);
+		smtp_auth_wipe(&s->auth);
+		if (wait > 0)
+			return reply_error(s,
+			    "454 4.7.0 Too many failed authentication "
+			    "attempts; try again in %u seconds",
+			    wait);
+		return reply_error(s,
+		    "535 5.7.8 Authentication credentials invalid");
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	j->mech = s->auth.mech;
+	(void)strlcpy(j->user, s->auth.user, sizeof(j->user));
+	memcpy(j->pass, s->auth.pass, sizeof(j->pass));
+	smtp_auth_wipe(&s->auth);
+	s->refs++;
+	s->waiting = true;
+	workers_submit(s->srv->authw, auth_verify, s->ls->loop, auth_done, j);
+	return SESSION_OK;
+}
+
+static enum session_ret
+auth_status(struct session *s, enum smtp_auth_status st, const char *ch)
+{
+	switch (st) {
+	case SMTP_AUTH_CONTINUE:
+		s->in_auth = true;
+		reply(s, "334 %s", ch);
+		return SESSION_OK;
+	case SMTP_AUTH_DONE:
+		s->in_auth = false;
+		return auth_check(s);
+	default:
+		s->in_auth = false;
+		return reply_error(s, "%s", smtp_auth_reply(st));
+	}
+}
+
+static enum session_ret
+cmd_auth(struct session *s, const struct smtp_command *c)
+{
+	enum smtp_auth_status st;
+	const char *ch = NULL;
+	unsigned wait;
+
+	if (s->cl->mode != CONF_MODE_SUBMISSION)
+		return reply_error(s, "502 5.5.1 AUTH not available on this "
+				      "listener");
+	if (!s->esmtp)
+		return reply_error(s, "503 5.5.1 Error: send EHLO first");
+	if (!s->tls)
+		return reply_error(s, "538 5.7.11 Encryption required for "
+				      "requested authentication mechanism; "
+				      "issue STARTTLS first");
+	if (s->authed)
+		return reply_error(s, "503 5.5.1 Error: already "
+				      "authenticated");
+	if (s->has_mail)
+		return reply_error(s, "503 5.5.1 Error: AUTH not allowed "
+				      "during a mail transaction");
+	wait = authfail_locked(s->srv->authf, s->addr, NULL, time(NULL));
+	if (wait > 0)
+		return reply_error(s,
+		    "454 4.7.0 Too many failed authentication attempts; try "
+		    "again in %u seconds",
+		    wait);
+	st = smtp_auth_begin(&s->auth, c->arg, c->arg_len, &ch);
+	return auth_status(s, st, ch);
+}
+
+/* A line during the exchange: a response, never a command. */
+static enum session_ret
+auth_line(struct session *s, const char *line, size_t len)
+{
+	enum smtp_auth_status st;
+	const char *ch = NULL;
+
+	st = smtp_auth_step(&s->auth, line, len, &ch);
+	return auth_status(s, st, ch);
 }
 
 static enum session_ret
@@ -893,8 +1465,8 @@ static enum session_ret (*const handlers[])(struct session *,
 	[SMTP_VERB_VRFY] = cmd_vrfy,
 	[SMTP_VERB_EXPN] = cmd_expn,
 	[SMTP_VERB_HELP] = cmd_help,
-	[SMTP_VERB_STARTTLS] = cmd_not_offered,
-	[SMTP_VERB_AUTH] = cmd_not_offered,
+	[SMTP_VERB_STARTTLS] = cmd_starttls,
+	[SMTP_VERB_AUTH] = cmd_auth,
 };
 
 static enum session_ret
@@ -906,6 +1478,12 @@ on_line(struct session *s, enum smtp_cmd_status st, const char *line,
 
 	s->ncmds++;
 	arm_timer(s, s->conf->limits.timeout_command);
+	if (s->in_auth && st != SMTP_CMD_LINE) { /* the exchange is over */
+		s->in_auth = false;
+		smtp_auth_wipe(&s->auth);
+	}
+	if (s->in_auth) /* never logged: it holds credentials */
+		return auth_line(s, line, len);
 	if (st == SMTP_CMD_TOO_LONG)
 		return reply_error(s, "500 5.5.2 Error: line too long (the "
 				      "limit is %d octets)",
@@ -913,11 +1491,13 @@ on_line(struct session *s, enum smtp_cmd_status st, const char *line,
 	if (st == SMTP_CMD_BAD_EOL)
 		return reply_error(s, "500 5.5.2 Error: bare CR or LF in "
 				      "command; use CRLF");
-	if (log_is_verbose())
+	smtp_command_split(line, len, &c);
+	if (log_is_verbose()) /* AUTH's initial response is a password */
 		log_debug("event=command sid=%llu line=%s",
 		    (unsigned long long)s->id,
-		    log_esc(esc, sizeof(esc), line, len));
-	smtp_command_split(line, len, &c);
+		    c.verb == SMTP_VERB_AUTH
+			? "AUTH..."
+			: log_esc(esc, sizeof(esc), line, len));
 	if ((size_t)c.verb >= sizeof(handlers) / sizeof(handlers[0]) ||
 	    handlers[c.verb] == NULL)
 		return cmd_unknown(s, &c);
@@ -983,7 +1563,7 @@ process_input(struct session *s)
 	size_t used, len;
 
 	s->in_process = true;
-	while (!s->waiting && !s->closing) {
+	while (!s->waiting && !s->closing && s->tls_next == NULL) {
 		if (s->phase == PH_DATA) {
 			if (!feed_data(s, in))
 				break;
@@ -1035,9 +1615,19 @@ on_write(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
-	(void)bev;
-	if (s->closing && !s->waiting)
+	/*
+	 * A write callback may be left over from an earlier drain while
+	 * newer replies still wait in the buffer: only an empty buffer
+	 * means everything was sent.
+	 */
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
+	if (s->closing && !s->waiting) {
 		session_close(s);
+		return;
+	}
+	if (s->tls_next != NULL && !s->closing)
+		start_tls(s);
 }
 
 static void
@@ -1046,7 +1636,26 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	struct session *s = arg;
 
 	(void)bev;
-	if (what & BEV_EVENT_ERROR)
+	if (what & BEV_EVENT_CONNECTED) { /* the TLS handshake is done */
+		tls_describe(bufferevent_openssl_get_ssl(s->bev), s->tls_desc,
+		    sizeof(s->tls_desc));
+		log_info("event=tls sid=%llu client=%s tls=\"%s\"",
+		    (unsigned long long)s->id, s->addr, s->tls_desc);
+		return;
+	}
+	if ((what & BEV_EVENT_ERROR) && s->tls && s->tls_desc[0] == '\0') {
+		char why[160];
+		unsigned long e = bufferevent_get_openssl_error(s->bev);
+
+		tls_error_text(e, why, sizeof(why));
+		log_info("event=tls_failed sid=%llu client=%s error=\"%s\"",
+		    (unsigned long long)s->id, s->addr,
+		    e != 0 ? why : strerror(EVUTIL_SOCKET_ERROR()));
+		/* Drain the rest so no other session sees it. */
+		while (bufferevent_get_openssl_error(s->bev) != 0)
+			;
+		ERR_clear_error();
+	} else if (what & BEV_EVENT_ERROR)
 		log_info("event=connection_error sid=%llu client=%s error=\"%s\"",
 		    (unsigned long long)s->id, s->addr,
 		    strerror(EVUTIL_SOCKET_ERROR()));
@@ -1077,6 +1686,19 @@ format_addr(const struct sockaddr *sa, char *dst, size_t dstsz)
 	} else {
 		(void)strlcpy(dst, "unknown", dstsz);
 	}
+}
+
+/* Callbacks, input cap and events of a new (plain or TLS) bufferevent. */
+static void
+session_setup_bev(struct session *s)
+{
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INBUF_MAX);
+	if (s->tls_next == NULL && s->bev != NULL &&
+	    bufferevent_openssl_get_ssl(s->bev) != NULL)
+		/* Clients often close without close_notify: that is EOF. */
+		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
 void
@@ -1122,11 +1744,24 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 	s->cmd = smtp_cmd_new(&cl);
 	s->data = smtp_data_new(&dl);
 	buf_init(&s->dbuf, SESSION_CHUNK_MAX + 64);
-	s->bev = bufferevent_socket_new(loop_base(lc->loop), fd,
-	    BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INBUF_MAX);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	buf_init(&s->hbuf, SESSION_HDR_HOLD_MAX);
+	s->relay_ok = cidr_match_any(s->conf->relay_networks,
+	    s->conf->nrelay_networks, sa);
+	if (lc->cl->tls == CONF_TLS_IMPLICIT) { /* RFC 8314 3.3 */
+		SSL *ssl = tls_ssl_new(srv->tls);
+
+		if (ssl == NULL)
+			PANIC("SSL_new failed");
+		s->bev = bufferevent_openssl_socket_new(loop_base(lc->loop),
+		    fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		s->tls = true;
+	} else {
+		s->bev = bufferevent_socket_new(loop_base(lc->loop), fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (s->bev == NULL)
+		PANIC("bufferevent for a new connection failed");
+	session_setup_bev(s);
 	s->timer = evtimer_new(loop_base(lc->loop), on_timeout, s);
 	s->next = ls->sessions;
 	if (ls->sessions != NULL)

@@ -38,6 +38,22 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
 QUEUED_RE = re.compile(r"2\.0\.0 Ok: queued as (\S+)")
 
 
+# -- issue 7: run the server under a wrapper ---------------------------
+# TERN_WRAPPER="valgrind --error-exitcode=99 ..." (make check-valgrind)
+# prefixes every `tern serve`; a test may set srv.wrapper (a list) to run
+# one server under another wrapper (setpriv to drop CAP_DAC_OVERRIDE).
+# A wrapper that reports errors must make the exit status nonzero:
+# stop() asserts status 0.
+TERN_WRAPPER = os.environ.get("TERN_WRAPPER", "").split()
+
+
+def server_argv(srv):
+    wrapper = getattr(srv, "wrapper", None)
+    return list(TERN_WRAPPER if wrapper is None else wrapper) + \
+        [TERN_BIN, "serve", "-c", str(srv.conf_path)]
+# -- end of issue 7 block ----------------------------------------------
+
+
 def sanitizer_clean(text):
     """Return the first sanitizer mark found in text, or None."""
     for mark in SANITIZER_MARKS:
@@ -261,8 +277,8 @@ class Server:
     # -- configuration -------------------------------------------------
 
     def _pick_ports(self):
-        self.ports = {name: free_port(host)
-                      for name, host, _ in self.listener_spec}
+        self.ports = {spec[0]: free_port(spec[1])
+                      for spec in self.listener_spec}
 
     def render(self):
         out = [f"hostname = {HOSTNAME}",
@@ -272,11 +288,12 @@ class Server:
             out.append(f"postmaster = {self.postmaster}")
         for k, v in self.top.items():
             out.append(f"{k} = {v}")
-        for name, host, mode in self.listener_spec:
+        # listener_spec: (name, host, mode) or (name, host, mode, tls).
+        for name, host, mode, *tls in self.listener_spec:
             addr = f"[{host}]" if ":" in host else host
             out += ["", f"[listener {name}]",
                     f"address = {addr}:{self.ports[name]}",
-                    f"mode = {mode}", "tls = none"]
+                    f"mode = {mode}", f"tls = {tls[0] if tls else 'none'}"]
         out += ["", "[limits]"]
         out += [f"{k} = {v}" for k, v in self.limits.items()]
         out += ["", "[queue]"]
@@ -320,7 +337,7 @@ class Server:
                 self.log_lines = []
             self._ready.clear()
             self.proc = subprocess.Popen(
-                [TERN_BIN, "serve", "-c", str(self.conf_path)],
+                server_argv(self),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE, env=child_env())
             self._reader = threading.Thread(target=self._drain,
@@ -542,3 +559,52 @@ def make_server(tmp_path):
 def server(make_server):
     """A started server with users alice, bob and admin @example.test."""
     return make_server()
+
+
+# -- issue 3: TLS and submission helpers ---------------------------------
+# make_cert() writes a self-signed key/cert with the openssl CLI;
+# tls_client() is a client context that trusts exactly that cert (or
+# nothing, for the server's own self-signed one); submission_server()
+# starts a server with an mx and a STARTTLS submission listener and [tls]
+# pointing at the cert.
+
+def make_cert(dirpath, cn=HOSTNAME, name="cert"):
+    """(cert_path, key_path) of a new RSA-2048 self-signed cert."""
+    dirpath = Path(dirpath)
+    dirpath.mkdir(parents=True, exist_ok=True)
+    cert, key = dirpath / f"{name}.pem", dirpath / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+         "-subj", f"/CN={cn}", "-addext", f"subjectAltName=DNS:{cn}",
+         "-days", "2", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=CLI_TIMEOUT)
+    return cert, key
+
+
+def tls_client(cafile=None):
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+    if cafile is None:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+@pytest.fixture
+def submission_server(make_server, tmp_path):
+    """make(**kw): mx (plain) + submission (STARTTLS) + smtps (implicit)
+    listeners, [tls] with a fresh cert; srv.cert is its path."""
+
+    def make(listeners=None, **kw):
+        cert, key = make_cert(tmp_path / "pki")
+        extra = kw.pop("extra", "")
+        srv = make_server(
+            listeners=listeners or [
+                ("mx", "127.0.0.1", "mx"),
+                ("submission", "127.0.0.1", "submission", "starttls"),
+                ("smtps", "127.0.0.1", "submission", "implicit")],
+            extra=f"\n[tls]\ncert = {cert}\nkey = {key}\n" + extra, **kw)
+        srv.cert = cert
+        return srv
+    return make
+# -- end of issue 3 block ------------------------------------------------

@@ -15,6 +15,19 @@ SEPARATORS = {
     "crlf-dot-lf": b"\r\n.\n",
     "lf-dot-crlf": b"\n.\r\n",
     "cr-dot-crlf": b"\r.\r\n",
+    # issue 7: the rest of the published matrix (every end-of-line pair
+    # around the dot but the real CRLF.CRLF).
+    "lf-dot-cr": b"\n.\r",
+    "cr-dot-lf": b"\r.\n",
+    "crlf-dot-cr": b"\r\n.\r",
+    "cr-dot-crlf-lf": b"\r.\r\n\n",
+    "lf-lf-dot-lf-lf": b"\n\n.\n\n",
+}
+# issue 7: a NUL next to the dot (no bare CR/LF, so not refused for
+# that): the dot line is not an end, so the rest stays message text.
+NUL_SEPARATORS = {
+    "crlf-nul-dot-crlf": b"\r\n\x00.\r\n",
+    "crlf-dot-nul-crlf": b"\r\n.\x00\r\n",
 }
 
 SMUGGLED = (b"MAIL FROM:<evil@remote.example>\r\n"
@@ -114,3 +127,71 @@ def test_bare_cr_lf_in_data(server, name, body, ok):
         expect(r.cmd("NOOP"), 250, "2.0.0")
     server.wait_queue_empty()
     assert len(server.all_mail()) == (1 if ok else 0)
+
+
+# -- issue 7 -------------------------------------------------------------
+@pytest.mark.parametrize("bytewise", [False, True],
+                         ids=["one-write", "bytewise"])
+@pytest.mark.parametrize("name", list(NUL_SEPARATORS))
+def test_smuggling_nul_at_most_one_message(server, name, bytewise):
+    replies = run_smuggle(server, NUL_SEPARATORS[name], bytewise)
+    assert len([x for x in replies if QUEUED_RE.search(x.text)]) <= 1
+    assert not any(x.code == 354 for x in replies), replies
+    assert replies[-1].code == 221, f"session out of sync: {replies}"
+    server.wait_queue_empty()
+    assert server.mail_files("bob@example.test") == []
+    for f in server.all_mail():
+        assert b"Return-Path: <evil@remote.example>" not in f.read_bytes()
+
+
+# The same matrix over BDAT (RFC 3030).
+# In a BDAT chunk nothing ends the message but the octet count, so a
+# "dot line" is only data; tern refuses bare CR/LF there too, and the
+# real CRLF.CRLF inside a chunk is message text, never a command.
+BDAT_SEPARATORS = dict(SEPARATORS, **NUL_SEPARATORS,
+                       **{"crlf-dot-crlf": b"\r\n.\r\n"})
+
+
+def run_bdat_smuggle(server, sep, chunked):
+    payload = (b"From: <a@remote.example>\r\nSubject: legit\r\n\r\n"
+               b"legit line" + sep + SMUGGLED + b"\r\n.\r\n")
+    with Raw(server.host, server.port) as r:
+        expect(r.reply(), 220)
+        expect(r.cmd("EHLO client.example.test"), 250)
+        expect(r.cmd("MAIL FROM:<a@remote.example>"), 250)
+        expect(r.cmd("RCPT TO:<alice@example.test>"), 250)
+        if chunked:  # the separator cut across two chunks
+            cut = payload.index(sep) + 1
+            parts = [payload[:cut], payload[cut:]]
+        else:
+            parts = [payload]
+        replies = []
+        for i, part in enumerate(parts):
+            last = " LAST" if i == len(parts) - 1 else ""
+            r.send(f"BDAT {len(part)}{last}\r\n".encode() + part)
+            replies.append(r.reply())
+        replies.append(r.cmd("QUIT"))
+    return replies
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-chunk", "split"])
+@pytest.mark.parametrize("name", list(BDAT_SEPARATORS))
+def test_bdat_smuggling(server, name, chunked):
+    replies = run_bdat_smuggle(server, BDAT_SEPARATORS[name], chunked)
+    assert replies[-1].code == 221, f"session out of sync: {replies}"
+    queued = [x for x in replies if QUEUED_RE.search(x.text)]
+    if name == "crlf-dot-crlf" or name in NUL_SEPARATORS:
+        assert len(queued) == 1, replies  # one message, dot line inside
+    else:
+        assert 500 <= replies[-2].code <= 599, \
+            f"bare CR/LF in BDAT not refused: {replies}"
+        assert not queued, replies
+    server.wait_queue_empty()
+    assert server.mail_files("bob@example.test") == [], \
+        "the smuggled message was delivered"
+    files = server.all_mail()
+    assert len(files) == len(queued)
+    for f in files:
+        data = f.read_bytes()
+        assert b"Return-Path: <evil@remote.example>" not in data
+        assert b"smuggled body" in data  # the text stayed in the message

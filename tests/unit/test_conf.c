@@ -441,7 +441,7 @@ test_values(void **state)
 	assert_int_equal(c->queue.retry_initial, 300);
 	assert_int_equal(c->queue.retry_max, 14400);
 	assert_int_equal(c->queue.lifetime, 432000);
-	assert_int_equal(c->queue.delivery_threads, 4);
+	assert_int_equal(c->queue.delivery_threads, 16);
 	conf_free(c);
 }
 
@@ -782,6 +782,97 @@ test_file(void **state)
 }
 
 /* Every prefix of a full config loads or fails with FILE:LINE: text. */
+/* Issue 4: [routes] and dns_server. */
+static const struct load_case route_cases[] = {
+	{ "route-ok", BASE "[routes]\nrelay.test = 127.0.0.1:2526\n", NULL },
+	{ "route-default-port", BASE "[routes]\nx.test = smtp.y.test\n", NULL },
+	{ "route-v6", BASE "[routes]\nx.test = [::1]:25 tls=none\n", NULL },
+	{ "route-star", BASE "[routes]\n* = smart.y.test:587 tls=require "
+	                     "auth=u:p:w\n", NULL },
+	{ "route-lmtp-unix", BASE "[routes]\nx.test = lmtp:/run/lmtp\n", NULL },
+	{ "route-lmtp-tcp", BASE "[routes]\nx.test = lmtp:127.0.0.1\n", NULL },
+	{ "dns-ok", "dns_server = 127.0.0.1:5353\n" BASE, NULL },
+	{ "dns-v6", "dns_server = [::1]\n" BASE, NULL },
+	{ "route-bad-domain", BASE "[routes]\nx..test = 127.0.0.1:1\n",
+	    "t:5: route 'x..test'" },
+	{ "route-no-port-num", BASE "[routes]\nx.test = 127.0.0.1:\n",
+	    "t:5: route x.test: '127.0.0.1:': expected HOST[:PORT]" },
+	{ "route-port-0", BASE "[routes]\nx.test = 127.0.0.1:0\n",
+	    "expected HOST[:PORT]" },
+	{ "route-port-big", BASE "[routes]\nx.test = 127.0.0.1:65536\n",
+	    "expected HOST[:PORT]" },
+	{ "route-v6-no-brackets", BASE "[routes]\nx.test = ::1:25\n",
+	    "expected HOST[:PORT]" },
+	{ "route-bad-host", BASE "[routes]\nx.test = a_b:25\n",
+	    "expected HOST[:PORT]" },
+	{ "route-twice", BASE "[routes]\nx.test = a.test\nX.test = b.test\n",
+	    "t:6: route for 'x.test' given twice" },
+	{ "route-bad-tls", BASE "[routes]\nx.test = a.test tls=maybe\n",
+	    "expected tls=may" },
+	{ "route-bad-auth", BASE "[routes]\nx.test = a.test auth=nopass\n",
+	    "auth= expects USER:PASSWORD" },
+	{ "route-bad-opt", BASE "[routes]\nx.test = a.test foo=1\n",
+	    "unknown option 'foo=1'" },
+	{ "route-lmtp-empty", BASE "[routes]\nx.test = lmtp:\n",
+	    "expected HOST[:PORT]" },
+	{ "routes-named", BASE "[routes x]\n", "[routes] takes no name" },
+	{ "dns-name", "dns_server = ns.test\n" BASE,
+	    "t:1: dns_server 'ns.test': expected a numeric IP" },
+	{ "dns-twice", "dns_server = 127.0.0.1\ndns_server = 127.0.0.1\n" BASE,
+	    "t:2: duplicate key 'dns_server'" },
+};
+
+static void
+test_routes(void **state)
+{
+	const struct conf_route *r;
+	struct conf *c;
+	struct why why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(route_cases) / sizeof(route_cases[0]); i++) {
+		c = load(route_cases[i].text, &why);
+		if (route_cases[i].err == NULL && c == NULL)
+			fail_msg("%s: %s", route_cases[i].name, why.text);
+		if (route_cases[i].err != NULL &&
+		    (c != NULL || strstr(why.text, route_cases[i].err) == NULL))
+			fail_msg("%s: got '%s'", route_cases[i].name,
+			    c != NULL ? "loaded" : why.text);
+		conf_free(c);
+	}
+	c = load(BASE "[routes]\nrelay.test = 127.0.0.1:2526\n"
+	              "* = Smart.Y.test:587 tls=require auth=u:p:w\n"
+	              "l.test = lmtp:/run/l\n",
+	    &why);
+	assert_non_null(c);
+	r = conf_route_find(c, "RELAY.test.");
+	assert_non_null(r);
+	assert_string_equal(r->host, "127.0.0.1");
+	assert_int_equal(r->port, 2526);
+	assert_int_equal(r->tls, CONF_ROUTE_TLS_MAY);
+	r = conf_route_find(c, "other.test");
+	assert_non_null(r);
+	assert_string_equal(r->host, "smart.y.test");
+	assert_int_equal(r->port, 587);
+	assert_int_equal(r->tls, CONF_ROUTE_TLS_REQUIRE);
+	assert_string_equal(r->auth_user, "u");
+	assert_string_equal(r->auth_pass, "p:w");
+	r = conf_route_find(c, "l.test");
+	assert_int_equal(r->kind, CONF_ROUTE_LMTP);
+	assert_string_equal(r->path, "/run/l");
+	conf_free(c);
+	c = load(BASE, &why);
+	assert_null(conf_route_find(c, "x.test"));
+	conf_free(c);
+	round_trip("dns_server = 127.0.0.1:5353\n" BASE
+	           "[routes]\nrelay.test = 127.0.0.1:2526\n"
+	           "v6.test = [::1]:25 tls=none\n"
+	           "* = smart.y.test:587 tls=require auth=u:p\n"
+	           "l.test = lmtp:/run/l\nm.test = lmtp:127.0.0.1:24\n"
+	           "[queue]\nremote_timeout = 3s\ndelay_warning = 0\n");
+}
+
 static void
 test_prefixes(void **state)
 {
@@ -805,6 +896,77 @@ test_prefixes(void **state)
 	}
 }
 
+/* Issue 3: [tls], relay_networks, sender_ownership, auth limits. */
+static void
+test_security(void **state)
+{
+	static const char *const bad[] = {
+		"[tls]\ncert = a\ncert = b\n",
+		"[tls]\nfoo = x\n",
+		"[tls]\nmin_version = TLSv1.1\n",
+		"[tls]\nkey = /k.pem\n",
+		"[tls x]\n",
+		"relay_networks = 10.0.0.1/8\n",
+		"relay_networks = 10.0.0.0/33\n",
+		"relay_networks = localhost\n",
+		"sender_ownership = some\n",
+		"[limits]\nauth_max_failures = 0\n",
+		"[limits]\nauth_fail_delay = 2m\n",
+	};
+	char text[512], out[4096];
+	struct conf *c;
+	struct why why;
+	FILE *fp;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* Top-level keys must come before the first section. */
+		(void)snprintf(text, sizeof(text),
+		    "%sdomains = a.org\n[listener mx]\n"
+		    "address = 127.0.0.1:25\n%s",
+		    bad[i][0] == '[' ? "" : bad[i],
+		    bad[i][0] == '[' ? bad[i] : "");
+		c = load(text, &why);
+		if (c != NULL)
+			fail_msg("accepted: %s", bad[i]);
+		assert_non_null(strstr(why.text, "t:"));
+	}
+	c = load("relay_networks = 127.0.0.1/32 ::1/128\n"
+		 "relay_networks = 10.0.0.0/8\nsender_ownership = any\n"
+		 "domains = a.org\n[listener s]\naddress = 127.0.0.1:587\n"
+		 "mode = submission\ntls = starttls\n[tls]\ncert = /c.pem\n"
+		 "key = /k.pem\nmin_version = TLSv1.3\nciphers = HIGH\n"
+		 "[limits]\nauth_max_failures = 3\nauth_lockout = 1h\n"
+		 "auth_fail_delay = 0s\n",
+	    &why);
+	assert_non_null(c);
+	assert_int_equal(c->nrelay_networks, 3);
+	assert_int_equal(c->sender_ownership, CONF_SENDER_ANY);
+	assert_string_equal(c->tls.cert, "/c.pem");
+	assert_string_equal(c->tls.key, "/k.pem");
+	assert_string_equal(c->tls.ciphers, "HIGH");
+	assert_int_equal(c->tls.min_version, CONF_TLS_V1_3);
+	assert_int_equal(c->limits.auth_max_failures, 3);
+	assert_int_equal(c->limits.auth_lockout, 3600);
+	assert_int_equal(c->limits.auth_fail_delay, 0);
+	/* check-config prints what it read, and that reads back. */
+	fp = fmemopen(out, sizeof(out), "w");
+	assert_non_null(fp);
+	conf_print(c, fp);
+	fclose(fp);
+	assert_non_null(strstr(out, "relay_networks = 127.0.0.1/32 ::1/128 "
+				    "10.0.0.0/8\n"));
+	assert_non_null(strstr(out, "min_version = TLSv1.3\n"));
+	assert_non_null(strstr(out, "auth_max_failures = 3"));
+	conf_free(c);
+	c = load(out, &why);
+	if (c == NULL)
+		fail_msg("printed config does not load: %s", why.text);
+	assert_int_equal(c->nrelay_networks, 3);
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -818,6 +980,8 @@ main(void)
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_prefixes),
+		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_security),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,6 +47,7 @@ struct fake {
 	int inside, overlap;
 	int delay_ms;
 	int body_bad;
+	int bounces; /* DSNs (null sender) handed over, issue 4 */
 };
 
 static struct fake fk;
@@ -83,6 +84,14 @@ fake_deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
 	int rc = 0, n;
 
 	pthread_mutex_lock(&f->mtx);
+	if (env->sender[0] == '\0') { /* a DSN to the original sender */
+		if (strcmp(a, "s@example.net") == 0 &&
+		    pread(fd, b, 5, env->body_offset) == 5 &&
+		    memcmp(b, "From:", 5) == 0)
+			f->bounces++;
+		pthread_mutex_unlock(&f->mtx);
+		return 0;
+	}
 	f->calls++;
 	if (f->inside++ > 0)
 		f->overlap++;
@@ -112,6 +121,23 @@ fake_deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
 	f->inside--;
 	pthread_mutex_unlock(&f->mtx);
 	return rc;
+}
+
+/* Wait (bounded) until n DSNs were handed over. */
+static bool
+wait_bounces(int n, int ms)
+{
+	int got = 0;
+
+	for (; ms > 0; ms -= 10) {
+		pthread_mutex_lock(&fk.mtx);
+		got = fk.bounces;
+		pthread_mutex_unlock(&fk.mtx);
+		if (got >= n)
+			return true;
+		sleep_ms(10);
+	}
+	return false;
 }
 
 static const struct sched_deliverer fake_d = {
@@ -240,11 +266,13 @@ test_deliver_all(void **state)
 	put_msg(sp, rc, 3, 0, id);
 	sched_submit(s, id);
 	assert_true(wait_gone(id, 5000));
+	assert_true(wait_bounces(1, 5000));
 	sched_free(s);
 	assert_int_equal(fk.ok, 2);
 	assert_int_equal(fk.perm, 1);
 	assert_int_equal(fk.calls, 3);
 	assert_int_equal(fk.body_bad, 0);
+	assert_int_equal(fk.bounces, 1); /* one DSN for perm@ */
 	spool_close(sp);
 }
 
@@ -317,8 +345,10 @@ test_expired(void **state)
 	put_msg(sp, rc, 2, time(NULL) - 101, id);
 	sched_submit(s, id);
 	assert_true(wait_gone(id, 5000));
+	assert_true(wait_bounces(1, 5000));
 	sched_free(s);
 	assert_int_equal(fk.calls, 0); /* failed as expired, never tried */
+	assert_int_equal(fk.bounces, 1); /* one DSN for both */
 	spool_close(sp);
 }
 

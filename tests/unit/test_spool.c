@@ -590,6 +590,12 @@ static const struct env_case valid_cases[] = {
 	{ "escapes", HEAD "sender %2D%25%20%C3%BC@x\n" REST2 RCPT "end\n",
 	    NULL },
 	{ "lower-hex", HEAD "sender %c3%bc\n" REST2 RCPT "end\n", NULL },
+	/* Issue 4: DSN data (RFC 3461), optional. */
+	{ "dsn-line", HEAD REST "dsn F ENV+2B1\n" RCPT "end\n", NULL },
+	{ "dsn-empty", HEAD REST "dsn - -\n" RCPT "end\n", NULL },
+	{ "rcpt-dsn", HEAD REST "rcpt P x@y - 6 rfc822;x@y\nrcpt P a@b -\n"
+	                        "end\n",
+	    NULL },
 };
 
 static const struct env_case invalid_cases[] = {
@@ -627,7 +633,56 @@ static const struct env_case invalid_cases[] = {
 	{ "no-end", HEAD REST RCPT, NULL },
 	{ "after-end", HEAD REST RCPT "end\nrcpt P x@y -\n", NULL },
 	{ "unknown-line", HEAD REST "size 12\n" RCPT "end\n", NULL },
+	{ "dsn-bad-ret", HEAD REST "dsn X -\n" RCPT "end\n", NULL },
+	{ "dsn-1-field", HEAD REST "dsn F\n" RCPT "end\n", NULL },
+	{ "dsn-twice", HEAD REST "dsn F -\ndsn H -\n" RCPT "end\n", NULL },
+	{ "dsn-after-rcpt", HEAD REST RCPT "dsn F -\nend\n", NULL },
+	{ "rcpt-notify-16", HEAD REST "rcpt P x@y - 16 -\nend\n", NULL },
+	{ "rcpt-notify-junk", HEAD REST "rcpt P x@y - x -\nend\n", NULL },
+	{ "rcpt-6-fields", HEAD REST "rcpt P x@y - 1 - z\nend\n", NULL },
 };
+
+/* DSN data written by spool_msg_new comes back from spool_env_load. */
+static void
+test_dsn_roundtrip(void **state)
+{
+	struct spool_env env, got;
+	struct spool_rcpt r[3];
+	struct spool_dsn d[3];
+	struct spool_msg *m;
+	struct spool *sp;
+	struct why why;
+
+	(void)state;
+	sp = spool_open(dir, &why);
+	assert_non_null(sp);
+	fill_env(&env, r, 3);
+	memset(d, 0, sizeof(d));
+	d[1].notify = 6;
+	d[1].orcpt = "rfc822;B+2Bx@example.org";
+	env.dsn = d;
+	env.dsn_ret = 2;
+	env.envid = "QQ+2B1";
+	m = spool_msg_new(sp, &env, &why);
+	assert_non_null(m);
+	assert_int_equal(spool_msg_write(m, "x\r\n", 3, &why), 0);
+	assert_int_equal(commit_wait(m, NULL), 1);
+	assert_int_equal(spool_env_load(sp, env.id, &got, &why), 0);
+	assert_int_equal(got.dsn_ret, 2);
+	assert_string_equal(got.envid, "QQ+2B1");
+	assert_non_null(got.dsn);
+	assert_int_equal(got.dsn[0].notify, 0);
+	assert_null(got.dsn[0].orcpt);
+	assert_int_equal(got.dsn[1].notify, 6);
+	assert_string_equal(got.dsn[1].orcpt, "rfc822;B+2Bx@example.org");
+	assert_false(got.warned);
+	spool_env_free(&got);
+	assert_int_equal(spool_note_warned(sp, env.id, &why), 0);
+	assert_int_equal(spool_env_load(sp, env.id, &got, &why), 0);
+	assert_true(got.warned);
+	spool_env_free(&got);
+	spool_close(sp);
+}
 
 static void
 check_load(struct spool *sp, const char *name, const void *p, size_t n,
@@ -896,6 +951,7 @@ main(void)
 		T(test_ids),
 		T(test_write_failure),
 		T(test_open_failure),
+		T(test_dsn_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

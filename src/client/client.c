@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * client/client.c - the blocking session driver (see client.h).
+ *
+ * Non-blocking socket plus poll(2), so that every read, write, connect
+ * and TLS handshake step has a deadline (a blocking socket would wait
+ * forever on a silent peer).
+ * Trust: reply bytes go only to smtp/reply.h; after STARTTLS, anything
+ * the server sent before the handshake is discarded (RFC 3207 4.2, the
+ * client side of CVE-2011-0411).
+ */
+#include "client/client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "util/str.h"
+
+#define RBUF_SIZE 16384
+#define BODY_CHUNK 65536
+#define DATA_BLOCK_SECS 180 /* RFC 5321 4.5.3.2.5 */
+#define QUIT_SECS 5
+
+struct client_conn {
+	struct client_conn_opts o;
+	struct client_proto p;
+	struct smtp_reply_parser *rp;
+	char peer[CLIENT_PEER_MAX];
+	int fd;
+	SSL *ssl;
+	uint8_t rbuf[RBUF_SIZE];
+	size_t rpos, rlen;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+deadline(const struct client_conn *c, unsigned secs)
+{
+	if (c->o.timeout_cap > 0 && c->o.timeout_cap < secs)
+		secs = c->o.timeout_cap;
+	return mono_ms() + (int64_t)secs * 1000;
+}
+
+/* Wait for fd to be ready for `ev`: 0, or -1 with why on timeout. */
+static int
+wait_fd(struct client_conn *c, short ev, int64_t until, struct why *why)
+{
+	struct pollfd pfd;
+	int64_t left;
+	int n;
+
+	for (;;) {
+		left = until - mono_ms();
+		if (left <= 0)
+			return why_set(why, WHY_TEMP, 0,
+			    "%s: timed out waiting for the server",
+			    c->o.proto.peer);
+		pfd.fd = c->fd;
+		pfd.events = ev;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (n > 0)
+			return 0;
+		if (n == -1 && errno != EINTR)
+			return why_set(why, WHY_TEMP, errno, "poll");
+	}
+}
+
+/* The why for an SSL call that failed with rc. */
+static int
+ssl_fail(struct client_conn *c, int rc, const char *what, struct why *why)
+{
+	char msg[160];
+	unsigned long e = ERR_get_error();
+	int se = SSL_get_error(c->ssl, rc);
+
+	if (e != 0)
+		ERR_error_string_n(e, msg, sizeof(msg));
+	else
+		(void)strlcpy(msg,
+		    se == SSL_ERROR_ZERO_RETURN ? "closed by peer"
+		    : se == SSL_ERROR_SYSCALL   ? "connection lost"
+		                                : "TLS error",
+		    sizeof(msg));
+	ERR_clear_error();
+	return why_set(why, WHY_TEMP, 0, "%s: TLS %s: %s", c->o.proto.peer,
+	    what, msg);
+}
+
+/* Wait as OpenSSL asks after a WANT_*; -1 with why for anything else. */
+static int
+ssl_wait(struct client_conn *c, int rc, int64_t until, const char *what,
+    struct why *why)
+{
+	switch (SSL_get_error(c->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+		return wait_fd(c, POLLIN, until, why);
+	case SSL_ERROR_WANT_WRITE:
+		return wait_fd(c, POLLOUT, until, why);
+	default:
+		return ssl_fail(c, rc, what, why);
+	}
+}
+
+static int
+write_all(struct client_conn *c, const uint8_t *p, size_t n, int64_t until,
+    struct why *why)
+{
+	ssize_t w;
+	int rc;
+
+	while (n > 0) {
+		if (c->ssl != NULL) {
+			ERR_clear_error();
+			rc = SSL_write(c->ssl, p,
+			    n > INT32_MAX ? INT32_MAX : (int)n);
+			if (rc > 0) {
+				p += rc;
+				n -= (size_t)rc;
+				continue;
+			}
+			if (ssl_wait(c, rc, until, "write", why) == -1)
+				return -1;
+			continue;
+		}
+		w = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_fd(c, POLLOUT, until, why) == -1)
+				return -1;
+			continue;
+		}
+		return why_set(why, WHY_TEMP, errno, "%s: write",
+		    c->o.proto.peer);
+	}
+	return 0;
+}
+
+/* Fill rbuf with at least one byte: 0, or -1 (EOF, error, timeout). */
+static int
+read_some(struct client_conn *c, int64_t until, struct why *why)
+{
+	ssize_t r;
+	int rc;
+
+	c->rpos = c->rlen = 0;
+	for (;;) {
+		if (c->ssl != NULL) {
+			ERR_clear_error();
+			rc = SSL_read(c->ssl, c->rbuf, sizeof(c->rbuf));
+			if (rc > 0) {
+				c->rlen = (size_t)rc;
+				return 0;
+			}
+			if (ssl_wait(c, rc, until, "read", why) == -1)
+				return -1;
+			continue;
+		}
+		r = recv(c->fd, c->rbuf, sizeof(c->rbuf), 0);
+		if (r > 0) {
+			c->rlen = (size_t)r;
+			return 0;
+		}
+		if (r == 0)
+			return why_set(why, WHY_TEMP, 0,
+			    "%s: connection closed by the server",
+			    c->o.proto.peer);
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return why_set(why, WHY_TEMP, errno, "%s: read",
+			    c->o.proto.peer);
+		if (wait_fd(c, POLLIN, until, why) == -1)
+			return -1;
+	}
+}
+
+/* The next complete reply (one deadline for all of it). */
+static int
+read_reply(struct client_conn *c, const struct smtp_reply **r, struct why *why)
+{
+	int64_t until = deadline(c, client_proto_timeout(&c->p));
+	enum smtp_reply_status st;
+	size_t used;
+
+	for (;;) {
+		if (c->rpos == c->rlen && read_some(c, until, why) == -1)
+			return -1;
+		st = smtp_reply_parse(c->rp, c->rbuf + c->rpos,
+		    c->rlen - c->rpos, &used, r);
+		c->rpos += used;
+		switch (st) {
+		case SMTP_REPLY_NEED_MORE:
+			continue;
+		case SMTP_REPLY_DONE:
+			return 0;
+		case SMTP_REPLY_TOO_LONG:
+		case SMTP_REPLY_TOO_MANY:
+			return why_set(why, WHY_TEMP, 0, "%s: reply too long",
+			    c->o.proto.peer);
+		case SMTP_REPLY_BAD:
+			break;
+		}
+		return why_set(why, WHY_TEMP, 0, "%s: malformed reply",
+		    c->o.proto.peer);
+	}
+}
+
+static int
+flush(struct client_conn *c, struct why *why)
+{
+	int rc;
+
+	if (c->p.out.len == 0)
+		return 0;
+	rc = write_all(c, c->p.out.data, c->p.out.len,
+	    deadline(c, DATA_BLOCK_SECS), why);
+	buf_clear(&c->p.out);
+	return rc;
+}
+
+/* Is s a host name (not an IP literal) for SNI? */
+static bool
+is_hostname(const char *s)
+{
+	size_t i;
+	bool alpha = false;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] == ':')
+			return false;
+		if (ascii_is_alpha(s[i]))
+			alpha = true;
+	}
+	return alpha;
+}
+
+static int
+tls_start(struct client_conn *c, struct why *why)
+{
+	int64_t until = deadline(c, 300);
+	const char *name = c->o.proto.peer;
+	long vr;
+	int rc;
+
+	if ((c->ssl = SSL_new(c->o.ssl_ctx)) == NULL ||
+	    SSL_set_fd(c->ssl, c->fd) != 1)
+		return why_set(why, WHY_TEMP, 0, "TLS: out of memory");
+	if (name != NULL && is_hostname(name)) {
+		(void)SSL_set_tlsext_host_name(c->ssl, name);
+		if (c->o.proto.tls == CLIENT_TLS_REQUIRE &&
+		    SSL_set1_host(c->ssl, name) != 1)
+			return why_set(why, WHY_TEMP, 0, "TLS: bad name");
+	}
+	/* RFC 3207 4.2: nothing read before the handshake may count. */
+	c->rpos = c->rlen = 0;
+	smtp_reply_reset(c->rp);
+	for (;;) {
+		ERR_clear_error();
+		if ((rc = SSL_connect(c->ssl)) == 1)
+			break;
+		if (ssl_wait(c, rc, until, "handshake", why) == -1)
+			return -1;
+	}
+	if (c->o.proto.tls == CLIENT_TLS_REQUIRE &&
+	    (vr = SSL_get_verify_result(c->ssl)) != X509_V_OK)
+		return why_set(why, WHY_TEMP, 0,
+		    "%s: certificate not trusted: %s", name,
+		    X509_verify_cert_error_string(vr));
+	client_proto_tls_done(&c->p);
+	return 0;
+}
+
+/*
+ * The message body: raw for BDAT, dot-stuffed and ended with "." for
+ * DATA (RFC 5321 4.5.2). A body that does not end in CRLF gets one.
+ */
+static int
+send_body(struct client_conn *c, int fd, off_t off, uint64_t size, bool stuff,
+    struct why *why)
+{
+	uint8_t in[BODY_CHUNK];
+	struct buf ob;
+	uint64_t done = 0;
+	bool bol = true, crlf = true;
+	ssize_t r;
+	size_t i, want;
+	int rc = -1;
+
+	buf_init(&ob, 2 * BODY_CHUNK + 8);
+	while (done < size) {
+		want = size - done < sizeof(in) ? (size_t)(size - done)
+		                                : sizeof(in);
+		r = pread(fd, in, want, off + (off_t)done);
+		if (r <= 0) {
+			why_set(why, WHY_TEMP, r == 0 ? 0 : errno,
+			    "read queued message");
+			goto out;
+		}
+		done += (uint64_t)r;
+		buf_clear(&ob);
+		for (i = 0; i < (size_t)r; i++) {
+			if (stuff && bol && in[i] == '.' &&
+			    buf_append(&ob, ".", 1) == -1)
+				goto full;
+			if (buf_append(&ob, &in[i], 1) == -1)
+				goto full;
+			bol = in[i] == '\n';
+		}
+		crlf = r >= 2 && in[r - 2] == '\r' && in[r - 1] == '\n';
+		if (write_all(c, ob.data, ob.len, deadline(c, DATA_BLOCK_SECS),
+		        why) == -1)
+			goto out;
+	}
+	if (stuff) {
+		buf_clear(&ob);
+		if ((!crlf && size > 0 && buf_append_str(&ob, "\r\n") == -1) ||
+		    buf_append_str(&ob, ".\r\n") == -1)
+			goto full;
+		if (write_all(c, ob.data, ob.len, deadline(c, DATA_BLOCK_SECS),
+		        why) == -1)
+			goto out;
+	}
+	rc = 0;
+	goto out;
+full:
+	why_set(why, WHY_TEMP, 0, "internal error: body buffer");
+out:
+	buf_reset(&ob);
+	return rc;
+}
+
+/* Run the protocol until it wants something from the caller. */
+static enum client_event
+pump(struct client_conn *c, int fd, off_t off, struct why *why)
+{
+	const struct smtp_reply *r;
+	enum client_event ev;
+	uint64_t size = c->p.msg != NULL ? c->p.msg->size : 0;
+
+	for (;;) {
+		if (flush(c, why) == -1)
+			return CLIENT_EV_FAIL;
+		if (c->p.body_after_out) {
+			if (send_body(c, fd, off, size, false, why) == -1)
+				return CLIENT_EV_FAIL;
+			client_proto_body_sent(&c->p);
+		}
+		if (c->p.phase == CP_CLOSED)
+			return CLIENT_EV_FAIL;
+		if (read_reply(c, &r, why) == -1)
+			return CLIENT_EV_FAIL;
+		ev = client_proto_on_reply(&c->p, r);
+		switch (ev) {
+		case CLIENT_EV_NONE:
+			continue;
+		case CLIENT_EV_TLS:
+			if (tls_start(c, why) == -1)
+				return CLIENT_EV_FAIL;
+			continue;
+		case CLIENT_EV_BODY:
+			if (send_body(c, fd, off, size, true, why) == -1)
+				return CLIENT_EV_FAIL;
+			client_proto_body_sent(&c->p);
+			continue;
+		case CLIENT_EV_FAIL:
+			*why = c->p.why;
+			return ev;
+		default:
+			return ev;
+		}
+	}
+}
+
+SSL_CTX *
+client_tls_ctx_new(bool verify, const char *ca_file, struct why *why)
+{
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		why_set(why, WHY_TEMP, 0, "SSL_CTX_new failed");
+		return NULL;
+	}
+	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (verify) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		if (SSL_CTX_set_default_verify_paths(ctx) != 1 ||
+		    (ca_file != NULL && SSL_CTX_load_verify_locations(ctx,
+		                            ca_file, NULL) != 1)) {
+			why_set(why, WHY_PERM, 0,
+			    "cannot load CA certificates%s%s",
+			    ca_file ? " from " : "", ca_file ? ca_file : "");
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	} else
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	return ctx;
+}
+
+static int
+do_connect(struct client_conn *c, const struct sockaddr *sa, socklen_t salen,
+    struct why *why)
+{
+	int64_t until =
+	    mono_ms() +
+	    (int64_t)(c->o.connect_timeout ? c->o.connect_timeout : 30) * 1000;
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	c->fd = socket(sa->sa_family,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd == -1)
+		return why_set(why, WHY_TEMP, errno, "socket");
+	if (connect(c->fd, sa, salen) == 0)
+		return 0;
+	if (errno != EINPROGRESS && errno != EAGAIN)
+		return why_set(why, WHY_TEMP, errno, "connect to %s",
+		    c->o.proto.peer);
+	if (wait_fd(c, POLLOUT, until, why) == -1)
+		return why_set(why, WHY_TEMP, 0, "connect to %s: timed out",
+		    c->o.proto.peer);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0)
+		return why_set(why, WHY_TEMP, err, "connect to %s",
+		    c->o.proto.peer);
+	return 0;
+}
+
+struct client_conn *
+client_open(const struct client_conn_opts *o, const struct sockaddr *sa,
+    socklen_t salen, struct why *why)
+{
+	static const struct smtp_reply_limits lim = { SMTP_REPLY_LINE_MAX,
+		SMTP_REPLY_LINES_MAX, SMTP_REPLY_TEXT_MAX };
+	struct client_conn *c;
+	enum client_event ev;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		why_set(why, WHY_TEMP, ENOMEM, "client session");
+		return NULL;
+	}
+	c->o = *o;
+	(void)strlcpy(c->peer, o->proto.peer ? o->proto.peer : "remote server",
+	    sizeof(c->peer));
+	c->o.proto.peer = c->peer;
+	c->o.proto.tls_possible = o->ssl_ctx != NULL;
+	c->fd = -1;
+	client_proto_init(&c->p, &c->o.proto);
+	if ((c->rp = smtp_reply_new(&lim)) == NULL) {
+		why_set(why, WHY_TEMP, ENOMEM, "client session");
+		goto fail;
+	}
+	if (do_connect(c, sa, salen, why) == -1)
+		goto fail;
+	ev = pump(c, -1, 0, why);
+	if (ev == CLIENT_EV_READY)
+		return c;
+	if (ev != CLIENT_EV_FAIL)
+		why_set(why, WHY_TEMP, 0, "%s: protocol error",
+		    c->o.proto.peer);
+fail:
+	c->p.phase = CP_CLOSED; /* no QUIT */
+	client_close(c);
+	return NULL;
+}
+
+int
+client_send(struct client_conn *c, const struct client_msg *msg, int fd,
+    off_t off, struct why *results, struct why *why)
+{
+	enum client_event ev;
+
+	ev = client_proto_start(&c->p, msg, results);
+	if (ev == CLIENT_EV_NONE)
+		ev = pump(c, fd, off, why);
+	if (ev == CLIENT_EV_MSG_DONE && c->p.phase == CP_READY)
+		return 0;
+	if (ev != CLIENT_EV_FAIL)
+		why_set(why, WHY_TEMP, 0, "%s: protocol error",
+		    c->o.proto.peer);
+	client_proto_fail_rest(&c->p, why);
+	c->p.phase = CP_CLOSED;
+	return -1;
+}
+
+const char *
+client_peer(const struct client_conn *c)
+{
+	return c->peer;
+}
+
+bool
+client_is_tls(const struct client_conn *c)
+{
+	return c->ssl != NULL;
+}
+
+void
+client_close(struct client_conn *c)
+{
+	const struct smtp_reply *r;
+	struct why why;
+
+	if (c == NULL)
+		return;
+	if (c->fd != -1 && c->p.phase == CP_READY) {
+		client_proto_quit(&c->p);
+		c->o.timeout_cap = QUIT_SECS;
+		if (flush(c, &why) == 0)
+			(void)read_reply(c, &r, &why);
+	}
+	if (c->ssl != NULL) {
+		(void)SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	if (c->fd != -1)
+		(void)close(c->fd);
+	smtp_reply_free(c->rp);
+	client_proto_free(&c->p);
+	free(c);
+}

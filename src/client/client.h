@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * client/client.h - a blocking SMTP/LMTP client session over one socket:
+ * connect, greeting, EHLO, STARTTLS, AUTH, then any number of messages,
+ * then QUIT. The protocol is client/proto.h; this file only moves bytes,
+ * keeps deadlines and does TLS (OpenSSL).
+ *
+ * Every wait has a deadline (RFC 5321 4.5.3.2, capped by
+ * client_conn_opts.timeout_cap), so a server that accepts and then stalls
+ * costs one delivery thread for a bounded time and nothing more.
+ * Runs on a delivery thread; a session belongs to one thread at a time.
+ * Trust: the peer is hostile: replies go through smtp/reply.h with its
+ * limits, reads are bounded, and certificates are verified only when the
+ * route says tls = require (opportunistic TLS cannot be verified: RFC
+ * 7435).
+ */
+#ifndef TERN_CLIENT_CLIENT_H
+#define TERN_CLIENT_CLIENT_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#include "client/proto.h"
+#include "util/why.h"
+
+struct client_conn_opts {
+	struct client_opts proto; /* helo, peer name, lmtp, tls, auth */
+	unsigned connect_timeout; /* seconds; 0: 30 */
+	unsigned timeout_cap;     /* seconds; 0: the RFC 5321 values */
+	SSL_CTX *ssl_ctx;         /* NULL: no STARTTLS */
+};
+
+struct client_conn;
+
+/*
+ * An SSL_CTX for outbound sessions: TLS 1.2 or later; with `verify`,
+ * the peer's chain is checked against the system's CA store (plus
+ * `ca_file` when not NULL). NULL with why.
+ */
+SSL_CTX *client_tls_ctx_new(bool verify, const char *ca_file, struct why *);
+
+/*
+ * Connect to sa (AF_INET, AF_INET6 or AF_UNIX for LMTP) and run the
+ * session up to the point where a message can be sent. NULL with why
+ * (always WHY_TEMP except for a permanent setup error). opts' strings
+ * must outlive the session, except proto.peer, which is copied.
+ */
+struct client_conn *client_open(const struct client_conn_opts *,
+    const struct sockaddr *sa, socklen_t salen, struct why *);
+
+/*
+ * Send one message whose bytes are size bytes of fd from offset off
+ * (unstuffed CRLF text, as the spool keeps it). results[i] gets the
+ * outcome of msg->rcpts[i] (kind WHY_NONE: accepted). 0 when the session
+ * can carry another message; -1 when it is dead (why says how; every
+ * undecided recipient got a WHY_TEMP result): client_close() it.
+ */
+int client_send(struct client_conn *, const struct client_msg *msg, int fd,
+    off_t off, struct why *results, struct why *why);
+
+/* The server's name as given in opts (a copy; valid while c lives). */
+const char *client_peer(const struct client_conn *);
+
+/* Is the session encrypted? */
+bool client_is_tls(const struct client_conn *);
+
+/* QUIT (when idle, with a short deadline), close, free. NULL is fine. */
+void client_close(struct client_conn *);
+
+#endif

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * deliver/dns.h - where mail for a domain goes: MX records (RFC 5321 5.1)
+ * with the implicit MX and null MX (RFC 7505) rules, and the IPv6 and
+ * IPv4 addresses of a host. libunbound's asynchronous interface, driven
+ * by the calling thread with a deadline (poll on ub_fd), so a silent DNS
+ * server costs a bounded wait.
+ *
+ * One struct dns per delivery thread (each has its own libunbound
+ * context and cache). dns_mx_rdata_parse() is the pure part: it reads
+ * one MX record's bytes as libunbound hands them over.
+ * Trust: DNS answers are hostile (anyone can publish records): names are
+ * length-checked while decoded, counts are capped, and only what looks
+ * like a host name is returned.
+ */
+#ifndef TERN_DELIVER_DNS_H
+#define TERN_DELIVER_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "util/why.h"
+
+#define DNS_NAME_MAX 254 /* presentation form + NUL, RFC 1035 2.3.4 */
+#define DNS_MX_MAX 16    /* MX hosts tried per domain */
+#define DNS_ADDRS_MAX 16 /* addresses tried per host */
+#define DNS_TIMEOUT_SECS 30
+
+struct dns_mx {
+	char host[DNS_NAME_MAX]; /* lower-case, no trailing dot */
+	unsigned pref;
+};
+
+enum dns_status {
+	DNS_OK = 0,
+	DNS_NXDOMAIN, /* the domain does not exist: bounce */
+	DNS_NULLMX,   /* RFC 7505: the domain takes no mail: bounce */
+	DNS_NODATA,   /* no records of that type (addresses: bounce) */
+	DNS_TEMP,     /* SERVFAIL, timeout: try later */
+};
+
+struct dns;
+
+/*
+ * A resolver that forwards to `server` ("IP" or "IP:port", "[v6]:port")
+ * or, when NULL, to the servers of /etc/resolv.conf. NULL with why.
+ */
+struct dns *dns_new(const char *server, unsigned timeout_secs, struct why *);
+void dns_free(struct dns *);
+
+/*
+ * The mail hosts of `domain`, sorted by preference, in random order
+ * among equal preferences; the domain itself (pref 0) when it has no MX
+ * (implicit MX, RFC 5321 5.1). At most DNS_MX_MAX into out[]; *n_out.
+ * DNS_OK, or another status with why (WHY_PERM for NXDOMAIN and NULLMX).
+ */
+enum dns_status dns_mx(struct dns *, const char *domain, struct dns_mx *out,
+    size_t *n_out, struct why *);
+
+/*
+ * AAAA then A addresses of `host` with `port`, at most DNS_ADDRS_MAX. An
+ * IP literal is returned as it is. DNS_OK with *n_out >= 1, or a status
+ * with why.
+ */
+enum dns_status dns_addrs(struct dns *, const char *host, unsigned port,
+    struct sockaddr_storage *out, size_t *n_out, struct why *);
+
+/*
+ * Parse one MX rdata (2-byte preference, uncompressed wire-format name)
+ * into *out. The root name "." becomes host "". false when malformed or
+ * when the name has bytes that are not letters, digits, '-' or '_'.
+ * Pure.
+ */
+bool dns_mx_rdata_parse(const uint8_t *p, size_t n, struct dns_mx *out);
+
+/*
+ * Sort mx[0..n) by preference; `rnd` gives the order among equals
+ * (random in dns_mx(); fixed in tests). Pure.
+ */
+void dns_mx_sort(struct dns_mx *mx, size_t n, const uint32_t *rnd);
+
+#endif

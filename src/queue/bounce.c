@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * queue/bounce.c - RFC 3464 delivery status notifications (see bounce.h).
+ *
+ * Trust: reasons may quote a remote server; addresses were validated at
+ * RCPT. Everything is put on one line with controls replaced, and capped.
+ */
+#include "queue/bounce.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "msg/received.h"
+#include "smtp/params.h"
+#include "util/str.h"
+
+#define REASON_MAX 400 /* chars of a reason shown */
+#define READ_CHUNK 65536
+
+/* p as one line: CR, LF, TAB and controls become spaces; capped. */
+static int
+put_line(struct buf *b, const char *p, size_t max)
+{
+	char c;
+	size_t i;
+
+	for (i = 0; p != NULL && p[i] != '\0' && i < max; i++) {
+		c = ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) ? ' ' : p[i];
+		if (buf_append(b, &c, 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+const char *
+bounce_status(const char *reason, enum bounce_kind kind, char *buf,
+    size_t bufsz)
+{
+	const char *p = reason != NULL ? strstr(reason, " said: ") : NULL;
+	unsigned c, s, d;
+	int n;
+
+	/* "HOST said: 550 5.1.1 text": the server's own code. */
+	if (p != NULL && sscanf(p + 7, "%*3u %1u.%3u.%3u", &c, &s, &d) == 3 &&
+	    (c == 4 || c == 5)) {
+		/* A failure is final even if its last word was a 4xx. */
+		if (kind == BOUNCE_FAILED)
+			c = 5;
+		n = snprintf(buf, bufsz, "%u.%u.%u", c, s, d);
+		if (n > 0 && (size_t)n < bufsz)
+			return buf;
+	}
+	if (reason != NULL && strstr(reason, "expired") != NULL)
+		(void)snprintf(buf, bufsz, "%s",
+		    kind == BOUNCE_FAILED ? "5.4.7" : "4.4.7");
+	else if (reason != NULL && (strstr(reason, "null MX") != NULL))
+		(void)snprintf(buf, bufsz, "5.1.10"); /* RFC 7505 4.2 */
+	else if (reason != NULL && strstr(reason, "does not exist") != NULL)
+		(void)snprintf(buf, bufsz, "5.1.2"); /* bad destination */
+	else
+		(void)snprintf(buf, bufsz, "%s",
+		    kind == BOUNCE_FAILED ? "5.0.0" : "4.0.0");
+	return buf;
+}
+
+bool
+bounce_wanted(const struct spool_env *env, size_t idx, enum bounce_kind kind)
+{
+	unsigned notify = env->dsn != NULL ? env->dsn[idx].notify : 0;
+
+	if (notify == 0)
+		return true;
+	if (notify & SMTP_NOTIFY_NEVER)
+		return false;
+	return (notify & (kind == BOUNCE_FAILED ? SMTP_NOTIFY_FAILURE
+	                                        : SMTP_NOTIFY_DELAY)) != 0;
+}
+
+/*
+ * Plain words for the sender: what happened, what to do. A status ending
+ * in '.' matches as a prefix, any other exactly.
+ */
+static const struct {
+	const char *status;
+	const char *text;
+} advice_table[] = {
+	{ "5.1.1", "The address may be misspelt, or the mailbox may no "
+		   "longer exist. Check the address and send again." },
+	{ "5.1.2", "The recipient's domain does not exist. Check the part "
+		   "of the address after the @ for typos." },
+	{ "5.1.10", "The recipient's domain says it accepts no mail at all. "
+		    "Use another address for this person." },
+	{ "5.2.2", "The recipient's mailbox is full. Try again later, or "
+		   "reach them another way." },
+	{ "5.3.4", "The message is too big for the receiving system. Send a "
+		   "smaller one, or share large files another way." },
+	{ "5.4.7", "The receiving system could not be reached for the whole "
+		   "time we kept trying. Try again later, or check the "
+		   "address." },
+	{ "5.6.7", "The address needs international mail (SMTPUTF8), which "
+		   "the receiving system does not support." },
+	{ "5.7.", "The receiving system refused the message by policy. Its "
+		  "explanation above may say why; if it names a block list, "
+		  "ask your mail administrator." },
+};
+
+static const char *
+advice(const char *status)
+{
+	size_t i, n;
+
+	for (i = 0; i < sizeof(advice_table) / sizeof(advice_table[0]); i++) {
+		n = strlen(advice_table[i].status);
+		if (advice_table[i].status[n - 1] == '.'
+		        ? strncmp(status, advice_table[i].status, n) == 0
+		        : strcmp(status, advice_table[i].status) == 0)
+			return advice_table[i].text;
+	}
+	return "The explanation above comes from the system that refused "
+	       "the message. If it does not help, ask your mail "
+	       "administrator and quote this message.";
+}
+
+/* Copy the original (headers only when hdrs) from fd. */
+static int
+put_original(struct buf *b, const struct bounce_info *bi, bool hdrs,
+    struct why *why)
+{
+	uint8_t chunk[READ_CHUNK];
+	off_t off = bi->env->body_offset, end;
+	size_t take, i;
+	ssize_t r;
+	int state = 0; /* CRLFCRLF matcher for the end of the header */
+
+	end = bi->env->body_offset + bi->env->body_size;
+	while (off < end) {
+		take = (size_t)(end - off) < sizeof(chunk) ? (size_t)(end - off)
+		                                           : sizeof(chunk);
+		if ((r = pread(bi->fd, chunk, take, off)) <= 0)
+			return why_set(why, WHY_TEMP, r == 0 ? 0 : errno,
+			    "read message %s", bi->env->id);
+		if (hdrs) {
+			for (i = 0; i < (size_t)r; i++) {
+				state =
+				    chunk[i] == (state % 2 == 0 ? '\r' : '\n')
+				        ? state + 1
+				        : (chunk[i] == '\r' ? 1 : 0);
+				if (state != 4)
+					continue;
+				/* Keep the CRLF ending the last field; the
+				 * blank line's CR may be in the last chunk. */
+				if (i == 0)
+					b->len--;
+				else if (buf_append(b, chunk, i - 1) == -1)
+					return why_set(why, WHY_PERM, 0,
+					    "bounce too large");
+				return 0;
+			}
+		}
+		if (buf_append(b, chunk, (size_t)r) == -1)
+			return why_set(why, WHY_PERM, 0, "bounce too large");
+		off += r;
+	}
+	/* No blank line: the whole message is header (or body-less). */
+	if (b->len < 2 || b->data[b->len - 1] != '\n')
+		(void)buf_append_str(b, "\r\n");
+	return 0;
+}
+
+int
+bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
+{
+	const struct spool_env *env = bi->env;
+	char date[MSG_DATE_MAX], arr[MSG_DATE_MAX], st[16];
+	bool failed = bi->kind == BOUNCE_FAILED;
+	bool hdrs = env->dsn_ret == SMTP_RET_HDRS ||
+	            (uint64_t)env->body_size > BOUNCE_FULL_MAX;
+	const struct spool_rcpt *r;
+	size_t i;
+
+	if (msg_date_format(bi->now, date, sizeof(date)) == -1 ||
+	    msg_date_format(env->arrival, arr, sizeof(arr)) == -1)
+		return why_set(why, WHY_PERM, 0, "bad date");
+	if (buf_printf(b,
+	        "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
+	        "To: <%s>\r\n"
+	        "Subject: %s\r\n"
+	        "Date: %s\r\n"
+	        "Message-ID: <%s.%s@%s>\r\n"
+	        "Auto-Submitted: auto-replied\r\n"
+	        "MIME-Version: 1.0\r\n"
+	        "Content-Type: multipart/report; "
+	        "report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n"
+	        "\r\n"
+	        "This is a MIME-encapsulated message.\r\n\r\n"
+	        "--%s\r\n"
+	        "Content-Description: Notification\r\n"
+	        "Content-Type: text/plain; charset=utf-8\r\n"
+	        "Content-Transfer-Encoding: 8bit\r\n\r\n",
+	        bi->hostname, bi->to,
+	        failed ? "Undelivered Mail Returned to Sender"
+	               : "Delayed Mail (still being retried)",
+	        date, env->id, failed ? "bounce" : "delay", bi->hostname,
+	        bi->boundary, bi->boundary) == -1)
+		goto big;
+	if (buf_printf(b, "This is the mail system at %s.\r\n\r\n%s\r\n\r\n",
+	        bi->hostname,
+	        failed ? "Your message could not be delivered to one or "
+	                 "more recipients, and it will not be tried "
+	                 "again\r\nfor them. The details are below."
+	               : "Your message has not been delivered yet to the "
+	                 "recipients below. Nothing\r\nneeds to be done: "
+	                 "delivery will be tried again, and you will hear "
+	                 "from\r\nus again only if it fails for good.") == -1)
+		goto big;
+	for (i = 0; i < bi->nrcpts; i++) {
+		r = &env->rcpts[bi->rcpts[i].idx];
+		bounce_status(bi->rcpts[i].reason, bi->kind, st, sizeof(st));
+		if (buf_printf(b, "<%s>:\r\n    ", r->addr) == -1 ||
+		    put_line(b, bi->rcpts[i].reason, REASON_MAX) == -1 ||
+		    buf_printf(b, "\r\n    %s\r\n\r\n",
+		        failed ? advice(st)
+		               : "We keep trying; no action is needed.") == -1)
+			goto big;
+	}
+	/* RFC 3464 2.2: per-message fields, then per-recipient groups. */
+	if (buf_printf(b,
+	        "--%s\r\n"
+	        "Content-Description: Delivery report\r\n"
+	        "Content-Type: message/delivery-status\r\n\r\n"
+	        "Reporting-MTA: dns; %s\r\n",
+	        bi->boundary, bi->hostname) == -1)
+		goto big;
+	if (env->envid != NULL && env->envid[0] != '\0' &&
+	    (buf_append_str(b, "Original-Envelope-Id: ") == -1 ||
+	        put_line(b, env->envid, 100) == -1 ||
+	        buf_append_str(b, "\r\n") == -1))
+		goto big;
+	if (buf_printf(b, "Arrival-Date: %s\r\n", arr) == -1)
+		goto big;
+	for (i = 0; i < bi->nrcpts; i++) {
+		r = &env->rcpts[bi->rcpts[i].idx];
+		bounce_status(bi->rcpts[i].reason, bi->kind, st, sizeof(st));
+		if (buf_append_str(b, "\r\n") == -1)
+			goto big;
+		if (env->dsn != NULL && env->dsn[bi->rcpts[i].idx].orcpt &&
+		    env->dsn[bi->rcpts[i].idx].orcpt[0] != '\0' &&
+		    (buf_append_str(b, "Original-Recipient: ") == -1 ||
+		        put_line(b, env->dsn[bi->rcpts[i].idx].orcpt, 600) ==
+		            -1 ||
+		        buf_append_str(b, "\r\n") == -1))
+			goto big;
+		if (buf_printf(b,
+		        "Final-Recipient: rfc822; %s\r\n"
+		        "Action: %s\r\n"
+		        "Status: %s\r\n",
+		        r->addr, failed ? "failed" : "delayed", st) == -1)
+			goto big;
+		if (strstr(bi->rcpts[i].reason, " said: ") != NULL &&
+		    (buf_append_str(b, "Diagnostic-Code: smtp; ") == -1 ||
+		        put_line(b, strstr(bi->rcpts[i].reason, " said: ") + 7,
+		            REASON_MAX) == -1 ||
+		        buf_append_str(b, "\r\n") == -1))
+			goto big;
+		if (buf_printf(b, "Last-Attempt-Date: %s\r\n", date) == -1)
+			goto big;
+	}
+	if (buf_printf(b,
+	        "\r\n--%s\r\nContent-Description: %s\r\n"
+	        "Content-Type: %s\r\n\r\n",
+	        bi->boundary,
+	        hdrs ? "Headers of the original message"
+	             : "The original message",
+	        hdrs ? "text/rfc822-headers" : "message/rfc822") == -1)
+		goto big;
+	if (put_original(b, bi, hdrs, why) == -1)
+		return -1;
+	if (buf_printf(b, "\r\n--%s--\r\n", bi->boundary) == -1)
+		goto big;
+	return 0;
+big:
+	return why_set(why, WHY_PERM, 0, "bounce too large");
+}
+
+struct commit_wait {
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	bool done;
+	int ok;
+	struct why why;
+};
+
+static void
+on_commit(void *arg, const char *id, int ok, const struct why *why)
+{
+	struct commit_wait *w = arg;
+
+	(void)id;
+	pthread_mutex_lock(&w->mtx);
+	w->ok = ok;
+	if (!ok && why != NULL)
+		w->why = *why;
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mtx);
+}
+
+int
+bounce_enqueue(struct spool *sp, const char *hostname, const char *postmaster,
+    const struct spool_env *env, int fd, enum bounce_kind kind,
+    const struct bounce_rcpt *rcpts, size_t n, char *id_out, struct why *why)
+{
+	struct bounce_info bi;
+	struct spool_env ne;
+	struct spool_rcpt nr;
+	struct commit_wait w;
+	struct spool_msg *m;
+	struct buf b;
+	uint8_t rnd[8];
+	char boundary[64];
+	const char *to;
+	size_t i;
+
+	id_out[0] = '\0';
+	to = env->sender != NULL && env->sender[0] != '\0' ? env->sender
+	                                                   : postmaster;
+	if (to == NULL || n == 0)
+		return 0;
+	if (env->sender == NULL || env->sender[0] == '\0') {
+		/* A failed notice to the postmaster ends here. */
+		for (i = 0; i < n; i++)
+			if (ascii_casecmp(env->rcpts[rcpts[i].idx].addr,
+			        postmaster) == 0)
+				return 0;
+		if (kind == BOUNCE_DELAYED)
+			return 0; /* no warnings about bounces */
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0x5a, sizeof(rnd));
+	(void)snprintf(boundary, sizeof(boundary),
+	    "%s/%02x%02x%02x%02x%02x%02x%02x%02x/%s", env->id, rnd[0], rnd[1],
+	    rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], hostname);
+	memset(&bi, 0, sizeof(bi));
+	bi.hostname = hostname;
+	bi.to = to;
+	bi.boundary = boundary;
+	bi.now = time(NULL);
+	bi.kind = kind;
+	bi.env = env;
+	bi.fd = fd;
+	bi.rcpts = rcpts;
+	bi.nrcpts = n;
+	buf_init(&b, BOUNCE_MAX);
+	if (bounce_build(&bi, &b, why) == -1) {
+		buf_reset(&b);
+		return -1;
+	}
+	memset(&ne, 0, sizeof(ne));
+	memset(&nr, 0, sizeof(nr));
+	nr.addr = (char *)to;
+	nr.orcpt = (char *)to;
+	nr.state = SPOOL_RCPT_PENDING;
+	ne.sender = (char *)"";
+	ne.helo = (char *)hostname;
+	ne.client_addr = (char *)"127.0.0.1";
+	ne.client_name = (char *)"localhost";
+	/*
+	 * A non-ASCII sender came with SMTPUTF8. XXX a UTF-8 postmaster
+	 * address on an ASCII-only message is not flagged.
+	 */
+	ne.smtputf8 = env->smtputf8;
+	ne.eightbit = true;
+	ne.rcpts = &nr;
+	ne.nrcpts = 1;
+	if ((m = spool_msg_new(sp, &ne, why)) == NULL) {
+		buf_reset(&b);
+		return -1;
+	}
+	(void)snprintf(id_out, SPOOL_ID_MAX, "%s", spool_msg_id(m));
+	if (spool_msg_write(m, b.data, b.len, why) == -1) {
+		buf_reset(&b);
+		spool_msg_abort(m);
+		id_out[0] = '\0';
+		return -1;
+	}
+	buf_reset(&b);
+	memset(&w, 0, sizeof(w));
+	pthread_mutex_init(&w.mtx, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	spool_msg_commit(m, on_commit, &w);
+	pthread_mutex_lock(&w.mtx);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mtx);
+	pthread_mutex_unlock(&w.mtx);
+	pthread_mutex_destroy(&w.mtx);
+	pthread_cond_destroy(&w.cv);
+	if (!w.ok) {
+		if (why != NULL)
+			*why = w.why;
+		id_out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}

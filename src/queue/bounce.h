@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * queue/bounce.h - delivery status notifications (RFC 3464): tell the
+ * sender which recipients failed (or are delayed), why in plain words,
+ * and hand back the original headers or message (RFC 3461 RET).
+ *
+ * A DSN is multipart/report; report-type=delivery-status (RFC 6522)
+ * with a human-readable part, a message/delivery-status part and the
+ * original as message/rfc822 (or text/rfc822-headers for RET=HDRS or a
+ * large message). It comes from MAILER-DAEMON with the null sender, so
+ * it is never bounced itself (RFC 5321 6.1, 4.5.5); when a message with
+ * the null sender fails, the notice goes to the postmaster instead, and
+ * a failed notice to the postmaster is dropped (logged).
+ * bounce_build() is pure apart from reading the original from its file;
+ * bounce_enqueue() writes the DSN into the spool and waits for its
+ * commit, so the caller may mark the recipients failed afterwards.
+ * Trust: recipients' reasons may quote a remote server: they are folded
+ * into single lines, control bytes removed, and length-capped.
+ */
+#ifndef TERN_QUEUE_BOUNCE_H
+#define TERN_QUEUE_BOUNCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "queue/spool.h"
+#include "util/buf.h"
+#include "util/why.h"
+
+#define BOUNCE_FULL_MAX (1024u * 1024) /* larger originals: headers only */
+#define BOUNCE_MAX (BOUNCE_FULL_MAX + 256u * 1024) /* whole DSN */
+
+enum bounce_kind {
+	BOUNCE_FAILED = 0, /* Action: failed */
+	BOUNCE_DELAYED,    /* Action: delayed (a warning, RFC 3464 2.3.3) */
+};
+
+struct bounce_rcpt {
+	size_t idx;         /* into env->rcpts */
+	const char *reason; /* why text: "mx said: 550 5.1.1 ..." */
+};
+
+struct bounce_info {
+	const char *hostname; /* our name: Reporting-MTA, From: */
+	const char *to;       /* the DSN's recipient (sender or postmaster) */
+	const char *boundary; /* MIME boundary, unique per DSN */
+	time_t now;
+	enum bounce_kind kind;
+	const struct spool_env *env; /* the original message */
+	int fd;                      /* its body at env->body_offset */
+	const struct bounce_rcpt *rcpts;
+	size_t nrcpts;
+};
+
+/*
+ * The DSN as CRLF message text into out (cap BOUNCE_MAX). -1 with why
+ * (WHY_TEMP: reading the original failed).
+ */
+int bounce_build(const struct bounce_info *, struct buf *out, struct why *);
+
+/*
+ * "X.Y.Z" status for a reason: the enhanced code a server quoted, else
+ * one that fits the kind (5.0.0, 4.0.0; expiry 4.4.7). Into buf (>= 16).
+ */
+const char *bounce_status(const char *reason, enum bounce_kind, char *buf,
+    size_t bufsz);
+
+/*
+ * Should the sender hear about recipient idx about this kind of event (RFC
+ * 3461 4.1)? NOTIFY=NEVER: no; NOTIFY given without FAILURE/DELAY: no; not
+ * given: failures yes, delays yes.
+ */
+bool bounce_wanted(const struct spool_env *, size_t idx, enum bounce_kind);
+
+/*
+ * Build a DSN about rcpts of env and commit it to the spool (waiting for
+ * the commit). The DSN goes to the original sender, or to `postmaster`
+ * when the sender is null; none is made when the sender is null and the
+ * failed recipients are the postmaster (a double bounce): returns 0 with
+ * *id_out = "". Else 0 with the new queue id in id_out (SPOOL_ID_MAX),
+ * or -1 with why.
+ */
+int bounce_enqueue(struct spool *, const char *hostname, const char *postmaster,
+    const struct spool_env *env, int fd, enum bounce_kind,
+    const struct bounce_rcpt *rcpts, size_t n, char *id_out, struct why *);
+
+#endif

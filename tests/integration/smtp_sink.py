@@ -1,0 +1,308 @@
+# SPDX-License-Identifier: ISC
+"""A small scriptable SMTP/LMTP server for testing tern's outbound side.
+
+Each accepted connection runs in its own thread. The sink records every
+session and message (envelope, parameters, TLS, bytes). Its behaviour is
+set by attributes a test may change at any time:
+
+  ext          EHLO keywords after the greeting line
+  rcpt_reply   fn(addr) -> reply line for RCPT (default "250 2.1.5 Ok")
+  data_reply   fn(msg) -> final reply after DATA/BDAT LAST (SMTP); in
+               LMTP mode fn(msg, rcpt) per accepted recipient
+  stall        accept, then say nothing (until stop())
+  tls_ctx      ssl.SSLContext: STARTTLS is offered when set
+  auth         (user, password) pairs received with AUTH PLAIN
+
+Trust: the peer is tern under test. Every socket has a timeout and every
+loop ends on EOF, timeout or stop(); nothing listens beyond loopback.
+"""
+
+import socket
+import ssl
+import threading
+import time
+
+IO_TIMEOUT = 30.0
+LINE_MAX = 4096
+BDAT_MAX = 64 * 1024 * 1024
+
+
+class Message:
+    def __init__(self):
+        self.sender = None
+        self.mail_params = ""
+        self.rcpts = []
+        self.rcpt_params = []
+        self.data = b""
+        self.tls = False
+        self.session = 0
+        self.chunked = False
+
+
+class Sink:
+    def __init__(self, host="127.0.0.1", port=0, lmtp=False,
+                 ext=("PIPELINING", "8BITMIME", "SIZE 100000000",
+                      "ENHANCEDSTATUSCODES", "DSN", "SMTPUTF8"),
+                 tls_ctx=None):
+        self.host = host
+        self.lmtp = lmtp
+        self.ext = list(ext)
+        self.tls_ctx = tls_ctx
+        self.rcpt_reply = lambda addr: "250 2.1.5 Ok"
+        self.data_reply = None
+        self.stall = False
+        self.messages = []
+        self.sessions = 0
+        self.commands = []
+        self.errors = []
+        self.auth = []  # (user, password) of each AUTH PLAIN
+        self._lock = threading.Lock()
+        self._cv = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._threads = []
+        self._conns = []
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.port = self.sock.getsockname()[1]
+        self.sock.listen(128)
+        self.sock.settimeout(0.2)
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
+
+    # -- control -------------------------------------------------------
+
+    def stop(self):
+        self._stop.set()
+        self._acceptor.join(10)
+        self.sock.close()
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:  # wake sessions blocked in a read
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for t in list(self._threads):
+            t.join(10)
+
+    def wait_messages(self, n, timeout=30.0):
+        """Block until n messages arrived; return them (or fail)."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while len(self.messages) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"sink {self.host}:{self.port}: "
+                        f"{len(self.messages)} of {n} messages after "
+                        f"{timeout}s; commands: {self.commands[-20:]}")
+                self._cv.wait(left)
+            return list(self.messages)
+
+    def wait_sessions(self, n, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while self.sessions < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{self.sessions} of {n} sessions")
+                self._cv.wait(left)
+
+    # -- server --------------------------------------------------------
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.sessions += 1
+                sid = self.sessions
+                self._conns.append(conn)
+                self._cv.notify_all()
+            t = threading.Thread(target=self._serve, args=(conn, sid),
+                                 daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _serve(self, conn, sid):
+        try:
+            conn.settimeout(IO_TIMEOUT)
+            if self.stall:
+                # Say nothing; hold the connection until stop().
+                while not self._stop.wait(0.2):
+                    pass
+                return
+            _Session(self, conn, sid).run()
+        except (OSError, ssl.SSLError, ValueError) as e:
+            with self._lock:
+                self.errors.append(repr(e))
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def _record(self, cmd):
+        with self._lock:
+            self.commands.append(cmd)
+
+    def _deliver(self, msg):
+        with self._cv:
+            self.messages.append(msg)
+            self._cv.notify_all()
+
+
+class _Session:
+    def __init__(self, sink, conn, sid):
+        self.sink = sink
+        self.conn = conn
+        self.rf = conn.makefile("rb")
+        self.sid = sid
+        self.tls = False
+        self.msg = None
+
+    def send(self, text):
+        self.conn.sendall(text.encode("utf-8") + b"\r\n")
+
+    def pending(self):
+        """True if more client bytes are already waiting (pipelining)."""
+        self.conn.setblocking(False)
+        try:
+            return len(self.rf.peek(1)) > 0
+        except (BlockingIOError, ssl.SSLWantReadError, OSError):
+            return False
+        finally:
+            self.conn.settimeout(IO_TIMEOUT)
+
+    def line(self):
+        raw = self.rf.readline(LINE_MAX)
+        if not raw:
+            return None
+        if not raw.endswith(b"\r\n"):
+            raise ValueError(f"bad line ending: {raw!r}")
+        return raw[:-2].decode("utf-8", "replace")
+
+    def run(self):
+        s = self.sink
+        name = "LMTP" if s.lmtp else "ESMTP"
+        self.send(f"220 sink.test {name} ready")
+        for _ in range(100000):
+            line = self.line()
+            if line is None:
+                return
+            s._record(line)
+            verb = line.split(" ", 1)[0].upper()
+            arg = line[len(verb) + 1:]
+            if verb in ("EHLO", "LHLO", "HELO"):
+                ext = list(s.ext)
+                if s.tls_ctx is not None and not self.tls:
+                    ext.append("STARTTLS")
+                if verb == "HELO" or not ext:
+                    self.send("250 sink.test")
+                else:
+                    lines = ["sink.test"] + ext
+                    for x in lines[:-1]:
+                        self.send("250-" + x)
+                    self.send("250 " + lines[-1])
+            elif verb == "STARTTLS":
+                self.send("220 2.0.0 go ahead")
+                self.conn = s.tls_ctx.wrap_socket(self.conn,
+                                                  server_side=True)
+                self.rf = self.conn.makefile("rb")
+                self.tls = True
+                with s._lock:
+                    s._conns.append(self.conn)
+            elif verb == "MAIL":
+                # Were RCPT/DATA already sent before our reply?
+                s._record("pipelined=%s" % self.pending())
+                self.msg = Message()
+                self.msg.session = self.sid
+                self.msg.tls = self.tls
+                path, _, params = arg[5:].partition(">")
+                self.msg.sender = path.lstrip("<")
+                self.msg.mail_params = params.strip()
+                self.send("250 2.1.0 Ok")
+            elif verb == "RCPT":
+                path, _, params = arg[3:].partition(">")
+                addr = path.lstrip("<")
+                reply = s.rcpt_reply(addr)
+                if reply.startswith("2") and self.msg is not None:
+                    self.msg.rcpts.append(addr)
+                    self.msg.rcpt_params.append(params.strip())
+                self.send(reply)
+            elif verb == "DATA":
+                if self.msg is None or not self.msg.rcpts:
+                    self.send("554 5.5.1 no valid recipients")
+                    continue
+                self.send("354 go ahead")
+                chunks = []
+                for _ in range(10_000_000):
+                    raw = self.rf.readline(LINE_MAX)
+                    if not raw:
+                        return
+                    if raw == b".\r\n":
+                        break
+                    if raw.startswith(b"."):
+                        raw = raw[1:]
+                    chunks.append(raw)
+                self.msg.data = b"".join(chunks)
+                self._finish()
+            elif verb == "BDAT":
+                parts = arg.split()
+                size = int(parts[0])
+                if size > BDAT_MAX:
+                    raise ValueError("BDAT too big")
+                data = self.rf.read(size)
+                last = len(parts) > 1 and parts[1].upper() == "LAST"
+                if self.msg is None or not self.msg.rcpts:
+                    self.send("554 5.5.1 no valid recipients")
+                    continue
+                self.msg.data += data
+                self.msg.chunked = True
+                if last:
+                    self._finish()
+                else:
+                    self.send("250 2.0.0 chunk ok")
+            elif verb == "AUTH":
+                import base64
+                parts = arg.split()
+                if parts[0].upper() == "PLAIN" and len(parts) == 2:
+                    raw = base64.b64decode(parts[1])
+                    _, user, pw = raw.split(b"\0", 2)
+                    with s._lock:
+                        s.auth.append((user.decode(), pw.decode()))
+                    self.send("235 2.7.0 ok")
+                else:
+                    self.send("504 5.5.4 mechanism not supported")
+            elif verb == "RSET":
+                self.msg = None
+                self.send("250 2.0.0 Ok")
+            elif verb == "NOOP":
+                self.send("250 2.0.0 Ok")
+            elif verb == "QUIT":
+                self.send("221 2.0.0 bye")
+                return
+            else:
+                self.send("500 5.5.2 unknown command")
+
+    def _finish(self):
+        s = self.sink
+        msg, self.msg = self.msg, None
+        if s.lmtp:
+            for r in msg.rcpts:
+                reply = s.data_reply(msg, r) if s.data_reply else \
+                    "250 2.0.0 delivered"
+                self.send(reply)
+        else:
+            reply = s.data_reply(msg) if s.data_reply else \
+                "250 2.0.0 Ok queued"
+            self.send(reply)
+            if not reply.startswith("2"):
+                return
+        s._deliver(msg)

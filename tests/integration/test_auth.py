@@ -1,0 +1,278 @@
+# SPDX-License-Identifier: ISC
+"""Issue 3, AUTH (RFC 4954) on submission listeners: the matrix (PLAIN,
+LOGIN, before TLS, wrong, right, unknown user, empty password, malformed
+base64, cancel), AUTH= on MAIL, 530 before AUTH, the brute-force brakes
+(growing delay, 421, 454 lockout per IP and per account) and the one
+fail2ban-friendly log line; password checks off the event loop."""
+
+import base64
+import re
+import smtplib
+import threading
+import time
+
+import pytest
+
+from conftest import (CLIENT_NAME, PASSWORD, Raw, expect, make_message,
+                      tls_client)
+
+USER = "alice@example.test"
+FAST = {"auth_fail_delay": "0s"}
+
+
+def b64(s):
+    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
+
+
+def plain(user, password, authzid=""):
+    return b64(f"{authzid}\0{user}\0{password}")
+
+
+class TlsSession:
+    """Raw SMTP over TLS: STARTTLS on submission, or implicit."""
+
+    def __init__(self, srv, implicit=False):
+        port = srv.ports["smtps" if implicit else "submission"]
+        ctx = tls_client(srv.cert)
+        ctx.check_hostname = False
+        self.r = Raw("127.0.0.1", port, timeout=30)
+        if implicit:
+            self.r.sock = ctx.wrap_socket(self.r.sock)
+            expect(self.r.reply(), 220)
+        else:
+            expect(self.r.reply(), 220)
+            expect(self.r.cmd(f"EHLO {CLIENT_NAME}"), 250)
+            expect(self.r.cmd("STARTTLS"), 220)
+            self.r.sock = ctx.wrap_socket(self.r.sock)
+        self.ehlo = expect(self.r.cmd(f"EHLO {CLIENT_NAME}"), 250)
+
+    def cmd(self, line):
+        return self.r.cmd(line)
+
+    def close(self):
+        self.r.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@pytest.fixture
+def sub(submission_server):
+    return submission_server(limits=FAST)
+
+
+def test_auth_not_offered_or_accepted_before_tls(sub):
+    with sub.raw(port=sub.ports["submission"]) as r:
+        rep = r.cmd(f"EHLO {CLIENT_NAME}")
+        assert not any(ln.startswith("AUTH") for ln in rep.lines)
+        expect(r.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 538, "5.7.11")
+        expect(r.cmd("MAIL FROM:<alice@example.test>"), 530, "5.7.0")
+    assert PASSWORD not in sub.log()
+
+
+def test_auth_not_on_mx(sub):
+    with sub.raw() as r:
+        expect(r.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 502, "5.5.1")
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+def test_auth_plain_right(sub, implicit):
+    with TlsSession(sub, implicit) as t:
+        assert "AUTH PLAIN LOGIN" in t.ehlo.lines
+        expect(t.cmd("MAIL FROM:<alice@example.test>"), 530, "5.7.0")
+        expect(t.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 235, "2.7.0")
+        expect(t.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 503, "5.5.1")
+        expect(t.cmd("MAIL FROM:<alice@example.test> AUTH=<>"), 250)
+    assert re.search(r"event=auth sid=\d+ client=127\.0\.0\.1 "
+                     r"user=alice@example\.test mech=PLAIN", sub.log())
+
+
+def test_auth_plain_continuation_and_login(sub):
+    with TlsSession(sub) as t:
+        expect(t.cmd("AUTH PLAIN"), 334)
+        expect(t.cmd(plain(USER, PASSWORD)), 235, "2.7.0")
+    with TlsSession(sub) as t:
+        rep = expect(t.cmd("AUTH LOGIN"), 334)
+        assert base64.b64decode(rep.lines[0]) == b"Username:", rep
+        rep = expect(t.cmd(b64(USER)), 334)
+        assert base64.b64decode(rep.lines[0]) == b"Password:"
+        expect(t.cmd(b64(PASSWORD)), 235, "2.7.0")
+    with TlsSession(sub) as t:  # LOGIN with the user as initial response
+        expect(t.cmd("AUTH LOGIN " + b64(USER)), 334)
+        expect(t.cmd(b64(PASSWORD)), 235, "2.7.0")
+
+
+def test_auth_smtplib_login(sub):
+    with sub.smtp(port=sub.ports["submission"]) as s:
+        ctx = tls_client(sub.cert)
+        ctx.check_hostname = False
+        s.starttls(context=ctx)
+        s.ehlo()
+        assert s.login(USER, PASSWORD)[0] == 235
+
+
+@pytest.mark.parametrize("name,lines,code,enh", [
+    ("wrong", ["AUTH PLAIN " + plain(USER, "wrong")], 535, "5.7.8"),
+    ("unknown-user", ["AUTH PLAIN " + plain("zed@example.test", PASSWORD)],
+     535, "5.7.8"),
+    ("not-an-address", ["AUTH PLAIN " + plain("zed", PASSWORD)], 535,
+     "5.7.8"),
+    ("login-wrong", ["AUTH LOGIN", b64(USER), b64("nope")], 535, "5.7.8"),
+    ("empty-password", ["AUTH PLAIN " + b64(f"\0{USER}\0")], 501, "5.5.2"),
+    ("malformed-base64", ["AUTH PLAIN AGFsaWNl!!"], 501, "5.5.2"),
+    ("bad-padding", ["AUTH PLAIN AGFsaWNl="], 501, "5.5.2"),
+    ("cancel-plain", ["AUTH PLAIN", "*"], 501, "5.0.0"),
+    ("cancel-login", ["AUTH LOGIN", b64(USER), "*"], 501, "5.0.0"),
+    ("unknown-mech", ["AUTH CRAM-MD5"], 504, "5.5.4"),
+    ("authzid-other", ["AUTH PLAIN " + plain(USER, PASSWORD,
+                                             "bob@example.test")],
+     535, "5.7.8"),
+])
+def test_auth_matrix_failures(sub, name, lines, code, enh):
+    with TlsSession(sub) as t:
+        for line in lines[:-1]:
+            expect(t.cmd(line), 334)
+        expect(t.cmd(lines[-1]), code, enh)
+        # Not authenticated, and the session still works.
+        expect(t.cmd("MAIL FROM:<alice@example.test>"), 530, "5.7.0")
+        expect(t.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 235)
+    log = sub.log()
+    assert PASSWORD not in log and b64(PASSWORD) not in log
+
+
+def test_auth_failure_log_line(sub):
+    with TlsSession(sub) as t:
+        expect(t.cmd("AUTH PLAIN " + plain("mallory@example.test", "x")),
+               535)
+    lines = [ln for ln in sub.log().splitlines() if "event=auth_failed" in ln]
+    assert len(lines) == 1, lines
+    # One line, with what fail2ban needs: the client IP and the user.
+    assert re.search(r"event=auth_failed sid=\d+ client=127\.0\.0\.1 "
+                     r"user=mallory@example\.test mech=PLAIN "
+                     r"reason=bad_credentials failures=1", lines[0])
+
+
+def test_brute_force_delay_then_421_then_454(submission_server):
+    srv = submission_server(limits={"auth_fail_delay": "1s",
+                                    "auth_max_failures": "3",
+                                    "auth_lockout": "1h"})
+    with TlsSession(srv) as t:
+        times = []
+        for _ in range(2):
+            t0 = time.monotonic()
+            expect(t.cmd("AUTH PLAIN " + plain(USER, "guess")), 535,
+                   "5.7.8")
+            times.append(time.monotonic() - t0)
+        # Growing delay: 1 s, then 2 s.
+        assert 0.9 <= times[0] < times[1], times
+        assert times[1] >= 1.9, times
+        expect(t.cmd("AUTH PLAIN " + plain(USER, "guess")), 421, "4.7.0")
+        assert t.r.closed_by_peer(10)
+    # Locked out now, even with the right password: 454, no check.
+    with TlsSession(srv) as t:
+        expect(t.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 454, "4.7.0")
+    assert "failures=3" in srv.log()
+
+
+def test_lockout_per_account(submission_server):
+    """Failures for one account from one IP lock the account; another
+    account from the same IP is refused too because the IP is over the
+    limit. Checked through the account counter: the IP counter is
+    cleared by a success on another account first."""
+    srv = submission_server(limits={"auth_fail_delay": "0s",
+                                    "auth_max_failures": "2",
+                                    "auth_lockout": "1h"})
+    with TlsSession(srv) as t:
+        expect(t.cmd("AUTH PLAIN " + plain(USER, "x")), 535)
+        expect(t.cmd("AUTH PLAIN " + plain(USER, "y")), 421, "4.7.0")
+    with TlsSession(srv) as t:
+        expect(t.cmd("AUTH PLAIN " + plain("bob@example.test", PASSWORD)),
+               454, "4.7.0")
+
+
+def test_lockout_expires(submission_server):
+    srv = submission_server(limits={"auth_fail_delay": "0s",
+                                    "auth_max_failures": "1",
+                                    "auth_lockout": "2s"})
+    with TlsSession(srv) as t:
+        expect(t.cmd("AUTH PLAIN " + plain(USER, "x")), 421)
+    with TlsSession(srv) as t:
+        expect(t.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 454)
+    deadline = time.monotonic() + 10
+    while True:
+        with TlsSession(srv) as t:
+            rep = t.cmd("AUTH PLAIN " + plain(USER, PASSWORD))
+        if rep.code == 235 or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    expect(rep, 235)
+
+
+def test_concurrent_logins_do_not_stall_others(sub):
+    """Many logins at once: a plain session on mx stays responsive."""
+    n = 40
+    results = []
+    lock = threading.Lock()
+
+    def login():
+        try:
+            with TlsSession(sub) as t:
+                rep = t.cmd("AUTH PLAIN " + plain(USER, PASSWORD))
+            with lock:
+                results.append(rep.code)
+        except Exception as e:  # reported through results
+            with lock:
+                results.append(repr(e))
+
+    threads = [threading.Thread(target=login) for _ in range(n)]
+    with sub.raw() as r:
+        for th in threads:
+            th.start()
+        worst = 0.0
+        for _ in range(20):
+            t0 = time.monotonic()
+            expect(r.cmd("NOOP"), 250)
+            worst = max(worst, time.monotonic() - t0)
+        for th in threads:
+            th.join(120)
+    assert results.count(235) == n, results
+    assert worst < 1.0, worst
+
+
+def test_mail_auth_param_and_submission_delivery(sub):
+    with TlsSession(sub) as t:
+        expect(t.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 235)
+        expect(t.cmd("MAIL FROM:<alice@example.test> AUTH=alice@example.test"),
+               250)
+        expect(t.cmd("RCPT TO:<bob@example.test>"), 250)
+        expect(t.cmd("DATA"), 354)
+        t.r.send(b"Subject: no date, no id\r\n\r\nhi\r\n.\r\n")
+        expect(t.r.reply(), 250)
+    got = sub.wait_for_mail("bob@example.test")[0].decode()
+    head = got.split("\r\n\r\n")[0]
+    assert "with ESMTPSA" in head
+    assert "(authenticated as alice@example.test)" in head
+    # RFC 6409 8: the MSA adds what is missing.
+    assert re.search(r"^Date: \w{3}, \d+ \w{3} \d{4} ", head, re.M)
+    assert re.search(r"^Message-ID: <[^@>]+@mx\.example\.test>$", head, re.M)
+
+
+def test_submission_keeps_existing_date_and_message_id(sub):
+    with TlsSession(sub) as t:
+        expect(t.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 235)
+        expect(t.cmd("MAIL FROM:<alice@example.test>"), 250)
+        expect(t.cmd("RCPT TO:<bob@example.test>"), 250)
+        msg = make_message(msgid="keep@client.example", sender=USER,
+                           to="bob@example.test",
+                           extra_headers=["Date: Mon, 1 Jan 2024 00:00:00 "
+                                          "+0000"])
+        expect(t.cmd("DATA"), 354)
+        t.r.send(msg + b"\r\n.\r\n")
+        expect(t.r.reply(), 250)
+    got = sub.wait_for_mail("bob@example.test")[0].decode()
+    head = got.split("\r\n\r\n")[0]
+    assert head.count("Message-ID:") == 1 and "<keep@client.example>" in head
+    assert head.count("\nDate:") == 1 and "Mon, 1 Jan 2024" in head

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests for queue/bounce.c: the DSN's structure (RFC 3464, RFC
+ * 6522), status codes from reasons, NOTIFY, RET=HDRS, hostile reasons,
+ * and a header end that straddles a read chunk.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "queue/bounce.h"
+#include "smtp/params.h"
+
+static int
+body_fd(const char *text, size_t n)
+{
+	FILE *fp = tmpfile();
+	int fd;
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, n, fp), n);
+	fflush(fp);
+	fd = dup(fileno(fp));
+	fclose(fp);
+	return fd;
+}
+
+struct rig {
+	struct spool_env env;
+	struct spool_rcpt r[2];
+	struct spool_dsn d[2];
+	struct bounce_rcpt br[2];
+	struct bounce_info bi;
+	struct buf out;
+	int fd;
+};
+
+static const char msg[] = "Subject: hello\r\nFrom: <a@x.test>\r\n\r\n"
+                          "body line\r\n";
+
+static void
+rig_init(struct rig *g, const char *text, size_t n)
+{
+	memset(g, 0, sizeof(*g));
+	g->r[0].addr = (char *)"bad@y.test";
+	g->r[1].addr = (char *)"gone@z.test";
+	g->d[1].orcpt = (char *)"rfc822;Gone@z.test";
+	g->env.dsn = g->d;
+	g->env.rcpts = g->r;
+	g->env.nrcpts = 2;
+	memcpy(g->env.id, "0601a2b3c4d5e6001a3f", 21);
+	g->env.sender = (char *)"a@x.test";
+	g->env.arrival = 1700000000;
+	g->env.body_offset = 0;
+	g->env.body_size = (off_t)n;
+	g->fd = body_fd(text, n);
+	g->br[0].idx = 0;
+	g->br[0].reason = "mx.y.test said: 550 5.1.1 no such\r\nuser "
+	                  "(in reply to RCPT TO)";
+	g->br[1].idx = 1;
+	g->br[1].reason = "delivery time expired: last error: none";
+	g->bi.hostname = "mx.x.test";
+	g->bi.to = "a@x.test";
+	g->bi.boundary = "BOUNDARY";
+	g->bi.now = 1700000100;
+	g->bi.env = &g->env;
+	g->bi.fd = g->fd;
+	g->bi.rcpts = g->br;
+	g->bi.nrcpts = 2;
+	buf_init(&g->out, BOUNCE_MAX);
+}
+
+static void
+rig_free(struct rig *g)
+{
+	buf_reset(&g->out);
+	close(g->fd);
+}
+
+static const char *
+text(struct rig *g)
+{
+	return (const char *)g->out.data;
+}
+
+static void
+test_failed_full(void **state)
+{
+	struct rig g;
+	struct why why;
+	const char *t, *p;
+
+	(void)state;
+	rig_init(&g, msg, sizeof(msg) - 1);
+	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+	t = text(&g);
+	assert_non_null(strstr(t, "From: Mail Delivery System "
+	                          "<MAILER-DAEMON@mx.x.test>\r\n"));
+	assert_non_null(strstr(t, "To: <a@x.test>\r\n"));
+	assert_non_null(strstr(t, "Auto-Submitted: auto-replied\r\n"));
+	assert_non_null(strstr(t, "Content-Type: multipart/report; "
+	                          "report-type=delivery-status;"));
+	assert_non_null(strstr(t, "Reporting-MTA: dns; mx.x.test\r\n"));
+	assert_non_null(strstr(t, "Final-Recipient: rfc822; bad@y.test\r\n"
+	                          "Action: failed\r\nStatus: 5.1.1\r\n"
+	                          "Diagnostic-Code: smtp; 550 5.1.1 no such  "
+	                          "user (in reply to RCPT TO)\r\n"));
+	assert_non_null(strstr(t, "Original-Recipient: rfc822;Gone@z.test\r\n"
+	                          "Final-Recipient: rfc822; gone@z.test\r\n"
+	                          "Action: failed\r\nStatus: 5.4.7\r\n"));
+	assert_non_null(strstr(t, "Content-Type: message/rfc822\r\n\r\n"
+	                          "Subject: hello\r\n"));
+	assert_non_null(strstr(t, "body line\r\n\r\n--BOUNDARY--\r\n"));
+	/* Plain words for the person. */
+	assert_non_null(strstr(t, "Check the address"));
+	/* Every line ends in CRLF, no bare LF or CR anywhere. */
+	for (p = t; (p = strchr(p, '\n')) != NULL; p++)
+		assert_true(p > t && p[-1] == '\r');
+	for (p = t; (p = strchr(p, '\r')) != NULL; p++)
+		assert_true(p[1] == '\n');
+	rig_free(&g);
+}
+
+static void
+test_hdrs_and_delay(void **state)
+{
+	struct rig g;
+	struct why why;
+	const char *t;
+
+	(void)state;
+	rig_init(&g, msg, sizeof(msg) - 1);
+	g.env.dsn_ret = SMTP_RET_HDRS;
+	g.env.envid = (char *)"ENV+2B1";
+	g.bi.kind = BOUNCE_DELAYED;
+	g.br[0].reason = "mx.y.test said: 451 4.2.2 full (in reply to RCPT TO)";
+	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+	t = text(&g);
+	assert_non_null(strstr(t, "Subject: Delayed Mail"));
+	assert_non_null(strstr(t, "Original-Envelope-Id: ENV+2B1\r\n"));
+	assert_non_null(strstr(t, "Action: delayed\r\nStatus: 4.2.2\r\n"));
+	assert_non_null(strstr(t, "Content-Type: text/rfc822-headers\r\n\r\n"
+	                          "Subject: hello\r\nFrom: <a@x.test>\r\n"
+	                          "\r\n--BOUNDARY--\r\n"));
+	assert_null(strstr(t, "body line"));
+	rig_free(&g);
+}
+
+/* The blank line's CRLF split over two 64 KiB reads. */
+static void
+test_header_end_straddles_chunk(void **state)
+{
+	size_t n = 65536 + 100, i;
+	char *big = malloc(n);
+	struct rig g;
+	struct why why;
+	const char *t, *end;
+
+	(void)state;
+	memset(big, 'a', n);
+	memcpy(big, "X-Long: ", 8);
+	/* "\r\n\r\n" at 65534..65537: the second \n is read at offset 0. */
+	for (i = 65536 - 3; i < 65536 + 1; i++)
+		big[i] = (i % 2 == 1) ? '\r' : '\n';
+	big[65533] = '\r';
+	big[65534] = '\n';
+	big[65535] = '\r';
+	big[65536] = '\n';
+	rig_init(&g, big, n);
+	g.env.dsn_ret = SMTP_RET_HDRS;
+	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+	t = text(&g);
+	end = strstr(t, "\r\n--BOUNDARY--\r\n");
+	assert_non_null(end);
+	/* The header is kept up to its last CRLF, then the closing part. */
+	assert_memory_equal(end - 3, "a\r\n\r\n--BOUNDARY--", 17);
+	rig_free(&g);
+	free(big);
+}
+
+static void
+test_status(void **state)
+{
+	char b[16];
+
+	(void)state;
+	assert_string_equal(bounce_status("h said: 550 5.7.1 no", BOUNCE_FAILED,
+	                        b, sizeof(b)),
+	    "5.7.1");
+	/* A failure reported with a 4xx (e.g. after expiry) is still 5. */
+	assert_string_equal(bounce_status("h said: 451 4.4.1 x", BOUNCE_FAILED,
+	                        b, sizeof(b)),
+	    "5.4.1");
+	assert_string_equal(bounce_status("h said: 451 4.4.1 x", BOUNCE_DELAYED,
+	                        b, sizeof(b)),
+	    "4.4.1");
+	assert_string_equal(bounce_status("h said: 550 no code", BOUNCE_FAILED,
+	                        b, sizeof(b)),
+	    "5.0.0");
+	assert_string_equal(bounce_status("h said: ", BOUNCE_FAILED, b,
+	                        sizeof(b)),
+	    "5.0.0");
+	assert_string_equal(bounce_status("the domain x accepts no mail "
+	                                  "(null MX, RFC 7505)",
+	                        BOUNCE_FAILED, b, sizeof(b)),
+	    "5.1.10");
+	assert_string_equal(bounce_status(NULL, BOUNCE_DELAYED, b, sizeof(b)),
+	    "4.0.0");
+}
+
+static void
+test_wanted(void **state)
+{
+	struct spool_env env;
+	struct spool_dsn d;
+
+	(void)state;
+	memset(&env, 0, sizeof(env));
+	memset(&d, 0, sizeof(d));
+	/* No DSN data at all: failures and delays are reported. */
+	assert_true(bounce_wanted(&env, 0, BOUNCE_FAILED));
+	assert_true(bounce_wanted(&env, 0, BOUNCE_DELAYED));
+	env.dsn = &d;
+	assert_true(bounce_wanted(&env, 0, BOUNCE_FAILED));
+	d.notify = SMTP_NOTIFY_NEVER;
+	assert_false(bounce_wanted(&env, 0, BOUNCE_FAILED));
+	d.notify = SMTP_NOTIFY_SUCCESS;
+	assert_false(bounce_wanted(&env, 0, BOUNCE_FAILED));
+	d.notify = SMTP_NOTIFY_FAILURE;
+	assert_true(bounce_wanted(&env, 0, BOUNCE_FAILED));
+	assert_false(bounce_wanted(&env, 0, BOUNCE_DELAYED));
+	d.notify = SMTP_NOTIFY_DELAY;
+	assert_true(bounce_wanted(&env, 0, BOUNCE_DELAYED));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_failed_full),
+		cmocka_unit_test(test_hdrs_and_delay),
+		cmocka_unit_test(test_header_end_straddles_chunk),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_wanted),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

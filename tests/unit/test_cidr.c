@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests for util/cidr.c: parsing (prefix 0, max, max+1, host bits),
+ * matching IPv4, IPv6 and IPv4-mapped IPv6 clients.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cmocka.h>
+
+#include "util/cidr.h"
+
+struct parse_case {
+	const char *in;
+	bool ok;
+	const char *fmt; /* formatted back, when ok */
+};
+
+static const struct parse_case parse_cases[] = {
+	{ "127.0.0.1/32", true, "127.0.0.1/32" },
+	{ "127.0.0.1", true, "127.0.0.1/32" },
+	{ "10.0.0.0/8", true, "10.0.0.0/8" },
+	{ "0.0.0.0/0", true, "0.0.0.0/0" },
+	{ "192.168.1.128/25", true, "192.168.1.128/25" },
+	{ "::1/128", true, "::1/128" },
+	{ "::1", true, "::1/128" },
+	{ "2001:db8::/32", true, "2001:db8::/32" },
+	{ "::/0", true, "::/0" },
+	{ "fe80::/10", true, "fe80::/10" },
+	/* invalid */
+	{ "", false, NULL },
+	{ "/8", false, NULL },
+	{ "10.0.0.0/", false, NULL },
+	{ "10.0.0.0/33", false, NULL },
+	{ "::/129", false, NULL },
+	{ "10.0.0.0/-1", false, NULL },
+	{ "10.0.0.0/8x", false, NULL },
+	{ "10.0.0.0/0008", false, NULL },
+	{ "10.0.0.1/8", false, NULL },
+	{ "192.168.1.129/25", false, NULL },
+	{ "2001:db8::1/32", false, NULL },
+	{ "10.0.0", false, NULL },
+	{ "localhost", false, NULL },
+	{ "10.0.0.0 /8", false, NULL },
+	{ "1.2.3.4.5", false, NULL },
+};
+
+static void
+test_parse(void **state)
+{
+	char buf[CIDR_STR_MAX];
+	struct cidr c;
+	const char *why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+		const struct parse_case *pc = &parse_cases[i];
+		bool ok = cidr_parse(pc->in, strlen(pc->in), &c, &why);
+
+		if (ok != pc->ok)
+			fail_msg("%s: got %d", pc->in, ok);
+		if (!ok) {
+			assert_non_null(why);
+			continue;
+		}
+		cidr_format(&c, buf, sizeof(buf));
+		assert_string_equal(buf, pc->fmt);
+	}
+}
+
+static struct sockaddr_storage
+sa_of(const char *ip)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
+	}
+	return ss;
+}
+
+struct match_case {
+	const char *net, *ip;
+	bool want;
+};
+
+static const struct match_case match_cases[] = {
+	{ "127.0.0.1/32", "127.0.0.1", true },
+	{ "127.0.0.1/32", "127.0.0.2", false },
+	{ "127.0.0.0/8", "127.255.255.255", true },
+	{ "127.0.0.0/8", "128.0.0.0", false },
+	{ "192.168.1.128/25", "192.168.1.255", true },
+	{ "192.168.1.128/25", "192.168.1.127", false },
+	{ "0.0.0.0/0", "203.0.113.9", true },
+	{ "0.0.0.0/0", "::1", false },
+	{ "::1/128", "::1", true },
+	{ "::1/128", "::2", false },
+	{ "2001:db8::/33", "2001:db8:7fff::1", true },
+	{ "2001:db8::/33", "2001:db8:8000::1", false },
+	{ "::/0", "127.0.0.1", false },
+	{ "127.0.0.0/8", "::ffff:127.0.0.5", true },
+	{ "127.0.0.0/8", "::ffff:10.0.0.5", false },
+	{ "::ffff:0:0/96", "::ffff:10.0.0.5", true },
+};
+
+static void
+test_match(void **state)
+{
+	struct sockaddr_storage ss;
+	struct cidr c;
+	const char *why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(match_cases) / sizeof(match_cases[0]); i++) {
+		const struct match_case *m = &match_cases[i];
+
+		assert_true(cidr_parse(m->net, strlen(m->net), &c, &why));
+		ss = sa_of(m->ip);
+		if (cidr_match(&c, (struct sockaddr *)&ss) != m->want)
+			fail_msg("%s in %s: want %d", m->ip, m->net, m->want);
+		assert_int_equal(
+		    cidr_match_any(&c, 1, (struct sockaddr *)&ss), m->want);
+	}
+	ss = sa_of("10.0.0.1");
+	assert_false(cidr_match_any(NULL, 0, (struct sockaddr *)&ss));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_match),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests for client/proto.c: scripted servers (one reply in, the
+ * commands the client sends out), per-recipient results, PIPELINING,
+ * CHUNKING, HELO fallback, LMTP, SIZE and SMTPUTF8 refusals, 421.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "client/proto.h"
+#include "smtp/params.h"
+
+static const struct smtp_reply_limits lim = { SMTP_REPLY_LINE_MAX,
+	SMTP_REPLY_LINES_MAX, SMTP_REPLY_TEXT_MAX };
+
+struct rig {
+	struct client_proto p;
+	struct smtp_reply_parser *rp;
+	char sent[2048];
+};
+
+/* The commands queued so far, into r->sent. */
+static void
+take(struct rig *r)
+{
+	r->sent[0] = '\0';
+	if (r->p.out.len > 0) {
+		assert_true(r->p.out.len < sizeof(r->sent));
+		memcpy(r->sent, r->p.out.data, r->p.out.len);
+		r->sent[r->p.out.len] = '\0';
+		buf_clear(&r->p.out);
+	}
+}
+
+/* Feed one whole reply; the commands sent go into r->sent. */
+static enum client_event
+reply(struct rig *r, const char *text)
+{
+	const struct smtp_reply *rep;
+	enum smtp_reply_status st;
+	enum client_event ev;
+	size_t used;
+
+	st = smtp_reply_parse(r->rp, (const uint8_t *)text, strlen(text), &used,
+	    &rep);
+	assert_int_equal(st, SMTP_REPLY_DONE);
+	assert_int_equal(used, strlen(text));
+	ev = client_proto_on_reply(&r->p, rep);
+	take(r);
+	return ev;
+}
+
+static void
+rig_init(struct rig *r, bool lmtp)
+{
+	struct client_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.helo = "me.test";
+	o.peer = "mx.test";
+	o.lmtp = lmtp;
+	memset(r, 0, sizeof(*r));
+	client_proto_init(&r->p, &o);
+	r->rp = smtp_reply_new(&lim);
+	assert_non_null(r->rp);
+}
+
+static void
+rig_free(struct rig *r)
+{
+	client_proto_free(&r->p);
+	smtp_reply_free(r->rp);
+}
+
+static const struct client_rcpt rcpts[3] = {
+	{ "a@x.test", 0, NULL },
+	{ "b@x.test", SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE,
+	    "rfc822;b@x.test" },
+	{ "c@x.test", 0, NULL },
+};
+
+static void
+test_pipelined(void **state)
+{
+	struct client_msg m = { "s@y.test", rcpts, 3, 10, true, false, 0,
+		NULL };
+	struct why res[3];
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, false);
+	assert_int_equal(reply(&r, "220 hi\r\n"), CLIENT_EV_NONE);
+	assert_string_equal(r.sent, "EHLO me.test\r\n");
+	assert_int_equal(reply(&r,
+	                     "250-mx\r\n250-PIPELINING\r\n250-SIZE 100\r\n"
+	                     "250-8BITMIME\r\n250 DSN\r\n"),
+	    CLIENT_EV_READY);
+	assert_int_equal(client_proto_start(&r.p, &m, res), CLIENT_EV_NONE);
+	take(&r);
+	assert_string_equal(r.sent,
+	    "MAIL FROM:<s@y.test> SIZE=10 BODY=8BITMIME\r\n"
+	    "RCPT TO:<a@x.test>\r\n"
+	    "RCPT TO:<b@x.test> NOTIFY=SUCCESS,FAILURE "
+	    "ORCPT=rfc822;b@x.test\r\n"
+	    "RCPT TO:<c@x.test>\r\nDATA\r\n");
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_NONE);
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_NONE);
+	assert_int_equal(reply(&r, "550 5.1.1 no such user\r\n"),
+	    CLIENT_EV_NONE);
+	assert_int_equal(reply(&r, "451 4.3.0 later\r\n"), CLIENT_EV_NONE);
+	assert_int_equal(reply(&r, "354 go\r\n"), CLIENT_EV_BODY);
+	client_proto_body_sent(&r.p);
+	assert_int_equal(reply(&r, "250 2.0.0 queued\r\n"), CLIENT_EV_MSG_DONE);
+	assert_int_equal(res[0].kind, WHY_NONE);
+	assert_int_equal(res[1].kind, WHY_PERM);
+	assert_non_null(strstr(res[1].text,
+	    "mx.test said: 550 5.1.1 no such user (in reply to RCPT TO)"));
+	assert_int_equal(res[2].kind, WHY_TEMP);
+	/* A second message on the same session. */
+	m.nrcpts = 1;
+	assert_int_equal(client_proto_start(&r.p, &m, res), CLIENT_EV_NONE);
+	take(&r);
+	assert_string_equal(r.sent,
+	    "MAIL FROM:<s@y.test> SIZE=10 BODY=8BITMIME\r\n"
+	    "RCPT TO:<a@x.test>\r\nDATA\r\n");
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_NONE);
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_NONE);
+	assert_int_equal(reply(&r, "554 no\r\n"), CLIENT_EV_NONE);
+	assert_string_equal(r.sent, "RSET\r\n");
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_MSG_DONE);
+	assert_int_equal(res[0].kind, WHY_PERM);
+	client_proto_quit(&r.p);
+	take(&r);
+	assert_string_equal(r.sent, "QUIT\r\n");
+	rig_free(&r);
+}
+
+static void
+test_plain_helo_fallback(void **state)
+{
+	struct client_msg m = { "", rcpts, 2, 10, false, false, 0, NULL };
+	struct why res[2];
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, false);
+	reply(&r, "220 hi\r\n");
+	assert_int_equal(reply(&r, "502 what\r\n"), CLIENT_EV_NONE);
+	assert_string_equal(r.sent, "HELO me.test\r\n");
+	assert_int_equal(reply(&r, "250 hi\r\n"), CLIENT_EV_READY);
+	assert_int_equal(client_proto_start(&r.p, &m, res), CLIENT_EV_NONE);
+	take(&r);
+	/* No PIPELINING: one command at a time, no DSN parameters. */
+	assert_string_equal(r.sent, "MAIL FROM:<>\r\n");
+	reply(&r, "250 ok\r\n");
+	assert_string_equal(r.sent, "RCPT TO:<a@x.test>\r\n");
+	reply(&r, "550 no\r\n");
+	assert_string_equal(r.sent, "RCPT TO:<b@x.test>\r\n");
+	reply(&r, "250 ok\r\n");
+	assert_string_equal(r.sent, "DATA\r\n");
+	assert_int_equal(reply(&r, "354 go\r\n"), CLIENT_EV_BODY);
+	client_proto_body_sent(&r.p);
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_MSG_DONE);
+	assert_int_equal(res[0].kind, WHY_PERM);
+	assert_int_equal(res[1].kind, WHY_NONE);
+	rig_free(&r);
+}
+
+static void
+test_all_rcpts_refused(void **state)
+{
+	struct client_msg m = { "s@y.test", rcpts, 1, 10, false, false, 0,
+		NULL };
+	struct why res[1];
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, false);
+	reply(&r, "220 hi\r\n");
+	reply(&r, "250 hi\r\n");
+	client_proto_start(&r.p, &m, res);
+	take(&r);
+	reply(&r, "250 ok\r\n");
+	assert_int_equal(reply(&r, "450 busy\r\n"), CLIENT_EV_NONE);
+	assert_string_equal(r.sent, "RSET\r\n");
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_MSG_DONE);
+	assert_int_equal(res[0].kind, WHY_TEMP);
+	rig_free(&r);
+}
+
+static void
+test_chunking(void **state)
+{
+	struct client_msg m = { "s@y.test", rcpts, 1, 42, false, false, 0,
+		NULL };
+	struct why res[1];
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, false);
+	reply(&r, "220 hi\r\n");
+	reply(&r, "250-hi\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+	assert_int_equal(client_proto_start(&r.p, &m, res), CLIENT_EV_NONE);
+	assert_true(r.p.body_after_out);
+	take(&r);
+	assert_string_equal(r.sent,
+	    "MAIL FROM:<s@y.test>\r\nRCPT TO:<a@x.test>\r\nBDAT 42 LAST\r\n");
+	client_proto_body_sent(&r.p);
+	reply(&r, "250 ok\r\n");
+	reply(&r, "250 ok\r\n");
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_MSG_DONE);
+	assert_int_equal(res[0].kind, WHY_NONE);
+	rig_free(&r);
+}
+
+static void
+test_lmtp(void **state)
+{
+	struct client_msg m = { "s@y.test", rcpts, 3, 10, false, false, 0,
+		NULL };
+	struct why res[3];
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, true);
+	reply(&r, "220 lmtp\r\n");
+	assert_string_equal(r.sent, "LHLO me.test\r\n");
+	reply(&r, "250-x\r\n250 PIPELINING\r\n");
+	client_proto_start(&r.p, &m, res);
+	take(&r);
+	reply(&r, "250 ok\r\n");
+	reply(&r, "250 ok\r\n");
+	reply(&r, "550 5.1.1 unknown\r\n");
+	reply(&r, "250 ok\r\n");
+	assert_int_equal(reply(&r, "354 go\r\n"), CLIENT_EV_BODY);
+	client_proto_body_sent(&r.p);
+	/* RFC 2033 4.2: one reply per accepted recipient. */
+	assert_int_equal(reply(&r, "452 4.2.2 over quota\r\n"), CLIENT_EV_NONE);
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_MSG_DONE);
+	assert_int_equal(res[0].kind, WHY_TEMP);
+	assert_non_null(strstr(res[0].text, "over quota"));
+	assert_int_equal(res[1].kind, WHY_PERM);
+	assert_int_equal(res[2].kind, WHY_NONE);
+	rig_free(&r);
+}
+
+static void
+test_refusals(void **state)
+{
+	struct client_msg m = { "s@y.test", rcpts, 1, 1000, false, true, 0,
+		NULL };
+	struct why res[1];
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, false);
+	reply(&r, "220 hi\r\n");
+	reply(&r, "250-hi\r\n250 SIZE 999\r\n");
+	/* RFC 1870: bigger than announced: permanent, nothing sent. */
+	assert_int_equal(client_proto_start(&r.p, &m, res), CLIENT_EV_MSG_DONE);
+	assert_int_equal(r.p.out.len, 0);
+	assert_int_equal(res[0].kind, WHY_PERM);
+	m.size = 10;
+	/* Needs SMTPUTF8, server lacks it: permanent. */
+	assert_int_equal(client_proto_start(&r.p, &m, res), CLIENT_EV_MSG_DONE);
+	assert_int_equal(res[0].kind, WHY_PERM);
+	assert_non_null(strstr(res[0].text, "SMTPUTF8"));
+	/* 421 in the middle: the session is gone, the rest is TEMP. */
+	m.smtputf8 = false;
+	client_proto_start(&r.p, &m, res);
+	take(&r);
+	assert_int_equal(reply(&r, "421 bye\r\n"), CLIENT_EV_FAIL);
+	assert_int_equal(res[0].kind, WHY_TEMP);
+	rig_free(&r);
+	/* A 554 greeting fails the session. */
+	rig_init(&r, false);
+	assert_int_equal(reply(&r, "554 go away\r\n"), CLIENT_EV_FAIL);
+	assert_non_null(strstr(r.p.why.text, "go away"));
+	rig_free(&r);
+}
+
+static void
+test_tls_and_auth(void **state)
+{
+	struct client_opts o;
+	struct rig r;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.helo = "me.test";
+	o.peer = "smart.test";
+	o.tls_possible = true;
+	o.tls = CLIENT_TLS_REQUIRE;
+	o.auth_user = "u";
+	o.auth_pass = "p";
+	memset(&r, 0, sizeof(r));
+	client_proto_init(&r.p, &o);
+	r.rp = smtp_reply_new(&lim);
+	reply(&r, "220 hi\r\n");
+	reply(&r, "250-hi\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n");
+	assert_string_equal(r.sent, "STARTTLS\r\n");
+	assert_int_equal(reply(&r, "220 go\r\n"), CLIENT_EV_TLS);
+	client_proto_tls_done(&r.p);
+	take(&r);
+	assert_string_equal(r.sent, "EHLO me.test\r\n");
+	reply(&r, "250-hi\r\n250 AUTH LOGIN PLAIN\r\n");
+	/* base64("\0u\0p") */
+	assert_string_equal(r.sent, "AUTH PLAIN AHUAcA==\r\n");
+	assert_int_equal(reply(&r, "235 ok\r\n"), CLIENT_EV_READY);
+	rig_free(&r);
+	/* Required TLS that is not offered fails. */
+	client_proto_init(&r.p, &o);
+	r.rp = smtp_reply_new(&lim);
+	reply(&r, "220 hi\r\n");
+	assert_int_equal(reply(&r, "250 hi\r\n"), CLIENT_EV_FAIL);
+	rig_free(&r);
+	/* AUTH LOGIN; no TLS allowed with tls = none. */
+	o.tls = CLIENT_TLS_NONE;
+	client_proto_init(&r.p, &o);
+	r.rp = smtp_reply_new(&lim);
+	reply(&r, "220 hi\r\n");
+	reply(&r, "250-hi\r\n250-STARTTLS\r\n250 AUTH LOGIN\r\n");
+	assert_string_equal(r.sent, "AUTH LOGIN\r\n");
+	reply(&r, "334 VXNlcm5hbWU6\r\n");
+	assert_string_equal(r.sent, "dQ==\r\n");
+	reply(&r, "334 UGFzc3dvcmQ6\r\n");
+	assert_string_equal(r.sent, "cA==\r\n");
+	assert_int_equal(reply(&r, "235 ok\r\n"), CLIENT_EV_READY);
+	rig_free(&r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_plain_helo_fallback),
+		cmocka_unit_test(test_all_rcpts_refused),
+		cmocka_unit_test(test_chunking),
+		cmocka_unit_test(test_lmtp),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_tls_and_auth),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -3,7 +3,7 @@
 #   make test   install what is missing, build with ASan+UBSan, run all tests
 .POSIX:
 .PHONY: all deps build run test unit fuzz fuzz-build integration bench clean \
-	lint lint-ban check-valgrind
+	lint lint-ban check-valgrind install
 
 PYTHON   = /usr/bin/python3
 BUILD    = build
@@ -82,6 +82,13 @@ check-valgrind: deps $(VBUILD)/build.ninja
 	ninja -C $(VBUILD)
 	TERN_BIN=$(CURDIR)/$(VBUILD)/tern TERN_WRAPPER="$(VALGRIND)" \
 		TERN_IDLE=1000 $(PYTHON) -m pytest -q tests/integration
+
+# issue 5: libtern.so/.a, tern/tern.h, tern.pc and the tern binary
+# under PREFIX (default /usr/local), e.g. `make install PREFIX=$HOME/.local`.
+PREFIX ?= /usr/local
+install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
+	meson install -C $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(TBUILD) $(FBUILD) $(VBUILD)

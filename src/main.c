@@ -40,6 +40,10 @@ usage(FILE *f)
 	      "  alias list\n"
 	      "  queue list [--json]\n"
 	      "  queue show ID\n"
+	      "  send --server HOST[:PORT] --from A --to B ...  (submit "
+	      "a message)\n"
+	      "  sendmail [-t] [-i] [-f FROM] [RCPT...]  (queue a message "
+	      "locally)\n"
 	      "  version\n"
 	      "\n"
 	      "Without -c, the embedded demo configuration is used: "
@@ -116,6 +120,17 @@ cmd_check_config(const struct conf *conf, const char *path)
 	return 0;
 }
 
+/* Run as `sendmail` (a symlink) or `tern sendmail`? */
+static bool
+is_sendmail(int argc, char **argv)
+{
+	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+
+	base = base != NULL ? base + 1 : (argc > 0 ? argv[0] : "");
+	return strcmp(base, "sendmail") == 0 ||
+	    (argc > 1 && strcmp(argv[1], "sendmail") == 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -124,6 +139,9 @@ main(int argc, char **argv)
 	struct conf *conf;
 	int i, nargs = 0, ret;
 
+	/* sendmail's own flags (-f, -F, -oi...) are not tern's. */
+	if (is_sendmail(argc, argv))
+		return cli_sendmail(argc, argv);
 	/* Pull -c/-v out wherever they are; keep the rest in order. */
 	args = xcalloc((size_t)argc + 1, sizeof(*args));
 	for (i = 1; i < argc; i++) {
@@ -156,6 +174,11 @@ main(int argc, char **argv)
 		printf("tern %s\n", TERN_VERSION);
 		free(args);
 		return 0;
+	}
+	if (strcmp(args[0], "send") == 0) {
+		ret = cli_send(nargs, args);
+		free(args);
+		return ret;
 	}
 	if (strcmp(args[0], "serve") != 0 &&
 	    strcmp(args[0], "check-config") != 0 &&

@@ -56,4 +56,19 @@ int cli_alias(const struct conf *, int argc, char **argv);
  */
 int cli_queue(const struct conf *, int argc, char **argv);
 
+/* ---- tern send and tern sendmail (issue 5) ---- */
+
+/*
+ * argv[0] is "send": submit one message with libtern (cli/send.c has
+ * the options and the sysexits.h exit codes). Needs no configuration.
+ */
+int cli_send(int argc, char **argv);
+
+/*
+ * sendmail-compatible (cli/sendmail.c): argv as the program got it
+ * (argv[0] "sendmail" or "tern", then "sendmail"). Queues through
+ * <data_dir>/maildrop/; 0 only once the drop file is fsync'd.
+ */
+int cli_sendmail(int argc, char **argv);
+
 #endif

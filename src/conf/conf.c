@@ -133,6 +133,16 @@ static const struct num_key keys[] = {
 	    OFF(limits.auth_lockout), 15 * MINUTE, 1, DAY },
 	{ S_LIMITS, "auth_fail_delay", N_DURATION, T_UINT,
 	    OFF(limits.auth_fail_delay), 1, 0, MINUTE },
+	/* Token-bucket rates (issue 3); 0 turns one off. Per client IP
+	 * they are off by default, as big senders share few addresses. */
+	{ S_LIMITS, "ip_connections_per_minute", N_COUNT, T_SIZE,
+	    OFF(limits.ip_connections_per_minute), 0, 0, 1000000 },
+	{ S_LIMITS, "ip_messages_per_minute", N_COUNT, T_SIZE,
+	    OFF(limits.ip_messages_per_minute), 0, 0, 1000000 },
+	{ S_LIMITS, "user_messages_per_hour", N_COUNT, T_SIZE,
+	    OFF(limits.user_messages_per_hour), 500, 0, 1000000 },
+	{ S_LIMITS, "user_recipients_per_hour", N_COUNT, T_SIZE,
+	    OFF(limits.user_recipients_per_hour), 2000, 0, 1000000 },
 	{ S_QUEUE, "retry_initial", N_DURATION, T_UINT,
 	    OFF(queue.retry_initial), 300, 1, DAY },
 	{ S_QUEUE, "retry_max", N_DURATION, T_UINT, OFF(queue.retry_max),
@@ -156,12 +166,22 @@ static const struct num_key keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-struct lis_state {
-	int line;        /* of the [listener NAME] header */
-	int key_line[3]; /* address, mode, tls: 0 = not given */
+enum lis_key {
+	L_ADDRESS = 0,
+	L_MODE,
+	L_TLS,
+	L_ALLOW, /* may repeat, like relay_networks */
+	L_DENY,
+	L_COUNT,
 };
 
-static const char *const lis_keys[3] = { "address", "mode", "tls" };
+struct lis_state {
+	int line;              /* of the [listener NAME] header */
+	int key_line[L_COUNT]; /* 0 = not given */
+};
+
+static const char *const lis_keys[L_COUNT] = { "address", "mode", "tls",
+	"allow", "deny" };
 
 struct parse {
 	struct conf *c;
@@ -176,6 +196,7 @@ struct parse {
 	int str_line[K_STR_COUNT];
 	int tls_line[4]; /* [tls] cert, key, ciphers, min_version */
 	int dns_line;    /* dns_server */
+	int action_line; /* [limits] user_limit_action */
 	bool failed;
 	struct why *why;
 };
@@ -412,47 +433,142 @@ domain_norm(const char *s, size_t n, const char **why_out)
 	return d;
 }
 
+/*
+ * Call item(p, word, length, arg) for each word of a list separated by
+ * commas and blanks (domains, networks), stopping at the first 0 it
+ * returns. 1, or 0 after an error.
+ */
 static int
-set_domains(struct parse *p, const char *v)
+each_word(struct parse *p, const char *v,
+    int (*item)(struct parse *, const char *, size_t, void *), void *arg)
 {
-	struct conf *c = p->c;
-	const char *s = v, *why;
-	size_t n, i;
-	char *d;
-	bool any = false;
+	const char *s = v;
+	size_t n;
 
 	for (;;) {
 		while (*s == ',' || *s == ' ' || *s == '\t')
 			s++;
 		if (*s == '\0')
-			break;
+			return 1;
 		n = strcspn(s, ", \t");
-		if ((d = domain_norm(s, n, &why)) == NULL)
-			return fail(p, p->lineno, "domains: '%.*s' %s",
-			    (int)(n > 64 ? 64 : n), s, why);
-		for (i = 0; i < c->ndomains; i++)
-			if (strcmp(c->domains[i], d) == 0) {
-				fail(p, p->lineno,
-				    "domains: '%s' is listed twice", d);
-				free(d);
-				return 0;
-			}
-		if (c->ndomains >= CONF_DOMAINS_MAX) {
-			free(d);
-			return fail(p, p->lineno,
-			    "domains: more than %d domains", CONF_DOMAINS_MAX);
-		}
-		c->domains = xrealloc(c->domains,
-		    (c->ndomains + 1) * sizeof(c->domains[0]));
-		c->domains[c->ndomains++] = d;
-		any = true;
+		if (item(p, s, n, arg) == 0)
+			return 0;
 		s += n;
 	}
-	if (!any)
+}
+
+static int
+domain_item(struct parse *p, const char *s, size_t n, void *arg)
+{
+	struct conf *c = p->c;
+	const char *why;
+	size_t i;
+	char *d;
+
+	(void)arg;
+	if ((d = domain_norm(s, n, &why)) == NULL)
+		return fail(p, p->lineno, "domains: '%.*s' %s",
+		    (int)(n > 64 ? 64 : n), s, why);
+	for (i = 0; i < c->ndomains; i++)
+		if (strcmp(c->domains[i], d) == 0) {
+			fail(p, p->lineno, "domains: '%s' is listed twice", d);
+			free(d);
+			return 0;
+		}
+	if (c->ndomains >= CONF_DOMAINS_MAX) {
+		free(d);
+		return fail(p, p->lineno, "domains: more than %d domains",
+		    CONF_DOMAINS_MAX);
+	}
+	c->domains =
+	    xrealloc(c->domains, (c->ndomains + 1) * sizeof(c->domains[0]));
+	c->domains[c->ndomains++] = d;
+	return 1;
+}
+
+static int
+set_domains(struct parse *p, const char *v)
+{
+	size_t before = p->c->ndomains;
+
+	if (each_word(p, v, domain_item, NULL) == 0)
+		return 0;
+	if (p->c->ndomains == before)
 		return fail(p, p->lineno,
 		    "domains is empty; list the mail domains this server "
 		    "accepts, e.g. domains = example.org, example.net");
 	return 1;
+}
+
+/* A network list being read: relay_networks, allow or deny. */
+struct net_list {
+	const char *key; /* for messages */
+	struct cidr **nets;
+	size_t *n;
+};
+
+static int
+net_item(struct parse *p, const char *s, size_t n, void *arg)
+{
+	struct net_list *l = arg;
+	const char *why;
+	struct cidr net;
+
+	if (!cidr_parse(s, n, &net, &why))
+		return fail(p, p->lineno,
+		    "%s: '%.*s' %s (e.g. 192.0.2.0/24 2001:db8::/32)", l->key,
+		    (int)(n > 64 ? 64 : n), s, why);
+	if (*l->n >= CONF_NETWORKS_MAX)
+		return fail(p, p->lineno, "%s: more than %d networks", l->key,
+		    CONF_NETWORKS_MAX);
+	*l->nets = xrealloc(*l->nets, (*l->n + 1) * sizeof(**l->nets));
+	(*l->nets)[(*l->n)++] = net;
+	return 1;
+}
+
+/* "127.0.0.1/32 ::1/128": CIDR networks, comma- or space-separated. */
+static int
+set_networks(struct parse *p, const char *key, struct cidr **nets, size_t *n,
+    const char *v)
+{
+	struct net_list l = { key, nets, n };
+
+	return each_word(p, v, net_item, &l);
+}
+
+/*
+ * Index of key in names[0..n) of section `where` ("[tls]"), recording
+ * its line in lines[]; -1 after fail() when the key is unknown, or given
+ * twice and its bit is not in `repeatable`.
+ */
+static int
+find_key(struct parse *p, const char *key, const char *const *names, size_t n,
+    int *lines, unsigned repeatable, const char *where)
+{
+	char known[256];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(key, names[i]) == 0)
+			break;
+	if (i == n) {
+		known[0] = '\0';
+		for (i = 0; i < n; i++) {
+			(void)strlcat(known, i > 0 ? ", " : "", sizeof(known));
+			(void)strlcat(known, names[i], sizeof(known));
+		}
+		fail(p, p->lineno, "unknown key '%.64s' in %s; known: %s", key,
+		    where, known);
+		return -1;
+	}
+	if (lines[i] != 0 && !(repeatable & (1u << i))) {
+		fail(p, p->lineno,
+		    "duplicate key '%s' in %s (first on line %d)", key, where,
+		    lines[i]);
+		return -1;
+	}
+	lines[i] = p->lineno;
+	return (int)i;
 }
 
 /* "0.0.0.0:25", "[::1]:2525": numeric host and port, resolved to sa. */
@@ -539,26 +655,20 @@ static int
 on_listener(struct parse *p, const char *key, const char *v)
 {
 	struct conf_listener *l = &p->c->listeners[p->lis];
-	struct lis_state *ls = &p->ls[p->lis];
-	size_t k;
+	char where[CONF_NAME_MAX + 16];
 
-	for (k = 0; k < 3; k++)
-		if (strcmp(key, lis_keys[k]) == 0)
-			break;
-	if (k == 3)
-		return fail(p, p->lineno,
-		    "unknown key '%.64s' in [listener %s]; known: address, "
-		    "mode, tls",
-		    key, l->name);
-	if (ls->key_line[k] != 0)
-		return fail(p, p->lineno,
-		    "duplicate key '%s' in [listener %s] (first on line %d)",
-		    key, l->name, ls->key_line[k]);
-	ls->key_line[k] = p->lineno;
-	switch (k) {
-	case 0:
+	(void)snprintf(where, sizeof(where), "[listener %s]", l->name);
+	switch (find_key(p, key, lis_keys, L_COUNT, p->ls[p->lis].key_line,
+	    1u << L_ALLOW | 1u << L_DENY, where)) {
+	case -1:
+		return 0;
+	case L_ADDRESS:
 		return set_address(p, l, v);
-	case 1:
+	case L_ALLOW:
+		return set_networks(p, "allow", &l->allow, &l->nallow, v);
+	case L_DENY:
+		return set_networks(p, "deny", &l->deny, &l->ndeny, v);
+	case L_MODE:
 		if (strcmp(v, "mx") == 0)
 			l->mode = CONF_MODE_MX;
 		else if (strcmp(v, "submission") == 0)
@@ -582,38 +692,6 @@ on_listener(struct parse *p, const char *key, const char *v)
 	}
 }
 
-/* "127.0.0.1/32 ::1/128": CIDR networks, comma- or space-separated. */
-static int
-set_networks(struct parse *p, const char *v)
-{
-	struct conf *c = p->c;
-	const char *s = v, *why;
-	struct cidr net;
-	size_t n;
-
-	for (;;) {
-		while (*s == ',' || *s == ' ' || *s == '\t')
-			s++;
-		if (*s == '\0')
-			break;
-		n = strcspn(s, ", \t");
-		if (!cidr_parse(s, n, &net, &why))
-			return fail(p, p->lineno,
-			    "relay_networks: '%.*s' %s (e.g. 192.0.2.0/24 "
-			    "2001:db8::/32)",
-			    (int)(n > 64 ? 64 : n), s, why);
-		if (c->nrelay_networks >= CONF_NETWORKS_MAX)
-			return fail(p, p->lineno,
-			    "relay_networks: more than %d networks",
-			    CONF_NETWORKS_MAX);
-		c->relay_networks = xrealloc(c->relay_networks,
-		    (c->nrelay_networks + 1) * sizeof(c->relay_networks[0]));
-		c->relay_networks[c->nrelay_networks++] = net;
-		s += n;
-	}
-	return 1;
-}
-
 /* [tls]: cert, key, ciphers, min_version. */
 static int
 on_tls(struct parse *p, const char *key, const char *v)
@@ -622,20 +700,10 @@ on_tls(struct parse *p, const char *key, const char *v)
 		"min_version" };
 	struct conf_tls_opts *t = &p->c->tls;
 	char **dst[3] = { &t->cert, &t->key, &t->ciphers };
-	size_t i;
+	int i;
 
-	for (i = 0; i < 4; i++)
-		if (strcmp(key, names[i]) == 0)
-			break;
-	if (i == 4)
-		return fail(p, p->lineno,
-		    "unknown key '%.64s' in [tls]; known: cert, key, ciphers, "
-		    "min_version",
-		    key);
-	if (p->tls_line[i] != 0)
-		return fail(p, p->lineno, "duplicate key '%s' (first on line %d)",
-		    key, p->tls_line[i]);
-	p->tls_line[i] = p->lineno;
+	if ((i = find_key(p, key, names, 4, p->tls_line, 0, "[tls]")) == -1)
+		return 0;
 	if (i == 3) {
 		if (strcmp(v, "TLSv1.2") == 0 || strcmp(v, "1.2") == 0)
 			t->min_version = CONF_TLS_V1_2;
@@ -722,7 +790,8 @@ set_str(struct parse *p, enum str_key k, const char *v)
 		c->postmaster = xstrdup(v);
 		return 1;
 	case K_RELAY_NETWORKS:
-		return set_networks(p, v);
+		return set_networks(p, "relay_networks", &c->relay_networks,
+		    &c->nrelay_networks, v);
 	case K_SENDER_OWNERSHIP:
 		if (strcmp(v, "own") == 0)
 			c->sender_ownership = CONF_SENDER_OWN;
@@ -926,6 +995,13 @@ on_route(struct parse *p, const char *key, const char *v)
 		    "brackets), lmtp:/path or lmtp:HOST:PORT",
 		    r.domain, (int)(n > 64 ? 64 : n), t);
 		goto bad;
+	} else if (strcmp(r.host, "lmtp") == 0) {
+		/* "lmtp:25" would read as LMTP to a host named "25". */
+		fail(p, p->lineno,
+		    "route %s: a host named 'lmtp' is ambiguous; use its "
+		    "full name or address",
+		    r.domain);
+		goto bad;
 	}
 	for (t += n; *t != '\0'; t += n) {
 		while (*t == ' ' || *t == '\t')
@@ -987,6 +1063,25 @@ print_routes(const struct conf *c, FILE *fp)
 	}
 }
 
+/* [limits] user_limit_action = hold | defer */
+static int
+set_limit_action(struct parse *p, const char *v)
+{
+	if (p->action_line != 0)
+		return fail(p, p->lineno,
+		    "duplicate key 'user_limit_action' (first on line %d)",
+		    p->action_line);
+	p->action_line = p->lineno;
+	if (strcmp(v, "hold") == 0)
+		p->c->limits.user_limit_action = CONF_LIMIT_HOLD;
+	else if (strcmp(v, "defer") == 0)
+		p->c->limits.user_limit_action = CONF_LIMIT_DEFER;
+	else
+		return fail(p, p->lineno,
+		    "user_limit_action '%.64s': expected hold or defer", v);
+	return 1;
+}
+
 static int
 on_key(void *user, const char *section, const char *key, const char *v)
 {
@@ -1017,6 +1112,8 @@ on_key(void *user, const char *section, const char *key, const char *v)
 		return on_route(p, key, v);
 	if (p->sect == S_TOP && strcmp(key, "dns_server") == 0)
 		return set_dns_server(p, v);
+	if (p->sect == S_LIMITS && strcmp(key, "user_limit_action") == 0)
+		return set_limit_action(p, v);
 
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].sect == p->sect && strcmp(keys[i].name, key) == 0)
@@ -1238,6 +1335,8 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->nlisteners; i++) {
 		free(c->listeners[i].name);
 		free(c->listeners[i].address);
+		free(c->listeners[i].allow);
+		free(c->listeners[i].deny);
 	}
 	free(c->listeners);
 	free(c);
@@ -1440,18 +1539,19 @@ print_nums(const struct conf *c, enum sect sect, FILE *fp)
 
 /* Four networks a line: lines are capped at load, the key may repeat. */
 static void
-print_networks(const struct conf *c, FILE *fp)
+print_networks(FILE *fp, const char *key, const struct cidr *nets, size_t n,
+    const char *unset)
 {
 	char net[CIDR_STR_MAX];
 	size_t i;
 
-	if (c->nrelay_networks == 0)
-		fprintf(fp, "# relay_networks = (not set: submission relays "
-			    "for authenticated clients only)\n");
-	for (i = 0; i < c->nrelay_networks; i++) {
-		cidr_format(&c->relay_networks[i], net, sizeof(net));
-		fprintf(fp, "%s%s%s", i % 4 == 0 ? "relay_networks = " : " ",
-		    net, i % 4 == 3 || i + 1 == c->nrelay_networks ? "\n" : "");
+	if (n == 0 && unset != NULL)
+		fprintf(fp, "# %s = (not set: %s)\n", key, unset);
+	for (i = 0; i < n; i++) {
+		cidr_format(&nets[i], net, sizeof(net));
+		fprintf(fp, "%s%s%s%s", i % 4 == 0 ? key : " ",
+		    i % 4 == 0 ? " = " : "", net,
+		    i % 4 == 3 || i + 1 == n ? "\n" : "");
 	}
 }
 
@@ -1490,7 +1590,9 @@ conf_print(const struct conf *c, FILE *fp)
 	print_opt(fp, "postmaster", c->postmaster, "none");
 	print_opt(fp, "log_file", c->log_file, "log to stderr");
 	print_opt(fp, "dns_server", c->dns_server, "/etc/resolv.conf");
-	print_networks(c, fp);
+	print_networks(fp, "relay_networks", c->relay_networks,
+	    c->nrelay_networks,
+	    "submission relays for authenticated clients only");
 	fprintf(fp, "sender_ownership = %s\n",
 	    c->sender_ownership == CONF_SENDER_ANY ? "any" : "own");
 	print_nums(c, S_TOP, fp);
@@ -1501,9 +1603,14 @@ conf_print(const struct conf *c, FILE *fp)
 		    "\n[listener %s]\naddress = %s\nmode = %s\n"
 		    "tls = %s\n",
 		    l->name, l->address, mode_name(l->mode), tls_name(l->tls));
+		print_networks(fp, "allow", l->allow, l->nallow,
+		    l->ndeny > 0 ? "all but deny" : "everyone");
+		print_networks(fp, "deny", l->deny, l->ndeny, NULL);
 	}
 	fprintf(fp, "\n[limits]\n");
 	print_nums(c, S_LIMITS, fp);
+	fprintf(fp, "user_limit_action = %s\n",
+	    c->limits.user_limit_action == CONF_LIMIT_DEFER ? "defer" : "hold");
 	fprintf(fp, "\n[queue]\n");
 	print_nums(c, S_QUEUE, fp);
 	print_routes(c, fp);

@@ -41,6 +41,17 @@ struct conf_listener {
 	socklen_t salen;
 	enum conf_mode mode;
 	enum conf_tls tls;
+	/* Access lists (server/access.h): most specific network decides. */
+	struct cidr *allow;
+	size_t nallow;
+	struct cidr *deny;
+	size_t ndeny;
+};
+
+/* What crossing a per-user hourly limit does (a stolen password). */
+enum conf_limit_action {
+	CONF_LIMIT_HOLD = 0, /* accept, keep the message held in the queue */
+	CONF_LIMIT_DEFER,    /* 450 4.7.1 / 452 4.5.3: the client retries */
 };
 
 /* Every limit has a minimum and maximum checked at load (conf.c table). */
@@ -59,6 +70,12 @@ struct conf_limits {
 	size_t auth_max_failures; /* within auth_lockout, then 454/421 */
 	unsigned auth_lockout;    /* seconds; default 900 */
 	unsigned auth_fail_delay; /* seconds, doubled per failure; def. 1 */
+	/* Token-bucket rates (issue 3, server/ratelimit.h); 0: no limit. */
+	size_t ip_connections_per_minute;
+	size_t ip_messages_per_minute;
+	size_t user_messages_per_hour; /* authenticated users */
+	size_t user_recipients_per_hour;
+	enum conf_limit_action user_limit_action; /* default hold */
 };
 
 enum conf_tls_version {

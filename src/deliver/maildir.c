@@ -30,30 +30,6 @@
 static atomic_uint deliveries;
 
 static int
-write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, b, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return -1;
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-
-
-static int
 create_maildir(const char *path, struct why *why)
 {
 	static const char *const sub[] = { "cur", "new", "tmp" };
@@ -170,10 +146,10 @@ copy_lf(int in, off_t off, off_t len, int out, struct why *why)
 			if (!cr)
 				ob[o++] = ib[i];
 		}
-		if (write_all(out, ob, o) == -1)
+		if (fsutil_write_all(out, ob, o) == -1)
 			return why_set(why, WHY_TEMP, errno, "write");
 	}
-	if (cr && write_all(out, "\r", 1) == -1)
+	if (cr && fsutil_write_all(out, "\r", 1) == -1)
 		return why_set(why, WHY_TEMP, errno, "write");
 	return 0;
 }
@@ -220,7 +196,8 @@ maildir_deliver(const char *maildir_path, const char *prefix, size_t prefix_len,
 		    name);
 		goto done;
 	}
-	if (prefix_len > 0 && write_all(out, prefix, prefix_len) == -1) {
+	if (prefix_len > 0 &&
+	    fsutil_write_all(out, prefix, prefix_len) == -1) {
 		why_set(why, WHY_TEMP, errno, "write %s/tmp", maildir_path);
 		goto unlink;
 	}

@@ -97,28 +97,6 @@ spool_is_id(const char *s)
 	return s[SPOOL_ID_LEN] == '\0';
 }
 
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, b, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return -1;
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Read exactly n bytes at off; -1 with errno, or 0 with *got short. */
 static int
 pread_all(int fd, void *p, size_t n, off_t off, size_t *got)
@@ -760,7 +738,7 @@ spool_msg_new(struct spool *sp, struct spool_env *env, struct why *why)
 	if (b.len <= WBUF_SIZE) {
 		memcpy(m->wbuf, b.data, b.len);
 		m->wlen = b.len;
-	} else if (write_all(m->fd, b.data, b.len) == -1) {
+	} else if (fsutil_write_all(m->fd, b.data, b.len) == -1) {
 		why_set(why, WHY_TEMP, errno, "write incoming/%s", m->id);
 		buf_reset(&b);
 		spool_msg_abort(m);
@@ -779,7 +757,7 @@ spool_msg_id(const struct spool_msg *m)
 static int
 flush(struct spool_msg *m)
 {
-	if (m->wlen > 0 && write_all(m->fd, m->wbuf, m->wlen) == -1) {
+	if (m->wlen > 0 && fsutil_write_all(m->fd, m->wbuf, m->wlen) == -1) {
 		m->failed = true;
 		why_set(&m->why, WHY_TEMP, errno, "write incoming/%s", m->id);
 		return -1;
@@ -805,7 +783,7 @@ spool_msg_write(struct spool_msg *m, const void *p, size_t n, struct why *why)
 		m->wlen = n;
 		return 0;
 	}
-	if (write_all(m->fd, p, n) == -1) {
+	if (fsutil_write_all(m->fd, p, n) == -1) {
 		m->failed = true;
 		why_set(&m->why, WHY_TEMP, errno, "write incoming/%s", m->id);
 		goto fail;
@@ -1184,7 +1162,7 @@ notes_rewrite(struct spool *sp, const char *id, const char *const *drop,
 		why_set(why, WHY_TEMP, errno, "create notes/%s", tmp);
 		goto done;
 	}
-	if (write_all(fd, out.data, out.len) == -1) {
+	if (fsutil_write_all(fd, out.data, out.len) == -1) {
 		why_set(why, WHY_TEMP, errno, "write notes/%s", tmp);
 		(void)close(fd);
 		(void)unlinkat(sp->notefd, tmp, 0);
@@ -1315,7 +1293,8 @@ spool_control_send(const char *dir, const char *req, char *name_out,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return why_set(why, WHY_TEMP, errno, "create %s", tmp);
-	if (write_all(fd, req, n) == -1 || write_all(fd, "\n", 1) == -1) {
+	if (fsutil_write_all(fd, req, n) == -1 ||
+	    fsutil_write_all(fd, "\n", 1) == -1) {
 		why_set(why, WHY_TEMP, errno, "write %s", tmp);
 		(void)close(fd);
 		(void)unlink(tmp);

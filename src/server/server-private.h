@@ -22,6 +22,7 @@ struct workers;
 struct evconnlistener;
 struct tls;
 struct authfail;
+struct ratelimit;
 
 /* One bound socket of one [listener], on one loop. */
 struct listener_ctx {
@@ -55,6 +56,11 @@ struct server {
 	struct workers *authw; /* password checks (slow on purpose) */
 	struct tls *tls;       /* NULL when no listener uses TLS */
 	struct authfail *authf; /* failed AUTH counters */
+	/* Token buckets of [limits] (issue 3); NULL when a limit is 0. */
+	struct ratelimit *rl_ip_conns;   /* ip_connections_per_minute */
+	struct ratelimit *rl_ip_msgs;    /* ip_messages_per_minute */
+	struct ratelimit *rl_user_msgs;  /* user_messages_per_hour */
+	struct ratelimit *rl_user_rcpts; /* user_recipients_per_hour */
 	struct loop_state *loops;
 	unsigned nloops;
 	struct listener_ctx *listeners; /* nloops * conf->nlisteners */

@@ -37,6 +37,7 @@
 #include "server/limits.h"
 #include "server/auth.h"
 #include "server/loop.h"
+#include "server/ratelimit.h"
 #include "server/tls.h"
 #include "server/workers.h"
 #include "util/fsutil.h"
@@ -137,6 +138,35 @@ server_conn_release(struct server *srv, const struct sockaddr *sa)
 		ic->n--;
 	atomic_fetch_sub(&srv->nconn, 1);
 	pthread_mutex_unlock(&srv->ip_mtx);
+}
+
+/* ---- rate limits (issue 3) ---------------------------------------- */
+
+/* `limit` per `period_ms`, in bursts of up to `limit`; NULL when 0. */
+static struct ratelimit *
+limit_new(size_t limit, uint64_t period_ms)
+{
+	struct ratelimit_rule r = { limit, period_ms, limit };
+
+	return limit > 0 ? ratelimit_new(&r, RATELIMIT_ENTRIES_MAX) : NULL;
+}
+
+static void
+limits_new(struct server *srv, const struct conf_limits *lim)
+{
+	srv->rl_ip_conns = limit_new(lim->ip_connections_per_minute, 60000);
+	srv->rl_ip_msgs = limit_new(lim->ip_messages_per_minute, 60000);
+	srv->rl_user_msgs = limit_new(lim->user_messages_per_hour, 3600000);
+	srv->rl_user_rcpts = limit_new(lim->user_recipients_per_hour, 3600000);
+}
+
+static void
+limits_free(struct server *srv)
+{
+	ratelimit_free(srv->rl_ip_conns);
+	ratelimit_free(srv->rl_ip_msgs);
+	ratelimit_free(srv->rl_user_msgs);
+	ratelimit_free(srv->rl_user_rcpts);
 }
 
 /* ---- start-up ----------------------------------------------------- */
@@ -437,6 +467,7 @@ server_run(const struct conf *conf)
 		      "a self-signed certificate",
 		    why.text);
 	srv.authf = authfail_new(&conf->limits);
+	limits_new(&srv, &conf->limits);
 
 	dirs[0] = conf->data_dir;
 	dirs[1] = mdir;
@@ -501,6 +532,7 @@ server_run(const struct conf *conf)
 	workers_free(srv.dirw);
 	workers_free(srv.authw);
 	authfail_free(srv.authf);
+	limits_free(&srv);
 	tls_free(srv.tls);
 	sched_free(srv.sched);
 	spool_close(srv.spool);

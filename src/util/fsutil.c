@@ -8,6 +8,28 @@
 #include <unistd.h>
 
 int
+fsutil_write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, b, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -1;
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
 fsutil_fsync_parent(const char *path)
 {
 	char dir[4096];

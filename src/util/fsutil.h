@@ -9,10 +9,13 @@
 #ifndef TERN_UTIL_FSUTIL_H
 #define TERN_UTIL_FSUTIL_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "util/why.h"
 
+/* write(2) all of p, retrying short writes and EINTR; -1 with errno. */
+int fsutil_write_all(int fd, const void *p, size_t n);
 /* fsync the directory that holds `path`. 0, or -1 with errno. */
 int fsutil_fsync_parent(const char *path);
 /* mkdir -p with `mode`; each directory created is made durable. */

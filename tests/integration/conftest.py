@@ -608,3 +608,18 @@ def submission_server(make_server, tmp_path):
         return srv
     return make
 # -- end of issue 3 block ------------------------------------------------
+
+
+# -- issue 3: limits and access control -----------------------------------
+def wait_log(srv, needle, count=1, timeout=10.0):
+    """The server's log once it holds needle count times (stderr is read
+    by a thread, so a line may trail the reply it goes with)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = srv.log()
+        if log.count(needle) >= count:
+            return log
+        time.sleep(0.05)
+    pytest.fail(f"{count} x {needle!r} not logged within {timeout}s:\n"
+                f"{srv.log()[-4000:]}")
+# -- end of issue 3 limits block ---------------------------------------------

@@ -267,6 +267,15 @@ static const struct range ranges[] = {
 	{ "limits", "max_connections_per_ip", "0", "1", "1000000", "1000001",
 	    "" },
 	{ "limits", "max_received", "0", "1", "1000", "1001", "" },
+	/* Issue 3 rate limits: 0 turns one off. */
+	{ "limits", "ip_connections_per_minute", NULL, "0", "1000000",
+	    "1000001", "" },
+	{ "limits", "ip_messages_per_minute", NULL, "0", "1000000", "1000001",
+	    "" },
+	{ "limits", "user_messages_per_hour", NULL, "0", "1000000", "1000001",
+	    "" },
+	{ "limits", "user_recipients_per_hour", NULL, "0", "1000000", "1000001",
+	    "" },
 	{ "limits", "timeout_command", "0", "1s", "1h", "3601", "" },
 	{ "limits", "timeout_data_block", "0", "1", "60m", "3601s",
 	    "timeout_data_total = 1d\n" },
@@ -787,8 +796,10 @@ static const struct load_case route_cases[] = {
 	{ "route-ok", BASE "[routes]\nrelay.test = 127.0.0.1:2526\n", NULL },
 	{ "route-default-port", BASE "[routes]\nx.test = smtp.y.test\n", NULL },
 	{ "route-v6", BASE "[routes]\nx.test = [::1]:25 tls=none\n", NULL },
-	{ "route-star", BASE "[routes]\n* = smart.y.test:587 tls=require "
-	                     "auth=u:p:w\n", NULL },
+	{ "route-star",
+	    BASE "[routes]\n* = smart.y.test:587 tls=require "
+	         "auth=u:p:w\n",
+	    NULL },
 	{ "route-lmtp-unix", BASE "[routes]\nx.test = lmtp:/run/lmtp\n", NULL },
 	{ "route-lmtp-tcp", BASE "[routes]\nx.test = lmtp:127.0.0.1\n", NULL },
 	{ "dns-ok", "dns_server = 127.0.0.1:5353\n" BASE, NULL },
@@ -816,6 +827,9 @@ static const struct load_case route_cases[] = {
 	{ "route-lmtp-empty", BASE "[routes]\nx.test = lmtp:\n",
 	    "expected HOST[:PORT]" },
 	{ "routes-named", BASE "[routes x]\n", "[routes] takes no name" },
+	/* Found by fuzz_conf: it would print as "lmtp:25", an LMTP route. */
+	{ "regression-route-host-lmtp", BASE "[routes]\nx.test = lmtp\n",
+	    "a host named 'lmtp' is ambiguous" },
 	{ "dns-name", "dns_server = ns.test\n" BASE,
 	    "t:1: dns_server 'ns.test': expected a numeric IP" },
 	{ "dns-twice", "dns_server = 127.0.0.1\ndns_server = 127.0.0.1\n" BASE,
@@ -967,6 +981,85 @@ test_security(void **state)
 	conf_free(c);
 }
 
+/* Issue 3: [listener] allow/deny, user_limit_action, rate defaults. */
+static void
+test_access_limits(void **state)
+{
+	static const struct load_case cases[] = {
+		{ "allow-host-bits", BASE "allow = 10.0.0.1/8\n",
+		    "t:4: allow: '10.0.0.1/8'" },
+		{ "deny-name", BASE "deny = localhost\n",
+		    "t:4: deny: 'localhost'" },
+		{ "deny-prefix", BASE "deny = ::/129\n",
+		    "t:4: deny: '::/129'" },
+		{ "listener-unknown-lists-known", BASE "allowed = ::1\n",
+		    "t:4: unknown key 'allowed' in [listener mx]; known: "
+		    "address, mode, tls, allow, deny" },
+		{ "tls-unknown-lists-known", BASE "[tls]\nfoo = 1\n",
+		    "t:5: unknown key 'foo' in [tls]; known: cert, key, "
+		    "ciphers, min_version" },
+		{ "tls-duplicate", BASE "[tls]\ncert = a\ncert = b\n",
+		    "t:6: duplicate key 'cert' in [tls] (first on line 5)" },
+		{ "action-bad", BASE "[limits]\nuser_limit_action = drop\n",
+		    "t:5: user_limit_action 'drop': expected hold or defer" },
+		{ "action-twice",
+		    BASE "[limits]\nuser_limit_action = hold\n"
+		         "user_limit_action = hold\n",
+		    "t:6: duplicate key 'user_limit_action' (first on line "
+		    "5)" },
+		{ "action-top", "user_limit_action = hold\n" BASE,
+		    "t:1: unknown key 'user_limit_action' at top level" },
+	};
+	char out[4096];
+	struct conf *c;
+	struct why why;
+	FILE *fp;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c = load(cases[i].text, &why);
+		if (c != NULL || strstr(why.text, cases[i].err) == NULL)
+			fail_msg("%s: got '%s'", cases[i].name,
+			    c != NULL ? "(loaded)" : why.text);
+	}
+	/* Defaults: per-IP rates off, per-user on, hold. */
+	c = load(BASE, &why);
+	assert_non_null(c);
+	assert_int_equal(c->limits.ip_connections_per_minute, 0);
+	assert_int_equal(c->limits.ip_messages_per_minute, 0);
+	assert_int_equal(c->limits.user_messages_per_hour, 500);
+	assert_int_equal(c->limits.user_recipients_per_hour, 2000);
+	assert_int_equal(c->limits.user_limit_action, CONF_LIMIT_HOLD);
+	assert_int_equal(c->listeners[0].nallow + c->listeners[0].ndeny, 0);
+	conf_free(c);
+	/* The lists may repeat and continue; they print and read back. */
+	c = load(BASE "allow = 10.0.0.0/8, 192.0.2.0/24\nallow = ::1\n"
+	              "deny = 10.9.0.0/16\nmode = mx\n"
+	              "[limits]\nuser_limit_action = defer\n",
+	    &why);
+	if (c == NULL)
+		fail_msg("%s", why.text);
+	assert_int_equal(c->listeners[0].nallow, 3);
+	assert_int_equal(c->listeners[0].ndeny, 1);
+	assert_int_equal(c->limits.user_limit_action, CONF_LIMIT_DEFER);
+	fp = fmemopen(out, sizeof(out), "w");
+	assert_non_null(fp);
+	conf_print(c, fp);
+	fclose(fp);
+	conf_free(c);
+	assert_non_null(
+	    strstr(out, "allow = 10.0.0.0/8 192.0.2.0/24 ::1/128\n"));
+	assert_non_null(strstr(out, "deny = 10.9.0.0/16\n"));
+	assert_non_null(strstr(out, "user_limit_action = defer\n"));
+	c = load(out, &why);
+	if (c == NULL)
+		fail_msg("printed config does not load: %s", why.text);
+	assert_int_equal(c->listeners[0].nallow, 3);
+	assert_int_equal(c->limits.user_limit_action, CONF_LIMIT_DEFER);
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -982,6 +1075,7 @@ main(void)
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_security),
+		cmocka_unit_test(test_access_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1078,13 +1078,23 @@ sender_check(struct session *s)
 	return SESSION_OK;
 }
 
-/* Submission relays for authenticated and relay_networks clients only;
- * mx never does. */
+/*
+ * Submission relays for authenticated and relay_networks clients. Any
+ * listener accepts a domain that has its own [routes] entry: that is a
+ * domain we relay for (a backup MX, an internal host; Postfix's
+ * relay_domains with a transport). The "*" smarthost route opens nothing.
+ */
 static bool
-may_relay(const struct session *s)
+may_relay(const struct session *s, const struct smtp_addr *to)
 {
-	return s->cl->mode == CONF_MODE_SUBMISSION &&
-	    (s->authed || s->relay_ok);
+	const struct conf_route *r;
+
+	if (s->cl->mode == CONF_MODE_SUBMISSION && (s->authed || s->relay_ok))
+		return true;
+	if (to->literal)
+		return false;
+	r = conf_route_find(s->conf, to->domain);
+	return r != NULL && strcmp(r->domain, "*") != 0;
 }
 
 /* A recipient elsewhere, accepted for relaying: queued as given. */
@@ -1097,7 +1107,8 @@ relay_rcpt(struct session *s, const char *addr, const struct smtp_rcpt *r)
 	s->nrcpt_cmds++;
 	log_info("event=rcpt sid=%llu client=%s from=<%s> to=%s relay=%s",
 	    (unsigned long long)s->id, s->addr, s->sender,
-	    log_escs(esc, sizeof(esc), addr), s->authed ? "auth" : "network");
+	    log_escs(esc, sizeof(esc), addr),
+	    s->authed ? "auth" : s->relay_ok ? "network" : "route");
 	reply(s, "250 2.1.5 Ok");
 	return SESSION_OK;
 }
@@ -1150,7 +1161,7 @@ cmd_rcpt(struct session *s, const struct smtp_command *c)
 		char a[SMTP_PATH_MAX + 1];
 
 		(void)smtp_addr_format(&j->rcpt.to, a, sizeof(a));
-		if (may_relay(s)) {
+		if (may_relay(s, &j->rcpt.to)) {
 			enum session_ret ret = relay_rcpt(s, a, &j->rcpt);
 
 			free(j);
@@ -1863,7 +1874,8 @@ refuse(const struct listener_ctx *lc, int fd, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n > sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
-	memcpy(line + n, "\r\n", 2);
+	line[n] = '\r';
+	line[n + 1] = '\n';
 	/* Best effort: the socket is fresh, the write won't block. */
 	if (lc->cl->tls != CONF_TLS_IMPLICIT)
 		(void)!write(fd, line, (size_t)n + 2);

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import make_cert, make_message, tls_client
+from conftest import expect, make_cert, make_message, tls_client
 from smtp_sink import Sink
 
 RELAY_LISTENERS = [("mx", "127.0.0.1", "mx"),
@@ -386,3 +386,21 @@ def test_null_mx_and_nxdomain_fail_at_once(make_server, dnsmasq):
     assert "null MX" in log
     assert "does not exist" in log
     assert "event=deferred" not in log
+
+
+def test_mx_accepts_routed_domain_only(make_server, sinks):
+    """A domain with its own [routes] entry is a relay domain on mx
+    listeners (a backup MX); a "*" smarthost route opens no relay."""
+    sink = sinks()
+    srv = relay_server(make_server,
+                       f"relay.test = 127.0.0.1:{sink.port} tls=none\n"
+                       f"* = 127.0.0.1:{sink.port} tls=none\n",
+                       top={"relay_networks": "192.0.2.0/24"})
+    msg = make_message(subject="via mx", to="x@relay.test")
+    srv.send("someone@remote.example", ["x@relay.test"], msg,
+             port=srv.ports["mx"])
+    got = sink.wait_messages(1)
+    assert got[0].rcpts == ["x@relay.test"]
+    with srv.raw(port=srv.ports["mx"]) as r:
+        expect(r.cmd("MAIL FROM:<someone@remote.example>"), 250)
+        expect(r.cmd("RCPT TO:<x@other.example>"), 554, "5.7.1")

@@ -35,7 +35,7 @@
 static void
 usage(void)
 {
-	fputs("usage: tern queue list [--json]\n"
+	fputs("usage: tern queue list [--json] [--held]\n"
 	      "       tern queue show ID\n"
 	      "       tern queue flush\n"
 	      "       tern queue retry|hold|release|delete ID\n",
@@ -154,7 +154,7 @@ rcpt_state(enum spool_rcpt_state st)
 	return "unknown";
 }
 
-/* "held" is not implemented yet: a message is active or deferred. */
+/* A message is held (by `queue hold` or a user limit), deferred or active. */
 static const char *
 msg_state(const struct spool_env *env, time_t now)
 {
@@ -265,7 +265,7 @@ collect(void *arg, const char *id)
 }
 
 static int
-cmd_list(struct spool *sp, bool json)
+cmd_list(struct spool *sp, bool json, bool held_only)
 {
 	struct ids ids = { 0 };
 	struct spool_env env;
@@ -280,7 +280,8 @@ cmd_list(struct spool *sp, bool json)
 	}
 	for (i = 0; i < ids.n; i++) {
 		if (spool_env_load(sp, ids.v[i], &env, &why) == 0) {
-			list_one(&env, now, json);
+			if (!held_only || env.held)
+				list_one(&env, now, json);
 			spool_env_free(&env);
 		} else if (why.sys_errno != ENOENT) { /* ENOENT: just left */
 			fprintf(stderr, "tern: queue list: %s: %s\n", ids.v[i],
@@ -535,8 +536,8 @@ cli_queue(const struct conf *conf, int argc, char **argv)
 	struct spool *sp;
 	struct why why;
 	char dir[4096];
-	bool json = false;
-	int n, rc;
+	bool json = false, held_only = false;
+	int i, n, rc;
 
 	if (argc < 2) {
 		usage();
@@ -558,11 +559,15 @@ cli_queue(const struct conf *conf, int argc, char **argv)
 		return cmd_act(dir, argv[1], argc == 3 ? argv[2] : NULL);
 	}
 	if (strcmp(argv[1], "list") == 0) {
-		if (argc == 3 && strcmp(argv[2], "--json") == 0)
-			json = true;
-		else if (argc != 2) {
-			usage();
-			return EX_USAGE;
+		for (i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "--json") == 0)
+				json = true;
+			else if (strcmp(argv[i], "--held") == 0)
+				held_only = true;
+			else {
+				usage();
+				return EX_USAGE;
+			}
 		}
 	} else if (strcmp(argv[1], "show") != 0 || argc != 3) {
 		usage();
@@ -580,7 +585,7 @@ cli_queue(const struct conf *conf, int argc, char **argv)
 	}
 	/* No spool yet (ENOENT): the queue is simply empty. */
 	if (json || strcmp(argv[1], "list") == 0)
-		rc = cmd_list(sp, json);
+		rc = cmd_list(sp, json, held_only);
 	else
 		rc = cmd_show(sp, argv[2]);
 	spool_close(sp);

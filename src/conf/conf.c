@@ -122,6 +122,8 @@ static const struct num_key keys[] = {
 	/* RFC 5321 4.5.3.2.7: at least 5 minutes; tests need shorter. */
 	{ S_LIMITS, "timeout_command", N_DURATION, T_UINT,
 	    OFF(limits.timeout_command), 300, 1, HOUR },
+	{ S_LIMITS, "greet_delay", N_DURATION, T_UINT,
+	    OFF(limits.greet_delay), 0, 0, 30 },
 	{ S_LIMITS, "timeout_data_block", N_DURATION, T_UINT,
 	    OFF(limits.timeout_data_block), 180, 1, HOUR },
 	{ S_LIMITS, "timeout_data_total", N_DURATION, T_UINT,

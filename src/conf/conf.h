@@ -66,6 +66,7 @@ struct conf_limits {
 	unsigned timeout_command;    /* default 300 */
 	unsigned timeout_data_block; /* default 180 (one read in DATA) */
 	unsigned timeout_data_total; /* whole DATA phase; default 600 */
+	unsigned greet_delay; /* seconds to wait before the 220; 0: none */
 	/* Failed AUTH (issue 3): per client IP and per account name. */
 	size_t auth_max_failures; /* within auth_lockout, then 454/421 */
 	unsigned auth_lockout;    /* seconds; default 900 */

@@ -87,6 +87,7 @@ struct session {
 	bool waiting;      /* a step owns the next move; input waits */
 	bool closing;      /* close once the output has drained */
 	bool in_process;   /* process_input() is on the stack */
+	bool greeted;      /* the 220 has been sent */
 
 	struct smtp_cmd *cmd;
 	struct smtp_data *data;
@@ -230,6 +231,27 @@ arm_timer(struct session *s, unsigned seconds)
 }
 
 static void
+greet(struct session *s)
+{
+	s->greeted = true;
+	reply(s, "220 %s ESMTP tern", s->conf->hostname);
+	arm_timer(s, s->conf->limits.timeout_command);
+}
+
+/* Stop reading; close once the last reply has left, or after a while. */
+static void
+close_after_reply(struct session *s)
+{
+	s->closing = true;
+	bufferevent_disable(s->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+		session_close(s);
+		return;
+	}
+	arm_timer(s, SESSION_DRAIN_TIMEOUT);
+}
+
+static void
 on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
@@ -240,6 +262,10 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 		session_close(s);
 		return;
 	}
+	if (!s->greeted) { /* the greet_delay is over and it kept quiet */
+		greet(s);
+		return;
+	}
 	if (s->waiting) { /* our own step is slow: not the client's fault */
 		arm_timer(s, s->conf->limits.timeout_command);
 		return;
@@ -247,13 +273,7 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 	log_info("event=timeout sid=%llu client=%s phase=%d",
 	    (unsigned long long)s->id, s->addr, (int)s->phase);
 	reply(s, "421 4.4.2 %s Error: timeout exceeded", s->conf->hostname);
-	s->closing = true;
-	bufferevent_disable(s->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-		session_close(s);
-		return;
-	}
-	arm_timer(s, SESSION_DRAIN_TIMEOUT);
+	close_after_reply(s);
 }
 
 /* ---- lifetime ----------------------------------------------------- */
@@ -1770,6 +1790,15 @@ on_read(struct bufferevent *bev, void *arg)
 	struct session *s = arg;
 
 	(void)bev;
+	if (!s->greeted) {
+		log_info("event=pregreet sid=%llu client=%s",
+		    (unsigned long long)s->id, s->addr);
+		reply(s, "554 5.5.1 %s Protocol error: you talked before "
+			 "the greeting",
+		    s->conf->hostname);
+		close_after_reply(s);
+		return;
+	}
 	s->refs++;
 	(void)process_input(s);
 	session_unref(s);
@@ -2004,8 +2033,16 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 	ls->nalloc++;
 	log_info("event=connect sid=%llu client=%s listener=%s",
 	    (unsigned long long)s->id, s->addr, lc->cl->name);
-	reply(s, "220 %s ESMTP tern", srv->conf->hostname);
-	arm_timer(s, s->conf->limits.timeout_command);
+	/*
+	 * Pre-greet check (postscreen-style): a client that talks before
+	 * the 220 is a bot that does not wait for replies. The delay makes
+	 * that visible; under implicit TLS the handshake comes first.
+	 */
+	if (s->conf->limits.greet_delay > 0 && !s->tls) {
+		arm_timer(s, s->conf->limits.greet_delay);
+		return;
+	}
+	greet(s);
 }
 
 void

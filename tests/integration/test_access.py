@@ -9,6 +9,7 @@ Clients pose as other hosts by binding a 127.0.0.0/8 source address
 (all of it is loopback on Linux)."""
 
 import subprocess
+import time
 
 import pytest
 
@@ -146,3 +147,32 @@ def test_bad_lists_refused_with_line(tmp_path, line, err):
     r = check_config(tmp_path, BASE + line + "\n")
     assert r.returncode != 0
     assert err in r.stderr, r.stderr
+
+
+def test_pregreet_talker_rejected(make_server):
+    """Issue 3: a client that sends before the 220 (with greet_delay) is
+    rejected postscreen-style; a client that waits is served."""
+    srv = make_server(limits={"greet_delay": "1s"})
+    r = Raw(srv.host, srv.port)
+    try:
+        r.send("EHLO eager.example\r\n")
+        rep = r.reply()
+        expect(rep, 554, "5.5.1")
+        assert "before the greeting" in rep.text
+        assert r.reply_or_eof() is None
+    finally:
+        r.close()
+    wait_log(srv, "event=pregreet")
+    with srv.raw() as r:  # waits for the 220, then EHLO
+        expect(r.cmd("NOOP"), 250, "2.0.0")
+
+
+def test_no_greet_delay_by_default(make_server):
+    srv = make_server()
+    r = Raw(srv.host, srv.port)
+    try:
+        t0 = time.monotonic()
+        expect(r.reply(), 220)
+        assert time.monotonic() - t0 < 1.0
+    finally:
+        r.close()

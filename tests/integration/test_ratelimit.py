@@ -10,6 +10,7 @@ Clients pose as other hosts by binding a 127.0.0.0/8 source address.
 Limits are small, so no test waits for a bucket to refill."""
 
 import smtplib
+import json
 import time
 
 import pytest
@@ -175,8 +176,14 @@ def test_hold_then_release(submission_server):
     while time.monotonic() < deadline:
         assert len(srv.mail_files("bob@example.test")) == 1
         time.sleep(0.1)
+    # `queue list --held` shows exactly the held ones (issue 3).
+    r = srv.cli("queue", "list", "--held", "--json")
+    held = [json.loads(ln)["id"] for ln in r.out.splitlines() if ln.strip()]
+    assert sorted(held) == sorted(ids[1:]), r.out
     srv.cli("queue", "release", ids[1])
     srv.wait_for_mail("bob@example.test", 2)
+    r = srv.cli("queue", "list", "--held")
+    assert ids[2] in r.out and ids[1] not in r.out, r.out
     assert [i["id"] for i in srv.queue_json()] == [ids[2]]
     srv.cli("queue", "release", ids[2])
     srv.wait_for_mail("bob@example.test", 3)

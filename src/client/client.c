@@ -289,7 +289,11 @@ tls_start(struct client_conn *c, struct why *why)
 		return why_set(why, WHY_TEMP, 0,
 		    "%s: certificate not trusted: %s", name,
 		    X509_verify_cert_error_string(vr));
-	client_proto_tls_done(&c->p);
+	/* Implicit TLS: before the greeting, so no EHLO yet. */
+	if (c->o.implicit_tls && c->p.phase == CP_GREETING)
+		c->p.tls_active = true;
+	else
+		client_proto_tls_done(&c->p);
 	return 0;
 }
 
@@ -476,6 +480,12 @@ client_open(const struct client_conn_opts *o, const struct sockaddr *sa,
 	}
 	if (do_connect(c, sa, salen, why) == -1)
 		goto fail;
+	if (o->implicit_tls &&
+	    (o->ssl_ctx == NULL || tls_start(c, why) == -1)) {
+		if (o->ssl_ctx == NULL)
+			why_set(why, WHY_PERM, 0, "implicit TLS needs ssl_ctx");
+		goto fail;
+	}
 	ev = pump(c, -1, 0, why);
 	if (ev == CLIENT_EV_READY)
 		return c;

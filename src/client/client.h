@@ -31,6 +31,11 @@ struct client_conn_opts {
 	unsigned connect_timeout; /* seconds; 0: 30 */
 	unsigned timeout_cap;     /* seconds; 0: the RFC 5321 values */
 	SSL_CTX *ssl_ctx;         /* NULL: no STARTTLS */
+	/*
+	 * RFC 8314 3.3: TLS from the first byte (port 465), before the
+	 * greeting; needs ssl_ctx, and verifies as for CLIENT_TLS_REQUIRE.
+	 */
+	bool implicit_tls;
 };
 
 struct client_conn;

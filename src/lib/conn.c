@@ -460,10 +460,6 @@ tern_connect(struct tern_conn *c, const char *host, unsigned port)
 	if (host == NULL || host[0] == '\0' || strlen(host) >= HOST_MAX ||
 	    port == 0 || port > 65535)
 		return set_err(c, TERN_E_INVAL, "bad server name or port");
-	if (c->tls == TERN_TLS_IMPLICIT)
-		return set_err(c, TERN_E_UNSUPPORTED,
-		    "implicit TLS (port 465) is not supported yet; use "
-		    "STARTTLS (port 587)");
 	if (c->tls == TERN_TLS_NONE && c->user != NULL && !c->insecure)
 		return set_err(c, TERN_E_INVAL,
 		    "refusing to send a password without TLS");
@@ -473,6 +469,7 @@ tern_connect(struct tern_conn *c, const char *host, unsigned port)
 	o.proto.peer = c->host;
 	o.proto.tls = c->tls == TERN_TLS_NONE ? CLIENT_TLS_NONE
 	                                      : CLIENT_TLS_REQUIRE;
+	o.implicit_tls = c->tls == TERN_TLS_IMPLICIT;
 	o.proto.auth_user = c->user;
 	o.proto.auth_pass = c->pass;
 	o.connect_timeout = c->connect_s;

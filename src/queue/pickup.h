@@ -75,8 +75,8 @@ void pickup_drop_free(struct pickup_drop *);
  * pickup thread; dbpath is the user database it opens. NULL with why
  * (WHY_TEMP) when that fails: the server then runs without a pickup.
  */
-struct pickup *pickup_start(const struct conf *, struct spool *,
-    struct sched *, const char *dbpath, struct why *);
+struct pickup *pickup_start(const struct conf *, struct spool *, struct sched *,
+    const char *dbpath, struct why *);
 /* Finish the file in progress, stop the thread, free (NULL is fine). */
 void pickup_stop(struct pickup *);
 

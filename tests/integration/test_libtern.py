@@ -136,6 +136,38 @@ def test_starttls_verified_auth(make_server, tmp_path):
     srv.wait_for_mail("bob@example.test", count=3)
 
 
+def test_implicit_tls_verified_auth(make_server, tmp_path):
+    # issue 5 (i5b): RFC 8314 implicit TLS against tern's own port-465
+    # style listener, with `tern send --tls` and with the library.
+    cert, key = make_cert(tmp_path / "pki", cn="localhost")
+    srv = make_server(
+        listeners=[("mx", "127.0.0.1", "mx"),
+                   ("smtps", "127.0.0.1", "submission", "implicit")],
+        extra=f"\n[tls]\ncert = {cert}\nkey = {key}\n")
+    port = srv.ports["smtps"]
+    r = send(port, "--tls", "--ca-file", str(cert),
+             "--user", "alice@example.test", "--from", "alice@example.test",
+             "--to", "bob@example.test", "-v", host="localhost",
+             env_extra={"TERN_PASSWORD": PASSWORD})
+    assert r.returncode == 0, r.stderr
+    assert b"TLS verified" in r.stderr
+    srv.wait_for_mail("bob@example.test")
+    r = subprocess.run(
+        [str(SMOKE), "localhost", str(port), "implicit", str(cert),
+         "alice@example.test", "1", "alice@example.test",
+         "bob@example.test"],
+        capture_output=True, timeout=CLI_TIMEOUT,
+        env={**os.environ, "TERN_PASSWORD": PASSWORD})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert b"CONNECTED tls=1" in r.stdout
+    srv.wait_for_mail("bob@example.test", count=2)
+    # Unverifiable (no --ca-file): refused, nothing sent.
+    r = send(port, "--tls", "--from", "alice@example.test",
+             "--to", "bob@example.test", host="localhost")
+    assert r.returncode != 0
+    assert b"certificate" in r.stderr
+
+
 def test_auth_wrong_password_explained(make_server, tmp_path):
     srv = tls_server(make_server, tmp_path)
     pwfile = tmp_path / "pw"

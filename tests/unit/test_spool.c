@@ -933,6 +933,46 @@ test_open_failure(void **state)
 	assert_int_equal(why.kind, WHY_TEMP);
 }
 
+/*
+ * A removed message's file goes to free/ and is reused, truncated, for
+ * the next message (no new inode), and free/ survives a restart.
+ */
+static void
+test_file_reuse(void **state)
+{
+	struct spool *sp;
+	struct spool_env got;
+	struct why why;
+	char id1[SPOOL_ID_MAX], id2[SPOOL_ID_MAX], p[256];
+	struct stat st;
+	ino_t ino;
+
+	(void)state;
+	sp = spool_open(dir, &why);
+	assert_non_null(sp);
+	commit_one(sp, 1, "first message, quite a bit longer\r\n", id1);
+	assert_int_equal(spool_remove(sp, id1, &why), 0);
+	assert_false(exists("active", id1));
+	path(p, sizeof(p), "free", id1);
+	assert_int_equal(stat(p, &st), 0);
+	ino = st.st_ino;
+	spool_close(sp);
+	sp = spool_open(dir, &why); /* adopts free/ */
+	assert_non_null(sp);
+	commit_one(sp, 1, "second\r\n", id2);
+	assert_string_not_equal(id1, id2);
+	assert_int_equal(count_dir("free"), 0);
+	path(p, sizeof(p), "active", id2);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_ino, ino);
+	/* Nothing of the first message is left in the reused file. */
+	assert_int_equal(spool_env_load(sp, id2, &got, &why), 0);
+	assert_int_equal(got.body_size, 8);
+	assert_int_equal(st.st_size, got.body_offset + got.body_size);
+	spool_env_free(&got);
+	spool_close(sp);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -952,6 +992,7 @@ main(void)
 		T(test_write_failure),
 		T(test_open_failure),
 		T(test_dsn_roundtrip),
+		T(test_file_reuse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -582,7 +582,6 @@ set_address(struct parse *p, struct conf_listener *l, const char *v)
 	const char *colon, *hs, *he;
 	uint64_t pn;
 	size_t i;
-	int rc;
 
 	if (v[0] == '[') {
 		hs = v + 1;
@@ -626,7 +625,7 @@ set_address(struct parse *p, struct conf_listener *l, const char *v)
 	hints.ai_family = v[0] == '[' ? AF_INET6 : AF_INET;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0 || res == NULL)
+	if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
 		return fail(p, p->lineno,
 		    "address '%.64s': '%.64s' is not a numeric IP%s address "
 		    "(host names are not resolved here)",

@@ -138,6 +138,7 @@ heap_push(struct sched *s, struct qent *e)
 
 	if (s->nheap == s->heapcap) {
 		s->heapcap = s->heapcap ? s->heapcap * 2 : 64;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
 		s->heap = xrealloc(s->heap, s->heapcap * sizeof(*s->heap));
 	}
 	i = s->nheap++;

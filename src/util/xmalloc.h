@@ -10,10 +10,12 @@
 
 #include <stddef.h>
 
-void *xmalloc(size_t);
-void *xcalloc(size_t, size_t);
-void *xrealloc(void *, size_t);
-char *xstrdup(const char *);
-char *xstrndup(const char *, size_t);
+/* Never NULL: they PANIC instead (the analyzer should know). */
+#define XMALLOC_ATTR __attribute__((returns_nonnull, warn_unused_result))
+void *xmalloc(size_t) XMALLOC_ATTR;
+void *xcalloc(size_t, size_t) XMALLOC_ATTR;
+void *xrealloc(void *, size_t) XMALLOC_ATTR;
+char *xstrdup(const char *) XMALLOC_ATTR;
+char *xstrndup(const char *, size_t) XMALLOC_ATTR;
 
 #endif

@@ -176,6 +176,23 @@ last_error(const struct spool_env *env)
 	return NULL;
 }
 
+/* The pending recipients, comma-separated (JSON strings with json). */
+static void
+put_pending(const struct spool_env *env, bool json)
+{
+	bool first = true;
+	size_t i;
+
+	for (i = 0; i < env->nrcpts; i++) {
+		if (env->rcpts[i].state != SPOOL_RCPT_PENDING)
+			continue;
+		if (!first)
+			fputc(',', stdout);
+		first = false;
+		put_str(stdout, env->rcpts[i].addr, json);
+	}
+}
+
 static void
 list_one(const struct spool_env *env, time_t now, bool json)
 {
@@ -195,14 +212,7 @@ list_one(const struct spool_env *env, time_t now, bool json)
 		    (long long)(now - env->arrival), (long long)env->body_size);
 		put_str(stdout, env->sender, true);
 		fputs(",\"recipients\":[", stdout);
-		for (i = 0; i < env->nrcpts; i++) {
-			if (env->rcpts[i].state != SPOOL_RCPT_PENDING)
-				continue;
-			if (!first)
-				fputc(',', stdout);
-			first = false;
-			put_str(stdout, env->rcpts[i].addr, true);
-		}
+		put_pending(env, true);
 		printf("],\"pending\":%zu,\"nrcpts\":%zu,\"attempts\":%u,"
 		       "\"state\":\"%s\",\"next_attempt\":%lld,"
 		       "\"last_error\":",
@@ -232,14 +242,7 @@ list_one(const struct spool_env *env, time_t now, bool json)
 	if (len > RCPT_LIST_MAX || pending == 0)
 		printf("%zu/%zu pending", pending, env->nrcpts);
 	else
-		for (i = 0; i < env->nrcpts; i++) {
-			if (env->rcpts[i].state != SPOOL_RCPT_PENDING)
-				continue;
-			if (!first)
-				fputc(',', stdout);
-			first = false;
-			put_str(stdout, env->rcpts[i].addr, false);
-		}
+		put_pending(env, false);
 	printf("  %s  ", msg_state(env, now));
 	if (env->attempts > 0 && env->next_attempt > now && !env->held)
 		printf("next in %llds  ", (long long)(env->next_attempt - now));

@@ -343,6 +343,19 @@ session_close(struct session *s)
 	session_unref(s);
 }
 
+/*
+ * A step that held a reference (worker, commit, delay) has come back:
+ * read the input that waited for it, then drop the reference, which may
+ * free a session whose client has gone.
+ */
+static void
+step_done(struct session *s)
+{
+	if (!s->dead && !s->in_process)
+		(void)process_input(s);
+	session_unref(s);
+}
+
 /* ---- the transaction ---------------------------------------------- */
 
 static void
@@ -591,13 +604,7 @@ commit_done_loop(struct loop *loop, void *arg)
 	if (!s->dead)
 		tx_reset(s);
 	free(j);
-	if (!s->dead && !s->in_process) {
-		if (process_input(s) == SESSION_GONE) {
-			session_unref(s);
-			return;
-		}
-	}
-	session_unref(s);
+	step_done(s);
 }
 
 /* Runs on the spool's sync thread. */
@@ -942,17 +949,10 @@ rcpt_done(struct loop *loop, void *arg)
 		    j->address);
 		break;
 	}
-	if (!s->in_process && !s->dead &&
-	    process_input(s) == SESSION_GONE) {
-		dir_targets_free(&j->targets);
-		free(j);
-		session_unref(s);
-		return;
-	}
 out:
 	dir_targets_free(&j->targets);
 	free(j);
-	session_unref(s);
+	step_done(s);
 }
 
 /* The address we look up: lower-case domain, ASCII local part too. */
@@ -1059,14 +1059,9 @@ sender_done(struct loop *loop, void *arg)
 			log_warn("event=lookup_failed sid=%llu error=\"%s\"",
 			    (unsigned long long)s->id, j->why.text);
 		mail_reply(s, j->address, j->owned, j->tempfail);
-		if (!s->in_process && process_input(s) == SESSION_GONE) {
-			free(j);
-			session_unref(s);
-			return;
-		}
 	}
 	free(j);
-	session_unref(s);
+	step_done(s);
 }
 
 /*
@@ -1464,11 +1459,7 @@ auth_delay_done(evutil_socket_t fd, short what, void *arg)
 	s->waiting = false;
 	reply_error(s, "535 5.7.8 Authentication credentials invalid");
 	arm_timer(s, s->conf->limits.timeout_command);
-	if (process_input(s) == SESSION_GONE) {
-		session_unref(s);
-		return;
-	}
-	session_unref(s);
+	step_done(s);
 }
 
 static void
@@ -1521,16 +1512,10 @@ auth_done(struct loop *loop, void *arg)
 			    "535 5.7.8 Authentication credentials invalid");
 		}
 	}
-	if (!s->in_process && process_input(s) == SESSION_GONE) {
-		explicit_bzero(j, sizeof(*j));
-		free(j);
-		session_unref(s);
-		return;
-	}
 out:
 	explicit_bzero(j, sizeof(*j));
 	free(j);
-	session_unref(s);
+	step_done(s); /* with a delay armed, waiting keeps the input */
 }
 
 /* The exchange produced credentials: check them off the loop. */

@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,8 +300,36 @@ tls_start(struct client_conn *c, struct why *why)
 }
 
 /*
+ * Append in[0..n) to ob, dot-stuffed when stuff (RFC 5321 4.5.2): a '.'
+ * that starts a line gets another one. *bol says whether in[0] starts a
+ * line and is updated for the next chunk.
+ */
+static int
+stuff_chunk(struct buf *ob, const uint8_t *in, size_t n, bool stuff,
+    bool *bol)
+{
+	const uint8_t *p = in, *end = in + n, *nl;
+	size_t len;
+
+	if (!stuff)
+		return n > 0 ? buf_append(ob, in, n) : 0;
+	while (p < end) {
+		if (*bol && *p == '.' && buf_append(ob, ".", 1) == -1)
+			return -1;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		len = nl != NULL ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+		if (buf_append(ob, p, len) == -1)
+			return -1;
+		*bol = nl != NULL;
+		p += len;
+	}
+	return 0;
+}
+
+/*
  * The message body: raw for BDAT, dot-stuffed and ended with "." for
- * DATA (RFC 5321 4.5.2). A body that does not end in CRLF gets one.
+ * DATA (RFC 5321 4.5.2). A body that does not end in CRLF gets one. The
+ * end marker goes out with the last chunk: one write, one segment.
  */
 static int
 send_body(struct client_conn *c, int fd, off_t off, uint64_t size, bool stuff,
@@ -308,45 +338,37 @@ send_body(struct client_conn *c, int fd, off_t off, uint64_t size, bool stuff,
 	uint8_t in[BODY_CHUNK];
 	struct buf ob;
 	uint64_t done = 0;
-	bool bol = true, crlf = true;
+	bool bol = true, crlf = true, last;
 	ssize_t r;
-	size_t i, want;
+	size_t want;
 	int rc = -1;
 
 	buf_init(&ob, 2 * BODY_CHUNK + 8);
-	while (done < size) {
+	do {
 		want = size - done < sizeof(in) ? (size_t)(size - done)
 		                                : sizeof(in);
-		r = pread(fd, in, want, off + (off_t)done);
-		if (r <= 0) {
+		r = want > 0 ? pread(fd, in, want, off + (off_t)done) : 0;
+		if (want > 0 && r <= 0) {
 			why_set(why, WHY_TEMP, r == 0 ? 0 : errno,
 			    "read queued message");
 			goto out;
 		}
 		done += (uint64_t)r;
+		last = done >= size;
 		buf_clear(&ob);
-		for (i = 0; i < (size_t)r; i++) {
-			if (stuff && bol && in[i] == '.' &&
-			    buf_append(&ob, ".", 1) == -1)
-				goto full;
-			if (buf_append(&ob, &in[i], 1) == -1)
-				goto full;
-			bol = in[i] == '\n';
-		}
-		crlf = r >= 2 && in[r - 2] == '\r' && in[r - 1] == '\n';
-		if (write_all(c, ob.data, ob.len, deadline(c, DATA_BLOCK_SECS),
-		        why) == -1)
-			goto out;
-	}
-	if (stuff) {
-		buf_clear(&ob);
-		if ((!crlf && size > 0 && buf_append_str(&ob, "\r\n") == -1) ||
-		    buf_append_str(&ob, ".\r\n") == -1)
+		if (stuff_chunk(&ob, in, (size_t)r, stuff, &bol) == -1)
 			goto full;
-		if (write_all(c, ob.data, ob.len, deadline(c, DATA_BLOCK_SECS),
+		if (r > 0)
+			crlf = r >= 2 && in[r - 2] == '\r' && in[r - 1] == '\n';
+		if (last && stuff &&
+		    ((!crlf && size > 0 && buf_append_str(&ob, "\r\n") == -1) ||
+		        buf_append_str(&ob, ".\r\n") == -1))
+			goto full;
+		if (ob.len > 0 &&
+		    write_all(c, ob.data, ob.len, deadline(c, DATA_BLOCK_SECS),
 		        why) == -1)
 			goto out;
-	}
+	} while (!last);
 	rc = 0;
 	goto out;
 full:
@@ -438,6 +460,14 @@ do_connect(struct client_conn *c, const struct sockaddr *sa, socklen_t salen,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd == -1)
 		return why_set(why, WHY_TEMP, errno, "socket");
+	/*
+	 * Every write is a whole command group or body chunk: Nagle would
+	 * only hold the last one back until the peer's delayed ACK (40 ms a
+	 * message on loopback).
+	 */
+	if (sa->sa_family != AF_UNIX)
+		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+		    sizeof(int));
 	if (connect(c->fd, sa, salen) == 0)
 		return 0;
 	if (errno != EINPROGRESS && errno != EAGAIN)

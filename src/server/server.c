@@ -18,6 +18,7 @@
 #include <ftw.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -214,6 +215,13 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	(void)evl;
+	/*
+	 * Replies are written whole: Nagle would hold a pipelined group's
+	 * later replies until the client's delayed ACK.
+	 */
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+		    sizeof(int));
 	session_accept(arg, fd, sa, salen);
 }
 

@@ -123,8 +123,9 @@ static int
 copy_lf(int in, off_t off, off_t len, int out, struct why *why)
 {
 	uint8_t ib[COPY_CHUNK], ob[COPY_CHUNK + 1];
+	const uint8_t *q;
 	bool cr = false;
-	size_t i, o;
+	size_t i, o, run;
 	ssize_t r;
 
 	while (len > 0) {
@@ -139,12 +140,17 @@ copy_lf(int in, off_t off, off_t len, int out, struct why *why)
 			    "spool file shorter than its envelope says");
 		off += r;
 		len -= r;
-		for (i = 0, o = 0; i < (size_t)r; i++) {
+		/* A CR is held until the next byte shows whether LF follows. */
+		for (i = 0, o = 0; i < (size_t)r;) {
 			if (cr && ib[i] != '\n')
 				ob[o++] = '\r';
-			cr = ib[i] == '\r';
-			if (!cr)
-				ob[o++] = ib[i];
+			q = memchr(ib + i, '\r', (size_t)r - i);
+			run = q != NULL ? (size_t)(q - ib) - i : (size_t)r - i;
+			memcpy(ob + o, ib + i, run);
+			o += run;
+			i += run;
+			cr = q != NULL;
+			i += cr ? 1 : 0;
 		}
 		if (fsutil_write_all(out, ob, o) == -1)
 			return why_set(why, WHY_TEMP, errno, "write");

@@ -89,6 +89,8 @@ struct spool_msg {
 	struct why why; /* the first failure */
 	uint8_t *wbuf;
 	size_t wlen;
+	off_t written; /* bytes written to fd so far */
+	off_t stale;   /* size of a reused file: its tail is cut at commit */
 	spool_commit_fn *done;
 	void *arg;
 	struct spool_msg *next;
@@ -344,6 +346,12 @@ env_parse(const char *id, const uint8_t *p, size_t n, struct spool_env *env,
 			                                : SMTP_RET_NONE;
 			continue;
 		}
+		/* Optional, before the recipients: "hold 1" (held at 250). */
+		if (env->nrcpts == 0 && !env->held && len == 6 &&
+		    memcmp(line, "hold 1", 6) == 0) {
+			env->held = true;
+			continue;
+		}
 		if (env->nrcpts == SPOOL_RCPTS_MAX)
 			return why_set(why, WHY_PERM, 0, "too many recipients");
 		if (want_off != NULL && env->nrcpts == want_idx)
@@ -432,6 +440,7 @@ read_env(int fd, uint8_t **out, size_t *n_out, struct why *why)
 	uint64_t n;
 
 	*out = NULL;
+	*n_out = 0;
 	if (pread_all(fd, first, sizeof(first), 0, &got) == -1)
 		return why_set(why, WHY_TEMP, errno, "read envelope");
 	if (got < sizeof(first) || memcmp(first, MAGIC, MAGIC_LEN) != 0 ||
@@ -529,11 +538,15 @@ pool_adopt(struct spool *sp)
 /*
  * A file for new message `id` in incoming/, reusing one from free/; -1
  * when the pool is empty or the reuse fails (the caller creates one).
+ * The old bytes stay (*size_out of them) and are overwritten: truncating
+ * to 0 would free the blocks only for the new message to allocate them
+ * again.
  */
 static int
-pool_take(struct spool *sp, const char *id)
+pool_take(struct spool *sp, const char *id, off_t *size_out)
 {
 	char name[SPOOL_ID_MAX];
+	struct stat st;
 	int fd;
 
 	pthread_mutex_lock(&sp->pool_mtx);
@@ -548,10 +561,15 @@ pool_take(struct spool *sp, const char *id)
 		(void)unlinkat(sp->freefd, name, 0);
 		return -1;
 	}
-	fd = openat(sp->incfd, id,
-	    O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(sp->incfd, id, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd != -1 && fstat(fd, &st) == -1) {
+		(void)close(fd);
+		fd = -1;
+	}
 	if (fd == -1)
 		(void)unlinkat(sp->incfd, id, 0);
+	else
+		*size_out = st.st_size;
 	return fd;
 }
 
@@ -751,6 +769,13 @@ env_build(struct buf *b, const struct spool_env *env, struct why *why)
 	                                         : '-') == -1 ||
 	        enc(b, env->envid) == -1 || buf_append(b, "\n", 1) == -1))
 		goto big;
+	/*
+	 * Held from the start (a user's hourly limit): in the envelope, so
+	 * the hold is as durable as the 250 that promised it. A later
+	 * `tern queue release` overrides it with a "hold 0" note.
+	 */
+	if (env->held && buf_append_str(b, "hold 1\n") == -1)
+		goto big;
 	for (i = 0; i < env->nrcpts; i++) {
 		const struct spool_rcpt *r = &env->rcpts[i];
 		const struct spool_dsn *d = env->dsn ? &env->dsn[i] : NULL;
@@ -788,6 +813,16 @@ big:
 	return why_set(why, WHY_PERM, 0, "envelope too large");
 }
 
+/* Write to the message's file (not the buffer): 0 or -1 with errno. */
+static int
+put(struct spool_msg *m, const void *p, size_t n)
+{
+	if (fsutil_write_all(m->fd, p, n) == -1)
+		return -1;
+	m->written += (off_t)n;
+	return 0;
+}
+
 struct spool_msg *
 spool_msg_new(struct spool *sp, struct spool_env *env, struct why *why)
 {
@@ -809,7 +844,7 @@ spool_msg_new(struct spool *sp, struct spool_env *env, struct why *why)
 		/* Unique in incoming/ (O_EXCL) and not yet in active/. */
 		if (faccessat(sp->actfd, m->id, F_OK, AT_EACCESS) == 0)
 			continue;
-		m->fd = pool_take(sp, m->id);
+		m->fd = pool_take(sp, m->id, &m->stale);
 		if (m->fd != -1)
 			break;
 		m->fd = openat(sp->incfd, m->id,
@@ -837,7 +872,7 @@ spool_msg_new(struct spool *sp, struct spool_env *env, struct why *why)
 	if (b.len <= WBUF_SIZE) {
 		memcpy(m->wbuf, b.data, b.len);
 		m->wlen = b.len;
-	} else if (fsutil_write_all(m->fd, b.data, b.len) == -1) {
+	} else if (put(m, b.data, b.len) == -1) {
 		why_set(why, WHY_TEMP, errno, "write incoming/%s", m->id);
 		buf_reset(&b);
 		spool_msg_abort(m);
@@ -856,7 +891,7 @@ spool_msg_id(const struct spool_msg *m)
 static int
 flush(struct spool_msg *m)
 {
-	if (m->wlen > 0 && fsutil_write_all(m->fd, m->wbuf, m->wlen) == -1) {
+	if (m->wlen > 0 && put(m, m->wbuf, m->wlen) == -1) {
 		m->failed = true;
 		why_set(&m->why, WHY_TEMP, errno, "write incoming/%s", m->id);
 		return -1;
@@ -882,7 +917,7 @@ spool_msg_write(struct spool_msg *m, const void *p, size_t n, struct why *why)
 		m->wlen = n;
 		return 0;
 	}
-	if (fsutil_write_all(m->fd, p, n) == -1) {
+	if (put(m, p, n) == -1) {
 		m->failed = true;
 		why_set(&m->why, WHY_TEMP, errno, "write incoming/%s", m->id);
 		goto fail;
@@ -922,6 +957,13 @@ spool_msg_commit(struct spool_msg *m, spool_commit_fn *done, void *arg)
 	/* Page-cache writes stay on the caller's thread; syncs do not. */
 	if (!m->failed)
 		(void)flush(m);
+	/* A reused file's old tail goes before the sync covers the size. */
+	if (!m->failed && m->stale > m->written &&
+	    ftruncate(m->fd, m->written) == -1) {
+		m->failed = true;
+		why_set(&m->why, WHY_TEMP, errno, "truncate incoming/%s",
+		    m->id);
+	}
 	m->next = NULL;
 	pthread_mutex_lock(&sp->mtx);
 	*sp->tailp = m;
@@ -1118,7 +1160,7 @@ notes_apply(const struct buf *b, struct spool_env *env)
 			env->warned = true;
 		else if (fl[0] == 4 && memcmp(f[0], "hold", 4) == 0 &&
 		         split(line, len, 2, f, fl))
-			env->held = true;
+			env->held = fl[1] != 1 || f[1][0] != '0'; /* "hold 0" */
 		else if (fl[0] == 5 && memcmp(f[0], "error", 5) == 0 &&
 		         split(line, len, 3, f, fl) &&
 		         parse_num(f[1], fl[1], SPOOL_RCPTS_MAX, &idx) &&
@@ -1343,8 +1385,8 @@ spool_note_hold(struct spool *sp, const char *id, bool hold, struct why *why)
 	int rc;
 
 	buf_init(&add, 32);
-	if (hold)
-		(void)buf_append_str(&add, "hold 1\n");
+	/* "hold 0" also overrides a hold in the envelope (spool_msg_new). */
+	(void)buf_append_str(&add, hold ? "hold 1\n" : "hold 0\n");
 	rc = notes_rewrite(sp, id, drop, &add, why);
 	buf_reset(&add);
 	return rc;

@@ -4,7 +4,7 @@
  *
  * Model: STYLE.md snippet 4 and https://cr.yp.to/proc/maildir.html.
  * A file appears in new/ only complete and synced: tmp/ write, fsync,
- * rename, fsync new/. A crash leaves at worst a stale file in tmp/
+ * rename, fsync new/ (shared by deliveries into the same new/ at once). A crash leaves at worst a stale file in tmp/
  * (Maildir readers ignore tmp/) and a queue retry, so a duplicate.
  */
 #include "deliver/maildir.h"
@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,8 +27,88 @@
 
 #define COPY_CHUNK 65536
 #define HOST_MAX 64 /* of the host part of a file name, escapes included */
+#define DSYNC_SLOTS 64 /* new/ directories synced as a group at once */
 
 static atomic_uint deliveries;
+
+/*
+ * Group sync of one new/ directory: deliveries that renamed into it while
+ * a sync ran share the next one. `want` counts renames that asked, `done`
+ * the highest one a finished sync covers; a sync covers the renames that
+ * asked before it started. A slot serves one directory (dev, ino) at a
+ * time; another directory hashing to a busy slot syncs on its own.
+ */
+struct dsync {
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	dev_t dev;
+	ino_t ino;
+	unsigned users;
+	bool busy;
+	uint64_t want, done;
+};
+
+static struct dsync dsyncs[DSYNC_SLOTS];
+static pthread_once_t dsync_once = PTHREAD_ONCE_INIT;
+
+static void
+dsync_init(void)
+{
+	size_t i;
+
+	for (i = 0; i < DSYNC_SLOTS; i++) {
+		pthread_mutex_init(&dsyncs[i].mtx, NULL);
+		pthread_cond_init(&dsyncs[i].cv, NULL);
+	}
+}
+
+/*
+ * fsync(dirfd), or wait for a sync of the same directory that starts
+ * after this call. A failed sync is not shared: each waiter then syncs
+ * its own descriptor, which reports the write-back error to it too.
+ */
+static int
+sync_dir(int dirfd)
+{
+	struct dsync *d;
+	struct stat st;
+	uint64_t mine, target;
+	int rc = 0, err = 0;
+
+	if (fstat(dirfd, &st) == -1)
+		return fsync(dirfd);
+	(void)pthread_once(&dsync_once, dsync_init);
+	d = &dsyncs[(st.st_ino ^ st.st_dev) % DSYNC_SLOTS];
+	pthread_mutex_lock(&d->mtx);
+	if (d->users > 0 && (d->dev != st.st_dev || d->ino != st.st_ino)) {
+		pthread_mutex_unlock(&d->mtx);
+		return fsync(dirfd);
+	}
+	d->dev = st.st_dev;
+	d->ino = st.st_ino;
+	d->users++;
+	mine = ++d->want;
+	while (d->done < mine && rc == 0) {
+		if (d->busy) {
+			pthread_cond_wait(&d->cv, &d->mtx);
+			continue;
+		}
+		d->busy = true;
+		target = d->want;
+		pthread_mutex_unlock(&d->mtx);
+		rc = fsync(dirfd);
+		err = errno;
+		pthread_mutex_lock(&d->mtx);
+		d->busy = false;
+		if (rc == 0 && target > d->done)
+			d->done = target;
+		pthread_cond_broadcast(&d->cv);
+	}
+	d->users--;
+	pthread_mutex_unlock(&d->mtx);
+	errno = err;
+	return rc;
+}
 
 static int
 create_maildir(const char *path, struct why *why)
@@ -221,7 +302,7 @@ maildir_deliver(const char *maildir_path, const char *prefix, size_t prefix_len,
 		goto unlink;
 	}
 	/* A failure here means a retry and maybe a duplicate, never a loss. */
-	if (fsync(newfd) == -1) {
+	if (sync_dir(newfd) == -1) {
 		why_set(why, WHY_TEMP, errno, "fsync %s/new", maildir_path);
 		goto done;
 	}

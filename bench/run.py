@@ -1161,6 +1161,32 @@ def read_first(path, default=""):
         return default
 
 
+def create_cost_us(n=500):
+    """Microseconds of one empty-file create in WORK, as the servers'
+    spools and Maildirs pay it. On ext4 without a journal, creating a file
+    scans past the inodes deleted in the last minutes (recently_deleted()
+    in fs/ext4/ialloc.c), so this depends on the file churn before it."""
+    d = os.path.join(WORK, "create-probe")
+    os.makedirs(d, exist_ok=True)
+    t0 = time.perf_counter()
+    for i in range(n):
+        os.close(os.open(os.path.join(d, "f%d" % i),
+                         os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+    us = (time.perf_counter() - t0) * 1e6 / n
+    shutil.rmtree(d, ignore_errors=True)
+    return round(us, 1)
+
+
+def has_journal(dev):
+    """Whether the ext4 file system on dev has a journal (a jbd2 thread
+    per journaled device is listed in /proc/fs/jbd2 as NAME-N)."""
+    base = os.path.basename(dev)
+    try:
+        return any(n.startswith(base + "-") for n in os.listdir("/proc/fs/jbd2"))
+    except OSError:
+        return None
+
+
 def machine_info():
     mem_kib = 0
     for line in read_first("/proc/meminfo").splitlines():
@@ -1182,6 +1208,9 @@ def machine_info():
                              os.path.basename(dev).rstrip("0123456789"), "?")
             disk = "%s %s, %s total, %s free, rotational=%s" % (
                 dev, f[1], f[2], f[4], rot)
+            j = has_journal(dev)
+            if j is not None:
+                disk += ", journal: %s" % ("yes" if j else "no")
     except (OSError, subprocess.TimeoutExpired):
         pass
     pf = ""
@@ -1203,6 +1232,7 @@ def machine_info():
             "memory_gib": round(mem_kib / 1048576.0, 1),
             "kernel": platform.release(), "disk": disk,
             "loadavg_at_start": read_first("/proc/loadavg"),
+            "file_create_us": create_cost_us(),
             "postfix": pf, "tern_commit": rev,
             "python": platform.python_version()}
 

@@ -127,8 +127,13 @@ is_sendmail(int argc, char **argv)
 	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 
 	base = base != NULL ? base + 1 : (argc > 0 ? argv[0] : "");
+	/* `tern -c FILE sendmail ...` too (cron lines, issue 5). */
 	return strcmp(base, "sendmail") == 0 ||
-	    (argc > 1 && strcmp(argv[1], "sendmail") == 0);
+	    (argc > 1 && strcmp(argv[1], "sendmail") == 0) ||
+	    (argc > 3 &&
+	        (strcmp(argv[1], "-c") == 0 ||
+	            strcmp(argv[1], "--config") == 0) &&
+	        strcmp(argv[3], "sendmail") == 0);
 }
 
 int

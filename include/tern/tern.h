@@ -111,6 +111,19 @@ TERN_API void tern_conn_set_insecure(struct tern_conn *, bool insecure);
 TERN_API void tern_conn_set_timeouts(struct tern_conn *, unsigned connect_s,
     unsigned reply_s);
 
+/*
+ * A trace of the SMTP dialogue (like swaks or msmtp -v): fn is called
+ * with sent = true for each command line sent and false for each reply
+ * line read, without CRLF; line is valid only during the call and may
+ * hold any byte but NUL (escape it before printing). Credentials are
+ * masked ("AUTH PLAIN ****"; AUTH LOGIN's lines read "****"), and the
+ * message body appears only as "<message body: N octets>". fn NULL: no
+ * trace (the default). Takes effect at the next tern_connect().
+ */
+typedef void tern_trace_fn(void *arg, bool sent, const char *line);
+TERN_API void tern_conn_set_trace(struct tern_conn *, tern_trace_fn *fn,
+    void *arg);
+
 /* The name sent in EHLO (default: this host's name). */
 TERN_API enum tern_err tern_conn_set_helo(struct tern_conn *, const char *);
 

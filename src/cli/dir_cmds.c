@@ -16,9 +16,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
-#include <termios.h>
 #include <unistd.h>
 
+#include "cli/tty.h"
 #include "dir/dir.h"
 #include "util/str.h"
 
@@ -110,51 +110,24 @@ open_dir(const char *cmd, const struct conf *c)
 	return d;
 }
 
-/* One line from fp into buf, CR/LF stripped; -1 on EOF or too long. */
+/* Say what went wrong reading a password; 0 only for CLI_TTY_OK. */
 static int
-read_line(const char *cmd, FILE *fp, char *buf, size_t bufsz)
+pw_status(const char *cmd, enum cli_tty_status st)
 {
-	size_t n;
-
-	if (fgets(buf, (int)bufsz, fp) == NULL) {
+	switch (st) {
+	case CLI_TTY_OK:
+		return 0;
+	case CLI_TTY_EOF:
 		cli_err(cmd, "no password given");
-		return -1;
-	}
-	n = strlen(buf);
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	else if (n + 1 == bufsz) {
+		break;
+	case CLI_TTY_TOO_LONG:
 		cli_err(cmd, "password longer than %d bytes", DIR_PASSWORD_MAX);
-		return -1;
-	}
-	if (n > 0 && buf[n - 1] == '\r')
-		buf[--n] = '\0';
-	return 0;
-}
-
-/* Prompt on the terminal with echo off; the read line goes into buf. */
-static int
-prompt(const char *cmd, FILE *tty, const char *text, char *buf, size_t bufsz)
-{
-	struct termios old, quiet;
-	int fd = fileno(tty), rc;
-
-	if (tcgetattr(fd, &old) == -1) {
+		break;
+	case CLI_TTY_ERROR:
 		cli_err(cmd, "terminal: %s", strerror(errno));
-		return -1;
+		break;
 	}
-	quiet = old;
-	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	quiet.c_lflag |= ECHONL;
-	fputs(text, tty);
-	fflush(tty);
-	if (tcsetattr(fd, TCSAFLUSH, &quiet) == -1) {
-		cli_err(cmd, "terminal: %s", strerror(errno));
-		return -1;
-	}
-	rc = read_line(cmd, tty, buf, bufsz);
-	(void)tcsetattr(fd, TCSAFLUSH, &old);
-	return rc;
+	return -1;
 }
 
 /* The new password into pw[CLI_PW_BUF]: stdin, or asked twice on a tty. */
@@ -166,14 +139,16 @@ get_password(const char *cmd, bool from_stdin, char *pw)
 	int rc = -1;
 
 	if (from_stdin)
-		return read_line(cmd, stdin, pw, CLI_PW_BUF);
+		return pw_status(cmd, cli_read_line(stdin, pw, CLI_PW_BUF));
 	if ((tty = fopen("/dev/tty", "r+e")) == NULL) {
 		cli_err(cmd, "no terminal to ask for the password; use "
 		             "--password-stdin");
 		return -1;
 	}
-	if (prompt(cmd, tty, "Password: ", pw, CLI_PW_BUF) == 0 &&
-	    prompt(cmd, tty, "Retype password: ", again, sizeof(again)) == 0) {
+	if (pw_status(cmd, cli_tty_prompt(tty, "Password: ", pw, CLI_PW_BUF)) ==
+	        0 &&
+	    pw_status(cmd, cli_tty_prompt(tty, "Retype password: ", again,
+	                       sizeof(again))) == 0) {
 		if (strcmp(pw, again) == 0)
 			rc = 0;
 		else

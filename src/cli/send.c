@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/tty.h"
 #include "tern/tern.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -87,39 +87,44 @@ parse_server(const char *s, struct send_opts *o)
 	return 0;
 }
 
+/* -v: the dialogue on stderr, "C: " and "S: ", controls escaped. */
+static void
+trace_line(void *arg, bool sent, const char *line)
+{
+	size_t i;
+
+	(void)arg;
+	fputs(sent ? "C: " : "S: ", stderr);
+	for (i = 0; line[i] != '\0'; i++) {
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			fprintf(stderr, "\\x%02x", (unsigned char)line[i]);
+		else
+			fputc(line[i], stderr);
+	}
+	fputc('\n', stderr);
+}
+
 /* One line from the terminal with echo off, into pw. */
 static int
 ask_password(const char *user, char *pw, size_t pwsz)
 {
-	struct termios old, quiet;
+	char text[300];
 	FILE *tty;
-	size_t n;
-	int rc = -1;
+	enum cli_tty_status st;
 
 	if ((tty = fopen("/dev/tty", "r+e")) == NULL)
 		return -1;
-	fprintf(tty, "Password for %s: ", user);
-	fflush(tty);
-	if (tcgetattr(fileno(tty), &old) == 0) {
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		(void)tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
-	}
-	if (fgets(pw, (int)pwsz, tty) != NULL) {
-		n = strcspn(pw, "\r\n");
-		pw[n] = '\0';
-		rc = 0;
-	}
-	(void)tcsetattr(fileno(tty), TCSAFLUSH, &old);
-	fputc('\n', tty);
+	(void)snprintf(text, sizeof(text), "Password for %s: ", user);
+	st = cli_tty_prompt(tty, text, pw, pwsz);
 	(void)fclose(tty);
-	return rc;
+	return st == CLI_TTY_OK ? 0 : -1;
 }
 
 static int
 get_password(const struct send_opts *o, char *pw, size_t pwsz)
 {
 	const char *env = getenv("TERN_PASSWORD");
+	enum cli_tty_status st;
 	FILE *f;
 
 	if (o->pwfile != NULL) {
@@ -128,11 +133,14 @@ get_password(const struct send_opts *o, char *pw, size_t pwsz)
 			    strerror(errno));
 			return EX_NOINPUT;
 		}
-		if (fgets(pw, (int)pwsz, f) == NULL)
-			pw[0] = '\0';
-		pw[strcspn(pw, "\r\n")] = '\0';
+		st = cli_read_line(f, pw, pwsz);
 		(void)fclose(f);
-		return 0;
+		if (st == CLI_TTY_TOO_LONG) {
+			fprintf(stderr, "tern: send: %s: password too long\n",
+			    o->pwfile);
+			return EX_DATAERR;
+		}
+		return 0; /* an empty file is an empty password */
 	}
 	if (env != NULL) {
 		if (strlcpy(pw, env, pwsz) >= pwsz)
@@ -320,6 +328,8 @@ run(struct send_opts *o, struct tern_msg *m)
 		                "can read this session\n");
 	if (o->ca_file != NULL)
 		(void)tern_conn_set_ca(c, o->ca_file, NULL);
+	if (o->verbose)
+		tern_conn_set_trace(c, trace_line, NULL);
 	if (o->helo != NULL && tern_conn_set_helo(c, o->helo) != TERN_OK) {
 		tern_conn_free(c);
 		return EX_USAGE;

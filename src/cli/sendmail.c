@@ -6,7 +6,8 @@
  * sendmail-compatible options: -t (recipients from To/Cc/Bcc, Bcc
  * removed), -i/-oi (a lone "." does not end the message), -f/-r ADDR
  * (envelope sender), -F NAME (full name for an added From), -bm (the
- * default mode), -C FILE (tern's configuration; else $TERN_CONFIG, else
+ * default mode), -C FILE (tern's configuration, also given as `tern -c
+ * FILE sendmail ...`; else $TERN_CONFIG, else
  * /etc/tern/tern.conf when it exists, else the embedded default); other
  * -o, -B, -N, -R, -V, -U, -e, -v options are accepted and ignored.
  * Recipients on the command line (also "a, b") are added to -t's; a bare
@@ -491,6 +492,13 @@ cli_sendmail(int argc, char **argv)
 	base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	base = base != NULL ? base + 1 : (argc > 0 ? argv[0] : "");
 	first = strcmp(base, "sendmail") == 0 ? 1 : 2;
+	/* `tern -c FILE sendmail ...`: tern's -c, as for other commands;
+	 * sendmail's own -C after it still wins. */
+	if (first == 2 && argc > 3 &&
+	    (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0)) {
+		sm.conf_path = argv[2];
+		first = 4;
+	}
 	first = parse_args(&sm, argc, argv, first, &code);
 	if (first == -1)
 		return code;

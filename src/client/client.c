@@ -40,6 +40,8 @@ struct client_conn {
 	SSL *ssl;
 	uint8_t rbuf[RBUF_SIZE];
 	size_t rpos, rlen;
+	char tline[SMTP_REPLY_LINE_MAX + 1]; /* reply line being traced */
+	size_t tlen;
 };
 
 static int64_t
@@ -199,6 +201,71 @@ read_some(struct client_conn *c, int64_t until, struct why *why)
 	}
 }
 
+/*
+ * Trace the reply bytes p[0..n) line by line (a line may span reads);
+ * an overlong line is cut, and the parser rejects it anyway.
+ */
+static void
+trace_in(struct client_conn *c, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; c->o.trace != NULL && i < n; i++) {
+		if (p[i] == '\n') {
+			if (c->tlen > 0 && c->tline[c->tlen - 1] == '\r')
+				c->tlen--;
+			c->tline[c->tlen] = '\0';
+			c->o.trace(c->o.trace_arg, CLIENT_TRACE_RECEIVED,
+			    c->tline, c->tlen);
+			c->tlen = 0;
+		} else if (c->tlen < sizeof(c->tline) - 1)
+			c->tline[c->tlen++] = p[i] != '\0' ? (char)p[i] : '?';
+	}
+}
+
+/* Trace the command lines in out, with credentials masked. */
+static void
+trace_out(struct client_conn *c)
+{
+	const struct buf *b = &c->p.out;
+	char line[SMTP_REPLY_LINE_MAX + 8];
+	size_t pos = 0, end, n, k;
+	const uint8_t *nl;
+
+	while (c->o.trace != NULL && pos < b->len) {
+		nl = memchr(b->data + pos, '\n', b->len - pos);
+		end = nl != NULL ? (size_t)(nl - b->data) + 1 : b->len;
+		for (n = 0, k = pos; k < end && n + 5 < sizeof(line); k++) {
+			if (c->p.secret_len > 0 && k == c->p.secret_off) {
+				memcpy(line + n, "****", 4);
+				n += 4;
+				k += c->p.secret_len - 1;
+			} else if (b->data[k] != '\r' && b->data[k] != '\n')
+				line[n++] = (char)b->data[k];
+		}
+		line[n] = '\0';
+		c->o.trace(c->o.trace_arg, CLIENT_TRACE_SENT, line, n);
+		pos = end;
+	}
+}
+
+/* Trace what stands for a body (never its bytes); dot: ended by ".". */
+static void
+trace_body(struct client_conn *c, uint64_t size, bool dot)
+{
+	char line[64];
+	int n;
+
+	if (c->o.trace == NULL)
+		return;
+	n = snprintf(line, sizeof(line), "<message body: %llu octets>",
+	    (unsigned long long)size);
+	if (n > 0 && (size_t)n < sizeof(line))
+		c->o.trace(c->o.trace_arg, CLIENT_TRACE_SENT, line, (size_t)n);
+	if (dot)
+		c->o.trace(c->o.trace_arg, CLIENT_TRACE_SENT, ".", 1);
+}
+
 /* The next complete reply (one deadline for all of it). */
 static int
 read_reply(struct client_conn *c, const struct smtp_reply **r, struct why *why)
@@ -212,6 +279,7 @@ read_reply(struct client_conn *c, const struct smtp_reply **r, struct why *why)
 			return -1;
 		st = smtp_reply_parse(c->rp, c->rbuf + c->rpos,
 		    c->rlen - c->rpos, &used, r);
+		trace_in(c, c->rbuf + c->rpos, used);
 		c->rpos += used;
 		switch (st) {
 		case SMTP_REPLY_NEED_MORE:
@@ -237,8 +305,13 @@ flush(struct client_conn *c, struct why *why)
 
 	if (c->p.out.len == 0)
 		return 0;
+	trace_out(c);
 	rc = write_all(c, c->p.out.data, c->p.out.len,
 	    deadline(c, DATA_BLOCK_SECS), why);
+	/* The buffer may have held a password: leave none behind. */
+	if (c->p.secret_len > 0)
+		explicit_bzero(c->p.out.data, c->p.out.len);
+	c->p.secret_len = 0;
 	buf_clear(&c->p.out);
 	return rc;
 }
@@ -278,6 +351,7 @@ tls_start(struct client_conn *c, struct why *why)
 	}
 	/* RFC 3207 4.2: nothing read before the handshake may count. */
 	c->rpos = c->rlen = 0;
+	c->tlen = 0;
 	smtp_reply_reset(c->rp);
 	for (;;) {
 		ERR_clear_error();
@@ -392,6 +466,7 @@ pump(struct client_conn *c, int fd, off_t off, struct why *why)
 		if (c->p.body_after_out) {
 			if (send_body(c, fd, off, size, false, why) == -1)
 				return CLIENT_EV_FAIL;
+			trace_body(c, size, false);
 			client_proto_body_sent(&c->p);
 		}
 		if (c->p.phase == CP_CLOSED)
@@ -409,6 +484,7 @@ pump(struct client_conn *c, int fd, off_t off, struct why *why)
 		case CLIENT_EV_BODY:
 			if (send_body(c, fd, off, size, true, why) == -1)
 				return CLIENT_EV_FAIL;
+			trace_body(c, size, true);
 			client_proto_body_sent(&c->p);
 			continue;
 		case CLIENT_EV_FAIL:
@@ -486,13 +562,15 @@ do_connect(struct client_conn *c, const struct sockaddr *sa, socklen_t salen,
 
 struct client_conn *
 client_open(const struct client_conn_opts *o, const struct sockaddr *sa,
-    socklen_t salen, struct why *why)
+    socklen_t salen, struct client_reply *reply_out, struct why *why)
 {
 	static const struct smtp_reply_limits lim = { SMTP_REPLY_LINE_MAX,
 		SMTP_REPLY_LINES_MAX, SMTP_REPLY_TEXT_MAX };
 	struct client_conn *c;
 	enum client_event ev;
 
+	if (reply_out != NULL)
+		memset(reply_out, 0, sizeof(*reply_out));
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		why_set(why, WHY_TEMP, ENOMEM, "client session");
 		return NULL;
@@ -523,6 +601,8 @@ client_open(const struct client_conn_opts *o, const struct sockaddr *sa,
 		why_set(why, WHY_TEMP, 0, "%s: protocol error",
 		    c->o.proto.peer);
 fail:
+	if (reply_out != NULL)
+		*reply_out = c->p.fail_reply;
 	c->p.phase = CP_CLOSED; /* no QUIT */
 	client_close(c);
 	return NULL;
@@ -530,11 +610,12 @@ fail:
 
 int
 client_send(struct client_conn *c, const struct client_msg *msg, int fd,
-    off_t off, struct why *results, struct why *why)
+    off_t off, struct why *results, struct client_reply *replies,
+    struct why *why)
 {
 	enum client_event ev;
 
-	ev = client_proto_start(&c->p, msg, results);
+	ev = client_proto_start(&c->p, msg, results, replies);
 	if (ev == CLIENT_EV_NONE)
 		ev = pump(c, fd, off, why);
 	if (ev == CLIENT_EV_MSG_DONE && c->p.phase == CP_READY)

@@ -26,8 +26,27 @@
 #include "client/proto.h"
 #include "util/why.h"
 
+/* Which way a traced line went. */
+enum client_trace_dir {
+	CLIENT_TRACE_SENT = 0, /* a command line (or a body summary) */
+	CLIENT_TRACE_RECEIVED, /* one line of a server reply */
+};
+
+/*
+ * Called with each command line sent and each reply line read, without
+ * its CRLF (line[len] is NUL; a reply line is raw peer bytes, capped at
+ * SMTP_REPLY_LINE_MAX, and may hold any byte but NUL: escape before
+ * printing). Credentials never reach it: the base64 of AUTH PLAIN's
+ * initial response and each AUTH LOGIN continuation line read "****".
+ * The message body is not traced, only "<message body: N octets>".
+ */
+typedef void client_trace_fn(void *arg, enum client_trace_dir, const char *line,
+    size_t len);
+
 struct client_conn_opts {
 	struct client_opts proto; /* helo, peer name, lmtp, tls, auth */
+	client_trace_fn *trace;   /* NULL: no trace */
+	void *trace_arg;
 	unsigned connect_timeout; /* seconds; 0: 30 */
 	unsigned timeout_cap;     /* seconds; 0: the RFC 5321 values */
 	SSL_CTX *ssl_ctx;         /* NULL: no STARTTLS */
@@ -50,21 +69,27 @@ SSL_CTX *client_tls_ctx_new(bool verify, const char *ca_file, struct why *);
 /*
  * Connect to sa (AF_INET, AF_INET6 or AF_UNIX for LMTP) and run the
  * session up to the point where a message can be sent. NULL with why
- * (always WHY_TEMP except for a permanent setup error). opts' strings
- * must outlive the session, except proto.peer, which is copied.
+ * (always WHY_TEMP except for a permanent setup error) and, when
+ * reply_out is not NULL, the server reply that ended the session there
+ * (cmd "AUTH" for a refused login; code 0 when no reply did). opts'
+ * strings must outlive the session, except proto.peer, which is copied.
  */
 struct client_conn *client_open(const struct client_conn_opts *,
-    const struct sockaddr *sa, socklen_t salen, struct why *);
+    const struct sockaddr *sa, socklen_t salen, struct client_reply *reply_out,
+    struct why *);
 
 /*
  * Send one message whose bytes are size bytes of fd from offset off
  * (unstuffed CRLF text, as the spool keeps it). results[i] gets the
- * outcome of msg->rcpts[i] (kind WHY_NONE: accepted). 0 when the session
- * can carry another message; -1 when it is dead (why says how; every
- * undecided recipient got a WHY_TEMP result): client_close() it.
+ * outcome of msg->rcpts[i] (kind WHY_NONE: accepted) and, when replies
+ * is not NULL, replies[i] the server reply that decided it (see
+ * client_proto_start()). 0 when the session can carry another message;
+ * -1 when it is dead (why says how; every undecided recipient got a
+ * WHY_TEMP result): client_close() it.
  */
 int client_send(struct client_conn *, const struct client_msg *msg, int fd,
-    off_t off, struct why *results, struct why *why);
+    off_t off, struct why *results, struct client_reply *replies,
+    struct why *why);
 
 /* The server's name as given in opts (a copy; valid while c lives). */
 const char *client_peer(const struct client_conn *);

@@ -63,9 +63,38 @@ reply_why(const struct client_proto *cp, const struct smtp_reply *r,
 	    smtp_reply_esc(r, esc, sizeof(esc)), text, cmd);
 }
 
+void
+client_reply_keep(const struct smtp_reply *r, const char *cmd,
+    struct client_reply *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->code = r->code;
+	out->cmd = cmd;
+	if (r->has_esc)
+		(void)snprintf(out->esc, sizeof(out->esc), "%u.%u.%u",
+		    r->esc_class, r->esc_subject, r->esc_detail);
+	for (i = 0; i < r->text_len && i + 1 < sizeof(out->text); i++)
+		out->text[i] = r->text[i] == '\n' ? ' ' : r->text[i];
+	out->text[i] = '\0';
+}
+
+/* Recipient i was decided by r: its reply, and a why unless 2xx. */
+static void
+decide(struct client_proto *cp, size_t i, const struct smtp_reply *r,
+    const char *cmd)
+{
+	if (cp->replies != NULL)
+		client_reply_keep(r, cmd, &cp->replies[i]);
+	if (smtp_reply_class(r) != 2)
+		reply_why(cp, r, cmd, &cp->results[i]);
+}
+
 static enum client_event
 fail(struct client_proto *cp, const struct smtp_reply *r, const char *cmd)
 {
+	client_reply_keep(r, cmd, &cp->fail_reply);
 	reply_why(cp, r, cmd, &cp->why);
 	/* A session-level refusal is the host's, not the recipient's. */
 	cp->why.kind = WHY_TEMP;
@@ -77,6 +106,7 @@ static enum client_event
 fail_text(struct client_proto *cp, enum why_kind k, const char *text)
 {
 	(void)why_set(&cp->why, k, 0, "%s: %s", peer(cp), text);
+	memset(&cp->fail_reply, 0, sizeof(cp->fail_reply));
 	cp->phase = CP_CLOSED;
 	return CLIENT_EV_FAIL;
 }
@@ -107,9 +137,12 @@ out_b64(struct client_proto *cp, const void *p, size_t n)
 	if (n > AUTH_MAX)
 		return -1;
 	EVP_EncodeBlock(enc, p, (int)n);
+	cp->secret_off = cp->out.len;
+	cp->secret_len = strlen((const char *)enc);
 	if (buf_append_str(&cp->out, (const char *)enc) == -1 ||
 	    out(cp, "\r\n") == -1)
 		return -1;
+	explicit_bzero(enc, sizeof(enc));
 	return 0;
 }
 
@@ -257,7 +290,7 @@ send_data_cmd(struct client_proto *cp)
 
 enum client_event
 client_proto_start(struct client_proto *cp, const struct client_msg *msg,
-    struct why *results)
+    struct why *results, struct client_reply *replies)
 {
 	size_t i;
 
@@ -265,8 +298,11 @@ client_proto_start(struct client_proto *cp, const struct client_msg *msg,
 		return fail_text(cp, WHY_TEMP, "internal error: not idle");
 	cp->msg = msg;
 	cp->results = results;
+	cp->replies = replies;
 	for (i = 0; i < msg->nrcpts; i++)
 		why_clear(&results[i]);
+	if (replies != NULL)
+		memset(replies, 0, msg->nrcpts * sizeof(*replies));
 	free(cp->accepted);
 	if ((cp->accepted = calloc(msg->nrcpts ? msg->nrcpts : 1,
 	         sizeof(*cp->accepted))) == NULL)
@@ -313,7 +349,7 @@ client_proto_start(struct client_proto *cp, const struct client_msg *msg,
 	return CLIENT_EV_NONE;
 }
 
-/* Give every accepted recipient that has no result yet reply r's. */
+/* Reply r to the data decides every accepted recipient still open. */
 static void
 set_accepted(struct client_proto *cp, const struct smtp_reply *r,
     const char *cmd)
@@ -321,9 +357,8 @@ set_accepted(struct client_proto *cp, const struct smtp_reply *r,
 	size_t i;
 
 	for (i = 0; i < cp->msg->nrcpts; i++)
-		if (cp->accepted[i] && cp->results[i].kind == WHY_NONE &&
-		    smtp_reply_class(r) != 2)
-			reply_why(cp, r, cmd, &cp->results[i]);
+		if (cp->accepted[i] && cp->results[i].kind == WHY_NONE)
+			decide(cp, i, r, cmd);
 }
 
 static enum client_event
@@ -371,6 +406,7 @@ on_txn_reply(struct client_proto *cp, const struct smtp_reply *r)
 	unsigned cls = smtp_reply_class(r);
 
 	if (r->code == 421) { /* RFC 5321 3.8: closing */
+		client_reply_keep(r, "a command", &cp->fail_reply);
 		reply_why(cp, r, "a command", &cp->why);
 		cp->why.kind = WHY_TEMP;
 		client_proto_fail_rest(cp, &cp->why);
@@ -382,7 +418,7 @@ on_txn_reply(struct client_proto *cp, const struct smtp_reply *r)
 		cp->mail_ok = cls == 2;
 		if (!cp->mail_ok) {
 			for (i = 0; i < cp->msg->nrcpts; i++)
-				reply_why(cp, r, "MAIL FROM", &cp->results[i]);
+				decide(cp, i, r, "MAIL FROM");
 			cp->rset_after = true;
 		}
 		cp->phase = CP_RCPT;
@@ -403,7 +439,7 @@ on_txn_reply(struct client_proto *cp, const struct smtp_reply *r)
 			cp->accepted[i] = true;
 			cp->naccepted++;
 		} else if (cp->mail_ok)
-			reply_why(cp, r, "RCPT TO", &cp->results[i]);
+			decide(cp, i, r, "RCPT TO");
 		if (cp->rcpt_done < cp->msg->nrcpts) {
 			if (!cp->pipelined &&
 			    send_rcpt(cp, cp->rcpt_done) == -1)
@@ -446,8 +482,7 @@ on_txn_reply(struct client_proto *cp, const struct smtp_reply *r)
 		i = next_accepted(cp, cp->dot_done);
 		if (i >= cp->msg->nrcpts)
 			return fail_text(cp, WHY_TEMP, "reply out of order");
-		if (cls != 2)
-			reply_why(cp, r, "end of data", &cp->results[i]);
+		decide(cp, i, r, "end of data");
 		cp->dot_done = next_accepted(cp, i + 1);
 		if (cp->dot_done < cp->msg->nrcpts)
 			return CLIENT_EV_NONE;
@@ -576,6 +611,8 @@ client_proto_fail_rest(struct client_proto *cp, const struct why *why)
 		return;
 	for (i = 0; i < cp->msg->nrcpts; i++)
 		if (cp->results[i].kind == WHY_NONE && !cp->decided) {
+			if (cp->replies != NULL)
+				cp->replies[i] = cp->fail_reply;
 			cp->results[i] = *why;
 			if (cp->results[i].kind == WHY_NONE)
 				cp->results[i].kind = WHY_TEMP;

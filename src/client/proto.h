@@ -26,6 +26,21 @@
 
 #define CLIENT_OUT_MAX (64u * 1024 * 1024) /* queued command bytes */
 #define CLIENT_PEER_MAX 256                /* remote name kept for messages */
+#define CLIENT_REPLY_TEXT_MAX 256          /* server text kept per reply */
+
+/*
+ * A server reply that decided something (RFC 5321 4.2.1, RFC 3463),
+ * kept apart from the human-readable why text, so that nobody has to
+ * parse that back. code 0: no reply decided it (a local limit, a timeout,
+ * a lost connection: the why says).
+ */
+struct client_reply {
+	unsigned code; /* 200..559 */
+	char esc[16];  /* enhanced status "5.1.1", or "" when none was given */
+	char text[CLIENT_REPLY_TEXT_MAX]; /* one line; lines joined by ' ' */
+	const char *cmd; /* static: "RCPT TO", "MAIL FROM", "DATA", "BDAT",
+	                    "end of data", "AUTH", "EHLO", ...; NULL if none */
+};
 
 enum client_tls_mode {
 	CLIENT_TLS_MAY = 0, /* STARTTLS when offered, no verification */
@@ -96,6 +111,12 @@ struct client_proto {
 	bool esmtp, tls_active, authed, tls_tried;
 	struct buf out; /* bytes to send before reading on */
 	/*
+	 * out[secret_off..+secret_len) is a credential (base64 AUTH data):
+	 * a trace shows "****" instead. The driver zeroes secret_len when
+	 * it empties out.
+	 */
+	size_t secret_off, secret_len;
+	/*
 	 * BDAT: after sending `out`, send the raw body at once (RFC 3030
 	 * lets BDAT be pipelined); the driver checks and clears this.
 	 */
@@ -103,11 +124,13 @@ struct client_proto {
 	/* The transaction in progress. */
 	const struct client_msg *msg;
 	struct why *results; /* msg->nrcpts; kind WHY_NONE = delivered */
-	bool *accepted;      /* RCPT got 2xx */
+	struct client_reply *replies; /* msg->nrcpts, or NULL */
+	bool *accepted;               /* RCPT got 2xx */
 	size_t rcpt_sent, rcpt_done, naccepted, dot_done;
 	bool mail_ok, pipelined, chunking, rset_after;
 	bool decided;   /* results are final (RSET may still be due) */
 	struct why why; /* session failure */
+	struct client_reply fail_reply; /* the reply behind it, if any */
 };
 
 /*
@@ -127,12 +150,17 @@ void client_proto_tls_done(struct client_proto *);
 /*
  * Begin a transaction in state READY. `results` (msg->nrcpts entries)
  * receive each recipient's outcome: kind WHY_NONE when accepted, else
- * WHY_TEMP or WHY_PERM with "host said: 550 5.1.1 text". Both must stay
+ * WHY_TEMP or WHY_PERM with "host said: 550 5.1.1 text" for a person.
+ * `replies` (NULL, or msg->nrcpts entries) receive the reply that
+ * decided each recipient: a refusal of MAIL or RCPT, or the final reply
+ * to the data (DATA, BDAT, or LMTP's per-recipient one) for those
+ * accepted at RCPT, 2xx included; code 0 when none did. All must stay
  * valid until MSG_DONE or FAIL. Returns NONE (commands are in out),
  * MSG_DONE (failed before sending anything: size, SMTPUTF8) or FAIL.
  */
 enum client_event client_proto_start(struct client_proto *,
-    const struct client_msg *msg, struct why *results);
+    const struct client_msg *msg, struct why *results,
+    struct client_reply *replies);
 
 /* After a body was sent in CLIENT_EV_BODY: wait for its reply. */
 void client_proto_body_sent(struct client_proto *);
@@ -146,7 +174,15 @@ void client_proto_quit(struct client_proto *);
  */
 unsigned client_proto_timeout(const struct client_proto *);
 
-/* The session failed: fill every undecided recipient with `why`. */
+/*
+ * The session failed: fill every undecided recipient with `why` (its
+ * reply, when there is one, is left as the failure's: fail_reply or
+ * none).
+ */
 void client_proto_fail_rest(struct client_proto *, const struct why *why);
+
+/* Keep reply r, sent in answer to cmd (static), in *out. */
+void client_reply_keep(const struct smtp_reply *r, const char *cmd,
+    struct client_reply *out);
 
 #endif

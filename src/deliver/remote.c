@@ -350,7 +350,8 @@ open_session(struct rthread *th, const struct target *t, char *addr,
 		(void)strlcpy(su->sun_path, rt->path, sizeof(su->sun_path));
 		(void)strlcpy(addr, rt->path, addrsz);
 		conn_opts(th->r, rt, rt->path, &o);
-		return client_open(&o, (struct sockaddr *)su, sizeof(*su), why);
+		return client_open(&o, (struct sockaddr *)su, sizeof(*su), NULL,
+		    why);
 	}
 	if (rt != NULL) {
 		(void)strlcpy(mx[0].host, rt->host, sizeof(mx[0].host));
@@ -379,7 +380,7 @@ open_session(struct rthread *th, const struct target *t, char *addr,
 		for (a = 0; a < na; a++) {
 			addr_str(&addrs[a], addr, addrsz);
 			c = client_open(&o, (struct sockaddr *)&addrs[a],
-			    sa_len(&addrs[a]), &w);
+			    sa_len(&addrs[a]), NULL, &w);
 			if (c != NULL)
 				return c;
 			*why = w;
@@ -405,12 +406,26 @@ all_temp(const struct why *whys, size_t n)
 	return true;
 }
 
+/* The engine's reply as the scheduler keeps it (for DSNs). */
+static void
+reply_copy(const struct client_reply *cr, struct sched_reply *sr)
+{
+	memset(sr, 0, sizeof(*sr));
+	if (cr->code == 0)
+		return;
+	sr->code = cr->code;
+	(void)strlcpy(sr->esc, cr->esc, sizeof(sr->esc));
+	(void)strlcpy(sr->text, cr->text, sizeof(sr->text));
+}
+
 /* One transaction for recipients idx[0..n) of env that share t. */
 static void
 deliver_group(struct rthread *th, const struct spool_env *env, int fd,
-    const struct target *t, const size_t *idx, size_t n, struct why *whys)
+    const struct target *t, const size_t *idx, size_t n, struct why *whys,
+    struct sched_reply *replies)
 {
 	struct remote *r = th->r;
+	struct client_reply *cr;
 	struct client_rcpt *rc;
 	struct client_conn *c;
 	struct client_msg m;
@@ -421,6 +436,7 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 	int attempt;
 
 	rc = xcalloc(n, sizeof(*rc));
+	cr = xcalloc(n, sizeof(*cr));
 	for (i = 0; i < n; i++) {
 		rc[i].addr = env->rcpts[idx[i]].addr;
 		if (env->dsn != NULL) {
@@ -442,6 +458,7 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 			why_set(&whys[i], WHY_TEMP, 0,
 			    "%s: all %u sessions busy", t->key,
 			    r->conf->queue.destination_concurrency);
+		free(cr);
 		free(rc);
 		return;
 	}
@@ -454,7 +471,8 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 				whys[i] = why;
 			break;
 		}
-		if (client_send(c, &m, fd, env->body_offset, whys, &why) == 0)
+		if (client_send(c, &m, fd, env->body_offset, whys, cr, &why) ==
+		    0)
 			break;
 		client_close(c);
 		c = NULL;
@@ -463,8 +481,10 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 			break;
 		reused = false;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		ok += whys[i].kind == WHY_NONE;
+		reply_copy(&cr[i], &replies[i]);
+	}
 	for (i = 0; i < n && whys[i].kind == WHY_NONE; i++)
 		;
 	log_info("event=remote_session id=%s dest=%s host=%s addr=%s tls=%s "
@@ -474,17 +494,19 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 	    reused ? "yes" : "no", n, ok, i < n ? " reason=" : "",
 	    i < n ? log_escs(esc, sizeof(esc), whys[i].text) : "");
 	slot_give(r, t->key, c);
+	free(cr);
 	free(rc);
 }
 
 static void
 deliver_many(void *ctx, const struct spool_env *env, int fd, const size_t *idx,
-    size_t n, struct why *whys)
+    size_t n, struct why *whys, struct sched_reply *replies)
 {
 	struct rthread *th = ctx;
 	struct remote *r = th->r;
 	struct target *ts;
 	struct why *gw;
+	struct sched_reply *gr;
 	size_t *gidx, *pos, k, j, m;
 	bool *done;
 
@@ -493,6 +515,7 @@ deliver_many(void *ctx, const struct spool_env *env, int fd, const size_t *idx,
 	gidx = xcalloc(n, sizeof(*gidx));
 	pos = xcalloc(n, sizeof(*pos));
 	gw = xcalloc(n, sizeof(*gw));
+	gr = xcalloc(n, sizeof(*gr));
 	for (k = 0; k < n; k++)
 		route(r, env->rcpts[idx[k]].addr, &ts[k]);
 	for (k = 0; k < n; k++) {
@@ -514,10 +537,13 @@ deliver_many(void *ctx, const struct spool_env *env, int fd, const size_t *idx,
 				pos[m++] = j;
 				done[j] = true;
 			}
-		deliver_group(th, env, fd, &ts[k], gidx, m, gw);
-		for (j = 0; j < m; j++)
+		deliver_group(th, env, fd, &ts[k], gidx, m, gw, gr);
+		for (j = 0; j < m; j++) {
 			whys[pos[j]] = gw[j];
+			replies[pos[j]] = gr[j];
+		}
 	}
+	free(gr);
 	free(gw);
 	free(pos);
 	free(gidx);
@@ -529,7 +555,9 @@ static int
 deliver_one(void *ctx, const struct spool_env *env, int fd, size_t idx,
     struct why *why)
 {
-	deliver_many(ctx, env, fd, &idx, 1, why);
+	struct sched_reply rep;
+
+	deliver_many(ctx, env, fd, &idx, 1, why, &rep);
 	return why->kind == WHY_NONE ? 0 : -1;
 }
 

@@ -6,10 +6,10 @@
  * The engine takes the message from a file descriptor, so a body from a
  * buffer, a FILE* or a callback is first copied, with its line ends made
  * CRLF, into an anonymous memory file (memfd); the engine dot-stuffs it.
- * Its errors arrive as text in a struct why; they are classified here
- * into enum tern_err, and server replies quoted in them ("host said:
- * 550 5.1.1 text (in reply to RCPT TO)") are split into code, enhanced
- * code and text.
+ * Its errors arrive as a struct why (text for a person) and, when a
+ * server reply decided them, as a struct client_reply (code, enhanced
+ * code, text, command) per recipient or for the session; they are
+ * classified here into enum tern_err.
  * Certificates: the SSL_CTX is this handle's own; a verify callback
  * remembers why verification failed (reason, depth, subject, notAfter)
  * so the message names the host and the reason. The expected name (or
@@ -57,6 +57,8 @@ struct tern_conn {
 	unsigned connect_s, reply_s;
 	char helo[HOST_MAX];
 	char *user, *pass;
+	tern_trace_fn *trace;
+	void *trace_arg;
 	char host[HOST_MAX];
 	struct client_conn *cc;
 	SSL_CTX *ctx;
@@ -67,6 +69,7 @@ struct tern_conn {
 	char reply_text[REPLY_TEXT_MAX];
 	struct tern_rcpt_result *res;
 	struct why *whys;
+	struct client_reply *reps;
 	char **res_addr;
 	size_t nres;
 };
@@ -133,9 +136,11 @@ results_free(struct tern_conn *c)
 	free(c->res_addr);
 	free(c->res);
 	free(c->whys);
+	free(c->reps);
 	c->res_addr = NULL;
 	c->res = NULL;
 	c->whys = NULL;
+	c->reps = NULL;
 	c->nres = 0;
 }
 
@@ -214,6 +219,25 @@ tern_conn_set_timeouts(struct tern_conn *c, unsigned connect_s,
 		c->reply_s = reply_s;
 }
 
+void
+tern_conn_set_trace(struct tern_conn *c, tern_trace_fn *fn, void *arg)
+{
+	if (c == NULL)
+		return;
+	c->trace = fn;
+	c->trace_arg = arg;
+}
+
+/* The engine's trace, passed on to the application's. */
+static void
+trace_cb(void *arg, enum client_trace_dir dir, const char *line, size_t len)
+{
+	struct tern_conn *c = arg;
+
+	(void)len;
+	c->trace(c->trace_arg, dir == CLIENT_TRACE_SENT, line);
+}
+
 enum tern_err
 tern_conn_set_helo(struct tern_conn *c, const char *name)
 {
@@ -260,60 +284,13 @@ set_err(struct tern_conn *c, enum tern_err e, const char *fmt, ...)
 	return e;
 }
 
-/*
- * Split "HOST said: 550 5.1.1 text (in reply to CMD)" into its parts.
- * false when t quotes no reply.
- */
-static bool
-parse_said(const char *t, unsigned *code, char *esc, size_t escsz,
-    char *text, size_t textsz, char *cmd, size_t cmdsz)
+/* Remember a server reply as the last one (tern_conn_reply()). */
+static void
+note_reply(struct tern_conn *c, const struct client_reply *rep)
 {
-	const char *p = strstr(t, " said: "), *q, *end;
-	size_t n;
-
-	if (p == NULL)
-		return false;
-	p += 7;
-	if (!ascii_is_digit(p[0]) || !ascii_is_digit(p[1]) ||
-	    !ascii_is_digit(p[2]) || p[3] != ' ')
-		return false;
-	*code = (unsigned)((p[0] - '0') * 100 + (p[1] - '0') * 10 +
-	    (p[2] - '0'));
-	p += 4;
-	esc[0] = '\0';
-	q = strchr(p, ' ');
-	if (ascii_is_digit(p[0]) && p[1] == '.' && q != NULL) {
-		n = (size_t)(q - p);
-		if (n < escsz) {
-			memcpy(esc, p, n);
-			esc[n] = '\0';
-		}
-		p = q + 1;
-	} else if (p[0] == ' ') /* the engine writes "" for no code */
-		p++;
-	end = strstr(p, " (in reply to ");
-	if (end == NULL)
-		end = p + strlen(p);
-	n = (size_t)(end - p) < textsz ? (size_t)(end - p) : textsz - 1;
-	memcpy(text, p, n);
-	text[n] = '\0';
-	cmd[0] = '\0';
-	if (*end != '\0') {
-		(void)strlcpy(cmd, end + 14, cmdsz);
-		n = strlen(cmd);
-		if (n > 0 && cmd[n - 1] == ')')
-			cmd[n - 1] = '\0';
-	}
-	return true;
-}
-
-/* Remember the reply quoted in t, if any: true when there was one. */
-static bool
-note_reply(struct tern_conn *c, const char *t, char *cmd, size_t cmdsz)
-{
-	return parse_said(t, &c->reply_code, c->reply_esc,
-	    sizeof(c->reply_esc), c->reply_text, sizeof(c->reply_text), cmd,
-	    cmdsz);
+	c->reply_code = rep->code;
+	(void)strlcpy(c->reply_esc, rep->esc, sizeof(c->reply_esc));
+	(void)strlcpy(c->reply_text, rep->text, sizeof(c->reply_text));
 }
 
 /* ---- TLS -------------------------------------------------------------- */
@@ -417,17 +394,23 @@ verify_error(struct tern_conn *c)
 
 /* ---- connect ---------------------------------------------------------- */
 
-/* Classify an engine failure text into an error, and keep it. */
+/*
+ * Classify an engine failure into an error, and keep it: rep (may be
+ * NULL) is the server reply behind it, if any.
+ */
 static enum tern_err
-engine_error(struct tern_conn *c, const struct why *why)
+engine_error(struct tern_conn *c, const struct why *why,
+    const struct client_reply *rep)
 {
-	char cmd[32];
-
 	if (c->vi.failed && !c->insecure)
 		return verify_error(c);
 	(void)strlcpy(c->errmsg, why->text, sizeof(c->errmsg));
-	if (note_reply(c, why->text, cmd, sizeof(cmd)))
-		return strcmp(cmd, "AUTH") == 0 ? TERN_E_AUTH : TERN_E_REPLY;
+	if (rep != NULL && rep->code != 0) {
+		note_reply(c, rep);
+		return rep->cmd != NULL && strcmp(rep->cmd, "AUTH") == 0
+		           ? TERN_E_AUTH
+		           : TERN_E_REPLY;
+	}
 	if (strstr(why->text, "AUTH failed") != NULL)
 		return TERN_E_AUTH;
 	if (strstr(why->text, "timed out") != NULL)
@@ -446,6 +429,7 @@ tern_connect(struct tern_conn *c, const char *host, unsigned port)
 {
 	struct client_conn_opts o;
 	struct addrinfo hints, *res = NULL, *ai;
+	struct client_reply rep;
 	char portstr[8];
 	struct why why;
 	enum tern_err e = TERN_E_CONNECT;
@@ -474,6 +458,10 @@ tern_connect(struct tern_conn *c, const char *host, unsigned port)
 	o.proto.auth_pass = c->pass;
 	o.connect_timeout = c->connect_s;
 	o.timeout_cap = c->reply_s;
+	if (c->trace != NULL) {
+		o.trace = trace_cb;
+		o.trace_arg = c;
+	}
 	memset(&c->vi, 0, sizeof(c->vi));
 	if (c->tls != TERN_TLS_NONE) {
 		if ((e = tls_ctx(c, host)) != TERN_OK)
@@ -491,10 +479,11 @@ tern_connect(struct tern_conn *c, const char *host, unsigned port)
 	}
 	/* Next address only when this one did not answer at all. */
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		c->cc = client_open(&o, ai->ai_addr, ai->ai_addrlen, &why);
+		c->cc =
+		    client_open(&o, ai->ai_addr, ai->ai_addrlen, &rep, &why);
 		if (c->cc != NULL)
 			break;
-		e = engine_error(c, &why);
+		e = engine_error(c, &why, &rep);
 		if (e != TERN_E_CONNECT && e != TERN_E_TIMEOUT)
 			break;
 	}
@@ -654,8 +643,10 @@ results_new(struct tern_conn *c, const char *const *rcpts, size_t n)
 	results_free(c);
 	c->res = calloc(n, sizeof(*c->res));
 	c->whys = calloc(n, sizeof(*c->whys));
+	c->reps = calloc(n, sizeof(*c->reps));
 	c->res_addr = calloc(n, sizeof(*c->res_addr));
-	if (c->res == NULL || c->whys == NULL || c->res_addr == NULL)
+	if (c->res == NULL || c->whys == NULL || c->reps == NULL ||
+	    c->res_addr == NULL)
 		goto nomem;
 	c->nres = n;
 	for (i = 0; i < n; i++)
@@ -667,53 +658,51 @@ nomem:
 	return set_err(c, TERN_E_NOMEM, "out of memory");
 }
 
+/* Is rep a refusal of the whole message (not of one recipient)? */
+static bool
+is_whole(const struct client_reply *rep)
+{
+	return rep->code != 0 && rep->code / 100 != 2 &&
+	       (rep->cmd == NULL || strcmp(rep->cmd, "RCPT TO") != 0);
+}
+
 /* Fill the public results from the engine's; the overall error. */
 static enum tern_err
 results_fill(struct tern_conn *c)
 {
 	struct tern_rcpt_result *r;
-	char cmd[32], *text;
+	const struct client_reply *rep;
 	size_t i, refused = 0, whole = SIZE_MAX;
 
 	for (i = 0; i < c->nres; i++) {
 		r = &c->res[i];
+		rep = &c->reps[i];
 		r->addr = c->res_addr[i];
-		text = c->whys[i].text;
+		r->code = rep->code; /* 0: the library's reason, not a reply */
+		(void)strlcpy(r->enhanced, rep->esc, sizeof(r->enhanced));
+		r->text = rep->code != 0 ? rep->text : c->whys[i].text;
 		if (c->whys[i].kind == WHY_NONE) {
 			r->accepted = true;
-			r->code = 250;
-			r->enhanced[0] = '\0';
-			r->text = "accepted";
+			if (rep->code == 0) { /* cannot happen; be safe */
+				r->code = 250;
+				r->text = "accepted";
+			}
 			continue;
 		}
 		refused++;
-		if (parse_said(text, &r->code, r->enhanced,
-		        sizeof(r->enhanced), c->reply_text,
-		        sizeof(c->reply_text), cmd, sizeof(cmd))) {
-			/* Keep the server's text alone, in place. */
-			(void)strlcpy(text, c->reply_text, sizeof(c->whys[i].text));
-			if (strcmp(cmd, "RCPT TO") != 0 && whole == SIZE_MAX) {
-				whole = i;
-				c->reply_code = r->code;
-				(void)strlcpy(c->reply_esc, r->enhanced,
-				    sizeof(c->reply_esc));
-			}
-		} else {
-			r->code = 0; /* the library's reason, not a reply */
-			r->enhanced[0] = '\0';
-		}
-		r->text = text;
+		if (whole == SIZE_MAX && is_whole(rep))
+			whole = i;
 	}
 	if (refused == 0)
 		return TERN_OK;
 	if (whole != SIZE_MAX) {
-		(void)strlcpy(c->reply_text, c->res[whole].text,
-		    sizeof(c->reply_text));
-		return set_err(c, TERN_E_REPLY, "%s said: %u %s %s", c->host,
-		    c->reply_code, c->reply_esc, c->reply_text);
+		note_reply(c, &c->reps[whole]);
+		return set_err(c, TERN_E_REPLY, "%s said: %u %s%s%s", c->host,
+		    c->reply_code, c->reply_esc, c->reply_esc[0] ? " " : "",
+		    c->reply_text);
 	}
-	return set_err(c, TERN_E_RCPT, "%zu of %zu recipients refused",
-	    refused, c->nres);
+	return set_err(c, TERN_E_RCPT, "%zu of %zu recipients refused", refused,
+	    c->nres);
 }
 
 enum tern_err
@@ -757,8 +746,10 @@ tern_send_cb(struct tern_conn *c, const char *from, const char *const *rcpts,
 	msg.sender = from;
 	msg.rcpts = cr;
 	msg.nrcpts = nrcpts;
-	if (client_send(c->cc, &msg, fd, 0, c->whys, &why) == -1) {
-		e = engine_error(c, &why);
+	if (client_send(c->cc, &msg, fd, 0, c->whys, c->reps, &why) == -1) {
+		for (i = 0; i < nrcpts && !is_whole(&c->reps[i]); i++)
+			;
+		e = engine_error(c, &why, i < nrcpts ? &c->reps[i] : NULL);
 		client_close(c->cc); /* dead: the engine said so */
 		c->cc = NULL;
 		(void)results_fill(c);

@@ -37,21 +37,36 @@ put_line(struct buf *b, const char *p, size_t max)
 	return 0;
 }
 
+/* Is p "D.D{1,3}.D{1,3}" (RFC 3463 2) with a class of 2, 4 or 5? */
+static bool
+is_esc(const char *p)
+{
+	size_t i, n, part;
+
+	if (p == NULL || (p[0] != '2' && p[0] != '4' && p[0] != '5') ||
+	    p[1] != '.')
+		return false;
+	for (i = 2, part = 0; part < 2; part++, i++) {
+		for (n = 0; ascii_is_digit(p[i]); i++)
+			if (++n > 3)
+				return false;
+		if (n == 0 || p[i] != (part == 0 ? '.' : '\0'))
+			return false;
+	}
+	return true;
+}
+
 const char *
-bounce_status(const char *reason, enum bounce_kind kind, char *buf,
+bounce_status(const struct bounce_rcpt *br, enum bounce_kind kind, char *buf,
     size_t bufsz)
 {
-	const char *p = reason != NULL ? strstr(reason, " said: ") : NULL;
-	unsigned c, s, d;
+	const char *reason = br->reason;
 	int n;
 
-	/* "HOST said: 550 5.1.1 text": the server's own code. */
-	if (p != NULL && sscanf(p + 7, "%*3u %1u.%3u.%3u", &c, &s, &d) == 3 &&
-	    (c == 4 || c == 5)) {
-		/* A failure is final even if its last word was a 4xx. */
-		if (kind == BOUNCE_FAILED)
-			c = 5;
-		n = snprintf(buf, bufsz, "%u.%u.%u", c, s, d);
+	/* The server's own code; a failure is final even after a 4xx. */
+	if (br->code != 0 && is_esc(br->esc) && br->esc[0] != '2') {
+		n = snprintf(buf, bufsz, "%c%s",
+		    kind == BOUNCE_FAILED ? '5' : br->esc[0], br->esc + 1);
 		if (n > 0 && (size_t)n < bufsz)
 			return buf;
 	}
@@ -220,7 +235,7 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		goto big;
 	for (i = 0; i < bi->nrcpts; i++) {
 		r = &env->rcpts[bi->rcpts[i].idx];
-		bounce_status(bi->rcpts[i].reason, bi->kind, st, sizeof(st));
+		bounce_status(&bi->rcpts[i], bi->kind, st, sizeof(st));
 		if (buf_printf(b, "<%s>:\r\n    ", r->addr) == -1 ||
 		    put_line(b, bi->rcpts[i].reason, REASON_MAX) == -1 ||
 		    buf_printf(b, "\r\n    %s\r\n\r\n",
@@ -245,7 +260,7 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		goto big;
 	for (i = 0; i < bi->nrcpts; i++) {
 		r = &env->rcpts[bi->rcpts[i].idx];
-		bounce_status(bi->rcpts[i].reason, bi->kind, st, sizeof(st));
+		bounce_status(&bi->rcpts[i], bi->kind, st, sizeof(st));
 		if (buf_append_str(b, "\r\n") == -1)
 			goto big;
 		if (env->dsn != NULL && env->dsn[bi->rcpts[i].idx].orcpt &&
@@ -261,10 +276,14 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		        "Status: %s\r\n",
 		        r->addr, failed ? "failed" : "delayed", st) == -1)
 			goto big;
-		if (strstr(bi->rcpts[i].reason, " said: ") != NULL &&
-		    (buf_append_str(b, "Diagnostic-Code: smtp; ") == -1 ||
-		        put_line(b, strstr(bi->rcpts[i].reason, " said: ") + 7,
-		            REASON_MAX) == -1 ||
+		/* RFC 3464 2.3.6: the reply as the server sent it. */
+		if (bi->rcpts[i].code != 0 &&
+		    (buf_printf(b, "Diagnostic-Code: smtp; %u%s%s ",
+		         bi->rcpts[i].code,
+		         is_esc(bi->rcpts[i].esc) ? " " : "",
+		         is_esc(bi->rcpts[i].esc) ? bi->rcpts[i].esc : "") ==
+		            -1 ||
+		        put_line(b, bi->rcpts[i].text, REASON_MAX) == -1 ||
 		        buf_append_str(b, "\r\n") == -1))
 			goto big;
 		if (buf_printf(b, "Last-Attempt-Date: %s\r\n", date) == -1)

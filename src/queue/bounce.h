@@ -38,7 +38,11 @@ enum bounce_kind {
 
 struct bounce_rcpt {
 	size_t idx;         /* into env->rcpts */
-	const char *reason; /* why text: "mx said: 550 5.1.1 ..." */
+	const char *reason; /* why text for a person: "mx said: 550 ..." */
+	/* The server reply that decided it, if one did (code 0: none). */
+	unsigned code;    /* 3-digit reply code */
+	const char *esc;  /* its enhanced status "5.1.1"; NULL or "": none */
+	const char *text; /* its text, or NULL */
 };
 
 struct bounce_info {
@@ -60,11 +64,13 @@ struct bounce_info {
 int bounce_build(const struct bounce_info *, struct buf *out, struct why *);
 
 /*
- * "X.Y.Z" status for a reason: the enhanced code a server quoted, else
- * one that fits the kind (5.0.0, 4.0.0; expiry 4.4.7). Into buf (>= 16).
+ * "X.Y.Z" status for a recipient: the server's enhanced code (its class
+ * made 5 for a failure), else one that fits our own reason (expiry
+ * 5.4.7/4.4.7, null MX 5.1.10, no such domain 5.1.2), else the kind's
+ * (5.0.0, 4.0.0). Into buf (>= 16); returns buf.
  */
-const char *bounce_status(const char *reason, enum bounce_kind, char *buf,
-    size_t bufsz);
+const char *bounce_status(const struct bounce_rcpt *, enum bounce_kind,
+    char *buf, size_t bufsz);
 
 /*
  * Should the sender hear about recipient idx about this kind of event (RFC

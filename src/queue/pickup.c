@@ -20,6 +20,7 @@
 #include "conf/conf.h"
 #include "dir/dir.h"
 #include "msg/received.h"
+#include "queue/bounce.h"
 #include "queue/sched.h"
 #include "queue/spool.h"
 #include "util/buf.h"
@@ -254,7 +255,40 @@ commit_done(void *arg, const char *id, int ok, const struct why *why)
 	pthread_mutex_unlock(&pk->mtx);
 }
 
-/* Resolve the recipients into env->rcpts; -1: try the file later. */
+/*
+ * Why a local recipient was refused: what RCPT TO would have answered
+ * (server/session.c), for the DSN's Status and Diagnostic-Code.
+ */
+static const struct {
+	const char *text;
+	const char *esc;
+} refusals[] = {
+	{ "no such user here", "5.1.1" }, /* DIR_NO_SUCH_USER */
+	{ "alias loop", "5.4.6" },        /* DIR_ALIAS_LOOP */
+};
+
+/* Add one recipient (state P or F) to env->rcpts, growing it. */
+static void
+add_rcpt(struct spool_env *env, size_t *cap, const char *addr,
+    const char *orcpt, enum spool_rcpt_state state)
+{
+	if (env->nrcpts == *cap) {
+		*cap = *cap == 0 ? 8 : *cap * 2;
+		env->rcpts = xrealloc(env->rcpts, *cap * sizeof(*env->rcpts));
+	}
+	memset(&env->rcpts[env->nrcpts], 0, sizeof(env->rcpts[0]));
+	env->rcpts[env->nrcpts].addr = xstrdup(addr);
+	env->rcpts[env->nrcpts].orcpt = xstrdup(orcpt);
+	env->rcpts[env->nrcpts].state = state;
+	env->nrcpts++;
+}
+
+/*
+ * Resolve the recipients into env->rcpts; -1: try the file later. A
+ * local recipient that does not exist (or loops) is kept in state F,
+ * to be bounced (sendmail already said yes to it), unless the sender is
+ * null: then it is only logged (RFC 5321 6.1: never bounce a bounce).
+ */
 static int
 resolve(struct pickup *pk, const struct pickup_drop *d, struct spool_env *env,
     const char *name)
@@ -288,30 +322,23 @@ resolve(struct pickup *pk, const struct pickup_drop *d, struct spool_env *env,
 			return -1;
 		}
 		if (st != DIR_RESOLVED) {
-			/*
-			 * XXX sendmail already said yes, so this should be a
-			 * bounce to the sender; for now it is only logged.
-			 */
-			log_warn("event=pickup_rcpt_refused file=%s to=%s "
-			         "reason=\"%s\"",
+			log_info("event=pickup_rcpt_refused file=%s to=%s "
+			         "reason=\"%s\" action=%s",
 			    name, log_escs(esc, sizeof(esc), addr),
 			    st == DIR_NO_SUCH_USER ? "no such user here"
-			                           : "alias loop");
+			                           : "alias loop",
+			    env->sender[0] != '\0' ? "bounce" : "drop");
+			if (env->sender[0] == '\0' ||
+			    env->nrcpts >= SPOOL_RCPTS_MAX)
+				continue;
+			add_rcpt(env, &cap, addr, addr, SPOOL_RCPT_FAILED);
+			env->rcpts[env->nrcpts - 1].last_error = xstrdup(
+			    refusals[st == DIR_NO_SUCH_USER ? 0 : 1].text);
 			continue;
 		}
-		for (k = 0; k < t.n && env->nrcpts < SPOOL_RCPTS_MAX; k++) {
-			if (env->nrcpts == cap) {
-				cap = cap == 0 ? 8 : cap * 2;
-				env->rcpts = xrealloc(env->rcpts,
-				    cap * sizeof(*env->rcpts));
-			}
-			memset(&env->rcpts[env->nrcpts], 0,
-			    sizeof(env->rcpts[0]));
-			env->rcpts[env->nrcpts].addr = xstrdup(t.addrs[k]);
-			env->rcpts[env->nrcpts].orcpt = xstrdup(addr);
-			env->rcpts[env->nrcpts].state = SPOOL_RCPT_PENDING;
-			env->nrcpts++;
-		}
+		for (k = 0; k < t.n && env->nrcpts < SPOOL_RCPTS_MAX; k++)
+			add_rcpt(env, &cap, t.addrs[k], addr,
+			    SPOOL_RCPT_PENDING);
 		dir_targets_free(&t);
 	}
 	return 0;
@@ -325,6 +352,7 @@ env_rcpts_free(struct spool_env *env)
 	for (i = 0; i < env->nrcpts; i++) {
 		free(env->rcpts[i].addr);
 		free(env->rcpts[i].orcpt);
+		free(env->rcpts[i].last_error);
 	}
 	free(env->rcpts);
 	env->rcpts = NULL;
@@ -381,15 +409,75 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 		return -1;
 	}
 	sched_submit(pk->sched, id);
-	/* Queued: the file may go. A crash before this is a duplicate. */
-	if (unlinkat(pk->dfd, name, 0) == -1 && errno != ENOENT)
-		log_warn("event=pickup_remove_failed file=%s id=%s "
-		         "error=\"%s\"",
-		    name, id, strerror(errno));
 	log_info("event=queued id=%s source=maildrop file=%s uid=%ld "
 	         "from=<%s> nrcpt=%zu size=%zu",
 	    id, name, uid, env->sender, env->nrcpts, n - d->body_off);
 	return 0;
+}
+
+/*
+ * Return the message to its sender for the recipients resolve() failed
+ * (state F), as a DSN (queue/bounce.h) about the queued message env,
+ * read from the drop file fd. 0 when there are none or the DSN is
+ * queued; -1 (logged): keep the drop file for the next scan.
+ */
+static int
+bounce_refused(struct pickup *pk, struct spool_env *env, int fd,
+    const struct pickup_drop *d, size_t n, const char *name)
+{
+	struct bounce_rcpt *br;
+	char bid[SPOOL_ID_MAX];
+	struct spool_env be;
+	struct why why;
+	size_t i, k, nb = 0;
+	int rc;
+
+	br = xcalloc(env->nrcpts, sizeof(*br));
+	for (i = 0; i < env->nrcpts; i++) {
+		if (env->rcpts[i].state != SPOOL_RCPT_FAILED)
+			continue;
+		for (k = 0;
+		     k < sizeof(refusals) / sizeof(refusals[0]) - 1 &&
+		     strcmp(env->rcpts[i].last_error, refusals[k].text) != 0;
+		     k++)
+			;
+		br[nb].idx = i;
+		br[nb].reason = env->rcpts[i].last_error;
+		br[nb].code = 550;
+		br[nb].esc = refusals[k].esc;
+		br[nb++].text = env->rcpts[i].last_error;
+	}
+	/* The original as sendmail got it, without our Received field. */
+	be = *env;
+	be.body_offset = (off_t)d->body_off;
+	be.body_size = (off_t)(n - d->body_off);
+	rc = nb == 0 ? 0
+	             : bounce_enqueue(pk->spool, pk->conf->hostname,
+	                   pk->conf->postmaster, &be, fd, BOUNCE_FAILED, br, nb,
+	                   bid, &why);
+	free(br);
+	if (rc == -1) {
+		log_warn("event=bounce_failed id=%s file=%s rcpts=%zu "
+		         "error=\"%s\"",
+		    env->id, name, nb, why.text);
+		return -1;
+	}
+	if (nb > 0 && bid[0] != '\0') {
+		log_info("event=bounce id=%s dsn_id=%s rcpts=%zu", env->id, bid,
+		    nb);
+		sched_submit(pk->sched, bid);
+	}
+	return 0;
+}
+
+/* Queued (and bounced): the file may go. A crash before is a duplicate. */
+static void
+drop_done(struct pickup *pk, const char *name, const char *id)
+{
+	if (unlinkat(pk->dfd, name, 0) == -1 && errno != ENOENT)
+		log_warn("event=pickup_remove_failed file=%s id=%s "
+		         "error=\"%s\"",
+		    name, id, strerror(errno));
 }
 
 /* Read the whole file (at most cap bytes); -1 with errno. */
@@ -464,9 +552,9 @@ take(struct pickup *pk, const char *name)
 		refuse(pk, name, uid, "read failed or file too big");
 		return;
 	}
-	(void)close(fd);
 	if (pickup_parse(b.data, b.len, pk->conf->limits.max_message_size, &d,
 	        &why_text) == -1) {
+		(void)close(fd);
 		buf_reset(&b);
 		refuse(pk, name, uid, why_text);
 		return;
@@ -480,12 +568,20 @@ take(struct pickup *pk, const char *name)
 	env.client_name = (char *)"localhost";
 	env.smtputf8 = d.smtputf8;
 	env.eightbit = d.eightbit;
+	/*
+	 * Refused local recipients go into the queue in state F (so that
+	 * `tern queue` and the logs tie the bounce to the message) and
+	 * back to the sender in a DSN; when none is left, the message is
+	 * queued only to be bounced whole.
+	 */
 	if (resolve(pk, &d, &env, name) == 0) {
 		if (env.nrcpts == 0)
 			refuse(pk, name, uid, "no deliverable recipient");
-		else
-			(void)enqueue(pk, &d, b.data, b.len, &env, uid, name);
+		else if (enqueue(pk, &d, b.data, b.len, &env, uid, name) == 0 &&
+		         bounce_refused(pk, &env, fd, &d, b.len, name) == 0)
+			drop_done(pk, name, env.id);
 	}
+	(void)close(fd);
 	env_rcpts_free(&env);
 	pickup_drop_free(&d);
 	buf_reset(&b);

@@ -19,7 +19,10 @@
  * field naming the file owner's uid first), resolves local recipients
  * through the directory like RCPT TO, waits for the spool commit, hands
  * the message to the scheduler, and only then removes the file: a crash
- * in between means a duplicate, never a loss. A file it cannot accept is
+ * in between means a duplicate, never a loss. A local recipient that
+ * does not exist (or loops) is queued in state F and returned to the
+ * sender in a DSN (queue/bounce.h) before the file goes; with the null
+ * sender it is only logged. A file it cannot accept is
  * moved to <data_dir>/maildrop-refused/ (mode 0700) and logged
  * (event=pickup_refused); a temporary failure (directory, spool) leaves
  * it for the next scan.

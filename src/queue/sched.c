@@ -286,29 +286,39 @@ set_state(struct sched *s, const struct spool_env *env, size_t i,
 
 /*
  * With deliver_many, deliver every pending recipient at once, so that
- * recipients with one destination share a transaction. Results by
- * recipient index (caller frees); NULL without deliver_many.
+ * recipients with one destination share a transaction. Results and the
+ * replies behind them (*rep_out) by recipient index (caller frees both);
+ * NULL without deliver_many.
  */
 static struct why *
-deliver_batch(struct sched *s, void *ctx, const struct spool_env *env, int fd)
+deliver_batch(struct sched *s, void *ctx, const struct spool_env *env, int fd,
+    struct sched_reply **rep_out)
 {
 	struct why *res, *w;
+	struct sched_reply *rep, *wr;
 	size_t *idx, i, n = 0;
 
+	*rep_out = NULL;
 	if (s->d.deliver_many == NULL)
 		return NULL;
 	res = xcalloc(env->nrcpts, sizeof(*res));
+	rep = xcalloc(env->nrcpts, sizeof(*rep));
 	idx = xcalloc(env->nrcpts, sizeof(*idx));
 	w = xcalloc(env->nrcpts, sizeof(*w));
+	wr = xcalloc(env->nrcpts, sizeof(*wr));
 	for (i = 0; i < env->nrcpts; i++)
 		if (env->rcpts[i].state == SPOOL_RCPT_PENDING)
 			idx[n++] = i;
 	if (n > 0)
-		s->d.deliver_many(ctx, env, fd, idx, n, w);
-	for (i = 0; i < n; i++)
+		s->d.deliver_many(ctx, env, fd, idx, n, w, wr);
+	for (i = 0; i < n; i++) {
 		res[idx[i]] = w[i];
+		rep[idx[i]] = wr[i];
+	}
+	free(wr);
 	free(w);
 	free(idx);
+	*rep_out = rep;
 	return res;
 }
 
@@ -337,12 +347,14 @@ postmaster(const struct sched *s, char *dst, size_t dstsz)
 
 /*
  * Queue one DSN (queue/bounce.h) about the recipients of env whose
- * res[] kind is `want` and whose state is `state`; -1 with why.
+ * res[] kind is `want` and whose state is `state`, with the replies
+ * behind them (rep, may be NULL); -1 with why.
  */
 static int
 send_dsn(struct sched *s, struct spool_env *env, int fd, const struct why *res,
-    enum why_kind want, enum spool_rcpt_state state, enum bounce_kind kind,
-    size_t *n_out, struct why *why)
+    const struct sched_reply *rep, enum why_kind want,
+    enum spool_rcpt_state state, enum bounce_kind kind, size_t *n_out,
+    struct why *why)
 {
 	struct bounce_rcpt *br;
 	char bid[SPOOL_ID_MAX], pm[SPOOL_FIELD_MAX + 1];
@@ -354,7 +366,13 @@ send_dsn(struct sched *s, struct spool_env *env, int fd, const struct why *res,
 		if (res[i].kind == want && env->rcpts[i].state == state &&
 		    bounce_wanted(env, i, kind)) {
 			br[n].idx = i;
-			br[n++].reason = res[i].text;
+			br[n].reason = res[i].text;
+			if (rep != NULL && rep[i].code != 0) {
+				br[n].code = rep[i].code;
+				br[n].esc = rep[i].esc;
+				br[n].text = rep[i].text;
+			}
+			n++;
 		}
 	*n_out = n;
 	postmaster(s, pm, sizeof(pm));
@@ -383,14 +401,14 @@ send_dsn(struct sched *s, struct spool_env *env, int fd, const struct why *res,
  */
 static size_t
 notify_sender(struct sched *s, struct spool_env *env, int fd, struct why *res,
-    size_t pending)
+    const struct sched_reply *rep, size_t pending)
 {
 	unsigned warn = s->conf->queue.delay_warning;
 	char reason[300];
 	struct why why;
 	size_t i, n, back = 0;
 
-	if (send_dsn(s, env, fd, res, WHY_PERM, SPOOL_RCPT_FAILED,
+	if (send_dsn(s, env, fd, res, rep, WHY_PERM, SPOOL_RCPT_FAILED,
 	        BOUNCE_FAILED, &n, &why) == -1) {
 		log_warn("event=bounce_failed id=%s rcpts=%zu reason=%s",
 		    env->id, n, log_escs(reason, sizeof(reason), why.text));
@@ -405,7 +423,7 @@ notify_sender(struct sched *s, struct spool_env *env, int fd, struct why *res,
 	/* One warning per message, when it has waited long enough. */
 	if (warn > 0 && pending > 0 && !env->warned && age(env) >= warn &&
 	    env->sender[0] != '\0') {
-		if (send_dsn(s, env, fd, res, WHY_TEMP, SPOOL_RCPT_PENDING,
+		if (send_dsn(s, env, fd, res, rep, WHY_TEMP, SPOOL_RCPT_PENDING,
 		        BOUNCE_DELAYED, &n, &why) == 0 &&
 		    n > 0)
 			(void)spool_note_warned(s->spool, env->id, NULL);
@@ -431,6 +449,7 @@ process(struct sched *s, void *ctx, const char *id, bool forced)
 	size_t i, pending = 0, ndelivered = 0;
 	bool *was_delivered;
 	struct why *batch = NULL, *res;
+	struct sched_reply *brep = NULL;
 	size_t nfailed = 0;
 	unsigned attempts;
 	int fd;
@@ -467,7 +486,7 @@ process(struct sched *s, void *ctx, const char *id, bool forced)
 		return (now + sched_backoff(s->conf, 1)) * (int64_t)1000;
 	}
 	if (now < expiry)
-		batch = deliver_batch(s, ctx, &env, fd);
+		batch = deliver_batch(s, ctx, &env, fd, &brep);
 	was_delivered = xcalloc(env.nrcpts, sizeof(*was_delivered));
 	res = xcalloc(env.nrcpts, sizeof(*res)); /* failed and deferred */
 	for (i = 0; i < env.nrcpts; i++)
@@ -521,9 +540,10 @@ process(struct sched *s, void *ctx, const char *id, bool forced)
 		         "reason=%s",
 		    id, to, age(&env), relay(s), reason);
 	}
-	pending += notify_sender(s, &env, fd, res, pending);
+	pending += notify_sender(s, &env, fd, res, brep, pending);
 	(void)close(fd);
 	free(batch);
+	free(brep);
 	/*
 	 * A message that leaves the queue needs no per-recipient record:
 	 * skipping it saves a sync per message. A crash before the removal

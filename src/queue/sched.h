@@ -22,6 +22,17 @@ struct conf;
 struct sched;
 
 /*
+ * The remote server's reply that decided a recipient (RFC 5321 4.2.1,
+ * RFC 3463), for the DSN's Status and Diagnostic-Code fields. code 0
+ * when no reply did (local delivery, a timeout: the why says).
+ */
+struct sched_reply {
+	unsigned code;  /* 200..559, or 0 */
+	char esc[16];   /* enhanced status "5.1.1", or "" when none given */
+	char text[256]; /* the server's text on one line */
+};
+
+/*
  * Deliver message `env` (body readable from `fd` at env->body_offset) to
  * recipient `idx`. 0 when delivered; -1 with why (WHY_TEMP: retry later,
  * WHY_PERM: give up on this recipient). Runs on a delivery thread; `ctx`
@@ -36,10 +47,12 @@ struct sched_deliverer {
 	 * Optional, used instead of deliver() when set: all pending
 	 * recipients of one message at once, idx[0..n), so that those with
 	 * one destination share a transaction. whys[k] is the result for
-	 * idx[k]: kind WHY_NONE when delivered.
+	 * idx[k]: kind WHY_NONE when delivered; replies[k] (zeroed by the
+	 * caller) the server reply that decided it, if any.
 	 */
 	void (*deliver_many)(void *ctx, const struct spool_env *env, int fd,
-	    const size_t *idx, size_t n, struct why *whys);
+	    const size_t *idx, size_t n, struct why *whys,
+	    struct sched_reply *replies);
 	void *arg;
 	const char *name; /* relay= in log lines, e.g. "maildir"; NULL: "-" */
 };

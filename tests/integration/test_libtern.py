@@ -264,3 +264,128 @@ def test_example_builds_against_installed_copy(server, tmp_path):
     assert r.returncode == 0, r.stderr
     msg = parse(server.wait_for_mail("alice@example.test")[0])
     assert msg["Subject"] == "libtern example"
+
+
+def test_send_verbose_dialogue_masks_credentials(make_server, tmp_path):
+    # issue 5 (i5c): -v prints the SMTP dialogue as C:/S: lines on
+    # stderr; the password and every base64 form of it never appear.
+    import base64
+    srv = tls_server(make_server, tmp_path)
+    user = "alice@example.test"
+    r = send(srv.ports["submission"], "--starttls", "--ca-file",
+             str(srv.cert), "--user", user, "--from", user,
+             "--to", "bob@example.test", "--to", "ghost@example.test",
+             "-v", host="localhost", stdin=b"secret body line\n",
+             env_extra={"TERN_PASSWORD": PASSWORD})
+    assert r.returncode == 65, r.stderr  # ghost refused
+    err = r.stderr.decode()
+    lines = err.splitlines()
+    assert any(re.match(r"S: 220[ -]", ln) for ln in lines), err
+    for cmd in ("C: EHLO ", "C: STARTTLS", "C: AUTH PLAIN ****",
+                "C: MAIL FROM:<alice@example.test>",
+                "C: RCPT TO:<bob@example.test>",
+                "C: RCPT TO:<ghost@example.test>", "C: QUIT"):
+        assert any(ln.startswith(cmd) for ln in lines), (cmd, err)
+    # tern offers CHUNKING, so the data step is BDAT (DATA elsewhere).
+    assert any(re.match(r"C: (DATA$|BDAT \d+ LAST$)", ln)
+               for ln in lines), err
+    assert any(re.match(r"S: 235[ -]", ln) for ln in lines), err
+    assert any(re.match(r"S: 550[ -]5\.1\.1", ln) for ln in lines), err
+    assert any(re.match(r"S: 250[ -]", ln) for ln in lines), err
+    assert re.search(r"C: <message body: \d+ octets>", err), err
+    assert "secret body line" not in err
+    # No form of the credentials, anywhere.
+    both = r.stdout + r.stderr
+    forms = [PASSWORD.encode(),
+             base64.b64encode(b"\0" + user.encode() + b"\0" +
+                              PASSWORD.encode()),
+             base64.b64encode(PASSWORD.encode()),
+             base64.b64encode(user.encode())]
+    for f in forms:
+        assert f not in both, f
+    srv.wait_for_mail("bob@example.test")
+
+
+def _run_with_tty(argv, answers, stdin=b"", env=None, timeout=CLI_TIMEOUT):
+    """Run argv with a pseudo-terminal as its controlling tty (stdin
+    stays a pipe); answer each prompt in `answers` (prompt, reply).
+    Returns (process, everything written to the terminal)."""
+    import fcntl
+    import select
+    import termios
+    import time
+    master, slave = os.openpty()
+
+    def ctty():
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, preexec_fn=ctty,
+                         pass_fds=(slave,), env=env)
+    os.close(slave)
+    p.stdin.write(stdin)  # `tern send` reads the body before it asks
+    p.stdin.close()
+    seen = b""
+    deadline = time.monotonic() + timeout
+    try:
+        for prompt, reply in answers:
+            while prompt not in seen:
+                left = deadline - time.monotonic()
+                assert left > 0, seen
+                r, _, _ = select.select([master], [], [], left)
+                if r:
+                    seen += os.read(master, 4096)
+            os.write(master, reply)
+        p.stdin = None  # closed above; communicate() must not flush it
+        out, err = p.communicate(timeout=timeout)
+        while select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    p.out, p.err = out, err
+    return p, seen
+
+
+def test_send_password_prompt_on_tty(make_server, tmp_path):
+    # issue 5 (i5c): with no TERN_PASSWORD or --password-file, `tern
+    # send` asks on the terminal with echo off (cli/tty.c, shared with
+    # `tern user add`), and the login works.
+    srv = tls_server(make_server, tmp_path)
+    env = dict(os.environ)
+    env.pop("TERN_PASSWORD", None)
+    p, seen = _run_with_tty(
+        [TERN_BIN, "send", "--server",
+         f"localhost:{srv.ports['submission']}", "--starttls", "--ca-file",
+         str(srv.cert), "--user", "alice@example.test", "--from",
+         "alice@example.test", "--to", "bob@example.test"],
+        [(b"Password for alice@example.test: ",
+          PASSWORD.encode() + b"\n")], stdin=b"via a tty\n", env=env)
+    assert p.returncode == 0, p.err
+    assert PASSWORD.encode() not in seen  # echo was off
+    srv.wait_for_mail("bob@example.test")
+
+
+def test_user_add_prompts_twice_on_tty(server):
+    p, seen = _run_with_tty(
+        [TERN_BIN, "-c", str(server.conf_path), "user", "add",
+         "carol@example.test"],
+        [(b"Password: ", b"pw-for-carol\n"),
+         (b"Retype password: ", b"pw-for-carol\n")])
+    assert p.returncode == 0, p.err
+    assert b"pw-for-carol" not in seen
+    p, _ = _run_with_tty(
+        [TERN_BIN, "-c", str(server.conf_path), "user", "add",
+         "dave@example.test"],
+        [(b"Password: ", b"one\n"), (b"Retype password: ", b"two\n")])
+    assert p.returncode != 0
+    assert b"the passwords differ" in p.err

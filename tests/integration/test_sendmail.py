@@ -159,3 +159,81 @@ def test_dropped_while_down_is_delivered(make_server):
     data = srv.wait_for_mail("alice@example.test")[0]
     assert fields(data)["subject"] == "while down"
     assert not list((srv.data_dir / "maildrop").iterdir())
+
+
+def _dsn_status(data):
+    """Final-Recipient -> (Status, Diagnostic-Code) of a DSN's report."""
+    import email
+    import email.policy
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    assert msg.get_content_type() == "multipart/report"
+    out = {}
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        for block in part.get_payload()[1:]:
+            out[block["Final-Recipient"].split(";")[1].strip()] = (
+                block["Status"], block.get("Diagnostic-Code"))
+    return out
+
+
+def test_sendmail_unknown_local_user_bounces(server):
+    # issue 5 (i5c): sendmail already said yes, so a local recipient
+    # that does not exist comes back to the sender as a DSN (5.1.1);
+    # the other recipients still get the message.
+    sendmail(server, "-f", "alice@example.test", "bob",
+             "nobody@example.test", input="Subject: half\n\nhello\n")
+    server.wait_for_mail("bob@example.test")
+    dsn = server.wait_for_mail("alice@example.test")[0]
+    f = fields(dsn)
+    assert "undelivered" in f["subject"].lower()
+    assert f["return-path"] == "<>"
+    st = _dsn_status(dsn)
+    assert list(st) == ["nobody@example.test"], st
+    assert st["nobody@example.test"][0] == "5.1.1"
+    assert "5.1.1" in st["nobody@example.test"][1]
+    assert b"Subject: half" in dsn  # the original comes back
+    log = server.log()
+    assert "event=pickup_rcpt_refused" in log and "action=bounce" in log
+
+
+def test_sendmail_no_recipient_resolves_bounces_whole(server):
+    sendmail(server, "-f", "alice@example.test", "ghost@example.test",
+             "nobody@example.test", input="Subject: none\n\nhello\n")
+    dsn = server.wait_for_mail("alice@example.test")[0]
+    st = _dsn_status(dsn)
+    assert sorted(st) == ["ghost@example.test", "nobody@example.test"], st
+    assert all(s == "5.1.1" for s, _ in st.values())
+    server.wait_queue_empty()
+    assert not list((server.data_dir / "maildrop-refused").iterdir())
+
+
+def test_sendmail_null_sender_unknown_user_not_bounced(server):
+    # RFC 5321 6.1: never bounce a message with the null sender.
+    sendmail(server, "-f", "<>", "nobody@example.test", "bob",
+             input="Subject: null\n\nhello\n")
+    server.wait_for_mail("bob@example.test")
+    wait_log(server, "action=drop")
+    server.wait_queue_empty()
+    assert not server.mail("alice@example.test")
+    assert not server.mail("postmaster@example.test")
+
+
+def test_global_c_before_sendmail(server):
+    # `tern -c FILE sendmail` (a cron line with a non-default config):
+    # no TERN_CONFIG in the environment, so only -c can find the server.
+    env = child_env()
+    env.pop("TERN_CONFIG", None)
+    r = subprocess.run(
+        [TERN_BIN, "-c", str(server.conf_path), "sendmail", "-oi", "alice"],
+        input=b"Subject: via -c\n\nbody\n", capture_output=True,
+        timeout=CLI_TIMEOUT, env=env)
+    assert r.returncode == 0, r.stderr
+    data = server.wait_for_mail("alice@example.test")[0]
+    assert fields(data)["subject"] == "via -c"
+    # A -c FILE that does not exist is a configuration error.
+    r = subprocess.run(
+        [TERN_BIN, "-c", str(server.conf_path) + ".missing", "sendmail",
+         "alice"], input=b"x\n", capture_output=True, timeout=CLI_TIMEOUT,
+        env=env)
+    assert r.returncode == 78, r.stderr  # EX_CONFIG

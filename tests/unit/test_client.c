@@ -23,13 +23,22 @@ struct rig {
 	struct client_proto p;
 	struct smtp_reply_parser *rp;
 	char sent[2048];
+	char secret[64]; /* what a trace must mask in sent, or "" */
 };
 
 /* The commands queued so far, into r->sent. */
 static void
 take(struct rig *r)
 {
-	r->sent[0] = '\0';
+	r->sent[0] = r->secret[0] = '\0';
+	if (r->p.secret_len > 0) {
+		assert_true(r->p.secret_len < sizeof(r->secret));
+		assert_true(r->p.secret_off + r->p.secret_len <= r->p.out.len);
+		memcpy(r->secret, r->p.out.data + r->p.secret_off,
+		    r->p.secret_len);
+		r->secret[r->p.secret_len] = '\0';
+		r->p.secret_len = 0;
+	}
 	if (r->p.out.len > 0) {
 		assert_true(r->p.out.len < sizeof(r->sent));
 		memcpy(r->sent, r->p.out.data, r->p.out.len);
@@ -91,6 +100,7 @@ test_pipelined(void **state)
 	struct client_msg m = { "s@y.test", rcpts, 3, 10, true, false, 0,
 		NULL };
 	struct why res[3];
+	struct client_reply rep[3];
 	struct rig r;
 
 	(void)state;
@@ -101,7 +111,8 @@ test_pipelined(void **state)
 	                     "250-mx\r\n250-PIPELINING\r\n250-SIZE 100\r\n"
 	                     "250-8BITMIME\r\n250 DSN\r\n"),
 	    CLIENT_EV_READY);
-	assert_int_equal(client_proto_start(&r.p, &m, res), CLIENT_EV_NONE);
+	assert_int_equal(client_proto_start(&r.p, &m, res, rep),
+	    CLIENT_EV_NONE);
 	take(&r);
 	assert_string_equal(r.sent,
 	    "MAIL FROM:<s@y.test> SIZE=10 BODY=8BITMIME\r\n"
@@ -122,9 +133,21 @@ test_pipelined(void **state)
 	assert_non_null(strstr(res[1].text,
 	    "mx.test said: 550 5.1.1 no such user (in reply to RCPT TO)"));
 	assert_int_equal(res[2].kind, WHY_TEMP);
+	/* The replies themselves, not text to parse back. */
+	assert_int_equal(rep[0].code, 250);
+	assert_string_equal(rep[0].esc, "2.0.0");
+	assert_string_equal(rep[0].text, "queued");
+	assert_string_equal(rep[0].cmd, "end of data");
+	assert_int_equal(rep[1].code, 550);
+	assert_string_equal(rep[1].esc, "5.1.1");
+	assert_string_equal(rep[1].text, "no such user");
+	assert_string_equal(rep[1].cmd, "RCPT TO");
+	assert_int_equal(rep[2].code, 451);
+	assert_string_equal(rep[2].esc, "4.3.0");
 	/* A second message on the same session. */
 	m.nrcpts = 1;
-	assert_int_equal(client_proto_start(&r.p, &m, res), CLIENT_EV_NONE);
+	assert_int_equal(client_proto_start(&r.p, &m, res, rep),
+	    CLIENT_EV_NONE);
 	take(&r);
 	assert_string_equal(r.sent,
 	    "MAIL FROM:<s@y.test> SIZE=10 BODY=8BITMIME\r\n"
@@ -135,6 +158,9 @@ test_pipelined(void **state)
 	assert_string_equal(r.sent, "RSET\r\n");
 	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_MSG_DONE);
 	assert_int_equal(res[0].kind, WHY_PERM);
+	assert_int_equal(rep[0].code, 554); /* no enhanced code given */
+	assert_string_equal(rep[0].esc, "");
+	assert_string_equal(rep[0].cmd, "DATA");
 	client_proto_quit(&r.p);
 	take(&r);
 	assert_string_equal(r.sent, "QUIT\r\n");
@@ -154,7 +180,8 @@ test_plain_helo_fallback(void **state)
 	assert_int_equal(reply(&r, "502 what\r\n"), CLIENT_EV_NONE);
 	assert_string_equal(r.sent, "HELO me.test\r\n");
 	assert_int_equal(reply(&r, "250 hi\r\n"), CLIENT_EV_READY);
-	assert_int_equal(client_proto_start(&r.p, &m, res), CLIENT_EV_NONE);
+	assert_int_equal(client_proto_start(&r.p, &m, res, NULL),
+	    CLIENT_EV_NONE);
 	take(&r);
 	/* No PIPELINING: one command at a time, no DSN parameters. */
 	assert_string_equal(r.sent, "MAIL FROM:<>\r\n");
@@ -184,7 +211,7 @@ test_all_rcpts_refused(void **state)
 	rig_init(&r, false);
 	reply(&r, "220 hi\r\n");
 	reply(&r, "250 hi\r\n");
-	client_proto_start(&r.p, &m, res);
+	client_proto_start(&r.p, &m, res, NULL);
 	take(&r);
 	reply(&r, "250 ok\r\n");
 	assert_int_equal(reply(&r, "450 busy\r\n"), CLIENT_EV_NONE);
@@ -206,7 +233,8 @@ test_chunking(void **state)
 	rig_init(&r, false);
 	reply(&r, "220 hi\r\n");
 	reply(&r, "250-hi\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
-	assert_int_equal(client_proto_start(&r.p, &m, res), CLIENT_EV_NONE);
+	assert_int_equal(client_proto_start(&r.p, &m, res, NULL),
+	    CLIENT_EV_NONE);
 	assert_true(r.p.body_after_out);
 	take(&r);
 	assert_string_equal(r.sent,
@@ -225,6 +253,7 @@ test_lmtp(void **state)
 	struct client_msg m = { "s@y.test", rcpts, 3, 10, false, false, 0,
 		NULL };
 	struct why res[3];
+	struct client_reply rep[3];
 	struct rig r;
 
 	(void)state;
@@ -232,7 +261,7 @@ test_lmtp(void **state)
 	reply(&r, "220 lmtp\r\n");
 	assert_string_equal(r.sent, "LHLO me.test\r\n");
 	reply(&r, "250-x\r\n250 PIPELINING\r\n");
-	client_proto_start(&r.p, &m, res);
+	client_proto_start(&r.p, &m, res, rep);
 	take(&r);
 	reply(&r, "250 ok\r\n");
 	reply(&r, "250 ok\r\n");
@@ -247,6 +276,13 @@ test_lmtp(void **state)
 	assert_non_null(strstr(res[0].text, "over quota"));
 	assert_int_equal(res[1].kind, WHY_PERM);
 	assert_int_equal(res[2].kind, WHY_NONE);
+	assert_int_equal(rep[0].code, 452);
+	assert_string_equal(rep[0].esc, "4.2.2");
+	assert_string_equal(rep[0].text, "over quota");
+	assert_string_equal(rep[0].cmd, "end of data");
+	assert_int_equal(rep[1].code, 550);
+	assert_string_equal(rep[1].cmd, "RCPT TO");
+	assert_int_equal(rep[2].code, 250);
 	rig_free(&r);
 }
 
@@ -256,6 +292,7 @@ test_refusals(void **state)
 	struct client_msg m = { "s@y.test", rcpts, 1, 1000, false, true, 0,
 		NULL };
 	struct why res[1];
+	struct client_reply rep[1];
 	struct rig r;
 
 	(void)state;
@@ -263,25 +300,32 @@ test_refusals(void **state)
 	reply(&r, "220 hi\r\n");
 	reply(&r, "250-hi\r\n250 SIZE 999\r\n");
 	/* RFC 1870: bigger than announced: permanent, nothing sent. */
-	assert_int_equal(client_proto_start(&r.p, &m, res), CLIENT_EV_MSG_DONE);
+	assert_int_equal(client_proto_start(&r.p, &m, res, rep),
+	    CLIENT_EV_MSG_DONE);
 	assert_int_equal(r.p.out.len, 0);
 	assert_int_equal(res[0].kind, WHY_PERM);
+	assert_int_equal(rep[0].code, 0); /* our decision, no reply */
 	m.size = 10;
 	/* Needs SMTPUTF8, server lacks it: permanent. */
-	assert_int_equal(client_proto_start(&r.p, &m, res), CLIENT_EV_MSG_DONE);
+	assert_int_equal(client_proto_start(&r.p, &m, res, NULL),
+	    CLIENT_EV_MSG_DONE);
 	assert_int_equal(res[0].kind, WHY_PERM);
 	assert_non_null(strstr(res[0].text, "SMTPUTF8"));
 	/* 421 in the middle: the session is gone, the rest is TEMP. */
 	m.smtputf8 = false;
-	client_proto_start(&r.p, &m, res);
+	client_proto_start(&r.p, &m, res, rep);
 	take(&r);
-	assert_int_equal(reply(&r, "421 bye\r\n"), CLIENT_EV_FAIL);
+	assert_int_equal(reply(&r, "421 4.3.2 bye\r\n"), CLIENT_EV_FAIL);
 	assert_int_equal(res[0].kind, WHY_TEMP);
+	assert_int_equal(rep[0].code, 421);
+	assert_string_equal(rep[0].esc, "4.3.2");
 	rig_free(&r);
 	/* A 554 greeting fails the session. */
 	rig_init(&r, false);
 	assert_int_equal(reply(&r, "554 go away\r\n"), CLIENT_EV_FAIL);
 	assert_non_null(strstr(r.p.why.text, "go away"));
+	assert_int_equal(r.p.fail_reply.code, 554);
+	assert_string_equal(r.p.fail_reply.text, "go away");
 	rig_free(&r);
 }
 
@@ -312,7 +356,9 @@ test_tls_and_auth(void **state)
 	reply(&r, "250-hi\r\n250 AUTH LOGIN PLAIN\r\n");
 	/* base64("\0u\0p") */
 	assert_string_equal(r.sent, "AUTH PLAIN AHUAcA==\r\n");
+	assert_string_equal(r.secret, "AHUAcA=="); /* masked in a trace */
 	assert_int_equal(reply(&r, "235 ok\r\n"), CLIENT_EV_READY);
+	assert_string_equal(r.secret, "");
 	rig_free(&r);
 	/* Required TLS that is not offered fails. */
 	client_proto_init(&r.p, &o);
@@ -327,10 +373,13 @@ test_tls_and_auth(void **state)
 	reply(&r, "220 hi\r\n");
 	reply(&r, "250-hi\r\n250-STARTTLS\r\n250 AUTH LOGIN\r\n");
 	assert_string_equal(r.sent, "AUTH LOGIN\r\n");
+	assert_string_equal(r.secret, "");
 	reply(&r, "334 VXNlcm5hbWU6\r\n");
 	assert_string_equal(r.sent, "dQ==\r\n");
+	assert_string_equal(r.secret, "dQ==");
 	reply(&r, "334 UGFzc3dvcmQ6\r\n");
 	assert_string_equal(r.sent, "cA==\r\n");
+	assert_string_equal(r.secret, "cA==");
 	assert_int_equal(reply(&r, "235 ok\r\n"), CLIENT_EV_READY);
 	rig_free(&r);
 }

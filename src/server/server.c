@@ -488,6 +488,7 @@ server_run(const struct conf *conf)
 	path_join(dbpath, sizeof(dbpath), conf->data_dir, "tern.db");
 	if (fsutil_mkdirs(mdir, 0750, &why) == -1)
 		fatal("%s; check data_dir and permissions", why.text);
+	fsutil_spread_subdirs(mdir); /* domains: unrelated, as in /home */
 
 	/* Bind everything first: a port in use is a start-up error. */
 	srv.nloops = loop_count(conf);

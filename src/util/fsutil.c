@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,4 +84,21 @@ fsutil_mkdirs(const char *path, mode_t mode, struct why *why)
 		tmp[i] = (i == n) ? '\0' : '/';
 	}
 	return 0;
+}
+
+void
+fsutil_spread_subdirs(const char *path)
+{
+	int fd, flags = 0;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+	if (fd == -1)
+		return;
+	/* The kernel reads and writes an int here, whatever the macro says. */
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
+	    (flags & FS_TOPDIR_FL) == 0) {
+		flags |= FS_TOPDIR_FL;
+		(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	}
+	(void)close(fd);
 }

@@ -20,6 +20,14 @@ int fsutil_write_all(int fd, const void *p, size_t n);
 int fsutil_fsync_parent(const char *path);
 /* mkdir -p with `mode`; each directory created is made durable. */
 int fsutil_mkdirs(const char *path, mode_t mode, struct why *);
+/*
+ * Mark directory `path` as the top of unrelated hierarchies (chattr +T,
+ * FS_TOPDIR_FL), as for /home: ext4's Orlov allocator then spreads its
+ * subdirectories, and so their files, over block groups instead of
+ * packing them into the parent's. Best effort: a file system without the
+ * flag, or a directory we do not own, is left as it is.
+ */
+void fsutil_spread_subdirs(const char *path);
 
 
 #endif

@@ -24,6 +24,7 @@
 #include "queue/sched.h"
 #include "queue/spool.h"
 #include "util/buf.h"
+#include "util/dirwatch.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
@@ -39,6 +40,7 @@ struct pickup {
 	struct dir *dir; /* opened by the thread, retried when it fails */
 	int dfd;         /* maildrop/ */
 	int rfd;         /* maildrop-refused/ */
+	struct dirwatch *watch; /* maildrop/: new drops, or a stop */
 	pthread_t thr;
 	pthread_mutex_t mtx;
 	pthread_cond_t cond;
@@ -640,28 +642,23 @@ static void *
 pickup_main(void *arg)
 {
 	struct pickup *pk = arg;
-	struct timespec ts;
 	struct why why;
-	bool more;
+	bool more, stop;
 
-	pthread_mutex_lock(&pk->mtx);
-	while (!pk->stop) {
+	for (;;) {
+		pthread_mutex_lock(&pk->mtx);
+		stop = pk->stop;
 		pthread_mutex_unlock(&pk->mtx);
+		if (stop)
+			break;
 		if (pk->dir == NULL &&
 		    (pk->dir = dir_open(pk->dbpath, &why)) == NULL)
 			log_warn("event=dir_open_failed path=%s error=\"%s\"",
 			    pk->dbpath, why.text);
 		more = scan(pk);
-		pthread_mutex_lock(&pk->mtx);
-		if (more || pk->stop)
-			continue;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += PICKUP_INTERVAL_MS * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		(void)pthread_cond_timedwait(&pk->cond, &pk->mtx, &ts);
+		if (!more)
+			dirwatch_wait(pk->watch);
 	}
-	pthread_mutex_unlock(&pk->mtx);
 	return NULL;
 }
 
@@ -703,6 +700,7 @@ pickup_start(const struct conf *conf, struct spool *spool, struct sched *sched,
 	pthread_condattr_t ca;
 	struct pickup *pk;
 	struct stat st;
+	char path[4096];
 	int e;
 
 	pk = xcalloc(1, sizeof(*pk));
@@ -720,6 +718,8 @@ pickup_start(const struct conf *conf, struct spool *spool, struct sched *sched,
 		         "o+x it to let every local user\"",
 		    conf->data_dir);
 	pk->dbpath = xstrdup(dbpath);
+	(void)snprintf(path, sizeof(path), "%s/maildrop", conf->data_dir);
+	pk->watch = dirwatch_new(path, PICKUP_INTERVAL_MS);
 	pthread_mutex_init(&pk->mtx, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -729,6 +729,7 @@ pickup_start(const struct conf *conf, struct spool *spool, struct sched *sched,
 		why_set(why, WHY_TEMP, e, "start the pickup thread");
 		pthread_cond_destroy(&pk->cond);
 		pthread_mutex_destroy(&pk->mtx);
+		dirwatch_free(pk->watch);
 		free(pk->dbpath);
 		goto fail;
 	}
@@ -751,7 +752,9 @@ pickup_stop(struct pickup *pk)
 	pk->stop = true;
 	pthread_cond_broadcast(&pk->cond);
 	pthread_mutex_unlock(&pk->mtx);
+	dirwatch_wake(pk->watch);
 	(void)pthread_join(pk->thr, NULL);
+	dirwatch_free(pk->watch);
 	dir_close(pk->dir);
 	pthread_cond_destroy(&pk->cond);
 	pthread_mutex_destroy(&pk->mtx);

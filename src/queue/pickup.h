@@ -14,8 +14,8 @@
  *   "R <rcpt>\n" ...            1..PICKUP_RCPTS_MAX recipients
  *   "\n"
  *   the message: CRLF lines, no NUL, no bare CR or LF
- * The pickup thread scans the directory at start and every
- * PICKUP_INTERVAL_MS, turns each file into a spool message (a Received
+ * The pickup thread scans the directory at start, whenever a file is
+ * moved in (inotify, util/dirwatch.h) and every PICKUP_INTERVAL_MS, turns each file into a spool message (a Received
  * field naming the file owner's uid first), resolves local recipients
  * through the directory like RCPT TO, waits for the spool commit, hands
  * the message to the scheduler, and only then removes the file: a crash
@@ -46,7 +46,7 @@
 #define PICKUP_RCPTS_MAX 1000 /* recipients in one drop file */
 #define PICKUP_ENV_MAX ((PICKUP_RCPTS_MAX + 2) * (SMTP_PATH_MAX + 3) + 32)
 #define PICKUP_NAME_MAX 64     /* drop file name bytes */
-#define PICKUP_INTERVAL_MS 200 /* directory scan period */
+#define PICKUP_INTERVAL_MS 1000 /* rescan period; inotify wakes it first */
 
 struct conf;
 struct sched;

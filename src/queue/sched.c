@@ -23,12 +23,14 @@
 
 #include "conf/conf.h"
 #include "queue/bounce.h"
+#include "util/dirwatch.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
 #define WAIT_MAX_MS 60000   /* re-read the clock at least this often */
-#define CONTROL_POLL_MS 200 /* how soon `tern queue` requests are seen */
+/* Requests wake the control thread (inotify); this rescans anyway. */
+#define CONTROL_RESCAN_MS 1000
 
 enum qent_where {
 	Q_READY,
@@ -59,7 +61,7 @@ struct sched {
 	size_t nthr;
 	bool stopping;
 	pthread_t ctl_thr;     /* takes `tern queue` requests (issue 4) */
-	pthread_cond_t ctl_cv; /* its own: never steals a worker's wakeup */
+	struct dirwatch *ctl_watch; /* control/: new requests, or a stop */
 	bool ctl_started;
 };
 
@@ -205,7 +207,6 @@ sched_new(const struct conf *conf, struct spool *spool,
 	/* Timers must not jump when the wall clock is set. */
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cv, &ca);
-	pthread_cond_init(&s->ctl_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	return s;
 }
@@ -777,29 +778,25 @@ control_main(void *arg)
 {
 	struct sched *s = arg;
 	char req[SPOOL_CONTROL_MAX + 1], esc[300];
-	struct timespec ts;
 	struct why why;
+	bool stopping;
 	int rc;
 
-	pthread_mutex_lock(&s->mtx);
-	while (!s->stopping) {
+	for (;;) {
+		pthread_mutex_lock(&s->mtx);
+		stopping = s->stopping;
 		pthread_mutex_unlock(&s->mtx);
+		if (stopping)
+			break;
 		while ((rc = spool_control_take(s->spool, req, sizeof(req),
 		            &why)) == 1)
 			control(s, req);
 		if (rc == -1)
 			log_warn("event=control_failed reason=%s",
 			    log_escs(esc, sizeof(esc), why.text));
-		pthread_mutex_lock(&s->mtx);
-		/* Poll: no signal or pid file to get wrong. */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += CONTROL_POLL_MS * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		if (!s->stopping)
-			(void)pthread_cond_timedwait(&s->ctl_cv, &s->mtx, &ts);
+		/* No signal or pid file to get wrong: the directory is it. */
+		dirwatch_wait(s->ctl_watch);
 	}
-	pthread_mutex_unlock(&s->mtx);
 	return NULL;
 }
 
@@ -807,6 +804,7 @@ int
 sched_start(struct sched *s)
 {
 	size_t i, n = s->conf->queue.delivery_threads;
+	char ctl[4096];
 
 	if (n == 0)
 		n = 1;
@@ -819,6 +817,8 @@ sched_start(struct sched *s)
 		}
 		s->nthr++;
 	}
+	(void)snprintf(ctl, sizeof(ctl), "%s/control", spool_dir(s->spool));
+	s->ctl_watch = dirwatch_new(ctl, CONTROL_RESCAN_MS);
 	if (pthread_create(&s->ctl_thr, NULL, control_main, s) == 0)
 		s->ctl_started = true;
 	else
@@ -844,8 +844,9 @@ sched_free(struct sched *s)
 	pthread_mutex_lock(&s->mtx);
 	s->stopping = true;
 	pthread_cond_broadcast(&s->cv);
-	pthread_cond_broadcast(&s->ctl_cv);
 	pthread_mutex_unlock(&s->mtx);
+	if (s->ctl_watch != NULL)
+		dirwatch_wake(s->ctl_watch);
 	/* Each thread finishes the message in hand, then returns. */
 	for (i = 0; i < s->nthr; i++)
 		pthread_join(s->thr[i], NULL);
@@ -856,6 +857,6 @@ sched_free(struct sched *s)
 	free(s->thr);
 	pthread_mutex_destroy(&s->mtx);
 	pthread_cond_destroy(&s->cv);
-	pthread_cond_destroy(&s->ctl_cv);
+	dirwatch_free(s->ctl_watch);
 	free(s);
 }

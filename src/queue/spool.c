@@ -1085,6 +1085,12 @@ sync_main(void *arg)
 	return NULL;
 }
 
+const char *
+spool_dir(const struct spool *sp)
+{
+	return sp->dir;
+}
+
 void
 spool_get_stats(struct spool *sp, struct spool_stats *out)
 {

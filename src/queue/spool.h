@@ -107,6 +107,8 @@ struct spool *spool_open(const char *dir, struct why *);
 struct spool *spool_open_readonly(const char *dir, struct why *);
 /* Stop the sync thread after finishing queued commits; free. */
 void spool_close(struct spool *);
+/* The directory given to spool_open(): control/ etc. are below it. */
+const char *spool_dir(const struct spool *);
 
 /*
  * Begin a message: a fresh unique queue id and a file in incoming/ with

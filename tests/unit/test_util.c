@@ -3,11 +3,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "util/buf.h"
+#include "util/dirwatch.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/why.h"
@@ -88,6 +93,53 @@ test_why(void **state)
 	assert_string_equal(w.text, "write x: No space left on device");
 }
 
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* An entry made before the wait, a wake, and the rescan timer. */
+static void
+test_dirwatch(void **state)
+{
+	char dir[] = "/tmp/tern-dirwatch-XXXXXX", path[64];
+	struct dirwatch *w;
+	double t0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	w = dirwatch_new(dir, 10000);
+	assert_true(dirwatch_has_events(w));
+	(void)snprintf(path, sizeof(path), "%s/req", dir);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fclose(f), 0);
+	t0 = now_s();
+	dirwatch_wait(w); /* the create is pending: no 10 s wait */
+	assert_true(now_s() - t0 < 5.0);
+	dirwatch_wake(w);
+	t0 = now_s();
+	dirwatch_wait(w);
+	assert_true(now_s() - t0 < 5.0);
+	dirwatch_free(w);
+	w = dirwatch_new(dir, 50); /* nothing happens: the timer ends it */
+	t0 = now_s();
+	dirwatch_wait(w);
+	assert_true(now_s() - t0 >= 0.04);
+	dirwatch_free(w);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	/* A directory that does not exist: the timer alone. */
+	w = dirwatch_new(dir, 20);
+	assert_false(dirwatch_has_events(w));
+	dirwatch_wait(w);
+	dirwatch_free(w);
+}
+
 int
 main(void)
 {
@@ -97,6 +149,7 @@ main(void)
 		cmocka_unit_test(test_strlcpy),
 		cmocka_unit_test(test_log_esc),
 		cmocka_unit_test(test_why),
+		cmocka_unit_test(test_dirwatch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

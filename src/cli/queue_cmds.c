@@ -344,6 +344,16 @@ show_header(struct spool *sp, const struct spool_env *env)
 	free(b);
 }
 
+/* `queue show` of an id that is not in the queue (or is no id): 1. */
+static int
+show_missing(const char *id)
+{
+	fputs("tern: queue show: no message ", stderr);
+	put_text(stderr, id, strlen(id), false);
+	fputs(" in the queue\n", stderr);
+	return 1;
+}
+
 static int
 cmd_show(struct spool *sp, const char *id)
 {
@@ -354,16 +364,12 @@ cmd_show(struct spool *sp, const char *id)
 	struct tm tm;
 	size_t i;
 
-	if (sp == NULL || !spool_is_id(id) ||
-	    spool_env_load(sp, id, &env, &why) == -1) {
-		if (sp != NULL && spool_is_id(id) && why.sys_errno != ENOENT) {
-			fprintf(stderr, "tern: queue show: %s: %s\n", id,
-			    why.text);
-			return 1;
-		}
-		fputs("tern: queue show: no message ", stderr);
-		put_text(stderr, id, strlen(id), false);
-		fputs(" in the queue\n", stderr);
+	if (sp == NULL || !spool_is_id(id))
+		return show_missing(id);
+	if (spool_env_load(sp, id, &env, &why) == -1) {
+		if (why.sys_errno == ENOENT)
+			return show_missing(id);
+		fprintf(stderr, "tern: queue show: %s: %s\n", id, why.text);
 		return 1;
 	}
 	fmt_age(age, sizeof(age), (long long)(now - env.arrival));

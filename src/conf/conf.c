@@ -417,22 +417,23 @@ is_printable(const char *s)
 	return true;
 }
 
-/* Lower-case, drop one trailing dot, check; NULL with *why_out if bad. */
-static char *
-domain_norm(const char *s, size_t n, const char **why_out)
+/*
+ * Lower-case, drop one trailing dot, check: true with a new string in
+ * *out (the caller frees it), or false with *why_out.
+ */
+static bool
+domain_norm(const char *s, size_t n, char **out, const char **why_out)
 {
-	char *d;
-
 	if (n > 0 && s[n - 1] == '.')
 		n--;
 	if (!is_domain(s, n)) {
 		*why_out = "is not a domain name (letters, digits, '-' and "
 		           "'.'; use the xn-- form for IDNs)";
-		return NULL;
+		return false;
 	}
-	d = xstrndup(s, n);
-	ascii_lower_str(d);
-	return d;
+	*out = xstrndup(s, n);
+	ascii_lower_str(*out);
+	return true;
 }
 
 /*
@@ -468,7 +469,7 @@ domain_item(struct parse *p, const char *s, size_t n, void *arg)
 	char *d;
 
 	(void)arg;
-	if ((d = domain_norm(s, n, &why)) == NULL)
+	if (!domain_norm(s, n, &d, &why))
 		return fail(p, p->lineno, "domains: '%.*s' %s",
 		    (int)(n > 64 ? 64 : n), s, why);
 	for (i = 0; i < c->ndomains; i++)
@@ -751,7 +752,7 @@ set_str(struct parse *p, enum str_key k, const char *v)
 
 	switch (k) {
 	case K_HOSTNAME:
-		if ((d = domain_norm(v, strlen(v), &why)) == NULL)
+		if (!domain_norm(v, strlen(v), &d, &why))
 			return fail(p, p->lineno, "hostname '%.64s' %s", v,
 			    why);
 		free(c->hostname);
@@ -958,7 +959,7 @@ on_route(struct parse *p, const char *key, const char *v)
 	memset(&r, 0, sizeof(r));
 	if (strcmp(key, "*") == 0)
 		r.domain = xstrdup("*");
-	else if ((r.domain = domain_norm(key, strlen(key), &why)) == NULL)
+	else if (!domain_norm(key, strlen(key), &r.domain, &why))
 		return fail(p, p->lineno, "route '%.64s': the domain %s", key,
 		    why);
 	for (i = 0; i < c->nroutes; i++)
@@ -1387,8 +1388,7 @@ finish(struct parse *p)
 		if (gethostname(host, sizeof(host)) != 0)
 			host[0] = '\0';
 		host[sizeof(host) - 1] = '\0';
-		if ((c->hostname = domain_norm(host, strlen(host), &why)) ==
-		    NULL)
+		if (!domain_norm(host, strlen(host), &c->hostname, &why))
 			return fail(p, 0,
 			    "no hostname given and this machine's name "
 			    "'%.64s' %s; set hostname = mx.example.org",

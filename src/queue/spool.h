@@ -84,7 +84,12 @@ struct spool_env {
 	unsigned attempts;
 	time_t next_attempt;
 	bool warned; /* a delay warning went out (spool_note_warned) */
-	bool held;   /* on hold: not delivered until released */
+	/*
+	 * On hold: not delivered until released. spool_msg_new() stores it
+	 * in the envelope (durable with the commit); spool_note_hold()
+	 * changes it later.
+	 */
+	bool held;
 };
 
 struct spool;

@@ -11,7 +11,8 @@
  * only freed when its last step has come back: results never reach freed
  * memory (the role OpenSMTPD's wait trees play).
  * Trust: every byte from the peer is hostile. Input is capped by the read
- * watermark; lines by smtp_cmd; message size by max_message_size.
+ * watermark; lines by smtp_cmd (512 octets, 12288 for AUTH lines);
+ * message size by max_message_size.
  */
 #include "server/server-private.h"
 
@@ -56,6 +57,8 @@
 #include "util/str.h"
 #include "util/xmalloc.h"
 
+#define SESSION_AUTH_LINE_MAX 12288 /* incl. CRLF, RFC 4954 4 */
+
 enum phase {
 	PH_CMD = 0, /* reading command lines */
 	PH_DATA,    /* reading a DATA body up to CRLF.CRLF */
@@ -90,6 +93,8 @@ struct session {
 	bool greeted;      /* the 220 has been sent */
 
 	struct smtp_cmd *cmd;
+	struct smtp_cmd *auth_cmd; /* AUTH lines; made at the first one */
+	struct smtp_cmd *cur;      /* parser of the line in progress, or NULL */
 	struct smtp_data *data;
 	enum phase phase;
 	bool esmtp;
@@ -155,8 +160,7 @@ struct commit_job {
 	struct why why;
 	size_t nrcpts;
 	uint64_t size;
-	const char *hold_limit; /* hold it (a limit's name), or NULL */
-	bool hold_failed;
+	const char *hold_limit; /* held (a limit's name), or NULL */
 };
 
 static enum session_ret process_input(struct session *);
@@ -289,6 +293,7 @@ session_unref(struct session *s)
 	ls = s->ls;
 	tx_reset(s);
 	smtp_cmd_free(s->cmd);
+	smtp_cmd_free(s->auth_cmd);
 	smtp_data_free(s->data);
 	buf_reset(&s->dbuf);
 	buf_reset(&s->hbuf);
@@ -446,6 +451,8 @@ msg_begin(struct session *s)
 	env.dsn = s->dsn;
 	env.dsn_ret = s->mail.ret;
 	env.envid = s->mail.envid;
+	/* In the envelope, so a crash after the 250 cannot release it. */
+	env.held = s->hold_limit != NULL;
 	s->msg = spool_msg_new(s->srv->spool, &env, &why);
 	if (s->msg == NULL) {
 		log_warn("event=spool_error sid=%llu error=\"%s\"",
@@ -594,11 +601,7 @@ commit_done_loop(struct loop *loop, void *arg)
 		    j->nrcpts, (unsigned long long)j->size, ms,
 		    j->hold_limit != NULL ? " held=" : "",
 		    j->hold_limit != NULL ? j->hold_limit : "");
-	if (j->ok && j->hold_failed)
-		log_warn("event=hold_failed id=%s error=\"%s\" msg=\"not "
-		         "queued for delivery; see tern queue release\"",
-		    j->id, j->why.text);
-	else if (!j->ok)
+	if (!j->ok)
 		log_warn("event=commit_failed id=%s sid=%llu error=\"%s\"",
 		    j->id, (unsigned long long)s->id, j->why.text);
 	if (!s->dead)
@@ -618,15 +621,11 @@ commit_done(void *arg, const char *id, int ok, const struct why *why)
 	if (why != NULL)
 		j->why = *why;
 	/*
-	 * Held before the scheduler sees it; if that fails it is not
-	 * submitted (`tern queue release` or a restart brings it back).
-	 * XXX the hold note is not synced: a crash right now loses it.
+	 * Queue it before telling the client: a 250'd message is ours. A
+	 * held one waits for `tern queue release`; its envelope says so
+	 * (msg_begin), durably, so neither a crash nor a restart sends it.
 	 */
-	if (ok && j->hold_limit != NULL &&
-	    spool_note_hold(j->s->srv->spool, id, true, &j->why) == -1)
-		j->hold_failed = true;
-	/* Queue it before telling the client: a 250'd message is ours. */
-	else if (ok)
+	if (ok && j->hold_limit == NULL)
 		sched_submit(j->s->srv->sched, id);
 	loop_post(j->s->ls->loop, commit_done_loop, j);
 }
@@ -1639,9 +1638,10 @@ static enum session_ret (*const handlers[])(struct session *,
 	[SMTP_VERB_AUTH] = cmd_auth,
 };
 
+/* long_line: read with the AUTH limit (RFC 4954 4) instead of 512. */
 static enum session_ret
 on_line(struct session *s, enum smtp_cmd_status st, const char *line,
-    size_t len)
+    size_t len, bool long_line)
 {
 	struct smtp_command c;
 	char esc[160];
@@ -1654,6 +1654,11 @@ on_line(struct session *s, enum smtp_cmd_status st, const char *line,
 	}
 	if (s->in_auth) /* never logged: it holds credentials */
 		return auth_line(s, line, len);
+	if (st == SMTP_CMD_TOO_LONG && long_line)
+		return reply_error(s,
+		    "500 5.5.6 Error: authentication exchange line too long "
+		    "(the limit is %d octets)",
+		    SESSION_AUTH_LINE_MAX);
 	if (st == SMTP_CMD_TOO_LONG)
 		return reply_error(s, "500 5.5.2 Error: line too long (the "
 				      "limit is %d octets)",
@@ -1722,6 +1727,38 @@ feed_bdat(struct session *s, struct evbuffer *in)
 	return s->bdat_left == 0;
 }
 
+/*
+ * The parser for the line that starts at the head of `in`, or NULL when
+ * too few bytes are in to tell. RFC 4954 4: an AUTH command and the
+ * responses of its exchange may be up to 12288 octets; every other
+ * command keeps the 512 of RFC 5321 4.5.3.1.4. The long parser is made
+ * by the first AUTH line where AUTH may be used (submission, after TLS),
+ * so a session that never sends one never pays for its buffer.
+ */
+static struct smtp_cmd *
+line_parser(struct session *s, struct evbuffer *in)
+{
+	const struct smtp_cmd_limits lim = { .line_max =
+		                                 SESSION_AUTH_LINE_MAX };
+	static const char verb[] = "AUTH ";
+	char b[sizeof(verb) - 1];
+	ev_ssize_t n;
+
+	/* Where AUTH is refused anyway, nobody gets the bigger buffer. */
+	if (!may_auth(s))
+		return s->cmd;
+	if (!s->in_auth) {
+		n = evbuffer_copyout(in, b, sizeof(b));
+		if (n < 0 || ascii_ncasecmp(b, verb, (size_t)n) != 0)
+			return s->cmd;
+		if ((size_t)n < sizeof(b))
+			return NULL; /* "AU": wait for the rest of the verb */
+	}
+	if (s->auth_cmd == NULL && (s->auth_cmd = smtp_cmd_new(&lim)) == NULL)
+		PANIC("smtp_cmd_new: out of memory");
+	return s->auth_cmd;
+}
+
 static enum session_ret
 process_input(struct session *s)
 {
@@ -1731,6 +1768,7 @@ process_input(struct session *s)
 	enum session_ret ret = SESSION_OK;
 	const char *line;
 	size_t used, len;
+	bool long_line;
 
 	s->in_process = true;
 	while (!s->waiting && !s->closing && s->tls_next == NULL) {
@@ -1749,12 +1787,17 @@ process_input(struct session *s)
 		}
 		if (evbuffer_peek(in, -1, NULL, &v, 1) <= 0)
 			break;
-		st = smtp_cmd_parse(s->cmd, v.iov_base, v.iov_len, &used,
-		    &line, &len);
+		/* Pick a parser at the start of a line, keep it to its end. */
+		if (s->cur == NULL && (s->cur = line_parser(s, in)) == NULL)
+			break;
+		st = smtp_cmd_parse(s->cur, v.iov_base, v.iov_len, &used, &line,
+		    &len);
 		evbuffer_drain(in, used);
 		if (st == SMTP_CMD_NEED_MORE)
 			continue;
-		ret = on_line(s, st, line, len);
+		long_line = s->cur == s->auth_cmd;
+		s->cur = NULL;
+		ret = on_line(s, st, line, len, long_line);
 		if (ret == SESSION_GONE)
 			return ret;
 	}

@@ -172,6 +172,8 @@ plain_message(struct smtp_auth *a, const uint8_t *m, size_t n)
 	const uint8_t *nul1, *nul2;
 	size_t zl, ul, pl;
 
+	if (n < 4) /* the shortest is NUL, one octet, NUL, one octet */
+		return SMTP_AUTH_BAD_MESSAGE;
 	nul1 = memchr(m, '\0', n);
 	if (nul1 == NULL)
 		return SMTP_AUTH_BAD_MESSAGE;

@@ -5,7 +5,6 @@
  * (with every field in bounds) or refuse it; never crash or leak.
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,26 +14,19 @@
 
 #include "queue/spool.h"
 
+#include "../unit/testutil.h"
+
 #define ID "00000000000a0001abcd"
 
 static struct spool *sp;
-static char dir[64];
+static char dir[TESTUTIL_DIR_MAX];
 static char file[128];
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
 
 static void
 cleanup(void)
 {
 	spool_close(sp);
-	(void)nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(dir);
 }
 
 static void
@@ -45,9 +37,9 @@ init(void)
 	size_t i;
 
 	/* tmpfs when there is one: a write per input is the hot path. */
-	(void)snprintf(dir, sizeof(dir), "%s/tern-fuzz-spool-XXXXXX",
-	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	if (mkdtemp(dir) == NULL)
+	if (testutil_mkdtemp(dir, sizeof(dir),
+	        access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
+	        "fuzz-spool") == -1)
 		abort();
 	atexit(cleanup);
 	for (i = 0; i < 4; i++) {

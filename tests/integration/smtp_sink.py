@@ -306,3 +306,135 @@ class _Session:
             if not reply.startswith("2"):
                 return
         s._deliver(msg)
+
+
+# -- issue 7: misbehaving peers ------------------------------------------
+# HostileSink(mode) is a Sink whose sessions misbehave while `mode` is
+# set; a test sets `mode = None` to make it a healthy sink again (the
+# mode is read once per accepted connection). Every loop below ends on
+# stop(), a socket error (tern closed), or a fixed count.
+#
+#   silent     accept, then never send the greeting
+#   trickle    the greeting, one byte a second
+#   endless    the greeting, then "250-..." lines forever after EHLO
+#   garbage    the greeting, then binary junk instead of each reply
+#   drop_data  a good session up to 354, then close after DROP_AFTER
+#              bytes of the message body
+
+import struct  # noqa: E402 (SO_LINGER below)
+
+HOSTILE_MODES = ("silent", "trickle", "endless", "garbage", "drop_data")
+ENDLESS_LINES_MAX = 1_000_000
+TRICKLE_BYTES_MAX = 600
+DROP_AFTER = 1000
+
+
+class HostileSink(Sink):
+    def __init__(self, mode, **kw):
+        assert mode in HOSTILE_MODES, mode
+        super().__init__(**kw)
+        self.mode = mode
+        self.hostile_sessions = 0
+        self.hostile_done = []  # how each hostile session ended
+
+    def _serve(self, conn, sid):
+        mode = self.mode
+        if mode is None:
+            super()._serve(conn, sid)
+            return
+        with self._lock:
+            self.hostile_sessions += 1
+        how = "stopped"
+        try:
+            conn.settimeout(IO_TIMEOUT)
+            how = getattr(self, "_h_" + mode)(conn)
+        except (OSError, ValueError) as e:
+            how = "peer closed: " + type(e).__name__
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+            with self._cv:
+                self.hostile_done.append(how)
+                self._cv.notify_all()
+
+    def wait_hostile_done(self, n, timeout=30.0):
+        """Block until n hostile sessions ended; return how they ended."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while len(self.hostile_done) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"{len(self.hostile_done)} of {n} hostile "
+                        f"sessions ended after {timeout}s")
+                self._cv.wait(left)
+            return list(self.hostile_done)
+
+    def _read_line(self, rf):
+        raw = rf.readline(LINE_MAX)
+        if not raw:
+            raise ValueError("EOF")
+        line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+        self._record(line)
+        return line
+
+    def _h_silent(self, conn):
+        conn.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                if not conn.recv(4096):
+                    return "peer closed: EOF"
+            except socket.timeout:
+                continue
+        return "stopped"
+
+    def _h_trickle(self, conn):
+        greeting = b"220 sink.test ESMTP slow\r\n"
+        for i in range(TRICKLE_BYTES_MAX):
+            if self._stop.wait(1.0):
+                return "stopped"
+            conn.sendall(greeting[i % len(greeting):][:1])
+        return "done"
+
+    def _h_endless(self, conn):
+        rf = conn.makefile("rb")
+        conn.sendall(b"220 sink.test ESMTP\r\n")
+        self._read_line(rf)  # EHLO
+        line = b"250-" + b"X" * 70 + b"\r\n"
+        for _ in range(ENDLESS_LINES_MAX // 100):
+            if self._stop.is_set():
+                return "stopped"
+            conn.sendall(line * 100)
+        return "done"
+
+    def _h_garbage(self, conn):
+        rf = conn.makefile("rb")
+        conn.sendall(b"220 sink.test ESMTP\r\n")
+        for _ in range(100):
+            self._read_line(rf)
+            conn.sendall(b"\x00\xff\x1b[2J garbage \x80\x81 250 \r\n")
+        return "done"
+
+    def _h_drop_data(self, conn):
+        rf = conn.makefile("rb")
+        conn.sendall(b"220 sink.test ESMTP\r\n")
+        for _ in range(100):
+            line = self._read_line(rf)
+            verb = line.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                conn.sendall(b"250-sink.test\r\n250 8BITMIME\r\n")
+            elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
+                conn.sendall(b"250 2.0.0 Ok\r\n")
+            elif verb == "DATA":
+                conn.sendall(b"354 go ahead\r\n")
+                rf.read(DROP_AFTER)
+                # RST, not FIN: like a crashed or cut-off peer.
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                struct.pack("ii", 1, 0))
+                return "dropped in DATA"
+            else:
+                conn.sendall(b"500 5.5.2 unknown command\r\n")
+        return "done"
+# -- end of issue 7 block -------------------------------------------------

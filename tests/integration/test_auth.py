@@ -105,13 +105,18 @@ def test_auth_plain_continuation_and_login(sub):
         expect(t.cmd(b64(PASSWORD)), 235, "2.7.0")
 
 
-def test_auth_smtplib_login(sub):
-    with sub.smtp(port=sub.ports["submission"]) as s:
-        ctx = tls_client(sub.cert)
+def smtplib_login(srv, user, password):
+    """The reply code of smtplib's AUTH after STARTTLS on submission."""
+    with srv.smtp(port=srv.ports["submission"]) as s:
+        ctx = tls_client(srv.cert)
         ctx.check_hostname = False
         s.starttls(context=ctx)
         s.ehlo()
-        assert s.login(USER, PASSWORD)[0] == 235
+        return s.login(user, password)[0]
+
+
+def test_auth_smtplib_login(sub):
+    assert smtplib_login(sub, USER, PASSWORD) == 235
 
 
 @pytest.mark.parametrize("name,lines,code,enh", [
@@ -276,3 +281,76 @@ def test_submission_keeps_existing_date_and_message_id(sub):
     head = got.split("\r\n\r\n")[0]
     assert head.count("Message-ID:") == 1 and "<keep@client.example>" in head
     assert head.count("\nDate:") == 1 and "Mon, 1 Jan 2024" in head
+
+
+# -- issue 7: AUTH line length (RFC 4954 4) -------------------------------
+# An AUTH command line and each response line of its exchange may be up
+# to 12288 octets; every other command keeps RFC 5321's 512.
+AUTH_LINE_MAX = 12288  # with CRLF
+CMD_LINE_MAX = 512
+LONG_USER = "carol@example.test"
+LONG_PW = "pw-" + "x" * 497  # 500 octets: the longest tern stores is 511
+
+
+def test_auth_long_credentials(sub):
+    sub.add_user(LONG_USER, LONG_PW)
+    initial = "AUTH PLAIN " + plain(LONG_USER, LONG_PW)
+    assert len(initial) + 2 > CMD_LINE_MAX
+    assert len(b64(LONG_PW)) + 2 > CMD_LINE_MAX
+    with TlsSession(sub) as t:
+        expect(t.cmd(initial), 235, "2.7.0")
+    with TlsSession(sub) as t:
+        expect(t.cmd("AUTH PLAIN"), 334)
+        expect(t.cmd(plain(LONG_USER, LONG_PW)), 235, "2.7.0")
+    with TlsSession(sub) as t:
+        expect(t.cmd("AUTH LOGIN " + b64(LONG_USER)), 334)
+        expect(t.cmd(b64(LONG_PW)), 235, "2.7.0")
+        expect(t.cmd(f"MAIL FROM:<{LONG_USER}>"), 250)
+    assert smtplib_login(sub, LONG_USER, LONG_PW) == 235
+    assert LONG_PW not in sub.log()
+
+
+def test_auth_line_limit(sub):
+    def line(prefix, total):
+        """prefix padded with 'x' to total octets, CRLF included."""
+        return prefix + "x" * (total - 2 - len(prefix))
+
+    with TlsSession(sub) as t:
+        # At the limit the line is read as a command: the mechanism is
+        # looked at and refused.
+        at = line("AUTH CRAM-MD5 ", AUTH_LINE_MAX)
+        expect(t.cmd(at), 504, "5.5.4")
+        # One octet more: skipped as too long, and the session stays in
+        # step (the next command gets its own reply).
+        rep = expect(t.cmd(line("AUTH CRAM-MD5 ", AUTH_LINE_MAX + 1)),
+                     500, "5.5.6")
+        assert "12288" in rep.text
+        expect(t.cmd("NOOP"), 250)
+        # The same for a response within the exchange: at the limit it
+        # is a response (too long for any credentials tern stores) ...
+        expect(t.cmd("AUTH PLAIN"), 334)
+        rep = expect(t.cmd(line("A", AUTH_LINE_MAX)), 500, "5.5.6")
+        assert "12288" not in rep.text
+        # ... and over it, the line itself is refused.
+        expect(t.cmd("AUTH LOGIN"), 334)
+        rep = expect(t.cmd(line("A", AUTH_LINE_MAX + 1)), 500, "5.5.6")
+        assert "12288" in rep.text
+        expect(t.cmd("NOOP"), 250)
+        # Split inside the verb, in lower case: still an AUTH line.
+        t.r.send("au")
+        t.r.send("th cram-md5 " + "x" * 600 + "\r\n")
+        expect(t.r.reply(), 504, "5.5.4")
+        # Every other command keeps 512.
+        expect(t.cmd(line("NOOP ", CMD_LINE_MAX)), 250)
+        rep = expect(t.cmd(line("NOOP ", CMD_LINE_MAX + 1)), 500, "5.5.2")
+        assert "512" in rep.text
+        expect(t.cmd(line("AUTHX ", CMD_LINE_MAX + 1)), 500, "5.5.2")
+        # Still usable, and AUTH works after all of it.
+        expect(t.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 235)
+    # Where AUTH is refused anyway (mx; before TLS), 512 still holds.
+    for port in (sub.ports["mx"], sub.ports["submission"]):
+        with sub.raw(port=port) as r:
+            expect(r.cmd(line("AUTH PLAIN ", CMD_LINE_MAX + 1)), 500,
+                   "5.5.2")
+            expect(r.cmd("NOOP"), 250)
+# -- end of issue 7 block -------------------------------------------------

@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,25 +24,18 @@
 #include "util/str.h"
 #include "util/xmalloc.h"
 
+#include "testutil.h"
+
 #define CHUNK 65536 /* maildir.c's copy size: CRLF across it is tested */
 
-static char dir[64];
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
+static char dir[TESTUTIL_DIR_MAX];
 
 static int
 setup(void **state)
 {
 	(void)state;
-	(void)strlcpy(dir, "/tmp/tern-maildir-XXXXXX", sizeof(dir));
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(testutil_mkdtemp(dir, sizeof(dir), NULL, "maildir"),
+	    0);
 	return 0;
 }
 
@@ -51,7 +43,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(dir);
 	return 0;
 }
 

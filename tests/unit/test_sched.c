@@ -7,7 +7,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,16 +22,9 @@
 #include "util/str.h"
 #include "util/xmalloc.h"
 
-static char dir[64];
+#include "testutil.h"
 
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
+static char dir[TESTUTIL_DIR_MAX];
 
 /*
  * The fake deliverer decides by the recipient's local part:
@@ -154,8 +146,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	(void)strlcpy(dir, "/tmp/tern-sched-XXXXXX", sizeof(dir));
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(testutil_mkdtemp(dir, sizeof(dir), NULL, "sched"), 0);
 	memset(&fk, 0, sizeof(fk));
 	pthread_mutex_init(&fk.mtx, NULL);
 	conf = xcalloc(1, sizeof(*conf));
@@ -171,7 +162,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(dir);
 	free(conf);
 	return 0;
 }

@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,26 +23,18 @@
 #include "util/str.h"
 #include "util/xmalloc.h"
 
+#include "testutil.h"
+
 #define ID1 "00000000000a0001abcd"
 #define ID2 "00000000000b0001abcd"
 
-static char dir[64];
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
+static char dir[TESTUTIL_DIR_MAX];
 
 static int
 setup(void **state)
 {
 	(void)state;
-	(void)strlcpy(dir, "/tmp/tern-spool-XXXXXX", sizeof(dir));
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(testutil_mkdtemp(dir, sizeof(dir), NULL, "spool"), 0);
 	return 0;
 }
 
@@ -51,7 +42,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(dir);
 	return 0;
 }
 
@@ -596,6 +587,9 @@ static const struct env_case valid_cases[] = {
 	{ "rcpt-dsn", HEAD REST "rcpt P x@y - 6 rfc822;x@y\nrcpt P a@b -\n"
 	                        "end\n",
 	    NULL },
+	/* Issue 7: held at the 250 (a user limit), optional. */
+	{ "hold", HEAD REST "hold 1\n" RCPT "end\n", NULL },
+	{ "hold-after-dsn", HEAD REST "dsn F -\nhold 1\n" RCPT "end\n", NULL },
 };
 
 static const struct env_case invalid_cases[] = {
@@ -640,6 +634,10 @@ static const struct env_case invalid_cases[] = {
 	{ "rcpt-notify-16", HEAD REST "rcpt P x@y - 16 -\nend\n", NULL },
 	{ "rcpt-notify-junk", HEAD REST "rcpt P x@y - x -\nend\n", NULL },
 	{ "rcpt-6-fields", HEAD REST "rcpt P x@y - 1 - z\nend\n", NULL },
+	{ "hold-0", HEAD REST "hold 0\n" RCPT "end\n", NULL },
+	{ "hold-twice", HEAD REST "hold 1\nhold 1\n" RCPT "end\n", NULL },
+	{ "hold-after-rcpt", HEAD REST RCPT "hold 1\nend\n", NULL },
+	{ "hold-junk", HEAD REST "hold 1 x\n" RCPT "end\n", NULL },
 };
 
 /* DSN data written by spool_msg_new comes back from spool_env_load. */
@@ -681,6 +679,57 @@ test_dsn_roundtrip(void **state)
 	assert_int_equal(spool_env_load(sp, env.id, &got, &why), 0);
 	assert_true(got.warned);
 	spool_env_free(&got);
+	spool_close(sp);
+}
+
+/*
+ * A hold given to spool_msg_new is in the envelope, so it holds without
+ * any note (issue 7: durable before the 250); "hold 0" from
+ * spool_note_hold releases it, and a later hold holds it again.
+ */
+static bool
+is_held(struct spool *sp, const char *id)
+{
+	struct spool_env got;
+	struct why why;
+	bool held;
+
+	assert_int_equal(spool_env_load(sp, id, &got, &why), 0);
+	held = got.held;
+	spool_env_free(&got);
+	return held;
+}
+
+static void
+test_hold(void **state)
+{
+	struct spool_env env;
+	struct spool_rcpt r[1];
+	struct spool_msg *m;
+	struct spool *sp;
+	struct why why;
+
+	(void)state;
+	sp = spool_open(dir, &why);
+	assert_non_null(sp);
+	fill_env(&env, r, 1);
+	env.held = true;
+	m = spool_msg_new(sp, &env, &why);
+	assert_non_null(m);
+	assert_int_equal(spool_msg_write(m, "x\r\n", 3, &why), 0);
+	assert_int_equal(commit_wait(m, NULL), 1);
+	assert_false(exists("notes", env.id));
+	assert_true(is_held(sp, env.id));
+	assert_int_equal(spool_note_hold(sp, env.id, false, &why), 0);
+	assert_false(is_held(sp, env.id));
+	assert_int_equal(spool_note_hold(sp, env.id, true, &why), 0);
+	assert_true(is_held(sp, env.id));
+	/* Not held unless asked: the envelope has no hold line. */
+	fill_env(&env, r, 1);
+	m = spool_msg_new(sp, &env, &why);
+	assert_non_null(m);
+	assert_int_equal(commit_wait(m, NULL), 1);
+	assert_false(is_held(sp, env.id));
 	spool_close(sp);
 }
 
@@ -993,6 +1042,7 @@ main(void)
 		T(test_open_failure),
 		T(test_dsn_roundtrip),
 		T(test_file_reuse),
+		T(test_hold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

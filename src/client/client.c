@@ -73,8 +73,10 @@ wait_fd(struct client_conn *c, short ev, int64_t until, struct why *why)
 		left = until - mono_ms();
 		if (left <= 0)
 			return why_set(why, WHY_TEMP, 0,
-			    "%s: timed out waiting for the server",
-			    c->o.proto.peer);
+			    "%s: timed out waiting for %s", c->o.proto.peer,
+			    (ev & POLLOUT) != 0
+			        ? "the server to take more data"
+			        : client_phase_awaits(c->p.phase));
 		pfd.fd = c->fd;
 		pfd.events = ev;
 		pfd.revents = 0;

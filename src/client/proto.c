@@ -618,3 +618,40 @@ client_proto_fail_rest(struct client_proto *cp, const struct why *why)
 				cp->results[i].kind = WHY_TEMP;
 		}
 }
+
+const char *
+client_phase_awaits(enum client_phase ph)
+{
+	switch (ph) {
+	case CP_GREETING:
+		return "the greeting";
+	case CP_EHLO:
+		return "the reply to EHLO";
+	case CP_HELO:
+		return "the reply to HELO";
+	case CP_STARTTLS:
+		return "the reply to STARTTLS";
+	case CP_AUTH:
+	case CP_AUTH_USER:
+	case CP_AUTH_PASS:
+		return "the reply to AUTH";
+	case CP_MAIL:
+		return "the reply to MAIL FROM";
+	case CP_RCPT:
+		return "the reply to RCPT TO";
+	case CP_DATA:
+		return "the reply to DATA";
+	case CP_DOT:
+		return "the reply to the end of the message";
+	case CP_BDAT:
+		return "the reply to BDAT";
+	case CP_RSET:
+		return "the reply to RSET";
+	case CP_QUIT:
+		return "the reply to QUIT";
+	case CP_READY:
+	case CP_CLOSED:
+		break;
+	}
+	return "the server";
+}

@@ -104,6 +104,9 @@ enum client_phase {
 	CP_CLOSED,
 };
 
+/* What a client in `phase` waits for, for messages: "the greeting". */
+const char *client_phase_awaits(enum client_phase);
+
 struct client_proto {
 	struct client_opts o;
 	enum client_phase phase;

@@ -22,8 +22,8 @@ from test_remote import relay_server, submit
 TIMEOUT = 4  # [queue] remote_timeout, seconds
 # What tern's log gives as the reason of the deferral.
 REASONS = {
-    "silent": r"timed out waiting for the server",
-    "trickle": r"timed out waiting for the server",
+    "silent": r"timed out waiting for the greeting",
+    "trickle": r"timed out waiting for the greeting",
     "endless": r"reply too long",
     "garbage": r"malformed reply",
     "drop_data": r"connection closed by the server|write: "

@@ -259,7 +259,7 @@ commit_done(void *arg, const char *id, int ok, const struct why *why)
 
 /*
  * Why a local recipient was refused: what RCPT TO would have answered
- * (server/session.c), for the DSN's Status and Diagnostic-Code.
+ * (server/session-mail.c), for the DSN's Status and Diagnostic-Code.
  */
 static const struct {
 	const char *text;

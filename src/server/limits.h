@@ -9,6 +9,7 @@
 
 #define SMTP_LINE_MAX 512       /* RFC 5321 4.5.3.1.4, command line + CRLF */
 #define SMTP_TEXT_LINE_MAX 1000 /* RFC 5321 4.5.3.1.6, text line + CRLF */
+#define SESSION_AUTH_LINE_MAX 12288    /* incl. CRLF, RFC 4954 4 */
 #define SESSION_INBUF_MAX (256 * 1024) /* stop reading past this */
 #define SESSION_CHUNK_MAX (16 * 1024)  /* bytes decoded per step */
 #define SESSION_HELO_MAX 255

@@ -13,7 +13,8 @@
  * The clock is passed in (milliseconds, monotonic), so the maths is
  * unit-tested without sleeping. Counting is exact: levels are kept in
  * token*period_ms units, integers only.
- * It does not decide what a refusal means (server/session.c does).
+ * It does not decide what a refusal means: server/session.c does for
+ * connections, server/session-mail.c for messages and recipients.
  * Trust: keys come from peers (addresses, AUTH names): copied with a cap
  * (RATELIMIT_KEY_MAX), hashed with a per-table random seed.
  */

@@ -7,7 +7,7 @@
  * A reload builds a new SSL_CTX and swaps it in: sessions already
  * running keep the SSL they have (it holds its own reference to the old
  * context), new sessions get the new certificate. It does not do I/O on
- * connections: server/session.c wraps its bufferevents with the SSL
+ * connections: server/session-tls.c wraps its bufferevents with the SSL
  * objects made here (bufferevent_openssl).
  * Trust: runs as root at start (the key may be readable by root only);
  * the files are the operator's. A reload after the privilege drop can

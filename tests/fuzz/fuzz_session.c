@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Fuzz the whole inbound SMTP session: the real server/session.c, with a
+ * Fuzz the whole inbound SMTP session: the real server/session*.c, with a
  * real spool, directory (SQLite) workers and scheduler in a temporary
  * data_dir, driven in-process over a socketpair.
  *
@@ -17,7 +17,6 @@
  * are what this harness exercises.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,6 +39,8 @@
 #include "util/fsutil.h"
 #include "util/log.h"
 
+#include "../unit/testutil.h"
+
 #define QUIET_ROUNDS 3    /* 1 ms rounds without output before EOF */
 #define CLOSE_MS 10000    /* a session must be gone this long after EOF */
 #define REPLY_LINE_MAX 1024
@@ -50,7 +51,7 @@ static struct server srv;
 static struct conf *conf;
 static struct listener_ctx lc;
 static struct sched_deliverer dlv;
-static char dir[64];
+static char dir[TESTUTIL_DIR_MAX];
 static bool echo; /* TERN_FUZZ_ECHO=1: copy the replies to stderr */
 
 /* Delivery discards: the spool must still see every message through. */
@@ -83,15 +84,6 @@ dir_fini(void *ctx)
 	dir_close(ctx);
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
 static void
 cleanup(void)
 {
@@ -102,7 +94,7 @@ cleanup(void)
 	free(srv.loops);
 	free(srv.ips);
 	conf_free(conf);
-	(void)nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(dir);
 }
 
 static void
@@ -114,9 +106,10 @@ init(void)
 	struct dir *d;
 	int n;
 
-	(void)snprintf(dir, sizeof(dir), "%s/tern-fuzz-session-XXXXXX",
-	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	if (mkdtemp(dir) == NULL)
+	/* tmpfs when there is one: each input writes to the spool. */
+	if (testutil_mkdtemp(dir, sizeof(dir),
+	        access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
+	        "fuzz-session") == -1)
 		abort();
 	n = snprintf(text, sizeof(text),
 	    "hostname = mx.example.test\n"

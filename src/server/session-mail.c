@@ -1,0 +1,567 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * server/session-mail.c - the envelope of an inbound SMTP transaction:
+ * MAIL (RFC 5321 4.1.1.2; SIZE, BODY, SMTPUTF8, DSN and AUTH= parameters)
+ * with the sender ownership check of authenticated users, RCPT (4.1.1.3)
+ * with the directory lookup or the relay decision, the per-message rate
+ * limits (issue 3), and the reset that ends a transaction.
+ *
+ * Directory lookups run on a worker (struct rcpt_job, struct mail_job)
+ * holding a session reference; the session waits meanwhile. The message
+ * itself (DATA, BDAT, the spool) is session-data.c's.
+ * Trust: addresses and parameters are hostile; smtp/params parses them,
+ * and escaped copies are logged. Relaying needs AUTH, relay_networks or
+ * a [routes] domain; recipients are capped by max_recipients.
+ */
+#include "server/session-private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dir/dir.h"
+#include "queue/spool.h"
+#include "server/ratelimit.h"
+#include "server/workers.h"
+#include "smtp/addr.h"
+#include "smtp/command.h"
+#include "smtp/params.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/why.h"
+#include "util/xmalloc.h"
+
+/* A RCPT lookup in flight on a directory worker. */
+struct rcpt_job {
+	struct session *s;
+	struct smtp_rcpt rcpt;
+	char address[SMTP_LOCAL_MAX + SMTP_DOMAIN_MAX + 2]; /* normalised */
+	enum dir_resolve_status st;
+	struct dir_targets targets;
+	struct why why;
+};
+
+/* ---- the transaction ---------------------------------------------- */
+
+void
+session_tx_reset(struct session *s)
+{
+	size_t i;
+
+	if (s->msg != NULL) {
+		spool_msg_abort(s->msg);
+		s->msg = NULL;
+	}
+	for (i = 0; i < s->nrcpts; i++) {
+		free(s->rcpts[i].addr);
+		free(s->rcpts[i].orcpt);
+		free(s->dsn[i].orcpt);
+	}
+	s->nrcpts = 0;
+	s->nrcpt_cmds = 0;
+	s->has_mail = false;
+	s->sender[0] = '\0';
+	s->msg_size = 0;
+	s->too_big = false;
+	s->write_failed = false;
+	s->bdat_used = false;
+	s->bdat_last = false;
+	s->bdat_discard = false;
+	s->bdat_left = 0;
+	buf_clear(&s->dbuf);
+	buf_clear(&s->hbuf);
+	s->hold_hdr = false;
+	s->hold_limit = NULL;
+}
+
+static bool
+has_rcpt(const struct session *s, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < s->nrcpts; i++)
+		if (strcmp(s->rcpts[i].addr, addr) == 0)
+			return true;
+	return false;
+}
+
+static void
+add_rcpt(struct session *s, const char *addr, const char *orcpt,
+    const struct smtp_rcpt *r)
+{
+	if (has_rcpt(s, addr))
+		return;
+	if (s->nrcpts == s->rcpts_cap) {
+		s->rcpts_cap = s->rcpts_cap ? s->rcpts_cap * 2 : 8;
+		s->rcpts = xrealloc(s->rcpts,
+		    s->rcpts_cap * sizeof(*s->rcpts));
+		s->dsn = xrealloc(s->dsn, s->rcpts_cap * sizeof(*s->dsn));
+	}
+	s->rcpts[s->nrcpts].addr = xstrdup(addr);
+	s->rcpts[s->nrcpts].orcpt = xstrdup(orcpt);
+	s->rcpts[s->nrcpts].state = SPOOL_RCPT_PENDING;
+	s->rcpts[s->nrcpts].last_error = NULL;
+	/* RFC 3461 5.2.1: every expansion of a recipient keeps its DSN. */
+	s->dsn[s->nrcpts].notify = r->notify;
+	s->dsn[s->nrcpts].orcpt = r->orcpt[0] ? xstrdup(r->orcpt) : NULL;
+	s->nrcpts++;
+}
+
+/* ---- rate limits (issue 3) ---------------------------------------- */
+
+/* ip_messages_per_minute: may this client start one more message? */
+static bool
+ip_msg_ok(struct session *s)
+{
+	if (s->srv->rl_ip_msgs == NULL ||
+	    ratelimit_take(s->srv->rl_ip_msgs, s->ip_key, 1, session_now_ms(),
+	        NULL) == RATELIMIT_OK)
+		return true;
+	log_info("event=rate_limited sid=%llu client=%s "
+	         "limit=ip_messages_per_minute max=%zu",
+	    (unsigned long long)s->id, s->addr,
+	    s->conf->limits.ip_messages_per_minute);
+	return false;
+}
+
+/*
+ * One of an authenticated user's hourly limits (rl NULL: none; `name`
+ * is its key in [limits]). true: go on, and when the limit was crossed
+ * with user_limit_action = hold, the message will be queued held; false:
+ * the caller defers. One warning when the user first crosses it.
+ */
+static bool
+user_limit_ok(struct session *s, struct ratelimit *rl, const char *name,
+    size_t max)
+{
+	bool hold = s->conf->limits.user_limit_action == CONF_LIMIT_HOLD;
+	enum ratelimit_status st;
+	char esc[DIR_ADDR_MAX * 2];
+
+	if (!s->authed || rl == NULL)
+		return true;
+	st = ratelimit_take(rl, s->auth_user, 1, session_now_ms(), NULL);
+	if (st == RATELIMIT_OK)
+		return true;
+	log_escs(esc, sizeof(esc), s->auth_user);
+	if (st == RATELIMIT_OVER_FIRST)
+		log_warn("event=user_limit sid=%llu client=%s user=%s "
+		         "limit=%s max=%zu action=%s msg=\"this account "
+		         "sends more than usual; check it is not "
+		         "compromised%s\"",
+		    (unsigned long long)s->id, s->addr, esc, name, max,
+		    hold ? "hold" : "defer",
+		    hold ? ", then tern queue release its held mail" : "");
+	else
+		log_info("event=rate_limited sid=%llu client=%s user=%s "
+		         "limit=%s max=%zu action=%s",
+		    (unsigned long long)s->id, s->addr, esc, name, max,
+		    hold ? "hold" : "defer");
+	if (hold && s->hold_limit == NULL)
+		s->hold_limit = name;
+	return hold;
+}
+
+/* ---- MAIL and RCPT ------------------------------------------------- */
+
+static enum session_ret sender_check(struct session *);
+
+enum session_ret
+session_cmd_mail(struct session *s, const struct smtp_command *c)
+{
+	enum smtp_arg_status st;
+	const char *why = "";
+	unsigned ext = s->esmtp ? SMTP_EXT_ESMTP | SMTP_EXT_DSN : 0;
+
+	if (s->helo[0] == '\0')
+		return session_reply_error(s,
+		    "503 5.5.1 Error: send HELO/EHLO first");
+	if (s->has_mail)
+		return session_reply_error(s,
+		    "503 5.5.1 Error: nested MAIL command");
+	/* RFC 6409 4.3: submission is for known clients only. */
+	if (s->cl->mode == CONF_MODE_SUBMISSION && !s->authed &&
+	    !s->relay_ok)
+		return session_reply_error(s,
+		    "530 5.7.0 Authentication required%s",
+		    s->tls ? "" : ": issue STARTTLS, then AUTH");
+	if (session_may_auth(s))
+		ext |= SMTP_EXT_AUTH; /* RFC 4954 5: AUTH= is accepted */
+	memset(&s->mail, 0, sizeof(s->mail));
+	st = smtp_mail_parse(c->arg, c->arg_len, ext, &s->mail, &why);
+	if (st != SMTP_ARG_OK)
+		return session_reply_error(s, "%s%s%s",
+		    smtp_arg_reply(st, false), why && *why ? ": " : "",
+		    why ? why : "");
+	if (s->mail.has_size &&
+	    s->mail.size > s->conf->limits.max_message_size)
+		return session_reply_error(s,
+		    "552 5.3.4 Message size exceeds fixed limit of %llu bytes",
+		    (unsigned long long)s->conf->limits.max_message_size);
+	if (smtp_addr_format(&s->mail.from, s->sender, sizeof(s->sender)) ==
+	    -1)
+		return session_reply_error(s,
+		    "501 5.1.7 Bad sender address syntax");
+	s->hold_limit = NULL; /* no transaction yet: nothing to hold */
+	if (!ip_msg_ok(s)) {
+		session_reply(s,
+		    "450 4.7.1 Too many messages from your address: the "
+		    "limit is %zu per minute (ip_messages_per_minute), "
+		    "try again later",
+		    s->conf->limits.ip_messages_per_minute);
+		return SESSION_OK;
+	}
+	if (!user_limit_ok(s, s->srv->rl_user_msgs, "user_messages_per_hour",
+	        s->conf->limits.user_messages_per_hour)) {
+		session_reply(s,
+		    "450 4.7.1 Too many messages from user %s: the limit "
+		    "is %zu per hour (user_messages_per_hour), try again "
+		    "later",
+		    s->auth_user, s->conf->limits.user_messages_per_hour);
+		return SESSION_OK;
+	}
+	if (s->authed && s->conf->sender_ownership == CONF_SENDER_OWN &&
+	    !s->mail.from.is_null)
+		return sender_check(s);
+	s->has_mail = true;
+	session_reply(s, "250 2.1.0 Ok");
+	return SESSION_OK;
+}
+
+static bool
+is_local_cb(void *arg, const char *domain)
+{
+	return conf_is_local_domain(arg, domain);
+}
+
+/* Worker thread: who gets mail sent to this address? */
+static void
+rcpt_lookup(void *ctx, void *arg)
+{
+	struct rcpt_job *j = arg;
+	const struct conf *conf = j->s->conf;
+	struct dir *d = ctx;
+
+	if (d == NULL) {
+		j->st = DIR_TEMPFAIL;
+		why_set(&j->why, WHY_TEMP, 0, "user database unavailable");
+		return;
+	}
+	j->st = dir_resolve(d, j->address, is_local_cb, (void *)conf,
+	    &j->targets, &j->why);
+	/* RFC 5321 4.5.1: postmaster must always be accepted. */
+	if (j->st == DIR_NO_SUCH_USER &&
+	    ascii_ncasecmp(j->address, "postmaster@", 11) == 0) {
+		if (conf->postmaster != NULL &&
+		    ascii_casecmp(conf->postmaster, j->address) != 0)
+			j->st = dir_resolve(d, conf->postmaster, is_local_cb,
+			    (void *)conf, &j->targets, &j->why);
+		if (j->st != DIR_RESOLVED) {
+			dir_targets_free(&j->targets);
+			j->targets.addrs = xcalloc(1, sizeof(char *));
+			j->targets.addrs[0] = xstrdup(j->address);
+			j->targets.n = 1;
+			j->st = DIR_RESOLVED;
+		}
+	}
+}
+
+static void
+rcpt_done(struct loop *loop, void *arg)
+{
+	struct rcpt_job *j = arg;
+	struct session *s = j->s;
+	char esc[300];
+	size_t i;
+
+	(void)loop;
+	if (s->dead)
+		goto out;
+	s->waiting = false;
+	log_escs(esc, sizeof(esc), j->address);
+	switch (j->st) {
+	case DIR_RESOLVED:
+		for (i = 0; i < j->targets.n; i++)
+			add_rcpt(s, j->targets.addrs[i], j->address, &j->rcpt);
+		s->nrcpt_cmds++;
+		log_info("event=rcpt sid=%llu client=%s from=<%s> to=%s "
+			 "targets=%zu",
+		    (unsigned long long)s->id, s->addr, s->sender, esc,
+		    j->targets.n);
+		session_reply(s, "250 2.1.5 Ok");
+		break;
+	case DIR_NO_SUCH_USER:
+		session_reply_error(s,
+		    "550 5.1.1 <%s>: Recipient address rejected: "
+		    "no such user here",
+		    j->address);
+		break;
+	case DIR_ALIAS_LOOP:
+		log_warn("event=alias_loop sid=%llu to=%s error=\"%s\"",
+		    (unsigned long long)s->id, esc, j->why.text);
+		session_reply_error(s,
+		    "550 5.4.6 <%s>: Recipient address rejected: alias loop; "
+		    "please tell the postmaster",
+		    j->address);
+		break;
+	case DIR_TEMPFAIL:
+	default:
+		log_warn("event=lookup_failed sid=%llu to=%s error=\"%s\"",
+		    (unsigned long long)s->id, esc, j->why.text);
+		session_reply(s,
+		    "451 4.3.0 <%s>: Temporary lookup failure, try "
+		    "again later",
+		    j->address);
+		break;
+	}
+out:
+	dir_targets_free(&j->targets);
+	free(j);
+	session_step_done(s);
+}
+
+/* The address we look up: lower-case domain, ASCII local part too. */
+static void
+normalise(const struct smtp_addr *a, const char *default_domain, char *dst,
+    size_t dstsz)
+{
+	bool ascii = true;
+	const char *p;
+
+	for (p = a->local; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			ascii = false;
+	int n;
+
+	n = snprintf(dst, dstsz, "%s@%s", a->local,
+	    a->domain[0] != '\0' ? a->domain : default_domain);
+	ASSERT(n > 0 && (size_t)n < dstsz); /* sized for the longest */
+	if (ascii) {
+		ascii_lower_str(dst);
+	} else {
+		char *at = strrchr(dst, '@');
+
+		if (at != NULL)
+			ascii_lower_str(at);
+	}
+}
+
+/* A MAIL FROM check of an authenticated user, on a directory worker. */
+struct mail_job {
+	struct session *s;
+	char address[SMTP_LOCAL_MAX + SMTP_DOMAIN_MAX + 2]; /* normalised */
+	char user[DIR_ADDR_MAX];
+	bool owned;
+	bool tempfail;
+	struct why why;
+};
+
+/* Worker thread: does mail to this address reach the user? */
+static void
+sender_lookup(void *ctx, void *arg)
+{
+	struct mail_job *j = arg;
+	struct dir_targets t = { NULL, 0 };
+	struct dir *d = ctx;
+	size_t i;
+
+	if (d == NULL) {
+		j->tempfail = true;
+		why_set(&j->why, WHY_TEMP, 0, "user database unavailable");
+		return;
+	}
+	switch (dir_resolve(d, j->address, is_local_cb, (void *)j->s->conf,
+	    &t, &j->why)) {
+	case DIR_RESOLVED:
+		for (i = 0; i < t.n; i++)
+			if (strcmp(t.addrs[i], j->user) == 0)
+				j->owned = true;
+		break;
+	case DIR_TEMPFAIL:
+		j->tempfail = true;
+		break;
+	default:
+		break;
+	}
+	dir_targets_free(&t);
+}
+
+static void
+mail_reply(struct session *s, const char *address, bool owned,
+    bool tempfail)
+{
+	char esc[300];
+
+	if (owned) {
+		s->has_mail = true;
+		session_reply(s, "250 2.1.0 Ok");
+		return;
+	}
+	if (tempfail) {
+		session_reply(s,
+		    "451 4.3.0 <%s>: Temporary lookup failure, try again "
+		    "later",
+		    address);
+		return;
+	}
+	log_info("event=sender_rejected sid=%llu client=%s user=%s from=%s",
+	    (unsigned long long)s->id, s->addr, s->auth_user,
+	    log_escs(esc, sizeof(esc), address));
+	session_reply_error(s,
+	    "553 5.7.1 <%s>: Sender address rejected: not owned by user %s",
+	    address, s->auth_user);
+}
+
+static void
+sender_done(struct loop *loop, void *arg)
+{
+	struct mail_job *j = arg;
+	struct session *s = j->s;
+
+	(void)loop;
+	if (!s->dead) {
+		s->waiting = false;
+		if (j->tempfail)
+			log_warn("event=lookup_failed sid=%llu error=\"%s\"",
+			    (unsigned long long)s->id, j->why.text);
+		mail_reply(s, j->address, j->owned, j->tempfail);
+	}
+	free(j);
+	session_step_done(s);
+}
+
+/*
+ * An authenticated user may send as their own address, or as a local
+ * address that resolves to them (an alias); anything else is 553 5.7.1.
+ */
+static enum session_ret
+sender_check(struct session *s)
+{
+	struct mail_job *j;
+	char address[sizeof(j->address)];
+
+	normalise(&s->mail.from, NULL, address, sizeof(address));
+	if (strcmp(address, s->auth_user) == 0 ||
+	    !conf_is_local_domain(s->conf, s->mail.from.domain) ||
+	    s->mail.from.literal) {
+		mail_reply(s, address, strcmp(address, s->auth_user) == 0,
+		    false);
+		return SESSION_OK;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	(void)strlcpy(j->address, address, sizeof(j->address));
+	(void)strlcpy(j->user, s->auth_user, sizeof(j->user));
+	s->refs++;
+	s->waiting = true;
+	workers_submit(s->srv->dirw, sender_lookup, s->ls->loop, sender_done,
+	    j);
+	return SESSION_OK;
+}
+
+/*
+ * Submission relays for authenticated and relay_networks clients. Any
+ * listener accepts a domain that has its own [routes] entry: that is a
+ * domain we relay for (a backup MX, an internal host; Postfix's
+ * relay_domains with a transport). The "*" smarthost route opens nothing.
+ */
+static bool
+may_relay(const struct session *s, const struct smtp_addr *to)
+{
+	const struct conf_route *r;
+
+	if (s->cl->mode == CONF_MODE_SUBMISSION && (s->authed || s->relay_ok))
+		return true;
+	if (to->literal)
+		return false;
+	r = conf_route_find(s->conf, to->domain);
+	return r != NULL && strcmp(r->domain, "*") != 0;
+}
+
+/* A recipient elsewhere, accepted for relaying: queued as given. */
+static enum session_ret
+relay_rcpt(struct session *s, const char *addr, const struct smtp_rcpt *r)
+{
+	char esc[300];
+
+	add_rcpt(s, addr, addr, r);
+	s->nrcpt_cmds++;
+	log_info("event=rcpt sid=%llu client=%s from=<%s> to=%s relay=%s",
+	    (unsigned long long)s->id, s->addr, s->sender,
+	    log_escs(esc, sizeof(esc), addr),
+	    s->authed ? "auth" : s->relay_ok ? "network" : "route");
+	session_reply(s, "250 2.1.5 Ok");
+	return SESSION_OK;
+}
+
+enum session_ret
+session_cmd_rcpt(struct session *s, const struct smtp_command *c)
+{
+	enum smtp_arg_status st;
+	struct rcpt_job *j;
+	const char *why = "";
+	unsigned ext = s->esmtp ? SMTP_EXT_ESMTP | SMTP_EXT_DSN : 0;
+
+	if (!s->has_mail)
+		return session_reply_error(s,
+		    "503 5.5.1 Error: need MAIL command");
+	if (s->bdat_used)
+		return session_reply_error(s,
+		    "503 5.5.1 Error: RCPT after BDAT");
+	if (s->mail.smtputf8)
+		ext |= SMTP_EXT_SMTPUTF8;
+	j = xcalloc(1, sizeof(*j));
+	st = smtp_rcpt_parse(c->arg, c->arg_len, ext, &j->rcpt, &why);
+	if (st != SMTP_ARG_OK) {
+		free(j);
+		return session_reply_error(s, "%s%s%s",
+		    smtp_arg_reply(st, true), why && *why ? ": " : "",
+		    why ? why : "");
+	}
+	if (s->nrcpt_cmds >= s->conf->limits.max_recipients) {
+		free(j);
+		session_reply(s,
+		    "452 4.5.3 Error: too many recipients (the limit "
+		    "is %zu per message)",
+		    s->conf->limits.max_recipients);
+		return SESSION_OK;
+	}
+	if (!user_limit_ok(s, s->srv->rl_user_rcpts, "user_recipients_per_hour",
+	        s->conf->limits.user_recipients_per_hour)) {
+		free(j);
+		session_reply(s,
+		    "452 4.5.3 Too many recipients from user %s: the "
+		    "limit is %zu per hour (user_recipients_per_hour), "
+		    "try again later",
+		    s->auth_user, s->conf->limits.user_recipients_per_hour);
+		return SESSION_OK;
+	}
+	if (j->rcpt.to.is_postmaster_bare) {
+		normalise(&j->rcpt.to, s->conf->domains[0], j->address,
+		    sizeof(j->address));
+	} else if (!j->rcpt.to.literal &&
+	    conf_is_local_domain(s->conf, j->rcpt.to.domain)) {
+		normalise(&j->rcpt.to, NULL, j->address, sizeof(j->address));
+	} else {
+		char a[SMTP_PATH_MAX + 1];
+
+		(void)smtp_addr_format(&j->rcpt.to, a, sizeof(a));
+		if (may_relay(s, &j->rcpt.to)) {
+			enum session_ret ret = relay_rcpt(s, a, &j->rcpt);
+
+			free(j);
+			return ret;
+		}
+		free(j);
+		return session_reply_error(s,
+		    "554 5.7.1 <%s>: Relay access denied: this server only "
+		    "accepts mail for its own domains",
+		    a);
+	}
+	j->s = s;
+	s->refs++;
+	s->waiting = true;
+	workers_submit(s->srv->dirw, rcpt_lookup, s->ls->loop, rcpt_done, j);
+	return SESSION_OK;
+}

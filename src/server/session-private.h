@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * server/session-private.h - what the files of an inbound SMTP session
+ * share: struct session, and the functions one of them calls in another.
+ *
+ * One file per concern (STYLE 2.1; Dovecot splits lib-smtp's server the
+ * same way, one file per command):
+ *   session.c       the connection: accept, shutdown, lifetime, replies,
+ *                   the deadline, input into the parser of the phase
+ *   session-cmd.c   the dispatch table; HELO/EHLO, RSET, NOOP, QUIT,
+ *                   VRFY, EXPN, HELP
+ *   session-mail.c  the envelope: MAIL, RCPT, per-message rate limits,
+ *                   the transaction's reset
+ *   session-data.c  the message: DATA, BDAT, the spool, the commit
+ *   session-tls.c   STARTTLS (RFC 3207)
+ *   session-auth.c  AUTH (RFC 4954)
+ * The rest of server/ sees only session_accept(), session_shutdown_all()
+ * and session_free_all() (server-private.h); nothing here is for it.
+ * Everything runs on the session's loop thread, worker results included
+ * (they are posted back to it).
+ * Trust: as session.c; a function that may free the session says so.
+ */
+#ifndef TERN_SERVER_SESSION_PRIVATE_H
+#define TERN_SERVER_SESSION_PRIVATE_H
+
+#include "server/server-private.h"
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+#include "dir/dir.h"
+#include "msg/hdr.h"
+#include "server/limits.h"
+#include "server/tls.h"
+#include "smtp/addr.h"
+#include "smtp/auth.h"
+#include "smtp/cmd.h"
+#include "smtp/params.h"
+#include "util/buf.h"
+#include "util/why.h"
+
+struct bufferevent;
+struct event;
+struct evbuffer;
+struct smtp_command;
+struct smtp_data;
+struct spool_rcpt;
+struct spool_dsn;
+struct spool_msg;
+
+enum phase {
+	PH_CMD = 0, /* reading command lines */
+	PH_DATA,    /* reading a DATA body up to CRLF.CRLF */
+	PH_BDAT,    /* reading the octets of one BDAT chunk */
+};
+
+enum session_ret {
+	SESSION_OK = 0,
+	SESSION_GONE, /* the session was freed: touch nothing */
+};
+
+struct session {
+	struct session *next, *prev; /* loop_state list */
+	uint64_t id;
+	struct server *srv;
+	struct loop_state *ls;
+	const struct conf *conf;
+	const struct conf_listener *cl;
+	struct bufferevent *bev;
+	struct event *timer;
+	struct sockaddr_storage sa;
+	char addr[INET6_ADDRSTRLEN];
+	char ip_key[INET6_ADDRSTRLEN + 4]; /* rate-limit key: addr, or /64 */
+	time_t started;
+
+	/* Lifetime: references held by pending steps (workers, commit). */
+	unsigned refs;
+	bool dead;         /* connection gone; free when refs drops to 0 */
+	bool waiting;      /* a step owns the next move; input waits */
+	bool closing;      /* close once the output has drained */
+	bool in_process;   /* process_input() is on the stack */
+	bool greeted;      /* the 220 has been sent */
+
+	struct smtp_cmd *cmd;
+	struct smtp_cmd *auth_cmd; /* AUTH lines; made at the first one */
+	struct smtp_cmd *cur;      /* parser of the line in progress, or NULL */
+	struct smtp_data *data;
+	enum phase phase;
+	bool esmtp;
+	char helo[SESSION_HELO_MAX + 1];
+	size_t nerrors;
+	size_t ncmds;
+	size_t nmsgs;
+
+	/* The transaction (MAIL .. end of data). */
+	bool has_mail;
+	struct smtp_mail mail;
+	char sender[SMTP_PATH_MAX + 1];
+	struct spool_rcpt *rcpts;
+	struct spool_dsn *dsn; /* parallel to rcpts: NOTIFY, ORCPT */
+	size_t nrcpts, rcpts_cap;
+	size_t nrcpt_cmds; /* accepted RCPT commands, for max_recipients */
+	struct spool_msg *msg;
+	struct buf dbuf;
+	struct msg_hdr_scan hdr;
+	uint64_t msg_size;
+	bool too_big;
+	bool write_failed;
+	struct why write_why;
+	bool bdat_used;    /* BDAT started; DATA now out of sequence */
+	bool bdat_last;
+	bool bdat_discard; /* chunk read only to stay in sync */
+	uint64_t bdat_left;
+	struct timespec data_end; /* for the commit latency log */
+
+	/* TLS (RFC 3207, RFC 8314). */
+	bool tls;          /* encrypted from here on */
+	SSL *tls_next;     /* STARTTLS answered: switch once 220 is out */
+	char tls_desc[TLS_DESC_MAX]; /* "" until the handshake is done */
+	/* AUTH (RFC 4954) and relaying. */
+	bool relay_ok;     /* client in relay_networks */
+	bool in_auth;      /* lines are AUTH responses, not commands */
+	bool authed;
+	char auth_user[DIR_ADDR_MAX]; /* normalized, when authed */
+	struct smtp_auth auth;
+	struct event *delay; /* the reply to a failed AUTH waits here */
+	size_t auth_fails;   /* the n of the pending delayed reply */
+	/* Submission: hold the header to add Date/Message-ID (RFC 6409 8). */
+	bool hold_hdr;
+	struct buf hbuf;
+	/* The user crossed this hourly limit: queue the message held. */
+	const char *hold_limit;
+};
+
+/* session.c: replies, deadline, lifetime, bufferevents */
+
+/* Queue one reply line; CRLF is added, and a longer line cut at 1 KiB. */
+void session_reply(struct session *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/*
+ * Reply with a 4xx/5xx the client caused, log it, and count it towards
+ * max_errors: at the limit, a 421 follows and the session is closing.
+ * Returns SESSION_OK.
+ */
+enum session_ret session_reply_error(struct session *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* (Re)start the session's one deadline, `seconds` from now. */
+void session_arm_timer(struct session *, unsigned seconds);
+/*
+ * A step that held a reference (worker, commit, AUTH delay) has come
+ * back, its `waiting` cleared: read the input that waited for it, then
+ * drop the reference. May free the session: touch nothing after it.
+ */
+void session_step_done(struct session *);
+/* Callbacks, input cap and events of a new (plain or TLS) bufferevent. */
+void session_setup_bev(struct session *);
+/* The rate limiters' clock: monotonic milliseconds. */
+uint64_t session_now_ms(void);
+
+/* session-cmd.c: dispatch */
+
+/*
+ * Command handlers (the session_cmd_* below and session-cmd.c's own)
+ * take one parsed command line, and reply or start a step that replies
+ * later. None frees the session: they return SESSION_OK, and set
+ * `closing` to have the input loop close it once the output has left.
+ */
+
+/*
+ * One line from the command parser, or its error (st): run it, or
+ * reply 500. long_line: the line was read with the AUTH limit
+ * (SESSION_AUTH_LINE_MAX) instead of SMTP_LINE_MAX.
+ */
+enum session_ret session_on_line(struct session *, enum smtp_cmd_status st,
+    const char *line, size_t len, bool long_line);
+
+/* session-mail.c: the envelope */
+
+/*
+ * End the transaction: abort an unfinished spool message, free the
+ * recipients, forget MAIL. HELO, TLS and AUTH state stay.
+ */
+void session_tx_reset(struct session *);
+enum session_ret session_cmd_mail(struct session *,
+    const struct smtp_command *);
+enum session_ret session_cmd_rcpt(struct session *,
+    const struct smtp_command *);
+
+/* session-data.c: the message */
+
+enum session_ret session_cmd_data(struct session *,
+    const struct smtp_command *);
+enum session_ret session_cmd_bdat(struct session *,
+    const struct smtp_command *);
+/* Feed a DATA body from `in`; true when the final dot was seen. */
+bool session_feed_data(struct session *, struct evbuffer *in);
+/* Feed the octets of a BDAT chunk from `in`; true when all are in. */
+bool session_feed_bdat(struct session *, struct evbuffer *in);
+/* The message is complete: refuse it or commit it; the reply follows. */
+enum session_ret session_msg_end(struct session *);
+/* All octets of one BDAT chunk are in: reply, or end the message. */
+enum session_ret session_bdat_chunk_end(struct session *);
+
+/* session-tls.c: STARTTLS */
+
+enum session_ret session_cmd_starttls(struct session *,
+    const struct smtp_command *);
+/* The 220 to STARTTLS has left: go on over TLS (s->tls_next). */
+void session_start_tls(struct session *);
+
+/* session-auth.c: AUTH */
+
+/* Is AUTH offered here? Submission listeners, after TLS (RFC 8314). */
+bool session_may_auth(const struct session *);
+enum session_ret session_cmd_auth(struct session *,
+    const struct smtp_command *);
+/* A line during the AUTH exchange (s->in_auth): a response. */
+enum session_ret session_auth_line(struct session *, const char *line,
+    size_t len);
+
+#endif

@@ -76,7 +76,7 @@ VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite --show-leak-kinds=definite
 
 $(VBUILD)/build.ninja:
-	meson setup $(VBUILD) -Dtests=disabled
+	meson setup $(VBUILD) -Dtests=enabled
 
 check-valgrind: deps $(VBUILD)/build.ninja
 	ninja -C $(VBUILD)

@@ -1512,7 +1512,8 @@ def write_results(args, res, unavailable, info, cmdline, table, notes,
         f.write(table + "\n\n")
         f.write("## Machine\n\n")
         for k in ("host", "nproc", "cpu", "memory_gib", "kernel", "disk",
-                  "loadavg_at_start", "loadavg_at_end", "postfix",
+                  "file_create_us", "loadavg_at_start", "loadavg_at_end",
+                  "postfix",
                   "postfix_log", "tern_commit", "tern_bin", "connections",
                   "python"):
             f.write("- %s: %s\n" % (k, info[k]))

@@ -63,6 +63,10 @@ bounce_status(const struct bounce_rcpt *br, enum bounce_kind kind, char *buf,
 	const char *reason = br->reason;
 	int n;
 
+	if (kind == BOUNCE_DELIVERED) {
+		(void)snprintf(buf, bufsz, "2.0.0");
+		return buf;
+	}
 	/* The server's own code; a failure is final even after a 4xx. */
 	if (br->code != 0 && is_esc(br->esc) && br->esc[0] != '2') {
 		n = snprintf(buf, bufsz, "%c%s",
@@ -89,11 +93,13 @@ bounce_wanted(const struct spool_env *env, size_t idx, enum bounce_kind kind)
 	unsigned notify = env->dsn != NULL ? env->dsn[idx].notify : 0;
 
 	if (notify == 0)
-		return true;
+		return kind != BOUNCE_DELIVERED;
 	if (notify & SMTP_NOTIFY_NEVER)
 		return false;
-	return (notify & (kind == BOUNCE_FAILED ? SMTP_NOTIFY_FAILURE
-	                                        : SMTP_NOTIFY_DELAY)) != 0;
+	return (notify & (kind == BOUNCE_FAILED      ? SMTP_NOTIFY_FAILURE
+	                  : kind == BOUNCE_DELAYED   ? SMTP_NOTIFY_DELAY
+	                                             : SMTP_NOTIFY_SUCCESS)) !=
+	       0;
 }
 
 /*
@@ -187,13 +193,36 @@ put_original(struct buf *b, const struct bounce_info *bi, bool hdrs,
 	return 0;
 }
 
+/* What a DSN of each kind says; a NULL note means advice(status). */
+static const struct {
+	const char *subject, *tag, *intro, *action, *note;
+} kind_words[] = {
+	[BOUNCE_FAILED] = { "Undelivered Mail Returned to Sender", "bounce",
+	    "Your message could not be delivered to one or more recipients, "
+	    "and it will not be tried again\r\nfor them. The details are "
+	    "below.",
+	    "failed", NULL },
+	[BOUNCE_DELAYED] = { "Delayed Mail (still being retried)", "delay",
+	    "Your message has not been delivered yet to the recipients "
+	    "below. Nothing\r\nneeds to be done: delivery will be tried "
+	    "again, and you will hear from\r\nus again only if it fails "
+	    "for good.",
+	    "delayed", "We keep trying; no action is needed." },
+	[BOUNCE_DELIVERED] = { "Successful Mail Delivery Report", "delivered",
+	    "Your message was delivered to the recipients below, as you "
+	    "asked (NOTIFY=SUCCESS).",
+	    "delivered", "Nothing needs to be done." },
+};
+
 int
 bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 {
 	const struct spool_env *env = bi->env;
 	char date[MSG_DATE_MAX], arr[MSG_DATE_MAX], st[16];
-	bool failed = bi->kind == BOUNCE_FAILED;
+	const char *note;
+	/* RFC 3461 4.3: RET is about failures; a delivery needs no copy. */
 	bool hdrs = env->dsn_ret == SMTP_RET_HDRS ||
+	            bi->kind == BOUNCE_DELIVERED ||
 	            (uint64_t)env->body_size > BOUNCE_FULL_MAX;
 	const struct spool_rcpt *r;
 	size_t i;
@@ -217,30 +246,21 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 	        "Content-Description: Notification\r\n"
 	        "Content-Type: text/plain; charset=utf-8\r\n"
 	        "Content-Transfer-Encoding: 8bit\r\n\r\n",
-	        bi->hostname, bi->to,
-	        failed ? "Undelivered Mail Returned to Sender"
-	               : "Delayed Mail (still being retried)",
-	        date, env->id, failed ? "bounce" : "delay", bi->hostname,
+	        bi->hostname, bi->to, kind_words[bi->kind].subject, date,
+	        env->id, kind_words[bi->kind].tag, bi->hostname,
 	        bi->boundary, bi->boundary) == -1)
 		goto big;
 	if (buf_printf(b, "This is the mail system at %s.\r\n\r\n%s\r\n\r\n",
-	        bi->hostname,
-	        failed ? "Your message could not be delivered to one or "
-	                 "more recipients, and it will not be tried "
-	                 "again\r\nfor them. The details are below."
-	               : "Your message has not been delivered yet to the "
-	                 "recipients below. Nothing\r\nneeds to be done: "
-	                 "delivery will be tried again, and you will hear "
-	                 "from\r\nus again only if it fails for good.") == -1)
+	        bi->hostname, kind_words[bi->kind].intro) == -1)
 		goto big;
 	for (i = 0; i < bi->nrcpts; i++) {
 		r = &env->rcpts[bi->rcpts[i].idx];
 		bounce_status(&bi->rcpts[i], bi->kind, st, sizeof(st));
+		note = kind_words[bi->kind].note;
 		if (buf_printf(b, "<%s>:\r\n    ", r->addr) == -1 ||
 		    put_line(b, bi->rcpts[i].reason, REASON_MAX) == -1 ||
 		    buf_printf(b, "\r\n    %s\r\n\r\n",
-		        failed ? advice(st)
-		               : "We keep trying; no action is needed.") == -1)
+		        note != NULL ? note : advice(st)) == -1)
 			goto big;
 	}
 	/* RFC 3464 2.2: per-message fields, then per-recipient groups. */
@@ -274,7 +294,7 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		        "Final-Recipient: rfc822; %s\r\n"
 		        "Action: %s\r\n"
 		        "Status: %s\r\n",
-		        r->addr, failed ? "failed" : "delayed", st) == -1)
+		        r->addr, kind_words[bi->kind].action, st) == -1)
 			goto big;
 		/* RFC 3464 2.3.6: the reply as the server sent it. */
 		if (bi->rcpts[i].code != 0 &&
@@ -356,8 +376,8 @@ bounce_enqueue(struct spool *sp, const char *hostname, const char *postmaster,
 			if (ascii_casecmp(env->rcpts[rcpts[i].idx].addr,
 			        postmaster) == 0)
 				return 0;
-		if (kind == BOUNCE_DELAYED)
-			return 0; /* no warnings about bounces */
+		if (kind != BOUNCE_FAILED)
+			return 0; /* no warnings or reports about bounces */
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		memset(rnd, 0x5a, sizeof(rnd));

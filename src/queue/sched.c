@@ -437,6 +437,52 @@ notify_sender(struct sched *s, struct spool_env *env, int fd, struct why *res,
 }
 
 /*
+ * RFC 3461 6.2.2: a recipient that asked NOTIFY=SUCCESS and was delivered
+ * here, to one of our own domains, gets a delivery report. Recipients
+ * handed on to another server are not reported: the DSN parameters went
+ * on with them (a server without DSN support is not told apart yet).
+ * Best effort: the mail is delivered, a lost report is only logged.
+ */
+static void
+notify_success(struct sched *s, const struct spool_env *env, int fd,
+    const bool *was_delivered)
+{
+	struct bounce_rcpt *br;
+	char bid[SPOOL_ID_MAX], pm[SPOOL_FIELD_MAX + 1], reason[300];
+	const char *at;
+	struct why why;
+	size_t i, n = 0;
+
+	if (env->dsn == NULL || env->sender[0] == '\0')
+		return;
+	br = xcalloc(env->nrcpts, sizeof(*br));
+	for (i = 0; i < env->nrcpts; i++) {
+		at = strrchr(env->rcpts[i].addr, '@');
+		if (env->rcpts[i].state == SPOOL_RCPT_DELIVERED &&
+		    !was_delivered[i] &&
+		    bounce_wanted(env, i, BOUNCE_DELIVERED) && at != NULL &&
+		    conf_is_local_domain(s->conf, at + 1)) {
+			br[n].idx = i;
+			br[n].reason = "delivered to the mailbox";
+			n++;
+		}
+	}
+	postmaster(s, pm, sizeof(pm));
+	if (n > 0 && bounce_enqueue(s->spool, s->conf->hostname, pm, env, fd,
+	                 BOUNCE_DELIVERED, br, n, bid, &why) == 0) {
+		if (bid[0] != '\0') {
+			log_info("event=delivery_report id=%s dsn_id=%s "
+			         "rcpts=%zu",
+			    env->id, bid, n);
+			sched_submit(s, bid);
+		}
+	} else if (n > 0)
+		log_warn("event=delivery_report_failed id=%s reason=%s",
+		    env->id, log_escs(reason, sizeof(reason), why.text));
+	free(br);
+}
+
+/*
  * Try every pending recipient of one message. Returns the wall-clock
  * time (ms) of its next attempt, or -1 when it has left the queue.
  */
@@ -542,6 +588,7 @@ process(struct sched *s, void *ctx, const char *id, bool forced)
 		    id, to, age(&env), relay(s), reason);
 	}
 	pending += notify_sender(s, &env, fd, res, brep, pending);
+	notify_success(s, &env, fd, was_delivered);
 	(void)close(fd);
 	free(batch);
 	free(brep);

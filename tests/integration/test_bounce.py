@@ -178,3 +178,38 @@ def test_dsn_parameters_passed_on(make_server, sinks):
     assert "RET=FULL" in m.mail_params and "ENVID=e1" in m.mail_params
     assert m.rcpt_params[0] == \
         "NOTIFY=SUCCESS,DELAY ORCPT=rfc822;x@relay.test"
+
+
+def test_notify_success_local_delivery_report(make_server, sinks):
+    """RFC 3461 6.2.2: NOTIFY=SUCCESS on a recipient delivered here gives
+    the sender a report with Action: delivered; headers only."""
+    srv = relay_server(make_server)
+    dsn_send(srv, "bob@example.test", mail_options=["ENVID=ok-1"],
+             rcpt_options=["NOTIFY=SUCCESS"])
+    [got] = srv.wait_for_mail("bob@example.test")
+    assert b"dsn-1@example.test" in got
+    [report] = srv.wait_for_mail("alice@example.test")
+    m, parts = dsn_parts(report)
+    assert m["Subject"] == "Successful Mail Delivery Report"
+    per_msg, rcpts = status_fields(parts["message/delivery-status"])
+    assert per_msg["Original-Envelope-Id"] == "ok-1"
+    assert len(rcpts) == 1
+    assert rcpts[0]["Final-Recipient"] == "rfc822; bob@example.test"
+    assert rcpts[0]["Action"] == "delivered"
+    assert rcpts[0]["Status"] == "2.0.0"
+    assert "message/rfc822" not in parts
+    hdrs = parts["text/rfc822-headers"].get_payload()
+    assert "dsn-1@example.test" in hdrs and "hello" not in hdrs
+    wait_log(srv, "event=delivery_report id=")
+
+
+def test_no_delivery_report_unless_asked(make_server, sinks):
+    """Without NOTIFY, or with NOTIFY=FAILURE, a delivery is silent."""
+    srv = relay_server(make_server)
+    dsn_send(srv, "bob@example.test", rcpt_options=["NOTIFY=FAILURE"])
+    srv.wait_for_mail("bob@example.test")
+    dsn_send(srv, "bob@example.test")
+    srv.wait_for_mail("bob@example.test", 2)
+    srv.wait_queue_empty()
+    assert "event=delivery_report" not in srv.log()
+    assert srv.mail("alice@example.test") == []

@@ -270,6 +270,12 @@ test_wanted(void **state)
 	assert_false(bounce_wanted(&env, 0, BOUNCE_DELAYED));
 	d.notify = SMTP_NOTIFY_DELAY;
 	assert_true(bounce_wanted(&env, 0, BOUNCE_DELAYED));
+	/* Delivery reports only when asked (RFC 3461 4.1). */
+	assert_false(bounce_wanted(&env, 0, BOUNCE_DELIVERED));
+	d.notify = SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE;
+	assert_true(bounce_wanted(&env, 0, BOUNCE_DELIVERED));
+	env.dsn = NULL;
+	assert_false(bounce_wanted(&env, 0, BOUNCE_DELIVERED));
 }
 
 int

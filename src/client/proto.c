@@ -399,6 +399,23 @@ next_accepted(const struct client_proto *cp, size_t i)
 	return i;
 }
 
+/* RFC 2033 4.2: one reply per accepted RCPT, in order. */
+static enum client_event
+lmtp_data_reply(struct client_proto *cp, const struct smtp_reply *r,
+    const char *cmd)
+{
+	size_t i;
+
+	i = next_accepted(cp, cp->dot_done);
+	if (i >= cp->msg->nrcpts)
+		return fail_text(cp, WHY_TEMP, "reply out of order");
+	decide(cp, i, r, cmd);
+	cp->dot_done = next_accepted(cp, i + 1);
+	if (cp->dot_done < cp->msg->nrcpts)
+		return CLIENT_EV_NONE;
+	return finish_msg(cp);
+}
+
 static enum client_event
 on_txn_reply(struct client_proto *cp, const struct smtp_reply *r)
 {
@@ -464,10 +481,24 @@ on_txn_reply(struct client_proto *cp, const struct smtp_reply *r)
 			}
 			return CLIENT_EV_BODY;
 		}
+		/*
+		 * Only 354 lets the body go (RFC 5321 4.3.2). A 2xx here would
+		 * mark recipients delivered whose body was never sent: out of
+		 * step with the server, give up for now.
+		 */
+		if (cls == 2)
+			return fail_text(cp, WHY_TEMP,
+			    "DATA answered with 2xx instead of 354");
 		set_accepted(cp, r, "DATA");
 		cp->rset_after = true;
 		return finish_msg(cp);
 	case CP_BDAT:
+		/*
+		 * LMTP answers BDAT LAST as it answers the end of DATA: once
+		 * per accepted recipient (Dovecot does; RFC 2033 4.2).
+		 */
+		if (cp->o.lmtp && cp->naccepted > 0)
+			return lmtp_data_reply(cp, r, "BDAT");
 		set_accepted(cp, r, "BDAT");
 		if (cls != 2)
 			cp->rset_after = true;
@@ -478,15 +509,7 @@ on_txn_reply(struct client_proto *cp, const struct smtp_reply *r)
 				set_accepted(cp, r, "end of data");
 			return finish_msg(cp);
 		}
-		/* RFC 2033 4.2: one reply per accepted RCPT, in order. */
-		i = next_accepted(cp, cp->dot_done);
-		if (i >= cp->msg->nrcpts)
-			return fail_text(cp, WHY_TEMP, "reply out of order");
-		decide(cp, i, r, "end of data");
-		cp->dot_done = next_accepted(cp, i + 1);
-		if (cp->dot_done < cp->msg->nrcpts)
-			return CLIENT_EV_NONE;
-		return finish_msg(cp);
+		return lmtp_data_reply(cp, r, "end of data");
 	default:
 		break;
 	}

@@ -286,6 +286,60 @@ test_lmtp(void **state)
 	rig_free(&r);
 }
 
+/* Found by fuzz_client_proto: a 2xx to DATA is not a delivery. */
+static void
+test_data_2xx_is_not_delivery(void **state)
+{
+	struct client_msg m = { "s@y.test", rcpts, 1, 10, false, false, 0,
+		NULL };
+	struct why res[1];
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, false);
+	reply(&r, "220 hi\r\n");
+	reply(&r, "250-hi\r\n250 PIPELINING\r\n");
+	client_proto_start(&r.p, &m, res, NULL);
+	take(&r);
+	reply(&r, "250 ok\r\n");
+	reply(&r, "250 ok\r\n");
+	/* RFC 5321 4.3.2: only 354 lets the body go. */
+	assert_int_equal(reply(&r, "250 fine\r\n"), CLIENT_EV_FAIL);
+	assert_int_equal(r.p.why.kind, WHY_TEMP);
+	/* As the driver does: the undecided recipients get the reason. */
+	client_proto_fail_rest(&r.p, &r.p.why);
+	assert_int_equal(res[0].kind, WHY_TEMP);
+	assert_non_null(strstr(res[0].text, "instead of 354"));
+	rig_free(&r);
+}
+
+/* Found by fuzz_client_proto: LMTP BDAT LAST answers per recipient. */
+static void
+test_lmtp_bdat_per_rcpt(void **state)
+{
+	struct client_msg m = { "s@y.test", rcpts, 2, 10, false, false, 0,
+		NULL };
+	struct why res[2];
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, true);
+	reply(&r, "220 lmtp\r\n");
+	reply(&r, "250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+	client_proto_start(&r.p, &m, res, NULL);
+	take(&r);
+	client_proto_body_sent(&r.p);
+	reply(&r, "250 ok\r\n");
+	reply(&r, "250 ok\r\n");
+	reply(&r, "250 ok\r\n");
+	/* RFC 2033 4.2 for BDAT LAST as for DATA: one reply each. */
+	assert_int_equal(reply(&r, "250 first\r\n"), CLIENT_EV_NONE);
+	assert_int_equal(reply(&r, "452 4.2.2 full\r\n"), CLIENT_EV_MSG_DONE);
+	assert_int_equal(res[0].kind, WHY_NONE);
+	assert_int_equal(res[1].kind, WHY_TEMP);
+	rig_free(&r);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -393,6 +447,8 @@ main(void)
 		cmocka_unit_test(test_all_rcpts_refused),
 		cmocka_unit_test(test_chunking),
 		cmocka_unit_test(test_lmtp),
+		cmocka_unit_test(test_data_2xx_is_not_delivery),
+		cmocka_unit_test(test_lmtp_bdat_per_rcpt),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_tls_and_auth),
 	};

@@ -633,7 +633,9 @@ client_proto_fail_rest(struct client_proto *cp, const struct why *why)
 	if (cp->msg == NULL || cp->results == NULL)
 		return;
 	for (i = 0; i < cp->msg->nrcpts; i++)
-		if (cp->results[i].kind == WHY_NONE && !cp->decided) {
+		/* LMTP: those before dot_done have their own final reply. */
+		if (cp->results[i].kind == WHY_NONE && !cp->decided &&
+		    !(cp->o.lmtp && i < cp->dot_done)) {
 			if (cp->replies != NULL)
 				cp->replies[i] = cp->fail_reply;
 			cp->results[i] = *why;

@@ -340,6 +340,35 @@ test_lmtp_bdat_per_rcpt(void **state)
 	rig_free(&r);
 }
 
+/* An LMTP session lost half-way through the per-recipient replies. */
+static void
+test_lmtp_drop_keeps_confirmed(void **state)
+{
+	struct client_msg m = { "s@y.test", rcpts, 2, 10, false, false, 0,
+		NULL };
+	struct why res[2], lost;
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, true);
+	reply(&r, "220 lmtp\r\n");
+	reply(&r, "250-x\r\n250 PIPELINING\r\n");
+	client_proto_start(&r.p, &m, res, NULL);
+	take(&r);
+	reply(&r, "250 ok\r\n");
+	reply(&r, "250 ok\r\n");
+	reply(&r, "250 ok\r\n");
+	assert_int_equal(reply(&r, "354 go\r\n"), CLIENT_EV_BODY);
+	client_proto_body_sent(&r.p);
+	assert_int_equal(reply(&r, "250 2.0.0 saved\r\n"), CLIENT_EV_NONE);
+	/* The connection drops: the driver fails the rest. */
+	why_set(&lost, WHY_TEMP, 0, "connection closed by the server");
+	client_proto_fail_rest(&r.p, &lost);
+	assert_int_equal(res[0].kind, WHY_NONE); /* delivered: no retry */
+	assert_int_equal(res[1].kind, WHY_TEMP);
+	rig_free(&r);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -449,6 +478,7 @@ main(void)
 		cmocka_unit_test(test_lmtp),
 		cmocka_unit_test(test_data_2xx_is_not_delivery),
 		cmocka_unit_test(test_lmtp_bdat_per_rcpt),
+		cmocka_unit_test(test_lmtp_drop_keeps_confirmed),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_tls_and_auth),
 	};

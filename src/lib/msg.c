@@ -187,28 +187,33 @@ tern_msg_set_subject(struct tern_msg *m, const char *s)
 	return set_str(&m->subject, s, strlen(s));
 }
 
-enum tern_err
-tern_msg_set_text(struct tern_msg *m, const char *text, size_t n)
+/* A body part (text or HTML) of n bytes; NULL with n 0 clears it. */
+static enum tern_err
+set_part(char **dst, size_t *dst_len, const char *src, size_t n)
 {
 	enum tern_err e;
 
-	if (m == NULL || (text == NULL && n > 0))
+	if (src == NULL && n > 0)
 		return TERN_E_INVAL;
-	if ((e = set_str(&m->text, n > 0 ? text : "", n)) == TERN_OK)
-		m->text_len = n;
+	if ((e = set_str(dst, n > 0 ? src : "", n)) == TERN_OK)
+		*dst_len = n;
 	return e;
+}
+
+enum tern_err
+tern_msg_set_text(struct tern_msg *m, const char *text, size_t n)
+{
+	if (m == NULL)
+		return TERN_E_INVAL;
+	return set_part(&m->text, &m->text_len, text, n);
 }
 
 enum tern_err
 tern_msg_set_html(struct tern_msg *m, const char *html, size_t n)
 {
-	enum tern_err e;
-
-	if (m == NULL || (html == NULL && n > 0))
+	if (m == NULL)
 		return TERN_E_INVAL;
-	if ((e = set_str(&m->html, n > 0 ? html : "", n)) == TERN_OK)
-		m->html_len = n;
-	return e;
+	return set_part(&m->html, &m->html_len, html, n);
 }
 
 enum tern_err

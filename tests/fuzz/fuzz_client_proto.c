@@ -480,8 +480,10 @@ send_msg(struct fz *f, uint8_t o1)
 		if (res[i].kind != WHY_NONE && cr != NULL &&
 		    cr[i].code / 100 == 2)
 			abort();
-		/* A failed session leaves no recipient undecided. */
-		if (ret == -1 && res[i].kind == WHY_NONE && !f->p.decided)
+		/* A failed session leaves no recipient undecided, but for
+		 * LMTP recipients that had their own final reply. */
+		if (ret == -1 && res[i].kind == WHY_NONE && !f->p.decided &&
+		    !(f->p.o.lmtp && i < f->p.dot_done))
 			abort();
 	}
 	free(cr);

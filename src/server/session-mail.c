@@ -163,6 +163,23 @@ user_limit_ok(struct session *s, struct ratelimit *rl, const char *name,
 	return hold;
 }
 
+/*
+ * Defer a MAIL or RCPT over a rate limit: `code` is the reply and enhanced
+ * codes, `what` is counted, user NULL means the client's address, and
+ * `name` is the limit's key in [limits], allowing max per `per`.
+ */
+static enum session_ret
+limit_refused(struct session *s, const char *code, const char *what,
+    const char *user, size_t max, const char *per, const char *name)
+{
+	session_reply(s,
+	    "%s Too many %s from %s%s: the limit is %zu per %s (%s), try "
+	    "again later",
+	    code, what, user != NULL ? "user " : "your address",
+	    user != NULL ? user : "", max, per, name);
+	return SESSION_OK;
+}
+
 /* ---- MAIL and RCPT ------------------------------------------------- */
 
 static enum session_ret sender_check(struct session *);
@@ -204,23 +221,15 @@ session_cmd_mail(struct session *s, const struct smtp_command *c)
 		return session_reply_error(s,
 		    "501 5.1.7 Bad sender address syntax");
 	s->hold_limit = NULL; /* no transaction yet: nothing to hold */
-	if (!ip_msg_ok(s)) {
-		session_reply(s,
-		    "450 4.7.1 Too many messages from your address: the "
-		    "limit is %zu per minute (ip_messages_per_minute), "
-		    "try again later",
-		    s->conf->limits.ip_messages_per_minute);
-		return SESSION_OK;
-	}
+	if (!ip_msg_ok(s))
+		return limit_refused(s, "450 4.7.1", "messages", NULL,
+		    s->conf->limits.ip_messages_per_minute, "minute",
+		    "ip_messages_per_minute");
 	if (!user_limit_ok(s, s->srv->rl_user_msgs, "user_messages_per_hour",
-	        s->conf->limits.user_messages_per_hour)) {
-		session_reply(s,
-		    "450 4.7.1 Too many messages from user %s: the limit "
-		    "is %zu per hour (user_messages_per_hour), try again "
-		    "later",
-		    s->auth_user, s->conf->limits.user_messages_per_hour);
-		return SESSION_OK;
-	}
+	        s->conf->limits.user_messages_per_hour))
+		return limit_refused(s, "450 4.7.1", "messages", s->auth_user,
+		    s->conf->limits.user_messages_per_hour, "hour",
+		    "user_messages_per_hour");
 	if (s->authed && s->conf->sender_ownership == CONF_SENDER_OWN &&
 	    !s->mail.from.is_null)
 		return sender_check(s);
@@ -530,12 +539,9 @@ session_cmd_rcpt(struct session *s, const struct smtp_command *c)
 	if (!user_limit_ok(s, s->srv->rl_user_rcpts, "user_recipients_per_hour",
 	        s->conf->limits.user_recipients_per_hour)) {
 		free(j);
-		session_reply(s,
-		    "452 4.5.3 Too many recipients from user %s: the "
-		    "limit is %zu per hour (user_recipients_per_hour), "
-		    "try again later",
-		    s->auth_user, s->conf->limits.user_recipients_per_hour);
-		return SESSION_OK;
+		return limit_refused(s, "452 4.5.3", "recipients", s->auth_user,
+		    s->conf->limits.user_recipients_per_hour, "hour",
+		    "user_recipients_per_hour");
 	}
 	if (j->rcpt.to.is_postmaster_bare) {
 		normalise(&j->rcpt.to, s->conf->domains[0], j->address,

@@ -626,3 +626,17 @@ def wait_log(srv, needle, count=1, timeout=10.0):
     pytest.fail(f"{count} x {needle!r} not logged within {timeout}s:\n"
                 f"{srv.log()[-4000:]}")
 # -- end of issue 3 limits block ---------------------------------------------
+
+
+# -- review D7: one mail transaction on a Raw session ----------------------
+def raw_transaction(r, sender="a@remote.example",
+                    rcpts=("alice@example.test",)):
+    """MAIL, RCPT for each of rcpts, DATA and a make_message() on a Raw
+    session past its EHLO, each reply asserted; the final reply, a 250."""
+    expect(r.cmd(f"MAIL FROM:<{sender}>"), 250)
+    for rcpt in rcpts:
+        expect(r.cmd(f"RCPT TO:<{rcpt}>"), 250)
+    expect(r.cmd("DATA"), 354)
+    r.send(make_message() + b".\r\n")
+    return expect(r.reply(), 250)
+# -- end of review D7 block --------------------------------------------------

@@ -32,14 +32,43 @@ def send(srv_port, *args, stdin=b"hello\n", env_extra=None, host="127.0.0.1"):
         input=stdin, capture_output=True, timeout=CLI_TIMEOUT, env=env)
 
 
-def tls_server(make_server, tmp_path, cn="localhost"):
+def tls_server(make_server, tmp_path, cn="localhost",
+               listener=("submission", "starttls")):
+    """mx and a submission listener (name, tls mode), with a new cert for
+    cn; srv.cert is its path."""
+    name, tls = listener
     cert, key = make_cert(tmp_path / "pki", cn=cn)
     srv = make_server(
         listeners=[("mx", "127.0.0.1", "mx"),
-                   ("submission", "127.0.0.1", "submission", "starttls")],
+                   (name, "127.0.0.1", "submission", tls)],
         extra=f"\n[tls]\ncert = {cert}\nkey = {key}\n")
     srv.cert = cert
     return srv
+
+
+def send_verified_auth(port, tls_flag, cafile):
+    """`tern send -v` as alice to bob, TLS (tls_flag: --starttls or
+    --tls) verified against cafile, AUTH; it must work and say so."""
+    r = send(port, tls_flag, "--ca-file", str(cafile),
+             "--user", "alice@example.test", "--from", "alice@example.test",
+             "--to", "bob@example.test", "-v", host="localhost",
+             env_extra={"TERN_PASSWORD": PASSWORD})
+    assert r.returncode == 0, r.stderr
+    assert b"TLS verified" in r.stderr
+    return r
+
+
+def smoke_verified_auth(port, mode, cafile, count):
+    """lib_smoke sends count messages as alice to bob on one connection,
+    TLS (mode: starttls or implicit) verified against cafile, AUTH."""
+    r = subprocess.run(
+        [str(SMOKE), "localhost", str(port), mode, str(cafile),
+         "alice@example.test", str(count), "alice@example.test",
+         "bob@example.test"],
+        capture_output=True, timeout=CLI_TIMEOUT,
+        env={**os.environ, "TERN_PASSWORD": PASSWORD})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert b"CONNECTED tls=1" in r.stdout
 
 
 def parse(raw):
@@ -116,50 +145,22 @@ def test_lib_reuse_and_results(server):
 def test_starttls_verified_auth(make_server, tmp_path):
     srv = tls_server(make_server, tmp_path)
     port = srv.ports["submission"]
-    r = send(port, "--starttls", "--ca-file", str(srv.cert),
-             "--user", "alice@example.test", "--from", "alice@example.test",
-             "--to", "bob@example.test", "-v", host="localhost",
-             env_extra={"TERN_PASSWORD": PASSWORD})
-    assert r.returncode == 0, r.stderr
-    assert b"TLS verified" in r.stderr
+    r = send_verified_auth(port, "--starttls", srv.cert)
     assert PASSWORD.encode() not in r.stderr + r.stdout
     srv.wait_for_mail("bob@example.test")
     # The library too, with AUTH and two messages on one connection.
-    r = subprocess.run(
-        [str(SMOKE), "localhost", str(port), "starttls", str(srv.cert),
-         "alice@example.test", "2", "alice@example.test",
-         "bob@example.test"],
-        capture_output=True, timeout=CLI_TIMEOUT,
-        env={**os.environ, "TERN_PASSWORD": PASSWORD})
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert b"CONNECTED tls=1" in r.stdout
+    smoke_verified_auth(port, "starttls", srv.cert, 2)
     srv.wait_for_mail("bob@example.test", count=3)
 
 
 def test_implicit_tls_verified_auth(make_server, tmp_path):
     # issue 5 (i5b): RFC 8314 implicit TLS against tern's own port-465
     # style listener, with `tern send --tls` and with the library.
-    cert, key = make_cert(tmp_path / "pki", cn="localhost")
-    srv = make_server(
-        listeners=[("mx", "127.0.0.1", "mx"),
-                   ("smtps", "127.0.0.1", "submission", "implicit")],
-        extra=f"\n[tls]\ncert = {cert}\nkey = {key}\n")
+    srv = tls_server(make_server, tmp_path, listener=("smtps", "implicit"))
     port = srv.ports["smtps"]
-    r = send(port, "--tls", "--ca-file", str(cert),
-             "--user", "alice@example.test", "--from", "alice@example.test",
-             "--to", "bob@example.test", "-v", host="localhost",
-             env_extra={"TERN_PASSWORD": PASSWORD})
-    assert r.returncode == 0, r.stderr
-    assert b"TLS verified" in r.stderr
+    send_verified_auth(port, "--tls", srv.cert)
     srv.wait_for_mail("bob@example.test")
-    r = subprocess.run(
-        [str(SMOKE), "localhost", str(port), "implicit", str(cert),
-         "alice@example.test", "1", "alice@example.test",
-         "bob@example.test"],
-        capture_output=True, timeout=CLI_TIMEOUT,
-        env={**os.environ, "TERN_PASSWORD": PASSWORD})
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert b"CONNECTED tls=1" in r.stdout
+    smoke_verified_auth(port, "implicit", srv.cert, 1)
     srv.wait_for_mail("bob@example.test", count=2)
     # Unverifiable (no --ca-file): refused, nothing sent.
     r = send(port, "--tls", "--from", "alice@example.test",

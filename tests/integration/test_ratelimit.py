@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import (CLIENT_NAME, PASSWORD, QUEUED_RE, Raw, expect,
-                      make_message, tls_client, wait_log)
+                      make_message, raw_transaction, tls_client, wait_log)
 
 
 def connect(srv, source):
@@ -68,11 +68,7 @@ def test_messages_per_minute_per_ip(make_server):
     with r:
         expect(rep, 220)
         expect(r.cmd(f"EHLO {CLIENT_NAME}"), 250)
-        expect(r.cmd("MAIL FROM:<a@remote.example>"), 250)
-        expect(r.cmd("RCPT TO:<alice@example.test>"), 250)
-        expect(r.cmd("DATA"), 354)
-        r.send(make_message() + b".\r\n")
-        expect(r.reply(), 250)
+        raw_transaction(r)
     srv.wait_for_mail("alice@example.test")
 
 

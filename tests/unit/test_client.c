@@ -66,6 +66,15 @@ reply(struct rig *r, const char *text)
 }
 
 static void
+rig_init_opts(struct rig *r, const struct client_opts *o)
+{
+	memset(r, 0, sizeof(*r));
+	client_proto_init(&r->p, o);
+	r->rp = smtp_reply_new(&lim);
+	assert_non_null(r->rp);
+}
+
+static void
 rig_init(struct rig *r, bool lmtp)
 {
 	struct client_opts o;
@@ -74,10 +83,34 @@ rig_init(struct rig *r, bool lmtp)
 	o.helo = "me.test";
 	o.peer = "mx.test";
 	o.lmtp = lmtp;
-	memset(r, 0, sizeof(*r));
-	client_proto_init(&r->p, &o);
-	r->rp = smtp_reply_new(&lim);
-	assert_non_null(r->rp);
+	rig_init_opts(r, &o);
+}
+
+/*
+ * A rig past the greeting and EHLO (LHLO for lmtp), whose answer is
+ * ehlo_reply: ready for client_proto_start().
+ */
+static void
+rig_ready(struct rig *r, bool lmtp, const char *ehlo_reply)
+{
+	rig_init(r, lmtp);
+	assert_int_equal(reply(r, lmtp ? "220 lmtp\r\n" : "220 hi\r\n"),
+	    CLIENT_EV_NONE);
+	assert_string_equal(r->sent,
+	    lmtp ? "LHLO me.test\r\n" : "EHLO me.test\r\n");
+	assert_int_equal(reply(r, ehlo_reply), CLIENT_EV_READY);
+}
+
+/* Start message m; the commands it sends go into r->sent. */
+static enum client_event
+rig_start(struct rig *r, const struct client_msg *m, struct why *res,
+    struct client_reply *rep)
+{
+	enum client_event ev;
+
+	ev = client_proto_start(&r->p, m, res, rep);
+	take(r);
+	return ev;
 }
 
 static void
@@ -104,16 +137,10 @@ test_pipelined(void **state)
 	struct rig r;
 
 	(void)state;
-	rig_init(&r, false);
-	assert_int_equal(reply(&r, "220 hi\r\n"), CLIENT_EV_NONE);
-	assert_string_equal(r.sent, "EHLO me.test\r\n");
-	assert_int_equal(reply(&r,
-	                     "250-mx\r\n250-PIPELINING\r\n250-SIZE 100\r\n"
-	                     "250-8BITMIME\r\n250 DSN\r\n"),
-	    CLIENT_EV_READY);
-	assert_int_equal(client_proto_start(&r.p, &m, res, rep),
-	    CLIENT_EV_NONE);
-	take(&r);
+	rig_ready(&r, false,
+	    "250-mx\r\n250-PIPELINING\r\n250-SIZE 100\r\n"
+	    "250-8BITMIME\r\n250 DSN\r\n");
+	assert_int_equal(rig_start(&r, &m, res, rep), CLIENT_EV_NONE);
 	assert_string_equal(r.sent,
 	    "MAIL FROM:<s@y.test> SIZE=10 BODY=8BITMIME\r\n"
 	    "RCPT TO:<a@x.test>\r\n"
@@ -146,9 +173,7 @@ test_pipelined(void **state)
 	assert_string_equal(rep[2].esc, "4.3.0");
 	/* A second message on the same session. */
 	m.nrcpts = 1;
-	assert_int_equal(client_proto_start(&r.p, &m, res, rep),
-	    CLIENT_EV_NONE);
-	take(&r);
+	assert_int_equal(rig_start(&r, &m, res, rep), CLIENT_EV_NONE);
 	assert_string_equal(r.sent,
 	    "MAIL FROM:<s@y.test> SIZE=10 BODY=8BITMIME\r\n"
 	    "RCPT TO:<a@x.test>\r\nDATA\r\n");
@@ -180,9 +205,7 @@ test_plain_helo_fallback(void **state)
 	assert_int_equal(reply(&r, "502 what\r\n"), CLIENT_EV_NONE);
 	assert_string_equal(r.sent, "HELO me.test\r\n");
 	assert_int_equal(reply(&r, "250 hi\r\n"), CLIENT_EV_READY);
-	assert_int_equal(client_proto_start(&r.p, &m, res, NULL),
-	    CLIENT_EV_NONE);
-	take(&r);
+	assert_int_equal(rig_start(&r, &m, res, NULL), CLIENT_EV_NONE);
 	/* No PIPELINING: one command at a time, no DSN parameters. */
 	assert_string_equal(r.sent, "MAIL FROM:<>\r\n");
 	reply(&r, "250 ok\r\n");
@@ -208,11 +231,8 @@ test_all_rcpts_refused(void **state)
 	struct rig r;
 
 	(void)state;
-	rig_init(&r, false);
-	reply(&r, "220 hi\r\n");
-	reply(&r, "250 hi\r\n");
-	client_proto_start(&r.p, &m, res, NULL);
-	take(&r);
+	rig_ready(&r, false, "250 hi\r\n");
+	rig_start(&r, &m, res, NULL);
 	reply(&r, "250 ok\r\n");
 	assert_int_equal(reply(&r, "450 busy\r\n"), CLIENT_EV_NONE);
 	assert_string_equal(r.sent, "RSET\r\n");
@@ -230,13 +250,9 @@ test_chunking(void **state)
 	struct rig r;
 
 	(void)state;
-	rig_init(&r, false);
-	reply(&r, "220 hi\r\n");
-	reply(&r, "250-hi\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
-	assert_int_equal(client_proto_start(&r.p, &m, res, NULL),
-	    CLIENT_EV_NONE);
+	rig_ready(&r, false, "250-hi\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+	assert_int_equal(rig_start(&r, &m, res, NULL), CLIENT_EV_NONE);
 	assert_true(r.p.body_after_out);
-	take(&r);
 	assert_string_equal(r.sent,
 	    "MAIL FROM:<s@y.test>\r\nRCPT TO:<a@x.test>\r\nBDAT 42 LAST\r\n");
 	client_proto_body_sent(&r.p);
@@ -257,12 +273,8 @@ test_lmtp(void **state)
 	struct rig r;
 
 	(void)state;
-	rig_init(&r, true);
-	reply(&r, "220 lmtp\r\n");
-	assert_string_equal(r.sent, "LHLO me.test\r\n");
-	reply(&r, "250-x\r\n250 PIPELINING\r\n");
-	client_proto_start(&r.p, &m, res, rep);
-	take(&r);
+	rig_ready(&r, true, "250-x\r\n250 PIPELINING\r\n");
+	rig_start(&r, &m, res, rep);
 	reply(&r, "250 ok\r\n");
 	reply(&r, "250 ok\r\n");
 	reply(&r, "550 5.1.1 unknown\r\n");
@@ -296,11 +308,8 @@ test_data_2xx_is_not_delivery(void **state)
 	struct rig r;
 
 	(void)state;
-	rig_init(&r, false);
-	reply(&r, "220 hi\r\n");
-	reply(&r, "250-hi\r\n250 PIPELINING\r\n");
-	client_proto_start(&r.p, &m, res, NULL);
-	take(&r);
+	rig_ready(&r, false, "250-hi\r\n250 PIPELINING\r\n");
+	rig_start(&r, &m, res, NULL);
 	reply(&r, "250 ok\r\n");
 	reply(&r, "250 ok\r\n");
 	/* RFC 5321 4.3.2: only 354 lets the body go. */
@@ -323,11 +332,8 @@ test_lmtp_bdat_per_rcpt(void **state)
 	struct rig r;
 
 	(void)state;
-	rig_init(&r, true);
-	reply(&r, "220 lmtp\r\n");
-	reply(&r, "250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
-	client_proto_start(&r.p, &m, res, NULL);
-	take(&r);
+	rig_ready(&r, true, "250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+	rig_start(&r, &m, res, NULL);
 	client_proto_body_sent(&r.p);
 	reply(&r, "250 ok\r\n");
 	reply(&r, "250 ok\r\n");
@@ -350,11 +356,8 @@ test_lmtp_drop_keeps_confirmed(void **state)
 	struct rig r;
 
 	(void)state;
-	rig_init(&r, true);
-	reply(&r, "220 lmtp\r\n");
-	reply(&r, "250-x\r\n250 PIPELINING\r\n");
-	client_proto_start(&r.p, &m, res, NULL);
-	take(&r);
+	rig_ready(&r, true, "250-x\r\n250 PIPELINING\r\n");
+	rig_start(&r, &m, res, NULL);
 	reply(&r, "250 ok\r\n");
 	reply(&r, "250 ok\r\n");
 	reply(&r, "250 ok\r\n");
@@ -379,25 +382,20 @@ test_refusals(void **state)
 	struct rig r;
 
 	(void)state;
-	rig_init(&r, false);
-	reply(&r, "220 hi\r\n");
-	reply(&r, "250-hi\r\n250 SIZE 999\r\n");
+	rig_ready(&r, false, "250-hi\r\n250 SIZE 999\r\n");
 	/* RFC 1870: bigger than announced: permanent, nothing sent. */
-	assert_int_equal(client_proto_start(&r.p, &m, res, rep),
-	    CLIENT_EV_MSG_DONE);
-	assert_int_equal(r.p.out.len, 0);
+	assert_int_equal(rig_start(&r, &m, res, rep), CLIENT_EV_MSG_DONE);
+	assert_string_equal(r.sent, "");
 	assert_int_equal(res[0].kind, WHY_PERM);
 	assert_int_equal(rep[0].code, 0); /* our decision, no reply */
 	m.size = 10;
 	/* Needs SMTPUTF8, server lacks it: permanent. */
-	assert_int_equal(client_proto_start(&r.p, &m, res, NULL),
-	    CLIENT_EV_MSG_DONE);
+	assert_int_equal(rig_start(&r, &m, res, NULL), CLIENT_EV_MSG_DONE);
 	assert_int_equal(res[0].kind, WHY_PERM);
 	assert_non_null(strstr(res[0].text, "SMTPUTF8"));
 	/* 421 in the middle: the session is gone, the rest is TEMP. */
 	m.smtputf8 = false;
-	client_proto_start(&r.p, &m, res, rep);
-	take(&r);
+	rig_start(&r, &m, res, rep);
 	assert_int_equal(reply(&r, "421 4.3.2 bye\r\n"), CLIENT_EV_FAIL);
 	assert_int_equal(res[0].kind, WHY_TEMP);
 	assert_int_equal(rep[0].code, 421);
@@ -426,9 +424,7 @@ test_tls_and_auth(void **state)
 	o.tls = CLIENT_TLS_REQUIRE;
 	o.auth_user = "u";
 	o.auth_pass = "p";
-	memset(&r, 0, sizeof(r));
-	client_proto_init(&r.p, &o);
-	r.rp = smtp_reply_new(&lim);
+	rig_init_opts(&r, &o);
 	reply(&r, "220 hi\r\n");
 	reply(&r, "250-hi\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n");
 	assert_string_equal(r.sent, "STARTTLS\r\n");
@@ -444,15 +440,13 @@ test_tls_and_auth(void **state)
 	assert_string_equal(r.secret, "");
 	rig_free(&r);
 	/* Required TLS that is not offered fails. */
-	client_proto_init(&r.p, &o);
-	r.rp = smtp_reply_new(&lim);
+	rig_init_opts(&r, &o);
 	reply(&r, "220 hi\r\n");
 	assert_int_equal(reply(&r, "250 hi\r\n"), CLIENT_EV_FAIL);
 	rig_free(&r);
 	/* AUTH LOGIN; no TLS allowed with tls = none. */
 	o.tls = CLIENT_TLS_NONE;
-	client_proto_init(&r.p, &o);
-	r.rp = smtp_reply_new(&lim);
+	rig_init_opts(&r, &o);
 	reply(&r, "220 hi\r\n");
 	reply(&r, "250-hi\r\n250-STARTTLS\r\n250 AUTH LOGIN\r\n");
 	assert_string_equal(r.sent, "AUTH LOGIN\r\n");

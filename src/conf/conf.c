@@ -43,6 +43,7 @@
 #define CONF_NETWORKS_MAX 1000 /* relay_networks entries */
 #define CONF_ROUTES_MAX 1000 /* [routes] entries */
 #define CONF_AUTH_MAX 255    /* route auth= user and password */
+#define CONF_LINE_MAX 198    /* libinih's line buffer less LF and NUL */
 
 #define KiB ((uint64_t)1024)
 #define MiB (KiB * 1024)
@@ -1039,29 +1040,55 @@ conf_route_find(const struct conf *c, const char *domain)
 	return star;
 }
 
+/*
+ * One route as a config line. `compact` leaves out what loading fills
+ * in (the default port, tls=may) and the spaces around '=': never longer
+ * than the line it was loaded from. Returns the length.
+ */
+static size_t
+format_route(const struct conf_route *r, bool compact, char *out,
+    size_t outsz)
+{
+	static const char *const tls[] = { "may", "none", "require" };
+	unsigned dport = r->kind == CONF_ROUTE_LMTP ? 24 : 25;
+	const char *v6 = r->host != NULL && strchr(r->host, ':') ? "[" : "";
+	size_t n;
+
+	n = (size_t)snprintf(out, outsz, "%s%s%s", r->domain,
+	    compact ? "=" : " = ", r->kind == CONF_ROUTE_LMTP ? "lmtp:" : "");
+	if (r->path != NULL)
+		n += (size_t)snprintf(out + n, outsz - n, "%s", r->path);
+	else {
+		n += (size_t)snprintf(out + n, outsz - n, "%s%s%s", v6,
+		    r->host, *v6 != '\0' ? "]" : "");
+		if (!compact || r->port != dport)
+			n += (size_t)snprintf(out + n, outsz - n, ":%u",
+			    r->port);
+	}
+	if (r->tls != CONF_ROUTE_TLS_MAY)
+		n += (size_t)snprintf(out + n, outsz - n, " tls=%s",
+		    tls[r->tls]);
+	/* The operator's own file: print it back as written. */
+	if (r->auth_user != NULL)
+		n += (size_t)snprintf(out + n, outsz - n, " auth=%s:%s",
+		    r->auth_user, r->auth_pass);
+	return n;
+}
+
 static void
 print_routes(const struct conf *c, FILE *fp)
 {
-	static const char *const tls[] = { "may", "none", "require" };
-	const struct conf_route *r;
+	char line[2048]; /* domain, host, auth: each capped well below */
 	size_t i;
 
 	fprintf(fp, "\n[routes]\n");
 	for (i = 0; i < c->nroutes; i++) {
-		r = &c->routes[i];
-		fprintf(fp, "%s = %s", r->domain,
-		    r->kind == CONF_ROUTE_LMTP ? "lmtp:" : "");
-		if (r->path != NULL)
-			fprintf(fp, "%s", r->path);
-		else
-			fprintf(fp, strchr(r->host, ':') ? "[%s]:%u" : "%s:%u",
-			    r->host, r->port);
-		if (r->tls != CONF_ROUTE_TLS_MAY)
-			fprintf(fp, " tls=%s", tls[r->tls]);
-		/* The operator's own file: print it back as written. */
-		if (r->auth_user != NULL)
-			fprintf(fp, " auth=%s:%s", r->auth_user, r->auth_pass);
-		fputc('\n', fp);
+		/* Explicit where it fits in a line, as loadable as the input. */
+		if (format_route(&c->routes[i], false, line, sizeof(line)) >
+		    CONF_LINE_MAX)
+			(void)format_route(&c->routes[i], true, line,
+			    sizeof(line));
+		fprintf(fp, "%s\n", line);
 	}
 }
 

@@ -642,6 +642,12 @@ client_is_tls(const struct client_conn *c)
 	return c->ssl != NULL;
 }
 
+bool
+client_has_dsn(const struct client_conn *c)
+{
+	return (c->p.ehlo.flags & SMTP_EHLO_DSN) != 0;
+}
+
 void
 client_close(struct client_conn *c)
 {

@@ -97,6 +97,12 @@ const char *client_peer(const struct client_conn *);
 /* Is the session encrypted? */
 bool client_is_tls(const struct client_conn *);
 
+/*
+ * Did the server offer DSN (RFC 3461 3) in its last EHLO or LHLO reply,
+ * so that client_send() passed NOTIFY, ORCPT, RET and ENVID on?
+ */
+bool client_has_dsn(const struct client_conn *);
+
 /* QUIT (when idle, with a short deadline), close, free. NULL is fine. */
 void client_close(struct client_conn *);
 

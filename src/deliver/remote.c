@@ -406,16 +406,23 @@ all_temp(const struct why *whys, size_t n)
 	return true;
 }
 
-/* The engine's reply as the scheduler keeps it (for DSNs). */
+/*
+ * The engine's reply as the scheduler keeps it (for DSNs), with the host
+ * that gave it (mta; "" for a unix socket) and, for a delivered
+ * recipient, where it went (sched.h).
+ */
 static void
-reply_copy(const struct client_reply *cr, struct sched_reply *sr)
+reply_copy(const struct client_reply *cr, const char *mta,
+    enum sched_handoff handoff, struct sched_reply *sr)
 {
 	memset(sr, 0, sizeof(*sr));
+	sr->handoff = handoff;
 	if (cr->code == 0)
 		return;
 	sr->code = cr->code;
 	(void)strlcpy(sr->esc, cr->esc, sizeof(sr->esc));
 	(void)strlcpy(sr->text, cr->text, sizeof(sr->text));
+	(void)strlcpy(sr->mta, mta, sizeof(sr->mta));
 }
 
 /* One transaction for recipients idx[0..n) of env that share t. */
@@ -430,10 +437,11 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 	struct client_conn *c;
 	struct client_msg m;
 	struct why why;
-	char addr[128], esc[300];
+	char addr[128], esc[300], mta[CLIENT_PEER_MAX] = "";
+	enum sched_handoff handoff;
 	size_t i, ok = 0;
-	bool reused;
-	int attempt;
+	bool reused, dsn = false;
+	int attempt, sent;
 
 	rc = xcalloc(n, sizeof(*rc));
 	cr = xcalloc(n, sizeof(*cr));
@@ -471,8 +479,12 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 				whys[i] = why;
 			break;
 		}
-		if (client_send(c, &m, fd, env->body_offset, whys, cr, &why) ==
-		    0)
+		sent = client_send(c, &m, fd, env->body_offset, whys, cr, &why);
+		/* A dead session may still have delivered some (LMTP). */
+		dsn = client_has_dsn(c);
+		if (t->route == NULL || t->route->path == NULL)
+			(void)strlcpy(mta, client_peer(c), sizeof(mta));
+		if (sent == 0)
 			break;
 		client_close(c);
 		c = NULL;
@@ -481,9 +493,22 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 			break;
 		reused = false;
 	}
+	/*
+	 * A next hop that offers DSN got the parameters and reports success
+	 * itself (RFC 3461 5.2.1): nothing from us, or the sender hears
+	 * twice. Without DSN, an LMTP server is the local delivery agent:
+	 * what it accepts is delivered here (5.2.3, "delivered"); an SMTP
+	 * server is a relay (5.2.2, "relayed").
+	 */
+	if (dsn)
+		handoff = SCHED_HANDOFF_DSN;
+	else if (t->route != NULL && t->route->kind == CONF_ROUTE_LMTP)
+		handoff = SCHED_HANDOFF_FINAL;
+	else
+		handoff = SCHED_HANDOFF_RELAYED;
 	for (i = 0; i < n; i++) {
 		ok += whys[i].kind == WHY_NONE;
-		reply_copy(&cr[i], &replies[i]);
+		reply_copy(&cr[i], mta, handoff, &replies[i]);
 	}
 	for (i = 0; i < n && whys[i].kind == WHY_NONE; i++)
 		;

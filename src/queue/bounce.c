@@ -56,6 +56,50 @@ is_esc(const char *p)
 	return true;
 }
 
+/*
+ * What a DSN of each kind says; a NULL note means advice(status). notify
+ * is the NOTIFY keyword that asks for it (RFC 3461 4.1); status is the
+ * default Status, and the only one for a success (class 2).
+ */
+static const struct {
+	const char *subject, *tag, *intro, *action, *note, *status;
+	unsigned notify;
+} kind_words[] = {
+	[BOUNCE_FAILED] = { "Undelivered Mail Returned to Sender", "bounce",
+	    "Your message could not be delivered to one or more recipients, "
+	    "and it will not be tried again\r\nfor them. The details are "
+	    "below.",
+	    "failed", NULL, "5.0.0", SMTP_NOTIFY_FAILURE },
+	[BOUNCE_DELAYED] = { "Delayed Mail (still being retried)", "delay",
+	    "Your message has not been delivered yet to the recipients "
+	    "below. Nothing\r\nneeds to be done: delivery will be tried "
+	    "again, and you will hear from\r\nus again only if it fails "
+	    "for good.",
+	    "delayed", "We keep trying; no action is needed.", "4.0.0",
+	    SMTP_NOTIFY_DELAY },
+	[BOUNCE_DELIVERED] = { "Successful Mail Delivery Report", "delivered",
+	    "Your message was delivered to the recipients below, as you "
+	    "asked (NOTIFY=SUCCESS).",
+	    "delivered", "Nothing needs to be done.", "2.0.0",
+	    SMTP_NOTIFY_SUCCESS },
+	/* RFC 3464 2.3.3: the next hop takes no duty to report success. */
+	[BOUNCE_RELAYED] = { "Relayed Mail Report", "relayed",
+	    "Your message was passed on to the mail servers of the "
+	    "recipients below, as you asked\r\n(NOTIFY=SUCCESS). Those "
+	    "servers do not send delivery reports, so this is the\r\nlast "
+	    "one you will get from us; they may still tell you if delivery "
+	    "fails.",
+	    "relayed", "No report of the final delivery will follow.", "2.0.0",
+	    SMTP_NOTIFY_SUCCESS },
+};
+
+/* A report of success (delivered or relayed), not of a problem. */
+static bool
+is_success(enum bounce_kind kind)
+{
+	return kind_words[kind].status[0] == '2';
+}
+
 const char *
 bounce_status(const struct bounce_rcpt *br, enum bounce_kind kind, char *buf,
     size_t bufsz)
@@ -63,8 +107,8 @@ bounce_status(const struct bounce_rcpt *br, enum bounce_kind kind, char *buf,
 	const char *reason = br->reason;
 	int n;
 
-	if (kind == BOUNCE_DELIVERED) {
-		(void)snprintf(buf, bufsz, "2.0.0");
+	if (is_success(kind)) {
+		(void)snprintf(buf, bufsz, "%s", kind_words[kind].status);
 		return buf;
 	}
 	/* The server's own code; a failure is final even after a 4xx. */
@@ -82,8 +126,7 @@ bounce_status(const struct bounce_rcpt *br, enum bounce_kind kind, char *buf,
 	else if (reason != NULL && strstr(reason, "does not exist") != NULL)
 		(void)snprintf(buf, bufsz, "5.1.2"); /* bad destination */
 	else
-		(void)snprintf(buf, bufsz, "%s",
-		    kind == BOUNCE_FAILED ? "5.0.0" : "4.0.0");
+		(void)snprintf(buf, bufsz, "%s", kind_words[kind].status);
 	return buf;
 }
 
@@ -92,14 +135,12 @@ bounce_wanted(const struct spool_env *env, size_t idx, enum bounce_kind kind)
 {
 	unsigned notify = env->dsn != NULL ? env->dsn[idx].notify : 0;
 
+	/* RFC 3461 4.1: no NOTIFY is FAILURE,DELAY; 5.2.2: no "relayed". */
 	if (notify == 0)
-		return kind != BOUNCE_DELIVERED;
+		return !is_success(kind);
 	if (notify & SMTP_NOTIFY_NEVER)
 		return false;
-	return (notify & (kind == BOUNCE_FAILED      ? SMTP_NOTIFY_FAILURE
-	                  : kind == BOUNCE_DELAYED   ? SMTP_NOTIFY_DELAY
-	                                             : SMTP_NOTIFY_SUCCESS)) !=
-	       0;
+	return (notify & kind_words[kind].notify) != 0;
 }
 
 /*
@@ -193,36 +234,14 @@ put_original(struct buf *b, const struct bounce_info *bi, bool hdrs,
 	return 0;
 }
 
-/* What a DSN of each kind says; a NULL note means advice(status). */
-static const struct {
-	const char *subject, *tag, *intro, *action, *note;
-} kind_words[] = {
-	[BOUNCE_FAILED] = { "Undelivered Mail Returned to Sender", "bounce",
-	    "Your message could not be delivered to one or more recipients, "
-	    "and it will not be tried again\r\nfor them. The details are "
-	    "below.",
-	    "failed", NULL },
-	[BOUNCE_DELAYED] = { "Delayed Mail (still being retried)", "delay",
-	    "Your message has not been delivered yet to the recipients "
-	    "below. Nothing\r\nneeds to be done: delivery will be tried "
-	    "again, and you will hear from\r\nus again only if it fails "
-	    "for good.",
-	    "delayed", "We keep trying; no action is needed." },
-	[BOUNCE_DELIVERED] = { "Successful Mail Delivery Report", "delivered",
-	    "Your message was delivered to the recipients below, as you "
-	    "asked (NOTIFY=SUCCESS).",
-	    "delivered", "Nothing needs to be done." },
-};
-
 int
 bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 {
 	const struct spool_env *env = bi->env;
 	char date[MSG_DATE_MAX], arr[MSG_DATE_MAX], st[16];
 	const char *note;
-	/* RFC 3461 4.3: RET is about failures; a delivery needs no copy. */
-	bool hdrs = env->dsn_ret == SMTP_RET_HDRS ||
-	            bi->kind == BOUNCE_DELIVERED ||
+	/* RFC 3461 4.3: RET is about failures; a success needs no copy. */
+	bool hdrs = env->dsn_ret == SMTP_RET_HDRS || is_success(bi->kind) ||
 	            (uint64_t)env->body_size > BOUNCE_FULL_MAX;
 	const struct spool_rcpt *r;
 	size_t i;
@@ -295,6 +314,12 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		        "Action: %s\r\n"
 		        "Status: %s\r\n",
 		        r->addr, kind_words[bi->kind].action, st) == -1)
+			goto big;
+		/* RFC 3464 2.3.5: the server that said it, when one did. */
+		if (bi->rcpts[i].mta != NULL && bi->rcpts[i].mta[0] != '\0' &&
+		    (buf_append_str(b, "Remote-MTA: dns; ") == -1 ||
+		        put_line(b, bi->rcpts[i].mta, 255) == -1 ||
+		        buf_append_str(b, "\r\n") == -1))
 			goto big;
 		/* RFC 3464 2.3.6: the reply as the server sent it. */
 		if (bi->rcpts[i].code != 0 &&

@@ -4,8 +4,9 @@
  * sender which recipients failed (or are delayed), why in plain words,
  * and hand back the original headers or message (RFC 3461 RET).
  *
- * A delivery report (NOTIFY=SUCCESS, final delivery here) has the same
- * form with the original's headers only.
+ * A delivery report (NOTIFY=SUCCESS: final delivery here, or relayed to
+ * a next hop that cannot report) has the same form with the original's
+ * headers only.
  * A DSN is multipart/report; report-type=delivery-status (RFC 6522)
  * with a human-readable part, a message/delivery-status part and the
  * original as message/rfc822 (or text/rfc822-headers for RET=HDRS or a
@@ -37,6 +38,8 @@ enum bounce_kind {
 	BOUNCE_FAILED = 0, /* Action: failed */
 	BOUNCE_DELAYED,    /* Action: delayed (a warning, RFC 3464 2.3.3) */
 	BOUNCE_DELIVERED,  /* Action: delivered, asked with NOTIFY=SUCCESS */
+	BOUNCE_RELAYED,    /* Action: relayed, to a next hop without DSN,
+	                      asked with NOTIFY=SUCCESS (RFC 3461 5.2.2) */
 };
 
 struct bounce_rcpt {
@@ -46,6 +49,7 @@ struct bounce_rcpt {
 	unsigned code;    /* 3-digit reply code */
 	const char *esc;  /* its enhanced status "5.1.1"; NULL or "": none */
 	const char *text; /* its text, or NULL */
+	const char *mta;  /* the server's host name; NULL or "": unknown */
 };
 
 struct bounce_info {
@@ -70,7 +74,8 @@ int bounce_build(const struct bounce_info *, struct buf *out, struct why *);
  * "X.Y.Z" status for a recipient: the server's enhanced code (its class
  * made 5 for a failure), else one that fits our own reason (expiry
  * 5.4.7/4.4.7, null MX 5.1.10, no such domain 5.1.2), else the kind's
- * (5.0.0, 4.0.0; 2.0.0 for a delivery). Into buf (>= 16); returns buf.
+ * (5.0.0, 4.0.0; 2.0.0 for a delivery or a relay). Into buf (>= 16);
+ * returns buf.
  */
 const char *bounce_status(const struct bounce_rcpt *, enum bounce_kind,
     char *buf, size_t bufsz);
@@ -78,8 +83,8 @@ const char *bounce_status(const struct bounce_rcpt *, enum bounce_kind,
 /*
  * Should the sender hear about recipient idx about this kind of event (RFC
  * 3461 4.1)? NOTIFY=NEVER: no; NOTIFY given without the kind's keyword
- * (FAILURE, DELAY, SUCCESS): no; not given: failures and delays yes,
- * deliveries no.
+ * (FAILURE, DELAY, SUCCESS for a delivery or a relay): no; not given:
+ * failures and delays yes, deliveries and relays no (5.2.2).
  */
 bool bounce_wanted(const struct spool_env *, size_t idx, enum bounce_kind);
 

@@ -31,6 +31,7 @@
 #define WAIT_MAX_MS 60000   /* re-read the clock at least this often */
 /* Requests wake the control thread (inotify); this rescans anyway. */
 #define CONTROL_RESCAN_MS 1000
+#define SUCCESS_REASON_MAX 320 /* "relayed to <host>, ..." */
 
 enum qent_where {
 	Q_READY,
@@ -347,6 +348,25 @@ postmaster(const struct sched *s, char *dst, size_t dstsz)
 }
 
 /*
+ * Recipient i of a DSN, with the reply and the server behind it (rep,
+ * may be NULL); reason and rep are borrowed.
+ */
+static void
+rcpt_init(struct bounce_rcpt *br, size_t i, const char *reason,
+    const struct sched_reply *rep)
+{
+	memset(br, 0, sizeof(*br));
+	br->idx = i;
+	br->reason = reason;
+	if (rep != NULL && rep[i].code != 0) {
+		br->code = rep[i].code;
+		br->esc = rep[i].esc;
+		br->text = rep[i].text;
+		br->mta = rep[i].mta;
+	}
+}
+
+/*
  * Queue one DSN (queue/bounce.h) about the recipients of env whose
  * res[] kind is `want` and whose state is `state`, with the replies
  * behind them (rep, may be NULL); -1 with why.
@@ -366,13 +386,7 @@ send_dsn(struct sched *s, struct spool_env *env, int fd, const struct why *res,
 	for (i = 0; i < env->nrcpts; i++)
 		if (res[i].kind == want && env->rcpts[i].state == state &&
 		    bounce_wanted(env, i, kind)) {
-			br[n].idx = i;
-			br[n].reason = res[i].text;
-			if (rep != NULL && rep[i].code != 0) {
-				br[n].code = rep[i].code;
-				br[n].esc = rep[i].esc;
-				br[n].text = rep[i].text;
-			}
+			rcpt_init(&br[n], i, res[i].text, rep);
 			n++;
 		}
 	*n_out = n;
@@ -437,48 +451,83 @@ notify_sender(struct sched *s, struct spool_env *env, int fd, struct why *res,
 }
 
 /*
- * RFC 3461 6.2.2: a recipient that asked NOTIFY=SUCCESS and was delivered
- * here, to one of our own domains, gets a delivery report. Recipients
- * handed on to another server are not reported: the DSN parameters went
- * on with them (a server without DSN support is not told apart yet).
- * Best effort: the mail is delivered, a lost report is only logged.
+ * Which success report (RFC 3461 5.2.1-5.2.3) recipient i, delivered
+ * in this pass, may earn; BOUNCE_FAILED (never a success) for none.
+ * Without replies (deliver() alone) delivery is final.
+ */
+static enum bounce_kind
+success_kind(const struct sched_reply *rep, size_t i)
+{
+	switch (rep != NULL ? rep[i].handoff : SCHED_HANDOFF_FINAL) {
+	case SCHED_HANDOFF_FINAL:
+		return BOUNCE_DELIVERED;
+	case SCHED_HANDOFF_RELAYED:
+		return BOUNCE_RELAYED;
+	case SCHED_HANDOFF_DSN:
+		break; /* the next hop has the parameters and the duty */
+	}
+	return BOUNCE_FAILED;
+}
+
+/*
+ * Recipients delivered in this pass that asked NOTIFY=SUCCESS get the
+ * sender one report per kind: "delivered" here (a Maildir, an LMTP
+ * server), "relayed" to a next hop without DSN (RFC 3461 5.2.2); none
+ * when the next hop offers DSN. Best effort: the mail is delivered, a
+ * lost report is only logged.
  */
 static void
 notify_success(struct sched *s, const struct spool_env *env, int fd,
-    const bool *was_delivered)
+    const bool *was_delivered, const struct sched_reply *rep)
 {
+	static const struct {
+		enum bounce_kind kind;
+		const char *event; /* event=, and event=..._failed */
+	} kinds[] = { { BOUNCE_DELIVERED, "delivery_report" },
+		{ BOUNCE_RELAYED, "relay_report" } };
 	struct bounce_rcpt *br;
-	char bid[SPOOL_ID_MAX], pm[SPOOL_FIELD_MAX + 1], reason[300];
-	const char *at;
 	struct why why;
-	size_t i, n = 0;
+	char bid[SPOOL_ID_MAX], pm[SPOOL_FIELD_MAX + 1], reason[300];
+	char(*txt)[SUCCESS_REASON_MAX]; /* br[n].reason; truncation is fine */
+	size_t i, k, n;
 
 	if (env->dsn == NULL || env->sender[0] == '\0')
 		return;
 	br = xcalloc(env->nrcpts, sizeof(*br));
-	for (i = 0; i < env->nrcpts; i++) {
-		at = strrchr(env->rcpts[i].addr, '@');
-		if (env->rcpts[i].state == SPOOL_RCPT_DELIVERED &&
-		    !was_delivered[i] &&
-		    bounce_wanted(env, i, BOUNCE_DELIVERED) && at != NULL &&
-		    conf_is_local_domain(s->conf, at + 1)) {
-			br[n].idx = i;
-			br[n].reason = "delivered to the mailbox";
+	txt = xcalloc(env->nrcpts, sizeof(*txt));
+	postmaster(s, pm, sizeof(pm));
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (i = 0, n = 0; i < env->nrcpts; i++) {
+			if (env->rcpts[i].state != SPOOL_RCPT_DELIVERED ||
+			    was_delivered[i] ||
+			    success_kind(rep, i) != kinds[k].kind ||
+			    !bounce_wanted(env, i, kinds[k].kind))
+				continue;
+			rcpt_init(&br[n], i, "delivered to the mailbox", rep);
+			if (kinds[k].kind == BOUNCE_RELAYED) {
+				(void)snprintf(txt[n], sizeof(txt[n]),
+				    "relayed to %s, which does not support "
+				    "delivery notifications (DSN)",
+				    rep[i].mta[0] != '\0' ? rep[i].mta
+				                          : "the next server");
+				br[n].reason = txt[n];
+			}
 			n++;
 		}
-	}
-	postmaster(s, pm, sizeof(pm));
-	if (n > 0 && bounce_enqueue(s->spool, s->conf->hostname, pm, env, fd,
-	                 BOUNCE_DELIVERED, br, n, bid, &why) == 0) {
-		if (bid[0] != '\0') {
-			log_info("event=delivery_report id=%s dsn_id=%s "
-			         "rcpts=%zu",
-			    env->id, bid, n);
+		if (n == 0)
+			continue;
+		if (bounce_enqueue(s->spool, s->conf->hostname, pm, env, fd,
+		        kinds[k].kind, br, n, bid, &why) == -1)
+			log_warn("event=%s_failed id=%s reason=%s",
+			    kinds[k].event, env->id,
+			    log_escs(reason, sizeof(reason), why.text));
+		else if (bid[0] != '\0') {
+			log_info("event=%s id=%s dsn_id=%s rcpts=%zu",
+			    kinds[k].event, env->id, bid, n);
 			sched_submit(s, bid);
 		}
-	} else if (n > 0)
-		log_warn("event=delivery_report_failed id=%s reason=%s",
-		    env->id, log_escs(reason, sizeof(reason), why.text));
+	}
+	free(txt);
 	free(br);
 }
 
@@ -588,7 +637,7 @@ process(struct sched *s, void *ctx, const char *id, bool forced)
 		    id, to, age(&env), relay(s), reason);
 	}
 	pending += notify_sender(s, &env, fd, res, brep, pending);
-	notify_success(s, &env, fd, was_delivered);
+	notify_success(s, &env, fd, was_delivered, brep);
 	(void)close(fd);
 	free(batch);
 	free(brep);

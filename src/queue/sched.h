@@ -22,14 +22,39 @@ struct conf;
 struct sched;
 
 /*
+ * Where a delivered recipient went, which decides what a sender who
+ * asked NOTIFY=SUCCESS hears (RFC 3461 5.2.1-5.2.3).
+ */
+enum sched_handoff {
+	/*
+	 * Delivered here: a Maildir, or an LMTP server without DSN, which
+	 * is the local delivery agent (RFC 2033), not a relay: "delivered"
+	 * report.
+	 */
+	SCHED_HANDOFF_FINAL = 0,
+	/*
+	 * Handed to a next hop (SMTP or LMTP) that offers DSN: the
+	 * parameters went with the message and reporting is its job now
+	 * (5.2.1): no report.
+	 */
+	SCHED_HANDOFF_DSN,
+	/* Relayed to a next hop without DSN (5.2.2): "relayed" report. */
+	SCHED_HANDOFF_RELAYED,
+};
+
+/*
  * The remote server's reply that decided a recipient (RFC 5321 4.2.1,
  * RFC 3463), for the DSN's Status and Diagnostic-Code fields. code 0
  * when no reply did (local delivery, a timeout: the why says).
+ * The zeroed value means "delivered here, by no server" (FINAL).
  */
 struct sched_reply {
 	unsigned code;  /* 200..559, or 0 */
 	char esc[16];   /* enhanced status "5.1.1", or "" when none given */
 	char text[256]; /* the server's text on one line */
+	/* The server's host name (RFC 3464 2.3.5 Remote-MTA), or "". */
+	char mta[256];
+	enum sched_handoff handoff; /* of a delivered recipient */
 };
 
 /*
@@ -48,7 +73,10 @@ struct sched_deliverer {
 	 * recipients of one message at once, idx[0..n), so that those with
 	 * one destination share a transaction. whys[k] is the result for
 	 * idx[k]: kind WHY_NONE when delivered; replies[k] (zeroed by the
-	 * caller) the server reply that decided it, if any.
+	 * caller) the server reply that decided it, if any, and for a
+	 * delivered recipient handed on over SMTP its handoff (DSN or
+	 * RELAYED: whether the next hop offered DSN). A recipient
+	 * delivered through deliver() alone counts as FINAL.
 	 */
 	void (*deliver_many)(void *ctx, const struct spool_env *env, int fd,
 	    const size_t *idx, size_t n, struct why *whys,

@@ -123,15 +123,18 @@ def test_failed_bounce_goes_to_postmaster(make_server, sinks):
 
 # -- DSN extension on the server (RFC 3461) -------------------------------
 
-def dsn_send(srv, rcpt, mail_options=(), rcpt_options=()):
+def dsn_send(srv, rcpt, mail_options=(), rcpt_options=(),
+             sender="alice@example.test"):
+    """One message to rcpt (an address, or a list of them)."""
     import smtplib
+    rcpts = [rcpt] if isinstance(rcpt, str) else list(rcpt)
     with smtplib.SMTP("127.0.0.1", srv.ports["sub"], timeout=30) as c:
         c.ehlo("client.test")
         if not c.has_extn("dsn"):
             pytest.skip("the server does not advertise DSN yet "
                         "(session.c change pending, see issue 4 note)")
-        c.sendmail("alice@example.test", [rcpt],
-                   make_message(to=rcpt, msgid="dsn-1@example.test"),
+        c.sendmail(sender, rcpts,
+                   make_message(to=rcpts[0], msgid="dsn-1@example.test"),
                    mail_options=list(mail_options),
                    rcpt_options=list(rcpt_options))
 
@@ -213,3 +216,150 @@ def test_no_delivery_report_unless_asked(make_server, sinks):
     srv.wait_queue_empty()
     assert "event=delivery_report" not in srv.log()
     assert srv.mail("alice@example.test") == []
+
+
+# -- RFC 3461 5.2.1/5.2.2: "relayed" reports ------------------------------
+
+NO_DSN = ("PIPELINING", "8BITMIME", "SIZE 100000000", "ENHANCEDSTATUSCODES",
+          "SMTPUTF8")
+
+
+def assert_no_success_report(srv, *mailboxes):
+    """The queue is empty, so any report would have been delivered."""
+    srv.wait_queue_empty()
+    log = srv.log()
+    assert "event=relay_report" not in log
+    assert "event=delivery_report" not in log
+    for box in mailboxes:
+        assert srv.mail(box) == [], box
+
+
+def test_rfc3461_5_2_2_relayed_report_next_hop_without_dsn(make_server,
+                                                           sinks):
+    """RFC 3461 5.2.2: a next hop without DSN gets no DSN parameters, and
+    the sender who asked NOTIFY=SUCCESS hears "relayed" (RFC 3464 2.3.3)
+    with the next hop as Remote-MTA and its reply."""
+    sink = sinks(ext=NO_DSN)
+    sink.data_reply = lambda msg: "250 2.0.0 Ok: queued as R1"
+    srv = relay_server(make_server,
+                       f"relay.test = 127.0.0.1:{sink.port} tls=none\n")
+    dsn_send(srv, "x@relay.test", mail_options=["RET=FULL", "ENVID=rel-1"],
+             rcpt_options=["NOTIFY=SUCCESS", "ORCPT=rfc822;X@relay.test"])
+    got = sink.wait_messages(1)[0]
+    assert got.rcpts == ["x@relay.test"]
+    assert "ENVID" not in got.mail_params and "RET" not in got.mail_params
+    assert got.rcpt_params == [""]
+    [report] = srv.wait_for_mail("alice@example.test")
+    m, parts = dsn_parts(report)
+    assert m["Subject"] == "Relayed Mail Report"
+    assert m["To"] == "<alice@example.test>"
+    assert report.startswith(b"Return-Path: <>")
+    per_msg, rcpts = status_fields(parts["message/delivery-status"])
+    assert per_msg["Original-Envelope-Id"] == "rel-1"
+    assert len(rcpts) == 1
+    r = rcpts[0]
+    assert r["Original-Recipient"] == "rfc822;X@relay.test"
+    assert r["Final-Recipient"] == "rfc822; x@relay.test"
+    assert r["Action"] == "relayed"
+    assert r["Status"] == "2.0.0"
+    assert r["Remote-MTA"] == "dns; 127.0.0.1"
+    assert r["Diagnostic-Code"] == "smtp; 250 2.0.0 Ok: queued as R1"
+    # RFC 3461 4.3: RET is about failures; a success has the headers only.
+    assert "message/rfc822" not in parts
+    hdrs = parts["text/rfc822-headers"].get_payload()
+    assert "dsn-1@example.test" in hdrs and "hello" not in hdrs
+    text = parts["text/plain"].get_payload(decode=True).decode()
+    assert "<x@relay.test>" in text and "relayed to 127.0.0.1" in text
+    srv.wait_queue_empty()
+    assert srv.log().count("event=relay_report ") == 1
+    assert "event=delivery_report" not in srv.log()
+
+
+def test_rfc3461_5_2_1_no_report_next_hop_with_dsn(make_server, sinks):
+    """RFC 3461 5.2.1: a next hop with DSN gets NOTIFY and ORCPT and is
+    the one to report success; we send nothing."""
+    sink = sinks()  # advertises DSN
+    srv = relay_server(make_server,
+                       f"relay.test = 127.0.0.1:{sink.port} tls=none\n")
+    dsn_send(srv, "x@relay.test", mail_options=["ENVID=pass-1"],
+             rcpt_options=["NOTIFY=SUCCESS", "ORCPT=rfc822;X@relay.test"])
+    got = sink.wait_messages(1)[0]
+    assert "ENVID=pass-1" in got.mail_params
+    assert got.rcpt_params == ["NOTIFY=SUCCESS ORCPT=rfc822;X@relay.test"]
+    assert_no_success_report(srv, "alice@example.test")
+
+
+@pytest.mark.parametrize("sender,options", [
+    ("alice@example.test", []),
+    ("alice@example.test", ["NOTIFY=FAILURE,DELAY"]),
+    ("alice@example.test", ["NOTIFY=NEVER"]),
+    ("", ["NOTIFY=SUCCESS"]),  # RFC 3461 6.1: no DSN about a DSN
+], ids=["no-notify", "failure-delay", "never", "null-sender"])
+def test_rfc3461_5_2_2_no_relayed_report_unless_asked(make_server, sinks,
+                                                      sender, options):
+    """RFC 3461 5.2.2: without NOTIFY=SUCCESS (or from the null sender)
+    a relay to a next hop without DSN is silent."""
+    sink = sinks(ext=NO_DSN)
+    srv = relay_server(make_server,
+                       f"relay.test = 127.0.0.1:{sink.port} tls=none\n")
+    dsn_send(srv, "x@relay.test", rcpt_options=options, sender=sender)
+    got = sink.wait_messages(1)[0]
+    assert got.sender == sender and got.rcpt_params == [""]
+    assert_no_success_report(srv, "alice@example.test", "admin@example.test")
+
+
+def test_rfc3461_5_2_2_and_5_2_3_one_report_per_action(make_server, sinks):
+    """One message: a recipient delivered here ("delivered", 5.2.3), one
+    relayed without DSN ("relayed", 5.2.2), one relayed with DSN (its
+    next hop reports): two reports, one recipient each."""
+    plain = sinks(ext=NO_DSN)
+    smart = sinks()
+    srv = relay_server(make_server,
+                       f"plain.test = 127.0.0.1:{plain.port} tls=none\n"
+                       f"smart.test = 127.0.0.1:{smart.port} tls=none\n")
+    dsn_send(srv, ["bob@example.test", "x@plain.test", "y@smart.test"],
+             rcpt_options=["NOTIFY=SUCCESS"])
+    plain.wait_messages(1)
+    assert smart.wait_messages(1)[0].rcpt_params == ["NOTIFY=SUCCESS"]
+    srv.wait_for_mail("bob@example.test")
+    reports = srv.wait_for_mail("alice@example.test", 2)
+    actions = {}
+    for raw in reports:
+        _, parts = dsn_parts(raw)
+        _, rcpts = status_fields(parts["message/delivery-status"])
+        assert len(rcpts) == 1
+        actions[rcpts[0]["Final-Recipient"]] = rcpts[0]["Action"]
+    assert actions == {"rfc822; bob@example.test": "delivered",
+                       "rfc822; x@plain.test": "relayed"}
+    srv.wait_queue_empty()
+    assert len(srv.mail("alice@example.test")) == 2
+
+
+def test_lmtp_without_dsn_is_final_delivery(make_server, sinks):
+    """An LMTP server without DSN is the local delivery agent: what it
+    accepts is delivered (RFC 3461 5.2.3), never "relayed"."""
+    sink = sinks(lmtp=True, ext=("PIPELINING", "ENHANCEDSTATUSCODES"))
+    srv = relay_server(make_server, f"l.test = lmtp:127.0.0.1:{sink.port}\n")
+    dsn_send(srv, "a@l.test", rcpt_options=["NOTIFY=SUCCESS"])
+    sink.wait_messages(1)
+    [report] = srv.wait_for_mail("alice@example.test")
+    m, parts = dsn_parts(report)
+    assert m["Subject"] == "Successful Mail Delivery Report"
+    _, rcpts = status_fields(parts["message/delivery-status"])
+    assert rcpts[0]["Final-Recipient"] == "rfc822; a@l.test"
+    assert rcpts[0]["Action"] == "delivered"
+    assert rcpts[0]["Status"] == "2.0.0"
+    srv.wait_queue_empty()
+    assert "event=relay_report" not in srv.log()
+
+
+def test_rfc3461_5_2_1_lmtp_with_dsn_reports_itself(make_server, sinks):
+    """RFC 3461 5.2.1: an LMTP server that offers DSN got NOTIFY=SUCCESS
+    and reports success itself; a report from us too would be a second
+    one."""
+    sink = sinks(lmtp=True)  # advertises DSN
+    srv = relay_server(make_server, f"l.test = lmtp:127.0.0.1:{sink.port}\n")
+    dsn_send(srv, "a@l.test", rcpt_options=["NOTIFY=SUCCESS"])
+    got = sink.wait_messages(1)[0]
+    assert got.rcpt_params == ["NOTIFY=SUCCESS"]
+    assert_no_success_report(srv, "alice@example.test")

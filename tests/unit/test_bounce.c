@@ -2,7 +2,8 @@
 /*
  * Unit tests for queue/bounce.c: the DSN's structure (RFC 3464, RFC
  * 6522), status codes from reasons, NOTIFY, RET=HDRS, hostile reasons,
- * and a header end that straddles a read chunk.
+ * delivered and relayed reports (RFC 3461 5.2.2, 5.2.3), and a header
+ * end that straddles a read chunk.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -163,6 +164,83 @@ test_hdrs_and_delay(void **state)
 	rig_free(&g);
 }
 
+/*
+ * RFC 3461 5.2.2: a recipient relayed to a next hop without DSN gets
+ * Action: relayed, Status 2.0.0, the next hop as Remote-MTA (RFC 3464
+ * 2.3.5) and its reply; the original's headers only, whatever RET says.
+ */
+static void
+test_relayed(void **state)
+{
+	struct rig g;
+	struct why why;
+	const char *t, *p;
+
+	(void)state;
+	rig_init(&g, msg, sizeof(msg) - 1);
+	g.env.dsn_ret = SMTP_RET_FULL;
+	g.bi.kind = BOUNCE_RELAYED;
+	g.br[0].reason = "relayed to mx.y.test, which does not support "
+	                 "delivery notifications (DSN)";
+	g.br[0].code = 250;
+	g.br[0].esc = "2.0.0";
+	g.br[0].text = "Ok: queued as 1234";
+	g.br[0].mta = "mx.y.test";
+	g.br[1].reason = "relayed";
+	g.br[1].mta = "mx.z.test\r\nX-Evil: 1"; /* one line */
+	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+	t = text(&g);
+	assert_non_null(strstr(t, "Subject: Relayed Mail Report\r\n"));
+	assert_non_null(
+	    strstr(t, "Message-ID: <0601a2b3c4d5e6001a3f.relayed@"));
+	assert_non_null(strstr(t, "(NOTIFY=SUCCESS)"));
+	assert_non_null(strstr(t, "Final-Recipient: rfc822; bad@y.test\r\n"
+	                          "Action: relayed\r\nStatus: 2.0.0\r\n"
+	                          "Remote-MTA: dns; mx.y.test\r\n"
+	                          "Diagnostic-Code: smtp; 250 2.0.0 Ok: "
+	                          "queued as 1234\r\n"));
+	assert_non_null(strstr(t, "<bad@y.test>:\r\n    relayed to mx.y.test"));
+	assert_non_null(strstr(t, "No report of the final delivery"));
+	assert_non_null(strstr(t, "Original-Recipient: rfc822;Gone@z.test\r\n"
+	                          "Final-Recipient: rfc822; gone@z.test\r\n"
+	                          "Action: relayed\r\nStatus: 2.0.0\r\n"
+	                          "Remote-MTA: dns; mx.z.test  X-Evil: 1\r\n"
+	                          "Last-Attempt-Date: "));
+	/* A success carries no copy of the body (RFC 3461 4.3). */
+	assert_non_null(strstr(t, "Content-Type: text/rfc822-headers\r\n"));
+	assert_null(strstr(t, "message/rfc822"));
+	assert_null(strstr(t, "body line"));
+	for (p = t; (p = strchr(p, '\n')) != NULL; p++)
+		assert_true(p > t && p[-1] == '\r');
+	rig_free(&g);
+}
+
+/* RFC 3461 5.2.3: final delivery here; no server, no Remote-MTA. */
+static void
+test_delivered(void **state)
+{
+	struct rig g;
+	struct why why;
+	const char *t;
+
+	(void)state;
+	rig_init(&g, msg, sizeof(msg) - 1);
+	g.bi.kind = BOUNCE_DELIVERED;
+	g.bi.nrcpts = 1;
+	g.br[0].reason = "delivered to the mailbox";
+	g.br[0].code = 0;
+	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+	t = text(&g);
+	assert_non_null(strstr(t, "Subject: Successful Mail Delivery "
+	                          "Report\r\n"));
+	assert_non_null(strstr(t, "Action: delivered\r\nStatus: 2.0.0\r\n"
+	                          "Last-Attempt-Date: "));
+	assert_null(strstr(t, "Remote-MTA"));
+	assert_null(strstr(t, "Diagnostic-Code"));
+	assert_null(strstr(t, "body line"));
+	rig_free(&g);
+}
+
 /* The blank line's CRLF split over two 64 KiB reads. */
 static void
 test_header_end_straddles_chunk(void **state)
@@ -224,6 +302,10 @@ static const struct status_case {
 	{ "expired", 0, NULL, "delivery time expired: ...", BOUNCE_FAILED,
 	    "5.4.7" },
 	{ "nothing", 0, NULL, NULL, BOUNCE_DELAYED, "4.0.0" },
+	/* A success is 2.0.0 whatever the server's code or our reason. */
+	{ "delivered", 0, NULL, "expired", BOUNCE_DELIVERED, "2.0.0" },
+	{ "relayed", 250, "2.1.5", "x", BOUNCE_RELAYED, "2.0.0" },
+	{ "relayed-odd", 550, "5.1.1", "x", BOUNCE_RELAYED, "2.0.0" },
 };
 
 static void
@@ -278,6 +360,54 @@ test_wanted(void **state)
 	assert_false(bounce_wanted(&env, 0, BOUNCE_DELIVERED));
 }
 
+/*
+ * RFC 3461 5.2.2: "relayed" only with NOTIFY=SUCCESS; never without
+ * NOTIFY, with NOTIFY=NEVER, or with FAILURE/DELAY alone.
+ */
+static const struct wanted_case {
+	const char *name;
+	bool has_dsn;
+	unsigned notify;
+	bool want;
+} relayed_cases[] = {
+	{ "no-dsn-data", false, 0, false },
+	{ "no-notify", true, 0, false },
+	{ "never", true, SMTP_NOTIFY_NEVER, false },
+	{ "failure", true, SMTP_NOTIFY_FAILURE, false },
+	{ "delay", true, SMTP_NOTIFY_DELAY, false },
+	{ "failure-delay", true, SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY,
+	    false },
+	{ "success", true, SMTP_NOTIFY_SUCCESS, true },
+	{ "success-failure", true, SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE,
+	    true },
+	{ "all", true,
+	    SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY,
+	    true },
+};
+
+static void
+test_wanted_relayed(void **state)
+{
+	const struct wanted_case *c;
+	struct spool_env env;
+	struct spool_dsn d;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(relayed_cases) / sizeof(relayed_cases[0]); i++) {
+		c = &relayed_cases[i];
+		memset(&env, 0, sizeof(env));
+		memset(&d, 0, sizeof(d));
+		d.notify = c->notify;
+		env.dsn = c->has_dsn ? &d : NULL;
+		if (bounce_wanted(&env, 0, BOUNCE_RELAYED) != c->want)
+			fail_msg("%s: want %d", c->name, c->want);
+		/* The same keyword asks for "delivered" (RFC 3461 4.1). */
+		if (bounce_wanted(&env, 0, BOUNCE_DELIVERED) != c->want)
+			fail_msg("%s: delivered: want %d", c->name, c->want);
+	}
+}
+
 int
 main(void)
 {
@@ -287,6 +417,9 @@ main(void)
 		cmocka_unit_test(test_header_end_straddles_chunk),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_wanted),
+		cmocka_unit_test(test_wanted_relayed),
+		cmocka_unit_test(test_relayed),
+		cmocka_unit_test(test_delivered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include "conf/conf.h"
 #include "queue/sched.h"
 #include "queue/spool.h"
+#include "smtp/params.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
@@ -40,6 +42,8 @@ struct fake {
 	int delay_ms;
 	int body_bad;
 	int bounces; /* DSNs (null sender) handed over, issue 4 */
+	/* Success reports seen by fake_deliver_many (RFC 3461 5.2). */
+	int reports, delivered_ok, relayed_ok, wrong;
 };
 
 static struct fake fk;
@@ -132,12 +136,81 @@ wait_bounces(int n, int ms)
 	return false;
 }
 
+/*
+ * A router for the NOTIFY=SUCCESS tests: every recipient is delivered,
+ * handed off by its local part (sched.h): relay@ to a next hop without
+ * DSN, pass@ to one with DSN, anything else here. The reports (null
+ * sender) it gets are checked and counted.
+ */
+static void
+fake_deliver_many(void *ctx, const struct spool_env *env, int fd,
+    const size_t *idx, size_t n, struct why *whys, struct sched_reply *replies)
+{
+	struct fake *f = ctx;
+	struct sched_reply *r;
+	char body[16384];
+	const char *a;
+	ssize_t got;
+	size_t k;
+
+	(void)whys; /* zeroed by the caller: delivered */
+	for (k = 0; k < n; k++) {
+		a = env->rcpts[idx[k]].addr;
+		r = &replies[k];
+		if (env->sender[0] != '\0') {
+			if (strncmp(a, "relay@", 6) == 0)
+				r->handoff = SCHED_HANDOFF_RELAYED;
+			else if (strncmp(a, "pass@", 5) == 0)
+				r->handoff = SCHED_HANDOFF_DSN;
+			if (r->handoff != SCHED_HANDOFF_FINAL) {
+				r->code = 250;
+				(void)strlcpy(r->esc, "2.0.0", sizeof(r->esc));
+				(void)strlcpy(r->text, "queued",
+				    sizeof(r->text));
+				(void)strlcpy(r->mta, "mx.b.example",
+				    sizeof(r->mta));
+			}
+			continue;
+		}
+		got = pread(fd, body, sizeof(body) - 1, env->body_offset);
+		body[got > 0 ? got : 0] = '\0';
+		pthread_mutex_lock(&f->mtx);
+		f->reports++;
+		if (strstr(body, "pass@") != NULL ||
+		    strstr(body, "relay@d.example") != NULL)
+			f->wrong++;
+		else if (strstr(body,
+		             "Final-Recipient: rfc822; ok@a.example\r\n"
+		             "Action: delivered\r\n") != NULL)
+			f->delivered_ok++;
+		else if (strstr(body, "Final-Recipient: rfc822; "
+		                      "relay@b.example\r\nAction: relayed\r\n"
+		                      "Status: 2.0.0\r\n"
+		                      "Remote-MTA: dns; mx.b.example\r\n"
+		                      "Diagnostic-Code: smtp; 250 2.0.0 "
+		                      "queued\r\n") != NULL)
+			f->relayed_ok++;
+		else
+			f->wrong++;
+		pthread_mutex_unlock(&f->mtx);
+	}
+}
+
 static const struct sched_deliverer fake_d = {
 	.thread_init = fake_init,
 	.thread_fini = fake_fini,
 	.deliver = fake_deliver,
 	.arg = &fk,
 	.name = "fake",
+};
+
+static const struct sched_deliverer fake_router = {
+	.thread_init = fake_init,
+	.thread_fini = fake_fini,
+	.deliver = fake_deliver,
+	.deliver_many = fake_deliver_many,
+	.arg = &fk,
+	.name = "fake-router",
 };
 
 static struct conf *conf;
@@ -177,12 +250,16 @@ on_commit(void *arg, const char *id, int ok, const struct why *why)
 	__atomic_store_n(flag, ok ? 1 : -1, __ATOMIC_SEQ_CST);
 }
 
-/* Commit a message to the given recipients; its id goes to id_out. */
+/*
+ * Commit a message to the given recipients, with NOTIFY= bits per
+ * recipient (notify NULL: no DSN data); its id goes to id_out.
+ */
 static void
-put_msg(struct spool *sp, const char *const *rcpts, size_t n, time_t arrival,
-    char *id_out)
+put_msg_notify(struct spool *sp, const char *const *rcpts,
+    const unsigned *notify, size_t n, time_t arrival, char *id_out)
 {
 	struct spool_rcpt r[16];
+	struct spool_dsn d[16];
 	struct spool_env env;
 	struct spool_msg *m;
 	struct why why;
@@ -191,10 +268,14 @@ put_msg(struct spool *sp, const char *const *rcpts, size_t n, time_t arrival,
 
 	memset(&env, 0, sizeof(env));
 	memset(r, 0, sizeof(r));
+	memset(d, 0, sizeof(d));
 	env.sender = "s@example.net";
 	env.arrival = arrival;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		r[i].addr = (char *)rcpts[i];
+		d[i].notify = notify != NULL ? notify[i] : 0;
+	}
+	env.dsn = notify != NULL ? d : NULL;
 	env.rcpts = r;
 	env.nrcpts = n;
 	m = spool_msg_new(sp, &env, &why);
@@ -207,6 +288,13 @@ put_msg(struct spool *sp, const char *const *rcpts, size_t n, time_t arrival,
 	while (__atomic_load_n(&flag, __ATOMIC_SEQ_CST) == 0)
 		sleep_ms(1);
 	assert_int_equal(flag, 1);
+}
+
+static void
+put_msg(struct spool *sp, const char *const *rcpts, size_t n, time_t arrival,
+    char *id_out)
+{
+	put_msg_notify(sp, rcpts, NULL, n, arrival, id_out);
 }
 
 static bool
@@ -476,6 +564,62 @@ test_backoff(void **state)
 	}
 }
 
+/* Is queue/active empty (every report delivered too)? Bounded wait. */
+static bool
+wait_queue_empty(int ms)
+{
+	char p[160];
+	struct dirent *de;
+	DIR *d;
+	int n;
+
+	(void)snprintf(p, sizeof(p), "%s/queue/active", dir);
+	for (; ms > 0; ms -= 10) {
+		if ((d = opendir(p)) == NULL)
+			return false;
+		for (n = 0; (de = readdir(d)) != NULL;)
+			n += de->d_name[0] != '.';
+		closedir(d);
+		if (n == 0)
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+/*
+ * RFC 3461 5.2.1-5.2.3 through the deliver_many contract: one report
+ * per kind, "delivered" for a final delivery, "relayed" for a next hop
+ * without DSN, none for a next hop with DSN or without NOTIFY=SUCCESS.
+ */
+static void
+test_success_reports(void **state)
+{
+	static const char *const rc[] = { "ok@a.example", "relay@b.example",
+		"pass@c.example", "relay@d.example" };
+	static const unsigned notify[] = { SMTP_NOTIFY_SUCCESS,
+		SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE, SMTP_NOTIFY_SUCCESS,
+		SMTP_NOTIFY_FAILURE };
+	struct spool *sp = open_spool();
+	struct sched *s;
+	char id[SPOOL_ID_MAX];
+
+	(void)state;
+	s = sched_new(conf, sp, &fake_router);
+	assert_int_equal(sched_start(s), 0);
+	put_msg_notify(sp, rc, notify, 4, 0, id);
+	sched_submit(s, id);
+	assert_true(wait_gone(id, 5000));
+	/* The reports were queued before the original left: wait them out. */
+	assert_true(wait_queue_empty(5000));
+	sched_free(s);
+	assert_int_equal(fk.reports, 2);
+	assert_int_equal(fk.delivered_ok, 1);
+	assert_int_equal(fk.relayed_ok, 1);
+	assert_int_equal(fk.wrong, 0);
+	spool_close(sp);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -490,6 +634,7 @@ main(void)
 		T(test_restart),
 		T(test_no_overlap),
 		T(test_free_waits),
+		T(test_success_reports),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

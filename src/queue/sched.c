@@ -550,7 +550,7 @@ process(struct sched *s, void *ctx, const char *id, bool forced)
 	unsigned attempts;
 	int fd;
 
-	if (spool_env_load(s->spool, id, &env, &why) == -1) {
+	if (spool_env_open(s->spool, id, &env, &fd, &why) == -1) {
 		if (why.kind == WHY_PERM) {
 			if (why.sys_errno != ENOENT)
 				log_warn("event=dropped id=%s reason=%s", id,
@@ -563,11 +563,13 @@ process(struct sched *s, void *ctx, const char *id, bool forced)
 	}
 	if (env.held) { /* `tern queue release` brings it back */
 		log_info("event=held id=%s", id);
+		(void)close(fd);
 		spool_env_free(&env);
 		return -1;
 	}
 	if (env.next_attempt > now && !forced) { /* restarted early */
 		next = env.next_attempt;
+		(void)close(fd);
 		spool_env_free(&env);
 		return next * (int64_t)1000;
 	}
@@ -575,12 +577,6 @@ process(struct sched *s, void *ctx, const char *id, bool forced)
 	expiry = s->conf->queue.lifetime > 0
 	             ? env.arrival + (time_t)s->conf->queue.lifetime
 	             : (time_t)INT64_MAX;
-	if ((fd = spool_open_body(s->spool, id, &why)) == -1) {
-		log_warn("event=deferred id=%s reason=%s", id,
-		    log_escs(reason, sizeof(reason), why.text));
-		spool_env_free(&env);
-		return (now + sched_backoff(s->conf, 1)) * (int64_t)1000;
-	}
 	if (now < expiry)
 		batch = deliver_batch(s, ctx, &env, fd, &brep);
 	was_delivered = xcalloc(env.nrcpts, sizeof(*was_delivered));

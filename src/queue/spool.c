@@ -1182,6 +1182,13 @@ int
 spool_env_load(struct spool *sp, const char *id, struct spool_env *env,
     struct why *why)
 {
+	return spool_env_open(sp, id, env, NULL, why);
+}
+
+int
+spool_env_open(struct spool *sp, const char *id, struct spool_env *env,
+    int *body_fd, struct why *why)
+{
 	struct stat st;
 	struct buf notes;
 	char esc[300];
@@ -1190,6 +1197,8 @@ spool_env_load(struct spool *sp, const char *id, struct spool_env *env,
 	int fd;
 
 	memset(env, 0, sizeof(*env));
+	if (body_fd != NULL)
+		*body_fd = -1;
 	if ((fd = open_msg(sp, id, O_RDONLY, why)) == -1)
 		return -1;
 	if (read_env(fd, &p, &n, why) == -1)
@@ -1206,7 +1215,10 @@ spool_env_load(struct spool *sp, const char *id, struct spool_env *env,
 		goto fail;
 	}
 	env->body_size = st.st_size - env->body_offset;
-	(void)close(fd);
+	if (body_fd != NULL)
+		*body_fd = fd;
+	else
+		(void)close(fd);
 	notes_read(sp, id, &notes);
 	notes_apply(&notes, env);
 	buf_reset(&notes);

@@ -148,6 +148,13 @@ void spool_msg_commit(struct spool_msg *, spool_commit_fn *done, void *arg);
  */
 int spool_env_load(struct spool *, const char *id, struct spool_env *env,
     struct why *);
+/*
+ * spool_env_load, with the message file left open read-only in *body_fd
+ * for the body (at env->body_offset): one open per delivery attempt.
+ * *body_fd is -1 on failure.
+ */
+int spool_env_open(struct spool *, const char *id, struct spool_env *env,
+    int *body_fd, struct why *);
 void spool_env_free(struct spool_env *);
 /* Open the message file read-only; the body is at env->body_offset. */
 int spool_open_body(struct spool *, const char *id, struct why *);

@@ -11,7 +11,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 dict=
 base=$(basename "$2")
-if [ -f "$2/../$base.dict" ]; then dict="-dict=$2/../$base.dict"; fi
+if [ -f "$2/../../$base.dict" ]; then dict="-dict=$2/../../$base.dict"; fi
 exec "$1" -max_total_time="${FUZZ_SECONDS:-10}" -timeout=10 \
     -error_exitcode=1 -timeout_exitcode=1 \
     -rss_limit_mb=2048 -print_final_stats=1 $dict \

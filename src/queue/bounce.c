@@ -118,6 +118,12 @@ bounce_status(const struct bounce_rcpt *br, enum bounce_kind kind, char *buf,
 		if (n > 0 && (size_t)n < bufsz)
 			return buf;
 	}
+	/*
+	 * Our own reasons only: with a server's reply the reason quotes its
+	 * words, and "550 password expired" is no expiry of ours.
+	 */
+	if (br->code != 0)
+		reason = NULL;
 	if (reason != NULL && strstr(reason, "expired") != NULL)
 		(void)snprintf(buf, bufsz, "%s",
 		    kind == BOUNCE_FAILED ? "5.4.7" : "4.4.7");
@@ -188,6 +194,18 @@ advice(const char *status)
 	       "administrator and quote this message.";
 }
 
+/*
+ * A header longer than BOUNCE_FULL_MAX (nothing bounds one: a message
+ * without a blank line is all header) is cut after its last whole line
+ * below that, so the DSN still fits BOUNCE_MAX and the sender hears.
+ */
+static void
+cut_header(struct buf *b, size_t start)
+{
+	while (b->len > start && b->data[b->len - 1] != '\n')
+		b->len--;
+}
+
 /* Copy the original (headers only when hdrs) from fd. */
 static int
 put_original(struct buf *b, const struct bounce_info *bi, bool hdrs,
@@ -195,7 +213,7 @@ put_original(struct buf *b, const struct bounce_info *bi, bool hdrs,
 {
 	uint8_t chunk[READ_CHUNK];
 	off_t off = bi->env->body_offset, end;
-	size_t take, i;
+	size_t take, i, start = b->len;
 	ssize_t r;
 	int state = 0; /* CRLFCRLF matcher for the end of the header */
 
@@ -203,6 +221,12 @@ put_original(struct buf *b, const struct bounce_info *bi, bool hdrs,
 	while (off < end) {
 		take = (size_t)(end - off) < sizeof(chunk) ? (size_t)(end - off)
 		                                           : sizeof(chunk);
+		if (hdrs && take > start + BOUNCE_FULL_MAX - b->len)
+			take = start + BOUNCE_FULL_MAX - b->len;
+		if (take == 0) { /* hdrs only: the cap is reached */
+			cut_header(b, start);
+			break;
+		}
 		if ((r = pread(bi->fd, chunk, take, off)) <= 0)
 			return why_set(why, WHY_TEMP, r == 0 ? 0 : errno,
 			    "read message %s", bi->env->id);

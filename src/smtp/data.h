@@ -39,8 +39,9 @@ enum smtp_data_status {
 	SMTP_DATA_END, /* DOT mode only: CRLF.CRLF seen */
 };
 
-/* Sticky for the message; the session refuses a message with any of
- * BARE_CR, BARE_LF or NUL (and decides on LONG_LINE and 8BIT). */
+/* Sticky for the message; the session refuses a message with BARE_CR
+ * or BARE_LF (RFC 5321 2.3.8, smuggling) and decides on the others: a
+ * NUL, a long line and 8-bit bytes are kept as they are. */
 enum smtp_data_flag {
 	SMTP_DATA_F_BARE_CR = 1,   /* CR not followed by LF */
 	SMTP_DATA_F_BARE_LF = 2,   /* LF not preceded by CR */

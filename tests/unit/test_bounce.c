@@ -273,6 +273,43 @@ test_header_end_straddles_chunk(void **state)
 	free(big);
 }
 
+/*
+ * Found by fuzz_bounce: a message without a blank line is all header,
+ * and nothing bounds a header; a header-only copy of 2 MiB made the DSN
+ * too large to build, so the sender never heard. It is cut after its
+ * last whole line below BOUNCE_FULL_MAX.
+ */
+static void
+test_huge_header_cut(void **state)
+{
+	size_t n = 2u * 1024 * 1024, i;
+	char *big = malloc(n);
+	struct rig g;
+	struct why why;
+	const char *t, *orig, *end;
+
+	(void)state;
+	assert_non_null(big);
+	for (i = 0; i < n; i++) /* "X-Hdr: aaa...\r\n" lines of 100 */
+		big[i] = i % 100 == 98 ? '\r' : i % 100 == 99 ? '\n' : 'a';
+	memcpy(big, "X-Hdr: ", 7);
+	rig_init(&g, big, n);
+	g.env.dsn_ret = SMTP_RET_HDRS;
+	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+	assert_true(g.out.len <= BOUNCE_MAX);
+	t = text(&g);
+	orig = strstr(t, "\r\n\r\nX-Hdr: ");
+	end = strstr(t, "\r\n--BOUNDARY--\r\n");
+	assert_non_null(orig);
+	assert_non_null(end);
+	/* Whole lines, ending in CRLF, no more than BOUNCE_FULL_MAX. */
+	assert_memory_equal(end - 101, "\naaa", 4);
+	assert_true((size_t)(end - orig) <= BOUNCE_FULL_MAX + 40);
+	assert_true((size_t)(end - orig) > BOUNCE_FULL_MAX - 200);
+	rig_free(&g);
+	free(big);
+}
+
 /* bounce_status() reads the reply's fields, never the reason text. */
 static const struct status_case {
 	const char *name;
@@ -291,6 +328,13 @@ static const struct status_case {
 	{ "bad-esc", 550, "5.1", "x", BOUNCE_FAILED, "5.0.0" },
 	{ "long-esc", 550, "5.1.1234", "x", BOUNCE_FAILED, "5.0.0" },
 	{ "esc-junk", 550, "5.1.1x", "x", BOUNCE_FAILED, "5.0.0" },
+	/* Found by fuzz_bounce: a server's words never pick the status. */
+	{ "remote-dne", 550, NULL, "h said: 550 user does not exist",
+	    BOUNCE_FAILED, "5.0.0" },
+	{ "remote-dne-4xx", 451, "", "h said: 451 mailbox does not exist yet",
+	    BOUNCE_DELAYED, "4.0.0" },
+	{ "remote-expired", 550, NULL, "h said: 550 password expired",
+	    BOUNCE_FAILED, "5.0.0" },
 	/* The text is a person's: a quoted code there is not read. */
 	{ "text-only", 0, NULL, "h said: 550 5.7.1 no", BOUNCE_FAILED,
 	    "5.0.0" },
@@ -415,6 +459,7 @@ main(void)
 		cmocka_unit_test(test_failed_full),
 		cmocka_unit_test(test_hdrs_and_delay),
 		cmocka_unit_test(test_header_end_straddles_chunk),
+		cmocka_unit_test(test_huge_header_cut),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_wanted),
 		cmocka_unit_test(test_wanted_relayed),

@@ -213,6 +213,19 @@ check_plain(const uint8_t *v, size_t vl)
 			abort();
 }
 
+/* The next line is `name` and a non-empty, plain rest. */
+static void
+expect_plain_field(struct cur *c, const char *name)
+{
+	const uint8_t *v;
+	size_t vl;
+
+	expect_field(c, name, &v, &vl);
+	if (vl == 0)
+		abort();
+	check_plain(v, vl);
+}
+
 /*
  * v is src as put on one line: each control byte made a space, at most
  * max bytes (bounce.h: "folded into single lines, control bytes removed,
@@ -319,10 +332,7 @@ check_notification(struct cur *c, const struct fz *f, const char *delim)
 			abort();
 		expect_field(c, "    ", &v, &vl);
 		check_folded(v, vl, br->reason, 400);
-		expect_field(c, "    ", &v, &vl);
-		if (vl == 0)
-			abort();
-		check_plain(v, vl);
+		expect_plain_field(c, "    ");
 		expect_line(c, "");
 	}
 	expect_line(c, delim);
@@ -394,10 +404,7 @@ check_report(struct cur *c, const struct fz *f, const char *delim)
 		expect_field(c, "Original-Envelope-Id: ", &v, &vl);
 		check_folded(v, vl, env->envid, 100);
 	}
-	expect_field(c, "Arrival-Date: ", &v, &vl);
-	if (vl == 0)
-		abort();
-	check_plain(v, vl);
+	expect_plain_field(c, "Arrival-Date: ");
 	/* One group per recipient, in order, each after an empty line. */
 	for (i = 0; i < bi->nrcpts; i++) {
 		br = &bi->rcpts[i];
@@ -425,10 +432,7 @@ check_report(struct cur *c, const struct fz *f, const char *delim)
 			expect_field(c, "Diagnostic-Code: ", &v, &vl);
 			check_diag(v, vl, br);
 		}
-		expect_field(c, "Last-Attempt-Date: ", &v, &vl);
-		if (vl == 0)
-			abort();
-		check_plain(v, vl);
+		expect_plain_field(c, "Last-Attempt-Date: ");
 	}
 	/* Nothing else: no field a remote text could have smuggled in. */
 	expect_line(c, "");

@@ -227,15 +227,6 @@ dir_close(struct dir *d)
 	free(d);
 }
 
-static bool
-is_ascii(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s >= 0x80)
-			return false;
-	return true;
-}
-
 bool
 dir_addr_norm(const char *address, char *out, const char **why_out)
 {
@@ -264,7 +255,7 @@ dir_addr_norm(const char *address, char *out, const char **why_out)
 	}
 	/* RFC 5321 2.4: the local part may be case-sensitive; we fold ASCII
 	 * only, and keep UTF-8 (RFC 6531) as sent. */
-	if (is_ascii(a.local))
+	if (ascii_only(a.local))
 		ascii_lower_str(a.local);
 	ascii_lower_str(a.domain);
 	(void)snprintf(out, DIR_ADDR_MAX, "%s@%s", a.local, a.domain);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * queue/bounce.c - RFC 3464 delivery status notifications (see bounce.h).
+ * queue/bounce.c - RFC 3464 delivery status notifications (see bounce.h),
+ * in the RFC 6533 forms for a message that came with SMTPUTF8.
  *
  * Trust: reasons may quote a remote server; addresses were validated at
- * RCPT. Everything is put on one line with controls replaced, and capped.
+ * RCPT; ORCPT and ENVID are the client's. Everything is put on one line
+ * with controls replaced, and capped.
  */
 #include "queue/bounce.h"
 
@@ -16,10 +18,13 @@
 #include <unistd.h>
 
 #include "msg/received.h"
+#include "smtp/addr.h"
 #include "smtp/params.h"
+#include "smtp/utf8.h"
 #include "util/str.h"
 
-#define REASON_MAX 400 /* chars of a reason shown */
+#define REASON_MAX 400     /* chars of a reason shown */
+#define ORCPT_SHOW_MAX 600 /* chars of an ORCPT shown */
 #define READ_CHUNK 65536
 
 /* p as one line: CR, LF, TAB and controls become spaces; capped. */
@@ -35,6 +40,128 @@ put_line(struct buf *b, const char *p, size_t max)
 			return -1;
 	}
 	return 0;
+}
+
+/* Append code point cp (<= U+10FFFF) as UTF-8 to dst[*n]; false if full. */
+static bool
+put_utf8(char *dst, size_t dstsz, size_t *n, uint32_t cp)
+{
+	static const unsigned char lead[] = { 0, 0x00, 0xc0, 0xe0, 0xf0 };
+	size_t k = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4, i;
+
+	if (*n + k >= dstsz) /* room for the NUL too */
+		return false;
+	for (i = k - 1; i > 0; i--) {
+		dst[*n + i] = (char)(0x80 | (cp & 0x3f));
+		cp >>= 6;
+	}
+	dst[*n] = (char)(lead[k] | cp);
+	*n += k;
+	return true;
+}
+
+/*
+ * RFC 6533 3: EmbeddedUnicodeChar "\x{HEXPOINT}" at p (p[0] == '\\'):
+ * its code point into *cp and its length into *len. HEXPOINT is an
+ * xtext-special ("01"-"20", "2B", "3D", "7F"), "5C" or a non-ASCII code
+ * point in 2 to 6 digits without leading zeros, never a surrogate.
+ */
+static bool
+embedded_char(const char *p, uint32_t *cp, size_t *len)
+{
+	uint32_t v = 0;
+	size_t d;
+	int c;
+
+	if (p[1] != 'x' || p[2] != '{')
+		return false;
+	for (d = 0; d < 7 && p[3 + d] != '}'; d++) {
+		c = ascii_upper((unsigned char)p[3 + d]); /* ABNF: any case */
+		if (ascii_is_digit(c))
+			v = v * 16 + (uint32_t)(c - '0');
+		else if (c >= 'A' && c <= 'F')
+			v = v * 16 + (uint32_t)(c - 'A' + 10);
+		else
+			return false;
+	}
+	if (d < 2 || d > 6 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return false;
+	if (d > 2 && p[3] == '0')
+		return false; /* only "01"-"09" have a leading zero */
+	if (v < 0x80 && (v == 0 || v > 0x20) && v != 0x2b && v != 0x3d &&
+	    v != 0x5c && v != 0x7f)
+		return false; /* an ASCII character that needs no escape */
+	*cp = v;
+	*len = 3 + d + 1;
+	return true;
+}
+
+/*
+ * RFC 6533 3: an ORCPT of the utf-8 type p ("utf-8;" cut off) is
+ * utf-8-addr-xtext or utf-8-addr-unitext: QUCHARs and "\x{...}". (The
+ * xtext encoding of RFC 3461 4 has nothing to remove from either: '+'
+ * is no QCHAR.) Decoded into dst, it must be a utf-8-address, a Mailbox
+ * of RFC 6531. false when p is not that (or does not fit dst).
+ */
+static bool
+utf8_addr_decode(const char *p, char *dst, size_t dstsz)
+{
+	struct smtp_addr a;
+	const char *why;
+	uint32_t cp;
+	size_t i, n = 0, len, plen = strlen(p);
+	unsigned char c;
+
+	for (i = 0; i < plen; i += len) {
+		c = (unsigned char)p[i];
+		if (c == '\\') {
+			if (!embedded_char(p + i, &cp, &len) ||
+			    !put_utf8(dst, dstsz, &n, cp))
+				return false;
+			continue;
+		}
+		if (c >= 0x80) { /* QUCHAR: UTF8-2 / UTF8-3 / UTF8-4 */
+			len = smtp_utf8_decode((const uint8_t *)p + i, plen - i,
+			    &cp);
+			if (len == 0 || !put_utf8(dst, dstsz, &n, cp))
+				return false;
+			continue;
+		}
+		/* QCHAR: printable ASCII but for '\\' (above), '+' and '=' */
+		len = 1;
+		if (c < 0x21 || c > 0x7e || c == '+' || c == '=' ||
+		    !put_utf8(dst, dstsz, &n, c))
+			return false;
+	}
+	dst[n] = '\0';
+	return n > 0 && smtp_mailbox_parse(dst, n, SMTP_ADDR_UTF8, &a, &why);
+}
+
+/*
+ * The Original-Recipient field from ORCPT, "addr-type;xtext" as the
+ * client gave it (RFC 3461 4.2, RFC 3464 2.3.1). In a DSN about an
+ * SMTPUTF8 message (message/global-delivery-status), RFC 6533 3: a
+ * utf-8 ORCPT in its xtext or unitext form is written as the
+ * utf-8-address it encodes, and one that does not decode to an address
+ * is copied without alteration. Every other value, and every value in a
+ * message/delivery-status, is copied as it came (its controls made
+ * spaces, capped: it was checked at RCPT, but the spool is a file).
+ */
+static int
+put_orcpt(struct buf *b, const char *orcpt, bool global)
+{
+	char addr[ORCPT_SHOW_MAX + 1];
+
+	if (buf_append_str(b, "Original-Recipient: ") == -1)
+		return -1;
+	if (global && ascii_ncasecmp(orcpt, "utf-8;", 6) == 0 &&
+	    utf8_addr_decode(orcpt + 6, addr, sizeof(addr))) {
+		if (buf_append(b, orcpt, 6) == -1 ||
+		    buf_append_str(b, addr) == -1)
+			return -1;
+	} else if (put_line(b, orcpt, ORCPT_SHOW_MAX) == -1)
+		return -1;
+	return buf_append_str(b, "\r\n");
 }
 
 /* Is p "D.D{1,3}.D{1,3}" (RFC 3463 2) with a class of 2, 4 or 5? */
@@ -267,7 +394,14 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 	/* RFC 3461 4.3: RET is about failures; a success needs no copy. */
 	bool hdrs = env->dsn_ret == SMTP_RET_HDRS || is_success(bi->kind) ||
 	            (uint64_t)env->body_size > BOUNCE_FULL_MAX;
+	/*
+	 * RFC 6533 4: a DSN about a message that came with SMTPUTF8 (so its
+	 * addresses and header may be UTF-8, RFC 6531, 6532) uses the
+	 * global forms; bounce_enqueue() sends it with SMTPUTF8 too.
+	 */
+	bool global = env->smtputf8;
 	const struct spool_rcpt *r;
+	const char *orcpt;
 	size_t i;
 
 	if (msg_date_format(bi->now, date, sizeof(date)) == -1 ||
@@ -306,13 +440,27 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		        note != NULL ? note : advice(st)) == -1)
 			goto big;
 	}
-	/* RFC 3464 2.2: per-message fields, then per-recipient groups. */
+	/*
+	 * RFC 3464 2.2: per-message fields, then per-recipient groups.
+	 * Where UTF-8 may appear: message/delivery-status is ASCII (RFC
+	 * 3464 2.1.1); message/global-delivery-status allows UTF-8 in the
+	 * utf-8 address type (RFC 6533 3) and in the 'smtp' Diagnostic-Code
+	 * text (RFC 6533 6.2), the rest stays ASCII: Reporting-MTA and
+	 * Remote-MTA are dns names, Action and Status are keywords and
+	 * digits, ENVID and an rfc822 ORCPT are xtext. put_line() removes
+	 * controls only, so a non-ASCII byte from a server or the spool
+	 * passes in either form. XXX In message/delivery-status that breaks
+	 * RFC 3464 (kept: it is what tern has always sent).
+	 */
 	if (buf_printf(b,
 	        "--%s\r\n"
 	        "Content-Description: Delivery report\r\n"
-	        "Content-Type: message/delivery-status\r\n\r\n"
+	        "Content-Type: %s\r\n\r\n"
 	        "Reporting-MTA: dns; %s\r\n",
-	        bi->boundary, bi->hostname) == -1)
+	        bi->boundary,
+	        global ? "message/global-delivery-status"
+	               : "message/delivery-status",
+	        bi->hostname) == -1)
 		goto big;
 	if (env->envid != NULL && env->envid[0] != '\0' &&
 	    (buf_append_str(b, "Original-Envelope-Id: ") == -1 ||
@@ -326,17 +474,21 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		bounce_status(&bi->rcpts[i], bi->kind, st, sizeof(st));
 		if (buf_append_str(b, "\r\n") == -1)
 			goto big;
-		if (env->dsn != NULL && env->dsn[bi->rcpts[i].idx].orcpt &&
-		    env->dsn[bi->rcpts[i].idx].orcpt[0] != '\0' &&
-		    (buf_append_str(b, "Original-Recipient: ") == -1 ||
-		        put_line(b, env->dsn[bi->rcpts[i].idx].orcpt, 600) ==
-		            -1 ||
-		        buf_append_str(b, "\r\n") == -1))
+		orcpt =
+		    env->dsn != NULL ? env->dsn[bi->rcpts[i].idx].orcpt : NULL;
+		if (orcpt != NULL && orcpt[0] != '\0' &&
+		    put_orcpt(b, orcpt, global) == -1)
 			goto big;
+		/*
+		 * RFC 6533 3: "utf-8; " and the address as it is (the
+		 * utf-8-address form) when it is not ASCII; an ASCII one
+		 * keeps rfc822, which RFC 6533 allows in the global form.
+		 */
 		if (buf_printf(b,
-		        "Final-Recipient: rfc822; %s\r\n"
+		        "Final-Recipient: %s; %s\r\n"
 		        "Action: %s\r\n"
 		        "Status: %s\r\n",
+		        global && !ascii_only(r->addr) ? "utf-8" : "rfc822",
 		        r->addr, kind_words[bi->kind].action, st) == -1)
 			goto big;
 		/* RFC 3464 2.3.5: the server that said it, when one did. */
@@ -358,13 +510,19 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		if (buf_printf(b, "Last-Attempt-Date: %s\r\n", date) == -1)
 			goto big;
 	}
+	/*
+	 * RFC 6533 4 (and 6.3): message/global-headers for the header
+	 * alone, message/global (RFC 6532 3.7) for the whole message.
+	 */
 	if (buf_printf(b,
 	        "\r\n--%s\r\nContent-Description: %s\r\n"
 	        "Content-Type: %s\r\n\r\n",
 	        bi->boundary,
 	        hdrs ? "Headers of the original message"
 	             : "The original message",
-	        hdrs ? "text/rfc822-headers" : "message/rfc822") == -1)
+	        hdrs ? (global ? "message/global-headers"
+	                       : "text/rfc822-headers")
+	             : (global ? "message/global" : "message/rfc822")) == -1)
 		goto big;
 	if (put_original(b, bi, hdrs, why) == -1)
 		return -1;
@@ -458,10 +616,12 @@ bounce_enqueue(struct spool *sp, const char *hostname, const char *postmaster,
 	ne.client_addr = (char *)"127.0.0.1";
 	ne.client_name = (char *)"localhost";
 	/*
-	 * A non-ASCII sender came with SMTPUTF8. XXX a UTF-8 postmaster
-	 * address on an ASCII-only message is not flagged.
+	 * SMTPUTF8 (RFC 6531 3.4) when the DSN needs it: the global forms
+	 * (any message that came with it; a non-ASCII sender did), or a
+	 * non-ASCII recipient, a UTF-8 postmaster address, which is also
+	 * in the DSN's To: (RFC 6532 3.2).
 	 */
-	ne.smtputf8 = env->smtputf8;
+	ne.smtputf8 = env->smtputf8 || !ascii_only(to);
 	ne.eightbit = true;
 	ne.rcpts = &nr;
 	ne.nrcpts = 1;

@@ -10,7 +10,11 @@
  * A DSN is multipart/report; report-type=delivery-status (RFC 6522)
  * with a human-readable part, a message/delivery-status part and the
  * original as message/rfc822 (or text/rfc822-headers for RET=HDRS or a
- * large message). It comes from MAILER-DAEMON with the null sender, so
+ * large message). About a message that came with SMTPUTF8 it has the RFC
+ * 6533 forms instead: message/global-delivery-status, the utf-8 address
+ * type for a non-ASCII recipient, message/global or message/global-headers
+ * (and it is sent with SMTPUTF8). It comes from MAILER-DAEMON with the
+ * null sender, so
  * it is never bounced itself (RFC 5321 6.1, 4.5.5); when a message with
  * the null sender fails, the notice goes to the postmaster instead, and
  * a failed notice to the postmaster is dropped (logged).

@@ -413,15 +413,6 @@ parse_at_domain(struct cur *c, struct smtp_addr *out)
 }
 
 static bool
-has_8bit(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s >= 0x80)
-			return true;
-	return false;
-}
-
-static bool
 done(struct cur *c, struct smtp_addr *out, const char **why_out, bool ok)
 {
 	if (!ok) {
@@ -429,7 +420,7 @@ done(struct cur *c, struct smtp_addr *out, const char **why_out, bool ok)
 		*why_out = c->why != NULL ? c->why : "invalid address";
 		return false;
 	}
-	out->utf8 = has_8bit(out->local) || has_8bit(out->domain);
+	out->utf8 = !ascii_only(out->local) || !ascii_only(out->domain);
 	*why_out = NULL;
 	return true;
 }

@@ -58,6 +58,15 @@ ascii_lower_str(char *s)
 }
 
 bool
+ascii_only(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
+bool
 str_is_clean(const char *p, size_t n)
 {
 	size_t i;

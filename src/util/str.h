@@ -45,6 +45,8 @@ int ascii_ncasecmp(const char *a, const char *b, size_t n);
 int ascii_casecmp(const char *a, const char *b);
 /* Lower-case ASCII letters in place; other bytes (UTF-8) untouched. */
 void ascii_lower_str(char *s);
+/* true if s has no byte >= 0x80 (so no UTF-8 beyond ASCII). */
+bool ascii_only(const char *s);
 /* true if p[0..n) has no NUL, CR or LF (safe to treat as one C string). */
 bool str_is_clean(const char *p, size_t n);
 /* Trim ASCII spaces and tabs at both ends, in place; returns s. */

@@ -20,8 +20,9 @@
  *           guarantees (smtp/data.h, pickup.c).
  *   byte 2: bit 0 recipients in reverse envelope order; bit 1 the message
  *           starts after an envelope-like prefix (body_offset > 0); bit 2
- *           a 64 KiB header line comes first, 65536 - (bits 3-7) bytes
- *           long, so that the header's end can straddle a read chunk.
+ *           a 64 KiB header line comes first, 65536 - (bits 3-6) bytes
+ *           long, so that the header's end can straddle a read chunk;
+ *           bit 7 the message came with SMTPUTF8 (RFC 6533 forms).
  *   bytes 3-6: reply code of recipient 0-3: (2 + b % 4) * 100 + b / 4 % 60.
  *   strings: for each of 4 recipients reason, esc, text, mta, orcpt; then
  *           ENVID. Missing ones are empty; an empty one is NULL for an
@@ -40,11 +41,17 @@
  * recipient with the reason as one line; the delivery-status part has
  * the per-message fields and one group per recipient, in order, with
  * exactly the fields due (Original-Recipient iff ORCPT, Remote-MTA iff a
- * host name, Diagnostic-Code iff a code), Action of the kind, Status
+ * host name, Diagnostic-Code iff a code), Final-Recipient "rfc822; "
+ * the address, or with SMTPUTF8 "utf-8; " for a non-ASCII one (RFC 6533
+ * 3), Action of the kind, Status
  * "X.Y.Z" equal to bounce_status() with class 5 for a failure, 2.0.0 for
  * a success, 4 or 5 for a delay (bounce.h: the server's class passes);
  * every quoted string (reason, ENVID, ORCPT, host, text) is the source
- * with controls made spaces and capped (400, 100, 600, 255, 400 bytes);
+ * with controls made spaces and capped (400, 100, 600, 255, 400 bytes),
+ * but with SMTPUTF8 a utf-8 ORCPT that is utf-8-addr-xtext or -unitext
+ * of a Mailbox (RFC 6533 3, checked here by the ABNF) is that Mailbox;
+ * the report is message/global-delivery-status with SMTPUTF8, the
+ * original message/global or message/global-headers (RFC 6533 4);
  * the original part is the message (headers only for RET=HDRS, a success
  * or a message over BOUNCE_FULL_MAX: up to the CRLF ending the last
  * field), byte for byte, then the closing delimiter.
@@ -59,10 +66,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "queue/bounce.h"
+#include "smtp/addr.h"
 #include "smtp/params.h"
+#include "smtp/utf8.h"
 
 #include "../unit/testutil.h"
 
@@ -274,6 +284,7 @@ struct fz {
 	size_t copy; /* bytes of it the DSN must return */
 	bool hdrs;   /* headers only */
 	bool raw;    /* the message may hold bare CR or LF */
+	bool global; /* SMTPUTF8: the RFC 6533 forms */
 };
 
 /* Outside the original: no NUL, only CRLF line ends, <= 998 octets. */
@@ -385,18 +396,140 @@ check_diag(const uint8_t *v, size_t vl, const struct bounce_rcpt *br)
 	check_folded(v + k, vl - (size_t)k, br->text, 400);
 }
 
+/* Is c one of the characters of set (c not NUL)? */
+static bool
+in_set(char c, const char *set)
+{
+	return c != '\0' && strchr(set, c) != NULL;
+}
+
+/*
+ * RFC 6533 3, HEXPOINT, digit by digit as the ABNF has it (HEXDIG in
+ * any case, RFC 5234 2.3).
+ */
+static bool
+hexpoint_ok(const char *h, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEFabcdef";
+	char up[8];
+	size_t i;
+
+	if (n < 2 || n > 6)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!in_set(h[i], hex))
+			return false;
+		up[i] = (char)(h[i] >= 'a' ? h[i] - 'a' + 'A' : h[i]);
+	}
+	up[n] = '\0';
+	switch (n) {
+	case 2:
+		return ((up[0] == '0' || up[0] == '1') &&
+		           in_set(up[1], "123456789")) ||
+		       strcmp(up, "10") == 0 || strcmp(up, "20") == 0 ||
+		       strcmp(up, "2B") == 0 || strcmp(up, "3D") == 0 ||
+		       strcmp(up, "7F") == 0 || strcmp(up, "5C") == 0 ||
+		       in_set(up[0], "89ABCDEF");
+	case 3:
+	case 5:
+		return up[0] != '0';
+	case 4:
+		return in_set(up[0], "123456789ABCEF") ||
+		       (up[0] == 'D' && in_set(up[1], "01234567"));
+	default:
+		return up[0] == '1' && up[1] == '0';
+	}
+}
+
+/*
+ * The utf-8-address that utf-8-addr-xtext / utf-8-addr-unitext s stands
+ * for (RFC 6533 3), into out; false if s is neither or the result is no
+ * Mailbox (RFC 6531).
+ */
+static bool
+utf8_addr(const char *s, char *out, size_t outsz)
+{
+	struct smtp_addr a;
+	const char *why, *close;
+	unsigned long v;
+	size_t i = 0, k = 0, n = strlen(s), len;
+	uint32_t cp;
+
+	while (i < n) {
+		if (k + 5 > outsz)
+			return false;
+		if (s[i] == '\\') {
+			if (s[i + 1] != 'x' || s[i + 2] != '{' ||
+			    (close = strchr(s + i + 3, '}')) == NULL ||
+			    !hexpoint_ok(s + i + 3,
+			        (size_t)(close - s) - i - 3))
+				return false;
+			v = strtoul(s + i + 3, NULL, 16);
+			if (v < 0x80) {
+				out[k++] = (char)v;
+			} else if (v < 0x800) {
+				out[k++] = (char)(0xc0 | (v >> 6));
+				out[k++] = (char)(0x80 | (v & 0x3f));
+			} else if (v < 0x10000) {
+				out[k++] = (char)(0xe0 | (v >> 12));
+				out[k++] = (char)(0x80 | ((v >> 6) & 0x3f));
+				out[k++] = (char)(0x80 | (v & 0x3f));
+			} else {
+				out[k++] = (char)(0xf0 | (v >> 18));
+				out[k++] = (char)(0x80 | ((v >> 12) & 0x3f));
+				out[k++] = (char)(0x80 | ((v >> 6) & 0x3f));
+				out[k++] = (char)(0x80 | (v & 0x3f));
+			}
+			i = (size_t)(close - s) + 1;
+		} else if ((uint8_t)s[i] >= 0x80) { /* UTF8-2 / -3 / -4 */
+			len = smtp_utf8_decode((const uint8_t *)s + i, n - i,
+			    &cp);
+			if (len == 0)
+				return false;
+			memcpy(out + k, s + i, len);
+			k += len;
+			i += len;
+		} else if ((uint8_t)s[i] > 0x20 && (uint8_t)s[i] < 0x7f &&
+		           s[i] != '+' && s[i] != '=') { /* QCHAR */
+			out[k++] = s[i++];
+		} else
+			return false;
+	}
+	out[k] = '\0';
+	return k > 0 && smtp_mailbox_parse(out, k, SMTP_ADDR_UTF8, &a, &why);
+}
+
+/* Original-Recipient's value v for ORCPT orcpt. */
+static void
+check_orcpt(const uint8_t *v, size_t vl, const char *orcpt, bool global)
+{
+	char dec[1100];
+
+	if (global && strncasecmp(orcpt, "utf-8;", 6) == 0 &&
+	    utf8_addr(orcpt + 6, dec, sizeof(dec))) {
+		if (vl != 6 + strlen(dec) || memcmp(v, orcpt, 6) != 0 ||
+		    memcmp(v + 6, dec, vl - 6) != 0)
+			abort();
+		return;
+	}
+	check_folded(v, vl, orcpt, 600);
+}
+
 static void
 check_report(struct cur *c, const struct fz *f, const char *delim)
 {
 	const struct bounce_info *bi = f->bi;
 	const struct spool_env *env = bi->env;
 	const struct bounce_rcpt *br;
-	const char *orcpt;
+	const char *orcpt, *addr;
 	const uint8_t *v;
-	size_t vl, i;
+	size_t vl, i, j;
+	bool ascii;
 
 	expect_line(c, "Content-Description: Delivery report");
-	expect_line(c, "Content-Type: message/delivery-status");
+	expect_line(c, f->global
+	                   ? "Content-Type: message/global-delivery-status"
+	                   : "Content-Type: message/delivery-status");
 	expect_line(c, "");
 	/* RFC 3464 2.2: the per-message fields. */
 	expect_line(c, "Reporting-MTA: dns; " FZ_HOST);
@@ -412,11 +545,18 @@ check_report(struct cur *c, const struct fz *f, const char *delim)
 		orcpt = env->dsn != NULL ? env->dsn[br->idx].orcpt : NULL;
 		if (orcpt != NULL && orcpt[0] != '\0') {
 			expect_field(c, "Original-Recipient: ", &v, &vl);
-			check_folded(v, vl, orcpt, 600);
+			check_orcpt(v, vl, orcpt, f->global);
 		}
-		expect_field(c, "Final-Recipient: rfc822; ", &v, &vl);
-		if (vl != strlen(addrs[br->idx]) ||
-		    memcmp(v, addrs[br->idx], vl) != 0)
+		addr = addrs[br->idx];
+		for (ascii = true, j = 0; addr[j] != '\0'; j++)
+			if ((uint8_t)addr[j] >= 0x80)
+				ascii = false;
+		/* RFC 6533 3: utf-8 only for a non-ASCII address. */
+		expect_field(c,
+		    f->global && !ascii ? "Final-Recipient: utf-8; "
+		                        : "Final-Recipient: rfc822; ",
+		    &v, &vl);
+		if (vl != strlen(addr) || memcmp(v, addr, vl) != 0)
 			abort();
 		expect_field(c, "Action: ", &v, &vl);
 		if (vl != strlen(actions[bi->kind]) ||
@@ -484,8 +624,12 @@ check_dsn(const struct buf *b, const struct fz *f)
 	expect_line(&c, f->hdrs ? "Content-Description: Headers of the "
 	                          "original message"
 	                        : "Content-Description: The original message");
-	expect_line(&c, f->hdrs ? "Content-Type: text/rfc822-headers"
-	                        : "Content-Type: message/rfc822");
+	if (f->global)
+		expect_line(&c, f->hdrs ? "Content-Type: message/global-headers"
+		                        : "Content-Type: message/global");
+	else
+		expect_line(&c, f->hdrs ? "Content-Type: text/rfc822-headers"
+		                        : "Content-Type: message/rfc822");
 	expect_line(&c, "");
 	/* The original, then the closing delimiter, then nothing. */
 	ostart = c.pos;
@@ -585,7 +729,7 @@ LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 	}
 	/* The message as stored: a long first line or not, then CRLF'd. */
 	if (p[2] & 0x04)
-		pad = FZ_CHUNK - (size_t)(p[2] >> 3);
+		pad = FZ_CHUNK - (size_t)((p[2] >> 3) & 15);
 	if ((msg = malloc(pad + 2 * olen + 1)) == NULL)
 		abort();
 	if (pad > 0) {
@@ -628,6 +772,7 @@ LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 	env.helo = (char *)"client.x.test";
 	env.client_addr = (char *)"192.0.2.1";
 	env.client_name = (char *)"unknown";
+	env.smtputf8 = (p[2] & 0x80) != 0;
 	switch ((p[0] >> 2) & 3) {
 	case 1:
 		env.dsn_ret = SMTP_RET_FULL;
@@ -718,6 +863,7 @@ LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 	f.msg = msg;
 	f.mlen = mlen;
 	f.raw = (p[1] & 0x80) != 0;
+	f.global = env.smtputf8;
 	f.hdrs = env.dsn_ret == SMTP_RET_HDRS || bi.kind == BOUNCE_DELIVERED ||
 	         bi.kind == BOUNCE_RELAYED || size > BOUNCE_FULL_MAX;
 	/* The header's end counts if it is read before the cap. */

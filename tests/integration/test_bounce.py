@@ -363,3 +363,47 @@ def test_rfc3461_5_2_1_lmtp_with_dsn_reports_itself(make_server, sinks):
     got = sink.wait_messages(1)[0]
     assert got.rcpt_params == ["NOTIFY=SUCCESS"]
     assert_no_success_report(srv, "alice@example.test")
+
+
+# -- RFC 6533: DSNs about internationalized messages ----------------------
+
+def test_rfc6533_smtputf8_bounce_global_forms(make_server, sinks):
+    """A message sent with SMTPUTF8 to a UTF-8 address that the next hop
+    refuses: the DSN in the sender's Maildir has the RFC 6533 forms, a
+    message/global-delivery-status part with the utf-8 address type for
+    the recipient (section 3) and its ORCPT given in utf-8-addr-xtext
+    form written as the address, and the original as message/global."""
+    import smtplib
+    sink = sinks()
+    sink.rcpt_reply = lambda a: "550 5.1.1 no such user"
+    srv = relay_server(make_server,
+                       f"relay.test = 127.0.0.1:{sink.port} tls=none\n")
+    rcpt = "j\u00f6rg@relay.test"
+    msg = make_message(subject="gr\u00fc\u00dfe", to=rcpt,
+                       msgid="u8-1@example.test")
+    with smtplib.SMTP("127.0.0.1", srv.ports["sub"], timeout=30) as c:
+        c.ehlo("client.test")
+        if not c.has_extn("dsn") or not c.has_extn("smtputf8"):
+            pytest.skip("the server does not advertise DSN and SMTPUTF8")
+        c.sendmail("alice@example.test", [rcpt], msg,
+                   mail_options=["SMTPUTF8"],
+                   rcpt_options=["ORCPT=utf-8;j\\x{F6}rg@relay.test"])
+    [raw] = srv.wait_for_mail("alice@example.test")
+    m = parse(raw)
+    assert m.get_content_type() == "multipart/report"
+    assert m.get_param("report-type") == "delivery-status"
+    types = [p.get_content_type() for p in m.get_payload()]
+    assert types == ["text/plain", "message/global-delivery-status",
+                     "message/global"], types
+    assert b"message/delivery-status" not in raw
+    assert b"message/rfc822" not in raw
+    # The Maildir copy has LF line ends; compare lines.
+    text = raw.replace(b"\r\n", b"\n").decode("utf-8")
+    assert ("\nOriginal-Recipient: utf-8;j\u00f6rg@relay.test\n"
+            "Final-Recipient: utf-8; j\u00f6rg@relay.test\n"
+            "Action: failed\nStatus: 5.1.1\n") in text, text
+    # The original as it came, UTF-8 header and all.
+    assert "Content-Type: message/global\n\n" in text
+    assert "\nSubject: gr\u00fc\u00dfe\n" in text
+    assert b"<u8-1@example.test>" in raw
+    srv.wait_queue_empty()

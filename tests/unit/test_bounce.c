@@ -2,8 +2,9 @@
 /*
  * Unit tests for queue/bounce.c: the DSN's structure (RFC 3464, RFC
  * 6522), status codes from reasons, NOTIFY, RET=HDRS, hostile reasons,
- * delivered and relayed reports (RFC 3461 5.2.2, 5.2.3), and a header
- * end that straddles a read chunk.
+ * delivered and relayed reports (RFC 3461 5.2.2, 5.2.3), a header end
+ * that straddles a read chunk, and the RFC 6533 forms of a DSN about a
+ * message that came with SMTPUTF8.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -310,6 +311,270 @@ test_huge_header_cut(void **state)
 	free(big);
 }
 
+/* A message that came with SMTPUTF8: UTF-8 in its header too. */
+static const char umsg[] = "Subject: gr\xc3\xbc\xc3\x9f"
+                           "e\r\nFrom: <j\xc3\xb6rg@x.test>\r\n\r\n"
+                           "body line\r\n";
+
+/*
+ * RFC 6533 3: a non-ASCII recipient is "utf-8; " and the address (the
+ * utf-8-address form); RFC 6533 4: the report is
+ * message/global-delivery-status and the original message/global. A
+ * utf-8 ORCPT in utf-8-addr-xtext form ("\x{F6}") is written as the
+ * utf-8-address it stands for (RFC 6533 3).
+ */
+static void
+test_smtputf8_utf8_rcpt(void **state)
+{
+	struct rig g;
+	struct why why;
+	const char *t, *p;
+
+	(void)state;
+	rig_init(&g, umsg, sizeof(umsg) - 1);
+	g.env.smtputf8 = true;
+	g.r[0].addr = (char *)"j\xc3\xb6rg@b\xc3\xbc"
+	                      "cher.test";
+	g.d[0].orcpt = (char *)"utf-8;J\\x{F6}rg@b\\x{FC}cher.test";
+	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+	t = text(&g);
+	assert_non_null(strstr(t, "Content-Type: multipart/report; "
+	                          "report-type=delivery-status;"));
+	assert_non_null(strstr(t, "Content-Description: Delivery report\r\n"
+	                          "Content-Type: "
+	                          "message/global-delivery-status\r\n\r\n"
+	                          "Reporting-MTA: dns; mx.x.test\r\n"));
+	assert_non_null(
+	    strstr(t, "\r\n\r\nOriginal-Recipient: utf-8;J\xc3\xb6"
+	              "rg@b\xc3\xbc"
+	              "cher.test\r\n"
+	              "Final-Recipient: utf-8; j\xc3\xb6rg@b\xc3\xbc"
+	              "cher.test\r\n"
+	              "Action: failed\r\nStatus: 5.1.1\r\n"));
+	/* The ASCII one keeps rfc822, and its ORCPT as given. */
+	assert_non_null(strstr(t, "Original-Recipient: rfc822;Gone@z.test\r\n"
+	                          "Final-Recipient: rfc822; gone@z.test\r\n"));
+	assert_non_null(strstr(t, "<j\xc3\xb6rg@b\xc3\xbc"
+	                          "cher.test>:\r\n    mx.y.test said:"));
+	assert_non_null(
+	    strstr(t, "Content-Description: The original message\r\n"
+	              "Content-Type: message/global\r\n\r\n"
+	              "Subject: gr\xc3\xbc\xc3\x9f"
+	              "e\r\n"));
+	assert_non_null(strstr(t, "body line\r\n\r\n--BOUNDARY--\r\n"));
+	assert_null(strstr(t, "message/delivery-status"));
+	assert_null(strstr(t, "message/rfc822"));
+	assert_null(strstr(t, "rfc822; j"));
+	for (p = t; (p = strchr(p, '\n')) != NULL; p++)
+		assert_true(p > t && p[-1] == '\r');
+	rig_free(&g);
+}
+
+/*
+ * RFC 6533 3: ORCPT of the utf-8 type, as written into a
+ * message/global-delivery-status. The xtext and unitext forms become
+ * the utf-8-address; "if an address is labeled with the UTF-8 address
+ * type but does not conform to utf-8 syntax", it is copied unaltered.
+ */
+static const struct orcpt_case {
+	const char *name, *orcpt, *want;
+} orcpt_cases[] = {
+	{ "xtext", "utf-8;j\\x{F6}rg@x.test", "utf-8;j\xc3\xb6rg@x.test" },
+	{ "xtext-lower", "UTF-8;j\\x{f6}rg@x.test",
+	    "UTF-8;j\xc3\xb6rg@x.test" },
+	{ "unitext", "utf-8;j\xc3\xb6rg@x.test", "utf-8;j\xc3\xb6rg@x.test" },
+	{ "4-byte", "utf-8;\\x{1F600}@x.test",
+	    "utf-8;\xf0\x9f\x98\x80@x.test" },
+	{ "escaped-plus", "utf-8;a\\x{2B}b@x.test", "utf-8;a+b@x.test" },
+	{ "ascii", "utf-8;bob@x.test", "utf-8;bob@x.test" },
+	/* Not conforming: as given. */
+	{ "raw-plus", "utf-8;a+b@x.test", "utf-8;a+b@x.test" },
+	{ "needless-escape", "utf-8;\\x{41}@x.test", "utf-8;\\x{41}@x.test" },
+	{ "leading-zero", "utf-8;\\x{00F6}@x.test", "utf-8;\\x{00F6}@x.test" },
+	{ "surrogate", "utf-8;\\x{D800}@x.test", "utf-8;\\x{D800}@x.test" },
+	{ "too-big", "utf-8;\\x{110000}@x.test", "utf-8;\\x{110000}@x.test" },
+	{ "unclosed", "utf-8;\\x{F6@x.test", "utf-8;\\x{F6@x.test" },
+	{ "control", "utf-8;a\\x{01}b@x.test", "utf-8;a\\x{01}b@x.test" },
+	{ "no-at", "utf-8;j\\x{F6}rg", "utf-8;j\\x{F6}rg" },
+	{ "bad-utf8", "utf-8;j\xc3rg@x.test", "utf-8;j\xc3rg@x.test" },
+	{ "empty", "utf-8;", "utf-8;" },
+	/* Another type is never decoded (RFC 3461 4.2: as the client gave). */
+	{ "rfc822", "rfc822;a+2Bb@x.test", "rfc822;a+2Bb@x.test" },
+	{ "rfc822-utf8", "rfc822;j\\x{F6}rg@x.test",
+	    "rfc822;j\\x{F6}rg@x.test" },
+};
+
+static void
+test_smtputf8_orcpt(void **state)
+{
+	const struct orcpt_case *c;
+	struct rig g;
+	struct why why;
+	char want[256];
+	size_t i;
+	int n;
+
+	(void)state;
+	for (i = 0; i < sizeof(orcpt_cases) / sizeof(orcpt_cases[0]); i++) {
+		c = &orcpt_cases[i];
+		rig_init(&g, umsg, sizeof(umsg) - 1);
+		g.env.smtputf8 = true;
+		g.d[0].orcpt = (char *)c->orcpt;
+		n = snprintf(want, sizeof(want),
+		    "\r\n\r\nOriginal-Recipient: %s\r\nFinal-Recipient: "
+		    "rfc822; bad@y.test\r\n",
+		    c->want);
+		assert_true(n > 0 && (size_t)n < sizeof(want));
+		assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+		if (strstr(text(&g), want) == NULL)
+			fail_msg("%s: no \"%s\"", c->name, want);
+		rig_free(&g);
+	}
+}
+
+/*
+ * An SMTPUTF8 message with ASCII recipients only: rfc822 stays (RFC
+ * 6533 3 adds a type, it does not replace rfc822), the containers are
+ * the global ones (RFC 6533 4).
+ */
+static void
+test_smtputf8_ascii_rcpt(void **state)
+{
+	struct rig g;
+	struct why why;
+	const char *t;
+
+	(void)state;
+	rig_init(&g, umsg, sizeof(umsg) - 1);
+	g.env.smtputf8 = true;
+	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+	t = text(&g);
+	assert_non_null(strstr(t, "Final-Recipient: rfc822; bad@y.test\r\n"
+	                          "Action: failed\r\nStatus: 5.1.1\r\n"
+	                          "Diagnostic-Code: smtp; 550 5.1.1 no such  "
+	                          "user\r\n"));
+	assert_non_null(strstr(t, "Original-Recipient: rfc822;Gone@z.test\r\n"
+	                          "Final-Recipient: rfc822; gone@z.test\r\n"));
+	assert_null(strstr(t, "utf-8;"));
+	assert_non_null(
+	    strstr(t, "Content-Type: message/global-delivery-status\r\n"));
+	assert_non_null(strstr(t, "Content-Type: message/global\r\n\r\n"));
+	assert_null(strstr(t, "message/delivery-status"));
+	assert_null(strstr(t, "message/rfc822"));
+	rig_free(&g);
+}
+
+/* RFC 6533 4 and 6.3: the header alone is message/global-headers. */
+static void
+test_smtputf8_headers_only(void **state)
+{
+	struct rig g;
+	struct why why;
+	const char *t;
+
+	(void)state;
+	rig_init(&g, umsg, sizeof(umsg) - 1);
+	g.env.smtputf8 = true;
+	g.env.dsn_ret = SMTP_RET_HDRS;
+	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+	t = text(&g);
+	assert_non_null(strstr(t, "Content-Description: Headers of the "
+	                          "original message\r\n"
+	                          "Content-Type: message/global-headers\r\n\r\n"
+	                          "Subject: gr\xc3\xbc\xc3\x9f"
+	                          "e\r\nFrom: <j\xc3\xb6rg@x.test>\r\n"
+	                          "\r\n--BOUNDARY--\r\n"));
+	assert_null(strstr(t, "text/rfc822-headers"));
+	assert_null(strstr(t, "message/global\r\n"));
+	assert_null(strstr(t, "body line"));
+	rig_free(&g);
+}
+
+/*
+ * Without SMTPUTF8 the RFC 3464 forms, byte for byte as before RFC 6533
+ * support, even for a UTF-8 final address (an alias may give one) and a
+ * utf-8 ORCPT: the whole DSN is compared.
+ */
+static const char plain_want[] =
+    "From: Mail Delivery System <MAILER-DAEMON@mx.x.test>\r\n"
+    "To: <a@x.test>\r\n"
+    "Subject: Undelivered Mail Returned to Sender\r\n"
+    "Date: Tue, 14 Nov 2023 22:15:00 +0000\r\n"
+    "Message-ID: <0601a2b3c4d5e6001a3f.bounce@mx.x.test>\r\n"
+    "Auto-Submitted: auto-replied\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+    "\tboundary=\"BOUNDARY\"\r\n"
+    "\r\n"
+    "This is a MIME-encapsulated message.\r\n"
+    "\r\n"
+    "--BOUNDARY\r\n"
+    "Content-Description: Notification\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: 8bit\r\n"
+    "\r\n"
+    "This is the mail system at mx.x.test.\r\n"
+    "\r\n"
+    "Your message could not be delivered to one or more recipients, and "
+    "it will not be tried again\r\n"
+    "for them. The details are below.\r\n"
+    "\r\n"
+    "<j\xc3\xb6rg@x.test>:\r\n"
+    "    mx.y.test said: 550 5.1.1 no such  user (in reply to RCPT TO)\r\n"
+    "    The address may be misspelt, or the mailbox may no longer exist. "
+    "Check the address and send again.\r\n"
+    "\r\n"
+    "<gone@z.test>:\r\n"
+    "    delivery time expired: last error: none\r\n"
+    "    The receiving system could not be reached for the whole time we "
+    "kept trying. Try again later, or check the address.\r\n"
+    "\r\n"
+    "--BOUNDARY\r\n"
+    "Content-Description: Delivery report\r\n"
+    "Content-Type: message/delivery-status\r\n"
+    "\r\n"
+    "Reporting-MTA: dns; mx.x.test\r\n"
+    "Arrival-Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+    "\r\n"
+    "Original-Recipient: utf-8;j\\x{F6}rg@x.test\r\n"
+    "Final-Recipient: rfc822; j\xc3\xb6rg@x.test\r\n"
+    "Action: failed\r\n"
+    "Status: 5.1.1\r\n"
+    "Diagnostic-Code: smtp; 550 5.1.1 no such  user\r\n"
+    "Last-Attempt-Date: Tue, 14 Nov 2023 22:15:00 +0000\r\n"
+    "\r\n"
+    "Original-Recipient: rfc822;Gone@z.test\r\n"
+    "Final-Recipient: rfc822; gone@z.test\r\n"
+    "Action: failed\r\n"
+    "Status: 5.4.7\r\n"
+    "Last-Attempt-Date: Tue, 14 Nov 2023 22:15:00 +0000\r\n"
+    "\r\n"
+    "--BOUNDARY\r\n"
+    "Content-Description: Headers of the original message\r\n"
+    "Content-Type: text/rfc822-headers\r\n"
+    "\r\n"
+    "Subject: hello\r\n"
+    "From: <a@x.test>\r\n"
+    "\r\n"
+    "--BOUNDARY--\r\n";
+
+static void
+test_plain_unchanged(void **state)
+{
+	struct rig g;
+	struct why why;
+
+	(void)state;
+	rig_init(&g, msg, sizeof(msg) - 1);
+	g.env.dsn_ret = SMTP_RET_HDRS;
+	g.r[0].addr = (char *)"j\xc3\xb6rg@x.test";
+	g.d[0].orcpt = (char *)"utf-8;j\\x{F6}rg@x.test";
+	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+	assert_int_equal(g.out.len, sizeof(plain_want) - 1);
+	assert_memory_equal(g.out.data, plain_want, sizeof(plain_want) - 1);
+	rig_free(&g);
+}
+
 /* bounce_status() reads the reply's fields, never the reason text. */
 static const struct status_case {
 	const char *name;
@@ -465,6 +730,11 @@ main(void)
 		cmocka_unit_test(test_wanted_relayed),
 		cmocka_unit_test(test_relayed),
 		cmocka_unit_test(test_delivered),
+		cmocka_unit_test(test_smtputf8_utf8_rcpt),
+		cmocka_unit_test(test_smtputf8_orcpt),
+		cmocka_unit_test(test_smtputf8_ascii_rcpt),
+		cmocka_unit_test(test_smtputf8_headers_only),
+		cmocka_unit_test(test_plain_unchanged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

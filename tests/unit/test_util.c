@@ -65,6 +65,10 @@ test_strlcpy(void **state)
 	assert_int_equal(strlcat(d, "x", sizeof(d)), 4);
 	assert_string_equal(d, "abc");
 	assert_int_equal(ascii_casecmp("PostMaster", "postmaster"), 0);
+	assert_true(ascii_only(""));
+	assert_true(ascii_only("a@b.test\x7f"));
+	assert_false(ascii_only("j\xc3\xb6rg@b.test"));
+	assert_false(ascii_only("x\x80"));
 	assert_true(ascii_casecmp("a", "b") < 0);
 }
 

@@ -280,8 +280,15 @@ class Server:
     # -- configuration -------------------------------------------------
 
     def _pick_ports(self):
-        self.ports = {spec[0]: free_port(spec[1])
-                      for spec in self.listener_spec}
+        # Distinct: two free_port() calls in a row can return the same
+        # port, and the config then refuses the second listener.
+        self.ports = {}
+        for name, host, *_ in self.listener_spec:
+            for _ in range(50):
+                port = free_port(host)
+                if port not in self.ports.values():
+                    break
+            self.ports[name] = port
 
     def render(self):
         out = [f"hostname = {HOSTNAME}",

@@ -316,6 +316,14 @@ static const char umsg[] = "Subject: gr\xc3\xbc\xc3\x9f"
                            "e\r\nFrom: <j\xc3\xb6rg@x.test>\r\n\r\n"
                            "body line\r\n";
 
+/* The rig on umsg, received with SMTPUTF8. */
+static void
+rig_init_smtputf8(struct rig *g)
+{
+	rig_init(g, umsg, sizeof(umsg) - 1);
+	g->env.smtputf8 = true;
+}
+
 /*
  * RFC 6533 3: a non-ASCII recipient is "utf-8; " and the address (the
  * utf-8-address form); RFC 6533 4: the report is
@@ -331,8 +339,7 @@ test_smtputf8_utf8_rcpt(void **state)
 	const char *t, *p;
 
 	(void)state;
-	rig_init(&g, umsg, sizeof(umsg) - 1);
-	g.env.smtputf8 = true;
+	rig_init_smtputf8(&g);
 	g.r[0].addr = (char *)"j\xc3\xb6rg@b\xc3\xbc"
 	                      "cher.test";
 	g.d[0].orcpt = (char *)"utf-8;J\\x{F6}rg@b\\x{FC}cher.test";
@@ -417,8 +424,7 @@ test_smtputf8_orcpt(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(orcpt_cases) / sizeof(orcpt_cases[0]); i++) {
 		c = &orcpt_cases[i];
-		rig_init(&g, umsg, sizeof(umsg) - 1);
-		g.env.smtputf8 = true;
+		rig_init_smtputf8(&g);
 		g.d[0].orcpt = (char *)c->orcpt;
 		n = snprintf(want, sizeof(want),
 		    "\r\n\r\nOriginal-Recipient: %s\r\nFinal-Recipient: "
@@ -445,8 +451,7 @@ test_smtputf8_ascii_rcpt(void **state)
 	const char *t;
 
 	(void)state;
-	rig_init(&g, umsg, sizeof(umsg) - 1);
-	g.env.smtputf8 = true;
+	rig_init_smtputf8(&g);
 	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
 	t = text(&g);
 	assert_non_null(strstr(t, "Final-Recipient: rfc822; bad@y.test\r\n"
@@ -473,8 +478,7 @@ test_smtputf8_headers_only(void **state)
 	const char *t;
 
 	(void)state;
-	rig_init(&g, umsg, sizeof(umsg) - 1);
-	g.env.smtputf8 = true;
+	rig_init_smtputf8(&g);
 	g.env.dsn_ret = SMTP_RET_HDRS;
 	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
 	t = text(&g);

@@ -18,16 +18,20 @@
 #include <unistd.h>
 
 #include "msg/received.h"
-#include "smtp/addr.h"
 #include "smtp/params.h"
 #include "smtp/utf8.h"
 #include "util/str.h"
 
-#define REASON_MAX 400     /* chars of a reason shown */
-#define ORCPT_SHOW_MAX 600 /* chars of an ORCPT shown */
+#define REASON_MAX 400     /* bytes of a reason shown */
+#define ORCPT_SHOW_MAX 600 /* bytes of an ORCPT shown */
 #define READ_CHUNK 65536
 
-/* p as one line: CR, LF, TAB and controls become spaces; capped. */
+/*
+ * p as one line: CR, LF, TAB and controls become spaces; at most max
+ * bytes. The cap falls before a UTF-8 character that would not fit
+ * whole: half of one is invalid UTF-8 in a text/plain; charset=utf-8
+ * part (RFC 3629 4). Bytes that are not UTF-8 pass as they came.
+ */
 static int
 put_line(struct buf *b, const char *p, size_t max)
 {
@@ -35,106 +39,16 @@ put_line(struct buf *b, const char *p, size_t max)
 	size_t i;
 
 	for (i = 0; p != NULL && p[i] != '\0' && i < max; i++) {
+		/* strnlen: the decoder must not read past p's NUL */
+		if ((unsigned char)p[i] >= 0x80 &&
+		    smtp_utf8_decode((const uint8_t *)p + i, strnlen(p + i, 4),
+		        NULL) > max - i)
+			break;
 		c = ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) ? ' ' : p[i];
 		if (buf_append(b, &c, 1) == -1)
 			return -1;
 	}
 	return 0;
-}
-
-/* Append code point cp (<= U+10FFFF) as UTF-8 to dst[*n]; false if full. */
-static bool
-put_utf8(char *dst, size_t dstsz, size_t *n, uint32_t cp)
-{
-	static const unsigned char lead[] = { 0, 0x00, 0xc0, 0xe0, 0xf0 };
-	size_t k = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4, i;
-
-	if (*n + k >= dstsz) /* room for the NUL too */
-		return false;
-	for (i = k - 1; i > 0; i--) {
-		dst[*n + i] = (char)(0x80 | (cp & 0x3f));
-		cp >>= 6;
-	}
-	dst[*n] = (char)(lead[k] | cp);
-	*n += k;
-	return true;
-}
-
-/*
- * RFC 6533 3: EmbeddedUnicodeChar "\x{HEXPOINT}" at p (p[0] == '\\'):
- * its code point into *cp and its length into *len. HEXPOINT is an
- * xtext-special ("01"-"20", "2B", "3D", "7F"), "5C" or a non-ASCII code
- * point in 2 to 6 digits without leading zeros, never a surrogate.
- */
-static bool
-embedded_char(const char *p, uint32_t *cp, size_t *len)
-{
-	uint32_t v = 0;
-	size_t d;
-	int c;
-
-	if (p[1] != 'x' || p[2] != '{')
-		return false;
-	for (d = 0; d < 7 && p[3 + d] != '}'; d++) {
-		c = ascii_upper((unsigned char)p[3 + d]); /* ABNF: any case */
-		if (ascii_is_digit(c))
-			v = v * 16 + (uint32_t)(c - '0');
-		else if (c >= 'A' && c <= 'F')
-			v = v * 16 + (uint32_t)(c - 'A' + 10);
-		else
-			return false;
-	}
-	if (d < 2 || d > 6 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return false;
-	if (d > 2 && p[3] == '0')
-		return false; /* only "01"-"09" have a leading zero */
-	if (v < 0x80 && (v == 0 || v > 0x20) && v != 0x2b && v != 0x3d &&
-	    v != 0x5c && v != 0x7f)
-		return false; /* an ASCII character that needs no escape */
-	*cp = v;
-	*len = 3 + d + 1;
-	return true;
-}
-
-/*
- * RFC 6533 3: an ORCPT of the utf-8 type p ("utf-8;" cut off) is
- * utf-8-addr-xtext or utf-8-addr-unitext: QUCHARs and "\x{...}". (The
- * xtext encoding of RFC 3461 4 has nothing to remove from either: '+'
- * is no QCHAR.) Decoded into dst, it must be a utf-8-address, a Mailbox
- * of RFC 6531. false when p is not that (or does not fit dst).
- */
-static bool
-utf8_addr_decode(const char *p, char *dst, size_t dstsz)
-{
-	struct smtp_addr a;
-	const char *why;
-	uint32_t cp;
-	size_t i, n = 0, len, plen = strlen(p);
-	unsigned char c;
-
-	for (i = 0; i < plen; i += len) {
-		c = (unsigned char)p[i];
-		if (c == '\\') {
-			if (!embedded_char(p + i, &cp, &len) ||
-			    !put_utf8(dst, dstsz, &n, cp))
-				return false;
-			continue;
-		}
-		if (c >= 0x80) { /* QUCHAR: UTF8-2 / UTF8-3 / UTF8-4 */
-			len = smtp_utf8_decode((const uint8_t *)p + i, plen - i,
-			    &cp);
-			if (len == 0 || !put_utf8(dst, dstsz, &n, cp))
-				return false;
-			continue;
-		}
-		/* QCHAR: printable ASCII but for '\\' (above), '+' and '=' */
-		len = 1;
-		if (c < 0x21 || c > 0x7e || c == '+' || c == '=' ||
-		    !put_utf8(dst, dstsz, &n, c))
-			return false;
-	}
-	dst[n] = '\0';
-	return n > 0 && smtp_mailbox_parse(dst, n, SMTP_ADDR_UTF8, &a, &why);
 }
 
 /*
@@ -151,11 +65,13 @@ static int
 put_orcpt(struct buf *b, const char *orcpt, bool global)
 {
 	char addr[ORCPT_SHOW_MAX + 1];
+	const char *why;
 
 	if (buf_append_str(b, "Original-Recipient: ") == -1)
 		return -1;
 	if (global && ascii_ncasecmp(orcpt, "utf-8;", 6) == 0 &&
-	    utf8_addr_decode(orcpt + 6, addr, sizeof(addr))) {
+	    smtp_orcpt_utf8_decode(orcpt + 6, strlen(orcpt + 6), addr,
+	        sizeof(addr), &why)) {
 		if (buf_append(b, orcpt, 6) == -1 ||
 		    buf_append_str(b, addr) == -1)
 			return -1;

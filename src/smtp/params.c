@@ -251,6 +251,121 @@ p_orcpt(struct ctx *x, const char *v, size_t vn)
 	return SMTP_ARG_OK;
 }
 
+/* Set *why_out and say no: the failure path of the grammar helpers. */
+static bool
+refuse(const char **why_out, const char *why)
+{
+	*why_out = why;
+	return false;
+}
+
+/* Append code point cp (<= U+10FFFF) as UTF-8 to dst[*n]; false if full. */
+static bool
+put_utf8(char *dst, size_t dstsz, size_t *n, uint32_t cp)
+{
+	static const unsigned char lead[] = { 0, 0x00, 0xc0, 0xe0, 0xf0 };
+	size_t k = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4, i;
+
+	if (*n + k >= dstsz) /* room for the NUL too */
+		return false;
+	for (i = k - 1; i > 0; i--) {
+		dst[*n + i] = (char)(0x80 | (cp & 0x3f));
+		cp >>= 6;
+	}
+	dst[*n] = (char)(lead[k] | cp);
+	*n += k;
+	return true;
+}
+
+/*
+ * RFC 6533 3: EmbeddedUnicodeChar "\x{HEXPOINT}" at p[0..n) (p[0] ==
+ * '\\'): its code point into *cp and its length into *len. HEXPOINT is
+ * an xtext-special ("01"-"20", "2B", "3D", "7F"), "5C" or a non-ASCII
+ * code point in 2 to 6 digits without leading zeros, never a surrogate.
+ */
+static bool
+embedded_char(const char *p, size_t n, uint32_t *cp, size_t *len,
+    const char **why_out)
+{
+	uint32_t v = 0;
+	size_t d;
+	int c;
+
+	if (n < 3 || p[1] != 'x' || p[2] != '{')
+		return refuse(why_out, "\\ not followed by x{");
+	for (d = 0; d < 7 && 3 + d < n && p[3 + d] != '}'; d++) {
+		c = ascii_upper((unsigned char)p[3 + d]); /* ABNF: any case */
+		if (ascii_is_digit(c))
+			v = v * 16 + (uint32_t)(c - '0');
+		else if (c >= 'A' && c <= 'F')
+			v = v * 16 + (uint32_t)(c - 'A' + 10);
+		else
+			return refuse(why_out, "\\x{} holds a non-hex digit");
+	}
+	if (3 + d >= n || d < 2 || d > 6)
+		return refuse(why_out, "\\x{} needs 2 to 6 digits and }");
+	if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return refuse(why_out, "\\x{} is no Unicode scalar value");
+	if (d > 2 && p[3] == '0') /* only "01"-"09" have a leading zero */
+		return refuse(why_out, "\\x{} has a leading zero");
+	if (v < 0x80 && (v == 0 || v > 0x20) && v != 0x2b && v != 0x3d &&
+	    v != 0x5c && v != 0x7f)
+		return refuse(why_out, "\\x{} of a character that needs none");
+	*cp = v;
+	*len = 3 + d + 1;
+	return true;
+}
+
+/*
+ * The xtext encoding of RFC 3461 4 has nothing to remove from either
+ * form: '+' is no QCHAR, so an xtext "+XX" is refused, not decoded.
+ */
+bool
+smtp_orcpt_utf8_decode(const char *p, size_t n, char *dst, size_t dstsz,
+    const char **why_out)
+{
+	struct smtp_addr a;
+	uint32_t cp;
+	size_t i, o = 0, len;
+	unsigned char c;
+
+	if (dstsz == 0)
+		return refuse(why_out, "ORCPT does not fit");
+	for (i = 0; i < n; i += len) {
+		c = (unsigned char)p[i];
+		if (c == '\\') {
+			if (!embedded_char(p + i, n - i, &cp, &len, why_out))
+				return false;
+			if (!put_utf8(dst, dstsz, &o, cp))
+				return refuse(why_out, "ORCPT does not fit");
+			continue;
+		}
+		if (c >= 0x80) { /* QUCHAR: UTF8-2 / UTF8-3 / UTF8-4 */
+			len = smtp_utf8_decode((const uint8_t *)p + i, n - i,
+			    &cp);
+			if (len == 0)
+				return refuse(why_out,
+				    "ORCPT is not valid UTF-8");
+			if (!put_utf8(dst, dstsz, &o, cp))
+				return refuse(why_out, "ORCPT does not fit");
+			continue;
+		}
+		/* QCHAR: printable ASCII but for '\\' (above), '+' and '=' */
+		len = 1;
+		if (c < 0x21 || c > 0x7e || c == '+' || c == '=')
+			return refuse(why_out, "ORCPT has a bad character");
+		if (!put_utf8(dst, dstsz, &o, c))
+			return refuse(why_out, "ORCPT does not fit");
+	}
+	dst[o] = '\0';
+	if (o == 0)
+		return refuse(why_out, "ORCPT has no address");
+	if (!smtp_mailbox_parse(dst, o, SMTP_ADDR_UTF8, &a, why_out))
+		return false;
+	*why_out = NULL;
+	return true;
+}
+
 static const struct param {
 	const char *name;
 	unsigned cmds; /* FOR_MAIL, FOR_RCPT */

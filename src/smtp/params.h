@@ -98,6 +98,27 @@ enum smtp_arg_status smtp_rcpt_parse(const char *arg, size_t n, unsigned ext,
     struct smtp_rcpt *out, const char **why_out);
 
 /*
+ * RFC 6533 3: the utf-8-address that an ORCPT of the "utf-8" type
+ * encodes. p[0..n) is what follows "utf-8;" (as smtp_rcpt.orcpt keeps
+ * it); it must be utf-8-addr-xtext or utf-8-addr-unitext, made of:
+ *   - QCHAR: "!".."~" but '+', '=' and '\' (so an xtext "+XX" is refused);
+ *   - QUCHAR: raw UTF-8, strict as smtp_utf8_decode();
+ *   - EmbeddedUnicodeChar "\x{HEX}": 2 to 6 hex digits in any case, no
+ *     leading zero but in "01"-"09", naming U+0001-U+0020, '+', '=', '\',
+ *     DEL or a non-ASCII scalar value (no surrogate, nothing above
+ *     U+10FFFF).
+ * The decoded text must be a Mailbox of RFC 6531 (smtp_mailbox_parse()
+ * with SMTP_ADDR_UTF8).
+ * true: dst holds it as UTF-8, NUL-terminated, and *why_out is NULL.
+ * false: p is not such an address or the result and its NUL do not fit
+ * dstsz (dst then holds garbage); *why_out is a short static reason.
+ * Reads only p[0..n) (a NUL in it is refused), writes only dst[0..dstsz).
+ * Pure. Trust: p is the client's, from RCPT or from the spool.
+ */
+bool smtp_orcpt_utf8_decode(const char *p, size_t n, char *dst, size_t dstsz,
+    const char **why_out);
+
+/*
  * The reply line (no CRLF) for a status; the caller may append ": why".
  * Static strings. The table:
  *

@@ -47,7 +47,8 @@
  * "X.Y.Z" equal to bounce_status() with class 5 for a failure, 2.0.0 for
  * a success, 4 or 5 for a delay (bounce.h: the server's class passes);
  * every quoted string (reason, ENVID, ORCPT, host, text) is the source
- * with controls made spaces and capped (400, 100, 600, 255, 400 bytes),
+ * with controls made spaces and capped (400, 100, 600, 255, 400 bytes)
+ * before any UTF-8 character the cap would cut,
  * but with SMTPUTF8 a utf-8 ORCPT that is utf-8-addr-xtext or -unitext
  * of a Mailbox (RFC 6533 3, checked here by the ABNF) is that Mailbox;
  * the report is message/global-delivery-status with SMTPUTF8, the
@@ -239,14 +240,22 @@ expect_plain_field(struct cur *c, const char *name)
 /*
  * v is src as put on one line: each control byte made a space, at most
  * max bytes (bounce.h: "folded into single lines, control bytes removed,
- * and length-capped"). NULL and "" give nothing.
+ * and length-capped"), and a well-formed UTF-8 character that the cap
+ * would cut is left out whole. NULL and "" give nothing.
  */
 static void
 check_folded(const uint8_t *v, size_t vl, const char *src, size_t max)
 {
-	size_t i, n = src != NULL ? strnlen(src, max) : 0;
+	size_t i, k, n = src != NULL ? strnlen(src, max) : 0;
 	uint8_t c;
 
+	/* At most one character can straddle the cap: it starts at n - k. */
+	for (k = 1; n == max && k <= 3 && k <= n; k++)
+		if (smtp_utf8_decode((const uint8_t *)src + n - k,
+		        strnlen(src + n - k, 4), NULL) > k) {
+			n -= k;
+			break;
+		}
 	if (vl != n)
 		abort();
 	for (i = 0; i < n; i++) {

@@ -3,8 +3,8 @@
  * Unit tests for queue/bounce.c: the DSN's structure (RFC 3464, RFC
  * 6522), status codes from reasons, NOTIFY, RET=HDRS, hostile reasons,
  * delivered and relayed reports (RFC 3461 5.2.2, 5.2.3), a header end
- * that straddles a read chunk, and the RFC 6533 forms of a DSN about a
- * message that came with SMTPUTF8.
+ * that straddles a read chunk, the RFC 6533 forms of a DSN about a
+ * message that came with SMTPUTF8, and reasons cut at a UTF-8 boundary.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -721,6 +721,75 @@ test_wanted_relayed(void **state)
 	}
 }
 
+/*
+ * Regression: a reason cut at its 400-byte cap could end in half of a
+ * UTF-8 character. The cut now falls before a character that does not
+ * fit whole, in the notification and in Diagnostic-Code alike. Each
+ * reason is `pad` bytes of 'a', then `mid`, then "zz"; `keep` is how
+ * much of `mid` is shown.
+ */
+#define CUT_MAX 400 /* REASON_MAX in bounce.c */
+
+static const struct cut_case {
+	const char *name;
+	size_t pad;
+	const char *mid;
+	size_t keep;
+} cut_cases[] = {
+	{ "ascii-at-cap", CUT_MAX - 1, "b", 1 },
+	{ "2-byte-fits", CUT_MAX - 2, "\xc3\xb6", 2 },
+	{ "2-byte-straddles", CUT_MAX - 1, "\xc3\xb6", 0 },
+	{ "2-byte-after-cap", CUT_MAX, "\xc3\xb6", 0 },
+	{ "3-byte-fits", CUT_MAX - 3, "\xe2\x82\xac", 3 },
+	{ "3-byte-straddles-1", CUT_MAX - 2, "\xe2\x82\xac", 0 },
+	{ "3-byte-straddles-2", CUT_MAX - 1, "\xe2\x82\xac", 0 },
+	{ "4-byte-fits", CUT_MAX - 4, "\xf0\x9f\x98\x80", 4 },
+	{ "4-byte-straddles-1", CUT_MAX - 3, "\xf0\x9f\x98\x80", 0 },
+	{ "4-byte-straddles-2", CUT_MAX - 2, "\xf0\x9f\x98\x80", 0 },
+	{ "4-byte-straddles-3", CUT_MAX - 1, "\xf0\x9f\x98\x80", 0 },
+	{ "char-then-straddle", CUT_MAX - 3, "\xc3\xb6\xc3\xb6", 2 },
+	/* Not UTF-8 to begin with: passed as it came, cut at the cap. */
+	{ "lone-lead-byte", CUT_MAX - 1, "\xc3z", 1 },
+	{ "overlong", CUT_MAX - 1, "\xc0\xaf", 1 },
+};
+
+static void
+test_reason_cut_utf8(void **state)
+{
+	const struct cut_case *c;
+	struct rig g;
+	struct why why;
+	char reason[CUT_MAX + 16], want[CUT_MAX + 64];
+	size_t i;
+	int n;
+
+	(void)state;
+	for (i = 0; i < sizeof(cut_cases) / sizeof(cut_cases[0]); i++) {
+		c = &cut_cases[i];
+		memset(reason, 'a', c->pad);
+		n = snprintf(reason + c->pad, sizeof(reason) - c->pad, "%szz",
+		    c->mid);
+		assert_true(n > 0 && (size_t)n < sizeof(reason) - c->pad);
+		rig_init(&g, msg, sizeof(msg) - 1);
+		g.br[0].reason = reason;
+		g.br[0].text = reason;
+		assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+		n = snprintf(want, sizeof(want),
+		    "<bad@y.test>:\r\n    %.*s\r\n", (int)(c->pad + c->keep),
+		    reason);
+		assert_true(n > 0 && (size_t)n < sizeof(want));
+		if (strstr(text(&g), want) == NULL)
+			fail_msg("%s: notification cut wrong", c->name);
+		n = snprintf(want, sizeof(want),
+		    "Diagnostic-Code: smtp; 550 5.1.1 %.*s\r\n",
+		    (int)(c->pad + c->keep), reason);
+		assert_true(n > 0 && (size_t)n < sizeof(want));
+		if (strstr(text(&g), want) == NULL)
+			fail_msg("%s: Diagnostic-Code cut wrong", c->name);
+		rig_free(&g);
+	}
+}
+
 int
 main(void)
 {
@@ -739,6 +808,7 @@ main(void)
 		cmocka_unit_test(test_smtputf8_ascii_rcpt),
 		cmocka_unit_test(test_smtputf8_headers_only),
 		cmocka_unit_test(test_plain_unchanged),
+		cmocka_unit_test(test_reason_cut_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

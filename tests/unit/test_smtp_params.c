@@ -2,7 +2,7 @@
 /*
  * Unit tests for smtp/params.c: MAIL FROM / RCPT TO arguments and ESMTP
  * parameters (RFC 5321 4.1.1.2-3, RFC 1869, 1870, 3461, 4954, 6152,
- * 6531), and the reply table.
+ * 6531), the RFC 6533 utf-8 ORCPT decoder, and the reply table.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -341,6 +342,161 @@ test_rcpt_limits(void **state)
 	assert_true(r.to.local[0] == '\0'); /* cleared on failure */
 }
 
+/*
+ * RFC 6533 3: smtp_orcpt_utf8_decode(), the address of a utf-8 ORCPT in
+ * its utf-8-addr-xtext or utf-8-addr-unitext form. want is the decoded
+ * address, or NULL and why the reason it is refused.
+ */
+static const struct orcpt_case {
+	const char *name, *in, *want, *why;
+} orcpt_cases[] = {
+	/* valid */
+	{ "ascii", "bob@x.test", "bob@x.test", NULL },
+	{ "unitext", "j\xc3\xb6rg@x.test", "j\xc3\xb6rg@x.test", NULL },
+	{ "xtext", "j\\x{F6}rg@x.test", "j\xc3\xb6rg@x.test", NULL },
+	{ "xtext-lower", "j\\x{f6}rg@x.test", "j\xc3\xb6rg@x.test", NULL },
+	{ "xtext-mixed-case", "j\\x{fC}@x.test", "j\xc3\xbc@x.test", NULL },
+	{ "both-forms", "j\xc3\xb6rg\\x{FC}@x.test",
+	    "j\xc3\xb6rg\xc3\xbc@x.test", NULL },
+	{ "in-domain", "a@b\\x{FC}cher.test",
+	    "a@b\xc3\xbc"
+	    "cher.test",
+	    NULL },
+	{ "3-byte", "\\x{20AC}@x.test", "\xe2\x82\xac@x.test", NULL },
+	{ "4-byte", "\\x{1F600}@x.test", "\xf0\x9f\x98\x80@x.test", NULL },
+	{ "6-digits", "\\x{10FFFD}@x.test", "\xf4\x8f\xbf\xbd@x.test", NULL },
+	{ "escaped-plus", "a\\x{2B}b@x.test", "a+b@x.test", NULL },
+	{ "escaped-equals", "a\\x{3D}b@x.test", "a=b@x.test", NULL },
+	{ "escaped-space", "\"a\\x{20}b\"@x.test", "\"a b\"@x.test", NULL },
+	{ "escaped-backslash", "\"a\\x{5C}\\x{5C}b\"@x.test",
+	    "\"a\\\\b\"@x.test", NULL },
+	/* invalid: EmbeddedUnicodeChar */
+	{ "needless-escape", "\\x{41}@x.test", NULL,
+	    "\\x{} of a character that needs none" },
+	{ "nul-escape", "a\\x{00}@x.test", NULL,
+	    "\\x{} of a character that needs none" },
+	{ "leading-zero", "\\x{00F6}@x.test", NULL,
+	    "\\x{} has a leading zero" },
+	{ "leading-zero-3", "\\x{0F6}@x.test", NULL,
+	    "\\x{} has a leading zero" },
+	{ "one-digit", "\\x{F}@x.test", NULL,
+	    "\\x{} needs 2 to 6 digits and }" },
+	{ "seven-digits", "\\x{10FFFD0}@x.test", NULL,
+	    "\\x{} needs 2 to 6 digits and }" },
+	{ "no-digits", "\\x{}@x.test", NULL,
+	    "\\x{} needs 2 to 6 digits and }" },
+	{ "surrogate-first", "\\x{D800}@x.test", NULL,
+	    "\\x{} is no Unicode scalar value" },
+	{ "surrogate-last", "\\x{DFFF}@x.test", NULL,
+	    "\\x{} is no Unicode scalar value" },
+	{ "too-big", "\\x{110000}@x.test", NULL,
+	    "\\x{} is no Unicode scalar value" },
+	{ "non-hex", "\\x{G6}@x.test", NULL, "\\x{} holds a non-hex digit" },
+	{ "unclosed", "\\x{F6@x.test", NULL, "\\x{} holds a non-hex digit" },
+	{ "unclosed-at-end", "a@x.test\\x{F6", NULL,
+	    "\\x{} needs 2 to 6 digits and }" },
+	{ "no-brace", "\\xF6@x.test", NULL, "\\ not followed by x{" },
+	{ "upper-x", "\\X{F6}@x.test", NULL, "\\ not followed by x{" },
+	{ "lone-backslash", "a@x.test\\", NULL, "\\ not followed by x{" },
+	/* invalid: QCHAR and QUCHAR */
+	{ "raw-plus", "a+b@x.test", NULL, "ORCPT has a bad character" },
+	{ "xtext-hexchar", "a+2Bb@x.test", NULL, "ORCPT has a bad character" },
+	{ "raw-equals", "a=b@x.test", NULL, "ORCPT has a bad character" },
+	{ "raw-space", "a b@x.test", NULL, "ORCPT has a bad character" },
+	{ "raw-tab", "a\tb@x.test", NULL, "ORCPT has a bad character" },
+	{ "raw-del",
+	    "a\x7f"
+	    "b@x.test",
+	    NULL, "ORCPT has a bad character" },
+	{ "bad-utf8", "j\xc3rg@x.test", NULL, "ORCPT is not valid UTF-8" },
+	{ "overlong-utf8", "\xc0\xaf@x.test", NULL,
+	    "ORCPT is not valid UTF-8" },
+	{ "surrogate-utf8", "\xed\xa0\x80@x.test", NULL,
+	    "ORCPT is not valid UTF-8" },
+	{ "too-big-utf8", "\xf4\x90\x80\x80@x.test", NULL,
+	    "ORCPT is not valid UTF-8" },
+	{ "cut-utf8", "a@x.test\xe2\x82", NULL, "ORCPT is not valid UTF-8" },
+	/* invalid: decodes, but to no Mailbox */
+	{ "empty", "", NULL, "ORCPT has no address" },
+	{ "escaped-control", "a\\x{01}b@x.test", NULL,
+	    "control character in address" },
+	{ "no-at", "j\\x{F6}rg", NULL, "missing @domain" },
+	{ "two-ats", "a@b@x.test", NULL, "invalid character in domain" },
+};
+
+/* p[0..n) copied to a buffer of exactly n bytes: ASan sees overreads. */
+static bool
+decode_exact(const char *p, size_t n, char *dst, size_t dstsz, const char **why)
+{
+	char *q = malloc(n > 0 ? n : 1);
+	bool ok;
+
+	assert_non_null(q);
+	memcpy(q, p, n);
+	ok = smtp_orcpt_utf8_decode(q, n, dst, dstsz, why);
+	free(q);
+	return ok;
+}
+
+static void
+test_orcpt_utf8_decode(void **state)
+{
+	const struct orcpt_case *c;
+	const char *why;
+	char dst[SMTP_PATH_MAX];
+	size_t i, n, wn;
+
+	(void)state;
+	for (i = 0; i < sizeof(orcpt_cases) / sizeof(orcpt_cases[0]); i++) {
+		c = &orcpt_cases[i];
+		n = strlen(c->in);
+		if (decode_exact(c->in, n, dst, sizeof(dst), &why) !=
+		    (c->want != NULL))
+			fail_msg("%s: refused (%s)", c->name, why ? why : "-");
+		if (c->want == NULL) {
+			if (why == NULL || strcmp(why, c->why) != 0)
+				fail_msg("%s: why \"%s\"", c->name, why);
+			continue;
+		}
+		assert_null(why);
+		if (strcmp(dst, c->want) != 0)
+			fail_msg("%s: got \"%s\"", c->name, dst);
+		/* dst for the address and its NUL: limit, limit - 1. */
+		wn = strlen(c->want);
+		if (!decode_exact(c->in, n, dst, wn + 1, &why) ||
+		    strcmp(dst, c->want) != 0)
+			fail_msg("%s: no fit in %zu bytes", c->name, wn + 1);
+		if (decode_exact(c->in, n, dst, wn, &why) ||
+		    strcmp(why, "ORCPT does not fit") != 0)
+			fail_msg("%s: fit in %zu bytes", c->name, wn);
+	}
+	assert_false(smtp_orcpt_utf8_decode("a@x.test", 8, dst, 0, &why));
+}
+
+/*
+ * Only p[0..n) counts: an escape cut by n is refused even when the rest
+ * of it follows in memory, and a NUL inside is a bad character.
+ */
+static void
+test_orcpt_utf8_decode_bounds(void **state)
+{
+	static const char in[] = "a@x.test\\x{1F600}";
+	const char *why;
+	char dst[64];
+	size_t n;
+
+	(void)state;
+	assert_true(smtp_orcpt_utf8_decode(in, 8, dst, sizeof(dst), &why));
+	assert_string_equal(dst, "a@x.test");
+	for (n = 9; n < sizeof(in) - 1; n++)
+		if (decode_exact(in, n, dst, sizeof(dst), &why) ||
+		    smtp_orcpt_utf8_decode(in, n, dst, sizeof(dst), &why))
+			fail_msg("prefix %zu accepted", n);
+	assert_false(
+	    smtp_orcpt_utf8_decode("a@x\0.test", 9, dst, sizeof(dst), &why));
+	assert_string_equal(why, "ORCPT has a bad character");
+}
+
 static void
 test_reply(void **state)
 {
@@ -373,6 +529,8 @@ main(void)
 		cmocka_unit_test(test_mail_values),
 		cmocka_unit_test(test_rcpt),
 		cmocka_unit_test(test_rcpt_limits),
+		cmocka_unit_test(test_orcpt_utf8_decode),
+		cmocka_unit_test(test_orcpt_utf8_decode_bounds),
 		cmocka_unit_test(test_reply),
 	};
 

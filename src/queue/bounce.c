@@ -28,23 +28,27 @@
 
 /*
  * p as one line: CR, LF, TAB and controls become spaces; at most max
- * bytes. The cap falls before a UTF-8 character that would not fit
- * whole: half of one is invalid UTF-8 in a text/plain; charset=utf-8
- * part (RFC 3629 4). Bytes that are not UTF-8 pass as they came.
+ * bytes. `ascii` (a field of message/delivery-status, which RFC 3464
+ * keeps ASCII): every byte above 0x7f becomes '?'. Otherwise the cap
+ * falls before a UTF-8 character that would not fit whole: half of one
+ * is invalid UTF-8 in a text/plain; charset=utf-8 part (RFC 3629 4),
+ * and bytes that are not UTF-8 pass as they came.
  */
 static int
-put_line(struct buf *b, const char *p, size_t max)
+put_line(struct buf *b, const char *p, size_t max, bool ascii)
 {
 	char c;
 	size_t i;
 
 	for (i = 0; p != NULL && p[i] != '\0' && i < max; i++) {
 		/* strnlen: the decoder must not read past p's NUL */
-		if ((unsigned char)p[i] >= 0x80 &&
+		if (!ascii && (unsigned char)p[i] >= 0x80 &&
 		    smtp_utf8_decode((const uint8_t *)p + i, strnlen(p + i, 4),
 		        NULL) > max - i)
 			break;
-		c = ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) ? ' ' : p[i];
+		c = ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) ? ' '
+		    : ascii && (unsigned char)p[i] >= 0x80	  ? '?'
+								  : p[i];
 		if (buf_append(b, &c, 1) == -1)
 			return -1;
 	}
@@ -59,7 +63,8 @@ put_line(struct buf *b, const char *p, size_t max)
  * utf-8-address it encodes, and one that does not decode to an address
  * is copied without alteration. Every other value, and every value in a
  * message/delivery-status, is copied as it came (its controls made
- * spaces, capped: it was checked at RCPT, but the spool is a file).
+ * spaces, non-ASCII made '?' outside the global form, capped: it was
+ * checked at RCPT, but the spool is a file).
  */
 static int
 put_orcpt(struct buf *b, const char *orcpt, bool global)
@@ -75,7 +80,7 @@ put_orcpt(struct buf *b, const char *orcpt, bool global)
 		if (buf_append(b, orcpt, 6) == -1 ||
 		    buf_append_str(b, addr) == -1)
 			return -1;
-	} else if (put_line(b, orcpt, ORCPT_SHOW_MAX) == -1)
+	} else if (put_line(b, orcpt, ORCPT_SHOW_MAX, !global) == -1)
 		return -1;
 	return buf_append_str(b, "\r\n");
 }
@@ -351,7 +356,7 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		bounce_status(&bi->rcpts[i], bi->kind, st, sizeof(st));
 		note = kind_words[bi->kind].note;
 		if (buf_printf(b, "<%s>:\r\n    ", r->addr) == -1 ||
-		    put_line(b, bi->rcpts[i].reason, REASON_MAX) == -1 ||
+		    put_line(b, bi->rcpts[i].reason, REASON_MAX, false) == -1 ||
 		    buf_printf(b, "\r\n    %s\r\n\r\n",
 		        note != NULL ? note : advice(st)) == -1)
 			goto big;
@@ -363,10 +368,9 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 	 * utf-8 address type (RFC 6533 3) and in the 'smtp' Diagnostic-Code
 	 * text (RFC 6533 6.2), the rest stays ASCII: Reporting-MTA and
 	 * Remote-MTA are dns names, Action and Status are keywords and
-	 * digits, ENVID and an rfc822 ORCPT are xtext. put_line() removes
-	 * controls only, so a non-ASCII byte from a server or the spool
-	 * passes in either form. XXX In message/delivery-status that breaks
-	 * RFC 3464 (kept: it is what tern has always sent).
+	 * digits, ENVID and an rfc822 ORCPT are xtext. So in
+	 * message/delivery-status put_line() makes a non-ASCII byte from a
+	 * server or the spool '?'; the global form passes it.
 	 */
 	if (buf_printf(b,
 	        "--%s\r\n"
@@ -380,7 +384,7 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		goto big;
 	if (env->envid != NULL && env->envid[0] != '\0' &&
 	    (buf_append_str(b, "Original-Envelope-Id: ") == -1 ||
-	        put_line(b, env->envid, 100) == -1 ||
+	        put_line(b, env->envid, 100, !global) == -1 ||
 	        buf_append_str(b, "\r\n") == -1))
 		goto big;
 	if (buf_printf(b, "Arrival-Date: %s\r\n", arr) == -1)
@@ -410,7 +414,7 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		/* RFC 3464 2.3.5: the server that said it, when one did. */
 		if (bi->rcpts[i].mta != NULL && bi->rcpts[i].mta[0] != '\0' &&
 		    (buf_append_str(b, "Remote-MTA: dns; ") == -1 ||
-		        put_line(b, bi->rcpts[i].mta, 255) == -1 ||
+		        put_line(b, bi->rcpts[i].mta, 255, !global) == -1 ||
 		        buf_append_str(b, "\r\n") == -1))
 			goto big;
 		/* RFC 3464 2.3.6: the reply as the server sent it. */
@@ -420,7 +424,8 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		         is_esc(bi->rcpts[i].esc) ? " " : "",
 		         is_esc(bi->rcpts[i].esc) ? bi->rcpts[i].esc : "") ==
 		            -1 ||
-		        put_line(b, bi->rcpts[i].text, REASON_MAX) == -1 ||
+		        put_line(b, bi->rcpts[i].text, REASON_MAX, !global) ==
+		            -1 ||
 		        buf_append_str(b, "\r\n") == -1))
 			goto big;
 		if (buf_printf(b, "Last-Attempt-Date: %s\r\n", date) == -1)

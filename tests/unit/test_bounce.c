@@ -771,6 +771,8 @@ test_reason_cut_utf8(void **state)
 		    c->mid);
 		assert_true(n > 0 && (size_t)n < sizeof(reason) - c->pad);
 		rig_init(&g, msg, sizeof(msg) - 1);
+		/* Global: a plain message/delivery-status has no UTF-8. */
+		g.env.smtputf8 = true;
 		g.br[0].reason = reason;
 		g.br[0].text = reason;
 		assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
@@ -788,6 +790,42 @@ test_reason_cut_utf8(void **state)
 			fail_msg("%s: Diagnostic-Code cut wrong", c->name);
 		rig_free(&g);
 	}
+}
+
+/*
+ * RFC 3464 2.1.1: message/delivery-status is ASCII. A server's non-ASCII
+ * reply text (and a Remote-MTA or ENVID from a damaged spool) shows as
+ * '?' there; the human-readable part (charset=utf-8) keeps the UTF-8.
+ */
+static void
+test_plain_report_ascii(void **state)
+{
+	struct rig g;
+	struct why why;
+	const char *t, *report, *end, *p;
+
+	(void)state;
+	rig_init(&g, msg, sizeof(msg) - 1);
+	g.env.envid = (char *)"env-\xc3\xa9";
+	g.br[0].reason = "mx.y.test said: 550 5.1.1 Benutzer unbekannt: "
+	                 "J\xc3\xbcrgen";
+	g.br[0].text = "Benutzer unbekannt: J\xc3\xbcrgen";
+	g.br[0].mta = "mx.\xe2\x82\xac.test";
+	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+	t = text(&g);
+	assert_non_null(strstr(t, "    mx.y.test said: 550 5.1.1 Benutzer "
+	                          "unbekannt: J\xc3\xbcrgen\r\n"));
+	report = strstr(t, "Content-Type: message/delivery-status\r\n");
+	assert_non_null(report);
+	end = strstr(report, "\r\n--BOUNDARY");
+	assert_non_null(end);
+	for (p = report; p < end; p++)
+		assert_true((unsigned char)*p < 0x80);
+	assert_non_null(strstr(report, "Original-Envelope-Id: env-??\r\n"));
+	assert_non_null(strstr(report, "Remote-MTA: dns; mx.???.test\r\n"));
+	assert_non_null(strstr(report, "Diagnostic-Code: smtp; 550 5.1.1 "
+	                               "Benutzer unbekannt: J??rgen\r\n"));
+	rig_free(&g);
 }
 
 int
@@ -809,6 +847,7 @@ main(void)
 		cmocka_unit_test(test_smtputf8_headers_only),
 		cmocka_unit_test(test_plain_unchanged),
 		cmocka_unit_test(test_reason_cut_utf8),
+		cmocka_unit_test(test_plain_report_ascii),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,9 +46,11 @@ put_line(struct buf *b, const char *p, size_t max, bool ascii)
 		    smtp_utf8_decode((const uint8_t *)p + i, strnlen(p + i, 4),
 		        NULL) > max - i)
 			break;
-		c = ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) ? ' '
-		    : ascii && (unsigned char)p[i] >= 0x80	  ? '?'
-								  : p[i];
+		c = p[i];
+		if ((unsigned char)c < 0x20 || c == 0x7f)
+			c = ' ';
+		else if (ascii && (unsigned char)c >= 0x80)
+			c = '?';
 		if (buf_append(b, &c, 1) == -1)
 			return -1;
 	}

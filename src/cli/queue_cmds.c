@@ -302,25 +302,21 @@ cmd_list(struct spool *sp, bool json, bool held_only)
 	return rc;
 }
 
-/* The message header: up to the first empty line, at most a cap. */
+/*
+ * The message header (from fd, the message file): up to the first empty
+ * line, at most a cap.
+ */
 static void
-show_header(struct spool *sp, const struct spool_env *env)
+show_header(int fd, const struct spool_env *env)
 {
-	struct why why;
 	char *b, *p, *end, *eol;
 	ssize_t n;
 	size_t want;
-	int fd;
 
-	if ((fd = spool_open_body(sp, env->id, &why)) == -1) {
-		printf("(message unreadable: %s)\n", why.text);
-		return;
-	}
 	want = env->body_size < HEADER_SHOW_MAX ? (size_t)env->body_size
 	                                        : HEADER_SHOW_MAX;
 	b = xmalloc(want + 1);
 	n = pread(fd, b, want, env->body_offset);
-	(void)close(fd);
 	if (n < 0) {
 		printf("(message unreadable: %s)\n", strerror(errno));
 		free(b);
@@ -363,10 +359,11 @@ cmd_show(struct spool *sp, const char *id)
 	char age[32], when[32];
 	struct tm tm;
 	size_t i;
+	int fd;
 
 	if (sp == NULL || !spool_is_id(id))
 		return show_missing(id);
-	if (spool_env_load(sp, id, &env, &why) == -1) {
+	if (spool_env_open(sp, id, &env, &fd, &why) == -1) {
 		if (why.sys_errno == ENOENT)
 			return show_missing(id);
 		fprintf(stderr, "tern: queue show: %s: %s\n", id, why.text);
@@ -411,7 +408,8 @@ cmd_show(struct spool *sp, const char *id)
 		fputc('\n', stdout);
 	}
 	fputs("header:\n", stdout);
-	show_header(sp, &env);
+	show_header(fd, &env);
+	(void)close(fd);
 	spool_env_free(&env);
 	if (fflush(stdout) == EOF) {
 		fprintf(stderr, "tern: queue show: write: %s\n",

@@ -1234,12 +1234,6 @@ fail:
 }
 
 int
-spool_open_body(struct spool *sp, const char *id, struct why *why)
-{
-	return open_msg(sp, id, O_RDONLY, why);
-}
-
-int
 spool_rcpt_set(struct spool *sp, const char *id, size_t idx,
     enum spool_rcpt_state state, struct why *why)
 {

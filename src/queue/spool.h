@@ -156,8 +156,6 @@ int spool_env_load(struct spool *, const char *id, struct spool_env *env,
 int spool_env_open(struct spool *, const char *id, struct spool_env *env,
     int *body_fd, struct why *);
 void spool_env_free(struct spool_env *);
-/* Open the message file read-only; the body is at env->body_offset. */
-int spool_open_body(struct spool *, const char *id, struct why *);
 /* Durably record recipient `idx`'s new state (in place, then fdatasync). */
 int spool_rcpt_set(struct spool *, const char *id, size_t idx,
     enum spool_rcpt_state, struct why *);

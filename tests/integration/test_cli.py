@@ -160,6 +160,8 @@ def test_queue_deferred_then_delivered(server):
     show = server.cli("queue", "show", qid).out
     assert qid in show and "queued@remote.example" in show
     assert "bob@example.test" in show
+    # the message's header, read from the file the envelope came from
+    assert "Subject: deferred" in show and "def@test" in show, show
 
     blocker.unlink()
     [data] = server.wait_for_mail("bob@example.test", 1, timeout=30)

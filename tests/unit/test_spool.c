@@ -215,7 +215,8 @@ test_roundtrip(void **state)
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 
-	assert_int_equal(spool_env_load(sp, env.id, &got, &why), 0);
+	assert_int_equal(spool_env_open(sp, env.id, &got, &fd, &why), 0);
+	assert_true(fd >= 0);
 	assert_string_equal(got.id, env.id);
 	assert_int_equal(got.arrival, env.arrival);
 	assert_string_equal(got.sender, env.sender);
@@ -232,8 +233,6 @@ test_roundtrip(void **state)
 	assert_null(got.rcpts[0].last_error);
 	assert_int_equal(got.attempts, 0);
 	assert_int_equal(got.body_size, (off_t)n);
-	fd = spool_open_body(sp, env.id, &why);
-	assert_true(fd >= 0);
 	back = xmalloc(n);
 	assert_int_equal(pread(fd, back, n, got.body_offset), (ssize_t)n);
 	assert_memory_equal(back, body, n);

@@ -343,8 +343,10 @@ tls_start(struct client_conn *c, struct why *why)
 	int rc;
 
 	if ((c->ssl = SSL_new(c->o.ssl_ctx)) == NULL ||
-	    SSL_set_fd(c->ssl, c->fd) != 1)
-		return why_set(why, WHY_TEMP, 0, "TLS: out of memory");
+	    SSL_set_fd(c->ssl, c->fd) != 1) {
+		ERR_clear_error();
+		return why_set(why, WHY_TEMP, ENOMEM, "TLS session");
+	}
 	if (name != NULL && is_hostname(name)) {
 		(void)SSL_set_tlsext_host_name(c->ssl, name);
 		if (c->o.proto.tls == CLIENT_TLS_REQUIRE &&
@@ -447,8 +449,9 @@ send_body(struct client_conn *c, int fd, off_t off, uint64_t size, bool stuff,
 	} while (!last);
 	rc = 0;
 	goto out;
-full:
-	why_set(why, WHY_TEMP, 0, "internal error: body buffer");
+full: /* ob holds two chunks: only memory can run short (buf.h) */
+	why_set(why, WHY_TEMP, errno == ENOMEM ? ENOMEM : 0,
+	    "%s: buffer the message body", c->o.proto.peer);
 out:
 	buf_reset(&ob);
 	return rc;
@@ -471,8 +474,10 @@ pump(struct client_conn *c, int fd, off_t off, struct why *why)
 			trace_body(c, size, false);
 			client_proto_body_sent(&c->p);
 		}
-		if (c->p.phase == CP_CLOSED)
+		if (c->p.phase == CP_CLOSED) { /* e.g. no room for EHLO */
+			*why = c->p.why;
 			return CLIENT_EV_FAIL;
+		}
 		if (read_reply(c, &r, why) == -1)
 			return CLIENT_EV_FAIL;
 		ev = client_proto_on_reply(&c->p, r);
@@ -618,7 +623,9 @@ client_send(struct client_conn *c, const struct client_msg *msg, int fd,
 	enum client_event ev;
 
 	ev = client_proto_start(&c->p, msg, results, replies);
-	if (ev == CLIENT_EV_NONE)
+	if (ev == CLIENT_EV_FAIL) /* e.g. out of memory: its why */
+		*why = c->p.why;
+	else if (ev == CLIENT_EV_NONE)
 		ev = pump(c, fd, off, why);
 	if (ev == CLIENT_EV_MSG_DONE && c->p.phase == CP_READY)
 		return 0;

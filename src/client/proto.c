@@ -10,6 +10,7 @@
  */
 #include "client/proto.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,22 @@ fail_text(struct client_proto *cp, enum why_kind k, const char *text)
 	return CLIENT_EV_FAIL;
 }
 
+/*
+ * A command could not be queued in out: `what` (over CLIENT_OUT_MAX, or
+ * a credential too long), or, when errno says ENOMEM (buf.h), out of
+ * memory, which the why keeps as its sys_errno for the caller.
+ */
+static enum client_event
+fail_out(struct client_proto *cp, const char *what)
+{
+	bool nomem = errno == ENOMEM;
+
+	(void)fail_text(cp, WHY_TEMP, nomem ? "out of memory" : what);
+	if (nomem)
+		cp->why.sys_errno = ENOMEM;
+	return CLIENT_EV_FAIL;
+}
+
 static int
 out(struct client_proto *cp, const char *s)
 {
@@ -124,7 +141,7 @@ send_ehlo(struct client_proto *cp, bool helo)
 	if (buf_printf(&cp->out, "%s %s\r\n",
 	        cp->o.lmtp ? "LHLO" : (helo ? "HELO" : "EHLO"),
 	        cp->o.helo) == -1)
-		return fail_text(cp, WHY_TEMP, "command buffer full");
+		return fail_out(cp, "command buffer full");
 	return CLIENT_EV_NONE;
 }
 
@@ -133,17 +150,21 @@ static int
 out_b64(struct client_proto *cp, const void *p, size_t n)
 {
 	unsigned char enc[AUTH_MAX * 4 / 3 + 8];
+	int rc;
 
-	if (n > AUTH_MAX)
+	if (n > AUTH_MAX) {
+		errno = EMSGSIZE;
 		return -1;
+	}
 	EVP_EncodeBlock(enc, p, (int)n);
 	cp->secret_off = cp->out.len;
 	cp->secret_len = strlen((const char *)enc);
+	rc = 0;
 	if (buf_append_str(&cp->out, (const char *)enc) == -1 ||
 	    out(cp, "\r\n") == -1)
-		return -1;
-	explicit_bzero(enc, sizeof(enc));
-	return 0;
+		rc = -1;
+	explicit_bzero(enc, sizeof(enc)); /* keeps errno */
+	return rc;
 }
 
 /* After EHLO (or HELO): STARTTLS, AUTH, or ready. */
@@ -159,7 +180,7 @@ after_hello(struct client_proto *cp)
 		cp->tls_tried = true;
 		cp->phase = CP_STARTTLS;
 		if (out(cp, "STARTTLS\r\n") == -1)
-			return fail_text(cp, WHY_TEMP, "command buffer full");
+			return fail_out(cp, "command buffer full");
 		return CLIENT_EV_NONE;
 	}
 	if (!cp->tls_active && cp->o.tls == CLIENT_TLS_REQUIRE)
@@ -185,17 +206,17 @@ after_hello(struct client_proto *cp)
 				memcpy(plain + ul + 2, cp->o.auth_pass, pl);
 			cp->phase = CP_AUTH;
 			if (out(cp, "AUTH PLAIN ") == -1 ||
-			    out_b64(cp, plain, ul + pl + 2) == -1)
-				return fail_text(cp, WHY_TEMP,
-				    "command buffer full");
+			    out_b64(cp, plain, ul + pl + 2) == -1) {
+				explicit_bzero(plain, sizeof(plain));
+				return fail_out(cp, "command buffer full");
+			}
 			explicit_bzero(plain, sizeof(plain));
 			return CLIENT_EV_NONE;
 		}
 		if (cp->ehlo.flags & SMTP_EHLO_AUTH_LOGIN) {
 			cp->phase = CP_AUTH;
 			if (out(cp, "AUTH LOGIN\r\n") == -1)
-				return fail_text(cp, WHY_TEMP,
-				    "command buffer full");
+				return fail_out(cp, "command buffer full");
 			return CLIENT_EV_NONE;
 		}
 		return fail_text(cp, WHY_TEMP,
@@ -305,8 +326,10 @@ client_proto_start(struct client_proto *cp, const struct client_msg *msg,
 		memset(replies, 0, msg->nrcpts * sizeof(*replies));
 	free(cp->accepted);
 	if ((cp->accepted = calloc(msg->nrcpts ? msg->nrcpts : 1,
-	         sizeof(*cp->accepted))) == NULL)
-		return fail_text(cp, WHY_TEMP, "out of memory");
+	         sizeof(*cp->accepted))) == NULL) {
+		errno = ENOMEM;
+		return fail_out(cp, "out of memory");
+	}
 	cp->rcpt_sent = cp->rcpt_done = cp->naccepted = cp->dot_done = 0;
 	cp->mail_ok = false;
 	cp->decided = false;
@@ -337,14 +360,13 @@ client_proto_start(struct client_proto *cp, const struct client_msg *msg,
 	cp->chunking = (cp->ehlo.flags & SMTP_EHLO_CHUNKING) != 0;
 	cp->phase = CP_MAIL;
 	if (send_mail(cp) == -1)
-		return fail_text(cp, WHY_TEMP, "command buffer full");
+		return fail_out(cp, "command buffer full");
 	if (cp->pipelined) {
 		for (i = 0; i < msg->nrcpts; i++)
 			if (send_rcpt(cp, i) == -1)
-				return fail_text(cp, WHY_TEMP,
-				    "command buffer full");
+				return fail_out(cp, "command buffer full");
 		if (send_data_cmd(cp) == -1)
-			return fail_text(cp, WHY_TEMP, "command buffer full");
+			return fail_out(cp, "command buffer full");
 	}
 	return CLIENT_EV_NONE;
 }
@@ -369,7 +391,7 @@ finish_msg(struct client_proto *cp)
 		cp->rset_after = false;
 		cp->phase = CP_RSET;
 		if (out(cp, "RSET\r\n") == -1)
-			return fail_text(cp, WHY_TEMP, "command buffer full");
+			return fail_out(cp, "command buffer full");
 		return CLIENT_EV_NONE;
 	}
 	cp->phase = CP_READY;
@@ -386,7 +408,7 @@ after_rcpts(struct client_proto *cp)
 	}
 	cp->phase = cp->chunking ? CP_BDAT : CP_DATA;
 	if (send_data_cmd(cp) == -1)
-		return fail_text(cp, WHY_TEMP, "command buffer full");
+		return fail_out(cp, "command buffer full");
 	return CLIENT_EV_NONE;
 }
 
@@ -446,7 +468,7 @@ on_txn_reply(struct client_proto *cp, const struct smtp_reply *r)
 		if (cp->msg->nrcpts == 0)
 			return after_rcpts(cp);
 		if (send_rcpt(cp, 0) == -1)
-			return fail_text(cp, WHY_TEMP, "command buffer full");
+			return fail_out(cp, "command buffer full");
 		return CLIENT_EV_NONE;
 	case CP_RCPT:
 		i = cp->rcpt_done++;
@@ -460,8 +482,7 @@ on_txn_reply(struct client_proto *cp, const struct smtp_reply *r)
 		if (cp->rcpt_done < cp->msg->nrcpts) {
 			if (!cp->pipelined &&
 			    send_rcpt(cp, cp->rcpt_done) == -1)
-				return fail_text(cp, WHY_TEMP,
-				    "command buffer full");
+				return fail_out(cp, "command buffer full");
 			return CLIENT_EV_NONE;
 		}
 		if (cp->pipelined) {
@@ -475,7 +496,7 @@ on_txn_reply(struct client_proto *cp, const struct smtp_reply *r)
 			cp->phase = CP_DOT;
 			if (cp->naccepted == 0) {
 				if (out(cp, ".\r\n") == -1)
-					return fail_text(cp, WHY_TEMP,
+					return fail_out(cp,
 					    "command buffer full");
 				return CLIENT_EV_NONE;
 			}
@@ -557,7 +578,7 @@ client_proto_on_reply(struct client_proto *cp, const struct smtp_reply *r)
 			cp->phase = CP_AUTH_USER;
 			if (out_b64(cp, cp->o.auth_user,
 			        strlen(cp->o.auth_user)) == -1)
-				return fail_text(cp, WHY_TEMP, "AUTH failed");
+				return fail_out(cp, "AUTH failed");
 			return CLIENT_EV_NONE;
 		}
 		return fail(cp, r, "AUTH");
@@ -567,7 +588,7 @@ client_proto_on_reply(struct client_proto *cp, const struct smtp_reply *r)
 		cp->phase = CP_AUTH_PASS;
 		if (out_b64(cp, cp->o.auth_pass ? cp->o.auth_pass : "",
 		        cp->o.auth_pass ? strlen(cp->o.auth_pass) : 0) == -1)
-			return fail_text(cp, WHY_TEMP, "AUTH failed");
+			return fail_out(cp, "AUTH failed");
 		return CLIENT_EV_NONE;
 	case CP_AUTH_PASS:
 		if (r->code != 235)

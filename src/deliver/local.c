@@ -107,7 +107,12 @@ deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
 	    append_clean(&pre, env->sender != NULL ? env->sender : "") == -1 ||
 	    buf_append_str(&pre, ">\nDelivered-To: ") == -1 ||
 	    append_clean(&pre, addr) == -1 || buf_append(&pre, "\n", 1) == -1) {
+		bool nomem = errno == ENOMEM;
+
 		buf_reset(&pre);
+		if (nomem) /* ours: retry later, never bounce */
+			return why_set(why, WHY_TEMP, ENOMEM,
+			    "build the Return-Path field");
 		return why_set(why, WHY_PERM, 0, "addresses too long");
 	}
 	rc = maildir_deliver(path, (const char *)pre.data, pre.len, fd,

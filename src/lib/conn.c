@@ -405,6 +405,9 @@ engine_error(struct tern_conn *c, const struct why *why,
 	if (c->vi.failed && !c->insecure)
 		return verify_error(c);
 	(void)strlcpy(c->errmsg, why->text, sizeof(c->errmsg));
+	/* Ours, whatever the server said before it (buf.h, client.c). */
+	if (why->sys_errno == ENOMEM)
+		return TERN_E_NOMEM;
 	if (rep != NULL && rep->code != 0) {
 		note_reply(c, rep);
 		return rep->cmd != NULL && strcmp(rep->cmd, "AUTH") == 0
@@ -473,8 +476,8 @@ tern_connect(struct tern_conn *c, const char *host, unsigned port)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0) {
-		e = set_err(c, TERN_E_DNS, "cannot resolve %s: %s", host,
-		    gai_strerror(rc));
+		e = set_err(c, rc == EAI_MEMORY ? TERN_E_NOMEM : TERN_E_DNS,
+		    "cannot resolve %s: %s", host, gai_strerror(rc));
 		goto out;
 	}
 	/* Next address only when this one did not answer at all. */

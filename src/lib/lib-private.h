@@ -18,7 +18,7 @@
 #define LIB_BODY_MAX (256u * 1024 * 1024) /* message bytes sent */
 
 /* Read f to its end into b: TERN_OK, TERN_E_IO, or TERN_E_NOMEM when
- * b's max is reached. */
+ * b's max is reached or memory is short. */
 enum tern_err lib_read_file(FILE *f, struct buf *b);
 
 #endif

@@ -47,8 +47,8 @@ struct msg_received {
  * '"' too, so no peer text can close a comment or start the date) and
  * capped at MSG_FIELD_MAX chars; for_addr keeps well-formed UTF-8 (RFC
  * 6532) and up to SMTP_ADDR_FMT_MAX bytes. An IPv6 client_addr is written
- * "[IPv6:...]" (RFC 5321 4.1.3). Returns 0, or -1 if out is full (out is
- * then unchanged) or the date cannot be formatted.
+ * "[IPv6:...]" (RFC 5321 4.1.3). Returns 0, or -1 if out is full or
+ * cannot grow (out is then unchanged) or the date cannot be formatted.
  */
 int msg_received_format(const struct msg_received *, struct buf *out);
 

@@ -293,18 +293,18 @@ put_original(struct buf *b, const struct bounce_info *bi, bool hdrs,
 				if (i == 0)
 					b->len--;
 				else if (buf_append(b, chunk, i - 1) == -1)
-					return why_set(why, WHY_PERM, 0,
-					    "bounce too large");
+					return buf_why(why, "bounce too large");
 				return 0;
 			}
 		}
 		if (buf_append(b, chunk, (size_t)r) == -1)
-			return why_set(why, WHY_PERM, 0, "bounce too large");
+			return buf_why(why, "bounce too large");
 		off += r;
 	}
 	/* No blank line: the whole message is header (or body-less). */
-	if (b->len < 2 || b->data[b->len - 1] != '\n')
-		(void)buf_append_str(b, "\r\n");
+	if ((b->len < 2 || b->data[b->len - 1] != '\n') &&
+	    buf_append_str(b, "\r\n") == -1)
+		return buf_why(why, "bounce too large");
 	return 0;
 }
 
@@ -453,7 +453,7 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		goto big;
 	return 0;
 big:
-	return why_set(why, WHY_PERM, 0, "bounce too large");
+	return buf_why(why, "bounce too large");
 }
 
 struct commit_wait {

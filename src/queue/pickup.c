@@ -381,6 +381,8 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 	(void)strlcpy(id, spool_msg_id(m), sizeof(id));
 	/* Postfix's shape for local submissions (RFC 5321 4.4). */
 	buf_init(&hdr, 1024);
+	/* The text if the field itself fails (no date, or out of memory). */
+	(void)why_set(&why, WHY_TEMP, 0, "format the Received field");
 	if (msg_date_format(env->arrival, date, sizeof(date)) < 0 ||
 	    buf_printf(&hdr,
 	        "Received: by %s (tern, from userid %ld)\r\n"
@@ -497,11 +499,12 @@ read_file(int fd, size_t cap, struct buf *b)
 			return -1;
 		if (r == 0)
 			return 0;
-		if (b->len + (size_t)r > cap ||
-		    buf_append(b, chunk, (size_t)r) == -1) {
+		if (b->len + (size_t)r > cap) {
 			errno = EFBIG;
 			return -1;
 		}
+		if (buf_append(b, chunk, (size_t)r) == -1)
+			return -1; /* ENOMEM, or EMSGSIZE: over cap too */
 	}
 }
 
@@ -549,8 +552,16 @@ take(struct pickup *pk, const char *name)
 	}
 	buf_init(&b, cap);
 	if (read_file(fd, cap, &b) == -1) {
+		bool nomem = errno == ENOMEM;
+
 		(void)close(fd);
 		buf_reset(&b);
+		if (nomem) { /* ours, not the file's: leave it for a retry */
+			log_warn("event=pickup_deferred file=%s uid=%ld "
+			         "error=\"out of memory\"",
+			    name, uid);
+			return;
+		}
 		refuse(pk, name, uid, "read failed or file too big");
 		return;
 	}

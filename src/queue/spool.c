@@ -806,11 +806,11 @@ env_build(struct buf *b, const struct spool_env *env, struct why *why)
 		goto big;
 	n = snprintf(first, sizeof(first), "TERN1 %010zu\n", b->len);
 	if (n != FIRST_LINE_LEN)
-		goto big;
+		return why_set(why, WHY_PERM, 0, "envelope too large");
 	memcpy(b->data, first, FIRST_LINE_LEN);
 	return 0;
 big:
-	return why_set(why, WHY_PERM, 0, "envelope too large");
+	return buf_why(why, "envelope too large");
 }
 
 /* Write to the message's file (not the buffer): 0 or -1 with errno. */
@@ -1122,8 +1122,12 @@ open_msg(struct spool *sp, const char *id, int flags, struct why *why)
 	return fd;
 }
 
-/* Read the notes side file of id into a buffer; an absent file is empty. */
-static void
+/*
+ * Read the notes side file of id into a buffer; an absent file is empty.
+ * -1 (b reset) only when memory is short: notes left out would undo a
+ * hold or a retry time, so the caller must not go on without them.
+ */
+static int
 notes_read(struct spool *sp, const char *id, struct buf *b)
 {
 	char chunk[4096];
@@ -1133,13 +1137,19 @@ notes_read(struct spool *sp, const char *id, struct buf *b)
 	buf_init(b, NOTES_MAX);
 	fd = openat(sp->notefd, id, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
-		return;
+		return 0;
 	while ((r = read(fd, chunk, sizeof(chunk))) > 0)
 		if (buf_append(b, chunk, (size_t)r) == -1) {
+			if (errno == ENOMEM) {
+				(void)close(fd);
+				buf_reset(b);
+				return -1;
+			}
 			buf_clear(b); /* too big to be ours: start over */
 			break;
 		}
 	(void)close(fd);
+	return 0;
 }
 
 /* Advisory data: a malformed line is skipped, never an error. */
@@ -1215,13 +1225,17 @@ spool_env_open(struct spool *sp, const char *id, struct spool_env *env,
 		goto fail;
 	}
 	env->body_size = st.st_size - env->body_offset;
+	if (notes_read(sp, id, &notes) == -1) {
+		why_set(why, WHY_TEMP, ENOMEM, "read notes/%s", id);
+		spool_env_free(env);
+		goto fail;
+	}
+	notes_apply(&notes, env);
+	buf_reset(&notes);
 	if (body_fd != NULL)
 		*body_fd = fd;
 	else
 		(void)close(fd);
-	notes_read(sp, id, &notes);
-	notes_apply(&notes, env);
-	buf_reset(&notes);
 	return 0;
 fail:
 	(void)close(fd);
@@ -1294,10 +1308,13 @@ notes_rewrite(struct spool *sp, const char *id, const char *const *drop,
 		return why_set(why, WHY_TEMP, EROFS, "spool opened read-only");
 	if (check_id(id, why) == -1)
 		return -1;
-	notes_read(sp, id, &old);
+	if (notes_read(sp, id, &old) == -1)
+		return why_set(why, WHY_TEMP, ENOMEM, "read notes/%s", id);
 	buf_init(&out, NOTES_MAX);
-	if (buf_append(&out, add->data, add->len) == -1)
+	if (buf_append(&out, add->data, add->len) == -1) {
+		buf_why(why, "note too long");
 		goto done;
+	}
 	while (old.len > 0 && next_line(old.data, old.len, &pos, &line, &len)) {
 		for (i = 0; drop[i] != NULL; i++)
 			if (len >= strlen(drop[i]) &&
@@ -1305,8 +1322,13 @@ notes_rewrite(struct spool *sp, const char *id, const char *const *drop,
 				break;
 		if (drop[i] != NULL)
 			continue;
-		if (buf_append(&out, line, len + 1) == -1)
+		if (buf_append(&out, line, len + 1) == -1) {
+			if (errno == ENOMEM) { /* never drop an old note */
+				buf_why(why, "notes too long");
+				goto done;
+			}
 			break; /* full: the newest note still made it */
+		}
 	}
 	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", id);
 	fd = openat(sp->notefd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -1351,8 +1373,9 @@ spool_note_error(struct spool *sp, const char *id, size_t idx, const char *text,
 	buf_init(&add, 4 * SPOOL_NOTE_MAX);
 	if (buf_append_str(&add, pfx) == -1 || enc(&add, t) == -1 ||
 	    buf_append(&add, "\n", 1) == -1) {
+		buf_why(why, "note too long");
 		buf_reset(&add);
-		return why_set(why, WHY_PERM, 0, "note too long");
+		return -1;
 	}
 	rc = notes_rewrite(sp, id, drop, &add, why);
 	buf_reset(&add);
@@ -1368,9 +1391,11 @@ spool_note_retry(struct spool *sp, const char *id, unsigned attempts,
 	int rc;
 
 	buf_init(&add, 128);
-	(void)buf_printf(&add, "attempts %u\nnext %lld\n", attempts,
-	    (long long)(next_attempt < 0 ? 0 : next_attempt));
-	rc = notes_rewrite(sp, id, drop, &add, why);
+	if (buf_printf(&add, "attempts %u\nnext %lld\n", attempts,
+	        (long long)(next_attempt < 0 ? 0 : next_attempt)) == -1)
+		rc = buf_why(why, "note too long");
+	else
+		rc = notes_rewrite(sp, id, drop, &add, why);
 	buf_reset(&add);
 	return rc;
 }
@@ -1383,8 +1408,10 @@ spool_note_warned(struct spool *sp, const char *id, struct why *why)
 	int rc;
 
 	buf_init(&add, 32);
-	(void)buf_append_str(&add, "warned 1\n");
-	rc = notes_rewrite(sp, id, drop, &add, why);
+	if (buf_append_str(&add, "warned 1\n") == -1)
+		rc = buf_why(why, "note too long");
+	else
+		rc = notes_rewrite(sp, id, drop, &add, why);
 	buf_reset(&add);
 	return rc;
 }
@@ -1398,8 +1425,10 @@ spool_note_hold(struct spool *sp, const char *id, bool hold, struct why *why)
 
 	buf_init(&add, 32);
 	/* "hold 0" also overrides a hold in the envelope (spool_msg_new). */
-	(void)buf_append_str(&add, hold ? "hold 1\n" : "hold 0\n");
-	rc = notes_rewrite(sp, id, drop, &add, why);
+	if (buf_append_str(&add, hold ? "hold 1\n" : "hold 0\n") == -1)
+		rc = buf_why(why, "note too long");
+	else
+		rc = notes_rewrite(sp, id, drop, &add, why);
 	buf_reset(&add);
 	return rc;
 }

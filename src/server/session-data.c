@@ -166,22 +166,44 @@ hdr_flush(struct session *s, bool complete)
 	buf_clear(&s->hbuf);
 }
 
+/*
+ * Out of memory while taking the message: some of its bytes (or the
+ * header fix-up) are missing, so it must not be accepted. As a failed
+ * spool write: nothing more is stored and the end of data gets 452.
+ */
+static void
+msg_nomem(struct session *s)
+{
+	if (s->write_failed)
+		return;
+	s->write_failed = true;
+	log_warn("event=spool_error sid=%llu id=%s error=\"out of memory: "
+	         "message incomplete\"",
+	    (unsigned long long)s->id,
+	    s->msg != NULL ? spool_msg_id(s->msg) : "-");
+}
+
 /* Store decoded bytes from dbuf, enforcing the size limit. */
 static void
 msg_store(struct session *s)
 {
+	if (smtp_data_flags(s->data) & SMTP_DATA_F_NOMEM)
+		msg_nomem(s);
 	if (s->dbuf.len == 0)
 		return;
 	msg_hdr_scan_feed(&s->hdr, s->dbuf.data, s->dbuf.len);
 	s->msg_size += s->dbuf.len;
 	if (s->msg_size > s->conf->limits.max_message_size)
 		s->too_big = true;
-	if (s->hold_hdr &&
-	    buf_append(&s->hbuf, s->dbuf.data, s->dbuf.len) == 0) {
-		buf_clear(&s->dbuf);
-		if (s->hdr.in_body)
-			hdr_flush(s, false);
-		return;
+	if (s->hold_hdr) {
+		if (buf_append(&s->hbuf, s->dbuf.data, s->dbuf.len) == 0) {
+			buf_clear(&s->dbuf);
+			if (s->hdr.in_body)
+				hdr_flush(s, false);
+			return;
+		}
+		if (errno == ENOMEM) /* not "too big to hold": no fix-up */
+			msg_nomem(s);
 	}
 	hdr_flush(s, false); /* no room to hold more: as it is */
 	store_bytes(s, s->dbuf.data, s->dbuf.len);

@@ -11,6 +11,7 @@
  */
 #include "smtp/data.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,14 +72,22 @@ smtp_data_start(struct smtp_data *d, enum smtp_data_mode mode)
 	d->size = 0;
 }
 
+/*
+ * A full `out` breaks the contract; the bytes are lost but still counted
+ * in size, so the caller's size check refuses the message. Bytes lost
+ * for lack of memory are flagged instead: nothing else would tell.
+ */
 static void
-flush(struct emit *e)
+append(struct smtp_data *d, struct buf *out, const void *p, size_t n)
 {
-	/*
-	 * A full `out` breaks the contract; the bytes are lost but still
-	 * counted in size, so the caller's size check refuses the message.
-	 */
-	(void)buf_append(e->out, e->tmp, e->len);
+	if (buf_append(out, p, n) == -1 && n > 0 && errno == ENOMEM)
+		d->flags |= SMTP_DATA_F_NOMEM;
+}
+
+static void
+flush(struct smtp_data *d, struct emit *e)
+{
+	append(d, e->out, e->tmp, e->len);
 	e->len = 0;
 }
 
@@ -86,7 +95,7 @@ static void
 put(struct smtp_data *d, struct emit *e, uint8_t c)
 {
 	if (e->len == sizeof(e->tmp))
-		flush(e);
+		flush(d, e);
 	e->tmp[e->len++] = c;
 	d->size++;
 }
@@ -149,8 +158,8 @@ content_run(struct smtp_data *d, struct emit *e, const uint8_t *p, size_t n)
 		d->flags |= SMTP_DATA_F_8BIT;
 	if (memchr(p, 0, n) != NULL)
 		d->flags |= SMTP_DATA_F_NUL;
-	flush(e);
-	(void)buf_append(e->out, p, n); /* as flush(): a full out is counted */
+	flush(d, e);
+	append(d, e->out, p, n);
 	d->size += n;
 	d->linelen += n;
 	if (d->linelen > d->lim.line_max - 2)
@@ -221,7 +230,7 @@ smtp_data_parse(struct smtp_data *d, const uint8_t *p, size_t n, size_t *used,
 		case ST_DOT_CR:
 			if (c == '\n') {
 				/* CRLF "." CRLF: the only end of DATA. */
-				flush(&e);
+				flush(d, &e);
 				d->st = ST_DONE;
 				*used = i + 1;
 				return SMTP_DATA_END;
@@ -235,7 +244,7 @@ smtp_data_parse(struct smtp_data *d, const uint8_t *p, size_t n, size_t *used,
 			break;
 		}
 	}
-	flush(&e);
+	flush(d, &e);
 	*used = n;
 	return SMTP_DATA_NEED_MORE;
 }

@@ -10,10 +10,12 @@
  * do; a bare CR or bare LF is passed through unchanged and flagged, and
  * the session refuses the whole message after its real end. A dot is
  * unstuffed only at the start of a line that began after CRLF (or at the
- * very start). Every split of the input gives the same result.
+ * very start). Every split of the input gives the same result (unless
+ * memory runs out: SMTP_DATA_F_NOMEM).
  * It does not look at headers (msg/hdr.h) nor enforce the size limit
  * (the caller caps `out` and checks smtp_data_size()).
- * Pure. Trust: every byte is hostile; no memory beyond the struct.
+ * Pure. Trust: every byte is hostile; no memory beyond the struct and
+ * the caller's `out`.
  */
 #ifndef TERN_SMTP_DATA_H
 #define TERN_SMTP_DATA_H
@@ -40,7 +42,8 @@ enum smtp_data_status {
 };
 
 /* Sticky for the message; the session refuses a message with BARE_CR
- * or BARE_LF (RFC 5321 2.3.8, smuggling) and decides on the others: a
+ * or BARE_LF (RFC 5321 2.3.8, smuggling), must refuse one with NOMEM
+ * for now (4xx: its bytes are incomplete) and decides on the others: a
  * NUL, a long line and 8-bit bytes are kept as they are. */
 enum smtp_data_flag {
 	SMTP_DATA_F_BARE_CR = 1,   /* CR not followed by LF */
@@ -48,6 +51,7 @@ enum smtp_data_flag {
 	SMTP_DATA_F_LONG_LINE = 4, /* a line longer than line_max */
 	SMTP_DATA_F_8BIT = 8,      /* a byte >= 0x80 */
 	SMTP_DATA_F_NUL = 16,      /* a NUL byte */
+	SMTP_DATA_F_NOMEM = 32,    /* out could not grow: bytes were lost */
 };
 
 struct smtp_data;
@@ -63,7 +67,9 @@ void smtp_data_start(struct smtp_data *, enum smtp_data_mode);
  * Decode up to n bytes of p and append the message bytes to out; the
  * caller guarantees room for n + 4 more bytes (at most n + 1 are added),
  * otherwise the excess is dropped and the message is broken anyway
- * (the caller must treat a full `out` as "message too big").
+ * (the caller must treat a full `out` as "message too big"). Bytes that
+ * out has no memory for are dropped too, and SMTP_DATA_F_NOMEM says so;
+ * smtp_data_size() counts dropped bytes either way.
  * DOT mode: returns SMTP_DATA_END with *used just past the LF of the
  * final ".\r\n"; that line is not output, the CRLF before it is (it
  * ends the last line). After END, further calls return END with *used

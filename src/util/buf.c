@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 #include "util/buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/xmalloc.h"
+#include "util/why.h"
 
 void
 buf_init(struct buf *b, size_t max)
@@ -32,20 +34,32 @@ buf_clear(struct buf *b)
 		b->data[0] = '\0';
 }
 
+/*
+ * Room for n more bytes and the NUL. Plain realloc, never xrealloc: the
+ * client library links this and must report running out of memory, not
+ * abort (tern/tern.h). On failure b is untouched.
+ */
 static int
 reserve(struct buf *b, size_t n)
 {
 	size_t need, cap;
+	uint8_t *p;
 
-	if (n > b->max || b->len > b->max - n)
+	if (n > b->max || b->len > b->max - n) {
+		errno = EMSGSIZE;
 		return -1;
+	}
 	need = b->len + n + 1; /* +1 for the terminating NUL */
 	if (need <= b->cap)
 		return 0;
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
-		cap *= 2;
-	b->data = xrealloc(b->data, cap);
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	if ((p = realloc(b->data, cap)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	b->data = p;
 	b->cap = cap;
 	return 0;
 }
@@ -107,4 +121,12 @@ buf_consume(struct buf *b, size_t n)
 	memmove(b->data, b->data + n, b->len - n);
 	b->len -= n;
 	b->data[b->len] = '\0';
+}
+
+int
+buf_why(struct why *why, const char *too_big)
+{
+	if (errno == ENOMEM)
+		return why_set(why, WHY_TEMP, ENOMEM, "out of memory");
+	return why_set(why, WHY_PERM, 0, "%s", too_big);
 }

@@ -3,8 +3,12 @@
  * util/buf.h - a growable byte buffer with a hard cap.
  *
  * Every buffer has a `max`: appending past it fails cleanly and leaves the
- * buffer unchanged (curl's dynbuf). The data is always NUL-terminated after
- * `len` bytes so it can be logged, but may itself contain NUL.
+ * buffer unchanged (curl's dynbuf). So does running out of memory: this
+ * never aborts, because the client library (tern/tern.h) uses it too; the
+ * two failures differ by errno (EMSGSIZE: over max, ENOMEM: no memory),
+ * and a caller that turns -1 into "too big" must check which it was.
+ * The data is always NUL-terminated after `len` bytes so it can be
+ * logged, but may itself contain NUL.
  * Trust: none needed; callers bound peer-driven growth with `max`.
  */
 #ifndef TERN_UTIL_BUF_H
@@ -25,8 +29,20 @@ void buf_init(struct buf *, size_t max);
 void buf_reset(struct buf *);
 /* Keep the storage, drop the contents. */
 void buf_clear(struct buf *);
-/* 0, or -1 when len + n would exceed max (buffer unchanged). */
+/*
+ * Append n bytes (a string, a formatted string). 0, or -1 with the
+ * buffer unchanged and errno EMSGSIZE when len + n would exceed max,
+ * ENOMEM when the storage cannot grow, or (buf_printf only) vsnprintf's
+ * errno when fmt cannot be formatted.
+ */
 int buf_append(struct buf *, const void *p, size_t n);
+/*
+ * After an append failed: why (may be NULL) becomes WHY_TEMP with ENOMEM
+ * when memory was short (ours, so retried, never a bounce), else
+ * WHY_PERM `too_big` (for good). Returns -1, for `return buf_why(...)`.
+ */
+struct why;
+int buf_why(struct why *, const char *too_big);
 int buf_append_str(struct buf *, const char *s);
 int buf_printf(struct buf *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

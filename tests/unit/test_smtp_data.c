@@ -2,7 +2,8 @@
 /*
  * Unit tests for smtp/data.c: dot-unstuffing, the end marker, the SMTP
  * smuggling matrix (CVE-2023-51764 class), flags, line limits and BDAT
- * chunk mode, each fed whole, byte by byte and at odd step sizes.
+ * chunk mode, each fed whole, byte by byte and at odd step sizes; and
+ * what happens when `out` cannot grow (tests/unit/failalloc.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,12 +17,15 @@
 
 #include "smtp/data.h"
 
+#include "failalloc.h"
+
 #define L(s) s, sizeof(s) - 1
 #define CR SMTP_DATA_F_BARE_CR
 #define LF SMTP_DATA_F_BARE_LF
 #define LONG SMTP_DATA_F_LONG_LINE
 #define B8 SMTP_DATA_F_8BIT
 #define NUL SMTP_DATA_F_NUL
+#define NOMEM SMTP_DATA_F_NOMEM
 
 struct data_case {
 	const char *name;
@@ -306,6 +310,100 @@ test_chunks(void **state)
 	smtp_data_free(d);
 }
 
+/* Feed in step-sized pieces, as run() but with no check of out. */
+static void
+feed_all(struct smtp_data *d, enum smtp_data_mode mode, const char *in,
+    size_t n, size_t step, struct buf *out)
+{
+	size_t off = 0, piece, used;
+
+	smtp_data_start(d, mode);
+	buf_clear(out);
+	while (off < n) {
+		piece = n - off < step ? n - off : step;
+		if (smtp_data_parse(d, (const uint8_t *)in + off, piece, &used,
+		        out) == SMTP_DATA_END)
+			break;
+		off += used;
+	}
+	if (mode == SMTP_DATA_CHUNK)
+		smtp_data_finish(d);
+}
+
+/*
+ * Regression: when `out` could not grow, the decoder dropped the bytes
+ * without a word (buf_append's result ignored on purpose, for "full"),
+ * and the session would have queued a truncated message. Every
+ * allocation of `out` fails once, in both modes and at several steps:
+ * each time NOMEM is set and the bytes are missing; the next message
+ * starts clean.
+ */
+static void
+test_nomem(void **state)
+{
+	static const size_t steps[] = { 1, 7, 600, SIZE_MAX };
+	char in[40 * 72 + 3];
+	struct smtp_data *d = smtp_data_new(&lim);
+	struct buf out;
+	size_t i, j, k, n = 0;
+	unsigned long fail;
+	uint64_t size;
+	int mode;
+
+	(void)state;
+	assert_non_null(d);
+	for (i = 0; i < 40; i++) { /* 40 lines of 70, one dot-stuffed */
+		memset(in + n, 'a' + (int)i % 26, 70);
+		if (i == 20)
+			in[n] = '.';
+		in[n + 70] = '\r';
+		in[n + 71] = '\n';
+		n += 72;
+	}
+	in[n++] = '.';
+	in[n++] = '\r';
+	in[n++] = '\n';
+	for (mode = SMTP_DATA_DOT; mode <= SMTP_DATA_CHUNK; mode++)
+		for (j = 0; j < sizeof(steps) / sizeof(steps[0]); j++) {
+			for (fail = 0;; fail++) {
+				buf_init(&out, sizeof(in) + 8);
+				failalloc_arm(fail);
+				feed_all(d, (enum smtp_data_mode)mode, in, n,
+				    steps[j], &out);
+				if (!failalloc_disarm())
+					break;
+				size = smtp_data_size(d);
+				if (!(smtp_data_flags(d) & NOMEM) ||
+				    out.len >= size)
+					fail_msg("mode %d step %zu alloc %lu: "
+					         "flags %#x, %zu of %llu bytes",
+					    mode, steps[j], fail,
+					    smtp_data_flags(d), out.len,
+					    (unsigned long long)size);
+				buf_reset(&out);
+			}
+			/* out doubles from 64 bytes to hold ~2.9 KiB. */
+			assert_true(fail >= 6);
+			assert_int_equal(smtp_data_flags(d), 0);
+			assert_int_equal(out.len, smtp_data_size(d));
+			assert_int_equal(out.len,
+			    mode == SMTP_DATA_DOT ? n - 3 - 1 : n);
+			buf_reset(&out);
+		}
+	/* The flag is the message's: a start clears it. */
+	buf_init(&out, sizeof(in) + 8);
+	failalloc_arm(0);
+	feed_all(d, SMTP_DATA_DOT, in, n, SIZE_MAX, &out);
+	assert_true(failalloc_disarm());
+	assert_int_equal(smtp_data_flags(d), NOMEM);
+	k = out.len;
+	feed_all(d, SMTP_DATA_DOT, in, n, SIZE_MAX, &out);
+	assert_int_equal(smtp_data_flags(d), 0);
+	assert_true(out.len > k);
+	buf_reset(&out);
+	smtp_data_free(d);
+}
+
 static void
 test_new(void **state)
 {
@@ -327,6 +425,7 @@ main(void)
 		cmocka_unit_test(test_smuggling_matrix),
 		cmocka_unit_test(test_line_limit),
 		cmocka_unit_test(test_chunks),
+		cmocka_unit_test(test_nomem),
 		cmocka_unit_test(test_new),
 	};
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: ISC */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,8 @@
 #include "util/str.h"
 #include "util/why.h"
 
+#include "failalloc.h"
+
 static void
 test_buf_max(void **state)
 {
@@ -26,15 +29,86 @@ test_buf_max(void **state)
 	buf_init(&b, 4);
 	assert_int_equal(buf_append(&b, "abc", 3), 0);   /* max-1 */
 	assert_int_equal(buf_append(&b, "d", 1), 0);     /* max */
+	errno = 0;
 	assert_int_equal(buf_append(&b, "e", 1), -1);    /* max+1 */
+	assert_int_equal(errno, EMSGSIZE);
 	assert_int_equal(b.len, 4);
 	assert_memory_equal(b.data, "abcd", 5);
 	buf_consume(&b, 2);
 	assert_string_equal((char *)b.data, "cd");
 	assert_int_equal(buf_printf(&b, "%d", 12), 0);
+	errno = 0;
 	assert_int_equal(buf_printf(&b, "%d", 3), -1);
+	assert_int_equal(errno, EMSGSIZE);
 	buf_reset(&b);
 	assert_null(b.data);
+}
+
+/*
+ * Regression: reserve() used xrealloc, which aborts, and libtern links
+ * buf.c (tern.h: "never exits or aborts"). No memory is now -1 with
+ * ENOMEM, told apart from over-max (EMSGSIZE), and the buffer keeps
+ * what it had.
+ */
+static void
+test_buf_nomem(void **state)
+{
+	char big[100];
+	struct buf b;
+	uint8_t *old;
+	size_t cap;
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	buf_init(&b, 1 << 20);
+	/* The first allocation. */
+	failalloc_arm(0);
+	errno = 0;
+	assert_int_equal(buf_append(&b, "abc", 3), -1);
+	assert_true(failalloc_disarm());
+	assert_int_equal(errno, ENOMEM);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.cap, 0);
+	assert_int_equal(buf_append(&b, "abc", 3), 0);
+	old = b.data;
+	cap = b.cap;
+	assert_true(cap < sizeof(big));
+	/* A growth, by each way of appending: the old contents stay. */
+	failalloc_arm(0);
+	errno = 0;
+	assert_int_equal(buf_append(&b, big, sizeof(big)), -1);
+	assert_true(failalloc_disarm());
+	assert_int_equal(errno, ENOMEM);
+	failalloc_arm(0);
+	errno = 0;
+	assert_int_equal(buf_printf(&b, "%0100d", 7), -1);
+	assert_true(failalloc_disarm());
+	assert_int_equal(errno, ENOMEM);
+	big[sizeof(big) - 1] = '\0';
+	failalloc_arm(0);
+	errno = 0;
+	assert_int_equal(buf_append_str(&b, big), -1);
+	assert_true(failalloc_disarm());
+	assert_int_equal(errno, ENOMEM);
+	assert_ptr_equal(b.data, old);
+	assert_int_equal(b.cap, cap);
+	assert_int_equal(b.len, 3);
+	assert_memory_equal(b.data, "abc", 4);
+	/* Over max tries no allocation and says so. */
+	b.max = 50;
+	failalloc_arm(0);
+	errno = 0;
+	assert_int_equal(buf_append_str(&b, big), -1);
+	assert_false(failalloc_disarm());
+	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(b.len, 3);
+	/* Memory back: it grows as usual. */
+	b.max = 1 << 20;
+	assert_int_equal(buf_append_str(&b, big), 0);
+	assert_int_equal(b.len, 3 + sizeof(big) - 1);
+	assert_memory_equal(b.data, "abcxx", 5);
+	buf_reset(&b);
 }
 
 static void
@@ -149,6 +223,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_max),
+		cmocka_unit_test(test_buf_nomem),
 		cmocka_unit_test(test_str_to_u64),
 		cmocka_unit_test(test_strlcpy),
 		cmocka_unit_test(test_log_esc),

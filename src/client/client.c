@@ -664,9 +664,8 @@ client_close(struct client_conn *c)
 	if (c == NULL)
 		return;
 	if (c->fd != -1 && c->p.phase == CP_READY) {
-		client_proto_quit(&c->p);
 		c->o.timeout_cap = QUIT_SECS;
-		if (flush(c, &why) == 0)
+		if (client_proto_quit(&c->p) == 0 && flush(c, &why) == 0)
 			(void)read_reply(c, &r, &why);
 	}
 	if (c->ssl != NULL) {

@@ -625,11 +625,11 @@ client_proto_body_sent(struct client_proto *cp)
 	cp->body_after_out = false;
 }
 
-void
+int
 client_proto_quit(struct client_proto *cp)
 {
 	cp->phase = CP_QUIT;
-	(void)out(cp, "QUIT\r\n");
+	return out(cp, "QUIT\r\n");
 }
 
 unsigned

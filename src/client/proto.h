@@ -168,8 +168,11 @@ enum client_event client_proto_start(struct client_proto *,
 /* After a body was sent in CLIENT_EV_BODY: wait for its reply. */
 void client_proto_body_sent(struct client_proto *);
 
-/* Queue QUIT (state READY). */
-void client_proto_quit(struct client_proto *);
+/*
+ * Queue QUIT (state READY): 0, or -1 when it could not be queued (out of
+ * memory): then no reply is to be waited for.
+ */
+int client_proto_quit(struct client_proto *);
 
 /*
  * RFC 5321 4.5.3.2 timeout for the reply now awaited, in seconds:

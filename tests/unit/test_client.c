@@ -186,7 +186,7 @@ test_pipelined(void **state)
 	assert_int_equal(rep[0].code, 554); /* no enhanced code given */
 	assert_string_equal(rep[0].esc, "");
 	assert_string_equal(rep[0].cmd, "DATA");
-	client_proto_quit(&r.p);
+	assert_int_equal(client_proto_quit(&r.p), 0);
 	take(&r);
 	assert_string_equal(r.sent, "QUIT\r\n");
 	rig_free(&r);

@@ -16,8 +16,8 @@
  * queue/pickup.h: written to ".NAME", fsync'd, renamed to NAME, and the
  * rename made durable; only then is the exit status 0.
  * Exit codes (sysexits.h): 64 usage, 65 bad message or address, 69 no
- * maildrop (the server never ran), 75 could not write the drop file,
- * 78 bad configuration.
+ * maildrop (the server never ran), 71 out of memory, 75 could not write
+ * the drop file, 78 bad configuration.
  * Trust: argv and stdin are the local user's, who may be anyone; the
  * server's pickup checks the drop file again, so nothing here is a
  * security boundary. The file is mode 0644 so that a server running as
@@ -76,6 +76,18 @@ fail(int code, const char *fmt, ...)
 	va_end(ap);
 	fputs("\n", stderr);
 	return code;
+}
+
+/*
+ * A buffer append failed: out of memory (buf.h) is the system's fault
+ * (EX_OSERR), anything else is the message's (EX_DATAERR, `too_big`).
+ */
+static int
+fail_append(const char *too_big)
+{
+	if (errno == ENOMEM)
+		return fail(EX_OSERR, "%s", "out of memory");
+	return fail(EX_DATAERR, "%s", too_big);
 }
 
 /*
@@ -258,6 +270,8 @@ read_message(const struct sm *sm, struct buf *msg)
 	while ((r = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
 		if (buf_append(&raw, chunk, r) == -1) {
 			buf_reset(&raw);
+			if (errno == ENOMEM)
+				return fail_append("");
 			return fail(EX_DATAERR,
 			    "message too big: the limit is %zu bytes "
 			    "(max_message_size)",
@@ -291,7 +305,7 @@ read_message(const struct sm *sm, struct buf *msg)
 	    (msg->len > 0 && msg->data[msg->len - 1] != '\n' &&
 	        buf_append(msg, "\r\n", 2) == -1)) {
 		buf_reset(&raw);
-		return fail(EX_DATAERR, "%s", "message too big");
+		return fail_append("message too big");
 	}
 	buf_reset(&raw);
 	return 0;
@@ -543,11 +557,14 @@ cli_sendmail(int argc, char **argv)
 		msg.len -= hlen - i;
 	}
 	if (add_fields(&sm, &msg, fullname) == -1) {
-		code = fail(EX_DATAERR, "%s", "message too big");
+		code = fail_append("message too big");
 		goto out;
 	}
-	(void)buf_append_str(&env, PICKUP_MAGIC);
-	(void)buf_printf(&env, "S <%s>\n", sm.sender);
+	if (buf_append_str(&env, PICKUP_MAGIC) == -1 ||
+	    buf_printf(&env, "S <%s>\n", sm.sender) == -1) {
+		code = fail_append("sender address too long");
+		goto out;
+	}
 	for (i = 0; i < sm.nrcpts; i++) {
 		if (qualify(&sm, sm.rcpts[i], false, addr, sizeof(addr)) ==
 		    -1) {
@@ -555,7 +572,7 @@ cli_sendmail(int argc, char **argv)
 			goto out;
 		}
 		if (buf_printf(&env, "R <%s>\n", addr) == -1) {
-			code = fail(EX_DATAERR, "%s", "too many recipients");
+			code = fail_append("too many recipients");
 			goto out;
 		}
 		nrcpt++;
@@ -566,8 +583,12 @@ cli_sendmail(int argc, char **argv)
 		         : "no recipients given (use -t or name them)");
 		goto out;
 	}
-	if (nrcpt > PICKUP_RCPTS_MAX || buf_append(&env, "\n", 1) == -1) {
+	if (nrcpt > PICKUP_RCPTS_MAX) {
 		code = fail(EX_DATAERR, "%s", "too many recipients");
+		goto out;
+	}
+	if (buf_append(&env, "\n", 1) == -1) {
+		code = fail_append("too many recipients");
 		goto out;
 	}
 	code = drop(&sm, &env, &msg);

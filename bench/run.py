@@ -1182,6 +1182,28 @@ def read_first(path, default=""):
         return default
 
 
+def cpu_busy_pct(seconds=2.0):
+    """Share of all CPUs busy over `seconds` (/proc/stat), before we start
+    anything: other work, even at idle priority, skews every figure."""
+    def sample():
+        f = read_first("/proc/stat").splitlines()[0].split()[1:]
+        v = [int(x) for x in f]
+        idle = v[3] + (v[4] if len(v) > 4 else 0)
+        return sum(v[:8]), idle
+    try:
+        t0, i0 = sample()
+        time.sleep(seconds)
+        t1, i1 = sample()
+    except (ValueError, IndexError):
+        return None
+    if t1 <= t0:
+        return None
+    return round(100.0 * (1 - (i1 - i0) / float(t1 - t0)), 1)
+
+
+BUSY_WARN_PCT = 10.0
+
+
 def create_cost_us(n=500):
     """Microseconds of one empty-file create in WORK, as the servers'
     spools and Maildirs pay it. On ext4 without a journal, creating a file
@@ -1253,6 +1275,7 @@ def machine_info():
             "memory_gib": round(mem_kib / 1048576.0, 1),
             "kernel": platform.release(), "disk": disk,
             "loadavg_at_start": read_first("/proc/loadavg"),
+            "cpu_busy_at_start_pct": cpu_busy_pct(),
             "file_create_us": create_cost_us(),
             "postfix": pf, "tern_commit": rev,
             "python": platform.python_version()}
@@ -1490,6 +1513,12 @@ def render(args, res, unavailable, info, cmdline, started, elapsed):
     for r in rows:
         text.append(line(r))
     notes = []
+    busy = info.get("cpu_busy_at_start_pct")
+    if busy is not None and busy > BUSY_WARN_PCT:
+        notes.append("the machine was not quiet: %.0f%% of the CPUs were "
+                     "busy before the benchmark started (other work, even "
+                     "at idle priority, takes CPU and cache from both "
+                     "servers); figures may be low" % busy)
     for srv in ("postfix", "tern"):
         if unavailable.get(srv):
             notes.append("%s: not available (%s)" % (srv, unavailable[srv]))
@@ -1535,7 +1564,8 @@ def write_results(args, res, unavailable, info, cmdline, table, notes,
         f.write(table + "\n\n")
         f.write("## Machine\n\n")
         for k in ("host", "nproc", "cpu", "memory_gib", "kernel", "disk",
-                  "file_create_us", "loadavg_at_start", "loadavg_at_end",
+                  "file_create_us", "loadavg_at_start",
+                  "cpu_busy_at_start_pct", "loadavg_at_end",
                   "postfix",
                   "postfix_log", "tern_commit", "tern_bin", "connections",
                   "python"):

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct why;
+
 struct buf {
 	uint8_t *data; /* NULL until the first append */
 	size_t len;
@@ -41,7 +43,6 @@ int buf_append(struct buf *, const void *p, size_t n);
  * when memory was short (ours, so retried, never a bounce), else
  * WHY_PERM `too_big` (for good). Returns -1, for `return buf_why(...)`.
  */
-struct why;
 int buf_why(struct why *, const char *too_big);
 int buf_append_str(struct buf *, const char *s);
 int buf_printf(struct buf *, const char *fmt, ...)

@@ -95,6 +95,16 @@ text(struct rig *g)
 	return (const char *)g->out.data;
 }
 
+/* RFC 5322 2.1: every line of the notice ends in CRLF. */
+static void
+assert_crlf_lines(const char *t)
+{
+	const char *p;
+
+	for (p = t; (p = strchr(p, '\n')) != NULL; p++)
+		assert_true(p > t && p[-1] == '\r');
+}
+
 static void
 test_failed_full(void **state)
 {
@@ -130,8 +140,7 @@ test_failed_full(void **state)
 	/* Plain words for the person. */
 	assert_non_null(strstr(t, "Check the address"));
 	/* Every line ends in CRLF, no bare LF or CR anywhere. */
-	for (p = t; (p = strchr(p, '\n')) != NULL; p++)
-		assert_true(p > t && p[-1] == '\r');
+	assert_crlf_lines(t);
 	for (p = t; (p = strchr(p, '\r')) != NULL; p++)
 		assert_true(p[1] == '\n');
 	rig_free(&g);
@@ -175,7 +184,7 @@ test_relayed(void **state)
 {
 	struct rig g;
 	struct why why;
-	const char *t, *p;
+	const char *t;
 
 	(void)state;
 	rig_init(&g, msg, sizeof(msg) - 1);
@@ -211,8 +220,7 @@ test_relayed(void **state)
 	assert_non_null(strstr(t, "Content-Type: text/rfc822-headers\r\n"));
 	assert_null(strstr(t, "message/rfc822"));
 	assert_null(strstr(t, "body line"));
-	for (p = t; (p = strchr(p, '\n')) != NULL; p++)
-		assert_true(p > t && p[-1] == '\r');
+	assert_crlf_lines(t);
 	rig_free(&g);
 }
 
@@ -336,7 +344,7 @@ test_smtputf8_utf8_rcpt(void **state)
 {
 	struct rig g;
 	struct why why;
-	const char *t, *p;
+	const char *t;
 
 	(void)state;
 	rig_init_smtputf8(&g);
@@ -372,8 +380,7 @@ test_smtputf8_utf8_rcpt(void **state)
 	assert_null(strstr(t, "message/delivery-status"));
 	assert_null(strstr(t, "message/rfc822"));
 	assert_null(strstr(t, "rfc822; j"));
-	for (p = t; (p = strchr(p, '\n')) != NULL; p++)
-		assert_true(p > t && p[-1] == '\r');
+	assert_crlf_lines(t);
 	rig_free(&g);
 }
 

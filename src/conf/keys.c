@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * conf/keys.c - the one table of numeric settings: each key's section,
+ * unit, default, minimum and maximum (Postfix's bounds idea). conf.c
+ * reads them, print.c prints them, and every default lives here.
+ * Trust: internal.
+ */
+#include "conf/conf-private.h"
+
+#include <stddef.h>
+
+#define OFF(m) offsetof(struct conf, m)
+
+/* The one table of numeric keys: default, minimum, maximum. */
+const struct num_key conf_keys[] = {
+	{ S_TOP, "threads", N_COUNT, T_UINT, OFF(threads), 0, 0, 1024 },
+	{ S_LIMITS, "max_message_size", N_SIZE, T_U64,
+	    OFF(limits.max_message_size), 35 * MiB, 1 * KiB, 2 * GiB },
+	{ S_LIMITS, "max_recipients", N_COUNT, T_SIZE,
+	    OFF(limits.max_recipients), 100, 1, 100000 },
+	{ S_LIMITS, "max_errors", N_COUNT, T_SIZE, OFF(limits.max_errors), 10,
+	    1, 1000 },
+	{ S_LIMITS, "max_connections", N_COUNT, T_SIZE,
+	    OFF(limits.max_connections), 1000, 1, 1000000 },
+	{ S_LIMITS, "max_connections_per_ip", N_COUNT, T_SIZE,
+	    OFF(limits.max_connections_per_ip), 50, 1, 1000000 },
+	/* RFC 5321 6.3: loop detection by counting Received, 100 is usual. */
+	{ S_LIMITS, "max_received", N_COUNT, T_SIZE, OFF(limits.max_received),
+	    100, 1, 1000 },
+	/* RFC 5321 4.5.3.2.7: at least 5 minutes; tests need shorter. */
+	{ S_LIMITS, "timeout_command", N_DURATION, T_UINT,
+	    OFF(limits.timeout_command), 300, 1, HOUR },
+	{ S_LIMITS, "greet_delay", N_DURATION, T_UINT, OFF(limits.greet_delay),
+	    0, 0, 30 },
+	{ S_LIMITS, "timeout_data_block", N_DURATION, T_UINT,
+	    OFF(limits.timeout_data_block), 180, 1, HOUR },
+	{ S_LIMITS, "timeout_data_total", N_DURATION, T_UINT,
+	    OFF(limits.timeout_data_total), 600, 1, DAY },
+	/* Brute-force brakes on AUTH (issue 3); 0s delay is for tests. */
+	{ S_LIMITS, "auth_max_failures", N_COUNT, T_SIZE,
+	    OFF(limits.auth_max_failures), 5, 1, 1000 },
+	{ S_LIMITS, "auth_lockout", N_DURATION, T_UINT,
+	    OFF(limits.auth_lockout), 15 * MINUTE, 1, DAY },
+	{ S_LIMITS, "auth_fail_delay", N_DURATION, T_UINT,
+	    OFF(limits.auth_fail_delay), 1, 0, MINUTE },
+	/* Token-bucket rates (issue 3); 0 turns one off. Per client IP
+	 * they are off by default, as big senders share few addresses. */
+	{ S_LIMITS, "ip_connections_per_minute", N_COUNT, T_SIZE,
+	    OFF(limits.ip_connections_per_minute), 0, 0, 1000000 },
+	{ S_LIMITS, "ip_messages_per_minute", N_COUNT, T_SIZE,
+	    OFF(limits.ip_messages_per_minute), 0, 0, 1000000 },
+	{ S_LIMITS, "user_messages_per_hour", N_COUNT, T_SIZE,
+	    OFF(limits.user_messages_per_hour), 500, 0, 1000000 },
+	{ S_LIMITS, "user_recipients_per_hour", N_COUNT, T_SIZE,
+	    OFF(limits.user_recipients_per_hour), 2000, 0, 1000000 },
+	{ S_QUEUE, "retry_initial", N_DURATION, T_UINT,
+	    OFF(queue.retry_initial), 300, 1, DAY },
+	{ S_QUEUE, "retry_max", N_DURATION, T_UINT, OFF(queue.retry_max),
+	    4 * HOUR, 1, 7 * DAY },
+	/* RFC 5321 4.5.4.1: give up after at least 4-5 days. */
+	{ S_QUEUE, "lifetime", N_DURATION, T_UINT, OFF(queue.lifetime), 5 * DAY,
+	    1, 30 * DAY },
+	{ S_QUEUE, "delivery_threads", N_COUNT, T_UINT,
+	    OFF(queue.delivery_threads), 16, 1, 256 },
+	/* Outbound (issue 4). */
+	{ S_QUEUE, "delay_warning", N_DURATION, T_UINT,
+	    OFF(queue.delay_warning), 4 * HOUR, 0, 30 * DAY },
+	{ S_QUEUE, "connect_timeout", N_DURATION, T_UINT,
+	    OFF(queue.connect_timeout), 30, 1, 10 * MINUTE },
+	/* 0: the RFC 5321 4.5.3.2 timeouts; tests set a few seconds. */
+	{ S_QUEUE, "remote_timeout", N_DURATION, T_UINT,
+	    OFF(queue.remote_timeout), 0, 0, HOUR },
+	{ S_QUEUE, "destination_concurrency", N_COUNT, T_UINT,
+	    OFF(queue.destination_concurrency), 20, 1, 1000 },
+};
+
+const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
+
+_Static_assert(sizeof(conf_keys) / sizeof(conf_keys[0]) <= CONF_NUM_KEYS_MAX,
+    "raise CONF_NUM_KEYS_MAX: struct parse keeps a line per key");

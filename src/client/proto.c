@@ -235,7 +235,7 @@ send_mail(struct client_proto *cp)
 
 	if (buf_printf(b, "MAIL FROM:<%s>", m->sender) == -1)
 		return -1;
-	if ((cp->ehlo.flags & SMTP_EHLO_SIZE) &&
+	if ((cp->ehlo.flags & SMTP_EHLO_SIZE) && !m->probe &&
 	    buf_printf(b, " SIZE=%llu", (unsigned long long)m->size) == -1)
 		return -1;
 	if (m->eightbit && (cp->ehlo.flags & SMTP_EHLO_8BITMIME) &&
@@ -365,7 +365,7 @@ client_proto_start(struct client_proto *cp, const struct client_msg *msg,
 		for (i = 0; i < msg->nrcpts; i++)
 			if (send_rcpt(cp, i) == -1)
 				return fail_out(cp, "command buffer full");
-		if (send_data_cmd(cp) == -1)
+		if (!msg->probe && send_data_cmd(cp) == -1)
 			return fail_out(cp, "command buffer full");
 	}
 	return CLIENT_EV_NONE;
@@ -402,7 +402,7 @@ finish_msg(struct client_proto *cp)
 static enum client_event
 after_rcpts(struct client_proto *cp)
 {
-	if (cp->naccepted == 0) {
+	if (cp->naccepted == 0 || cp->msg->probe) {
 		cp->rset_after = true;
 		return finish_msg(cp);
 	}
@@ -477,6 +477,8 @@ on_txn_reply(struct client_proto *cp, const struct smtp_reply *r)
 		if (cls == 2 && cp->mail_ok) {
 			cp->accepted[i] = true;
 			cp->naccepted++;
+			if (cp->msg->probe) /* the RCPT reply is the answer */
+				decide(cp, i, r, "RCPT TO");
 		} else if (cp->mail_ok)
 			decide(cp, i, r, "RCPT TO");
 		if (cp->rcpt_done < cp->msg->nrcpts) {
@@ -485,7 +487,7 @@ on_txn_reply(struct client_proto *cp, const struct smtp_reply *r)
 				return fail_out(cp, "command buffer full");
 			return CLIENT_EV_NONE;
 		}
-		if (cp->pipelined) {
+		if (cp->pipelined && !cp->msg->probe) {
 			cp->phase = cp->chunking ? CP_BDAT : CP_DATA;
 			return CLIENT_EV_NONE;
 		}

@@ -74,6 +74,12 @@ struct client_msg {
 	bool smtputf8;     /* needs SMTPUTF8: fail if the server lacks it */
 	int ret;           /* enum smtp_ret; 0: not given */
 	const char *envid; /* xtext or NULL */
+	/*
+	 * Recipient verification: MAIL and RCPT only, then RSET, no body
+	 * (Postfix's address probe). A recipient the server accepts is
+	 * decided WHY_NONE with its RCPT reply; size is not sent.
+	 */
+	bool probe;
 };
 
 enum client_event {

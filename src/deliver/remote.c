@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * deliver/remote.c - routing, SMTP/LMTP delivery and session reuse (see
- * remote.h).
+ * deliver/remote.c - SMTP/LMTP delivery and session reuse (see remote.h);
+ * where each recipient goes and how a session is opened is
+ * deliver/nexthop.c's.
  *
  * The client is blocking and runs on the delivery thread: each step has
  * a deadline (client/client.h), so a stalled server holds one thread for
@@ -11,26 +12,22 @@
  */
 #include "deliver/remote.h"
 
-#include <errno.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 #include <time.h>
 
 #include "client/client.h"
 #include "conf/conf.h"
 #include "deliver/dns.h"
 #include "deliver/local.h"
+#include "deliver/nexthop.h"
 #include "queue/sched.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
-#define DEST_KEY_MAX (DNS_NAME_MAX + 16)
 #define IDLE_SECS 5       /* a reusable session waits this long */
 #define IDLE_MAX 64       /* idle sessions kept in all */
 #define SLOT_WAIT_SECS 60 /* for a free session slot to a destination */
@@ -42,7 +39,7 @@ struct idle {
 };
 
 struct dest {
-	char key[DEST_KEY_MAX];
+	char key[NEXTHOP_KEY_MAX];
 	unsigned active;   /* sessions in use */
 	struct idle *idle; /* sessions waiting for a message */
 	struct dest *next;
@@ -52,7 +49,7 @@ struct remote {
 	struct sched_deliverer d; /* first: the server holds &r->d */
 	const struct conf *conf;
 	struct sched_deliverer *local;
-	SSL_CTX *ctx_may, *ctx_verify;
+	struct nexthop *nh;
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
 	struct dest *dests;
@@ -63,13 +60,6 @@ struct rthread {
 	struct remote *r;
 	void *local_ctx;
 	struct dns *dns; /* NULL until first needed */
-};
-
-/* Where one group of recipients goes. */
-struct target {
-	char key[DEST_KEY_MAX];
-	const struct conf_route *route; /* NULL: MX */
-	const char *domain;
 };
 
 static int64_t
@@ -218,182 +208,6 @@ thread_fini(void *ctx)
 	free(t);
 }
 
-static const char *
-domain_of(const char *addr)
-{
-	const char *at = strrchr(addr, '@');
-
-	return at != NULL ? at + 1 : "";
-}
-
-/* Route of one recipient: NULL target->key means "local Maildir". */
-static void
-route(const struct remote *r, const char *addr, struct target *t)
-{
-	const char *dom = domain_of(addr);
-	const struct conf_route *rt;
-
-	memset(t, 0, sizeof(*t));
-	t->domain = dom;
-	rt = conf_route_find(r->conf, dom);
-	/* "*" is for other domains; our own go to their Maildirs. */
-	if (rt != NULL && strcmp(rt->domain, "*") == 0 &&
-	    conf_is_local_domain(r->conf, dom))
-		rt = NULL;
-	if (rt == NULL && conf_is_local_domain(r->conf, dom))
-		return;
-	t->route = rt;
-	if (rt != NULL)
-		(void)snprintf(t->key, sizeof(t->key), "route:%s", rt->domain);
-	else {
-		(void)snprintf(t->key, sizeof(t->key), "mx:%s", dom);
-		ascii_lower_str(t->key);
-	}
-}
-
-static struct dns *
-thread_dns(struct rthread *t, struct why *why)
-{
-	const struct conf *c = t->r->conf;
-
-	if (t->dns == NULL)
-		t->dns = dns_new(c->dns_server, c->queue.remote_timeout, why);
-	return t->dns;
-}
-
-static void
-addr_str(const struct sockaddr_storage *ss, char *dst, size_t dstsz)
-{
-	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-	const struct sockaddr_un *su = (const struct sockaddr_un *)ss;
-
-	dst[0] = '\0';
-	if (ss->ss_family == AF_INET)
-		(void)inet_ntop(AF_INET, &s4->sin_addr, dst, (socklen_t)dstsz);
-	else if (ss->ss_family == AF_INET6)
-		(void)inet_ntop(AF_INET6, &s6->sin6_addr, dst,
-		    (socklen_t)dstsz);
-	else if (ss->ss_family == AF_UNIX)
-		(void)strlcpy(dst, su->sun_path, dstsz);
-}
-
-/* Session options for a route (NULL: MX) and a peer name. */
-static void
-conn_opts(const struct remote *r, const struct conf_route *rt, const char *peer,
-    struct client_conn_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->proto.helo = r->conf->hostname;
-	o->proto.peer = peer;
-	o->proto.lmtp = rt != NULL && rt->kind == CONF_ROUTE_LMTP;
-	o->proto.tls = CLIENT_TLS_MAY;
-	if (rt != NULL && rt->tls == CONF_ROUTE_TLS_NONE)
-		o->proto.tls = CLIENT_TLS_NONE;
-	if (rt != NULL && rt->tls == CONF_ROUTE_TLS_REQUIRE)
-		o->proto.tls = CLIENT_TLS_REQUIRE;
-	if (rt != NULL) {
-		o->proto.auth_user = rt->auth_user;
-		o->proto.auth_pass = rt->auth_pass;
-	}
-	o->ssl_ctx = o->proto.tls == CLIENT_TLS_REQUIRE ? r->ctx_verify
-	             : o->proto.tls == CLIENT_TLS_MAY   ? r->ctx_may
-	                                                : NULL;
-	o->connect_timeout = r->conf->queue.connect_timeout;
-	o->timeout_cap = r->conf->queue.remote_timeout;
-}
-
-static bool
-is_ip(const char *s)
-{
-	unsigned char b[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
-}
-
-static socklen_t
-sa_len(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET6  ? sizeof(struct sockaddr_in6)
-	       : ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-	                                  : sizeof(struct sockaddr_un);
-}
-
-/*
- * Open a session for t: each mail host in preference order, each of its
- * addresses, until one greets us. NULL with why: WHY_PERM only when DNS
- * says no host can exist (NXDOMAIN, null MX, no address at all).
- */
-static struct client_conn *
-open_session(struct rthread *th, const struct target *t, char *addr,
-    size_t addrsz, struct why *why)
-{
-	const struct conf_route *rt = t->route;
-	struct sockaddr_storage addrs[DNS_ADDRS_MAX];
-	struct dns_mx mx[DNS_MX_MAX];
-	struct client_conn_opts o;
-	struct client_conn *c;
-	struct sockaddr_un *su;
-	struct dns *dns = NULL;
-	enum dns_status st;
-	struct why w;
-	char esc[300];
-	size_t nmx = 0, na, h, a;
-	unsigned port = 25;
-	bool all_perm = true;
-
-	addr[0] = '\0';
-	if (rt != NULL && rt->path != NULL) {
-		memset(&addrs[0], 0, sizeof(addrs[0]));
-		su = (struct sockaddr_un *)&addrs[0];
-		su->sun_family = AF_UNIX;
-		(void)strlcpy(su->sun_path, rt->path, sizeof(su->sun_path));
-		(void)strlcpy(addr, rt->path, addrsz);
-		conn_opts(th->r, rt, rt->path, &o);
-		return client_open(&o, (struct sockaddr *)su, sizeof(*su), NULL,
-		    why);
-	}
-	if (rt != NULL) {
-		(void)strlcpy(mx[0].host, rt->host, sizeof(mx[0].host));
-		mx[0].pref = 0;
-		nmx = 1;
-		port = rt->port;
-	} else {
-		if ((dns = thread_dns(th, why)) == NULL)
-			return NULL;
-		if (dns_mx(dns, t->domain, mx, &nmx, why) != DNS_OK)
-			return NULL;
-	}
-	why_set(why, WHY_TEMP, 0, "no mail host for %s", t->domain);
-	for (h = 0; h < nmx; h++) {
-		if (!is_ip(mx[h].host) && dns == NULL &&
-		    (dns = thread_dns(th, why)) == NULL)
-			return NULL;
-		st = dns_addrs(dns, mx[h].host, port, addrs, &na, &w);
-		if (st != DNS_OK) {
-			all_perm = all_perm && st != DNS_TEMP;
-			*why = w;
-			continue;
-		}
-		all_perm = false;
-		conn_opts(th->r, rt, mx[h].host, &o);
-		for (a = 0; a < na; a++) {
-			addr_str(&addrs[a], addr, addrsz);
-			c = client_open(&o, (struct sockaddr *)&addrs[a],
-			    sa_len(&addrs[a]), NULL, &w);
-			if (c != NULL)
-				return c;
-			*why = w;
-			log_info("event=connect_failed domain=%s host=%s "
-			         "addr=%s reason=%s",
-			    t->domain, mx[h].host, addr,
-			    log_escs(esc, sizeof(esc), w.text));
-		}
-	}
-	why->kind = all_perm ? WHY_PERM : WHY_TEMP;
-	return NULL;
-}
-
 /* May a failed send on a reused session be tried on a fresh one? */
 static bool
 all_temp(const struct why *whys, size_t n)
@@ -428,7 +242,7 @@ reply_copy(const struct client_reply *cr, const char *mta,
 /* One transaction for recipients idx[0..n) of env that share t. */
 static void
 deliver_group(struct rthread *th, const struct spool_env *env, int fd,
-    const struct target *t, const size_t *idx, size_t n, struct why *whys,
+    const struct nexthop_target *t, const size_t *idx, size_t n, struct why *whys,
     struct sched_reply *replies)
 {
 	struct remote *r = th->r;
@@ -473,8 +287,8 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 	reused = c != NULL;
 	addr[0] = '\0';
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (c == NULL && (c = open_session(th, t, addr, sizeof(addr),
-		                      &why)) == NULL) {
+		if (c == NULL && (c = nexthop_open(r->nh, &th->dns, t, 0, addr,
+		                      sizeof(addr), &why)) == NULL) {
 			for (i = 0; i < n; i++)
 				whys[i] = why;
 			break;
@@ -529,7 +343,7 @@ deliver_many(void *ctx, const struct spool_env *env, int fd, const size_t *idx,
 {
 	struct rthread *th = ctx;
 	struct remote *r = th->r;
-	struct target *ts;
+	struct nexthop_target *ts;
 	struct why *gw;
 	struct sched_reply *gr;
 	size_t *gidx, *pos, k, j, m;
@@ -542,7 +356,7 @@ deliver_many(void *ctx, const struct spool_env *env, int fd, const size_t *idx,
 	gw = xcalloc(n, sizeof(*gw));
 	gr = xcalloc(n, sizeof(*gr));
 	for (k = 0; k < n; k++)
-		route(r, env->rcpts[idx[k]].addr, &ts[k]);
+		nexthop_route(r->nh, env->rcpts[idx[k]].addr, &ts[k]);
 	for (k = 0; k < n; k++) {
 		if (done[k])
 			continue;
@@ -590,8 +404,6 @@ struct sched_deliverer *
 remote_deliverer_new(const struct conf *conf, struct sched_deliverer *local)
 {
 	struct remote *r;
-	struct why why;
-	char esc[300];
 
 	r = xcalloc(1, sizeof(*r));
 	r->conf = conf;
@@ -604,11 +416,7 @@ remote_deliverer_new(const struct conf *conf, struct sched_deliverer *local)
 	r->d.name = "router";
 	pthread_mutex_init(&r->mtx, NULL);
 	pthread_cond_init(&r->cv, NULL);
-	why_clear(&why);
-	if ((r->ctx_may = client_tls_ctx_new(false, NULL, &why)) == NULL ||
-	    (r->ctx_verify = client_tls_ctx_new(true, NULL, &why)) == NULL)
-		log_warn("event=tls_client_unavailable reason=%s",
-		    log_escs(esc, sizeof(esc), why.text));
+	r->nh = nexthop_new(conf);
 	return &r->d;
 }
 
@@ -629,8 +437,7 @@ remote_deliverer_free(struct sched_deliverer *d)
 		next = dst->next;
 		free(dst);
 	}
-	SSL_CTX_free(r->ctx_may);
-	SSL_CTX_free(r->ctx_verify);
+	nexthop_free(r->nh);
 	pthread_mutex_destroy(&r->mtx);
 	pthread_cond_destroy(&r->cv);
 	local_deliverer_free(r->local);

@@ -131,7 +131,7 @@ static void
 test_pipelined(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 3, 10, true, false, 0,
-		NULL };
+		NULL, false };
 	struct why res[3];
 	struct client_reply rep[3];
 	struct rig r;
@@ -195,7 +195,7 @@ test_pipelined(void **state)
 static void
 test_plain_helo_fallback(void **state)
 {
-	struct client_msg m = { "", rcpts, 2, 10, false, false, 0, NULL };
+	struct client_msg m = { "", rcpts, 2, 10, false, false, 0, NULL, false };
 	struct why res[2];
 	struct rig r;
 
@@ -226,7 +226,7 @@ static void
 test_all_rcpts_refused(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 1, 10, false, false, 0,
-		NULL };
+		NULL, false };
 	struct why res[1];
 	struct rig r;
 
@@ -241,11 +241,68 @@ test_all_rcpts_refused(void **state)
 	rig_free(&r);
 }
 
+/* Recipient verification: MAIL, RCPT, RSET; the RCPT reply decides. */
+static void
+test_probe(void **state)
+{
+	struct client_msg m = { "", rcpts, 2, 0, false, false, 0, NULL,
+		true };
+	struct why res[2];
+	struct client_reply rep[2];
+	struct rig r;
+
+	(void)state;
+	/* Pipelined: no DATA, no SIZE; RSET after the last RCPT reply. */
+	rig_ready(&r, false, "250-mx\r\n250-PIPELINING\r\n250 SIZE 100\r\n");
+	assert_int_equal(rig_start(&r, &m, res, rep), CLIENT_EV_NONE);
+	assert_string_equal(r.sent,
+	    "MAIL FROM:<>\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<b@x.test>\r\n");
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_NONE);
+	assert_int_equal(reply(&r, "250 2.1.5 ok\r\n"), CLIENT_EV_NONE);
+	assert_int_equal(reply(&r, "550 5.1.1 unknown\r\n"), CLIENT_EV_NONE);
+	assert_string_equal(r.sent, "RSET\r\n");
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_MSG_DONE);
+	assert_int_equal(res[0].kind, WHY_NONE);
+	assert_int_equal(rep[0].code, 250);
+	assert_string_equal(rep[0].esc, "2.1.5");
+	assert_string_equal(rep[0].cmd, "RCPT TO");
+	assert_int_equal(res[1].kind, WHY_PERM);
+	assert_int_equal(rep[1].code, 550);
+	/* The session is idle again: another probe, MAIL refused. */
+	m.nrcpts = 1;
+	assert_int_equal(rig_start(&r, &m, res, rep), CLIENT_EV_NONE);
+	assert_int_equal(reply(&r, "451 4.3.0 later\r\n"), CLIENT_EV_NONE);
+	assert_int_equal(reply(&r, "503 no\r\n"), CLIENT_EV_NONE);
+	assert_string_equal(r.sent, "RSET\r\n");
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_MSG_DONE);
+	assert_int_equal(res[0].kind, WHY_TEMP);
+	assert_int_equal(rep[0].code, 451);
+	assert_string_equal(rep[0].cmd, "MAIL FROM");
+	rig_free(&r);
+
+	/* One command at a time: the same answers. */
+	m.nrcpts = 2;
+	rig_ready(&r, false, "250 mx\r\n");
+	assert_int_equal(rig_start(&r, &m, res, rep), CLIENT_EV_NONE);
+	assert_string_equal(r.sent, "MAIL FROM:<>\r\n");
+	reply(&r, "250 ok\r\n");
+	assert_string_equal(r.sent, "RCPT TO:<a@x.test>\r\n");
+	reply(&r, "450 4.2.0 greylisted\r\n");
+	assert_string_equal(r.sent, "RCPT TO:<b@x.test>\r\n");
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_NONE);
+	assert_string_equal(r.sent, "RSET\r\n");
+	assert_int_equal(reply(&r, "250 ok\r\n"), CLIENT_EV_MSG_DONE);
+	assert_int_equal(res[0].kind, WHY_TEMP);
+	assert_int_equal(res[1].kind, WHY_NONE);
+	assert_int_equal(rep[1].code, 250);
+	rig_free(&r);
+}
+
 static void
 test_chunking(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 1, 42, false, false, 0,
-		NULL };
+		NULL, false };
 	struct why res[1];
 	struct rig r;
 
@@ -267,7 +324,7 @@ static void
 test_lmtp(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 3, 10, false, false, 0,
-		NULL };
+		NULL, false };
 	struct why res[3];
 	struct client_reply rep[3];
 	struct rig r;
@@ -303,7 +360,7 @@ static void
 test_data_2xx_is_not_delivery(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 1, 10, false, false, 0,
-		NULL };
+		NULL, false };
 	struct why res[1];
 	struct rig r;
 
@@ -327,7 +384,7 @@ static void
 test_lmtp_bdat_per_rcpt(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 2, 10, false, false, 0,
-		NULL };
+		NULL, false };
 	struct why res[2];
 	struct rig r;
 
@@ -351,7 +408,7 @@ static void
 test_lmtp_drop_keeps_confirmed(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 2, 10, false, false, 0,
-		NULL };
+		NULL, false };
 	struct why res[2], lost;
 	struct rig r;
 
@@ -376,7 +433,7 @@ static void
 test_refusals(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 1, 1000, false, true, 0,
-		NULL };
+		NULL, false };
 	struct why res[1];
 	struct client_reply rep[1];
 	struct rig r;
@@ -468,6 +525,7 @@ main(void)
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_plain_helo_fallback),
 		cmocka_unit_test(test_all_rcpts_refused),
+		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_chunking),
 		cmocka_unit_test(test_lmtp),
 		cmocka_unit_test(test_data_2xx_is_not_delivery),

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * deliver/nexthop.c - routing and session set-up (see nexthop.h).
+ *
+ * The client is blocking and runs on the caller's thread (a delivery or
+ * verification worker): each step has a deadline (client/client.h), so a
+ * stalled server holds one thread for a bounded time.
+ * Trust: remote replies are handled by client/ and reach logs through
+ * log_escs().
+ */
+#include "deliver/nexthop.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "client/client.h"
+#include "conf/conf.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xmalloc.h"
+
+struct nexthop {
+	const struct conf *conf;
+	SSL_CTX *ctx_may, *ctx_verify;
+};
+
+struct nexthop *
+nexthop_new(const struct conf *conf)
+{
+	struct nexthop *nh = xcalloc(1, sizeof(*nh));
+	struct why why;
+	char esc[300];
+
+	nh->conf = conf;
+	why_clear(&why);
+	if ((nh->ctx_may = client_tls_ctx_new(false, NULL, &why)) == NULL ||
+	    (nh->ctx_verify = client_tls_ctx_new(true, NULL, &why)) == NULL)
+		log_warn("event=tls_client_unavailable reason=%s",
+		    log_escs(esc, sizeof(esc), why.text));
+	return nh;
+}
+
+void
+nexthop_free(struct nexthop *nh)
+{
+	if (nh == NULL)
+		return;
+	SSL_CTX_free(nh->ctx_may);
+	SSL_CTX_free(nh->ctx_verify);
+	free(nh);
+}
+
+static const char *
+domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at != NULL ? at + 1 : "";
+}
+
+void
+nexthop_route(const struct nexthop *nh, const char *addr,
+    struct nexthop_target *t)
+{
+	const char *dom = domain_of(addr);
+	const struct conf_route *rt;
+
+	memset(t, 0, sizeof(*t));
+	t->domain = dom;
+	rt = conf_route_find(nh->conf, dom);
+	/* "*" is for other domains; our own go to their Maildirs. */
+	if (rt != NULL && strcmp(rt->domain, "*") == 0 &&
+	    conf_is_local_domain(nh->conf, dom))
+		rt = NULL;
+	if (rt == NULL && conf_is_local_domain(nh->conf, dom))
+		return;
+	t->route = rt;
+	if (rt != NULL)
+		(void)snprintf(t->key, sizeof(t->key), "route:%s", rt->domain);
+	else {
+		(void)snprintf(t->key, sizeof(t->key), "mx:%s", dom);
+		ascii_lower_str(t->key);
+	}
+}
+
+static void
+addr_str(const struct sockaddr_storage *ss, char *dst, size_t dstsz)
+{
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+	const struct sockaddr_un *su = (const struct sockaddr_un *)ss;
+
+	dst[0] = '\0';
+	if (ss->ss_family == AF_INET)
+		(void)inet_ntop(AF_INET, &s4->sin_addr, dst, (socklen_t)dstsz);
+	else if (ss->ss_family == AF_INET6)
+		(void)inet_ntop(AF_INET6, &s6->sin6_addr, dst,
+		    (socklen_t)dstsz);
+	else if (ss->ss_family == AF_UNIX)
+		(void)strlcpy(dst, su->sun_path, dstsz);
+}
+
+/* The smaller of two caps in seconds, where 0 means none. */
+static unsigned
+cap_min(unsigned a, unsigned b)
+{
+	if (a == 0)
+		return b;
+	if (b == 0)
+		return a;
+	return a < b ? a : b;
+}
+
+/* Session options for a route (NULL: MX) and a peer name. */
+static void
+conn_opts(const struct nexthop *nh, const struct conf_route *rt,
+    const char *peer, unsigned timeout_cap, struct client_conn_opts *o)
+{
+	const struct conf *conf = nh->conf;
+
+	memset(o, 0, sizeof(*o));
+	o->proto.helo = conf->hostname;
+	o->proto.peer = peer;
+	o->proto.lmtp = rt != NULL && rt->kind == CONF_ROUTE_LMTP;
+	o->proto.tls = CLIENT_TLS_MAY;
+	if (rt != NULL && rt->tls == CONF_ROUTE_TLS_NONE)
+		o->proto.tls = CLIENT_TLS_NONE;
+	if (rt != NULL && rt->tls == CONF_ROUTE_TLS_REQUIRE)
+		o->proto.tls = CLIENT_TLS_REQUIRE;
+	if (rt != NULL) {
+		o->proto.auth_user = rt->auth_user;
+		o->proto.auth_pass = rt->auth_pass;
+	}
+	o->ssl_ctx = o->proto.tls == CLIENT_TLS_REQUIRE ? nh->ctx_verify
+	             : o->proto.tls == CLIENT_TLS_MAY   ? nh->ctx_may
+	                                                : NULL;
+	o->timeout_cap = cap_min(conf->queue.remote_timeout, timeout_cap);
+	o->connect_timeout = cap_min(conf->queue.connect_timeout, timeout_cap);
+}
+
+static bool
+is_ip(const char *s)
+{
+	unsigned char b[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+static socklen_t
+sa_len(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6  ? sizeof(struct sockaddr_in6)
+	       : ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+	                                  : sizeof(struct sockaddr_un);
+}
+
+static struct dns *
+thread_dns(const struct nexthop *nh, struct dns **dnsp, struct why *why)
+{
+	const struct conf *c = nh->conf;
+
+	if (*dnsp == NULL)
+		*dnsp = dns_new(c->dns_server, c->queue.remote_timeout, why);
+	return *dnsp;
+}
+
+struct client_conn *
+nexthop_open(const struct nexthop *nh, struct dns **dnsp,
+    const struct nexthop_target *t, unsigned timeout_cap, char *addr,
+    size_t addrsz, struct why *why)
+{
+	const struct conf_route *rt = t->route;
+	struct sockaddr_storage addrs[DNS_ADDRS_MAX];
+	struct dns_mx mx[DNS_MX_MAX];
+	struct client_conn_opts o;
+	struct client_conn *c;
+	struct sockaddr_un *su;
+	struct dns *dns = NULL;
+	enum dns_status st;
+	struct why w;
+	char esc[300];
+	size_t nmx = 0, na, h, a;
+	unsigned port = 25;
+	bool all_perm = true;
+
+	addr[0] = '\0';
+	if (rt != NULL && rt->path != NULL) {
+		memset(&addrs[0], 0, sizeof(addrs[0]));
+		su = (struct sockaddr_un *)&addrs[0];
+		su->sun_family = AF_UNIX;
+		(void)strlcpy(su->sun_path, rt->path, sizeof(su->sun_path));
+		(void)strlcpy(addr, rt->path, addrsz);
+		conn_opts(nh, rt, rt->path, timeout_cap, &o);
+		return client_open(&o, (struct sockaddr *)su, sizeof(*su), NULL,
+		    why);
+	}
+	if (rt != NULL) {
+		(void)strlcpy(mx[0].host, rt->host, sizeof(mx[0].host));
+		mx[0].pref = 0;
+		nmx = 1;
+		port = rt->port;
+	} else {
+		if ((dns = thread_dns(nh, dnsp, why)) == NULL)
+			return NULL;
+		if (dns_mx(dns, t->domain, mx, &nmx, why) != DNS_OK)
+			return NULL;
+	}
+	why_set(why, WHY_TEMP, 0, "no mail host for %s", t->domain);
+	for (h = 0; h < nmx; h++) {
+		if (!is_ip(mx[h].host) && dns == NULL &&
+		    (dns = thread_dns(nh, dnsp, why)) == NULL)
+			return NULL;
+		st = dns_addrs(dns, mx[h].host, port, addrs, &na, &w);
+		if (st != DNS_OK) {
+			all_perm = all_perm && st != DNS_TEMP;
+			*why = w;
+			continue;
+		}
+		all_perm = false;
+		conn_opts(nh, rt, mx[h].host, timeout_cap, &o);
+		for (a = 0; a < na; a++) {
+			addr_str(&addrs[a], addr, addrsz);
+			c = client_open(&o, (struct sockaddr *)&addrs[a],
+			    sa_len(&addrs[a]), NULL, &w);
+			if (c != NULL)
+				return c;
+			*why = w;
+			log_info("event=connect_failed domain=%s host=%s "
+			         "addr=%s reason=%s",
+			    t->domain, mx[h].host, addr,
+			    log_escs(esc, sizeof(esc), w.text));
+		}
+	}
+	why->kind = all_perm ? WHY_PERM : WHY_TEMP;
+	return NULL;
+}

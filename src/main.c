@@ -110,10 +110,19 @@ warn_postmaster(const struct conf *conf)
 	return ok;
 }
 
+static void
+print_warning(void *arg, const char *name, const char *text)
+{
+	(void)arg;
+	(void)name;
+	fprintf(stderr, "tern: warning: %s\n", text);
+}
+
 static int
 cmd_check_config(const struct conf *conf, const char *path)
 {
 	conf_print(conf, stdout);
+	conf_warnings(conf, print_warning, NULL);
 	(void)warn_postmaster(conf);
 	fprintf(stderr, "tern: %s: configuration ok\n",
 	    path ? path : "(embedded default)");

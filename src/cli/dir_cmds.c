@@ -159,10 +159,15 @@ get_password(const char *cmd, bool from_stdin, char *pw)
 	return rc;
 }
 
-/* Is the domain of address one of conf->domains? Explains if not. */
+/*
+ * Is the domain of address one of conf->domains, or a [relay_domains]
+ * domain whose recipients are the user store's (`= users`)? Explains if
+ * not.
+ */
 static bool
 domain_ok(const char *cmd, const struct conf *c, const char *address)
 {
+	const struct conf_relay_domain *rd;
 	char norm[DIR_ADDR_MAX];
 	const char *w, *at;
 	size_t i;
@@ -176,11 +181,15 @@ domain_ok(const char *cmd, const struct conf *c, const char *address)
 		at = strrchr(norm, '@');
 	if (conf_is_local_domain(c, at + 1))
 		return true;
+	rd = conf_relay_domain_find(c, at + 1);
+	if (rd != NULL && rd->check == CONF_RELAY_USERS)
+		return true;
 	fprintf(stderr,
 	    "tern: %s: %s is not a local domain; local domains:", cmd, at + 1);
 	for (i = 0; i < c->ndomains; i++)
 		fprintf(stderr, "%s %s", i > 0 ? "," : "", c->domains[i]);
-	fprintf(stderr, " (add it to 'domains' in the configuration)\n");
+	fprintf(stderr, " (add it to 'domains' in the configuration%s)\n",
+	    rd != NULL ? ", or make its [relay_domains] check 'users'" : "");
 	return false;
 }
 

@@ -8,6 +8,7 @@
  *   value.c  the value grammar: numbers with units, domains, networks,
  *            host:port, login names
  *   route.c  [routes]: parse, look up, print
+ *   relay.c  [relay_domains]: parse, look up, print
  *   print.c  conf_print(): the effective configuration as a file
  * Nothing outside conf/ includes this.
  * Trust: as conf.h: the operator's file, trusted but checked.
@@ -36,6 +37,7 @@
 #define CONF_PRINT_WIDTH 72    /* wrap printed domain lists */
 #define CONF_NETWORKS_MAX 1000 /* relay_networks entries */
 #define CONF_ROUTES_MAX 1000   /* [routes] entries */
+#define CONF_RELAY_MAX 1000    /* [relay_domains] entries */
 #define CONF_AUTH_MAX 255      /* route auth= user and password */
 #define CONF_LINE_MAX 198      /* libinih's line buffer less LF and NUL */
 #define CONF_NUM_KEYS_MAX 64   /* entries of conf_keys[] */
@@ -54,6 +56,7 @@ enum sect {
 	S_QUEUE,
 	S_TLS,
 	S_ROUTES,
+	S_RELAY, /* [relay_domains] */
 };
 
 enum num_kind {
@@ -180,5 +183,12 @@ bool conf_hostport_parse(const char *s, size_t n, unsigned defport,
 int conf_on_route(struct parse *, const char *key, const char *v);
 void conf_route_free(struct conf_route *);
 void conf_print_routes(const struct conf *, FILE *);
+
+/* relay.c */
+
+/* A [relay_domains] line: "DOMAIN = CHECK". 1, or 0 after conf_fail. */
+int conf_on_relay(struct parse *, const char *key, const char *v);
+void conf_relay_free(struct conf_relay_domain *);
+void conf_print_relay(const struct conf *, FILE *);
 
 #endif

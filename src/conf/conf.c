@@ -30,7 +30,7 @@
 #include "util/xmalloc.h"
 
 static const char *const sect_names[] = { "top level", "listener", "limits",
-	"queue", "tls", "routes" };
+	"queue", "tls", "routes", "relay_domains" };
 
 static const char *const str_keys[K_STR_COUNT] = { "hostname", "data_dir",
 	"domains", "user", "postmaster", "log_file", "relay_networks",
@@ -439,6 +439,8 @@ on_key(void *user, const char *section, const char *key, const char *v)
 		return on_tls(p, key, v);
 	if (p->sect == S_ROUTES)
 		return conf_on_route(p, key, v);
+	if (p->sect == S_RELAY)
+		return conf_on_relay(p, key, v);
 	if (p->sect == S_TOP && strcmp(key, "dns_server") == 0)
 		return set_dns_server(p, v);
 	if (p->sect == S_LIMITS && strcmp(key, "user_limit_action") == 0)
@@ -514,11 +516,11 @@ section(struct parse *p, char *line)
 		*word2++ = '\0';
 		word2 = str_trim(word2);
 	}
-	if (strcmp(in, "routes") == 0) {
+	if (strcmp(in, "routes") == 0 || strcmp(in, "relay_domains") == 0) {
 		if (*word2 != '\0')
 			return conf_fail(p, p->lineno,
-			    "[routes] takes no name; write [routes]");
-		p->sect = S_ROUTES;
+			    "[%s] takes no name; write [%s]", in, in);
+		p->sect = in[1] == 'o' ? S_ROUTES : S_RELAY;
 		return 1;
 	}
 	if (strcmp(in, "tls") == 0) {
@@ -538,7 +540,7 @@ section(struct parse *p, char *line)
 	if (strcmp(in, "listener") != 0)
 		return conf_fail(p, p->lineno,
 		    "unknown section [%.64s]; known: [listener NAME], "
-		    "[limits], [queue], [tls], [routes]",
+		    "[limits], [queue], [tls], [routes], [relay_domains]",
 		    in);
 	n = strlen(word2);
 	if (n == 0)
@@ -663,6 +665,9 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->nroutes; i++)
 		conf_route_free(&c->routes[i]);
 	free(c->routes);
+	for (i = 0; i < c->nrelay_domains; i++)
+		conf_relay_free(&c->relay_domains[i]);
+	free(c->relay_domains);
 	str_free(&c->dns_server);
 	for (i = 0; i < c->nlisteners; i++) {
 		free(c->listeners[i].name);
@@ -714,6 +719,13 @@ finish(struct parse *p)
 		return conf_fail(p, 0,
 		    "no domains; list the mail domains this server accepts, "
 		    "e.g. domains = example.org");
+	for (i = 0; i < c->nrelay_domains; i++)
+		if (conf_is_local_domain(c, c->relay_domains[i].domain))
+			return conf_fail(p, 0,
+			    "%s is in both domains and [relay_domains]; a "
+			    "domain is either ours (delivered here) or relayed "
+			    "to its next hop",
+			    c->relay_domains[i].domain);
 	if (c->hostname == NULL) {
 		if (gethostname(host, sizeof(host)) != 0)
 			host[0] = '\0';

@@ -121,6 +121,25 @@ struct conf_route {
 	char *auth_pass;
 };
 
+/*
+ * [relay_domains] (issue 14): domains this server relays for on behalf
+ * of anyone (a backup MX, an internal host behind it), and how a
+ * recipient there is known to exist before RCPT gets its 250. A [routes]
+ * entry only says how mail travels; it opens no relaying.
+ */
+enum conf_relay_check {
+	CONF_RELAY_VERIFY = 0, /* ask the next hop with RCPT; cache it */
+	CONF_RELAY_FILE,       /* a file of addresses, one per line */
+	CONF_RELAY_USERS,      /* tern's user store: a user or an alias */
+	CONF_RELAY_ANY,        /* every local part (backscatter: warned) */
+};
+
+struct conf_relay_domain {
+	char *domain; /* lower-case, no trailing dot */
+	enum conf_relay_check check;
+	char *file; /* CONF_RELAY_FILE: its path, else NULL */
+};
+
 struct conf_queue {
 	unsigned retry_initial;    /* seconds; default 300 */
 	unsigned retry_max;        /* seconds; default 14400 */
@@ -131,6 +150,10 @@ struct conf_queue {
 	unsigned connect_timeout;  /* seconds; default 30 */
 	unsigned remote_timeout;   /* cap on RFC 5321 4.5.3.2; 0: none */
 	unsigned destination_concurrency; /* sessions per destination */
+	/* Recipient verification for [relay_domains] (issue 14). */
+	unsigned verify_positive_ttl; /* seconds an "exists" is kept; 7d */
+	unsigned verify_negative_ttl; /* seconds a "no such user"; 3h */
+	unsigned verify_timeout;      /* cap on each wait of a probe; 30s */
 };
 
 struct conf {
@@ -155,6 +178,8 @@ struct conf {
 	/* Outbound (issue 4). */
 	struct conf_route *routes;
 	size_t nroutes;
+	struct conf_relay_domain *relay_domains;
+	size_t nrelay_domains;
 	char *dns_server; /* "127.0.0.1:5353", or NULL: /etc/resolv.conf */
 };
 
@@ -178,5 +203,24 @@ const struct conf_route *conf_route_find(const struct conf *,
 
 /* Is `domain` (any case, optional trailing dot) one of ours? */
 bool conf_is_local_domain(const struct conf *, const char *domain);
+
+/* "verify", "file", "users" or "any". */
+const char *conf_relay_check_name(enum conf_relay_check);
+
+/*
+ * Advice about a configuration that loads but is likely not what its
+ * operator wants (a [routes] domain that no longer relays, a relay
+ * domain without a recipient check): fn(arg, name, text) once for each,
+ * `name` a short tag for logs, `text` one line for a person.
+ */
+void conf_warnings(const struct conf *,
+    void (*fn)(void *arg, const char *name, const char *text), void *arg);
+
+/*
+ * The [relay_domains] entry for `domain` (any case, optional trailing
+ * dot), or NULL when we do not relay for it. Borrowed from conf.
+ */
+const struct conf_relay_domain *conf_relay_domain_find(const struct conf *,
+    const char *domain);
 
 #endif

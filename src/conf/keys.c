@@ -72,6 +72,16 @@ const struct num_key conf_keys[] = {
 	    OFF(queue.remote_timeout), 0, 0, HOUR },
 	{ S_QUEUE, "destination_concurrency", N_COUNT, T_UINT,
 	    OFF(queue.destination_concurrency), 20, 1, 1000 },
+	/* Recipient verification for [relay_domains] (issue 14). Postfix
+	 * keeps answers 31 days and refusals 3 days; a week and three hours
+	 * let a new or removed mailbox show sooner. */
+	{ S_QUEUE, "verify_positive_ttl", N_DURATION, T_UINT,
+	    OFF(queue.verify_positive_ttl), 7 * DAY, 1, 60 * DAY },
+	{ S_QUEUE, "verify_negative_ttl", N_DURATION, T_UINT,
+	    OFF(queue.verify_negative_ttl), 3 * HOUR, 1, 30 * DAY },
+	/* Each wait of a probe: a client holds its RCPT meanwhile. */
+	{ S_QUEUE, "verify_timeout", N_DURATION, T_UINT,
+	    OFF(queue.verify_timeout), 30, 1, 5 * MINUTE },
 };
 
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);

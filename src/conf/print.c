@@ -129,6 +129,7 @@ conf_print(const struct conf *c, FILE *fp)
 	fprintf(fp, "\n[queue]\n");
 	print_nums(c, S_QUEUE, fp);
 	conf_print_routes(c, fp);
+	conf_print_relay(c, fp);
 	fprintf(fp, "\n[tls]\n");
 	print_opt(fp, "cert", c->tls.cert,
 	    "self-signed, generated in data_dir/tls");

@@ -56,6 +56,7 @@ struct server {
 	struct workers *authw; /* password checks (slow on purpose) */
 	struct tls *tls;       /* NULL when no listener uses TLS */
 	struct authfail *authf; /* failed AUTH counters */
+	struct relay *relay;    /* [relay_domains] recipient checks */
 	/* Token buckets of [limits] (issue 3); NULL when a limit is 0. */
 	struct ratelimit *rl_ip_conns;   /* ip_connections_per_minute */
 	struct ratelimit *rl_ip_msgs;    /* ip_messages_per_minute */

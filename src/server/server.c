@@ -42,6 +42,7 @@
 #include "server/auth.h"
 #include "server/loop.h"
 #include "server/ratelimit.h"
+#include "server/relay.h"
 #include "server/tls.h"
 #include "server/workers.h"
 #include "util/fsutil.h"
@@ -327,6 +328,17 @@ recover_one(void *arg, const char *id)
 	sched_submit(srv->sched, id);
 }
 
+/* A configuration that loads but may not do what was meant. */
+static void
+log_config_warning(void *arg, const char *name, const char *text)
+{
+	char esc[1200];
+
+	(void)arg;
+	log_warn("event=config_warning what=%s msg=%s", name,
+	    log_escs(esc, sizeof(esc), text));
+}
+
 /* ---- shutdown ----------------------------------------------------- */
 
 static void
@@ -512,6 +524,7 @@ server_run(const struct conf *conf)
 		    why.text);
 	srv.authf = authfail_new(&conf->limits);
 	limits_new(&srv, &conf->limits);
+	conf_warnings(conf, log_config_warning, NULL);
 
 	drop_privileges(conf, mdir);
 
@@ -533,6 +546,7 @@ server_run(const struct conf *conf)
 		fatal("start delivery threads: %s", strerror(errno));
 	srv.dirw = workers_new(DIR_WORKERS, dir_thread_init, dir_thread_fini,
 	    dbpath);
+	srv.relay = relay_new(conf, dbpath);
 	/* Own pool: a burst of logins must not queue RCPT lookups. */
 	srv.authw = workers_new(AUTH_WORKERS, dir_thread_init,
 	    dir_thread_fini, dbpath);
@@ -580,6 +594,7 @@ server_run(const struct conf *conf)
 	pickup_stop(pk); /* before the spool and the scheduler it feeds */
 	workers_free(srv.dirw);
 	workers_free(srv.authw);
+	relay_free(srv.relay);
 	authfail_free(srv.authf);
 	limits_free(&srv);
 	tls_free(srv.tls);

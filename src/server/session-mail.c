@@ -10,8 +10,9 @@
  * holding a session reference; the session waits meanwhile. The message
  * itself (DATA, BDAT, the spool) is session-data.c's.
  * Trust: addresses and parameters are hostile; smtp/params parses them,
- * and escaped copies are logged. Relaying needs AUTH, relay_networks or
- * a [routes] domain; recipients are capped by max_recipients.
+ * and escaped copies are logged. Relaying needs AUTH or relay_networks
+ * on submission, or a [relay_domains] domain whose check knows the
+ * recipient (server/relay.h); recipients are capped by max_recipients.
  */
 #include "server/session-private.h"
 
@@ -22,6 +23,7 @@
 #include "dir/dir.h"
 #include "queue/spool.h"
 #include "server/ratelimit.h"
+#include "server/relay.h"
 #include "server/workers.h"
 #include "smtp/addr.h"
 #include "smtp/command.h"
@@ -470,27 +472,22 @@ sender_check(struct session *s)
 }
 
 /*
- * Submission relays for authenticated and relay_networks clients. Any
- * listener accepts a domain that has its own [routes] entry: that is a
- * domain we relay for (a backup MX, an internal host; Postfix's
- * relay_domains with a transport). The "*" smarthost route opens nothing.
+ * Submission relays anywhere for authenticated and relay_networks
+ * clients. Anyone may send to a [relay_domains] domain, once its
+ * recipient check says the address exists (relay_domain_rcpt()); a
+ * [routes] entry only says how mail travels and opens nothing.
  */
 static bool
-may_relay(const struct session *s, const struct smtp_addr *to)
+may_relay(const struct session *s)
 {
-	const struct conf_route *r;
-
-	if (s->cl->mode == CONF_MODE_SUBMISSION && (s->authed || s->relay_ok))
-		return true;
-	if (to->literal)
-		return false;
-	r = conf_route_find(s->conf, to->domain);
-	return r != NULL && strcmp(r->domain, "*") != 0;
+	return s->cl->mode == CONF_MODE_SUBMISSION &&
+	       (s->authed || s->relay_ok);
 }
 
 /* A recipient elsewhere, accepted for relaying: queued as given. */
 static enum session_ret
-relay_rcpt(struct session *s, const char *addr, const struct smtp_rcpt *r)
+relay_rcpt(struct session *s, const char *addr, const struct smtp_rcpt *r,
+    const char *why)
 {
 	char esc[300];
 
@@ -498,9 +495,83 @@ relay_rcpt(struct session *s, const char *addr, const struct smtp_rcpt *r)
 	s->nrcpt_cmds++;
 	log_info("event=rcpt sid=%llu client=%s from=<%s> to=%s relay=%s",
 	    (unsigned long long)s->id, s->addr, s->sender,
-	    log_escs(esc, sizeof(esc), addr),
-	    s->authed ? "auth" : s->relay_ok ? "network" : "route");
+	    log_escs(esc, sizeof(esc), addr), why);
 	session_reply(s, "250 2.1.5 Ok");
+	return SESSION_OK;
+}
+
+/* A RCPT to a [relay_domains] domain, waiting for its check. */
+struct relay_job {
+	struct session *s;
+	struct smtp_rcpt rcpt;
+	struct relay_query q;
+};
+
+/* Reply to a relay-domain RCPT with the check's answer. */
+static void
+relay_domain_reply(struct session *s, struct relay_job *j)
+{
+	const struct relay_answer *a = &j->q.ans;
+	char how[32];
+
+	switch (a->verdict) {
+	case RELAY_YES:
+		(void)snprintf(how, sizeof(how), "domain:%s%s",
+		    conf_relay_check_name(j->q.rd->check),
+		    a->cached ? ":cached" : "");
+		(void)relay_rcpt(s, j->q.addr, &j->rcpt, how);
+		break;
+	case RELAY_NO:
+		(void)session_reply_error(s,
+		    "550 5.1.1 <%s>: Recipient address rejected: %s",
+		    j->q.addr, a->text);
+		break;
+	case RELAY_TEMP:
+		session_reply(s,
+		    "450 4.1.1 <%s>: Recipient address rejected: %s",
+		    j->q.addr, a->text);
+		break;
+	}
+}
+
+static void
+relay_domain_done(struct loop *loop, void *arg)
+{
+	struct relay_job *j = arg;
+	struct session *s = j->s;
+
+	(void)loop;
+	if (!s->dead) {
+		s->waiting = false;
+		relay_domain_reply(s, j);
+	}
+	free(j);
+	session_step_done(s);
+}
+
+/*
+ * RCPT to a domain we relay for: accepted only for a recipient its
+ * check knows (issue 14), so that we never take mail the next hop will
+ * refuse and bounce it to a forged sender (backscatter).
+ */
+static enum session_ret
+relay_domain_rcpt(struct session *s, const struct conf_relay_domain *rd,
+    const struct smtp_rcpt *rcpt, const char *addr)
+{
+	struct relay_job *j = xcalloc(1, sizeof(*j));
+
+	j->s = s;
+	j->rcpt = *rcpt;
+	j->q.rd = rd;
+	(void)strlcpy(j->q.addr, addr, sizeof(j->q.addr));
+	if (relay_quick(s->srv->relay, &j->q)) {
+		relay_domain_reply(s, j);
+		free(j);
+		return SESSION_OK;
+	}
+	s->refs++;
+	s->waiting = true;
+	relay_submit(s->srv->relay, &j->q, s->ls->loop, relay_domain_done, j);
 	return SESSION_OK;
 }
 
@@ -551,19 +622,25 @@ session_cmd_rcpt(struct session *s, const struct smtp_command *c)
 		normalise(&j->rcpt.to, NULL, j->address, sizeof(j->address));
 	} else {
 		char a[SMTP_PATH_MAX + 1];
+		const struct conf_relay_domain *rd;
+		enum session_ret ret;
 
 		(void)smtp_addr_format(&j->rcpt.to, a, sizeof(a));
-		if (may_relay(s, &j->rcpt.to)) {
-			enum session_ret ret = relay_rcpt(s, a, &j->rcpt);
-
-			free(j);
-			return ret;
-		}
+		rd = j->rcpt.to.literal
+		         ? NULL
+		         : conf_relay_domain_find(s->conf, j->rcpt.to.domain);
+		if (may_relay(s))
+			ret = relay_rcpt(s, a, &j->rcpt,
+			    s->authed ? "auth" : "network");
+		else if (rd != NULL)
+			ret = relay_domain_rcpt(s, rd, &j->rcpt, a);
+		else
+			ret = session_reply_error(s,
+			    "554 5.7.1 <%s>: Relay access denied: this server "
+			    "only accepts mail for its own domains",
+			    a);
 		free(j);
-		return session_reply_error(s,
-		    "554 5.7.1 <%s>: Relay access denied: this server only "
-		    "accepts mail for its own domains",
-		    a);
+		return ret;
 	}
 	j->s = s;
 	s->refs++;

@@ -66,6 +66,20 @@ ascii_only(const char *s)
 	return true;
 }
 
+char *
+str_printable(char *dst, size_t dstsz, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] != '\0' && i + 1 < dstsz; i++)
+		dst[i] = (unsigned char)src[i] >= 0x20 &&
+		                 (unsigned char)src[i] < 0x7f
+		             ? src[i]
+		             : '?';
+	dst[i] = '\0';
+	return dst;
+}
+
 bool
 str_is_clean(const char *p, size_t n)
 {

@@ -47,6 +47,12 @@ int ascii_casecmp(const char *a, const char *b);
 void ascii_lower_str(char *s);
 /* true if s has no byte >= 0x80 (so no UTF-8 beyond ASCII). */
 bool ascii_only(const char *s);
+/*
+ * Copy src into dst[dstsz] (dstsz >= 1) as printable ASCII: every byte
+ * outside 0x20..0x7e becomes '?'; cut to fit. For peer text that goes
+ * into an SMTP reply. Returns dst.
+ */
+char *str_printable(char *dst, size_t dstsz, const char *src);
 /* true if p[0..n) has no NUL, CR or LF (safe to treat as one C string). */
 bool str_is_clean(const char *p, size_t n);
 /* Trim ASCII spaces and tabs at both ends, in place; returns s. */

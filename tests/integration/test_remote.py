@@ -40,12 +40,13 @@ def sinks():
         s.stop()
 
 
-def relay_server(make_server, routes="", queue=None, top=None, **kw):
+def relay_server(make_server, routes="", queue=None, top=None, extra="",
+                 **kw):
     q = dict(FAST_QUEUE)
     q.update(queue or {})
     t = {"relay_networks": "127.0.0.0/8"}
     t.update(top or {})
-    extra = "\n[routes]\n" + routes if routes else ""
+    extra = ("\n[routes]\n" + routes if routes else "") + extra
     return make_server(listeners=RELAY_LISTENERS, queue=q, top=t,
                        extra=extra, **kw)
 
@@ -388,14 +389,16 @@ def test_null_mx_and_nxdomain_fail_at_once(make_server, dnsmasq):
     assert "event=deferred" not in log
 
 
-def test_mx_accepts_routed_domain_only(make_server, sinks):
-    """A domain with its own [routes] entry is a relay domain on mx
-    listeners (a backup MX); a "*" smarthost route opens no relay."""
+def test_mx_accepts_relay_domain_only(make_server, sinks):
+    """A [relay_domains] domain is relayed on mx listeners (a backup MX);
+    a "*" smarthost route opens no relay (issue 14: neither does a
+    domain's own route: test_relay_domains.py)."""
     sink = sinks()
     srv = relay_server(make_server,
                        f"relay.test = 127.0.0.1:{sink.port} tls=none\n"
                        f"* = 127.0.0.1:{sink.port} tls=none\n",
-                       top={"relay_networks": "192.0.2.0/24"})
+                       top={"relay_networks": "192.0.2.0/24"},
+                       extra="\n[relay_domains]\nrelay.test = any\n")
     msg = make_message(subject="via mx", to="x@relay.test")
     srv.send("someone@remote.example", ["x@relay.test"], msg,
              port=srv.ports["mx"])

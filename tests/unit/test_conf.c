@@ -905,6 +905,116 @@ test_routes(void **state)
 	}
 }
 
+/* Issue 14: [relay_domains], and the warnings about routes. */
+static const struct load_case relay_cases[] = {
+	{ "relay-verify", BASE "[relay_domains]\nx.test = verify\n", NULL },
+	{ "relay-file", BASE "[relay_domains]\nx.test = file:/etc/r\n", NULL },
+	{ "relay-users", BASE "[relay_domains]\nx.test = users\n", NULL },
+	{ "relay-any", BASE "[relay_domains]\nx.test = any\n", NULL },
+	{ "relay-star", BASE "[relay_domains]\n* = verify\n",
+	    "t:5: [relay_domains] takes domains, not '*'" },
+	{ "relay-bad-check", BASE "[relay_domains]\nx.test = ask\n",
+	    "t:5: relay domain x.test: 'ask': expected verify" },
+	{ "relay-file-relative", BASE "[relay_domains]\nx.test = file:r\n",
+	    "t:5: relay domain x.test: file: needs an absolute path" },
+	{ "relay-bad-domain", BASE "[relay_domains]\nx..test = any\n",
+	    "t:5: relay domain 'x..test' is not a domain name" },
+	{ "relay-twice", BASE "[relay_domains]\nx.test = any\nX.Test. = any\n",
+	    "t:6: relay domain 'x.test' given twice" },
+	{ "relay-local", BASE "[relay_domains]\nexample.org = verify\n",
+	    "example.org is in both domains and [relay_domains]" },
+	{ "relay-named", BASE "[relay_domains x]\n",
+	    "t:4: [relay_domains] takes no name" },
+};
+
+struct warned {
+	char text[4096];
+	size_t n;
+};
+
+static void
+collect(void *arg, const char *name, const char *text)
+{
+	struct warned *w = arg;
+
+	w->n++;
+	(void)snprintf(w->text + strlen(w->text),
+	    sizeof(w->text) - strlen(w->text), "%s: %s\n", name, text);
+}
+
+static void
+test_relay_domains(void **state)
+{
+	const struct conf_relay_domain *rd;
+	struct warned w;
+	struct conf *c;
+	struct why why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(relay_cases) / sizeof(relay_cases[0]); i++) {
+		c = load(relay_cases[i].text, &why);
+		if (relay_cases[i].err == NULL && c == NULL)
+			fail_msg("%s: %s", relay_cases[i].name, why.text);
+		if (relay_cases[i].err != NULL &&
+		    (c != NULL || strstr(why.text, relay_cases[i].err) == NULL))
+			fail_msg("%s: got '%s'", relay_cases[i].name,
+			    c != NULL ? "loaded" : why.text);
+		conf_free(c);
+	}
+	c = load(BASE "[relay_domains]\nA.test = verify\n"
+	              "b.test. = file:/etc/tern/b\nc.test = any\n"
+	              "[routes]\na.test = 127.0.0.1:26\nr.test = 127.0.0.1:27\n"
+	              "* = smart.test\nexample.org = lmtp:/run/l\n",
+	    &why);
+	assert_non_null(c);
+	assert_int_equal(c->nrelay_domains, 3);
+	rd = conf_relay_domain_find(c, "a.TEST.");
+	assert_non_null(rd);
+	assert_string_equal(rd->domain, "a.test");
+	assert_int_equal(rd->check, CONF_RELAY_VERIFY);
+	rd = conf_relay_domain_find(c, "b.test");
+	assert_int_equal(rd->check, CONF_RELAY_FILE);
+	assert_string_equal(rd->file, "/etc/tern/b");
+	assert_null(conf_relay_domain_find(c, "r.test"));
+	assert_null(conf_relay_domain_find(c, "sub.a.test"));
+	assert_null(conf_relay_domain_find(c, ""));
+	/* Defaults of the verification settings. */
+	assert_int_equal(c->queue.verify_positive_ttl, 7 * 24 * 3600);
+	assert_int_equal(c->queue.verify_negative_ttl, 3 * 3600);
+	assert_int_equal(c->queue.verify_timeout, 30);
+	/* Warned: r.test routed but not relayed; c.test unchecked. Not: the
+	 * relay domain a.test, our own example.org, the smarthost. */
+	memset(&w, 0, sizeof(w));
+	conf_warnings(c, collect, &w);
+	assert_int_equal(w.n, 2);
+	assert_non_null(strstr(w.text, "route_not_relay_domain: [routes] "
+	                               "r.test: mail from outside"));
+	assert_non_null(strstr(w.text, "`r.test = verify`"));
+	assert_non_null(strstr(w.text, "relay_domain_unchecked: "
+	                               "[relay_domains] c.test = any"));
+	conf_free(c);
+	c = load(BASE, &why);
+	memset(&w, 0, sizeof(w));
+	conf_warnings(c, collect, &w);
+	assert_int_equal(w.n, 0);
+	conf_free(c);
+	round_trip(BASE "[relay_domains]\na.test = verify\n"
+	                "b.test = file:/etc/tern/b\nc.test = users\n"
+	                "d.test = any\n[queue]\nverify_timeout = 5s\n"
+	                "verify_positive_ttl = 1d\nverify_negative_ttl = 10m\n");
+	/* A line at the 198-byte limit prints back loadable (compact). */
+	{
+		char text[1024], path[200];
+
+		memset(path, 'p', 185); /* "r.test=file:/p...": 198 bytes */
+		path[185] = '\0';
+		(void)snprintf(text, sizeof(text),
+		    BASE "[relay_domains]\nr.test=file:/%s\n", path);
+		round_trip(text);
+	}
+}
+
 static void
 test_prefixes(void **state)
 {
@@ -1092,6 +1202,7 @@ main(void)
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_relay_domains),
 		cmocka_unit_test(test_security),
 		cmocka_unit_test(test_access_limits),
 	};

@@ -129,6 +129,23 @@ test_str_to_u64(void **state)
 }
 
 static void
+test_str_printable(void **state)
+{
+	char out[8];
+
+	(void)state;
+	assert_string_equal(str_printable(out, sizeof(out), "ok 1~"), "ok 1~");
+	assert_string_equal(str_printable(out, sizeof(out), "a\r\nb\tc"),
+	    "a??b?c");
+	assert_string_equal(str_printable(out, sizeof(out), "\x7f\xc3\xa9"),
+	    "???");
+	/* Cut to fit: dstsz - 1 bytes and the NUL. */
+	assert_string_equal(str_printable(out, sizeof(out), "1234567890"),
+	    "1234567");
+	assert_string_equal(str_printable(out, 1, "abc"), "");
+}
+
+static void
 test_strlcpy(void **state)
 {
 	char d[4];
@@ -226,6 +243,7 @@ main(void)
 		cmocka_unit_test(test_buf_nomem),
 		cmocka_unit_test(test_str_to_u64),
 		cmocka_unit_test(test_strlcpy),
+		cmocka_unit_test(test_str_printable),
 		cmocka_unit_test(test_log_esc),
 		cmocka_unit_test(test_why),
 		cmocka_unit_test(test_dirwatch),

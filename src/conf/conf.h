@@ -48,7 +48,10 @@ struct conf_listener {
 	size_t ndeny;
 };
 
-/* What crossing a per-user hourly limit does (a stolen password). */
+/*
+ * What crossing a per-user hourly limit does (a stolen password). Word
+ * settings are ints of the enum, in the order of their words (keys.c).
+ */
 enum conf_limit_action {
 	CONF_LIMIT_HOLD = 0, /* accept, keep the message held in the queue */
 	CONF_LIMIT_DEFER,    /* 450 4.7.1 / 452 4.5.3: the client retries */
@@ -140,6 +143,12 @@ struct conf_relay_domain {
 	char *file; /* CONF_RELAY_FILE: its path, else NULL */
 };
 
+/* What the end of the queue lifetime does to a held message. */
+enum conf_held_action {
+	CONF_HELD_BOUNCE = 0, /* like any undelivered message: bounced */
+	CONF_HELD_KEEP,       /* kept until released or deleted */
+};
+
 struct conf_queue {
 	unsigned retry_initial;    /* seconds; default 300 */
 	unsigned retry_max;        /* seconds; default 14400 */
@@ -154,6 +163,7 @@ struct conf_queue {
 	unsigned verify_positive_ttl; /* seconds an "exists" is kept; 7d */
 	unsigned verify_negative_ttl; /* seconds a "no such user"; 3h */
 	unsigned verify_timeout;      /* cap on each wait of a probe; 30s */
+	enum conf_held_action held_action; /* default bounce */
 };
 
 struct conf {

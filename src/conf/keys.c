@@ -88,3 +88,21 @@ const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
 
 _Static_assert(sizeof(conf_keys) / sizeof(conf_keys[0]) <= CONF_NUM_KEYS_MAX,
     "raise CONF_NUM_KEYS_MAX: struct parse keeps a line per key");
+
+static const char *const limit_actions[] = { "hold", "defer", NULL };
+static const char *const held_actions[] = { "bounce", "keep", NULL };
+
+/* The word settings; each enum's values follow its words' order. */
+const struct word_key conf_word_keys[] = {
+	{ S_LIMITS, "user_limit_action", OFF(limits.user_limit_action),
+	    limit_actions },
+	/* Issue 15: a held message expires with the queue lifetime. */
+	{ S_QUEUE, "held_action", OFF(queue.held_action), held_actions },
+};
+
+const size_t conf_nword_keys =
+    sizeof(conf_word_keys) / sizeof(conf_word_keys[0]);
+
+_Static_assert(sizeof(conf_word_keys) / sizeof(conf_word_keys[0]) <=
+        CONF_WORD_KEYS_MAX,
+    "raise CONF_WORD_KEYS_MAX: struct parse keeps a line per key");

@@ -1002,7 +1002,8 @@ test_relay_domains(void **state)
 	round_trip(BASE "[relay_domains]\na.test = verify\n"
 	                "b.test = file:/etc/tern/b\nc.test = users\n"
 	                "d.test = any\n[queue]\nverify_timeout = 5s\n"
-	                "verify_positive_ttl = 1d\nverify_negative_ttl = 10m\n");
+	                "verify_positive_ttl = 1d\nverify_negative_ttl = 10m\n"
+	                "held_action = keep\n");
 	/* A line at the 198-byte limit prints back loadable (compact). */
 	{
 		char text[1024], path[200];
@@ -1137,6 +1138,8 @@ test_access_limits(void **state)
 		    "5)" },
 		{ "action-top", "user_limit_action = hold\n" BASE,
 		    "t:1: unknown key 'user_limit_action' at top level" },
+		{ "held-bad", BASE "[queue]\nheld_action = drop\n",
+		    "t:5: held_action 'drop': expected bounce or keep" },
 	};
 	char out[4096];
 	struct conf *c;
@@ -1179,7 +1182,7 @@ test_access_limits(void **state)
 	assert_non_null(
 	    strstr(out, "allow = 10.0.0.0/8 192.0.2.0/24 ::1/128\n"));
 	assert_non_null(strstr(out, "deny = 10.9.0.0/16\n"));
-	assert_non_null(strstr(out, "user_limit_action = defer\n"));
+	assert_non_null(strstr(out, "user_limit_action = defer\t; hold | defer\n"));
 	c = load(out, &why);
 	if (c == NULL)
 		fail_msg("printed config does not load: %s", why.text);

@@ -778,6 +778,7 @@ conf_load_string(const char *text, const char *name, struct why *why)
 
 	memset(&p, 0, sizeof(p));
 	p.c = xcalloc(1, sizeof(*p.c));
+	atomic_init(&p.c->refs, 1);
 	p.name = name != NULL ? name : "(config)";
 	p.text = text;
 	p.why = why;

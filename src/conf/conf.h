@@ -14,6 +14,7 @@
 #ifndef TERN_CONF_CONF_H
 #define TERN_CONF_CONF_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -167,6 +168,8 @@ struct conf_queue {
 };
 
 struct conf {
+	/* conf_ref()/conf_unref(): 1 when loaded. Not a setting. */
+	atomic_uint refs;
 	char *path;     /* file it came from, or NULL for the default */
 	char *hostname; /* default: gethostname() */
 	char *data_dir; /* default /var/lib/tern; demo default ./var */
@@ -200,6 +203,32 @@ struct conf *conf_default(void);
 /* Parse from a string (used by tests and conf_default); name for errors. */
 struct conf *conf_load_string(const char *text, const char *name, struct why *);
 void conf_free(struct conf *);
+
+/*
+ * Shared configurations (issue 15, reload): a loaded conf holds one
+ * reference. conf_ref() adds one and returns c; conf_unref() drops one
+ * and frees c with the last (NULL is fine). Any thread. They take const
+ * pointers: the count is bookkeeping, the settings stay immutable.
+ */
+const struct conf *conf_ref(const struct conf *);
+void conf_unref(const struct conf *);
+
+/*
+ * The configuration in force, which a reload replaces: work that needs
+ * settings takes the current one with conf_holder_get() (a reference:
+ * conf_unref() it when done), so work in flight finishes on the
+ * settings it started with and the old conf is freed after it.
+ */
+struct conf_holder;
+
+/* Holding c, whose reference it takes over. Never NULL. */
+struct conf_holder *conf_holder_new(const struct conf *c);
+/* Drop the held reference; free. NULL is fine. */
+void conf_holder_free(struct conf_holder *);
+/* The current conf, with a new reference. Any thread. */
+const struct conf *conf_holder_get(struct conf_holder *);
+/* Make c current (its reference taken over); the old one is dropped. */
+void conf_holder_set(struct conf_holder *, const struct conf *c);
 
 /* Print the effective configuration as a valid config file. */
 void conf_print(const struct conf *, FILE *);

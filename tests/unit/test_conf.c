@@ -1016,6 +1016,35 @@ test_relay_domains(void **state)
 	}
 }
 
+/* Issue 15: references, and the holder a reload swaps. */
+static void
+test_holder(void **state)
+{
+	const struct conf *a, *b, *got;
+	struct conf_holder *h;
+	struct why why;
+
+	(void)state;
+	a = load(BASE, &why);
+	b = load("hostname = b.example.org\n" BASE, &why);
+	assert_non_null(a);
+	assert_non_null(b);
+	h = conf_holder_new(a);
+	got = conf_holder_get(h); /* work in flight keeps a */
+	assert_ptr_equal(got, a);
+	assert_int_equal(atomic_load(&a->refs), 2);
+	conf_holder_set(h, b); /* a reload */
+	assert_int_equal(atomic_load(&a->refs), 1);
+	assert_string_equal(got->domains[0], "example.org"); /* still whole */
+	conf_unref(got); /* the last reference frees a (LSan checks) */
+	got = conf_holder_get(h);
+	assert_ptr_equal(got, b);
+	assert_string_equal(got->hostname, "b.example.org");
+	conf_unref(got);
+	conf_holder_free(h); /* frees b */
+	conf_unref(NULL);
+}
+
 static void
 test_prefixes(void **state)
 {
@@ -1206,6 +1235,7 @@ main(void)
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_relay_domains),
+		cmocka_unit_test(test_holder),
 		cmocka_unit_test(test_security),
 		cmocka_unit_test(test_access_limits),
 	};

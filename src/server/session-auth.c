@@ -94,7 +94,7 @@ auth_verify(void *ctx, void *arg)
 }
 
 /*
- * The user name as it is looked up, counted and logged: normalized into
+ * The user name as it is looked up and logged: normalized into
  * out[DIR_ADDR_MAX], or, when it is no address dir/ could hold, copied
  * as sent (escaped when logged). true when normalized.
  */
@@ -125,7 +125,7 @@ log_auth_failed(const struct session *s, const char *user,
 	if (wait > 0)
 		(void)snprintf(extra, sizeof(extra), " wait=%u", wait);
 	log_info("event=auth_failed sid=%llu client=%s user=%s mech=%s "
-		 "reason=%s failures=%zu key=%s delay=%u%s",
+	         "reason=%s failures=%zu key=%s delay=%u%s",
 	    (unsigned long long)s->id, s->addr,
 	    log_escs(esc, sizeof(esc), user), mech_name(mech), reason, n,
 	    s->auth_key, delay, extra);
@@ -160,8 +160,8 @@ static void
 auth_timer_arm(struct session *s, const struct timeval *tv)
 {
 	if (s->delay == NULL)
-		s->delay = evtimer_new(loop_base(s->ls->loop), auth_timer_done,
-		    s);
+		s->delay =
+		    evtimer_new(loop_base(s->ls->loop), auth_timer_done, s);
 	s->waiting = true;
 	s->refs++;
 	evtimer_add(s->delay, tv);

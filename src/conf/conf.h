@@ -71,10 +71,11 @@ struct conf_limits {
 	unsigned timeout_data_block; /* default 180 (one read in DATA) */
 	unsigned timeout_data_total; /* whole DATA phase; default 600 */
 	unsigned greet_delay; /* seconds to wait before the 220; 0: none */
-	/* Failed AUTH (issue 3): per client IP and per account name. */
-	size_t auth_max_failures; /* within auth_lockout, then 454/421 */
-	unsigned auth_lockout;    /* seconds; default 900 */
-	unsigned auth_fail_delay; /* seconds, doubled per failure; def. 1 */
+	/* Failed AUTH (issues 3, 14): per client, never per account. */
+	size_t auth_max_failures;  /* within auth_lockout, then 454/421 */
+	unsigned auth_lockout;     /* seconds; default 900 */
+	unsigned auth_fail_delay;  /* seconds, doubled per failure; def. 1 */
+	unsigned auth_ipv6_prefix; /* an IPv6 client's key; default 64 */
 	/* Token-bucket rates (issue 3, server/ratelimit.h); 0: no limit. */
 	size_t ip_connections_per_minute;
 	size_t ip_messages_per_minute;

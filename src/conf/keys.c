@@ -43,6 +43,10 @@ const struct num_key conf_keys[] = {
 	    OFF(limits.auth_lockout), 15 * MINUTE, 1, DAY },
 	{ S_LIMITS, "auth_fail_delay", N_DURATION, T_UINT,
 	    OFF(limits.auth_fail_delay), 1, 0, MINUTE },
+	/* Issue 14: an IPv6 client is counted by its network; one host
+	 * usually holds a /64, some a /56 or /48 (RFC 6177). */
+	{ S_LIMITS, "auth_ipv6_prefix", N_COUNT, T_UINT,
+	    OFF(limits.auth_ipv6_prefix), 64, 32, 128 },
 	/* Token-bucket rates (issue 3); 0 turns one off. Per client IP
 	 * they are off by default, as big senders share few addresses. */
 	{ S_LIMITS, "ip_connections_per_minute", N_COUNT, T_SIZE,

@@ -719,7 +719,7 @@ server_run(const struct conf *conf)
 		fatal("TLS: %s; fix [tls] cert and key, or remove them to use "
 		      "a self-signed certificate",
 		    why.text);
-	srv.authf = authfail_new(&conf->limits);
+	srv.authf = authfail_new(&conf->limits, AUTHFAIL_ENTRIES_MAX);
 	limits_new(&srv, &conf->limits);
 	conf_warnings(conf, log_config_warning, NULL);
 

@@ -1084,6 +1084,8 @@ test_security(void **state)
 		"sender_ownership = some\n",
 		"[limits]\nauth_max_failures = 0\n",
 		"[limits]\nauth_fail_delay = 2m\n",
+		"[limits]\nauth_ipv6_prefix = 31\n",
+		"[limits]\nauth_ipv6_prefix = 129\n",
 	};
 	char text[512], out[4096];
 	struct conf *c;
@@ -1110,7 +1112,7 @@ test_security(void **state)
 		 "mode = submission\ntls = starttls\n[tls]\ncert = /c.pem\n"
 		 "key = /k.pem\nmin_version = TLSv1.3\nciphers = HIGH\n"
 		 "[limits]\nauth_max_failures = 3\nauth_lockout = 1h\n"
-		 "auth_fail_delay = 0s\n",
+		 "auth_fail_delay = 0s\nauth_ipv6_prefix = 56\n",
 	    &why);
 	assert_non_null(c);
 	assert_int_equal(c->nrelay_networks, 3);
@@ -1122,6 +1124,7 @@ test_security(void **state)
 	assert_int_equal(c->limits.auth_max_failures, 3);
 	assert_int_equal(c->limits.auth_lockout, 3600);
 	assert_int_equal(c->limits.auth_fail_delay, 0);
+	assert_int_equal(c->limits.auth_ipv6_prefix, 56);
 	/* check-config prints what it read, and that reads back. */
 	fp = fmemopen(out, sizeof(out), "w");
 	assert_non_null(fp);
@@ -1131,6 +1134,7 @@ test_security(void **state)
 				    "10.0.0.0/8\n"));
 	assert_non_null(strstr(out, "min_version = TLSv1.3\n"));
 	assert_non_null(strstr(out, "auth_max_failures = 3"));
+	assert_non_null(strstr(out, "auth_ipv6_prefix = 56"));
 	conf_free(c);
 	c = load(out, &why);
 	if (c == NULL)

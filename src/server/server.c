@@ -201,10 +201,21 @@ bind_one(const struct conf_listener *cl)
 	if (cl->sa.ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
 		    sizeof(on));
-	if (bind(fd, (const struct sockaddr *)&cl->sa, cl->salen) == -1)
+	if (bind(fd, (const struct sockaddr *)&cl->sa, cl->salen) == -1) {
+		/* Ports below 1024 (25 among them) need a right: say which. */
+		if (errno == EACCES || errno == EPERM)
+			fatal("listener %s: bind %s: %s; a port below 1024 "
+			      "needs privilege: start tern as root with `user "
+			      "= tern` set (it binds, then runs as that user), "
+			      "or give it CAP_NET_BIND_SERVICE "
+			      "(AmbientCapabilities=CAP_NET_BIND_SERVICE in its "
+			      "systemd unit, or setcap "
+			      "cap_net_bind_service=+ep on the binary)",
+			    cl->name, cl->address, strerror(errno));
 		fatal("listener %s: bind %s: %s; is another server using "
 		      "this port? Change `address` in [listener %s]",
 		    cl->name, cl->address, strerror(errno), cl->name);
+	}
 	if (listen(fd, 1024) == -1)
 		fatal("listener %s: listen %s: %s", cl->name, cl->address,
 		    strerror(errno));

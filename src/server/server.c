@@ -47,6 +47,7 @@
 #include "server/workers.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/notify.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
@@ -208,8 +209,8 @@ bind_one(const struct conf_listener *cl)
 			      "needs privilege: start tern as root with `user "
 			      "= tern` set (it binds, then runs as that user), "
 			      "or give it CAP_NET_BIND_SERVICE "
-			      "(AmbientCapabilities=CAP_NET_BIND_SERVICE in its "
-			      "systemd unit, or setcap "
+			      "(AmbientCapabilities=CAP_NET_BIND_SERVICE in "
+			      "its systemd unit, or setcap "
 			      "cap_net_bind_service=+ep on the binary)",
 			    cl->name, cl->address, strerror(errno));
 		fatal("listener %s: bind %s: %s; is another server using "
@@ -443,6 +444,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	sg->stop = true;
 	log_info("event=shutdown signal=%s", sig == SIGTERM ? "TERM" : "INT");
+	notify_stopping(); /* systemd: the stop is under way */
 	for (i = 0; i < sg->srv->nloops; i++)
 		loop_post(sg->srv->loops[i].loop, loop_stop, sg->srv);
 	event_base_loopexit(sg->base, NULL);
@@ -489,6 +491,7 @@ server_run(const struct conf *conf)
 	struct event *sigev[3];
 	const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
 	char qdir[4096], mdir[4096], dbpath[4096];
+	char status[300];
 	struct why why;
 	struct pickup *pk;
 	struct dir *d;
@@ -597,6 +600,11 @@ server_run(const struct conf *conf)
 							    : "submission");
 	log_info("event=ready hostname=%s data_dir=%s threads=%u pid=%ld",
 	    conf->hostname, conf->data_dir, srv.nloops, (long)getpid());
+	/* systemd's Type=notify: start-up is over (a no-op without it). */
+	(void)snprintf(status, sizeof(status), /* cut is harmless */
+	    "accepting mail for %s on %zu listener%s", conf->hostname,
+	    conf->nlisteners, conf->nlisteners == 1 ? "" : "s");
+	notify_ready(status);
 
 	(void)event_base_dispatch(sg.base);
 

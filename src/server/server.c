@@ -190,6 +190,10 @@ path_join(char *dst, size_t dstsz, const char *a, const char *b)
 static int
 bind_one(const struct conf_listener *cl)
 {
+	const struct sockaddr_in *s4 = (const void *)&cl->sa;
+	const struct sockaddr_in6 *s6 = (const void *)&cl->sa;
+	unsigned port =
+	    ntohs(cl->sa.ss_family == AF_INET6 ? s6->sin6_port : s4->sin_port);
 	int fd, on = 1;
 
 	fd = socket(cl->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -204,7 +208,7 @@ bind_one(const struct conf_listener *cl)
 		    sizeof(on));
 	if (bind(fd, (const struct sockaddr *)&cl->sa, cl->salen) == -1) {
 		/* Ports below 1024 (25 among them) need a right: say which. */
-		if (errno == EACCES || errno == EPERM)
+		if ((errno == EACCES || errno == EPERM) && port < 1024)
 			fatal("listener %s: bind %s: %s; a port below 1024 "
 			      "needs privilege: start tern as root with `user "
 			      "= tern` set (it binds, then runs as that user), "

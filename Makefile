@@ -1,9 +1,13 @@
 # tern - thin wrapper around Meson. See README.md.
-#   make run    install what is missing, build, serve the demo config
-#   make test   install what is missing, build with ASan+UBSan, run all tests
+#   make run      install what building and running need, build, serve
+#                 the demo (./build/tern --demo serve)
+#   make test     install the test tools too, build with ASan+UBSan, run
+#                 all tests
+#   make install  the binary, the sendmail link, man pages, systemd unit,
+#                 libtern; PREFIX=/usr/local and DESTDIR honoured
 .POSIX:
-.PHONY: all deps build run test unit fuzz fuzz-build integration bench clean \
-	lint lint-ban check-valgrind install
+.PHONY: all deps deps-run deps-test build run test unit fuzz fuzz-build \
+	integration bench clean lint lint-ban check-valgrind install
 
 PYTHON   = /usr/bin/python3
 BUILD    = build
@@ -11,22 +15,25 @@ TBUILD   = build-asan
 FBUILD   = build-fuzz
 FUZZ_SECONDS ?= 600
 
-DEB_PKGS = meson ninja-build pkg-config gcc clang-14 libclang-rt-14-dev \
-	libevent-dev libssl-dev libsqlite3-dev libinih-dev libcrypt-dev \
-	libunbound-dev libcmocka-dev python3 python3-pytest swaks openssl \
-	valgrind cppcheck clang-tidy-14 dnsmasq-base dovecot-lmtpd
+# What building and running tern needs (issue 15: `make run` installs
+# only these) ...
+DEPS_RUN = meson ninja-build pkg-config gcc libevent-dev libssl-dev \
+	libsqlite3-dev libinih-dev libcrypt-dev libunbound-dev libsystemd-dev
+# ... and what only the tests, fuzzers, linters and benches use.
+DEPS_TEST = clang-14 libclang-rt-14-dev libcmocka-dev python3 \
+	python3-pytest swaks openssl valgrind cppcheck clang-tidy-14 \
+	dnsmasq-base dovecot-lmtpd man-db groff-base systemd util-linux
+DEB_PKGS = $(DEPS_RUN) $(DEPS_TEST)
 
 all: build
 
-deps:
-	@missing=$$(for p in $(DEB_PKGS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-		grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing: $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+deps-run:
+	tools/deps.sh $(DEPS_RUN)
+
+deps-test:
+	tools/deps.sh $(DEB_PKGS)
+
+deps: deps-test
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD)
@@ -34,8 +41,8 @@ $(BUILD)/build.ninja:
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-run: deps build
-	./$(BUILD)/tern serve
+run: deps-run build
+	./$(BUILD)/tern --demo serve
 
 $(TBUILD)/build.ninja:
 	meson setup $(TBUILD) -Db_sanitize=address,undefined -Db_lundef=false
@@ -43,7 +50,7 @@ $(TBUILD)/build.ninja:
 $(FBUILD)/build.ninja:
 	CC=clang-14 meson setup $(FBUILD) -Dfuzzing=true -Dtests=disabled
 
-test: deps $(TBUILD)/build.ninja
+test: deps-test $(TBUILD)/build.ninja
 	tools/lint.sh ban
 	ninja -C $(TBUILD)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -55,12 +62,12 @@ integration: $(TBUILD)/build.ninja
 	ninja -C $(TBUILD)
 	TERN_BIN=$(CURDIR)/$(TBUILD)/tern $(PYTHON) -m pytest -q tests/integration
 
-fuzz: deps $(FBUILD)/build.ninja
+fuzz: deps-test $(FBUILD)/build.ninja
 	ninja -C $(FBUILD)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) meson test -C $(FBUILD) --suite fuzz \
 		--print-errorlogs --num-processes 2
 
-bench: deps build
+bench: deps-test build
 	$(PYTHON) bench/run.py
 
 # issue 7: static checks (tools/lint.sh documents the checks) and the
@@ -68,7 +75,7 @@ bench: deps build
 lint-ban:
 	tools/lint.sh ban
 
-lint: deps $(TBUILD)/build.ninja
+lint: deps-test $(TBUILD)/build.ninja
 	tools/lint.sh all $(TBUILD)
 
 VBUILD   = build-valgrind
@@ -78,17 +85,22 @@ VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
 $(VBUILD)/build.ninja:
 	meson setup $(VBUILD) -Dtests=enabled
 
-check-valgrind: deps $(VBUILD)/build.ninja
+check-valgrind: deps-test $(VBUILD)/build.ninja
 	ninja -C $(VBUILD)
 	TERN_BIN=$(CURDIR)/$(VBUILD)/tern TERN_WRAPPER="$(VALGRIND)" \
 		TERN_IDLE=1000 $(PYTHON) -m pytest -q tests/integration
 
 # issue 5: libtern.so/.a, tern/tern.h, tern.pc and the tern binary
-# under PREFIX (default /usr/local), e.g. `make install PREFIX=$HOME/.local`.
+# under PREFIX (default /usr/local), e.g. `make install PREFIX=$HOME/.local`;
+# issue 15: also sbin/sendmail -> ../bin/tern, the man pages tern(8) and
+# tern.conf(5), and lib/systemd/system/tern.service. DESTDIR=/tmp/stage
+# installs into a staging tree (packaging, tests).
 PREFIX ?= /usr/local
+DESTDIR ?=
 install: build
 	meson configure $(BUILD) -Dprefix=$(PREFIX)
-	meson install -C $(BUILD)
+	ninja -C $(BUILD)
+	DESTDIR="$(DESTDIR)" meson install -C $(BUILD) --no-rebuild
 
 clean:
 	rm -rf $(BUILD) $(TBUILD) $(FBUILD) $(VBUILD)

@@ -14,6 +14,9 @@
 #ifndef TERN_CLI_CLI_H
 #define TERN_CLI_CLI_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 #include "conf/conf.h"
 
 /*
@@ -75,10 +78,56 @@ int cli_control(const struct conf *, const char *cmd, const char *request);
 int cli_send(int argc, char **argv);
 
 /*
- * sendmail-compatible (cli/sendmail.c): argv as the program got it
- * (argv[0] "sendmail" or "tern", then "sendmail"). Queues through
- * <data_dir>/maildrop/; 0 only once the drop file is fsync'd.
+ * sendmail-compatible (cli/sendmail.c): argv[0] is "sendmail" (the
+ * program's name, or tern's command word), its options follow. conf_path
+ * is tern's -c FILE or NULL (sendmail's own -C FILE wins), demo is
+ * tern's --demo. Queues through <data_dir>/maildrop/; 0 only once the
+ * drop file is fsync'd.
  */
-int cli_sendmail(int argc, char **argv);
+int cli_sendmail(const char *conf_path, bool demo, int argc, char **argv);
+
+/* ---- usage texts: `tern help COMMAND` prints them on stdout ---- */
+
+void cli_user_usage(FILE *);
+void cli_alias_usage(FILE *);
+void cli_queue_usage(FILE *);
+void cli_send_usage(FILE *);
+void cli_sendmail_usage(FILE *);
+
+/* ---- the configuration file (cli/confpath.c, issue 15) ---- */
+
+#define CLI_CONF_DEFAULT "/etc/tern/tern.conf"
+
+/*
+ * The file every command reads: `given` (-c FILE, or sendmail's -C) when
+ * not NULL or empty, else $TERN_CONFIG when set and not empty, else
+ * CLI_CONF_DEFAULT. *from_out (may be NULL) says which, for messages.
+ * Borrowed: the string lives as long as argv or the environment.
+ */
+const char *cli_conf_path(const char *given, const char **from_out);
+
+/*
+ * Load the configuration (cli_conf_path(given)), or the embedded demo
+ * (conf_default()) when demo. NULL with *code = EX_CONFIG and the reason
+ * on stderr, each line starting "PROG: "; a missing file says where tern
+ * looked, why there, and how to make one (`tern init`) or use the demo.
+ */
+struct conf *cli_conf_load(const char *prog, const char *given, bool demo,
+    int *code);
+
+/* ---- tern init (cli/init.c) ---- */
+
+/*
+ * argv[0] is "init": `init [PATH] [--domain D] [--hostname H]
+ * [--postmaster A] [--data-dir DIR]` writes a commented starting
+ * configuration to PATH (else conf_path, as cli_conf_path() resolves
+ * it), making missing directories (0755). It never overwrites: an
+ * existing file is refused with EX_CANTCREAT (73). The text is loaded
+ * (conf_load_string) before it is written, so what init writes always
+ * loads. 0 written; 64 usage; 65 (EX_DATAERR) an option makes no valid
+ * configuration; 73 exists or cannot be created.
+ */
+int cli_init(const char *conf_path, int argc, char **argv);
+void cli_init_usage(FILE *);
 
 #endif

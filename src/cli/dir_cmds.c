@@ -41,23 +41,42 @@ cli_err(const char *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+void
+cli_user_usage(FILE *f)
+{
+	fputs("usage: tern user add ADDRESS [--password-stdin]\n"
+	      "       tern user del ADDRESS\n"
+	      "       tern user list\n"
+	      "       tern user passwd ADDRESS [--password-stdin]\n"
+	      "Users of the local domains, in <data_dir>/tern.db. The "
+	      "password is read\n"
+	      "from the terminal (twice, echo off) or, with --password-stdin, "
+	      "one line\n"
+	      "of stdin; never from the command line.\n",
+	    f);
+}
+
 static int
 usage_user(void)
 {
-	fprintf(stderr, "usage: tern user add ADDRESS [--password-stdin]\n"
-	                "       tern user del ADDRESS\n"
-	                "       tern user list\n"
-	                "       tern user passwd ADDRESS [--password-stdin]\n");
+	cli_user_usage(stderr);
 	return EX_USAGE;
+}
+
+void
+cli_alias_usage(FILE *f)
+{
+	fputs("usage: tern alias add ALIAS TARGET [TARGET...]\n"
+	      "       tern alias del ALIAS [TARGET]\n"
+	      "       tern alias list\n"
+	      "ALIAS is local@domain, or @domain for a catch-all.\n",
+	    f);
 }
 
 static int
 usage_alias(void)
 {
-	fprintf(stderr, "usage: tern alias add ALIAS TARGET [TARGET...]\n"
-	                "       tern alias del ALIAS [TARGET]\n"
-	                "       tern alias list\n"
-	                "ALIAS is local@domain, or @domain for a catch-all.\n");
+	cli_alias_usage(stderr);
 	return EX_USAGE;
 }
 

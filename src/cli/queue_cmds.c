@@ -30,14 +30,24 @@
 #define HEADER_SHOW_MAX 65536 /* bytes of message header `show` prints */
 #define RCPT_LIST_MAX 60      /* longer recipient lists print a count */
 
-static void
-usage(void)
+void
+cli_queue_usage(FILE *f)
 {
 	fputs("usage: tern queue list [--json] [--held]\n"
 	      "       tern queue show ID\n"
 	      "       tern queue flush\n"
-	      "       tern queue retry|hold|release|delete ID\n",
-	    stderr);
+	      "       tern queue retry|hold|release|delete ID\n"
+	      "flush, retry, hold, release and delete ask the running server "
+	      "and print\n"
+	      "what it did; exit 0 done, 1 not done, 69 no server running, "
+	      "77 not allowed.\n",
+	    f);
+}
+
+static void
+usage(void)
+{
+	cli_queue_usage(stderr);
 }
 
 /* Length of the UTF-8 sequence at p (max n), or 0 when invalid. */

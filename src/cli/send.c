@@ -38,8 +38,8 @@ struct send_opts {
 	bool insecure, verbose;
 };
 
-static void
-send_usage(void)
+void
+cli_send_usage(FILE *f)
 {
 	fputs("usage: tern send --server HOST[:PORT] [--starttls|--tls] "
 	      "[--user U]\n"
@@ -53,7 +53,13 @@ send_usage(void)
 	      " the terminal.\n"
 	      "--insecure: INSECURE, do not check the server's certificate "
 	      "(testing only).\n",
-	    stderr);
+	    f);
+}
+
+static void
+send_usage(void)
+{
+	cli_send_usage(stderr);
 }
 
 /* "host", "host:port", "[v6]:port"; 0 or -1. */

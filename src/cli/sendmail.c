@@ -7,9 +7,10 @@
  * removed), -i/-oi (a lone "." does not end the message), -f/-r ADDR
  * (envelope sender), -F NAME (full name for an added From), -bm (the
  * default mode), -C FILE (tern's configuration, also given as `tern -c
- * FILE sendmail ...`; else $TERN_CONFIG, else
- * /etc/tern/tern.conf when it exists, else the embedded default); other
- * -o, -B, -N, -R, -V, -U, -e, -v options are accepted and ignored.
+ * FILE sendmail ...`; else $TERN_CONFIG, else /etc/tern/tern.conf, as
+ * for every tern command: cli_conf_path(); `tern --demo sendmail` uses
+ * the embedded demo), --help; other -o, -B, -N, -R, -V, -U, -e, -v
+ * options are accepted and ignored.
  * Recipients on the command line (also "a, b") are added to -t's; a bare
  * name gets the first local domain. From, Date and Message-ID are added
  * when missing. The message goes to <data_dir>/maildrop/ as described in
@@ -49,7 +50,6 @@
 #include "util/str.h"
 #include "util/xmalloc.h"
 
-#define DEFAULT_CONF "/etc/tern/tern.conf"
 #define NAME_MAX_LEN 256 /* -F full name bytes */
 
 struct sm {
@@ -418,22 +418,26 @@ drop(const struct sm *sm, const struct buf *env, const struct buf *msg)
 	return 0;
 }
 
-static struct conf *
-load(const char *path, int *code)
+void
+cli_sendmail_usage(FILE *f)
 {
-	struct conf *conf;
-	struct why why;
-
-	if (path == NULL)
-		path = getenv("TERN_CONFIG");
-	if (path == NULL && access(DEFAULT_CONF, F_OK) == 0)
-		path = DEFAULT_CONF;
-	if (path == NULL)
-		return conf_default();
-	conf = conf_load(path, &why);
-	if (conf == NULL)
-		*code = fail(EX_CONFIG, "%s", why.text);
-	return conf;
+	fputs("usage: sendmail [-t] [-i] [-f FROM] [-F NAME] [-C CONF] "
+	      "[RCPT...] < message\n"
+	      "       tern [-c CONF | --demo] sendmail [OPTIONS] [RCPT...] "
+	      "< message\n"
+	      "Queue the message on stdin for the local tern server (through "
+	      "<data_dir>/maildrop/).\n"
+	      "  -t       take recipients from To, Cc and Bcc (Bcc is "
+	      "removed)\n"
+	      "  -i, -oi  a line with a lone \".\" does not end the "
+	      "message\n"
+	      "  -f FROM  envelope sender (default: your user name)\n"
+	      "  -F NAME  full name for the From field tern adds\n"
+	      "  -C CONF  tern's configuration file (default: $TERN_CONFIG, "
+	      "else " CLI_CONF_DEFAULT ")\n"
+	      "A bare name (root) gets the first of `domains`. Exit 0 once "
+	      "the message is on stable storage.\n",
+	    f);
 }
 
 /* Options; the index of the first recipient, or -1 with *code set. */
@@ -447,6 +451,11 @@ parse_args(struct sm *sm, int argc, char **argv, int first, int *code)
 		a = argv[i];
 		if (strcmp(a, "--") == 0)
 			return i + 1;
+		if (strcmp(a, "--help") == 0) {
+			cli_sendmail_usage(stdout);
+			*code = 0;
+			return -1;
+		}
 		/* Options with a value: -fADDR or -f ADDR. */
 		if (strchr("frFCBNRVh", a[1]) != NULL && a[1] != '\0') {
 			v = a[2] != '\0' ? a + 2
@@ -478,10 +487,8 @@ parse_args(struct sm *sm, int argc, char **argv, int first, int *code)
 			    a);
 			return -1;
 		} else {
-			*code = fail(EX_USAGE,
-			    "unknown option %s\nusage: sendmail [-t] [-i] [-f "
-			    "FROM] [-F NAME] [-C CONF] [RCPT...] < message",
-			    a);
+			*code = fail(EX_USAGE, "unknown option %s", a);
+			cli_sendmail_usage(stderr);
 			return -1;
 		}
 	}
@@ -489,7 +496,7 @@ parse_args(struct sm *sm, int argc, char **argv, int first, int *code)
 }
 
 int
-cli_sendmail(int argc, char **argv)
+cli_sendmail(const char *conf_path, bool demo, int argc, char **argv)
 {
 	struct sm sm;
 	struct conf *conf = NULL;
@@ -498,25 +505,18 @@ cli_sendmail(int argc, char **argv)
 	char addr[SMTP_ADDR_FMT_MAX], fullname[NAME_MAX_LEN];
 	size_t i, hlen, nrcpt = 0;
 	int first, code = 0;
-	const char *base;
 	struct msg_hdr_scan hs;
 
 	memset(&sm, 0, sizeof(sm));
 	sm.dot_ends = true;
-	base = argc > 0 ? strrchr(argv[0], '/') : NULL;
-	base = base != NULL ? base + 1 : (argc > 0 ? argv[0] : "");
-	first = strcmp(base, "sendmail") == 0 ? 1 : 2;
 	/* `tern -c FILE sendmail ...`: tern's -c, as for other commands;
 	 * sendmail's own -C after it still wins. */
-	if (first == 2 && argc > 3 &&
-	    (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0)) {
-		sm.conf_path = argv[2];
-		first = 4;
-	}
-	first = parse_args(&sm, argc, argv, first, &code);
+	sm.conf_path = conf_path;
+	first = parse_args(&sm, argc, argv, 1, &code);
 	if (first == -1)
 		return code;
-	conf = load(sm.conf_path, &code);
+	conf = cli_conf_load("sendmail", sm.conf_path, demo && sm.conf_path ==
+	    conf_path, &code);
 	if (conf == NULL)
 		return code;
 	sm.conf = conf;

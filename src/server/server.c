@@ -51,6 +51,7 @@
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/notify.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
@@ -329,6 +330,10 @@ lock_data_dir(const char *data_dir)
 static int
 bind_one(const struct conf_listener *cl)
 {
+	const struct sockaddr_in *s4 = (const void *)&cl->sa;
+	const struct sockaddr_in6 *s6 = (const void *)&cl->sa;
+	unsigned port =
+	    ntohs(cl->sa.ss_family == AF_INET6 ? s6->sin6_port : s4->sin_port);
 	int fd, on = 1;
 
 	fd = socket(cl->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -341,10 +346,21 @@ bind_one(const struct conf_listener *cl)
 	if (cl->sa.ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
 		    sizeof(on));
-	if (bind(fd, (const struct sockaddr *)&cl->sa, cl->salen) == -1)
+	if (bind(fd, (const struct sockaddr *)&cl->sa, cl->salen) == -1) {
+		/* Ports below 1024 (25 among them) need a right: say which. */
+		if ((errno == EACCES || errno == EPERM) && port < 1024)
+			fatal("listener %s: bind %s: %s; a port below 1024 "
+			      "needs privilege: start tern as root with `user "
+			      "= tern` set (it binds, then runs as that user), "
+			      "or give it CAP_NET_BIND_SERVICE "
+			      "(AmbientCapabilities=CAP_NET_BIND_SERVICE in "
+			      "its systemd unit, or setcap "
+			      "cap_net_bind_service=+ep on the binary)",
+			    cl->name, cl->address, strerror(errno));
 		fatal("listener %s: bind %s: %s; is another server using "
 		      "this port? Change `address` in [listener %s]",
 		    cl->name, cl->address, strerror(errno), cl->name);
+	}
 	if (listen(fd, 1024) == -1)
 		fatal("listener %s: listen %s: %s", cl->name, cl->address,
 		    strerror(errno));
@@ -626,6 +642,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	sg->stop = true;
 	log_info("event=shutdown signal=%s", sig == SIGTERM ? "TERM" : "INT");
+	notify_stopping(); /* systemd: the stop is under way */
 	for (i = 0; i < sg->srv->nloops; i++)
 		loop_post(sg->srv->loops[i].loop, loop_stop, sg->srv);
 	event_base_loopexit(sg->base, NULL);
@@ -672,6 +689,7 @@ server_run(const struct conf *conf)
 	struct event *sigev[3];
 	const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
 	char qdir[4096], mdir[4096], dbpath[4096], ctlpath[4096];
+	char status[300];
 	struct why why;
 	struct pickup *pk;
 	struct dir *d;
@@ -794,6 +812,11 @@ server_run(const struct conf *conf)
 							    : "submission");
 	log_info("event=ready hostname=%s data_dir=%s threads=%u pid=%ld",
 	    conf->hostname, conf->data_dir, srv.nloops, (long)getpid());
+	/* systemd's Type=notify: start-up is over (a no-op without it). */
+	(void)snprintf(status, sizeof(status), /* cut is harmless */
+	    "accepting mail for %s on %zu listener%s", conf->hostname,
+	    conf->nlisteners, conf->nlisteners == 1 ? "" : "s");
+	notify_ready(status);
 
 	(void)event_base_dispatch(sg.base);
 	control_close(srv.control); /* no more requests to the scheduler */

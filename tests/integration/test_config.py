@@ -208,10 +208,12 @@ def test_serve_with_c_before_subcommand(make_server):
     # stop() at teardown checks exit 0 and a clean stderr
 
 
-def test_check_config_without_file_shows_demo_defaults(tmp_path):
-    """No -c: the embedded demo config (data_dir ./var, domain
-    localhost, mx listener on 127.0.0.1:2525); nothing is bound."""
-    r = subprocess.run([TERN_BIN, "check-config"], capture_output=True,
+def test_check_config_demo_shows_demo_defaults(tmp_path):
+    """--demo: the embedded demo config (data_dir ./var, domain
+    localhost, mx listener on 127.0.0.1:2525); nothing is bound. Without
+    --demo there is no fall back to it (test_cli_config.py)."""
+    r = subprocess.run([TERN_BIN, "--demo", "check-config"],
+                       capture_output=True,
                        timeout=30, env=child_env(), cwd=tmp_path,
                        stdin=subprocess.DEVNULL)
     out = r.stdout.decode()

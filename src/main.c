@@ -16,7 +16,6 @@
 
 #include "cli/cli.h"
 #include "conf/conf.h"
-#include "dir/dir.h"
 #include "server/server.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -30,8 +29,10 @@ usage(FILE *f)
 	      "\n"
 	      "commands:\n"
 	      "  serve                      run the server in the foreground\n"
-	      "  check-config               validate and print the "
-	      "configuration\n"
+	      "  check-config [--all]       check the configuration; print "
+	      "what differs\n"
+	      "                             from the defaults (--all: "
+	      "everything)\n"
 	      "  user add|del|passwd ADDRESS [--password-stdin]\n"
 	      "  user list\n"
 	      "  alias add ALIAS TARGET...  (ALIAS may be @domain: "
@@ -67,69 +68,6 @@ load_conf(const char *path)
 	if (conf == NULL)
 		fatal("%s", why.text);
 	return conf;
-}
-
-static bool
-is_local(void *arg, const char *domain)
-{
-	return conf_is_local_domain(arg, domain);
-}
-
-static bool
-warn_postmaster(const struct conf *conf)
-{
-	char dbpath[4096];
-	struct dir_targets t = { 0 };
-	struct why why;
-	struct dir *d;
-	enum dir_resolve_status st;
-	bool ok = true;
-	int n;
-
-	if (conf->postmaster == NULL)
-		return true;
-	n = snprintf(dbpath, sizeof(dbpath), "%s/tern.db", conf->data_dir);
-	if (n < 0 || (size_t)n >= sizeof(dbpath) ||
-	    access(dbpath, F_OK) == -1) {
-		fprintf(stderr, "tern: warning: postmaster %s: no user "
-				"database yet (%s)\n",
-		    conf->postmaster, dbpath);
-		return false;
-	}
-	d = dir_open(dbpath, &why);
-	if (d == NULL)
-		return false;
-	st = dir_resolve(d, conf->postmaster, is_local, (void *)conf, &t, &why);
-	if (st == DIR_NO_SUCH_USER &&
-	    conf_is_local_domain(conf, strrchr(conf->postmaster, '@') + 1)) {
-		fprintf(stderr,
-		    "tern: warning: postmaster = %s: no such user or alias; "
-		    "add it with `tern user add %s`\n",
-		    conf->postmaster, conf->postmaster);
-		ok = false;
-	}
-	dir_targets_free(&t);
-	dir_close(d);
-	return ok;
-}
-
-static void
-print_warning(void *arg, const char *name, const char *text)
-{
-	(void)arg;
-	(void)name;
-	fprintf(stderr, "tern: warning: %s\n", text);
-}
-
-static int
-cmd_check_config(const struct conf *conf, const char *path)
-{
-	conf_print(conf, stdout);
-	conf_warnings(conf, print_warning, NULL);
-	(void)warn_postmaster(conf);
-	fprintf(stderr, "tern: %s: configuration ok\n",
-	    path ? path : "(embedded default)");
-	return 0;
 }
 
 /* Run as `sendmail` (a symlink) or `tern sendmail`? */
@@ -210,7 +148,7 @@ main(int argc, char **argv)
 	if (strcmp(args[0], "serve") == 0)
 		ret = server_run(conf);
 	else if (strcmp(args[0], "check-config") == 0)
-		ret = cmd_check_config(conf, path);
+		ret = cli_check_config(conf, nargs, args);
 	else if (strcmp(args[0], "user") == 0)
 		ret = cli_user(conf, nargs, args);
 	else if (strcmp(args[0], "alias") == 0)

@@ -74,6 +74,7 @@ struct check {
 struct service {
 	const struct passwd *pw; /* NULL: no `user =`, or it does not exist */
 	char name[64];           /* for messages: "tern", or "uid 1000" */
+	char owner[64];          /* for chown: "tern", or "1000" */
 	bool root_start;         /* started as root, drops to pw */
 	bool can_try;            /* we are root, or already that user */
 };
@@ -137,10 +138,13 @@ check_user(const struct conf *conf, struct check *ck, struct service *sv)
 		/* The server runs as whoever starts it: take it to be us. */
 		(void)snprintf(sv->name, sizeof(sv->name), "uid %u",
 		    (unsigned)geteuid());
+		(void)snprintf(sv->owner, sizeof(sv->owner), "%u",
+		    (unsigned)geteuid());
 		sv->can_try = true;
 		return;
 	}
 	(void)strlcpy(sv->name, conf->user, sizeof(sv->name));
+	(void)strlcpy(sv->owner, conf->user, sizeof(sv->owner));
 	if ((sv->pw = getpwnam(conf->user)) == NULL) {
 		say(ck, L_ERR,
 		    "user %s: no such user; create it (adduser --system "
@@ -543,9 +547,10 @@ check_data_dir(const struct conf *conf, struct check *ck,
 		/* Root gives data_dir to the user at start. */
 		if (e == EACCES && sv->root_start && st.st_uid == 0)
 			return;
-		say(ck, L_ERR, "data_dir %s: %s cannot write it (%s)%s%s", dd,
-		    sv->name, strerror(e), e == EACCES ? "; chown " : "",
-		    e == EACCES ? sv->name : "");
+		say(ck, L_ERR, "data_dir %s: %s cannot write it (%s)%s%s%s%s",
+		    dd, sv->name, strerror(e), e == EACCES ? "; chown " : "",
+		    e == EACCES ? sv->owner : "", e == EACCES ? " " : "",
+		    e == EACCES ? dd : "");
 		return;
 	}
 	if (errno == EACCES) {

@@ -79,8 +79,8 @@ pass_free(struct conf_route *r)
 }
 
 /*
- * One line, without its end and leading blanks: 1, or 0 with why. line
- * numbers of the routes already given are in seen[] (0: not yet).
+ * One line, without its end and leading blanks: 0, or -1 with why. The
+ * line numbers of the routes already given are in seen[] (0: not yet).
  */
 static int
 parse_line(struct conf *c, char *s, const char *name, int lineno, int *seen,
@@ -164,10 +164,10 @@ parse_line(struct conf *c, char *s, const char *name, int lineno, int *seen,
 		r->auth_pass = xstrdup(pass);
 	}
 	free(domain);
-	return 1;
+	return 0;
 bad:
 	free(domain);
-	return 0;
+	return -1;
 }
 
 int
@@ -199,7 +199,7 @@ conf_secrets_parse(struct conf *c, const char *text, const char *name,
 		line[n] = '\0';
 		s = line + strspn(line, " \t");
 		if (*s != '\0' && *s != '#' &&
-		    parse_line(c, s, name, lineno, seen, warn, arg, why) == 0)
+		    parse_line(c, s, name, lineno, seen, warn, arg, why) == -1)
 			goto out;
 		if (nl == NULL)
 			break;
@@ -222,9 +222,12 @@ out:
 	return ret;
 }
 
-/* "chown root:GROUP PATH; chmod 0640 PATH", for the caller's group. */
+/*
+ * "chown root:GROUP and chmod 0640 it", for the caller's group; the path
+ * is in the message already (why->text is 256 bytes).
+ */
 static void
-fix_text(char *dst, size_t dstsz, const char *path, gid_t gid)
+fix_text(char *dst, size_t dstsz, gid_t gid)
 {
 	struct group *gr = getgrgid(gid);
 	char gname[32];
@@ -233,8 +236,7 @@ fix_text(char *dst, size_t dstsz, const char *path, gid_t gid)
 		(void)strlcpy(gname, gr->gr_name, sizeof(gname));
 	else
 		(void)snprintf(gname, sizeof(gname), "%u", (unsigned)gid);
-	(void)snprintf(dst, dstsz, "chown root:%s %s; chmod 0640 %s", gname,
-	    path, path);
+	(void)snprintf(dst, dstsz, "chown root:%s and chmod 0640 it", gname);
 }
 
 static const char *
@@ -254,26 +256,29 @@ static int
 check_stat(const char *path, const struct stat *st, uid_t uid, gid_t gid,
     struct why *why)
 {
-	char fix[2200], owner[64], who[64];
+	char fix[80], owner[64], who[64];
 	mode_t m = st->st_mode & 07777;
 	const char *what = NULL;
 
-	fix_text(fix, sizeof(fix), path, gid);
+	fix_text(fix, sizeof(fix), gid);
 	if (!S_ISREG(st->st_mode))
 		return why_set(why, WHY_PERM, 0,
 		    "secrets_file %s: not a regular file", path);
 	if (st->st_uid != 0 && st->st_uid != uid)
 		return why_set(why, WHY_PERM, 0,
-		    "secrets_file %s: owned by %s, neither root nor %s, which "
-		    "reads it; %s",
+		    "secrets_file %s: owned by %s, neither root nor %s; %s",
 		    path, user_name(st->st_uid, owner, sizeof(owner)),
 		    user_name(uid, who, sizeof(who)), fix);
-	if (m & (S_IWOTH | S_IXOTH))
+	if (m & S_IWOTH)
 		what = "writable by others";
 	else if (m & S_IROTH)
 		what = "readable by others";
-	else if (m & (S_IWGRP | S_IXGRP))
+	else if (m & S_IXOTH)
+		what = "open to others";
+	else if (m & S_IWGRP)
 		what = "writable by its group";
+	else if (m & S_IXGRP)
+		what = "open to its group beyond reading";
 	else if ((m & S_IRGRP) && st->st_gid != gid && st->st_gid != 0)
 		what = "readable by a group other than the server's";
 	if (what != NULL)
@@ -286,7 +291,7 @@ check_stat(const char *path, const struct stat *st, uid_t uid, gid_t gid,
 int
 conf_secrets_load(struct conf *c, warn_fn *warn, void *arg, struct why *why)
 {
-	char fix[2200], who[64], *text = NULL;
+	char fix[80], who[64], *text = NULL;
 	const char *path = c->secrets_file;
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
@@ -297,7 +302,7 @@ conf_secrets_load(struct conf *c, warn_fn *warn, void *arg, struct why *why)
 
 	if (path == NULL)
 		return 0;
-	fix_text(fix, sizeof(fix), path, gid);
+	fix_text(fix, sizeof(fix), gid);
 	fd = open(path,
 	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd == -1) {

@@ -72,11 +72,13 @@ struct check {
 
 /* Who the server runs as, and whether we can act as it. */
 struct service {
-	const struct passwd *pw; /* NULL: no `user =`, or it does not exist */
-	char name[64];           /* for messages: "tern", or "uid 1000" */
-	char owner[64];          /* for chown: "tern", or "1000" */
-	bool root_start;         /* started as root, drops to pw */
-	bool can_try;            /* we are root, or already that user */
+	bool known; /* `user =` names an account: uid, gid */
+	uid_t uid;
+	gid_t gid;
+	char name[64];   /* for messages: "tern", or "uid 1000" */
+	char owner[64];  /* for chown: "tern", or "1000" */
+	bool root_start; /* started as root, drops to uid and gid */
+	bool can_try;    /* we are root, or already that user */
 };
 
 static void say(struct check *, enum level, const char *fmt, ...)
@@ -133,6 +135,8 @@ on_warning(void *arg, const char *name, const char *text)
 static void
 check_user(const struct conf *conf, struct check *ck, struct service *sv)
 {
+	const struct passwd *pw;
+
 	memset(sv, 0, sizeof(*sv));
 	if (conf->user == NULL) {
 		/* The server runs as whoever starts it: take it to be us. */
@@ -145,7 +149,7 @@ check_user(const struct conf *conf, struct check *ck, struct service *sv)
 	}
 	(void)strlcpy(sv->name, conf->user, sizeof(sv->name));
 	(void)strlcpy(sv->owner, conf->user, sizeof(sv->owner));
-	if ((sv->pw = getpwnam(conf->user)) == NULL) {
+	if ((pw = getpwnam(conf->user)) == NULL) {
 		say(ck, L_ERR,
 		    "user %s: no such user; create it (adduser --system "
 		    "--group %s) or remove `user =`",
@@ -153,7 +157,11 @@ check_user(const struct conf *conf, struct check *ck, struct service *sv)
 		return;
 	}
 	sv->root_start = geteuid() == 0;
-	sv->can_try = geteuid() == 0 || geteuid() == sv->pw->pw_uid;
+	/* Copied: getpwnam()'s buffer is reused by later calls. */
+	sv->known = true;
+	sv->uid = pw->pw_uid;
+	sv->gid = pw->pw_gid;
+	sv->can_try = geteuid() == 0 || geteuid() == sv->uid;
 	if (!sv->can_try)
 		say(ck, L_NOTE,
 		    "not run as root: what user %s can read and write is not "
@@ -637,15 +645,13 @@ check_as_user(struct conf *conf, struct check *ck, const struct service *sv)
 
 /* As `tern serve` drops (server.c): primary group only. */
 static int
-drop_to(const struct passwd *pw)
+drop_to(uid_t uid, gid_t gid)
 {
 	uid_t r, e, s;
 
-	if (setgroups(1, &pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1 ||
-	    getresuid(&r, &e, &s) == -1 || r != pw->pw_uid || e != pw->pw_uid ||
-	    s != pw->pw_uid)
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1 || getresuid(&r, &e, &s) == -1 ||
+	    r != uid || e != uid || s != uid)
 		return -1;
 	return 0;
 }
@@ -677,7 +683,7 @@ try_as_user(struct conf *conf, struct check *ck, const struct service *sv)
 		(void)close(fds[0]);
 		memset(&child, 0, sizeof(child));
 		child.fd = fds[1];
-		if (sv->root_start && drop_to(sv->pw) == -1) {
+		if (sv->root_start && drop_to(sv->uid, sv->gid) == -1) {
 			say(&child, L_ERR, "drop privileges to %s: %s",
 			    sv->name, strerror(errno));
 			_exit(0);
@@ -751,7 +757,7 @@ cli_check_config(struct conf *conf, int argc, char **argv)
 	check_user(conf, &ck, &sv);
 	check_tls(conf, &ck);
 	check_dir(conf, &ck);
-	if (sv.can_try && (sv.pw != NULL || conf->user == NULL))
+	if (sv.can_try && (sv.known || conf->user == NULL))
 		try_as_user(conf, &ck, &sv);
 	if (ck.nerr > 0) {
 		fprintf(stderr, "tern: %s: %zu error%s, %zu warning%s\n",

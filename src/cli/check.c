@@ -414,12 +414,10 @@ static int
 has_mailbox(struct dir *d, const struct aliases *al, const char *a)
 {
 	struct why why;
-	int rc;
 
 	if (is_alias(al, a) || is_alias(al, strrchr(a, '@')))
 		return 1;
-	rc = dir_user_exists(d, a, &why);
-	return rc;
+	return dir_user_exists(d, a, &why);
 }
 
 static void
@@ -564,8 +562,8 @@ check_data_dir(const struct conf *conf, struct check *ck,
 	if (errno == EACCES) {
 		say(ck, L_ERR,
 		    "data_dir %s: %s cannot reach it: a directory above it "
-		    "is not searchable (chmod o+x, or a group %s is in)",
-		    dd, sv->name, sv->name);
+		    "is not searchable by it (chmod o+x that directory)",
+		    dd, sv->name);
 		return;
 	}
 	if (errno != ENOENT) {
@@ -597,9 +595,7 @@ check_data_dir(const struct conf *conf, struct check *ck,
 		    dd, sv->name, up, strerror(errno));
 	else
 		say(ck, L_NOTE,
-		    "data_dir %s does not exist yet; tern serve "
-		    "makes it",
-		    dd);
+		    "data_dir %s does not exist yet; tern serve makes it", dd);
 }
 
 /* The server reads them as root at start, but reloads as its user. */
@@ -660,7 +656,7 @@ drop_to(uid_t uid, gid_t gid)
 static void
 try_as_user(struct conf *conf, struct check *ck, const struct service *sv)
 {
-	char *buf, *line, *nl;
+	char tmp[4096], *buf, *line, *nl;
 	struct check child;
 	size_t n = 0;
 	ssize_t r;
@@ -693,12 +689,15 @@ try_as_user(struct conf *conf, struct check *ck, const struct service *sv)
 	}
 	(void)close(fds[1]);
 	buf = xmalloc(CHECK_REPORT_MAX + 1);
-	while (n < CHECK_REPORT_MAX &&
-	       (r = read(fds[0], buf + n, CHECK_REPORT_MAX - n)) != 0) {
+	/* To the end, past the cap too: a blocked child would never exit. */
+	while ((r = read(fds[0], tmp, sizeof(tmp))) != 0) {
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1)
 			break;
+		if ((size_t)r > CHECK_REPORT_MAX - n)
+			r = (ssize_t)(CHECK_REPORT_MAX - n);
+		memcpy(buf + n, tmp, (size_t)r);
 		n += (size_t)r;
 	}
 	(void)close(fds[0]);

@@ -30,69 +30,6 @@
 
 #define TERN_VERSION "0.1.0"
 
-static bool
-is_local(void *arg, const char *domain)
-{
-	return conf_is_local_domain(arg, domain);
-}
-
-static bool
-warn_postmaster(const struct conf *conf)
-{
-	char dbpath[4096];
-	struct dir_targets t = { 0 };
-	struct why why;
-	struct dir *d;
-	enum dir_resolve_status st;
-	bool ok = true;
-	int n;
-
-	if (conf->postmaster == NULL)
-		return true;
-	n = snprintf(dbpath, sizeof(dbpath), "%s/tern.db", conf->data_dir);
-	if (n < 0 || (size_t)n >= sizeof(dbpath) ||
-	    access(dbpath, F_OK) == -1) {
-		fprintf(stderr, "tern: warning: postmaster %s: no user "
-				"database yet (%s)\n",
-		    conf->postmaster, dbpath);
-		return false;
-	}
-	d = dir_open(dbpath, &why);
-	if (d == NULL)
-		return false;
-	st = dir_resolve(d, conf->postmaster, is_local, (void *)conf, &t, &why);
-	if (st == DIR_NO_SUCH_USER &&
-	    conf_is_local_domain(conf, strrchr(conf->postmaster, '@') + 1)) {
-		fprintf(stderr,
-		    "tern: warning: postmaster = %s: no such user or alias; "
-		    "add it with `tern user add %s`\n",
-		    conf->postmaster, conf->postmaster);
-		ok = false;
-	}
-	dir_targets_free(&t);
-	dir_close(d);
-	return ok;
-}
-
-static void
-print_warning(void *arg, const char *name, const char *text)
-{
-	(void)arg;
-	(void)name;
-	fprintf(stderr, "tern: warning: %s\n", text);
-}
-
-static int
-cmd_check_config(const struct conf *conf, const char *path)
-{
-	conf_print(conf, stdout);
-	conf_warnings(conf, print_warning, NULL);
-	(void)warn_postmaster(conf);
-	fprintf(stderr, "tern: %s: configuration ok\n",
-	    path ? path : "(embedded default)");
-	return 0;
-}
-
 static void
 usage(FILE *f)
 {
@@ -154,18 +91,6 @@ usage_serve(FILE *f)
 }
 
 static void
-usage_check_config(FILE *f)
-{
-	fputs("usage: tern [-c FILE | --demo] check-config\n"
-	      "Load the configuration, print it as it takes effect (defaults "
-	      "included),\n"
-	      "and warn about what loads but may not do what was meant. Exit "
-	      "78 when it\n"
-	      "does not load.\n",
-	    f);
-}
-
-static void
 usage_version(FILE *f)
 {
 	fputs("usage: tern version (or tern --version)\n", f);
@@ -190,7 +115,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "serve", CMD_CONF, usage_serve },
-	{ "check-config", CMD_CONF, usage_check_config },
+	{ "check-config", CMD_CONF, cli_check_config_usage },
 	{ "init", CMD_NO_CONF, cli_init_usage },
 	{ "user", CMD_CONF, cli_user_usage },
 	{ "alias", CMD_CONF, cli_alias_usage },
@@ -311,7 +236,6 @@ run(const struct command *c, const struct globals *g, int nargs, char **args)
 	if (strcmp(c->name, "init") == 0)
 		return cli_init(g->path, nargs, args);
 	if ((strcmp(c->name, "serve") == 0 ||
-	        strcmp(c->name, "check-config") == 0 ||
 	        strcmp(c->name, "reload") == 0) &&
 	    nargs > 1)
 		return bad_usage(c, "unexpected '%s'", args[1]);
@@ -320,7 +244,7 @@ run(const struct command *c, const struct globals *g, int nargs, char **args)
 	if (strcmp(c->name, "serve") == 0)
 		ret = server_run(conf);
 	else if (strcmp(c->name, "check-config") == 0)
-		ret = cmd_check_config(conf, conf->path);
+		ret = cli_check_config(conf, nargs, args);
 	else if (strcmp(c->name, "user") == 0)
 		ret = cli_user(conf, nargs, args);
 	else if (strcmp(c->name, "alias") == 0)

@@ -36,6 +36,20 @@ int cli_user(const struct conf *, int argc, char **argv);
  */
 int cli_alias(const struct conf *, int argc, char **argv);
 
+/* ---- tern check-config (issue 15, cli/check.c) ---- */
+
+/*
+ * argv[0] is "check-config": print conf (only what differs from the
+ * defaults; --all: everything; never a password) on stdout, then check
+ * it against the system, as the server's user where that matters
+ * (cli/check.c lists the checks). Errors and warnings go to stderr as
+ * "tern: error: ..." and "tern: warning: ...". Exit 0 (warnings too),
+ * 78 (EX_CONFIG) after an error, 64 on a usage error. conf is left as
+ * it is; a child process fills its own copy with the secrets.
+ */
+int cli_check_config(struct conf *, int argc, char **argv);
+void cli_check_config_usage(FILE *);
+
 /* ---- tern queue (queue/spool.h, read-only) ---- */
 
 /*

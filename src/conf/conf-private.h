@@ -9,6 +9,8 @@
  *            host:port, login names
  *   route.c  [routes]: parse, look up, print
  *   relay.c  [relay_domains]: parse, look up, print
+ *   secrets.c secrets_file: route passwords, read by the server only
+ *   check.c  conf_warnings(): advice about a configuration that loads
  *   print.c  conf_print(): the effective configuration as a file
  * Nothing outside conf/ includes this.
  * Trust: as conf.h: the operator's file, trusted but checked.
@@ -81,6 +83,7 @@ enum str_key {
 	K_LOG_FILE,
 	K_RELAY_NETWORKS,
 	K_SENDER_OWNERSHIP,
+	K_SECRETS_FILE,
 	K_STR_COUNT,
 };
 
@@ -200,13 +203,13 @@ bool conf_hostport_parse(const char *s, size_t n, unsigned defport,
 /* A [routes] line: "DOMAIN = TARGET [options]". 1, or 0 after fail. */
 int conf_on_route(struct parse *, const char *key, const char *v);
 void conf_route_free(struct conf_route *);
-void conf_print_routes(const struct conf *, FILE *);
+void conf_print_routes(const struct conf *, FILE *, unsigned flags);
 
 /* relay.c */
 
 /* A [relay_domains] line: "DOMAIN = CHECK". 1, or 0 after conf_fail. */
 int conf_on_relay(struct parse *, const char *key, const char *v);
 void conf_relay_free(struct conf_relay_domain *);
-void conf_print_relay(const struct conf *, FILE *);
+void conf_print_relay(const struct conf *, FILE *, unsigned flags);
 
 #endif

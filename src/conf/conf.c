@@ -34,7 +34,7 @@ static const char *const sect_names[] = { "top level", "listener", "limits",
 
 static const char *const str_keys[K_STR_COUNT] = { "hostname", "data_dir",
 	"domains", "user", "postmaster", "log_file", "relay_networks",
-	"sender_ownership" };
+	"sender_ownership", "secrets_file" };
 
 static const char *const lis_keys[L_COUNT] = { "address", "mode", "tls",
 	"allow", "deny" };
@@ -348,6 +348,19 @@ set_str(struct parse *p, enum str_key k, const char *v)
 			    "(local@domain): %s",
 			    v, a.is_null ? "empty" : why);
 		c->postmaster = xstrdup(v);
+		return 1;
+	case K_SECRETS_FILE:
+		/* The server's working directory is not the operator's. */
+		if (v[0] != '/')
+			return conf_fail(p, p->lineno,
+			    "secrets_file '%.64s': needs an absolute path, "
+			    "e.g. /etc/tern/secrets",
+			    v);
+		if (strlen(v) >= CONF_PATH_MAX)
+			return conf_fail(p, p->lineno,
+			    "secrets_file: path longer than %d bytes",
+			    CONF_PATH_MAX - 1);
+		c->secrets_file = xstrdup(v);
 		return 1;
 	case K_RELAY_NETWORKS:
 		return conf_set_networks(p, "relay_networks",
@@ -682,6 +695,7 @@ conf_free(struct conf *c)
 		conf_relay_free(&c->relay_domains[i]);
 	free(c->relay_domains);
 	str_free(&c->dns_server);
+	str_free(&c->secrets_file);
 	for (i = 0; i < c->nlisteners; i++) {
 		free(c->listeners[i].name);
 		free(c->listeners[i].address);

@@ -123,7 +123,13 @@ struct conf_route {
 	char *path;   /* LMTP unix socket, or NULL */
 	enum conf_route_tls tls;
 	char *auth_user; /* AUTH PLAIN/LOGIN for a smarthost, or NULL */
+	/*
+	 * With auth=USER:PASSWORD, the password from the config file
+	 * (auth_inline); with auth=USER, NULL until conf_secrets_load()
+	 * fills it in from secrets_file (only the server does).
+	 */
 	char *auth_pass;
+	bool auth_inline;
 };
 
 /*
@@ -195,6 +201,8 @@ struct conf {
 	struct conf_relay_domain *relay_domains;
 	size_t nrelay_domains;
 	char *dns_server; /* "127.0.0.1:5353", or NULL: /etc/resolv.conf */
+	/* Route passwords for auth=USER (issue 15), or NULL: none. */
+	char *secrets_file;
 };
 
 /* Load FILE; NULL with why->text = "FILE:LINE: problem" on error. */
@@ -231,8 +239,17 @@ const struct conf *conf_holder_get(struct conf_holder *);
 /* Make c current (its reference taken over); the old one is dropped. */
 void conf_holder_set(struct conf_holder *, const struct conf *c);
 
-/* Print the effective configuration as a valid config file. */
-void conf_print(const struct conf *, FILE *);
+/* conf_print() flags. */
+#define CONF_PRINT_ALL 0x1u /* defaults too, each number with its range */
+
+/*
+ * Print the configuration as a file that conf_load() reads back to the
+ * same settings: only what differs from the defaults (like postconf -n),
+ * or with CONF_PRINT_ALL every setting. A password is never printed: a
+ * route's auth= shows its user alone, and one whose password is inline
+ * gets a comment saying so (that printed line needs a secrets_file).
+ */
+void conf_print(const struct conf *, FILE *, unsigned flags);
 
 /*
  * The route for `domain` (any case, optional trailing dot): its own
@@ -250,10 +267,55 @@ const char *conf_relay_check_name(enum conf_relay_check);
 /*
  * Advice about a configuration that loads but is likely not what its
  * operator wants (a [routes] domain that no longer relays, a relay
- * domain without a recipient check): fn(arg, name, text) once for each,
- * `name` a short tag for logs, `text` one line for a person.
+ * domain without a recipient check, a password sent without TLS):
+ * fn(arg, name, text) once for each, `name` a short tag for logs, `text`
+ * one line for a person. Pure: looks at nothing but the conf
+ * (conf/check.c; cli/check.c has the checks that look at the system).
  */
 void conf_warnings(const struct conf *,
+    void (*fn)(void *arg, const char *name, const char *text), void *arg);
+
+/*
+ * Secrets (issue 15, conf/secrets.c). secrets_file holds the passwords of
+ * routes that say auth=USER, one line per route:
+ *
+ *   # ROUTE_DOMAIN  USER:PASSWORD
+ *   *               relay@example.org:s3cret
+ *
+ * conf_load() never reads it, so `tern sendmail`, `tern user` and
+ * `tern queue` work without the right to. The server reads it after the
+ * privilege drop, as the user it runs as.
+ */
+
+/*
+ * Read c->secrets_file (nothing to do when unset) and give every route
+ * with auth=USER its password. Run it as the server's user: the file must
+ * be a regular file, not a link, owned by root or the caller, neither
+ * writable by group or others nor readable by others, and readable by
+ * its group only when that is the caller's group or root's. Call it on
+ * a conf no other thread uses yet: the server calls it at start after
+ * the privilege drop, and must on every reload with the new conf.
+ * warn(arg, name, text) gets advice (a line no route uses); may be NULL.
+ * 0, or -1 with why->text ("FILE[:LINE]: what is wrong; what to do"),
+ * which never holds a password.
+ */
+int conf_secrets_load(struct conf *,
+    void (*warn)(void *arg, const char *name, const char *text), void *arg,
+    struct why *);
+
+/*
+ * The parser of conf_secrets_load(), for tests: `text` is the file's
+ * contents, `name` its name in messages. Same results.
+ */
+int conf_secrets_parse(struct conf *, const char *text, const char *name,
+    void (*warn)(void *arg, const char *name, const char *text), void *arg,
+    struct why *);
+
+/*
+ * Advice that needs the file system: a route with auth=USER:PASSWORD in
+ * a config file every local user may read. fn as for conf_warnings().
+ */
+void conf_secrets_warnings(const struct conf *,
     void (*fn)(void *arg, const char *name, const char *text), void *arg);
 
 /*

@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * conf/print.c - conf_print(): the effective configuration written back
- * as a file that conf_load() reads to the same struct conf.
- * Trust: internal.
+ * as a file that conf_load() reads to the same struct conf; by default
+ * only the settings that differ from their defaults, with CONF_PRINT_ALL
+ * all of them. Sections with nothing to show are left out.
+ * Trust: internal. Passwords are never printed (route.c).
  */
 #include "conf/conf-private.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_DATA_DIR "/var/lib/tern" /* as conf.c's finish() */
 
 static const char *
 mode_name(enum conf_mode m)
@@ -29,14 +35,36 @@ tls_name(enum conf_tls t)
 	return "none";
 }
 
+static int word_load(const struct conf *, const struct word_key *);
+
+/* Does a numeric or word key of `sect` differ from its default? */
+static bool
+changed(const struct conf *c, enum sect sect)
+{
+	size_t i;
+
+	for (i = 0; i < conf_nkeys; i++)
+		if (conf_keys[i].sect == sect &&
+		    conf_num_load(c, &conf_keys[i]) != conf_keys[i].def)
+			return true;
+	for (i = 0; i < conf_nword_keys; i++)
+		if (conf_word_keys[i].sect == sect &&
+		    word_load(c, &conf_word_keys[i]) != 0)
+			return true;
+	return false;
+}
+
 static void
-print_nums(const struct conf *c, enum sect sect, FILE *fp)
+print_nums(const struct conf *c, enum sect sect, FILE *fp, unsigned flags)
 {
 	char v[32], lo[32], hi[32];
 	size_t i;
 
 	for (i = 0; i < conf_nkeys; i++) {
 		if (conf_keys[i].sect != sect)
+			continue;
+		if (!(flags & CONF_PRINT_ALL) &&
+		    conf_num_load(c, &conf_keys[i]) == conf_keys[i].def)
 			continue;
 		conf_num_format(v, sizeof(v), conf_keys[i].kind,
 		    conf_num_load(c, &conf_keys[i]));
@@ -52,9 +80,15 @@ print_nums(const struct conf *c, enum sect sect, FILE *fp)
 	}
 }
 
+static int
+word_load(const struct conf *c, const struct word_key *wk)
+{
+	return *(const int *)(const void *)((const char *)c + wk->off);
+}
+
 /* The word settings of a section, with the words they may take. */
 static void
-print_words(const struct conf *c, enum sect sect, FILE *fp)
+print_words(const struct conf *c, enum sect sect, FILE *fp, unsigned flags)
 {
 	const struct word_key *wk;
 	size_t i, j;
@@ -64,7 +98,9 @@ print_words(const struct conf *c, enum sect sect, FILE *fp)
 		wk = &conf_word_keys[i];
 		if (wk->sect != sect)
 			continue;
-		v = *(const int *)(const void *)((const char *)c + wk->off);
+		/* The first word is the default. */
+		if ((v = word_load(c, wk)) == 0 && !(flags & CONF_PRINT_ALL))
+			continue;
 		fprintf(fp, "%s = %s\t;", wk->name, wk->words[v]);
 		for (j = 0; wk->words[j] != NULL; j++)
 			fprintf(fp, " %s%s", wk->words[j],
@@ -75,12 +111,12 @@ print_words(const struct conf *c, enum sect sect, FILE *fp)
 /* Four networks a line: lines are capped at load, the key may repeat. */
 static void
 print_networks(FILE *fp, const char *key, const struct cidr *nets, size_t n,
-    const char *unset)
+    const char *unset, unsigned flags)
 {
 	char net[CIDR_STR_MAX];
 	size_t i;
 
-	if (n == 0 && unset != NULL)
+	if (n == 0 && unset != NULL && (flags & CONF_PRINT_ALL))
 		fprintf(fp, "# %s = (not set: %s)\n", key, unset);
 	for (i = 0; i < n; i++) {
 		cidr_format(&nets[i], net, sizeof(net));
@@ -91,23 +127,83 @@ print_networks(FILE *fp, const char *key, const struct cidr *nets, size_t n,
 }
 
 static void
-print_opt(FILE *fp, const char *key, const char *v, const char *unset)
+print_opt(FILE *fp, const char *key, const char *v, const char *unset,
+    unsigned flags)
 {
 	if (v != NULL)
 		fprintf(fp, "%s = %s\n", key, v);
-	else
+	else if (flags & CONF_PRINT_ALL)
 		fprintf(fp, "# %s = (not set: %s)\n", key, unset);
 }
 
-void
-conf_print(const struct conf *c, FILE *fp)
+/* Is h what conf_load() would pick without `hostname =`? */
+static bool
+is_default_hostname(const char *h)
 {
+	char host[256], *norm;
+	const char *why;
+	bool same;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		return false;
+	host[sizeof(host) - 1] = '\0';
+	if (!conf_domain_norm(host, strlen(host), &norm, &why))
+		return false;
+	same = strcmp(norm, h) == 0;
+	free(norm);
+	return same;
+}
+
+static void
+print_listener(const struct conf_listener *l, FILE *fp, unsigned flags)
+{
+	bool all = flags & CONF_PRINT_ALL;
+
+	fprintf(fp, "\n[listener %s]\naddress = %s\n", l->name, l->address);
+	if (all || l->mode != CONF_MODE_MX)
+		fprintf(fp, "mode = %s\n", mode_name(l->mode));
+	if (all || l->tls != CONF_TLS_NONE)
+		fprintf(fp, "tls = %s\n", tls_name(l->tls));
+	print_networks(fp, "allow", l->allow, l->nallow,
+	    l->ndeny > 0 ? "all but deny" : "everyone", flags);
+	print_networks(fp, "deny", l->deny, l->ndeny, NULL, flags);
+}
+
+static void
+print_tls(const struct conf *c, FILE *fp, unsigned flags)
+{
+	const struct conf_tls_opts *t = &c->tls;
+
+	if (!(flags & CONF_PRINT_ALL) && t->cert == NULL && t->key == NULL &&
+	    t->ciphers == NULL && t->min_version == CONF_TLS_V1_2)
+		return;
+	fprintf(fp, "\n[tls]\n");
+	print_opt(fp, "cert", t->cert, "self-signed, generated in data_dir/tls",
+	    flags);
+	print_opt(fp, "key", t->key,
+	    t->cert != NULL ? "in the cert file" : "self-signed", flags);
+	print_opt(fp, "ciphers", t->ciphers, "OpenSSL's defaults", flags);
+	if ((flags & CONF_PRINT_ALL) || t->min_version != CONF_TLS_V1_2)
+		fprintf(fp, "min_version = %s\n",
+		    t->min_version == CONF_TLS_V1_3 ? "TLSv1.3" : "TLSv1.2");
+}
+
+void
+conf_print(const struct conf *c, FILE *fp, unsigned flags)
+{
+	bool all = flags & CONF_PRINT_ALL;
 	size_t i, col = 0;
 
-	fprintf(fp, "# tern configuration%s%s\n", c->path ? " from " : "",
+	/* A comment is a line too: at most CONF_LINE_MAX bytes. */
+	fprintf(fp, "# tern configuration%s%.160s\n", c->path ? " from " : "",
 	    c->path ? c->path : "");
-	fprintf(fp, "hostname = %s\n", c->hostname);
-	fprintf(fp, "data_dir = %s\n", c->data_dir);
+	if (!all)
+		fprintf(fp, "# (settings that differ from the defaults; "
+		            "check-config --all shows every one)\n");
+	if (all || !is_default_hostname(c->hostname))
+		fprintf(fp, "hostname = %s\n", c->hostname);
+	if (all || strcmp(c->data_dir, DEFAULT_DATA_DIR) != 0)
+		fprintf(fp, "data_dir = %s\n", c->data_dir);
 	/* Wrapped: lines are capped at load, "domains" may repeat. */
 	for (i = 0; i < c->ndomains; i++) {
 		if (col > 0 && col + strlen(c->domains[i]) > CONF_PRINT_WIDTH) {
@@ -121,41 +217,32 @@ conf_print(const struct conf *c, FILE *fp)
 			col += (size_t)fprintf(fp, ", %s", c->domains[i]);
 	}
 	fputc('\n', fp);
-	print_opt(fp, "user", c->user, "no privilege drop");
-	print_opt(fp, "postmaster", c->postmaster, "none");
-	print_opt(fp, "log_file", c->log_file, "log to stderr");
-	print_opt(fp, "dns_server", c->dns_server, "/etc/resolv.conf");
+	print_opt(fp, "user", c->user, "no privilege drop", flags);
+	print_opt(fp, "postmaster", c->postmaster, "none", flags);
+	print_opt(fp, "log_file", c->log_file, "log to stderr", flags);
+	print_opt(fp, "dns_server", c->dns_server, "/etc/resolv.conf", flags);
+	print_opt(fp, "secrets_file", c->secrets_file,
+	    "route passwords only inline", flags);
 	print_networks(fp, "relay_networks", c->relay_networks,
 	    c->nrelay_networks,
-	    "submission relays for authenticated clients only");
-	fprintf(fp, "sender_ownership = %s\n",
-	    c->sender_ownership == CONF_SENDER_ANY ? "any" : "own");
-	print_nums(c, S_TOP, fp);
-	for (i = 0; i < c->nlisteners; i++) {
-		const struct conf_listener *l = &c->listeners[i];
-
-		fprintf(fp,
-		    "\n[listener %s]\naddress = %s\nmode = %s\n"
-		    "tls = %s\n",
-		    l->name, l->address, mode_name(l->mode), tls_name(l->tls));
-		print_networks(fp, "allow", l->allow, l->nallow,
-		    l->ndeny > 0 ? "all but deny" : "everyone");
-		print_networks(fp, "deny", l->deny, l->ndeny, NULL);
+	    "submission relays for authenticated clients only", flags);
+	if (all || c->sender_ownership != CONF_SENDER_OWN)
+		fprintf(fp, "sender_ownership = %s\n",
+		    c->sender_ownership == CONF_SENDER_ANY ? "any" : "own");
+	print_nums(c, S_TOP, fp, flags);
+	for (i = 0; i < c->nlisteners; i++)
+		print_listener(&c->listeners[i], fp, flags);
+	if (all || changed(c, S_LIMITS)) {
+		fprintf(fp, "\n[limits]\n");
+		print_nums(c, S_LIMITS, fp, flags);
+		print_words(c, S_LIMITS, fp, flags);
 	}
-	fprintf(fp, "\n[limits]\n");
-	print_nums(c, S_LIMITS, fp);
-	print_words(c, S_LIMITS, fp);
-	fprintf(fp, "\n[queue]\n");
-	print_nums(c, S_QUEUE, fp);
-	print_words(c, S_QUEUE, fp);
-	conf_print_routes(c, fp);
-	conf_print_relay(c, fp);
-	fprintf(fp, "\n[tls]\n");
-	print_opt(fp, "cert", c->tls.cert,
-	    "self-signed, generated in data_dir/tls");
-	print_opt(fp, "key", c->tls.key,
-	    c->tls.cert != NULL ? "in the cert file" : "self-signed");
-	print_opt(fp, "ciphers", c->tls.ciphers, "OpenSSL's defaults");
-	fprintf(fp, "min_version = %s\n",
-	    c->tls.min_version == CONF_TLS_V1_3 ? "TLSv1.3" : "TLSv1.2");
+	if (all || changed(c, S_QUEUE)) {
+		fprintf(fp, "\n[queue]\n");
+		print_nums(c, S_QUEUE, fp, flags);
+		print_words(c, S_QUEUE, fp, flags);
+	}
+	conf_print_routes(c, fp, flags);
+	conf_print_relay(c, fp, flags);
+	print_tls(c, fp, flags);
 }

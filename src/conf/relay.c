@@ -122,12 +122,14 @@ conf_relay_domain_find(const struct conf *c, const char *domain)
 }
 
 void
-conf_print_relay(const struct conf *c, FILE *fp)
+conf_print_relay(const struct conf *c, FILE *fp, unsigned flags)
 {
 	const struct conf_relay_domain *rd;
 	const char *sep;
 	size_t i;
 
+	if (c->nrelay_domains == 0 && !(flags & CONF_PRINT_ALL))
+		return;
 	fprintf(fp, "\n[relay_domains]\n");
 	if (c->nrelay_domains == 0)
 		fprintf(fp, "# (none: mail from outside is accepted only for "
@@ -145,41 +147,5 @@ conf_print_relay(const struct conf *c, FILE *fp)
 		else
 			fprintf(fp, "%s%s%s\n", rd->domain, sep,
 			    conf_relay_check_name(rd->check));
-	}
-}
-
-void
-conf_warnings(const struct conf *c,
-    void (*fn)(void *arg, const char *name, const char *text), void *arg)
-{
-	const struct conf_route *rt;
-	char text[1024];
-	size_t i;
-
-	for (i = 0; i < c->nroutes; i++) {
-		rt = &c->routes[i];
-		if (strcmp(rt->domain, "*") == 0 ||
-		    conf_is_local_domain(c, rt->domain) ||
-		    conf_relay_domain_find(c, rt->domain) != NULL)
-			continue;
-		(void)snprintf(text, sizeof(text),
-		    "[routes] %s: mail from outside for %s is refused "
-		    "(relay access denied): a route says how mail travels, "
-		    "not who may send it. If this server relays for %s (a "
-		    "backup MX, an internal host), add it to [relay_domains] "
-		    "with a recipient check, e.g. `%s = verify`",
-		    rt->domain, rt->domain, rt->domain, rt->domain);
-		fn(arg, "route_not_relay_domain", text);
-	}
-	for (i = 0; i < c->nrelay_domains; i++) {
-		if (c->relay_domains[i].check != CONF_RELAY_ANY)
-			continue;
-		(void)snprintf(text, sizeof(text),
-		    "[relay_domains] %s = any: mail for every local part is "
-		    "accepted, and what the next hop refuses is bounced, often "
-		    "to forged senders (backscatter); choose verify, "
-		    "file:/path or users",
-		    c->relay_domains[i].domain);
-		fn(arg, "relay_domain_unchecked", text);
 	}
 }

@@ -3,7 +3,8 @@
  * conf/route.c - [routes]: where mail for a domain goes instead of its
  * MX ("DOMAIN = host[:port] | lmtp:/path | lmtp:host[:port]" with tls=
  * and auth= options), the lookup the router uses, and printing back.
- * Trust: the operator's text; auth= passwords are wiped when freed.
+ * Trust: the operator's text; auth= passwords are wiped when freed and
+ * never printed.
  */
 #include "conf/conf-private.h"
 
@@ -28,11 +29,16 @@ conf_route_free(struct conf_route *r)
 	free(r->auth_pass);
 }
 
-/* One option after the target: tls=may|none|require, auth=USER:PASS. */
+/*
+ * One option after the target: tls=may|none|require, auth=USER (the
+ * password from secrets_file) or auth=USER:PASS (inline, warned about
+ * when the file is readable by others).
+ */
 static int
 route_opt(struct parse *p, struct conf_route *r, const char *o, size_t n)
 {
 	const char *colon;
+	size_t ulen;
 
 	if (n > 4 && memcmp(o, "tls=", 4) == 0) {
 		if (n == 7 && memcmp(o + 4, "may", 3) == 0)
@@ -49,16 +55,32 @@ route_opt(struct parse *p, struct conf_route *r, const char *o, size_t n)
 		return 1;
 	}
 	if (n > 5 && memcmp(o, "auth=", 5) == 0) {
-		colon = memchr(o + 5, ':', n - 5);
-		if (colon == NULL || colon == o + 5 ||
-		    n - 5 > 2 * CONF_AUTH_MAX)
-			return conf_fail(p, p->lineno,
-			    "route %s: auth= expects USER:PASSWORD", r->domain);
 		if (r->auth_user != NULL)
 			return conf_fail(p, p->lineno,
 			    "route %s: auth= given twice", r->domain);
-		r->auth_user = xstrndup(o + 5, (size_t)(colon - o - 5));
-		r->auth_pass = xstrndup(colon + 1, (size_t)(o + n - colon - 1));
+		colon = memchr(o + 5, ':', n - 5);
+		ulen = colon != NULL ? (size_t)(colon - o - 5) : n - 5;
+		if (ulen == 0 || ulen > CONF_AUTH_MAX ||
+		    (colon != NULL && n - 6 - ulen > CONF_AUTH_MAX))
+			return conf_fail(p, p->lineno,
+			    "route %s: auth= expects USER (its password in "
+			    "secrets_file) or USER:PASSWORD",
+			    r->domain);
+		/* Top-level keys come before any section: this is final. */
+		if (colon == NULL && p->c->secrets_file == NULL)
+			return conf_fail(p, p->lineno,
+			    "route %s: auth=%.*s takes its password from "
+			    "secrets_file, which is not set; add at the top "
+			    "secrets_file = /etc/tern/secrets and there the "
+			    "line '%s %.*s:PASSWORD'",
+			    r->domain, (int)(ulen > 64 ? 64 : ulen), o + 5,
+			    r->domain, (int)(ulen > 64 ? 64 : ulen), o + 5);
+		r->auth_user = xstrndup(o + 5, ulen);
+		if (colon != NULL) {
+			r->auth_pass =
+			    xstrndup(colon + 1, (size_t)(o + n - colon - 1));
+			r->auth_inline = true;
+		}
 		return 1;
 	}
 	return conf_fail(p, p->lineno,
@@ -67,7 +89,7 @@ route_opt(struct parse *p, struct conf_route *r, const char *o, size_t n)
 }
 
 /*
- * [routes]: "DOMAIN = TARGET [tls=...] [auth=USER:PASS]" where DOMAIN is
+ * [routes]: "DOMAIN = TARGET [tls=...] [auth=USER[:PASS]]" where DOMAIN is
  * a domain or "*" and TARGET is host[:port] or lmtp:/path or
  * lmtp:host[:port].
  */
@@ -189,21 +211,29 @@ format_route(const struct conf_route *r, bool compact, char *out, size_t outsz)
 	if (r->tls != CONF_ROUTE_TLS_MAY)
 		n += (size_t)snprintf(out + n, outsz - n, " tls=%s",
 		    tls[r->tls]);
-	/* The operator's own file: print it back as written. */
+	/* Never the password: conf_print_routes() says where it is. */
 	if (r->auth_user != NULL)
-		n += (size_t)snprintf(out + n, outsz - n, " auth=%s:%s",
-		    r->auth_user, r->auth_pass);
+		n += (size_t)snprintf(out + n, outsz - n, " auth=%s",
+		    r->auth_user);
 	return n;
 }
 
 void
-conf_print_routes(const struct conf *c, FILE *fp)
+conf_print_routes(const struct conf *c, FILE *fp, unsigned flags)
 {
 	char line[2048]; /* domain, host, auth: each capped well below */
 	size_t i;
 
+	if (c->nroutes == 0 && !(flags & CONF_PRINT_ALL))
+		return;
 	fprintf(fp, "\n[routes]\n");
 	for (i = 0; i < c->nroutes; i++) {
+		/* No domain here: a comment is a line, and lines are capped. */
+		if (c->routes[i].auth_inline)
+			fprintf(fp,
+			    "# next route: its auth= password is in the "
+			    "config file (not shown); move it to "
+			    "secrets_file\n");
 		/* Explicit where it fits in a line, as loadable as the input.
 		 */
 		if (format_route(&c->routes[i], false, line, sizeof(line)) >

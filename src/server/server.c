@@ -4,10 +4,10 @@
  * of `tern serve`.
  *
  * Order matters (STYLE 2.9): create the data directory, bind every
- * listener, drop privileges and verify, recover the queue, then start the
- * loops and say `event=ready`. SIGTERM stops accepting, lets sessions in
- * the middle of a message finish (bounded by a grace period), and exits
- * with the queue intact.
+ * listener, drop privileges and verify, read the secrets file, recover
+ * the queue, then start the loops and say `event=ready`. SIGTERM stops
+ * accepting, lets sessions in the middle of a message finish (bounded by
+ * a grace period), and exits with the queue intact.
  * Trust: root until the listeners are bound.
  */
 #include "server/server.h"
@@ -681,7 +681,7 @@ loop_count(const struct conf *conf)
 }
 
 int
-server_run(const struct conf *conf)
+server_run(struct conf *conf)
 {
 	struct server srv;
 	struct sched_deliverer *dlv;
@@ -740,8 +740,16 @@ server_run(const struct conf *conf)
 	srv.authf = authfail_new(&conf->limits, AUTHFAIL_ENTRIES_MAX);
 	limits_new(&srv, &conf->limits);
 	conf_warnings(conf, log_config_warning, NULL);
+	conf_secrets_warnings(conf, log_config_warning, NULL);
 
 	drop_privileges(conf, mdir);
+
+	/*
+	 * As the user we now are, so that a reload (which cannot be root)
+	 * reads it the same way; before any delivery thread runs.
+	 */
+	if (conf_secrets_load(conf, log_config_warning, NULL, &why) == -1)
+		fatal("%s", why.text);
 
 	/* Create the directory schema once, before threads race to. */
 	d = dir_open(dbpath, &why);

@@ -11,7 +11,11 @@
 
 struct conf;
 
-/* Serve until SIGTERM/SIGINT; returns the process exit status. */
-int server_run(const struct conf *);
+/*
+ * Serve until SIGTERM/SIGINT; returns the process exit status. After the
+ * privilege drop, conf's routes get their passwords from secrets_file
+ * (conf_secrets_load()); nothing else in conf changes.
+ */
+int server_run(struct conf *);
 
 #endif

@@ -142,7 +142,7 @@ def test_check_config_prints_effective_config(tmp_path):
     text, _ = render(base_sections(tmp_path, port))
     conf = tmp_path / "tern.conf"
     conf.write_text(text)
-    r = run(["-c", str(conf), "check-config"])
+    r = run(["-c", str(conf), "check-config", "--all"])
     assert r.returncode == 0, r.err
     out = r.out
     for want in ("mx.example.test", str(tmp_path / "data"), "example.test",
@@ -154,12 +154,12 @@ def test_check_config_prints_effective_config(tmp_path):
                 "retry_max"):
         assert key in out, f"default {key} not shown:\n{out}"
     # the same with -c after the subcommand
-    r2 = run(["check-config", "-c", str(conf)])
+    r2 = run(["check-config", "--all", "-c", str(conf)])
     assert r2.returncode == 0 and r2.out == out
     # what it prints is itself a valid config with the same meaning
     again = tmp_path / "again.conf"
     again.write_text(out)
-    r3 = run(["check-config", "-c", str(again)])
+    r3 = run(["check-config", "--all", "-c", str(again)])
     assert r3.returncode == 0, r3.out + r3.err
     assert r3.out.replace(str(again), str(conf)) == out
 

@@ -215,7 +215,7 @@ def test_check_config_shows_limits(make_server):
     srv = make_server(start=False,
                       limits={"ip_connections_per_minute": "30",
                               "user_limit_action": "defer"})
-    r = srv.cli("check-config")
+    r = srv.cli("check-config", "--all")
     for line in ("ip_connections_per_minute = 30\t; 0..1000000",
                  "ip_messages_per_minute = 0\t; 0..1000000",
                  "user_messages_per_hour = 500\t; 0..1000000",

@@ -126,6 +126,38 @@ def test_smarthost_auth(make_server, sinks, tmp_path):
     assert sink.auth == [("relayuser", "s3cret:x")]
     srv.wait_queue_empty()
     assert "s3cret" not in srv.log()
+    # Issue 15: inline in a file others may read (0644 here): warned.
+    assert "event=config_warning what=route_password_readable" in srv.log()
+
+
+def test_smarthost_auth_from_secrets_file(make_server, sinks, tmp_path):
+    """Issue 15: the route says auth=USER, the password comes from
+    secrets_file (read by the server after any privilege drop), and
+    neither the log nor check-config ever shows it."""
+    import ssl
+    cert, key = make_cert(tmp_path / "sinkpki", cn="sink.test")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    sink = sinks(tls_ctx=ctx,
+                 ext=("PIPELINING", "AUTH PLAIN LOGIN", "8BITMIME"))
+    secrets = tmp_path / "secrets"
+    secrets.write_text("# route  user:password\n"
+                       "*  relayuser:s3cret: with blanks\n")
+    secrets.chmod(0o600)
+    srv = relay_server(make_server, f"* = 127.0.0.1:{sink.port} "
+                                    f"auth=relayuser\n",
+                       top={"secrets_file": str(secrets)})
+    submit(srv, "alice@example.test", ["x@anywhere.test"],
+           make_message(to="x@anywhere.test"))
+    m = sink.wait_messages(1)[0]
+    assert m.tls
+    assert sink.auth == [("relayuser", "s3cret: with blanks")]
+    srv.wait_queue_empty()
+    assert "s3cret" not in srv.log()
+    for args in (("check-config",), ("check-config", "--all")):
+        r = srv.cli(*args)
+        assert "s3cret" not in r.out + r.err
+        assert f"* = 127.0.0.1:{sink.port} auth=relayuser\n" in r.out
 
 
 def test_alias_to_external_address(make_server, sinks):

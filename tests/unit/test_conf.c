@@ -636,45 +636,186 @@ test_limits(void **state)
 }
 
 static char *
-print_str(const struct conf *c)
+print_mode(const struct conf *c, unsigned flags)
 {
 	char *s = NULL;
 	size_t n = 0;
 	FILE *fp = open_memstream(&s, &n);
 
 	assert_non_null(fp);
-	conf_print(c, fp);
+	conf_print(c, fp, flags);
 	assert_int_equal(fclose(fp), 0);
 	return s;
 }
 
+static char *
+print_str(const struct conf *c)
+{
+	return print_mode(c, CONF_PRINT_ALL);
+}
+
+/*
+ * Both modes print a file that loads to the same settings: printed again
+ * it reads the same, and everything (CONF_PRINT_ALL) matches.
+ */
 static void
 round_trip(const char *text)
 {
+	static const unsigned modes[] = { CONF_PRINT_ALL, 0 };
 	struct conf *c, *c2;
 	struct why why;
-	char *s1, *s2;
+	char *all, *s1, *s2;
+	size_t m;
 
 	c = load(text, &why);
 	if (c == NULL)
 		fail_msg("%s", why.text);
-	s1 = print_str(c);
-	c2 = load(s1, &why);
-	if (c2 == NULL)
-		fail_msg("reload: %s\n%s", why.text, s1);
-	s2 = print_str(c2);
-	assert_string_equal(s1, s2);
-	assert_int_equal(c->ndomains, c2->ndomains);
-	assert_int_equal(c->nlisteners, c2->nlisteners);
-	assert_memory_equal(&c->limits, &c2->limits, sizeof(c->limits));
-	assert_memory_equal(&c->queue, &c2->queue, sizeof(c->queue));
-	assert_int_equal(c->listeners[0].salen, c2->listeners[0].salen);
-	assert_memory_equal(&c->listeners[0].sa, &c2->listeners[0].sa,
-	    c->listeners[0].salen);
-	free(s1);
-	free(s2);
+	all = print_str(c);
+	for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		s1 = print_mode(c, modes[m]);
+		c2 = load(s1, &why);
+		if (c2 == NULL)
+			fail_msg("reload (flags %u): %s\n%s", modes[m],
+			    why.text, s1);
+		s2 = print_mode(c2, modes[m]);
+		assert_string_equal(s1, s2);
+		free(s2);
+		s2 = print_str(c2);
+		assert_string_equal(all, s2);
+		assert_int_equal(c->ndomains, c2->ndomains);
+		assert_int_equal(c->nlisteners, c2->nlisteners);
+		assert_memory_equal(&c->limits, &c2->limits, sizeof(c->limits));
+		assert_memory_equal(&c->queue, &c2->queue, sizeof(c->queue));
+		assert_int_equal(c->listeners[0].salen, c2->listeners[0].salen);
+		assert_memory_equal(&c->listeners[0].sa, &c2->listeners[0].sa,
+		    c->listeners[0].salen);
+		free(s1);
+		free(s2);
+		conf_free(c2);
+	}
+	free(all);
 	conf_free(c);
-	conf_free(c2);
+}
+
+/* Issue 15: by default only what differs from the defaults. */
+static void
+test_print_changed(void **state)
+{
+	char host[256], text[512];
+	struct conf *c;
+	struct why why;
+	char *s;
+
+	(void)state;
+	c = load(BASE, &why);
+	assert_non_null(c);
+	s = print_mode(c, 0);
+	/* What BASE says, and nothing else but comments. */
+	assert_non_null(strstr(s, "\ndomains = example.org\n"));
+	assert_non_null(strstr(s, "[listener mx]\naddress = 127.0.0.1:2525\n"));
+	assert_null(strstr(s, "data_dir"));
+	assert_null(strstr(s, "mode ="));
+	assert_null(strstr(s, "tls ="));
+	assert_null(strstr(s, "[limits]"));
+	assert_null(strstr(s, "[queue]"));
+	assert_null(strstr(s, "[tls]"));
+	assert_null(strstr(s, "[routes]"));
+	assert_null(strstr(s, "[relay_domains]"));
+	assert_null(strstr(s, "max_errors"));
+	assert_null(strstr(s, "(not set"));
+	free(s);
+	s = print_mode(c, CONF_PRINT_ALL);
+	assert_non_null(strstr(s, "\ndata_dir = /var/lib/tern\n"));
+	assert_non_null(strstr(s, "\nmode = mx\ntls = none\n"));
+	assert_non_null(strstr(s, "\nmax_errors = 10\t; 1..1000\n"));
+	assert_non_null(strstr(s, "\n[queue]\nretry_initial = 5m"));
+	assert_non_null(strstr(s, "\n[routes]\n"));
+	assert_non_null(strstr(s, "\nmin_version = TLSv1.2\n"));
+	assert_non_null(strstr(s, "# user = (not set"));
+	free(s);
+	conf_free(c);
+
+	/* A key set to its default is a default; one changed key shows
+	 * alone in its section. */
+	c = load("data_dir = /var/lib/tern\n" BASE "mode = submission\n"
+	         "[limits]\nmax_errors = 10\nmax_recipients = 50\n"
+	         "[queue]\nretry_max = 4h\n[tls]\nmin_version = TLSv1.3\n",
+	    &why);
+	assert_non_null(c);
+	s = print_mode(c, 0);
+	assert_null(strstr(s, "data_dir"));
+	assert_non_null(strstr(s, "\nmode = submission\n"));
+	assert_null(strstr(s, "max_errors"));
+	assert_non_null(
+	    strstr(s, "\n[limits]\nmax_recipients = 50\t; 1..100000\n"));
+	assert_null(strstr(s, "[queue]"));
+	assert_non_null(strstr(s, "\n[tls]\nmin_version = TLSv1.3\n"));
+	assert_null(strstr(s, "cert"));
+	free(s);
+	conf_free(c);
+
+	/* hostname: shown unless it is this machine's own name. */
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	host[sizeof(host) - 1] = '\0';
+	(void)snprintf(text, sizeof(text), "hostname = %s\n" BASE, host);
+	c = load(text, &why);
+	if (c != NULL) { /* a machine name may be no domain */
+		s = print_mode(c, 0);
+		assert_null(strstr(s, "hostname"));
+		free(s);
+		conf_free(c);
+	}
+	c = load("hostname = not-this-machine.example\n" BASE, &why);
+	assert_non_null(c);
+	s = print_mode(c, 0);
+	assert_non_null(strstr(s, "\nhostname = not-this-machine.example\n"));
+	free(s);
+	conf_free(c);
+
+	round_trip("data_dir = /srv/mail\nsecrets_file = /etc/tern/secrets\n"
+	           "sender_ownership = any\nrelay_networks = 10.0.0.0/8\n" BASE
+	           "allow = 10.0.0.0/8\n[limits]\nuser_limit_action = "
+	           "defer\n[tls]\ncert = /c.pem\n[routes]\n"
+	           "* = smart.test:587 auth=relay\n"
+	           "[relay_domains]\nr.test = verify\n");
+}
+
+/* Issue 15: a password is never printed, in either mode. */
+static void
+test_print_no_secrets(void **state)
+{
+	static const unsigned modes[] = { CONF_PRINT_ALL, 0 };
+	struct conf *c;
+	struct why why;
+	size_t m;
+	char *s;
+
+	(void)state;
+	c = load("secrets_file = /etc/tern/secrets\n" BASE
+	         "[routes]\n* = smart.test:587 tls=require "
+	         "auth=alice:Pa55-inline-word\n"
+	         "r.test = 127.0.0.1:26 auth=bob\n",
+	    &why);
+	if (c == NULL)
+		fail_msg("%s", why.text);
+	/* As the server has it after conf_secrets_load(). */
+	assert_int_equal(conf_secrets_parse(c, "r.test bob:Pa55-file-word\n",
+	                     "sec", NULL, NULL, &why),
+	    0);
+	assert_string_equal(c->routes[1].auth_pass, "Pa55-file-word");
+	for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		s = print_mode(c, modes[m]);
+		assert_null(strstr(s, "Pa55"));
+		assert_non_null(strstr(s, "* = smart.test:587 tls=require "
+		                          "auth=alice\n"));
+		assert_non_null(strstr(s, "r.test = 127.0.0.1:26 auth=bob\n"));
+		/* The inline one is marked, just before its route. */
+		assert_non_null(strstr(s, "(not shown); move it to "
+		                          "secrets_file\n* = smart"));
+		assert_null(strstr(s, "shown); move it to secrets_file\nr."));
+		free(s);
+	}
+	conf_free(c);
 }
 
 static void
@@ -820,8 +961,23 @@ static const struct load_case route_cases[] = {
 	    "t:6: route for 'x.test' given twice" },
 	{ "route-bad-tls", BASE "[routes]\nx.test = a.test tls=maybe\n",
 	    "expected tls=may" },
-	{ "route-bad-auth", BASE "[routes]\nx.test = a.test auth=nopass\n",
-	    "auth= expects USER:PASSWORD" },
+	{ "route-auth-no-secrets-file",
+	    BASE "[routes]\nx.test = a.test auth=nopass\n",
+	    "t:5: route x.test: auth=nopass takes its password from "
+	    "secrets_file, which is not set" },
+	{ "route-auth-secrets-file",
+	    "secrets_file = /etc/tern/secrets\n" BASE
+	    "[routes]\nx.test = a.test auth=u\n",
+	    NULL },
+	{ "route-auth-no-user", BASE "[routes]\nx.test = a.test auth=:p\n",
+	    "t:5: route x.test: auth= expects USER" },
+	{ "route-auth-twice",
+	    BASE "[routes]\nx.test = a.test auth=u:p auth=u:p\n",
+	    "t:5: route x.test: auth= given twice" },
+	{ "secrets-file-relative", "secrets_file = secrets\n" BASE,
+	    "t:1: secrets_file 'secrets': needs an absolute path" },
+	{ "secrets-file-twice", "secrets_file = /a\nsecrets_file = /b\n" BASE,
+	    "t:2: duplicate key 'secrets_file'" },
 	{ "route-bad-opt", BASE "[routes]\nx.test = a.test foo=1\n",
 	    "unknown option 'foo=1'" },
 	{ "route-lmtp-empty", BASE "[routes]\nx.test = lmtp:\n",
@@ -879,10 +1035,11 @@ test_routes(void **state)
 	c = load(BASE, &why);
 	assert_null(conf_route_find(c, "x.test"));
 	conf_free(c);
-	round_trip("dns_server = 127.0.0.1:5353\n" BASE
+	round_trip("dns_server = 127.0.0.1:5353\n"
+	           "secrets_file = /etc/tern/secrets\n" BASE
 	           "[routes]\nrelay.test = 127.0.0.1:2526\n"
 	           "v6.test = [::1]:25 tls=none\n"
-	           "* = smart.y.test:587 tls=require auth=u:p\n"
+	           "* = smart.y.test:587 tls=require auth=u\n"
 	           "l.test = lmtp:/run/l\nm.test = lmtp:127.0.0.1:24\n"
 	           "[queue]\nremote_timeout = 3s\ndelay_warning = 0\n");
 	/*
@@ -891,16 +1048,17 @@ test_routes(void **state)
 	 * load. It is printed compact instead, for SMTP and LMTP routes.
 	 */
 	{
-		char text[1024], pass[200];
+		char text[1024], user[200];
 
 		/* Each line exactly 198 bytes, 203 as printed before. */
-		memset(pass, 'p', 178);
-		pass[178] = '\0';
+		memset(user, 'u', 180);
+		user[180] = '\0';
 		(void)snprintf(text, sizeof(text),
-		    BASE "[routes]\nr.test=smart auth=u:%s\n"
-		         "v6.test=[::1] tls=none auth=u:%.167s\n"
-		         "l.test=lmtp:lmtp.host auth=u:%.169s\n",
-		    pass, pass, pass);
+		    "secrets_file = /s\n" BASE
+		    "[routes]\nr.test=smart auth=%s\n"
+		    "v6.test=[::1] tls=none auth=%.170s\n"
+		    "l.test=lmtp:lmtp.host auth=%.171s\n",
+		    user, user, user);
 		round_trip(text);
 	}
 }
@@ -1128,7 +1286,7 @@ test_security(void **state)
 	/* check-config prints what it read, and that reads back. */
 	fp = fmemopen(out, sizeof(out), "w");
 	assert_non_null(fp);
-	conf_print(c, fp);
+	conf_print(c, fp, CONF_PRINT_ALL);
 	fclose(fp);
 	assert_non_null(strstr(out, "relay_networks = 127.0.0.1/32 ::1/128 "
 				    "10.0.0.0/8\n"));
@@ -1209,7 +1367,7 @@ test_access_limits(void **state)
 	assert_int_equal(c->limits.user_limit_action, CONF_LIMIT_DEFER);
 	fp = fmemopen(out, sizeof(out), "w");
 	assert_non_null(fp);
-	conf_print(c, fp);
+	conf_print(c, fp, CONF_PRINT_ALL);
 	fclose(fp);
 	conf_free(c);
 	assert_non_null(
@@ -1234,6 +1392,8 @@ main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_print),
+		cmocka_unit_test(test_print_changed),
+		cmocka_unit_test(test_print_no_secrets),
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_prefixes),

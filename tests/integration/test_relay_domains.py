@@ -93,7 +93,7 @@ def test_verify_accepts_known_refuses_unknown(make_server, sinks):
     expect(rcpt(srv, "KNOWN@Relay.Test"), 250)
     expect(rcpt(srv, "nobody@relay.test"), 550, "5.1.1")
     assert probes(sink) == 2
-    assert "relay=domain:verify:cached" in srv.log()
+    wait_log(srv, "relay=domain:verify:cached")
     # Mail to the known recipient goes through to the next hop.
     msg = make_message(subject="relayed", to="known@relay.test")
     srv.send("someone@remote.example", ["known@relay.test"], msg,
@@ -132,6 +132,7 @@ def test_verify_next_hop_down_is_450_and_cached(make_server, sinks):
     rep = rcpt(srv, "b@relay.test")
     expect(rep, 450, "4.1.1")
     assert time.monotonic() - t0 < 2.0
+    wait_log(srv, "event=verify ")
     assert srv.log().count("event=verify ") == 1
     # Nothing was queued for an address we could not check.
     assert srv.queue_json() == []
@@ -184,7 +185,7 @@ def test_file_list(make_server, sinks, tmp_path):
     rep = rcpt(srv, "carol@relay.test")
     expect(rep, 550, "5.1.1")
     assert "user unknown in relay recipient table" in rep.text
-    assert "event=relay_list_bad_line" in srv.log()
+    wait_log(srv, "event=relay_list_bad_line")
     assert probes(sink) == 0  # a list is not a probe
     # The file is read again when it changes.
     lst.write_text("alice@relay.test\nbob@relay.test\ncarol@relay.test\n")

@@ -21,7 +21,7 @@ DEPS_RUN = meson ninja-build pkg-config gcc libevent-dev libssl-dev \
 	libsqlite3-dev libinih-dev libcrypt-dev libunbound-dev libsystemd-dev
 # ... and what only the tests, fuzzers, linters and benches use.
 DEPS_TEST = clang-14 libclang-rt-14-dev libcmocka-dev python3 \
-	python3-pytest swaks openssl valgrind cppcheck clang-tidy-14 \
+	python3-pytest python3-pytest-xdist swaks openssl valgrind cppcheck clang-tidy-14 \
 	dnsmasq-base dovecot-lmtpd man-db groff-base systemd util-linux
 DEB_PKGS = $(DEPS_RUN) $(DEPS_TEST)
 
@@ -58,9 +58,16 @@ test: deps-test $(TBUILD)/build.ninja
 	$(MAKE) fuzz FUZZ_SECONDS=5
 	$(MAKE) integration
 
+# The integration tests run PYTEST_JOBS at a time (pytest-xdist: each
+# test has its own ports and data_dir), then those marked `serial` alone:
+# they measure time or load the machine (tests/integration/pytest.ini).
+PYTEST_JOBS ?= 3
 integration: $(TBUILD)/build.ninja
 	ninja -C $(TBUILD)
-	TERN_BIN=$(CURDIR)/$(TBUILD)/tern $(PYTHON) -m pytest -q tests/integration
+	TERN_BIN=$(CURDIR)/$(TBUILD)/tern $(PYTHON) -m pytest -q \
+		-n $(PYTEST_JOBS) -m "not serial" tests/integration
+	TERN_BIN=$(CURDIR)/$(TBUILD)/tern $(PYTHON) -m pytest -q \
+		-m serial tests/integration
 
 fuzz: deps-test $(FBUILD)/build.ninja
 	ninja -C $(FBUILD)

@@ -163,6 +163,7 @@ def test_pregreet_talker_rejected(make_server):
         expect(r.cmd("NOOP"), 250, "2.0.0")
 
 
+@pytest.mark.serial  # a 1 s bound: not beside other tests
 def test_no_greet_delay_by_default(make_server):
     srv = make_server()
     r = Raw(srv.host, srv.port)

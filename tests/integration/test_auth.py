@@ -224,6 +224,7 @@ def test_lockout_expires(submission_server):
     expect(rep, 235)
 
 
+@pytest.mark.serial  # a 1 s bound: not beside other tests
 def test_concurrent_logins_do_not_stall_others(sub):
     """Many logins at once: a plain session on mx stays responsive."""
     n = 40

@@ -27,7 +27,12 @@ import socket
 import threading
 import time
 
+import pytest
+
 from conftest import QUEUED_RE, Raw, expect, header_block, message_id_of
+
+# A load test with kill -9: run alone (make integration).
+pytestmark = pytest.mark.serial
 
 LONG = os.environ.get("TERN_LONG") == "1"
 MESSAGES = 20000 if LONG else 2000

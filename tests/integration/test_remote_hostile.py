@@ -19,6 +19,9 @@ from conftest import make_message
 from smtp_sink import HOSTILE_MODES, HostileSink, Sink
 from test_remote import relay_server, submit
 
+# Time-outs measured to the tenth of a second: run alone.
+pytestmark = pytest.mark.serial
+
 TIMEOUT = 4  # [queue] remote_timeout, seconds
 # What tern's log gives as the reason of the deferral.
 REASONS = {

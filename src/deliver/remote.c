@@ -31,6 +31,9 @@
 #include "util/str.h"
 #include "util/xmalloc.h"
 
+_Static_assert(NEXTHOP_RELAY_MAX <= SCHED_RELAY_MAX,
+    "a next hop's relay= must fit struct sched_reply");
+
 #define IDLE_SECS 5       /* a reusable session waits this long */
 #define IDLE_MAX 64       /* idle sessions kept in all */
 #define SLOT_WAIT_SECS 60 /* for a free session slot to a destination */

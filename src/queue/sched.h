@@ -21,8 +21,13 @@
 struct conf;
 struct sched;
 
-/* relay= text: "smtp:" + host name + [IPv6] + :port, or a Maildir path. */
-#define SCHED_RELAY_MAX 640
+/*
+ * relay= text: "smtp:" + a host name + [IPv6]:port (deliver/nexthop.h,
+ * NEXTHOP_RELAY_MAX), or "maildir:mail/" + a domain + "/" + a local part
+ * of 64 octets (RFC 5321 4.5.3.1.1); a longer one is cut. One per
+ * recipient, so not more.
+ */
+#define SCHED_RELAY_MAX 384
 
 /*
  * Where a delivered recipient went, which decides what a sender who

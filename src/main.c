@@ -38,8 +38,11 @@ usage(FILE *f)
 	      "catch-all)\n"
 	      "  alias del ALIAS [TARGET]\n"
 	      "  alias list\n"
-	      "  queue list [--json]\n"
+	      "  queue list [--json] [--held]\n"
 	      "  queue show ID\n"
+	      "  queue flush | retry ID | hold ID | release ID | delete ID\n"
+	      "  reload                     the running server re-reads its "
+	      "configuration\n"
 	      "  send --server HOST[:PORT] --from A --to B ...  (submit "
 	      "a message)\n"
 	      "  sendmail [-t] [-i] [-f FROM] [RCPT...]  (queue a message "
@@ -197,7 +200,7 @@ main(int argc, char **argv)
 	if (strcmp(args[0], "serve") != 0 &&
 	    strcmp(args[0], "check-config") != 0 &&
 	    strcmp(args[0], "user") != 0 && strcmp(args[0], "alias") != 0 &&
-	    strcmp(args[0], "queue") != 0) {
+	    strcmp(args[0], "queue") != 0 && strcmp(args[0], "reload") != 0) {
 		fprintf(stderr, "tern: unknown command '%s'\n", args[0]);
 		usage(stderr);
 		free(args);
@@ -212,6 +215,9 @@ main(int argc, char **argv)
 		ret = cli_user(conf, nargs, args);
 	else if (strcmp(args[0], "alias") == 0)
 		ret = cli_alias(conf, nargs, args);
+	else if (strcmp(args[0], "reload") == 0)
+		ret = nargs == 1 ? cli_control(conf, "reload", "reload")
+		                 : EX_USAGE;
 	else
 		ret = cli_queue(conf, nargs, args);
 	conf_free(conf);

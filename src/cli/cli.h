@@ -46,15 +46,25 @@ int cli_alias(const struct conf *, int argc, char **argv);
  *                         last error, then the message header
  *   queue flush           deliver every queued message now (issue 4)
  *   queue retry ID        deliver this one now
- *   queue hold ID         keep it undelivered and unexpired until release
+ *   queue hold ID         keep it undelivered until release (it still
+ *                         expires: [queue] held_action)
  *   queue release ID      undo hold, and deliver it now
  *   queue delete ID       remove it without a bounce
- * The last five go through the running server (a request file in
- * <data_dir>/queue/control/, taken within 0.2 s) or, when none runs,
- * act on the spool directly.
- * Exit 0, 1 (e.g. "tern: queue show: no message ID in the queue"), or 64.
+ * The last five are requests to the running server (cli_control()).
+ * Exit 0, 1 (e.g. "tern: queue show: no message ID in the queue"), or 64,
+ * or cli_control()'s codes.
  */
 int cli_queue(const struct conf *, int argc, char **argv);
+
+/*
+ * Ask the running server (ops/control.h) to do `request`; print what it
+ * did (stdout) or why not (stderr, "tern: CMD: ..."). Exit status: 0
+ * done; 1 not done (no such message ...); 69 (EX_UNAVAILABLE) no server
+ * runs on data_dir, so nothing was done; 77 (EX_NOPERM) this user may
+ * not ask it; 75 (EX_TEMPFAIL) no answer in time: whether it was done is
+ * unknown.
+ */
+int cli_control(const struct conf *, const char *cmd, const char *request);
 
 /* ---- tern send and tern sendmail (issue 5) ---- */
 

@@ -5,12 +5,10 @@
  *
  * Looking is read-only (spool_open_readonly), so it is safe next to a
  * running server; a message delivered between the scan and the load is
- * skipped. Acting goes through the server when one runs on the spool
- * (its lock is held): the request is a file in <spool>/control/ that the
- * scheduler takes within a fraction of a second, and its removal is the
- * answer (no signals, no pid file). With no server running, the CLI
- * opens the spool read-write itself, which also keeps a server from
- * starting meanwhile.
+ * skipped. Acting is a request to the running server over its control
+ * socket (cli_control()), which answers with what it did; with no server
+ * running nothing is done, and the command says so (issue 15: the CLI
+ * never writes the spool, so no file is ever made there as root).
  * Trust: the operator runs it, but envelope strings and headers came from
  * peers: every byte that is not printable UTF-8 is escaped before it
  * reaches the terminal (no escape sequences) or the JSON (valid UTF-8).
@@ -235,9 +233,25 @@ put_pending(const struct spool_env *env, bool json)
 	}
 }
 
-static void
-list_one(const struct spool_env *env, time_t now, bool json)
+/*
+ * When a held message leaves the queue, bounced ([queue] held_action =
+ * bounce), in seconds from now; -1 when it never does (keep).
+ */
+static long long
+held_expires_in(const struct conf *conf, const struct spool_env *env,
+    time_t now)
 {
+	if (!env->held || conf->queue.held_action == CONF_HELD_KEEP ||
+	    conf->queue.lifetime == 0)
+		return -1;
+	return (long long)(env->arrival + (time_t)conf->queue.lifetime - now);
+}
+
+static void
+list_one(const struct conf *conf, const struct spool_env *env, time_t now,
+    bool json)
+{
+	long long expires = held_expires_in(conf, env, now);
 	char age[32];
 	size_t i, pending = 0, len = 0;
 	bool first = true;
@@ -256,10 +270,13 @@ list_one(const struct spool_env *env, time_t now, bool json)
 		fputs(",\"recipients\":[", stdout);
 		put_pending(env, true);
 		printf("],\"pending\":%zu,\"nrcpts\":%zu,\"attempts\":%u,"
-		       "\"state\":\"%s\",\"next_attempt\":%lld,"
-		       "\"last_error\":",
+		       "\"state\":\"%s\",\"next_attempt\":%lld,",
 		    pending, env->nrcpts, env->attempts, msg_state(env, now),
 		    (long long)env->next_attempt);
+		if (env->held)
+			printf("\"held_expires_in\":%lld,",
+			    expires >= 0 ? expires : -1);
+		fputs("\"last_error\":", stdout);
 		put_str(stdout, last_error(env), true);
 		/* Issue 4: each pending recipient's own last error. */
 		fputs(",\"errors\":{", stdout);
@@ -288,6 +305,12 @@ list_one(const struct spool_env *env, time_t now, bool json)
 	printf("  %s  ", msg_state(env, now));
 	if (env->attempts > 0 && env->next_attempt > now && !env->held)
 		printf("next in %llds  ", (long long)(env->next_attempt - now));
+	if (env->held && expires < 0)
+		fputs("kept until released  ", stdout);
+	else if (env->held) {
+		fmt_age(age, sizeof(age), expires);
+		printf("bounced in %s unless released  ", age);
+	}
 	put_str(stdout, last_error(env), false);
 	fputc('\n', stdout);
 }
@@ -310,7 +333,8 @@ collect(void *arg, const char *id)
 }
 
 static int
-cmd_list(struct spool *sp, bool json, bool held_only)
+cmd_list(const struct conf *conf, struct spool *sp, bool json,
+    bool held_only)
 {
 	struct ids ids = { 0 };
 	struct spool_env env;
@@ -326,7 +350,7 @@ cmd_list(struct spool *sp, bool json, bool held_only)
 	for (i = 0; i < ids.n; i++) {
 		if (spool_env_load(sp, ids.v[i], &env, &why) == 0) {
 			if (!held_only || env.held)
-				list_one(&env, now, json);
+				list_one(conf, &env, now, json);
 			spool_env_free(&env);
 		} else if (why.sys_errno != ENOENT) { /* ENOENT: just left */
 			fprintf(stderr, "tern: queue list: %s: %s\n", ids.v[i],
@@ -461,122 +485,22 @@ cmd_show(struct spool *sp, const char *id)
 	return 0;
 }
 
-#define CONTROL_WAIT_MS 10000 /* for the running server to take it */
-#define CONTROL_STEP_MS 20
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-/* Ask the running server; 0 once it took the request. */
+/* flush, or retry|hold|release|delete ID: the running server does it. */
 static int
-act_online(const char *dir, const char *verb, const char *req)
+cmd_act(const struct conf *conf, const char *verb, const char *id)
 {
-	char name[64];
-	struct why why;
-	long waited;
+	char req[256], cmd[32];
 
-	if (spool_control_send(dir, req, name, sizeof(name), &why) == -1) {
-		fprintf(stderr, "tern: queue %s: %s\n", verb, why.text);
+	(void)snprintf(cmd, sizeof(cmd), "queue %s", verb);
+	if (id != NULL && !spool_is_id(id)) {
+		fprintf(stderr, "tern: %s: '", cmd);
+		put_text(stderr, id, strlen(id), false);
+		fputs("' is not a queue id (see tern queue list)\n", stderr);
 		return 1;
-	}
-	for (waited = 0; waited < CONTROL_WAIT_MS; waited += CONTROL_STEP_MS) {
-		if (!spool_control_pending(dir, name))
-			return 0;
-		sleep_ms(CONTROL_STEP_MS);
-	}
-	fprintf(stderr,
-	    "tern: queue %s: the server did not take the request within "
-	    "%d s; it stays in %s/control/ and is done when it does\n",
-	    verb, CONTROL_WAIT_MS / 1000, dir);
-	return 1;
-}
-
-static void
-flush_one(void *arg, const char *id)
-{
-	struct spool *sp = arg;
-	struct spool_env env;
-
-	if (spool_env_load(sp, id, &env, NULL) == 0) {
-		(void)spool_note_retry(sp, id, env.attempts, 0, NULL);
-		spool_env_free(&env);
-	}
-}
-
-/* No server runs: do it on the spool directly. */
-static int
-act_offline(const char *dir, const char *verb, const char *id)
-{
-	struct spool_env env;
-	struct spool *sp;
-	struct why why;
-	int rc = 0;
-
-	if ((sp = spool_open(dir, &why)) == NULL) {
-		fprintf(stderr, "tern: queue %s: %s\n", verb, why.text);
-		return 1;
-	}
-	why_clear(&why);
-	if (strcmp(verb, "flush") == 0)
-		rc = spool_scan(sp, flush_one, sp, &why);
-	else if (strcmp(verb, "hold") == 0 || strcmp(verb, "release") == 0)
-		rc = spool_note_hold(sp, id, verb[0] == 'h', &why);
-	else if (strcmp(verb, "delete") == 0)
-		rc = spool_remove(sp, id, &why);
-	else if ((rc = spool_env_load(sp, id, &env, &why)) == 0) {
-		rc = spool_note_retry(sp, id, env.attempts, 0, &why);
-		spool_env_free(&env);
-	}
-	spool_close(sp);
-	if (rc == -1) {
-		fprintf(stderr, "tern: queue %s: %s\n", verb, why.text);
-		return 1;
-	}
-	return 0;
-}
-
-/* flush, or retry|hold|release|delete ID. */
-static int
-cmd_act(const char *dir, const char *verb, const char *id)
-{
-	struct spool_env env;
-	struct spool *ro;
-	struct why why;
-	char req[SPOOL_CONTROL_MAX];
-	bool found = false;
-
-	if (id != NULL) {
-		if (!spool_is_id(id)) {
-			fprintf(stderr, "tern: queue %s: '", verb);
-			put_text(stderr, id, strlen(id), false);
-			fputs("' is not a queue id (see tern queue list)\n",
-			    stderr);
-			return 1;
-		}
-		if ((ro = spool_open_readonly(dir, &why)) != NULL &&
-		    spool_env_load(ro, id, &env, &why) == 0) {
-			found = true;
-			spool_env_free(&env);
-		}
-		spool_close(ro);
-		if (!found) {
-			fprintf(stderr,
-			    "tern: queue %s: no message %s in the queue\n",
-			    verb, id);
-			return 1;
-		}
 	}
 	(void)snprintf(req, sizeof(req), "%s%s%s", verb, id ? " " : "",
 	    id ? id : "");
-	if (spool_in_use(dir))
-		return act_online(dir, verb, req);
-	return act_offline(dir, verb, id);
+	return cli_control(conf, cmd, req);
 }
 
 int
@@ -599,13 +523,7 @@ cli_queue(const struct conf *conf, int argc, char **argv)
 			usage();
 			return EX_USAGE;
 		}
-		n = snprintf(dir, sizeof(dir), "%s/queue", conf->data_dir);
-		if (n < 0 || (size_t)n >= sizeof(dir)) {
-			fprintf(stderr, "tern: queue %s: data_dir too long\n",
-			    argv[1]);
-			return 1;
-		}
-		return cmd_act(dir, argv[1], argc == 3 ? argv[2] : NULL);
+		return cmd_act(conf, argv[1], argc == 3 ? argv[2] : NULL);
 	}
 	if (strcmp(argv[1], "list") == 0) {
 		for (i = 2; i < argc; i++) {
@@ -634,7 +552,7 @@ cli_queue(const struct conf *conf, int argc, char **argv)
 	}
 	/* No spool yet (ENOENT): the queue is simply empty. */
 	if (json || strcmp(argv[1], "list") == 0)
-		rc = cmd_list(sp, json, held_only);
+		rc = cmd_list(conf, sp, json, held_only);
 	else
 		rc = cmd_show(sp, argv[2]);
 	spool_close(sp);

@@ -98,6 +98,24 @@ struct num_key {
 extern const struct num_key conf_keys[];
 extern const size_t conf_nkeys;
 
+#define CONF_WORD_KEYS_MAX 16 /* entries of conf_word_keys[] */
+
+/*
+ * A setting that takes one of a few words ("hold" or "defer"), stored
+ * as the word's index in an int-sized enum of struct conf; the first
+ * word is the default.
+ */
+struct word_key {
+	enum sect sect;
+	const char *name;
+	size_t off; /* of the enum in struct conf */
+	const char *const *words; /* NULL-terminated */
+};
+
+/* keys.c: the table of word settings. */
+extern const struct word_key conf_word_keys[];
+extern const size_t conf_nword_keys;
+
 enum lis_key {
 	L_ADDRESS = 0,
 	L_MODE,
@@ -126,7 +144,7 @@ struct parse {
 	int str_line[K_STR_COUNT];
 	int tls_line[4]; /* [tls] cert, key, ciphers, min_version */
 	int dns_line;    /* dns_server */
-	int action_line; /* [limits] user_limit_action */
+	int word_line[CONF_WORD_KEYS_MAX];
 	bool failed;
 	struct why *why;
 };

@@ -393,22 +393,32 @@ set_dns_server(struct parse *p, const char *v)
 	return 1;
 }
 
+/* A word setting (keys.c conf_word_keys[]): 1, or 0 after conf_fail. */
 static int
-set_limit_action(struct parse *p, const char *v)
+set_word(struct parse *p, size_t k, const char *v)
 {
-	if (p->action_line != 0)
+	const struct word_key *wk = &conf_word_keys[k];
+	char known[128];
+	size_t i;
+
+	if (p->word_line[k] != 0)
 		return conf_fail(p, p->lineno,
-		    "duplicate key 'user_limit_action' (first on line %d)",
-		    p->action_line);
-	p->action_line = p->lineno;
-	if (strcmp(v, "hold") == 0)
-		p->c->limits.user_limit_action = CONF_LIMIT_HOLD;
-	else if (strcmp(v, "defer") == 0)
-		p->c->limits.user_limit_action = CONF_LIMIT_DEFER;
-	else
-		return conf_fail(p, p->lineno,
-		    "user_limit_action '%.64s': expected hold or defer", v);
-	return 1;
+		    "duplicate key '%s' (first on line %d)", wk->name,
+		    p->word_line[k]);
+	p->word_line[k] = p->lineno;
+	for (i = 0; wk->words[i] != NULL; i++)
+		if (strcmp(v, wk->words[i]) == 0) {
+			*(int *)(void *)((char *)p->c + wk->off) = (int)i;
+			return 1;
+		}
+	known[0] = '\0';
+	for (i = 0; wk->words[i] != NULL; i++) {
+		(void)strlcat(known, i == 0 ? "" : wk->words[i + 1] ? ", " : " or ",
+		    sizeof(known));
+		(void)strlcat(known, wk->words[i], sizeof(known));
+	}
+	return conf_fail(p, p->lineno, "%s '%.64s': expected %s", wk->name, v,
+	    known);
 }
 
 static int
@@ -443,8 +453,10 @@ on_key(void *user, const char *section, const char *key, const char *v)
 		return conf_on_relay(p, key, v);
 	if (p->sect == S_TOP && strcmp(key, "dns_server") == 0)
 		return set_dns_server(p, v);
-	if (p->sect == S_LIMITS && strcmp(key, "user_limit_action") == 0)
-		return set_limit_action(p, v);
+	for (i = 0; i < conf_nword_keys; i++)
+		if (conf_word_keys[i].sect == p->sect &&
+		    strcmp(conf_word_keys[i].name, key) == 0)
+			return set_word(p, i, v);
 
 	for (i = 0; i < conf_nkeys; i++)
 		if (conf_keys[i].sect == p->sect &&
@@ -766,6 +778,7 @@ conf_load_string(const char *text, const char *name, struct why *why)
 
 	memset(&p, 0, sizeof(p));
 	p.c = xcalloc(1, sizeof(*p.c));
+	atomic_init(&p.c->refs, 1);
 	p.name = name != NULL ? name : "(config)";
 	p.text = text;
 	p.why = why;

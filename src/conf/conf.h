@@ -14,6 +14,7 @@
 #ifndef TERN_CONF_CONF_H
 #define TERN_CONF_CONF_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,7 +49,10 @@ struct conf_listener {
 	size_t ndeny;
 };
 
-/* What crossing a per-user hourly limit does (a stolen password). */
+/*
+ * What crossing a per-user hourly limit does (a stolen password). Word
+ * settings are ints of the enum, in the order of their words (keys.c).
+ */
 enum conf_limit_action {
 	CONF_LIMIT_HOLD = 0, /* accept, keep the message held in the queue */
 	CONF_LIMIT_DEFER,    /* 450 4.7.1 / 452 4.5.3: the client retries */
@@ -67,10 +71,11 @@ struct conf_limits {
 	unsigned timeout_data_block; /* default 180 (one read in DATA) */
 	unsigned timeout_data_total; /* whole DATA phase; default 600 */
 	unsigned greet_delay; /* seconds to wait before the 220; 0: none */
-	/* Failed AUTH (issue 3): per client IP and per account name. */
-	size_t auth_max_failures; /* within auth_lockout, then 454/421 */
-	unsigned auth_lockout;    /* seconds; default 900 */
-	unsigned auth_fail_delay; /* seconds, doubled per failure; def. 1 */
+	/* Failed AUTH (issues 3, 14): per client, never per account. */
+	size_t auth_max_failures;  /* within auth_lockout, then 454/421 */
+	unsigned auth_lockout;     /* seconds; default 900 */
+	unsigned auth_fail_delay;  /* seconds, doubled per failure; def. 1 */
+	unsigned auth_ipv6_prefix; /* an IPv6 client's key; default 64 */
 	/* Token-bucket rates (issue 3, server/ratelimit.h); 0: no limit. */
 	size_t ip_connections_per_minute;
 	size_t ip_messages_per_minute;
@@ -140,6 +145,12 @@ struct conf_relay_domain {
 	char *file; /* CONF_RELAY_FILE: its path, else NULL */
 };
 
+/* What the end of the queue lifetime does to a held message. */
+enum conf_held_action {
+	CONF_HELD_BOUNCE = 0, /* like any undelivered message: bounced */
+	CONF_HELD_KEEP,       /* kept until released or deleted */
+};
+
 struct conf_queue {
 	unsigned retry_initial;    /* seconds; default 300 */
 	unsigned retry_max;        /* seconds; default 14400 */
@@ -154,9 +165,12 @@ struct conf_queue {
 	unsigned verify_positive_ttl; /* seconds an "exists" is kept; 7d */
 	unsigned verify_negative_ttl; /* seconds a "no such user"; 3h */
 	unsigned verify_timeout;      /* cap on each wait of a probe; 30s */
+	enum conf_held_action held_action; /* default bounce */
 };
 
 struct conf {
+	/* conf_ref()/conf_unref(): 1 when loaded. Not a setting. */
+	atomic_uint refs;
 	char *path;     /* file it came from, or NULL for the default */
 	char *hostname; /* default: gethostname() */
 	char *data_dir; /* default /var/lib/tern; demo default ./var */
@@ -190,6 +204,32 @@ struct conf *conf_default(void);
 /* Parse from a string (used by tests and conf_default); name for errors. */
 struct conf *conf_load_string(const char *text, const char *name, struct why *);
 void conf_free(struct conf *);
+
+/*
+ * Shared configurations (issue 15, reload): a loaded conf holds one
+ * reference. conf_ref() adds one and returns c; conf_unref() drops one
+ * and frees c with the last (NULL is fine). Any thread. They take const
+ * pointers: the count is bookkeeping, the settings stay immutable.
+ */
+const struct conf *conf_ref(const struct conf *);
+void conf_unref(const struct conf *);
+
+/*
+ * The configuration in force, which a reload replaces: work that needs
+ * settings takes the current one with conf_holder_get() (a reference:
+ * conf_unref() it when done), so work in flight finishes on the
+ * settings it started with and the old conf is freed after it.
+ */
+struct conf_holder;
+
+/* Holding c, whose reference it takes over. Never NULL. */
+struct conf_holder *conf_holder_new(const struct conf *c);
+/* Drop the held reference; free. NULL is fine. */
+void conf_holder_free(struct conf_holder *);
+/* The current conf, with a new reference. Any thread. */
+const struct conf *conf_holder_get(struct conf_holder *);
+/* Make c current (its reference taken over); the old one is dropped. */
+void conf_holder_set(struct conf_holder *, const struct conf *c);
 
 /* Print the effective configuration as a valid config file. */
 void conf_print(const struct conf *, FILE *);

@@ -43,6 +43,10 @@ const struct num_key conf_keys[] = {
 	    OFF(limits.auth_lockout), 15 * MINUTE, 1, DAY },
 	{ S_LIMITS, "auth_fail_delay", N_DURATION, T_UINT,
 	    OFF(limits.auth_fail_delay), 1, 0, MINUTE },
+	/* Issue 14: an IPv6 client is counted by its network; one host
+	 * usually holds a /64, some a /56 or /48 (RFC 6177). */
+	{ S_LIMITS, "auth_ipv6_prefix", N_COUNT, T_UINT,
+	    OFF(limits.auth_ipv6_prefix), 64, 32, 128 },
 	/* Token-bucket rates (issue 3); 0 turns one off. Per client IP
 	 * they are off by default, as big senders share few addresses. */
 	{ S_LIMITS, "ip_connections_per_minute", N_COUNT, T_SIZE,
@@ -88,3 +92,21 @@ const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
 
 _Static_assert(sizeof(conf_keys) / sizeof(conf_keys[0]) <= CONF_NUM_KEYS_MAX,
     "raise CONF_NUM_KEYS_MAX: struct parse keeps a line per key");
+
+static const char *const limit_actions[] = { "hold", "defer", NULL };
+static const char *const held_actions[] = { "bounce", "keep", NULL };
+
+/* The word settings; each enum's values follow its words' order. */
+const struct word_key conf_word_keys[] = {
+	{ S_LIMITS, "user_limit_action", OFF(limits.user_limit_action),
+	    limit_actions },
+	/* Issue 15: a held message expires with the queue lifetime. */
+	{ S_QUEUE, "held_action", OFF(queue.held_action), held_actions },
+};
+
+const size_t conf_nword_keys =
+    sizeof(conf_word_keys) / sizeof(conf_word_keys[0]);
+
+_Static_assert(sizeof(conf_word_keys) / sizeof(conf_word_keys[0]) <=
+        CONF_WORD_KEYS_MAX,
+    "raise CONF_WORD_KEYS_MAX: struct parse keeps a line per key");

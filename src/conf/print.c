@@ -52,6 +52,26 @@ print_nums(const struct conf *c, enum sect sect, FILE *fp)
 	}
 }
 
+/* The word settings of a section, with the words they may take. */
+static void
+print_words(const struct conf *c, enum sect sect, FILE *fp)
+{
+	const struct word_key *wk;
+	size_t i, j;
+	int v;
+
+	for (i = 0; i < conf_nword_keys; i++) {
+		wk = &conf_word_keys[i];
+		if (wk->sect != sect)
+			continue;
+		v = *(const int *)(const void *)((const char *)c + wk->off);
+		fprintf(fp, "%s = %s\t;", wk->name, wk->words[v]);
+		for (j = 0; wk->words[j] != NULL; j++)
+			fprintf(fp, " %s%s", wk->words[j],
+			    wk->words[j + 1] != NULL ? " |" : "\n");
+	}
+}
+
 /* Four networks a line: lines are capped at load, the key may repeat. */
 static void
 print_networks(FILE *fp, const char *key, const struct cidr *nets, size_t n,
@@ -124,10 +144,10 @@ conf_print(const struct conf *c, FILE *fp)
 	}
 	fprintf(fp, "\n[limits]\n");
 	print_nums(c, S_LIMITS, fp);
-	fprintf(fp, "user_limit_action = %s\n",
-	    c->limits.user_limit_action == CONF_LIMIT_DEFER ? "defer" : "hold");
+	print_words(c, S_LIMITS, fp);
 	fprintf(fp, "\n[queue]\n");
 	print_nums(c, S_QUEUE, fp);
+	print_words(c, S_QUEUE, fp);
 	conf_print_routes(c, fp);
 	conf_print_relay(c, fp);
 	fprintf(fp, "\n[tls]\n");

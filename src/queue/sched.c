@@ -23,14 +23,12 @@
 
 #include "conf/conf.h"
 #include "queue/bounce.h"
-#include "util/dirwatch.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
 #define WAIT_MAX_MS 60000   /* re-read the clock at least this often */
-/* Requests wake the control thread (inotify); this rescans anyway. */
-#define CONTROL_RESCAN_MS 1000
 #define SUCCESS_REASON_MAX 320 /* "relayed to <host>, ..." */
 
 enum qent_where {
@@ -45,6 +43,7 @@ struct qent {
 	size_t heap_idx;
 	enum qent_where where;
 	bool forced;       /* `tern queue retry|flush`: ignore next_attempt */
+	bool held;         /* waits for its expiry, not for a retry */
 	struct qent *next; /* ready list */
 };
 
@@ -61,9 +60,6 @@ struct sched {
 	pthread_t *thr;
 	size_t nthr;
 	bool stopping;
-	pthread_t ctl_thr;     /* takes `tern queue` requests (issue 4) */
-	struct dirwatch *ctl_watch; /* control/: new requests, or a stop */
-	bool ctl_started;
 };
 
 static int64_t
@@ -546,7 +542,8 @@ notify_success(struct sched *s, const struct spool_env *env, int fd,
  * time (ms) of its next attempt, or -1 when it has left the queue.
  */
 static int64_t
-process(struct sched *s, void *ctx, const char *id, bool forced)
+process(struct sched *s, void *ctx, const char *id, bool forced,
+    bool *held_out)
 {
 	struct spool_env env;
 	struct why why;
@@ -558,6 +555,7 @@ process(struct sched *s, void *ctx, const char *id, bool forced)
 	struct sched_reply *brep = NULL;
 	size_t nfailed = 0;
 	unsigned attempts;
+	bool keep;
 	int fd;
 
 	if (spool_env_open(s->spool, id, &env, &fd, &why) == -1) {
@@ -571,22 +569,31 @@ process(struct sched *s, void *ctx, const char *id, bool forced)
 		    log_escs(reason, sizeof(reason), why.text));
 		return (now + sched_backoff(s->conf, 1)) * (int64_t)1000;
 	}
-	if (env.held) { /* `tern queue release` brings it back */
-		log_info("event=held id=%s", id);
-		(void)close(fd);
-		spool_env_free(&env);
-		return -1;
-	}
-	if (env.next_attempt > now && !forced) { /* restarted early */
-		next = env.next_attempt;
-		(void)close(fd);
-		spool_env_free(&env);
-		return next * (int64_t)1000;
-	}
 	/* lifetime 0 would expire everything at once: read it as "never". */
 	expiry = s->conf->queue.lifetime > 0
 	             ? env.arrival + (time_t)s->conf->queue.lifetime
 	             : (time_t)INT64_MAX;
+	/*
+	 * Held: never delivered until `tern queue release`. It waits for
+	 * its expiry like any message (issue 15), then is bounced below, or
+	 * kept for good with held_action = keep.
+	 */
+	if (env.held && (now < expiry ||
+	                    s->conf->queue.held_action == CONF_HELD_KEEP)) {
+		keep = s->conf->queue.held_action == CONF_HELD_KEEP;
+		log_info("event=held id=%s expires=%s", id,
+		    keep ? "never" : "lifetime");
+		*held_out = true;
+		(void)close(fd);
+		spool_env_free(&env);
+		return keep ? -1 : expiry * (int64_t)1000;
+	}
+	if (env.next_attempt > now && !forced && !env.held) {
+		next = env.next_attempt; /* restarted early */
+		(void)close(fd);
+		spool_env_free(&env);
+		return next * (int64_t)1000;
+	}
 	if (now < expiry)
 		batch = deliver_batch(s, ctx, &env, fd, &brep);
 	was_delivered = xcalloc(env.nrcpts, sizeof(*was_delivered));
@@ -602,17 +609,24 @@ process(struct sched *s, void *ctx, const char *id, bool forced)
 			/* RFC 5321 4.5.4.1: give up after the queue lifetime.
 			 * Recorded below, after the bounce is queued. */
 			env.rcpts[i].state = SPOOL_RCPT_FAILED;
-			why_set(&res[i], WHY_PERM, 0,
-			    "delivery time expired: not delivered within %us; "
-			    "last error: %s",
-			    s->conf->queue.lifetime,
-			    env.rcpts[i].last_error != NULL
-			        ? env.rcpts[i].last_error
-			        : "none");
+			if (env.held)
+				why_set(&res[i], WHY_PERM, 0,
+				    "held in the queue by its operator and not "
+				    "released within %us",
+				    s->conf->queue.lifetime);
+			else
+				why_set(&res[i], WHY_PERM, 0,
+				    "delivery time expired: not delivered "
+				    "within %us; last error: %s",
+				    s->conf->queue.lifetime,
+				    env.rcpts[i].last_error != NULL
+				        ? env.rcpts[i].last_error
+				        : "none");
 			nfailed++;
 			log_info("event=failed id=%s to=%s delay=%.3f "
-			         "relay=none reason=expired",
-			    id, to, age(&env));
+			         "relay=none reason=%s",
+			    id, to, age(&env),
+			    env.held ? "held_expired" : "expired");
 			continue;
 		}
 		why_clear(&why);
@@ -704,7 +718,7 @@ worker(void *arg)
 	struct qent *e;
 	struct timespec ts;
 	int64_t now, wait, when;
-	bool forced;
+	bool forced, held;
 	void *ctx;
 
 	ctx = s->d.thread_init != NULL ? s->d.thread_init(s->d.arg) : s->d.arg;
@@ -719,8 +733,10 @@ worker(void *arg)
 			forced = e->forced;
 			e->forced = false;
 			pthread_mutex_unlock(&s->mtx);
-			when = process(s, ctx, e->id, forced);
+			held = false;
+			when = process(s, ctx, e->id, forced, &held);
 			pthread_mutex_lock(&s->mtx);
+			e->held = held;
 			if (when < 0)
 				forget(s, e);
 			else {
@@ -799,13 +815,27 @@ kick(struct sched *s, const char *id)
 			}
 			n = 1;
 		}
-	} else
+	} else {
+		/* Held messages wait for their expiry: not for a flush. */
+		struct qent *held = NULL;
+
 		while (s->nheap > 0) {
 			e = heap_pop(s);
+			if (e->held) {
+				e->next = held;
+				held = e;
+				continue;
+			}
 			e->forced = true;
 			ready_push(s, e);
 			n++;
 		}
+		for (; held != NULL; held = e) {
+			e = held->next;
+			held->next = NULL;
+			heap_push(s, held);
+		}
+	}
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mtx);
 	return n;
@@ -825,91 +855,99 @@ drop(struct sched *s, const char *id)
 	pthread_mutex_unlock(&s->mtx);
 }
 
-/*
- * One request from `tern queue` (spool_control_send): "flush", or
- * "retry|hold|release|delete ID". Logged, one line each.
- */
-static void
-control(struct sched *s, const char *req)
+/* Is id a message in the queue? Its envelope into env when it is. */
+static bool
+queued(struct sched *s, const char *id, struct spool_env *env)
 {
-	char verb[16], id[SPOOL_ID_MAX], esc[200];
+	struct why why;
+
+	return spool_env_load(s->spool, id, env, &why) == 0;
+}
+
+int
+sched_request(struct sched *s, const char *verb, const char *id,
+    struct buf *out)
+{
+	struct spool_env env;
 	struct why why;
 	size_t n;
+	bool held;
 
 	why_clear(&why);
-	if (strcmp(req, "flush") == 0) {
+	if (strcmp(verb, "flush") == 0) {
 		n = kick(s, NULL);
 		log_info("event=queue_flush messages=%zu", n);
-		return;
+		(void)buf_printf(out, "%zu message%s scheduled for delivery now\n",
+		    n, n == 1 ? "" : "s");
+		return 0;
 	}
-	if (sscanf(req, "%15s %31s", verb, id) != 2 || !spool_is_id(id)) {
-		log_warn("event=control_refused request=%s",
-		    log_escs(esc, sizeof(esc), req));
-		return;
+	if (!spool_is_id(id)) {
+		(void)buf_printf(out, "'%s' is not a queue id (see tern queue "
+		                      "list)\n",
+		    id);
+		return -1;
 	}
+	if (!queued(s, id, &env)) {
+		(void)buf_printf(out, "no message %s in the queue\n", id);
+		return -1;
+	}
+	held = env.held;
+	spool_env_free(&env);
 	if (strcmp(verb, "retry") == 0) {
-		if (kick(s, id) == 0)
-			sched_submit(s, id); /* not known: maybe released */
-		log_info("event=queue_retry id=%s", id);
-	} else if (strcmp(verb, "hold") == 0) {
-		if (spool_note_hold(s->spool, id, true, &why) == 0)
-			drop(s, id);
-		log_info("event=queue_hold id=%s%s%s", id,
-		    why.kind ? " error=" : "",
-		    why.kind ? log_escs(esc, sizeof(esc), why.text) : "");
-	} else if (strcmp(verb, "release") == 0) {
-		if (spool_note_hold(s->spool, id, false, &why) == 0) {
-			sched_submit(s, id);
-			(void)kick(s, id);
+		if (held) {
+			(void)buf_printf(out, "%s is held: release it (tern "
+			                      "queue release %s) to deliver it\n",
+			    id, id);
+			return -1;
 		}
-		log_info("event=queue_release id=%s%s%s", id,
-		    why.kind ? " error=" : "",
-		    why.kind ? log_escs(esc, sizeof(esc), why.text) : "");
-	} else if (strcmp(verb, "delete") == 0) {
+		if (kick(s, id) == 0)
+			sched_submit(s, id); /* not known yet: now it is */
+		log_info("event=queue_retry id=%s", id);
+		(void)buf_printf(out, "%s scheduled for delivery now\n", id);
+		return 0;
+	}
+	if (strcmp(verb, "hold") == 0 || strcmp(verb, "release") == 0) {
+		bool hold = verb[0] == 'h';
+
+		if (held == hold) {
+			(void)buf_printf(out, "%s was already %s\n", id,
+			    hold ? "held" : "not held");
+			return 0;
+		}
+		if (spool_note_hold(s->spool, id, hold, &why) == -1) {
+			(void)buf_printf(out, "%s: %s\n", id, why.text);
+			return -1;
+		}
+		/* Either way it goes back through process(): a held message
+		 * waits there for its expiry, a released one is delivered. */
+		if (kick(s, id) == 0)
+			sched_submit(s, id);
+		log_info("event=queue_%s id=%s", verb, id);
+		(void)buf_printf(out, "%s %s\n", id,
+		    hold ? "held: it stays in the queue until released"
+		         : "released: scheduled for delivery now");
+		return 0;
+	}
+	if (strcmp(verb, "delete") == 0) {
 		/* Held first: a pass in progress will not bounce it. */
 		(void)spool_note_hold(s->spool, id, true, NULL);
 		drop(s, id);
-		(void)spool_remove(s->spool, id, &why);
-		log_info("event=queue_delete id=%s%s%s", id,
-		    why.kind ? " error=" : "",
-		    why.kind ? log_escs(esc, sizeof(esc), why.text) : "");
-	} else
-		log_warn("event=control_refused request=%s",
-		    log_escs(esc, sizeof(esc), req));
-}
-
-static void *
-control_main(void *arg)
-{
-	struct sched *s = arg;
-	char req[SPOOL_CONTROL_MAX + 1], esc[300];
-	struct why why;
-	bool stopping;
-	int rc;
-
-	for (;;) {
-		pthread_mutex_lock(&s->mtx);
-		stopping = s->stopping;
-		pthread_mutex_unlock(&s->mtx);
-		if (stopping)
-			break;
-		while ((rc = spool_control_take(s->spool, req, sizeof(req),
-		            &why)) == 1)
-			control(s, req);
-		if (rc == -1)
-			log_warn("event=control_failed reason=%s",
-			    log_escs(esc, sizeof(esc), why.text));
-		/* No signal or pid file to get wrong: the directory is it. */
-		dirwatch_wait(s->ctl_watch);
+		if (spool_remove(s->spool, id, &why) == -1) {
+			(void)buf_printf(out, "%s: %s\n", id, why.text);
+			return -1;
+		}
+		log_info("event=queue_delete id=%s", id);
+		(void)buf_printf(out, "%s deleted\n", id);
+		return 0;
 	}
-	return NULL;
+	(void)buf_printf(out, "unknown request '%s'\n", verb);
+	return -1;
 }
 
 int
 sched_start(struct sched *s)
 {
 	size_t i, n = s->conf->queue.delivery_threads;
-	char ctl[4096];
 
 	if (n == 0)
 		n = 1;
@@ -922,13 +960,6 @@ sched_start(struct sched *s)
 		}
 		s->nthr++;
 	}
-	(void)snprintf(ctl, sizeof(ctl), "%s/control", spool_dir(s->spool));
-	s->ctl_watch = dirwatch_new(ctl, CONTROL_RESCAN_MS);
-	if (pthread_create(&s->ctl_thr, NULL, control_main, s) == 0)
-		s->ctl_started = true;
-	else
-		log_warn("event=control_unavailable reason=\"cannot start "
-		         "thread\"");
 	log_info("event=sched_started threads=%zu", n);
 	return 0;
 }
@@ -950,18 +981,13 @@ sched_free(struct sched *s)
 	s->stopping = true;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mtx);
-	if (s->ctl_watch != NULL)
-		dirwatch_wake(s->ctl_watch);
 	/* Each thread finishes the message in hand, then returns. */
 	for (i = 0; i < s->nthr; i++)
 		pthread_join(s->thr[i], NULL);
-	if (s->ctl_started)
-		pthread_join(s->ctl_thr, NULL);
 	tdestroy(s->index, free_node);
 	free(s->heap);
 	free(s->thr);
 	pthread_mutex_destroy(&s->mtx);
 	pthread_cond_destroy(&s->cv);
-	dirwatch_free(s->ctl_watch);
 	free(s);
 }

@@ -18,6 +18,7 @@
 #include "queue/spool.h"
 #include "util/why.h"
 
+struct buf;
 struct conf;
 struct sched;
 
@@ -121,5 +122,15 @@ void sched_free(struct sched *);
  * retry_initial * 2^(attempts-1), capped at retry_max, at least 1.
  */
 unsigned sched_backoff(const struct conf *, unsigned attempts);
+
+/*
+ * An operator's request (`tern queue`, through the control socket):
+ * "flush", or "retry", "hold", "release" or "delete" with a queue id.
+ * What was done, or why not, is appended to out for the person (lines
+ * ending in LF). 0 when done as asked; -1 when not (no such message,
+ * retry of a held one, an unknown verb). Any thread.
+ */
+int sched_request(struct sched *, const char *verb, const char *id,
+    struct buf *out);
 
 #endif

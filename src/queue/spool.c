@@ -67,7 +67,6 @@ struct spool {
 	char *dir;
 	bool readonly;
 	int dirfd, incfd, actfd, corfd, notefd, lockfd;
-	int ctlfd; /* control/: requests from `tern queue` (issue 4) */
 	int freefd; /* free/: files of removed messages, for reuse */
 	pthread_mutex_t pool_mtx;
 	char (*pool)[SPOOL_ID_MAX]; /* names in free/ */
@@ -612,7 +611,7 @@ spool_open_mode(const char *dir, bool readonly, struct why *why)
 	sp->dir = xstrdup(dir);
 	sp->readonly = readonly;
 	sp->dirfd = sp->incfd = sp->actfd = sp->corfd = sp->notefd =
-	    sp->lockfd = sp->ctlfd = sp->freefd = -1;
+	    sp->lockfd = sp->freefd = -1;
 	pthread_mutex_init(&sp->pool_mtx, NULL);
 	sp->tailp = &sp->head;
 	pthread_mutex_init(&sp->mtx, NULL);
@@ -646,8 +645,7 @@ spool_open_mode(const char *dir, bool readonly, struct why *why)
 		goto fail;
 	if (readonly)
 		return sp;
-	if ((sp->ctlfd = open_dir(sp->dirfd, "control", true, why)) == -1 ||
-	    (sp->freefd = open_dir(sp->dirfd, "free", true, why)) == -1)
+	if ((sp->freefd = open_dir(sp->dirfd, "free", true, why)) == -1)
 		goto fail;
 	pool_adopt(sp);
 	/* Nobody was told 250 for these; the lock says they are not live. */
@@ -696,8 +694,6 @@ spool_close(struct spool *sp)
 		(void)close(sp->corfd);
 	if (sp->notefd != -1)
 		(void)close(sp->notefd);
-	if (sp->ctlfd != -1)
-		(void)close(sp->ctlfd);
 	if (sp->freefd != -1)
 		(void)close(sp->freefd);
 	free(sp->pool);
@@ -1431,113 +1427,6 @@ spool_note_hold(struct spool *sp, const char *id, bool hold, struct why *why)
 		rc = notes_rewrite(sp, id, drop, &add, why);
 	buf_reset(&add);
 	return rc;
-}
-
-bool
-spool_in_use(const char *dir)
-{
-	char path[4096];
-	int fd, n;
-	bool busy;
-
-	n = snprintf(path, sizeof(path), "%s/lock", dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return false;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return false; /* never opened read-write: nobody runs */
-	busy = flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK;
-	(void)close(fd); /* drops our shared lock, if we got it */
-	return busy;
-}
-
-int
-spool_control_send(const char *dir, const char *req, char *name_out,
-    size_t namesz, struct why *why)
-{
-	char path[4096], tmp[4096];
-	struct timespec ts;
-	size_t n = strlen(req);
-	int fd, k;
-
-	if (n == 0 || n >= SPOOL_CONTROL_MAX || !str_is_clean(req, n))
-		return why_set(why, WHY_PERM, 0, "bad request");
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* Sortable by time: the server takes them oldest first. */
-	k = snprintf(name_out, namesz, "%020lld%09ld-%ld", (long long)ts.tv_sec,
-	    ts.tv_nsec, (long)getpid());
-	if (k < 0 || (size_t)k >= namesz)
-		return why_set(why, WHY_PERM, 0, "name too long");
-	k = snprintf(path, sizeof(path), "%s/control/%s", dir, name_out);
-	if (k < 0 || (size_t)k >= sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s/control/.%s", dir, name_out) >=
-	        (int)sizeof(tmp))
-		return why_set(why, WHY_PERM, ENAMETOOLONG, "%s", dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1)
-		return why_set(why, WHY_TEMP, errno, "create %s", tmp);
-	if (fsutil_write_all(fd, req, n) == -1 ||
-	    fsutil_write_all(fd, "\n", 1) == -1) {
-		why_set(why, WHY_TEMP, errno, "write %s", tmp);
-		(void)close(fd);
-		(void)unlink(tmp);
-		return -1;
-	}
-	(void)close(fd);
-	/* Rename: the server never sees half a request. */
-	if (rename(tmp, path) == -1) {
-		why_set(why, WHY_TEMP, errno, "rename %s", tmp);
-		(void)unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-bool
-spool_control_pending(const char *dir, const char *name)
-{
-	char path[4096];
-	int k = snprintf(path, sizeof(path), "%s/control/%s", dir, name);
-
-	return k > 0 && (size_t)k < sizeof(path) && access(path, F_OK) == 0;
-}
-
-int
-spool_control_take(struct spool *sp, char *buf, size_t bufsz, struct why *why)
-{
-	char best[NAME_MAX + 1];
-	struct dirent *de;
-	ssize_t r;
-	DIR *d;
-	int dfd, fd;
-
-	if (sp->ctlfd == -1)
-		return why_set(why, WHY_TEMP, EROFS, "no control directory");
-	if ((dfd = openat(sp->ctlfd, ".",
-	         O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return why_set(why, WHY_TEMP, errno, "open control/");
-	if ((d = fdopendir(dfd)) == NULL) {
-		(void)close(dfd);
-		return why_set(why, WHY_TEMP, errno, "open control/");
-	}
-	best[0] = '\0';
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.' &&
-		    (best[0] == '\0' || strcmp(de->d_name, best) < 0))
-			(void)strlcpy(best, de->d_name, sizeof(best));
-	(void)closedir(d);
-	if (best[0] == '\0')
-		return 0;
-	fd = openat(sp->ctlfd, best, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	r = fd == -1 ? -1 : read(fd, buf, bufsz - 1);
-	if (fd != -1)
-		(void)close(fd);
-	/* Unlinking is the answer the client waits for. */
-	(void)unlinkat(sp->ctlfd, best, 0);
-	if (r <= 0)
-		return why_set(why, WHY_PERM, 0, "unreadable request %s", best);
-	buf[r] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 1;
 }
 
 int

@@ -112,7 +112,7 @@ struct spool *spool_open(const char *dir, struct why *);
 struct spool *spool_open_readonly(const char *dir, struct why *);
 /* Stop the sync thread after finishing queued commits; free. */
 void spool_close(struct spool *);
-/* The directory given to spool_open(): control/ etc. are below it. */
+/* The directory given to spool_open(): active/ etc. are below it. */
 const char *spool_dir(const struct spool *);
 
 /*
@@ -186,27 +186,6 @@ bool spool_is_id(const char *s);
  * message can be there; a read-only spool never removes anything.
  */
 int spool_scan(struct spool *, void (*fn)(void *arg, const char *id), void *arg,
-    struct why *);
-
-/*
- * Requests from `tern queue` to a running server (issue 4): a one-line
- * file in <spool>/control/, written atomically by the client; the
- * server takes the oldest, and removing the file is its answer.
- */
-#define SPOOL_CONTROL_MAX 128 /* request line bytes */
-
-/* Is a server holding the spool's lock (running on it) right now? */
-bool spool_in_use(const char *dir);
-/* Drop request `req` for the server; its file name into name_out. */
-int spool_control_send(const char *dir, const char *req, char *name_out,
-    size_t namesz, struct why *);
-/* Is request `name` still waiting for the server? */
-bool spool_control_pending(const char *dir, const char *name);
-/*
- * Take the oldest request into buf (one line, NUL-terminated): 1, or 0
- * when there is none, or -1 with why (the bad request is removed).
- */
-int spool_control_take(struct spool *, char *buf, size_t bufsz,
     struct why *);
 
 /* Counters for monitoring and the benchmark. */

@@ -17,5 +17,8 @@
 #define SESSION_HDR_HOLD_MAX (64 * 1024)
 #define SESSION_SHUTDOWN_GRACE 20 /* seconds for sessions to finish */
 #define SESSION_DRAIN_TIMEOUT 10  /* seconds for a last reply to leave */
+/* AUTH waiting for its client's other checks (server/auth.h BUSY). */
+#define SESSION_AUTH_RETRY_MS 50
+#define SESSION_AUTH_HOLD_MAX_MS 10000 /* then 454 4.7.0 */
 
 #endif

@@ -57,6 +57,8 @@ struct server {
 	struct tls *tls;       /* NULL when no listener uses TLS */
 	struct authfail *authf; /* failed AUTH counters */
 	struct relay *relay;    /* [relay_domains] recipient checks */
+	struct control *control; /* the control socket (ops/control.h) */
+	int lockfd;             /* <data_dir>/tern.pid, flock()ed */
 	/* Token buckets of [limits] (issue 3); NULL when a limit is 0. */
 	struct ratelimit *rl_ip_conns;   /* ip_connections_per_minute */
 	struct ratelimit *rl_ip_msgs;    /* ip_messages_per_minute */

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <grp.h>
 #include <netinet/in.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,6 +37,7 @@
 #include "deliver/local.h"
 #include "deliver/remote.h"
 #include "dir/dir.h"
+#include "ops/control.h"
 #include "queue/pickup.h"
 #include "queue/sched.h"
 #include "queue/spool.h"
@@ -45,6 +48,7 @@
 #include "server/relay.h"
 #include "server/tls.h"
 #include "server/workers.h"
+#include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -184,6 +188,142 @@ path_join(char *dst, size_t dstsz, const char *a, const char *b)
 
 	if (n < 0 || (size_t)n >= dstsz)
 		fatal("path too long: %s/%s", a, b);
+}
+
+/*
+ * Who listens on cl's address? "pid N (comm)" from /proc when this user
+ * can see it; "another process" otherwise. Only for the message.
+ */
+static void
+address_owner(const struct conf_listener *cl, char *out, size_t outsz)
+{
+	const struct sockaddr_in *s4 = (const void *)&cl->sa;
+	const struct sockaddr_in6 *s6 = (const void *)&cl->sa;
+	unsigned port = ntohs(cl->sa.ss_family == AF_INET6 ? s6->sin6_port
+	                                                  : s4->sin_port);
+	char line[512], want[24], link[64], path[64], comm[64];
+	unsigned long inode = 0, ino;
+	unsigned lport, st;
+	struct dirent *pd, *fd;
+	DIR *procs, *fds;
+	FILE *fp;
+	ssize_t n;
+
+	(void)snprintf(out, outsz, "another process");
+	fp = fopen(cl->sa.ss_family == AF_INET6 ? "/proc/net/tcp6"
+	                                        : "/proc/net/tcp",
+	    "re");
+	if (fp == NULL)
+		return;
+	/* "sl local rem st tx:rx tr:when retrnsmt uid timeout inode" */
+	while (inode == 0 && fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "%*s %*[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s "
+		                 "%*s %lu",
+		        &lport, &st, &ino) == 3 &&
+		    lport == port && st == 0x0a /* LISTEN */)
+			inode = ino;
+	(void)fclose(fp);
+	if (inode == 0 || (procs = opendir("/proc")) == NULL)
+		return;
+	(void)snprintf(want, sizeof(want), "%lu", inode);
+	while ((pd = readdir(procs)) != NULL) {
+		if (!ascii_is_digit((unsigned char)pd->d_name[0]))
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%.16s/fd",
+		    pd->d_name);
+		if ((fds = opendir(path)) == NULL)
+			continue;
+		while ((fd = readdir(fds)) != NULL) {
+			(void)snprintf(path, sizeof(path), "/proc/%.16s/fd/%.16s",
+			    pd->d_name, fd->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (strncmp(link, "socket:[", 8) != 0 ||
+			    strncmp(link + 8, want, strlen(want)) != 0 ||
+			    link[8 + strlen(want)] != ']')
+				continue;
+			(void)snprintf(path, sizeof(path), "/proc/%.16s/comm",
+			    pd->d_name);
+			comm[0] = '\0';
+			if ((fp = fopen(path, "re")) != NULL) {
+				if (fgets(comm, sizeof(comm), fp) == NULL)
+					comm[0] = '\0';
+				(void)fclose(fp);
+			}
+			comm[strcspn(comm, "\n")] = '\0';
+			(void)snprintf(out, outsz, "pid %.16s (%s)", pd->d_name,
+			    comm[0] != '\0' ? comm : "?");
+			(void)closedir(fds);
+			(void)closedir(procs);
+			return;
+		}
+		(void)closedir(fds);
+	}
+	(void)closedir(procs);
+}
+
+/*
+ * Our listeners share their ports between loop threads (SO_REUSEPORT),
+ * which would also let a second server, started by mistake, take half
+ * the connections. So bind once without it first: if that fails with
+ * EADDRINUSE, someone else serves the address (issue 15).
+ */
+static void
+check_address_free(const struct conf_listener *cl)
+{
+	char who[128];
+	int fd, on = 1;
+
+	fd = socket(cl->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("listener %s: socket: %s", cl->name, strerror(errno));
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (cl->sa.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+		    sizeof(on));
+	if (bind(fd, (const struct sockaddr *)&cl->sa, cl->salen) == -1 &&
+	    errno == EADDRINUSE) {
+		address_owner(cl, who, sizeof(who));
+		fatal("listener %s: %s is already in use by %s; if that is "
+		      "another tern, stop it first (two servers on one "
+		      "address would share its mail), else change `address` "
+		      "in [listener %s]",
+		    cl->name, cl->address, who, cl->name);
+	}
+	(void)close(fd);
+}
+
+/*
+ * One server per data_dir: <data_dir>/tern.pid, flock()ed for the life
+ * of the process and holding its pid, which names the holder when a
+ * second server tries. Returns the descriptor to keep open.
+ */
+static int
+lock_data_dir(const char *data_dir)
+{
+	char path[4096], pid[32];
+	ssize_t n;
+	int fd;
+
+	path_join(path, sizeof(path), data_dir, "tern.pid");
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd == -1)
+		fatal("open %s: %s; check data_dir and its owner", path,
+		    strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		fatal("data_dir %s is in use by another tern server (pid %s); "
+		      "stop it first, or give this one its own data_dir",
+		    data_dir, pid[0] != '\0' ? pid : "unknown");
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n)
+		fatal("write %s: %s", path, strerror(errno));
+	return fd;
 }
 
 static int
@@ -413,6 +553,64 @@ struct signals {
 	bool stop;
 };
 
+/*
+ * SIGHUP or `tern reload`: reopen the log (rotation), load a renewed
+ * certificate. What was done goes to out (may be NULL). 0, or -1 when
+ * something could not be done (logged; the old state stays).
+ */
+static int
+reload(struct server *srv, struct buf *out)
+{
+	int rc = 0;
+
+	if (log_reopen() == -1) {
+		log_warn("event=log_reopen_failed error=\"%s\"",
+		    strerror(errno));
+		if (out != NULL)
+			(void)buf_printf(out, "log file: reopen failed: %s\n",
+			    strerror(errno));
+		rc = -1;
+	}
+	log_info("event=reload what=logs");
+	reload_tls(srv);
+	if (out != NULL && rc == 0)
+		(void)buf_printf(out, "reloaded: log file reopened%s\n",
+		    srv->tls != NULL ? ", certificate loaded" : "");
+	return rc;
+}
+
+/* A request on the control socket (ops/control.h). */
+static enum control_status
+on_control(void *arg, const char *verb, const char *args, struct buf *out)
+{
+	struct server *srv = arg;
+	bool flush = strcmp(verb, "flush") == 0;
+
+	if (flush || strcmp(verb, "retry") == 0 ||
+	    strcmp(verb, "hold") == 0 || strcmp(verb, "release") == 0 ||
+	    strcmp(verb, "delete") == 0) {
+		if (flush != (args[0] == '\0')) {
+			(void)buf_printf(out, "usage: %s%s\n", verb,
+			    flush ? "" : " ID");
+			return CONTROL_REFUSED;
+		}
+		return sched_request(srv->sched, verb, args, out) == 0
+		           ? CONTROL_OK
+		           : CONTROL_FAIL;
+	}
+	if (strcmp(verb, "reload") == 0 && args[0] == '\0')
+		return reload(srv, out) == 0 ? CONTROL_OK : CONTROL_FAIL;
+	if (strcmp(verb, "status") == 0 && args[0] == '\0') {
+		(void)buf_printf(out, "running: pid %ld, data_dir %s\n",
+		    (long)getpid(), srv->conf->data_dir);
+		return CONTROL_OK;
+	}
+	(void)buf_printf(out, "unknown request '%s'; known: flush, retry ID, "
+	                      "hold ID, release ID, delete ID, reload, status\n",
+	    verb);
+	return CONTROL_REFUSED;
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -421,11 +619,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		if (log_reopen() == -1)
-			log_warn("event=log_reopen_failed error=\"%s\"",
-			    strerror(errno));
-		log_info("event=reload what=logs");
-		reload_tls(sg->srv);
+		(void)reload(sg->srv, NULL);
 		return;
 	}
 	if (sg->stop)
@@ -477,7 +671,7 @@ server_run(const struct conf *conf)
 	struct signals sg;
 	struct event *sigev[3];
 	const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
-	char qdir[4096], mdir[4096], dbpath[4096];
+	char qdir[4096], mdir[4096], dbpath[4096], ctlpath[4096];
 	struct why why;
 	struct pickup *pk;
 	struct dir *d;
@@ -501,6 +695,7 @@ server_run(const struct conf *conf)
 	if (fsutil_mkdirs(mdir, 0750, &why) == -1)
 		fatal("%s; check data_dir and permissions", why.text);
 	fsutil_spread_subdirs(mdir); /* domains: unrelated, as in /home */
+	srv.lockfd = lock_data_dir(conf->data_dir);
 
 	/* Bind everything first: a port in use is a start-up error. */
 	srv.nloops = loop_count(conf);
@@ -509,6 +704,8 @@ server_run(const struct conf *conf)
 		srv.loops[i].loop = loop_new((unsigned)i);
 	srv.nlisteners = srv.nloops * conf->nlisteners;
 	srv.listeners = xcalloc(srv.nlisteners, sizeof(*srv.listeners));
+	for (j = 0; j < conf->nlisteners; j++)
+		check_address_free(&conf->listeners[j]);
 	for (k = 0, j = 0; j < conf->nlisteners; j++)
 		for (i = 0; i < srv.nloops; i++, k++) {
 			srv.listeners[k].srv = &srv;
@@ -522,7 +719,7 @@ server_run(const struct conf *conf)
 		fatal("TLS: %s; fix [tls] cert and key, or remove them to use "
 		      "a self-signed certificate",
 		    why.text);
-	srv.authf = authfail_new(&conf->limits);
+	srv.authf = authfail_new(&conf->limits, AUTHFAIL_ENTRIES_MAX);
 	limits_new(&srv, &conf->limits);
 	conf_warnings(conf, log_config_warning, NULL);
 
@@ -579,6 +776,17 @@ server_run(const struct conf *conf)
 		sigev[i] = evsignal_new(sg.base, signos[i], on_signal, &sg);
 		evsignal_add(sigev[i], NULL);
 	}
+	/* `tern queue ...` and `tern reload` ask here (issue 15). */
+	if (control_socket_path(conf->data_dir, ctlpath, sizeof(ctlpath)) ==
+	        -1 ||
+	    (srv.control = control_open(ctlpath, sg.base, on_control, &srv,
+	         &why)) == NULL)
+		fatal("%s", control_socket_path(conf->data_dir, ctlpath,
+		                sizeof(ctlpath)) == -1
+		              ? "data_dir is too long for the control socket "
+		                "(108 bytes with \"/control.sock\"); use a "
+		                "shorter path"
+		              : why.text);
 	for (j = 0; j < conf->nlisteners; j++)
 		log_info("event=listening listener=%s address=%s mode=%s",
 		    conf->listeners[j].name, conf->listeners[j].address,
@@ -588,6 +796,7 @@ server_run(const struct conf *conf)
 	    conf->hostname, conf->data_dir, srv.nloops, (long)getpid());
 
 	(void)event_base_dispatch(sg.base);
+	control_close(srv.control); /* no more requests to the scheduler */
 
 	for (i = 0; i < srv.nloops; i++)
 		loop_join(srv.loops[i].loop);
@@ -616,6 +825,7 @@ server_run(const struct conf *conf)
 	free(srv.loops);
 	free(srv.ips);
 	pthread_mutex_destroy(&srv.ip_mtx);
+	(void)close(srv.lockfd); /* last: another server may start now */
 	log_info("event=stopped");
 	return 0;
 }

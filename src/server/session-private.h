@@ -43,6 +43,7 @@
 #include "smtp/cmd.h"
 #include "smtp/params.h"
 #include "util/buf.h"
+#include "util/cidr.h"
 #include "util/why.h"
 
 struct bufferevent;
@@ -76,7 +77,8 @@ struct session {
 	struct event *timer;
 	struct sockaddr_storage sa;
 	char addr[INET6_ADDRSTRLEN];
-	char ip_key[INET6_ADDRSTRLEN + 4]; /* rate-limit key: addr, or /64 */
+	char ip_key[CIDR_STR_MAX];   /* rate-limit key: addr, or /64 */
+	char auth_key[CIDR_STR_MAX]; /* AUTH failures: addr, or prefix */
 	time_t started;
 
 	/* Lifetime: references held by pending steps (workers, commit). */
@@ -129,8 +131,9 @@ struct session {
 	bool authed;
 	char auth_user[DIR_ADDR_MAX]; /* normalized, when authed */
 	struct smtp_auth auth;
-	struct event *delay; /* the reply to a failed AUTH waits here */
-	size_t auth_fails;   /* the n of the pending delayed reply */
+	struct event *delay; /* a failed AUTH's reply, or a held AUTH */
+	bool auth_held;      /* credentials in auth wait for a turn */
+	uint64_t auth_held_ms; /* since when (session_now_ms()) */
 	/* Submission: hold the header to add Date/Message-ID (RFC 6409 8). */
 	bool hold_hdr;
 	struct buf hbuf;

@@ -443,27 +443,6 @@ session_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/*
- * The per-IP rate-limit key: the address, but an IPv6 client's /64, as
- * one host usually has all of it and a new address would cost nothing.
- */
-static void
-ip_key(const struct sockaddr *sa, const char *addr, char *dst, size_t dstsz)
-{
-	const struct sockaddr_in6 *s6 = (const void *)sa;
-	struct in6_addr net;
-	char buf[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family != AF_INET6 || IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-		(void)strlcpy(dst, addr, dstsz);
-		return;
-	}
-	memcpy(&net, &s6->sin6_addr, sizeof(net));
-	memset(&net.s6_addr[8], 0, 8);
-	(void)inet_ntop(AF_INET6, &net, buf, sizeof(buf));
-	(void)snprintf(dst, dstsz, "%s/64", buf);
-}
-
 static void refuse(const struct listener_ctx *lc, int fd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -538,7 +517,8 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 	const char *msg;
 
 	format_addr(sa, addr, sizeof(addr));
-	ip_key(sa, addr, key, sizeof(key));
+	/* The per-IP rate limits count an IPv6 client's /64. */
+	cidr_client_key(sa, 64, key, sizeof(key));
 	if (!ls->stopping && !access_check(lc, fd, sa, addr))
 		return;
 	if (!ls->stopping && srv->rl_ip_conns != NULL &&
@@ -581,6 +561,8 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 							  : sizeof(s->sa));
 	(void)strlcpy(s->addr, addr, sizeof(s->addr));
 	(void)strlcpy(s->ip_key, key, sizeof(s->ip_key));
+	cidr_client_key(sa, s->conf->limits.auth_ipv6_prefix, s->auth_key,
+	    sizeof(s->auth_key));
 	s->cmd = smtp_cmd_new(&cl);
 	s->data = smtp_data_new(&dl);
 	buf_init(&s->dbuf, SESSION_CHUNK_MAX + 64);

@@ -133,3 +133,41 @@ cidr_format(const struct cidr *c, char *dst, size_t dstsz)
 		(void)strlcpy(host, "?", sizeof(host));
 	(void)snprintf(dst, dstsz, "%s/%u", host, c->prefix);
 }
+
+void
+cidr_client_key(const struct sockaddr *sa, unsigned v6_prefix, char *dst,
+    size_t dstsz)
+{
+	const struct sockaddr_in6 *s6 = (const void *)sa;
+	const struct sockaddr_in *s4 = (const void *)sa;
+	struct cidr c = { .family = AF_INET6 };
+	unsigned i;
+
+	if (sa->sa_family == AF_INET) {
+		if (inet_ntop(AF_INET, &s4->sin_addr, dst, (socklen_t)dstsz) ==
+		    NULL)
+			(void)strlcpy(dst, "unknown", dstsz);
+		return;
+	}
+	if (sa->sa_family != AF_INET6) {
+		(void)strlcpy(dst, "unknown", dstsz);
+		return;
+	}
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		if (inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], dst,
+		        (socklen_t)dstsz) == NULL)
+			(void)strlcpy(dst, "unknown", dstsz);
+		return;
+	}
+	if (v6_prefix < 1 || v6_prefix > 128)
+		v6_prefix = 128;
+	memcpy(c.addr, s6->sin6_addr.s6_addr, 16);
+	/* Clear the host bits: whole bytes, then the rest of a partial one. */
+	for (i = 0; i < 16; i++)
+		if (i * 8 >= v6_prefix)
+			c.addr[i] = 0;
+		else if (i * 8 + 8 > v6_prefix)
+			c.addr[i] &= (uint8_t)(0xff << (8 - v6_prefix % 8));
+	c.prefix = v6_prefix;
+	cidr_format(&c, dst, dstsz);
+}

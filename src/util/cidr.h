@@ -40,4 +40,15 @@ bool cidr_match_any(const struct cidr *nets, size_t n,
 /* "192.0.2.0/24" into dst (CIDR_STR_MAX always fits). */
 void cidr_format(const struct cidr *, char *dst, size_t dstsz);
 
+/*
+ * The key a per-client limit counts a client under: an IPv4 client's
+ * address ("192.0.2.1"; an IPv4-mapped IPv6 one too), an IPv6 client's
+ * network of v6_prefix bits ("2001:db8:1::/64"; 1..128, any other value
+ * reads as 128), since one host usually holds a whole /64 and a fresh
+ * address there costs nothing.
+ * Anything else is "unknown". dst of CIDR_STR_MAX always fits.
+ */
+void cidr_client_key(const struct sockaddr *sa, unsigned v6_prefix,
+    char *dst, size_t dstsz);
+
 #endif

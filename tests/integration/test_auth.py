@@ -2,8 +2,9 @@
 """Issue 3, AUTH (RFC 4954) on submission listeners: the matrix (PLAIN,
 LOGIN, before TLS, wrong, right, unknown user, empty password, malformed
 base64, cancel), AUTH= on MAIL, 530 before AUTH, the brute-force brakes
-(growing delay, 421, 454 lockout per IP and per account) and the one
-fail2ban-friendly log line; password checks off the event loop."""
+(growing delay, 421, 454 lockout per client, never per account: issue 14,
+more in test_auth_throttle.py) and the one fail2ban-friendly log line;
+password checks off the event loop."""
 
 import base64
 import re
@@ -14,7 +15,7 @@ import time
 import pytest
 
 from conftest import (CLIENT_NAME, PASSWORD, TIME_SCALE, Raw, expect,
-                      make_message, tls_client)
+                      make_message, tls_client, wait_log)
 
 USER = "alice@example.test"
 FAST = {"auth_fail_delay": "0s"}
@@ -31,11 +32,12 @@ def plain(user, password, authzid=""):
 class TlsSession:
     """Raw SMTP over TLS: STARTTLS on submission, or implicit."""
 
-    def __init__(self, srv, implicit=False):
+    def __init__(self, srv, implicit=False, source=None):
         port = srv.ports["smtps" if implicit else "submission"]
         ctx = tls_client(srv.cert)
         ctx.check_hostname = False
-        self.r = Raw("127.0.0.1", port, timeout=30)
+        self.r = Raw("127.0.0.1", port, timeout=30,
+                     source=(source, 0) if source else None)
         if implicit:
             self.r.sock = ctx.wrap_socket(self.r.sock)
             expect(self.r.reply(), 220)
@@ -87,7 +89,8 @@ def test_auth_plain_right(sub, implicit):
         expect(t.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 503, "5.5.1")
         expect(t.cmd("MAIL FROM:<alice@example.test> AUTH=<>"), 250)
     assert re.search(r"event=auth sid=\d+ client=127\.0\.0\.1 "
-                     r"user=alice@example\.test mech=PLAIN", sub.log())
+                     r"user=alice@example\.test mech=PLAIN",
+                     wait_log(sub, "event=auth sid="))
 
 
 def test_auth_plain_continuation_and_login(sub):
@@ -152,12 +155,15 @@ def test_auth_failure_log_line(sub):
     with TlsSession(sub) as t:
         expect(t.cmd("AUTH PLAIN " + plain("mallory@example.test", "x")),
                535)
-    lines = [ln for ln in sub.log().splitlines() if "event=auth_failed" in ln]
+    lines = [ln for ln in wait_log(sub, "event=auth_failed").splitlines()
+             if "event=auth_failed" in ln]
     assert len(lines) == 1, lines
-    # One line, with what fail2ban needs: the client IP and the user.
+    # One line, with what fail2ban needs: the client IP and the user;
+    # then what the throttle made of it (issue 14).
     assert re.search(r"event=auth_failed sid=\d+ client=127\.0\.0\.1 "
                      r"user=mallory@example\.test mech=PLAIN "
-                     r"reason=bad_credentials failures=1", lines[0])
+                     r"reason=bad_credentials failures=1 key=127\.0\.0\.1 "
+                     r"delay=0$", lines[0])
 
 
 def test_brute_force_delay_then_421_then_454(submission_server):
@@ -179,23 +185,25 @@ def test_brute_force_delay_then_421_then_454(submission_server):
     # Locked out now, even with the right password: 454, no check.
     with TlsSession(srv) as t:
         expect(t.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 454, "4.7.0")
-    assert "failures=3" in srv.log()
+    assert "failures=3" in wait_log(srv, "failures=3")
 
 
-def test_lockout_per_account(submission_server):
-    """Failures for one account from one IP lock the account; another
-    account from the same IP is refused too because the IP is over the
-    limit. Checked through the account counter: the IP counter is
-    cleared by a success on another account first."""
+def test_lockout_per_client_not_per_account(submission_server):
+    """Issue 14: failures for one account from one address lock that
+    address, for every account (bob too), but never the account: alice
+    logs in from another address. (It used to lock the account, so that
+    anyone could lock anyone out.)"""
     srv = submission_server(limits={"auth_fail_delay": "0s",
                                     "auth_max_failures": "2",
                                     "auth_lockout": "1h"})
-    with TlsSession(srv) as t:
+    with TlsSession(srv, source="127.0.0.2") as t:
         expect(t.cmd("AUTH PLAIN " + plain(USER, "x")), 535)
         expect(t.cmd("AUTH PLAIN " + plain(USER, "y")), 421, "4.7.0")
-    with TlsSession(srv) as t:
+    with TlsSession(srv, source="127.0.0.2") as t:
         expect(t.cmd("AUTH PLAIN " + plain("bob@example.test", PASSWORD)),
                454, "4.7.0")
+    with TlsSession(srv, source="127.0.0.3") as t:
+        expect(t.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 235)
 
 
 def test_lockout_expires(submission_server):

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Unit tests for util/cidr.c: parsing (prefix 0, max, max+1, host bits),
- * matching IPv4, IPv6 and IPv4-mapped IPv6 clients.
+ * matching IPv4, IPv6 and IPv4-mapped IPv6 clients, and the per-client
+ * key (issue 14: an IPv6 client's network of a configurable prefix).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -143,12 +144,71 @@ test_match(void **state)
 	assert_false(cidr_match_any(NULL, 0, (struct sockaddr *)&ss));
 }
 
+struct key_case {
+	const char *ip;
+	unsigned prefix;
+	const char *want;
+};
+
+static const struct key_case key_cases[] = {
+	/* IPv4, and IPv4 on a dual-stack socket: the address, any prefix. */
+	{ "192.0.2.1", 64, "192.0.2.1" },
+	{ "127.0.0.2", 128, "127.0.0.2" },
+	{ "::ffff:192.0.2.1", 64, "192.0.2.1" },
+	{ "::ffff:192.0.2.1", 32, "192.0.2.1" },
+	/* IPv6: the network of prefix bits, host bits cleared. */
+	{ "2001:db8:1::1", 64, "2001:db8:1::/64" },
+	{ "2001:db8:1:0:ffff:ffff:ffff:ffff", 64, "2001:db8:1::/64" },
+	{ "2001:db8:1:1::1", 64, "2001:db8:1:1::/64" },
+	{ "2001:db8:1:ff::1", 56, "2001:db8:1::/56" },
+	{ "2001:db8:1:100::1", 56, "2001:db8:1:100::/56" },
+	{ "2001:db8:ffff:ffff::1", 32, "2001:db8::/32" },
+	{ "2001:db8:1:ffff::1", 63, "2001:db8:1:fffe::/63" },
+	{ "2001:db8:1:ffff::1", 65, "2001:db8:1:ffff::/65" },
+	{ "2001:db8:1:ffff:ffff::1", 65, "2001:db8:1:ffff:8000::/65" },
+	{ "2001:db8::1", 127, "2001:db8::/127" },
+	{ "2001:db8::1", 128, "2001:db8::1/128" },
+	{ "::1", 64, "::/64" },
+	/* Out of range reads as 128: never a wider net than asked for. */
+	{ "2001:db8::1", 0, "2001:db8::1/128" },
+	{ "2001:db8::1", 129, "2001:db8::1/128" },
+};
+
+static void
+test_client_key(void **state)
+{
+	struct sockaddr_storage ss;
+	char buf[CIDR_STR_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(key_cases) / sizeof(key_cases[0]); i++) {
+		const struct key_case *k = &key_cases[i];
+
+		ss = sa_of(k->ip);
+		cidr_client_key((struct sockaddr *)&ss, k->prefix, buf,
+		    sizeof(buf));
+		if (strcmp(buf, k->want) != 0)
+			fail_msg("%s/%u: got %s, want %s", k->ip, k->prefix,
+			    buf, k->want);
+	}
+	/* The longest key fits CIDR_STR_MAX. */
+	ss = sa_of("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+	cidr_client_key((struct sockaddr *)&ss, 128, buf, sizeof(buf));
+	assert_string_equal(buf, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128");
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = AF_UNIX;
+	cidr_client_key((struct sockaddr *)&ss, 64, buf, sizeof(buf));
+	assert_string_equal(buf, "unknown");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_client_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1002,7 +1002,8 @@ test_relay_domains(void **state)
 	round_trip(BASE "[relay_domains]\na.test = verify\n"
 	                "b.test = file:/etc/tern/b\nc.test = users\n"
 	                "d.test = any\n[queue]\nverify_timeout = 5s\n"
-	                "verify_positive_ttl = 1d\nverify_negative_ttl = 10m\n");
+	                "verify_positive_ttl = 1d\nverify_negative_ttl = 10m\n"
+	                "held_action = keep\n");
 	/* A line at the 198-byte limit prints back loadable (compact). */
 	{
 		char text[1024], path[200];
@@ -1013,6 +1014,35 @@ test_relay_domains(void **state)
 		    BASE "[relay_domains]\nr.test=file:/%s\n", path);
 		round_trip(text);
 	}
+}
+
+/* Issue 15: references, and the holder a reload swaps. */
+static void
+test_holder(void **state)
+{
+	const struct conf *a, *b, *got;
+	struct conf_holder *h;
+	struct why why;
+
+	(void)state;
+	a = load(BASE, &why);
+	b = load("hostname = b.example.org\n" BASE, &why);
+	assert_non_null(a);
+	assert_non_null(b);
+	h = conf_holder_new(a);
+	got = conf_holder_get(h); /* work in flight keeps a */
+	assert_ptr_equal(got, a);
+	assert_int_equal(atomic_load(&a->refs), 2);
+	conf_holder_set(h, b); /* a reload */
+	assert_int_equal(atomic_load(&a->refs), 1);
+	assert_string_equal(got->domains[0], "example.org"); /* still whole */
+	conf_unref(got); /* the last reference frees a (LSan checks) */
+	got = conf_holder_get(h);
+	assert_ptr_equal(got, b);
+	assert_string_equal(got->hostname, "b.example.org");
+	conf_unref(got);
+	conf_holder_free(h); /* frees b */
+	conf_unref(NULL);
 }
 
 static void
@@ -1054,6 +1084,8 @@ test_security(void **state)
 		"sender_ownership = some\n",
 		"[limits]\nauth_max_failures = 0\n",
 		"[limits]\nauth_fail_delay = 2m\n",
+		"[limits]\nauth_ipv6_prefix = 31\n",
+		"[limits]\nauth_ipv6_prefix = 129\n",
 	};
 	char text[512], out[4096];
 	struct conf *c;
@@ -1080,7 +1112,7 @@ test_security(void **state)
 		 "mode = submission\ntls = starttls\n[tls]\ncert = /c.pem\n"
 		 "key = /k.pem\nmin_version = TLSv1.3\nciphers = HIGH\n"
 		 "[limits]\nauth_max_failures = 3\nauth_lockout = 1h\n"
-		 "auth_fail_delay = 0s\n",
+		 "auth_fail_delay = 0s\nauth_ipv6_prefix = 56\n",
 	    &why);
 	assert_non_null(c);
 	assert_int_equal(c->nrelay_networks, 3);
@@ -1092,6 +1124,7 @@ test_security(void **state)
 	assert_int_equal(c->limits.auth_max_failures, 3);
 	assert_int_equal(c->limits.auth_lockout, 3600);
 	assert_int_equal(c->limits.auth_fail_delay, 0);
+	assert_int_equal(c->limits.auth_ipv6_prefix, 56);
 	/* check-config prints what it read, and that reads back. */
 	fp = fmemopen(out, sizeof(out), "w");
 	assert_non_null(fp);
@@ -1101,6 +1134,7 @@ test_security(void **state)
 				    "10.0.0.0/8\n"));
 	assert_non_null(strstr(out, "min_version = TLSv1.3\n"));
 	assert_non_null(strstr(out, "auth_max_failures = 3"));
+	assert_non_null(strstr(out, "auth_ipv6_prefix = 56"));
 	conf_free(c);
 	c = load(out, &why);
 	if (c == NULL)
@@ -1137,6 +1171,8 @@ test_access_limits(void **state)
 		    "5)" },
 		{ "action-top", "user_limit_action = hold\n" BASE,
 		    "t:1: unknown key 'user_limit_action' at top level" },
+		{ "held-bad", BASE "[queue]\nheld_action = drop\n",
+		    "t:5: held_action 'drop': expected bounce or keep" },
 	};
 	char out[4096];
 	struct conf *c;
@@ -1179,7 +1215,7 @@ test_access_limits(void **state)
 	assert_non_null(
 	    strstr(out, "allow = 10.0.0.0/8 192.0.2.0/24 ::1/128\n"));
 	assert_non_null(strstr(out, "deny = 10.9.0.0/16\n"));
-	assert_non_null(strstr(out, "user_limit_action = defer\n"));
+	assert_non_null(strstr(out, "user_limit_action = defer\t; hold | defer\n"));
 	c = load(out, &why);
 	if (c == NULL)
 		fail_msg("printed config does not load: %s", why.text);
@@ -1203,6 +1239,7 @@ main(void)
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_relay_domains),
+		cmocka_unit_test(test_holder),
 		cmocka_unit_test(test_security),
 		cmocka_unit_test(test_access_limits),
 	};

@@ -12,6 +12,9 @@
  * Trust: the operator runs it, but envelope strings and headers came from
  * peers: every byte that is not printable UTF-8 is escaped before it
  * reaches the terminal (no escape sequences) or the JSON (valid UTF-8).
+ * In the message's header a tab stays a tab (issue 15); the bidi controls
+ * and line separators that could reorder or hide what a person reads are
+ * escaped everywhere.
  */
 #include "cli/cli.h"
 
@@ -81,24 +84,56 @@ utf8_len(const unsigned char *p, size_t n, unsigned *cp_out)
 	return len;
 }
 
+enum out_mode {
+	OUT_FIELD = 0, /* one value on one line: TAB is escaped too */
+	OUT_TEXT,      /* a line of the message: TAB is a tab */
+	OUT_JSON,      /* the body of a JSON string */
+};
+
 /*
- * Print n bytes of peer text. Text mode: controls (C0, DEL, C1) and
- * invalid UTF-8 as \xNN. JSON mode: a string body with \" \\ \u00NN,
- * invalid bytes as U+FFFD.
+ * Code points that reorder or break what a person reads without being
+ * controls: the bidi controls (Unicode Bidi_Control; "Trojan Source",
+ * CVE-2021-42574) and the line and paragraph separators.
+ */
+static bool
+is_deceptive(unsigned cp)
+{
+	return cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 || cp == 0x2029;
+}
+
+/*
+ * Print n bytes of peer text. Field and text mode: controls (C0, DEL,
+ * C1; TAB in field mode) and invalid UTF-8 as \xNN, the code points of
+ * is_deceptive() as \uNNNN, '\' as "\\". JSON mode: a string body with
+ * \" \\ \t \u00NN and \uNNNN for is_deceptive(), invalid bytes as U+FFFD.
  */
 static void
-put_text(FILE *f, const char *s, size_t n, bool json)
+put_chars(FILE *f, const char *s, size_t n, enum out_mode mode)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	bool json = mode == OUT_JSON;
 	size_t i = 0, k, len;
 	unsigned cp;
 
 	while (i < n) {
 		len = utf8_len(p + i, n - i, &cp);
+		if (len != 0 && cp == '\t' && mode == OUT_TEXT) {
+			fputc('\t', f);
+			i++;
+			continue;
+		}
+		if (len != 0 && is_deceptive(cp)) {
+			fprintf(f, "\\u%04x", cp);
+			i += len;
+			continue;
+		}
 		if (len == 0 || cp < 0x20 || cp == 0x7f ||
 		    (cp >= 0x80 && cp < 0xa0)) {
-			if (!json)
-				fprintf(f, "\\x%02x", p[i]);
+			if (!json) /* every byte: a C1 control is two */
+				for (k = 0; k < (len ? len : 1); k++)
+					fprintf(f, "\\x%02x", p[i + k]);
 			else if (len == 0)
 				fputs("\\ufffd", f);
 			else if (cp == '\t')
@@ -116,6 +151,13 @@ put_text(FILE *f, const char *s, size_t n, bool json)
 			fputc(p[i + k], f);
 		i += len;
 	}
+}
+
+/* A value: on one line in text (json false), or a JSON string body. */
+static void
+put_text(FILE *f, const char *s, size_t n, bool json)
+{
+	put_chars(f, s, n, json ? OUT_JSON : OUT_FIELD);
 }
 
 static void
@@ -362,9 +404,9 @@ show_header(int fd, const struct spool_env *env)
 		if (eol == NULL)
 			eol = end;
 		if (eol > p && eol[-1] == '\r')
-			put_text(stdout, p, (size_t)(eol - 1 - p), false);
+			put_chars(stdout, p, (size_t)(eol - 1 - p), OUT_TEXT);
 		else
-			put_text(stdout, p, (size_t)(eol - p), false);
+			put_chars(stdout, p, (size_t)(eol - p), OUT_TEXT);
 		fputc('\n', stdout);
 		if (eol == p || (eol == p + 1 && *p == '\r'))
 			break; /* the empty line ends the header */

@@ -66,20 +66,19 @@ thread_fini(void *ctx)
 	(void)ctx;
 }
 
+/*
+ * The Maildir of addr relative to data_dir, "mail/<domain>/<local>",
+ * into dst (PATH_MAX); -1 with why when addr has none here.
+ */
 static int
-deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
+mailbox(const struct conf *conf, const char *addr, char *dst, size_t dstsz,
     struct why *why)
 {
-	struct local *l = ctx;
-	const char *addr, *at;
-	char path[PATH_MAX], domain[256];
-	struct buf pre;
+	const char *at;
+	char domain[256];
 	size_t llen;
-	int n, rc;
+	int n;
 
-	if (idx >= env->nrcpts)
-		return why_set(why, WHY_PERM, 0, "no recipient %zu", idx);
-	addr = env->rcpts[idx].addr;
 	at = strrchr(addr, '@');
 	if (at == NULL || at == addr || at[1] == '\0')
 		return why_set(why, WHY_PERM, 0,
@@ -89,15 +88,49 @@ deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
 		return why_set(why, WHY_PERM, 0, "recipient domain too long");
 	(void)strlcpy(domain, at + 1, sizeof(domain));
 	ascii_lower_str(domain);
-	if (!conf_is_local_domain(l->conf, domain))
+	if (!conf_is_local_domain(conf, domain))
 		return why_set(why, WHY_TEMP, 0,
 		    "remote delivery is not available yet");
 	if (!local_is_safe_component(addr, llen) ||
 	    !local_is_safe_component(domain, strlen(domain)))
 		return why_set(why, WHY_PERM, 0,
 		    "unsafe mailbox name for a Maildir path");
-	n = snprintf(path, sizeof(path), "%s/mail/%s/%.*s", l->conf->data_dir,
-	    domain, (int)llen, addr);
+	n = snprintf(dst, dstsz, "mail/%s/%.*s", domain, (int)llen, addr);
+	if (n < 0 || (size_t)n >= dstsz)
+		return why_set(why, WHY_TEMP, ENAMETOOLONG,
+		    "mailbox path too long below %s", conf->data_dir);
+	return 0;
+}
+
+void
+local_relay(const struct conf *conf, const char *addr, char *dst, size_t dstsz)
+{
+	char rel[PATH_MAX];
+	struct why why;
+
+	if (dstsz == 0)
+		return;
+	dst[0] = '\0';
+	if (mailbox(conf, addr, rel, sizeof(rel), &why) == 0)
+		(void)snprintf(dst, dstsz, "maildir:%s", rel);
+}
+
+static int
+deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
+    struct why *why)
+{
+	struct local *l = ctx;
+	const char *addr;
+	char path[PATH_MAX], rel[PATH_MAX];
+	struct buf pre;
+	int n, rc;
+
+	if (idx >= env->nrcpts)
+		return why_set(why, WHY_PERM, 0, "no recipient %zu", idx);
+	addr = env->rcpts[idx].addr;
+	if (mailbox(l->conf, addr, rel, sizeof(rel), why) == -1)
+		return -1;
+	n = snprintf(path, sizeof(path), "%s/%s", l->conf->data_dir, rel);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return why_set(why, WHY_TEMP, ENAMETOOLONG,
 		    "mailbox path too long below %s", l->conf->data_dir);

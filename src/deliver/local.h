@@ -24,6 +24,15 @@ struct sched_deliverer;
 struct sched_deliverer *local_deliverer_new(const struct conf *);
 void local_deliverer_free(struct sched_deliverer *);
 
+/*
+ * Where deliver() puts addr's mail, for the relay= of its log line
+ * (sched.h): "maildir:mail/<domain>/<local>", the Maildir below
+ * data_dir; "" when addr has none (deliver() refuses it). Into dst
+ * (SCHED_RELAY_MAX; a longer path is cut).
+ */
+void local_relay(const struct conf *, const char *addr, char *dst,
+    size_t dstsz);
+
 /* Is p[0..n) safe as one directory name below <data_dir>/mail? */
 bool local_is_safe_component(const char *p, size_t n);
 

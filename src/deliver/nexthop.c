@@ -170,8 +170,8 @@ thread_dns(const struct nexthop *nh, struct dns **dnsp, struct why *why)
 
 struct client_conn *
 nexthop_open(const struct nexthop *nh, struct dns **dnsp,
-    const struct nexthop_target *t, unsigned timeout_cap, char *addr,
-    size_t addrsz, struct why *why)
+    const struct nexthop_target *t, unsigned timeout_cap,
+    struct nexthop_peer *peer, struct why *why)
 {
 	const struct conf_route *rt = t->route;
 	struct sockaddr_storage addrs[DNS_ADDRS_MAX];
@@ -187,13 +187,14 @@ nexthop_open(const struct nexthop *nh, struct dns **dnsp,
 	unsigned port = 25;
 	bool all_perm = true;
 
-	addr[0] = '\0';
+	memset(peer, 0, sizeof(*peer));
+	peer->lmtp = rt != NULL && rt->kind == CONF_ROUTE_LMTP;
 	if (rt != NULL && rt->path != NULL) {
 		memset(&addrs[0], 0, sizeof(addrs[0]));
 		su = (struct sockaddr_un *)&addrs[0];
 		su->sun_family = AF_UNIX;
 		(void)strlcpy(su->sun_path, rt->path, sizeof(su->sun_path));
-		(void)strlcpy(addr, rt->path, addrsz);
+		(void)strlcpy(peer->addr, rt->path, sizeof(peer->addr));
 		conn_opts(nh, rt, rt->path, timeout_cap, &o);
 		return client_open(&o, (struct sockaddr *)su, sizeof(*su), NULL,
 		    why);
@@ -222,8 +223,10 @@ nexthop_open(const struct nexthop *nh, struct dns **dnsp,
 		}
 		all_perm = false;
 		conn_opts(nh, rt, mx[h].host, timeout_cap, &o);
+		(void)strlcpy(peer->host, mx[h].host, sizeof(peer->host));
+		peer->port = port;
 		for (a = 0; a < na; a++) {
-			addr_str(&addrs[a], addr, addrsz);
+			addr_str(&addrs[a], peer->addr, sizeof(peer->addr));
 			c = client_open(&o, (struct sockaddr *)&addrs[a],
 			    sa_len(&addrs[a]), NULL, &w);
 			if (c != NULL)
@@ -231,10 +234,29 @@ nexthop_open(const struct nexthop *nh, struct dns **dnsp,
 			*why = w;
 			log_info("event=connect_failed domain=%s host=%s "
 			         "addr=%s reason=%s",
-			    t->domain, mx[h].host, addr,
+			    t->domain, mx[h].host, peer->addr,
 			    log_escs(esc, sizeof(esc), w.text));
 		}
 	}
 	why->kind = all_perm ? WHY_PERM : WHY_TEMP;
 	return NULL;
+}
+
+const char *
+nexthop_peer_str(const struct nexthop_peer *p, char *dst, size_t dstsz)
+{
+	const char *proto = p->lmtp ? "lmtp" : "smtp";
+
+	if (dstsz == 0)
+		return dst;
+	dst[0] = '\0';
+	if (p->addr[0] == '\0')
+		return dst; /* nothing was tried */
+	/* A unix socket's path says it all; a host name may have many IPs. */
+	if (p->port == 0)
+		(void)snprintf(dst, dstsz, "%s:%s", proto, p->addr);
+	else
+		(void)snprintf(dst, dstsz, "%s:%s[%s]:%u", proto, p->host,
+		    p->addr, p->port);
+	return dst;
 }

@@ -17,6 +17,7 @@
 #ifndef TERN_DELIVER_NEXTHOP_H
 #define TERN_DELIVER_NEXTHOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "deliver/dns.h"
@@ -27,6 +28,7 @@ struct conf;
 struct conf_route;
 
 #define NEXTHOP_KEY_MAX (DNS_NAME_MAX + 16)
+#define NEXTHOP_ADDR_MAX 108 /* sun_path; longer than any IPv6 text */
 
 /* Where one recipient goes. */
 struct nexthop_target {
@@ -35,6 +37,20 @@ struct nexthop_target {
 	const struct conf_route *route; /* NULL: MX; borrowed from conf */
 	const char *domain;             /* borrowed from the address */
 };
+
+/*
+ * The server a session reached, or the last one tried: for the relay=
+ * field of log lines (nexthop_peer_str()) and the DSN's Remote-MTA.
+ */
+struct nexthop_peer {
+	char host[DNS_NAME_MAX];     /* MX host or route host; "" for unix */
+	char addr[NEXTHOP_ADDR_MAX]; /* IP, or the socket path; "": none */
+	unsigned port;               /* 0 for a unix socket */
+	bool lmtp;
+};
+
+/* "lmtp:" + a socket path, or "smtp:HOST[IP]:PORT", and a NUL. */
+#define NEXTHOP_RELAY_MAX (NEXTHOP_ADDR_MAX + DNS_NAME_MAX + 16)
 
 struct nexthop;
 
@@ -55,13 +71,24 @@ void nexthop_route(const struct nexthop *, const char *addr,
  * Open a session to t (t->key not ""): each mail host in preference
  * order, each of its addresses, until one greets us. *dnsp is the
  * calling thread's resolver, made on first use (the caller frees it with
- * dns_free()). addr_out gets the address that answered ("" if none).
+ * dns_free()). *peer_out gets the server that answered, or the last one
+ * tried (addr "" when none was: no host, no address).
  * timeout_cap (seconds, 0: none) caps every wait of the session beyond
  * [queue] remote_timeout. NULL with why: WHY_PERM only when DNS says no
  * host can exist (NXDOMAIN, null MX, no address at all).
  */
 struct client_conn *nexthop_open(const struct nexthop *, struct dns **dnsp,
-    const struct nexthop_target *t, unsigned timeout_cap, char *addr_out,
-    size_t addrsz, struct why *);
+    const struct nexthop_target *t, unsigned timeout_cap,
+    struct nexthop_peer *peer_out, struct why *);
+
+/*
+ * Where a session went, as Postfix's relay= says it: "smtp:HOST[IP]:PORT"
+ * (IPv6 too: the brackets delimit it), "lmtp:HOST[IP]:PORT", or
+ * "lmtp:PATH" for a unix socket; "" when no address was tried. Raw text
+ * (a host name from DNS): escape it for a log line. Into dst (at least
+ * NEXTHOP_RELAY_MAX to be whole); returns dst.
+ */
+const char *nexthop_peer_str(const struct nexthop_peer *, char *dst,
+    size_t dstsz);
 
 #endif

@@ -6,7 +6,10 @@
  *
  * The client is blocking and runs on the delivery thread: each step has
  * a deadline (client/client.h), so a stalled server holds one thread for
- * a bounded time while the other threads go on.
+ * a bounded time while the other threads go on. A reaper thread closes
+ * idle sessions when their time is up, so that a quiet queue does not
+ * hold connections open (issue 15): it sleeps until the earliest idle
+ * deadline, and is woken when a session is parked.
  * Trust: addresses come from the spool; remote replies are handled by
  * client/ and reach logs through log_escs().
  */
@@ -28,12 +31,16 @@
 #include "util/str.h"
 #include "util/xmalloc.h"
 
+_Static_assert(NEXTHOP_RELAY_MAX <= SCHED_RELAY_MAX,
+    "a next hop's relay= must fit struct sched_reply");
+
 #define IDLE_SECS 5       /* a reusable session waits this long */
 #define IDLE_MAX 64       /* idle sessions kept in all */
 #define SLOT_WAIT_SECS 60 /* for a free session slot to a destination */
 
 struct idle {
 	struct client_conn *c;
+	struct nexthop_peer peer; /* where c goes: for relay= */
 	int64_t since_ms;
 	struct idle *next;
 };
@@ -51,9 +58,13 @@ struct remote {
 	struct sched_deliverer *local;
 	struct nexthop *nh;
 	pthread_mutex_t mtx;
-	pthread_cond_t cv;
+	pthread_cond_t cv; /* a slot came free (CLOCK_REALTIME) */
 	struct dest *dests;
 	size_t nidle;
+	pthread_cond_t reap_cv; /* a session was parked, or stop (MONOTONIC) */
+	pthread_t reaper;
+	bool reaper_started;
+	bool stopping; /* under mtx: the reaper returns */
 };
 
 struct rthread {
@@ -86,7 +97,10 @@ dest_get(struct remote *r, const char *key)
 	return d;
 }
 
-/* Unlink idle sessions older than IDLE_SECS (all: force); caller closes. */
+/*
+ * Unlink idle sessions that have waited IDLE_SECS (all: force); the
+ * caller closes them, outside the lock (QUIT waits for a reply).
+ */
 static struct idle *
 reap_locked(struct remote *r, bool force)
 {
@@ -96,7 +110,7 @@ reap_locked(struct remote *r, bool force)
 
 	for (d = r->dests; d != NULL; d = d->next)
 		for (pp = &d->idle; (i = *pp) != NULL;) {
-			if (force || now - i->since_ms > IDLE_SECS * 1000) {
+			if (force || now - i->since_ms >= IDLE_SECS * 1000) {
 				*pp = i->next;
 				i->next = out;
 				out = i;
@@ -119,12 +133,65 @@ close_list(struct idle *i)
 	}
 }
 
+/* When the oldest idle session's time is up (ms, monotonic); -1: none. */
+static int64_t
+next_deadline_locked(const struct remote *r)
+{
+	const struct dest *d;
+	const struct idle *i;
+	int64_t when = -1;
+
+	for (d = r->dests; d != NULL; d = d->next)
+		for (i = d->idle; i != NULL; i = i->next)
+			if (when == -1 || i->since_ms + IDLE_SECS * 1000 < when)
+				when = i->since_ms + IDLE_SECS * 1000;
+	return when;
+}
+
 /*
- * Wait for a session slot to key; *reuse_out gets an idle session or
- * NULL. -1 when no slot came free in time.
+ * The reaper: sleeps until the earliest idle deadline (or until a
+ * session is parked, or the deliverer stops), then closes what has
+ * waited long enough. A delivery thread that takes a session unlinks it
+ * under the same lock, so a session is either reused or reaped, never
+ * both.
+ */
+static void *
+reaper_main(void *arg)
+{
+	struct remote *r = arg;
+	struct idle *stale;
+	struct timespec ts;
+	int64_t when;
+
+	pthread_mutex_lock(&r->mtx);
+	while (!r->stopping) {
+		stale = reap_locked(r, false);
+		if (stale != NULL) {
+			pthread_mutex_unlock(&r->mtx);
+			close_list(stale);
+			pthread_mutex_lock(&r->mtx);
+			continue; /* the list may have changed meanwhile */
+		}
+		when = next_deadline_locked(r);
+		if (when == -1) {
+			pthread_cond_wait(&r->reap_cv, &r->mtx);
+			continue;
+		}
+		ts.tv_sec = when / 1000;
+		ts.tv_nsec = (when % 1000) * 1000000;
+		(void)pthread_cond_timedwait(&r->reap_cv, &r->mtx, &ts);
+	}
+	pthread_mutex_unlock(&r->mtx);
+	return NULL;
+}
+
+/*
+ * Wait for a session slot to key; *reuse_out gets an idle session (and
+ * *peer_out where it goes) or NULL. -1 when no slot came free in time.
  */
 static int
-slot_take(struct remote *r, const char *key, struct client_conn **reuse_out)
+slot_take(struct remote *r, const char *key, struct client_conn **reuse_out,
+    struct nexthop_peer *peer_out)
 {
 	struct dest *d;
 	struct idle *i, *stale;
@@ -145,6 +212,7 @@ slot_take(struct remote *r, const char *key, struct client_conn **reuse_out)
 		d->idle = i->next;
 		r->nidle--;
 		*reuse_out = i->c;
+		*peer_out = i->peer;
 		free(i);
 		d->active++;
 		rc = 0;
@@ -158,9 +226,13 @@ slot_take(struct remote *r, const char *key, struct client_conn **reuse_out)
 	return rc;
 }
 
-/* Give the slot back, and the session when it can carry more mail. */
+/*
+ * Give the slot back, and the session (to peer) when it can carry more
+ * mail.
+ */
 static void
-slot_give(struct remote *r, const char *key, struct client_conn *c)
+slot_give(struct remote *r, const char *key, struct client_conn *c,
+    const struct nexthop_peer *peer)
 {
 	struct idle *i = NULL, *stale;
 	struct dest *d;
@@ -171,11 +243,13 @@ slot_give(struct remote *r, const char *key, struct client_conn *c)
 	if (c != NULL && r->nidle < IDLE_MAX) {
 		i = xcalloc(1, sizeof(*i));
 		i->c = c;
+		i->peer = *peer;
 		i->since_ms = mono_ms();
 		i->next = d->idle;
 		d->idle = i;
 		r->nidle++;
 		c = NULL;
+		pthread_cond_signal(&r->reap_cv); /* a new deadline */
 	}
 	stale = reap_locked(r, false);
 	pthread_cond_broadcast(&r->cv);
@@ -222,15 +296,17 @@ all_temp(const struct why *whys, size_t n)
 
 /*
  * The engine's reply as the scheduler keeps it (for DSNs), with the host
- * that gave it (mta; "" for a unix socket) and, for a delivered
- * recipient, where it went (sched.h).
+ * that gave it (mta; "" for a unix socket), the server it went to or was
+ * tried (relay, for the log) and, for a delivered recipient, how it was
+ * handed on (sched.h).
  */
 static void
-reply_copy(const struct client_reply *cr, const char *mta,
+reply_copy(const struct client_reply *cr, const char *mta, const char *relay,
     enum sched_handoff handoff, struct sched_reply *sr)
 {
 	memset(sr, 0, sizeof(*sr));
 	sr->handoff = handoff;
+	(void)strlcpy(sr->relay, relay, sizeof(sr->relay));
 	if (cr->code == 0)
 		return;
 	sr->code = cr->code;
@@ -251,7 +327,8 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 	struct client_conn *c;
 	struct client_msg m;
 	struct why why;
-	char addr[128], esc[300], mta[CLIENT_PEER_MAX] = "";
+	struct nexthop_peer peer;
+	char esc[300], mta[CLIENT_PEER_MAX] = "", where[NEXTHOP_RELAY_MAX];
 	enum sched_handoff handoff;
 	size_t i, ok = 0;
 	bool reused, dsn = false;
@@ -275,7 +352,8 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 	m.smtputf8 = env->smtputf8;
 	m.ret = env->dsn_ret;
 	m.envid = env->envid;
-	if (slot_take(r, t->key, &c) == -1) {
+	memset(&peer, 0, sizeof(peer));
+	if (slot_take(r, t->key, &c, &peer) == -1) {
 		for (i = 0; i < n; i++)
 			why_set(&whys[i], WHY_TEMP, 0,
 			    "%s: all %u sessions busy", t->key,
@@ -285,10 +363,9 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 		return;
 	}
 	reused = c != NULL;
-	addr[0] = '\0';
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (c == NULL && (c = nexthop_open(r->nh, &th->dns, t, 0, addr,
-		                      sizeof(addr), &why)) == NULL) {
+		if (c == NULL && (c = nexthop_open(r->nh, &th->dns, t, 0, &peer,
+		                      &why)) == NULL) {
 			for (i = 0; i < n; i++)
 				whys[i] = why;
 			break;
@@ -320,19 +397,21 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 		handoff = SCHED_HANDOFF_FINAL;
 	else
 		handoff = SCHED_HANDOFF_RELAYED;
+	(void)nexthop_peer_str(&peer, where, sizeof(where));
 	for (i = 0; i < n; i++) {
 		ok += whys[i].kind == WHY_NONE;
-		reply_copy(&cr[i], mta, handoff, &replies[i]);
+		reply_copy(&cr[i], mta, where, handoff, &replies[i]);
 	}
 	for (i = 0; i < n && whys[i].kind == WHY_NONE; i++)
 		;
 	log_info("event=remote_session id=%s dest=%s host=%s addr=%s tls=%s "
 	         "reused=%s rcpts=%zu accepted=%zu%s%s",
 	    env->id, t->key, c != NULL ? client_peer(c) : "-",
-	    addr[0] ? addr : "-", c != NULL && client_is_tls(c) ? "yes" : "no",
-	    reused ? "yes" : "no", n, ok, i < n ? " reason=" : "",
+	    peer.addr[0] ? peer.addr : "-",
+	    c != NULL && client_is_tls(c) ? "yes" : "no", reused ? "yes" : "no",
+	    n, ok, i < n ? " reason=" : "",
 	    i < n ? log_escs(esc, sizeof(esc), whys[i].text) : "");
-	slot_give(r, t->key, c);
+	slot_give(r, t->key, c, &peer);
 	free(cr);
 	free(rc);
 }
@@ -367,6 +446,8 @@ deliver_many(void *ctx, const struct spool_env *env, int fd, const size_t *idx,
 				why_clear(&whys[k]);
 			else if (whys[k].kind == WHY_NONE)
 				whys[k].kind = WHY_TEMP;
+			local_relay(r->conf, env->rcpts[idx[k]].addr,
+			    replies[k].relay, sizeof(replies[k].relay));
 			done[k] = true;
 			continue;
 		}
@@ -396,6 +477,7 @@ deliver_one(void *ctx, const struct spool_env *env, int fd, size_t idx,
 {
 	struct sched_reply rep;
 
+	memset(&rep, 0, sizeof(rep)); /* deliver_many()'s contract */
 	deliver_many(ctx, env, fd, &idx, 1, why, &rep);
 	return why->kind == WHY_NONE ? 0 : -1;
 }
@@ -404,6 +486,7 @@ struct sched_deliverer *
 remote_deliverer_new(const struct conf *conf, struct sched_deliverer *local)
 {
 	struct remote *r;
+	pthread_condattr_t ca;
 
 	r = xcalloc(1, sizeof(*r));
 	r->conf = conf;
@@ -416,7 +499,17 @@ remote_deliverer_new(const struct conf *conf, struct sched_deliverer *local)
 	r->d.name = "router";
 	pthread_mutex_init(&r->mtx, NULL);
 	pthread_cond_init(&r->cv, NULL);
+	pthread_condattr_init(&ca);
+	/* Idle deadlines are monotonic: setting the clock moves none. */
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->reap_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	r->nh = nexthop_new(conf);
+	if (pthread_create(&r->reaper, NULL, reaper_main, r) == 0)
+		r->reaper_started = true;
+	else /* each delivery still reaps what has waited too long */
+		log_warn("event=reaper_unavailable reason=\"cannot start "
+		         "thread\"");
 	return &r->d;
 }
 
@@ -430,6 +523,13 @@ remote_deliverer_free(struct sched_deliverer *d)
 	if (r == NULL)
 		return;
 	pthread_mutex_lock(&r->mtx);
+	r->stopping = true;
+	pthread_cond_signal(&r->reap_cv);
+	pthread_mutex_unlock(&r->mtx);
+	/* It may be closing sessions: as long as QUIT's wait, at most. */
+	if (r->reaper_started)
+		pthread_join(r->reaper, NULL);
+	pthread_mutex_lock(&r->mtx);
 	all = reap_locked(r, true);
 	pthread_mutex_unlock(&r->mtx);
 	close_list(all);
@@ -440,6 +540,7 @@ remote_deliverer_free(struct sched_deliverer *d)
 	nexthop_free(r->nh);
 	pthread_mutex_destroy(&r->mtx);
 	pthread_cond_destroy(&r->cv);
+	pthread_cond_destroy(&r->reap_cv);
 	local_deliverer_free(r->local);
 	free(r);
 }

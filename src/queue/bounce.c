@@ -3,9 +3,13 @@
  * queue/bounce.c - RFC 3464 delivery status notifications (see bounce.h),
  * in the RFC 6533 forms for a message that came with SMTPUTF8.
  *
+ * The notification for a person is wrapped at 78 characters (RFC 5322
+ * 2.1.1), on spaces; the delivery-status fields are folded when long, as
+ * any header field may be (RFC 3464 2.1.1, RFC 5322 2.2.3), so that
+ * unfolding gives each back exactly.
  * Trust: reasons may quote a remote server; addresses were validated at
  * RCPT; ORCPT and ENVID are the client's. Everything is put on one line
- * with controls replaced, and capped.
+ * with controls replaced, and capped, before it is wrapped or folded.
  */
 #include "queue/bounce.h"
 
@@ -25,6 +29,11 @@
 #define REASON_MAX 400     /* bytes of a reason shown */
 #define ORCPT_SHOW_MAX 600 /* bytes of an ORCPT shown */
 #define READ_CHUNK 65536
+#define TEXT_WIDTH 78     /* characters a line, RFC 5322 2.1.1 */
+#define INDENT "    "     /* a recipient's lines in the notification */
+#define OWN_TEXT_MAX 1000 /* bytes of our own words (intro, advice) */
+/* The longest field folded: Final-Recipient with a whole spool field. */
+#define FIELD_MAX (SPOOL_FIELD_MAX + 128)
 
 /*
  * p as one line: CR, LF, TAB and controls become spaces; at most max
@@ -57,6 +66,142 @@ put_line(struct buf *b, const char *p, size_t max, bool ascii)
 	return 0;
 }
 
+/* Does byte c start a character (is it no UTF-8 continuation byte)? */
+static bool
+is_char_start(char c)
+{
+	return ((unsigned char)c & 0xc0) != 0x80;
+}
+
+/* Characters in p[0..n): bytes that start one (RFC 5322 counts those). */
+static size_t
+width_of(const char *p, size_t n)
+{
+	size_t i, w = 0;
+
+	for (i = 0; i < n; i++)
+		w += is_char_start(p[i]);
+	return w;
+}
+
+/*
+ * Text t[0..n) (one line, controls already gone) as lines of at most
+ * TEXT_WIDTH characters, each after `indent` and ending in CRLF. Lines
+ * break at spaces, which are dropped there; a word longer than a whole
+ * line is cut at a character boundary (its exact text is in the
+ * delivery-status part, folded there but never cut). Nothing for empty
+ * text.
+ */
+static int
+put_wrapped(struct buf *b, const char *indent, const char *t, size_t n)
+{
+	size_t width = TEXT_WIDTH - strlen(indent), i = 0, end, cut, brk, w;
+
+	for (;;) {
+		while (i < n && t[i] == ' ')
+			i++;
+		if (i >= n)
+			return 0;
+		/* end: the start of the first character past the width. */
+		for (end = i, w = 0, brk = i; end < n; end++) {
+			if (!is_char_start(t[end]))
+				continue;
+			if (w == width)
+				break;
+			if (t[end] == ' ' && t[end - 1] != ' ')
+				brk = end; /* a word ends here */
+			w++;
+		}
+		if (end >= n || t[end] == ' ')
+			cut = end; /* all of it, or the words up to the width */
+		else if (brk > i)
+			cut = brk; /* the words that fit */
+		else
+			cut = end; /* one word longer than a line */
+		while (cut > i && t[cut - 1] == ' ')
+			cut--;
+		if (buf_append_str(b, indent) == -1 ||
+		    buf_append(b, t + i, cut - i) == -1 ||
+		    buf_append_str(b, "\r\n") == -1)
+			return -1;
+		i = cut;
+	}
+}
+
+/* p as put_line() makes it (UTF-8 passes), then wrapped after indent. */
+static int
+put_para(struct buf *b, const char *indent, const char *p, size_t max)
+{
+	struct buf t;
+	int rc, err;
+
+	buf_init(&t, max + 1);
+	rc = put_line(&t, p, max, false);
+	if (rc == 0)
+		rc = put_wrapped(b, indent, (const char *)t.data, t.len);
+	err = errno; /* buf_why() at the caller reads it */
+	buf_reset(&t);
+	errno = err;
+	return rc;
+}
+
+/*
+ * Fold the field b->data[start..b->len), one line without its CRLF, and
+ * end it with CRLF. RFC 5322 2.2.3: a fold is a CRLF put before a space,
+ * so unfolding gives the field back byte for byte. A line passing
+ * TEXT_WIDTH characters is folded at its last space within the width
+ * (else at its first one after it) that follows a word, leaves a word
+ * after it, and keeps the field's name with the first word of its value
+ * ("Diagnostic-Code: smtp;"). A word longer than a line stays whole: the
+ * line is long then, but every field is capped far below 998 octets.
+ */
+static int
+end_field(struct buf *b, size_t start)
+{
+	char t[FIELD_MAX];
+	size_t n = b->len - start, i = 0, k, min, last, fit, brk, w;
+	int words;
+
+	if (n > sizeof(t)) /* not ours: every field is capped below */
+		return buf_append_str(b, "\r\n");
+	memcpy(t, b->data + start, n);
+	b->len = start;
+	/* Only spaces after a fold would leave a blank line: none there. */
+	for (last = n; last > 0 && t[last - 1] == ' '; last--)
+		;
+	while (width_of(t + i, n - i) > TEXT_WIDTH) {
+		/* min: past the first word (the first two on line one). */
+		for (min = i, words = i == 0 ? 2 : 1; words > 0; words--) {
+			while (min < n && t[min] == ' ')
+				min++;
+			while (min < n && t[min] != ' ')
+				min++;
+		}
+		/* fit: the last place within the width; brk: the first past. */
+		for (fit = 0, brk = 0, w = 0, k = i; k < last; k++) {
+			if (k >= min && t[k] == ' ' && t[k - 1] != ' ') {
+				if (w > TEXT_WIDTH) {
+					brk = fit == 0 ? k : 0;
+					break;
+				}
+				fit = k;
+			}
+			w += is_char_start(t[k]);
+		}
+		if (fit != 0)
+			brk = fit;
+		if (brk == 0)
+			break; /* one long word: the line stays long */
+		if (buf_append(b, t + i, brk - i) == -1 ||
+		    buf_append_str(b, "\r\n") == -1)
+			return -1;
+		i = brk;
+	}
+	if (buf_append(b, t + i, n - i) == -1)
+		return -1;
+	return buf_append_str(b, "\r\n");
+}
+
 /*
  * The Original-Recipient field from ORCPT, "addr-type;xtext" as the
  * client gave it (RFC 3461 4.2, RFC 3464 2.3.1). In a DSN about an
@@ -84,7 +229,7 @@ put_orcpt(struct buf *b, const char *orcpt, bool global)
 			return -1;
 	} else if (put_line(b, orcpt, ORCPT_SHOW_MAX, !global) == -1)
 		return -1;
-	return buf_append_str(b, "\r\n");
+	return 0; /* the caller ends the field */
 }
 
 /* Is p "D.D{1,3}.D{1,3}" (RFC 3463 2) with a class of 2, 4 or 5? */
@@ -117,14 +262,12 @@ static const struct {
 } kind_words[] = {
 	[BOUNCE_FAILED] = { "Undelivered Mail Returned to Sender", "bounce",
 	    "Your message could not be delivered to one or more recipients, "
-	    "and it will not be tried again\r\nfor them. The details are "
-	    "below.",
+	    "and it will not be tried again for them. The details are below.",
 	    "failed", NULL, "5.0.0", SMTP_NOTIFY_FAILURE },
 	[BOUNCE_DELAYED] = { "Delayed Mail (still being retried)", "delay",
 	    "Your message has not been delivered yet to the recipients "
-	    "below. Nothing\r\nneeds to be done: delivery will be tried "
-	    "again, and you will hear from\r\nus again only if it fails "
-	    "for good.",
+	    "below. Nothing needs to be done: delivery will be tried again, "
+	    "and you will hear from us again only if it fails for good.",
 	    "delayed", "We keep trying; no action is needed.", "4.0.0",
 	    SMTP_NOTIFY_DELAY },
 	[BOUNCE_DELIVERED] = { "Successful Mail Delivery Report", "delivered",
@@ -135,10 +278,9 @@ static const struct {
 	/* RFC 3464 2.3.3: the next hop takes no duty to report success. */
 	[BOUNCE_RELAYED] = { "Relayed Mail Report", "relayed",
 	    "Your message was passed on to the mail servers of the "
-	    "recipients below, as you asked\r\n(NOTIFY=SUCCESS). Those "
-	    "servers do not send delivery reports, so this is the\r\nlast "
-	    "one you will get from us; they may still tell you if delivery "
-	    "fails.",
+	    "recipients below, as you asked (NOTIFY=SUCCESS). Those servers "
+	    "do not send delivery reports, so this is the last one you will "
+	    "get from us; they may still tell you if delivery fails.",
 	    "relayed", "No report of the final delivery will follow.", "2.0.0",
 	    SMTP_NOTIFY_SUCCESS },
 };
@@ -325,7 +467,8 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 	bool global = env->smtputf8;
 	const struct spool_rcpt *r;
 	const char *orcpt;
-	size_t i;
+	char line[SPOOL_FIELD_MAX + 64];
+	size_t i, start;
 
 	if (msg_date_format(bi->now, date, sizeof(date)) == -1 ||
 	    msg_date_format(env->arrival, arr, sizeof(arr)) == -1)
@@ -350,17 +493,29 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 	        env->id, kind_words[bi->kind].tag, bi->hostname,
 	        bi->boundary, bi->boundary) == -1)
 		goto big;
-	if (buf_printf(b, "This is the mail system at %s.\r\n\r\n%s\r\n\r\n",
-	        bi->hostname, kind_words[bi->kind].intro) == -1)
+	/*
+	 * The part a person reads: lines of at most 78 characters (RFC 5322
+	 * 2.1.1), broken at spaces. A line (<addr>:, our host name) gets no
+	 * controls: addresses were checked at RCPT, the name is configured.
+	 */
+	(void)snprintf(line, sizeof(line), "This is the mail system at %s.",
+	    bi->hostname);
+	if (put_wrapped(b, "", line, strlen(line)) == -1 ||
+	    buf_append_str(b, "\r\n") == -1 ||
+	    put_para(b, "", kind_words[bi->kind].intro, OWN_TEXT_MAX) == -1 ||
+	    buf_append_str(b, "\r\n") == -1)
 		goto big;
 	for (i = 0; i < bi->nrcpts; i++) {
 		r = &env->rcpts[bi->rcpts[i].idx];
 		bounce_status(&bi->rcpts[i], bi->kind, st, sizeof(st));
 		note = kind_words[bi->kind].note;
-		if (buf_printf(b, "<%s>:\r\n    ", r->addr) == -1 ||
-		    put_line(b, bi->rcpts[i].reason, REASON_MAX, false) == -1 ||
-		    buf_printf(b, "\r\n    %s\r\n\r\n",
-		        note != NULL ? note : advice(st)) == -1)
+		(void)snprintf(line, sizeof(line), "<%s>:", r->addr);
+		if (put_wrapped(b, "", line, strlen(line)) == -1 ||
+		    put_para(b, INDENT, bi->rcpts[i].reason, REASON_MAX) ==
+		        -1 ||
+		    put_para(b, INDENT, note != NULL ? note : advice(st),
+		        OWN_TEXT_MAX) == -1 ||
+		    buf_append_str(b, "\r\n") == -1)
 			goto big;
 	}
 	/*
@@ -377,17 +532,21 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 	if (buf_printf(b,
 	        "--%s\r\n"
 	        "Content-Description: Delivery report\r\n"
-	        "Content-Type: %s\r\n\r\n"
-	        "Reporting-MTA: dns; %s\r\n",
+	        "Content-Type: %s\r\n\r\n",
 	        bi->boundary,
 	        global ? "message/global-delivery-status"
-	               : "message/delivery-status",
-	        bi->hostname) == -1)
+	               : "message/delivery-status") == -1)
 		goto big;
+	/* Every field with a value from elsewhere ends in end_field(). */
+	start = b->len;
+	if (buf_printf(b, "Reporting-MTA: dns; %s", bi->hostname) == -1 ||
+	    end_field(b, start) == -1)
+		goto big;
+	start = b->len;
 	if (env->envid != NULL && env->envid[0] != '\0' &&
 	    (buf_append_str(b, "Original-Envelope-Id: ") == -1 ||
 	        put_line(b, env->envid, 100, !global) == -1 ||
-	        buf_append_str(b, "\r\n") == -1))
+	        end_field(b, start) == -1))
 		goto big;
 	if (buf_printf(b, "Arrival-Date: %s\r\n", arr) == -1)
 		goto big;
@@ -398,28 +557,35 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 			goto big;
 		orcpt =
 		    env->dsn != NULL ? env->dsn[bi->rcpts[i].idx].orcpt : NULL;
+		start = b->len;
 		if (orcpt != NULL && orcpt[0] != '\0' &&
-		    put_orcpt(b, orcpt, global) == -1)
+		    (put_orcpt(b, orcpt, global) == -1 ||
+		        end_field(b, start) == -1))
 			goto big;
 		/*
 		 * RFC 6533 3: "utf-8; " and the address as it is (the
 		 * utf-8-address form) when it is not ASCII; an ASCII one
 		 * keeps rfc822, which RFC 6533 allows in the global form.
 		 */
-		if (buf_printf(b,
-		        "Final-Recipient: %s; %s\r\n"
+		start = b->len;
+		if (buf_printf(b, "Final-Recipient: %s; %s",
+		        global && !ascii_only(r->addr) ? "utf-8" : "rfc822",
+		        r->addr) == -1 ||
+		    end_field(b, start) == -1 ||
+		    buf_printf(b,
 		        "Action: %s\r\n"
 		        "Status: %s\r\n",
-		        global && !ascii_only(r->addr) ? "utf-8" : "rfc822",
-		        r->addr, kind_words[bi->kind].action, st) == -1)
+		        kind_words[bi->kind].action, st) == -1)
 			goto big;
 		/* RFC 3464 2.3.5: the server that said it, when one did. */
+		start = b->len;
 		if (bi->rcpts[i].mta != NULL && bi->rcpts[i].mta[0] != '\0' &&
 		    (buf_append_str(b, "Remote-MTA: dns; ") == -1 ||
 		        put_line(b, bi->rcpts[i].mta, 255, !global) == -1 ||
-		        buf_append_str(b, "\r\n") == -1))
+		        end_field(b, start) == -1))
 			goto big;
 		/* RFC 3464 2.3.6: the reply as the server sent it. */
+		start = b->len;
 		if (bi->rcpts[i].code != 0 &&
 		    (buf_printf(b, "Diagnostic-Code: smtp; %u%s%s ",
 		         bi->rcpts[i].code,
@@ -428,7 +594,7 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 		            -1 ||
 		        put_line(b, bi->rcpts[i].text, REASON_MAX, !global) ==
 		            -1 ||
-		        buf_append_str(b, "\r\n") == -1))
+		        end_field(b, start) == -1))
 			goto big;
 		if (buf_printf(b, "Last-Attempt-Date: %s\r\n", date) == -1)
 			goto big;

@@ -21,8 +21,12 @@
  * bounce_build() is pure apart from reading the original from its file;
  * bounce_enqueue() writes the DSN into the spool and waits for its
  * commit, so the caller may mark the recipients failed afterwards.
- * Trust: recipients' reasons may quote a remote server: they are folded
- * into single lines, control bytes removed, and length-capped.
+ * The notification a person reads keeps to 78 characters a line (RFC
+ * 5322 2.1.1); the delivery-status fields carry the exact values, folded
+ * when long (RFC 5322 2.2.3).
+ * Trust: recipients' reasons may quote a remote server: they are put on
+ * single lines, control bytes removed, and length-capped, before they are
+ * wrapped or folded.
  */
 #ifndef TERN_QUEUE_BOUNCE_H
 #define TERN_QUEUE_BOUNCE_H

@@ -260,10 +260,20 @@ age(const struct spool_env *env)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9 - t;
 }
 
+/*
+ * relay= of recipient i: where deliver_many() says it went or was tried
+ * (rep, escaped into esc), "none" when nothing was; the deliverer's name
+ * without deliver_many() (rep NULL).
+ */
 static const char *
-relay(const struct sched *s)
+relay(const struct sched *s, const struct sched_reply *rep, size_t i, char *esc,
+    size_t escsz)
 {
-	return s->d.name != NULL ? s->d.name : "-";
+	if (rep == NULL)
+		return s->d.name != NULL ? s->d.name : "-";
+	if (rep[i].relay[0] == '\0')
+		return "none";
+	return log_escs(esc, escsz, rep[i].relay);
 }
 
 /* Record a final state; false (and a log line) if the spool refused. */
@@ -537,7 +547,7 @@ process(struct sched *s, void *ctx, const char *id, bool forced,
 {
 	struct spool_env env;
 	struct why why;
-	char to[256], reason[300];
+	char to[256], reason[300], rl[SCHED_RELAY_MAX + 32];
 	time_t now = time(NULL), next, expiry;
 	size_t i, pending = 0, ndelivered = 0;
 	bool *was_delivered;
@@ -613,9 +623,9 @@ process(struct sched *s, void *ctx, const char *id, bool forced,
 				        ? env.rcpts[i].last_error
 				        : "none");
 			nfailed++;
-			log_info("event=failed id=%s to=%s delay=%.3f relay=%s "
-			         "reason=%s",
-			    id, to, age(&env), relay(s),
+			log_info("event=failed id=%s to=%s delay=%.3f "
+			         "relay=none reason=%s",
+			    id, to, age(&env),
 			    env.held ? "held_expired" : "expired");
 			continue;
 		}
@@ -626,7 +636,8 @@ process(struct sched *s, void *ctx, const char *id, bool forced,
 			ndelivered++;
 			log_info("event=delivered id=%s to=%s delay=%.3f "
 			         "relay=%s",
-			    id, to, age(&env), relay(s));
+			    id, to, age(&env),
+			    relay(s, brep, i, rl, sizeof(rl)));
 			continue;
 		}
 		(void)log_escs(reason, sizeof(reason), why.text);
@@ -637,14 +648,16 @@ process(struct sched *s, void *ctx, const char *id, bool forced,
 			nfailed++;
 			log_info("event=failed id=%s to=%s delay=%.3f relay=%s "
 			         "reason=%s",
-			    id, to, age(&env), relay(s), reason);
+			    id, to, age(&env),
+			    relay(s, brep, i, rl, sizeof(rl)), reason);
 			continue;
 		}
 		pending++;
 		(void)spool_note_error(s->spool, id, i, why.text, NULL);
 		log_info("event=deferred id=%s to=%s delay=%.3f relay=%s "
 		         "reason=%s",
-		    id, to, age(&env), relay(s), reason);
+		    id, to, age(&env), relay(s, brep, i, rl, sizeof(rl)),
+		    reason);
 	}
 	pending += notify_sender(s, &env, fd, res, brep, pending);
 	notify_success(s, &env, fd, was_delivered, brep);

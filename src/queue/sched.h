@@ -23,6 +23,14 @@ struct conf;
 struct sched;
 
 /*
+ * relay= text: "smtp:" + a host name + [IPv6]:port (deliver/nexthop.h,
+ * NEXTHOP_RELAY_MAX), or "maildir:mail/" + a domain + "/" + a local part
+ * of 64 octets (RFC 5321 4.5.3.1.1); a longer one is cut. One per
+ * recipient, so not more.
+ */
+#define SCHED_RELAY_MAX 384
+
+/*
  * Where a delivered recipient went, which decides what a sender who
  * asked NOTIFY=SUCCESS hears (RFC 3461 5.2.1-5.2.3).
  */
@@ -56,6 +64,15 @@ struct sched_reply {
 	/* The server's host name (RFC 3464 2.3.5 Remote-MTA), or "". */
 	char mta[256];
 	enum sched_handoff handoff; /* of a delivered recipient */
+	/*
+	 * Where the recipient went, or was last tried, for the relay= field
+	 * of its log line (docs/configuration.md, "Log lines"):
+	 * "maildir:mail/DOMAIN/USER" (below data_dir), "lmtp:PATH",
+	 * "lmtp:HOST[IP]:PORT", "smtp:HOST[IP]:PORT". Raw (a host name from
+	 * DNS): escaped when logged. "" when no server or mailbox was tried:
+	 * logged as "none".
+	 */
+	char relay[SCHED_RELAY_MAX];
 };
 
 /*
@@ -83,7 +100,12 @@ struct sched_deliverer {
 	    const size_t *idx, size_t n, struct why *whys,
 	    struct sched_reply *replies);
 	void *arg;
-	const char *name; /* relay= in log lines, e.g. "maildir"; NULL: "-" */
+	/*
+	 * relay= in the log lines when deliver() alone runs (no
+	 * deliver_many(), so no sched_reply.relay), e.g. "maildir".
+	 * NULL: "-".
+	 */
+	const char *name;
 };
 
 struct sched *sched_new(const struct conf *, struct spool *,

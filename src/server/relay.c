@@ -251,7 +251,8 @@ verify(struct wctx *c, struct relay_query *q)
 	struct client_msg m;
 	struct client_reply rep;
 	struct why why, res;
-	char akey[KEY_MAX], dkey[KEY_MAX], addr[128], esc[300], esc2[300];
+	struct nexthop_peer peer;
+	char akey[KEY_MAX], dkey[KEY_MAX], esc[300], esc2[300];
 	unsigned ttl;
 
 	/* Another job may have asked while this one waited. */
@@ -267,7 +268,7 @@ verify(struct wctx *c, struct relay_query *q)
 	}
 	why_clear(&why);
 	conn = nexthop_open(c->r->nh, &c->dns, &t, conf->queue.verify_timeout,
-	    addr, sizeof(addr), &why);
+	    &peer, &why);
 	if (conn == NULL) {
 		if (why.kind == WHY_PERM) { /* DNS: no host can exist */
 			answer(&q->ans, RELAY_NO, "undeliverable address: %s",
@@ -313,7 +314,7 @@ log:
 	    q->ans.verdict == RELAY_YES  ? "exists"
 	    : q->ans.verdict == RELAY_NO ? "unknown"
 	                                 : "temp",
-	    addr[0] != '\0' ? addr : "-",
+	    peer.addr[0] != '\0' ? peer.addr : "-",
 	    log_escs(esc2, sizeof(esc2),
 	        q->ans.text[0] != '\0' ? q->ans.text : "-"));
 }

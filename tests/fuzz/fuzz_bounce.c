@@ -38,7 +38,9 @@
  * the boundary occurs only in the Content-Type parameter and as the four
  * delimiter lines; the DSN's own header is exactly its nine fields, each
  * part's header exactly its fields; the notification has one block per
- * recipient with the reason as one line; the delivery-status part has
+ * recipient, every line at most 78 characters (RFC 5322 2.1.1, issue 15),
+ * the address whole when its pieces are joined, the reason's words all
+ * there, in order, before the advice; the delivery-status part has
  * the per-message fields and one group per recipient, in order, with
  * exactly the fields due (Original-Recipient iff ORCPT, Remote-MTA iff a
  * host name, Diagnostic-Code iff a code), Final-Recipient "rfc822; "
@@ -46,8 +48,11 @@
  * 3), Action of the kind, Status
  * "X.Y.Z" equal to bounce_status() with class 5 for a failure, 2.0.0 for
  * a success, 4 or 5 for a delay (bounce.h: the server's class passes);
- * every quoted string (reason, ENVID, ORCPT, host, text) is the source
- * with controls made spaces and capped (400, 100, 600, 255, 400 bytes)
+ * every field folded exactly where bounce.c's rule says (check_folds():
+ * only when over 78 characters, at the last space within them, never
+ * into a blank line) and, unfolded,
+ * every quoted string (ENVID, ORCPT, host, text) is the source
+ * with controls made spaces and capped (100, 600, 255, 400 bytes)
  * before any UTF-8 character the cap would cut,
  * but with SMTPUTF8 a utf-8 ORCPT that is utf-8-addr-xtext or -unitext
  * of a Mailbox (RFC 6533 3, checked here by the ABNF) is that Mailbox;
@@ -81,6 +86,10 @@
 #define FZ_FIELDS 21    /* strings: 5 per recipient, then ENVID */
 #define FZ_RCPTS 4      /* recipients in the envelope */
 #define FZ_LINE_MAX 998 /* RFC 5322 2.1.1, without CRLF */
+#define FZ_WIDTH 78     /* characters, RFC 5322 2.1.1: bounce.c keeps to it */
+#define FZ_INDENT "    "
+#define FZ_FIELD_MAX 4096 /* an unfolded delivery-status field */
+#define FZ_FOLDS_MAX 256  /* physical lines of one field */
 #define FZ_CHUNK 65536  /* bounce.c's READ_CHUNK */
 #define FZ_HOST "mx.x.test"
 #define FZ_ID "0601a2b3c4d5e6001a3f"
@@ -166,10 +175,13 @@ write_all(const void *p, size_t n, off_t off)
 	}
 }
 
-/* One line of the DSN. */
+/* One line of the DSN; a field unfolded (next_field()). */
 struct cur {
 	const uint8_t *p;
 	size_t pos, end;
+	uint8_t field[FZ_FIELD_MAX];
+	size_t starts[FZ_FOLDS_MAX]; /* each physical line's, in field */
+	size_t nlines;
 };
 
 /* The next line without its CRLF into *l, *ll; there must be one. */
@@ -199,14 +211,109 @@ expect_line(struct cur *c, const char *s)
 		abort();
 }
 
-/* The next line is `name` and more: the rest into *v, *vl. */
+/* Characters (bytes that are no UTF-8 continuation byte) in p[0..n). */
+static size_t
+width_of(const uint8_t *p, size_t n)
+{
+	size_t i, w = 0;
+
+	for (i = 0; i < n; i++)
+		w += (p[i] & 0xc0) != 0x80;
+	return w;
+}
+
+/*
+ * May field u[0..n) be folded before u[k] (bounce.c's rule)? A space
+ * after a word, past the first word of the line that starts at u[s]
+ * (the first two on the field's first line: its name and the first word
+ * of its value), with more than spaces after it.
+ */
+static bool
+fold_ok(const uint8_t *u, size_t n, size_t s, size_t k)
+{
+	size_t min = s, words, j;
+
+	for (words = s == 0 ? 2 : 1; words > 0; words--) {
+		while (min < n && u[min] == ' ')
+			min++;
+		while (min < n && u[min] != ' ')
+			min++;
+	}
+	if (k < min || k >= n || u[k] != ' ' || u[k - 1] == ' ')
+		return false;
+	for (j = k; j < n && u[j] == ' '; j++)
+		;
+	return j < n;
+}
+
+/*
+ * The physical lines of the field in c->field (RFC 5322 2.2.3, bounce.c):
+ * each continuation starts with a space and holds more; a fold only where
+ * the rest was over FZ_WIDTH characters, at the last place it may fold
+ * within FZ_WIDTH or, when there is none, at the first after it; a line
+ * over FZ_WIDTH only when it has no place to fold within it.
+ */
+static void
+check_folds(const struct cur *c, size_t n)
+{
+	const uint8_t *u = c->field;
+	size_t j, k, st, e, want, first;
+
+	for (j = 0; j < c->nlines; j++) {
+		st = c->starts[j];
+		e = j + 1 < c->nlines ? c->starts[j + 1] : n;
+		if (j > 0 && !fold_ok(u, n, c->starts[j - 1], st))
+			abort();
+		/* want: the last place within the width, else the first. */
+		for (want = 0, first = 0, k = st + 1; k < n; k++) {
+			if (!fold_ok(u, n, st, k))
+				continue;
+			if (first == 0)
+				first = k;
+			if (width_of(u + st, k - st) <= FZ_WIDTH)
+				want = k;
+		}
+		if (want == 0)
+			want = first;
+		if (width_of(u + st, n - st) <= FZ_WIDTH)
+			want = n; /* the rest fits: no fold */
+		if (e != want && !(want == 0 && e == n))
+			abort();
+	}
+}
+
+/*
+ * The next field, with its continuation lines, unfolded into c->field
+ * (each CRLF before a space taken out): v, vl; its folds checked.
+ */
+static void
+next_field(struct cur *c, const uint8_t **v, size_t *vl)
+{
+	const uint8_t *l;
+	size_t ll, n = 0;
+
+	c->nlines = 0;
+	do {
+		next_line(c, &l, &ll);
+		if (n + ll > sizeof(c->field) || c->nlines == FZ_FOLDS_MAX)
+			abort();
+		c->starts[c->nlines++] = n;
+		memcpy(c->field + n, l, ll);
+		n += ll;
+	} while (c->pos < c->end && c->p[c->pos] == ' ');
+	check_folds(c, n);
+	*v = c->field;
+	*vl = n;
+}
+
+/* The next field is `name` and more: the rest into *v, *vl. */
 static void
 expect_field(struct cur *c, const char *name, const uint8_t **v, size_t *vl)
 {
 	const uint8_t *l;
 	size_t ll, k = strlen(name);
 
-	next_line(c, &l, &ll);
+	next_field(c, &l, &ll);
 	if (ll < k || memcmp(l, name, k) != 0)
 		abort();
 	*v = l + k;
@@ -238,16 +345,16 @@ expect_plain_field(struct cur *c, const char *name)
 }
 
 /*
- * v is src as put on one line: each control byte made a space, at most
+ * one_line(): src as put on one line into out (returns its length), and
+ * check_folded(): v is that. Each control byte made a space, at most
  * max bytes (bounce.h: "folded into single lines, control bytes removed,
  * and length-capped"), and a well-formed UTF-8 character that the cap
  * would cut is left out whole. `ascii` (message/delivery-status, RFC
  * 3464 2.1.1): each byte above 0x7f is '?' instead, and the cap is
  * exact. NULL and "" give nothing.
  */
-static void
-check_folded(const uint8_t *v, size_t vl, const char *src, size_t max,
-    bool ascii)
+static size_t
+one_line(const char *src, size_t max, bool ascii, uint8_t *out)
 {
 	size_t i, k, n = src != NULL ? strnlen(src, max) : 0;
 	uint8_t c;
@@ -259,15 +366,24 @@ check_folded(const uint8_t *v, size_t vl, const char *src, size_t max,
 			n -= k;
 			break;
 		}
-	if (vl != n)
-		abort();
 	for (i = 0; i < n; i++) {
 		c = (uint8_t)src[i];
-		if (v[i] != (c < 0x20 || c == 0x7f ? ' '
-		                : ascii && c >= 0x80 ? '?'
-		                                     : c))
-			abort();
+		out[i] = c < 0x20 || c == 0x7f ? ' '
+		         : ascii && c >= 0x80  ? '?'
+		                               : c;
 	}
+	return n;
+}
+
+static void
+check_folded(const uint8_t *v, size_t vl, const char *src, size_t max,
+    bool ascii)
+{
+	uint8_t want[1024];
+
+	if (max > sizeof(want) || one_line(src, max, ascii, want) != vl ||
+	    memcmp(v, want, vl) != 0)
+		abort();
 }
 
 /* Is p[0..n) an enhanced status code "C.S.D" (RFC 3463 2)? */
@@ -326,13 +442,42 @@ check_lines(const uint8_t *p, size_t from, size_t to, bool nul_ok, bool len_ok)
 		abort();
 }
 
+/* A line of the notification: no controls, at most FZ_WIDTH characters. */
+static void
+check_text_line(const uint8_t *l, size_t ll)
+{
+	check_plain(l, ll);
+	if (width_of(l, ll) > FZ_WIDTH)
+		abort();
+}
+
+/* Keep the bytes of p[0..n) that are no space (the words, run together). */
+static size_t
+squeeze(const uint8_t *p, size_t n, uint8_t *out)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != ' ')
+			out[k++] = p[i];
+	return k;
+}
+
+/*
+ * The part a person reads (issue 15): every line at most FZ_WIDTH
+ * characters. Per recipient "<addr>:" (cut in pieces when longer, none
+ * lost), then indented lines: the reason's words, nothing lost, then the
+ * advice; a recipient's lines never start or end with a space after the
+ * indent.
+ */
 static void
 check_notification(struct cur *c, const struct fz *f, const char *delim)
 {
 	const struct bounce_info *bi = f->bi;
 	const struct bounce_rcpt *br;
-	const uint8_t *l, *v;
-	size_t ll, vl, i;
+	const uint8_t *l;
+	uint8_t words[4096], want[1024], addr[300];
+	size_t ll, i, nw, nwant, na, alen;
 
 	expect_line(c, "Content-Description: Notification");
 	expect_line(c, "Content-Type: text/plain; charset=utf-8");
@@ -345,20 +490,39 @@ check_notification(struct cur *c, const struct fz *f, const char *delim)
 	do {
 		if (ll == 0 || l[0] == '<' || l[0] == '-' || l[0] == ' ')
 			abort();
-		check_plain(l, ll);
+		check_text_line(l, ll);
 		next_line(c, &l, &ll);
 	} while (ll != 0);
 	for (i = 0; i < bi->nrcpts; i++) {
 		br = &bi->rcpts[i];
-		next_line(c, &l, &ll);
-		if (ll != strlen(addrs[br->idx]) + 3 || l[0] != '<' ||
-		    memcmp(l + 1, addrs[br->idx], ll - 3) != 0 ||
-		    memcmp(l + ll - 2, ">:", 2) != 0)
+		alen = strlen(addrs[br->idx]) + 3;
+		for (na = 0; na < alen; na += ll) {
+			next_line(c, &l, &ll);
+			check_text_line(l, ll);
+			if (ll == 0 || l[0] == ' ' || na + ll > alen)
+				abort();
+			memcpy(addr + na, l, ll);
+		}
+		if (addr[0] != '<' || memcmp(addr + 1, addrs[br->idx],
+		                          alen - 3) != 0 ||
+		    memcmp(addr + alen - 2, ">:", 2) != 0)
 			abort();
-		expect_field(c, "    ", &v, &vl);
-		check_folded(v, vl, br->reason, 400, false);
-		expect_plain_field(c, "    ");
-		expect_line(c, "");
+		for (nw = 0;;) {
+			next_line(c, &l, &ll);
+			if (ll == 0)
+				break;
+			check_text_line(l, ll);
+			if (ll <= 4 || memcmp(l, FZ_INDENT, 4) != 0 ||
+			    l[4] == ' ' || l[ll - 1] == ' ' ||
+			    nw + ll > sizeof(words))
+				abort();
+			nw += squeeze(l, ll, words + nw);
+		}
+		/* The reason's words first, then some advice. */
+		nwant = one_line(br->reason, 400, false, want);
+		nwant = squeeze(want, nwant, want);
+		if (nw <= nwant || memcmp(words, want, nwant) != 0)
+			abort();
 	}
 	expect_line(c, delim);
 }
@@ -599,7 +763,7 @@ check_dsn(const struct buf *b, const struct fz *f)
 {
 	char delim[128], tail[128], param[128];
 	const uint8_t *v, *o, *hit;
-	struct cur c = { b->data, 0, b->len };
+	struct cur c = { .p = b->data, .pos = 0, .end = b->len };
 	size_t vl, taillen, ostart, oend, hits, i, add;
 	int k;
 

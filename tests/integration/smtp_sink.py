@@ -13,6 +13,12 @@ set by attributes a test may change at any time:
   tls_ctx      ssl.SSLContext: STARTTLS is offered when set
   auth         (user, password) pairs received with AUTH PLAIN
 
+Sink(path=P) listens on the unix socket P instead (LMTP routes such as
+`lmtp:/run/dovecot/lmtp`); its port is None. Each session's end is
+recorded in `ended` as (session number, how, time.monotonic()), how being
+"quit" (QUIT, then the client closed), "eof" (closed without QUIT),
+"stalled" or "error"; wait_ended() waits for them.
+
 Trust: the peer is tern under test. Every socket has a timeout and every
 loop ends on EOF, timeout or stop(); nothing listens beyond loopback.
 """
@@ -43,8 +49,9 @@ class Sink:
     def __init__(self, host="127.0.0.1", port=0, lmtp=False,
                  ext=("PIPELINING", "8BITMIME", "SIZE 100000000",
                       "ENHANCEDSTATUSCODES", "DSN", "SMTPUTF8"),
-                 tls_ctx=None):
+                 tls_ctx=None, path=None):
         self.host = host
+        self.path = path
         self.lmtp = lmtp
         self.ext = list(ext)
         self.tls_ctx = tls_ctx
@@ -56,16 +63,22 @@ class Sink:
         self.commands = []
         self.errors = []
         self.auth = []  # (user, password) of each AUTH PLAIN
+        self.ended = []  # (session, "quit" | "eof" | "error", monotonic)
         self._lock = threading.Lock()
         self._cv = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._threads = []
         self._conns = []
-        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(fam, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.port = self.sock.getsockname()[1]
+        if path is not None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(path)
+            self.port = None
+        else:
+            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self.sock = socket.socket(fam, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, port))
+            self.port = self.sock.getsockname()[1]
         self.sock.listen(128)
         self.sock.settimeout(0.2)
         self._acceptor = threading.Thread(target=self._accept, daemon=True)
@@ -101,6 +114,19 @@ class Sink:
                 self._cv.wait(left)
             return list(self.messages)
 
+    def wait_ended(self, n, timeout=30.0):
+        """Block until n sessions ended; return self.ended (or fail)."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while len(self.ended) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"{len(self.ended)} of {n} sessions ended after "
+                        f"{timeout}s: {self.ended}")
+                self._cv.wait(left)
+            return list(self.ended)
+
     def wait_sessions(self, n, timeout=30.0):
         deadline = time.monotonic() + timeout
         with self._cv:
@@ -131,14 +157,16 @@ class Sink:
             t.start()
 
     def _serve(self, conn, sid):
+        how = "error"
         try:
             conn.settimeout(IO_TIMEOUT)
             if self.stall:
                 # Say nothing; hold the connection until stop().
                 while not self._stop.wait(0.2):
                     pass
+                how = "stalled"
                 return
-            _Session(self, conn, sid).run()
+            how = _Session(self, conn, sid).run()
         except (OSError, ssl.SSLError, ValueError) as e:
             with self._lock:
                 self.errors.append(repr(e))
@@ -147,6 +175,9 @@ class Sink:
                 conn.close()
             except OSError:
                 pass
+            with self._cv:
+                self.ended.append((sid, how, time.monotonic()))
+                self._cv.notify_all()
 
     def _record(self, cmd):
         with self._lock:
@@ -195,7 +226,7 @@ class _Session:
         for _ in range(100000):
             line = self.line()
             if line is None:
-                return
+                return "eof"
             s._record(line)
             verb = line.split(" ", 1)[0].upper()
             arg = line[len(verb) + 1:]
@@ -245,7 +276,7 @@ class _Session:
                 for _ in range(10_000_000):
                     raw = self.rf.readline(LINE_MAX)
                     if not raw:
-                        return
+                        return "eof"
                     if raw == b".\r\n":
                         break
                     if raw.startswith(b"."):
@@ -287,7 +318,9 @@ class _Session:
                 self.send("250 2.0.0 Ok")
             elif verb == "QUIT":
                 self.send("221 2.0.0 bye")
-                return
+                # The client closes next (RFC 5321 4.1.1.10): wait for
+                # its EOF, so that "quit" means QUIT and then a close.
+                return "quit" if not self.rf.read(1) else "error"
             else:
                 self.send("500 5.5.2 unknown command")
 

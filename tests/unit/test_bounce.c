@@ -105,6 +105,122 @@ assert_crlf_lines(const char *t)
 		assert_true(p > t && p[-1] == '\r');
 }
 
+/* Characters (UTF-8 lead bytes) in p[0..n). */
+static size_t
+chars(const char *p, size_t n)
+{
+	size_t i, w = 0;
+
+	for (i = 0; i < n; i++)
+		w += ((unsigned char)p[i] & 0xc0) != 0x80;
+	return w;
+}
+
+/*
+ * RFC 5322 2.1.1: each line of the notification part (the text a person
+ * reads) is at most 78 characters. The part ends at the next boundary.
+ */
+static void
+assert_notification_width(const char *t)
+{
+	const char *p, *end, *eol;
+
+	p = strstr(t, "Content-Transfer-Encoding: 8bit\r\n\r\n");
+	assert_non_null(p);
+	end = strstr(p, "\r\n--BOUNDARY\r\n");
+	assert_non_null(end);
+	for (; p < end; p = eol + 2) {
+		eol = strstr(p, "\r\n");
+		if (chars(p, (size_t)(eol - p)) > 78)
+			fail_msg("line over 78 characters: %.*s",
+			    (int)(eol - p), p);
+	}
+}
+
+/*
+ * The lines of the notification between the line `head` and the first
+ * line starting with `stop` (the advice), CRLFs and indents included,
+ * into dst; "" when there are none.
+ */
+static void
+notification_reason(const char *t, const char *head, const char *stop,
+    char *dst, size_t dstsz)
+{
+	const char *p, *end;
+	size_t n;
+
+	p = strstr(t, head);
+	assert_non_null(p);
+	p += strlen(head);
+	assert_memory_equal(p, "\r\n", 2);
+	p += 2;
+	end = strstr(p, stop);
+	assert_non_null(end);
+	n = (size_t)(end - p);
+	assert_true(n < dstsz);
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+}
+
+/* Drop the indents and line breaks of wrapped lines (in place). */
+static char *
+unwrap(char *s)
+{
+	char *r = s, *w = s;
+
+	while (*r != '\0') {
+		if (strncmp(r, "    ", 4) == 0 && (r == s || r[-1] == '\n'))
+			r += 4;
+		else if (r[0] == '\r' && r[1] == '\n')
+			r += 2;
+		else
+			*w++ = *r++;
+	}
+	*w = '\0';
+	return s;
+}
+
+/* Remove every space, CR and LF (in place): the words, run together. */
+static char *
+squeeze(char *s)
+{
+	char *r, *w = s;
+
+	for (r = s; *r != '\0'; r++)
+		if (*r != ' ' && *r != '\r' && *r != '\n')
+			*w++ = *r;
+	*w = '\0';
+	return s;
+}
+
+/*
+ * The field starting with `name` (unfolded: each CRLF before a space
+ * removed, RFC 5322 2.2.3) into dst; asserts it is there, that each
+ * continuation line starts with a space and holds more than spaces.
+ */
+static void
+unfolded_field(const char *t, const char *name, char *dst, size_t dstsz)
+{
+	const char *p, *eol;
+	size_t n = 0, k;
+
+	p = strstr(t, name);
+	assert_non_null(p);
+	for (;;) {
+		eol = strstr(p, "\r\n");
+		assert_non_null(eol);
+		k = (size_t)(eol - p);
+		assert_true(n + k < dstsz);
+		memcpy(dst + n, p, k);
+		n += k;
+		p = eol + 2;
+		if (*p != ' ')
+			break;
+		assert_true(strspn(p, " ") < strcspn(p, "\r"));
+	}
+	dst[n] = '\0';
+}
+
 static void
 test_failed_full(void **state)
 {
@@ -138,9 +254,10 @@ test_failed_full(void **state)
 	                          "Subject: hello\r\n"));
 	assert_non_null(strstr(t, "body line\r\n\r\n--BOUNDARY--\r\n"));
 	/* Plain words for the person. */
-	assert_non_null(strstr(t, "Check the address"));
+	assert_non_null(strstr(t, "\r\n    address and send again.\r\n"));
 	/* Every line ends in CRLF, no bare LF or CR anywhere. */
 	assert_crlf_lines(t);
+	assert_notification_width(t);
 	for (p = t; (p = strchr(p, '\r')) != NULL; p++)
 		assert_true(p[1] == '\n');
 	rig_free(&g);
@@ -221,6 +338,7 @@ test_relayed(void **state)
 	assert_null(strstr(t, "message/rfc822"));
 	assert_null(strstr(t, "body line"));
 	assert_crlf_lines(t);
+	assert_notification_width(t);
 	rig_free(&g);
 }
 
@@ -504,7 +622,8 @@ test_smtputf8_headers_only(void **state)
 /*
  * Without SMTPUTF8 the RFC 3464 forms, byte for byte as before RFC 6533
  * support, even for a UTF-8 final address (an alias may give one) and a
- * utf-8 ORCPT: the whole DSN is compared.
+ * utf-8 ORCPT: the whole DSN is compared. Since issue 15 the notification
+ * is wrapped at 78 characters.
  */
 static const char plain_want[] =
     "From: Mail Delivery System <MAILER-DAEMON@mx.x.test>\r\n"
@@ -527,18 +646,20 @@ static const char plain_want[] =
     "This is the mail system at mx.x.test.\r\n"
     "\r\n"
     "Your message could not be delivered to one or more recipients, and "
-    "it will not be tried again\r\n"
-    "for them. The details are below.\r\n"
+    "it will not\r\n"
+    "be tried again for them. The details are below.\r\n"
     "\r\n"
     "<j\xc3\xb6rg@x.test>:\r\n"
     "    mx.y.test said: 550 5.1.1 no such  user (in reply to RCPT TO)\r\n"
     "    The address may be misspelt, or the mailbox may no longer exist. "
-    "Check the address and send again.\r\n"
+    "Check the\r\n"
+    "    address and send again.\r\n"
     "\r\n"
     "<gone@z.test>:\r\n"
     "    delivery time expired: last error: none\r\n"
     "    The receiving system could not be reached for the whole time we "
-    "kept trying. Try again later, or check the address.\r\n"
+    "kept\r\n"
+    "    trying. Try again later, or check the address.\r\n"
     "\r\n"
     "--BOUNDARY\r\n"
     "Content-Description: Delivery report\r\n"
@@ -766,7 +887,7 @@ test_reason_cut_utf8(void **state)
 	const struct cut_case *c;
 	struct rig g;
 	struct why why;
-	char reason[CUT_MAX + 16], want[CUT_MAX + 64];
+	char reason[CUT_MAX + 16], want[CUT_MAX + 64], got[2048];
 	size_t i;
 	int n;
 
@@ -783,17 +904,20 @@ test_reason_cut_utf8(void **state)
 		g.br[0].reason = reason;
 		g.br[0].text = reason;
 		assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
-		n = snprintf(want, sizeof(want),
-		    "<bad@y.test>:\r\n    %.*s\r\n", (int)(c->pad + c->keep),
-		    reason);
-		assert_true(n > 0 && (size_t)n < sizeof(want));
-		if (strstr(text(&g), want) == NULL)
-			fail_msg("%s: notification cut wrong", c->name);
-		n = snprintf(want, sizeof(want),
-		    "Diagnostic-Code: smtp; 550 5.1.1 %.*s\r\n",
+		/* One word, so only the wrapping's line breaks come between. */
+		n = snprintf(want, sizeof(want), "%.*s",
 		    (int)(c->pad + c->keep), reason);
 		assert_true(n > 0 && (size_t)n < sizeof(want));
-		if (strstr(text(&g), want) == NULL)
+		notification_reason(text(&g),
+		    "<bad@y.test>:", "    The address may", got, sizeof(got));
+		if (strcmp(unwrap(got), want) != 0)
+			fail_msg("%s: notification cut wrong", c->name);
+		n = snprintf(want, sizeof(want),
+		    "Diagnostic-Code: smtp; 550 5.1.1 %.*s",
+		    (int)(c->pad + c->keep), reason);
+		assert_true(n > 0 && (size_t)n < sizeof(want));
+		unfolded_field(text(&g), "Diagnostic-Code: ", got, sizeof(got));
+		if (strcmp(got, want) != 0)
 			fail_msg("%s: Diagnostic-Code cut wrong", c->name);
 		rig_free(&g);
 	}
@@ -835,6 +959,219 @@ test_plain_report_ascii(void **state)
 	rig_free(&g);
 }
 
+/*
+ * Issue 15: the notification is wrapped at 78 characters (RFC 5322
+ * 2.1.1), on spaces. A recipient's lines have a 4-space indent, so 74
+ * characters of text: each case at the limit - 1, at it and past it.
+ * want: the reason's lines without their indent, joined by '|'.
+ */
+#define A10 "aaaaaaaaaa"
+#define B10 "bbbbbbbbbb"
+#define O10                                                                    \
+	"\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3" \
+	"\xb6\xc3\xb6"
+#define W74 A10 A10 A10 A10 A10 A10 A10 "aaaa" /* 74 'a' */
+#define W70 B10 B10 B10 B10 B10 B10 B10        /* 70 'b' */
+#define O37                                                                    \
+	O10 O10 O10 "\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6\xc3\xb6"
+
+static const struct wrap_case {
+	const char *name, *reason, *want;
+} wrap_cases[] = {
+	{ "short", "mx said: 550 no", "mx said: 550 no" },
+	{ "word-73", W74 + 1, W74 + 1 },
+	{ "word-74", W74, W74 },
+	/* Longer than a line: cut, there is no space to break at. */
+	{ "word-75", W74 "a", W74 "|a" },
+	{ "word-150", W74 W74 "aa", W74 "|" W74 "|aa" },
+	{ "words-73", W70 " cc", W70 " cc" },
+	{ "words-74", W70 " ccc", W70 " ccc" },
+	{ "words-75", W70 " cccc", W70 "|cccc" },
+	/* A word is never cut when it fits a line of its own. */
+	{ "next-word-fits-alone", "x " W74, "x|" W74 },
+	/* The spaces where a line breaks are dropped; inside, kept. */
+	{ "spaces-at-break", W70 "     dd  ee", W70 "|dd  ee" },
+	{ "spaces-around", "   x   ", "x" },
+	{ "controls", "a\r\nb\tc", "a  b c" },
+	/* Characters, not bytes: 74 two-byte characters are one line. */
+	{ "utf8-74", O37 O37, O37 O37 },
+	{ "utf8-75", O37 O37 "\xc3\xb6", O37 O37 "|\xc3\xb6" },
+	{ "utf8-words", "\xc3\xb6 " O37 O37, "\xc3\xb6|" O37 O37 },
+	{ "empty", "", "" },
+	{ "null", NULL, "" },
+};
+
+static void
+test_wrap(void **state)
+{
+	const struct wrap_case *c;
+	struct rig g;
+	struct why why;
+	char got[2048], *p;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(wrap_cases) / sizeof(wrap_cases[0]); i++) {
+		c = &wrap_cases[i];
+		rig_init(&g, msg, sizeof(msg) - 1);
+		g.bi.nrcpts = 1;
+		g.br[0].reason = c->reason;
+		assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+		assert_notification_width(text(&g));
+		assert_crlf_lines(text(&g));
+		notification_reason(text(&g),
+		    "<bad@y.test>:", "    The address may", got, sizeof(got));
+		/* "    line\r\n" each: as "line|line". */
+		for (p = got; (p = strstr(p, "\r\n")) != NULL;) {
+			if (p[2] == '\0') {
+				*p = '\0';
+				break;
+			}
+			assert_memory_equal(p + 2, "    ", 4);
+			*p = '|';
+			memmove(p + 1, p + 6, strlen(p + 6) + 1);
+		}
+		if (got[0] != '\0') {
+			assert_memory_equal(got, "    ", 4);
+			memmove(got, got + 4, strlen(got + 4) + 1);
+		}
+		if (strcmp(got, c->want) != 0)
+			fail_msg("%s: got \"%s\", want \"%s\"", c->name, got,
+			    c->want);
+		rig_free(&g);
+	}
+}
+
+/*
+ * A long server reply, a long URL in it and a long address: every line
+ * a person reads fits 78 characters, no word that fits a line is cut,
+ * and no word is lost; the delivery-status part has the reply and the
+ * address whole, folded (RFC 5322 2.2.3) so that unfolding gives them
+ * back exactly, with the field name and the first word together.
+ */
+static void
+test_wrap_long_reply_and_address(void **state)
+{
+	static const char text_[] =
+	    "Service unavailable; Client host [192.0.2.1] blocked using "
+	    "zen.spamhaus.org; https://www.spamhaus.org/query/ip/192.0.2.1 "
+	    "see https://example.com/a/very/long/url/that/does/not/fit/on/"
+	    "any/line/at/all/whatever/you/do/abcdefghijklmnop and then some "
+	    "more words to fill the line";
+	char reason[600], got[2048], want[2048], addr[256], field[2048];
+	const char *t, *p, *w, *sp;
+	struct rig g;
+	struct why why;
+	size_t n;
+
+	(void)state;
+	/* 64 + 1 + 63 + 1 + 63 + 1 + 50 + 5: the longest path (RFC 5321). */
+	memset(addr, 'l', 64);
+	addr[64] = '@';
+	memset(addr + 65, 'd', 63);
+	addr[128] = '.';
+	memset(addr + 129, 'e', 63);
+	addr[192] = '.';
+	memset(addr + 193, 'f', 50);
+	memcpy(addr + 243, ".test", 6);
+	(void)snprintf(reason, sizeof(reason),
+	    "mx.y.test said: 550 5.7.1 %s (in reply to RCPT TO)", text_);
+	rig_init(&g, msg, sizeof(msg) - 1);
+	g.r[0].addr = addr;
+	g.br[0].reason = reason;
+	g.br[0].esc = "5.7.1";
+	g.br[0].text = text_;
+	g.br[0].mta = "mx.y.test";
+	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+	t = text(&g);
+	assert_crlf_lines(t);
+	assert_notification_width(t);
+	/* The reason: every word there, in order; none that fits is cut. */
+	n = (size_t)snprintf(want, sizeof(want), "<%s>:", addr);
+	(void)n;
+	p = strstr(t, "<llll");
+	assert_non_null(p);
+	notification_reason(p, "fff.test>:", "    The receiving system", got,
+	    sizeof(got));
+	(void)snprintf(want, sizeof(want), "%s", reason);
+	assert_string_equal(squeeze(got), squeeze(want));
+	for (w = reason; *w != '\0'; w = *sp != '\0' ? sp + 1 : sp) {
+		sp = strchr(w, ' ');
+		if (sp == NULL)
+			sp = w + strlen(w);
+		if (sp - w > 74 || sp == w)
+			continue;
+		(void)snprintf(want, sizeof(want), "%.*s", (int)(sp - w), w);
+		assert_non_null(strstr(p, want));
+	}
+	/* The address line is cut (it cannot fit), nothing lost. */
+	assert_memory_equal(p, "<llll", 5);
+	/* Folded fields give back the exact values when unfolded. */
+	unfolded_field(t, "Final-Recipient: ", field, sizeof(field));
+	(void)snprintf(want, sizeof(want), "Final-Recipient: rfc822; %s", addr);
+	assert_string_equal(field, want);
+	assert_non_null(strstr(t, "Final-Recipient: rfc822;\r\n llll"));
+	unfolded_field(t, "Diagnostic-Code: ", field, sizeof(field));
+	(void)snprintf(want, sizeof(want),
+	    "Diagnostic-Code: smtp; 550 5.7.1 %s", text_);
+	assert_string_equal(field, want);
+	/* Name and first word together; lines within 78 but for the URL. */
+	assert_non_null(strstr(t, "\r\nDiagnostic-Code: smtp; 550 5.7.1 "
+	                          "Service unavailable;"));
+	p = strstr(t, "Diagnostic-Code: ");
+	for (; *p != 'L'; p = strstr(p, "\r\n") + 2) { /* Last-Attempt */
+		n = (size_t)(strstr(p, "\r\n") - p);
+		if (n > 78)
+			assert_memory_equal(p, " https://example.com/", 21);
+		assert_true(n <= 998);
+	}
+	rig_free(&g);
+}
+
+/*
+ * Folding counts characters too, never cuts a UTF-8 character, and does
+ * not fold where only spaces would follow (a reply ending in CRLF shows
+ * as trailing spaces).
+ */
+static void
+test_fold_utf8_and_trailing_spaces(void **state)
+{
+	char text_[600], field[2048], want[2048];
+	const char *t, *p, *eol;
+	struct rig g;
+	struct why why;
+	size_t i;
+
+	(void)state;
+	/* "Gr\xc3\xb6\xc3\x9f" "e " 14 times: 84 characters, 112 bytes. */
+	for (i = 0; i < 14; i++)
+		memcpy(text_ + 8 * i,
+		    "Gr\xc3\xb6\xc3\x9f"
+		    "e ",
+		    8);
+	memcpy(text_ + 8 * i, "end\r\n", 6);
+	rig_init_smtputf8(&g);
+	g.br[0].text = text_;
+	assert_int_equal(bounce_build(&g.bi, &g.out, &why), 0);
+	t = text(&g);
+	unfolded_field(t, "Diagnostic-Code: ", field, sizeof(field));
+	(void)snprintf(want, sizeof(want),
+	    "Diagnostic-Code: smtp; 550 5.1.1 %.*s  ", (int)strlen(text_) - 2,
+	    text_);
+	assert_string_equal(field, want);
+	p = strstr(t, "Diagnostic-Code: ");
+	for (; *p != 'L'; p = eol + 2) {
+		eol = strstr(p, "\r\n");
+		assert_true(chars(p, (size_t)(eol - p)) <= 78);
+		/* No line starts inside a character. */
+		assert_true(((unsigned char)p[0] & 0xc0) != 0x80);
+		assert_true(((unsigned char)p[1] & 0xc0) != 0x80);
+	}
+	/* The trailing spaces stay on the last line, not alone on one. */
+	assert_non_null(strstr(t, " end  \r\nLast-Attempt-Date: "));
+	rig_free(&g);
+}
+
 int
 main(void)
 {
@@ -855,6 +1192,9 @@ main(void)
 		cmocka_unit_test(test_plain_unchanged),
 		cmocka_unit_test(test_reason_cut_utf8),
 		cmocka_unit_test(test_plain_report_ascii),
+		cmocka_unit_test(test_wrap),
+		cmocka_unit_test(test_wrap_long_reply_and_address),
+		cmocka_unit_test(test_fold_utf8_and_trailing_spaces),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

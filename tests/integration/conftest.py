@@ -15,10 +15,12 @@ reports.
 import json
 import os
 import re
+import shutil
 import signal
 import smtplib
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -533,17 +535,33 @@ class Server:
 
 
 @pytest.fixture
-def make_server(tmp_path):
+def public_dir():
+    """A fresh directory every local user can traverse (mode 0755, in
+    /tmp), removed after the test: for a server that drops privileges
+    (`user =`) or a command run as another user. tmp_path will not do:
+    pytest keeps /tmp/pytest-of-root at mode 0700 and puts it back to
+    that whenever a pytest process starts, so loosening it races."""
+    d = Path(tempfile.mkdtemp(prefix="tern-pub-", dir="/tmp"))
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def make_server(tmp_path, public_dir):
     """Factory: make_server(users=[...], **Server kwargs) -> started Server.
 
+    public=True puts the server's files in public_dir (for `user =`).
     Every server made is stopped (SIGTERM, exit 0, sanitizer-clean) at the
     end of the test, which fails the test if that goes wrong.
     """
     made = []
 
     def make(users=("alice@example.test", "bob@example.test",
-                    "admin@example.test"), start=True, subdir=None, **kw):
-        path = tmp_path / (subdir or f"srv{len(made)}")
+                    "admin@example.test"), start=True, subdir=None,
+             public=False, **kw):
+        path = (public_dir if public else tmp_path) / \
+            (subdir or f"srv{len(made)}")
         path.mkdir(parents=True, exist_ok=True)
         srv = Server(path, **kw)
         made.append(srv)

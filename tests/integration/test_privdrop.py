@@ -19,14 +19,10 @@ def ids(status, key):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop from")
-def test_privilege_drop_to_user(make_server, tmp_path):
+def test_privilege_drop_to_user(make_server):
     nobody = pwd.getpwnam("nobody")
     # The dropped server must be able to reach its data_dir.
-    p = tmp_path
-    while str(p) != "/":
-        os.chmod(p, os.stat(p).st_mode | 0o011)
-        p = p.parent
-    srv = make_server(top={"user": "nobody"})
+    srv = make_server(top={"user": "nobody"}, public=True)
     with open(f"/proc/{srv.proc.pid}/status") as f:
         status = f.read()
     assert ids(status, "Uid") == [nobody.pw_uid] * 4, status

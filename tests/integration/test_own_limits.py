@@ -240,11 +240,15 @@ def test_check_config_prints_own_networks(make_server):
     srv = make_server(start=False, users=(),
                       top={"relay_networks": "192.0.2.0/24"},
                       limits={"own_max_connections_per_ip": "70"})
-    r = srv.cli("check-config")
+    r = srv.cli("check-config", "--all")
     assert "own_networks = 127.0.0.0/8 ::1/128\n" in r.out, r.out
     assert "own_max_connections_per_ip = 70\t; 1..1000000\n" in r.out
     assert "own_ip_connections_per_minute = 0\t; 0..1000000\n" in r.out
     assert "own_ip_messages_per_minute = 0\t; 0..1000000\n" in r.out
+    # Without --all, what differs from the defaults: not the default list.
+    r = srv.cli("check-config")
+    assert "own_max_connections_per_ip = 70\t" in r.out, r.out
+    assert "own_networks" not in r.out, r.out
     srv.limits["own_networks"] = "none"
     srv.write_config()
     r = srv.cli("check-config")

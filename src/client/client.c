@@ -16,10 +16,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -36,6 +39,7 @@ struct client_conn {
 	struct client_proto p;
 	struct smtp_reply_parser *rp;
 	char peer[CLIENT_PEER_MAX];
+	bool has_peer; /* opts named the server (else peer is a stand-in) */
 	int fd;
 	SSL *ssl;
 	uint8_t rbuf[RBUF_SIZE];
@@ -318,20 +322,58 @@ flush(struct client_conn *c, struct why *why)
 	return rc;
 }
 
-/* Is s a host name (not an IP literal) for SNI? */
-static bool
-is_hostname(const char *s)
+bool
+client_is_ip_literal(const char *s)
 {
-	size_t i;
-	bool alpha = false;
+	unsigned char bin[sizeof(struct in6_addr)];
 
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] == ':')
-			return false;
-		if (ascii_is_alpha(s[i]))
-			alpha = true;
+	return s != NULL && (inet_pton(AF_INET, s, bin) == 1 ||
+	                        inet_pton(AF_INET6, s, bin) == 1);
+}
+
+int
+client_tls_expect_peer(X509_VERIFY_PARAM *vp, const char *peer)
+{
+	int rc;
+
+	rc = client_is_ip_literal(peer)
+	         ? X509_VERIFY_PARAM_set1_ip_asc(vp, peer)
+	         : X509_VERIFY_PARAM_set1_host(vp, peer, 0);
+	if (rc != 1) {
+		ERR_clear_error();
+		return -1;
 	}
-	return alpha;
+	return 0;
+}
+
+void
+client_verify_reason(long err, const char *peer, char *dst, size_t dstsz)
+{
+	const char *what = X509_verify_cert_error_string(err);
+
+	if (err == X509_V_ERR_IP_ADDRESS_MISMATCH)
+		(void)snprintf(dst, dstsz,
+		    "%s: TLS certificate verification failed: %s: the "
+		    "certificate has no IP address subjectAltName for %s",
+		    peer, what, peer);
+	else if (err == X509_V_ERR_HOSTNAME_MISMATCH)
+		(void)snprintf(dst, dstsz,
+		    "%s: TLS certificate verification failed: %s: the "
+		    "certificate is not for %s",
+		    peer, what, peer);
+	else
+		(void)snprintf(dst, dstsz,
+		    "%s: TLS certificate verification failed: %s", peer, what);
+}
+
+/* The why for a certificate that failed verification: its reason. */
+static int
+verify_fail(struct client_conn *c, long vr, struct why *why)
+{
+	char text[sizeof(why->text)];
+
+	client_verify_reason(vr, c->o.proto.peer, text, sizeof(text));
+	return why_set(why, WHY_TEMP, 0, "%s", text);
 }
 
 static int
@@ -339,20 +381,30 @@ tls_start(struct client_conn *c, struct why *why)
 {
 	int64_t until = deadline(c, 300);
 	const char *name = c->o.proto.peer;
+	bool require = c->o.proto.tls == CLIENT_TLS_REQUIRE;
 	long vr;
 	int rc;
 
+	/* Verifying a chain without a name proves nothing about who the
+	 * server is: refuse rather than skip the identity check. */
+	if (require && !c->has_peer)
+		return why_set(why, WHY_TEMP, 0,
+		    "TLS required, but no server name or address to verify "
+		    "the certificate against");
 	if ((c->ssl = SSL_new(c->o.ssl_ctx)) == NULL ||
 	    SSL_set_fd(c->ssl, c->fd) != 1) {
 		ERR_clear_error();
 		return why_set(why, WHY_TEMP, ENOMEM, "TLS session");
 	}
-	if (name != NULL && is_hostname(name)) {
+	if (require &&
+	    client_tls_expect_peer(SSL_get0_param(c->ssl), name) == -1)
+		return why_set(why, WHY_TEMP, 0,
+		    "%s: TLS: not a name or address a certificate can be "
+		    "verified for",
+		    name);
+	/* RFC 6066 3: SNI carries host names, never IP literals. */
+	if (c->has_peer && !client_is_ip_literal(name))
 		(void)SSL_set_tlsext_host_name(c->ssl, name);
-		if (c->o.proto.tls == CLIENT_TLS_REQUIRE &&
-		    SSL_set1_host(c->ssl, name) != 1)
-			return why_set(why, WHY_TEMP, 0, "TLS: bad name");
-	}
 	/* RFC 3207 4.2: nothing read before the handshake may count. */
 	c->rpos = c->rlen = 0;
 	c->tlen = 0;
@@ -361,14 +413,16 @@ tls_start(struct client_conn *c, struct why *why)
 		ERR_clear_error();
 		if ((rc = SSL_connect(c->ssl)) == 1)
 			break;
-		if (ssl_wait(c, rc, until, "handshake", why) == -1)
+		if (ssl_wait(c, rc, until, "handshake", why) == -1) {
+			/* A handshake that verification ended: say why. */
+			if (require &&
+			    (vr = SSL_get_verify_result(c->ssl)) != X509_V_OK)
+				return verify_fail(c, vr, why);
 			return -1;
+		}
 	}
-	if (c->o.proto.tls == CLIENT_TLS_REQUIRE &&
-	    (vr = SSL_get_verify_result(c->ssl)) != X509_V_OK)
-		return why_set(why, WHY_TEMP, 0,
-		    "%s: certificate not trusted: %s", name,
-		    X509_verify_cert_error_string(vr));
+	if (require && (vr = SSL_get_verify_result(c->ssl)) != X509_V_OK)
+		return verify_fail(c, vr, why);
 	/* Implicit TLS: before the greeting, so no EHLO yet. */
 	if (c->o.implicit_tls && c->p.phase == CP_GREETING)
 		c->p.tls_active = true;
@@ -583,7 +637,8 @@ client_open(const struct client_conn_opts *o, const struct sockaddr *sa,
 		return NULL;
 	}
 	c->o = *o;
-	(void)strlcpy(c->peer, o->proto.peer ? o->proto.peer : "remote server",
+	c->has_peer = o->proto.peer != NULL && o->proto.peer[0] != '\0';
+	(void)strlcpy(c->peer, c->has_peer ? o->proto.peer : "remote server",
 	    sizeof(c->peer));
 	c->o.proto.peer = c->peer;
 	c->o.proto.tls_possible = o->ssl_ctx != NULL;

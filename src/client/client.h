@@ -12,7 +12,8 @@
  * Trust: the peer is hostile: replies go through smtp/reply.h with its
  * limits, reads are bounded, and certificates are verified only when the
  * route says tls = require (opportunistic TLS cannot be verified: RFC
- * 7435).
+ * 7435), then against the peer's name or, for an IP literal, its
+ * address; never without one.
  */
 #ifndef TERN_CLIENT_CLIENT_H
 #define TERN_CLIENT_CLIENT_H
@@ -22,6 +23,7 @@
 #include <sys/types.h>
 
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include "client/proto.h"
 #include "util/why.h"
@@ -58,6 +60,30 @@ struct client_conn_opts {
 };
 
 struct client_conn;
+
+/*
+ * Is s an IP address literal, IPv4 dotted quad or IPv6 without brackets,
+ * as inet_pton(3) reads it? Pure. Such a peer is verified against the
+ * certificate's IP subjectAltNames and gets no SNI (RFC 6066 3).
+ */
+bool client_is_ip_literal(const char *s);
+
+/*
+ * Make vp (of an SSL or an SSL_CTX) require a certificate for `peer`:
+ * an IP literal must be among its IP subjectAltNames (RFC 5280
+ * 4.2.1.6), a name must match its DNS names (RFC 6125). 0, or -1 when
+ * OpenSSL refuses the value.
+ */
+int client_tls_expect_peer(X509_VERIFY_PARAM *vp, const char *peer);
+
+/*
+ * What a person reads when the certificate of `peer` failed
+ * verification with X509 error `err` (X509_V_ERR_*): "PEER: TLS
+ * certificate verification failed: REASON", where a name or address
+ * mismatch says what the certificate lacks. Pure (OpenSSL's static
+ * error strings); dst always NUL-terminated.
+ */
+void client_verify_reason(long err, const char *peer, char *dst, size_t dstsz);
 
 /*
  * An SSL_CTX for outbound sessions: TLS 1.2 or later; with `verify`,

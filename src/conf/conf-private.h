@@ -43,6 +43,9 @@
 #define CONF_AUTH_MAX 255      /* route auth= user and password */
 #define CONF_LINE_MAX 198      /* libinih's line buffer less LF and NUL */
 #define CONF_NUM_KEYS_MAX 64   /* entries of conf_keys[] */
+/* [limits] own_networks when not given: loopback, as Postfix's
+ * mynetworks_style = host includes it (issue 14). */
+#define CONF_OWN_NETWORKS_DEFAULT "127.0.0.0/8 ::1/128"
 
 #define KiB ((uint64_t)1024)
 #define MiB (KiB * 1024)
@@ -148,6 +151,8 @@ struct parse {
 	int tls_line[4]; /* [tls] cert, key, ciphers, min_version */
 	int dns_line;    /* dns_server */
 	int word_line[CONF_WORD_KEYS_MAX];
+	int own_line;  /* [limits] own_networks, its first line */
+	bool own_none; /* own_networks = none */
 	bool failed;
 	struct why *why;
 };

@@ -435,6 +435,39 @@ set_word(struct parse *p, size_t k, const char *v)
 	    known);
 }
 
+/*
+ * [limits] own_networks: networks, or "none" for no own clients beyond
+ * relay_networks. The key may repeat (lines are capped); given at all,
+ * it replaces the loopback default (finish()).
+ */
+static int
+set_own_networks(struct parse *p, const char *v)
+{
+	bool none = strcmp(v, "none") == 0;
+	size_t before = p->c->nown_networks;
+
+	if (p->own_line != 0 && (none || p->own_none))
+		return conf_fail(p, p->lineno,
+		    "own_networks = none cannot be combined with another "
+		    "own_networks line (first on line %d)",
+		    p->own_line);
+	if (p->own_line == 0)
+		p->own_line = p->lineno;
+	if (none) {
+		p->own_none = true;
+		return 1;
+	}
+	if (conf_set_networks(p, "own_networks", &p->c->own_networks,
+	        &p->c->nown_networks, v) == 0)
+		return 0;
+	if (p->c->nown_networks == before)
+		return conf_fail(p, p->lineno,
+		    "own_networks is empty; list networks, e.g. "
+		    "own_networks = 127.0.0.0/8 ::1/128, or write "
+		    "own_networks = none");
+	return 1;
+}
+
 static int
 on_key(void *user, const char *section, const char *key, const char *v)
 {
@@ -471,6 +504,8 @@ on_key(void *user, const char *section, const char *key, const char *v)
 		if (conf_word_keys[i].sect == p->sect &&
 		    strcmp(conf_word_keys[i].name, key) == 0)
 			return set_word(p, i, v);
+	if (p->sect == S_LIMITS && strcmp(key, "own_networks") == 0)
+		return set_own_networks(p, v);
 
 	for (i = 0; i < conf_nkeys; i++)
 		if (conf_keys[i].sect == p->sect &&
@@ -688,6 +723,7 @@ conf_free(struct conf *c)
 	str_free(&c->tls.key);
 	str_free(&c->tls.ciphers);
 	free(c->relay_networks);
+	free(c->own_networks);
 	for (i = 0; i < c->nroutes; i++)
 		conf_route_free(&c->routes[i]);
 	free(c->routes);
@@ -765,6 +801,10 @@ finish(struct parse *p)
 	}
 	if (c->data_dir == NULL)
 		c->data_dir = xstrdup("/var/lib/tern");
+	if (p->own_line == 0 &&
+	    conf_set_networks(p, "own_networks", &c->own_networks,
+	        &c->nown_networks, CONF_OWN_NETWORKS_DEFAULT) == 0)
+		return 0;
 	if (c->tls.key != NULL && c->tls.cert == NULL)
 		return conf_fail(p, p->tls_line[1],
 		    "[tls] key without cert; add cert = /path/fullchain.pem");
@@ -884,4 +924,11 @@ conf_is_local_domain(const struct conf *c, const char *domain)
 		    ascii_ncasecmp(c->domains[i], domain, n) == 0)
 			return true;
 	return false;
+}
+
+bool
+conf_is_own_client(const struct conf *c, const struct sockaddr *sa)
+{
+	return cidr_match_any(c->relay_networks, c->nrelay_networks, sa) ||
+	       cidr_match_any(c->own_networks, c->nown_networks, sa);
 }

@@ -65,6 +65,9 @@ struct conf_limits {
 	size_t max_errors;             /* per session before 421; default 10 */
 	size_t max_connections;        /* total; default 1000 */
 	size_t max_connections_per_ip; /* default 50 */
+	/* The operator's own clients (conf_is_own_client()): their own,
+	 * higher limits, as Postfix exempts mynetworks (issue 14). */
+	size_t own_max_connections_per_ip; /* default 1000 */
 	size_t max_received;           /* Received headers; default 100 */
 	/* Timeouts in seconds, RFC 5321 4.5.3.2 server side. */
 	unsigned timeout_command;    /* default 300 */
@@ -79,6 +82,8 @@ struct conf_limits {
 	/* Token-bucket rates (issue 3, server/ratelimit.h); 0: no limit. */
 	size_t ip_connections_per_minute;
 	size_t ip_messages_per_minute;
+	size_t own_ip_connections_per_minute; /* own clients; 0: none */
+	size_t own_ip_messages_per_minute;
 	size_t user_messages_per_hour; /* authenticated users */
 	size_t user_recipients_per_hour;
 	enum conf_limit_action user_limit_action; /* default hold */
@@ -194,6 +199,10 @@ struct conf {
 	/* Clients that may relay through submission without AUTH. */
 	struct cidr *relay_networks;
 	size_t nrelay_networks;
+	/* [limits] own_networks: with relay_networks, the clients that get
+	 * the own_ limits. Default loopback; may be empty ("none"). */
+	struct cidr *own_networks;
+	size_t nown_networks;
 	enum conf_sender sender_ownership;
 	/* Outbound (issue 4). */
 	struct conf_route *routes;
@@ -260,6 +269,13 @@ const struct conf_route *conf_route_find(const struct conf *,
 
 /* Is `domain` (any case, optional trailing dot) one of ours? */
 bool conf_is_local_domain(const struct conf *, const char *domain);
+
+/*
+ * Is the client at sa one of the operator's own, in relay_networks or
+ * own_networks? Such clients get the own_ per-IP limits of [limits]
+ * instead of the ones for strangers; it grants nothing else.
+ */
+bool conf_is_own_client(const struct conf *, const struct sockaddr *sa);
 
 /* "verify", "file", "users" or "any". */
 const char *conf_relay_check_name(enum conf_relay_check);

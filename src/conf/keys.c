@@ -24,6 +24,10 @@ const struct num_key conf_keys[] = {
 	    OFF(limits.max_connections), 1000, 1, 1000000 },
 	{ S_LIMITS, "max_connections_per_ip", N_COUNT, T_SIZE,
 	    OFF(limits.max_connections_per_ip), 50, 1, 1000000 },
+	/* The operator's own clients (issue 14): a web application on the
+	 * same host may well hold hundreds of sessions. */
+	{ S_LIMITS, "own_max_connections_per_ip", N_COUNT, T_SIZE,
+	    OFF(limits.own_max_connections_per_ip), 1000, 1, 1000000 },
 	/* RFC 5321 6.3: loop detection by counting Received, 100 is usual. */
 	{ S_LIMITS, "max_received", N_COUNT, T_SIZE, OFF(limits.max_received),
 	    100, 1, 1000 },
@@ -53,6 +57,10 @@ const struct num_key conf_keys[] = {
 	    OFF(limits.ip_connections_per_minute), 0, 0, 1000000 },
 	{ S_LIMITS, "ip_messages_per_minute", N_COUNT, T_SIZE,
 	    OFF(limits.ip_messages_per_minute), 0, 0, 1000000 },
+	{ S_LIMITS, "own_ip_connections_per_minute", N_COUNT, T_SIZE,
+	    OFF(limits.own_ip_connections_per_minute), 0, 0, 1000000 },
+	{ S_LIMITS, "own_ip_messages_per_minute", N_COUNT, T_SIZE,
+	    OFF(limits.own_ip_messages_per_minute), 0, 0, 1000000 },
 	{ S_LIMITS, "user_messages_per_hour", N_COUNT, T_SIZE,
 	    OFF(limits.user_messages_per_hour), 500, 0, 1000000 },
 	{ S_LIMITS, "user_recipients_per_hour", N_COUNT, T_SIZE,

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/str.h"
+
 #define DEFAULT_DATA_DIR "/var/lib/tern" /* as conf.c's finish() */
 
 static const char *
@@ -126,6 +128,40 @@ print_networks(FILE *fp, const char *key, const struct cidr *nets, size_t n,
 	}
 }
 
+/* Is own_networks the loopback default (CONF_OWN_NETWORKS_DEFAULT)? */
+static bool
+own_networks_default(const struct conf *c)
+{
+	char net[CIDR_STR_MAX], list[2 * CIDR_STR_MAX + 2];
+	size_t i;
+
+	if (c->nown_networks != 2)
+		return false;
+	list[0] = '\0';
+	for (i = 0; i < c->nown_networks; i++) {
+		cidr_format(&c->own_networks[i], net, sizeof(net));
+		(void)strlcat(list, i > 0 ? " " : "", sizeof(list));
+		(void)strlcat(list, net, sizeof(list));
+	}
+	return strcmp(list, CONF_OWN_NETWORKS_DEFAULT) == 0;
+}
+
+/*
+ * [limits] own_networks, with relay_networks who gets the own_ limits.
+ * An empty list is "none", so that it reads back empty, not as the
+ * loopback default.
+ */
+static void
+print_own_networks(const struct conf *c, FILE *fp, unsigned flags)
+{
+	if (!(flags & CONF_PRINT_ALL) && own_networks_default(c))
+		return;
+	if (c->nown_networks == 0)
+		fprintf(fp, "own_networks = none\n");
+	print_networks(fp, "own_networks", c->own_networks, c->nown_networks,
+	    NULL, flags);
+}
+
 static void
 print_opt(FILE *fp, const char *key, const char *v, const char *unset,
     unsigned flags)
@@ -232,9 +268,10 @@ conf_print(const struct conf *c, FILE *fp, unsigned flags)
 	print_nums(c, S_TOP, fp, flags);
 	for (i = 0; i < c->nlisteners; i++)
 		print_listener(&c->listeners[i], fp, flags);
-	if (all || changed(c, S_LIMITS)) {
+	if (all || changed(c, S_LIMITS) || !own_networks_default(c)) {
 		fprintf(fp, "\n[limits]\n");
 		print_nums(c, S_LIMITS, fp, flags);
+		print_own_networks(c, fp, flags);
 		print_words(c, S_LIMITS, fp, flags);
 	}
 	if (all || changed(c, S_QUEUE)) {

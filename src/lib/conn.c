@@ -338,9 +338,7 @@ verify_cb(int ok, X509_STORE_CTX *x)
 static enum tern_err
 tls_ctx(struct tern_conn *c, const char *name)
 {
-	X509_VERIFY_PARAM *vp;
 	struct why why;
-	bool ip;
 
 	if ((c->ctx = client_tls_ctx_new(true, c->ca_file, &why)) == NULL)
 		return set_err(c, TERN_E_TLS, "%s", why.text);
@@ -352,17 +350,11 @@ tls_ctx(struct tern_conn *c, const char *name)
 	}
 	SSL_CTX_set_app_data(c->ctx, c);
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, verify_cb);
-	/* The name to check, also for IP literals (the engine checks only
-	 * host names). */
-	vp = SSL_CTX_get0_param(c->ctx);
-	ip = strchr(name, ':') != NULL || strspn(name, "0123456789.") ==
-	    strlen(name);
-	if ((ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, name)
-	        : X509_VERIFY_PARAM_set1_host(vp, name, 0)) != 1) {
-		ERR_clear_error();
+	/* The engine sets the name (or IP) on each SSL too; this refuses a
+	 * bad one before connecting, as TERN_E_INVAL. */
+	if (client_tls_expect_peer(SSL_CTX_get0_param(c->ctx), name) == -1)
 		return set_err(c, TERN_E_INVAL, "%s: not a valid host name",
 		    name);
-	}
 	return TERN_OK;
 }
 

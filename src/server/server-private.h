@@ -62,6 +62,9 @@ struct server {
 	/* Token buckets of [limits] (issue 3); NULL when a limit is 0. */
 	struct ratelimit *rl_ip_conns;   /* ip_connections_per_minute */
 	struct ratelimit *rl_ip_msgs;    /* ip_messages_per_minute */
+	/* The same for own clients (conf_is_own_client(), issue 14). */
+	struct ratelimit *rl_own_ip_conns; /* own_ip_connections_per_minute */
+	struct ratelimit *rl_own_ip_msgs;  /* own_ip_messages_per_minute */
 	struct ratelimit *rl_user_msgs;  /* user_messages_per_hour */
 	struct ratelimit *rl_user_rcpts; /* user_recipients_per_hour */
 	struct loop_state *loops;
@@ -75,8 +78,15 @@ struct server {
 	atomic_uint_fast64_t next_sid;
 };
 
-/* Admission control shared by all loops (server.c). */
-bool server_conn_acquire(struct server *, const struct sockaddr *, bool *per_ip_out);
+/*
+ * Admission control shared by all loops (server.c): one more session
+ * from sa, within max_connections and the client's per-IP limit
+ * (own_max_connections_per_ip when `own`, else max_connections_per_ip).
+ * false when refused, with *per_ip_out true when the per-IP limit was
+ * the reason.
+ */
+bool server_conn_acquire(struct server *, const struct sockaddr *, bool own,
+    bool *per_ip_out);
 void server_conn_release(struct server *, const struct sockaddr *);
 
 /* session.c */

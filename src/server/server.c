@@ -113,10 +113,12 @@ ip_find(struct server *srv, const struct sockaddr *sa, bool create)
 }
 
 bool
-server_conn_acquire(struct server *srv, const struct sockaddr *sa,
+server_conn_acquire(struct server *srv, const struct sockaddr *sa, bool own,
     bool *per_ip_out)
 {
 	const struct conf_limits *lim = &srv->conf->limits;
+	size_t per_ip =
+	    own ? lim->own_max_connections_per_ip : lim->max_connections_per_ip;
 	struct ip_count *ic;
 	bool ok = false;
 
@@ -125,7 +127,7 @@ server_conn_acquire(struct server *srv, const struct sockaddr *sa,
 	if (atomic_load(&srv->nconn) >= lim->max_connections)
 		goto out;
 	ic = ip_find(srv, sa, true);
-	if (ic->n >= lim->max_connections_per_ip) {
+	if (ic->n >= per_ip) {
 		*per_ip_out = true;
 		goto out;
 	}
@@ -166,6 +168,9 @@ limits_new(struct server *srv, const struct conf_limits *lim)
 {
 	srv->rl_ip_conns = limit_new(lim->ip_connections_per_minute, 60000);
 	srv->rl_ip_msgs = limit_new(lim->ip_messages_per_minute, 60000);
+	srv->rl_own_ip_conns =
+	    limit_new(lim->own_ip_connections_per_minute, 60000);
+	srv->rl_own_ip_msgs = limit_new(lim->own_ip_messages_per_minute, 60000);
 	srv->rl_user_msgs = limit_new(lim->user_messages_per_hour, 3600000);
 	srv->rl_user_rcpts = limit_new(lim->user_recipients_per_hour, 3600000);
 }
@@ -175,6 +180,8 @@ limits_free(struct server *srv)
 {
 	ratelimit_free(srv->rl_ip_conns);
 	ratelimit_free(srv->rl_ip_msgs);
+	ratelimit_free(srv->rl_own_ip_conns);
+	ratelimit_free(srv->rl_own_ip_msgs);
 	ratelimit_free(srv->rl_user_msgs);
 	ratelimit_free(srv->rl_user_rcpts);
 }

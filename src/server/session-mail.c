@@ -112,18 +112,31 @@ add_rcpt(struct session *s, const char *addr, const char *orcpt,
 
 /* ---- rate limits (issue 3) ---------------------------------------- */
 
-/* ip_messages_per_minute: may this client start one more message? */
+/*
+ * May this client start one more message? ip_messages_per_minute, or
+ * own_ip_messages_per_minute for the operator's own clients (issue 14):
+ * *name_out and *max_out say which, for the refusal.
+ */
 static bool
-ip_msg_ok(struct session *s)
+ip_msg_ok(struct session *s, const char **name_out, size_t *max_out)
 {
-	if (s->srv->rl_ip_msgs == NULL ||
-	    ratelimit_take(s->srv->rl_ip_msgs, s->ip_key, 1, session_now_ms(),
-	        NULL) == RATELIMIT_OK)
+	const struct conf_limits *lim = &s->conf->limits;
+	struct ratelimit *rl;
+
+	if (s->own_client) {
+		*name_out = "own_ip_messages_per_minute";
+		*max_out = lim->own_ip_messages_per_minute;
+		rl = s->srv->rl_own_ip_msgs;
+	} else {
+		*name_out = "ip_messages_per_minute";
+		*max_out = lim->ip_messages_per_minute;
+		rl = s->srv->rl_ip_msgs;
+	}
+	if (rl == NULL || ratelimit_take(rl, s->ip_key, 1, session_now_ms(),
+	                      NULL) == RATELIMIT_OK)
 		return true;
-	log_info("event=rate_limited sid=%llu client=%s "
-	         "limit=ip_messages_per_minute max=%zu",
-	    (unsigned long long)s->id, s->addr,
-	    s->conf->limits.ip_messages_per_minute);
+	log_info("event=rate_limited sid=%llu client=%s limit=%s max=%zu",
+	    (unsigned long long)s->id, s->addr, *name_out, *max_out);
 	return false;
 }
 
@@ -190,8 +203,9 @@ enum session_ret
 session_cmd_mail(struct session *s, const struct smtp_command *c)
 {
 	enum smtp_arg_status st;
-	const char *why = "";
+	const char *why = "", *limit;
 	unsigned ext = s->esmtp ? SMTP_EXT_ESMTP | SMTP_EXT_DSN : 0;
+	size_t max;
 
 	if (s->helo[0] == '\0')
 		return session_reply_error(s,
@@ -223,10 +237,9 @@ session_cmd_mail(struct session *s, const struct smtp_command *c)
 		return session_reply_error(s,
 		    "501 5.1.7 Bad sender address syntax");
 	s->hold_limit = NULL; /* no transaction yet: nothing to hold */
-	if (!ip_msg_ok(s))
-		return limit_refused(s, "450 4.7.1", "messages", NULL,
-		    s->conf->limits.ip_messages_per_minute, "minute",
-		    "ip_messages_per_minute");
+	if (!ip_msg_ok(s, &limit, &max))
+		return limit_refused(s, "450 4.7.1", "messages", NULL, max,
+		    "minute", limit);
 	if (!user_limit_ok(s, s->srv->rl_user_msgs, "user_messages_per_hour",
 	        s->conf->limits.user_messages_per_hour))
 		return limit_refused(s, "450 4.7.1", "messages", s->auth_user,

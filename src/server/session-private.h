@@ -127,6 +127,7 @@ struct session {
 	char tls_desc[TLS_DESC_MAX]; /* "" until the handshake is done */
 	/* AUTH (RFC 4954) and relaying. */
 	bool relay_ok;     /* client in relay_networks */
+	bool own_client;   /* relay_networks or own_networks: own_ limits */
 	bool in_auth;      /* lines are AUTH responses, not commands */
 	bool authed;
 	char auth_user[DIR_ADDR_MAX]; /* normalized, when authed */

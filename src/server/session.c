@@ -511,42 +511,61 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 	struct loop_state *ls = &srv->loops[loop_index(lc->loop)];
 	struct smtp_cmd_limits cl = { .line_max = SMTP_LINE_MAX };
 	struct smtp_data_limits dl = { .line_max = SMTP_TEXT_LINE_MAX };
+	const struct conf_limits *lim = &srv->conf->limits;
 	struct session *s;
 	char addr[INET6_ADDRSTRLEN], key[sizeof(s->ip_key)];
-	bool per_ip = false;
-	const char *msg;
+	struct ratelimit *rl;
+	bool per_ip = false, own;
+	const char *name;
+	size_t max;
 
 	format_addr(sa, addr, sizeof(addr));
 	/* The per-IP rate limits count an IPv6 client's /64. */
 	cidr_client_key(sa, 64, key, sizeof(key));
 	if (!ls->stopping && !access_check(lc, fd, sa, addr))
 		return;
-	if (!ls->stopping && srv->rl_ip_conns != NULL &&
-	    ratelimit_take(srv->rl_ip_conns, key, 1, session_now_ms(), NULL) !=
+	/* The operator's own clients have limits of their own (issue 14):
+	 * a web application on this host is not a stranger. */
+	own = conf_is_own_client(srv->conf, sa);
+	rl = own ? srv->rl_own_ip_conns : srv->rl_ip_conns;
+	if (!ls->stopping && rl != NULL &&
+	    ratelimit_take(rl, key, 1, session_now_ms(), NULL) !=
 	        RATELIMIT_OK) {
+		name = own ? "own_ip_connections_per_minute"
+		           : "ip_connections_per_minute";
+		max = own ? lim->own_ip_connections_per_minute
+		          : lim->ip_connections_per_minute;
 		log_info("event=rate_limited client=%s listener=%s "
-		         "limit=ip_connections_per_minute max=%zu",
-		    addr, lc->cl->name,
-		    srv->conf->limits.ip_connections_per_minute);
+		         "limit=%s max=%zu",
+		    addr, lc->cl->name, name, max);
 		refuse(lc, fd,
 		    "421 4.7.0 %s Too many connections from your "
-		    "address: the limit is %zu per minute "
-		    "(ip_connections_per_minute), try again later",
-		    srv->conf->hostname,
-		    srv->conf->limits.ip_connections_per_minute);
+		    "address: the limit is %zu per minute (%s), try again "
+		    "later",
+		    srv->conf->hostname, max, name);
 		return;
 	}
-	if (ls->stopping || !server_conn_acquire(srv, sa, &per_ip)) {
-		msg = ls->stopping ? "421 4.3.2 Server shutting down"
-		      : per_ip     ? "421 4.7.0 Too many connections from your "
-		                     "address, try again later"
-		               : "421 4.7.0 Too many connections, try again "
-		                 "later";
-		log_info("event=refused client=%s reason=%s", addr,
-		    ls->stopping ? "shutdown"
-		    : per_ip     ? "max_connections_per_ip"
-				 : "max_connections");
-		refuse(lc, fd, "%s", msg);
+	if (ls->stopping) {
+		log_info("event=refused client=%s listener=%s reason=shutdown",
+		    addr, lc->cl->name);
+		refuse(lc, fd, "421 4.3.2 Server shutting down");
+		return;
+	}
+	if (!server_conn_acquire(srv, sa, own, &per_ip)) {
+		name = !per_ip ? "max_connections"
+		       : own   ? "own_max_connections_per_ip"
+		               : "max_connections_per_ip";
+		max = !per_ip ? lim->max_connections
+		      : own   ? lim->own_max_connections_per_ip
+		              : lim->max_connections_per_ip;
+		log_info("event=refused client=%s listener=%s reason=%s "
+		         "max=%zu",
+		    addr, lc->cl->name, name, max);
+		refuse(lc, fd,
+		    "421 4.7.0 %s Too many connections%s: the limit is %zu "
+		    "(%s), try again later",
+		    srv->conf->hostname, per_ip ? " from your address" : "",
+		    max, name);
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
@@ -569,6 +588,7 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 	buf_init(&s->hbuf, SESSION_HDR_HOLD_MAX);
 	s->relay_ok = cidr_match_any(s->conf->relay_networks,
 	    s->conf->nrelay_networks, sa);
+	s->own_client = own;
 	if (lc->cl->tls == CONF_TLS_IMPLICIT) { /* RFC 8314 3.3 */
 		SSL *ssl = tls_ssl_new(srv->tls);
 

@@ -127,6 +127,7 @@ def test_idle_and_slowloris_good_client_served(make_server):
     n = str(IDLE + SLOWLORIS * 2 + 100)
     srv = make_server(limits={"max_connections": n,
                               "max_connections_per_ip": n,
+                              "own_max_connections_per_ip": n,
                               "timeout_command": "120"})
     pid = srv.proc.pid
     base = rss_kb(pid)

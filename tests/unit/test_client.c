@@ -2,17 +2,28 @@
 /*
  * Unit tests for client/proto.c: scripted servers (one reply in, the
  * commands the client sends out), per-recipient results, PIPELINING,
- * CHUNKING, HELO fallback, LMTP, SIZE and SMTPUTF8 refusals, 421.
+ * CHUNKING, HELO fallback, LMTP, SIZE and SMTPUTF8 refusals, 421; and
+ * client/client.c's pure TLS helpers: which peer a certificate must
+ * name (issue 14) and the reason a person reads when it does not.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
+#include <openssl/crypto.h>
+#include <openssl/x509_vfy.h>
 
+#include "client/client.h"
 #include "client/proto.h"
 #include "smtp/params.h"
 
@@ -518,6 +529,163 @@ test_tls_and_auth(void **state)
 	rig_free(&r);
 }
 
+struct peer_case {
+	const char *name;
+	const char *peer;
+	bool ip;          /* an IP literal: checked against IP SANs */
+	const char *want; /* what the param then holds: the address as
+	                     OpenSSL prints it, or the host; NULL: refused */
+};
+
+static const struct peer_case peer_cases[] = {
+	{ "v4", "127.0.0.1", true, "127.0.0.1" },
+	{ "v4-zeros", "192.0.2.0", true, "192.0.2.0" },
+	{ "v6-loopback", "::1", true, "0:0:0:0:0:0:0:1" },
+	{ "v6", "2001:db8::25", true, "2001:DB8:0:0:0:0:0:25" },
+	{ "v4-mapped", "::ffff:192.0.2.1", true, "0:0:0:0:0:FFFF:C000:201" },
+	{ "name", "mx.example.test", false, "mx.example.test" },
+	{ "single-label", "localhost", false, "localhost" },
+	{ "digits-label", "123.example", false, "123.example" },
+	/* Not literals inet_pton reads: verified as names, so they can
+	 * only match a DNS name, never an IP SAN. */
+	{ "v4-short", "127.1", false, "127.1" },
+	{ "v4-octal", "0177.0.0.1", false, "0177.0.0.1" },
+	{ "v4-octet-256", "256.0.0.1", false, "256.0.0.1" },
+	{ "v4-trailing-dot", "127.0.0.1.", false, "127.0.0.1." },
+	{ "v4-port", "127.0.0.1:25", false, "127.0.0.1:25" },
+	{ "v6-brackets", "[::1]", false, "[::1]" },
+	{ "v6-zone", "fe80::1%eth0", false, "fe80::1%eth0" },
+	{ "v6-two-gaps", "1::2::3", false, "1::2::3" },
+	{ "v4-space", " 127.0.0.1", false, " 127.0.0.1" },
+	/* "" would set no name at all: client_open() takes it as no peer,
+	 * and tls_start() then refuses to verify. */
+	{ "empty", "", false, NULL },
+};
+
+static void
+test_tls_peer(void **state)
+{
+	const struct peer_case *c;
+	X509_VERIFY_PARAM *vp;
+	const char *host;
+	char *ip;
+	size_t i;
+	int rc;
+
+	(void)state;
+	assert_false(client_is_ip_literal(NULL));
+	for (i = 0; i < sizeof(peer_cases) / sizeof(peer_cases[0]); i++) {
+		c = &peer_cases[i];
+		if (client_is_ip_literal(c->peer) != c->ip)
+			fail_msg("%s: is_ip_literal says %d", c->name, !c->ip);
+		vp = X509_VERIFY_PARAM_new();
+		assert_non_null(vp);
+		rc = client_tls_expect_peer(vp, c->peer);
+		host = X509_VERIFY_PARAM_get0_host(vp, 0);
+		ip = X509_VERIFY_PARAM_get1_ip_asc(vp);
+		if (c->want == NULL) {
+			if (rc != -1 && host != NULL)
+				fail_msg("%s: accepted as %s", c->name, host);
+		} else if (rc != 0) {
+			fail_msg("%s: refused", c->name);
+		} else if (c->ip) {
+			/* Checked as an address, and only as one. */
+			if (ip == NULL || strcmp(ip, c->want) != 0 ||
+			    host != NULL)
+				fail_msg("%s: ip %s host %s", c->name,
+				    ip ? ip : "-", host ? host : "-");
+		} else if (ip != NULL || host == NULL ||
+		           strcmp(host, c->want) != 0) {
+			fail_msg("%s: ip %s host %s", c->name, ip ? ip : "-",
+			    host ? host : "-");
+		}
+		OPENSSL_free(ip);
+		X509_VERIFY_PARAM_free(vp);
+	}
+}
+
+static void
+test_verify_reason(void **state)
+{
+	char buf[512], small[24];
+
+	(void)state;
+	client_verify_reason(X509_V_ERR_IP_ADDRESS_MISMATCH, "127.0.0.1", buf,
+	    sizeof(buf));
+	assert_string_equal(buf,
+	    "127.0.0.1: TLS certificate verification failed: IP address "
+	    "mismatch: the certificate has no IP address subjectAltName "
+	    "for 127.0.0.1");
+	client_verify_reason(X509_V_ERR_HOSTNAME_MISMATCH, "mx.example.test",
+	    buf, sizeof(buf));
+	assert_string_equal(buf,
+	    "mx.example.test: TLS certificate verification failed: hostname "
+	    "mismatch: the certificate is not for mx.example.test");
+	client_verify_reason(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+	    "mx.example.test", buf, sizeof(buf));
+	assert_string_equal(buf,
+	    "mx.example.test: TLS certificate verification failed: "
+	    "self-signed certificate");
+	client_verify_reason(X509_V_ERR_CERT_HAS_EXPIRED, "::1", buf,
+	    sizeof(buf));
+	assert_string_equal(buf,
+	    "::1: TLS certificate verification failed: certificate has "
+	    "expired");
+	/* Cut, never overrun. */
+	memset(small, 'x', sizeof(small));
+	client_verify_reason(X509_V_ERR_IP_ADDRESS_MISMATCH, "127.0.0.1", small,
+	    sizeof(small));
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+	assert_memory_equal(small, "127.0.0.1: TLS certific", 23);
+}
+
+/*
+ * tls = require with no peer name: refused before any handshake, never
+ * a chain check without an identity (issue 14). A listening socket that
+ * never accepts stands for the server: the kernel completes the connect.
+ */
+static void
+test_require_without_peer(void **state)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	struct client_conn_opts o;
+	struct client_conn *c;
+	struct why why;
+	int lfd;
+
+	(void)state;
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+	memset(&o, 0, sizeof(o));
+	o.proto.helo = "me.test";
+	o.proto.tls = CLIENT_TLS_REQUIRE;
+	o.implicit_tls = true;
+	o.timeout_cap = 2; /* a handshake would wait this long, then fail */
+	why_clear(&why);
+	o.ssl_ctx = client_tls_ctx_new(true, NULL, &why);
+	assert_non_null(o.ssl_ctx);
+	for (int i = 0; i < 2; i++) {
+		o.proto.peer = i == 0 ? NULL : "";
+		why_clear(&why);
+		c = client_open(&o, (struct sockaddr *)&sa, sizeof(sa), NULL,
+		    &why);
+		assert_null(c);
+		assert_int_equal(why.kind, WHY_TEMP);
+		assert_string_equal(why.text,
+		    "TLS required, but no server name or address to verify "
+		    "the certificate against");
+	}
+	SSL_CTX_free(o.ssl_ctx);
+	(void)close(lfd);
+}
+
 int
 main(void)
 {
@@ -533,6 +701,9 @@ main(void)
 		cmocka_unit_test(test_lmtp_drop_keeps_confirmed),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_tls_and_auth),
+		cmocka_unit_test(test_tls_peer),
+		cmocka_unit_test(test_verify_reason),
+		cmocka_unit_test(test_require_without_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -266,6 +266,13 @@ static const struct range ranges[] = {
 	{ "limits", "max_connections", "0", "1", "1000000", "1000001", "" },
 	{ "limits", "max_connections_per_ip", "0", "1", "1000000", "1000001",
 	    "" },
+	/* Issue 14: the operator's own clients. */
+	{ "limits", "own_max_connections_per_ip", "0", "1", "1000000",
+	    "1000001", "" },
+	{ "limits", "own_ip_connections_per_minute", NULL, "0", "1000000",
+	    "1000001", "" },
+	{ "limits", "own_ip_messages_per_minute", NULL, "0", "1000000",
+	    "1000001", "" },
 	{ "limits", "max_received", "0", "1", "1000", "1001", "" },
 	/* Issue 3 rate limits: 0 turns one off. */
 	{ "limits", "ip_connections_per_minute", NULL, "0", "1000000",
@@ -1382,6 +1389,213 @@ test_access_limits(void **state)
 	conf_free(c);
 }
 
+/* A sockaddr for an IPv4 or IPv6 literal. */
+static const struct sockaddr *
+sa_of(const char *ip, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		return (const struct sockaddr *)ss;
+	}
+	assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+	s6->sin6_family = AF_INET6;
+	return (const struct sockaddr *)ss;
+}
+
+static bool
+is_own(const struct conf *c, const char *ip)
+{
+	struct sockaddr_storage ss;
+
+	return conf_is_own_client(c, sa_of(ip, &ss));
+}
+
+/* Issue 14: own_networks and the own_ limits of the operator's clients. */
+static void
+test_own_limits(void **state)
+{
+	static const struct load_case cases[] = {
+		{ "own-host-bits", BASE "[limits]\nown_networks = 10.0.0.1/8\n",
+		    "t:5: own_networks: '10.0.0.1/8'" },
+		{ "own-name", BASE "[limits]\nown_networks = localhost\n",
+		    "t:5: own_networks: 'localhost'" },
+		{ "own-v6-prefix", BASE "[limits]\nown_networks = ::/129\n",
+		    "t:5: own_networks: '::/129'" },
+		{ "own-empty", BASE "[limits]\nown_networks = , ,\n",
+		    "t:5: own_networks is empty; list networks" },
+		{ "own-none-then-net",
+		    BASE "[limits]\nown_networks = none\n"
+		         "own_networks = 10.0.0.0/8\n",
+		    "t:6: own_networks = none cannot be combined with another "
+		    "own_networks line (first on line 5)" },
+		{ "own-net-then-none",
+		    BASE "[limits]\nown_networks = 10.0.0.0/8\n"
+		         "own_networks = none\n",
+		    "t:6: own_networks = none cannot be combined" },
+		{ "own-none-twice",
+		    BASE "[limits]\nown_networks = none\nown_networks = none\n",
+		    "t:6: own_networks = none cannot be combined" },
+		{ "own-none-in-list",
+		    BASE "[limits]\nown_networks = 10.0.0.0/8 none\n",
+		    "t:5: own_networks: 'none'" },
+		{ "own-at-top", "own_networks = 10.0.0.0/8\n" BASE,
+		    "t:1: unknown key 'own_networks' at top level" },
+		{ "own-in-queue", BASE "[queue]\nown_networks = 10.0.0.0/8\n",
+		    "t:5: unknown key 'own_networks' in [queue]" },
+		{ "own-limit-bad",
+		    BASE "[limits]\nown_max_connections_per_ip = many\n",
+		    "t:5: own_max_connections_per_ip = many: expected a whole "
+		    "number (1..1000000)" },
+		{ "own-limit-zero",
+		    BASE "[limits]\nown_max_connections_per_ip = 0\n",
+		    "t:5: own_max_connections_per_ip = 0 is out of range; use "
+		    "1..1000000" },
+		{ "own-rate-twice",
+		    BASE "[limits]\nown_ip_messages_per_minute = 1\n"
+		         "own_ip_messages_per_minute = 2\n",
+		    "t:6: duplicate key 'own_ip_messages_per_minute' (first on "
+		    "line 5)" },
+	};
+	struct conf *c, *c2;
+	struct why why;
+	char *out;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c = load(cases[i].text, &why);
+		if (c != NULL || strstr(why.text, cases[i].err) == NULL)
+			fail_msg("%s: got '%s'", cases[i].name,
+			    c != NULL ? "(loaded)" : why.text);
+	}
+
+	/* Defaults: loopback is own, with its own limits; rates off. */
+	c = load(BASE, &why);
+	assert_non_null(c);
+	assert_int_equal(c->limits.own_max_connections_per_ip, 1000);
+	assert_int_equal(c->limits.own_ip_connections_per_minute, 0);
+	assert_int_equal(c->limits.own_ip_messages_per_minute, 0);
+	assert_int_equal(c->nown_networks, 2);
+	assert_true(is_own(c, "127.0.0.1"));
+	assert_true(is_own(c, "127.255.255.254"));
+	assert_true(is_own(c, "::1"));
+	assert_true(is_own(c, "::ffff:127.0.0.1")); /* dual-stack socket */
+	assert_false(is_own(c, "128.0.0.1"));
+	assert_false(is_own(c, "126.255.255.255"));
+	assert_false(is_own(c, "192.0.2.1"));
+	assert_false(is_own(c, "::2"));
+	assert_false(is_own(c, "2001:db8::1"));
+	out = print_str(c);
+	assert_non_null(strstr(out, "own_networks = 127.0.0.0/8 ::1/128\n"));
+	assert_non_null(strstr(out, "own_max_connections_per_ip = 1000\t; "
+	                            "1..1000000\n"));
+	assert_non_null(strstr(out, "own_ip_connections_per_minute = 0\t; "
+	                            "0..1000000\n"));
+	assert_non_null(strstr(out, "own_ip_messages_per_minute = 0\t; "
+	                            "0..1000000\n"));
+	/* In [limits], where it is read back. */
+	assert_true(strstr(out, "own_networks") > strstr(out, "[limits]"));
+	assert_true(strstr(out, "own_networks") < strstr(out, "[queue]"));
+	free(out);
+	conf_free(c);
+
+	/* Given, it replaces the default; relay_networks always counts. */
+	c = load("relay_networks = 192.0.2.0/24\n" BASE
+	         "[limits]\nown_networks = 127.0.0.2, 2001:db8::/32\n"
+	         "own_networks = 198.51.100.0/24\n"
+	         "own_max_connections_per_ip = 7\n"
+	         "own_ip_connections_per_minute = 8\n"
+	         "own_ip_messages_per_minute = 9\n",
+	    &why);
+	if (c == NULL)
+		fail_msg("%s", why.text);
+	assert_int_equal(c->nown_networks, 3);
+	assert_int_equal(c->limits.own_max_connections_per_ip, 7);
+	assert_int_equal(c->limits.own_ip_connections_per_minute, 8);
+	assert_int_equal(c->limits.own_ip_messages_per_minute, 9);
+	assert_true(is_own(c, "127.0.0.2"));
+	assert_false(is_own(c, "127.0.0.1")); /* default replaced */
+	assert_false(is_own(c, "::1"));
+	assert_true(is_own(c, "2001:db8:1::5"));
+	assert_true(is_own(c, "198.51.100.200"));
+	assert_true(is_own(c, "192.0.2.9")); /* relay_networks */
+	assert_false(is_own(c, "203.0.113.1"));
+	out = print_str(c);
+	assert_non_null(strstr(out, "own_networks = 127.0.0.2/32 "
+	                            "2001:db8::/32 198.51.100.0/24\n"));
+	assert_non_null(strstr(out, "own_max_connections_per_ip = 7\t"));
+	c2 = load(out, &why);
+	if (c2 == NULL)
+		fail_msg("printed config does not load: %s\n%s", why.text, out);
+	assert_int_equal(c2->nown_networks, 3);
+	assert_memory_equal(c2->own_networks, c->own_networks,
+	    3 * sizeof(c->own_networks[0]));
+	assert_memory_equal(&c2->limits, &c->limits, sizeof(c->limits));
+	free(out);
+	conf_free(c2);
+	conf_free(c);
+
+	/* none: no own clients but relay_networks; prints and reads back. */
+	c = load("relay_networks = 192.0.2.0/24\n" BASE
+	         "[limits]\nown_networks = none\n",
+	    &why);
+	if (c == NULL)
+		fail_msg("%s", why.text);
+	assert_int_equal(c->nown_networks, 0);
+	assert_false(is_own(c, "127.0.0.1"));
+	assert_false(is_own(c, "::1"));
+	assert_true(is_own(c, "192.0.2.1"));
+	out = print_str(c);
+	assert_non_null(strstr(out, "own_networks = none\n"));
+	c2 = load(out, &why);
+	if (c2 == NULL)
+		fail_msg("printed config does not load: %s\n%s", why.text, out);
+	assert_int_equal(c2->nown_networks, 0);
+	assert_false(is_own(c2, "127.0.0.1"));
+	free(out);
+	conf_free(c2);
+	conf_free(c);
+
+	/* check-config without --all: own_networks only when it is not
+	 * the default, and then under [limits] even if nothing else is. */
+	c = load(BASE, &why);
+	assert_non_null(c);
+	out = print_mode(c, 0);
+	assert_null(strstr(out, "own_networks"));
+	free(out);
+	conf_free(c);
+	c = load(BASE "[limits]\nown_networks = none\n", &why);
+	assert_non_null(c);
+	out = print_mode(c, 0);
+	assert_non_null(strstr(out, "\n[limits]\nown_networks = none\n"));
+	free(out);
+	conf_free(c);
+	c = load(BASE "[limits]\nown_networks = 127.0.0.0/8\n", &why);
+	assert_non_null(c);
+	out = print_mode(c, 0);
+	assert_non_null(
+	    strstr(out, "\n[limits]\nown_networks = 127.0.0.0/8\n"));
+	free(out);
+	conf_free(c);
+	round_trip(BASE);
+	round_trip(BASE "[limits]\nown_networks = none\n");
+	round_trip(BASE "[limits]\nown_networks = ::1/128 127.0.0.0/8\n");
+	round_trip("relay_networks = 10.0.0.0/8\n" BASE
+	           "[limits]\nown_networks = 192.0.2.0/24\n"
+	           "own_max_connections_per_ip = 5\n");
+
+	/* Without relay_networks or own_networks: nobody is own. */
+	c = load(BASE "[limits]\nown_networks = none\n", &why);
+	assert_non_null(c);
+	assert_false(is_own(c, "127.0.0.1"));
+	assert_false(is_own(c, "::1"));
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -1402,6 +1616,7 @@ main(void)
 		cmocka_unit_test(test_holder),
 		cmocka_unit_test(test_security),
 		cmocka_unit_test(test_access_limits),
+		cmocka_unit_test(test_own_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,20 +67,15 @@ load_conf(const char *path)
 }
 
 static bool
-is_local(void *arg, const char *domain)
-{
-	return conf_is_local_domain(arg, domain);
-}
-
-static bool
 warn_postmaster(const struct conf *conf)
 {
 	char dbpath[4096];
 	struct dir_targets t = { 0 };
+	struct dir_policy pol;
 	struct why why;
 	struct dir *d;
 	enum dir_resolve_status st;
-	bool ok = true;
+	bool ok = true, local;
 	int n;
 
 	if (conf->postmaster == NULL)
@@ -96,13 +91,24 @@ warn_postmaster(const struct conf *conf)
 	d = dir_open(dbpath, &why);
 	if (d == NULL)
 		return false;
-	st = dir_resolve(d, conf->postmaster, is_local, (void *)conf, &t, &why);
-	if (st == DIR_NO_SUCH_USER &&
-	    conf_is_local_domain(conf, strrchr(conf->postmaster, '@') + 1)) {
+	dir_policy_conf(&pol, conf);
+	st = dir_resolve(d, conf->postmaster, &pol, &t, &why);
+	local = conf_is_local_domain(conf, strrchr(conf->postmaster, '@') + 1);
+	if (st == DIR_RESOLVED && local && t.n == 1 &&
+	    dir_user_exists(d, t.addrs[0], &why) == 0) {
+		/* Delivered (a mailbox without a user), but unread. */
 		fprintf(stderr,
-		    "tern: warning: postmaster = %s: no such user or alias; "
-		    "add it with `tern user add %s`\n",
-		    conf->postmaster, conf->postmaster);
+		    "tern: warning: postmaster = %s has no user: its mail "
+		    "(and root@, abuse@ ... of every domain) is kept in "
+		    "%s/mail/, but nobody can log in to read it; add it "
+		    "with `tern user add %s`, or forward it with `tern "
+		    "alias add %s ADDRESS`\n",
+		    conf->postmaster, conf->data_dir, conf->postmaster,
+		    conf->postmaster);
+		ok = false;
+	} else if (st != DIR_RESOLVED && st != DIR_TEMPFAIL && local) {
+		fprintf(stderr, "tern: warning: postmaster = %s: %s\n",
+		    conf->postmaster, why.text);
 		ok = false;
 	}
 	dir_targets_free(&t);

@@ -10,6 +10,8 @@
  *   route.c  [routes]: parse, look up, print
  *   relay.c  [relay_domains]: parse, look up, print
  *   print.c  conf_print(): the effective configuration as a file
+ *   addr.c   admin_aliases and recipient_delimiter: where local
+ *            addresses go (besides postmaster, which conf.c reads)
  * Nothing outside conf/ includes this.
  * Trust: as conf.h: the operator's file, trusted but checked.
  */
@@ -41,6 +43,9 @@
 #define CONF_AUTH_MAX 255      /* route auth= user and password */
 #define CONF_LINE_MAX 198      /* libinih's line buffer less LF and NUL */
 #define CONF_NUM_KEYS_MAX 64   /* entries of conf_keys[] */
+#define CONF_ADMIN_ALIASES_MAX 32 /* admin_aliases names */
+#define CONF_ADMIN_NAME_MAX 64    /* a local part, RFC 5321 4.5.3.1.1 */
+#define CONF_DELIMITERS_MAX 8     /* recipient_delimiter characters */
 
 #define KiB ((uint64_t)1024)
 #define MiB (KiB * 1024)
@@ -81,6 +86,8 @@ enum str_key {
 	K_LOG_FILE,
 	K_RELAY_NETWORKS,
 	K_SENDER_OWNERSHIP,
+	K_ADMIN_ALIASES,
+	K_RECIPIENT_DELIMITER,
 	K_STR_COUNT,
 };
 
@@ -176,6 +183,17 @@ bool conf_is_user(const char *s);
  */
 bool conf_hostport_parse(const char *s, size_t n, unsigned defport,
     char **host_out, unsigned *port_out);
+
+/* addr.c */
+
+/* The defaults (before the file is read), and their release. */
+void conf_addr_defaults(struct conf *);
+void conf_addr_free(struct conf *);
+/* admin_aliases = NAME, ... | none. 1, or 0 after conf_fail. */
+int conf_set_admin_aliases(struct parse *, const char *v);
+/* recipient_delimiter = CHARS | none. 1, or 0 after conf_fail. */
+int conf_set_delimiter(struct parse *, const char *v);
+void conf_print_addr(const struct conf *, FILE *);
 
 /* route.c */
 

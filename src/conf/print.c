@@ -103,6 +103,7 @@ conf_print(const struct conf *c, FILE *fp)
 	fputc('\n', fp);
 	print_opt(fp, "user", c->user, "no privilege drop");
 	print_opt(fp, "postmaster", c->postmaster, "none");
+	conf_print_addr(c, fp);
 	print_opt(fp, "log_file", c->log_file, "log to stderr");
 	print_opt(fp, "dns_server", c->dns_server, "/etc/resolv.conf");
 	print_networks(fp, "relay_networks", c->relay_networks,

@@ -187,12 +187,6 @@ fail:
 
 /* ---- one drop file ------------------------------------------------ */
 
-static bool
-is_local_cb(void *arg, const char *domain)
-{
-	return conf_is_local_domain(arg, domain);
-}
-
 /* Mailbox string of a parsed address: lower-case domain (and an ASCII
  * local part), as RCPT TO stores it. */
 static void
@@ -296,12 +290,15 @@ resolve(struct pickup *pk, const struct pickup_drop *d, struct spool_env *env,
     const char *name)
 {
 	char addr[SMTP_ADDR_FMT_MAX], esc[SMTP_ADDR_FMT_MAX * 4 + 8];
+	struct dir_policy pol;
 	struct dir_targets t;
 	struct why why;
 	size_t i, k, cap = 0;
 	enum dir_resolve_status st;
 	const char *at;
 
+	/* The same answer as RCPT TO: postmaster, admin names, +detail. */
+	dir_policy_conf(&pol, pk->conf);
 	for (i = 0; i < d->nrcpts; i++) {
 		addr_string(&d->rcpts[i], addr, sizeof(addr));
 		at = strrchr(addr, '@');
@@ -309,8 +306,7 @@ resolve(struct pickup *pk, const struct pickup_drop *d, struct spool_env *env,
 		if (at != NULL && conf_is_local_domain(pk->conf, at + 1)) {
 			if (pk->dir == NULL)
 				return -1;
-			st = dir_resolve(pk->dir, addr, is_local_cb,
-			    (void *)pk->conf, &t, &why);
+			st = dir_resolve(pk->dir, addr, &pol, &t, &why);
 		} else {
 			/* Remote: the scheduler's router delivers it. */
 			t.addrs = xcalloc(1, sizeof(char *));
@@ -419,6 +415,28 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 	return 0;
 }
 
+/* bounce_resolve_fn: a DSN to a local sender goes where RCPT TO would. */
+static enum dir_resolve_status
+notice_rcpt(void *arg, const char *to, struct dir_targets *out, struct why *why)
+{
+	struct pickup *pk = arg;
+	struct dir_policy pol;
+	const char *at = strrchr(to, '@');
+
+	if (at == NULL || !conf_is_local_domain(pk->conf, at + 1)) {
+		out->addrs = xcalloc(1, sizeof(char *));
+		out->addrs[0] = xstrdup(to);
+		out->n = 1;
+		return DIR_RESOLVED;
+	}
+	if (pk->dir == NULL) {
+		why_set(why, WHY_TEMP, 0, "user database unavailable");
+		return DIR_TEMPFAIL;
+	}
+	dir_policy_conf(&pol, pk->conf);
+	return dir_resolve(pk->dir, to, &pol, out, why);
+}
+
 /*
  * Return the message to its sender for the recipients resolve() failed
  * (state F), as a DSN (queue/bounce.h) about the queued message env,
@@ -455,10 +473,11 @@ bounce_refused(struct pickup *pk, struct spool_env *env, int fd,
 	be = *env;
 	be.body_offset = (off_t)d->body_off;
 	be.body_size = (off_t)(n - d->body_off);
+	why_clear(&why);
 	rc = nb == 0 ? 0
 	             : bounce_enqueue(pk->spool, pk->conf->hostname,
 	                   pk->conf->postmaster, &be, fd, BOUNCE_FAILED, br, nb,
-	                   bid, &why);
+	                   notice_rcpt, pk, bid, &why);
 	free(br);
 	if (rc == -1) {
 		log_warn("event=bounce_failed id=%s file=%s rcpts=%zu "
@@ -470,6 +489,13 @@ bounce_refused(struct pickup *pk, struct spool_env *env, int fd,
 		log_info("event=bounce id=%s dsn_id=%s rcpts=%zu", env->id, bid,
 		    nb);
 		sched_submit(pk->sched, bid);
+	} else if (nb > 0) {
+		char esc[300];
+
+		log_info("event=bounce_dropped id=%s rcpts=%zu reason=%s",
+		    env->id, nb,
+		    log_escs(esc, sizeof(esc),
+		        why.kind != WHY_NONE ? why.text : "no notice needed"));
 	}
 	return 0;
 }

@@ -19,6 +19,7 @@
 
 #include "conf/conf.h"
 #include "dir/dir.h"
+#include "msg/qualify.h"
 #include "msg/received.h"
 #include "queue/bounce.h"
 #include "queue/sched.h"
@@ -357,6 +358,36 @@ env_rcpts_free(struct spool_env *env)
 	env->nrcpts = 0;
 }
 
+/*
+ * The message into m, with bare names in From, To, Cc and Reply-To
+ * qualified with the first local domain (msg/qualify.h), as Postfix
+ * does for local submissions. Done here, by the server, not by `tern
+ * sendmail`: its configuration is the one that counts, and a drop file
+ * may come from any program. A header that would grow past
+ * PICKUP_QUALIFY_GROWTH goes in as it was.
+ */
+static int
+write_message(struct pickup *pk, struct spool_msg *m, const uint8_t *p,
+    size_t n, struct why *why)
+{
+	struct buf q;
+	size_t used;
+	int rc, count;
+
+	buf_init(&q, n + PICKUP_QUALIFY_GROWTH);
+	count = msg_qualify_header(p, n, pk->conf->domains[0], &q, &used);
+	if (count <= 0) {
+		buf_reset(&q);
+		return spool_msg_write(m, p, n, why);
+	}
+	rc = spool_msg_write(m, q.data, q.len, why) == -1 ||
+	             spool_msg_write(m, p + used, n - used, why) == -1
+	         ? -1
+	         : 0;
+	buf_reset(&q);
+	return rc;
+}
+
 /* Spool it, wait for the commit; 0 when it is durable and submitted. */
 static int
 enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
@@ -385,7 +416,8 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 	        "\tid %s; %s\r\n",
 	        pk->conf->hostname, uid, id, date) == -1 ||
 	    spool_msg_write(m, hdr.data, hdr.len, &why) == -1 ||
-	    spool_msg_write(m, p + d->body_off, n - d->body_off, &why) == -1) {
+	    write_message(pk, m, p + d->body_off, n - d->body_off, &why) ==
+	        -1) {
 		buf_reset(&hdr);
 		spool_msg_abort(m);
 		log_warn("event=spool_error file=%s id=%s error=\"%s\"", name,

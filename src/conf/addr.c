@@ -159,7 +159,7 @@ conf_set_delimiter(struct parse *p, const char *v)
 			    "a local part; use characters of %s (e.g. +), or "
 			    "none",
 			    v,
-			    (unsigned char)v[i] > ' ' &&
+			    (unsigned char)v[i] >= ' ' &&
 			            (unsigned char)v[i] < 0x7f
 			        ? v[i]
 			        : '?',

@@ -452,17 +452,21 @@ check_postmasters(const struct conf *conf, struct check *ck, struct dir *d,
 		    "postmaster@DOMAIN you@%s",
 		    list, more, conf->domains[0], conf->domains[0]);
 	/*
-	 * XXX issue 15 (addresses): the postmaster address becomes a
-	 * mailbox of its own without a user; drop this warning then.
+	 * The postmaster address is a mailbox even without a user (issue
+	 * 15): its mail (and root@, abuse@ ... of every domain) is kept,
+	 * but with no user nobody can log in to read it.
 	 */
 	if (conf->postmaster != NULL && d != NULL &&
 	    conf_is_local_domain(conf, strrchr(conf->postmaster, '@') + 1) &&
 	    dir_addr_norm(conf->postmaster, a, &why) &&
 	    has_mailbox(d, al, a) == 0)
 		say(ck, L_WARN,
-		    "postmaster = %s: no such user or alias; add it with "
-		    "`tern user add %s`",
-		    conf->postmaster, conf->postmaster);
+		    "postmaster = %s has no user: its mail (and root@, abuse@ "
+		    "... of every domain) is kept in %s/mail/, but nobody can "
+		    "log in to read it; add it with `tern user add %s`, or "
+		    "forward it with `tern alias add %s ADDRESS`",
+		    conf->postmaster, conf->data_dir, conf->postmaster,
+		    conf->postmaster);
 }
 
 static void

@@ -21,10 +21,13 @@
 
 /*
  * argv[0] is "user":
- *   user add ADDRESS [--password-stdin]   ADDRESS's domain must be local
+ *   user add ADDRESS [--password-stdin] [--allow-weak]
+ *                                         ADDRESS's domain must be local
  *   user del ADDRESS
  *   user list                             one address per line
- *   user passwd ADDRESS [--password-stdin]
+ *   user passwd ADDRESS [--password-stdin] [--allow-weak]
+ * A new password has at least 12 characters (UTF-8 code points) unless
+ * --allow-weak is given.
  */
 int cli_user(const struct conf *, int argc, char **argv);
 

@@ -24,6 +24,12 @@
 
 #define CLI_DB_NAME "tern.db"
 #define CLI_PW_BUF (DIR_PASSWORD_MAX + 3) /* password, CR, LF, NUL */
+/*
+ * Characters a new password needs unless --allow-weak (docs/
+ * configuration.md says why): a mail password is a single factor that
+ * anyone on the internet may try (SMTP AUTH, IMAP through Dovecot).
+ */
+#define CLI_PW_MIN 12
 
 static void cli_err(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -44,16 +50,20 @@ cli_err(const char *cmd, const char *fmt, ...)
 void
 cli_user_usage(FILE *f)
 {
-	fputs("usage: tern user add ADDRESS [--password-stdin]\n"
-	      "       tern user del ADDRESS\n"
-	      "       tern user list\n"
-	      "       tern user passwd ADDRESS [--password-stdin]\n"
-	      "Users of the local domains, in <data_dir>/tern.db. The "
-	      "password is read\n"
-	      "from the terminal (twice, echo off) or, with --password-stdin, "
-	      "one line\n"
-	      "of stdin; never from the command line.\n",
-	    f);
+	fprintf(f,
+	    "usage: tern user add ADDRESS [--password-stdin] [--allow-weak]\n"
+	    "       tern user del ADDRESS\n"
+	    "       tern user list\n"
+	    "       tern user passwd ADDRESS [--password-stdin] "
+	    "[--allow-weak]\n"
+	    "Users of the local domains, in <data_dir>/tern.db. The password "
+	    "is read\n"
+	    "from the terminal (twice, echo off) or, with --password-stdin, "
+	    "one line\n"
+	    "of stdin; never from the command line. It has at least %d "
+	    "characters;\n"
+	    "--allow-weak takes a shorter one.\n",
+	    CLI_PW_MIN);
 }
 
 static int
@@ -178,6 +188,31 @@ get_password(const char *cmd, bool from_stdin, char *pw)
 	return rc;
 }
 
+/* Characters (UTF-8 code points) of s. */
+static size_t
+utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* Long enough, or allowed to be short? Says what to do when not. */
+static bool
+strong_enough(const char *cmd, const char *pw, bool allow_weak)
+{
+	if (allow_weak || utf8_chars(pw) >= CLI_PW_MIN)
+		return true;
+	cli_err(cmd,
+	    "password shorter than %d characters; nothing changed. Choose a "
+	    "longer one (a few words make a good one), or add --allow-weak "
+	    "to keep it",
+	    CLI_PW_MIN);
+	return false;
+}
+
 /*
  * Is the domain of address one of conf->domains, or a [relay_domains]
  * domain whose recipients are the user store's (`= users`)? Explains if
@@ -231,7 +266,7 @@ cli_user(const struct conf *c, int argc, char **argv)
 {
 	char pw[CLI_PW_BUF], cmd[32];
 	const char *sub, *addr = NULL;
-	bool pw_stdin = false;
+	bool pw_stdin = false, allow_weak = false;
 	struct why why;
 	struct dir *d;
 	int i, rc = 1;
@@ -243,6 +278,10 @@ cli_user(const struct conf *c, int argc, char **argv)
 		if (strcmp(argv[i], "--password-stdin") == 0 &&
 		    (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0))
 			pw_stdin = true;
+		else if (strcmp(argv[i], "--allow-weak") == 0 &&
+		         (strcmp(sub, "add") == 0 ||
+		             strcmp(sub, "passwd") == 0))
+			allow_weak = true;
 		else if (argv[i][0] == '-' || addr != NULL)
 			return usage_user();
 		else
@@ -268,7 +307,8 @@ cli_user(const struct conf *c, int argc, char **argv)
 		rc = dir_user_del(d, addr, &why);
 	else if (strcmp(sub, "add") == 0 && dir_user_exists(d, addr, &why) == 1)
 		rc = why_set(&why, WHY_PERM, 0, "user %s exists", addr);
-	else if (get_password(cmd, pw_stdin, pw) == -1)
+	else if (get_password(cmd, pw_stdin, pw) == -1 ||
+	         !strong_enough(cmd, pw, allow_weak))
 		why.text[0] = '\0'; /* already said */
 	else if (strcmp(sub, "add") == 0)
 		rc = dir_user_add(d, addr, pw, &why);

@@ -12,6 +12,8 @@
  *   secrets.c secrets_file: route passwords, read by the server only
  *   check.c  conf_warnings(): advice about a configuration that loads
  *   print.c  conf_print(): the effective configuration as a file
+ *   addr.c   admin_aliases and recipient_delimiter: where local
+ *            addresses go (besides postmaster, which conf.c reads)
  * Nothing outside conf/ includes this.
  * Trust: as conf.h: the operator's file, trusted but checked.
  */
@@ -46,6 +48,9 @@
 /* [limits] own_networks when not given: loopback, as Postfix's
  * mynetworks_style = host includes it (issue 14). */
 #define CONF_OWN_NETWORKS_DEFAULT "127.0.0.0/8 ::1/128"
+#define CONF_ADMIN_ALIASES_MAX 32 /* admin_aliases names */
+#define CONF_ADMIN_NAME_MAX 64    /* a local part, RFC 5321 4.5.3.1.1 */
+#define CONF_DELIMITERS_MAX 8     /* recipient_delimiter characters */
 
 #define KiB ((uint64_t)1024)
 #define MiB (KiB * 1024)
@@ -87,6 +92,8 @@ enum str_key {
 	K_RELAY_NETWORKS,
 	K_SENDER_OWNERSHIP,
 	K_SECRETS_FILE,
+	K_ADMIN_ALIASES,
+	K_RECIPIENT_DELIMITER,
 	K_STR_COUNT,
 };
 
@@ -202,6 +209,17 @@ bool conf_is_user(const char *s);
  */
 bool conf_hostport_parse(const char *s, size_t n, unsigned defport,
     char **host_out, unsigned *port_out);
+
+/* addr.c */
+
+/* The defaults (before the file is read), and their release. */
+void conf_addr_defaults(struct conf *);
+void conf_addr_free(struct conf *);
+/* admin_aliases = NAME, ... | none. 1, or 0 after conf_fail. */
+int conf_set_admin_aliases(struct parse *, const char *v);
+/* recipient_delimiter = CHARS | none. 1, or 0 after conf_fail. */
+int conf_set_delimiter(struct parse *, const char *v);
+void conf_print_addr(const struct conf *, FILE *, unsigned flags);
 
 /* route.c */
 

@@ -34,7 +34,8 @@ static const char *const sect_names[] = { "top level", "listener", "limits",
 
 static const char *const str_keys[K_STR_COUNT] = { "hostname", "data_dir",
 	"domains", "user", "postmaster", "log_file", "relay_networks",
-	"sender_ownership", "secrets_file" };
+	"sender_ownership", "secrets_file", "admin_aliases",
+	"recipient_delimiter" };
 
 static const char *const lis_keys[L_COUNT] = { "address", "mode", "tls",
 	"allow", "deny" };
@@ -374,6 +375,10 @@ set_str(struct parse *p, enum str_key k, const char *v)
 			return conf_fail(p, p->lineno,
 			    "sender_ownership '%.64s': expected own or any", v);
 		return 1;
+	case K_ADMIN_ALIASES:
+		return conf_set_admin_aliases(p, v);
+	case K_RECIPIENT_DELIMITER:
+		return conf_set_delimiter(p, v);
 	case K_STR_COUNT:
 		break;
 	}
@@ -718,6 +723,7 @@ conf_free(struct conf *c)
 	free(c->domains);
 	str_free(&c->user);
 	str_free(&c->postmaster);
+	conf_addr_free(c);
 	str_free(&c->log_file);
 	str_free(&c->tls.cert);
 	str_free(&c->tls.key);
@@ -839,6 +845,7 @@ conf_load_string(const char *text, const char *name, struct why *why)
 	p.why = why;
 	for (i = 0; i < conf_nkeys; i++)
 		conf_num_store(p.c, &conf_keys[i], conf_keys[i].def);
+	conf_addr_defaults(p.c);
 	rc = ini_parse_stream(next_line, &p, on_key, &p);
 	if (!p.failed && rc != 0)
 		conf_fail(&p, rc, "expected 'key = value' or '[section]'");

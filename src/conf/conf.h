@@ -189,6 +189,12 @@ struct conf {
 	size_t ndomains;
 	char *user;       /* drop privileges to this user, or NULL */
 	char *postmaster; /* where postmaster mail goes, or NULL */
+	/* Local parts of every local domain that go to postmaster (RFC
+	 * 2142), lower-case; default root, abuse, mailer-daemon. */
+	char **admin_aliases;
+	size_t nadmin_aliases;
+	/* Characters that start a subaddress (alice+news@); "" none. */
+	char *recipient_delimiter;
 	char *log_file;   /* NULL: stderr */
 	unsigned threads; /* event-loop threads; 0 = number of cores */
 	struct conf_listener *listeners;

@@ -255,6 +255,7 @@ conf_print(const struct conf *c, FILE *fp, unsigned flags)
 	fputc('\n', fp);
 	print_opt(fp, "user", c->user, "no privilege drop", flags);
 	print_opt(fp, "postmaster", c->postmaster, "none", flags);
+	conf_print_addr(c, fp, flags);
 	print_opt(fp, "log_file", c->log_file, "log to stderr", flags);
 	print_opt(fp, "dns_server", c->dns_server, "/etc/resolv.conf", flags);
 	print_opt(fp, "secrets_file", c->secrets_file,

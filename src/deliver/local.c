@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conf/conf.h"
 #include "deliver/maildir.h"
+#include "dir/subaddr.h"
 #include "queue/sched.h"
 #include "util/buf.h"
 #include "util/str.h"
@@ -52,6 +54,29 @@ append_clean(struct buf *b, const char *s)
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * The Maildir++ folder for a subaddress (alice+news@ -> <maildir>/.news,
+ * Dovecot's layout), into path[] when the folder exists as a directory
+ * of its own (not a link); else path[] is left as the inbox. Only a
+ * folder the user made is used: tern never creates one.
+ */
+static void
+pick_folder(char *path, size_t pathsz, const char *detail, size_t dlen)
+{
+	char folder[PATH_MAX];
+	struct stat st;
+	int n;
+
+	if (!subaddr_folder_ok(detail, dlen))
+		return;
+	n = snprintf(folder, sizeof(folder), "%s/.%.*s", path, (int)dlen,
+	    detail);
+	if (n < 0 || (size_t)n >= sizeof(folder) || lstat(folder, &st) == -1 ||
+	    !S_ISDIR(st.st_mode))
+		return;
+	(void)strlcpy(path, folder, pathsz);
 }
 
 static void *
@@ -120,9 +145,10 @@ deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
     struct why *why)
 {
 	struct local *l = ctx;
-	const char *addr;
+	const char *addr, *orcpt, *detail, *delivered_to;
 	char path[PATH_MAX], rel[PATH_MAX];
 	struct buf pre;
+	size_t dlen;
 	int n, rc;
 
 	if (idx >= env->nrcpts)
@@ -134,12 +160,26 @@ deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return why_set(why, WHY_TEMP, ENAMETOOLONG,
 		    "mailbox path too long below %s", l->conf->data_dir);
+	/*
+	 * A subaddress (alice+news@, resolved to the mailbox alice@):
+	 * Delivered-To keeps the address as it was given, and the folder
+	 * .news takes the mail when it exists.
+	 */
+	orcpt = env->rcpts[idx].orcpt;
+	delivered_to = addr;
+	if (orcpt != NULL &&
+	    subaddr_detail(addr, orcpt, l->conf->recipient_delimiter, &detail,
+	        &dlen)) {
+		delivered_to = orcpt;
+		pick_folder(path, sizeof(path), detail, dlen);
+	}
 	/* RFC 5321 4.4: the final delivery adds Return-Path. */
 	buf_init(&pre, PREFIX_MAX);
 	if (buf_append_str(&pre, "Return-Path: <") == -1 ||
 	    append_clean(&pre, env->sender != NULL ? env->sender : "") == -1 ||
 	    buf_append_str(&pre, ">\nDelivered-To: ") == -1 ||
-	    append_clean(&pre, addr) == -1 || buf_append(&pre, "\n", 1) == -1) {
+	    append_clean(&pre, delivered_to) == -1 ||
+	    buf_append(&pre, "\n", 1) == -1) {
 		bool nomem = errno == ENOMEM;
 
 		buf_reset(&pre);

@@ -6,6 +6,10 @@
  * server at RCPT time, goes to the Maildir <data_dir>/mail/<domain>/
  * <local>/ (DESIGN.md; Dovecot: mail_location = maildir:.../mail/%d/%n),
  * with "Return-Path:" and "Delivered-To:" prepended (RFC 5321 4.4).
+ * A recipient given as a subaddress of its mailbox (orcpt alice+news@
+ * for alice@, dir/subaddr.h) goes into the Maildir++ folder ".news" when
+ * that directory exists, else the inbox; Delivered-To is then the
+ * address as given.
  * Mail for other domains is deferred: remote delivery comes later.
  * Trust: the address comes from the spool but was chosen by a peer, so
  * both path components are checked ('/', "..", leading '.', control

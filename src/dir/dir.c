@@ -21,6 +21,7 @@
 
 #include <sqlite3.h>
 
+#include "dir/subaddr.h"
 #include "smtp/addr.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -538,8 +539,8 @@ dir_targets_free(struct dir_targets *t)
 
 struct resolve {
 	struct dir *d;
-	bool (*is_local)(void *, const char *);
-	void *arg;
+	const struct dir_policy *pol; /* never NULL here */
+	char pm[DIR_ADDR_MAX];        /* normalized pol->postmaster, or "" */
 	char stack[DIR_RESOLVE_DEPTH_MAX + 1][DIR_ADDR_MAX];
 	size_t depth;
 	size_t rows; /* alias rows read so far */
@@ -610,43 +611,36 @@ target_is_local(struct resolve *r, const char *t)
 {
 	const char *at = strrchr(t, '@');
 
-	return r->is_local == NULL || r->is_local(r->arg, at + 1);
+	return r->pol->is_local == NULL ||
+	       r->pol->is_local(r->pol->arg, at + 1);
 }
 
-/* Resolve normalized local address a into r->out. */
+static enum dir_resolve_status expand(struct resolve *, const char *a);
+
+/* Was t expanded on the way here (an ancestor of the current address)? */
+static bool
+on_stack(const struct resolve *r, const char *t, size_t upto)
+{
+	size_t j;
+
+	for (j = 0; j < upto; j++)
+		if (strcmp(r->stack[j], t) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Expand alias key a's targets list[0..n) into r->out (list is freed).
+ * a is on the stack meanwhile, for the loop check.
+ */
 static enum dir_resolve_status
-expand(struct resolve *r, const char *a)
+follow(struct resolve *r, const char *a, char **list, size_t n)
 {
 	enum dir_resolve_status st = DIR_NO_SUCH_USER;
-	char key[DIR_ADDR_MAX], **list;
 	char esc1[128], esc2[128];
-	size_t n, i, j;
+	size_t i;
 	int rc;
 
-	if (r->depth > DIR_RESOLVE_DEPTH_MAX)
-		return loop(r, "aliases nested too deep", a);
-	if (alias_get(r, a, &list, &n) == -1)
-		return DIR_TEMPFAIL;
-	if (n == 0 && r->rows <= DIR_RESOLVE_TARGETS_MAX) {
-		if ((rc = user_get(r->d, a, NULL, 0, r->why)) == -1)
-			return DIR_TEMPFAIL;
-		if (rc == 1) {
-			out_add(r->out, a);
-			return DIR_RESOLVED;
-		}
-		(void)strlcpy(key, strrchr(a, '@'), sizeof(key));
-		if (alias_get(r, key, &list, &n) == -1)
-			return DIR_TEMPFAIL;
-	}
-	if (r->rows > DIR_RESOLVE_TARGETS_MAX) {
-		list_free(list, n);
-		return loop(r, "too many alias targets", a);
-	}
-	if (n == 0) {
-		why_set(r->why, WHY_PERM, 0, "no such user %s",
-		    log_escs(esc1, sizeof(esc1), a));
-		return DIR_NO_SUCH_USER;
-	}
 	(void)strlcpy(r->stack[r->depth++], a, DIR_ADDR_MAX);
 	for (i = 0; i < n; i++) {
 		const char *t = list[i];
@@ -657,7 +651,7 @@ expand(struct resolve *r, const char *a)
 				st = DIR_TEMPFAIL;
 				goto out;
 			}
-			if (rc == 0) {
+			if (rc == 0 && strcmp(t, r->pm) != 0) {
 				st = loop(r, "alias to itself", a);
 				goto out;
 			}
@@ -665,11 +659,10 @@ expand(struct resolve *r, const char *a)
 			st = DIR_RESOLVED;
 			continue;
 		}
-		for (j = 0; j + 1 < r->depth; j++)
-			if (strcmp(r->stack[j], t) == 0) {
-				st = loop(r, "alias loop", t);
-				goto out;
-			}
+		if (on_stack(r, t, r->depth - 1)) {
+			st = loop(r, "alias loop", t);
+			goto out;
+		}
 		if (!target_is_local(r, t)) {
 			out_add(r->out, t);
 			st = DIR_RESOLVED;
@@ -703,15 +696,116 @@ out:
 	return st;
 }
 
+/*
+ * Step 1 of dir_resolve() for a: its alias, its user, or the admin
+ * mailbox itself. DIR_NO_SUCH_USER when none of them is there.
+ */
+static enum dir_resolve_status
+exact(struct resolve *r, const char *a)
+{
+	char **list;
+	size_t n;
+	int rc;
+
+	if (alias_get(r, a, &list, &n) == -1)
+		return DIR_TEMPFAIL;
+	if (r->rows > DIR_RESOLVE_TARGETS_MAX) {
+		list_free(list, n);
+		return loop(r, "too many alias targets", a);
+	}
+	if (n > 0)
+		return follow(r, a, list, n);
+	if ((rc = user_get(r->d, a, NULL, 0, r->why)) == -1)
+		return DIR_TEMPFAIL;
+	/* The admin address is a mailbox even without a password. */
+	if (rc == 1 || strcmp(a, r->pm) == 0) {
+		out_add(r->out, a);
+		return DIR_RESOLVED;
+	}
+	return DIR_NO_SUCH_USER;
+}
+
+/* Is local part p[0..n) postmaster or one of the admin names? */
+static bool
+is_admin(const struct resolve *r, const char *p, size_t n)
+{
+	size_t i;
+
+	if (n == 10 && memcmp(p, "postmaster", 10) == 0)
+		return true;
+	for (i = 0; i < r->pol->nadmin_names; i++)
+		if (strlen(r->pol->admin_names[i]) == n &&
+		    memcmp(r->pol->admin_names[i], p, n) == 0)
+			return true;
+	return false;
+}
+
+/* Step 2 for a, whose local part is p[0..n): the admin address. */
+static enum dir_resolve_status
+admin(struct resolve *r, const char *a, const char *p, size_t n)
+{
+	char **list;
+
+	if (r->pm[0] == '\0' || !is_admin(r, p, n) || !target_is_local(r, a))
+		return DIR_NO_SUCH_USER;
+	/* As an alias "a -> postmaster", with its loop checks. */
+	list = xcalloc(1, sizeof(char *));
+	list[0] = xstrdup(r->pm);
+	return follow(r, a, list, 1);
+}
+
+/* Resolve normalized local address a into r->out. */
+static enum dir_resolve_status
+expand(struct resolve *r, const char *a)
+{
+	enum dir_resolve_status st;
+	char base[DIR_ADDR_MAX], key[DIR_ADDR_MAX], **list;
+	char esc[128];
+	const char *at = strrchr(a, '@');
+	size_t n, llen = (size_t)(at - a), cut;
+
+	if (r->depth > DIR_RESOLVE_DEPTH_MAX)
+		return loop(r, "aliases nested too deep", a);
+	if ((st = exact(r, a)) != DIR_NO_SUCH_USER ||
+	    (st = admin(r, a, a, llen)) != DIR_NO_SUCH_USER)
+		return st;
+	cut = subaddr_split(a, llen, r->pol->delimiters);
+	if (cut < llen) {
+		(void)snprintf(base, sizeof(base), "%.*s%s", (int)cut, a, at);
+		if ((st = exact(r, base)) != DIR_NO_SUCH_USER ||
+		    (st = admin(r, base, base, cut)) != DIR_NO_SUCH_USER)
+			return st;
+	}
+	(void)strlcpy(key, at, sizeof(key));
+	if (alias_get(r, key, &list, &n) == -1)
+		return DIR_TEMPFAIL;
+	if (r->rows > DIR_RESOLVE_TARGETS_MAX) {
+		list_free(list, n);
+		return loop(r, "too many alias targets", a);
+	}
+	if (n > 0)
+		return follow(r, a, list, n);
+	if (r->pol->postmaster_always && cut == 10 &&
+	    memcmp(a, "postmaster", 10) == 0 && target_is_local(r, a)) {
+		(void)snprintf(base, sizeof(base), "postmaster%s", at);
+		out_add(r->out, base);
+		return DIR_RESOLVED;
+	}
+	why_set(r->why, WHY_PERM, 0, "no such user %s",
+	    log_escs(esc, sizeof(esc), a));
+	return DIR_NO_SUCH_USER;
+}
+
 enum dir_resolve_status
-dir_resolve(struct dir *d, const char *address,
-    bool (*is_local)(void *arg, const char *domain), void *arg,
+dir_resolve(struct dir *d, const char *address, const struct dir_policy *pol,
     struct dir_targets *out, struct why *why)
 {
+	static const struct dir_policy none = { 0 };
 	struct resolve *r;
 	enum dir_resolve_status st;
-	char a[DIR_ADDR_MAX];
+	char a[DIR_ADDR_MAX], pmbox[DIR_ADDR_MAX], esc[128], esc2[300];
 	const char *w;
+	size_t llen;
 
 	out->addrs = NULL;
 	out->n = 0;
@@ -721,13 +815,35 @@ dir_resolve(struct dir *d, const char *address,
 	}
 	r = xcalloc(1, sizeof(*r));
 	r->d = d;
-	r->is_local = is_local;
-	r->arg = arg;
+	r->pol = pol != NULL ? pol : &none;
 	r->out = out;
 	r->why = why;
+	/* An admin address tern cannot deliver to is no admin address. */
+	if (r->pol->postmaster != NULL &&
+	    !dir_addr_norm(r->pol->postmaster, r->pm, &w))
+		r->pm[0] = '\0';
 	st = expand(r, a);
 	free(r);
 	if (st != DIR_RESOLVED)
 		dir_targets_free(out);
+	/* RFC 5321 4.5.1: postmaster must always be accepted. */
+	llen = (size_t)(strrchr(a, '@') - a);
+	if (st == DIR_ALIAS_LOOP && pol != NULL && pol->postmaster_always &&
+	    subaddr_split(a, llen, pol->delimiters) == 10 &&
+	    memcmp(a, "postmaster", 10) == 0 &&
+	    (pol->is_local == NULL ||
+	        pol->is_local(pol->arg, strrchr(a, '@') + 1))) {
+		log_warn("event=postmaster_fallback to=%s error=%s "
+		         "msg=\"delivered to the mailbox of that name; fix the "
+		         "aliases\"",
+		    log_escs(esc, sizeof(esc), a),
+		    log_escs(esc2, sizeof(esc2), why->text));
+		(void)snprintf(pmbox, sizeof(pmbox), "postmaster%s",
+		    strrchr(a, '@'));
+		out->addrs = xcalloc(1, sizeof(char *));
+		out->addrs[0] = xstrdup(pmbox);
+		out->n = 1;
+		st = DIR_RESOLVED;
+	}
 	return st;
 }

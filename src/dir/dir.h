@@ -93,20 +93,66 @@ enum dir_resolve_status {
 };
 
 /*
- * Where mail for `address` goes. An alias expands to its targets; a
- * target in a local domain (is_local(arg, domain); NULL: every domain is
- * local) is resolved again, one in another domain is kept as it is. A
- * target equal to the alias being expanded is that user's own mailbox,
- * so "a@x -> a@x, b@y" keeps a copy. Without an alias, a user resolves to
- * itself, else the domain's catch-all "@domain" alias applies, else
- * DIR_NO_SUCH_USER. A local target that is none of these is skipped (and
+ * The rules around the user store (the configuration's, dir_policy_conf):
+ * which domains are local, the admin address, subaddressing. Pointers
+ * are borrowed for the duration of each call.
+ */
+struct dir_policy {
+	/* Is domain ours (NULL: every domain is)? Mail to a target
+	 * elsewhere is kept as addressed, not resolved again. */
+	bool (*is_local)(void *arg, const char *domain);
+	void *arg;
+	/*
+	 * The admin address (conf `postmaster`), or NULL. In a local
+	 * domain it is a mailbox even without a user of that name, and
+	 * `postmaster` and each of admin_names in every local domain go
+	 * to it unless the user store has that address itself.
+	 */
+	const char *postmaster;
+	const char *const *admin_names; /* lower-case local parts */
+	size_t nadmin_names;
+	/* postmaster@ of a local domain always resolves (RFC 5321 4.5.1):
+	 * when nothing else takes it, to the mailbox of that name. */
+	bool postmaster_always;
+	/* recipient_delimiter characters; NULL or "": no subaddresses */
+	const char *delimiters;
+};
+
+/*
+ * The configuration's policy into *out: its local domains, postmaster,
+ * admin_aliases, recipient_delimiter, postmaster_always set. conf must
+ * outlive every use of *out (dir/policy.c).
+ */
+struct conf;
+void dir_policy_conf(struct dir_policy *out, const struct conf *);
+
+/*
+ * Where mail for `address` goes: the one answer for RCPT TO, `tern
+ * sendmail`'s recipients and notices to the postmaster. For a local
+ * address (pol->is_local; pol NULL: every domain local, nothing else),
+ * the first of these that exists decides:
+ *   1. an alias of the address itself, expanded; else a user of that
+ *      name; else, when it is pol->postmaster, that mailbox;
+ *   2. when its local part is `postmaster` or one of pol->admin_names
+ *      and pol->postmaster is set: pol->postmaster, resolved the same
+ *      way;
+ *   3. with a delimiter (alice+news): 1 and 2 for the address without
+ *      the subaddress (alice); a mailbox found so is returned without
+ *      it (the deliverer finds the folder, dir/subaddr.h);
+ *   4. the domain's catch-all alias "@domain";
+ *   5. with pol->postmaster_always, postmaster@domain (also
+ *      postmaster+x@) is the mailbox of that name.
+ * An alias target in a local domain is resolved again by the same
+ * rules; one elsewhere is kept as it is. A target equal to the alias
+ * being expanded is that user's own mailbox, so "a@x -> a@x, b@y" keeps
+ * a copy. A local target that resolves to nothing is skipped (and
  * logged); if nothing is left, DIR_NO_SUCH_USER. A cycle, more than
  * DIR_RESOLVE_DEPTH_MAX levels or DIR_RESOLVE_TARGETS_MAX alias rows is
- * DIR_ALIAS_LOOP. On DIR_RESOLVED, out holds at least one address and
- * the caller frees it with dir_targets_free(); otherwise out is empty.
+ * DIR_ALIAS_LOOP; postmaster@ (5) that loops is its own mailbox then
+ * (logged). On DIR_RESOLVED, out holds at least one address and the
+ * caller frees it with dir_targets_free(); otherwise out is empty.
  */
 enum dir_resolve_status dir_resolve(struct dir *, const char *address,
-    bool (*is_local)(void *arg, const char *domain), void *arg,
-    struct dir_targets *out, struct why *);
+    const struct dir_policy *pol, struct dir_targets *out, struct why *);
 
 #endif

@@ -25,6 +25,7 @@
 #include "smtp/params.h"
 #include "smtp/utf8.h"
 #include "util/str.h"
+#include "util/xmalloc.h"
 
 #define REASON_MAX 400     /* bytes of a reason shown */
 #define ORCPT_SHOW_MAX 600 /* bytes of an ORCPT shown */
@@ -645,21 +646,35 @@ on_commit(void *arg, const char *id, int ok, const struct why *why)
 	pthread_mutex_unlock(&w->mtx);
 }
 
+/* Was recipient r of a notice (with the null sender) the postmaster? */
+static bool
+is_postmaster_rcpt(const struct spool_rcpt *r, const char *postmaster)
+{
+	/* orcpt: a notice to the postmaster may have gone to an alias's
+	 * targets, and a failure there must not start another notice. */
+	return ascii_casecmp(r->addr, postmaster) == 0 ||
+	       (r->orcpt != NULL && ascii_casecmp(r->orcpt, postmaster) == 0);
+}
+
 int
 bounce_enqueue(struct spool *sp, const char *hostname, const char *postmaster,
     const struct spool_env *env, int fd, enum bounce_kind kind,
-    const struct bounce_rcpt *rcpts, size_t n, char *id_out, struct why *why)
+    const struct bounce_rcpt *rcpts, size_t n, bounce_resolve_fn *resolve,
+    void *resolve_arg, char *id_out, struct why *why)
 {
+	struct dir_targets t = { NULL, 0 };
 	struct bounce_info bi;
 	struct spool_env ne;
-	struct spool_rcpt nr;
+	struct spool_rcpt *nr = NULL;
 	struct commit_wait w;
 	struct spool_msg *m;
+	struct why rwhy;
 	struct buf b;
 	uint8_t rnd[8];
 	char boundary[64];
 	const char *to;
 	size_t i;
+	int rc = -1;
 
 	id_out[0] = '\0';
 	to = env->sender != NULL && env->sender[0] != '\0' ? env->sender
@@ -669,11 +684,27 @@ bounce_enqueue(struct spool *sp, const char *hostname, const char *postmaster,
 	if (env->sender == NULL || env->sender[0] == '\0') {
 		/* A failed notice to the postmaster ends here. */
 		for (i = 0; i < n; i++)
-			if (ascii_casecmp(env->rcpts[rcpts[i].idx].addr,
-			        postmaster) == 0)
+			if (is_postmaster_rcpt(&env->rcpts[rcpts[i].idx],
+			        postmaster))
 				return 0;
 		if (kind != BOUNCE_FAILED)
 			return 0; /* no warnings or reports about bounces */
+	}
+	if (resolve != NULL) {
+		why_clear(&rwhy);
+		switch (resolve(resolve_arg, to, &t, &rwhy)) {
+		case DIR_RESOLVED:
+			break;
+		case DIR_TEMPFAIL:
+			if (why != NULL)
+				*why = rwhy;
+			return -1;
+		default: /* nobody to tell: no notice, and say why */
+			if (why != NULL)
+				why_set(why, WHY_PERM, 0,
+				    "no mailbox for the notice: %s", rwhy.text);
+			return 0;
+		}
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		memset(rnd, 0x5a, sizeof(rnd));
@@ -691,15 +722,16 @@ bounce_enqueue(struct spool *sp, const char *hostname, const char *postmaster,
 	bi.rcpts = rcpts;
 	bi.nrcpts = n;
 	buf_init(&b, BOUNCE_MAX);
-	if (bounce_build(&bi, &b, why) == -1) {
-		buf_reset(&b);
-		return -1;
-	}
+	if (bounce_build(&bi, &b, why) == -1)
+		goto out;
 	memset(&ne, 0, sizeof(ne));
-	memset(&nr, 0, sizeof(nr));
-	nr.addr = (char *)to;
-	nr.orcpt = (char *)to;
-	nr.state = SPOOL_RCPT_PENDING;
+	ne.nrcpts = resolve != NULL ? t.n : 1;
+	nr = xcalloc(ne.nrcpts, sizeof(*nr));
+	for (i = 0; i < ne.nrcpts; i++) {
+		nr[i].addr = resolve != NULL ? t.addrs[i] : (char *)to;
+		nr[i].orcpt = (char *)to;
+		nr[i].state = SPOOL_RCPT_PENDING;
+	}
 	ne.sender = (char *)"";
 	ne.helo = (char *)hostname;
 	ne.client_addr = (char *)"127.0.0.1";
@@ -711,19 +743,18 @@ bounce_enqueue(struct spool *sp, const char *hostname, const char *postmaster,
 	 * in the DSN's To: (RFC 6532 3.2).
 	 */
 	ne.smtputf8 = env->smtputf8 || !ascii_only(to);
+	for (i = 0; i < ne.nrcpts; i++)
+		if (!ascii_only(nr[i].addr))
+			ne.smtputf8 = true;
 	ne.eightbit = true;
-	ne.rcpts = &nr;
-	ne.nrcpts = 1;
-	if ((m = spool_msg_new(sp, &ne, why)) == NULL) {
-		buf_reset(&b);
-		return -1;
-	}
+	ne.rcpts = nr;
+	if ((m = spool_msg_new(sp, &ne, why)) == NULL)
+		goto out;
 	(void)snprintf(id_out, SPOOL_ID_MAX, "%s", spool_msg_id(m));
 	if (spool_msg_write(m, b.data, b.len, why) == -1) {
-		buf_reset(&b);
 		spool_msg_abort(m);
 		id_out[0] = '\0';
-		return -1;
+		goto out;
 	}
 	buf_reset(&b);
 	memset(&w, 0, sizeof(w));
@@ -740,7 +771,12 @@ bounce_enqueue(struct spool *sp, const char *hostname, const char *postmaster,
 		if (why != NULL)
 			*why = w.why;
 		id_out[0] = '\0';
-		return -1;
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	buf_reset(&b);
+	free(nr);
+	dir_targets_free(&t);
+	return rc;
 }

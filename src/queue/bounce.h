@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "dir/dir.h"
 #include "queue/spool.h"
 #include "util/buf.h"
 #include "util/why.h"
@@ -97,15 +98,29 @@ const char *bounce_status(const struct bounce_rcpt *, enum bounce_kind,
 bool bounce_wanted(const struct spool_env *, size_t idx, enum bounce_kind);
 
 /*
+ * Where a notice to `to` goes, as dir_resolve() answers it with the
+ * configuration's policy (queue/sched.c and pickup.c use their user
+ * store): *out filled on DIR_RESOLVED.
+ */
+typedef enum dir_resolve_status bounce_resolve_fn(void *arg, const char *to,
+    struct dir_targets *out, struct why *why);
+
+/*
  * Build a DSN about rcpts of env and commit it to the spool (waiting for
  * the commit). The DSN goes to the original sender, or to `postmaster`
  * when the sender is null; none is made when the sender is null and the
  * failed recipients are the postmaster (a double bounce): returns 0 with
- * *id_out = "". Else 0 with the new queue id in id_out (SPOOL_ID_MAX),
- * or -1 with why.
+ * *id_out = "". When `resolve` is given and the recipient is in a local
+ * domain, its answer decides the mailboxes (an alias of the postmaster,
+ * the admin address, ...) while the DSN's To: stays `to`; an address it
+ * says does not exist (or loops) gets no DSN: 0 with *id_out = "" and why
+ * (WHY_PERM) saying so; its DIR_TEMPFAIL is -1 (WHY_TEMP). resolve NULL:
+ * the DSN goes to the address as it is. Else 0 with the new queue id in
+ * id_out (SPOOL_ID_MAX), or -1 with why.
  */
 int bounce_enqueue(struct spool *, const char *hostname, const char *postmaster,
     const struct spool_env *env, int fd, enum bounce_kind,
-    const struct bounce_rcpt *rcpts, size_t n, char *id_out, struct why *);
+    const struct bounce_rcpt *rcpts, size_t n, bounce_resolve_fn *resolve,
+    void *resolve_arg, char *id_out, struct why *);
 
 #endif

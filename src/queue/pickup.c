@@ -19,6 +19,7 @@
 
 #include "conf/conf.h"
 #include "dir/dir.h"
+#include "msg/qualify.h"
 #include "msg/received.h"
 #include "queue/bounce.h"
 #include "queue/sched.h"
@@ -187,12 +188,6 @@ fail:
 
 /* ---- one drop file ------------------------------------------------ */
 
-static bool
-is_local_cb(void *arg, const char *domain)
-{
-	return conf_is_local_domain(arg, domain);
-}
-
 /* Mailbox string of a parsed address: lower-case domain (and an ASCII
  * local part), as RCPT TO stores it. */
 static void
@@ -296,12 +291,15 @@ resolve(struct pickup *pk, const struct pickup_drop *d, struct spool_env *env,
     const char *name)
 {
 	char addr[SMTP_ADDR_FMT_MAX], esc[SMTP_ADDR_FMT_MAX * 4 + 8];
+	struct dir_policy pol;
 	struct dir_targets t;
 	struct why why;
 	size_t i, k, cap = 0;
 	enum dir_resolve_status st;
 	const char *at;
 
+	/* The same answer as RCPT TO: postmaster, admin names, +detail. */
+	dir_policy_conf(&pol, pk->conf);
 	for (i = 0; i < d->nrcpts; i++) {
 		addr_string(&d->rcpts[i], addr, sizeof(addr));
 		at = strrchr(addr, '@');
@@ -309,8 +307,7 @@ resolve(struct pickup *pk, const struct pickup_drop *d, struct spool_env *env,
 		if (at != NULL && conf_is_local_domain(pk->conf, at + 1)) {
 			if (pk->dir == NULL)
 				return -1;
-			st = dir_resolve(pk->dir, addr, is_local_cb,
-			    (void *)pk->conf, &t, &why);
+			st = dir_resolve(pk->dir, addr, &pol, &t, &why);
 		} else {
 			/* Remote: the scheduler's router delivers it. */
 			t.addrs = xcalloc(1, sizeof(char *));
@@ -361,6 +358,36 @@ env_rcpts_free(struct spool_env *env)
 	env->nrcpts = 0;
 }
 
+/*
+ * The message into m, with bare names in From, To, Cc and Reply-To
+ * qualified with the first local domain (msg/qualify.h), as Postfix
+ * does for local submissions. Done here, by the server, not by `tern
+ * sendmail`: its configuration is the one that counts, and a drop file
+ * may come from any program. A header that would grow past
+ * PICKUP_QUALIFY_GROWTH goes in as it was.
+ */
+static int
+write_message(struct pickup *pk, struct spool_msg *m, const uint8_t *p,
+    size_t n, struct why *why)
+{
+	struct buf q;
+	size_t used;
+	int rc, count;
+
+	buf_init(&q, n + PICKUP_QUALIFY_GROWTH);
+	count = msg_qualify_header(p, n, pk->conf->domains[0], &q, &used);
+	if (count <= 0) {
+		buf_reset(&q);
+		return spool_msg_write(m, p, n, why);
+	}
+	rc = spool_msg_write(m, q.data, q.len, why) == -1 ||
+	             spool_msg_write(m, p + used, n - used, why) == -1
+	         ? -1
+	         : 0;
+	buf_reset(&q);
+	return rc;
+}
+
 /* Spool it, wait for the commit; 0 when it is durable and submitted. */
 static int
 enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
@@ -389,7 +416,8 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 	        "\tid %s; %s\r\n",
 	        pk->conf->hostname, uid, id, date) == -1 ||
 	    spool_msg_write(m, hdr.data, hdr.len, &why) == -1 ||
-	    spool_msg_write(m, p + d->body_off, n - d->body_off, &why) == -1) {
+	    write_message(pk, m, p + d->body_off, n - d->body_off, &why) ==
+	        -1) {
 		buf_reset(&hdr);
 		spool_msg_abort(m);
 		log_warn("event=spool_error file=%s id=%s error=\"%s\"", name,
@@ -417,6 +445,28 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 	         "from=<%s> nrcpt=%zu size=%zu",
 	    id, name, uid, env->sender, env->nrcpts, n - d->body_off);
 	return 0;
+}
+
+/* bounce_resolve_fn: a DSN to a local sender goes where RCPT TO would. */
+static enum dir_resolve_status
+notice_rcpt(void *arg, const char *to, struct dir_targets *out, struct why *why)
+{
+	struct pickup *pk = arg;
+	struct dir_policy pol;
+	const char *at = strrchr(to, '@');
+
+	if (at == NULL || !conf_is_local_domain(pk->conf, at + 1)) {
+		out->addrs = xcalloc(1, sizeof(char *));
+		out->addrs[0] = xstrdup(to);
+		out->n = 1;
+		return DIR_RESOLVED;
+	}
+	if (pk->dir == NULL) {
+		why_set(why, WHY_TEMP, 0, "user database unavailable");
+		return DIR_TEMPFAIL;
+	}
+	dir_policy_conf(&pol, pk->conf);
+	return dir_resolve(pk->dir, to, &pol, out, why);
 }
 
 /*
@@ -455,10 +505,11 @@ bounce_refused(struct pickup *pk, struct spool_env *env, int fd,
 	be = *env;
 	be.body_offset = (off_t)d->body_off;
 	be.body_size = (off_t)(n - d->body_off);
+	why_clear(&why);
 	rc = nb == 0 ? 0
 	             : bounce_enqueue(pk->spool, pk->conf->hostname,
 	                   pk->conf->postmaster, &be, fd, BOUNCE_FAILED, br, nb,
-	                   bid, &why);
+	                   notice_rcpt, pk, bid, &why);
 	free(br);
 	if (rc == -1) {
 		log_warn("event=bounce_failed id=%s file=%s rcpts=%zu "
@@ -470,6 +521,13 @@ bounce_refused(struct pickup *pk, struct spool_env *env, int fd,
 		log_info("event=bounce id=%s dsn_id=%s rcpts=%zu", env->id, bid,
 		    nb);
 		sched_submit(pk->sched, bid);
+	} else if (nb > 0) {
+		char esc[300];
+
+		log_info("event=bounce_dropped id=%s rcpts=%zu reason=%s",
+		    env->id, nb,
+		    log_escs(esc, sizeof(esc),
+		        why.kind != WHY_NONE ? why.text : "no notice needed"));
 	}
 	return 0;
 }

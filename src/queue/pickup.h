@@ -15,18 +15,21 @@
  *   "\n"
  *   the message: CRLF lines, no NUL, no bare CR or LF
  * The pickup thread scans the directory at start, whenever a file is
- * moved in (inotify, util/dirwatch.h) and every PICKUP_INTERVAL_MS, turns each file into a spool message (a Received
- * field naming the file owner's uid first), resolves local recipients
- * through the directory like RCPT TO, waits for the spool commit, hands
- * the message to the scheduler, and only then removes the file: a crash
- * in between means a duplicate, never a loss. A local recipient that
- * does not exist (or loops) is queued in state F and returned to the
- * sender in a DSN (queue/bounce.h) before the file goes; with the null
+ * moved in (inotify, util/dirwatch.h) and every PICKUP_INTERVAL_MS, turns each
+ * file into a spool message (a Received field naming the file owner's uid
+ * first), resolves local recipients through the directory like RCPT TO, waits
+ * for the spool commit, hands the message to the scheduler, and only then
+ * removes the file: a crash in between means a duplicate, never a loss. A local
+ * recipient that does not exist (or loops) is queued in state F and returned to
+ * the sender in a DSN (queue/bounce.h) before the file goes; with the null
  * sender it is only logged. A file it cannot accept is
  * moved to <data_dir>/maildrop-refused/ (mode 0700) and logged
  * (event=pickup_refused); a temporary failure (directory, spool) leaves
  * it for the next scan.
- * It does not add From, Date or Message-ID: `tern sendmail` does.
+ * It does not add From, Date or Message-ID: `tern sendmail` does. It
+ * qualifies bare names in From, To, Cc and Reply-To ("To: alice") with
+ * the first of `domains` (msg/qualify.h), as Postfix does for local
+ * submissions.
  * Trust: every drop file is hostile local input (any user, any bytes,
  * any file type, links): it is opened without following symlinks or
  * blocking, must be a regular file with one link and at most
@@ -47,6 +50,8 @@
 #define PICKUP_ENV_MAX ((PICKUP_RCPTS_MAX + 2) * (SMTP_PATH_MAX + 3) + 32)
 #define PICKUP_NAME_MAX 64     /* drop file name bytes */
 #define PICKUP_INTERVAL_MS 1000 /* rescan period; inotify wakes it first */
+/* Bytes qualifying bare names (msg/qualify.h) may add to a header. */
+#define PICKUP_QUALIFY_GROWTH (64 * 1024)
 
 struct conf;
 struct sched;

@@ -60,6 +60,11 @@ struct sched {
 	pthread_t *thr;
 	size_t nthr;
 	bool stopping;
+	/* The user store, for notices to local addresses (postmaster
+	 * aliases): opened on first use, one thread at a time. */
+	pthread_mutex_t dir_mtx;
+	char *dbpath; /* NULL: notices go as addressed */
+	struct dir *dir;
 };
 
 static int64_t
@@ -200,6 +205,7 @@ sched_new(const struct conf *conf, struct spool *spool,
 	s->d = *d;
 	s->rtail = &s->rhead;
 	pthread_mutex_init(&s->mtx, NULL);
+	pthread_mutex_init(&s->dir_mtx, NULL);
 	pthread_condattr_init(&ca);
 	/* Timers must not jump when the wall clock is set. */
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -341,6 +347,47 @@ deliver_rcpt(struct sched *s, void *ctx, const struct spool_env *env, int fd,
 	return why->kind == WHY_NONE ? 0 : -1;
 }
 
+void
+sched_set_user_db(struct sched *s, const char *dbpath)
+{
+	pthread_mutex_lock(&s->dir_mtx);
+	free(s->dbpath);
+	s->dbpath = dbpath != NULL ? xstrdup(dbpath) : NULL;
+	pthread_mutex_unlock(&s->dir_mtx);
+}
+
+/*
+ * bounce_resolve_fn: a notice to a local address goes where RCPT TO
+ * would send it (dir.h), so that the postmaster's aliases apply; one
+ * elsewhere goes as it is.
+ */
+static enum dir_resolve_status
+notice_rcpt(void *arg, const char *to, struct dir_targets *out, struct why *why)
+{
+	struct sched *s = arg;
+	struct dir_policy pol;
+	enum dir_resolve_status st;
+	const char *at = strrchr(to, '@');
+
+	out->addrs = NULL;
+	out->n = 0;
+	if (at == NULL || !conf_is_local_domain(s->conf, at + 1)) {
+		out->addrs = xcalloc(1, sizeof(char *));
+		out->addrs[0] = xstrdup(to);
+		out->n = 1;
+		return DIR_RESOLVED;
+	}
+	pthread_mutex_lock(&s->dir_mtx);
+	if (s->dir == NULL && (s->dir = dir_open(s->dbpath, why)) == NULL) {
+		pthread_mutex_unlock(&s->dir_mtx);
+		return DIR_TEMPFAIL;
+	}
+	dir_policy_conf(&pol, s->conf);
+	st = dir_resolve(s->dir, to, &pol, out, why);
+	pthread_mutex_unlock(&s->dir_mtx);
+	return st;
+}
+
 /* Where notices about null-sender mail go (RFC 5321 4.5.1). */
 static void
 postmaster(const struct sched *s, char *dst, size_t dstsz)
@@ -384,7 +431,7 @@ send_dsn(struct sched *s, struct spool_env *env, int fd, const struct why *res,
     struct why *why)
 {
 	struct bounce_rcpt *br;
-	char bid[SPOOL_ID_MAX], pm[SPOOL_FIELD_MAX + 1];
+	char bid[SPOOL_ID_MAX], pm[SPOOL_FIELD_MAX + 1], reason[300];
 	size_t i, n = 0;
 	int rc = 0;
 
@@ -398,9 +445,11 @@ send_dsn(struct sched *s, struct spool_env *env, int fd, const struct why *res,
 	*n_out = n;
 	postmaster(s, pm, sizeof(pm));
 	bid[0] = '\0';
+	why_clear(why);
 	if (n > 0)
 		rc = bounce_enqueue(s->spool, s->conf->hostname, pm, env, fd,
-		    kind, br, n, bid, why);
+		    kind, br, n, s->dbpath != NULL ? notice_rcpt : NULL, s, bid,
+		    why);
 	free(br);
 	if (rc == 0 && bid[0] != '\0') {
 		log_info("event=%s id=%s dsn_id=%s rcpts=%zu",
@@ -408,9 +457,11 @@ send_dsn(struct sched *s, struct spool_env *env, int fd, const struct why *res,
 		    bid, n);
 		sched_submit(s, bid);
 	} else if (rc == 0 && n > 0)
-		log_info("event=bounce_dropped id=%s reason=\"undeliverable "
-		         "notice to the postmaster\"",
-		    env->id);
+		log_info("event=bounce_dropped id=%s reason=%s", env->id,
+		    log_escs(reason, sizeof(reason),
+		        why->kind == WHY_PERM
+		            ? why->text
+		            : "undeliverable notice to the postmaster"));
 	return rc;
 }
 
@@ -522,8 +573,11 @@ notify_success(struct sched *s, const struct spool_env *env, int fd,
 		}
 		if (n == 0)
 			continue;
+		why_clear(&why);
 		if (bounce_enqueue(s->spool, s->conf->hostname, pm, env, fd,
-		        kinds[k].kind, br, n, bid, &why) == -1)
+		        kinds[k].kind, br, n,
+		        s->dbpath != NULL ? notice_rcpt : NULL, s, bid,
+		        &why) == -1)
 			log_warn("event=%s_failed id=%s reason=%s",
 			    kinds[k].event, env->id,
 			    log_escs(reason, sizeof(reason), why.text));
@@ -989,5 +1043,8 @@ sched_free(struct sched *s)
 	free(s->thr);
 	pthread_mutex_destroy(&s->mtx);
 	pthread_cond_destroy(&s->cv);
+	dir_close(s->dir);
+	free(s->dbpath);
+	pthread_mutex_destroy(&s->dir_mtx);
 	free(s);
 }

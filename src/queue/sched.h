@@ -110,6 +110,13 @@ struct sched_deliverer {
 
 struct sched *sched_new(const struct conf *, struct spool *,
     const struct sched_deliverer *);
+/*
+ * The user database (dir/dir.h) that notices to local addresses are
+ * resolved with, as RCPT TO would resolve them (a postmaster alias, the
+ * admin address). Without it they go to their address as it is. Call
+ * before sched_start().
+ */
+void sched_set_user_db(struct sched *, const char *dbpath);
 /* Start the delivery threads. */
 int sched_start(struct sched *);
 /* A message was committed: queue it now. Any thread. */

@@ -449,6 +449,9 @@ static void
 users(struct wctx *c, struct relay_query *q)
 {
 	struct one_domain od = { c->r->conf, q->rd->domain };
+	/* Not ours: no admin names or subaddresses, the next hop's rules
+	 * apply there. */
+	struct dir_policy pol = { .is_local = is_ours, .arg = &od };
 	struct dir_targets t = { NULL, 0 };
 	char norm[DIR_ADDR_MAX];
 	const char *why_s;
@@ -464,7 +467,7 @@ users(struct wctx *c, struct relay_query *q)
 		    "table");
 		return;
 	}
-	switch (dir_resolve(c->dir, norm, is_ours, &od, &t, &why)) {
+	switch (dir_resolve(c->dir, norm, &pol, &t, &why)) {
 	case DIR_RESOLVED:
 		answer(&q->ans, RELAY_YES, "%s", "");
 		break;

@@ -770,6 +770,8 @@ server_run(struct conf *conf)
 	/* Routes each recipient: Maildir, LMTP or SMTP (issue 4). */
 	dlv = remote_deliverer_new(conf, local_deliverer_new(conf));
 	srv.sched = sched_new(conf, srv.spool, dlv);
+	/* Notices to the postmaster follow its aliases, like RCPT TO. */
+	sched_set_user_db(srv.sched, dbpath);
 	if (spool_scan(srv.spool, recover_one, &srv, &why) == -1)
 		fatal("recover queue %s: %s", qdir, why.text);
 	if (sched_start(srv.sched) == -1)

@@ -253,18 +253,12 @@ session_cmd_mail(struct session *s, const struct smtp_command *c)
 	return SESSION_OK;
 }
 
-static bool
-is_local_cb(void *arg, const char *domain)
-{
-	return conf_is_local_domain(arg, domain);
-}
-
 /* Worker thread: who gets mail sent to this address? */
 static void
 rcpt_lookup(void *ctx, void *arg)
 {
 	struct rcpt_job *j = arg;
-	const struct conf *conf = j->s->conf;
+	struct dir_policy pol;
 	struct dir *d = ctx;
 
 	if (d == NULL) {
@@ -272,23 +266,9 @@ rcpt_lookup(void *ctx, void *arg)
 		why_set(&j->why, WHY_TEMP, 0, "user database unavailable");
 		return;
 	}
-	j->st = dir_resolve(d, j->address, is_local_cb, (void *)conf,
-	    &j->targets, &j->why);
-	/* RFC 5321 4.5.1: postmaster must always be accepted. */
-	if (j->st == DIR_NO_SUCH_USER &&
-	    ascii_ncasecmp(j->address, "postmaster@", 11) == 0) {
-		if (conf->postmaster != NULL &&
-		    ascii_casecmp(conf->postmaster, j->address) != 0)
-			j->st = dir_resolve(d, conf->postmaster, is_local_cb,
-			    (void *)conf, &j->targets, &j->why);
-		if (j->st != DIR_RESOLVED) {
-			dir_targets_free(&j->targets);
-			j->targets.addrs = xcalloc(1, sizeof(char *));
-			j->targets.addrs[0] = xstrdup(j->address);
-			j->targets.n = 1;
-			j->st = DIR_RESOLVED;
-		}
-	}
+	/* postmaster@ and the admin names included (dir.h). */
+	dir_policy_conf(&pol, j->s->conf);
+	j->st = dir_resolve(d, j->address, &pol, &j->targets, &j->why);
 }
 
 static void
@@ -387,6 +367,7 @@ sender_lookup(void *ctx, void *arg)
 {
 	struct mail_job *j = arg;
 	struct dir_targets t = { NULL, 0 };
+	struct dir_policy pol;
 	struct dir *d = ctx;
 	size_t i;
 
@@ -395,8 +376,8 @@ sender_lookup(void *ctx, void *arg)
 		why_set(&j->why, WHY_TEMP, 0, "user database unavailable");
 		return;
 	}
-	switch (dir_resolve(d, j->address, is_local_cb, (void *)j->s->conf,
-	    &t, &j->why)) {
+	dir_policy_conf(&pol, j->s->conf);
+	switch (dir_resolve(d, j->address, &pol, &t, &j->why)) {
 	case DIR_RESOLVED:
 		for (i = 0; i < t.n; i++)
 			if (strcmp(t.addrs[i], j->user) == 0)

@@ -166,6 +166,51 @@ static const struct load_case bad[] = {
 	    "t:5: retry_initial (300s) is longer than retry_max (60s)" },
 	{ "data-timeouts-order", BASE "[limits]\ntimeout_data_total = 1m\n",
 	    "t:5: timeout_data_block (180s) is longer than" },
+	/* issue 15: admin_aliases, recipient_delimiter */
+	{ "admin-at", "admin_aliases = root@a.org\n" BASE,
+	    "t:1: admin_aliases: 'root@a.org' is not a local part" },
+	{ "admin-dots", "admin_aliases = a..b\n" BASE,
+	    "t:1: admin_aliases: 'a..b' is not" },
+	{ "admin-lead-dot", "admin_aliases = .root\n" BASE,
+	    "t:1: admin_aliases: '.root' is not" },
+	{ "admin-quote", "admin_aliases = \"root\"\n" BASE,
+	    "t:1: admin_aliases: '\"root\"' is not" },
+	{ "admin-utf8", "admin_aliases = r\xc3\xb6ot\n" BASE,
+	    "t:1: admin_aliases: 'r\xc3\xb6ot' is not" },
+	{ "admin-65",
+	    "admin_aliases = "
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "\n" BASE,
+	    "t:1: admin_aliases: 'aaaa" },
+	{ "admin-twice", "admin_aliases = root, ROOT\n" BASE,
+	    "t:1: admin_aliases: 'root' is listed twice" },
+	{ "admin-none-and", "admin_aliases = none, root\n" BASE,
+	    "t:1: admin_aliases: 'none' must stand alone" },
+	{ "admin-and-none", "admin_aliases = root none\n" BASE,
+	    "t:1: admin_aliases: 'none' must stand alone" },
+	{ "admin-empty", "admin_aliases = ,\n" BASE,
+	    "t:1: admin_aliases is empty; write 'none'" },
+	{ "admin-dup-key", "admin_aliases = a\nadmin_aliases = b\n" BASE,
+	    "t:2: duplicate key 'admin_aliases'" },
+	{ "delim-alnum", "recipient_delimiter = a\n" BASE,
+	    "t:1: recipient_delimiter 'a': 'a' cannot split" },
+	{ "delim-dot", "recipient_delimiter = .\n" BASE,
+	    "t:1: recipient_delimiter '.': '.' cannot split" },
+	{ "delim-at", "recipient_delimiter = +@\n" BASE,
+	    "t:1: recipient_delimiter '+@': '@' cannot split" },
+	{ "delim-slash", "recipient_delimiter = /\n" BASE,
+	    "t:1: recipient_delimiter '/'" },
+	{ "delim-amp", "recipient_delimiter = &\n" BASE,
+	    "t:1: recipient_delimiter '&'" },
+	{ "delim-space", "recipient_delimiter = + -\n" BASE,
+	    "t:1: recipient_delimiter '+ -': ' ' cannot split" },
+	{ "delim-utf8", "recipient_delimiter = \xc3\xa9\n" BASE,
+	    "t:1: recipient_delimiter '\xc3\xa9': '?' cannot split" },
+	{ "delim-9", "recipient_delimiter = +-_=#~!$%\n" BASE,
+	    "t:1: recipient_delimiter '+-_=#~!$%': at most 8" },
+	{ "delim-dup-key",
+	    "recipient_delimiter = +\nrecipient_delimiter = -\n" BASE,
+	    "t:2: duplicate key 'recipient_delimiter'" },
 };
 
 static const struct load_case good[] = {
@@ -195,6 +240,17 @@ static const struct load_case good[] = {
 	    NULL },
 	{ "colon-separator", "domains: a.org\n" LIS, NULL },
 	{ "postmaster-utf8", "postmaster = j\xc3\xb6rg@a.org\n" BASE, NULL },
+	{ "admin-none", "admin_aliases = none\n" BASE, NULL },
+	{ "admin-list", "admin_aliases = Hostmaster webmaster,noc\n" BASE,
+	    NULL },
+	{ "admin-64",
+	    "admin_aliases = "
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "\n" BASE,
+	    NULL },
+	{ "delim-none", "recipient_delimiter = none\n" BASE, NULL },
+	{ "delim-set", "recipient_delimiter = +-\n" BASE, NULL },
+	{ "delim-8", "recipient_delimiter = +-_=#~!$\n" BASE, NULL },
 	{ "v6-any", "domains = a.org\n[listener mx]\naddress = [::]:25\n",
 	    NULL },
 };
@@ -871,6 +927,77 @@ test_print(void **state)
 	conf_free(c);
 }
 
+/* issue 15: the address settings, their defaults and their printing. */
+static void
+test_addr_settings(void **state)
+{
+	struct conf *c;
+	struct why why;
+	char *s;
+
+	(void)state;
+	c = load(BASE, &why);
+	assert_non_null(c);
+	assert_int_equal(c->nadmin_aliases, 3);
+	assert_string_equal(c->admin_aliases[0], "root");
+	assert_string_equal(c->admin_aliases[1], "abuse");
+	assert_string_equal(c->admin_aliases[2], "mailer-daemon");
+	assert_string_equal(c->recipient_delimiter, "+");
+	s = print_str(c);
+	assert_non_null(strstr(s, "\nadmin_aliases = root, abuse, "
+	                          "mailer-daemon\n"));
+	assert_non_null(strstr(s, "\nrecipient_delimiter = +\n"));
+	free(s);
+	conf_free(c);
+
+	c = load("admin_aliases = Hostmaster webmaster,noc\n"
+	         "recipient_delimiter = -+\n" BASE,
+	    &why);
+	assert_non_null(c);
+	assert_int_equal(c->nadmin_aliases, 3);
+	assert_string_equal(c->admin_aliases[0], "hostmaster");
+	assert_string_equal(c->admin_aliases[2], "noc");
+	assert_string_equal(c->recipient_delimiter, "-+");
+	conf_free(c);
+
+	c = load("admin_aliases = NONE\nrecipient_delimiter = none\n" BASE,
+	    &why);
+	assert_non_null(c);
+	assert_int_equal(c->nadmin_aliases, 0);
+	assert_string_equal(c->recipient_delimiter, "");
+	s = print_str(c);
+	assert_non_null(strstr(s, "\nadmin_aliases = none\n"));
+	assert_non_null(strstr(s, "\nrecipient_delimiter = none\n"));
+	free(s);
+	conf_free(c);
+	round_trip("admin_aliases = none\nrecipient_delimiter = none\n" BASE);
+	round_trip("admin_aliases = a, b\nrecipient_delimiter = +-\n" BASE);
+
+	/* 32 names, then 33. */
+	{
+		struct buf b;
+		size_t i;
+
+		buf_init(&b, 4096);
+		assert_int_equal(buf_append_str(&b, "admin_aliases = n0"), 0);
+		for (i = 1; i < 32; i++)
+			assert_int_equal(buf_printf(&b, ",n%zu", i), 0);
+		assert_int_equal(buf_append_str(&b, "\n" BASE), 0);
+		c = load((const char *)b.data, &why);
+		assert_non_null(c);
+		assert_int_equal(c->nadmin_aliases, 32);
+		conf_free(c);
+		buf_clear(&b);
+		assert_int_equal(buf_append_str(&b, "admin_aliases = n0"), 0);
+		for (i = 1; i < 33; i++)
+			assert_int_equal(buf_printf(&b, ",n%zu", i), 0);
+		assert_int_equal(buf_append_str(&b, "\n" BASE), 0);
+		assert_null(load((const char *)b.data, &why));
+		assert_non_null(strstr(why.text, "more than 32 names"));
+		buf_reset(&b);
+	}
+}
+
 static void
 test_default(void **state)
 {
@@ -892,6 +1019,8 @@ test_default(void **state)
 	assert_int_equal(c->listeners[0].mode, CONF_MODE_MX);
 	assert_int_equal(c->listeners[0].tls, CONF_TLS_NONE);
 	assert_true(conf_is_local_domain(c, "LocalHost."));
+	/* issue 15: `sendmail root` in the demo reaches a mailbox. */
+	assert_string_equal(c->postmaster, "admin@localhost");
 	conf_free(c);
 }
 
@@ -1608,6 +1737,7 @@ main(void)
 		cmocka_unit_test(test_print),
 		cmocka_unit_test(test_print_changed),
 		cmocka_unit_test(test_print_no_secrets),
+		cmocka_unit_test(test_addr_settings),
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_prefixes),

@@ -3,7 +3,8 @@
  * Unit tests for dir/dir.c in a temporary directory: users (normalized,
  * case-insensitive, UTF-8 local parts kept), passwords, aliases and the
  * resolution rules (multi-target, self-copy, catch-all, remote targets,
- * loops, depth and size limits).
+ * loops, depth and size limits), and the configuration's policy: the
+ * admin address and names, subaddresses (issue 15).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "conf/conf.h"
 #include "dir/dir.h"
 #include "util/buf.h"
 
@@ -368,6 +370,9 @@ is_local(void *arg, const char *domain)
 	       strcmp(domain, "c.org") == 0;
 }
 
+/* The rules before issue 15: local domains, nothing else. */
+static const struct dir_policy plain = { .is_local = is_local };
+
 struct resolve_case {
 	const char *name;
 	const char *in;
@@ -459,7 +464,7 @@ test_resolve(void **state)
 		enum dir_resolve_status st;
 
 		why_clear(&why);
-		st = dir_resolve(d, c->in, is_local, NULL, &t, &why);
+		st = dir_resolve(d, c->in, &plain, &t, &why);
 		if (st != c->want)
 			fail_msg("%s: status %d, want %d (%s)", c->name, st,
 			    c->want, why.text);
@@ -477,9 +482,275 @@ test_resolve(void **state)
 	assert_true(nbad * 2 >= i);
 
 	/* is_local NULL: every domain is local, remote.net too. */
-	assert_int_equal(dir_resolve(d, "fwd@a.org", NULL, NULL, &t, &why),
+	assert_int_equal(dir_resolve(d, "fwd@a.org", NULL, &t, &why),
 	    DIR_NO_SUCH_USER);
 	assert_int_equal(t.n, 0);
+}
+
+/* Run cases[0..n) with policy pol; returns how many expect a failure. */
+static size_t
+run_cases(struct dir *d, const struct dir_policy *pol, const char *set,
+    const struct resolve_case *cases, size_t n)
+{
+	struct dir_targets t;
+	struct why why;
+	struct buf b;
+	size_t i, j, nbad = 0;
+
+	buf_init(&b, 4096);
+	for (i = 0; i < n; i++) {
+		const struct resolve_case *c = &cases[i];
+		enum dir_resolve_status st;
+
+		why_clear(&why);
+		st = dir_resolve(d, c->in, pol, &t, &why);
+		if (st != c->want)
+			fail_msg("%s/%s: status %d, want %d (%s)", set, c->name,
+			    st, c->want, why.text);
+		buf_clear(&b);
+		for (j = 0; j < t.n; j++)
+			collect(&b, t.addrs[j]);
+		if (c->targets != NULL &&
+		    strcmp(c->targets, (char *)b.data) != 0)
+			fail_msg("%s/%s: %s, want %s", set, c->name,
+			    (char *)b.data, c->targets);
+		if (c->targets == NULL)
+			assert_int_equal(t.n, 0);
+		dir_targets_free(&t);
+		nbad += c->want != DIR_RESOLVED;
+	}
+	buf_reset(&b);
+	return nbad;
+}
+
+static const char *const admin_names[] = { "root", "abuse", "mailer-daemon" };
+
+/* postmaster = admin@a.org (no such user), root, abuse, mailer-daemon. */
+static const struct resolve_case admin_cases[] = {
+	{ "postmaster", "postmaster@a.org", DIR_RESOLVED, "admin@a.org" },
+	{ "postmaster-case", "PostMaster@A.ORG", DIR_RESOLVED, "admin@a.org" },
+	{ "postmaster-before-catch-all", "postmaster@b.org", DIR_RESOLVED,
+	    "admin@a.org" },
+	{ "root", "root@a.org", DIR_RESOLVED, "admin@a.org" },
+	{ "root-upper", "ROOT@b.org", DIR_RESOLVED, "admin@a.org" },
+	{ "mailer-daemon", "MAILER-DAEMON@a.org", DIR_RESOLVED, "admin@a.org" },
+	{ "abuse", "abuse@a.org", DIR_RESOLVED, "admin@a.org" },
+	{ "admin-mailbox", "Admin@a.org", DIR_RESOLVED, "admin@a.org" },
+	{ "user-wins", "root@c.org", DIR_RESOLVED, "root@c.org" },
+	{ "alias-wins", "abuse@b.org", DIR_RESOLVED, "carol@a.org" },
+	{ "root-detail", "root+cron@a.org", DIR_RESOLVED, "admin@a.org" },
+	{ "postmaster-detail", "postmaster+x@a.org", DIR_RESOLVED,
+	    "admin@a.org" },
+	{ "not-admin", "webmaster@a.org", DIR_NO_SUCH_USER, NULL },
+	{ "not-admin-catch-all", "webmaster@b.org", DIR_RESOLVED,
+	    "dave@b.org" },
+	{ "admin-remote-domain", "root@remote.net", DIR_NO_SUCH_USER, NULL },
+	{ "rootx", "rootx@a.org", DIR_NO_SUCH_USER, NULL },
+	{ "xroot", "xroot@a.org", DIR_NO_SUCH_USER, NULL },
+	{ "admin-prefix", "admin+x@a.org", DIR_RESOLVED, "admin@a.org" },
+	{ "admin-other-domain", "admin@b.org", DIR_RESOLVED, "dave@b.org" },
+	{ "admin-other-domain-c", "admin@c.org", DIR_NO_SUCH_USER, NULL },
+	{ "postmasterx", "postmasterx@a.org", DIR_NO_SUCH_USER, NULL },
+	{ "root-dot", "root.x@a.org", DIR_NO_SUCH_USER, NULL },
+	{ "underscore", "mailer_daemon@a.org", DIR_NO_SUCH_USER, NULL },
+	{ "literal", "root@[192.0.2.1]", DIR_NO_SUCH_USER, NULL },
+	{ "split-root", "ro+ot@a.org", DIR_NO_SUCH_USER, NULL },
+};
+
+/* recipient_delimiter = + (with the admin policy above). */
+static const struct resolve_case detail_cases[] = {
+	{ "detail", "carol+news@a.org", DIR_RESOLVED, "carol@a.org" },
+	{ "detail-case", "Carol+News@A.org", DIR_RESOLVED, "carol@a.org" },
+	{ "empty-detail", "carol+@a.org", DIR_RESOLVED, "carol@a.org" },
+	{ "two-delims", "carol+a+b@a.org", DIR_RESOLVED, "carol@a.org" },
+	{ "exact-user-wins", "alice+news@a.org", DIR_RESOLVED,
+	    "alice+news@a.org" },
+	{ "other-detail", "alice+other@a.org", DIR_RESOLVED, "alice@a.org" },
+	{ "exact-alias-wins", "list+x@a.org", DIR_RESOLVED, "carol@a.org" },
+	{ "alias-base", "team+x@a.org", DIR_RESOLVED,
+	    "bob@remote.net,carol@a.org" },
+	{ "catch-all-after", "nobody+x@b.org", DIR_RESOLVED, "dave@b.org" },
+	{ "user-before-catch-all", "dave+x@b.org", DIR_RESOLVED, "dave@b.org" },
+	{ "unknown-base", "nobody+x@a.org", DIR_NO_SUCH_USER, NULL },
+	{ "no-base", "+carol@a.org", DIR_NO_SUCH_USER, NULL },
+	{ "list-other", "list+y@a.org", DIR_NO_SUCH_USER, NULL },
+	{ "other-char", "carol-news@a.org", DIR_NO_SUCH_USER, NULL },
+	{ "only-delim", "+@a.org", DIR_NO_SUCH_USER, NULL },
+};
+
+/* No postmaster: today's rules (postmaster@ last, to its own name). */
+static const struct resolve_case no_pm_cases[] = {
+	{ "root", "root@a.org", DIR_NO_SUCH_USER, NULL },
+	{ "abuse-alias", "abuse@b.org", DIR_RESOLVED, "carol@a.org" },
+	{ "postmaster", "postmaster@a.org", DIR_RESOLVED, "postmaster@a.org" },
+	{ "postmaster-catch-all", "postmaster@b.org", DIR_RESOLVED,
+	    "dave@b.org" },
+	{ "postmaster-detail", "postmaster+x@a.org", DIR_RESOLVED,
+	    "postmaster@a.org" },
+	{ "postmaster-remote", "postmaster@remote.net", DIR_NO_SUCH_USER,
+	    NULL },
+	{ "admin", "admin@a.org", DIR_NO_SUCH_USER, NULL },
+};
+
+/* admin_aliases = none: postmaster only. */
+static const struct resolve_case none_cases[] = {
+	{ "root", "root@a.org", DIR_NO_SUCH_USER, NULL },
+	{ "abuse", "abuse@a.org", DIR_NO_SUCH_USER, NULL },
+	{ "postmaster", "postmaster@a.org", DIR_RESOLVED, "admin@a.org" },
+	{ "root-catch-all", "root@b.org", DIR_RESOLVED, "dave@b.org" },
+};
+
+/* The admin address elsewhere, or itself an alias, or in a loop. */
+static const struct resolve_case remote_cases[] = {
+	{ "root", "root@a.org", DIR_RESOLVED, "ops@remote.net" },
+	{ "postmaster", "postmaster@b.org", DIR_RESOLVED, "ops@remote.net" },
+};
+static const struct resolve_case alias_pm_cases[] = {
+	{ "root", "root@a.org", DIR_RESOLVED, "bob@remote.net,carol@a.org" },
+	{ "pm", "team@a.org", DIR_RESOLVED, "bob@remote.net,carol@a.org" },
+};
+static const struct resolve_case loop_cases[] = {
+	{ "root", "root@a.org", DIR_ALIAS_LOOP, NULL },
+	{ "loopy", "loopy@a.org", DIR_ALIAS_LOOP, NULL },
+	/* RFC 5321 4.5.1: accepted all the same, into its own name. */
+	{ "postmaster", "postmaster@a.org", DIR_RESOLVED, "postmaster@a.org" },
+	{ "postmaster-detail", "postmaster+x@a.org", DIR_RESOLVED,
+	    "postmaster@a.org" },
+};
+
+#define NCASES(a) (sizeof(a) / sizeof((a)[0]))
+
+static void
+test_resolve_policy(void **state)
+{
+	struct fixture *f = *state;
+	struct dir *d = f->d;
+	struct dir_policy pol = { .is_local = is_local,
+		.postmaster = "Admin@A.org",
+		.admin_names = admin_names,
+		.nadmin_names = NCASES(admin_names),
+		.postmaster_always = true,
+		.delimiters = "+" };
+	struct why why;
+	size_t nbad = 0, n = 0;
+	static const char *const aliases[][2] = {
+		{ "abuse@b.org", "carol@a.org" },
+		{ "@b.org", "dave@b.org" },
+		{ "team@a.org", "carol@a.org" },
+		{ "team@a.org", "bob@remote.net" },
+		{ "list+x@a.org", "carol@a.org" },
+		{ "loopy@a.org", "root@a.org" },
+	};
+	size_t i;
+
+	why_clear(&why);
+	assert_int_equal(dir_user_add(d, "carol@a.org", "x", &why), 0);
+	assert_int_equal(dir_user_add(d, "dave@b.org", "x", &why), 0);
+	assert_int_equal(dir_user_add(d, "root@c.org", "x", &why), 0);
+	assert_int_equal(dir_user_add(d, "alice@a.org", "x", &why), 0);
+	assert_int_equal(dir_user_add(d, "alice+news@a.org", "x", &why), 0);
+	for (i = 0; i < NCASES(aliases); i++)
+		if (dir_alias_add(d, aliases[i][0], aliases[i][1], &why) != 0)
+			fail_msg("%s -> %s: %s", aliases[i][0], aliases[i][1],
+			    why.text);
+
+	nbad += run_cases(d, &pol, "admin", admin_cases, NCASES(admin_cases));
+	n += NCASES(admin_cases);
+	nbad +=
+	    run_cases(d, &pol, "detail", detail_cases, NCASES(detail_cases));
+	n += NCASES(detail_cases);
+	/* The delimiter off: details are plain names again. */
+	pol.delimiters = "";
+	assert_int_equal(run_cases(d, &pol, "off",
+	                     (const struct resolve_case[]){
+	                         { "detail", "carol+news@a.org",
+	                             DIR_NO_SUCH_USER, NULL },
+	                         { "exact", "alice+news@a.org", DIR_RESOLVED,
+	                             "alice+news@a.org" } },
+	                     2),
+	    1);
+	/* A set of delimiters: each splits. */
+	pol.delimiters = "+-";
+	assert_int_equal(run_cases(d, &pol, "set",
+	                     (const struct resolve_case[]){
+	                         { "dash", "carol-news@a.org", DIR_RESOLVED,
+	                             "carol@a.org" },
+	                         { "admin-before-split", "mailer-daemon@a.org",
+	                             DIR_RESOLVED, "admin@a.org" } },
+	                     2),
+	    0);
+	pol.delimiters = "+";
+
+	pol.postmaster = NULL;
+	nbad += run_cases(d, &pol, "no-postmaster", no_pm_cases,
+	    NCASES(no_pm_cases));
+	n += NCASES(no_pm_cases);
+	pol.postmaster = "admin@a.org";
+	pol.nadmin_names = 0;
+	nbad += run_cases(d, &pol, "none", none_cases, NCASES(none_cases));
+	n += NCASES(none_cases);
+	pol.nadmin_names = NCASES(admin_names);
+	pol.postmaster = "ops@remote.net";
+	nbad +=
+	    run_cases(d, &pol, "remote", remote_cases, NCASES(remote_cases));
+	n += NCASES(remote_cases);
+	pol.postmaster = "team@a.org";
+	nbad += run_cases(d, &pol, "alias-pm", alias_pm_cases,
+	    NCASES(alias_pm_cases));
+	n += NCASES(alias_pm_cases);
+	pol.postmaster = "loopy@a.org";
+	nbad += run_cases(d, &pol, "loop", loop_cases, NCASES(loop_cases));
+	n += NCASES(loop_cases);
+	/* An admin address tern cannot normalize is no admin address. */
+	pol.postmaster = "a/b@a.org";
+	assert_int_equal(run_cases(d, &pol, "bad-pm",
+	                     (const struct resolve_case[]){
+	                         { "root", "root@a.org", DIR_NO_SUCH_USER,
+	                             NULL },
+	                         { "postmaster", "postmaster@a.org",
+	                             DIR_RESOLVED, "postmaster@a.org" } },
+	                     2),
+	    1);
+	assert_true(nbad * 3 >= n); /* a third at least are refusals */
+}
+
+/* dir_policy_conf(): the configuration's settings, one for one. */
+static void
+test_policy_conf(void **state)
+{
+	struct dir_policy pol;
+	struct conf *c;
+	struct why why;
+
+	(void)state;
+	c = conf_load_string("domains = a.org, b.org\n"
+	                     "postmaster = admin@a.org\n"
+	                     "[listener mx]\naddress = 127.0.0.1:25\n",
+	    "t", &why);
+	assert_non_null(c);
+	dir_policy_conf(&pol, c);
+	assert_string_equal(pol.postmaster, "admin@a.org");
+	assert_int_equal(pol.nadmin_names, 3);
+	assert_string_equal(pol.admin_names[0], "root");
+	assert_string_equal(pol.admin_names[1], "abuse");
+	assert_string_equal(pol.admin_names[2], "mailer-daemon");
+	assert_string_equal(pol.delimiters, "+");
+	assert_true(pol.postmaster_always);
+	assert_true(pol.is_local(pol.arg, "B.ORG"));
+	assert_false(pol.is_local(pol.arg, "c.org"));
+	conf_free(c);
+
+	c = conf_load_string("domains = a.org\n"
+	                     "admin_aliases = none\n"
+	                     "recipient_delimiter = none\n"
+	                     "[listener mx]\naddress = 127.0.0.1:25\n",
+	    "t", &why);
+	assert_non_null(c);
+	dir_policy_conf(&pol, c);
+	assert_null(pol.postmaster);
+	assert_int_equal(pol.nadmin_names, 0);
+	assert_string_equal(pol.delimiters, "");
+	conf_free(c);
 }
 
 /* A chain of n aliases c0 -> c1 -> ... -> cn, and cn a user. */
@@ -501,7 +772,7 @@ chain(struct fixture *f, int n)
 		    i + 1 < n ? t1 : "end@a.org");
 		sql(f, q);
 	}
-	st = dir_resolve(f->d, "c0@a.org", is_local, NULL, &t, &why);
+	st = dir_resolve(f->d, "c0@a.org", &plain, &t, &why);
 	if (st == DIR_RESOLVED) {
 		assert_int_equal(t.n, 1);
 		assert_string_equal(t.addrs[0], "end@a.org");
@@ -531,7 +802,7 @@ wide(struct fixture *f, int n)
 	assert_int_equal(buf_append_str(&q, "COMMIT;"), 0);
 	sql(f, (const char *)q.data);
 	buf_reset(&q);
-	st = dir_resolve(f->d, "w@a.org", is_local, NULL, &t, &why);
+	st = dir_resolve(f->d, "w@a.org", &plain, &t, &why);
 	if (st == DIR_RESOLVED)
 		assert_int_equal(t.n, (size_t)n);
 	dir_targets_free(&t);
@@ -596,6 +867,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_policy, setup,
+		    teardown),
+		cmocka_unit_test(test_policy_conf),
 		cmocka_unit_test_setup_teardown(test_resolve_limits, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup,

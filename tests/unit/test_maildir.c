@@ -429,6 +429,175 @@ test_local(void **state)
 	free(conf);
 }
 
+/* mkdir -p p, mode 0700. */
+static void
+mkdirs(const char *p)
+{
+	char b[512];
+	size_t i;
+
+	(void)strlcpy(b, p, sizeof(b));
+	for (i = 1; b[i] != '\0'; i++)
+		if (b[i] == '/') {
+			b[i] = '\0';
+			(void)mkdir(b, 0700);
+			b[i] = '/';
+		}
+	assert_true(mkdir(b, 0700) == 0 || errno == EEXIST);
+}
+
+/* The one message in maildir md/new (its Delivered-To line), or NULL. */
+static char *
+only_delivered_to(const char *md)
+{
+	char p[1024], name[MAILDIR_NAME_MAX] = "", *got, *dt, *end;
+	struct dirent *de;
+	size_t n;
+	DIR *dd;
+
+	(void)snprintf(p, sizeof(p), "%s/new", md);
+	if ((dd = opendir(p)) == NULL)
+		return NULL;
+	n = 0;
+	while ((de = readdir(dd)) != NULL)
+		if (de->d_name[0] != '.') {
+			(void)strlcpy(name, de->d_name, sizeof(name));
+			n++;
+		}
+	closedir(dd);
+	if (n != 1)
+		return NULL;
+	got = slurp(md, name, &n);
+	(void)snprintf(p, sizeof(p), "%s/new/%s", md, name);
+	(void)unlink(p); /* the next case starts empty */
+	dt = strstr(got, "Delivered-To: ");
+	assert_non_null(dt);
+	dt += 14;
+	end = strchr(dt, '\n');
+	assert_non_null(end);
+	*end = '\0';
+	dt = xstrdup(dt);
+	free(got);
+	return dt;
+}
+
+/*
+ * Subaddresses (issue 15): alice+news@, resolved to alice@, goes into
+ * the Maildir++ folder .news when it exists (a directory, not a link;
+ * a name subaddr_folder_ok() accepts), else the inbox; Delivered-To
+ * keeps the address as given.
+ */
+static void
+test_local_subaddress(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *orcpt; /* for alice@example.org */
+		const char *delims;
+		const char *folder; /* where it lands: "" inbox */
+		const char *delivered_to;
+	} cases[] = {
+		{ "folder", "alice+news@example.org", "+", ".news",
+		    "alice+news@example.org" },
+		{ "nested-folder", "alice+lists.debian@example.org", "+",
+		    ".lists.debian", "alice+lists.debian@example.org" },
+		{ "set", "alice-news@example.org", "+-", ".news",
+		    "alice-news@example.org" },
+		{ "no-folder", "alice+other@example.org", "+", "",
+		    "alice+other@example.org" },
+		{ "empty-detail", "alice+@example.org", "+", "",
+		    "alice+@example.org" },
+		{ "link", "alice+linked@example.org", "+", "",
+		    "alice+linked@example.org" },
+		{ "file", "alice+file@example.org", "+", "",
+		    "alice+file@example.org" },
+		{ "dotdot", "alice+a..b@example.org", "+", "",
+		    "alice+a..b@example.org" },
+		{ "amp", "alice+&x@example.org", "+", "",
+		    "alice+&x@example.org" },
+		{ "alias", "team+news@example.org", "+", "",
+		    "alice@example.org" },
+		{ "same", "alice@example.org", "+", "", "alice@example.org" },
+		{ "off", "alice+news@example.org", "", "",
+		    "alice@example.org" },
+		{ "no-orcpt", NULL, "+", "", "alice@example.org" },
+	};
+	static const char *const made[] = { ".news", ".lists.debian", ".a..b",
+		".&x" };
+	static const char *const sub[] = { "", "/new", "/cur", "/tmp" };
+	static char *domains[] = { "example.org" };
+	static const char body[] = "Subject: hi\r\n\r\nhello\r\n";
+	char md[256], p[512], *dt;
+	struct spool_rcpt r;
+	struct sched_deliverer *d;
+	struct spool_env env;
+	struct conf *conf;
+	struct why why;
+	size_t i, j;
+	void *ctx;
+	int fd;
+
+	(void)state;
+	(void)snprintf(md, sizeof(md), "%s/mail/example.org/alice", dir);
+	for (i = 0; i < sizeof(made) / sizeof(made[0]); i++)
+		for (j = 0; j < 4; j++) {
+			(void)snprintf(p, sizeof(p), "%s/%s%s", md, made[i],
+			    sub[j]);
+			mkdirs(p);
+		}
+	(void)snprintf(p, sizeof(p), "%s/.linked", md);
+	assert_int_equal(symlink(".news", p), 0);
+	(void)snprintf(p, sizeof(p), "%s/.file", md);
+	fd = open(p, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+
+	conf = xcalloc(1, sizeof(*conf));
+	conf->data_dir = dir;
+	conf->domains = domains;
+	conf->ndomains = 1;
+	d = local_deliverer_new(conf);
+	ctx = d->thread_init(d->arg);
+	fd = msg_file(body, strlen(body), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&env, 0, sizeof(env));
+		memset(&r, 0, sizeof(r));
+		env.sender = "s@x.example";
+		env.rcpts = &r;
+		env.nrcpts = 1;
+		env.body_size = (off_t)strlen(body);
+		r.addr = "alice@example.org";
+		r.orcpt = (char *)cases[i].orcpt;
+		conf->recipient_delimiter = (char *)cases[i].delims;
+		why_clear(&why);
+		if (d->deliver(ctx, &env, fd, 0, &why) != 0)
+			fail_msg("%s: %s", cases[i].name, why.text);
+		(void)snprintf(p, sizeof(p), "%s%s%s", md,
+		    cases[i].folder[0] != '\0' ? "/" : "", cases[i].folder);
+		dt = only_delivered_to(p);
+		if (dt == NULL)
+			fail_msg("%s: not in %s", cases[i].name, p);
+		if (strcmp(dt, cases[i].delivered_to) != 0)
+			fail_msg("%s: Delivered-To: %s, want %s", cases[i].name,
+			    dt, cases[i].delivered_to);
+		free(dt);
+	}
+	close(fd);
+	/* Nothing was created beside what the user made. */
+	(void)snprintf(p, sizeof(p), "%s/.other", md);
+	assert_int_equal(access(p, F_OK), -1);
+	(void)snprintf(p, sizeof(p), "%s/.linked", md);
+	{
+		struct stat st;
+
+		assert_int_equal(lstat(p, &st), 0);
+		assert_true(S_ISLNK(st.st_mode));
+	}
+	d->thread_fini(ctx);
+	local_deliverer_free(d);
+	free(conf);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -441,6 +610,7 @@ main(void)
 		T(test_failures),
 		T(test_safe_component),
 		T(test_local),
+		T(test_local_subaddress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -137,8 +137,8 @@ logvalue_read(const char *s, size_t n, unsigned char *out, size_t outsz,
 				len = 2;
 			} else {
 				enc[0] = (unsigned char)(0xe0 | (v >> 12));
-				enc[1] = (unsigned char)(0x80 |
-				                         ((v >> 6) & 0x3f));
+				enc[1] =
+				    (unsigned char)(0x80 | ((v >> 6) & 0x3f));
 				enc[2] = (unsigned char)(0x80 | (v & 0x3f));
 				len = 3;
 			}

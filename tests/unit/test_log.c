@@ -24,7 +24,11 @@
 #include "testutil.h"
 
 #define BIG 4096
-#define ESC_UNIT_MAX 8 /* \\u{NNNN} */
+/* The bytes of a bare value, for strspn(). */
+#define BARE                                                                   \
+	"!#$%&'()*+,-./0123456789:;<>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`"        \
+	"abcdefghijklmnopqrstuvwxyz{|}~"
+#define ESC_UNIT_MAX 8 /* the longest escape: \\u{NNNN} */
 
 struct esc_case {
 	const char *name;
@@ -41,7 +45,8 @@ static const struct esc_case cases[] = {
 	C("plain", "alice@example.test", "alice@example.test"),
 	C("angle", "<a@b>", "<a@b>"),
 	C("dash", "-", "-"),
-	C("punct", "!#$%&'()*+,-./:;<>?@[]^_`{|}~", "!#$%&'()*+,-./:;<>?@[]^_`{|}~"),
+	C("punct", "!#$%&'()*+,-./:;<>?@[]^_`{|}~",
+	    "!#$%&'()*+,-./:;<>?@[]^_`{|}~"),
 	/* Quoted, and what forces the quotes. */
 	C("empty", "", "\"\""),
 	C("space", "a b", "\"a b\""),
@@ -63,7 +68,7 @@ static const struct esc_case cases[] = {
 	C("utf8-2", "caf\xc3\xa9", "\"caf\xc3\xa9\""),
 	C("utf8-3", "\xe2\x82\xac", "\"\xe2\x82\xac\""),
 	C("utf8-4", "\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\""),
-	C("nbsp", "\xc2\xa0", "\"\xc2\xa0\""),          /* U+00A0, past C1 */
+	C("nbsp", "\xc2\xa0", "\"\xc2\xa0\""),           /* U+00A0, past C1 */
 	C("u+2027", "\xe2\x80\xa7", "\"\xe2\x80\xa7\""), /* below U+2028 */
 	C("u+202f", "\xe2\x80\xaf", "\"\xe2\x80\xaf\""), /* above U+202E */
 	C("u+2065", "\xe2\x81\xa5", "\"\xe2\x81\xa5\""), /* below U+2066 */
@@ -130,13 +135,7 @@ test_log_esc_table(void **state)
 		if (got != n || memcmp(back, c->in, n) != 0)
 			fail_msg("%s: does not read back", c->name);
 		/* Quoted only when it must be. */
-		if ((dst[0] == '"') != (n == 0 || strspn(c->in, "!#$%&'()*+,-"
-		                                                 "./0123456789:;<"
-		                                                 ">?@ABCDEFGHIJKL"
-		                                                 "MNOPQRSTUVWXYZ["
-		                                                 "]^_`abcdefghijk"
-		                                                 "lmnopqrstuvwxyz"
-		                                                 "{|}~") != n))
+		if ((dst[0] == '"') != (n == 0 || strspn(c->in, BARE) != n))
 			fail_msg("%s: quoting", c->name);
 	}
 }
@@ -224,7 +223,8 @@ test_log_esc_cuts(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		check_cuts(cases[i].name, false, (const unsigned char *)cases[i].in,
+		check_cuts(cases[i].name, false,
+		    (const unsigned char *)cases[i].in,
 		    cases[i].n != 0 ? cases[i].n : strlen(cases[i].in));
 	/* Long values around LOG_VALUE_MAX, of each kind of character. */
 	memset(long_in, 'a', sizeof(long_in));

@@ -262,10 +262,10 @@ static const char *
 esc(char *dst, size_t dstsz, const char *pre, const unsigned char *s, size_t n,
     const char *post)
 {
-	size_t i, k, used, o = 0, full, lim;
+	size_t i, k, used, o = 0, room, lim, ok;
 	size_t npre = strlen(pre), npost = strlen(post);
 	char one[ESC_ONE_MAX];
-	bool quote, cut;
+	bool quote;
 
 	ASSERT(dstsz >= LOG_ESC_MIN && npre <= 1 && npost <= 1);
 	for (i = 0; i < n && is_bare(s[i]); i++)
@@ -277,28 +277,36 @@ esc(char *dst, size_t dstsz, const char *pre, const unsigned char *s, size_t n,
 		memcpy(dst + npre + n, post, npost + 1);
 		return dst;
 	}
-	/* Measure first: cut only a value that does not fit. */
-	full = npre + npost + (quote ? 2 : 0);
-	for (i = 0; i < n && full < dstsz; i += used)
-		full += esc_one(s + i, n - i, one, &used);
-	cut = full >= dstsz;
-	/* Room before the tail: `...` if cut, post, the quote, NUL. */
-	lim = dstsz - 1 - npost - (quote ? 1 : 0) - (cut ? 3 : 0);
+	/* room: for the whole value; lim: for a cut one, which ends "...". */
+	room = dstsz - 1 - npost - (quote ? 1 : 0);
+	lim = room - 3;
 	if (quote)
 		dst[o++] = '"';
 	memcpy(dst + o, pre, npre);
 	o += npre;
+	ok = o; /* the end of the last whole character a cut may keep */
 	for (i = 0; i < n; i += used) {
-		k = esc_one(s + i, n - i, one, &used);
-		if (o + k > lim)
-			break; /* only when cut: never half a character */
-		memcpy(dst + o, one, k);
-		o += k;
+		used = 1;
+		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' &&
+		    s[i] != '\\') {
+			if (o + 1 > room)
+				goto cut;
+			dst[o++] = (char)s[i];
+		} else {
+			k = esc_one(s + i, n - i, one, &used);
+			if (o + k > room)
+				goto cut;
+			memcpy(dst + o, one, k);
+			o += k;
+		}
+		if (o <= lim)
+			ok = o;
 	}
-	if (cut) {
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
+	goto tail;
+cut: /* never half a character or half an escape */
+	memcpy(dst + ok, "...", 3);
+	o = ok + 3;
+tail:
 	memcpy(dst + o, post, npost);
 	o += npost;
 	if (quote)

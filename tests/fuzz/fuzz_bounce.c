@@ -661,8 +661,7 @@ utf8_addr(const char *s, char *out, size_t outsz)
 			}
 			i = (size_t)(close - s) + 1;
 		} else if ((uint8_t)s[i] >= 0x80) { /* UTF8-2 / -3 / -4 */
-			len = utf8_decode((const uint8_t *)s + i, n - i,
-			    &cp);
+			len = utf8_decode((const uint8_t *)s + i, n - i, &cp);
 			if (len == 0)
 				return false;
 			memcpy(out + k, s + i, len);

@@ -37,8 +37,14 @@ struct esc_case {
 	const char *want;
 };
 
-#define C(name, in, want) { name, in, 0, want }
-#define CN(name, in, want) { name, in, sizeof(in) - 1, want }
+#define C(name, in, want)                                                      \
+	{                                                                      \
+		name, in, 0, want                                              \
+	}
+#define CN(name, in, want)                                                     \
+	{                                                                      \
+		name, in, sizeof(in) - 1, want                                 \
+	}
 
 static const struct esc_case cases[] = {
 	/* Bare: printable ASCII other than space, `"`, `\` and `=`. */
@@ -78,15 +84,24 @@ static const struct esc_case cases[] = {
 	C("u+feff-1", "\xef\xbb\xbe", "\"\xef\xbb\xbe\""),
 	/* Code points that hide or reorder text: \u{NNNN}. */
 	C("c1-first", "\xc2\x80", "\"\\u{0080}\""),
-	C("c1-nel", "a\xc2\x85" "b", "\"a\\u{0085}b\""),
+	C("c1-nel",
+	    "a\xc2\x85"
+	    "b",
+	    "\"a\\u{0085}b\""),
 	C("c1-last", "\xc2\x9f", "\"\\u{009f}\""),
 	C("u+061c", "\xd8\x9c", "\"\\u{061c}\""),
 	C("u+200e", "\xe2\x80\x8e", "\"\\u{200e}\""),
 	C("u+200f", "\xe2\x80\x8f", "\"\\u{200f}\""),
-	C("u+2028", "a\xe2\x80\xa8" "b", "\"a\\u{2028}b\""),
+	C("u+2028",
+	    "a\xe2\x80\xa8"
+	    "b",
+	    "\"a\\u{2028}b\""),
 	C("u+2029", "\xe2\x80\xa9", "\"\\u{2029}\""),
 	C("u+202a", "\xe2\x80\xaa", "\"\\u{202a}\""),
-	C("u+202e", "x\xe2\x80\xae" "cba", "\"x\\u{202e}cba\""),
+	C("u+202e",
+	    "x\xe2\x80\xae"
+	    "cba",
+	    "\"x\\u{202e}cba\""),
 	C("u+2066", "\xe2\x81\xa6", "\"\\u{2066}\""),
 	C("u+2069", "\xe2\x81\xa9", "\"\\u{2069}\""),
 	C("u+feff", "\xef\xbb\xbf", "\"\\u{feff}\""),
@@ -98,7 +113,10 @@ static const struct esc_case cases[] = {
 	C("above-max", "\xf4\x90\x80\x80", "\"\\xf4\\x90\\x80\\x80\""),
 	C("ff", "\xff", "\"\\xff\""),
 	C("short-seq", "a\xe2\x80", "\"a\\xe2\\x80\""),
-	C("short-then-ok", "\xe2" "caf\xc3\xa9", "\"\\xe2caf\xc3\xa9\""),
+	C("short-then-ok",
+	    "\xe2"
+	    "caf\xc3\xa9",
+	    "\"\\xe2caf\xc3\xa9\""),
 	/* U+2028 cut short is ill-formed, not hidden: its bytes. */
 	C("short-2028", "\xe2\x80", "\"\\xe2\\x80\""),
 };
@@ -111,8 +129,8 @@ read_whole(const char *name, const char *s, unsigned char *out, size_t outsz,
 	long len = logvalue_read(s, strlen(s), out, outsz, outlen);
 
 	if (len != (long)strlen(s))
-		fail_msg("%s: [%s] is not one value (read %ld of %zu)", name,
-		    s, len, strlen(s));
+		fail_msg("%s: [%s] is not one value (read %ld of %zu)", name, s,
+		    len, strlen(s));
 }
 
 static void
@@ -210,8 +228,7 @@ check_cuts(const char *name, bool addr, const unsigned char *in, size_t n)
 			fail_msg("%s: size %zu is not a prefix", name, sz);
 		/* Cut no earlier than it must: one more unit would not fit. */
 		if (strlen(dst) + ESC_UNIT_MAX < sz)
-			fail_msg("%s: size %zu cut early: [%s]", name, sz,
-			    dst);
+			fail_msg("%s: size %zu cut early: [%s]", name, sz, dst);
 	}
 }
 
@@ -439,8 +456,7 @@ test_log_line_fields(void **state)
 	assert_int_equal(logvalue_fields("event=x v=\"a", 12), -1);
 	assert_int_equal(logvalue_fields("event=x v=", 10), -1);
 	assert_int_equal(logvalue_fields("event=x  v=1", 12), -1);
-	assert_int_equal(logvalue_fields("event=x v=\"\xe2\x80\xa8\"", 15),
-	    -1);
+	assert_int_equal(logvalue_fields("event=x v=\"\xe2\x80\xa8\"", 15), -1);
 	assert_int_equal(logvalue_fields("event=x v=\"\\q\"", 14), -1);
 	assert_int_equal(logvalue_fields("x=1 event=x", 11), -1);
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/str.h"
 #include "util/utf8.h"
 
 #define LOG_LINE_MAX 4096
@@ -94,10 +95,8 @@ cut_fields(char *body, size_t max)
 		else if (!inq && body[i] == ' ')
 			end = i;
 	}
-	if (end == 0) { /* not even the event: say that much */
-		memcpy(body, "event=log_truncated", 19);
-		return 19;
-	}
+	if (end == 0) /* not even the event: say that much */
+		return strlcpy(body, "event=log_truncated", max + 1);
 	memcpy(body + end, LOG_CUT_MARK, sizeof(LOG_CUT_MARK) - 1);
 	return end + sizeof(LOG_CUT_MARK) - 1;
 }
@@ -238,7 +237,9 @@ esc_one(const unsigned char *p, size_t n, char out[ESC_ONE_MAX], size_t *used)
 			return len;
 		}
 		/* Every hidden code point is below U+10000: four digits. */
-		memcpy(out, "\\u{", 3);
+		out[0] = '\\';
+		out[1] = 'u';
+		out[2] = '{';
 		out[3] = hex[(cp >> 12) & 15];
 		out[4] = hex[(cp >> 8) & 15];
 		out[5] = hex[(cp >> 4) & 15];

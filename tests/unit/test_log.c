@@ -436,6 +436,21 @@ test_log_line_cut(void **state)
 	}
 }
 
+/* One field longer than a line: the line still parses and says so. */
+static void
+test_log_line_one_huge_field(void **state)
+{
+	char buf[8192], big[5000];
+
+	(void)state;
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	fresh_log();
+	log_info("event=%s", big);
+	(void)last_body(buf, sizeof(buf), "info");
+	assert_string_equal(buf, "event=log_truncated");
+}
+
 /* A panic's or a fatal's message is a value too. */
 static void
 test_log_line_fields(void **state)
@@ -472,6 +487,7 @@ main(void)
 		cmocka_unit_test(test_log_esc_roundtrip),
 		cmocka_unit_test(test_log_line_control),
 		cmocka_unit_test(test_log_line_cut),
+		cmocka_unit_test(test_log_line_one_huge_field),
 		cmocka_unit_test(test_log_line_fields),
 	};
 	return cmocka_run_group_tests(tests, open_log, close_log);

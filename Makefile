@@ -22,7 +22,7 @@ DEPS_RUN = meson ninja-build pkg-config gcc libevent-dev libssl-dev \
 # ... and what only the tests, fuzzers, linters and benches use.
 DEPS_TEST = clang-14 libclang-rt-14-dev libcmocka-dev python3 \
 	python3-pytest python3-pytest-xdist swaks openssl valgrind cppcheck clang-tidy-14 \
-	dnsmasq-base dovecot-lmtpd man-db groff-base systemd util-linux
+	dnsmasq-base dovecot-lmtpd man-db groff-base systemd util-linux fail2ban
 DEB_PKGS = $(DEPS_RUN) $(DEPS_TEST)
 
 all: build

@@ -5,8 +5,8 @@
  * The client is blocking and runs on the caller's thread (a delivery or
  * verification worker): each step has a deadline (client/client.h), so a
  * stalled server holds one thread for a bounded time.
- * Trust: remote replies are handled by client/ and reach logs through
- * log_escs().
+ * Trust: remote replies and DNS names are handled by client/ and dns.c
+ * and reach logs through LOG_ESC().
  */
 #include "deliver/nexthop.h"
 
@@ -182,7 +182,6 @@ nexthop_open(const struct nexthop *nh, struct dns **dnsp,
 	struct dns *dns = NULL;
 	enum dns_status st;
 	struct why w;
-	char esc[300];
 	size_t nmx = 0, na, h, a;
 	unsigned port = 25;
 	bool all_perm = true;
@@ -234,8 +233,8 @@ nexthop_open(const struct nexthop *nh, struct dns **dnsp,
 			*why = w;
 			log_info("event=connect_failed domain=%s host=%s "
 			         "addr=%s reason=%s",
-			    t->domain, mx[h].host, peer->addr,
-			    log_escs(esc, sizeof(esc), w.text));
+			    LOG_ESC(t->domain), LOG_ESC(mx[h].host), peer->addr,
+			    LOG_ESC(w.text));
 		}
 	}
 	why->kind = all_perm ? WHY_PERM : WHY_TEMP;

@@ -11,7 +11,7 @@
  * hold connections open (issue 15): it sleeps until the earliest idle
  * deadline, and is woken when a session is parked.
  * Trust: addresses come from the spool; remote replies are handled by
- * client/ and reach logs through log_escs().
+ * client/ and reach logs through LOG_ESC().
  */
 #include "deliver/remote.h"
 
@@ -328,7 +328,7 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 	struct client_msg m;
 	struct why why;
 	struct nexthop_peer peer;
-	char esc[300], mta[CLIENT_PEER_MAX] = "", where[NEXTHOP_RELAY_MAX];
+	char mta[CLIENT_PEER_MAX] = "", where[NEXTHOP_RELAY_MAX];
 	enum sched_handoff handoff;
 	size_t i, ok = 0;
 	bool reused, dsn = false;
@@ -406,11 +406,10 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 		;
 	log_info("event=remote_session id=%s dest=%s host=%s addr=%s tls=%s "
 	         "reused=%s rcpts=%zu accepted=%zu%s%s",
-	    env->id, t->key, c != NULL ? client_peer(c) : "-",
-	    peer.addr[0] ? peer.addr : "-",
+	    env->id, LOG_ESC(t->key), LOG_ESC(c != NULL ? client_peer(c) : "-"),
+	    LOG_ESC(peer.addr[0] ? peer.addr : "-"),
 	    c != NULL && client_is_tls(c) ? "yes" : "no", reused ? "yes" : "no",
-	    n, ok, i < n ? " reason=" : "",
-	    i < n ? log_escs(esc, sizeof(esc), whys[i].text) : "");
+	    n, ok, i < n ? " reason=" : "", i < n ? LOG_ESC(whys[i].text) : "");
 	slot_give(r, t->key, c, &peer);
 	free(cr);
 	free(rc);

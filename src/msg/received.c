@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "smtp/addr.h"
-#include "smtp/utf8.h"
+#include "util/utf8.h"
 
 enum {
 	SAN_SPACE = 1, /* keep SP (inside comments) */
@@ -38,8 +38,7 @@ sanitize(const char *s, unsigned how, size_t cap, char *dst, size_t dstsz)
 	while (i < n && o < cap) {
 		c = p[i];
 		if (c >= 0x80 && (how & SAN_ADDR) &&
-		    (len = smtp_utf8_decode(p + i, n - i, &cp)) != 0 &&
-		    cp >= 0xa0) {
+		    (len = utf8_decode(p + i, n - i, &cp)) != 0 && cp >= 0xa0) {
 			if (o + len > cap)
 				break; /* never split a character */
 			memcpy(dst + o, p + i, len);

@@ -23,8 +23,8 @@
 
 #include "msg/received.h"
 #include "smtp/params.h"
-#include "smtp/utf8.h"
 #include "util/str.h"
+#include "util/utf8.h"
 #include "util/xmalloc.h"
 
 #define REASON_MAX 400     /* bytes of a reason shown */
@@ -53,7 +53,7 @@ put_line(struct buf *b, const char *p, size_t max, bool ascii)
 	for (i = 0; p != NULL && p[i] != '\0' && i < max; i++) {
 		/* strnlen: the decoder must not read past p's NUL */
 		if (!ascii && (unsigned char)p[i] >= 0x80 &&
-		    smtp_utf8_decode((const uint8_t *)p + i, strnlen(p + i, 4),
+		    utf8_decode((const uint8_t *)p + i, strnlen(p + i, 4),
 		        NULL) > max - i)
 			break;
 		c = p[i];

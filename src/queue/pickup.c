@@ -210,16 +210,13 @@ addr_string(const struct smtp_addr *a, char *dst, size_t dstsz)
 static void
 refuse(struct pickup *pk, const char *name, long uid, const char *reason)
 {
-	char esc[PICKUP_NAME_MAX * 4 + 8];
-
-	(void)log_escs(esc, sizeof(esc), name);
 	if (renameat(pk->dfd, name, pk->rfd, name) == -1 &&
 	    unlinkat(pk->dfd, name, 0) == -1 && errno != ENOENT)
-		log_warn("event=pickup_remove_failed file=%s error=\"%s\"", esc,
-		    strerror(errno));
-	log_warn("event=pickup_refused file=%s uid=%ld reason=\"%s\" "
+		log_warn("event=pickup_remove_failed file=%s error=%s",
+		    LOG_ESC(name), LOG_ESC(strerror(errno)));
+	log_warn("event=pickup_refused file=%s uid=%ld reason=%s "
 	         "msg=\"moved to maildrop-refused/\"",
-	    esc, uid, reason);
+	    LOG_ESC(name), uid, LOG_ESC(reason));
 }
 
 static bool
@@ -290,7 +287,7 @@ static int
 resolve(struct pickup *pk, const struct pickup_drop *d, struct spool_env *env,
     const char *name)
 {
-	char addr[SMTP_ADDR_FMT_MAX], esc[SMTP_ADDR_FMT_MAX * 4 + 8];
+	char addr[SMTP_ADDR_FMT_MAX];
 	struct dir_policy pol;
 	struct dir_targets t;
 	struct why why;
@@ -316,14 +313,14 @@ resolve(struct pickup *pk, const struct pickup_drop *d, struct spool_env *env,
 			st = DIR_RESOLVED;
 		}
 		if (st == DIR_TEMPFAIL) {
-			log_warn("event=pickup_deferred file=%s error=\"%s\"",
-			    name, why.text);
+			log_warn("event=pickup_deferred file=%s error=%s",
+			    LOG_ESC(name), LOG_ESC(why.text));
 			return -1;
 		}
 		if (st != DIR_RESOLVED) {
 			log_info("event=pickup_rcpt_refused file=%s to=%s "
 			         "reason=\"%s\" action=%s",
-			    name, log_escs(esc, sizeof(esc), addr),
+			    LOG_ESC(name), LOG_ESC(addr),
 			    st == DIR_NO_SUCH_USER ? "no such user here"
 			                           : "alias loop",
 			    env->sender[0] != '\0' ? "bounce" : "drop");
@@ -401,8 +398,8 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 
 	m = spool_msg_new(pk->spool, env, &why);
 	if (m == NULL) {
-		log_warn("event=spool_error file=%s error=\"%s\"", name,
-		    why.text);
+		log_warn("event=spool_error file=%s error=%s", LOG_ESC(name),
+		    LOG_ESC(why.text));
 		return -1;
 	}
 	(void)strlcpy(id, spool_msg_id(m), sizeof(id));
@@ -420,8 +417,8 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 	        -1) {
 		buf_reset(&hdr);
 		spool_msg_abort(m);
-		log_warn("event=spool_error file=%s id=%s error=\"%s\"", name,
-		    id, why.text);
+		log_warn("event=spool_error file=%s id=%s error=%s",
+		    LOG_ESC(name), id, LOG_ESC(why.text));
 		return -1;
 	}
 	buf_reset(&hdr);
@@ -436,14 +433,15 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 	why = pk->commit_why;
 	pthread_mutex_unlock(&pk->mtx);
 	if (!ok) {
-		log_warn("event=commit_failed id=%s file=%s error=\"%s\"", id,
-		    name, why.text);
+		log_warn("event=commit_failed id=%s file=%s error=%s", id,
+		    LOG_ESC(name), LOG_ESC(why.text));
 		return -1;
 	}
 	sched_submit(pk->sched, id);
 	log_info("event=queued id=%s source=maildrop file=%s uid=%ld "
-	         "from=<%s> nrcpt=%zu size=%zu",
-	    id, name, uid, env->sender, env->nrcpts, n - d->body_off);
+	         "from=%s nrcpt=%zu size=%zu",
+	    id, LOG_ESC(name), uid, LOG_ADDR(env->sender), env->nrcpts,
+	    n - d->body_off);
 	return 0;
 }
 
@@ -513,8 +511,8 @@ bounce_refused(struct pickup *pk, struct spool_env *env, int fd,
 	free(br);
 	if (rc == -1) {
 		log_warn("event=bounce_failed id=%s file=%s rcpts=%zu "
-		         "error=\"%s\"",
-		    env->id, name, nb, why.text);
+		         "error=%s",
+		    env->id, LOG_ESC(name), nb, LOG_ESC(why.text));
 		return -1;
 	}
 	if (nb > 0 && bid[0] != '\0') {
@@ -537,9 +535,8 @@ static void
 drop_done(struct pickup *pk, const char *name, const char *id)
 {
 	if (unlinkat(pk->dfd, name, 0) == -1 && errno != ENOENT)
-		log_warn("event=pickup_remove_failed file=%s id=%s "
-		         "error=\"%s\"",
-		    name, id, strerror(errno));
+		log_warn("event=pickup_remove_failed file=%s id=%s error=%s",
+		    LOG_ESC(name), id, LOG_ESC(strerror(errno)));
 }
 
 /* Read the whole file (at most cap bytes); -1 with errno. */
@@ -617,7 +614,7 @@ take(struct pickup *pk, const char *name)
 		if (nomem) { /* ours, not the file's: leave it for a retry */
 			log_warn("event=pickup_deferred file=%s uid=%ld "
 			         "error=\"out of memory\"",
-			    name, uid);
+			    LOG_ESC(name), uid);
 			return;
 		}
 		refuse(pk, name, uid, "read failed or file too big");
@@ -674,8 +671,8 @@ scan(struct pickup *pk)
 	if (fd == -1 || (dp = fdopendir(fd)) == NULL) {
 		if (fd != -1)
 			(void)close(fd);
-		log_warn("event=pickup_scan_failed error=\"%s\"",
-		    strerror(errno));
+		log_warn("event=pickup_scan_failed error=%s",
+		    LOG_ESC(strerror(errno)));
 		return false;
 	}
 	rewinddir(dp);
@@ -722,8 +719,8 @@ pickup_main(void *arg)
 			break;
 		if (pk->dir == NULL &&
 		    (pk->dir = dir_open(pk->dbpath, &why)) == NULL)
-			log_warn("event=dir_open_failed path=%s error=\"%s\"",
-			    pk->dbpath, why.text);
+			log_warn("event=dir_open_failed path=%s error=%s",
+			    LOG_ESC(pk->dbpath), LOG_ESC(why.text));
 		more = scan(pk);
 		if (!more)
 			dirwatch_wait(pk->watch);
@@ -785,7 +782,7 @@ pickup_start(const struct conf *conf, struct spool *spool, struct sched *sched,
 		log_info("event=maildrop_private data_dir=%s msg=\"only users "
 		         "who can enter data_dir can use tern sendmail; chmod "
 		         "o+x it to let every local user\"",
-		    conf->data_dir);
+		    LOG_ESC(conf->data_dir));
 	pk->dbpath = xstrdup(dbpath);
 	(void)snprintf(path, sizeof(path), "%s/maildrop", conf->data_dir);
 	pk->watch = dirwatch_new(path, PICKUP_INTERVAL_MS);

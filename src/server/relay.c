@@ -355,7 +355,7 @@ list_load(struct rlist *l)
 			if (bad++ == 0)
 				log_warn("event=relay_list_bad_line file=%s "
 				         "line=%zu reason=%s",
-				    l->path, lineno,
+				    LOG_ESC(l->path), lineno,
 				    log_escs(esc, sizeof(esc),
 				        l->n >= LIST_MAX ? "too many addresses"
 				                         : why));
@@ -371,7 +371,7 @@ list_load(struct rlist *l)
 	(void)fclose(fp);
 	qsort(l->addrs, l->n, sizeof(*l->addrs), cmp_str);
 	log_info("event=relay_list_loaded file=%s addresses=%zu bad_lines=%zu",
-	    l->path, l->n, bad);
+	    LOG_ESC(l->path), l->n, bad);
 	return 0;
 }
 
@@ -491,7 +491,6 @@ check(void *ctx, void *arg)
 	struct wctx *c = ctx;
 	struct job *j = arg;
 	struct relay_query *q = j->q;
-	char esc[300];
 	int rc;
 
 	switch (q->rd->check) {
@@ -513,8 +512,7 @@ check(void *ctx, void *arg)
 			    "recipient list unreadable");
 			log_warn("event=relay_list_unreadable file=%s "
 			         "error=%s",
-			    q->rd->file,
-			    log_escs(esc, sizeof(esc), strerror(errno)));
+			    LOG_ESC(q->rd->file), LOG_ESC(strerror(errno)));
 		}
 		break;
 	case CONF_RELAY_ANY:
@@ -542,8 +540,8 @@ thread_init(void *arg)
 	c->r = r;
 	c->dir = dir_open(r->dbpath, &why);
 	if (c->dir == NULL)
-		log_warn("event=dir_open_failed path=%s error=\"%s\"",
-		    r->dbpath, why.text);
+		log_warn("event=dir_open_failed path=%s error=%s",
+		    LOG_ESC(r->dbpath), LOG_ESC(why.text));
 	return c;
 }
 

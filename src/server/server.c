@@ -396,8 +396,8 @@ on_accept_error(struct evconnlistener *evl, void *arg)
 
 	(void)evl;
 	/* EMFILE and friends: log and keep going, libevent retries. */
-	log_warn("event=accept_error listener=%s error=\"%s\"", lc->cl->name,
-	    strerror(EVUTIL_SOCKET_ERROR()));
+	log_warn("event=accept_error listener=%s error=%s", lc->cl->name,
+	    LOG_ESC(strerror(EVUTIL_SOCKET_ERROR())));
 }
 
 /* nftw(3) has no argument for callbacks: the owner to give files to. */
@@ -460,7 +460,7 @@ drop_privileges(const struct conf *conf, const char *mdir)
 	 * let LeakSanitizer inspect the process in tests.
 	 */
 	(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-	log_info("event=privileges_dropped user=%s uid=%u", conf->user,
+	log_info("event=privileges_dropped user=%s uid=%u", LOG_ESC(conf->user),
 	    (unsigned)pw->pw_uid);
 }
 
@@ -472,8 +472,8 @@ dir_thread_init(void *arg)
 	struct dir *d = dir_open(path, &why);
 
 	if (d == NULL)
-		log_warn("event=dir_open_failed path=%s error=\"%s\"", path,
-		    why.text);
+		log_warn("event=dir_open_failed path=%s error=%s",
+		    LOG_ESC(path), LOG_ESC(why.text));
 	return d;
 }
 
@@ -552,9 +552,9 @@ reload_tls(struct server *srv)
 	if (srv->tls == NULL)
 		return;
 	if (tls_reload(srv->tls, &why) == -1)
-		log_warn("event=tls_reload_failed error=\"%s\" "
+		log_warn("event=tls_reload_failed error=%s "
 			 "msg=\"keeping the previous certificate\"",
-		    why.text);
+		    LOG_ESC(why.text));
 	else
 		log_info("event=reload what=tls");
 }
@@ -587,8 +587,8 @@ reload(struct server *srv, struct buf *out)
 	int rc = 0;
 
 	if (log_reopen() == -1) {
-		log_warn("event=log_reopen_failed error=\"%s\"",
-		    strerror(errno));
+		log_warn("event=log_reopen_failed error=%s",
+		    LOG_ESC(strerror(errno)));
 		if (out != NULL)
 			(void)buf_printf(out, "log file: reopen failed: %s\n",
 			    strerror(errno));
@@ -785,9 +785,9 @@ server_run(struct conf *conf)
 	/* `tern sendmail` drops mail in <data_dir>/maildrop/ (issue 5). */
 	pk = pickup_start(conf, srv.spool, srv.sched, dbpath, &why);
 	if (pk == NULL)
-		log_warn("event=pickup_unavailable error=\"%s\" msg=\"tern "
+		log_warn("event=pickup_unavailable error=%s msg=\"tern "
 		         "sendmail mail waits until this is fixed\"",
-		    why.text);
+		    LOG_ESC(why.text));
 
 	for (k = 0; k < srv.nlisteners; k++) {
 		struct listener_ctx *lc = &srv.listeners[k];
@@ -824,11 +824,13 @@ server_run(struct conf *conf)
 		              : why.text);
 	for (j = 0; j < conf->nlisteners; j++)
 		log_info("event=listening listener=%s address=%s mode=%s",
-		    conf->listeners[j].name, conf->listeners[j].address,
+		    conf->listeners[j].name,
+		    LOG_ESC(conf->listeners[j].address),
 		    conf->listeners[j].mode == CONF_MODE_MX ? "mx"
 							    : "submission");
 	log_info("event=ready hostname=%s data_dir=%s threads=%u pid=%ld",
-	    conf->hostname, conf->data_dir, srv.nloops, (long)getpid());
+	    LOG_ESC(conf->hostname), LOG_ESC(conf->data_dir), srv.nloops,
+	    (long)getpid());
 	/* systemd's Type=notify: start-up is over (a no-op without it). */
 	(void)snprintf(status, sizeof(status), /* cut is harmless */
 	    "accepting mail for %s on %zu listener%s", conf->hostname,

@@ -201,8 +201,8 @@ auth_done(struct loop *loop, void *arg)
 		    log_escs(esc, sizeof(esc), j->user), mech_name(j->mech));
 		session_reply(s, "235 2.7.0 Authentication successful");
 	} else if (j->ok == -1) {
-		log_warn("event=auth_error sid=%llu client=%s error=\"%s\"",
-		    (unsigned long long)s->id, s->addr, j->why.text);
+		log_warn("event=auth_error sid=%llu client=%s error=%s",
+		    (unsigned long long)s->id, s->addr, LOG_ESC(j->why.text));
 		session_reply(s,
 		    "454 4.7.0 Temporary authentication failure, try "
 		    "again later");

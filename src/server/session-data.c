@@ -77,8 +77,8 @@ msg_begin(struct session *s)
 	env.held = s->hold_limit != NULL;
 	s->msg = spool_msg_new(s->srv->spool, &env, &why);
 	if (s->msg == NULL) {
-		log_warn("event=spool_error sid=%llu error=\"%s\"",
-		    (unsigned long long)s->id, why.text);
+		log_warn("event=spool_error sid=%llu error=%s",
+		    (unsigned long long)s->id, LOG_ESC(why.text));
 		return -1;
 	}
 	memset(&rcv, 0, sizeof(rcv));
@@ -120,9 +120,9 @@ store_bytes(struct session *s, const void *p, size_t n)
 		return;
 	if (spool_msg_write(s->msg, p, n, &s->write_why) == -1) {
 		s->write_failed = true;
-		log_warn("event=spool_error sid=%llu id=%s error=\"%s\"",
+		log_warn("event=spool_error sid=%llu id=%s error=%s",
 		    (unsigned long long)s->id, spool_msg_id(s->msg),
-		    s->write_why.text);
+		    LOG_ESC(s->write_why.text));
 	}
 }
 
@@ -241,15 +241,15 @@ commit_done_loop(struct loop *loop, void *arg)
 		session_arm_timer(s, s->conf->limits.timeout_command);
 	}
 	if (j->ok)
-		log_info("event=queued id=%s sid=%llu client=%s from=<%s> "
+		log_info("event=queued id=%s sid=%llu client=%s from=%s "
 		         "nrcpt=%zu size=%llu commit_ms=%.2f%s%s",
-		    j->id, (unsigned long long)s->id, s->addr, s->sender,
-		    j->nrcpts, (unsigned long long)j->size, ms,
-		    j->hold_limit != NULL ? " held=" : "",
+		    j->id, (unsigned long long)s->id, s->addr,
+		    LOG_ADDR(s->sender), j->nrcpts, (unsigned long long)j->size,
+		    ms, j->hold_limit != NULL ? " held=" : "",
 		    j->hold_limit != NULL ? j->hold_limit : "");
 	if (!j->ok)
-		log_warn("event=commit_failed id=%s sid=%llu error=\"%s\"",
-		    j->id, (unsigned long long)s->id, j->why.text);
+		log_warn("event=commit_failed id=%s sid=%llu error=%s", j->id,
+		    (unsigned long long)s->id, LOG_ESC(j->why.text));
 	if (!s->dead)
 		session_tx_reset(s);
 	free(j);

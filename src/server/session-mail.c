@@ -152,27 +152,25 @@ user_limit_ok(struct session *s, struct ratelimit *rl, const char *name,
 {
 	bool hold = s->conf->limits.user_limit_action == CONF_LIMIT_HOLD;
 	enum ratelimit_status st;
-	char esc[DIR_ADDR_MAX * 2];
 
 	if (!s->authed || rl == NULL)
 		return true;
 	st = ratelimit_take(rl, s->auth_user, 1, session_now_ms(), NULL);
 	if (st == RATELIMIT_OK)
 		return true;
-	log_escs(esc, sizeof(esc), s->auth_user);
 	if (st == RATELIMIT_OVER_FIRST)
 		log_warn("event=user_limit sid=%llu client=%s user=%s "
 		         "limit=%s max=%zu action=%s msg=\"this account "
 		         "sends more than usual; check it is not "
 		         "compromised%s\"",
-		    (unsigned long long)s->id, s->addr, esc, name, max,
-		    hold ? "hold" : "defer",
+		    (unsigned long long)s->id, s->addr, LOG_ESC(s->auth_user),
+		    name, max, hold ? "hold" : "defer",
 		    hold ? ", then tern queue release its held mail" : "");
 	else
 		log_info("event=rate_limited sid=%llu client=%s user=%s "
 		         "limit=%s max=%zu action=%s",
-		    (unsigned long long)s->id, s->addr, esc, name, max,
-		    hold ? "hold" : "defer");
+		    (unsigned long long)s->id, s->addr, LOG_ESC(s->auth_user),
+		    name, max, hold ? "hold" : "defer");
 	if (hold && s->hold_limit == NULL)
 		s->hold_limit = name;
 	return hold;
@@ -276,23 +274,21 @@ rcpt_done(struct loop *loop, void *arg)
 {
 	struct rcpt_job *j = arg;
 	struct session *s = j->s;
-	char esc[300];
 	size_t i;
 
 	(void)loop;
 	if (s->dead)
 		goto out;
 	s->waiting = false;
-	log_escs(esc, sizeof(esc), j->address);
 	switch (j->st) {
 	case DIR_RESOLVED:
 		for (i = 0; i < j->targets.n; i++)
 			add_rcpt(s, j->targets.addrs[i], j->address, &j->rcpt);
 		s->nrcpt_cmds++;
-		log_info("event=rcpt sid=%llu client=%s from=<%s> to=%s "
+		log_info("event=rcpt sid=%llu client=%s from=%s to=%s "
 			 "targets=%zu",
-		    (unsigned long long)s->id, s->addr, s->sender, esc,
-		    j->targets.n);
+		    (unsigned long long)s->id, s->addr, LOG_ADDR(s->sender),
+		    LOG_ESC(j->address), j->targets.n);
 		session_reply(s, "250 2.1.5 Ok");
 		break;
 	case DIR_NO_SUCH_USER:
@@ -302,8 +298,9 @@ rcpt_done(struct loop *loop, void *arg)
 		    j->address);
 		break;
 	case DIR_ALIAS_LOOP:
-		log_warn("event=alias_loop sid=%llu to=%s error=\"%s\"",
-		    (unsigned long long)s->id, esc, j->why.text);
+		log_warn("event=alias_loop sid=%llu to=%s error=%s",
+		    (unsigned long long)s->id, LOG_ESC(j->address),
+		    LOG_ESC(j->why.text));
 		session_reply_error(s,
 		    "550 5.4.6 <%s>: Recipient address rejected: alias loop; "
 		    "please tell the postmaster",
@@ -311,8 +308,9 @@ rcpt_done(struct loop *loop, void *arg)
 		break;
 	case DIR_TEMPFAIL:
 	default:
-		log_warn("event=lookup_failed sid=%llu to=%s error=\"%s\"",
-		    (unsigned long long)s->id, esc, j->why.text);
+		log_warn("event=lookup_failed sid=%llu to=%s error=%s",
+		    (unsigned long long)s->id, LOG_ESC(j->address),
+		    LOG_ESC(j->why.text));
 		session_reply(s,
 		    "451 4.3.0 <%s>: Temporary lookup failure, try "
 		    "again later",
@@ -396,8 +394,6 @@ static void
 mail_reply(struct session *s, const char *address, bool owned,
     bool tempfail)
 {
-	char esc[300];
-
 	if (owned) {
 		s->has_mail = true;
 		session_reply(s, "250 2.1.0 Ok");
@@ -411,8 +407,8 @@ mail_reply(struct session *s, const char *address, bool owned,
 		return;
 	}
 	log_info("event=sender_rejected sid=%llu client=%s user=%s from=%s",
-	    (unsigned long long)s->id, s->addr, s->auth_user,
-	    log_escs(esc, sizeof(esc), address));
+	    (unsigned long long)s->id, s->addr, LOG_ESC(s->auth_user),
+	    LOG_ESC(address));
 	session_reply_error(s,
 	    "553 5.7.1 <%s>: Sender address rejected: not owned by user %s",
 	    address, s->auth_user);
@@ -428,8 +424,8 @@ sender_done(struct loop *loop, void *arg)
 	if (!s->dead) {
 		s->waiting = false;
 		if (j->tempfail)
-			log_warn("event=lookup_failed sid=%llu error=\"%s\"",
-			    (unsigned long long)s->id, j->why.text);
+			log_warn("event=lookup_failed sid=%llu error=%s",
+			    (unsigned long long)s->id, LOG_ESC(j->why.text));
 		mail_reply(s, j->address, j->owned, j->tempfail);
 	}
 	free(j);
@@ -483,13 +479,11 @@ static enum session_ret
 relay_rcpt(struct session *s, const char *addr, const struct smtp_rcpt *r,
     const char *why)
 {
-	char esc[300];
-
 	add_rcpt(s, addr, addr, r);
 	s->nrcpt_cmds++;
-	log_info("event=rcpt sid=%llu client=%s from=<%s> to=%s relay=%s",
-	    (unsigned long long)s->id, s->addr, s->sender,
-	    log_escs(esc, sizeof(esc), addr), why);
+	log_info("event=rcpt sid=%llu client=%s from=%s to=%s relay=%s",
+	    (unsigned long long)s->id, s->addr, LOG_ADDR(s->sender),
+	    LOG_ESC(addr), why);
 	session_reply(s, "250 2.1.5 Ok");
 	return SESSION_OK;
 }

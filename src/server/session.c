@@ -75,8 +75,8 @@ session_reply(struct session *s, const char *fmt, ...)
 		n = (int)sizeof(line) - 3;
 	line[n] = '\0';
 	if (log_is_verbose())
-		log_debug("event=reply sid=%llu line=\"%s\"",
-		    (unsigned long long)s->id, line);
+		log_debug("event=reply sid=%llu line=%s",
+		    (unsigned long long)s->id, LOG_ESC(line));
 	evbuffer_add(out, line, (size_t)n);
 	evbuffer_add(out, "\r\n", 2);
 }
@@ -85,15 +85,16 @@ session_reply(struct session *s, const char *fmt, ...)
 enum session_ret
 session_reply_error(struct session *s, const char *fmt, ...)
 {
-	char line[1024];
+	char line[1024], esc[256]; /* the reply holds the peer's words */
 	va_list ap;
 
 	va_start(ap, fmt);
 	(void)vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	session_reply(s, "%s", line);
-	log_info("event=reject sid=%llu client=%s reply=\"%.200s\"",
-	    (unsigned long long)s->id, s->addr, line);
+	log_info("event=reject sid=%llu client=%s reply=%s",
+	    (unsigned long long)s->id, s->addr,
+	    log_escs(esc, sizeof(esc), line));
 	if (++s->nerrors >= s->conf->limits.max_errors) {
 		session_reply(s,
 		    "421 4.7.0 %s Too many errors, closing connection",
@@ -380,8 +381,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) { /* the TLS handshake is done */
 		tls_describe(bufferevent_openssl_get_ssl(s->bev), s->tls_desc,
 		    sizeof(s->tls_desc));
-		log_info("event=tls sid=%llu client=%s tls=\"%s\"",
-		    (unsigned long long)s->id, s->addr, s->tls_desc);
+		log_info("event=tls sid=%llu client=%s tls=%s",
+		    (unsigned long long)s->id, s->addr, LOG_ESC(s->tls_desc));
 		return;
 	}
 	if ((what & BEV_EVENT_ERROR) && s->tls && s->tls_desc[0] == '\0') {
@@ -389,17 +390,17 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		unsigned long e = bufferevent_get_openssl_error(s->bev);
 
 		tls_error_text(e, why, sizeof(why));
-		log_info("event=tls_failed sid=%llu client=%s error=\"%s\"",
+		log_info("event=tls_failed sid=%llu client=%s error=%s",
 		    (unsigned long long)s->id, s->addr,
-		    e != 0 ? why : strerror(EVUTIL_SOCKET_ERROR()));
+		    LOG_ESC(e != 0 ? why : strerror(EVUTIL_SOCKET_ERROR())));
 		/* Drain the rest so no other session sees it. */
 		while (bufferevent_get_openssl_error(s->bev) != 0)
 			;
 		ERR_clear_error();
 	} else if (what & BEV_EVENT_ERROR)
-		log_info("event=connection_error sid=%llu client=%s error=\"%s\"",
+		log_info("event=connection_error sid=%llu client=%s error=%s",
 		    (unsigned long long)s->id, s->addr,
-		    strerror(EVUTIL_SOCKET_ERROR()));
+		    LOG_ESC(strerror(EVUTIL_SOCKET_ERROR())));
 	if (s->phase != PH_CMD || s->msg != NULL)
 		log_info("event=lost_during_data sid=%llu client=%s",
 		    (unsigned long long)s->id, s->addr);

@@ -252,14 +252,14 @@ tls_new(const struct conf *conf, struct why *why)
 			    -1)
 				goto fail;
 			log_info("event=tls_self_signed cert=%s key=%s",
-			    t->cert, t->key);
+			    LOG_ESC(t->cert), LOG_ESC(t->key));
 		}
 		log_warn("event=tls_self_signed_in_use cert=%s "
 			 "msg=\"no [tls] cert configured: using a self-signed "
 			 "certificate that clients cannot verify; install a "
 			 "real one with [tls] cert = /path/fullchain.pem and "
 			 "key = /path/privkey.pem, then send SIGHUP\"",
-		    t->cert);
+		    LOG_ESC(t->cert));
 	}
 	if ((t->ctx = ctx_build(t, why)) == NULL)
 		goto fail;

@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "smtp/utf8.h"
 #include "util/str.h"
+#include "util/utf8.h"
 
 struct cur {
 	const uint8_t *p;
@@ -66,7 +66,7 @@ utf8_char(struct cur *c)
 
 	if (!(c->flags & SMTP_ADDR_UTF8))
 		return fail(c, "8-bit character without SMTPUTF8"), 0;
-	len = smtp_utf8_decode(c->p + c->i, c->n - c->i, &cp);
+	len = utf8_decode(c->p + c->i, c->n - c->i, &cp);
 	if (len == 0)
 		return fail(c, "invalid UTF-8"), 0;
 	if (cp < 0xa0)

@@ -11,8 +11,8 @@
 
 #include <string.h>
 
-#include "smtp/utf8.h"
 #include "util/str.h"
+#include "util/utf8.h"
 
 enum {
 	FOR_MAIL = 1,
@@ -239,8 +239,7 @@ p_orcpt(struct ctx *x, const char *v, size_t vn)
 					    "ORCPT has a bad character");
 				continue;
 			}
-			len = smtp_utf8_decode((const uint8_t *)v + i, vn - i,
-			    &cp);
+			len = utf8_decode((const uint8_t *)v + i, vn - i, &cp);
 			if (len == 0 || cp < 0xa0)
 				return bad(x, SMTP_ARG_BAD_PARAM,
 				    "ORCPT is not valid UTF-8");
@@ -341,8 +340,7 @@ smtp_orcpt_utf8_decode(const char *p, size_t n, char *dst, size_t dstsz,
 			continue;
 		}
 		if (c >= 0x80) { /* QUCHAR: UTF8-2 / UTF8-3 / UTF8-4 */
-			len = smtp_utf8_decode((const uint8_t *)p + i, n - i,
-			    &cp);
+			len = utf8_decode((const uint8_t *)p + i, n - i, &cp);
 			if (len == 0)
 				return refuse(why_out,
 				    "ORCPT is not valid UTF-8");
@@ -399,8 +397,7 @@ scan_value(const char *v, size_t n, size_t *len_out)
 	while (i < n && v[i] != ' ') {
 		c = (unsigned char)v[i];
 		if (c >= 0x80) {
-			len = smtp_utf8_decode((const uint8_t *)v + i, n - i,
-			    &cp);
+			len = utf8_decode((const uint8_t *)v + i, n - i, &cp);
 			if (len == 0 || cp < 0xa0)
 				return false;
 			i += len;

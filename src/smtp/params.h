@@ -102,7 +102,7 @@ enum smtp_arg_status smtp_rcpt_parse(const char *arg, size_t n, unsigned ext,
  * encodes. p[0..n) is what follows "utf-8;" (as smtp_rcpt.orcpt keeps
  * it); it must be utf-8-addr-xtext or utf-8-addr-unitext, made of:
  *   - QCHAR: "!".."~" but '+', '=' and '\' (so an xtext "+XX" is refused);
- *   - QUCHAR: raw UTF-8, strict as smtp_utf8_decode();
+ *   - QUCHAR: raw UTF-8, strict as utf8_decode();
  *   - EmbeddedUnicodeChar "\x{HEX}": 2 to 6 hex digits in any case, no
  *     leading zero but in "01"-"09", naming U+0001-U+0020, '+', '=', '\',
  *     DEL or a non-ASCII scalar value (no surrogate, nothing above

@@ -78,7 +78,7 @@
 #include "queue/bounce.h"
 #include "smtp/addr.h"
 #include "smtp/params.h"
-#include "smtp/utf8.h"
+#include "util/utf8.h"
 
 #include "../unit/testutil.h"
 
@@ -361,7 +361,7 @@ one_line(const char *src, size_t max, bool ascii, uint8_t *out)
 
 	/* At most one character can straddle the cap: it starts at n - k. */
 	for (k = 1; !ascii && n == max && k <= 3 && k <= n; k++)
-		if (smtp_utf8_decode((const uint8_t *)src + n - k,
+		if (utf8_decode((const uint8_t *)src + n - k,
 		        strnlen(src + n - k, 4), NULL) > k) {
 			n -= k;
 			break;
@@ -661,8 +661,7 @@ utf8_addr(const char *s, char *out, size_t outsz)
 			}
 			i = (size_t)(close - s) + 1;
 		} else if ((uint8_t)s[i] >= 0x80) { /* UTF8-2 / -3 / -4 */
-			len = smtp_utf8_decode((const uint8_t *)s + i, n - i,
-			    &cp);
+			len = utf8_decode((const uint8_t *)s + i, n - i, &cp);
 			if (len == 0)
 				return false;
 			memcpy(out + k, s + i, len);

@@ -54,8 +54,9 @@ TIME_SCALE = 10.0 if TERN_WRAPPER else 1.0
 
 def server_argv(srv):
     wrapper = getattr(srv, "wrapper", None)
+    verbose = ["-v"] if getattr(srv, "verbose", False) else []
     return list(TERN_WRAPPER if wrapper is None else wrapper) + \
-        [TERN_BIN, "serve", "-c", str(srv.conf_path)]
+        [TERN_BIN] + verbose + ["serve", "-c", str(srv.conf_path)]
 # -- end of issue 7 block ----------------------------------------------
 
 
@@ -274,6 +275,7 @@ class Server:
         self.ports = {}
         self.proc = None
         self.log_lines = []
+        self.log_raw = []  # the same lines as bytes, as tern wrote them
         self._log_lock = threading.Lock()
         self._ready = threading.Event()
         self._reader = None
@@ -332,12 +334,18 @@ class Server:
             line = raw.decode("utf-8", "replace")
             with self._log_lock:
                 self.log_lines.append(line)
+                self.log_raw.append(raw)
             if "event=ready" in line:
                 self._ready.set()
 
     def log(self):
         with self._log_lock:
             return "".join(self.log_lines)
+
+    def log_bytes(self):
+        """The log as tern wrote it (no decoding, nothing replaced)."""
+        with self._log_lock:
+            return b"".join(self.log_raw)
 
     def start(self):
         """Start `tern serve` and wait for its event=ready line."""
@@ -347,6 +355,7 @@ class Server:
             self.write_config()
             with self._log_lock:
                 self.log_lines = []
+                self.log_raw = []
             self._ready.clear()
             self.proc = subprocess.Popen(
                 server_argv(self),
@@ -665,3 +674,113 @@ def raw_transaction(r, sender="a@remote.example",
     r.send(make_message() + b".\r\n")
     return expect(r.reply(), 250)
 # -- end of review D7 block --------------------------------------------------
+
+
+# -- issue 14 item 4: the log line grammar (util/log.h, docs/logging.md) ---
+# parse_log_line() is the strict reader of one line: it accepts exactly
+# what the one escaping rule of util/log.c writes, so a test that parses
+# every line proves no peer text changed a line's fields.
+
+LOG_HEAD_RE = re.compile(
+    rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) tern\[(\d+)\]: "
+    rb"(debug|info|warn|crit) ")
+LOG_KEY_RE = re.compile(r"[a-z0-9_]+=")
+LOG_BARE = frozenset(chr(c) for c in range(0x21, 0x7f)) - set('"\\=')
+LOG_HEX_RE = re.compile(r"[0-9a-f]{2}")
+LOG_UNI_RE = re.compile(r"\{([0-9a-f]{4})\}")
+
+
+def log_is_hidden(cp):
+    """The code points the rule writes as \\u{NNNN}, never raw."""
+    return (0x80 <= cp <= 0x9f or cp in (0x061c, 0x200e, 0x200f, 0xfeff)
+            or 0x2028 <= cp <= 0x202e or 0x2066 <= cp <= 0x2069)
+
+
+def _log_value(body, i):
+    """(decoded bytes, index after the value) of the value at body[i:]."""
+    if i >= len(body) or body[i] == " ":
+        raise ValueError(f"empty value at {i}")
+    if body[i] != '"':
+        j = i
+        while j < len(body) and body[j] != " ":
+            if body[j] not in LOG_BARE:
+                raise ValueError(f"{body[j]!r} in a bare value at {j}")
+            j += 1
+        return body[i:j].encode("ascii"), j
+    out = bytearray()
+    j = i + 1
+    while j < len(body):
+        c = body[j]
+        if c == '"':
+            return bytes(out), j + 1
+        if c == "\\":
+            e = body[j + 1:j + 2]
+            if e in ('"', "\\"):
+                out += e.encode()
+                j += 2
+            elif e == "x" and LOG_HEX_RE.fullmatch(body[j + 2:j + 4]):
+                b = int(body[j + 2:j + 4], 16)
+                if 0x20 <= b < 0x7f:
+                    raise ValueError(f"needless \\x{b:02x} at {j}")
+                out.append(b)
+                j += 4
+            elif e == "u" and LOG_UNI_RE.fullmatch(body[j + 2:j + 8]):
+                cp = int(body[j + 3:j + 7], 16)
+                if not log_is_hidden(cp):
+                    raise ValueError(f"needless \\u{{{cp:04x}}} at {j}")
+                out += chr(cp).encode("utf-8")
+                j += 8
+            else:
+                raise ValueError(f"unknown escape {body[j:j + 4]!r} at {j}")
+            continue
+        if ord(c) < 0x20 or ord(c) == 0x7f or log_is_hidden(ord(c)):
+            raise ValueError(f"raw {c!r} in a quoted value at {j}")
+        out += c.encode("utf-8")
+        j += 1
+    raise ValueError("unterminated quoted value")
+
+
+def parse_log_line(raw):
+    """One log line (bytes, with or without its LF) as a dict: time, pid,
+    level and fields, a list of (key, decoded value bytes) in order.
+    ValueError unless the line is exactly `<time> tern[<pid>]: <level>
+    key=value ...` with every value bare or quoted by the rule, the
+    first key event and one space between fields."""
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    if b"\n" in raw or b"\r" in raw:
+        raise ValueError("a line break inside the line")
+    m = LOG_HEAD_RE.match(raw)
+    if not m:
+        raise ValueError(f"no `<time> tern[<pid>]: <level> ` in {raw!r}")
+    body = raw[m.end():].decode("utf-8")  # ill-formed UTF-8 is an error
+    fields = []
+    i = 0
+    while True:
+        k = LOG_KEY_RE.match(body, i)
+        if not k:
+            raise ValueError(f"no key= at {i} of {body!r}")
+        value, i = _log_value(body, k.end())
+        fields.append((k.group()[:-1], value))
+        if i == len(body):
+            break
+        if body[i] != " " or i + 1 == len(body):
+            raise ValueError(f"no single space after a value at {i} "
+                             f"of {body!r}")
+        i += 1
+    if fields[0][0] != "event":
+        raise ValueError(f"first field is not event= in {body!r}")
+    return {"time": m.group(1).decode(), "pid": int(m.group(2)),
+            "level": m.group(3).decode(), "fields": fields}
+
+
+def log_records(srv):
+    """Every line of srv's log parsed (ValueError names a bad line)."""
+    out = []
+    for raw in srv.log_bytes().split(b"\n")[:-1]:
+        try:
+            out.append(parse_log_line(raw))
+        except ValueError as e:
+            raise ValueError(f"{e}\nin line {raw!r}") from None
+    return out
+# -- end of issue 14 item 4 block -------------------------------------------

@@ -164,20 +164,6 @@ test_strlcpy(void **state)
 }
 
 static void
-test_log_esc(void **state)
-{
-	char d[16];
-
-	(void)state;
-	assert_string_equal(log_esc(d, sizeof(d), "ab\r\n", 4), "ab\\x0d\\x0a");
-	assert_string_equal(log_esc(d, sizeof(d), "a b", 3), "\"a b\"");
-	assert_string_equal(log_esc(d, sizeof(d), "", 0), "\"\"");
-	log_esc(d, sizeof(d), "aaaaaaaaaaaaaaaaaaaaaaaa", 24);
-	assert_true(strlen(d) < sizeof(d));
-	assert_non_null(strstr(d, "..."));
-}
-
-static void
 test_why(void **state)
 {
 	struct why w;
@@ -244,7 +230,6 @@ main(void)
 		cmocka_unit_test(test_str_to_u64),
 		cmocka_unit_test(test_strlcpy),
 		cmocka_unit_test(test_str_printable),
-		cmocka_unit_test(test_log_esc),
 		cmocka_unit_test(test_why),
 		cmocka_unit_test(test_dirwatch),
 	};

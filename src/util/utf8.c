@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * smtp/utf8.c - strict UTF-8 decoding (see utf8.h). The byte ranges are
+ * util/utf8.c - strict UTF-8 decoding (see utf8.h). The byte ranges are
  * those of the UTF8-2/3/4 productions of RFC 3629 4, which exclude
  * overlong forms and surrogates by construction.
  * Trust: peer bytes; reads at most min(n, 4) of them.
  */
-#include "smtp/utf8.h"
+#include "util/utf8.h"
 
 static int
 cont(uint8_t c, uint8_t lo, uint8_t hi)
@@ -14,7 +14,7 @@ cont(uint8_t c, uint8_t lo, uint8_t hi)
 }
 
 size_t
-smtp_utf8_decode(const uint8_t *p, size_t n, uint32_t *cp_out)
+utf8_decode(const uint8_t *p, size_t n, uint32_t *cp_out)
 {
 	uint32_t cp;
 	size_t len, i;

@@ -120,8 +120,8 @@ hand_over(int fd, const struct stat *st, const struct privdrop_user *pu,
  * is the operator's to look at, not ours to repair: refuse to start.
  */
 static int
-check_entry(int fd, size_t i, const struct privdrop_user *pu, const char *path,
-    struct why *why)
+check_entry(int fd, size_t i, const struct privdrop_user *pu, bool change,
+    const char *path, struct why *why)
 {
 	const struct entry *e = &entries[i];
 	struct stat st;
@@ -150,12 +150,12 @@ check_entry(int fd, size_t i, const struct privdrop_user *pu, const char *path,
 		    path, (unsigned long)st.st_nlink);
 	if (e->enter && !fsutil_dir_is_private(fd, path, pu->uid, why))
 		return -1;
-	return hand_over(fd, &st, pu, path, why);
+	return change ? hand_over(fd, &st, pu, path, why) : 0;
 }
 
 static int
-hand_over_entries(int dfd, const char *data_dir, const struct privdrop_user *pu,
-    struct why *why)
+check_entries(int dfd, const char *data_dir, const struct privdrop_user *pu,
+    bool change, struct why *why)
 {
 	int fds[NENTRIES];
 	char path[4096];
@@ -188,7 +188,7 @@ hand_over_entries(int dfd, const char *data_dir, const struct privdrop_user *pu,
 			rc = why_set(why, WHY_TEMP, errno, "open %.150s", path);
 			break;
 		}
-		rc = check_entry(fds[i], i, pu, path, why);
+		rc = check_entry(fds[i], i, pu, change, path, why);
 		if (!e->enter) {
 			(void)close(fds[i]);
 			fds[i] = -1;
@@ -200,18 +200,21 @@ hand_over_entries(int dfd, const char *data_dir, const struct privdrop_user *pu,
 	return rc;
 }
 
-int
-privdrop_data_dir(const char *data_dir, const struct privdrop_user *pu,
+/* privdrop_data_dir(), or with change false its checks alone. */
+static int
+prepare(const char *data_dir, const struct privdrop_user *pu, bool change,
     struct why *why)
 {
 	struct stat st;
 	int dfd, rc = -1;
 
-	if (fsutil_mkdirs(data_dir, 0750, why) == -1)
+	if (change && fsutil_mkdirs(data_dir, 0750, why) == -1)
 		return -1;
 	if (geteuid() != 0)
 		return 0; /* we can only hurt ourselves */
 	dfd = open(data_dir, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd == -1 && !change && errno == ENOENT)
+		return 0; /* made at start */
 	if (dfd == -1)
 		return why_set(why, WHY_TEMP, errno, "open data_dir %.150s",
 		    data_dir);
@@ -233,13 +236,27 @@ privdrop_data_dir(const char *data_dir, const struct privdrop_user *pu,
 		rc = 0;
 		goto out;
 	}
-	if (hand_over_entries(dfd, data_dir, pu, why) == -1 ||
-	    hand_over(dfd, &st, pu, data_dir, why) == -1)
+	if (check_entries(dfd, data_dir, pu, change, why) == -1 ||
+	    (change && hand_over(dfd, &st, pu, data_dir, why) == -1))
 		goto out;
 	rc = 0;
 out:
 	(void)close(dfd);
 	return rc;
+}
+
+int
+privdrop_data_dir(const char *data_dir, const struct privdrop_user *pu,
+    struct why *why)
+{
+	return prepare(data_dir, pu, true, why);
+}
+
+int
+privdrop_check_data_dir(const char *data_dir, const struct privdrop_user *pu,
+    struct why *why)
+{
+	return prepare(data_dir, pu, false, why);
 }
 
 int

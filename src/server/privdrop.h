@@ -51,6 +51,13 @@ int privdrop_data_dir(const char *data_dir, const struct privdrop_user *pu,
     struct why *);
 
 /*
+ * The checks of privdrop_data_dir() alone, changing nothing (tern
+ * check-config): a missing data_dir passes, it is made at start.
+ */
+int privdrop_check_data_dir(const char *data_dir,
+    const struct privdrop_user *pu, struct why *);
+
+/*
  * Become pu's user for good: setgroups, setresgid and setresuid, verified.
  * Then data_dir (NULL: not checked) must be usable (read, write, search)
  * by that user, or -1 says which directories to open up.

@@ -19,15 +19,11 @@ import os
 import pwd
 import secrets
 import select
-import shutil
 import signal
-import smtplib
 import stat
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
@@ -79,13 +75,9 @@ def local_user():
 
 
 @pytest.fixture
-def base():
-    """A directory every account may enter (pytest's tmp_path is 0700).
-    List it before make_server: the servers stop before it goes."""
-    d = Path(tempfile.mkdtemp(prefix="tern-rw-", dir="/tmp"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+def base(public_dir):
+    """A directory every account may enter (pytest's tmp_path is 0700)."""
+    return public_dir
 
 
 def as_user(pw):
@@ -192,6 +184,7 @@ while time.monotonic() < deadline:
 SWAPS = 6
 
 
+@pytest.mark.serial  # 50 starts next to a busy attacker: it loads the machine
 def test_maildrop_link_swaps_change_nothing_outside(base, svc, local_user,
                                                     make_server):
     """The issue's attack: a local user swaps links into maildrop/ while
@@ -259,6 +252,9 @@ def test_data_dir_link_refused(base, svc, make_server):
                 input="a long secret\n", check=False)
     assert r.returncode == 1 and "is a symbolic link" in r.err, r.err
     assert list(real.iterdir()) == []
+    r = srv.cli("check-config", check=False)
+    assert r.returncode == 78, r.err
+    assert f"error: data_dir {srv.data_dir} is a symbolic link" in r.err
 
 
 def test_data_dir_of_another_user_refused(base, svc, local_user,
@@ -314,6 +310,11 @@ def test_entry_link_refused(base, svc, make_server, entry, parents, kind):
     (srv.data_dir / entry).symlink_to(target)
     err = refused(srv)
     assert f"{srv.data_dir}/{entry} is a symbolic link" in err, err
+    assert owner_and_mode(target) == before
+    # check-config says so before a start does.
+    r = srv.cli("check-config", check=False)
+    assert r.returncode == 78, r.err
+    assert f"error: {srv.data_dir}/{entry} is a symbolic link" in r.err
     assert owner_and_mode(target) == before
 
 

@@ -89,10 +89,9 @@ privdrop_lookup(const struct conf *conf, struct privdrop_user *pu,
 
 	if (conf->user == NULL || geteuid() != 0)
 		return 0;
-	errno = 0;
 	pw = getpwnam(conf->user);
 	if (pw == NULL)
-		return why_set(why, WHY_PERM, errno,
+		return why_set(why, WHY_PERM, 0,
 		    "user %.64s: no such user; create it (adduser --system "
 		    "%.64s) or remove `user =`",
 		    conf->user, conf->user);

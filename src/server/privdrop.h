@@ -3,12 +3,13 @@
  * server/privdrop.h - hand data_dir to the service user, then become it.
  *
  * Started as root with `user = NAME`, `tern serve` and the admin commands
- * that touch data_dir (user, alias, queue, check-config) call, in order:
- * privdrop_lookup(), privdrop_data_dir(), privdrop_become(). Root never
- * walks data_dir (issue 14): it makes data_dir when missing, then checks
- * and hands over only the fixed entries that tern itself makes below it
- * (the table in privdrop.c). Everything else below data_dir is created
- * after the drop, by the service user.
+ * that touch data_dir (user, alias, queue, reload) call, in order:
+ * privdrop_lookup(), privdrop_data_dir(), privdrop_become();
+ * check-config runs privdrop_check_data_dir(), which changes nothing.
+ * Root never walks data_dir (issue 14): it makes data_dir when missing,
+ * then checks and hands over only the fixed entries that tern itself
+ * makes below it (the table in privdrop.c). Everything else below
+ * data_dir is created after the drop, by the service user.
  * Trust: root, over a directory the service user can write. Every step
  * below data_dir is relative to a descriptor and follows no symbolic
  * link; root enters only directories nobody but root and the service

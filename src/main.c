@@ -24,6 +24,7 @@
 #include "cli/cli.h"
 #include "conf/conf.h"
 #include "dir/dir.h"
+#include "server/privdrop.h"
 #include "server/server.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -216,6 +217,27 @@ global_opt(struct globals *g, int argc, char **argv, int i)
 	return 1;
 }
 
+/*
+ * Root with `user =`: the commands that touch data_dir run as that user,
+ * as the server does, so that what they make is the server's and root
+ * never opens what the user could have swapped for a link (SQLite gives
+ * a -wal file it creates as root to the database's owner; control.sock
+ * could lead to another root service's socket).
+ */
+static void
+become_service_user(const struct conf *conf)
+{
+	struct privdrop_user pu;
+	struct why why;
+	int rc;
+
+	if ((rc = privdrop_lookup(conf, &pu, &why)) == 0)
+		return;
+	if (rc == -1 || privdrop_data_dir(conf->data_dir, &pu, &why) == -1 ||
+	    privdrop_become(&pu, conf->data_dir, &why) == -1)
+		fatal("%s", why.text);
+}
+
 static int
 run(const struct command *c, const struct globals *g, int nargs, char **args)
 {
@@ -241,6 +263,10 @@ run(const struct command *c, const struct globals *g, int nargs, char **args)
 		return bad_usage(c, "unexpected '%s'", args[1]);
 	if ((conf = cli_conf_load("tern", g->path, g->demo, &ret)) == NULL)
 		return ret;
+	/* user, alias, queue, reload: all of them touch data_dir. */
+	if (strcmp(c->name, "serve") != 0 &&
+	    strcmp(c->name, "check-config") != 0)
+		become_service_user(conf);
 	if (strcmp(c->name, "serve") == 0)
 		ret = server_run(conf);
 	else if (strcmp(c->name, "check-config") == 0)

@@ -20,8 +20,11 @@
  *
  * Whatever the server's user must be able to do is tried as that user:
  * a child process drops to it exactly as `tern serve` does and reports
- * through a pipe. Nothing is created or changed, except that opening the
- * user database may leave SQLite's journal files as they would be.
+ * through a pipe; as root with `user =`, the user database is read there
+ * too, never by root (SQLite run as root gives the journal files it
+ * makes to the database's owner). Nothing is created or changed, except
+ * that opening the user database may leave SQLite's journal files as
+ * they would be.
  * Trust: run by the operator, usually as root. No password or secret is
  * ever printed: the routes print their user only, and the secrets file's
  * messages name files, lines and domains.
@@ -49,6 +52,7 @@
 #include <openssl/x509v3.h>
 
 #include "dir/dir.h"
+#include "server/privdrop.h"
 #include "util/fsutil.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
@@ -534,6 +538,24 @@ out:
 	dir_close(d);
 }
 
+/*
+ * As root: what `tern serve` would refuse in data_dir before it drops
+ * (a link, a foreign owner, group or other write; server/privdrop.h).
+ */
+static void
+check_root_start(const struct conf *conf, struct check *ck,
+    const struct service *sv)
+{
+	struct privdrop_user pu = { sv->name, sv->uid, sv->gid };
+	struct why why;
+
+	if (geteuid() != 0 || (conf->user != NULL && !sv->known))
+		return;
+	if (privdrop_check_data_dir(conf->data_dir, sv->root_start ? &pu : NULL,
+	        &why) == -1)
+		say(ck, L_ERR, "%s", why.text);
+}
+
 /* ---- as the server's user ----------------------------------------- */
 
 /* Can the server's user write data_dir, or will it be made for it? */
@@ -636,8 +658,10 @@ check_as_user(struct conf *conf, struct check *ck, const struct service *sv)
 	struct why why;
 
 	check_data_dir(conf, ck, sv);
-	if (sv->root_start)
+	if (sv->root_start) {
 		check_tls_access(conf, ck, sv);
+		check_dir(conf, ck);
+	}
 	/* The child's own copy of conf gets the passwords, and dies. */
 	if (conf_secrets_load(conf, on_warning, ck, &why) == -1)
 		say(ck, L_ERR, "%s", why.text);
@@ -759,7 +783,10 @@ cli_check_config(struct conf *conf, int argc, char **argv)
 	conf_secrets_warnings(conf, on_warning, &ck);
 	check_user(conf, &ck, &sv);
 	check_tls(conf, &ck);
-	check_dir(conf, &ck);
+	check_root_start(conf, &ck, &sv);
+	/* Root with `user =`: the database is read as that user (below). */
+	if (!sv.root_start)
+		check_dir(conf, &ck);
 	if (sv.can_try && (sv.known || conf->user == NULL))
 		try_as_user(conf, &ck, &sv);
 	if (ck.nerr > 0) {

@@ -3,12 +3,16 @@
  * server/server.c - start-up, listeners, admission control and shutdown
  * of `tern serve`.
  *
- * Order matters (STYLE 2.9): create the data directory, bind every
- * listener, drop privileges and verify, read the secrets file, recover
- * the queue, then start the loops and say `event=ready`. SIGTERM stops
- * accepting, lets sessions in the middle of a message finish (bounded by
- * a grace period), and exits with the queue intact.
- * Trust: root until the listeners are bound.
+ * Order matters (STYLE 2.9): create the data directory (as root with
+ * `user =`, check it and hand it over: server/privdrop.h), bind every
+ * listener, load a configured TLS key, drop privileges and verify, make
+ * what is missing below data_dir (the self-signed certificate too), read
+ * the secrets file, recover the queue, then start the loops and say
+ * `event=ready`. SIGTERM stops accepting, lets sessions in the middle of
+ * a message finish (bounded by a grace period), and exits with the queue
+ * intact.
+ * Trust: root until the listeners are bound and a configured TLS key is
+ * loaded; as root it opens log_file and data_dir's fixed entries only.
  */
 #include "server/server.h"
 #include "server/server-private.h"
@@ -16,16 +20,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
-#include <ftw.h>
-#include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -44,6 +44,7 @@
 #include "server/limits.h"
 #include "server/auth.h"
 #include "server/loop.h"
+#include "server/privdrop.h"
 #include "server/ratelimit.h"
 #include "server/relay.h"
 #include "server/tls.h"
@@ -307,11 +308,14 @@ check_address_free(const struct conf_listener *cl)
  * One server per data_dir: <data_dir>/tern.pid, flock()ed for the life
  * of the process and holding its pid, which names the holder when a
  * second server tries. Returns the descriptor to keep open.
+ * Opened as root in a directory the service user (pu) may write: no
+ * link, only a regular file with no other name, then it is pu's.
  */
 static int
-lock_data_dir(const char *data_dir)
+lock_data_dir(const char *data_dir, const struct privdrop_user *pu)
 {
 	char path[4096], pid[32];
+	struct stat st;
 	ssize_t n;
 	int fd;
 
@@ -320,6 +324,17 @@ lock_data_dir(const char *data_dir)
 	if (fd == -1)
 		fatal("open %s: %s; check data_dir and its owner", path,
 		    strerror(errno));
+	if (fstat(fd, &st) == -1)
+		fatal("stat %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    (st.st_uid != 0 && st.st_uid != geteuid() &&
+	        (pu == NULL || st.st_uid != pu->uid)))
+		fatal("%s is not tern's own pid file (a regular file with one "
+		      "link, owned by root or tern's user); remove it",
+		    path);
+	if (pu != NULL && (st.st_uid != pu->uid || st.st_gid != pu->gid) &&
+	    fchown(fd, pu->uid, pu->gid) == -1)
+		fatal("chown %s to %s: %s", path, pu->name, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		n = pread(fd, pid, sizeof(pid) - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
@@ -400,68 +415,34 @@ on_accept_error(struct evconnlistener *evl, void *arg)
 	    LOG_ESC(strerror(EVUTIL_SOCKET_ERROR())));
 }
 
-/* nftw(3) has no argument for callbacks: the owner to give files to. */
-static uid_t chown_uid;
-static gid_t chown_gid;
-static const char *chown_skip; /* <data_dir>/mail: its contents are ours */
-
-static int
-chown_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)type;
-	(void)ftw;
-	if ((st->st_uid != chown_uid || st->st_gid != chown_gid) &&
-	    lchown(path, chown_uid, chown_gid) == -1)
-		fatal("chown %s: %s", path, strerror(errno));
-	if (strcmp(path, chown_skip) == 0)
-		return FTW_SKIP_SUBTREE;
-	return FTW_CONTINUE;
-}
-
 /*
- * Give data_dir to the unprivileged user: files root made (the user
- * database written by `tern user add`, queue control requests, the
- * generated TLS key) must stay readable after the drop. Mailboxes below
- * mail/ are only ever created after the drop, so their (possibly many)
- * files are not walked.
+ * Root with `user =`: hand data_dir over (never walking it, issue 14) and
+ * become the user. Privileges stay only when there is no one to drop to.
  */
 static void
-drop_privileges(const struct conf *conf, const char *mdir)
+drop_privileges(const struct conf *conf, const struct privdrop_user *pu)
 {
-	struct passwd *pw;
-	uid_t r, e, s;
+	struct why why;
 
-	if (conf->user == NULL || geteuid() != 0)
+	if (pu == NULL)
 		return;
-	pw = getpwnam(conf->user);
-	if (pw == NULL)
-		fatal("user %s: no such user; create it (adduser --system "
-		      "%s) or remove `user =`",
-		    conf->user, conf->user);
-	chown_uid = pw->pw_uid;
-	chown_gid = pw->pw_gid;
-	chown_skip = mdir;
-	if (nftw(conf->data_dir, chown_one, 16, FTW_PHYS | FTW_ACTIONRETVAL) ==
-	    -1)
-		fatal("chown %s to %s: %s", conf->data_dir, conf->user,
-		    strerror(errno));
-	if (setgroups(1, &pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-		fatal("drop privileges to %s: %s", conf->user,
-		    strerror(errno));
-	if (getresuid(&r, &e, &s) == -1 || r != pw->pw_uid ||
-	    e != pw->pw_uid || s != pw->pw_uid)
-		fatal("drop privileges to %s: uid still %u", conf->user,
-		    (unsigned)geteuid());
-	/*
-	 * The kernel marks a process that changed uid as not dumpable; with
-	 * root gone for good, let a PANIC leave its core (STYLE 2.7), and
-	 * let LeakSanitizer inspect the process in tests.
-	 */
-	(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-	log_info("event=privileges_dropped user=%s uid=%u", LOG_ESC(conf->user),
-	    (unsigned)pw->pw_uid);
+	if (privdrop_become(pu, conf->data_dir, &why) == -1)
+		fatal("%s", why.text);
+	log_info("event=privileges_dropped user=%s uid=%u", LOG_ESC(pu->name),
+	    (unsigned)pu->uid);
+}
+
+static struct tls *
+load_tls(const struct conf *conf)
+{
+	struct why why;
+	struct tls *t = tls_new(conf, &why);
+
+	if (t == NULL)
+		fatal("TLS: %s; fix [tls] cert and key, or remove them to use "
+		      "a self-signed certificate",
+		    why.text);
+	return t;
 }
 
 static void *
@@ -584,14 +565,14 @@ struct signals {
 static int
 reload(struct server *srv, struct buf *out)
 {
+	struct why why;
 	int rc = 0;
 
-	if (log_reopen() == -1) {
-		log_warn("event=log_reopen_failed error=%s",
-		    LOG_ESC(strerror(errno)));
+	if (log_reopen(&why) == -1) {
+		log_warn("event=log_reopen_failed error=%s", LOG_ESC(why.text));
 		if (out != NULL)
 			(void)buf_printf(out, "log file: reopen failed: %s\n",
-			    strerror(errno));
+			    why.text);
 		rc = -1;
 	}
 	log_info("event=reload what=logs");
@@ -697,13 +678,15 @@ server_run(struct conf *conf)
 	const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
 	char qdir[4096], mdir[4096], dbpath[4096], ctlpath[4096];
 	char status[300];
+	struct privdrop_user pu;
 	struct why why;
 	struct pickup *pk;
+	int drop;
 	struct dir *d;
 	size_t i, j, k;
 
-	if (conf->log_file != NULL && log_open(conf->log_file) == -1)
-		fatal("log_file %s: %s", conf->log_file, strerror(errno));
+	if (conf->log_file != NULL && log_open(conf->log_file, &why) == -1)
+		fatal("log_file: %s", why.text);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(conf);
 	memset(&srv, 0, sizeof(srv));
@@ -712,15 +695,14 @@ server_run(struct conf *conf)
 	atomic_init(&srv.nconn, 0);
 	atomic_init(&srv.next_sid, 1);
 
-	if (fsutil_mkdirs(conf->data_dir, 0750, &why) == -1)
+	if ((drop = privdrop_lookup(conf, &pu, &why)) == -1)
+		fatal("%s", why.text);
+	if (privdrop_data_dir(conf->data_dir, drop ? &pu : NULL, &why) == -1)
 		fatal("%s; check data_dir and permissions", why.text);
 	path_join(qdir, sizeof(qdir), conf->data_dir, "queue");
 	path_join(mdir, sizeof(mdir), conf->data_dir, "mail");
 	path_join(dbpath, sizeof(dbpath), conf->data_dir, "tern.db");
-	if (fsutil_mkdirs(mdir, 0750, &why) == -1)
-		fatal("%s; check data_dir and permissions", why.text);
-	fsutil_spread_subdirs(mdir); /* domains: unrelated, as in /home */
-	srv.lockfd = lock_data_dir(conf->data_dir);
+	srv.lockfd = lock_data_dir(conf->data_dir, drop ? &pu : NULL);
 
 	/* Bind everything first: a port in use is a start-up error. */
 	srv.nloops = loop_count(conf);
@@ -739,17 +721,26 @@ server_run(struct conf *conf)
 			srv.listeners[k].fd = bind_one(&conf->listeners[j]);
 		}
 
-	/* The key may be root's: load it before dropping privileges. */
-	if (uses_tls(conf) && (srv.tls = tls_new(conf, &why)) == NULL)
-		fatal("TLS: %s; fix [tls] cert and key, or remove them to use "
-		      "a self-signed certificate",
-		    why.text);
+	/* A configured key may be root's: load it before dropping. */
+	if (uses_tls(conf) && conf->tls.cert != NULL)
+		srv.tls = load_tls(conf);
 	srv.authf = authfail_new(&conf->limits, AUTHFAIL_ENTRIES_MAX);
 	limits_new(&srv, &conf->limits);
 	conf_warnings(conf, log_config_warning, NULL);
 	conf_secrets_warnings(conf, log_config_warning, NULL);
 
-	drop_privileges(conf, mdir);
+	drop_privileges(conf, drop ? &pu : NULL);
+
+	/*
+	 * Below data_dir, what is missing is made now, by the user tern
+	 * runs as; root only made data_dir itself.
+	 */
+	if (fsutil_mkdirs(mdir, 0750, &why) == -1)
+		fatal("%s; check data_dir and permissions", why.text);
+	fsutil_spread_subdirs(mdir); /* domains: unrelated, as in /home */
+	/* The self-signed key is ours: made and loaded without root. */
+	if (uses_tls(conf) && srv.tls == NULL)
+		srv.tls = load_tls(conf);
 
 	/*
 	 * As the user we now are, so that a reload (which cannot be root)

@@ -6,7 +6,11 @@
  * to use; every current client accepts it), names the host name in CN
  * and subjectAltName, and is valid for ten years: it exists so that
  * STARTTLS works out of the box, not to be verified.
- * Trust: configuration paths; runs as root at start.
+ * Trust: configuration paths. A configured cert and key are read as root
+ * at start, through links if they are links (certbot's live/ is made of
+ * them): reading the operator's files is not the danger. The self-signed
+ * pair in <data_dir>/tls/ is made and read after the privilege drop, by
+ * the user tern runs as, so that root never writes below data_dir.
  */
 #include "server/tls.h"
 

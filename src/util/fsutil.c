@@ -7,7 +7,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include "util/str.h"
 
 int
 fsutil_write_all(int fd, const void *p, size_t n)
@@ -101,4 +104,115 @@ fsutil_spread_subdirs(const char *path)
 		(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
 	}
 	(void)close(fd);
+}
+
+bool
+fsutil_dir_is_private(int dfd, const char *path, uid_t also, struct why *why)
+{
+	struct stat st;
+
+	if (fstat(dfd, &st) == -1) {
+		why_set(why, WHY_TEMP, errno, "stat %.150s", path);
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		why_set(why, WHY_PERM, 0, "%.150s is not a directory", path);
+		return false;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid() &&
+	    (also == (uid_t)-1 || st.st_uid != also)) {
+		why_set(why, WHY_PERM, 0,
+		    "%.150s is owned by uid %u; only root or tern's own user "
+		    "may own it",
+		    path, (unsigned)st.st_uid);
+		return false;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		why_set(why, WHY_PERM, 0,
+		    "%.150s is writable by others (mode %04o); chmod go-w it "
+		    "or choose another directory",
+		    path, (unsigned)(st.st_mode & 07777));
+		return false;
+	}
+	return true;
+}
+
+/* The null device: writing to it is discarding, whoever asks. */
+static bool
+is_dev_null(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && major(st->st_rdev) == 1 &&
+	       minor(st->st_rdev) == 3;
+}
+
+static int
+refuse_type(const char *path, const struct stat *st, struct why *why)
+{
+	if (S_ISLNK(st->st_mode))
+		return why_set(why, WHY_PERM, 0,
+		    "%.150s is a symbolic link; name the file itself", path);
+	return why_set(why, WHY_PERM, 0,
+	    "%.150s is not a regular file; name a file tern may append to",
+	    path);
+}
+
+int
+fsutil_open_private(const char *path, int flags, mode_t mode, struct why *why)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/'), *base;
+	struct stat st;
+	size_t n;
+	int dfd, fd, err;
+
+	if (slash == NULL) {
+		(void)strlcpy(dir, ".", sizeof(dir));
+		base = path;
+	} else {
+		n = slash == path ? 1 : (size_t)(slash - path); /* "/x" */
+		if (n >= sizeof(dir))
+			return why_set(why, WHY_PERM, ENAMETOOLONG, "%.150s",
+			    path);
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+		base = slash + 1;
+	}
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return why_set(why, WHY_PERM, EISDIR, "%.150s", path);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
+		return why_set(why, WHY_TEMP, errno, "open directory %.150s",
+		    dir);
+	if (!fsutil_dir_is_private(dfd, dir, (uid_t)-1, why)) {
+		(void)close(dfd);
+		return -1;
+	}
+	/* For a clear refusal; the fstat of what we open decides. */
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISREG(st.st_mode) && !is_dev_null(&st)) {
+		(void)close(dfd);
+		return refuse_type(path, &st, why);
+	}
+	/* O_NONBLOCK: a FIFO must not hang start-up before it is refused. */
+	fd = openat(dfd, base, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	    mode);
+	err = errno;
+	(void)close(dfd);
+	if (fd == -1 && err == ELOOP)
+		return why_set(why, WHY_PERM, 0,
+		    "%.150s is a symbolic link; name the file itself", path);
+	if (fd == -1)
+		return why_set(why, WHY_TEMP, err, "open %.150s", path);
+	if (fstat(fd, &st) == -1) {
+		err = errno;
+		(void)close(fd);
+		return why_set(why, WHY_TEMP, err, "stat %.150s", path);
+	}
+	if (!S_ISREG(st.st_mode) && !is_dev_null(&st)) {
+		(void)close(fd);
+		return refuse_type(path, &st, why);
+	}
+	if ((flags & O_NONBLOCK) == 0)
+		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/fsutil.h"
 #include "util/str.h"
 #include "util/utf8.h"
 
@@ -33,7 +34,7 @@ static bool verbose;
 static pthread_mutex_t log_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 int
-log_open(const char *path)
+log_open(const char *path, struct why *why)
 {
 	int fd;
 
@@ -41,7 +42,9 @@ log_open(const char *path)
 		log_fd = 2;
 		return 0;
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* Opened as root at start: see fsutil_open_private() for why. */
+	fd =
+	    fsutil_open_private(path, O_WRONLY | O_APPEND | O_CREAT, 0640, why);
 	if (fd == -1)
 		return -1;
 	pthread_mutex_lock(&log_mtx);
@@ -57,11 +60,11 @@ log_open(const char *path)
 }
 
 int
-log_reopen(void)
+log_reopen(struct why *why)
 {
 	if (log_path == NULL)
 		return 0;
-	return log_open(log_path);
+	return log_open(log_path, why);
 }
 
 void

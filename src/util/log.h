@@ -33,10 +33,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Log to stderr (the default) or append to `path`; -1 if it can't open. */
-int log_open(const char *path);
-/* Reopen the file given to log_open() (SIGHUP, log rotation). */
-int log_reopen(void);
+#include "util/why.h"
+
+/*
+ * Log to stderr (path NULL, the default) or append to `path`, opened with
+ * fsutil_open_private(): never through a symbolic link, only a regular
+ * file (or /dev/null) in a directory nobody but root or us can write.
+ * 0, or -1 with why (may be NULL) naming the path; the old log stays.
+ */
+int log_open(const char *path, struct why *);
+/* Reopen the file given to log_open() (SIGHUP, log rotation); the same. */
+int log_reopen(struct why *);
 void log_set_verbose(bool);
 bool log_is_verbose(void);
 

@@ -146,7 +146,7 @@ init(void)
 
 	echo = getenv("TERN_FUZZ_ECHO") != NULL;
 	/* Quiet, but with the verbose paths (escaping peer text) on. */
-	if (log_open("/dev/null") == -1)
+	if (log_open("/dev/null", NULL) == -1)
 		abort();
 	log_set_verbose(true);
 

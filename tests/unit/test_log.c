@@ -366,7 +366,7 @@ static int
 close_log(void **state)
 {
 	(void)state;
-	(void)log_open(NULL);
+	(void)log_open(NULL, NULL);
 	testutil_rmtree(logdir);
 	return 0;
 }
@@ -375,7 +375,7 @@ static void
 fresh_log(void)
 {
 	(void)unlink(logpath);
-	assert_int_equal(log_open(logpath), 0);
+	assert_int_equal(log_open(logpath, NULL), 0);
 }
 
 /* A raw line break from a careless caller still makes one line. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 
 #include "util/buf.h"
 #include "util/dirwatch.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/why.h"
@@ -221,6 +224,173 @@ test_dirwatch(void **state)
 	dirwatch_free(w);
 }
 
+/*
+ * fsutil_open_private (issue 14): what root may open for writing. Each
+ * case makes `name` in a fresh private directory of mode `dir_mode`.
+ */
+enum mk {
+	MK_NONE,
+	MK_FILE,
+	MK_LINK,     /* to a file of ours */
+	MK_DANGLING, /* to a name that does not exist: create through it */
+	MK_FIFO,
+	MK_DIR,
+};
+
+static const struct private_case {
+	const char *name;
+	mode_t dir_mode;
+	enum mk mk;
+	int flags;
+	const char *want; /* NULL: opens; else a piece of why.text */
+} private_cases[] = {
+	{ "file", 0700, MK_FILE, O_WRONLY | O_APPEND, NULL },
+	{ "create", 0755, MK_NONE, O_WRONLY | O_APPEND | O_CREAT, NULL },
+	{ "missing", 0700, MK_NONE, O_WRONLY, "No such file" },
+	{ "link", 0700, MK_LINK, O_WRONLY | O_APPEND, "symbolic link" },
+	{ "dangling-link", 0700, MK_DANGLING, O_WRONLY | O_CREAT,
+	    "symbolic link" },
+	{ "fifo", 0700, MK_FIFO, O_WRONLY | O_APPEND, "not a regular" },
+	{ "fifo-read", 0700, MK_FIFO, O_RDONLY, "not a regular" },
+	{ "directory", 0700, MK_DIR, O_RDONLY, "not a regular" },
+	{ "group-writable", 0770, MK_FILE, O_WRONLY, "writable by others" },
+	{ "world-writable", 0777, MK_FILE, O_WRONLY, "writable by others" },
+	{ "sticky-tmp", 01777, MK_FILE, O_WRONLY, "writable by others" },
+	{ "other-write-only", 0702, MK_FILE, O_WRONLY, "writable by others" },
+	{ "sticky-private", 01700, MK_FILE, O_WRONLY, NULL },
+};
+
+static void
+test_open_private(void **state)
+{
+	char dir[] = "/tmp/tern-private-XXXXXX", path[128], other[128];
+	struct why why;
+	struct stat st;
+	size_t i;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(other, sizeof(other), "%s.other", dir);
+	for (i = 0; i < sizeof(private_cases) / sizeof(private_cases[0]); i++) {
+		const struct private_case *c = &private_cases[i];
+
+		(void)snprintf(path, sizeof(path), "%s/f", dir);
+		assert_int_equal(chmod(dir, 0700), 0);
+		(void)unlink(path);
+		(void)rmdir(path);
+		(void)unlink(other);
+		switch (c->mk) {
+		case MK_FILE:
+			assert_true((fd = creat(path, 0600)) >= 0);
+			(void)close(fd);
+			break;
+		case MK_LINK:
+			assert_true((fd = creat(other, 0600)) >= 0);
+			(void)close(fd);
+			assert_int_equal(symlink(other, path), 0);
+			break;
+		case MK_DANGLING:
+			assert_int_equal(symlink(other, path), 0);
+			break;
+		case MK_FIFO:
+			assert_int_equal(mkfifo(path, 0600), 0);
+			break;
+		case MK_DIR:
+			assert_int_equal(mkdir(path, 0700), 0);
+			break;
+		case MK_NONE:
+			break;
+		}
+		assert_int_equal(chmod(dir, c->dir_mode), 0);
+		why_clear(&why);
+		fd = fsutil_open_private(path, c->flags, 0640, &why);
+		if (c->want == NULL) {
+			if (fd == -1)
+				fail_msg("%s: refused: %s", c->name, why.text);
+			assert_int_equal(fstat(fd, &st), 0);
+			assert_true(S_ISREG(st.st_mode));
+			/* O_NONBLOCK was ours, not the caller's. */
+			assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+			(void)close(fd);
+			continue;
+		}
+		if (fd != -1)
+			fail_msg("%s: opened", c->name);
+		if (strstr(why.text, c->want) == NULL ||
+		    strstr(why.text, dir) == NULL)
+			fail_msg("%s: why is \"%s\"", c->name, why.text);
+		/* Nothing was made through the link. */
+		if (c->mk == MK_DANGLING)
+			assert_int_equal(access(other, F_OK), -1);
+	}
+	assert_int_equal(chmod(dir, 0700), 0);
+	(void)unlink(path);
+	(void)rmdir(path);
+	(void)unlink(other);
+	assert_int_equal(rmdir(dir), 0);
+
+	/* Discarding is allowed; a name with no file part is not. */
+	assert_true(
+	    (fd = fsutil_open_private("/dev/null", O_WRONLY, 0, &why)) >= 0);
+	(void)close(fd);
+	assert_int_equal(fsutil_open_private("/tmp/", O_WRONLY, 0, &why), -1);
+}
+
+/* Root only: a directory someone else owns, unless they are `also`. */
+static void
+test_dir_is_private_owner(void **state)
+{
+	char dir[] = "/tmp/tern-owner-XXXXXX";
+	struct why why;
+	int dfd;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	assert_true((dfd = open(dir, O_PATH | O_DIRECTORY)) >= 0);
+	assert_false(fsutil_dir_is_private(dfd, dir, (uid_t)-1, &why));
+	assert_non_null(strstr(why.text, "owned by uid 65534"));
+	assert_true(fsutil_dir_is_private(dfd, dir, 65534, &why));
+	(void)close(dfd);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* log_open refuses a link and keeps logging where it did. */
+static void
+test_log_open_link(void **state)
+{
+	char dir[] = "/tmp/tern-log-XXXXXX", path[64], target[64];
+	struct why why;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(path, sizeof(path), "%s/tern.log", dir);
+	(void)snprintf(target, sizeof(target), "%s/target", dir);
+	assert_true((fd = creat(target, 0600)) >= 0);
+	(void)close(fd);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(log_open(path, &why), -1);
+	assert_non_null(strstr(why.text, "symbolic link"));
+	log_info("event=test_log_open_link");
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(log_open(path, &why), 0);
+	log_info("event=test_log_open_link");
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size > 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(log_open(NULL, &why), 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(unlink(target), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -232,6 +402,9 @@ main(void)
 		cmocka_unit_test(test_str_printable),
 		cmocka_unit_test(test_why),
 		cmocka_unit_test(test_dirwatch),
+		cmocka_unit_test(test_open_private),
+		cmocka_unit_test(test_dir_is_private_owner),
+		cmocka_unit_test(test_log_open_link),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

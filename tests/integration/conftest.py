@@ -12,6 +12,7 @@ the test unless the exit status is 0 and stderr is free of sanitizer
 reports.
 """
 
+import atexit
 import json
 import os
 import re
@@ -543,6 +544,35 @@ class Server:
         return m.group(1)
 
 
+DEFAULT_USERS = ("alice@example.test", "bob@example.test",
+                 "admin@example.test")
+_user_db_templates = {}  # users -> a tern.db made by `tern user add`
+
+
+def user_db_from_template(srv, users):
+    """Give srv the user database of `users`, copied from one that this
+    test process made once with the binary under test (`tern user add`,
+    each user with PASSWORD): three CLI runs saved per server. Only for
+    the default domains and a server without `user =` (whose data_dir
+    the CLI hands over itself); False means "add them yourself"."""
+    if not users or srv.top.get("user") or srv.domains != DOMAINS:
+        return False
+    key = tuple(users)
+    if key not in _user_db_templates:
+        d = Path(tempfile.mkdtemp(prefix="tern-userdb-"))
+        atexit.register(shutil.rmtree, d, True)
+        tpl = Server(d)
+        tpl.write_config()
+        for u in users:
+            tpl.add_user(u)
+        db = tpl.data_dir / "tern.db"
+        assert db.exists() and not (tpl.data_dir / "tern.db-wal").exists()
+        _user_db_templates[key] = db
+    srv.data_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
+    shutil.copy2(_user_db_templates[key], srv.data_dir / "tern.db")
+    return True
+
+
 @pytest.fixture
 def public_dir():
     """A fresh directory every local user can traverse (mode 0755, in
@@ -575,8 +605,9 @@ def make_server(tmp_path, public_dir):
         srv = Server(path, **kw)
         made.append(srv)
         srv.write_config()
-        for u in users:
-            srv.add_user(u)
+        if not user_db_from_template(srv, users):
+            for u in users:
+                srv.add_user(u)
         if start:
             srv.start()
         return srv

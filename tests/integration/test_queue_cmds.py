@@ -6,6 +6,7 @@ did not happen: no server (69), refused (77), no such message (1)."""
 
 import os
 import pwd
+import shutil
 import subprocess
 import time
 
@@ -127,7 +128,8 @@ def test_flush_reports_count(make_server, sinks):
 
 
 def run_as(user, argv):
-    """argv as `user` (runuser from util-linux), stdin closed."""
+    """argv as `user` (runuser from util-linux: a full switch, PAM and
+    all), stdin closed."""
     return subprocess.run(["runuser", "-u", user, "--"] + argv,
                           capture_output=True, text=True, timeout=30,
                           env=child_env(), stdin=subprocess.DEVNULL)
@@ -151,6 +153,10 @@ def test_control_as_root_and_service_user(make_server, sinks):
                        f"relay.test = 127.0.0.1:{sink.port} tls=none\n",
                        queue=SLOW, top={"user": "nobody"}, public=True)
     os.chmod(srv.conf_path, 0o644)
+    # The build may sit in a directory only root can enter (a fresh
+    # clone in a private temporary directory): the others run a copy.
+    tern = srv.dir / "tern"
+    shutil.copy2(TERN_BIN, tern)
     [qid] = [submit(srv, "alice@example.test", ["x@relay.test"],
                     make_message(to="x@relay.test"))]
     wait_log(srv, "event=deferred")
@@ -163,14 +169,14 @@ def test_control_as_root_and_service_user(make_server, sinks):
     assert st.st_uid == pwd.getpwnam("nobody").pw_uid
     assert st.st_mode & 0o777 == 0o600
     # the service user itself
-    r = run_as("nobody", [TERN_BIN, "-c", str(srv.conf_path), "queue",
+    r = run_as("nobody", [str(tern), "-c", str(srv.conf_path), "queue",
                           "release", qid])
     assert r.returncode == 0, r.stderr
     assert "released" in r.stdout
     sink.wait_messages(1, timeout=10)
     # anyone else: the socket is not theirs
     other = "daemon"
-    r = run_as(other, [TERN_BIN, "-c", str(srv.conf_path), "queue",
+    r = run_as(other, [str(tern), "-c", str(srv.conf_path), "queue",
                        "flush"])
     assert r.returncode == 77, (r.returncode, r.stderr)
     assert "permission denied" in r.stderr

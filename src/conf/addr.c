@@ -121,16 +121,21 @@ int
 conf_set_admin_aliases(struct parse *p, const char *v)
 {
 	struct conf *c = p->c;
-	bool none = false;
 	size_t i;
 
-	/* The file's list replaces the default one. */
-	for (i = 0; i < c->nadmin_aliases; i++)
-		free(c->admin_aliases[i]);
-	c->nadmin_aliases = 0;
-	if (conf_each_word(p, v, admin_item, &none) == 0)
+	/*
+	 * The file's list replaces the default one; like domains, it may
+	 * go on over several lines (a printed config wraps it).
+	 */
+	if (p->admin_line == 0) {
+		for (i = 0; i < c->nadmin_aliases; i++)
+			free(c->admin_aliases[i]);
+		c->nadmin_aliases = 0;
+		p->admin_line = p->lineno;
+	}
+	if (conf_each_word(p, v, admin_item, &p->admin_none) == 0)
 		return 0;
-	if (c->nadmin_aliases == 0 && !none)
+	if (c->nadmin_aliases == 0 && !p->admin_none)
 		return conf_fail(p, p->lineno,
 		    "admin_aliases is empty; write 'none' for no names "
 		    "besides postmaster");
@@ -186,16 +191,13 @@ addr_is_default(const struct conf *c)
 void
 conf_print_addr(const struct conf *c, FILE *fp, unsigned flags)
 {
-	size_t i;
-
 	if (!(flags & CONF_PRINT_ALL) && addr_is_default(c))
 		return;
-	fputs("admin_aliases = ", fp);
 	if (c->nadmin_aliases == 0)
-		fputs("none", fp);
-	for (i = 0; i < c->nadmin_aliases; i++)
-		fprintf(fp, "%s%s", i > 0 ? ", " : "", c->admin_aliases[i]);
-	fputc('\n', fp);
+		fputs("admin_aliases = none\n", fp);
+	else
+		conf_print_list(fp, "admin_aliases",
+		    (const char *const *)c->admin_aliases, c->nadmin_aliases);
 	fprintf(fp, "recipient_delimiter = %s\n",
 	    c->recipient_delimiter != NULL && c->recipient_delimiter[0] != '\0'
 	        ? c->recipient_delimiter

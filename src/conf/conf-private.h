@@ -160,6 +160,8 @@ struct parse {
 	int word_line[CONF_WORD_KEYS_MAX];
 	int own_line;  /* [limits] own_networks, its first line */
 	bool own_none; /* own_networks = none */
+	int admin_line;  /* admin_aliases, its first line */
+	bool admin_none; /* admin_aliases = none */
 	bool failed;
 	struct why *why;
 };
@@ -220,6 +222,9 @@ int conf_set_admin_aliases(struct parse *, const char *v);
 /* recipient_delimiter = CHARS | none. 1, or 0 after conf_fail. */
 int conf_set_delimiter(struct parse *, const char *v);
 void conf_print_addr(const struct conf *, FILE *, unsigned flags);
+/* "KEY = a, b, c" wrapped at CONF_PRINT_WIDTH: KEY repeats per line. */
+void conf_print_list(FILE *, const char *key, const char *const *items,
+    size_t n);
 
 /* route.c */
 

@@ -539,10 +539,11 @@ on_key(void *user, const char *section, const char *key, const char *v)
 	if (p->sect == S_TOP)
 		for (i = 0; i < K_STR_COUNT; i++)
 			if (strcmp(str_keys[i], key) == 0) {
-				/* A long domain list continues on a second
+				/* A long list continues on a second
 				 * "domains =" line: lines are capped. */
 				if (p->str_line[i] != 0 && i != K_DOMAINS &&
-				    i != K_RELAY_NETWORKS)
+				    i != K_RELAY_NETWORKS &&
+				    i != K_ADMIN_ALIASES)
 					return conf_fail(p, p->lineno,
 					    "duplicate key '%s' (first on line "
 					    "%d)",
@@ -684,7 +685,8 @@ next_line(char *str, int num, void *stream)
 	len = (size_t)(e - s);
 	if (num < 3 || len > (size_t)num - 2) {
 		conf_fail(p, p->lineno, "line longer than %d bytes%s", num - 2,
-		    "; continue a long list on another 'domains =' line");
+		    "; a long list (domains, admin_aliases ...) goes on "
+		    "over several lines, each with the key");
 		return NULL;
 	}
 	memcpy(str, s, len);

@@ -162,12 +162,24 @@ print_own_networks(const struct conf *c, FILE *fp, unsigned flags)
 	    NULL, flags);
 }
 
+/*
+ * "key = value"; "key=value" when the spaces would make the line longer
+ * than a loaded one may be (the file may have had it so).
+ */
+static void
+print_kv(FILE *fp, const char *key, const char *v)
+{
+	bool tight = strlen(key) + strlen(v) + 3 > CONF_LINE_MAX;
+
+	fprintf(fp, "%s%s%s\n", key, tight ? "=" : " = ", v);
+}
+
 static void
 print_opt(FILE *fp, const char *key, const char *v, const char *unset,
     unsigned flags)
 {
 	if (v != NULL)
-		fprintf(fp, "%s = %s\n", key, v);
+		print_kv(fp, key, v);
 	else if (flags & CONF_PRINT_ALL)
 		fprintf(fp, "# %s = (not set: %s)\n", key, unset);
 }
@@ -225,10 +237,29 @@ print_tls(const struct conf *c, FILE *fp, unsigned flags)
 }
 
 void
+conf_print_list(FILE *fp, const char *key, const char *const *items,
+    size_t n)
+{
+	size_t i, col = 0;
+
+	for (i = 0; i < n; i++) {
+		if (col > 0 && col + strlen(items[i]) > CONF_PRINT_WIDTH) {
+			fputc('\n', fp);
+			col = 0;
+		}
+		if (col == 0)
+			col = (size_t)fprintf(fp, "%s = %s", key, items[i]);
+		else
+			col += (size_t)fprintf(fp, ", %s", items[i]);
+	}
+	fputc('\n', fp);
+}
+
+void
 conf_print(const struct conf *c, FILE *fp, unsigned flags)
 {
 	bool all = flags & CONF_PRINT_ALL;
-	size_t i, col = 0;
+	size_t i;
 
 	/* A comment is a line too: at most CONF_LINE_MAX bytes. */
 	fprintf(fp, "# tern configuration%s%.160s\n", c->path ? " from " : "",
@@ -237,22 +268,14 @@ conf_print(const struct conf *c, FILE *fp, unsigned flags)
 		fprintf(fp, "# (settings that differ from the defaults; "
 		            "check-config --all shows every one)\n");
 	if (all || !is_default_hostname(c->hostname))
-		fprintf(fp, "hostname = %s\n", c->hostname);
+		print_kv(fp, "hostname", c->hostname);
 	if (all || strcmp(c->data_dir, DEFAULT_DATA_DIR) != 0)
-		fprintf(fp, "data_dir = %s\n", c->data_dir);
-	/* Wrapped: lines are capped at load, "domains" may repeat. */
-	for (i = 0; i < c->ndomains; i++) {
-		if (col > 0 && col + strlen(c->domains[i]) > CONF_PRINT_WIDTH) {
-			fputc('\n', fp);
-			col = 0;
-		}
-		if (col == 0)
-			col =
-			    (size_t)fprintf(fp, "domains = %s", c->domains[i]);
-		else
-			col += (size_t)fprintf(fp, ", %s", c->domains[i]);
-	}
-	fputc('\n', fp);
+		print_kv(fp, "data_dir", c->data_dir);
+	if (c->ndomains > 0)
+		conf_print_list(fp, "domains", (const char *const *)c->domains,
+		    c->ndomains);
+	else
+		fputc('\n', fp);
 	print_opt(fp, "user", c->user, "no privilege drop", flags);
 	print_opt(fp, "postmaster", c->postmaster, "none", flags);
 	conf_print_addr(c, fp, flags);

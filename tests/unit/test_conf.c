@@ -23,6 +23,7 @@
 
 #define LIS "[listener mx]\naddress = 127.0.0.1:2525\n"
 #define BASE "domains = example.org\n" LIS
+#define CONF_TEST_LINE_MAX 198 /* libinih: see test_limits */
 
 struct load_case {
 	const char *name;
@@ -190,8 +191,13 @@ static const struct load_case bad[] = {
 	    "t:1: admin_aliases: 'none' must stand alone" },
 	{ "admin-empty", "admin_aliases = ,\n" BASE,
 	    "t:1: admin_aliases is empty; write 'none'" },
-	{ "admin-dup-key", "admin_aliases = a\nadmin_aliases = b\n" BASE,
-	    "t:2: duplicate key 'admin_aliases'" },
+	{ "admin-none-later", "admin_aliases = a\nadmin_aliases = none\n" BASE,
+	    "t:2: admin_aliases: 'none' must stand alone" },
+	{ "admin-later-after-none",
+	    "admin_aliases = none\nadmin_aliases = b\n" BASE,
+	    "t:2: admin_aliases: 'none' must stand alone" },
+	{ "admin-twice-lines", "admin_aliases = a\nadmin_aliases = A\n" BASE,
+	    "t:2: admin_aliases: 'a' is listed twice" },
 	{ "delim-alnum", "recipient_delimiter = a\n" BASE,
 	    "t:1: recipient_delimiter 'a': 'a' cannot split" },
 	{ "delim-dot", "recipient_delimiter = .\n" BASE,
@@ -604,8 +610,9 @@ test_limits(void **state)
 	conf_free(c);
 	assert_null(load_line(199, &why));
 	assert_string_equal(why.text, "t:4: line longer than 198 bytes; "
-	                              "continue a long list on another "
-	                              "'domains =' line");
+	                              "a long list (domains, admin_aliases "
+	                              "...) goes on over several lines, each "
+	                              "with the key");
 
 	/* Domains: 1000 in all. */
 	c = load_domains(999, &why);
@@ -972,6 +979,31 @@ test_addr_settings(void **state)
 	conf_free(c);
 	round_trip("admin_aliases = none\nrecipient_delimiter = none\n" BASE);
 	round_trip("admin_aliases = a, b\nrecipient_delimiter = +-\n" BASE);
+
+	/* A long list goes on over several lines (found by fuzz_conf: the
+	 * printed list was one line longer than a loaded one may be). */
+	c = load("admin_aliases = a b\nadmin_aliases = c\n" BASE, &why);
+	assert_non_null(c);
+	assert_int_equal(c->nadmin_aliases, 3);
+	assert_string_equal(c->admin_aliases[2], "c");
+	conf_free(c);
+	round_trip("admin_aliases = "
+	           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+	           "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb "
+	           "ccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+	           "\n" BASE);
+	/* A path as long as a line may be, written without spaces. */
+	{
+		char line[512];
+
+		(void)snprintf(line, sizeof(line), "log_file=/%.*s\n" BASE,
+		    CONF_TEST_LINE_MAX - 10,
+		    "llllllllllllllllllllllllllllllllllllllllllllllllllllllllll"
+		    "llllllllllllllllllllllllllllllllllllllllllllllllllllllllll"
+		    "llllllllllllllllllllllllllllllllllllllllllllllllllllllllll"
+		    "llllllllllllllllllllllll");
+		round_trip(line);
+	}
 
 	/* 32 names, then 33. */
 	{

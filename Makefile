@@ -7,7 +7,7 @@
 #                 libtern; PREFIX=/usr/local and DESTDIR honoured
 .POSIX:
 .PHONY: all deps deps-run deps-test build run test unit fuzz fuzz-build \
-	integration bench clean lint lint-ban check-valgrind install
+	integration bench clean lint lint-ban check-valgrind install test-long
 
 PYTHON   = /usr/bin/python3
 BUILD    = build
@@ -57,6 +57,17 @@ test: deps-test $(TBUILD)/build.ninja
 		meson test -C $(TBUILD) --suite unit --print-errorlogs
 	$(MAKE) fuzz FUZZ_SECONDS=5
 	$(MAKE) integration
+
+# What is too long for `make test` (README "Tests"): every fuzzer for
+# FUZZ_LONG seconds, and the load tests at ten times their size
+# (TERN_LONG=1: test_crash_load 20,000 messages and 40 kill -9,
+# test_reload 2,000 messages across 100 reloads). About an hour.
+FUZZ_LONG ?= 300
+test-long: test
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_LONG)
+	TERN_LONG=1 TERN_BIN=$(CURDIR)/$(TBUILD)/tern $(PYTHON) -m pytest -q \
+		tests/integration/test_crash_load.py \
+		tests/integration/test_reload.py
 
 # The integration tests run PYTEST_JOBS at a time (pytest-xdist: each
 # test has its own ports and data_dir), then those marked `serial` alone:

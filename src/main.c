@@ -261,8 +261,14 @@ run(const struct command *c, const struct globals *g, int nargs, char **args)
 	        strcmp(c->name, "reload") == 0) &&
 	    nargs > 1)
 		return bad_usage(c, "unexpected '%s'", args[1]);
-	if ((conf = cli_conf_load("tern", g->path, g->demo, &ret)) == NULL)
+	if ((conf = cli_conf_load("tern", g->path, g->demo, &ret)) == NULL) {
+		/* The file the server would read is broken: say that the
+		 * server, which keeps its own, was not disturbed. */
+		if (strcmp(c->name, "reload") == 0)
+			fprintf(stderr, "tern: reload: the running server was "
+			                "not asked: it keeps its configuration\n");
 		return ret;
+	}
 	/* user, alias, queue, reload: all of them touch data_dir. */
 	if (strcmp(c->name, "serve") != 0 &&
 	    strcmp(c->name, "check-config") != 0)

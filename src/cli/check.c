@@ -646,7 +646,7 @@ check_tls_access(const struct conf *conf, struct check *ck,
 		say(ck, L_WARN,
 		    "[tls] %s %s: %s cannot read it (%s): the server loads it "
 		    "as root at start, but a reload (SIGHUP, after a renewal) "
-		    "runs as %s and keeps the old certificate",
+		    "runs as %s: it is refused and the old certificate stays",
 		    i == 0 ? "cert" : "key", files[i], sv->name,
 		    strerror(errno), sv->name);
 	}

@@ -23,7 +23,6 @@
 
 struct local {
 	struct sched_deliverer d; /* first: the server holds &l->d */
-	const struct conf *conf;
 };
 
 bool
@@ -141,25 +140,25 @@ local_relay(const struct conf *conf, const char *addr, char *dst, size_t dstsz)
 }
 
 static int
-deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
-    struct why *why)
+deliver(void *ctx, const struct conf *conf, const struct spool_env *env,
+    int fd, size_t idx, struct why *why)
 {
-	struct local *l = ctx;
 	const char *addr, *orcpt, *detail, *delivered_to;
 	char path[PATH_MAX], rel[PATH_MAX];
 	struct buf pre;
 	size_t dlen;
 	int n, rc;
 
+	(void)ctx; /* no per-thread state */
 	if (idx >= env->nrcpts)
 		return why_set(why, WHY_PERM, 0, "no recipient %zu", idx);
 	addr = env->rcpts[idx].addr;
-	if (mailbox(l->conf, addr, rel, sizeof(rel), why) == -1)
+	if (mailbox(conf, addr, rel, sizeof(rel), why) == -1)
 		return -1;
-	n = snprintf(path, sizeof(path), "%s/%s", l->conf->data_dir, rel);
+	n = snprintf(path, sizeof(path), "%s/%s", conf->data_dir, rel);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return why_set(why, WHY_TEMP, ENAMETOOLONG,
-		    "mailbox path too long below %s", l->conf->data_dir);
+		    "mailbox path too long below %s", conf->data_dir);
 	/*
 	 * A subaddress (alice+news@, resolved to the mailbox alice@):
 	 * Delivered-To keeps the address as it was given, and the folder
@@ -168,7 +167,7 @@ deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
 	orcpt = env->rcpts[idx].orcpt;
 	delivered_to = addr;
 	if (orcpt != NULL &&
-	    subaddr_detail(addr, orcpt, l->conf->recipient_delimiter, &detail,
+	    subaddr_detail(addr, orcpt, conf->recipient_delimiter, &detail,
 	        &dlen)) {
 		delivered_to = orcpt;
 		pick_folder(path, sizeof(path), detail, dlen);
@@ -195,12 +194,11 @@ deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
 }
 
 struct sched_deliverer *
-local_deliverer_new(const struct conf *conf)
+local_deliverer_new(void)
 {
 	struct local *l;
 
 	l = xcalloc(1, sizeof(*l));
-	l->conf = conf;
 	l->d.thread_init = thread_init;
 	l->d.thread_fini = thread_fini;
 	l->d.deliver = deliver;

@@ -24,8 +24,11 @@
 struct conf;
 struct sched_deliverer;
 
-/* Never NULL; conf must outlive it. Free with local_deliverer_free(). */
-struct sched_deliverer *local_deliverer_new(const struct conf *);
+/*
+ * Maildir delivery below the data_dir of the configuration each call is
+ * given. Never NULL. Free with local_deliverer_free().
+ */
+struct sched_deliverer *local_deliverer_new(void);
 void local_deliverer_free(struct sched_deliverer *);
 
 /*

@@ -24,18 +24,16 @@
 #include "util/xmalloc.h"
 
 struct nexthop {
-	const struct conf *conf;
 	SSL_CTX *ctx_may, *ctx_verify;
 };
 
 struct nexthop *
-nexthop_new(const struct conf *conf)
+nexthop_new(void)
 {
 	struct nexthop *nh = xcalloc(1, sizeof(*nh));
 	struct why why;
 	char esc[300];
 
-	nh->conf = conf;
 	why_clear(&why);
 	if ((nh->ctx_may = client_tls_ctx_new(false, NULL, &why)) == NULL ||
 	    (nh->ctx_verify = client_tls_ctx_new(true, NULL, &why)) == NULL)
@@ -63,7 +61,7 @@ domain_of(const char *addr)
 }
 
 void
-nexthop_route(const struct nexthop *nh, const char *addr,
+nexthop_route(const struct conf *conf, const char *addr,
     struct nexthop_target *t)
 {
 	const char *dom = domain_of(addr);
@@ -71,12 +69,12 @@ nexthop_route(const struct nexthop *nh, const char *addr,
 
 	memset(t, 0, sizeof(*t));
 	t->domain = dom;
-	rt = conf_route_find(nh->conf, dom);
+	rt = conf_route_find(conf, dom);
 	/* "*" is for other domains; our own go to their Maildirs. */
 	if (rt != NULL && strcmp(rt->domain, "*") == 0 &&
-	    conf_is_local_domain(nh->conf, dom))
+	    conf_is_local_domain(conf, dom))
 		rt = NULL;
-	if (rt == NULL && conf_is_local_domain(nh->conf, dom))
+	if (rt == NULL && conf_is_local_domain(conf, dom))
 		return;
 	t->route = rt;
 	if (rt != NULL)
@@ -117,11 +115,10 @@ cap_min(unsigned a, unsigned b)
 
 /* Session options for a route (NULL: MX) and a peer name. */
 static void
-conn_opts(const struct nexthop *nh, const struct conf_route *rt,
-    const char *peer, unsigned timeout_cap, struct client_conn_opts *o)
+conn_opts(const struct nexthop *nh, const struct conf *conf,
+    const struct conf_route *rt, const char *peer, unsigned timeout_cap,
+    struct client_conn_opts *o)
 {
-	const struct conf *conf = nh->conf;
-
 	memset(o, 0, sizeof(*o));
 	o->proto.helo = conf->hostname;
 	o->proto.peer = peer;
@@ -158,19 +155,18 @@ sa_len(const struct sockaddr_storage *ss)
 	                                  : sizeof(struct sockaddr_un);
 }
 
+/* dns_server needs a restart (a thread keeps its resolver). */
 static struct dns *
-thread_dns(const struct nexthop *nh, struct dns **dnsp, struct why *why)
+thread_dns(const struct conf *c, struct dns **dnsp, struct why *why)
 {
-	const struct conf *c = nh->conf;
-
 	if (*dnsp == NULL)
 		*dnsp = dns_new(c->dns_server, c->queue.remote_timeout, why);
 	return *dnsp;
 }
 
 struct client_conn *
-nexthop_open(const struct nexthop *nh, struct dns **dnsp,
-    const struct nexthop_target *t, unsigned timeout_cap,
+nexthop_open(const struct nexthop *nh, const struct conf *conf,
+    struct dns **dnsp, const struct nexthop_target *t, unsigned timeout_cap,
     struct nexthop_peer *peer, struct why *why)
 {
 	const struct conf_route *rt = t->route;
@@ -194,7 +190,7 @@ nexthop_open(const struct nexthop *nh, struct dns **dnsp,
 		su->sun_family = AF_UNIX;
 		(void)strlcpy(su->sun_path, rt->path, sizeof(su->sun_path));
 		(void)strlcpy(peer->addr, rt->path, sizeof(peer->addr));
-		conn_opts(nh, rt, rt->path, timeout_cap, &o);
+		conn_opts(nh, conf, rt, rt->path, timeout_cap, &o);
 		return client_open(&o, (struct sockaddr *)su, sizeof(*su), NULL,
 		    why);
 	}
@@ -204,7 +200,7 @@ nexthop_open(const struct nexthop *nh, struct dns **dnsp,
 		nmx = 1;
 		port = rt->port;
 	} else {
-		if ((dns = thread_dns(nh, dnsp, why)) == NULL)
+		if ((dns = thread_dns(conf, dnsp, why)) == NULL)
 			return NULL;
 		if (dns_mx(dns, t->domain, mx, &nmx, why) != DNS_OK)
 			return NULL;
@@ -212,7 +208,7 @@ nexthop_open(const struct nexthop *nh, struct dns **dnsp,
 	why_set(why, WHY_TEMP, 0, "no mail host for %s", t->domain);
 	for (h = 0; h < nmx; h++) {
 		if (!is_ip(mx[h].host) && dns == NULL &&
-		    (dns = thread_dns(nh, dnsp, why)) == NULL)
+		    (dns = thread_dns(conf, dnsp, why)) == NULL)
 			return NULL;
 		st = dns_addrs(dns, mx[h].host, port, addrs, &na, &w);
 		if (st != DNS_OK) {
@@ -221,7 +217,7 @@ nexthop_open(const struct nexthop *nh, struct dns **dnsp,
 			continue;
 		}
 		all_perm = false;
-		conn_opts(nh, rt, mx[h].host, timeout_cap, &o);
+		conn_opts(nh, conf, rt, mx[h].host, timeout_cap, &o);
 		(void)strlcpy(peer->host, mx[h].host, sizeof(peer->host));
 		peer->port = port;
 		for (a = 0; a < na; a++) {

@@ -55,16 +55,16 @@ struct nexthop_peer {
 struct nexthop;
 
 /*
- * Routing and session set-up for conf (which must outlive it), with its
- * TLS client contexts. Never NULL: without TLS contexts (logged), only
- * plain sessions are possible.
+ * Session set-up with its TLS client contexts; routes and options come
+ * from the configuration given to each call. Never NULL: without TLS
+ * contexts (logged), only plain sessions are possible.
  */
-struct nexthop *nexthop_new(const struct conf *);
+struct nexthop *nexthop_new(void);
 void nexthop_free(struct nexthop *); /* NULL is fine */
 
 /* The next hop of `addr` (local@domain) into *t; t->domain points into
  * addr. */
-void nexthop_route(const struct nexthop *, const char *addr,
+void nexthop_route(const struct conf *, const char *addr,
     struct nexthop_target *t);
 
 /*
@@ -77,9 +77,9 @@ void nexthop_route(const struct nexthop *, const char *addr,
  * [queue] remote_timeout. NULL with why: WHY_PERM only when DNS says no
  * host can exist (NXDOMAIN, null MX, no address at all).
  */
-struct client_conn *nexthop_open(const struct nexthop *, struct dns **dnsp,
-    const struct nexthop_target *t, unsigned timeout_cap,
-    struct nexthop_peer *peer_out, struct why *);
+struct client_conn *nexthop_open(const struct nexthop *,
+    const struct conf *, struct dns **dnsp, const struct nexthop_target *t,
+    unsigned timeout_cap, struct nexthop_peer *peer_out, struct why *);
 
 /*
  * Where a session went, as Postfix's relay= says it: "smtp:HOST[IP]:PORT"

@@ -40,6 +40,12 @@ _Static_assert(NEXTHOP_RELAY_MAX <= SCHED_RELAY_MAX,
 
 struct idle {
 	struct client_conn *c;
+	/*
+	 * The configuration c was opened with (a reference: its strings,
+	 * helo and AUTH among them, stay valid). Only a pass on the same
+	 * one reuses c; after a reload the session is closed instead.
+	 */
+	const struct conf *conf;
 	struct nexthop_peer peer; /* where c goes: for relay= */
 	int64_t since_ms;
 	struct idle *next;
@@ -54,7 +60,6 @@ struct dest {
 
 struct remote {
 	struct sched_deliverer d; /* first: the server holds &r->d */
-	const struct conf *conf;
 	struct sched_deliverer *local;
 	struct nexthop *nh;
 	pthread_mutex_t mtx;
@@ -129,6 +134,7 @@ close_list(struct idle *i)
 	for (; i != NULL; i = next) {
 		next = i->next;
 		client_close(i->c);
+		conf_unref(i->conf);
 		free(i);
 	}
 }
@@ -187,16 +193,17 @@ reaper_main(void *arg)
 
 /*
  * Wait for a session slot to key; *reuse_out gets an idle session (and
- * *peer_out where it goes) or NULL. -1 when no slot came free in time.
+ * *peer_out where it goes) opened with conf, or NULL. -1 when no slot
+ * came free in time.
  */
 static int
-slot_take(struct remote *r, const char *key, struct client_conn **reuse_out,
-    struct nexthop_peer *peer_out)
+slot_take(struct remote *r, const struct conf *conf, const char *key,
+    struct client_conn **reuse_out, struct nexthop_peer *peer_out)
 {
 	struct dest *d;
-	struct idle *i, *stale;
+	struct idle *i, *stale, **pp;
 	struct timespec ts;
-	unsigned limit = r->conf->queue.destination_concurrency;
+	unsigned limit = conf->queue.destination_concurrency;
 	int rc = 0;
 
 	*reuse_out = NULL;
@@ -205,14 +212,24 @@ slot_take(struct remote *r, const char *key, struct client_conn **reuse_out,
 	pthread_mutex_lock(&r->mtx);
 	stale = reap_locked(r, false);
 	d = dest_get(r, key);
+	/* Sessions of an older configuration are closed, not reused. */
+	for (pp = &d->idle; (i = *pp) != NULL;)
+		if (i->conf != conf) {
+			*pp = i->next;
+			i->next = stale;
+			stale = i;
+			r->nidle--;
+		} else
+			pp = &i->next;
 	while (d->idle == NULL && d->active >= (limit ? limit : 1) && rc == 0)
 		rc = pthread_cond_timedwait(&r->cv, &r->mtx, &ts);
-	if (d->idle != NULL) {
+	if (d->idle != NULL && d->idle->conf == conf) {
 		i = d->idle;
 		d->idle = i->next;
 		r->nidle--;
 		*reuse_out = i->c;
 		*peer_out = i->peer;
+		conf_unref(i->conf);
 		free(i);
 		d->active++;
 		rc = 0;
@@ -227,12 +244,12 @@ slot_take(struct remote *r, const char *key, struct client_conn **reuse_out,
 }
 
 /*
- * Give the slot back, and the session (to peer) when it can carry more
- * mail.
+ * Give the slot back, and the session (to peer, opened with conf) when
+ * it can carry more mail.
  */
 static void
-slot_give(struct remote *r, const char *key, struct client_conn *c,
-    const struct nexthop_peer *peer)
+slot_give(struct remote *r, const struct conf *conf, const char *key,
+    struct client_conn *c, const struct nexthop_peer *peer)
 {
 	struct idle *i = NULL, *stale;
 	struct dest *d;
@@ -243,6 +260,7 @@ slot_give(struct remote *r, const char *key, struct client_conn *c,
 	if (c != NULL && r->nidle < IDLE_MAX) {
 		i = xcalloc(1, sizeof(*i));
 		i->c = c;
+		i->conf = conf_ref(conf);
 		i->peer = *peer;
 		i->since_ms = mono_ms();
 		i->next = d->idle;
@@ -317,8 +335,9 @@ reply_copy(const struct client_reply *cr, const char *mta, const char *relay,
 
 /* One transaction for recipients idx[0..n) of env that share t. */
 static void
-deliver_group(struct rthread *th, const struct spool_env *env, int fd,
-    const struct nexthop_target *t, const size_t *idx, size_t n, struct why *whys,
+deliver_group(struct rthread *th, const struct conf *conf,
+    const struct spool_env *env, int fd, const struct nexthop_target *t,
+    const size_t *idx, size_t n, struct why *whys,
     struct sched_reply *replies)
 {
 	struct remote *r = th->r;
@@ -353,19 +372,19 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 	m.ret = env->dsn_ret;
 	m.envid = env->envid;
 	memset(&peer, 0, sizeof(peer));
-	if (slot_take(r, t->key, &c, &peer) == -1) {
+	if (slot_take(r, conf, t->key, &c, &peer) == -1) {
 		for (i = 0; i < n; i++)
 			why_set(&whys[i], WHY_TEMP, 0,
 			    "%s: all %u sessions busy", t->key,
-			    r->conf->queue.destination_concurrency);
+			    conf->queue.destination_concurrency);
 		free(cr);
 		free(rc);
 		return;
 	}
 	reused = c != NULL;
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (c == NULL && (c = nexthop_open(r->nh, &th->dns, t, 0, &peer,
-		                      &why)) == NULL) {
+		if (c == NULL && (c = nexthop_open(r->nh, conf, &th->dns, t, 0,
+		                      &peer, &why)) == NULL) {
 			for (i = 0; i < n; i++)
 				whys[i] = why;
 			break;
@@ -410,14 +429,15 @@ deliver_group(struct rthread *th, const struct spool_env *env, int fd,
 	    LOG_ESC(peer.addr[0] ? peer.addr : "-"),
 	    c != NULL && client_is_tls(c) ? "yes" : "no", reused ? "yes" : "no",
 	    n, ok, i < n ? " reason=" : "", i < n ? LOG_ESC(whys[i].text) : "");
-	slot_give(r, t->key, c, &peer);
+	slot_give(r, conf, t->key, c, &peer);
 	free(cr);
 	free(rc);
 }
 
 static void
-deliver_many(void *ctx, const struct spool_env *env, int fd, const size_t *idx,
-    size_t n, struct why *whys, struct sched_reply *replies)
+deliver_many(void *ctx, const struct conf *conf, const struct spool_env *env,
+    int fd, const size_t *idx, size_t n, struct why *whys,
+    struct sched_reply *replies)
 {
 	struct rthread *th = ctx;
 	struct remote *r = th->r;
@@ -434,18 +454,18 @@ deliver_many(void *ctx, const struct spool_env *env, int fd, const size_t *idx,
 	gw = xcalloc(n, sizeof(*gw));
 	gr = xcalloc(n, sizeof(*gr));
 	for (k = 0; k < n; k++)
-		nexthop_route(r->nh, env->rcpts[idx[k]].addr, &ts[k]);
+		nexthop_route(conf, env->rcpts[idx[k]].addr, &ts[k]);
 	for (k = 0; k < n; k++) {
 		if (done[k])
 			continue;
 		if (ts[k].key[0] == '\0') {
 			why_clear(&whys[k]);
-			if (r->local->deliver(th->local_ctx, env, fd, idx[k],
-			        &whys[k]) == 0)
+			if (r->local->deliver(th->local_ctx, conf, env, fd,
+			        idx[k], &whys[k]) == 0)
 				why_clear(&whys[k]);
 			else if (whys[k].kind == WHY_NONE)
 				whys[k].kind = WHY_TEMP;
-			local_relay(r->conf, env->rcpts[idx[k]].addr,
+			local_relay(conf, env->rcpts[idx[k]].addr,
 			    replies[k].relay, sizeof(replies[k].relay));
 			done[k] = true;
 			continue;
@@ -456,7 +476,7 @@ deliver_many(void *ctx, const struct spool_env *env, int fd, const size_t *idx,
 				pos[m++] = j;
 				done[j] = true;
 			}
-		deliver_group(th, env, fd, &ts[k], gidx, m, gw, gr);
+		deliver_group(th, conf, env, fd, &ts[k], gidx, m, gw, gr);
 		for (j = 0; j < m; j++) {
 			whys[pos[j]] = gw[j];
 			replies[pos[j]] = gr[j];
@@ -471,24 +491,23 @@ deliver_many(void *ctx, const struct spool_env *env, int fd, const size_t *idx,
 }
 
 static int
-deliver_one(void *ctx, const struct spool_env *env, int fd, size_t idx,
-    struct why *why)
+deliver_one(void *ctx, const struct conf *conf, const struct spool_env *env,
+    int fd, size_t idx, struct why *why)
 {
 	struct sched_reply rep;
 
 	memset(&rep, 0, sizeof(rep)); /* deliver_many()'s contract */
-	deliver_many(ctx, env, fd, &idx, 1, why, &rep);
+	deliver_many(ctx, conf, env, fd, &idx, 1, why, &rep);
 	return why->kind == WHY_NONE ? 0 : -1;
 }
 
 struct sched_deliverer *
-remote_deliverer_new(const struct conf *conf, struct sched_deliverer *local)
+remote_deliverer_new(struct sched_deliverer *local)
 {
 	struct remote *r;
 	pthread_condattr_t ca;
 
 	r = xcalloc(1, sizeof(*r));
-	r->conf = conf;
 	r->local = local;
 	r->d.thread_init = thread_init;
 	r->d.thread_fini = thread_fini;
@@ -503,7 +522,7 @@ remote_deliverer_new(const struct conf *conf, struct sched_deliverer *local)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->reap_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	r->nh = nexthop_new(conf);
+	r->nh = nexthop_new();
 	if (pthread_create(&r->reaper, NULL, reaper_main, r) == 0)
 		r->reaper_started = true;
 	else /* each delivery still reaps what has waited too long */

@@ -23,11 +23,11 @@ struct conf;
 struct sched_deliverer;
 
 /*
- * A routing deliverer that takes ownership of `local` (freed with it).
- * Never NULL; conf must outlive it.
+ * A routing deliverer that takes ownership of `local` (freed with it);
+ * each pass routes by the configuration the scheduler gives it. Never
+ * NULL.
  */
-struct sched_deliverer *remote_deliverer_new(const struct conf *,
-    struct sched_deliverer *local);
+struct sched_deliverer *remote_deliverer_new(struct sched_deliverer *local);
 /* Close idle sessions (QUIT), free `local` too. NULL is fine. */
 void remote_deliverer_free(struct sched_deliverer *);
 

@@ -34,6 +34,9 @@
 #define SCAN_BATCH 256             /* names taken per directory pass */
 
 struct pickup {
+	struct conf_holder *confs;
+	/* The configuration in force when the current file was taken: one
+	 * reference a file (a reload may change the next one's). */
 	const struct conf *conf;
 	struct spool *spool;
 	struct sched *sched;
@@ -699,8 +702,12 @@ scan(struct pickup *pk)
 		(void)strlcpy(names[n++], de->d_name, sizeof(names[0]));
 	}
 	(void)closedir(dp);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		pk->conf = conf_holder_get(pk->confs);
 		take(pk, names[i]);
+		conf_unref(pk->conf);
+		pk->conf = NULL;
+	}
 	return more;
 }
 
@@ -760,8 +767,9 @@ own_dir(const char *data_dir, const char *name, mode_t mode, struct why *why)
 }
 
 struct pickup *
-pickup_start(const struct conf *conf, struct spool *spool, struct sched *sched,
-    const char *dbpath, struct why *why)
+pickup_start(struct conf_holder *confs, const char *data_dir,
+    struct spool *spool, struct sched *sched, const char *dbpath,
+    struct why *why)
 {
 	pthread_condattr_t ca;
 	struct pickup *pk;
@@ -770,21 +778,21 @@ pickup_start(const struct conf *conf, struct spool *spool, struct sched *sched,
 	int e;
 
 	pk = xcalloc(1, sizeof(*pk));
-	pk->conf = conf;
+	pk->confs = confs;
 	pk->spool = spool;
 	pk->sched = sched;
 	pk->rfd = -1;
-	pk->dfd = own_dir(conf->data_dir, "maildrop", 01733, why);
-	if (pk->dfd == -1 || (pk->rfd = own_dir(conf->data_dir,
+	pk->dfd = own_dir(data_dir, "maildrop", 01733, why);
+	if (pk->dfd == -1 || (pk->rfd = own_dir(data_dir,
 	                          "maildrop-refused", 0700, why)) == -1)
 		goto fail;
-	if (stat(conf->data_dir, &st) == 0 && (st.st_mode & S_IXOTH) == 0)
+	if (stat(data_dir, &st) == 0 && (st.st_mode & S_IXOTH) == 0)
 		log_info("event=maildrop_private data_dir=%s msg=\"only users "
 		         "who can enter data_dir can use tern sendmail; chmod "
 		         "o+x it to let every local user\"",
-		    LOG_ESC(conf->data_dir));
+		    LOG_ESC(data_dir));
 	pk->dbpath = xstrdup(dbpath);
-	(void)snprintf(path, sizeof(path), "%s/maildrop", conf->data_dir);
+	(void)snprintf(path, sizeof(path), "%s/maildrop", data_dir);
 	pk->watch = dirwatch_new(path, PICKUP_INTERVAL_MS);
 	pthread_mutex_init(&pk->mtx, NULL);
 	pthread_condattr_init(&ca);

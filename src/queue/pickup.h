@@ -54,6 +54,7 @@
 #define PICKUP_QUALIFY_GROWTH (64 * 1024)
 
 struct conf;
+struct conf_holder;
 struct sched;
 struct spool;
 struct pickup;
@@ -80,11 +81,13 @@ void pickup_drop_free(struct pickup_drop *);
 /*
  * Create <data_dir>/maildrop/ (mode 1733) and maildrop-refused/ when
  * missing, check that maildrop/ is a directory owned by us, and start the
- * pickup thread; dbpath is the user database it opens. NULL with why
- * (WHY_TEMP) when that fails: the server then runs without a pickup.
+ * pickup thread; dbpath is the user database it opens. Each drop file is
+ * handled by the configuration in force when it is taken (confs, which
+ * must outlive the pickup). NULL with why (WHY_TEMP) when that fails:
+ * the server then runs without a pickup.
  */
-struct pickup *pickup_start(const struct conf *, struct spool *, struct sched *,
-    const char *dbpath, struct why *);
+struct pickup *pickup_start(struct conf_holder *confs, const char *data_dir,
+    struct spool *, struct sched *, const char *dbpath, struct why *);
 /* Finish the file in progress, stop the thread, free (NULL is fine). */
 void pickup_stop(struct pickup *);
 

@@ -48,7 +48,7 @@ struct qent {
 };
 
 struct sched {
-	const struct conf *conf;
+	struct conf_holder *confs; /* each pass takes the one in force */
 	struct spool *spool;
 	struct sched_deliverer d;
 	pthread_mutex_t mtx;
@@ -193,14 +193,14 @@ ready_pop(struct sched *s)
 }
 
 struct sched *
-sched_new(const struct conf *conf, struct spool *spool,
+sched_new(struct conf_holder *confs, struct spool *spool,
     const struct sched_deliverer *d)
 {
 	struct sched *s;
 	pthread_condattr_t ca;
 
 	s = xcalloc(1, sizeof(*s));
-	s->conf = conf;
+	s->confs = confs;
 	s->spool = spool;
 	s->d = *d;
 	s->rtail = &s->rhead;
@@ -305,8 +305,8 @@ set_state(struct sched *s, const struct spool_env *env, size_t i,
  * NULL without deliver_many.
  */
 static struct why *
-deliver_batch(struct sched *s, void *ctx, const struct spool_env *env, int fd,
-    struct sched_reply **rep_out)
+deliver_batch(struct sched *s, const struct conf *conf, void *ctx,
+    const struct spool_env *env, int fd, struct sched_reply **rep_out)
 {
 	struct why *res, *w;
 	struct sched_reply *rep, *wr;
@@ -324,7 +324,7 @@ deliver_batch(struct sched *s, void *ctx, const struct spool_env *env, int fd,
 		if (env->rcpts[i].state == SPOOL_RCPT_PENDING)
 			idx[n++] = i;
 	if (n > 0)
-		s->d.deliver_many(ctx, env, fd, idx, n, w, wr);
+		s->d.deliver_many(ctx, conf, env, fd, idx, n, w, wr);
 	for (i = 0; i < n; i++) {
 		res[idx[i]] = w[i];
 		rep[idx[i]] = wr[i];
@@ -338,11 +338,12 @@ deliver_batch(struct sched *s, void *ctx, const struct spool_env *env, int fd,
 
 /* Recipient i's result: from the batch, or delivered now. */
 static int
-deliver_rcpt(struct sched *s, void *ctx, const struct spool_env *env, int fd,
-    size_t i, const struct why *batch, struct why *why)
+deliver_rcpt(struct sched *s, const struct conf *conf, void *ctx,
+    const struct spool_env *env, int fd, size_t i, const struct why *batch,
+    struct why *why)
 {
 	if (batch == NULL)
-		return s->d.deliver(ctx, env, fd, i, why);
+		return s->d.deliver(ctx, conf, env, fd, i, why);
 	*why = batch[i];
 	return why->kind == WHY_NONE ? 0 : -1;
 }
@@ -361,17 +362,24 @@ sched_set_user_db(struct sched *s, const char *dbpath)
  * would send it (dir.h), so that the postmaster's aliases apply; one
  * elsewhere goes as it is.
  */
+/* What notice_rcpt() needs: the scheduler and the pass's settings. */
+struct notice {
+	struct sched *s;
+	const struct conf *conf;
+};
+
 static enum dir_resolve_status
 notice_rcpt(void *arg, const char *to, struct dir_targets *out, struct why *why)
 {
-	struct sched *s = arg;
+	const struct notice *nt = arg;
+	struct sched *s = nt->s;
 	struct dir_policy pol;
 	enum dir_resolve_status st;
 	const char *at = strrchr(to, '@');
 
 	out->addrs = NULL;
 	out->n = 0;
-	if (at == NULL || !conf_is_local_domain(s->conf, at + 1)) {
+	if (at == NULL || !conf_is_local_domain(nt->conf, at + 1)) {
 		out->addrs = xcalloc(1, sizeof(char *));
 		out->addrs[0] = xstrdup(to);
 		out->n = 1;
@@ -382,7 +390,7 @@ notice_rcpt(void *arg, const char *to, struct dir_targets *out, struct why *why)
 		pthread_mutex_unlock(&s->dir_mtx);
 		return DIR_TEMPFAIL;
 	}
-	dir_policy_conf(&pol, s->conf);
+	dir_policy_conf(&pol, nt->conf);
 	st = dir_resolve(s->dir, to, &pol, out, why);
 	pthread_mutex_unlock(&s->dir_mtx);
 	return st;
@@ -390,14 +398,13 @@ notice_rcpt(void *arg, const char *to, struct dir_targets *out, struct why *why)
 
 /* Where notices about null-sender mail go (RFC 5321 4.5.1). */
 static void
-postmaster(const struct sched *s, char *dst, size_t dstsz)
+postmaster(const struct conf *conf, char *dst, size_t dstsz)
 {
-	if (s->conf->postmaster != NULL)
-		(void)snprintf(dst, dstsz, "%s", s->conf->postmaster);
+	if (conf->postmaster != NULL)
+		(void)snprintf(dst, dstsz, "%s", conf->postmaster);
 	else
 		(void)snprintf(dst, dstsz, "postmaster@%s",
-		    s->conf->ndomains > 0 ? s->conf->domains[0]
-		                          : s->conf->hostname);
+		    conf->ndomains > 0 ? conf->domains[0] : conf->hostname);
 }
 
 /*
@@ -425,11 +432,12 @@ rcpt_init(struct bounce_rcpt *br, size_t i, const char *reason,
  * behind them (rep, may be NULL); -1 with why.
  */
 static int
-send_dsn(struct sched *s, struct spool_env *env, int fd, const struct why *res,
-    const struct sched_reply *rep, enum why_kind want,
-    enum spool_rcpt_state state, enum bounce_kind kind, size_t *n_out,
-    struct why *why)
+send_dsn(struct sched *s, const struct conf *conf, struct spool_env *env,
+    int fd, const struct why *res, const struct sched_reply *rep,
+    enum why_kind want, enum spool_rcpt_state state, enum bounce_kind kind,
+    size_t *n_out, struct why *why)
 {
+	struct notice nt = { s, conf };
 	struct bounce_rcpt *br;
 	char bid[SPOOL_ID_MAX], pm[SPOOL_FIELD_MAX + 1], reason[300];
 	size_t i, n = 0;
@@ -443,12 +451,12 @@ send_dsn(struct sched *s, struct spool_env *env, int fd, const struct why *res,
 			n++;
 		}
 	*n_out = n;
-	postmaster(s, pm, sizeof(pm));
+	postmaster(conf, pm, sizeof(pm));
 	bid[0] = '\0';
 	why_clear(why);
 	if (n > 0)
-		rc = bounce_enqueue(s->spool, s->conf->hostname, pm, env, fd,
-		    kind, br, n, s->dbpath != NULL ? notice_rcpt : NULL, s, bid,
+		rc = bounce_enqueue(s->spool, conf->hostname, pm, env, fd, kind,
+		    br, n, s->dbpath != NULL ? notice_rcpt : NULL, &nt, bid,
 		    why);
 	free(br);
 	if (rc == 0 && bid[0] != '\0') {
@@ -472,15 +480,15 @@ send_dsn(struct sched *s, struct spool_env *env, int fd, const struct why *res,
  * how many went back.
  */
 static size_t
-notify_sender(struct sched *s, struct spool_env *env, int fd, struct why *res,
-    const struct sched_reply *rep, size_t pending)
+notify_sender(struct sched *s, const struct conf *conf, struct spool_env *env,
+    int fd, struct why *res, const struct sched_reply *rep, size_t pending)
 {
-	unsigned warn = s->conf->queue.delay_warning;
+	unsigned warn = conf->queue.delay_warning;
 	char reason[300];
 	struct why why;
 	size_t i, n, back = 0;
 
-	if (send_dsn(s, env, fd, res, rep, WHY_PERM, SPOOL_RCPT_FAILED,
+	if (send_dsn(s, conf, env, fd, res, rep, WHY_PERM, SPOOL_RCPT_FAILED,
 	        BOUNCE_FAILED, &n, &why) == -1) {
 		log_warn("event=bounce_failed id=%s rcpts=%zu reason=%s",
 		    env->id, n, log_escs(reason, sizeof(reason), why.text));
@@ -495,8 +503,8 @@ notify_sender(struct sched *s, struct spool_env *env, int fd, struct why *res,
 	/* One warning per message, when it has waited long enough. */
 	if (warn > 0 && pending > 0 && !env->warned && age(env) >= warn &&
 	    env->sender[0] != '\0') {
-		if (send_dsn(s, env, fd, res, rep, WHY_TEMP, SPOOL_RCPT_PENDING,
-		        BOUNCE_DELAYED, &n, &why) == 0 &&
+		if (send_dsn(s, conf, env, fd, res, rep, WHY_TEMP,
+		        SPOOL_RCPT_PENDING, BOUNCE_DELAYED, &n, &why) == 0 &&
 		    n > 0)
 			(void)spool_note_warned(s->spool, env->id, NULL);
 		else if (n > 0)
@@ -534,9 +542,11 @@ success_kind(const struct sched_reply *rep, size_t i)
  * lost report is only logged.
  */
 static void
-notify_success(struct sched *s, const struct spool_env *env, int fd,
-    const bool *was_delivered, const struct sched_reply *rep)
+notify_success(struct sched *s, const struct conf *conf,
+    const struct spool_env *env, int fd, const bool *was_delivered,
+    const struct sched_reply *rep)
 {
+	struct notice nt = { s, conf };
 	static const struct {
 		enum bounce_kind kind;
 		const char *event; /* event=, and event=..._failed */
@@ -552,7 +562,7 @@ notify_success(struct sched *s, const struct spool_env *env, int fd,
 		return;
 	br = xcalloc(env->nrcpts, sizeof(*br));
 	txt = xcalloc(env->nrcpts, sizeof(*txt));
-	postmaster(s, pm, sizeof(pm));
+	postmaster(conf, pm, sizeof(pm));
 	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		for (i = 0, n = 0; i < env->nrcpts; i++) {
 			if (env->rcpts[i].state != SPOOL_RCPT_DELIVERED ||
@@ -574,9 +584,9 @@ notify_success(struct sched *s, const struct spool_env *env, int fd,
 		if (n == 0)
 			continue;
 		why_clear(&why);
-		if (bounce_enqueue(s->spool, s->conf->hostname, pm, env, fd,
+		if (bounce_enqueue(s->spool, conf->hostname, pm, env, fd,
 		        kinds[k].kind, br, n,
-		        s->dbpath != NULL ? notice_rcpt : NULL, s, bid,
+		        s->dbpath != NULL ? notice_rcpt : NULL, &nt, bid,
 		        &why) == -1)
 			log_warn("event=%s_failed id=%s reason=%s",
 			    kinds[k].event, env->id,
@@ -596,8 +606,8 @@ notify_success(struct sched *s, const struct spool_env *env, int fd,
  * time (ms) of its next attempt, or -1 when it has left the queue.
  */
 static int64_t
-process(struct sched *s, void *ctx, const char *id, bool forced,
-    bool *held_out)
+process_with(struct sched *s, const struct conf *conf, void *ctx,
+    const char *id, bool forced, bool *held_out)
 {
 	struct spool_env env;
 	struct why why;
@@ -621,11 +631,11 @@ process(struct sched *s, void *ctx, const char *id, bool forced,
 		}
 		log_warn("event=deferred id=%s reason=%s", id,
 		    log_escs(reason, sizeof(reason), why.text));
-		return (now + sched_backoff(s->conf, 1)) * (int64_t)1000;
+		return (now + sched_backoff(conf, 1)) * (int64_t)1000;
 	}
 	/* lifetime 0 would expire everything at once: read it as "never". */
-	expiry = s->conf->queue.lifetime > 0
-	             ? env.arrival + (time_t)s->conf->queue.lifetime
+	expiry = conf->queue.lifetime > 0
+	             ? env.arrival + (time_t)conf->queue.lifetime
 	             : (time_t)INT64_MAX;
 	/*
 	 * Held: never delivered until `tern queue release`. It waits for
@@ -633,8 +643,8 @@ process(struct sched *s, void *ctx, const char *id, bool forced,
 	 * kept for good with held_action = keep.
 	 */
 	if (env.held && (now < expiry ||
-	                    s->conf->queue.held_action == CONF_HELD_KEEP)) {
-		keep = s->conf->queue.held_action == CONF_HELD_KEEP;
+	                    conf->queue.held_action == CONF_HELD_KEEP)) {
+		keep = conf->queue.held_action == CONF_HELD_KEEP;
 		log_info("event=held id=%s expires=%s", id,
 		    keep ? "never" : "lifetime");
 		*held_out = true;
@@ -649,7 +659,7 @@ process(struct sched *s, void *ctx, const char *id, bool forced,
 		return next * (int64_t)1000;
 	}
 	if (now < expiry)
-		batch = deliver_batch(s, ctx, &env, fd, &brep);
+		batch = deliver_batch(s, conf, ctx, &env, fd, &brep);
 	was_delivered = xcalloc(env.nrcpts, sizeof(*was_delivered));
 	res = xcalloc(env.nrcpts, sizeof(*res)); /* failed and deferred */
 	for (i = 0; i < env.nrcpts; i++)
@@ -667,12 +677,12 @@ process(struct sched *s, void *ctx, const char *id, bool forced,
 				why_set(&res[i], WHY_PERM, 0,
 				    "held in the queue by its operator and not "
 				    "released within %us",
-				    s->conf->queue.lifetime);
+				    conf->queue.lifetime);
 			else
 				why_set(&res[i], WHY_PERM, 0,
 				    "delivery time expired: not delivered "
 				    "within %us; last error: %s",
-				    s->conf->queue.lifetime,
+				    conf->queue.lifetime,
 				    env.rcpts[i].last_error != NULL
 				        ? env.rcpts[i].last_error
 				        : "none");
@@ -684,7 +694,7 @@ process(struct sched *s, void *ctx, const char *id, bool forced,
 			continue;
 		}
 		why_clear(&why);
-		if (deliver_rcpt(s, ctx, &env, fd, i, batch, &why) == 0) {
+		if (deliver_rcpt(s, conf, ctx, &env, fd, i, batch, &why) == 0) {
 			/* Recorded below, only if the message stays queued. */
 			env.rcpts[i].state = SPOOL_RCPT_DELIVERED;
 			ndelivered++;
@@ -713,8 +723,8 @@ process(struct sched *s, void *ctx, const char *id, bool forced,
 		    id, to, age(&env), relay(s, brep, i, rl, sizeof(rl)),
 		    reason);
 	}
-	pending += notify_sender(s, &env, fd, res, brep, pending);
-	notify_success(s, &env, fd, was_delivered, brep);
+	pending += notify_sender(s, conf, &env, fd, res, brep, pending);
+	notify_success(s, conf, &env, fd, was_delivered, brep);
 	(void)close(fd);
 	free(batch);
 	free(brep);
@@ -741,7 +751,7 @@ process(struct sched *s, void *ctx, const char *id, bool forced,
 			log_warn("event=remove_failed id=%s reason=%s", id,
 			    log_escs(reason, sizeof(reason), why.text));
 			spool_env_free(&env);
-			return (now + sched_backoff(s->conf, 1)) *
+			return (now + sched_backoff(conf, 1)) *
 			       (int64_t)1000;
 		}
 		log_info("event=removed id=%s", id);
@@ -749,13 +759,25 @@ process(struct sched *s, void *ctx, const char *id, bool forced,
 		return -1;
 	}
 	attempts = env.attempts < UINT32_MAX ? env.attempts + 1 : env.attempts;
-	next = now + (time_t)sched_backoff(s->conf, attempts);
+	next = now + (time_t)sched_backoff(conf, attempts);
 	/* Come back at expiry rather than long after it. */
 	if (next > expiry)
 		next = expiry > now ? expiry : now + 1;
 	(void)spool_note_retry(s->spool, id, attempts, next, NULL);
 	spool_env_free(&env);
 	return next * (int64_t)1000;
+}
+
+/* One pass, on the configuration in force when it starts (reload). */
+static int64_t
+process(struct sched *s, void *ctx, const char *id, bool forced,
+    bool *held_out)
+{
+	const struct conf *conf = conf_holder_get(s->confs);
+	int64_t next = process_with(s, conf, ctx, id, forced, held_out);
+
+	conf_unref(conf);
+	return next;
 }
 
 static void
@@ -1001,8 +1023,10 @@ sched_request(struct sched *s, const char *verb, const char *id,
 int
 sched_start(struct sched *s)
 {
-	size_t i, n = s->conf->queue.delivery_threads;
+	const struct conf *conf = conf_holder_get(s->confs);
+	size_t i, n = conf->queue.delivery_threads;
 
+	conf_unref(conf); /* a restart changes the thread count */
 	if (n == 0)
 		n = 1;
 	s->thr = xcalloc(n, sizeof(*s->thr));

@@ -20,6 +20,7 @@
 
 struct buf;
 struct conf;
+struct conf_holder;
 struct sched;
 
 /*
@@ -79,13 +80,15 @@ struct sched_reply {
  * Deliver message `env` (body readable from `fd` at env->body_offset) to
  * recipient `idx`. 0 when delivered; -1 with why (WHY_TEMP: retry later,
  * WHY_PERM: give up on this recipient). Runs on a delivery thread; `ctx`
- * is the per-thread value returned by the thread_init hook.
+ * is the per-thread value returned by the thread_init hook; `conf` is
+ * the configuration this pass runs on (the one in force when it began:
+ * a reload may replace it for later passes), valid during the call.
  */
 struct sched_deliverer {
 	void *(*thread_init)(void *arg); /* per delivery thread */
 	void (*thread_fini)(void *ctx);
-	int (*deliver)(void *ctx, const struct spool_env *env, int fd,
-	    size_t idx, struct why *why);
+	int (*deliver)(void *ctx, const struct conf *conf,
+	    const struct spool_env *env, int fd, size_t idx, struct why *why);
 	/*
 	 * Optional, used instead of deliver() when set: all pending
 	 * recipients of one message at once, idx[0..n), so that those with
@@ -96,9 +99,9 @@ struct sched_deliverer {
 	 * RELAYED: whether the next hop offered DSN). A recipient
 	 * delivered through deliver() alone counts as FINAL.
 	 */
-	void (*deliver_many)(void *ctx, const struct spool_env *env, int fd,
-	    const size_t *idx, size_t n, struct why *whys,
-	    struct sched_reply *replies);
+	void (*deliver_many)(void *ctx, const struct conf *conf,
+	    const struct spool_env *env, int fd, const size_t *idx, size_t n,
+	    struct why *whys, struct sched_reply *replies);
 	void *arg;
 	/*
 	 * relay= in the log lines when deliver() alone runs (no
@@ -108,8 +111,12 @@ struct sched_deliverer {
 	const char *name;
 };
 
-struct sched *sched_new(const struct conf *, struct spool *,
-    const struct sched_deliverer *);
+/*
+ * A scheduler over spool, delivering with d; each pass takes the
+ * configuration in force from confs (conf.h), which must outlive it.
+ */
+struct sched *sched_new(struct conf_holder *confs, struct spool *,
+    const struct sched_deliverer *d);
 /*
  * The user database (dir/dir.h) that notices to local addresses are
  * resolved with, as RCPT TO would resolve them (a postmaster alias, the

@@ -40,6 +40,7 @@ struct entry {
 
 struct authfail {
 	pthread_mutex_t mtx;
+	/* The limits, under mtx: a reload changes them. */
 	size_t max_failures;
 	unsigned lockout, delay;
 	uint64_t seed;
@@ -48,6 +49,16 @@ struct authfail {
 	uint32_t *heads;
 	size_t mask; /* heads - 1, a power of two minus one */
 };
+
+void
+authfail_set_limits(struct authfail *af, const struct conf_limits *lim)
+{
+	pthread_mutex_lock(&af->mtx);
+	af->max_failures = lim->auth_max_failures;
+	af->lockout = lim->auth_lockout;
+	af->delay = lim->auth_fail_delay;
+	pthread_mutex_unlock(&af->mtx);
+}
 
 struct authfail *
 authfail_new(const struct conf_limits *lim, size_t max_entries)
@@ -60,9 +71,7 @@ authfail_new(const struct conf_limits *lim, size_t max_entries)
 		PANIC("authfail_new: limits out of range");
 	af = xcalloc(1, sizeof(*af));
 	pthread_mutex_init(&af->mtx, NULL);
-	af->max_failures = lim->auth_max_failures;
-	af->lockout = lim->auth_lockout;
-	af->delay = lim->auth_fail_delay;
+	authfail_set_limits(af, lim);
 	af->max = max_entries;
 	while (nheads < max_entries && nheads < ((size_t)1 << 30))
 		nheads <<= 1;
@@ -316,19 +325,28 @@ out:
 }
 
 unsigned
-authfail_delay(const struct authfail *af, size_t n)
+authfail_delay(struct authfail *af, size_t n)
 {
 	size_t shift = n > 0 ? n - 1 : 0;
+	unsigned d;
 
 	if (shift > AUTHFAIL_DELAY_SHIFT_MAX)
 		shift = AUTHFAIL_DELAY_SHIFT_MAX;
-	return af->delay << shift;
+	pthread_mutex_lock(&af->mtx);
+	d = af->delay << shift;
+	pthread_mutex_unlock(&af->mtx);
+	return d;
 }
 
 bool
-authfail_is_lockout(const struct authfail *af, size_t n)
+authfail_is_lockout(struct authfail *af, size_t n)
 {
-	return n >= af->max_failures;
+	bool lock;
+
+	pthread_mutex_lock(&af->mtx);
+	lock = n >= af->max_failures;
+	pthread_mutex_unlock(&af->mtx);
+	return lock;
 }
 
 size_t

@@ -52,6 +52,11 @@ struct authfail;
 struct authfail *authfail_new(const struct conf_limits *lim,
     size_t max_entries);
 void authfail_free(struct authfail *); /* NULL is fine */
+/*
+ * auth_max_failures, auth_lockout and auth_fail_delay of lim from now on
+ * (a reload); the counts are kept. Any thread.
+ */
+void authfail_set_limits(struct authfail *, const struct conf_limits *lim);
 
 /*
  * Seconds until key may try again, or 0 when it is not locked out.
@@ -85,10 +90,10 @@ size_t authfail_end(struct authfail *, const char *key, bool failed,
     time_t now);
 
 /* Seconds to wait before replying to the nth failure (n >= 1). */
-unsigned authfail_delay(const struct authfail *, size_t n);
+unsigned authfail_delay(struct authfail *, size_t n);
 
 /* Has the nth failure reached the lockout? */
-bool authfail_is_lockout(const struct authfail *, size_t n);
+bool authfail_is_lockout(struct authfail *, size_t n);
 
 /* Keys held now (tests, monitoring). Any thread. */
 size_t authfail_count(struct authfail *);

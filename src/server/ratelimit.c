@@ -45,22 +45,31 @@ struct ratelimit {
 	size_t mask; /* heads - 1, a power of two minus one */
 };
 
+/* Check a rule and derive the table's constants from it. */
+static void
+rule_set(struct ratelimit *rl, const struct ratelimit_rule *rule)
+{
+	if (rule->rate > RATELIMIT_RATE_MAX || rule->burst < 1 ||
+	    rule->burst > RATELIMIT_RATE_MAX || rule->period_ms < 1 ||
+	    rule->period_ms > RATELIMIT_PERIOD_MAX)
+		PANIC("ratelimit: rule out of range");
+	rl->rule = *rule;
+	rl->full = rule->burst * rule->period_ms;
+	rl->fill_ms =
+	    rule->rate > 0 ? (rl->full + rule->rate - 1) / rule->rate : 0;
+}
+
 struct ratelimit *
 ratelimit_new(const struct ratelimit_rule *rule, size_t max_entries)
 {
 	struct ratelimit *rl;
 	size_t nheads = 16, i;
 
-	if (rule->rate < 1 || rule->rate > RATELIMIT_RATE_MAX ||
-	    rule->burst < 1 || rule->burst > RATELIMIT_RATE_MAX ||
-	    rule->period_ms < 1 || rule->period_ms > RATELIMIT_PERIOD_MAX ||
-	    max_entries < 1 || max_entries >= NONE)
-		PANIC("ratelimit_new: rule out of range");
+	if (max_entries < 1 || max_entries >= NONE)
+		PANIC("ratelimit_new: max_entries out of range");
 	rl = xcalloc(1, sizeof(*rl));
 	pthread_mutex_init(&rl->mtx, NULL);
-	rl->rule = *rule;
-	rl->full = rule->burst * rule->period_ms;
-	rl->fill_ms = (rl->full + rule->rate - 1) / rule->rate;
+	rule_set(rl, rule);
 	rl->max = max_entries;
 	while (nheads < max_entries && nheads < ((size_t)1 << 30))
 		nheads <<= 1;
@@ -72,6 +81,25 @@ ratelimit_new(const struct ratelimit_rule *rule, size_t max_entries)
 	    (ssize_t)sizeof(rl->seed))
 		rl->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)rl;
 	return rl;
+}
+
+void
+ratelimit_set_rule(struct ratelimit *rl, const struct ratelimit_rule *rule)
+{
+	size_t i;
+
+	pthread_mutex_lock(&rl->mtx);
+	if (rule->rate != rl->rule.rate || rule->burst != rl->rule.burst ||
+	    rule->period_ms != rl->rule.period_ms) {
+		/* Levels are in units of the old rule: start afresh. */
+		for (i = 0; i < rl->n; i++)
+			free(rl->tab[i].key);
+		rl->n = 0;
+		for (i = 0; i <= rl->mask; i++)
+			rl->heads[i] = NONE;
+		rule_set(rl, rule);
+	}
+	pthread_mutex_unlock(&rl->mtx);
 }
 
 void
@@ -212,6 +240,10 @@ ratelimit_take(struct ratelimit *rl, const char *key, uint64_t n,
 	if (wait_ms_out != NULL)
 		*wait_ms_out = 0;
 	pthread_mutex_lock(&rl->mtx);
+	if (rl->rule.rate == 0) { /* off: remember nothing */
+		pthread_mutex_unlock(&rl->mtx);
+		return RATELIMIT_OK;
+	}
 	e = lookup(rl, cut, now_ms);
 	refill(rl, e, now_ms);
 	if (n > rl->rule.burst) {

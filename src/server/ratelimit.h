@@ -31,7 +31,7 @@
 #define RATELIMIT_PERIOD_MAX (7 * 24 * 3600 * 1000ull) /* a week, in ms */
 
 struct ratelimit_rule {
-	uint64_t rate;      /* tokens gained per period, 1..RATE_MAX */
+	uint64_t rate;      /* tokens gained per period, 0 (off)..RATE_MAX */
 	uint64_t period_ms; /* 1..PERIOD_MAX */
 	uint64_t burst;     /* bucket size, 1..RATE_MAX */
 };
@@ -48,11 +48,18 @@ struct ratelimit;
 
 /*
  * A table of buckets that all follow `rule` (copied), holding at most
- * max_entries (>= 1) keys. Panics on a rule out of range: rules come
- * from the checked configuration.
+ * max_entries (>= 1) keys. A rate of 0 turns the limit off: every take
+ * succeeds and nothing is kept. Panics on a rule out of range: rules
+ * come from the checked configuration.
  */
 struct ratelimit *ratelimit_new(const struct ratelimit_rule *,
     size_t max_entries);
+/*
+ * Follow `rule` from now on (a reload). When it differs from the old
+ * one every key is forgotten, so each starts with a full bucket of the
+ * new rule. Any thread.
+ */
+void ratelimit_set_rule(struct ratelimit *, const struct ratelimit_rule *);
 void ratelimit_free(struct ratelimit *); /* NULL is fine */
 
 /*

@@ -53,7 +53,6 @@ struct rlist {
 };
 
 struct relay {
-	const struct conf *conf;
 	char *dbpath;
 	struct nexthop *nh;
 	struct ttlcache *cache;
@@ -110,32 +109,15 @@ domain_of(const char *addr)
 }
 
 struct relay *
-relay_new(const struct conf *conf, const char *dbpath)
+relay_new(const char *dbpath)
 {
 	struct relay *r = xcalloc(1, sizeof(*r));
-	size_t i, j;
 
-	r->conf = conf;
 	r->dbpath = xstrdup(dbpath);
-	r->nh = nexthop_new(conf);
+	r->nh = nexthop_new();
 	r->cache = ttlcache_new(RELAY_CACHE_MAX);
 	pthread_mutex_init(&r->mtx, NULL);
 	pthread_mutex_init(&r->lists_mtx, NULL);
-	for (i = 0; i < conf->nrelay_domains; i++) {
-		const char *f = conf->relay_domains[i].file;
-
-		if (f == NULL)
-			continue;
-		for (j = 0; j < r->nlists; j++)
-			if (strcmp(r->lists[j].path, f) == 0)
-				break;
-		if (j < r->nlists)
-			continue;
-		r->lists =
-		    xrealloc(r->lists, (r->nlists + 1) * sizeof(*r->lists));
-		memset(&r->lists[r->nlists], 0, sizeof(r->lists[0]));
-		r->lists[r->nlists++].path = xstrdup(f);
-	}
 	return r;
 }
 
@@ -244,7 +226,7 @@ relay_quick(struct relay *r, struct relay_query *q)
 static void
 verify(struct wctx *c, struct relay_query *q)
 {
-	const struct conf *conf = c->r->conf;
+	const struct conf *conf = q->conf;
 	struct nexthop_target t;
 	struct client_conn *conn;
 	struct client_rcpt rcpt = { q->addr, 0, NULL };
@@ -260,15 +242,15 @@ verify(struct wctx *c, struct relay_query *q)
 		return;
 	addr_key("a:", q->addr, akey, sizeof(akey));
 	addr_key("d:", domain_of(q->addr), dkey, sizeof(dkey));
-	nexthop_route(c->r->nh, q->addr, &t);
+	nexthop_route(conf, q->addr, &t);
 	if (t.key[0] == '\0') { /* config checks forbid it: a local domain */
 		answer(&q->ans, RELAY_TEMP, "no next hop for %s",
 		    domain_of(q->addr));
 		return;
 	}
 	why_clear(&why);
-	conn = nexthop_open(c->r->nh, &c->dns, &t, conf->queue.verify_timeout,
-	    &peer, &why);
+	conn = nexthop_open(c->r->nh, conf, &c->dns, &t,
+	    conf->queue.verify_timeout, &peer, &why);
 	if (conn == NULL) {
 		if (why.kind == WHY_PERM) { /* DNS: no host can exist */
 			answer(&q->ans, RELAY_NO, "undeliverable address: %s",
@@ -395,9 +377,12 @@ list_has(struct relay *r, const char *path, const char *addr)
 	for (i = 0; i < r->nlists; i++)
 		if (strcmp(r->lists[i].path, path) == 0)
 			l = &r->lists[i];
-	if (l == NULL) {
-		err = ENOENT;
-		goto out;
+	if (l == NULL) { /* first use of this file (after a reload too) */
+		r->lists =
+		    xrealloc(r->lists, (r->nlists + 1) * sizeof(*r->lists));
+		l = &r->lists[r->nlists++];
+		memset(l, 0, sizeof(*l));
+		l->path = xstrdup(path);
 	}
 	if (!l->loaded || now - l->checked_ms >= LIST_RECHECK_MS) {
 		l->checked_ms = now;
@@ -448,7 +433,7 @@ is_ours(void *arg, const char *domain)
 static void
 users(struct wctx *c, struct relay_query *q)
 {
-	struct one_domain od = { c->r->conf, q->rd->domain };
+	struct one_domain od = { q->conf, q->rd->domain };
 	/* Not ours: no admin names or subaddresses, the next hop's rules
 	 * apply there. */
 	struct dir_policy pol = { .is_local = is_ours, .arg = &od };

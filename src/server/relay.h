@@ -53,8 +53,12 @@ struct relay_answer {
 	char text[RELAY_TEXT_MAX];
 };
 
-/* One check: the caller fills rd and addr, relay fills ans. */
+/*
+ * One check: the caller fills conf, rd and addr, relay fills ans. conf
+ * (with rd in it) must stay valid until the answer: a session's own.
+ */
 struct relay_query {
+	const struct conf *conf;
 	const struct conf_relay_domain *rd; /* borrowed from conf */
 	char addr[SMTP_PATH_MAX + 1];       /* as the client gave it */
 	struct relay_answer ans;
@@ -63,10 +67,11 @@ struct relay_query {
 struct relay;
 
 /*
- * The checks for conf's [relay_domains]; dbpath is the user store (for
- * `users`). Its threads start on the first relay_submit(). Never NULL.
+ * The checks of [relay_domains], each by the configuration its query
+ * names; dbpath is the user store (for `users`). Its threads start on
+ * the first relay_submit(). Never NULL.
  */
-struct relay *relay_new(const struct conf *, const char *dbpath);
+struct relay *relay_new(const char *dbpath);
 /* Finish queued checks, join the threads, free. NULL is fine. */
 void relay_free(struct relay *);
 

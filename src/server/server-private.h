@@ -15,6 +15,7 @@
 #include "conf/conf.h"
 
 struct loop;
+struct buf;
 struct session;
 struct spool;
 struct sched;
@@ -28,7 +29,9 @@ struct ratelimit;
 struct listener_ctx {
 	struct server *srv;
 	struct loop *loop;
-	const struct conf_listener *cl;
+	/* Its [listener] in every configuration: a reload may change its
+	 * settings (allow, deny, mode), never the set or the addresses. */
+	size_t index;
 	int fd;
 	struct evconnlistener *evl;
 };
@@ -49,7 +52,13 @@ struct ip_count {
 };
 
 struct server {
-	const struct conf *conf;
+	/*
+	 * The configuration tern started with: what takes a restart to
+	 * change (listeners, data_dir, user, threads) is read here. All
+	 * else comes from the one in force: conf_holder_get(confs).
+	 */
+	const struct conf *boot;
+	struct conf_holder *confs;
 	struct spool *spool;
 	struct sched *sched;
 	struct workers *dirw; /* directory lookups */
@@ -85,9 +94,27 @@ struct server {
  * false when refused, with *per_ip_out true when the per-IP limit was
  * the reason.
  */
-bool server_conn_acquire(struct server *, const struct sockaddr *, bool own,
-    bool *per_ip_out);
+bool server_conn_acquire(struct server *, const struct conf_limits *,
+    const struct sockaddr *, bool own, bool *per_ip_out);
 void server_conn_release(struct server *, const struct sockaddr *);
+
+/* The rate limits and AUTH brakes of lim: made at start, updated on a
+ * reload (server.c). Main thread. */
+void server_limits_apply(struct server *, const struct conf_limits *lim);
+/* Log one piece of conf_warnings() advice (event=config_warning). */
+void server_log_config_warning(void *arg, const char *name,
+    const char *text);
+
+/*
+ * reload.c: SIGHUP and `tern reload`. Re-read the configuration file and
+ * put it in force for new sessions and delivery passes (those under way
+ * finish on the one they began with), reopen the log and load the
+ * certificate; or refuse it and keep the running one: a file that does
+ * not load (FILE:LINE), a change that takes a restart, secrets or a
+ * certificate that cannot be read. What was done, or why not, is
+ * appended to out (NULL: the log only). 0 done, -1 refused. Main thread.
+ */
+int server_reload(struct server *, struct buf *out);
 
 /* session.c */
 void session_accept(struct listener_ctx *, int fd, const struct sockaddr *,

@@ -114,10 +114,9 @@ ip_find(struct server *srv, const struct sockaddr *sa, bool create)
 }
 
 bool
-server_conn_acquire(struct server *srv, const struct sockaddr *sa, bool own,
-    bool *per_ip_out)
+server_conn_acquire(struct server *srv, const struct conf_limits *lim,
+    const struct sockaddr *sa, bool own, bool *per_ip_out)
 {
-	const struct conf_limits *lim = &srv->conf->limits;
 	size_t per_ip =
 	    own ? lim->own_max_connections_per_ip : lim->max_connections_per_ip;
 	struct ip_count *ic;
@@ -155,25 +154,54 @@ server_conn_release(struct server *srv, const struct sockaddr *sa)
 
 /* ---- rate limits (issue 3) ---------------------------------------- */
 
-/* `limit` per `period_ms`, in bursts of up to `limit`; NULL when 0. */
-static struct ratelimit *
-limit_new(size_t limit, uint64_t period_ms)
+/* `limit` per `period_ms`, in bursts of up to `limit`; 0: off. */
+static struct ratelimit_rule
+limit_rule(size_t limit, uint64_t period_ms)
 {
-	struct ratelimit_rule r = { limit, period_ms, limit };
+	struct ratelimit_rule r = { limit, period_ms, limit > 0 ? limit : 1 };
 
-	return limit > 0 ? ratelimit_new(&r, RATELIMIT_ENTRIES_MAX) : NULL;
+	return r;
 }
 
+/* The [limits] rates, at start and on reload (rules are copied). */
 static void
-limits_new(struct server *srv, const struct conf_limits *lim)
+limits_apply(struct server *srv, const struct conf_limits *lim)
 {
-	srv->rl_ip_conns = limit_new(lim->ip_connections_per_minute, 60000);
-	srv->rl_ip_msgs = limit_new(lim->ip_messages_per_minute, 60000);
-	srv->rl_own_ip_conns =
-	    limit_new(lim->own_ip_connections_per_minute, 60000);
-	srv->rl_own_ip_msgs = limit_new(lim->own_ip_messages_per_minute, 60000);
-	srv->rl_user_msgs = limit_new(lim->user_messages_per_hour, 3600000);
-	srv->rl_user_rcpts = limit_new(lim->user_recipients_per_hour, 3600000);
+	const struct {
+		struct ratelimit **rl;
+		size_t limit;
+		uint64_t period_ms;
+	} t[] = {
+		{ &srv->rl_ip_conns, lim->ip_connections_per_minute, 60000 },
+		{ &srv->rl_ip_msgs, lim->ip_messages_per_minute, 60000 },
+		{ &srv->rl_own_ip_conns, lim->own_ip_connections_per_minute,
+		    60000 },
+		{ &srv->rl_own_ip_msgs, lim->own_ip_messages_per_minute,
+		    60000 },
+		{ &srv->rl_user_msgs, lim->user_messages_per_hour, 3600000 },
+		{ &srv->rl_user_rcpts, lim->user_recipients_per_hour,
+		    3600000 },
+	};
+	struct ratelimit_rule r;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		r = limit_rule(t[i].limit, t[i].period_ms);
+		if (*t[i].rl == NULL)
+			*t[i].rl = ratelimit_new(&r, RATELIMIT_ENTRIES_MAX);
+		else
+			ratelimit_set_rule(*t[i].rl, &r);
+	}
+	if (srv->authf == NULL)
+		srv->authf = authfail_new(lim, AUTHFAIL_ENTRIES_MAX);
+	else
+		authfail_set_limits(srv->authf, lim);
+}
+
+void
+server_limits_apply(struct server *srv, const struct conf_limits *lim)
+{
+	limits_apply(srv, lim);
 }
 
 static void
@@ -411,7 +439,8 @@ on_accept_error(struct evconnlistener *evl, void *arg)
 
 	(void)evl;
 	/* EMFILE and friends: log and keep going, libevent retries. */
-	log_warn("event=accept_error listener=%s error=%s", lc->cl->name,
+	log_warn("event=accept_error listener=%s error=%s",
+	    lc->srv->boot->listeners[lc->index].name,
 	    LOG_ESC(strerror(EVUTIL_SOCKET_ERROR())));
 }
 
@@ -472,9 +501,8 @@ recover_one(void *arg, const char *id)
 	sched_submit(srv->sched, id);
 }
 
-/* A configuration that loads but may not do what was meant. */
-static void
-log_config_warning(void *arg, const char *name, const char *text)
+void
+server_log_config_warning(void *arg, const char *name, const char *text)
 {
 	char esc[1200];
 
@@ -524,22 +552,6 @@ loop_stop(struct loop *loop, void *arg)
 	evtimer_add(ls->grace, &tv);
 }
 
-/* SIGHUP: new sessions get the new certificate, running ones keep theirs. */
-static void
-reload_tls(struct server *srv)
-{
-	struct why why;
-
-	if (srv->tls == NULL)
-		return;
-	if (tls_reload(srv->tls, &why) == -1)
-		log_warn("event=tls_reload_failed error=%s "
-			 "msg=\"keeping the previous certificate\"",
-		    LOG_ESC(why.text));
-	else
-		log_info("event=reload what=tls");
-}
-
 static bool
 uses_tls(const struct conf *conf)
 {
@@ -556,32 +568,6 @@ struct signals {
 	struct server *srv;
 	bool stop;
 };
-
-/*
- * SIGHUP or `tern reload`: reopen the log (rotation), load a renewed
- * certificate. What was done goes to out (may be NULL). 0, or -1 when
- * something could not be done (logged; the old state stays).
- */
-static int
-reload(struct server *srv, struct buf *out)
-{
-	struct why why;
-	int rc = 0;
-
-	if (log_reopen(&why) == -1) {
-		log_warn("event=log_reopen_failed error=%s", LOG_ESC(why.text));
-		if (out != NULL)
-			(void)buf_printf(out, "log file: reopen failed: %s\n",
-			    why.text);
-		rc = -1;
-	}
-	log_info("event=reload what=logs");
-	reload_tls(srv);
-	if (out != NULL && rc == 0)
-		(void)buf_printf(out, "reloaded: log file reopened%s\n",
-		    srv->tls != NULL ? ", certificate loaded" : "");
-	return rc;
-}
 
 /* A request on the control socket (ops/control.h). */
 static enum control_status
@@ -603,10 +589,10 @@ on_control(void *arg, const char *verb, const char *args, struct buf *out)
 		           : CONTROL_FAIL;
 	}
 	if (strcmp(verb, "reload") == 0 && args[0] == '\0')
-		return reload(srv, out) == 0 ? CONTROL_OK : CONTROL_FAIL;
+		return server_reload(srv, out) == 0 ? CONTROL_OK : CONTROL_FAIL;
 	if (strcmp(verb, "status") == 0 && args[0] == '\0') {
 		(void)buf_printf(out, "running: pid %ld, data_dir %s\n",
-		    (long)getpid(), srv->conf->data_dir);
+		    (long)getpid(), srv->boot->data_dir);
 		return CONTROL_OK;
 	}
 	(void)buf_printf(out, "unknown request '%s'; known: flush, retry ID, "
@@ -623,7 +609,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		(void)reload(sg->srv, NULL);
+		(void)server_reload(sg->srv, NULL);
 		return;
 	}
 	if (sg->stop)
@@ -690,7 +676,10 @@ server_run(struct conf *conf)
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(conf);
 	memset(&srv, 0, sizeof(srv));
-	srv.conf = conf;
+	srv.boot = conf;
+	/* The one in force, which a reload replaces; it holds a reference
+	 * of its own: the caller frees conf as ever. */
+	srv.confs = conf_holder_new(conf_ref(conf));
 	pthread_mutex_init(&srv.ip_mtx, NULL);
 	atomic_init(&srv.nconn, 0);
 	atomic_init(&srv.next_sid, 1);
@@ -717,17 +706,16 @@ server_run(struct conf *conf)
 		for (i = 0; i < srv.nloops; i++, k++) {
 			srv.listeners[k].srv = &srv;
 			srv.listeners[k].loop = srv.loops[i].loop;
-			srv.listeners[k].cl = &conf->listeners[j];
+			srv.listeners[k].index = j;
 			srv.listeners[k].fd = bind_one(&conf->listeners[j]);
 		}
 
 	/* A configured key may be root's: load it before dropping. */
 	if (uses_tls(conf) && conf->tls.cert != NULL)
 		srv.tls = load_tls(conf);
-	srv.authf = authfail_new(&conf->limits, AUTHFAIL_ENTRIES_MAX);
-	limits_new(&srv, &conf->limits);
-	conf_warnings(conf, log_config_warning, NULL);
-	conf_secrets_warnings(conf, log_config_warning, NULL);
+	limits_apply(&srv, &conf->limits);
+	conf_warnings(conf, server_log_config_warning, NULL);
+	conf_secrets_warnings(conf, server_log_config_warning, NULL);
 
 	drop_privileges(conf, drop ? &pu : NULL);
 
@@ -746,7 +734,7 @@ server_run(struct conf *conf)
 	 * As the user we now are, so that a reload (which cannot be root)
 	 * reads it the same way; before any delivery thread runs.
 	 */
-	if (conf_secrets_load(conf, log_config_warning, NULL, &why) == -1)
+	if (conf_secrets_load(conf, server_log_config_warning, NULL, &why) == -1)
 		fatal("%s", why.text);
 
 	/* Create the directory schema once, before threads race to. */
@@ -759,8 +747,8 @@ server_run(struct conf *conf)
 	if (srv.spool == NULL)
 		fatal("open queue %s: %s", qdir, why.text);
 	/* Routes each recipient: Maildir, LMTP or SMTP (issue 4). */
-	dlv = remote_deliverer_new(conf, local_deliverer_new(conf));
-	srv.sched = sched_new(conf, srv.spool, dlv);
+	dlv = remote_deliverer_new(local_deliverer_new());
+	srv.sched = sched_new(srv.confs, srv.spool, dlv);
 	/* Notices to the postmaster follow its aliases, like RCPT TO. */
 	sched_set_user_db(srv.sched, dbpath);
 	if (spool_scan(srv.spool, recover_one, &srv, &why) == -1)
@@ -769,12 +757,13 @@ server_run(struct conf *conf)
 		fatal("start delivery threads: %s", strerror(errno));
 	srv.dirw = workers_new(DIR_WORKERS, dir_thread_init, dir_thread_fini,
 	    dbpath);
-	srv.relay = relay_new(conf, dbpath);
+	srv.relay = relay_new(dbpath);
 	/* Own pool: a burst of logins must not queue RCPT lookups. */
 	srv.authw = workers_new(AUTH_WORKERS, dir_thread_init,
 	    dir_thread_fini, dbpath);
 	/* `tern sendmail` drops mail in <data_dir>/maildrop/ (issue 5). */
-	pk = pickup_start(conf, srv.spool, srv.sched, dbpath, &why);
+	pk = pickup_start(srv.confs, conf->data_dir, srv.spool, srv.sched,
+	    dbpath, &why);
 	if (pk == NULL)
 		log_warn("event=pickup_unavailable error=%s msg=\"tern "
 		         "sendmail mail waits until this is fixed\"",
@@ -788,7 +777,7 @@ server_run(struct conf *conf)
 		    lc->fd);
 		if (lc->evl == NULL)
 			fatal("listener %s: cannot watch socket",
-			    lc->cl->name);
+			    conf->listeners[lc->index].name);
 		evconnlistener_set_error_cb(lc->evl, on_accept_error);
 	}
 	for (i = 0; i < srv.nloops; i++)
@@ -858,6 +847,7 @@ server_run(struct conf *conf)
 	free(srv.loops);
 	free(srv.ips);
 	pthread_mutex_destroy(&srv.ip_mtx);
+	conf_holder_free(srv.confs); /* every session and pass is over */
 	(void)close(srv.lockfd); /* last: another server may start now */
 	log_info("event=stopped");
 	return 0;

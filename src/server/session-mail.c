@@ -550,6 +550,7 @@ relay_domain_rcpt(struct session *s, const struct conf_relay_domain *rd,
 
 	j->s = s;
 	j->rcpt = *rcpt;
+	j->q.conf = s->conf;
 	j->q.rd = rd;
 	(void)strlcpy(j->q.addr, addr, sizeof(j->q.addr));
 	if (relay_quick(s->srv->relay, &j->q)) {

@@ -186,6 +186,7 @@ session_unref(struct session *s)
 		event_free(s->delay);
 	SSL_free(s->tls_next);
 	smtp_auth_wipe(&s->auth);
+	conf_unref(s->conf); /* after a reload, maybe the last of it */
 	free(s);
 	/* A stopping loop exits once no session is left, pending or not. */
 	if (--ls->nalloc == 0 && ls->stopping)
@@ -464,30 +465,32 @@ refuse(const struct listener_ctx *lc, int fd, const char *fmt, ...)
 	line[n] = '\r';
 	line[n + 1] = '\n';
 	/* Best effort: the socket is fresh, the write won't block. */
-	if (lc->cl->tls != CONF_TLS_IMPLICIT)
+	/* tls takes a restart: the first configuration's is the one. */
+	if (lc->srv->boot->listeners[lc->index].tls != CONF_TLS_IMPLICIT)
 		(void)!write(fd, line, (size_t)n + 2);
 	(void)close(fd);
 }
 
 /* [listener] allow/deny: false when the client was turned away. */
 static bool
-access_check(const struct listener_ctx *lc, int fd, const struct sockaddr *sa,
+access_check(const struct listener_ctx *lc, const struct conf *conf,
+    const struct conf_listener *cl, int fd, const struct sockaddr *sa,
     const char *addr)
 {
 	const struct cidr *rule;
 	char net[CIDR_STR_MAX];
 
-	if (access_allowed(lc->cl, sa, &rule))
+	if (access_allowed(cl, sa, &rule))
 		return true;
 	if (rule != NULL)
 		cidr_format(rule, net, sizeof(net));
 	log_info("event=access_denied client=%s listener=%s rule=%s%s", addr,
-	    lc->cl->name, rule != NULL ? "deny:" : "not_in_allow",
+	    cl->name, rule != NULL ? "deny:" : "not_in_allow",
 	    rule != NULL ? net : "");
 	refuse(lc, fd,
 	    "554 5.7.1 %s Access denied: connections from %s are not "
 	    "accepted on this port",
-	    lc->srv->conf->hostname, addr);
+	    conf->hostname, addr);
 	return false;
 }
 
@@ -510,9 +513,13 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 {
 	struct server *srv = lc->srv;
 	struct loop_state *ls = &srv->loops[loop_index(lc->loop)];
-	struct smtp_cmd_limits cl = { .line_max = SMTP_LINE_MAX };
+	struct smtp_cmd_limits cmdl = { .line_max = SMTP_LINE_MAX };
 	struct smtp_data_limits dl = { .line_max = SMTP_TEXT_LINE_MAX };
-	const struct conf_limits *lim = &srv->conf->limits;
+	/* The configuration in force now: this session's for its life,
+	 * whatever a reload does meanwhile (issue 15). */
+	const struct conf *conf = conf_holder_get(srv->confs);
+	const struct conf_listener *cl = &conf->listeners[lc->index];
+	const struct conf_limits *lim = &conf->limits;
 	struct session *s;
 	char addr[INET6_ADDRSTRLEN], key[sizeof(s->ip_key)];
 	struct ratelimit *rl;
@@ -523,11 +530,11 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 	format_addr(sa, addr, sizeof(addr));
 	/* The per-IP rate limits count an IPv6 client's /64. */
 	cidr_client_key(sa, 64, key, sizeof(key));
-	if (!ls->stopping && !access_check(lc, fd, sa, addr))
-		return;
+	if (!ls->stopping && !access_check(lc, conf, cl, fd, sa, addr))
+		goto refused;
 	/* The operator's own clients have limits of their own (issue 14):
 	 * a web application on this host is not a stranger. */
-	own = conf_is_own_client(srv->conf, sa);
+	own = conf_is_own_client(conf, sa);
 	rl = own ? srv->rl_own_ip_conns : srv->rl_ip_conns;
 	if (!ls->stopping && rl != NULL &&
 	    ratelimit_take(rl, key, 1, session_now_ms(), NULL) !=
@@ -538,21 +545,21 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 		          : lim->ip_connections_per_minute;
 		log_info("event=rate_limited client=%s listener=%s "
 		         "limit=%s max=%zu",
-		    addr, lc->cl->name, name, max);
+		    addr, cl->name, name, max);
 		refuse(lc, fd,
 		    "421 4.7.0 %s Too many connections from your "
 		    "address: the limit is %zu per minute (%s), try again "
 		    "later",
-		    srv->conf->hostname, max, name);
-		return;
+		    conf->hostname, max, name);
+		goto refused;
 	}
 	if (ls->stopping) {
 		log_info("event=refused client=%s listener=%s reason=shutdown",
-		    addr, lc->cl->name);
+		    addr, cl->name);
 		refuse(lc, fd, "421 4.3.2 Server shutting down");
-		return;
+		goto refused;
 	}
-	if (!server_conn_acquire(srv, sa, own, &per_ip)) {
+	if (!server_conn_acquire(srv, lim, sa, own, &per_ip)) {
 		name = !per_ip ? "max_connections"
 		       : own   ? "own_max_connections_per_ip"
 		               : "max_connections_per_ip";
@@ -561,20 +568,20 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 		              : lim->max_connections_per_ip;
 		log_info("event=refused client=%s listener=%s reason=%s "
 		         "max=%zu",
-		    addr, lc->cl->name, name, max);
+		    addr, cl->name, name, max);
 		refuse(lc, fd,
 		    "421 4.7.0 %s Too many connections%s: the limit is %zu "
 		    "(%s), try again later",
-		    srv->conf->hostname, per_ip ? " from your address" : "",
-		    max, name);
-		return;
+		    conf->hostname, per_ip ? " from your address" : "", max,
+		    name);
+		goto refused;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->id = atomic_fetch_add(&srv->next_sid, 1);
 	s->srv = srv;
 	s->ls = ls;
-	s->conf = srv->conf;
-	s->cl = lc->cl;
+	s->conf = conf; /* the reference passes to the session */
+	s->cl = cl;
 	s->refs = 1; /* the connection's own */
 	s->started = time(NULL);
 	memcpy(&s->sa, sa, (size_t)salen < sizeof(s->sa) ? (size_t)salen
@@ -583,14 +590,14 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 	(void)strlcpy(s->ip_key, key, sizeof(s->ip_key));
 	cidr_client_key(sa, s->conf->limits.auth_ipv6_prefix, s->auth_key,
 	    sizeof(s->auth_key));
-	s->cmd = smtp_cmd_new(&cl);
+	s->cmd = smtp_cmd_new(&cmdl);
 	s->data = smtp_data_new(&dl);
 	buf_init(&s->dbuf, SESSION_CHUNK_MAX + 64);
 	buf_init(&s->hbuf, SESSION_HDR_HOLD_MAX);
 	s->relay_ok = cidr_match_any(s->conf->relay_networks,
 	    s->conf->nrelay_networks, sa);
 	s->own_client = own;
-	if (lc->cl->tls == CONF_TLS_IMPLICIT) { /* RFC 8314 3.3 */
+	if (cl->tls == CONF_TLS_IMPLICIT) { /* RFC 8314 3.3 */
 		SSL *ssl = tls_ssl_new(srv->tls);
 
 		if (ssl == NULL)
@@ -613,7 +620,7 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 	ls->nsessions++;
 	ls->nalloc++;
 	log_info("event=connect sid=%llu client=%s listener=%s",
-	    (unsigned long long)s->id, s->addr, lc->cl->name);
+	    (unsigned long long)s->id, s->addr, cl->name);
 	/*
 	 * Pre-greet check (postscreen-style): a client that talks before
 	 * the 220 is a bot that does not wait for replies. The delay makes
@@ -624,6 +631,9 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 		return;
 	}
 	greet(s);
+	return;
+refused:
+	conf_unref(conf);
 }
 
 void

@@ -40,12 +40,17 @@
 #define SELF_KEY "self-signed.key"
 #define SELF_DAYS (10 * 365)
 
+/* Where the certificate comes from and how the context is built. */
+struct tls_settings {
+	char cert[4096], key[4096];
+	char *ciphers; /* a copy of [tls] ciphers, or NULL */
+	enum conf_tls_version min_version;
+};
+
 struct tls {
 	pthread_mutex_t mtx;
 	SSL_CTX *ctx; /* under mtx */
-	char cert[4096], key[4096];
-	const char *ciphers;
-	enum conf_tls_version min_version;
+	struct tls_settings set;
 };
 
 void
@@ -70,7 +75,7 @@ ssl_why(struct why *why, const char *what, const char *path)
 }
 
 static SSL_CTX *
-ctx_build(const struct tls *t, struct why *why)
+ctx_build(const struct tls_settings *t, struct why *why)
 {
 	SSL_CTX *ctx;
 
@@ -225,48 +230,74 @@ join(char *dst, size_t dstsz, const char *a, const char *b, const char *c)
 	return n < 0 || (size_t)n >= dstsz ? -1 : 0;
 }
 
+static void
+settings_free(struct tls_settings *ts)
+{
+	free(ts->ciphers);
+	ts->ciphers = NULL;
+}
+
+/*
+ * What conf's [tls] says, into ts: the configured files, or the
+ * self-signed pair below data_dir, made when missing. -1 with why.
+ */
+static int
+settings_from(struct tls_settings *ts, const struct conf *conf,
+    struct why *why)
+{
+	char dir[4096];
+	struct stat st;
+
+	memset(ts, 0, sizeof(*ts));
+	ts->ciphers =
+	    conf->tls.ciphers != NULL ? xstrdup(conf->tls.ciphers) : NULL;
+	ts->min_version = conf->tls.min_version;
+	if (conf->tls.cert != NULL) {
+		(void)strlcpy(ts->cert, conf->tls.cert, sizeof(ts->cert));
+		(void)strlcpy(ts->key,
+		    conf->tls.key != NULL ? conf->tls.key : conf->tls.cert,
+		    sizeof(ts->key));
+		return 0;
+	}
+	if (join(dir, sizeof(dir), conf->data_dir, SELF_DIR, NULL) == -1 ||
+	    join(ts->cert, sizeof(ts->cert), conf->data_dir, SELF_DIR,
+	        SELF_CERT) == -1 ||
+	    join(ts->key, sizeof(ts->key), conf->data_dir, SELF_DIR,
+	        SELF_KEY) == -1) {
+		why_set(why, WHY_PERM, 0, "data_dir path too long");
+		goto fail;
+	}
+	if (fsutil_mkdirs(dir, 0700, why) == -1)
+		goto fail;
+	if (stat(ts->cert, &st) == -1 || stat(ts->key, &st) == -1) {
+		if (self_sign(conf->hostname, ts->cert, ts->key, why) == -1)
+			goto fail;
+		log_info("event=tls_self_signed cert=%s key=%s",
+		    LOG_ESC(ts->cert), LOG_ESC(ts->key));
+	}
+	log_warn("event=tls_self_signed_in_use cert=%s "
+	         "msg=\"no [tls] cert configured: using a self-signed "
+	         "certificate that clients cannot verify; install a real one "
+	         "with [tls] cert = /path/fullchain.pem and key = "
+	         "/path/privkey.pem, then send SIGHUP\"",
+	    LOG_ESC(ts->cert));
+	return 0;
+fail:
+	settings_free(ts);
+	return -1;
+}
+
 struct tls *
 tls_new(const struct conf *conf, struct why *why)
 {
 	struct tls *t = xcalloc(1, sizeof(*t));
-	char dir[4096];
-	struct stat st;
 
-	t->ciphers = conf->tls.ciphers;
-	t->min_version = conf->tls.min_version;
-	if (conf->tls.cert != NULL) {
-		(void)strlcpy(t->cert, conf->tls.cert, sizeof(t->cert));
-		(void)strlcpy(t->key,
-		    conf->tls.key != NULL ? conf->tls.key : conf->tls.cert,
-		    sizeof(t->key));
-	} else {
-		if (join(dir, sizeof(dir), conf->data_dir, SELF_DIR, NULL) ==
-			-1 ||
-		    join(t->cert, sizeof(t->cert), conf->data_dir, SELF_DIR,
-			SELF_CERT) == -1 ||
-		    join(t->key, sizeof(t->key), conf->data_dir, SELF_DIR,
-			SELF_KEY) == -1) {
-			why_set(why, WHY_PERM, 0, "data_dir path too long");
-			goto fail;
-		}
-		if (fsutil_mkdirs(dir, 0700, why) == -1)
-			goto fail;
-		if (stat(t->cert, &st) == -1 || stat(t->key, &st) == -1) {
-			if (self_sign(conf->hostname, t->cert, t->key, why) ==
-			    -1)
-				goto fail;
-			log_info("event=tls_self_signed cert=%s key=%s",
-			    LOG_ESC(t->cert), LOG_ESC(t->key));
-		}
-		log_warn("event=tls_self_signed_in_use cert=%s "
-			 "msg=\"no [tls] cert configured: using a self-signed "
-			 "certificate that clients cannot verify; install a "
-			 "real one with [tls] cert = /path/fullchain.pem and "
-			 "key = /path/privkey.pem, then send SIGHUP\"",
-		    LOG_ESC(t->cert));
-	}
-	if ((t->ctx = ctx_build(t, why)) == NULL)
+	if (settings_from(&t->set, conf, why) == -1)
 		goto fail;
+	if ((t->ctx = ctx_build(&t->set, why)) == NULL) {
+		settings_free(&t->set);
+		goto fail;
+	}
 	pthread_mutex_init(&t->mtx, NULL);
 	return t;
 fail:
@@ -280,22 +311,31 @@ tls_free(struct tls *t)
 	if (t == NULL)
 		return;
 	SSL_CTX_free(t->ctx);
+	settings_free(&t->set);
 	pthread_mutex_destroy(&t->mtx);
 	free(t);
 }
 
 int
-tls_reload(struct tls *t, struct why *why)
+tls_reload(struct tls *t, const struct conf *conf, struct why *why)
 {
-	SSL_CTX *ctx, *old;
+	struct tls_settings ts, old;
+	SSL_CTX *ctx, *oldctx;
 
-	if ((ctx = ctx_build(t, why)) == NULL)
+	if (settings_from(&ts, conf, why) == -1)
 		return -1;
+	if ((ctx = ctx_build(&ts, why)) == NULL) {
+		settings_free(&ts);
+		return -1;
+	}
 	pthread_mutex_lock(&t->mtx);
-	old = t->ctx;
+	oldctx = t->ctx;
+	old = t->set;
 	t->ctx = ctx;
+	t->set = ts;
 	pthread_mutex_unlock(&t->mtx);
-	SSL_CTX_free(old); /* live SSLs hold their own reference */
+	settings_free(&old);
+	SSL_CTX_free(oldctx); /* live SSLs hold their own reference */
 	return 0;
 }
 

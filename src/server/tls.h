@@ -38,8 +38,12 @@ struct tls;
 struct tls *tls_new(const struct conf *, struct why *);
 void tls_free(struct tls *); /* NULL is fine */
 
-/* Re-read the files into a new context; -1 with why keeps the old one. */
-int tls_reload(struct tls *, struct why *);
+/*
+ * Build a new context from conf's [tls] (a reload: the files may be
+ * renewed, or the settings changed) and use it for new connections; -1
+ * with why keeps the old one.
+ */
+int tls_reload(struct tls *, const struct conf *, struct why *);
 
 /* An SSL for one new connection (server side). Any thread. NULL on
  * error (out of memory). The caller owns it. */

@@ -56,10 +56,11 @@ static bool echo; /* TERN_FUZZ_ECHO=1: copy the replies to stderr */
 
 /* Delivery discards: the spool must still see every message through. */
 static int
-deliver_discard(void *ctx, const struct spool_env *env, int fd, size_t idx,
-    struct why *why)
+deliver_discard(void *ctx, const struct conf *c, const struct spool_env *env,
+    int fd, size_t idx, struct why *why)
 {
 	(void)ctx;
+	(void)c;
 	(void)env;
 	(void)fd;
 	(void)idx;
@@ -93,6 +94,7 @@ cleanup(void)
 	loop_free(srv.loops[0].loop);
 	free(srv.loops);
 	free(srv.ips);
+	conf_holder_free(srv.confs);
 	conf_free(conf);
 	testutil_rmtree(dir);
 }
@@ -151,7 +153,8 @@ init(void)
 	log_set_verbose(true);
 
 	memset(&srv, 0, sizeof(srv));
-	srv.conf = conf;
+	srv.boot = conf;
+	srv.confs = conf_holder_new(conf_ref(conf));
 	pthread_mutex_init(&srv.ip_mtx, NULL);
 	atomic_init(&srv.nconn, 0);
 	atomic_init(&srv.next_sid, 1);
@@ -159,7 +162,7 @@ init(void)
 		abort();
 	dlv.deliver = deliver_discard;
 	dlv.name = "fuzz";
-	srv.sched = sched_new(conf, srv.spool, &dlv);
+	srv.sched = sched_new(srv.confs, srv.spool, &dlv);
 	if (sched_start(srv.sched) == -1)
 		abort();
 	srv.dirw = workers_new(1, dir_init, dir_fini, db);
@@ -170,7 +173,7 @@ init(void)
 	srv.loops[0].loop = loop_new(0); /* run here, not on a thread */
 	lc.srv = &srv;
 	lc.loop = srv.loops[0].loop;
-	lc.cl = &conf->listeners[0];
+	lc.index = 0;
 	lc.fd = -1;
 	srv.listeners = &lc;
 	srv.nlisteners = 1;

@@ -296,13 +296,15 @@ class Server:
             self.ports[name] = port
 
     def render(self):
-        out = [f"hostname = {HOSTNAME}",
-               f"data_dir = {self.data_dir}",
+        # top may set hostname and data_dir too: each key once.
+        out = [f"hostname = {self.top.get('hostname', HOSTNAME)}",
+               f"data_dir = {self.top.get('data_dir', self.data_dir)}",
                f"domains = {', '.join(self.domains)}"]
         if self.postmaster:
             out.append(f"postmaster = {self.postmaster}")
         for k, v in self.top.items():
-            out.append(f"{k} = {v}")
+            if k not in ("hostname", "data_dir"):
+                out.append(f"{k} = {v}")
         # listener_spec: (name, host, mode) or (name, host, mode, tls).
         for name, host, mode, *tls in self.listener_spec:
             addr = f"[{host}]" if ":" in host else host

@@ -384,7 +384,7 @@ test_local(void **state)
 	conf->data_dir = dir;
 	conf->domains = domains;
 	conf->ndomains = 1;
-	d = local_deliverer_new(conf);
+	d = local_deliverer_new();
 	assert_non_null(d);
 	assert_string_equal(d->name, "maildir");
 	ctx = d->thread_init(d->arg);
@@ -401,7 +401,7 @@ test_local(void **state)
 	env.body_size = (off_t)strlen(body);
 	for (i = 0; i < env.nrcpts; i++) {
 		why_clear(&why);
-		rc = d->deliver(ctx, &env, fd, i, &why);
+		rc = d->deliver(ctx, conf, &env, fd, i, &why);
 		if (rc != cases[i].rc || why.kind != cases[i].kind)
 			fail_msg("%s: rc %d kind %d %s", cases[i].addr, rc,
 			    why.kind, why.text);
@@ -556,7 +556,7 @@ test_local_subaddress(void **state)
 	conf->data_dir = dir;
 	conf->domains = domains;
 	conf->ndomains = 1;
-	d = local_deliverer_new(conf);
+	d = local_deliverer_new();
 	ctx = d->thread_init(d->arg);
 	fd = msg_file(body, strlen(body), 0);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -570,7 +570,7 @@ test_local_subaddress(void **state)
 		r.orcpt = (char *)cases[i].orcpt;
 		conf->recipient_delimiter = (char *)cases[i].delims;
 		why_clear(&why);
-		if (d->deliver(ctx, &env, fd, 0, &why) != 0)
+		if (d->deliver(ctx, conf, &env, fd, 0, &why) != 0)
 			fail_msg("%s: %s", cases[i].name, why.text);
 		(void)snprintf(p, sizeof(p), "%s%s%s", md,
 		    cases[i].folder[0] != '\0' ? "/" : "", cases[i].folder);

@@ -70,15 +70,20 @@ sleep_ms(int ms)
 		;
 }
 
+static struct conf *conf;
+static struct conf_holder *confs; /* holds conf: what sched_new() takes */
+
 static int
-fake_deliver(void *ctx, const struct spool_env *env, int fd, size_t idx,
-    struct why *why)
+fake_deliver(void *ctx, const struct conf *c, const struct spool_env *env,
+    int fd, size_t idx, struct why *why)
 {
 	struct fake *f = ctx;
 	const char *a = env->rcpts[idx].addr;
 	char b[8] = { 0 };
 	int rc = 0, n;
 
+	if (c != conf) /* every pass runs on the configuration in force */
+		abort();
 	pthread_mutex_lock(&f->mtx);
 	if (env->sender[0] == '\0') { /* a DSN to the original sender */
 		if (strcmp(a, "s@example.net") == 0 &&
@@ -143,8 +148,9 @@ wait_bounces(int n, int ms)
  * sender) it gets are checked and counted.
  */
 static void
-fake_deliver_many(void *ctx, const struct spool_env *env, int fd,
-    const size_t *idx, size_t n, struct why *whys, struct sched_reply *replies)
+fake_deliver_many(void *ctx, const struct conf *c, const struct spool_env *env,
+    int fd, const size_t *idx, size_t n, struct why *whys,
+    struct sched_reply *replies)
 {
 	struct fake *f = ctx;
 	struct sched_reply *r;
@@ -154,6 +160,8 @@ fake_deliver_many(void *ctx, const struct spool_env *env, int fd,
 	size_t k;
 
 	(void)whys; /* zeroed by the caller: delivered */
+	if (c != conf)
+		abort();
 	for (k = 0; k < n; k++) {
 		a = env->rcpts[idx[k]].addr;
 		r = &replies[k];
@@ -213,7 +221,6 @@ static const struct sched_deliverer fake_router = {
 	.name = "fake-router",
 };
 
-static struct conf *conf;
 
 static int
 setup(void **state)
@@ -228,6 +235,8 @@ setup(void **state)
 	conf->queue.retry_max = 1;
 	conf->queue.lifetime = 3600;
 	conf->queue.delivery_threads = 4;
+	atomic_init(&conf->refs, 1); /* ours; the holder adds its own */
+	confs = conf_holder_new(conf_ref(conf));
 	return 0;
 }
 
@@ -236,6 +245,7 @@ teardown(void **state)
 {
 	(void)state;
 	testutil_rmtree(dir);
+	conf_holder_free(confs); /* back to our one reference */
 	free(conf);
 	return 0;
 }
@@ -340,7 +350,7 @@ test_deliver_all(void **state)
 	char id[SPOOL_ID_MAX];
 
 	(void)state;
-	s = sched_new(conf, sp, &fake_d);
+	s = sched_new(confs, sp, &fake_d);
 	assert_int_equal(sched_start(s), 0);
 	put_msg(sp, rc, 3, 0, id);
 	sched_submit(s, id);
@@ -364,7 +374,7 @@ test_temp_retry(void **state)
 	char id[SPOOL_ID_MAX];
 
 	(void)state;
-	s = sched_new(conf, sp, &fake_d);
+	s = sched_new(confs, sp, &fake_d);
 	assert_int_equal(sched_start(s), 0);
 	put_msg(sp, rc, 2, 0, id);
 	sched_submit(s, id);
@@ -390,7 +400,7 @@ test_temp_state_kept(void **state)
 	(void)state;
 	conf->queue.retry_initial = 60;
 	conf->queue.retry_max = 120;
-	s = sched_new(conf, sp, &fake_d);
+	s = sched_new(confs, sp, &fake_d);
 	assert_int_equal(sched_start(s), 0);
 	put_msg(sp, rc, 2, 0, id);
 	sched_submit(s, id);
@@ -419,7 +429,7 @@ test_expired(void **state)
 
 	(void)state;
 	conf->queue.lifetime = 100;
-	s = sched_new(conf, sp, &fake_d);
+	s = sched_new(confs, sp, &fake_d);
 	assert_int_equal(sched_start(s), 0);
 	put_msg(sp, rc, 2, time(NULL) - 101, id);
 	sched_submit(s, id);
@@ -459,7 +469,7 @@ test_restart(void **state)
 	spool_close(sp);
 
 	sp = open_spool();
-	s = sched_new(conf, sp, &fake_d);
+	s = sched_new(confs, sp, &fake_d);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(spool_scan(sp, submit_cb, s, &why), 0);
 	assert_int_equal(sched_start(s), 0);
@@ -486,7 +496,7 @@ test_no_overlap(void **state)
 
 	(void)state;
 	fk.delay_ms = 50;
-	s = sched_new(conf, sp, &fake_d);
+	s = sched_new(confs, sp, &fake_d);
 	assert_int_equal(sched_start(s), 0);
 	put_msg(sp, rc, 1, 0, id);
 	for (i = 0; i < 20; i++) {
@@ -515,7 +525,7 @@ test_free_waits(void **state)
 	(void)state;
 	fk.delay_ms = 300;
 	conf->queue.delivery_threads = 2;
-	s = sched_new(conf, sp, &fake_d);
+	s = sched_new(confs, sp, &fake_d);
 	assert_int_equal(sched_start(s), 0);
 	put_msg(sp, rc, 1, 0, id);
 	put_msg(sp, rc, 1, 0, id2);
@@ -605,7 +615,7 @@ test_success_reports(void **state)
 	char id[SPOOL_ID_MAX];
 
 	(void)state;
-	s = sched_new(conf, sp, &fake_router);
+	s = sched_new(confs, sp, &fake_router);
 	assert_int_equal(sched_start(s), 0);
 	put_msg_notify(sp, rc, notify, 4, 0, id);
 	sched_submit(s, id);

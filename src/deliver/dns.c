@@ -215,6 +215,112 @@ query(struct dns *d, const char *name, int type, const char *tname,
 	return DNS_OK;
 }
 
+void
+dns_rrset_free(struct dns_rrset *rs)
+{
+	size_t i;
+
+	if (rs == NULL)
+		return;
+	for (i = 0; i < rs->n; i++)
+		free(rs->data[i]);
+	free(rs->data);
+	free(rs->len);
+	memset(rs, 0, sizeof(*rs));
+}
+
+static const char *
+type_name(int type)
+{
+	switch (type) {
+	case DNS_T_A:
+		return "A";
+	case DNS_T_PTR:
+		return "PTR";
+	case DNS_T_MX:
+		return "MX";
+	case DNS_T_TXT:
+		return "TXT";
+	case DNS_T_AAAA:
+		return "AAAA";
+	default:
+		return "record";
+	}
+}
+
+enum dns_status
+dns_lookup(struct dns *d, const char *name, int type, struct dns_rrset *out,
+    struct why *why)
+{
+	struct ub_result *res;
+	enum dns_status st;
+	size_t i, len;
+
+	memset(out, 0, sizeof(*out));
+	st = query(d, name, type, type_name(type), &res, why);
+	if (st != DNS_OK)
+		return st;
+	for (i = 0; res->data[i] != NULL && out->n < DNS_RRS_MAX; i++) {
+		len = (size_t)res->len[i];
+		if (len > DNS_RDATA_MAX)
+			continue;
+		if (out->data == NULL) {
+			out->data = calloc(DNS_RRS_MAX, sizeof(*out->data));
+			out->len = calloc(DNS_RRS_MAX, sizeof(*out->len));
+			if (out->data == NULL || out->len == NULL)
+				goto nomem;
+		}
+		/* One spare byte, so dns_txt() can end a string. */
+		if ((out->data[out->n] = malloc(len + 1)) == NULL)
+			goto nomem;
+		memcpy(out->data[out->n], res->data[i], len);
+		out->data[out->n][len] = 0;
+		out->len[out->n++] = len;
+	}
+	ub_resolve_free(res);
+	return DNS_OK;
+nomem:
+	ub_resolve_free(res);
+	dns_rrset_free(out);
+	why_set(why, WHY_TEMP, ENOMEM, "DNS %s %s", type_name(type), name);
+	return DNS_TEMP;
+}
+
+enum dns_status
+dns_txt(struct dns *d, const char *name, struct dns_rrset *out,
+    struct why *why)
+{
+	enum dns_status st;
+	size_t i, k = 0, pos, o, n, sl;
+	uint8_t *p;
+
+	st = dns_lookup(d, name, DNS_T_TXT, out, why);
+	if (st != DNS_OK)
+		return st;
+	/* Join each record's strings in place: the text is never longer
+	 * than the rdata. */
+	for (i = 0; i < out->n; i++) {
+		p = out->data[i];
+		n = out->len[i];
+		for (pos = 0, o = 0; pos < n; pos += 1 + sl) {
+			sl = p[pos];
+			if (pos + 1 + sl > n)
+				break;
+			memmove(p + o, p + pos + 1, sl);
+			o += sl;
+		}
+		if (pos != n || memchr(p, 0, o) != NULL) {
+			free(p); /* malformed, or a NUL inside: skip it */
+			continue;
+		}
+		p[o] = 0;
+		out->data[k] = p;
+		out->len[k++] = o;
+	}
+	out->n = k;
+	return DNS_OK;
+}
+
 bool
 dns_mx_rdata_parse(const uint8_t *p, size_t n, struct dns_mx *out)
 {

@@ -68,6 +68,41 @@ enum dns_status dns_addrs(struct dns *, const char *host, unsigned port,
     struct sockaddr_storage *out, size_t *n_out, struct why *);
 
 /*
+ * Any record type (issue 16: SPF, DKIM keys, DMARC policies): the
+ * rdata of each record of `type` at `name`, copied, at most
+ * DNS_RRS_MAX records of DNS_RDATA_MAX bytes each (a longer record is
+ * skipped). DNS_NXDOMAIN and DNS_NODATA are answers (the "void lookups"
+ * of RFC 7208 4.6.4); DNS_TEMP is a failure or a timeout. Free with
+ * dns_rrset_free().
+ */
+#define DNS_RRS_MAX 64
+#define DNS_RDATA_MAX 65535
+#define DNS_T_A 1
+#define DNS_T_PTR 12
+#define DNS_T_MX 15
+#define DNS_T_TXT 16
+#define DNS_T_AAAA 28
+
+struct dns_rrset {
+	size_t n;
+	uint8_t **data;
+	size_t *len;
+};
+
+enum dns_status dns_lookup(struct dns *, const char *name, int type,
+    struct dns_rrset *out, struct why *);
+void dns_rrset_free(struct dns_rrset *);
+
+/*
+ * The TXT records at `name`, each one's character-strings joined (RFC
+ * 7208 3.3, RFC 6376 3.6.2.2), NUL-terminated; a record with a NUL byte
+ * is skipped. Into out (freed with dns_rrset_free; data[i] is a string
+ * of len[i] bytes).
+ */
+enum dns_status dns_txt(struct dns *, const char *name, struct dns_rrset *out,
+    struct why *);
+
+/*
  * Parse one MX rdata (2-byte preference, uncompressed wire-format name)
  * into *out. The root name "." becomes host "". false when malformed or
  * when the name has bytes that are not letters, digits, '-' or '_'.

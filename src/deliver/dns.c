@@ -286,22 +286,17 @@ nomem:
 	return DNS_TEMP;
 }
 
-enum dns_status
-dns_txt(struct dns *d, const char *name, struct dns_rrset *out,
-    struct why *why)
+void
+dns_txt_join(struct dns_rrset *rs)
 {
-	enum dns_status st;
 	size_t i, k = 0, pos, o, n, sl;
 	uint8_t *p;
 
-	st = dns_lookup(d, name, DNS_T_TXT, out, why);
-	if (st != DNS_OK)
-		return st;
-	/* Join each record's strings in place: the text is never longer
+	/* Each record's strings joined in place: the text is never longer
 	 * than the rdata. */
-	for (i = 0; i < out->n; i++) {
-		p = out->data[i];
-		n = out->len[i];
+	for (i = 0; i < rs->n; i++) {
+		p = rs->data[i];
+		n = rs->len[i];
 		for (pos = 0, o = 0; pos < n; pos += 1 + sl) {
 			sl = p[pos];
 			if (pos + 1 + sl > n)
@@ -314,11 +309,22 @@ dns_txt(struct dns *d, const char *name, struct dns_rrset *out,
 			continue;
 		}
 		p[o] = 0;
-		out->data[k] = p;
-		out->len[k++] = o;
+		rs->data[k] = p;
+		rs->len[k++] = o;
 	}
-	out->n = k;
-	return DNS_OK;
+	rs->n = k;
+}
+
+enum dns_status
+dns_txt(struct dns *d, const char *name, struct dns_rrset *out,
+    struct why *why)
+{
+	enum dns_status st;
+
+	st = dns_lookup(d, name, DNS_T_TXT, out, why);
+	if (st == DNS_OK)
+		dns_txt_join(out);
+	return st;
 }
 
 bool

@@ -101,6 +101,8 @@ void dns_rrset_free(struct dns_rrset *);
  */
 enum dns_status dns_txt(struct dns *, const char *name, struct dns_rrset *out,
     struct why *);
+/* The joining alone, on a TXT rrset from dns_lookup() or a test. Pure. */
+void dns_txt_join(struct dns_rrset *);
 
 /*
  * Parse one MX rdata (2-byte preference, uncompressed wire-format name)

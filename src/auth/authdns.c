@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * auth/authdns.c - authdns_resolver(): the authdns interface on the
- * real resolver (deliver/dns.c).
+ * real resolver (dns/dns.c).
  */
 #include "auth/authdns.h"
 

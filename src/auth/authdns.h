@@ -2,7 +2,7 @@
 /*
  * auth/authdns.h - the DNS that mail authentication asks (issue 16):
  * SPF, DKIM keys, DMARC policies and ARC all look records up through
- * one function, so that the real resolver (deliver/dns.h, libunbound,
+ * one function, so that the real resolver (dns/dns.h, libunbound,
  * `dns_server`) serves the server and `tern check`, and a table serves
  * unit tests and fuzzers.
  *
@@ -15,7 +15,7 @@
 #ifndef TERN_AUTH_AUTHDNS_H
 #define TERN_AUTH_AUTHDNS_H
 
-#include "deliver/dns.h"
+#include "dns/dns.h"
 
 /*
  * Look up `type` records at `name` into *out (dns_rrset_free() it):
@@ -31,7 +31,7 @@ struct authdns {
 	void *arg;
 };
 
-/* The real resolver: arg is a struct dns * (deliver/dns.h). */
+/* The real resolver: arg is a struct dns * (dns/dns.h). */
 enum dns_status authdns_resolver(void *dns, const char *name, int type,
     struct dns_rrset *out, struct why *why);
 

@@ -10,7 +10,7 @@
  *
  * Routing, first match wins: a [routes] entry for the recipient's domain;
  * then our own domains (local Maildir: no next hop); then "*" from
- * [routes]; then the domain's MX hosts (deliver/dns.h).
+ * [routes]; then the domain's MX hosts (dns/dns.h).
  * Trust: addresses are validated (RCPT) or come from the spool; what the
  * remote says is hostile and handled by client/.
  */
@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "deliver/dns.h"
+#include "dns/dns.h"
 #include "util/why.h"
 
 struct client_conn;

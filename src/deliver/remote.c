@@ -23,7 +23,7 @@
 
 #include "client/client.h"
 #include "conf/conf.h"
-#include "deliver/dns.h"
+#include "dns/dns.h"
 #include "deliver/local.h"
 #include "deliver/nexthop.h"
 #include "queue/sched.h"

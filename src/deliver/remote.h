@@ -7,7 +7,7 @@
  * Routing, first match wins: a [routes] entry for the recipient's domain
  * (static host, smarthost with AUTH/TLS, or LMTP); then our own domains
  * go to the local deliverer (Maildir); then "*" from [routes]; then the
- * domain's MX hosts (deliver/dns.h), most preferred first, every address
+ * domain's MX hosts (dns/dns.h), most preferred first, every address
  * of each host (IPv6 and IPv4) until one takes the message.
  * Sessions are reused: after a message, a healthy session waits idle (a
  * few seconds) for the next message to the same destination, on any

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "deliver/dns.h"
+#include "dns/dns.h"
 
 #define R(s) (const uint8_t *)s, sizeof(s) - 1
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * deliver/dns.c - MX and address lookups with libunbound (see dns.h).
+ * dns/dns.c - MX, address and raw record lookups with libunbound (see dns.h).
  *
  * A query's state is on the heap: when the deadline passes and
  * ub_cancel() comes too late, libunbound still calls back later, and the
@@ -9,7 +9,7 @@
  * Trust: answers are parsed by dns_mx_rdata_parse() only; addresses are
  * copied by their fixed sizes.
  */
-#include "deliver/dns.h"
+#include "dns/dns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

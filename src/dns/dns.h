@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * deliver/dns.h - where mail for a domain goes: MX records (RFC 5321 5.1)
+ * dns/dns.h - where mail for a domain goes: MX records (RFC 5321 5.1)
  * with the implicit MX and null MX (RFC 7505) rules, and the IPv6 and
  * IPv4 addresses of a host. libunbound's asynchronous interface, driven
  * by the calling thread with a deadline (poll on ub_fd), so a silent DNS
@@ -13,8 +13,8 @@
  * length-checked while decoded, counts are capped, and only what looks
  * like a host name is returned.
  */
-#ifndef TERN_DELIVER_DNS_H
-#define TERN_DELIVER_DNS_H
+#ifndef TERN_DNS_DNS_H
+#define TERN_DNS_DNS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -379,8 +379,8 @@ cmd_list(const struct conf *conf, struct spool *sp, bool json,
 }
 
 /*
- * The message header (from fd, the message file): up to the first empty
- * line, at most a cap.
+ * The message header (the spool's fields on top, then fd, the message
+ * file): up to the first empty line, at most a cap.
  */
 static void
 show_header(int fd, const struct spool_env *env)
@@ -391,14 +391,16 @@ show_header(int fd, const struct spool_env *env)
 
 	want = env->body_size < HEADER_SHOW_MAX ? (size_t)env->body_size
 	                                        : HEADER_SHOW_MAX;
-	b = xmalloc(want + 1);
-	n = pread(fd, b, want, env->body_offset);
+	b = xmalloc(env->prefix_len + want + 1);
+	if (env->prefix_len > 0)
+		memcpy(b, env->prefix, env->prefix_len);
+	n = pread(fd, b + env->prefix_len, want, env->body_offset);
 	if (n < 0) {
 		printf("(message unreadable: %s)\n", strerror(errno));
 		free(b);
 		return;
 	}
-	end = b + n;
+	end = b + env->prefix_len + n;
 	for (p = b; p < end; p = eol + 1) {
 		eol = memchr(p, '\n', (size_t)(end - p));
 		if (eol == NULL)

@@ -476,6 +476,20 @@ send_body(struct client_conn *c, int fd, off_t off, uint64_t size, bool stuff,
 	int rc = -1;
 
 	buf_init(&ob, 2 * BODY_CHUNK + 8);
+	/* Header fields on top first, through the same stuffing. */
+	if (c->p.msg != NULL && c->p.msg->prefix_len > 0 &&
+	    c->p.msg->prefix_len <= size) {
+		const struct client_msg *m = c->p.msg;
+
+		if (stuff_chunk(&ob, (const uint8_t *)m->prefix,
+		        m->prefix_len, stuff, &bol) == -1)
+			goto full;
+		if (write_all(c, ob.data, ob.len, deadline(c, DATA_BLOCK_SECS),
+		        why) == -1)
+			goto out;
+		size -= m->prefix_len;
+		crlf = m->prefix_len >= 2;
+	}
 	do {
 		want = size - done < sizeof(in) ? (size_t)(size - done)
 		                                : sizeof(in);

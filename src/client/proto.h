@@ -69,7 +69,7 @@ struct client_msg {
 	const char *sender; /* "" for the null path */
 	const struct client_rcpt *rcpts;
 	size_t nrcpts;
-	uint64_t size; /* bytes of the (unstuffed) message */
+	uint64_t size; /* bytes of the (unstuffed) message, prefix included */
 	bool eightbit;
 	bool smtputf8;     /* needs SMTPUTF8: fail if the server lacks it */
 	int ret;           /* enum smtp_ret; 0: not given */
@@ -80,6 +80,12 @@ struct client_msg {
 	 * decided WHY_NONE with its RCPT reply; size is not sent.
 	 */
 	bool probe;
+	/*
+	 * Header fields sent before the bytes read from the file (the
+	 * spool's prefix, spool.h): CRLF lines, or NULL.
+	 */
+	const char *prefix;
+	size_t prefix_len;
 };
 
 enum client_event {

@@ -19,7 +19,7 @@
 #include "util/str.h"
 #include "util/xmalloc.h"
 
-#define PREFIX_MAX (2 * SPOOL_FIELD_MAX + 64)
+#define PREFIX_MAX (2 * SPOOL_FIELD_MAX + 64 + SPOOL_PREFIX_MAX)
 
 struct local {
 	struct sched_deliverer d; /* first: the server holds &l->d */
@@ -42,6 +42,21 @@ local_is_safe_component(const char *p, size_t n)
 
 
 /* Header text must stay on its line: control bytes become '?'. */
+/* The spool's header fields on top (CRLF) as Maildir lines (LF). */
+static int
+append_lf(struct buf *b, const char *p, size_t n)
+{
+	size_t i, start = 0;
+
+	for (i = 0; i + 1 < n; i++)
+		if (p[i] == '\r' && p[i + 1] == '\n') {
+			if (buf_append(b, p + start, i - start) == -1)
+				return -1;
+			start = i + 1; /* the LF */
+		}
+	return buf_append(b, p + start, n - start);
+}
+
 static int
 append_clean(struct buf *b, const char *s)
 {
@@ -178,7 +193,9 @@ deliver(void *ctx, const struct conf *conf, const struct spool_env *env,
 	    append_clean(&pre, env->sender != NULL ? env->sender : "") == -1 ||
 	    buf_append_str(&pre, ">\nDelivered-To: ") == -1 ||
 	    append_clean(&pre, delivered_to) == -1 ||
-	    buf_append(&pre, "\n", 1) == -1) {
+	    buf_append(&pre, "\n", 1) == -1 ||
+	    (env->prefix != NULL &&
+	        append_lf(&pre, env->prefix, env->prefix_len) == -1)) {
 		bool nomem = errno == ENOMEM;
 
 		buf_reset(&pre);

@@ -366,7 +366,9 @@ deliver_group(struct rthread *th, const struct conf *conf,
 	m.sender = env->sender;
 	m.rcpts = rc;
 	m.nrcpts = n;
-	m.size = (uint64_t)env->body_size;
+	m.size = (uint64_t)env->body_size + env->prefix_len;
+	m.prefix = env->prefix;
+	m.prefix_len = env->prefix_len;
 	m.eightbit = env->eightbit;
 	m.smtputf8 = env->smtputf8;
 	m.ret = env->dsn_ret;

@@ -411,6 +411,10 @@ put_original(struct buf *b, const struct bounce_info *bi, bool hdrs,
 	int state = 0; /* CRLFCRLF matcher for the end of the header */
 
 	end = bi->env->body_offset + bi->env->body_size;
+	/* The spool's header fields on top (never the blank line). */
+	if (bi->env->prefix_len > 0 &&
+	    buf_append(b, bi->env->prefix, bi->env->prefix_len) == -1)
+		return buf_why(why, "bounce too large");
 	while (off < end) {
 		take = (size_t)(end - off) < sizeof(chunk) ? (size_t)(end - off)
 		                                           : sizeof(chunk);

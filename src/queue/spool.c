@@ -11,6 +11,12 @@
  *8BITMIME rcpt P a@example.org A@Example.ORG\n	one per recipient; the state
  *	end\n				byte (offset 5) is rewritten in place
  *	<message bytes, CRLF lines as received>
+ *	<prefix: header fields to put on top of the message>
+ *
+ * The prefix (issue 16) is optional: an envelope line "prefix
+ * 0000000000" (before the recipients) reserves its length, written in
+ * place once the header fields are known, after the message; a reader
+ * takes that many bytes off the end of the file.
  *
  * The envelope length in the first line is also the body offset, so the
  * loader reads exactly that many bytes and refuses anything else.
@@ -50,6 +56,8 @@
 #define MAGIC_LEN 6
 #define FIRST_LINE_LEN 17 /* "TERN1 " + 10 digits + LF */
 #define HLEN_MAX 9999999999ULL
+#define PREFIX_DIGITS 10
+#define PREFIX_LINE "prefix "
 #define WBUF_SIZE 65536
 /*
  * Files of removed messages kept in free/ for reuse. Creating a file
@@ -90,6 +98,8 @@ struct spool_msg {
 	size_t wlen;
 	off_t written; /* bytes written to fd so far */
 	off_t stale;   /* size of a reused file: its tail is cut at commit */
+	off_t prefix_at; /* file offset of the prefix length digits, or 0 */
+	bool prefix_set;
 	spool_commit_fn *done;
 	void *arg;
 	struct spool_msg *next;
@@ -345,6 +355,15 @@ env_parse(const char *id, const uint8_t *p, size_t n, struct spool_env *env,
 			                                : SMTP_RET_NONE;
 			continue;
 		}
+		/* Optional, before the recipients: "prefix LEN". */
+		if (env->nrcpts == 0 && keyword(&line, &len, "prefix")) {
+			if (len != PREFIX_DIGITS ||
+			    !parse_num(line, len, SPOOL_PREFIX_MAX, &v))
+				goto bad;
+			env->prefix_slot = true;
+			env->prefix_len = (size_t)v;
+			continue;
+		}
 		/* Optional, before the recipients: "hold 1" (held at 250). */
 		if (env->nrcpts == 0 && !env->held && len == 6 &&
 		    memcmp(line, "hold 1", 6) == 0) {
@@ -427,6 +446,7 @@ spool_env_free(struct spool_env *env)
 	free(env->client_name);
 	free(env->envid);
 	free(env->dsn);
+	free(env->prefix);
 	memset(env, 0, sizeof(*env));
 }
 
@@ -772,6 +792,10 @@ env_build(struct buf *b, const struct spool_env *env, struct why *why)
 	 */
 	if (env->held && buf_append_str(b, "hold 1\n") == -1)
 		goto big;
+	/* Room for the prefix length, filled in by spool_msg_set_prefix. */
+	if (env->prefix_slot &&
+	    buf_printf(b, "prefix %0*u\n", PREFIX_DIGITS, 0u) == -1)
+		goto big;
 	for (i = 0; i < env->nrcpts; i++) {
 		const struct spool_rcpt *r = &env->rcpts[i];
 		const struct spool_dsn *d = env->dsn ? &env->dsn[i] : NULL;
@@ -807,6 +831,18 @@ env_build(struct buf *b, const struct spool_env *env, struct why *why)
 	return 0;
 big:
 	return buf_why(why, "envelope too large");
+}
+
+/* Where the prefix length digits are in a built envelope. */
+static off_t
+prefix_slot_at(const struct buf *b)
+{
+	const char *p = memmem(b->data, b->len, "\n" PREFIX_LINE,
+	    sizeof(PREFIX_LINE));
+
+	return p != NULL ? (off_t)(p - (const char *)b->data) +
+	                       (off_t)sizeof(PREFIX_LINE)
+	                 : 0;
 }
 
 /* Write to the message's file (not the buffer): 0 or -1 with errno. */
@@ -864,6 +900,8 @@ spool_msg_new(struct spool *sp, struct spool_env *env, struct why *why)
 		spool_msg_abort(m);
 		return NULL;
 	}
+	if (env->prefix_slot)
+		m->prefix_at = prefix_slot_at(&b);
 	m->wbuf = xmalloc(WBUF_SIZE);
 	if (b.len <= WBUF_SIZE) {
 		memcpy(m->wbuf, b.data, b.len);
@@ -923,6 +961,40 @@ fail:
 	if (why != NULL)
 		*why = m->why;
 	return -1;
+}
+
+int
+spool_msg_set_prefix(struct spool_msg *m, const void *p, size_t n,
+    struct why *why)
+{
+	char digits[PREFIX_DIGITS + 1];
+
+	if (m->prefix_at == 0 || m->prefix_set)
+		return why_set(why, WHY_TEMP, EINVAL, "no room for a prefix");
+	if (n > SPOOL_PREFIX_MAX)
+		return why_set(why, WHY_PERM, 0,
+		    "header fields on top: %zu bytes, at most %u", n,
+		    SPOOL_PREFIX_MAX);
+	if (n == 0)
+		return 0;
+	if (spool_msg_write(m, p, n, why) == -1)
+		return -1;
+	m->prefix_set = true;
+	(void)snprintf(digits, sizeof(digits), "%0*zu", PREFIX_DIGITS, n);
+	/* The envelope is still in the buffer, or already in the file. */
+	if (m->prefix_at + PREFIX_DIGITS <= m->written) {
+		if (pwrite(m->fd, digits, PREFIX_DIGITS, m->prefix_at) !=
+		    PREFIX_DIGITS) {
+			m->failed = true;
+			why_set(&m->why, WHY_TEMP, errno,
+			    "write incoming/%s", m->id);
+			*why = m->why;
+			return -1;
+		}
+	} else
+		memcpy(m->wbuf + (m->prefix_at - m->written), digits,
+		    PREFIX_DIGITS);
+	return 0;
 }
 
 static void
@@ -1184,6 +1256,32 @@ notes_apply(const struct buf *b, struct spool_env *env)
 	}
 }
 
+/*
+ * body_size, and the prefix at the end of the file: read into
+ * env->prefix. WHY_PERM when the file is too short for what the
+ * envelope says.
+ */
+static int
+prefix_read(int fd, const char *id, off_t size, struct spool_env *env,
+    struct why *why)
+{
+	ssize_t r;
+
+	if (size < env->body_offset + (off_t)env->prefix_len)
+		return why_set(why, WHY_PERM, 0, "file shorter than its prefix");
+	env->body_size = size - env->body_offset - (off_t)env->prefix_len;
+	if (env->prefix_len == 0)
+		return 0;
+	env->prefix = xmalloc(env->prefix_len + 1);
+	r = pread(fd, env->prefix, env->prefix_len,
+	    env->body_offset + env->body_size);
+	if (r != (ssize_t)env->prefix_len)
+		return why_set(why, WHY_TEMP, r == -1 ? errno : 0,
+		    "read the prefix of active/%s", id);
+	env->prefix[env->prefix_len] = '\0';
+	return 0;
+}
+
 int
 spool_env_load(struct spool *sp, const char *id, struct spool_env *env,
     struct why *why)
@@ -1220,7 +1318,10 @@ spool_env_open(struct spool *sp, const char *id, struct spool_env *env,
 		spool_env_free(env);
 		goto fail;
 	}
-	env->body_size = st.st_size - env->body_offset;
+	if (prefix_read(fd, id, st.st_size, env, why) == -1) {
+		spool_env_free(env);
+		goto fail;
+	}
 	if (notes_read(sp, id, &notes) == -1) {
 		why_set(why, WHY_TEMP, ENOMEM, "read notes/%s", id);
 		spool_env_free(env);

@@ -41,6 +41,7 @@
 #define SPOOL_RCPTS_MAX 10000 /* recipients per message */
 #define SPOOL_ENV_MAX (16u * 1024 * 1024) /* envelope bytes on disk */
 #define SPOOL_NOTE_MAX 512                /* one stored error text */
+#define SPOOL_PREFIX_MAX (64u * 1024)     /* header fields added on top */
 
 enum spool_rcpt_state {
 	SPOOL_RCPT_PENDING = 'P',
@@ -80,6 +81,17 @@ struct spool_env {
 	struct spool_dsn *dsn;
 	off_t body_offset; /* where the message starts in the file */
 	off_t body_size;   /* message bytes (Received header included) */
+	/*
+	 * Header fields that go on top of the message, decided only after
+	 * it arrived (issue 16: Authentication-Results, DKIM-Signature):
+	 * CRLF lines, prefix_len bytes, or NULL. Every reader of a queued
+	 * message (delivery, bounce, `tern queue show`) puts them before
+	 * the body_size bytes at body_offset. spool_msg_new() reserves
+	 * room for them when prefix_slot is set; loaded by spool_env_*.
+	 */
+	bool prefix_slot;
+	char *prefix;
+	size_t prefix_len;
 	/* Retry bookkeeping from spool_note_retry(); 0 when never tried. */
 	unsigned attempts;
 	time_t next_attempt;
@@ -128,6 +140,15 @@ struct spool_msg *spool_msg_new(struct spool *, struct spool_env *env,
 const char *spool_msg_id(const struct spool_msg *);
 /* Append message bytes (as received, CRLF lines). -1 with why (ENOSPC). */
 int spool_msg_write(struct spool_msg *, const void *p, size_t n, struct why *);
+/*
+ * Put header fields on top of the message (see spool_env.prefix): the
+ * p[0..n) CRLF lines, written after the message bytes and named in the
+ * envelope, so the commit makes them durable with it. Once, after the
+ * last spool_msg_write(), and only for a message begun with
+ * prefix_slot. -1 with why (n > SPOOL_PREFIX_MAX, no slot, I/O).
+ */
+int spool_msg_set_prefix(struct spool_msg *, const void *p, size_t n,
+    struct why *);
 /* Throw the message away (client gave up, message refused); frees m. */
 void spool_msg_abort(struct spool_msg *);
 /*

@@ -1021,6 +1021,91 @@ test_file_reuse(void **state)
 	spool_close(sp);
 }
 
+/*
+ * Issue 16: header fields put on top after the message arrived, small
+ * (the envelope still in the write buffer) and after a large body (the
+ * slot already in the file); a recipient update keeps them; a message
+ * without a slot refuses one.
+ */
+static void
+test_prefix(void **state)
+{
+	static const char pre[] = "Authentication-Results: mx; none\r\n";
+	struct spool_env env, got;
+	struct spool_rcpt r[1];
+	struct spool_msg *m;
+	struct spool *sp;
+	struct why why;
+	char *big;
+	size_t bign = 200 * 1024, k;
+	int fd;
+	char b[8];
+
+	(void)state;
+	sp = spool_open(dir, &why);
+	assert_non_null(sp);
+	big = malloc(bign);
+	assert_non_null(big);
+	for (k = 0; k < bign; k++)
+		big[k] = (k % 80 == 78) ? '\r' : (k % 80 == 79) ? '\n' : 'b';
+	for (k = 0; k < 2; k++) {
+		fill_env(&env, r, 1);
+		env.prefix_slot = true;
+		m = spool_msg_new(sp, &env, &why);
+		assert_non_null(m);
+		if (k == 0)
+			assert_int_equal(spool_msg_write(m, "x\r\n", 3, &why),
+			    0);
+		else
+			assert_int_equal(spool_msg_write(m, big, bign, &why), 0);
+		assert_int_equal(spool_msg_set_prefix(m, pre, strlen(pre), &why),
+		    0);
+		/* Once only. */
+		assert_int_equal(spool_msg_set_prefix(m, pre, strlen(pre), &why),
+		    -1);
+		assert_int_equal(commit_wait(m, NULL), 1);
+		assert_int_equal(spool_rcpt_set(sp, env.id, 0,
+		                     SPOOL_RCPT_DELIVERED, &why),
+		    0);
+		assert_int_equal(spool_env_open(sp, env.id, &got, &fd, &why), 0);
+		assert_int_equal(got.prefix_len, strlen(pre));
+		assert_string_equal(got.prefix, pre);
+		assert_int_equal(got.body_size, k == 0 ? 3 : (off_t)bign);
+		assert_int_equal(got.rcpts[0].state, SPOOL_RCPT_DELIVERED);
+		assert_int_equal(pread(fd, b, 3, got.body_offset), 3);
+		assert_memory_equal(b, k == 0 ? "x\r\n" : "bbb", 3);
+		(void)close(fd);
+		spool_env_free(&got);
+	}
+	free(big);
+	/* A slot left empty: no prefix, the body as written. */
+	fill_env(&env, r, 1);
+	env.prefix_slot = true;
+	m = spool_msg_new(sp, &env, &why);
+	assert_non_null(m);
+	assert_int_equal(spool_msg_write(m, "y\r\n", 3, &why), 0);
+	assert_int_equal(commit_wait(m, NULL), 1);
+	assert_int_equal(spool_env_load(sp, env.id, &got, &why), 0);
+	assert_null(got.prefix);
+	assert_int_equal(got.body_size, 3);
+	spool_env_free(&got);
+	/* No slot, no prefix; and a prefix too large. */
+	fill_env(&env, r, 1);
+	m = spool_msg_new(sp, &env, &why);
+	assert_non_null(m);
+	assert_int_equal(spool_msg_set_prefix(m, pre, strlen(pre), &why), -1);
+	spool_msg_abort(m);
+	fill_env(&env, r, 1);
+	env.prefix_slot = true;
+	m = spool_msg_new(sp, &env, &why);
+	assert_non_null(m);
+	assert_int_equal(
+	    spool_msg_set_prefix(m, pre, SPOOL_PREFIX_MAX + 1, &why), -1);
+	assert_int_equal(why.kind, WHY_PERM);
+	spool_msg_abort(m);
+	spool_close(sp);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1042,6 +1127,7 @@ main(void)
 		T(test_dsn_roundtrip),
 		T(test_file_reuse),
 		T(test_hold),
+		T(test_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,9 @@
 #define CONF_NETWORKS_MAX 1000 /* relay_networks entries */
 #define CONF_ROUTES_MAX 1000   /* [routes] entries */
 #define CONF_RELAY_MAX 1000    /* [relay_domains] entries */
+#define CONF_DKIM_MAX 1000     /* [dkim] domains */
+#define CONF_SELECTORS_MAX 8   /* selectors of one [dkim] domain */
+#define CONF_SELECTOR_MAX 63   /* one selector: a DNS label */
 #define CONF_AUTH_MAX 255      /* route auth= user and password */
 #define CONF_LINE_MAX 198      /* libinih's line buffer less LF and NUL */
 #define CONF_NUM_KEYS_MAX 64   /* entries of conf_keys[] */
@@ -67,6 +70,8 @@ enum sect {
 	S_TLS,
 	S_ROUTES,
 	S_RELAY, /* [relay_domains] */
+	S_AUTH,  /* [authentication] */
+	S_DKIM,  /* [dkim] */
 };
 
 enum num_kind {
@@ -239,5 +244,9 @@ void conf_print_routes(const struct conf *, FILE *, unsigned flags);
 int conf_on_relay(struct parse *, const char *key, const char *v);
 void conf_relay_free(struct conf_relay_domain *);
 void conf_print_relay(const struct conf *, FILE *, unsigned flags);
+/* dkim.c: [dkim] DOMAIN = SELECTOR ... */
+int conf_on_dkim(struct parse *, const char *key, const char *v);
+void conf_dkim_free(struct conf *);
+void conf_print_dkim(const struct conf *, FILE *, unsigned flags);
 
 #endif

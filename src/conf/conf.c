@@ -30,7 +30,7 @@
 #include "util/xmalloc.h"
 
 static const char *const sect_names[] = { "top level", "listener", "limits",
-	"queue", "tls", "routes", "relay_domains" };
+	"queue", "tls", "routes", "relay_domains", "authentication", "dkim" };
 
 static const char *const str_keys[K_STR_COUNT] = { "hostname", "data_dir",
 	"domains", "user", "postmaster", "log_file", "relay_networks",
@@ -503,6 +503,8 @@ on_key(void *user, const char *section, const char *key, const char *v)
 		return conf_on_route(p, key, v);
 	if (p->sect == S_RELAY)
 		return conf_on_relay(p, key, v);
+	if (p->sect == S_DKIM)
+		return conf_on_dkim(p, key, v);
 	if (p->sect == S_TOP && strcmp(key, "dns_server") == 0)
 		return set_dns_server(p, v);
 	for (i = 0; i < conf_nword_keys; i++)
@@ -590,6 +592,13 @@ section(struct parse *p, char *line)
 		p->sect = in[1] == 'o' ? S_ROUTES : S_RELAY;
 		return 1;
 	}
+	if (strcmp(in, "authentication") == 0 || strcmp(in, "dkim") == 0) {
+		if (*word2 != '\0')
+			return conf_fail(p, p->lineno,
+			    "[%s] takes no name; write [%s]", in, in);
+		p->sect = in[0] == 'a' ? S_AUTH : S_DKIM;
+		return 1;
+	}
 	if (strcmp(in, "tls") == 0) {
 		if (*word2 != '\0')
 			return conf_fail(p, p->lineno,
@@ -607,7 +616,8 @@ section(struct parse *p, char *line)
 	if (strcmp(in, "listener") != 0)
 		return conf_fail(p, p->lineno,
 		    "unknown section [%.64s]; known: [listener NAME], "
-		    "[limits], [queue], [tls], [routes], [relay_domains]",
+		    "[limits], [queue], [tls], [routes], [relay_domains], "
+		    "[authentication], [dkim]",
 		    in);
 	n = strlen(word2);
 	if (n == 0)
@@ -738,6 +748,7 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->nrelay_domains; i++)
 		conf_relay_free(&c->relay_domains[i]);
 	free(c->relay_domains);
+	conf_dkim_free(c);
 	str_free(&c->dns_server);
 	str_free(&c->secrets_file);
 	for (i = 0; i < c->nlisteners; i++) {

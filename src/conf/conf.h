@@ -179,6 +179,46 @@ struct conf_queue {
 	enum conf_held_action held_action; /* default bounce */
 };
 
+/* [authentication] (issue 16): the checks on mail from outside. */
+enum conf_onoff {
+	CONF_ON = 0,
+	CONF_OFF,
+};
+enum conf_spf_fail {
+	CONF_SPF_FAIL_NOTE = 0, /* recorded; DMARC decides */
+	CONF_SPF_FAIL_REJECT,   /* 550 5.7.23 at MAIL FROM */
+};
+enum conf_temperror {
+	CONF_TEMP_ACCEPT = 0, /* a DNS failure does not hold mail back */
+	CONF_TEMP_DEFER,      /* 451 4.7.x: the sender tries again */
+};
+enum conf_dmarc_action {
+	CONF_DMARC_FOLLOW = 0, /* p=reject: 550 5.7.1; p=quarantine: Junk */
+	CONF_DMARC_QUARANTINE, /* both into Junk, nothing refused */
+	CONF_DMARC_NOTE,       /* recorded only */
+};
+enum conf_key_error {
+	CONF_KEY_ERROR_UNSIGNED = 0, /* logged; the message goes unsigned */
+	CONF_KEY_ERROR_DEFER,        /* 451 4.3.0: the client tries again */
+};
+
+struct conf_auth {
+	enum conf_onoff checks;            /* SPF, DKIM, DMARC inbound */
+	enum conf_spf_fail spf_fail;
+	enum conf_temperror spf_temperror;
+	enum conf_dmarc_action dmarc_policy;
+	enum conf_temperror dmarc_temperror;
+	size_t dkim_max_signatures; /* signatures checked per message; 5 */
+	enum conf_key_error dkim_key_error;
+};
+
+/* [dkim] DOMAIN = SELECTOR ...: which of the domain's keys sign. */
+struct conf_dkim_domain {
+	char *domain; /* lower-case */
+	char **selectors;
+	size_t nselectors;
+};
+
 struct conf {
 	/* conf_ref()/conf_unref(): 1 when loaded. Not a setting. */
 	atomic_uint refs;
@@ -201,6 +241,10 @@ struct conf {
 	size_t nlisteners;
 	struct conf_limits limits;
 	struct conf_queue queue;
+	struct conf_auth auth;
+	/* [dkim]: domains whose signing keys are chosen (default: all). */
+	struct conf_dkim_domain *dkim_domains;
+	size_t ndkim_domains;
 	struct conf_tls_opts tls;
 	/* Clients that may relay through submission without AUTH. */
 	struct cidr *relay_networks;
@@ -339,6 +383,13 @@ int conf_secrets_parse(struct conf *, const char *text, const char *name,
  */
 void conf_secrets_warnings(const struct conf *,
     void (*fn)(void *arg, const char *name, const char *text), void *arg);
+
+/*
+ * The [dkim] selectors that sign for `domain` (a NULL-terminated list),
+ * or NULL when the domain has no line: every key of the domain signs.
+ */
+const char *const *conf_dkim_selectors(const struct conf *,
+    const char *domain);
 
 /*
  * The [relay_domains] entry for `domain` (any case, optional trailing

@@ -94,6 +94,10 @@ const struct num_key conf_keys[] = {
 	/* Each wait of a probe: a client holds its RCPT meanwhile. */
 	{ S_QUEUE, "verify_timeout", N_DURATION, T_UINT,
 	    OFF(queue.verify_timeout), 30, 1, 5 * MINUTE },
+	/* Issue 16: DKIM signatures verified per message (RFC 6376 6.1:
+	 * a verifier may limit them; more is a cost a sender imposes). */
+	{ S_AUTH, "dkim_max_signatures", N_COUNT, T_SIZE,
+	    OFF(auth.dkim_max_signatures), 5, 1, 50 },
 };
 
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
@@ -103,6 +107,12 @@ _Static_assert(sizeof(conf_keys) / sizeof(conf_keys[0]) <= CONF_NUM_KEYS_MAX,
 
 static const char *const limit_actions[] = { "hold", "defer", NULL };
 static const char *const held_actions[] = { "bounce", "keep", NULL };
+static const char *const onoff[] = { "on", "off", NULL };
+static const char *const spf_fail[] = { "note", "reject", NULL };
+static const char *const temperror[] = { "accept", "defer", NULL };
+static const char *const dmarc_policy[] = { "follow", "quarantine", "note",
+	NULL };
+static const char *const key_error[] = { "unsigned", "defer", NULL };
 
 /* The word settings; each enum's values follow its words' order. */
 const struct word_key conf_word_keys[] = {
@@ -110,6 +120,13 @@ const struct word_key conf_word_keys[] = {
 	    limit_actions },
 	/* Issue 15: a held message expires with the queue lifetime. */
 	{ S_QUEUE, "held_action", OFF(queue.held_action), held_actions },
+	/* Issue 16: what the checks on mail from outside do. */
+	{ S_AUTH, "checks", OFF(auth.checks), onoff },
+	{ S_AUTH, "spf_fail", OFF(auth.spf_fail), spf_fail },
+	{ S_AUTH, "spf_temperror", OFF(auth.spf_temperror), temperror },
+	{ S_AUTH, "dmarc_policy", OFF(auth.dmarc_policy), dmarc_policy },
+	{ S_AUTH, "dmarc_temperror", OFF(auth.dmarc_temperror), temperror },
+	{ S_AUTH, "dkim_key_error", OFF(auth.dkim_key_error), key_error },
 };
 
 const size_t conf_nword_keys =

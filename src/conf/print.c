@@ -303,6 +303,12 @@ conf_print(const struct conf *c, FILE *fp, unsigned flags)
 		print_nums(c, S_QUEUE, fp, flags);
 		print_words(c, S_QUEUE, fp, flags);
 	}
+	if (all || changed(c, S_AUTH)) {
+		fprintf(fp, "\n[authentication]\n");
+		print_nums(c, S_AUTH, fp, flags);
+		print_words(c, S_AUTH, fp, flags);
+	}
+	conf_print_dkim(c, fp, flags);
 	conf_print_routes(c, fp, flags);
 	conf_print_relay(c, fp, flags);
 	print_tls(c, fp, flags);

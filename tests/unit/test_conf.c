@@ -191,6 +191,19 @@ static const struct load_case bad[] = {
 	    "t:1: admin_aliases: 'none' must stand alone" },
 	{ "admin-empty", "admin_aliases = ,\n" BASE,
 	    "t:1: admin_aliases is empty; write 'none'" },
+	/* issue 16: [authentication], [dkim] */
+	{ "auth-word", BASE "[authentication]\nspf_fail = drop\n",
+	    "t:5: spf_fail 'drop': expected note or reject" },
+	{ "auth-num", BASE "[authentication]\ndkim_max_signatures = 0\n",
+	    "t:5: dkim_max_signatures = 0 is out of range" },
+	{ "auth-named", BASE "[authentication x]\n",
+	    "t:4: [authentication] takes no name" },
+	{ "dkim-dotted", BASE "[dkim]\nexample.org = a.b\n",
+	    "t:5: [dkim] example.org: selector 'a.b'" },
+	{ "dkim-twice", BASE "[dkim]\nexample.org = a A\n",
+	    "t:5: [dkim] example.org: selector 'A' listed twice" },
+	{ "dkim-domain", BASE "[dkim]\nexa_mple..org = a\n",
+	    "t:5: [dkim] domain 'exa_mple..org'" },
 	{ "admin-none-later", "admin_aliases = a\nadmin_aliases = none\n" BASE,
 	    "t:2: admin_aliases: 'none' must stand alone" },
 	{ "admin-later-after-none",
@@ -979,6 +992,21 @@ test_addr_settings(void **state)
 	conf_free(c);
 	round_trip("admin_aliases = none\nrecipient_delimiter = none\n" BASE);
 	round_trip("admin_aliases = a, b\nrecipient_delimiter = +-\n" BASE);
+
+	/* Issue 16: the authentication settings print and load back. */
+	round_trip(BASE "[authentication]\nchecks = off\nspf_fail = reject\n"
+	           "spf_temperror = defer\ndmarc_policy = note\n"
+	           "dmarc_temperror = defer\ndkim_key_error = defer\n"
+	           "dkim_max_signatures = 7\n[dkim]\nexample.org = a b\n"
+	           "Example.NET = x\nexample.org = c\n");
+	c = load(BASE "[dkim]\nexample.org = s1 S2\n", &why);
+	assert_non_null(c);
+	assert_string_equal(conf_dkim_selectors(c, "EXAMPLE.org")[1], "s2");
+	assert_null(conf_dkim_selectors(c, "example.org")[2]);
+	assert_null(conf_dkim_selectors(c, "example.net"));
+	assert_int_equal(c->auth.dkim_max_signatures, 5);
+	assert_int_equal(c->auth.dmarc_policy, CONF_DMARC_FOLLOW);
+	conf_free(c);
 
 	/* A long list goes on over several lines (found by fuzz_conf: the
 	 * printed list was one line longer than a loaded one may be). */

@@ -230,7 +230,7 @@ def test_sighup_reloads_certificate(submission_server, tmp_path):
     srv.cert.write_bytes(cert2.read_bytes())
     (srv.cert.parent / "cert.key").write_bytes(key2.read_bytes())
     srv.proc.send_signal(signal.SIGHUP)
-    wait_log(srv, "event=reload what=tls")
+    wait_log(srv, "event=reload what=config")
     second = peer_cert(srv)
     assert second != first and second
     # The session from before the reload goes on.
@@ -243,7 +243,7 @@ def test_sighup_bad_certificate_keeps_old(submission_server):
     first = peer_cert(srv)
     srv.cert.write_text("not a certificate\n")
     srv.proc.send_signal(signal.SIGHUP)
-    wait_log(srv, "event=tls_reload_failed")
+    wait_log(srv, "event=reload_refused")
     assert peer_cert(srv) == first
 
 

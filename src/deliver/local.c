@@ -187,6 +187,12 @@ deliver(void *ctx, const struct conf *conf, const struct spool_env *env,
 		delivered_to = orcpt;
 		pick_folder(path, sizeof(path), detail, dlen);
 	}
+	/*
+	 * DMARC quarantine (issue 16): the Junk folder, which Dovecot
+	 * shows as Junk (Maildir++ ".Junk"); made when missing.
+	 */
+	if (env->junk && strlen(path) + sizeof("/.Junk") <= sizeof(path))
+		(void)strlcat(path, "/.Junk", sizeof(path));
 	/* RFC 5321 4.4: the final delivery adds Return-Path. */
 	buf_init(&pre, PREFIX_MAX);
 	if (buf_append_str(&pre, "Return-Path: <") == -1 ||

@@ -14,9 +14,10 @@
  *	<prefix: header fields to put on top of the message>
  *
  * The prefix (issue 16) is optional: an envelope line "prefix
- * 0000000000" (before the recipients) reserves its length, written in
- * place once the header fields are known, after the message; a reader
- * takes that many bytes off the end of the file.
+ * 0000000000 0" (before the recipients) reserves its length and the
+ * junk flag (0/1: DMARC quarantine), written in place once the header
+ * fields are known, after the message; a reader takes that many bytes
+ * off the end of the file.
  *
  * The envelope length in the first line is also the body offset, so the
  * loader reads exactly that many bytes and refuses anything else.
@@ -357,11 +358,14 @@ env_parse(const char *id, const uint8_t *p, size_t n, struct spool_env *env,
 		}
 		/* Optional, before the recipients: "prefix LEN". */
 		if (env->nrcpts == 0 && keyword(&line, &len, "prefix")) {
-			if (len != PREFIX_DIGITS ||
-			    !parse_num(line, len, SPOOL_PREFIX_MAX, &v))
+			if (len != PREFIX_DIGITS + 2 || line[PREFIX_DIGITS] != ' ' ||
+			    (line[PREFIX_DIGITS + 1] != '0' &&
+			        line[PREFIX_DIGITS + 1] != '1') ||
+			    !parse_num(line, PREFIX_DIGITS, SPOOL_PREFIX_MAX, &v))
 				goto bad;
 			env->prefix_slot = true;
 			env->prefix_len = (size_t)v;
+			env->junk = line[PREFIX_DIGITS + 1] == '1';
 			continue;
 		}
 		/* Optional, before the recipients: "hold 1" (held at 250). */
@@ -794,7 +798,7 @@ env_build(struct buf *b, const struct spool_env *env, struct why *why)
 		goto big;
 	/* Room for the prefix length, filled in by spool_msg_set_prefix. */
 	if (env->prefix_slot &&
-	    buf_printf(b, "prefix %0*u\n", PREFIX_DIGITS, 0u) == -1)
+	    buf_printf(b, "prefix %0*u 0\n", PREFIX_DIGITS, 0u) == -1)
 		goto big;
 	for (i = 0; i < env->nrcpts; i++) {
 		const struct spool_rcpt *r = &env->rcpts[i];
@@ -964,10 +968,10 @@ fail:
 }
 
 int
-spool_msg_set_prefix(struct spool_msg *m, const void *p, size_t n,
+spool_msg_set_prefix(struct spool_msg *m, const void *p, size_t n, bool junk,
     struct why *why)
 {
-	char digits[PREFIX_DIGITS + 1];
+	char digits[PREFIX_DIGITS + 3];
 
 	if (m->prefix_at == 0 || m->prefix_set)
 		return why_set(why, WHY_TEMP, EINVAL, "no room for a prefix");
@@ -975,16 +979,17 @@ spool_msg_set_prefix(struct spool_msg *m, const void *p, size_t n,
 		return why_set(why, WHY_PERM, 0,
 		    "header fields on top: %zu bytes, at most %u", n,
 		    SPOOL_PREFIX_MAX);
-	if (n == 0)
+	if (n == 0 && !junk)
 		return 0;
-	if (spool_msg_write(m, p, n, why) == -1)
+	if (n > 0 && spool_msg_write(m, p, n, why) == -1)
 		return -1;
 	m->prefix_set = true;
-	(void)snprintf(digits, sizeof(digits), "%0*zu", PREFIX_DIGITS, n);
+	(void)snprintf(digits, sizeof(digits), "%0*zu %c", PREFIX_DIGITS, n,
+	    junk ? '1' : '0');
 	/* The envelope is still in the buffer, or already in the file. */
-	if (m->prefix_at + PREFIX_DIGITS <= m->written) {
-		if (pwrite(m->fd, digits, PREFIX_DIGITS, m->prefix_at) !=
-		    PREFIX_DIGITS) {
+	if (m->prefix_at + PREFIX_DIGITS + 2 <= m->written) {
+		if (pwrite(m->fd, digits, PREFIX_DIGITS + 2, m->prefix_at) !=
+		    PREFIX_DIGITS + 2) {
 			m->failed = true;
 			why_set(&m->why, WHY_TEMP, errno,
 			    "write incoming/%s", m->id);
@@ -993,7 +998,7 @@ spool_msg_set_prefix(struct spool_msg *m, const void *p, size_t n,
 		}
 	} else
 		memcpy(m->wbuf + (m->prefix_at - m->written), digits,
-		    PREFIX_DIGITS);
+		    PREFIX_DIGITS + 2);
 	return 0;
 }
 

@@ -92,6 +92,9 @@ struct spool_env {
 	bool prefix_slot;
 	char *prefix;
 	size_t prefix_len;
+	/* Set with the prefix: deliver into the Junk folder (DMARC
+	 * quarantine). */
+	bool junk;
 	/* Retry bookkeeping from spool_note_retry(); 0 when never tried. */
 	unsigned attempts;
 	time_t next_attempt;
@@ -145,10 +148,10 @@ int spool_msg_write(struct spool_msg *, const void *p, size_t n, struct why *);
  * p[0..n) CRLF lines, written after the message bytes and named in the
  * envelope, so the commit makes them durable with it. Once, after the
  * last spool_msg_write(), and only for a message begun with
- * prefix_slot. -1 with why (n > SPOOL_PREFIX_MAX, no slot, I/O).
+ * prefix_slot. `junk`: local delivery goes into the Junk folder. -1 with why (n > SPOOL_PREFIX_MAX, no slot, I/O).
  */
 int spool_msg_set_prefix(struct spool_msg *, const void *p, size_t n,
-    struct why *);
+    bool junk, struct why *);
 /* Throw the message away (client gave up, message refused); frees m. */
 void spool_msg_abort(struct spool_msg *);
 /*

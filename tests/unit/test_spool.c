@@ -1058,10 +1058,10 @@ test_prefix(void **state)
 			    0);
 		else
 			assert_int_equal(spool_msg_write(m, big, bign, &why), 0);
-		assert_int_equal(spool_msg_set_prefix(m, pre, strlen(pre), &why),
+		assert_int_equal(spool_msg_set_prefix(m, pre, strlen(pre), k == 1, &why),
 		    0);
 		/* Once only. */
-		assert_int_equal(spool_msg_set_prefix(m, pre, strlen(pre), &why),
+		assert_int_equal(spool_msg_set_prefix(m, pre, strlen(pre), k == 1, &why),
 		    -1);
 		assert_int_equal(commit_wait(m, NULL), 1);
 		assert_int_equal(spool_rcpt_set(sp, env.id, 0,
@@ -1072,6 +1072,7 @@ test_prefix(void **state)
 		assert_string_equal(got.prefix, pre);
 		assert_int_equal(got.body_size, k == 0 ? 3 : (off_t)bign);
 		assert_int_equal(got.rcpts[0].state, SPOOL_RCPT_DELIVERED);
+		assert_int_equal(got.junk, k == 1);
 		assert_int_equal(pread(fd, b, 3, got.body_offset), 3);
 		assert_memory_equal(b, k == 0 ? "x\r\n" : "bbb", 3);
 		(void)close(fd);
@@ -1093,14 +1094,14 @@ test_prefix(void **state)
 	fill_env(&env, r, 1);
 	m = spool_msg_new(sp, &env, &why);
 	assert_non_null(m);
-	assert_int_equal(spool_msg_set_prefix(m, pre, strlen(pre), &why), -1);
+	assert_int_equal(spool_msg_set_prefix(m, pre, strlen(pre), k == 1, &why), -1);
 	spool_msg_abort(m);
 	fill_env(&env, r, 1);
 	env.prefix_slot = true;
 	m = spool_msg_new(sp, &env, &why);
 	assert_non_null(m);
 	assert_int_equal(
-	    spool_msg_set_prefix(m, pre, SPOOL_PREFIX_MAX + 1, &why), -1);
+	    spool_msg_set_prefix(m, pre, SPOOL_PREFIX_MAX + 1, false, &why), -1);
 	assert_int_equal(why.kind, WHY_PERM);
 	spool_msg_abort(m);
 	spool_close(sp);

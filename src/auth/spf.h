@@ -32,9 +32,10 @@
 #define SPF_VOID_MAX 2       /* RFC 7208 4.6.4 */
 #define SPF_MX_NAMES_MAX 10  /* RFC 7208 4.6.4 */
 #define SPF_PTR_NAMES_MAX 10 /* RFC 7208 4.6.4 */
-#define SPF_QUERIES_MAX 100  /* every query of one check_host(), ours */
+#define SPF_QUERIES_MAX 150  /* every query of one check, ours */
 #define SPF_TIMEOUT_SECS 20  /* RFC 7208 4.6.4: at least 20 s */
 #define SPF_TERMS_MAX 64     /* terms in one record, ours */
+#define SPF_RECORD_MAX 4096  /* a longer record is a permerror, ours */
 #define SPF_EXPAND_MAX 512   /* an expanded domain-spec or exp text */
 #define SPF_REASON_MAX 160
 #define SPF_EXP_MAX 256
@@ -119,6 +120,8 @@ enum spf_mech {
 
 /* One directive; pointers borrow the record text given to the parser. */
 struct spf_term {
+	const char *text;        /* the whole term, for reasons */
+	size_t text_len;
 	enum spf_mech mech;
 	char qualifier;          /* '+', '-', '~', '?' */
 	const char *spec;        /* domain-spec, or NULL when absent */
@@ -180,10 +183,12 @@ bool spf_macro_expand(const char *p, size_t n, const struct spf_macro_env *,
 void spf_domain_trim(char *name);
 
 /*
- * A wire-format, uncompressed domain name (PTR rdata) into presentation
- * form without the trailing dot, lower-cased, in out (DNS_NAME_MAX).
- * false when malformed, too long, or holding bytes outside letters,
- * digits, '-' and '_'. Pure.
+ * A wire-format, uncompressed domain name (PTR rdata, or an MX rdata
+ * after its 2-byte preference) into presentation form without the
+ * trailing dot, lower-cased, in out[outsz]. The root name is "". false
+ * when malformed, too long for out, or holding a byte outside 0x21..0x7e
+ * or a '.' or '\\' inside a label (SPF names may hold ':' or '/', RFC
+ * 7208 7.1, but never an ambiguous dot). Pure.
  */
 bool spf_dname_parse(const uint8_t *p, size_t n, char *out, size_t outsz);
 

@@ -123,23 +123,42 @@ print_trace(const struct spf_verdict *v)
 	    v->dns_terms, v->void_lookups, v->queries);
 }
 
-/* One query: both identities, printed. */
-static void
-check_one(const struct authdns *ad, const struct spf_query *q)
+/*
+ * One query: both identities, printed. Each query gets a fresh resolver
+ * (and cache): a server that timed out in one query must not be
+ * remembered as down by the next one (--batch).
+ */
+static int
+check_one(const struct conf *conf, const struct spf_query *q)
 {
 	struct spf_verdict helo, mailfrom;
+	struct authdns ad;
+	struct dns *dns;
+	struct why why;
 
-	spf_check(ad, q, &helo, &mailfrom);
+	/* The resolver's own timeout is the check's: a silent server costs
+	 * one bounded wait, and the check's deadline stops the rest. */
+	dns = dns_new(conf->dns_server,
+	    q->timeout_secs ? q->timeout_secs : SPF_TIMEOUT_SECS, &why);
+	if (dns == NULL) {
+		fprintf(stderr, "tern: check spf: %s\n", why.text);
+		return EX_UNAVAILABLE;
+	}
+	ad.lookup = authdns_resolver;
+	ad.arg = dns;
+	spf_check(&ad, q, &helo, &mailfrom);
+	dns_free(dns);
 	print_verdict(&mailfrom, "explanation");
 	print_verdict(&helo, "helo-explanation");
 	print_trace(&mailfrom);
 	/* With the null sender the MAIL FROM check was the HELO one. */
 	if (q->mailfrom[0] != '\0')
 		print_trace(&helo);
+	return 0;
 }
 
 static int
-batch(const struct authdns *ad, struct spf_query *q)
+batch(const struct conf *conf, struct spf_query *q)
 {
 	char line[BATCH_LINE_MAX], *ip, *helo, *from, *nl;
 	int ret = 0;
@@ -169,7 +188,8 @@ batch(const struct authdns *ad, struct spf_query *q)
 		}
 		q->helo = helo;
 		q->mailfrom = from;
-		check_one(ad, q);
+		if (check_one(conf, q) != 0)
+			return EX_UNAVAILABLE;
 		printf("end\n");
 		fflush(stdout);
 	}
@@ -181,12 +201,9 @@ check_spf(const struct conf *conf, int argc, char **argv)
 {
 	const char *ip = NULL, *helo = NULL, *from = NULL;
 	struct spf_query q;
-	struct authdns ad;
-	struct dns *dns;
-	struct why why;
 	uint64_t secs = 0;
 	bool is_batch = false;
-	int i, ret;
+	int i;
 
 	for (i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--batch") == 0) {
@@ -218,24 +235,9 @@ check_spf(const struct conf *conf, int argc, char **argv)
 	q.mailfrom = from;
 	q.receiver = conf->hostname;
 	q.timeout_secs = (unsigned)secs;
-	/* The resolver's own timeout is the check's: a silent server costs
-	 * one bounded wait, and the check's deadline stops the rest. */
-	dns = dns_new(conf->dns_server, secs ? (unsigned)secs : SPF_TIMEOUT_SECS,
-	    &why);
-	if (dns == NULL) {
-		fprintf(stderr, "tern: check spf: %s\n", why.text);
-		return EX_UNAVAILABLE;
-	}
-	ad.lookup = authdns_resolver;
-	ad.arg = dns;
 	if (is_batch)
-		ret = batch(&ad, &q);
-	else {
-		check_one(&ad, &q);
-		ret = 0;
-	}
-	dns_free(dns);
-	return ret;
+		return batch(conf, &q);
+	return check_one(conf, &q);
 usage:
 	fprintf(stderr, "tern: check spf: bad arguments\n");
 	cli_check_usage(stderr);

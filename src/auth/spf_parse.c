@@ -547,7 +547,7 @@ parse_directive(const char *p, size_t n, struct spf_term *t,
 	t->cidr6 = 128;
 	if (n > 0 && strchr("+-~?", p[0]) != NULL)
 		t->qualifier = p[i++];
-	for (k = i; k < n && ascii_is_alpha(p[k]); k++)
+	for (k = i; k < n && ascii_is_alnum(p[k]); k++)
 		;
 	for (m = 0; m < sizeof(mechs) / sizeof(mechs[0]); m++)
 		if (strlen(mechs[m].name) == k - i &&

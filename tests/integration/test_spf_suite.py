@@ -73,6 +73,10 @@ def to_bytes(s):
 
 def txt_rdata(value):
     parts = value if isinstance(value, list) else [value]
+    # A TXT of no strings (null-text) is not a valid record (RFC 1035
+    # 3.3.14: one or more); libunbound drops the whole answer as
+    # malformed before tern sees it, so it is served as one empty string.
+    parts = parts or [""]
     strings = []
     for p in parts:
         b = to_bytes(str(p))

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * main.c - command dispatch: serve, check-config, init, user, alias,
- * queue, send, sendmail, version, help.
+ * main.c - command dispatch: serve, check-config, check, init, user,
+ * alias, queue, send, sendmail, version, help.
  *
  * `-c FILE`, `--demo` and `-v` are accepted before or after the command,
  * so `tern -c F user add` and `tern user add -c F` mean the same (after
@@ -40,6 +40,8 @@ usage(FILE *f)
 	      "commands:\n"
 	      "  serve          run the server in the foreground\n"
 	      "  check-config   check the configuration and print it\n"
+	      "  check spf ...  the SPF result for an address, HELO and "
+	      "sender\n"
 	      "  init [PATH]    write a commented starting configuration\n"
 	      "  user ...       add, delete, list users; set passwords\n"
 	      "  alias ...      add, delete, list aliases\n"
@@ -117,6 +119,7 @@ struct command {
 static const struct command commands[] = {
 	{ "serve", CMD_CONF, usage_serve },
 	{ "check-config", CMD_CONF, cli_check_config_usage },
+	{ "check", CMD_CONF, cli_check_usage },
 	{ "init", CMD_NO_CONF, cli_init_usage },
 	{ "user", CMD_CONF, cli_user_usage },
 	{ "alias", CMD_CONF, cli_alias_usage },
@@ -271,12 +274,15 @@ run(const struct command *c, const struct globals *g, int nargs, char **args)
 	}
 	/* user, alias, queue, reload: all of them touch data_dir. */
 	if (strcmp(c->name, "serve") != 0 &&
-	    strcmp(c->name, "check-config") != 0)
+	    strcmp(c->name, "check-config") != 0 &&
+	    strcmp(c->name, "check") != 0)
 		become_service_user(conf);
 	if (strcmp(c->name, "serve") == 0)
 		ret = server_run(conf);
 	else if (strcmp(c->name, "check-config") == 0)
 		ret = cli_check_config(conf, nargs, args);
+	else if (strcmp(c->name, "check") == 0)
+		ret = cli_check(conf, nargs, args);
 	else if (strcmp(c->name, "user") == 0)
 		ret = cli_user(conf, nargs, args);
 	else if (strcmp(c->name, "alias") == 0)

@@ -53,6 +53,18 @@ int cli_alias(const struct conf *, int argc, char **argv);
 int cli_check_config(struct conf *, int argc, char **argv);
 void cli_check_config_usage(FILE *);
 
+/* ---- tern check (issue 16, cli/check_auth.c) ---- */
+
+/*
+ * argv[0] is "check": `check spf --ip IP --helo NAME --from ADDR
+ * [--timeout SECS]` (or --batch, queries on stdin) prints each SPF
+ * identity's result, reason, explanation and DNS lookups, asking the
+ * configured resolver; `check message` is not written yet (69). Exit 0
+ * when it ran, 64 usage, 69 the resolver cannot be set up.
+ */
+int cli_check(const struct conf *, int argc, char **argv);
+void cli_check_usage(FILE *);
+
 /* ---- tern queue (queue/spool.h, read-only) ---- */
 
 /*

@@ -94,6 +94,19 @@ dns_new(const char *server, unsigned timeout_secs, struct why *why)
 	if (rc == 0)
 		rc = ub_ctx_set_option(d->ub,
 		    "local-zone:", "invalid. transparent");
+	/*
+	 * Unbound also answers the reverse zones of private (RFC 1918) and
+	 * documentation (2001:db8::/32) addresses itself, with NXDOMAIN.
+	 * tern always forwards, to the operator's resolver, which may well
+	 * hold those PTR records (SPF ptr and %{p}, RFC 7208 5.5): ask it.
+	 */
+	if (rc == 0)
+		rc = ub_ctx_set_option(d->ub, "unblock-lan-zones:", "yes");
+	if (rc == 0)
+		rc = ub_ctx_set_option(d->ub, "insecure-lan-zones:", "yes");
+	if (rc == 0)
+		rc = ub_ctx_set_option(d->ub,
+		    "local-zone:", "8.b.d.0.1.0.0.2.ip6.arpa. transparent");
 	if (rc == 0 && server == NULL)
 		rc = ub_ctx_resolvconf(d->ub, NULL);
 	else if (rc == 0) {

@@ -412,12 +412,12 @@ field_head(struct buf *out, const struct skey *k, const uint8_t bh[32],
 	struct fold f = { out, 0, 0 };
 	struct buf tmp;
 	char w[DNS_NAME_MAX + 8];
-	size_t i;
+	size_t i, start = out->len;
 
 	buf_init(&tmp, 128);
 	f.err |= buf_printf(out, "DKIM-Signature: v=1; a=%s;",
 	    dkim_alg_name(k->alg));
-	f.col = out->len;
+	f.col = out->len - start;
 	fold_word(&f, "c=relaxed/relaxed;", 18, true);
 	fold_word(&f, w, (size_t)snprintf(w, sizeof(w), "d=%s;", k->domain),
 	    true);
@@ -428,10 +428,9 @@ field_head(struct buf *out, const struct skey *k, const uint8_t bh[32],
 		    (size_t)snprintf(w, sizeof(w), "%s%s%s", i == 0 ? "h=" : "",
 		        h[i], i + 1 < nh ? ":" : ";"),
 		    i == 0);
-	f.err |= dkim_b64_encode(bh, 32, &tmp);
-	fold_word(&f, "bh=", 3, true);
-	fold_long(&f, (const char *)tmp.data, tmp.len);
-	fold_word(&f, ";", 1, false);
+	f.err |= buf_append_str(&tmp, "bh=") | dkim_b64_encode(bh, 32, &tmp) |
+	         buf_append_str(&tmp, ";");
+	fold_word(&f, (const char *)tmp.data, tmp.len, true);
 	fold_word(&f, "b=", 2, true);
 	buf_reset(&tmp);
 	return f.err != 0 ? -1 : (int)f.col;

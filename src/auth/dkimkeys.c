@@ -72,6 +72,9 @@ open_domain_dir(const char *data_dir, const char *domain, bool create)
 {
 	int top, dk, dom = -1, e;
 
+	/* Like `tern user`, a first command may come before data_dir. */
+	if (create && mkdir(data_dir, 0750) == -1 && errno != EEXIST)
+		return -1;
 	if ((top = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
 	if (create && mkdirat(top, DKIMKEYS_DIR, 0700) == -1 && errno != EEXIST)
@@ -422,12 +425,15 @@ dkimkeys_txt_quoted(const char *value, struct buf *out)
 int
 dkimkeys_domains(const char *data_dir, char ***out, struct why *why)
 {
-	int top, dk;
+	int top, dk = -1;
 
-	if ((top = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	top = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (top == -1 && errno != ENOENT)
 		return why_set(why, WHY_PERM, errno, "%s", data_dir);
-	dk = open_subdir(top, DKIMKEYS_DIR);
-	close(top);
+	if (top != -1) {
+		dk = open_subdir(top, DKIMKEYS_DIR);
+		close(top);
+	}
 	if (dk == -1) {
 		if (errno != ENOENT)
 			return why_set(why, WHY_PERM, errno, "%s/%s", data_dir,

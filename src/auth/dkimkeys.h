@@ -58,7 +58,7 @@ void dkimkeys_free(struct dkimkeys *);
 
 /*
  * Make a new key and write it as <data_dir>/dkim/DOMAIN/SELECTOR.key
- * (making dkim/ and DOMAIN/ 0700 when missing; O_EXCL: an existing
+ * (making data_dir 0750, dkim/ and DOMAIN/ 0700 when missing; O_EXCL: an existing
  * selector is refused with errno EEXIST in why). bits: RSA size
  * (1024..8192), ignored for ed25519. On 0, *pkey_out (may be NULL) is
  * the new key (EVP_PKEY_free it). Blocking: RSA generation takes a

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * main.c - command dispatch: serve, check-config, check, init, user,
- * alias, queue, send, sendmail, version, help.
+ * alias, queue, dkim, send, sendmail, version, help.
  *
  * `-c FILE`, `--demo` and `-v` are accepted before or after the command,
  * so `tern -c F user add` and `tern user add -c F` mean the same (after
@@ -46,6 +46,8 @@ usage(FILE *f)
 	      "  user ...       add, delete, list users; set passwords\n"
 	      "  alias ...      add, delete, list aliases\n"
 	      "  queue ...      look at the queue and act on it\n"
+	      "  dkim ...       make and list DKIM keys; sign, verify a "
+	      "message\n"
 	      "  reload         the running server re-reads its "
 	      "configuration\n"
 	      "  send ...       submit one message to an SMTP server\n"
@@ -124,6 +126,7 @@ static const struct command commands[] = {
 	{ "user", CMD_CONF, cli_user_usage },
 	{ "alias", CMD_CONF, cli_alias_usage },
 	{ "queue", CMD_CONF, cli_queue_usage },
+	{ "dkim", CMD_CONF, cli_dkim_usage },
 	{ "reload", CMD_CONF, usage_reload },
 	{ "send", CMD_NO_CONF, cli_send_usage },
 	{ "sendmail", CMD_NO_CONF, cli_sendmail_usage },
@@ -272,7 +275,7 @@ run(const struct command *c, const struct globals *g, int nargs, char **args)
 			                "not asked: it keeps its configuration\n");
 		return ret;
 	}
-	/* user, alias, queue, reload: all of them touch data_dir. */
+	/* user, alias, queue, dkim, reload: all of them touch data_dir. */
 	if (strcmp(c->name, "serve") != 0 &&
 	    strcmp(c->name, "check-config") != 0 &&
 	    strcmp(c->name, "check") != 0)
@@ -289,6 +292,8 @@ run(const struct command *c, const struct globals *g, int nargs, char **args)
 		ret = cli_alias(conf, nargs, args);
 	else if (strcmp(c->name, "reload") == 0)
 		ret = cli_control(conf, "reload", "reload");
+	else if (strcmp(c->name, "dkim") == 0)
+		ret = cli_dkim(conf, nargs, args);
 	else
 		ret = cli_queue(conf, nargs, args);
 	conf_free(conf);

@@ -115,6 +115,19 @@ int cli_send(int argc, char **argv);
  */
 int cli_sendmail(const char *conf_path, bool demo, int argc, char **argv);
 
+/* ---- tern dkim (issue 16, cli/dkim_cmd.c) ---- */
+
+/*
+ * argv[0] is "dkim":
+ *   dkim keygen DOMAIN [--selector S] [--algorithm rsa|ed25519] [--bits N]
+ *   dkim list
+ *   dkim sign DOMAIN [--selector S ...] < MESSAGE
+ *   dkim verify < MESSAGE        uses conf's dns_server (blocking)
+ * Exit 0, 1 (message on stderr), 64 usage.
+ */
+int cli_dkim(const struct conf *, int argc, char **argv);
+void cli_dkim_usage(FILE *);
+
 /* ---- usage texts: `tern help COMMAND` prints them on stdout ---- */
 
 void cli_user_usage(FILE *);

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "server/auth.h"
+#include "server/msgauth.h"
 #include "server/tls.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -158,6 +159,8 @@ server_reload(struct server *srv, struct buf *out)
 		conf_warnings(c, server_log_config_warning, NULL);
 		conf_secrets_warnings(c, server_log_config_warning, NULL);
 		server_limits_apply(srv, &c->limits);
+		if (srv->mauth != NULL)
+			msgauth_pool_keys(srv->mauth, c); /* keygen, [dkim] */
 		conf_holder_set(srv->confs, c); /* new sessions get it now */
 		log_info("event=reload what=config path=%s",
 		    LOG_ESC(c->path != NULL ? c->path : "(default)"));

@@ -66,6 +66,7 @@ struct server {
 	struct tls *tls;       /* NULL when no listener uses TLS */
 	struct authfail *authf; /* failed AUTH counters */
 	struct relay *relay;    /* [relay_domains] recipient checks */
+	struct msgauth_pool *mauth; /* SPF, DKIM, DMARC; NULL: none */
 	struct control *control; /* the control socket (ops/control.h) */
 	int lockfd;             /* <data_dir>/tern.pid, flock()ed */
 	/* Token buckets of [limits] (issue 3); NULL when a limit is 0. */

@@ -44,6 +44,7 @@
 #include "server/limits.h"
 #include "server/auth.h"
 #include "server/loop.h"
+#include "server/msgauth.h"
 #include "server/privdrop.h"
 #include "server/ratelimit.h"
 #include "server/relay.h"
@@ -758,6 +759,9 @@ server_run(struct conf *conf)
 	srv.dirw = workers_new(DIR_WORKERS, dir_thread_init, dir_thread_fini,
 	    dbpath);
 	srv.relay = relay_new(dbpath);
+	/* Issue 16: SPF, DKIM, DMARC; the signing keys read here, once. */
+	srv.mauth = msgauth_pool_new(conf->dns_server);
+	msgauth_pool_keys(srv.mauth, conf);
 	/* Own pool: a burst of logins must not queue RCPT lookups. */
 	srv.authw = workers_new(AUTH_WORKERS, dir_thread_init,
 	    dir_thread_fini, dbpath);
@@ -826,6 +830,7 @@ server_run(struct conf *conf)
 	workers_free(srv.dirw);
 	workers_free(srv.authw);
 	relay_free(srv.relay);
+	msgauth_pool_free(srv.mauth);
 	authfail_free(srv.authf);
 	limits_free(&srv);
 	tls_free(srv.tls);

@@ -30,6 +30,7 @@
 #include "queue/sched.h"
 #include "queue/spool.h"
 #include "server/limits.h"
+#include "server/msgauth.h"
 #include "server/loop.h"
 #include "smtp/command.h"
 #include "smtp/data.h"
@@ -47,6 +48,7 @@ struct commit_job {
 	size_t nrcpts;
 	uint64_t size;
 	const char *hold_limit; /* held (a limit's name), or NULL */
+	char auth[320];         /* mail authentication results, or "" */
 };
 
 /* Begin storing a message: envelope and Received header go first. */
@@ -75,6 +77,8 @@ msg_begin(struct session *s)
 	env.envid = s->mail.envid;
 	/* In the envelope, so a crash after the 250 cannot release it. */
 	env.held = s->hold_limit != NULL;
+	/* Authentication-Results or DKIM-Signature go on top (issue 16). */
+	env.prefix_slot = s->ma != NULL;
 	s->msg = spool_msg_new(s->srv->spool, &env, &why);
 	if (s->msg == NULL) {
 		log_warn("event=spool_error sid=%llu error=%s",
@@ -108,7 +112,8 @@ msg_begin(struct session *s)
 	buf_reset(&hdr);
 	msg_hdr_scan_init(&s->hdr);
 	s->msg_size = 0;
-	s->hold_hdr = s->cl->mode == CONF_MODE_SUBMISSION;
+	s->body_sep = 0;
+	s->hold_hdr = s->cl->mode == CONF_MODE_SUBMISSION || s->ma != NULL;
 	buf_clear(&s->hbuf);
 	return ret;
 }
@@ -123,6 +128,45 @@ store_bytes(struct session *s, const void *p, size_t n)
 		log_warn("event=spool_error sid=%llu id=%s error=%s",
 		    (unsigned long long)s->id, spool_msg_id(s->msg),
 		    LOG_ESC(s->write_why.text));
+	}
+}
+
+/*
+ * Body bytes to the checks: the empty line that ends the header is not
+ * the body's (RFC 6376 3.7); a header ended otherwise has none.
+ */
+static void
+auth_body(struct session *s, const uint8_t *p, size_t n)
+{
+	if (s->ma == NULL)
+		return;
+	while (s->body_sep < 2 && n > 0) {
+		if (p[0] != "\r\n"[s->body_sep]) {
+			s->body_sep = 2;
+			break;
+		}
+		s->body_sep++;
+		p++;
+		n--;
+	}
+	msgauth_body(s->ma, p, n);
+}
+
+/*
+ * The held header, field by field, through the checks: a field they
+ * drop (a forged Authentication-Results) is not stored.
+ */
+static void
+auth_fields(struct session *s, const char *p, size_t n)
+{
+	size_t len;
+
+	while (n > 0) {
+		len = msgauth_field_len(p, n);
+		if (msgauth_field(s->ma, p, len))
+			store_bytes(s, p, len);
+		p += len;
+		n -= len;
 	}
 }
 
@@ -144,7 +188,7 @@ hdr_flush(struct session *s, bool complete)
 	s->hold_hdr = false;
 	add[0] = '\0';
 	if ((complete || s->hdr.in_body) && at <= s->hbuf.len &&
-	    s->msg != NULL) {
+	    s->msg != NULL && s->cl->mode == CONF_MODE_SUBMISSION) {
 		if (!s->hdr.has_date &&
 		    msg_date_format(time(NULL), date, sizeof(date)) > 0) {
 			m = snprintf(add, sizeof(add), "Date: %s\r\n", date);
@@ -157,12 +201,27 @@ hdr_flush(struct session *s, bool complete)
 			if (m > 0 && (size_t)m < sizeof(add) - (size_t)n)
 				n += m;
 		}
-	} else {
+	} else if (!(complete || s->hdr.in_body) || at > s->hbuf.len) {
 		at = s->hbuf.len;
+		/* Too big to hold: no field can be checked or signed. */
+		if (s->ma != NULL) {
+			log_warn("event=mail_auth_skipped sid=%llu "
+			         "reason=\"header larger than %d bytes\"",
+			    (unsigned long long)s->id, SESSION_HDR_HOLD_MAX);
+			msgauth_free(s->ma);
+			s->ma = NULL;
+		}
 	}
-	store_bytes(s, s->hbuf.data, at);
-	store_bytes(s, add, (size_t)n);
+	if (s->ma != NULL) {
+		auth_fields(s, (const char *)s->hbuf.data, at);
+		auth_fields(s, add, (size_t)n);
+		msgauth_eoh(s->ma);
+	} else {
+		store_bytes(s, s->hbuf.data, at);
+		store_bytes(s, add, (size_t)n);
+	}
 	store_bytes(s, s->hbuf.data + at, s->hbuf.len - at);
+	auth_body(s, s->hbuf.data + at, s->hbuf.len - at);
 	buf_clear(&s->hbuf);
 }
 
@@ -207,6 +266,7 @@ msg_store(struct session *s)
 	}
 	hdr_flush(s, false); /* no room to hold more: as it is */
 	store_bytes(s, s->dbuf.data, s->dbuf.len);
+	auth_body(s, s->dbuf.data, s->dbuf.len);
 	buf_clear(&s->dbuf);
 }
 
@@ -242,11 +302,12 @@ commit_done_loop(struct loop *loop, void *arg)
 	}
 	if (j->ok)
 		log_info("event=queued id=%s sid=%llu client=%s from=%s "
-		         "nrcpt=%zu size=%llu commit_ms=%.2f%s%s",
+		         "nrcpt=%zu size=%llu commit_ms=%.2f%s%s%s%s",
 		    j->id, (unsigned long long)s->id, s->addr,
 		    LOG_ADDR(s->sender), j->nrcpts, (unsigned long long)j->size,
 		    ms, j->hold_limit != NULL ? " held=" : "",
-		    j->hold_limit != NULL ? j->hold_limit : "");
+		    j->hold_limit != NULL ? j->hold_limit : "",
+		    j->auth[0] != '\0' ? " " : "", j->auth);
 	if (!j->ok)
 		log_warn("event=commit_failed id=%s sid=%llu error=%s", j->id,
 		    (unsigned long long)s->id, LOG_ESC(j->why.text));
@@ -276,12 +337,14 @@ commit_done(void *arg, const char *id, int ok, const struct why *why)
 	loop_post(j->s->ls->loop, commit_done_loop, j);
 }
 
+static void msg_commit(struct session *);
+static void auth_done(struct loop *, void *);
+
 /* The message is complete: refuse it or make it durable, then reply. */
 enum session_ret
 session_msg_end(struct session *s)
 {
 	unsigned flags = smtp_data_flags(s->data);
-	struct commit_job *j;
 
 	msg_store(s);
 	hdr_flush(s, true);
@@ -311,16 +374,79 @@ session_msg_end(struct session *s)
 		    "later");
 		return SESSION_OK;
 	}
+	if (s->ma != NULL) {
+		/* Verify, DMARC, sign on a check worker; then commit. */
+		s->refs++;
+		s->waiting = true;
+		msgauth_finish_submit(s->ma, s->ls->loop, auth_done, s);
+		return SESSION_OK;
+	}
+	msg_commit(s);
+	return SESSION_OK;
+}
+
+/* Hand the message to the spool; the 250 follows its commit. */
+static void
+msg_commit(struct session *s)
+{
+	struct commit_job *j;
+
 	j = xcalloc(1, sizeof(*j));
 	j->s = s;
 	j->nrcpts = s->nrcpts;
 	j->size = s->msg_size;
 	j->hold_limit = s->hold_limit;
+	if (s->ma != NULL)
+		(void)strlcpy(j->auth, msgauth_summary(s->ma), sizeof(j->auth));
 	s->refs++;
 	s->waiting = true;
 	spool_msg_commit(s->msg, commit_done, j);
 	s->msg = NULL; /* the spool owns it now */
-	return SESSION_OK;
+}
+
+/*
+ * The checks are done: refuse the message as they say, or put their
+ * header fields on top and commit it.
+ */
+static void
+auth_done(struct loop *loop, void *arg)
+{
+	struct session *s = arg;
+	const struct buf *pre;
+	char reply[768];
+	struct why why;
+
+	(void)loop;
+	if (s->dead || s->msg == NULL) {
+		session_step_done(s);
+		return;
+	}
+	s->waiting = false;
+	if (msgauth_refusal(s->ma, reply, sizeof(reply))) {
+		log_info("event=message_rejected sid=%llu client=%s from=%s %s",
+		    (unsigned long long)s->id, s->addr, LOG_ADDR(s->sender),
+		    msgauth_summary(s->ma));
+		session_tx_reset(s);
+		(void)session_reply_error(s, "%s", reply);
+		session_arm_timer(s, s->conf->limits.timeout_command);
+		session_step_done(s);
+		return;
+	}
+	pre = msgauth_prefix(s->ma);
+	if (spool_msg_set_prefix(s->msg, pre->data, pre->len,
+	        msgauth_junk(s->ma), &why) == -1) {
+		log_warn("event=spool_error sid=%llu id=%s error=%s",
+		    (unsigned long long)s->id, spool_msg_id(s->msg),
+		    LOG_ESC(why.text));
+		session_tx_reset(s);
+		session_reply(s, "451 4.3.0 Error: queue file write error, "
+		                 "try again later");
+		session_arm_timer(s, s->conf->limits.timeout_command);
+		session_step_done(s);
+		return;
+	}
+	msg_commit(s);
+	session_step_done(s);
 }
 
 /* ---- DATA and BDAT ------------------------------------------------- */

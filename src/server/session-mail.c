@@ -22,6 +22,7 @@
 
 #include "dir/dir.h"
 #include "queue/spool.h"
+#include "server/msgauth.h"
 #include "server/ratelimit.h"
 #include "server/relay.h"
 #include "server/workers.h"
@@ -75,6 +76,8 @@ session_tx_reset(struct session *s)
 	buf_clear(&s->hbuf);
 	s->hold_hdr = false;
 	s->hold_limit = NULL;
+	msgauth_free(s->ma);
+	s->ma = NULL;
 }
 
 static bool
@@ -197,6 +200,8 @@ limit_refused(struct session *s, const char *code, const char *what,
 
 static enum session_ret sender_check(struct session *);
 
+static enum session_ret session_spf(struct session *);
+
 enum session_ret
 session_cmd_mail(struct session *s, const struct smtp_command *c)
 {
@@ -243,9 +248,16 @@ session_cmd_mail(struct session *s, const struct smtp_command *c)
 		return limit_refused(s, "450 4.7.1", "messages", s->auth_user,
 		    s->conf->limits.user_messages_per_hour, "hour",
 		    "user_messages_per_hour");
+	/* Issue 16: outside mail is checked, our users' mail signed. */
+	msgauth_free(s->ma);
+	s->ma = msgauth_new(s->srv->mauth, s->conf,
+	    s->cl->mode == CONF_MODE_MX && !s->relay_ok && !s->authed,
+	    s->authed || s->relay_ok);
 	if (s->authed && s->conf->sender_ownership == CONF_SENDER_OWN &&
 	    !s->mail.from.is_null)
 		return sender_check(s);
+	if (s->ma != NULL && msgauth_wants_spf(s->ma))
+		return session_spf(s);
 	s->has_mail = true;
 	session_reply(s, "250 2.1.0 Ok");
 	return SESSION_OK;
@@ -430,6 +442,42 @@ sender_done(struct loop *loop, void *arg)
 	}
 	free(j);
 	session_step_done(s);
+}
+
+static void
+spf_done(struct loop *loop, void *arg)
+{
+	struct session *s = arg;
+	char reply[768];
+
+	(void)loop;
+	if (!s->dead) {
+		s->waiting = false;
+		if (msgauth_spf_refusal(s->ma, reply, sizeof(reply))) {
+			log_info("event=sender_rejected sid=%llu client=%s "
+			         "from=%s reason=spf",
+			    (unsigned long long)s->id, s->addr,
+			    LOG_ADDR(s->sender));
+			msgauth_free(s->ma);
+			s->ma = NULL;
+			(void)session_reply_error(s, "%s", reply);
+		} else {
+			s->has_mail = true;
+			session_reply(s, "250 2.1.0 Ok");
+		}
+	}
+	session_step_done(s);
+}
+
+/* SPF for MAIL FROM on a check worker (RFC 7208 2.4); then the reply. */
+static enum session_ret
+session_spf(struct session *s)
+{
+	s->refs++;
+	s->waiting = true;
+	msgauth_spf_submit(s->ma, &s->sa, s->helo, s->sender, s->ls->loop,
+	    spf_done, s);
+	return SESSION_OK;
 }
 
 /*

@@ -140,6 +140,9 @@ struct session {
 	struct buf hbuf;
 	/* The user crossed this hourly limit: queue the message held. */
 	const char *hold_limit;
+	/* Mail authentication of this transaction (issue 16), or NULL. */
+	struct msgauth *ma;
+	unsigned body_sep; /* bytes of the header's ending CRLF passed */
 };
 
 /* session.c: replies, deadline, lifetime, bufferevents */

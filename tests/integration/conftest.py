@@ -248,7 +248,7 @@ class Server:
 
     def __init__(self, tmp_path, *, limits=None, queue=None, top=None,
                  listeners=None, extra="", domains=DOMAINS,
-                 postmaster="admin@example.test"):
+                 postmaster="admin@example.test", auth=None):
         self.dir = Path(tmp_path)
         self.data_dir = self.dir / "data"
         self.conf_path = self.dir / "tern.conf"
@@ -270,6 +270,10 @@ class Server:
             "delivery_threads": "2",
         }
         self.queue.update(queue or {})
+        # Issue 16: SPF/DKIM/DMARC ask DNS; tests that want them give
+        # auth= (and a dns_server of their own), the others never ask.
+        self.auth = {"checks": "off"}
+        self.auth.update(auth or {})
         self.extra = extra
         # listeners: list of (name, host, mode); ports picked at start.
         self.listener_spec = listeners or [("mx", "127.0.0.1", "mx")]
@@ -315,6 +319,8 @@ class Server:
         out += [f"{k} = {v}" for k, v in self.limits.items()]
         out += ["", "[queue]"]
         out += [f"{k} = {v}" for k, v in self.queue.items()]
+        out += ["", "[authentication]"]
+        out += [f"{k} = {v}" for k, v in self.auth.items()]
         return "\n".join(out) + "\n" + self.extra
 
     def write_config(self):

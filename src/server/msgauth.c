@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * server/msgauth.c - mail authentication in the SMTP session (see
+ * msgauth.h): the pool of check workers, the signing key table, and one
+ * transaction's SPF, DKIM, DMARC and Authentication-Results.
+ */
+#include "server/msgauth.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/authdns.h"
+#include "auth/authres.h"
+#include "auth/dkim.h"
+#include "auth/dkimkeys.h"
+#include "auth/dmarc.h"
+#include "auth/spf.h"
+#include "dns/dns.h"
+#include "server/workers.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xmalloc.h"
+
+#define POOL_WORKERS 4
+#define DNS_SECS 10      /* one query; SPF has its own total deadline */
+#define FROM_FIELDS_MAX 8 /* From fields kept; more is "several" anyway */
+#define SIGS_MAX 50      /* [authentication] dkim_max_signatures's max */
+#define SUMMARY_MAX 320
+#define REPLY_MAX 768
+
+/* The signing keys of one domain. */
+struct keyent {
+	char *domain;
+	struct dkimkeys keys;
+};
+
+struct msgauth_pool {
+	char *dns_server;
+	pthread_mutex_t mtx; /* w, and the key table */
+	struct workers *w;   /* NULL until the first job */
+	struct keyent *tab;
+	size_t ntab;
+};
+
+/* A worker's own resolver. */
+struct wctx {
+	struct dns *dns;
+	struct authdns adns;
+};
+
+struct msgauth {
+	struct msgauth_pool *pool;
+	const struct conf *conf; /* the session's, which it holds */
+	bool verify, sign;
+	/* SPF */
+	struct spf_query q;
+	char helo[256];
+	char mailfrom[512];
+	bool spf_done;
+	struct spf_verdict spf_helo, spf_mail;
+	/* The header */
+	struct dkim_verifier *ver;
+	struct dmarc_field from[FROM_FIELDS_MAX];
+	size_t nfrom, from_extra;
+	struct buf fields;  /* signing: the header, until the keys are known */
+	struct dkim_signer *signer;
+	char sign_domain[DNS_NAME_MAX];
+	/* Results */
+	struct dkim_result dk[SIGS_MAX];
+	size_t ndk;
+	bool dmarc_done;
+	struct dmarc_verdict dm;
+	struct buf prefix;
+	bool junk;
+	char refusal[REPLY_MAX];
+	char summary[SUMMARY_MAX];
+	/* The caller's continuation */
+	loop_fn *done;
+	void *arg;
+};
+
+/* ---- the pool ------------------------------------------------------ */
+
+struct msgauth_pool *
+msgauth_pool_new(const char *dns_server)
+{
+	struct msgauth_pool *p = xcalloc(1, sizeof(*p));
+
+	p->dns_server = dns_server != NULL ? xstrdup(dns_server) : NULL;
+	pthread_mutex_init(&p->mtx, NULL);
+	return p;
+}
+
+static void
+tab_free(struct keyent *tab, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		dkimkeys_free(&tab[i].keys);
+		free(tab[i].domain);
+	}
+	free(tab);
+}
+
+void
+msgauth_pool_free(struct msgauth_pool *p)
+{
+	if (p == NULL)
+		return;
+	workers_free(p->w);
+	tab_free(p->tab, p->ntab);
+	pthread_mutex_destroy(&p->mtx);
+	free(p->dns_server);
+	free(p);
+}
+
+void
+msgauth_pool_keys(struct msgauth_pool *p, const struct conf *conf)
+{
+	struct keyent *tab = NULL, *old;
+	char **names = NULL;
+	struct why why;
+	size_t i, n = 0, nold;
+	int nd;
+
+	why_clear(&why);
+	nd = dkimkeys_domains(conf->data_dir, &names, &why);
+	if (nd == -1) {
+		log_warn("event=dkim_keys_unreadable error=%s",
+		    LOG_ESC(why.text));
+		nd = 0;
+	}
+	if (nd > 0)
+		tab = xcalloc((size_t)nd, sizeof(*tab));
+	for (i = 0; i < (size_t)nd; i++) {
+		why_clear(&why);
+		if (dkimkeys_load(conf->data_dir, names[i],
+		        conf_dkim_selectors(conf, names[i]), &tab[n].keys,
+		        &why) == -1) {
+			log_crit("event=dkim_key_error domain=%s error=%s "
+			          "msg=\"mail from this domain is %s\"",
+			    LOG_ESC(names[i]), LOG_ESC(why.text),
+			    conf->auth.dkim_key_error == CONF_KEY_ERROR_DEFER
+			        ? "deferred"
+			        : "sent unsigned");
+			tab[n].domain = xstrdup(names[i]);
+			tab[n++].keys.n = 0; /* known, but no key: see finish */
+			continue;
+		}
+		tab[n].domain = xstrdup(names[i]);
+		log_info("event=dkim_keys domain=%s keys=%zu",
+		    LOG_ESC(names[i]), tab[n].keys.n);
+		n++;
+	}
+	for (i = 0; i < (size_t)nd; i++)
+		free(names[i]);
+	free(names);
+	pthread_mutex_lock(&p->mtx);
+	old = p->tab;
+	nold = p->ntab;
+	p->tab = tab;
+	p->ntab = n;
+	pthread_mutex_unlock(&p->mtx);
+	tab_free(old, nold);
+}
+
+static void *
+thread_init(void *arg)
+{
+	struct msgauth_pool *p = arg;
+	struct wctx *c = xcalloc(1, sizeof(*c));
+	struct why why;
+
+	c->dns = dns_new(p->dns_server, DNS_SECS, &why);
+	if (c->dns == NULL)
+		log_warn("event=dns_unavailable error=%s "
+		         "msg=\"mail checks answer temperror\"",
+		    LOG_ESC(why.text));
+	c->adns.lookup = authdns_resolver;
+	c->adns.arg = c->dns;
+	return c;
+}
+
+static void
+thread_fini(void *ctx)
+{
+	struct wctx *c = ctx;
+
+	dns_free(c->dns);
+	free(c);
+}
+
+/* A resolver that always fails, when libunbound could not start. */
+static enum dns_status
+no_dns(void *arg, const char *name, int type, struct dns_rrset *out,
+    struct why *why)
+{
+	(void)arg;
+	(void)type;
+	memset(out, 0, sizeof(*out));
+	why_set(why, WHY_TEMP, 0, "DNS %s: no resolver", name);
+	return DNS_TEMP;
+}
+
+static const struct authdns *
+ctx_dns(struct wctx *c)
+{
+	static const struct authdns none = { no_dns, NULL };
+
+	return c->dns != NULL ? &c->adns : &none;
+}
+
+static void
+job_done(struct loop *loop, void *arg)
+{
+	struct msgauth *ma = arg;
+
+	ma->done(loop, ma->arg);
+}
+
+static void
+submit(struct msgauth *ma, workers_fn *work, struct loop *loop,
+    loop_fn *done, void *arg)
+{
+	struct msgauth_pool *p = ma->pool;
+	struct workers *w;
+
+	ma->done = done;
+	ma->arg = arg;
+	pthread_mutex_lock(&p->mtx);
+	if (p->w == NULL)
+		p->w = workers_new(POOL_WORKERS, thread_init, thread_fini, p);
+	w = p->w;
+	pthread_mutex_unlock(&p->mtx);
+	workers_submit(w, work, loop, job_done, ma);
+}
+
+/* ---- one transaction ----------------------------------------------- */
+
+struct msgauth *
+msgauth_new(struct msgauth_pool *p, const struct conf *conf, bool verify,
+    bool sign)
+{
+	struct msgauth *ma;
+
+	if (p == NULL || (!verify && !sign))
+		return NULL;
+	if (verify && conf->auth.checks == CONF_OFF)
+		verify = false;
+	if (sign) {
+		pthread_mutex_lock(&p->mtx);
+		sign = p->ntab > 0; /* no key at all: nothing to sign with */
+		pthread_mutex_unlock(&p->mtx);
+	}
+	if (!verify && !sign)
+		return NULL;
+	ma = xcalloc(1, sizeof(*ma));
+	ma->pool = p;
+	ma->conf = conf;
+	ma->verify = verify;
+	ma->sign = sign;
+	buf_init(&ma->prefix, 256 * 1024);
+	buf_init(&ma->fields, 1024 * 1024);
+	if (verify)
+		ma->ver = dkim_verifier_new((unsigned)conf->auth.dkim_max_signatures);
+	return ma;
+}
+
+void
+msgauth_free(struct msgauth *ma)
+{
+	size_t i;
+
+	if (ma == NULL)
+		return;
+	dkim_verifier_free(ma->ver);
+	dkim_signer_free(ma->signer);
+	for (i = 0; i < ma->nfrom; i++)
+		free((char *)ma->from[i].p);
+	buf_reset(&ma->fields);
+	buf_reset(&ma->prefix);
+	free(ma);
+}
+
+bool
+msgauth_wants_spf(const struct msgauth *ma)
+{
+	return ma != NULL && ma->verify;
+}
+
+static void
+spf_work(void *ctx, void *job)
+{
+	struct msgauth *ma = job;
+
+	spf_check(ctx_dns(ctx), &ma->q, &ma->spf_helo, &ma->spf_mail);
+	ma->spf_done = true;
+}
+
+void
+msgauth_spf_submit(struct msgauth *ma, const struct sockaddr_storage *ip,
+    const char *helo, const char *mailfrom, struct loop *loop,
+    loop_fn *done, void *arg)
+{
+	(void)strlcpy(ma->helo, helo != NULL ? helo : "", sizeof(ma->helo));
+	(void)strlcpy(ma->mailfrom, mailfrom != NULL ? mailfrom : "",
+	    sizeof(ma->mailfrom));
+	memset(&ma->q, 0, sizeof(ma->q));
+	ma->q.ip = *ip;
+	ma->q.helo = ma->helo;
+	ma->q.mailfrom = ma->mailfrom;
+	ma->q.receiver = ma->conf->hostname;
+	submit(ma, spf_work, loop, done, arg);
+}
+
+/* Printable ASCII only: SPF explanations come from the sender's DNS. */
+static void
+clean(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
+bool
+msgauth_spf_refusal(const struct msgauth *ma, char *reply, size_t n)
+{
+	const struct spf_verdict *v = &ma->spf_mail;
+	char exp[SPF_EXP_MAX];
+
+	if (ma == NULL || !ma->spf_done)
+		return false;
+	if (v->result == SPF_FAIL &&
+	    ma->conf->auth.spf_fail == CONF_SPF_FAIL_REJECT) {
+		(void)strlcpy(exp, v->explanation[0] != '\0' ? v->explanation
+		                                            : v->reason,
+		    sizeof(exp));
+		clean(exp);
+		(void)snprintf(reply, n,
+		    "550 5.7.23 SPF: %s does not allow this host to send for "
+		    "%s: %s",
+		    v->domain, v->domain, exp);
+		return true;
+	}
+	if (v->result == SPF_TEMPERROR &&
+	    ma->conf->auth.spf_temperror == CONF_TEMP_DEFER) {
+		(void)snprintf(reply, n,
+		    "451 4.7.24 SPF: temporary DNS failure for %s, try again "
+		    "later",
+		    v->domain);
+		return true;
+	}
+	return false;
+}
+
+/* Does the field's name equal `name` (any case)? */
+static bool
+field_is(const char *f, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+
+	if (n <= k || ascii_ncasecmp(f, name, k) != 0)
+		return false;
+	for (; k < n && (f[k] == ' ' || f[k] == '\t'); k++)
+		;
+	return k < n && f[k] == ':';
+}
+
+static const char *
+field_value(const char *f, size_t n, size_t *vlen)
+{
+	const char *c = memchr(f, ':', n);
+
+	if (c == NULL) {
+		*vlen = 0;
+		return f + n;
+	}
+	*vlen = n - (size_t)(c + 1 - f);
+	return c + 1;
+}
+
+bool
+msgauth_field(struct msgauth *ma, const char *f, size_t n)
+{
+	const char *v;
+	size_t vn;
+
+	if (ma == NULL)
+		return true;
+	v = field_value(f, n, &vn);
+	if (ma->verify && field_is(f, n, "Authentication-Results") &&
+	    authres_claims_id(v, vn, ma->conf->hostname))
+		return false;
+	if (field_is(f, n, "From")) {
+		if (ma->nfrom < FROM_FIELDS_MAX) {
+			ma->from[ma->nfrom].p = xstrndup(v, vn);
+			ma->from[ma->nfrom++].n = vn;
+		} else
+			ma->from_extra++;
+	}
+	if (ma->verify)
+		dkim_verifier_header(ma->ver, f, n);
+	if (ma->sign && buf_append(&ma->fields, f, n) == -1)
+		ma->sign = false; /* a header too big to sign */
+	return true;
+}
+
+/* The domain's keys, if any: a signer fed the header so far. */
+static void
+start_signer(struct msgauth *ma)
+{
+	struct msgauth_pool *p = ma->pool;
+	const char *f = (const char *)ma->fields.data, *end;
+	struct why why;
+	size_t i, len;
+
+	pthread_mutex_lock(&p->mtx);
+	for (i = 0; i < p->ntab; i++)
+		if (ascii_casecmp(p->tab[i].domain, ma->sign_domain) == 0)
+			break;
+	if (i < p->ntab && p->tab[i].keys.n > 0)
+		ma->signer = dkim_signer_new(p->tab[i].keys.key,
+		    p->tab[i].keys.n, &why);
+	else if (i < p->ntab &&
+	    ma->conf->auth.dkim_key_error == CONF_KEY_ERROR_DEFER)
+		(void)snprintf(ma->refusal, sizeof(ma->refusal),
+		    "451 4.3.0 The signing key of %s cannot be used; try "
+		    "again later",
+		    ma->sign_domain);
+	pthread_mutex_unlock(&p->mtx);
+	if (ma->signer == NULL)
+		return;
+	/* Replay the header, a field at a time. */
+	end = f + ma->fields.len;
+	while (f < end) {
+		len = msgauth_field_len(f, (size_t)(end - f));
+		dkim_signer_header(ma->signer, f, len);
+		f += len;
+	}
+}
+
+void
+msgauth_eoh(struct msgauth *ma)
+{
+	enum dmarc_from fr;
+
+	if (ma == NULL)
+		return;
+	if (ma->verify)
+		dkim_verifier_eoh(ma->ver);
+	if (ma->sign && ma->from_extra == 0) {
+		fr = dmarc_from_domain(ma->from, ma->nfrom, ma->sign_domain);
+		if (fr == DMARC_FROM_OK)
+			start_signer(ma);
+	}
+	buf_reset(&ma->fields);
+}
+
+void
+msgauth_body(struct msgauth *ma, const uint8_t *p, size_t n)
+{
+	if (ma == NULL)
+		return;
+	if (ma->verify)
+		dkim_verifier_body(ma->ver, p, n);
+	if (ma->signer != NULL)
+		dkim_signer_body(ma->signer, p, n);
+}
+
+size_t
+msgauth_field_len(const char *p, size_t n)
+{
+	size_t i = 0;
+	const char *nl;
+
+	for (;;) {
+		nl = memchr(p + i, '\n', n - i);
+		if (nl == NULL)
+			return n;
+		i = (size_t)(nl - p) + 1;
+		if (i >= n || (p[i] != ' ' && p[i] != '\t'))
+			return i;
+	}
+}
+
+/* ---- the end of the message ---------------------------------------- */
+
+static void
+add_spf(struct authres_result *r, const struct spf_verdict *v,
+    const struct msgauth *ma, bool helo)
+{
+	memset(r, 0, sizeof(*r));
+	r->method = "spf";
+	r->result = spf_result_name(v->result);
+	r->reason = v->reason;
+	r->props[0].ptype = "smtp";
+	r->props[0].prop = helo ? "helo" : "mailfrom";
+	r->props[0].value = helo ? ma->helo : ma->mailfrom;
+	r->n_props = 1;
+	if (!helo && ma->mailfrom[0] == '\0') {
+		r->props[0].prop = "helo";
+		r->props[0].value = ma->helo;
+	}
+}
+
+static void
+add_dkim(struct authres_result *r, const struct dkim_result *d)
+{
+	memset(r, 0, sizeof(*r));
+	r->method = "dkim";
+	r->result = dkim_res_name(d->result);
+	r->reason = d->reason[0] != '\0' ? d->reason : NULL;
+	r->props[0] = (struct authres_prop){ "header", "d", d->domain };
+	r->props[1] = (struct authres_prop){ "header", "s", d->selector };
+	r->props[2] = (struct authres_prop){ "header", "a", d->algorithm };
+	r->props[3] = (struct authres_prop){ "header", "b", d->bprefix };
+	r->n_props = 4;
+}
+
+static void
+add_dmarc(struct authres_result *r, const struct dmarc_verdict *v)
+{
+	memset(r, 0, sizeof(*r));
+	r->method = "dmarc";
+	r->result = dmarc_result_name(v->result);
+	r->reason = v->reason[0] != '\0' ? v->reason : NULL;
+	r->props[0] = (struct authres_prop){ "header", "from", v->from_domain };
+	r->props[1] = (struct authres_prop){ "policy", "dmarc",
+		v->result == DMARC_NONE ? NULL : dmarc_policy_name(v->published) };
+	r->n_props = 2;
+}
+
+/* DMARC's verdict as [authentication] dmarc_policy says to apply it. */
+static void
+apply_dmarc(struct msgauth *ma)
+{
+	const struct dmarc_verdict *v = &ma->dm;
+	enum conf_dmarc_action act = ma->conf->auth.dmarc_policy;
+	char reason[DMARC_REASON_MAX];
+
+	if (v->result == DMARC_TEMPERROR &&
+	    ma->conf->auth.dmarc_temperror == CONF_TEMP_DEFER) {
+		(void)snprintf(ma->refusal, sizeof(ma->refusal),
+		    "451 4.7.5 DMARC: temporary DNS failure for %s, try "
+		    "again later",
+		    v->from_domain[0] != '\0' ? v->from_domain : "the From");
+		return;
+	}
+	if (v->policy == DMARC_POLICY_NONE || act == CONF_DMARC_NOTE)
+		return;
+	if (v->policy == DMARC_POLICY_REJECT && act == CONF_DMARC_FOLLOW) {
+		(void)strlcpy(reason, v->reason, sizeof(reason));
+		clean(reason);
+		(void)snprintf(ma->refusal, sizeof(ma->refusal),
+		    "550 5.7.1 Message rejected: the DMARC policy of %s "
+		    "(p=reject) refuses it: %s",
+		    v->from_domain[0] != '\0' ? v->from_domain : "its From",
+		    reason);
+		return;
+	}
+	ma->junk = true; /* quarantine, or reject turned into quarantine */
+}
+
+static void
+verify_finish(struct msgauth *ma, const struct authdns *dns)
+{
+	struct authres_result res[2 + SIGS_MAX + 1];
+	struct dmarc_dkim dd[SIGS_MAX];
+	size_t i, n = 0, off;
+
+	dkim_verifier_finish(ma->ver, dns, time(NULL), ma->dk, &ma->ndk);
+	if (ma->ndk > SIGS_MAX)
+		ma->ndk = SIGS_MAX;
+	for (i = 0; i < ma->ndk; i++) {
+		dd[i].domain = ma->dk[i].domain;
+		dd[i].pass = ma->dk[i].result == DKIM_PASS;
+	}
+	if (ma->from_extra > 0)
+		dmarc_from_verdict(DMARC_FROM_SEVERAL_FIELDS, &ma->dm);
+	else
+		dmarc_check_message(dns, ma->from, ma->nfrom,
+		    ma->spf_done ? spf_result_name(ma->spf_mail.result) : "none",
+		    ma->spf_mail.domain, dd, ma->ndk, dmarc_random(), &ma->dm);
+	ma->dmarc_done = true;
+	apply_dmarc(ma);
+	if (ma->spf_done) {
+		add_spf(&res[n++], &ma->spf_mail, ma, false);
+		if (ma->mailfrom[0] != '\0' && ma->helo[0] != '\0' &&
+		    ma->spf_helo.domain[0] != '\0')
+			add_spf(&res[n++], &ma->spf_helo, ma, true);
+	}
+	for (i = 0; i < ma->ndk; i++)
+		add_dkim(&res[n++], &ma->dk[i]);
+	if (ma->ndk == 0) {
+		memset(&res[n], 0, sizeof(res[n]));
+		res[n].method = "dkim";
+		res[n++].result = "none";
+	}
+	add_dmarc(&res[n++], &ma->dm);
+	if (authres_write(&ma->prefix, ma->conf->hostname, res, n) == -1)
+		log_warn("event=authres_failed msg=\"header too long\"");
+	off = (size_t)snprintf(ma->summary, sizeof(ma->summary),
+	    "spf=%s dkim=%s dmarc=%s",
+	    ma->spf_done ? spf_result_name(ma->spf_mail.result) : "none",
+	    ma->ndk > 0 ? dkim_res_name(ma->dk[0].result) : "none",
+	    dmarc_result_name(ma->dm.result));
+	if (off < sizeof(ma->summary) && (ma->junk || ma->refusal[0]))
+		(void)snprintf(ma->summary + off, sizeof(ma->summary) - off,
+		    " dmarc_action=%s", ma->refusal[0] ? "refuse" : "junk");
+}
+
+static void
+sign_finish(struct msgauth *ma)
+{
+	struct why why;
+	size_t before = ma->prefix.len;
+
+	why_clear(&why);
+	if (dkim_signer_finish(ma->signer, &ma->prefix, &why) == 0) {
+		(void)snprintf(ma->summary, sizeof(ma->summary),
+		    "dkim_signed=%s", ma->sign_domain);
+		return;
+	}
+	ma->prefix.len = before;
+	log_crit("event=dkim_sign_failed domain=%s error=%s",
+	    LOG_ESC(ma->sign_domain), LOG_ESC(why.text));
+	if (ma->conf->auth.dkim_key_error == CONF_KEY_ERROR_DEFER)
+		(void)snprintf(ma->refusal, sizeof(ma->refusal),
+		    "451 4.3.0 The message could not be signed; try again "
+		    "later");
+}
+
+static void
+finish_work(void *ctx, void *job)
+{
+	struct msgauth *ma = job;
+
+	if (ma->verify)
+		verify_finish(ma, ctx_dns(ctx));
+	if (ma->signer != NULL && ma->refusal[0] == '\0')
+		sign_finish(ma);
+}
+
+void
+msgauth_finish_submit(struct msgauth *ma, struct loop *loop, loop_fn *done,
+    void *arg)
+{
+	submit(ma, finish_work, loop, done, arg);
+}
+
+const struct buf *
+msgauth_prefix(const struct msgauth *ma)
+{
+	return &ma->prefix;
+}
+
+bool
+msgauth_junk(const struct msgauth *ma)
+{
+	return ma != NULL && ma->junk;
+}
+
+bool
+msgauth_refusal(const struct msgauth *ma, char *reply, size_t n)
+{
+	if (ma == NULL || ma->refusal[0] == '\0')
+		return false;
+	(void)strlcpy(reply, ma->refusal, n);
+	return true;
+}
+
+const char *
+msgauth_summary(const struct msgauth *ma)
+{
+	return ma != NULL ? ma->summary : "";
+}

@@ -125,19 +125,19 @@ msgauth_pool_keys(struct msgauth_pool *p, const struct conf *conf)
 	struct keyent *tab = NULL, *old;
 	char **names = NULL;
 	struct why why;
-	size_t i, n = 0, nold;
-	int nd;
+	size_t i, n = 0, nold, nd = 0;
 
 	why_clear(&why);
-	nd = dkimkeys_domains(conf->data_dir, &names, &why);
-	if (nd == -1) {
+	if (dkimkeys_domains(conf->data_dir, &names, &why) == -1) {
 		log_warn("event=dkim_keys_unreadable error=%s",
 		    LOG_ESC(why.text));
-		nd = 0;
+		names = NULL;
 	}
+	while (names != NULL && names[nd] != NULL)
+		nd++;
 	if (nd > 0)
-		tab = xcalloc((size_t)nd, sizeof(*tab));
-	for (i = 0; i < (size_t)nd; i++) {
+		tab = xcalloc(nd, sizeof(*tab));
+	for (i = 0; i < nd; i++) {
 		why_clear(&why);
 		if (dkimkeys_load(conf->data_dir, names[i],
 		        conf_dkim_selectors(conf, names[i]), &tab[n].keys,
@@ -157,7 +157,7 @@ msgauth_pool_keys(struct msgauth_pool *p, const struct conf *conf)
 		    LOG_ESC(names[i]), tab[n].keys.n);
 		n++;
 	}
-	for (i = 0; i < (size_t)nd; i++)
+	for (i = 0; i < nd; i++)
 		free(names[i]);
 	free(names);
 	pthread_mutex_lock(&p->mtx);
@@ -573,6 +573,9 @@ verify_finish(struct msgauth *ma, const struct authdns *dns)
 	struct dmarc_dkim dd[SIGS_MAX];
 	size_t i, n = 0, off;
 
+	ma->ndk = ma->conf->auth.dkim_max_signatures < SIGS_MAX
+	              ? ma->conf->auth.dkim_max_signatures
+	              : SIGS_MAX; /* room in dk[] */
 	dkim_verifier_finish(ma->ver, dns, time(NULL), ma->dk, &ma->ndk);
 	if (ma->ndk > SIGS_MAX)
 		ma->ndk = SIGS_MAX;

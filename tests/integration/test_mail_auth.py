@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: ISC
+"""Issue 16, end to end through running servers: mail that one tern signs
+(DKIM, rsa-sha256 and ed25519-sha256), sent through it to a second tern on
+loopback (a route), arrives with dkim=pass, spf=pass and dmarc=pass in the
+one Authentication-Results header the second tern writes; a spoofed From of
+a p=reject domain is refused with 550 5.7.1; p=quarantine lands in .Junk;
+an Authentication-Results field from outside that claims the receiver's
+authserv-id is removed. A DNS server on 127.0.0.1 (python3-dnspython)
+serves SPF, DKIM and DMARC records to the receiver.
+"""
+
+import re
+import smtplib
+
+import authres
+import pytest
+
+from conftest import make_message, wait_log
+from test_spf_suite import DnsServer, Zone
+
+SENDER_HOST = "mail.example.org"
+RECEIVER_HOST = "mx.example.net"
+
+
+def txt_of(dkim_out):
+    """The TXT value from `tern dkim keygen`'s record line."""
+    line = next(ln for ln in dkim_out.splitlines() if " IN TXT " in ln)
+    return "".join(re.findall(r'"([^"]*)"', line.split(" IN TXT ", 1)[1]))
+
+
+@pytest.fixture
+def pair(make_server):
+    """(sender, receiver, zone): sender signs for example.org and routes
+    example.net to the receiver, which checks mail from outside."""
+    rx = make_server(domains=["example.net"], postmaster=None,
+                     users=["bob@example.net"], start=False,
+                     top={"hostname": RECEIVER_HOST},
+                     auth={"checks": "on"})
+    tx = make_server(domains=["example.org"], postmaster=None,
+                     users=["alice@example.org"], start=False,
+                     listeners=[("sub", "127.0.0.1", "submission")],
+                     top={"hostname": SENDER_HOST,
+                          "relay_networks": "127.0.0.1/32"})
+    keys = {}
+    for sel, alg in (("r1", "rsa"), ("e1", "ed25519")):
+        r = tx.cli("dkim", "keygen", "example.org", "--selector", sel,
+                   "--algorithm", alg)
+        assert r.returncode == 0, r.err
+        keys[sel] = txt_of(r.out)
+    zone = Zone({
+        "example.org": [{"TXT": "v=spf1 ip4:127.0.0.1 -all"}],
+        "_dmarc.example.org": [{"TXT": "v=DMARC1; p=reject"}],
+        "r1._domainkey.example.org": [{"TXT": keys["r1"]}],
+        "e1._domainkey.example.org": [{"TXT": keys["e1"]}],
+        SENDER_HOST: [{"A": "127.0.0.1"},
+                      {"TXT": "v=spf1 a -all"}],
+        "bank.test": [{"TXT": "v=spf1 ip4:192.0.2.1 -all"}],
+        "_dmarc.bank.test": [{"TXT": "v=DMARC1; p=reject"}],
+        "shop.test": [{"TXT": "v=spf1 -all"}],
+        "_dmarc.shop.test": [{"TXT": "v=DMARC1; p=quarantine"}],
+    })
+    dns = DnsServer(zone)
+    rx.top["dns_server"] = f"127.0.0.1:{dns.port}"
+    rx.write_config()
+    rx.start()
+    tx.extra += f"\n[routes]\nexample.net = 127.0.0.1:{rx.port}\n"
+    tx.write_config()
+    tx.start()
+    yield tx, rx
+    dns.close()
+
+
+def one_authres(msg):
+    fields = re.findall(rb"^Authentication-Results:(.*(?:\r?\n[ \t].*)*)",
+                        msg, re.M)
+    assert len(fields) == 1, msg[:2000]
+    value = re.sub(rb"\r?\n[ \t]", b" ", fields[0]).decode().strip()
+    return authres.AuthenticationResultsHeader.parse(
+        "Authentication-Results: " + value)
+
+
+def results(ar):
+    return {(r.method, r.result) for r in ar.results}
+
+
+def test_signed_mail_passes_dkim_spf_dmarc(pair):
+    tx, rx = pair
+    with smtplib.SMTP(tx.host, tx.port, timeout=30) as s:
+        s.sendmail("alice@example.org", ["bob@example.net"],
+                   make_message(sender="alice@example.org",
+                                to="bob@example.net",
+                                subject="signed"))
+    rx.wait_for_mail("bob@example.net", 1, timeout=60)
+    msg = rx.mail("bob@example.net")[0]
+    # Two signatures (rsa-sha256 and ed25519-sha256), both passing.
+    assert msg.count(b"DKIM-Signature:") == 2
+    ar = one_authres(msg)
+    assert ar.authserv_id == RECEIVER_HOST
+    got = results(ar)
+    assert ("spf", "pass") in got
+    assert ("dmarc", "pass") in got
+    dk = [r for r in ar.results if r.method == "dkim"]
+    assert len(dk) == 2 and all(r.result == "pass" for r in dk), ar
+    algs = sorted(p.value for r in dk for p in r.properties
+                  if p.name == "a")
+    assert algs == ["ed25519-sha256", "rsa-sha256"]
+    wait_log(rx, "spf=pass dkim=pass dmarc=pass")
+
+
+def spoof(rx, mailfrom, from_hdr, extra=""):
+    msg = make_message(sender=from_hdr, to="bob@example.net",
+                       subject="urgent")
+    if extra:
+        msg = extra.encode() + msg
+    with smtplib.SMTP(rx.host, rx.port, timeout=30) as s:
+        s.ehlo("client.test")
+        s.mail(mailfrom)
+        s.rcpt("bob@example.net")
+        return s.data(msg)
+
+
+def test_spoofed_from_of_reject_domain_is_refused(pair):
+    _, rx = pair
+    code, text = spoof(rx, "x@evil.test", "ceo@Bank.TEST")
+    assert code == 550, text
+    assert b"5.7.1" in text and b"DMARC" in text
+    wait_log(rx, "event=message_rejected")
+    assert rx.mail("bob@example.net") == []
+
+
+def test_quarantine_goes_to_junk(pair):
+    _, rx = pair
+    code, text = spoof(rx, "x@evil.test", "news@shop.test")
+    assert code == 250, text
+    wait_log(rx, "event=delivered")
+    junk = rx.data_dir / "mail" / "example.net" / "bob" / ".Junk" / "new"
+    files = list(junk.iterdir())
+    assert len(files) == 1
+    ar = one_authres(files[0].read_bytes())
+    assert ("dmarc", "fail") in results(ar)
+
+
+def test_forged_authres_is_removed(pair):
+    _, rx = pair
+    forged = (f"Authentication-Results: {RECEIVER_HOST.upper()}; "
+              "dkim=pass header.d=bank.test\r\n"
+              "Authentication-Results: other.example; spf=pass\r\n")
+    code, text = spoof(rx, "x@evil.test", "a@nowhere.test", forged)
+    assert code == 250, text
+    rx.wait_for_mail("bob@example.net", 1, timeout=60)
+    msg = rx.mail("bob@example.net")[0]
+    assert b"dkim=pass header.d=bank.test" not in msg
+    assert b"Authentication-Results: other.example; spf=pass" in msg
+    mine = [m for m in re.findall(rb"^Authentication-Results: ([^;]+);",
+                                  msg, re.M)]
+    assert mine.count(RECEIVER_HOST.encode()) == 1

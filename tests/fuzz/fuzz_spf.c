@@ -76,7 +76,7 @@ check_macro(const char *s, size_t n)
 	for (exp = 0; exp < 2; exp++) {
 		out[sizeof(out) - 1] = 'x';
 		if (!spf_macro_expand(s, n, &env, exp, out, sizeof(out) - 1,
-			&why))
+		        &why))
 			continue;
 		if (memchr(out, 0, sizeof(out) - 1) == NULL ||
 		    out[sizeof(out) - 1] != 'x')
@@ -96,8 +96,8 @@ check_dname(const uint8_t *p, size_t n)
 	if (!spf_dname_parse(p, n, out, sizeof(out)))
 		return;
 	len = strlen(out);
-	if (len >= sizeof(out) || (len > 0 && (out[0] == '.' ||
-					   out[len - 1] == '.')))
+	if (len >= sizeof(out) ||
+	    (len > 0 && (out[0] == '.' || out[len - 1] == '.')))
 		abort();
 	for (i = 0; i < len; i++)
 		if ((unsigned char)out[i] < 0x21 ||

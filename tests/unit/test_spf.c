@@ -64,8 +64,7 @@ static const struct parse_case parse_cases[] = {
 	{ "redirect-mech", "v=spf1 redirect:example.com", false, 0 },
 	{ "redirect-twice", "v=spf1 redirect=a.example redirect=a.example",
 	    false, 0 },
-	{ "exp-twice", "v=spf1 exp=a.example.com exp=b.example.com", false,
-	    0 },
+	{ "exp-twice", "v=spf1 exp=a.example.com exp=b.example.com", false, 0 },
 	{ "exp-empty", "v=spf1 exp= -all", false, 0 },
 	{ "exp-bad", "v=spf1 exp=-all", false, 0 },
 	{ "redirect-empty", "v=spf1 ?all redirect=", false, 0 },
@@ -92,7 +91,10 @@ static const struct parse_case parse_cases[] = {
 	{ "ip6-bad", "v=spf1 ip6::CAFE::BABE", false, 0 },
 	{ "cr", "v=spf1 a:ctrl.example.com\rptr -all", false, 0 },
 	{ "lf", "v=spf1 ip4:192.0.2.5\n include:x.example.com", false, 0 },
-	{ "non-ascii", "v=spf1 \x80" "a:example.net -all", false, 0 },
+	{ "non-ascii",
+	    "v=spf1 \x80"
+	    "a:example.net -all",
+	    false, 0 },
 	{ "bad-macro", "v=spf1 exists:%(ir).sbl.example.com", false, 0 },
 	{ "bad-macro2", "v=spf1 exists:foo%.sbl.example.com", false, 0 },
 	{ "macro-letter", "v=spf1 a:%{a}.example.com", false, 0 },
@@ -130,8 +132,8 @@ static void
 test_record_fields(void **state)
 {
 	static const char rec[] = "v=spf1 -a:foo.example.com/24//64 "
-				  "~ip4:192.0.2.0/24 mx ip6:2001:db8::/32 "
-				  "redirect=r.example.com exp=e.%{d}";
+	                          "~ip4:192.0.2.0/24 mx ip6:2001:db8::/32 "
+	                          "redirect=r.example.com exp=e.%{d}";
 	struct spf_record r;
 	const char *why;
 
@@ -230,12 +232,13 @@ env_init(struct spf_macro_env *env, struct sockaddr_storage *ss, bool v6)
 	memset(ss, 0, sizeof(*ss));
 	if (v6) {
 		s6->sin6_family = AF_INET6;
-		assert_int_equal(
-		    inet_pton(AF_INET6, "2001:db8::cb01", &s6->sin6_addr), 1);
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8::cb01",
+		                     &s6->sin6_addr),
+		    1);
 	} else {
 		s4->sin_family = AF_INET;
-		assert_int_equal(
-		    inet_pton(AF_INET, "192.0.2.3", &s4->sin_addr), 1);
+		assert_int_equal(inet_pton(AF_INET, "192.0.2.3", &s4->sin_addr),
+		    1);
 	}
 	memset(env, 0, sizeof(*env));
 	env->sender = "strong-bad@email.example.com";
@@ -262,11 +265,10 @@ test_macro_rfc_examples(void **state)
 
 		env_init(&env, &ss, c->v6);
 		if (!spf_macro_expand(c->in, strlen(c->in), &env, true, out,
-			sizeof(out), &why))
+		        sizeof(out), &why))
 			fail_msg("%s: %s", c->in, why);
 		if (strcmp(out, c->out) != 0)
-			fail_msg("%s: got '%s', want '%s'", c->in, out,
-			    c->out);
+			fail_msg("%s: got '%s', want '%s'", c->in, out, c->out);
 	}
 }
 
@@ -274,8 +276,17 @@ static void
 test_macro_errors(void **state)
 {
 	static const char *const bad[] = {
-		"%", "%x", "%{", "%{s", "%{x}", "%{s0}", "%{sq}", "%(s)",
-		"a b", "\x80", "%{s5r.-+,/_=.}",
+		"%",
+		"%x",
+		"%{",
+		"%{s",
+		"%{x}",
+		"%{s0}",
+		"%{sq}",
+		"%(s)",
+		"a b",
+		"\x80",
+		"%{s5r.-+,/_=.}",
 	};
 	struct sockaddr_storage ss;
 	struct spf_macro_env env;
@@ -293,12 +304,12 @@ test_macro_errors(void **state)
 			fail_msg("'%s': %d", bad[i], ok);
 	}
 	/* c, r, t only in explanations; spaces too. */
-	assert_false(spf_macro_expand("%{c}", 4, &env, false, out,
-	    sizeof(out), &why));
-	assert_true(spf_macro_expand("%{c}", 4, &env, true, out, sizeof(out),
-	    &why));
-	assert_true(spf_macro_expand("a b", 3, &env, true, out, sizeof(out),
-	    &why));
+	assert_false(
+	    spf_macro_expand("%{c}", 4, &env, false, out, sizeof(out), &why));
+	assert_true(
+	    spf_macro_expand("%{c}", 4, &env, true, out, sizeof(out), &why));
+	assert_true(
+	    spf_macro_expand("a b", 3, &env, true, out, sizeof(out), &why));
 }
 
 /* The output is bounded: outsz - 1 bytes fit, one more does not. */
@@ -313,12 +324,11 @@ test_macro_bounded(void **state)
 
 	(void)state;
 	env_init(&env, &ss, false);
-	assert_true(spf_macro_expand("%{s}", 4, &env, false, out, len + 1,
-	    &why));
-	assert_false(spf_macro_expand("%{s}", 4, &env, false, out, len,
-	    &why));
-	assert_false(spf_macro_expand("%{s}x", 5, &env, false, out, len + 1,
-	    &why));
+	assert_true(
+	    spf_macro_expand("%{s}", 4, &env, false, out, len + 1, &why));
+	assert_false(spf_macro_expand("%{s}", 4, &env, false, out, len, &why));
+	assert_false(
+	    spf_macro_expand("%{s}x", 5, &env, false, out, len + 1, &why));
 }
 
 static void
@@ -352,16 +362,16 @@ test_dname_parse(void **state)
 	assert_string_equal(out, "mx.example.com");
 	assert_true(spf_dname_parse((const uint8_t *)"", 1, out, sizeof(out)));
 	assert_string_equal(out, "");
-	assert_true(spf_dname_parse((const uint8_t *)"\7foo:bar\3com", 13,
-	    out, sizeof(out)));
+	assert_true(spf_dname_parse((const uint8_t *)"\7foo:bar\3com", 13, out,
+	    sizeof(out)));
 	assert_false(spf_dname_parse((const uint8_t *)"\2mx", 3, out,
 	    sizeof(out))); /* no root */
 	assert_false(spf_dname_parse((const uint8_t *)"\300\014", 2, out,
 	    sizeof(out))); /* compression */
-	assert_false(spf_dname_parse((const uint8_t *)"\2m.\0", 4, out,
-	    sizeof(out)));
-	assert_false(spf_dname_parse((const uint8_t *)"\2m \0", 4, out,
-	    sizeof(out)));
+	assert_false(
+	    spf_dname_parse((const uint8_t *)"\2m.\0", 4, out, sizeof(out)));
+	assert_false(
+	    spf_dname_parse((const uint8_t *)"\2m \0", 4, out, sizeof(out)));
 	assert_false(spf_dname_parse((const uint8_t *)"\1a\0x", 4, out,
 	    sizeof(out))); /* trailing byte */
 	assert_false(spf_dname_parse((const uint8_t *)"\3abc", 5, out, 3));
@@ -446,8 +456,8 @@ fake_lookup(void *arg, const char *name, int type, struct dns_rrset *out,
 		case DNS_T_A:
 		case DNS_T_AAAA:
 			assert_int_equal(inet_pton(type == DNS_T_A ? AF_INET
-								   : AF_INET6,
-					     r->data, buf),
+			                                           : AF_INET6,
+			                     r->data, buf),
 			    1);
 			add(out, buf, type == DNS_T_A ? 4 : 16);
 			break;
@@ -496,19 +506,22 @@ run(const struct rr *rrs, size_t n, const char *ip, const char *from,
 		*f_out = f;
 }
 
-#define RUN(rrs, ip, from, v) \
+#define RUN(rrs, ip, from, v)                                                  \
 	run(rrs, sizeof(rrs) / sizeof(rrs[0]), ip, from, v, NULL)
 
 static void
 test_check_basic(void **state)
 {
 	static const struct rr z[] = {
-		{ "ex.com", DNS_T_TXT, "v=spf1 a mx ip6:2001:db8::/32 "
-				      "include:inc.ex.com ptr -all exp=e.ex.com", DNS_OK },
+		{ "ex.com", DNS_T_TXT,
+		    "v=spf1 a mx ip6:2001:db8::/32 "
+		    "include:inc.ex.com ptr -all exp=e.ex.com",
+		    DNS_OK },
 		{ "ex.com", DNS_T_A, "192.0.2.1", DNS_OK },
 		{ "ex.com", DNS_T_MX, "mx.ex.com", DNS_OK },
 		{ "mx.ex.com", DNS_T_A, "192.0.2.2", DNS_OK },
-		{ "inc.ex.com", DNS_T_TXT, "v=spf1 ip4:198.51.100.0/24 -all", DNS_OK },
+		{ "inc.ex.com", DNS_T_TXT, "v=spf1 ip4:198.51.100.0/24 -all",
+		    DNS_OK },
 		{ "e.ex.com", DNS_T_TXT, "%{i} is not %{d}'s, %{l}", DNS_OK },
 		{ "4.113.0.203.in-addr.arpa", DNS_T_PTR, "h.ex.com", DNS_OK },
 		{ "h.ex.com", DNS_T_A, "203.0.113.4", DNS_OK },
@@ -576,7 +589,8 @@ static void
 test_limit_terms(void **state)
 {
 	static const struct rr z[] = {
-		{ "t9.com", DNS_T_TXT, "v=spf1 a a a a a a a a a ip4:192.0.2.1", DNS_OK },
+		{ "t9.com", DNS_T_TXT, "v=spf1 a a a a a a a a a ip4:192.0.2.1",
+		    DNS_OK },
 		{ "t10.com", DNS_T_TXT,
 		    "v=spf1 a a a a a a a a a a ip4:192.0.2.1", DNS_OK },
 		{ "t11.com", DNS_T_TXT,
@@ -609,8 +623,10 @@ test_limit_void(void **state)
 {
 	static const struct rr z[] = {
 		{ "v1.com", DNS_T_TXT, "v=spf1 a:n1.com ?all", DNS_OK },
-		{ "v2.com", DNS_T_TXT, "v=spf1 a:n1.com a:n2.com ?all", DNS_OK },
-		{ "v3.com", DNS_T_TXT, "v=spf1 a:n1.com a:n2.com a:n3.com ?all", DNS_OK },
+		{ "v2.com", DNS_T_TXT, "v=spf1 a:n1.com a:n2.com ?all",
+		    DNS_OK },
+		{ "v3.com", DNS_T_TXT, "v=spf1 a:n1.com a:n2.com a:n3.com ?all",
+		    DNS_OK },
 		{ "vx.com", DNS_T_TXT,
 		    "v=spf1 a:n1.com a:n2.com exp=n3.com -all", DNS_OK },
 		{ "n1.com", DNS_T_MX, "x.com", DNS_OK }, /* NODATA for A */
@@ -710,7 +726,8 @@ static void
 test_check_null_sender(void **state)
 {
 	static const struct rr z[] = {
-		{ "mail.example.com", DNS_T_TXT, "v=spf1 -all exp=x.example.com", DNS_OK },
+		{ "mail.example.com", DNS_T_TXT,
+		    "v=spf1 -all exp=x.example.com", DNS_OK },
 		{ "x.example.com", DNS_T_TXT, "%{l} at %{o}", DNS_OK },
 	};
 	struct fake f = { z, sizeof(z) / sizeof(z[0]), 0, 0 };

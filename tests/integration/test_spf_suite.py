@@ -443,3 +443,15 @@ def free_port_udp():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_check_help(tmp_path):
+    """`tern check --help`, `tern help check`: usage, exit 0, no config."""
+    for args in (["check", "--help"], ["help", "check"],
+                 ["check", "spf", "--help"]):
+        r = subprocess.run([TERN_BIN] + args, capture_output=True,
+                           timeout=RUN_TIMEOUT, env=child_env(),
+                           cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith(b"usage: tern [-c FILE] check spf")
+        assert r.stderr == b""

@@ -51,9 +51,8 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static enum match
-fail_with(struct ctx *c, enum spf_result r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static enum match fail_with(struct ctx *c, enum spf_result r, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 static enum match
 fail_with(struct ctx *c, enum spf_result r, const char *fmt, ...)
@@ -85,12 +84,11 @@ summarize(const struct dns_rrset *rs, int type, char *buf, size_t sz)
 			(void)inet_ntop(AF_INET6, rs->data[i], one,
 			    sizeof(one));
 		else if (type == DNS_T_MX && rs->len[i] > 2 &&
-		    !spf_dname_parse(rs->data[i] + 2, rs->len[i] - 2, one,
-			sizeof(one)))
+		         !spf_dname_parse(rs->data[i] + 2, rs->len[i] - 2, one,
+		             sizeof(one)))
 			(void)strlcpy(one, "(bad)", sizeof(one));
-		else if (type == DNS_T_PTR &&
-		    !spf_dname_parse(rs->data[i], rs->len[i], one,
-			sizeof(one)))
+		else if (type == DNS_T_PTR && !spf_dname_parse(rs->data[i],
+		                                  rs->len[i], one, sizeof(one)))
 			(void)strlcpy(one, "(bad)", sizeof(one));
 		else if (type == DNS_T_TXT) {
 			(void)str_printable(txt, sizeof(txt),
@@ -127,7 +125,8 @@ lookup(struct ctx *c, const char *name, int type, struct dns_rrset *rs)
 	if (v->queries >= SPF_QUERIES_MAX || mono_ms() >= c->deadline_ms) {
 		st = DNS_TEMP;
 		if (t)
-			(void)strlcpy(t->answer, "(not asked: limit or deadline)",
+			(void)strlcpy(t->answer,
+			    "(not asked: limit or deadline)",
 			    sizeof(t->answer));
 	} else {
 		v->queries++;
@@ -140,7 +139,7 @@ lookup(struct ctx *c, const char *name, int type, struct dns_rrset *rs)
 			(void)strlcpy(t->answer,
 			    st == DNS_NXDOMAIN ? "NXDOMAIN"
 			    : st == DNS_NODATA ? "no records"
-					       : "temporary failure",
+			                       : "temporary failure",
 			    sizeof(t->answer));
 	}
 	if (t)
@@ -207,8 +206,8 @@ is_v6(const struct ctx *c)
 
 /* Does address rdata (4 or 16 bytes) match the client within cidr? */
 static bool
-addr_match(const struct ctx *c, const uint8_t *a, size_t len,
-    unsigned cidr4, unsigned cidr6)
+addr_match(const struct ctx *c, const uint8_t *a, size_t len, unsigned cidr4,
+    unsigned cidr6)
 {
 	const uint8_t *mine;
 	unsigned bits, i, full, rem;
@@ -217,14 +216,14 @@ addr_match(const struct ctx *c, const uint8_t *a, size_t len,
 		if (len != 16)
 			return false;
 		mine = ((const struct sockaddr_in6 *)(const void *)&c->ip)
-			   ->sin6_addr.s6_addr;
+		           ->sin6_addr.s6_addr;
 		bits = cidr6;
 	} else {
 		if (len != 4)
 			return false;
-		mine = (const uint8_t *)&((const struct sockaddr_in *)(const void
-				*)&c->ip)
-			   ->sin_addr.s_addr;
+		mine = (const uint8_t *)&(
+		    (const struct sockaddr_in *)(const void *)&c->ip)
+		           ->sin_addr.s_addr;
 		bits = cidr4;
 	}
 	full = bits / 8;
@@ -242,8 +241,8 @@ addr_match(const struct ctx *c, const uint8_t *a, size_t len,
  * void: count an empty answer as a void lookup.
  */
 static enum match
-addrs_match(struct ctx *c, const char *name, unsigned cidr4,
-    unsigned cidr6, bool void_counts)
+addrs_match(struct ctx *c, const char *name, unsigned cidr4, unsigned cidr6,
+    bool void_counts)
 {
 	struct dns_rrset rs;
 	enum dns_status st;
@@ -296,15 +295,15 @@ reverse_name(const struct ctx *c, char *out, size_t sz)
 	int i;
 
 	if (!is_v6(c)) {
-		a = (const uint8_t *)&((const struct sockaddr_in *)(const void
-				*)&c->ip)
-			->sin_addr.s_addr;
+		a = (const uint8_t *)&(
+		    (const struct sockaddr_in *)(const void *)&c->ip)
+		        ->sin_addr.s_addr;
 		(void)snprintf(out, sz, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2],
 		    a[1], a[0]);
 		return;
 	}
 	a = ((const struct sockaddr_in6 *)(const void *)&c->ip)
-		->sin6_addr.s6_addr;
+	        ->sin6_addr.s6_addr;
 	for (i = 15; i >= 0 && o + 4 < sz; i--) {
 		out[o++] = hex[a[i] & 15];
 		out[o++] = '.';
@@ -339,7 +338,7 @@ ptr_validate(struct ctx *c, bool void_counts)
 		return M_ERR;
 	for (i = 0; i < rs.n && i < SPF_PTR_NAMES_MAX; i++) {
 		if (!spf_dname_parse(rs.data[i], rs.len[i], name,
-			sizeof(name)) ||
+		        sizeof(name)) ||
 		    !name_askable(name))
 			continue;
 		st = lookup(c, name, is_v6(c) ? DNS_T_AAAA : DNS_T_A, &as);
@@ -363,7 +362,7 @@ in_domain(const char *name, const char *target)
 	if (n == t)
 		return ascii_casecmp(name, target) == 0;
 	return n > t && name[n - t - 1] == '.' &&
-	    ascii_casecmp(name + n - t, target) == 0;
+	       ascii_casecmp(name + n - t, target) == 0;
 }
 
 /* %{p}: a validated name in domain, else any validated one. */
@@ -410,7 +409,7 @@ eval_include(struct ctx *c, const struct spf_term *t, const char *domain,
 	enum spf_result r;
 
 	if (!target_name(c, t->spec, t->spec_len, domain, target,
-		sizeof(target)))
+	        sizeof(target)))
 		return fail_with(c, SPF_PERMERROR,
 		    "include:%.*s is not a domain name", (int)t->spec_len,
 		    t->spec);
@@ -446,8 +445,7 @@ eval_mx(struct ctx *c, const char *name, const struct spf_term *t)
 
 	st = lookup(c, name, DNS_T_MX, &rs);
 	if (st == DNS_TEMP)
-		return fail_with(c, SPF_TEMPERROR, "DNS MX %.80s failed",
-		    name);
+		return fail_with(c, SPF_TEMPERROR, "DNS MX %.80s failed", name);
 	if (count_void(c, st, name) == M_ERR)
 		return M_ERR;
 	if (rs.n > SPF_MX_NAMES_MAX) {
@@ -459,7 +457,7 @@ eval_mx(struct ctx *c, const char *name, const struct spf_term *t)
 		/* A null MX ("0 .") or a bad name names no host. */
 		if (rs.len[i] < 3 ||
 		    !spf_dname_parse(rs.data[i] + 2, rs.len[i] - 2, host,
-			sizeof(host)) ||
+		        sizeof(host)) ||
 		    !name_askable(host))
 			continue;
 		m = addrs_match(c, host, t->cidr4, t->cidr6, false);
@@ -507,8 +505,8 @@ eval_ip(const struct ctx *c, const struct spf_term *t)
 	if (t->mech == SPF_M_IP6 && !is_v6(c))
 		return M_NO;
 	return addr_match(c, t->addr, is_v6(c) ? 16 : 4, t->cidr4, t->cidr6)
-	    ? M_YES
-	    : M_NO;
+	           ? M_YES
+	           : M_NO;
 }
 
 static enum match
@@ -533,7 +531,7 @@ eval_term(struct ctx *c, const struct spf_term *t, const char *domain,
 	if (t->spec == NULL)
 		(void)strlcpy(target, domain, sizeof(target));
 	else if (!target_name(c, t->spec, t->spec_len, domain, target,
-		     sizeof(target)))
+	             sizeof(target)))
 		return M_NO; /* cannot exist, so cannot match (4.8) */
 	switch (t->mech) {
 	case SPF_M_A:
@@ -559,6 +557,7 @@ find_record(struct ctx *c, const char *domain, char *buf, size_t sz)
 	struct dns_rrset rs;
 	enum dns_status st;
 	size_t i, found = 0;
+	bool fits = true;
 
 	st = lookup(c, domain, DNS_T_TXT, &rs);
 	if (st == DNS_TEMP) {
@@ -569,20 +568,22 @@ find_record(struct ctx *c, const char *domain, char *buf, size_t sz)
 	for (i = 0; i < rs.n; i++) {
 		if (!spf_is_record((const char *)rs.data[i], rs.len[i]))
 			continue;
-		if (found++ == 0 && rs.len[i] < sz)
+		if (found++ > 0)
+			continue;
+		if (rs.len[i] < sz)
 			memcpy(buf, rs.data[i], rs.len[i] + 1);
-		else if (found == 1)
-			found = 99; /* too long to keep: reported below */
+		else
+			fits = false;
 	}
 	dns_rrset_free(&rs);
 	if (found == 0) {
 		(void)fail_with(c, SPF_NONE, "no SPF record at %.80s", domain);
 		return SPF_NONE;
 	}
-	if (found > 1) {
+	if (found > 1 || !fits) {
 		(void)fail_with(c, SPF_PERMERROR,
-		    found == 99 ? "SPF record at %.80s too long"
-				: "several SPF records at %.80s",
+		    found > 1 ? "several SPF records at %.80s"
+		              : "SPF record at %.80s too long",
 		    domain);
 		return SPF_PERMERROR;
 	}
@@ -619,8 +620,7 @@ explain(struct ctx *c, const struct spf_record *rec, const char *domain)
 
 	c->v->explanation[0] = '\0';
 	if (rec->exp == NULL ||
-	    !target_name(c, rec->exp, rec->exp_len, domain, name,
-		sizeof(name)))
+	    !target_name(c, rec->exp, rec->exp_len, domain, name, sizeof(name)))
 		return;
 	/* Not a void lookup, whatever the answer (4.6.4 and 6.2). */
 	if (lookup(c, name, DNS_T_TXT, &rs) != DNS_OK || rs.n != 1) {
@@ -635,9 +635,8 @@ explain(struct ctx *c, const struct spf_record *rec, const char *domain)
 	macro_env(c, domain, &env);
 	if (i == rs.len[0] && has_p_macro(txt, rs.len[0]))
 		env.ptr = p_value(c, domain);
-	if (i == rs.len[0] &&
-	    spf_macro_expand(txt, rs.len[0], &env, true, text, sizeof(text),
-		NULL))
+	if (i == rs.len[0] && spf_macro_expand(txt, rs.len[0], &env, true, text,
+	                          sizeof(text), NULL))
 		(void)str_printable(c->v->explanation,
 		    sizeof(c->v->explanation), text);
 	dns_rrset_free(&rs);
@@ -686,10 +685,10 @@ check_host_rec(struct ctx *c, const char *domain, int depth, bool top)
 	if (count_term(c) == M_ERR)
 		return c->err;
 	if (!target_name(c, rec.redirect, rec.redirect_len, domain, target,
-		sizeof(target))) {
+	        sizeof(target))) {
 		(void)fail_with(c, SPF_PERMERROR,
-		    "redirect=%.*s is not a domain name",
-		    (int)rec.redirect_len, rec.redirect);
+		    "redirect=%.*s is not a domain name", (int)rec.redirect_len,
+		    rec.redirect);
 		return SPF_PERMERROR;
 	}
 	r = check_host_rec(c, target, depth + 1, top);
@@ -714,8 +713,7 @@ domain_checkable(const char *d)
 	if (n == 0 || n > 253 || d[0] == '[' || memchr(d, '.', n) == NULL)
 		return false;
 	for (last = d; last < d + n; last++)
-		if ((unsigned char)*last <= 0x20 ||
-		    (unsigned char)*last > 0x7e)
+		if ((unsigned char)*last <= 0x20 || (unsigned char)*last > 0x7e)
 			return false;
 	return true;
 }
@@ -727,8 +725,7 @@ set_ip(struct ctx *c, const struct sockaddr_storage *ss)
 	struct sockaddr_in *s4 = (void *)&c->ip;
 
 	memcpy(&c->ip, ss, sizeof(c->ip));
-	if (ss->ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+	if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
 		/* RFC 7208 5: a v4-mapped address is an IPv4 client. */
 		memset(&c->ip, 0, sizeof(c->ip));
 		s4->sin_family = AF_INET;
@@ -749,8 +746,7 @@ spf_check_host(const struct authdns *dns, const struct spf_query *q,
 	memset(v, 0, sizeof(*v));
 	memset(&c, 0, sizeof(c));
 	v->identity = q->mailfrom && q->mailfrom[0] ? "mailfrom" : "helo";
-	(void)str_printable(v->domain, sizeof(v->domain),
-	    domain ? domain : "");
+	(void)str_printable(v->domain, sizeof(v->domain), domain ? domain : "");
 	c.dns = dns;
 	c.v = v;
 	c.helo = helo;
@@ -760,7 +756,8 @@ spf_check_host(const struct authdns *dns, const struct spf_query *q,
 	set_ip(&c, &q->ip);
 	if (c.ip.ss_family != AF_INET && c.ip.ss_family != AF_INET6) {
 		v->result = SPF_PERMERROR;
-		(void)strlcpy(v->reason, "no client address", sizeof(v->reason));
+		(void)strlcpy(v->reason, "no client address",
+		    sizeof(v->reason));
 		return;
 	}
 	/* RFC 7208 4.3: no local-part means "postmaster". */

@@ -58,9 +58,9 @@ const char *spf_result_name(enum spf_result);
 struct spf_query {
 	/* The client: AF_INET or AF_INET6 (a v4-mapped v6 is taken as v4). */
 	struct sockaddr_storage ip;
-	const char *helo;     /* as the client sent it; NULL or "" if none */
-	const char *mailfrom; /* the address without <>; "" the null sender */
-	const char *receiver; /* our host name, for %{r}; NULL: "unknown" */
+	const char *helo;      /* as the client sent it; NULL or "" if none */
+	const char *mailfrom;  /* the address without <>; "" the null sender */
+	const char *receiver;  /* our host name, for %{r}; NULL: "unknown" */
 	unsigned timeout_secs; /* whole check; 0: SPF_TIMEOUT_SECS */
 	time_t now;            /* for %{t}; 0: time(NULL) */
 };
@@ -68,21 +68,21 @@ struct spf_query {
 /* One DNS lookup made, for `tern check spf` (answer summary bounded). */
 struct spf_trace {
 	char name[DNS_NAME_MAX];
-	int type;                 /* DNS_T_* */
+	int type; /* DNS_T_* */
 	enum dns_status status;
-	char answer[96];          /* "1.2.3.4 ..." / "v=spf1 ..." shortened */
+	char answer[96]; /* "1.2.3.4 ..." / "v=spf1 ..." shortened */
 };
 
 struct spf_verdict {
 	enum spf_result result;
-	const char *identity;         /* "mailfrom" or "helo" (static) */
-	char domain[DNS_NAME_MAX];    /* the domain checked (may be "") */
-	char reason[SPF_REASON_MAX];  /* "matched ip4:1.2.3.0/24", why */
+	const char *identity;          /* "mailfrom" or "helo" (static) */
+	char domain[DNS_NAME_MAX];     /* the domain checked (may be "") */
+	char reason[SPF_REASON_MAX];   /* "matched ip4:1.2.3.0/24", why */
 	char explanation[SPF_EXP_MAX]; /* fail only: exp= text, or "" */
-	unsigned dns_terms;           /* DNS-querying terms evaluated */
+	unsigned dns_terms;            /* DNS-querying terms evaluated */
 	unsigned void_lookups;
-	unsigned queries;             /* DNS queries made */
-	size_t n_trace;               /* trace[0..n_trace) */
+	unsigned queries; /* DNS queries made */
+	size_t n_trace;   /* trace[0..n_trace) */
 	struct spf_trace trace[SPF_TRACE_MAX];
 };
 
@@ -120,14 +120,14 @@ enum spf_mech {
 
 /* One directive; pointers borrow the record text given to the parser. */
 struct spf_term {
-	const char *text;        /* the whole term, for reasons */
+	const char *text; /* the whole term, for reasons */
 	size_t text_len;
 	enum spf_mech mech;
-	char qualifier;          /* '+', '-', '~', '?' */
-	const char *spec;        /* domain-spec, or NULL when absent */
+	char qualifier;   /* '+', '-', '~', '?' */
+	const char *spec; /* domain-spec, or NULL when absent */
 	size_t spec_len;
-	unsigned cidr4, cidr6;   /* 32 and 128 when not given */
-	uint8_t addr[16];        /* ip4 (first 4 bytes) / ip6 */
+	unsigned cidr4, cidr6; /* 32 and 128 when not given */
+	uint8_t addr[16];      /* ip4 (first 4 bytes) / ip6 */
 };
 
 struct spf_record {
@@ -135,7 +135,7 @@ struct spf_record {
 	struct spf_term terms[SPF_TERMS_MAX];
 	const char *redirect; /* domain-spec of redirect=, or NULL */
 	size_t redirect_len;
-	const char *exp;      /* domain-spec of exp=, or NULL */
+	const char *exp; /* domain-spec of exp=, or NULL */
 	size_t exp_len;
 };
 
@@ -155,13 +155,13 @@ bool spf_is_record(const char *p, size_t n);
 
 /* What a macro expansion sees (RFC 7208 7.3). */
 struct spf_macro_env {
-	const char *sender;   /* local-part@domain */
-	const char *domain;   /* the current domain (%{d}) */
-	const char *helo;     /* %{h} */
+	const char *sender;        /* local-part@domain */
+	const char *domain;        /* the current domain (%{d}) */
+	const char *helo;          /* %{h} */
 	const struct sockaddr *ip; /* AF_INET or AF_INET6 (%{i} %{c} %{v}) */
-	const char *ptr;      /* %{p}: validated name, NULL: "unknown" */
-	const char *receiver; /* %{r}: NULL: "unknown" */
-	long long now;        /* %{t} */
+	const char *ptr;           /* %{p}: validated name, NULL: "unknown" */
+	const char *receiver;      /* %{r}: NULL: "unknown" */
+	long long now;             /* %{t} */
 };
 
 /*

@@ -49,18 +49,18 @@ spf_is_record(const char *p, size_t n)
 /* ---- macros (RFC 7208 7.1) ---- */
 
 struct macro {
-	char letter;       /* lower case */
-	bool upper;        /* URL-escape the value */
-	unsigned digits;   /* 0: all parts */
+	char letter;     /* lower case */
+	bool upper;      /* URL-escape the value */
+	unsigned digits; /* 0: all parts */
 	bool reverse;
-	char delims[8];    /* NUL-terminated; "" means "." */
+	char delims[8]; /* NUL-terminated; "" means "." */
 };
 
 static bool
 is_delim(char c)
 {
 	return c == '.' || c == '-' || c == '+' || c == ',' || c == '/' ||
-	    c == '_' || c == '=';
+	       c == '_' || c == '=';
 }
 
 static bool
@@ -190,8 +190,7 @@ ip_text(const struct sockaddr *sa, bool dotted_v6, char *buf, size_t sz)
 
 /* The value of a macro letter, before transformation, into buf. */
 static const char *
-letter_value(const struct spf_macro_env *env, char letter, char *buf,
-    size_t sz)
+letter_value(const struct spf_macro_env *env, char letter, char *buf, size_t sz)
 {
 	const char *at;
 
@@ -222,7 +221,7 @@ letter_value(const struct spf_macro_env *env, char letter, char *buf,
 		return buf;
 	case 'v':
 		return env->ip && env->ip->sa_family == AF_INET6 ? "ip6"
-								 : "in-addr";
+		                                                 : "in-addr";
 	case 'p':
 		return env->ptr ? env->ptr : "unknown";
 	case 'r':
@@ -333,7 +332,7 @@ walk(const char *p, size_t n, const struct spf_macro_env *env, bool exp,
 			if (o && env)
 				expand_one(o, &m,
 				    letter_value(env, m.letter, vbuf,
-					sizeof(vbuf)));
+				        sizeof(vbuf)));
 			break;
 		default:
 			*why = "'%' not followed by '{', '%', '_' or '-'";
@@ -522,9 +521,8 @@ parse_ip(struct spf_term *t, const char *p, size_t n, const char **why)
 	buf[an] = '\0';
 	if (inet_pton(v6 ? AF_INET6 : AF_INET, buf, t->addr) != 1)
 		return false;
-	if (slash != NULL &&
-	    !cidr_len(slash + 1, n - an - 1, v6 ? 128 : 32,
-		v6 ? &t->cidr6 : &t->cidr4)) {
+	if (slash != NULL && !cidr_len(slash + 1, n - an - 1, v6 ? 128 : 32,
+	                         v6 ? &t->cidr6 : &t->cidr4)) {
 		*why = "bad CIDR length";
 		return false;
 	}
@@ -533,8 +531,7 @@ parse_ip(struct spf_term *t, const char *p, size_t n, const char **why)
 
 /* A directive: [qualifier] mechanism. */
 static bool
-parse_directive(const char *p, size_t n, struct spf_term *t,
-    const char **why)
+parse_directive(const char *p, size_t n, struct spf_term *t, const char **why)
 {
 	size_t i = 0, k, m, rn;
 	const char *rest;
@@ -681,8 +678,8 @@ spf_record_parse(const char *p, size_t n, struct spf_record *out,
 			why = "too many terms";
 			goto bad;
 		}
-		if (!parse_directive(p + start, i - start,
-			&out->terms[out->n], &why))
+		if (!parse_directive(p + start, i - start, &out->terms[out->n],
+		        &why))
 			goto bad;
 		out->n++;
 	}

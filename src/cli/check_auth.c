@@ -170,8 +170,9 @@ batch(const struct conf *conf, struct spf_query *q)
 		helo = strchr(ip, '\t');
 		from = helo ? strchr(helo + 1, '\t') : NULL;
 		if (helo == NULL || from == NULL) {
-			fprintf(stderr, "tern: check spf: want IP<TAB>HELO"
-			                "<TAB>FROM, not '%.60s'\n",
+			fprintf(stderr,
+			    "tern: check spf: want IP<TAB>HELO"
+			    "<TAB>FROM, not '%.60s'\n",
 			    line);
 			ret = EX_DATAERR;
 			printf("end\n");
@@ -227,7 +228,7 @@ check_spf(const struct conf *conf, int argc, char **argv)
 	}
 	memset(&q, 0, sizeof(q));
 	if (!is_batch && (ip == NULL || helo == NULL || from == NULL ||
-			     !parse_ip(ip, &q.ip)))
+	                     !parse_ip(ip, &q.ip)))
 		goto usage;
 	if (is_batch && (ip || helo || from))
 		goto usage;

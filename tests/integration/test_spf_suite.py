@@ -361,3 +361,97 @@ def test_rfc7208(idx, name, tmp_path_factory):
         assert exp.lower() == t["explanation"].lower(), info
     else:
         assert exp == t["explanation"], info
+
+
+def write_conf(d, port):
+    conf = d / "tern.conf"
+    conf.write_text(
+        "hostname = receiver.example.test\n"
+        f"data_dir = {d / 'data'}\n"
+        "domains = example.test\n"
+        f"dns_server = 127.0.0.1:{port}\n"
+        "\n[listener mx]\naddress = 127.0.0.1:1\nmode = mx\ntls = none\n")
+    return conf
+
+
+def tern(*args, input=None):
+    r = subprocess.run([TERN_BIN] + list(args), input=input,
+                       capture_output=True, timeout=RUN_TIMEOUT,
+                       env=child_env())
+    err = r.stderr.decode("utf-8", "replace")
+    assert sanitizer_clean(err) is None, err
+    return r.returncode, r.stdout.decode("latin-1"), err
+
+
+def test_check_spf_one_query(tmp_path):
+    """The single-query form: lines for both identities, the lookups."""
+    server = DnsServer(Zone({
+        "example.net": [{"TXT": "v=spf1 ip4:192.0.2.0/24 -all "
+                                "exp=why.example.net"}],
+        "why.example.net": [{"TXT": "%{i} may not send for %{d}"}],
+        "mail.example.net": [{"TXT": "v=spf1 a -all"},
+                             {"A": "192.0.2.9"}],
+    }))
+    try:
+        conf = write_conf(tmp_path, server.port)
+        code, out, err = tern("-c", str(conf), "check", "spf", "--ip",
+                              "198.51.100.1", "--helo", "mail.example.net",
+                              "--from", "joe@example.net")
+        assert code == 0, err
+        lines = out.splitlines()
+        assert lines[0] == "mailfrom: fail (-all matched in example.net)"
+        assert lines[1] == ("explanation: 198.51.100.1 may not send for "
+                            "example.net")
+        assert lines[2] == "helo: fail (-all matched in mail.example.net)"
+        assert "dns: mailfrom example.net TXT \"v=spf1 ip4:192.0.2.0/24 " \
+            "-all exp=why.example.net\"" in lines
+        assert "dns: helo mail.example.net A 192.0.2.9" in lines
+        code, out, _ = tern("-c", str(conf), "check", "spf", "--ip",
+                            "192.0.2.9", "--helo", "mail.example.net",
+                            "--from", "")
+        assert code == 0
+        assert out.splitlines()[0].startswith("mailfrom: pass (a matched")
+        assert out.splitlines()[1].startswith("helo: pass (a matched")
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("args,want", [
+    (["check", "spf", "--ip", "192.0.2.1", "--helo", "h.example"], 64),
+    (["check", "spf", "--ip", "bogus", "--helo", "h.example", "--from",
+      "a@b.example"], 64),
+    (["check", "spf", "--batch", "--timeout", "0"], 64),
+    (["check", "spf", "--batch", "--ip", "192.0.2.1"], 64),
+    (["check", "nothing"], 64),
+    (["check", "message"], 69),
+])
+def test_check_exit_codes(tmp_path, args, want):
+    conf = write_conf(tmp_path, free_port_udp())
+    code, _, err = tern("-c", str(conf), *args)
+    assert code == want, err
+
+
+def test_check_bad_config(tmp_path):
+    bad = tmp_path / "bad.conf"
+    bad.write_text("no_such_setting = 1\n")
+    code, _, _ = tern("-c", str(bad), "check", "spf", "--ip", "192.0.2.1",
+                      "--helo", "h.example", "--from", "a@b.example")
+    assert code == 78
+
+
+def free_port_udp():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_check_help(tmp_path):
+    """`tern check --help`, `tern help check`: usage, exit 0, no config."""
+    for args in (["check", "--help"], ["help", "check"],
+                 ["check", "spf", "--help"]):
+        r = subprocess.run([TERN_BIN] + args, capture_output=True,
+                           timeout=RUN_TIMEOUT, env=child_env(),
+                           cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith(b"usage: tern [-c FILE] check spf")
+        assert r.stderr == b""

@@ -77,12 +77,12 @@ struct dmarc_field {
 
 enum dmarc_from {
 	DMARC_FROM_OK = 0,
-	DMARC_FROM_NONE,          /* no From field */
-	DMARC_FROM_SEVERAL_FIELDS,/* more than one From field */
-	DMARC_FROM_SEVERAL_ADDRS, /* more than one address */
-	DMARC_FROM_NO_ADDR,       /* no address (empty, or empty groups) */
-	DMARC_FROM_SYNTAX,        /* does not parse as RFC 5322/6854/6532 */
-	DMARC_FROM_BAD_DOMAIN,    /* IP literal, bad label, too long */
+	DMARC_FROM_NONE,           /* no From field */
+	DMARC_FROM_SEVERAL_FIELDS, /* more than one From field */
+	DMARC_FROM_SEVERAL_ADDRS,  /* more than one address */
+	DMARC_FROM_NO_ADDR,        /* no address (empty, or empty groups) */
+	DMARC_FROM_SYNTAX,         /* does not parse as RFC 5322/6854/6532 */
+	DMARC_FROM_BAD_DOMAIN,     /* IP literal, bad label, too long */
 };
 
 /*
@@ -116,13 +116,13 @@ bool dmarc_org_domain(const char *domain, char out[DMARC_DOMAIN_MAX]);
 
 struct dmarc_record {
 	enum dmarc_policy p;
-	enum dmarc_policy sp;  /* = p when absent */
+	enum dmarc_policy sp; /* = p when absent */
 	bool has_sp;
-	bool p_from_rua;       /* p or sp was invalid, rua valid: p=none */
-	unsigned pct;          /* 0..100; 100 when absent or invalid */
-	bool adkim_strict;     /* adkim=s; relaxed by default */
-	bool aspf_strict;      /* aspf=s */
-	uint32_t ri;           /* 86400 when absent or invalid */
+	bool p_from_rua;          /* p or sp was invalid, rua valid: p=none */
+	unsigned pct;             /* 0..100; 100 when absent or invalid */
+	bool adkim_strict;        /* adkim=s; relaxed by default */
+	bool aspf_strict;         /* aspf=s */
+	uint32_t ri;              /* 86400 when absent or invalid */
 	char rua[DMARC_URIS_MAX]; /* as published, cut to fit; "" if none */
 	char ruf[DMARC_URIS_MAX];
 };

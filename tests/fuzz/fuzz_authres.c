@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t n);
 #define HDR "Authentication-Results:"
 
 static const char *methods[] = { "spf", "dkim", "dmarc", "arc", "iprev" };
-static const char *results[] = { "pass", "fail", "none", "softfail",
-	"neutral", "temperror", "permerror", "policy" };
+static const char *results[] = { "pass", "fail", "none", "softfail", "neutral",
+	"temperror", "permerror", "policy" };
 static const char *ptypes[] = { "smtp", "header", "policy", "body" };
 static const char *props[] = { "mailfrom", "helo", "d", "s", "b", "i", "a",
 	"from", "dmarc", "remote-ip" };
@@ -98,7 +98,7 @@ check_field(const struct buf *b)
 	if (start != b->len)
 		abort(); /* the last line ends in CRLF */
 	if (!authres_claims_id((const char *)b->data + sizeof(HDR) - 1,
-		b->len - (sizeof(HDR) - 1), ID))
+	        b->len - (sizeof(HDR) - 1), ID))
 		abort();
 }
 

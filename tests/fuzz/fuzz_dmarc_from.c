@@ -36,7 +36,7 @@ labels_occur(const char *d, const uint8_t *p, size_t n)
 	for (;;) {
 		dot = strchr(d, '.');
 		if (!occurs(d, dot != NULL ? (size_t)(dot - d) : strlen(d), p,
-			n))
+		        n))
 			return 0;
 		if (dot == NULL)
 			return 1;

@@ -134,7 +134,7 @@ main(void)
 			r->reason = unhex(&f, a[2]);
 			r->comment = unhex(&f, a[3]);
 		} else if (line[0] == 'P' && k == 3 && f.n > 0 &&
-		    f.r[f.n - 1].n_props < AUTHRES_PROPS_MAX) {
+		           f.r[f.n - 1].n_props < AUTHRES_PROPS_MAX) {
 			struct authres_result *r = &f.r[f.n - 1];
 			struct authres_prop *p = &r->props[r->n_props++];
 

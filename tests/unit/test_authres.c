@@ -73,8 +73,8 @@ write_ok(const struct authres_result *r, size_t n, size_t max)
 		fail_msg("authres_write: %s", strerror(errno));
 	u = check_lines(&b, max);
 	/* What we write, we recognize as ours. */
-	assert_true(authres_claims_id(u + strlen(HDR),
-	    strlen(u) - strlen(HDR), ID));
+	assert_true(
+	    authres_claims_id(u + strlen(HDR), strlen(u) - strlen(HDR), ID));
 	buf_reset(&b);
 	return u;
 }
@@ -115,17 +115,18 @@ test_all_methods(void **state)
 		    { { "smtp", "remote-ip", "192.0.2.1" } }, 1 },
 		{ "spf", "pass", NULL, "sender SPF authorized",
 		    { { "smtp", "mailfrom", "bounce@example.com" },
-			{ "smtp", "helo", "mail.example.com" } },
+		        { "smtp", "helo", "mail.example.com" } },
 		    2 },
 		{ "dkim", "pass", NULL, "2048-bit key",
 		    { { "header", "d", "example.com" },
-			{ "header", "s", "sel1" }, { "header", "i", "@example.com" },
-			{ "header", "a", "rsa-sha256" },
-			{ "header", "b", "Ab+/9xYz" } },
+		        { "header", "s", "sel1" },
+		        { "header", "i", "@example.com" },
+		        { "header", "a", "rsa-sha256" },
+		        { "header", "b", "Ab+/9xYz" } },
 		    5 },
 		{ "dmarc", "pass", NULL, "p=reject",
 		    { { "header", "from", "example.com" },
-			{ "policy", "dmarc", "none" } },
+		        { "policy", "dmarc", "none" } },
 		    2 },
 		{ "arc", "none", NULL, NULL, { { 0 } }, 0 },
 	};
@@ -133,14 +134,14 @@ test_all_methods(void **state)
 
 	(void)state;
 	u = write_ok(r, NELEM(r), AUTHRES_LINE_MAX);
-	assert_string_equal(u,
-	    HDR ID "; iprev=pass smtp.remote-ip=192.0.2.1;"
-		   " spf=pass (sender SPF authorized)"
-		   " smtp.mailfrom=bounce@example.com smtp.helo=mail.example.com;"
-		   " dkim=pass (2048-bit key) header.d=example.com header.s=sel1"
-		   " header.i=@example.com header.a=rsa-sha256 header.b=Ab+/9xYz;"
-		   " dmarc=pass (p=reject) header.from=example.com"
-		   " policy.dmarc=none; arc=none");
+	assert_string_equal(u, HDR ID
+	    "; iprev=pass smtp.remote-ip=192.0.2.1;"
+	    " spf=pass (sender SPF authorized)"
+	    " smtp.mailfrom=bounce@example.com smtp.helo=mail.example.com;"
+	    " dkim=pass (2048-bit key) header.d=example.com header.s=sel1"
+	    " header.i=@example.com header.a=rsa-sha256 header.b=Ab+/9xYz;"
+	    " dmarc=pass (p=reject) header.from=example.com"
+	    " policy.dmarc=none; arc=none");
 	free(u);
 }
 
@@ -160,8 +161,9 @@ static const struct quote_case quote_cases[] = {
 	{ "quote-backslash", "a\"b\\c", "smtp.helo=\"a\\\"b\\\\c\"" },
 	{ "control", "a\r\nb\x01", "smtp.helo=\"a??b?\"" },
 	{ "tab", "a\tb", "smtp.helo=\"a b\"" },
-	{ "utf8", "b\xc3\xbc"
-		  "cher.example",
+	{ "utf8",
+	    "b\xc3\xbc"
+	    "cher.example",
 	    "smtp.helo=\"b??cher.example\"" },
 	{ "semicolon", "a;b", "smtp.helo=\"a;b\"" },
 	{ "paren", "a(b", "smtp.helo=\"a(b\"" },
@@ -169,8 +171,7 @@ static const struct quote_case quote_cases[] = {
 	{ "two-ats", "a@b@example.com", "smtp.helo=\"a@b@example.com\"" },
 	{ "slash", "a/b", "smtp.helo=\"a/b\"" },
 	{ "equals", "a=b", "smtp.helo=\"a=b\"" },
-	{ "dot-start-local", ".a@example.com",
-	    "smtp.helo=\".a@example.com\"" },
+	{ "dot-start-local", ".a@example.com", "smtp.helo=\".a@example.com\"" },
 };
 
 static void
@@ -203,9 +204,8 @@ test_reason_comment(void **state)
 
 	(void)state;
 	u = write_ok(&r, 1, AUTHRES_LINE_MAX);
-	assert_string_equal(u,
-	    HDR ID "; spf=fail (a \\(b \\\\ c\\) \\) d)"
-		   " reason=\"bad \\\"x\\\" \\\\ (y) z?\"");
+	assert_string_equal(u, HDR ID "; spf=fail (a \\(b \\\\ c\\) \\) d)"
+	                              " reason=\"bad \\\"x\\\" \\\\ (y) z?\"");
 	free(u);
 	/* Empty after cleaning: left out. */
 	r.reason = " \r\n ";
@@ -221,7 +221,8 @@ test_left_out(void **state)
 	char big[AUTHRES_VALUE_MAX + 2];
 	struct authres_result r = { "dkim", "pass", NULL, NULL,
 		{ { "header", "d", "" }, { "header", "s", NULL },
-		    { "header", "i", big }, { "header", "a", "ed25519-sha256" } },
+		    { "header", "i", big },
+		    { "header", "a", "ed25519-sha256" } },
 		4 };
 	char *u;
 
@@ -250,9 +251,8 @@ test_quoted_last(void **state)
 
 	(void)state;
 	u = write_ok(&r, 1, AUTHRES_LINE_MAX);
-	assert_string_equal(u,
-	    HDR ID "; spf=pass smtp.mailfrom=a@example.com"
-		   " smtp.helo=\"[192.0.2.1]\"");
+	assert_string_equal(u, HDR ID "; spf=pass smtp.mailfrom=a@example.com"
+	                              " smtp.helo=\"[192.0.2.1]\"");
 	free(u);
 }
 
@@ -294,8 +294,7 @@ test_folding(void **state)
 static void
 test_errors(void **state)
 {
-	struct authres_result ok = { "spf", "pass", NULL, NULL, { { 0 } },
-		0 };
+	struct authres_result ok = { "spf", "pass", NULL, NULL, { { 0 } }, 0 };
 	struct authres_result bad[] = {
 		{ "sp f", "pass", NULL, NULL, { { 0 } }, 0 },
 		{ "spf", "pa;ss", NULL, NULL, { { 0 } }, 0 },

@@ -987,6 +987,32 @@ dmarc_check_message(const struct authdns *dns,
 	    out);
 }
 
+void
+dmarc_authres(const struct dmarc_verdict *v, char *comment, size_t commentsz,
+    struct authres_result *out)
+{
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	out->method = "dmarc";
+	out->result = dmarc_result_name(v->result);
+	if (v->result != DMARC_PASS && v->reason[0] != 0)
+		out->reason = v->reason;
+	n = snprintf(comment, commentsz, "p=%s dis=%s",
+	    dmarc_policy_name(v->published), dmarc_policy_name(v->policy));
+	if (n > 0 && (size_t)n < commentsz && v->result != DMARC_NONE &&
+	    v->result != DMARC_TEMPERROR)
+		out->comment = comment;
+	if (v->from_domain[0] != 0) {
+		out->props[out->n_props].ptype = "header";
+		out->props[out->n_props].prop = "from";
+		out->props[out->n_props++].value = v->from_domain;
+	}
+	out->props[out->n_props].ptype = "policy";
+	out->props[out->n_props].prop = "dmarc";
+	out->props[out->n_props++].value = dmarc_policy_name(v->policy);
+}
+
 uint32_t
 dmarc_random(void)
 {

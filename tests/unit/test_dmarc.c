@@ -707,6 +707,40 @@ test_check_message(void **state)
 	}
 }
 
+/* The verdict as an A-R resinfo, written by authres_write(). */
+static void
+test_authres(void **state)
+{
+	struct dmarc_field f = { "a@Example.COM", 13 };
+	struct dmarc_verdict v;
+	struct authres_result r;
+	char comment[64];
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 4096);
+	dmarc_check_message(&table_dns, &f, 1, "pass", "evil.example", NULL, 0,
+	    0, &v);
+	dmarc_authres(&v, comment, sizeof(comment), &r);
+	assert_int_equal(authres_write(&b, "mx.example.org", &r, 1), 0);
+	assert_string_equal((char *)b.data,
+	    "Authentication-Results: mx.example.org; dmarc=fail (p=reject"
+	    " dis=reject)\r\n"
+	    " reason=\"no aligned pass (SPF pass for evil.example, 0 DKIM"
+	    " pass); p=reject\"\r\n"
+	    " header.from=example.com policy.dmarc=reject\r\n");
+	buf_clear(&b);
+	/* A From error: no header.from, still policy.dmarc=reject. */
+	dmarc_check_message(&table_dns, &f, 0, NULL, NULL, NULL, 0, 0, &v);
+	dmarc_authres(&v, comment, sizeof(comment), &r);
+	assert_int_equal(authres_write(&b, "mx.example.org", &r, 1), 0);
+	assert_string_equal((char *)b.data,
+	    "Authentication-Results: mx.example.org; dmarc=permerror (p=reject"
+	    " dis=reject)\r\n"
+	    " reason=\"no From field\" policy.dmarc=reject\r\n");
+	buf_reset(&b);
+}
+
 static void
 test_names(void **state)
 {
@@ -739,6 +773,7 @@ main(void)
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_check_details),
 		cmocka_unit_test(test_check_message),
+		cmocka_unit_test(test_authres),
 		cmocka_unit_test(test_names),
 	};
 

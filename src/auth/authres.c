@@ -23,9 +23,9 @@ struct writer {
 	size_t col; /* bytes on the current line so far */
 	char piece[PIECE_MAX];
 	size_t plen;
-	bool have;  /* a piece is pending */
-	bool full;  /* a piece overflowed: a bug in the caps */
-	int err;    /* errno of the first buf_append() that failed */
+	bool have; /* a piece is pending */
+	bool full; /* a piece overflowed: a bug in the caps */
+	int err;   /* errno of the first buf_append() that failed */
 };
 
 static void
@@ -91,7 +91,7 @@ static bool
 is_atext(unsigned char c)
 {
 	return ascii_is_alnum(c) ||
-	    (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+	       (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /* RFC 2045 token: CHAR except SPACE, CTLs and tspecials. */
@@ -274,7 +274,7 @@ static bool
 prop_usable(const struct authres_prop *pr)
 {
 	return pr->value != NULL && pr->value[0] != 0 &&
-	    strlen(pr->value) <= AUTHRES_VALUE_MAX;
+	       strlen(pr->value) <= AUTHRES_VALUE_MAX;
 }
 
 static bool
@@ -384,7 +384,7 @@ skip_cfws(const char *p, size_t n, size_t *i)
 		else if (c == ')' && depth > 0)
 			depth--;
 		else if (depth == 0 && c != ' ' && c != '\t' && c != '\r' &&
-		    c != '\n')
+		         c != '\n')
 			return;
 	}
 }
@@ -434,6 +434,6 @@ authres_claims_id(const char *p, size_t n, const char *authserv_id)
 	start = i;
 	while (i < n && is_id_char((unsigned char)p[i]))
 		i++;
-	return i - start == idn && ascii_ncasecmp(p + start, authserv_id,
-	    idn) == 0;
+	return i - start == idn &&
+	       ascii_ncasecmp(p + start, authserv_id, idn) == 0;
 }

@@ -33,11 +33,11 @@
 
 #include "util/buf.h"
 
-#define AUTHRES_LINE_MAX 78        /* RFC 5322 2.1.1 SHOULD */
-#define AUTHRES_LINE_HARD_MAX 998  /* RFC 5322 2.1.1 MUST */
-#define AUTHRES_VALUE_MAX 255      /* longest property value written */
-#define AUTHRES_TEXT_MAX 200       /* reason and comment, after cleaning */
-#define AUTHRES_ID_MAX 253         /* authserv-id: a host name */
+#define AUTHRES_LINE_MAX 78       /* RFC 5322 2.1.1 SHOULD */
+#define AUTHRES_LINE_HARD_MAX 998 /* RFC 5322 2.1.1 MUST */
+#define AUTHRES_VALUE_MAX 255     /* longest property value written */
+#define AUTHRES_TEXT_MAX 200      /* reason and comment, after cleaning */
+#define AUTHRES_ID_MAX 253        /* authserv-id: a host name */
 #define AUTHRES_PROPS_MAX 8
 
 /* ptype.property=value, e.g. "smtp", "mailfrom", "user@example.com";
@@ -50,9 +50,9 @@ struct authres_prop {
 
 /* One resinfo: method=result [reason="..."] [(comment)] props. */
 struct authres_result {
-	const char *method; /* "spf", "dkim", "dmarc", "arc", "iprev" */
-	const char *result; /* "pass", "fail", ... */
-	const char *reason; /* hostile; NULL: none */
+	const char *method;  /* "spf", "dkim", "dmarc", "arc", "iprev" */
+	const char *result;  /* "pass", "fail", ... */
+	const char *reason;  /* hostile; NULL: none */
 	const char *comment; /* hostile; NULL: none */
 	struct authres_prop props[AUTHRES_PROPS_MAX];
 	size_t n_props;

@@ -355,7 +355,8 @@ parse_phrase(struct lex *lx, bool *local_ok_out, size_t *words_out)
 			words++;
 		} else if (t->t == T_SPECIAL && t->c == '.') {
 			if (words == 0)
-				return false; /* obs-phrase starts with a word */
+				return false; /* obs-phrase starts with a word
+				               */
 			if (want_word)
 				local_ok = false;
 			want_word = true;
@@ -499,8 +500,8 @@ psl_load(void)
 static bool
 domain_copy(char dst[DMARC_DOMAIN_MAX], const char *src)
 {
-	if (src == NULL || strlcpy(dst, src, DMARC_DOMAIN_MAX) >=
-		DMARC_DOMAIN_MAX + 1) {
+	if (src == NULL ||
+	    strlcpy(dst, src, DMARC_DOMAIN_MAX) >= DMARC_DOMAIN_MAX + 1) {
 		dst[0] = 0;
 		return false;
 	}
@@ -601,7 +602,7 @@ is_uri(struct span u)
 	if (u.n == 0 || !ascii_is_alpha(u.p[0]))
 		return false;
 	while (i < u.n && (ascii_is_alnum(u.p[i]) || u.p[i] == '+' ||
-			      u.p[i] == '-' || u.p[i] == '.'))
+	                      u.p[i] == '-' || u.p[i] == '.'))
 		i++;
 	return i < u.n && u.p[i] == ':' && i + 1 < u.n;
 }
@@ -672,8 +673,8 @@ apply_tag(struct span name, struct span v, struct dmarc_record *r,
 
 	for (i = 0; i < v.n; i++) /* VALCHAR or WSP, RFC 7489 6.4 */
 		if (!(((unsigned char)v.p[i] >= 0x21 &&
-			  (unsigned char)v.p[i] <= 0x7e && v.p[i] != ';') ||
-			is_rec_wsp(v.p[i])))
+		          (unsigned char)v.p[i] <= 0x7e && v.p[i] != ';') ||
+		        is_rec_wsp(v.p[i])))
 			return false;
 	if (span_eq(name, "p") && !seen->p) {
 		seen->p = true;
@@ -788,8 +789,7 @@ enum discovery {
 	TEMP,      /* DNS failed */
 };
 
-static void
-set_reason(struct dmarc_verdict *v, const char *fmt, ...)
+static void set_reason(struct dmarc_verdict *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -906,12 +906,14 @@ evaluate(const struct dmarc_record *rec, const char *spf_result,
 	/* RFC 7489 6.3 pct, 6.6.4: outside the sample, one step milder. */
 	if (sample % 100 >= rec->pct) {
 		v->sampled_out = true;
-		v->policy = v->policy == DMARC_POLICY_REJECT ?
-		    DMARC_POLICY_QUARANTINE : DMARC_POLICY_NONE;
+		v->policy = v->policy == DMARC_POLICY_REJECT
+		                ? DMARC_POLICY_QUARANTINE
+		                : DMARC_POLICY_NONE;
 	}
 	if (!domain_copy(d, spf_domain))
 		strlcpy(d, "-", sizeof(d));
-	set_reason(v, "no aligned pass (SPF %.12s for %s, %zu DKIM pass); %s=%s%s",
+	set_reason(v,
+	    "no aligned pass (SPF %.12s for %s, %zu DKIM pass); %s=%s%s",
 	    spf_result != NULL ? spf_result : "none", d, dkim_pass,
 	    strcmp(v->record_domain, v->from_domain) != 0 ? "sp" : "p",
 	    dmarc_policy_name(v->published),
@@ -983,6 +985,32 @@ dmarc_check_message(const struct authdns *dns,
 	}
 	dmarc_check(dns, domain, spf_result, spf_domain, dkim, n_dkim, sample,
 	    out);
+}
+
+void
+dmarc_authres(const struct dmarc_verdict *v, char *comment, size_t commentsz,
+    struct authres_result *out)
+{
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	out->method = "dmarc";
+	out->result = dmarc_result_name(v->result);
+	if (v->result != DMARC_PASS && v->reason[0] != 0)
+		out->reason = v->reason;
+	n = snprintf(comment, commentsz, "p=%s dis=%s",
+	    dmarc_policy_name(v->published), dmarc_policy_name(v->policy));
+	if (n > 0 && (size_t)n < commentsz && v->result != DMARC_NONE &&
+	    v->result != DMARC_TEMPERROR)
+		out->comment = comment;
+	if (v->from_domain[0] != 0) {
+		out->props[out->n_props].ptype = "header";
+		out->props[out->n_props].prop = "from";
+		out->props[out->n_props++].value = v->from_domain;
+	}
+	out->props[out->n_props].ptype = "policy";
+	out->props[out->n_props].prop = "dmarc";
+	out->props[out->n_props++].value = dmarc_policy_name(v->policy);
 }
 
 uint32_t

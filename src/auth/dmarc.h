@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "auth/authdns.h"
+#include "auth/authres.h"
 
 #define DMARC_DOMAIN_MAX 254   /* 253 + NUL, RFC 1035 2.3.4 */
 #define DMARC_FROM_MAX 16384   /* bytes of one From field value we parse */
@@ -77,12 +78,12 @@ struct dmarc_field {
 
 enum dmarc_from {
 	DMARC_FROM_OK = 0,
-	DMARC_FROM_NONE,          /* no From field */
-	DMARC_FROM_SEVERAL_FIELDS,/* more than one From field */
-	DMARC_FROM_SEVERAL_ADDRS, /* more than one address */
-	DMARC_FROM_NO_ADDR,       /* no address (empty, or empty groups) */
-	DMARC_FROM_SYNTAX,        /* does not parse as RFC 5322/6854/6532 */
-	DMARC_FROM_BAD_DOMAIN,    /* IP literal, bad label, too long */
+	DMARC_FROM_NONE,           /* no From field */
+	DMARC_FROM_SEVERAL_FIELDS, /* more than one From field */
+	DMARC_FROM_SEVERAL_ADDRS,  /* more than one address */
+	DMARC_FROM_NO_ADDR,        /* no address (empty, or empty groups) */
+	DMARC_FROM_SYNTAX,         /* does not parse as RFC 5322/6854/6532 */
+	DMARC_FROM_BAD_DOMAIN,     /* IP literal, bad label, too long */
 };
 
 /*
@@ -116,13 +117,13 @@ bool dmarc_org_domain(const char *domain, char out[DMARC_DOMAIN_MAX]);
 
 struct dmarc_record {
 	enum dmarc_policy p;
-	enum dmarc_policy sp;  /* = p when absent */
+	enum dmarc_policy sp; /* = p when absent */
 	bool has_sp;
-	bool p_from_rua;       /* p or sp was invalid, rua valid: p=none */
-	unsigned pct;          /* 0..100; 100 when absent or invalid */
-	bool adkim_strict;     /* adkim=s; relaxed by default */
-	bool aspf_strict;      /* aspf=s */
-	uint32_t ri;           /* 86400 when absent or invalid */
+	bool p_from_rua;          /* p or sp was invalid, rua valid: p=none */
+	unsigned pct;             /* 0..100; 100 when absent or invalid */
+	bool adkim_strict;        /* adkim=s; relaxed by default */
+	bool aspf_strict;         /* aspf=s */
+	uint32_t ri;              /* 86400 when absent or invalid */
 	char rua[DMARC_URIS_MAX]; /* as published, cut to fit; "" if none */
 	char ruf[DMARC_URIS_MAX];
 };
@@ -161,7 +162,8 @@ struct dmarc_verdict {
 	 * the permerror From cases); NONE otherwise. pct applied. */
 	enum dmarc_policy policy;
 	/* The record's policy for this From (p or sp), before pct; NONE
-	 * without a record. For A-R policy.dmarc= use `policy`. */
+	 * without a record, REJECT in the From error cases. For A-R
+	 * policy.dmarc= use `policy` (dmarc_authres() does). */
 	enum dmarc_policy published;
 	bool sampled_out; /* fail, but outside pct: policy lowered a step */
 	bool spf_aligned, dkim_aligned;
@@ -208,6 +210,16 @@ void dmarc_check_message(const struct authdns *dns,
     const char *spf_result, const char *spf_domain,
     const struct dmarc_dkim *dkim, size_t n_dkim, uint32_t sample,
     struct dmarc_verdict *out);
+
+/*
+ * The verdict as an Authentication-Results resinfo (RFC 8601, RFC 7489
+ * 11.2): dmarc=RESULT, reason= unless pass, a comment "p=PUBLISHED
+ * dis=POLICY", header.from=FROM and policy.dmarc=POLICY (the action
+ * asked for, after pct). *out points into *v and static strings: keep v
+ * alive while out is used. Pure.
+ */
+void dmarc_authres(const struct dmarc_verdict *v, char *comment,
+    size_t commentsz, struct authres_result *out);
 
 /* A uniformly random number in 0..99 (getrandom(2)) for `sample`. */
 uint32_t dmarc_random(void);

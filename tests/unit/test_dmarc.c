@@ -35,8 +35,7 @@ static const struct from_case from_cases[] = {
 	    "example.com" },
 	{ "mixed-case", "Alice <alice@EXAMPLE.Com>", DMARC_FROM_OK,
 	    "example.com" },
-	{ "no-name-angle", " <a@example.com> ", DMARC_FROM_OK,
-	    "example.com" },
+	{ "no-name-angle", " <a@example.com> ", DMARC_FROM_OK, "example.com" },
 	{ "quoted-name", "\"Bob, the \\\"boss\\\"\" <bob@example.org>",
 	    DMARC_FROM_OK, "example.org" },
 	{ "name-looks-like-addr", "\"ceo@evil.example\" <v@bank.example>",
@@ -52,23 +51,23 @@ static const struct from_case from_cases[] = {
 	    DMARC_FROM_OK, "example.de" },
 	{ "quoted-local", "\"john doe\"@example.com", DMARC_FROM_OK,
 	    "example.com" },
-	{ "quoted-local-at", "\"a@evil.example\"@example.com",
-	    DMARC_FROM_OK, "example.com" },
+	{ "quoted-local-at", "\"a@evil.example\"@example.com", DMARC_FROM_OK,
+	    "example.com" },
 	{ "obs-phrase", "John Q. Public <j@example.com>", DMARC_FROM_OK,
 	    "example.com" },
-	{ "group-one", "Team: a@example.com;", DMARC_FROM_OK,
+	{ "group-one", "Team: a@example.com;", DMARC_FROM_OK, "example.com" },
+	{ "route", "<@relay.example,@r2.example:a@example.com>", DMARC_FROM_OK,
 	    "example.com" },
-	{ "route", "<@relay.example,@r2.example:a@example.com>",
-	    DMARC_FROM_OK, "example.com" },
 	{ "trailing-dot", "a@example.com.", DMARC_FROM_OK, "example.com" },
-	{ "folded", "Alice\r\n <a@example.com>", DMARC_FROM_OK,
-	    "example.com" },
+	{ "folded", "Alice\r\n <a@example.com>", DMARC_FROM_OK, "example.com" },
 	{ "obs-empty-elements", " , a@example.com ,", DMARC_FROM_OK,
 	    "example.com" },
-	{ "u-label", "a@B\xc3\xbc"
-		     "cher.example",
-	    DMARC_FROM_OK, "b\xc3\xbc"
-			   "cher.example" },
+	{ "u-label",
+	    "a@B\xc3\xbc"
+	    "cher.example",
+	    DMARC_FROM_OK,
+	    "b\xc3\xbc"
+	    "cher.example" },
 	{ "a-label", "a@XN--bcher-kva.example", DMARC_FROM_OK,
 	    "xn--bcher-kva.example" },
 	{ "utf8-local", "\xc3\xa9t\xc3\xa9@example.fr", DMARC_FROM_OK,
@@ -79,14 +78,12 @@ static const struct from_case from_cases[] = {
 	    DMARC_FROM_OK,
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    ".example" },
-	{ "comment-depth-16",
-	    "((((((((((((((((x))))))))))))))))a@example.com", DMARC_FROM_OK,
-	    "example.com" },
+	{ "comment-depth-16", "((((((((((((((((x))))))))))))))))a@example.com",
+	    DMARC_FROM_OK, "example.com" },
 	/* not exactly one address */
 	{ "empty", "", DMARC_FROM_NO_ADDR, NULL },
 	{ "blank", " \t(comment) ", DMARC_FROM_NO_ADDR, NULL },
-	{ "empty-group", "undisclosed-recipients:;", DMARC_FROM_NO_ADDR,
-	    NULL },
+	{ "empty-group", "undisclosed-recipients:;", DMARC_FROM_NO_ADDR, NULL },
 	{ "two-addrs", "a@example.com, b@evil.example",
 	    DMARC_FROM_SEVERAL_ADDRS, NULL },
 	{ "two-addrs-same", "a@example.com, b@example.com",
@@ -116,8 +113,7 @@ static const struct from_case from_cases[] = {
 	{ "no-local", "@example.com", DMARC_FROM_SYNTAX, NULL },
 	{ "no-at", "alice", DMARC_FROM_SYNTAX, NULL },
 	{ "double-dot-domain", "a@example..com", DMARC_FROM_SYNTAX, NULL },
-	{ "unterminated-comment", "(a@example.com", DMARC_FROM_SYNTAX,
-	    NULL },
+	{ "unterminated-comment", "(a@example.com", DMARC_FROM_SYNTAX, NULL },
 	{ "unterminated-quote", "\"a <a@example.com>", DMARC_FROM_SYNTAX,
 	    NULL },
 	{ "stray-paren", "a@example.com)", DMARC_FROM_SYNTAX, NULL },
@@ -273,10 +269,10 @@ static const struct rec_case rec_cases[] = {
 	    "rua=mailto:a@example.com; ruf=mailto:f@example.com; fo=1; "
 	    "rf=afrf; ri=3600",
 	    OK, PN, PQ, 50, true, true },
-	{ "spaces-case", " v = DMARC1 ;\tP = Reject ; SP=None ; ", OK, PR,
-	    PN, 100, false, false },
-	{ "unknown-tag", "v=DMARC1; p=quarantine; np=reject; x_y=1", OK, PQ,
-	    PQ, 100, false, false },
+	{ "spaces-case", " v = DMARC1 ;\tP = Reject ; SP=None ; ", OK, PR, PN,
+	    100, false, false },
+	{ "unknown-tag", "v=DMARC1; p=quarantine; np=reject; x_y=1", OK, PQ, PQ,
+	    100, false, false },
 	{ "trailing-semi", "v=DMARC1; p=reject;", OK, PR, PR, 100, false,
 	    false },
 	{ "empty-specs", "v=DMARC1;; p=reject;;", OK, PR, PR, 100, false,
@@ -292,17 +288,17 @@ static const struct rec_case rec_cases[] = {
 	    false, false },
 	{ "pct-junk-ignored", "v=DMARC1; p=reject; pct=5x", OK, PR, PR, 100,
 	    false, false },
-	{ "adkim-junk-relaxed", "v=DMARC1; p=reject; adkim=x", OK, PR, PR,
-	    100, false, false },
-	{ "repeated-first-wins", "v=DMARC1; p=none; p=reject", OK, PN, PN,
-	    100, false, false },
-	{ "bad-p-with-rua", "v=DMARC1; p=bogus; rua=mailto:d@example.com",
-	    OK, PN, PN, 100, false, false },
+	{ "adkim-junk-relaxed", "v=DMARC1; p=reject; adkim=x", OK, PR, PR, 100,
+	    false, false },
+	{ "repeated-first-wins", "v=DMARC1; p=none; p=reject", OK, PN, PN, 100,
+	    false, false },
+	{ "bad-p-with-rua", "v=DMARC1; p=bogus; rua=mailto:d@example.com", OK,
+	    PN, PN, 100, false, false },
 	{ "no-p-with-rua", "v=DMARC1; rua=mailto:d@example.com", OK, PN, PN,
 	    100, false, false },
 	{ "bad-sp-with-rua",
-	    "v=DMARC1; p=reject; sp=x; rua=bad, mailto:d@example.com", OK,
-	    PN, PN, 100, false, false },
+	    "v=DMARC1; p=reject; sp=x; rua=bad, mailto:d@example.com", OK, PN,
+	    PN, 100, false, false },
 	/* invalid */
 	{ "no-p", "v=DMARC1", INV, PN, PN, 100, false, false },
 	{ "only-sp", "v=DMARC1; sp=reject", INV, PN, PN, 100, false, false },
@@ -311,16 +307,16 @@ static const struct rec_case rec_cases[] = {
 	    false },
 	{ "bad-p-bad-rua", "v=DMARC1; p=bogus; rua=nouri", INV, PN, PN, 100,
 	    false, false },
-	{ "no-equals", "v=DMARC1; p=reject; novalue", INV, PN, PN, 100,
-	    false, false },
+	{ "no-equals", "v=DMARC1; p=reject; novalue", INV, PN, PN, 100, false,
+	    false },
 	{ "empty-name", "v=DMARC1; p=reject; =x", INV, PN, PN, 100, false,
 	    false },
 	{ "digit-name", "v=DMARC1; p=reject; 1a=x", INV, PN, PN, 100, false,
 	    false },
-	{ "control-in-value", "v=DMARC1; p=reject; rua=a\x01", INV, PN, PN,
-	    100, false, false },
-	{ "eight-bit-value", "v=DMARC1; p=reject; x=\xc3\xa9", INV, PN, PN,
-	    100, false, false },
+	{ "control-in-value", "v=DMARC1; p=reject; rua=a\x01", INV, PN, PN, 100,
+	    false, false },
+	{ "eight-bit-value", "v=DMARC1; p=reject; x=\xc3\xa9", INV, PN, PN, 100,
+	    false, false },
 	/* not DMARC at all: skipped */
 	{ "v-not-first", "p=reject; v=DMARC1", NOTD, PN, PN, 100, false,
 	    false },
@@ -372,9 +368,10 @@ test_record(void **state)
 static void
 test_record_kept(void **state)
 {
-	static const char txt[] = "v=DMARC1; p=reject; "
-				  "rua=mailto:a@example.com,mailto:b@x.example; "
-				  "ruf=mailto:f@example.com; ri=3600";
+	static const char txt[] =
+	    "v=DMARC1; p=reject; "
+	    "rua=mailto:a@example.com,mailto:b@x.example; "
+	    "ruf=mailto:f@example.com; ri=3600";
 	struct dmarc_record r;
 	char big[600];
 
@@ -391,7 +388,7 @@ test_record_kept(void **state)
 	assert_int_equal(strlen(r.rua), DMARC_URIS_MAX - 1);
 	/* A NUL inside makes it invalid. */
 	assert_int_equal(dmarc_record_parse("v=DMARC1; p=none\0x", 18, &r,
-			     NULL),
+	                     NULL),
 	    INV);
 }
 
@@ -414,8 +411,7 @@ static const struct zone zone[] = {
 	{ "_dmarc.pct0.example", DNS_OK, { "v=DMARC1; p=reject; pct=0" } },
 	{ "_dmarc.pct50.example", DNS_OK,
 	    { "v=DMARC1; p=quarantine; pct=50" } },
-	{ "_dmarc.pct100.example", DNS_OK,
-	    { "v=DMARC1; p=reject; pct=100" } },
+	{ "_dmarc.pct100.example", DNS_OK, { "v=DMARC1; p=reject; pct=100" } },
 	{ "_dmarc.two.example", DNS_OK,
 	    { "v=DMARC1; p=reject", "v=DMARC1; p=none" } },
 	{ "_dmarc.bad.example", DNS_OK, { "v=DMARC1; p=bogus" } },
@@ -481,8 +477,18 @@ struct check_case {
 	bool spf_aligned, dkim_aligned;
 };
 
-#define NODKIM { { NULL, false } }
-#define DK(d, p) { { d, p } }
+#define NODKIM                                                                 \
+	{                                                                      \
+		{                                                              \
+			NULL, false                                            \
+		}                                                              \
+	}
+#define DK(d, p)                                                               \
+	{                                                                      \
+		{                                                              \
+			d, p                                                   \
+		}                                                              \
+	}
 
 static const struct check_case check_cases[] = {
 	/* relaxed alignment */
@@ -492,21 +498,20 @@ static const struct check_case check_cases[] = {
 	    DMARC_PASS, PN, PR, true, false },
 	{ "spf-unaligned", "example.com", "pass", "evil.example", NODKIM, 0,
 	    DMARC_FAIL, PR, PR, false, false },
-	{ "spf-fail-aligned", "example.com", "fail", "example.com", NODKIM,
-	    0, DMARC_FAIL, PR, PR, false, false },
-	{ "spf-softfail", "example.com", "softfail", "example.com", NODKIM,
-	    0, DMARC_FAIL, PR, PR, false, false },
-	{ "spf-none", "example.com", NULL, NULL, NODKIM, 0, DMARC_FAIL, PR,
-	    PR, false, false },
-	{ "spf-psl-trick", "example.com", "pass", "com", NODKIM, 0,
+	{ "spf-fail-aligned", "example.com", "fail", "example.com", NODKIM, 0,
 	    DMARC_FAIL, PR, PR, false, false },
+	{ "spf-softfail", "example.com", "softfail", "example.com", NODKIM, 0,
+	    DMARC_FAIL, PR, PR, false, false },
+	{ "spf-none", "example.com", NULL, NULL, NODKIM, 0, DMARC_FAIL, PR, PR,
+	    false, false },
+	{ "spf-psl-trick", "example.com", "pass", "com", NODKIM, 0, DMARC_FAIL,
+	    PR, PR, false, false },
 	{ "dkim-aligned-relaxed", "example.com", "fail", "evil.example",
-	    DK("mail.example.com", true), 0, DMARC_PASS, PN, PR, false,
-	    true },
+	    DK("mail.example.com", true), 0, DMARC_PASS, PN, PR, false, true },
 	{ "dkim-aligned-not-pass", "example.com", NULL, NULL,
 	    DK("example.com", false), 0, DMARC_FAIL, PR, PR, false, false },
-	{ "dkim-unaligned", "example.com", NULL, NULL,
-	    DK("evil.example", true), 0, DMARC_FAIL, PR, PR, false, false },
+	{ "dkim-unaligned", "example.com", NULL, NULL, DK("evil.example", true),
+	    0, DMARC_FAIL, PR, PR, false, false },
 	{ "dkim-null-domain", "example.com", NULL, NULL, DK(NULL, true), 0,
 	    DMARC_FAIL, PR, PR, false, false },
 	{ "dkim-junk-domain", "example.com", NULL, NULL,
@@ -517,8 +522,8 @@ static const struct check_case check_cases[] = {
 	{ "both-aligned", "example.com", "pass", "example.com",
 	    DK("example.com", true), 0, DMARC_PASS, PN, PR, true, true },
 	/* maddy 0.9.7: mixed case must align */
-	{ "mixed-case", "EXAMPLE.com", NULL, NULL, DK("example.COM", true),
-	    0, DMARC_PASS, PN, PR, false, true },
+	{ "mixed-case", "EXAMPLE.com", NULL, NULL, DK("example.COM", true), 0,
+	    DMARC_PASS, PN, PR, false, true },
 	/* strict alignment */
 	{ "strict-dkim-sub", "strict.example", NULL, NULL,
 	    DK("sub.strict.example", true), 0, DMARC_FAIL, PR, PR, false,
@@ -532,10 +537,10 @@ static const struct check_case check_cases[] = {
 	{ "strict-from-sub", "sub.strict.example", NULL, NULL,
 	    DK("strict.example", true), 0, DMARC_FAIL, PR, PR, false, false },
 	/* sp= for subdomains, own records */
-	{ "subdomain-sp", "a.b.example.com", NULL, NULL, NODKIM, 0,
-	    DMARC_FAIL, PQ, PQ, false, false },
-	{ "subdomain-aligned", "a.b.example.com", "pass", "example.com",
-	    NODKIM, 0, DMARC_PASS, PN, PQ, true, false },
+	{ "subdomain-sp", "a.b.example.com", NULL, NULL, NODKIM, 0, DMARC_FAIL,
+	    PQ, PQ, false, false },
+	{ "subdomain-aligned", "a.b.example.com", "pass", "example.com", NODKIM,
+	    0, DMARC_PASS, PN, PQ, true, false },
 	{ "subdomain-own-record", "own.example.com", NULL, NULL, NODKIM, 0,
 	    DMARC_FAIL, PN, PN, false, false },
 	{ "subdomain-no-sp", "mail.example.co.uk", NULL, NULL, NODKIM, 0,
@@ -545,51 +550,49 @@ static const struct check_case check_cases[] = {
 	{ "psl-co-uk-other", "mail.example.co.uk", NULL, NULL,
 	    DK("other.co.uk", true), 0, DMARC_FAIL, PQ, PQ, false, false },
 	{ "psl-private-other", "x.user.github.io", NULL, NULL,
-	    DK("other.github.io", true), 0, DMARC_FAIL, PR, PR, false,
-	    false },
+	    DK("other.github.io", true), 0, DMARC_FAIL, PR, PR, false, false },
 	{ "psl-private-same", "x.user.github.io", NULL, NULL,
-	    DK("y.user.github.io", true), 0, DMARC_PASS, PN, PR, false,
-	    true },
+	    DK("y.user.github.io", true), 0, DMARC_PASS, PN, PR, false, true },
 	/* pct */
 	{ "pct0", "pct0.example", NULL, NULL, NODKIM, 0, DMARC_FAIL, PQ, PR,
 	    false, false },
 	{ "pct100", "pct100.example", NULL, NULL, NODKIM, 99, DMARC_FAIL, PR,
 	    PR, false, false },
-	{ "pct50-in", "pct50.example", NULL, NULL, NODKIM, 49, DMARC_FAIL,
+	{ "pct50-in", "pct50.example", NULL, NULL, NODKIM, 49, DMARC_FAIL, PQ,
+	    PQ, false, false },
+	{ "pct50-out", "pct50.example", NULL, NULL, NODKIM, 50, DMARC_FAIL, PN,
+	    PQ, false, false },
+	{ "pct50-wraps", "pct50.example", NULL, NULL, NODKIM, 149, DMARC_FAIL,
 	    PQ, PQ, false, false },
-	{ "pct50-out", "pct50.example", NULL, NULL, NODKIM, 50, DMARC_FAIL,
-	    PN, PQ, false, false },
-	{ "pct50-wraps", "pct50.example", NULL, NULL, NODKIM, 149,
-	    DMARC_FAIL, PQ, PQ, false, false },
 	/* discovery */
-	{ "no-record", "nodmarc.example", NULL, NULL, NODKIM, 0, DMARC_NONE,
-	    PN, PN, false, false },
-	{ "nxdomain", "nowhere.example", NULL, NULL, NODKIM, 0, DMARC_NONE,
-	    PN, PN, false, false },
-	{ "two-records", "two.example", NULL, NULL, NODKIM, 0, DMARC_NONE,
-	    PN, PN, false, false },
+	{ "no-record", "nodmarc.example", NULL, NULL, NODKIM, 0, DMARC_NONE, PN,
+	    PN, false, false },
+	{ "nxdomain", "nowhere.example", NULL, NULL, NODKIM, 0, DMARC_NONE, PN,
+	    PN, false, false },
+	{ "two-records", "two.example", NULL, NULL, NODKIM, 0, DMARC_NONE, PN,
+	    PN, false, false },
 	{ "invalid-record", "bad.example", NULL, NULL, NODKIM, 0, DMARC_NONE,
 	    PN, PN, false, false },
-	{ "invalid-sub-no-fallback", "sub.bad.example", NULL, NULL, NODKIM,
-	    0, DMARC_NONE, PN, PN, false, false },
-	{ "bad-p-rua-none", "badrua.example", NULL, NULL, NODKIM, 0,
-	    DMARC_FAIL, PN, PN, false, false },
-	{ "mixed-txt", "mixed.example", NULL, NULL, NODKIM, 0, DMARC_FAIL,
-	    PR, PR, false, false },
+	{ "invalid-sub-no-fallback", "sub.bad.example", NULL, NULL, NODKIM, 0,
+	    DMARC_NONE, PN, PN, false, false },
+	{ "bad-p-rua-none", "badrua.example", NULL, NULL, NODKIM, 0, DMARC_FAIL,
+	    PN, PN, false, false },
+	{ "mixed-txt", "mixed.example", NULL, NULL, NODKIM, 0, DMARC_FAIL, PR,
+	    PR, false, false },
 	{ "temperror", "temp.example", "pass", "temp.example", NODKIM, 0,
 	    DMARC_TEMPERROR, PN, PN, false, false },
 	{ "temperror-org", "sub.temporg.example", NULL, NULL, NODKIM, 0,
 	    DMARC_TEMPERROR, PN, PN, false, false },
-	{ "bad-from-domain", "a b", NULL, NULL, NODKIM, 0, DMARC_PERMERROR,
-	    PR, PR, false, false },
+	{ "bad-from-domain", "a b", NULL, NULL, NODKIM, 0, DMARC_PERMERROR, PR,
+	    PR, false, false },
 };
 
 static size_t
 ndkim(const struct check_case *c)
 {
 	return c->dkim[0].domain == NULL && !c->dkim[0].pass ? 0
-	    : c->dkim[1].domain == NULL				? 1
-									: 2;
+	       : c->dkim[1].domain == NULL                   ? 1
+	                                                     : 2;
 }
 
 static void
@@ -602,14 +605,14 @@ test_check(void **state)
 	for (i = 0; i < NELEM(check_cases); i++) {
 		const struct check_case *c = &check_cases[i];
 
-		dmarc_check(&table_dns, c->from, c->spf, c->spf_domain,
-		    c->dkim, ndkim(c), c->sample, &v);
+		dmarc_check(&table_dns, c->from, c->spf, c->spf_domain, c->dkim,
+		    ndkim(c), c->sample, &v);
 		if (v.result != c->want || v.policy != c->policy ||
 		    v.published != c->published ||
 		    v.spf_aligned != c->spf_aligned ||
 		    v.dkim_aligned != c->dkim_aligned)
 			fail_msg("%s: %s policy %s published %s spf %d dkim %d"
-				 " (%s)",
+			         " (%s)",
 			    c->name, dmarc_result_name(v.result),
 			    dmarc_policy_name(v.policy),
 			    dmarc_policy_name(v.published), v.spf_aligned,
@@ -641,8 +644,7 @@ test_check_details(void **state)
 	dmarc_check(&table_dns, "example.com", NULL, NULL, NULL, 0, 0, &v);
 	assert_int_equal(lookups, 1);
 	lookups = 0;
-	dmarc_check(&table_dns, "x.y.example.com", NULL, NULL, NULL, 0, 0,
-	    &v);
+	dmarc_check(&table_dns, "x.y.example.com", NULL, NULL, NULL, 0, 0, &v);
 	assert_int_equal(lookups, 2);
 	/* A From too long for "_dmarc." + name: org domain asked only. */
 	lookups = 0;
@@ -705,6 +707,40 @@ test_check_message(void **state)
 	}
 }
 
+/* The verdict as an A-R resinfo, written by authres_write(). */
+static void
+test_authres(void **state)
+{
+	struct dmarc_field f = { "a@Example.COM", 13 };
+	struct dmarc_verdict v;
+	struct authres_result r;
+	char comment[64];
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 4096);
+	dmarc_check_message(&table_dns, &f, 1, "pass", "evil.example", NULL, 0,
+	    0, &v);
+	dmarc_authres(&v, comment, sizeof(comment), &r);
+	assert_int_equal(authres_write(&b, "mx.example.org", &r, 1), 0);
+	assert_string_equal((char *)b.data,
+	    "Authentication-Results: mx.example.org; dmarc=fail (p=reject"
+	    " dis=reject)\r\n"
+	    " reason=\"no aligned pass (SPF pass for evil.example, 0 DKIM"
+	    " pass); p=reject\"\r\n"
+	    " header.from=example.com policy.dmarc=reject\r\n");
+	buf_clear(&b);
+	/* A From error: no header.from, still policy.dmarc=reject. */
+	dmarc_check_message(&table_dns, &f, 0, NULL, NULL, NULL, 0, 0, &v);
+	dmarc_authres(&v, comment, sizeof(comment), &r);
+	assert_int_equal(authres_write(&b, "mx.example.org", &r, 1), 0);
+	assert_string_equal((char *)b.data,
+	    "Authentication-Results: mx.example.org; dmarc=permerror (p=reject"
+	    " dis=reject)\r\n"
+	    " reason=\"no From field\" policy.dmarc=reject\r\n");
+	buf_reset(&b);
+}
+
 static void
 test_names(void **state)
 {
@@ -737,6 +773,7 @@ main(void)
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_check_details),
 		cmocka_unit_test(test_check_message),
+		cmocka_unit_test(test_authres),
 		cmocka_unit_test(test_names),
 	};
 

@@ -78,8 +78,7 @@ cli_dkim_usage(FILE *f)
 }
 
 static int
-print_record(const char *domain, const struct dkim_sign_key *k,
-    unsigned bits)
+print_record(const char *domain, const struct dkim_sign_key *k, unsigned bits)
 {
 	struct buf v, q;
 	int rc = -1;
@@ -146,8 +145,9 @@ cmd_keygen(const struct conf *conf, int argc, char **argv)
 	k.alg = alg;
 	printf("made %s/%s/%s/%s.key; publish this TXT record:\n",
 	    conf->data_dir, DKIMKEYS_DIR, domain, selector);
-	rc = print_record(domain, &k,
-	    (unsigned)EVP_PKEY_get_bits(pkey)) == 0 ? 0 : 1;
+	rc = print_record(domain, &k, (unsigned)EVP_PKEY_get_bits(pkey)) == 0
+	         ? 0
+	         : 1;
 	EVP_PKEY_free(pkey);
 	return rc;
 usage:
@@ -323,8 +323,7 @@ print_results(const struct dkim_result *r, size_t n)
 		    r[i].domain[0] != '\0' ? r[i].domain : "-",
 		    r[i].selector[0] != '\0' ? r[i].selector : "-",
 		    r[i].algorithm[0] != '\0' ? r[i].algorithm : "-",
-		    r[i].bprefix[0] != '\0' ? r[i].bprefix : "-",
-		    r[i].reason);
+		    r[i].bprefix[0] != '\0' ? r[i].bprefix : "-", r[i].reason);
 }
 
 static int

@@ -8,6 +8,7 @@
  */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +106,7 @@ cmd_keygen(const struct conf *conf, int argc, char **argv)
 	enum dkim_alg alg = DKIM_RSA_SHA256;
 	unsigned bits = DKIMKEYS_RSA_BITS_DEFAULT;
 	struct dkim_sign_key k = { 0 };
-	char sel[16];
+	char sel[16], dom[DNS_NAME_MAX];
 	struct why why;
 	EVP_PKEY *pkey;
 	int i, rc;
@@ -128,8 +129,12 @@ cmd_keygen(const struct conf *conf, int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (domain == NULL)
+	if (domain == NULL || strlen(domain) >= sizeof(dom))
 		goto usage;
+	for (i = 0; domain[i] != '\0'; i++)
+		dom[i] = (char)tolower((unsigned char)domain[i]);
+	dom[i] = '\0';
+	domain = dom;
 	if (selector == NULL) {
 		dkimkeys_default_selector(time(NULL), alg, sel);
 		selector = sel;

@@ -10,11 +10,15 @@ pass, and fail once one byte changes.
 """
 
 import base64
+import os
+import pwd
 import re
 import shutil
 import socket
+import stat
 import subprocess
 import threading
+from pathlib import Path
 
 import dkim
 import dns.flags
@@ -336,6 +340,24 @@ def test_dkimpy_signs_tern_verifies(tern, dnsserver, tmp_path, algorithm,
     assert tern_verify(tern, changed)[0].startswith("dkim=pass")
 
 
+def test_dkimpy_l_tag_counts_what_was_signed(tern, dnsserver, tmp_path):
+    priv, algo = dkimpy_keys(tmp_path, dnsserver, "ed25519")
+    sig = dkim.sign(MSG, b"py", b"example.test", priv, length=True,
+                    canonicalize=(b"relaxed", b"relaxed"),
+                    signature_algorithm=algo,
+                    include_headers=[b"from", b"to", b"subject"])
+    assert b"l=" in sig
+    signed = sig + MSG
+    lines = tern_verify(tern, signed)
+    assert lines[0].startswith("dkim=pass") and "l=" not in lines[0], lines
+    # text appended after the signed length: still pass, and said so
+    lines = tern_verify(tern, signed + b"appended by a list\r\n")
+    assert lines[0].startswith("dkim=pass"), lines
+    # relaxed: 60 signed bytes; the 2 held-back empty lines (4) and the
+    # new line (20) follow them
+    assert lines[0].endswith("l= signs 60 of 84 body bytes"), lines
+
+
 @needs_opendkim
 @pytest.mark.parametrize("algorithm", ["rsa", "ed25519"])
 def test_opendkim_signs_tern_verifies(tern, dnsserver, tmp_path, algorithm):
@@ -371,3 +393,35 @@ def test_opendkim_signs_tern_verifies(tern, dnsserver, tmp_path, algorithm):
     assert tern_verify(tern, tamper_body(signed))[0].startswith("dkim=fail")
     assert tern_verify(tern, tamper_header(signed))[0].startswith(
         "dkim=fail")
+
+
+# -- the key store -------------------------------------------------------
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop from")
+def test_keygen_as_root_gives_keys_to_service_user(make_server):
+    nobody = pwd.getpwnam("nobody")
+    srv = make_server(top={"user": "nobody"}, public=True, start=False)
+    r = srv.cli("dkim", "keygen", "Example.TEST", "--algorithm", "ed25519")
+    sel = re.search(r"/dkim/example\.test/(t\d{6}e)\.key", r.out).group(1)
+    key = srv.data_dir / "dkim" / "example.test" / f"{sel}.key"
+    for p in (key, key.parent, key.parent.parent):
+        st = os.lstat(p)
+        assert st.st_uid == nobody.pw_uid, p
+    assert stat.S_IMODE(os.lstat(key).st_mode) == 0o600
+    assert stat.S_IMODE(os.lstat(key.parent).st_mode) == 0o700
+    # a second keygen of the same selector is refused, the key is kept
+    before = key.read_bytes()
+    r = srv.cli("dkim", "keygen", "example.test", "--selector", sel,
+                "--algorithm", "rsa", check=False)
+    assert r.returncode == 1 and "exists" in r.err
+    assert key.read_bytes() == before
+    # a link in place of a domain directory is not followed
+    os.symlink("/etc", srv.data_dir / "dkim" / "evil.test")
+    r = srv.cli("dkim", "keygen", "evil.test", check=False)
+    assert r.returncode == 1
+    assert not any(p.name.endswith(".key") for p in Path("/etc").iterdir())
+    r = srv.cli("dkim", "sign", "evil.test", input=MSG, check=False)
+    assert r.returncode == 1
+    r = srv.cli("dkim", "list")
+    assert f"example.test {sel} ed25519-sha256 256" in r.out
+    assert "evil.test" not in r.out

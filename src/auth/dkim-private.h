@@ -18,7 +18,7 @@ struct dkim_tag {
 	size_t name_len;
 	const char *val; /* without the surrounding whitespace */
 	size_t val_len;
-	size_t raw_off;  /* the value region: after '=', up to ';' or end */
+	size_t raw_off; /* the value region: after '=', up to ';' or end */
 	size_t raw_end;
 };
 

@@ -93,8 +93,8 @@ name_is(const char *field, size_t n, const char *name)
  */
 static int
 hash_fields(EVP_MD_CTX *md, const struct hstore *hs,
-    const char (*h)[DKIM_FIELD_NAME_MAX],
-    size_t nh, enum dkim_canon canon, struct buf *tmp)
+    const char (*h)[DKIM_FIELD_NAME_MAX], size_t nh, enum dkim_canon canon,
+    struct buf *tmp)
 {
 	size_t used[DKIM_H_MAX], i, j, k, len;
 	const char *f;
@@ -211,8 +211,7 @@ key_matches(EVP_PKEY *pkey, enum dkim_alg alg)
 }
 
 struct dkim_signer *
-dkim_signer_new(const struct dkim_sign_key *keys, size_t nkeys,
-    struct why *why)
+dkim_signer_new(const struct dkim_sign_key *keys, size_t nkeys, struct why *why)
 {
 	struct dkim_signer *s;
 	size_t i;
@@ -329,7 +328,8 @@ add_name(char (*h)[DKIM_FIELD_NAME_MAX], size_t *nh, const char *name,
 	return 0;
 }
 
-/* h=: sign_fields[], then each List-* field name (lower-cased) once per instance. */
+/* h=: sign_fields[], then each List-* field name (lower-cased) once per
+ * instance. */
 static int
 choose_names(const struct hstore *hs, char (*h)[DKIM_FIELD_NAME_MAX],
     size_t *nh)
@@ -355,8 +355,8 @@ choose_names(const struct hstore *hs, char (*h)[DKIM_FIELD_NAME_MAX],
 		name[nl] = '\0';
 		for (j = 0; j < *nh && strcmp(h[j], name) != 0; j++)
 			;
-		if (j == *nh && add_name(h, nh, name,
-		                    count_named(hs, name)) == -1)
+		if (j == *nh &&
+		    add_name(h, nh, name, count_named(hs, name)) == -1)
 			return -1;
 	}
 	return 0;
@@ -421,8 +421,8 @@ field_head(struct buf *out, const struct skey *k, const uint8_t bh[32],
 	fold_word(&f, "c=relaxed/relaxed;", 18, true);
 	fold_word(&f, w, (size_t)snprintf(w, sizeof(w), "d=%s;", k->domain),
 	    true);
-	fold_word(&f, w,
-	    (size_t)snprintf(w, sizeof(w), "s=%s;", k->selector), true);
+	fold_word(&f, w, (size_t)snprintf(w, sizeof(w), "s=%s;", k->selector),
+	    true);
 	for (i = 0; i < nh; i++)
 		fold_word(&f, w,
 		    (size_t)snprintf(w, sizeof(w), "%s%s%s", i == 0 ? "h=" : "",
@@ -503,8 +503,8 @@ dkim_signer_finish(struct dkim_signer *s, struct buf *out, struct why *why)
 
 struct vsig {
 	struct dkim_sig sig;
-	size_t field;            /* its index in the kept header */
-	const char *perm;        /* set: permerror with this reason */
+	size_t field;     /* its index in the kept header */
+	const char *perm; /* set: permerror with this reason */
 	struct dkim_body *body;
 };
 
@@ -561,8 +561,8 @@ add_sig(struct dkim_verifier *v, size_t fi, const char *f, size_t len)
 	s->field = fi;
 	if (dkim_sig_parse(colon + 1, len - off, &s->sig, &s->perm) == -1)
 		return;
-	s->body = dkim_body_new(s->sig.bcanon,
-	    s->sig.has_l ? s->sig.l : UINT64_MAX);
+	s->body =
+	    dkim_body_new(s->sig.bcanon, s->sig.has_l ? s->sig.l : UINT64_MAX);
 	if (s->body == NULL)
 		s->perm = "no memory";
 }
@@ -643,9 +643,10 @@ make_pkey(const struct dkim_key *key, EVP_PKEY **out, struct dkim_result *r)
 	const unsigned char *p = key->p;
 
 	if (key->alg == DKIM_ED25519_SHA256) {
-		*out = key->p_len != 32 ? NULL
-		    : EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
-		          key->p, 32);
+		*out = key->p_len != 32
+		           ? NULL
+		           : EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
+		                 key->p, 32);
 	} else {
 		*out = d2i_PUBKEY(NULL, &p, (long)key->p_len);
 		/* Some publish the bare RSAPublicKey (PKCS#1) instead. */
@@ -719,12 +720,13 @@ header_digest(const struct dkim_verifier *v, const struct vsig *s,
 			break;
 		}
 	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    hash_fields(md, &v->hdr, (const char(*)[DKIM_FIELD_NAME_MAX])s->sig.h,
-	        s->sig.nh, s->sig.hcanon, &tmp) == -1)
+	    hash_fields(md, &v->hdr,
+	        (const char(*)[DKIM_FIELD_NAME_MAX])s->sig.h, s->sig.nh,
+	        s->sig.hcanon, &tmp) == -1)
 		goto done;
 	buf_clear(&tmp);
-	if (dkim_canon_header(s->sig.hcanon, (const char *)self.data,
-	        self.len, false, &tmp) == -1 ||
+	if (dkim_canon_header(s->sig.hcanon, (const char *)self.data, self.len,
+	        false, &tmp) == -1 ||
 	    EVP_DigestUpdate(md, tmp.data, tmp.len) != 1 ||
 	    EVP_DigestFinal_ex(md, d, &dl) != 1)
 		goto done;
@@ -793,8 +795,7 @@ fill_ids(const struct vsig *s, struct dkim_result *r)
 	(void)snprintf(r->domain, sizeof(r->domain), "%s", s->sig.domain);
 	(void)snprintf(r->selector, sizeof(r->selector), "%s", s->sig.selector);
 	(void)snprintf(r->bprefix, sizeof(r->bprefix), "%s", s->sig.bprefix);
-	(void)snprintf(r->identity, sizeof(r->identity), "%s",
-	    s->sig.identity);
+	(void)snprintf(r->identity, sizeof(r->identity), "%s", s->sig.identity);
 	if (s->perm == NULL)
 		(void)snprintf(r->algorithm, sizeof(r->algorithm), "%s",
 		    dkim_alg_name(s->sig.alg));

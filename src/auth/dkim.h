@@ -31,19 +31,19 @@
 #include "auth/authdns.h"
 #include "util/buf.h"
 
-#define DKIM_SELECTOR_MAX 64    /* our bound; RFC 6376 3.1 says a name */
-#define DKIM_IDENTITY_MAX 256   /* i=, our bound */
-#define DKIM_H_MAX 64           /* header names in h=, our bound */
-#define DKIM_FIELD_NAME_MAX 78  /* one name in h=, our bound */
-#define DKIM_SIG_B_MAX 1024     /* decoded b=: RSA up to 8192 bits */
-#define DKIM_KEY_P_MAX 2048     /* decoded p=: SPKI of RSA 8192 */
-#define DKIM_RSA_BITS_MIN 1024  /* RFC 8301 3.2: smaller is permerror */
+#define DKIM_SELECTOR_MAX 64   /* our bound; RFC 6376 3.1 says a name */
+#define DKIM_IDENTITY_MAX 256  /* i=, our bound */
+#define DKIM_H_MAX 64          /* header names in h=, our bound */
+#define DKIM_FIELD_NAME_MAX 78 /* one name in h=, our bound */
+#define DKIM_SIG_B_MAX 1024    /* decoded b=: RSA up to 8192 bits */
+#define DKIM_KEY_P_MAX 2048    /* decoded p=: SPKI of RSA 8192 */
+#define DKIM_RSA_BITS_MIN 1024 /* RFC 8301 3.2: smaller is permerror */
 #define DKIM_HDR_BYTES_MAX (1024 * 1024) /* header kept for verifying */
 #define DKIM_HDR_FIELDS_MAX 1000
-#define DKIM_SIGS_DEFAULT 5     /* signatures checked per message */
-#define DKIM_CLOCK_SKEW 300     /* seconds allowed around t= and x= */
+#define DKIM_SIGS_DEFAULT 5 /* signatures checked per message */
+#define DKIM_CLOCK_SKEW 300 /* seconds allowed around t= and x= */
 #define DKIM_REASON_MAX 80
-#define DKIM_BPREFIX_LEN 12     /* chars of b= in header.b (RFC 6008) */
+#define DKIM_BPREFIX_LEN 12 /* chars of b= in header.b (RFC 6008) */
 
 enum dkim_alg {
 	DKIM_RSA_SHA256 = 0,
@@ -77,10 +77,10 @@ const char *dkim_alg_name(enum dkim_alg);
 struct dkim_sig {
 	enum dkim_alg alg;
 	enum dkim_canon hcanon, bcanon;
-	char domain[DNS_NAME_MAX];        /* d=, lower-cased */
-	char selector[DKIM_SELECTOR_MAX]; /* s=, lower-cased */
-	char identity[DKIM_IDENTITY_MAX]; /* i=, or "@" d= when absent */
-	char bprefix[DKIM_BPREFIX_LEN + 1]; /* first chars of b= */
+	char domain[DNS_NAME_MAX];               /* d=, lower-cased */
+	char selector[DKIM_SELECTOR_MAX];        /* s=, lower-cased */
+	char identity[DKIM_IDENTITY_MAX];        /* i=, or "@" d= when absent */
+	char bprefix[DKIM_BPREFIX_LEN + 1];      /* first chars of b= */
 	char h[DKIM_H_MAX][DKIM_FIELD_NAME_MAX]; /* h=, lower-cased */
 	size_t nh;
 	uint8_t bh[64];
@@ -103,11 +103,11 @@ int dkim_sig_parse(const char *value, size_t n, struct dkim_sig *out,
 
 /* A key record (RFC 6376 3.6.1), from TXT SELECTOR._domainkey.DOMAIN. */
 struct dkim_key {
-	enum dkim_alg alg; /* from k=: rsa (default) or ed25519 */
-	bool revoked;      /* p= empty */
-	bool testing;      /* t=y */
-	bool strict;       /* t=s: i= must be d= exactly */
-	bool sha256_ok;    /* h= absent or lists sha256 */
+	enum dkim_alg alg;         /* from k=: rsa (default) or ed25519 */
+	bool revoked;              /* p= empty */
+	bool testing;              /* t=y */
+	bool strict;               /* t=s: i= must be d= exactly */
+	bool sha256_ok;            /* h= absent or lists sha256 */
 	uint8_t p[DKIM_KEY_P_MAX]; /* decoded: SPKI DER, or raw ed25519 */
 	size_t p_len;
 };
@@ -191,13 +191,13 @@ void dkim_signer_free(struct dkim_signer *);
 
 struct dkim_result {
 	enum dkim_res result;
-	char domain[DNS_NAME_MAX];        /* header.d; "" when unknown */
-	char selector[DKIM_SELECTOR_MAX]; /* header.s */
-	char algorithm[16];               /* header.a; "" when unknown */
+	char domain[DNS_NAME_MAX];          /* header.d; "" when unknown */
+	char selector[DKIM_SELECTOR_MAX];   /* header.s */
+	char algorithm[16];                 /* header.a; "" when unknown */
 	char bprefix[DKIM_BPREFIX_LEN + 1]; /* header.b */
-	char identity[DKIM_IDENTITY_MAX]; /* header.i */
-	char reason[DKIM_REASON_MAX];     /* "body hash mismatch", ... */
-	bool testing;                     /* the key says t=y */
+	char identity[DKIM_IDENTITY_MAX];   /* header.i */
+	char reason[DKIM_REASON_MAX];       /* "body hash mismatch", ... */
+	bool testing;                       /* the key says t=y */
 };
 
 struct dkim_verifier;
@@ -205,8 +205,7 @@ struct dkim_verifier;
 /* max_sigs: signatures checked, 0 for DKIM_SIGS_DEFAULT. NULL: no memory. */
 struct dkim_verifier *dkim_verifier_new(unsigned max_sigs);
 /* Each header field in order, as received (folded, CRLF). */
-void dkim_verifier_header(struct dkim_verifier *, const char *field,
-    size_t n);
+void dkim_verifier_header(struct dkim_verifier *, const char *field, size_t n);
 /*
  * End of header: parse the DKIM-Signature fields, top first; the first
  * max_sigs of them are checked (a field that does not parse is one, with

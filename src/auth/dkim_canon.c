@@ -71,9 +71,8 @@ canon_relaxed(const char *field, size_t n, bool with_crlf, struct buf *out)
 	}
 	if (buf_append(out, ":", 1) == -1)
 		return -1;
-	if (colon != NULL &&
-	    relaxed_value(colon + 1, n - (size_t)(colon + 1 - field), out) ==
-	        -1)
+	if (colon != NULL && relaxed_value(colon + 1,
+	                         n - (size_t)(colon + 1 - field), out) == -1)
 		return -1;
 	return with_crlf ? buf_append(out, "\r\n", 2) : 0;
 }
@@ -92,12 +91,12 @@ dkim_canon_header(enum dkim_canon c, const char *field, size_t n,
 struct dkim_body {
 	enum dkim_canon canon;
 	EVP_MD_CTX *md;
-	uint64_t limit;  /* canonical bytes hashed at most (l=) */
-	uint64_t total;  /* canonical bytes so far */
-	uint64_t crlfs;  /* line ends held back: maybe trailing empty lines */
-	bool cr;         /* a CR seen, its LF not yet */
-	bool wsp;        /* relaxed: whitespace held back */
-	bool any;        /* some content emitted */
+	uint64_t limit; /* canonical bytes hashed at most (l=) */
+	uint64_t total; /* canonical bytes so far */
+	uint64_t crlfs; /* line ends held back: maybe trailing empty lines */
+	bool cr;        /* a CR seen, its LF not yet */
+	bool wsp;       /* relaxed: whitespace held back */
+	bool any;       /* some content emitted */
 	bool failed;
 };
 

@@ -244,7 +244,8 @@ list_has(const char *s, size_t n, const char *want)
 			a++;
 		while (b > a && is_fws((unsigned char)s[b - 1]))
 			b--;
-		if (b - a == strlen(want) && strncasecmp(s + a, want, b - a) == 0)
+		if (b - a == strlen(want) &&
+		    strncasecmp(s + a, want, b - a) == 0)
 			return true;
 		i++;
 	}
@@ -376,8 +377,8 @@ sig_tag(const struct dkim_tag *t, struct dkim_sig *s, unsigned *have,
 		*have |= 4;
 		return sig_b(t, s, why);
 	} else if (tag_is(t, "bh")) {
-		long len = dkim_b64_decode(t->val, t->val_len, s->bh,
-		    sizeof(s->bh));
+		long len =
+		    dkim_b64_decode(t->val, t->val_len, s->bh, sizeof(s->bh));
 
 		*have |= 8;
 		if (len != 32)
@@ -525,8 +526,8 @@ dkim_key_parse(const char *txt, size_t n, struct dkim_key *out,
 const char *
 dkim_res_name(enum dkim_res r)
 {
-	static const char *const names[] = { "none", "pass", "fail",
-		"neutral", "policy", "temperror", "permerror" };
+	static const char *const names[] = { "none", "pass", "fail", "neutral",
+		"policy", "temperror", "permerror" };
 
 	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r]
 	                                                      : "permerror";

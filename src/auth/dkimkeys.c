@@ -107,7 +107,8 @@ read_key(int dirfd, const char *domain, const char *file, EVP_PKEY **out,
 	BIO *bio;
 	int fd;
 
-	fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fd =
+	    openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1)
 		return why_set(why, WHY_PERM, errno, "dkim key %s/%s/%s",
 		    DKIMKEYS_DIR, domain, file);
@@ -118,12 +119,12 @@ read_key(int dirfd, const char *domain, const char *file, EVP_PKEY **out,
 		    domain, file);
 	}
 	while (len < sizeof(data) &&
-	    (got = read(fd, data + len, sizeof(data) - len)) > 0)
+	       (got = read(fd, data + len, sizeof(data) - len)) > 0)
 		len += (size_t)got;
 	close(fd);
 	bio = BIO_new_mem_buf(data, (int)len);
-	*out = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
-	                   : NULL;
+	*out =
+	    bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
 	BIO_free(bio);
 	OPENSSL_cleanse(data, len);
 	if (*out == NULL)
@@ -145,7 +146,8 @@ add_key(struct dkimkeys *ks, int dirfd, const char *domain,
 	if (ks->n == DKIMKEYS_MAX)
 		return why_set(why, WHY_PERM, 0,
 		    "dkim: more than %d keys for %s", DKIMKEYS_MAX, domain);
-	if (!dkimkeys_name_ok(selector) || strlen(selector) >= DKIM_SELECTOR_MAX)
+	if (!dkimkeys_name_ok(selector) ||
+	    strlen(selector) >= DKIM_SELECTOR_MAX)
 		return why_set(why, WHY_PERM, 0, "dkim: bad selector '%s'",
 		    selector);
 	(void)snprintf(file, sizeof(file), "%s%s", selector, KEY_SUFFIX);
@@ -190,7 +192,8 @@ list_names(int dirfd, bool want_dirs, struct why *why)
 	DIR *d;
 	int fd;
 
-	if (v == NULL || (fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+	if (v == NULL || (fd = dup(dirfd)) == -1 ||
+	    (d = fdopendir(fd)) == NULL) {
 		why_set(why, WHY_TEMP, errno, "dkim: cannot list keys");
 		free(v);
 		return NULL;
@@ -247,8 +250,8 @@ dkimkeys_load(const char *data_dir, const char *domain,
 	if ((fd = open_domain_dir(data_dir, dom, false)) == -1) {
 		if (errno == ENOENT && selectors == NULL)
 			return 0;
-		return why_set(why, WHY_PERM, errno, "dkim: %s/%s/%s",
-		    data_dir, DKIMKEYS_DIR, dom);
+		return why_set(why, WHY_PERM, errno, "dkim: %s/%s/%s", data_dir,
+		    DKIMKEYS_DIR, dom);
 	}
 	if (sel == NULL) {
 		if ((names = list_names(fd, false, why)) == NULL) {
@@ -331,8 +334,8 @@ write_key(int dirfd, const char *file, EVP_PKEY *pkey, struct why *why)
 
 int
 dkimkeys_generate(const char *data_dir, const char *domain,
-    const char *selector, enum dkim_alg alg, unsigned bits,
-    EVP_PKEY **pkey_out, struct why *why)
+    const char *selector, enum dkim_alg alg, unsigned bits, EVP_PKEY **pkey_out,
+    struct why *why)
 {
 	char dom[DNS_NAME_MAX], file[DKIM_SELECTOR_MAX + sizeof(KEY_SUFFIX)];
 	EVP_PKEY *pkey;
@@ -341,7 +344,8 @@ dkimkeys_generate(const char *data_dir, const char *domain,
 	lower(dom, domain, sizeof(dom));
 	if (!dkimkeys_name_ok(dom))
 		return why_set(why, WHY_PERM, 0, "bad domain '%s'", domain);
-	if (!dkimkeys_name_ok(selector) || strlen(selector) >= DKIM_SELECTOR_MAX)
+	if (!dkimkeys_name_ok(selector) ||
+	    strlen(selector) >= DKIM_SELECTOR_MAX)
 		return why_set(why, WHY_PERM, 0, "bad selector '%s'", selector);
 	if (alg == DKIM_RSA_SHA256 && (bits < 1024 || bits > 8192))
 		return why_set(why, WHY_PERM, 0,
@@ -355,10 +359,9 @@ dkimkeys_generate(const char *data_dir, const char *domain,
 		return why_set(why, WHY_PERM, EEXIST,
 		    "selector %s of %s exists", selector, dom);
 	}
-	pkey = alg == DKIM_RSA_SHA256 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
-	                                    (size_t)bits)
-	                              : EVP_PKEY_Q_keygen(NULL, NULL,
-	                                    "ED25519");
+	pkey = alg == DKIM_RSA_SHA256
+	           ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits)
+	           : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	if (pkey == NULL) {
 		close(fd);
 		return why_set(why, WHY_TEMP, 0, "cannot make a key");
@@ -413,8 +416,8 @@ dkimkeys_txt_quoted(const char *value, struct buf *out)
 
 	while (n > 0) {
 		k = n < 255 ? n : 255;
-		if (buf_printf(out, "\"%.*s\"%s", (int)k, value, n > k ? " " : "") ==
-		    -1)
+		if (buf_printf(out, "\"%.*s\"%s", (int)k, value,
+		        n > k ? " " : "") == -1)
 			return -1;
 		value += k;
 		n -= k;

@@ -25,8 +25,8 @@
 #include "util/why.h"
 
 #define DKIMKEYS_DIR "dkim"
-#define DKIMKEYS_MAX 16          /* keys per domain, our bound */
-#define DKIMKEYS_FILE_MAX 65536  /* one PEM file */
+#define DKIMKEYS_MAX 16         /* keys per domain, our bound */
+#define DKIMKEYS_FILE_MAX 65536 /* one PEM file */
 #define DKIMKEYS_RSA_BITS_DEFAULT 2048
 
 /* The keys that sign for one domain; owns everything it points to. */
@@ -58,15 +58,15 @@ void dkimkeys_free(struct dkimkeys *);
 
 /*
  * Make a new key and write it as <data_dir>/dkim/DOMAIN/SELECTOR.key
- * (making data_dir 0750, dkim/ and DOMAIN/ 0700 when missing; O_EXCL: an existing
- * selector is refused with errno EEXIST in why). bits: RSA size
+ * (making data_dir 0750, dkim/ and DOMAIN/ 0700 when missing; O_EXCL: an
+ * existing selector is refused with errno EEXIST in why). bits: RSA size
  * (1024..8192), ignored for ed25519. On 0, *pkey_out (may be NULL) is
  * the new key (EVP_PKEY_free it). Blocking: RSA generation takes a
  * second or so.
  */
 int dkimkeys_generate(const char *data_dir, const char *domain,
-    const char *selector, enum dkim_alg alg, unsigned bits,
-    EVP_PKEY **pkey_out, struct why *);
+    const char *selector, enum dkim_alg alg, unsigned bits, EVP_PKEY **pkey_out,
+    struct why *);
 
 /*
  * The default selector for a key made at `now`: "t" YYYYMM then 'r'

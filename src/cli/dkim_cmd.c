@@ -8,6 +8,7 @@
  */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,8 +79,7 @@ cli_dkim_usage(FILE *f)
 }
 
 static int
-print_record(const char *domain, const struct dkim_sign_key *k,
-    unsigned bits)
+print_record(const char *domain, const struct dkim_sign_key *k, unsigned bits)
 {
 	struct buf v, q;
 	int rc = -1;
@@ -106,7 +106,7 @@ cmd_keygen(const struct conf *conf, int argc, char **argv)
 	enum dkim_alg alg = DKIM_RSA_SHA256;
 	unsigned bits = DKIMKEYS_RSA_BITS_DEFAULT;
 	struct dkim_sign_key k = { 0 };
-	char sel[16];
+	char sel[16], dom[DNS_NAME_MAX];
 	struct why why;
 	EVP_PKEY *pkey;
 	int i, rc;
@@ -129,8 +129,12 @@ cmd_keygen(const struct conf *conf, int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (domain == NULL)
+	if (domain == NULL || strlen(domain) >= sizeof(dom))
 		goto usage;
+	for (i = 0; domain[i] != '\0'; i++)
+		dom[i] = (char)tolower((unsigned char)domain[i]);
+	dom[i] = '\0';
+	domain = dom;
 	if (selector == NULL) {
 		dkimkeys_default_selector(time(NULL), alg, sel);
 		selector = sel;
@@ -146,8 +150,9 @@ cmd_keygen(const struct conf *conf, int argc, char **argv)
 	k.alg = alg;
 	printf("made %s/%s/%s/%s.key; publish this TXT record:\n",
 	    conf->data_dir, DKIMKEYS_DIR, domain, selector);
-	rc = print_record(domain, &k,
-	    (unsigned)EVP_PKEY_get_bits(pkey)) == 0 ? 0 : 1;
+	rc = print_record(domain, &k, (unsigned)EVP_PKEY_get_bits(pkey)) == 0
+	         ? 0
+	         : 1;
 	EVP_PKEY_free(pkey);
 	return rc;
 usage:
@@ -323,8 +328,7 @@ print_results(const struct dkim_result *r, size_t n)
 		    r[i].domain[0] != '\0' ? r[i].domain : "-",
 		    r[i].selector[0] != '\0' ? r[i].selector : "-",
 		    r[i].algorithm[0] != '\0' ? r[i].algorithm : "-",
-		    r[i].bprefix[0] != '\0' ? r[i].bprefix : "-",
-		    r[i].reason);
+		    r[i].bprefix[0] != '\0' ? r[i].bprefix : "-", r[i].reason);
 }
 
 static int

@@ -61,8 +61,7 @@ static const struct authdns tdns = { table_lookup, NULL };
 
 /* Split msg (CRLF lines) into header fields and the body. */
 static const char *
-each_field(const char *msg, void (*fn)(void *, const char *, size_t),
-    void *arg)
+each_field(const char *msg, void (*fn)(void *, const char *, size_t), void *arg)
 {
 	const char *p = msg, *e;
 
@@ -124,8 +123,8 @@ sign(const struct dkim_sign_key *keys, size_t nkeys, const char *msg)
 
 /* ---- parsers ---- */
 
-#define SIG_OK                                                           \
-	"v=1; a=rsa-sha256; d=example.com; s=sel; h=From:To;"            \
+#define SIG_OK                                                                 \
+	"v=1; a=rsa-sha256; d=example.com; s=sel; h=From:To;"                  \
 	" bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA"
 
 static void
@@ -265,17 +264,21 @@ test_canon_example(void **state)
 	(void)state;
 	buf_init(&out, 1024);
 	assert_int_equal(dkim_canon_header(DKIM_RELAXED, fields[0],
-	                     strlen(fields[0]), true, &out), 0);
+	                     strlen(fields[0]), true, &out),
+	    0);
 	assert_int_equal(dkim_canon_header(DKIM_RELAXED, fields[1],
-	                     strlen(fields[1]), true, &out), 0);
+	                     strlen(fields[1]), true, &out),
+	    0);
 	assert_string_equal((char *)out.data, "a:X\r\nb:Y Z\r\n");
 	buf_clear(&out);
 	assert_int_equal(dkim_canon_header(DKIM_SIMPLE, fields[1],
-	                     strlen(fields[1]), true, &out), 0);
+	                     strlen(fields[1]), true, &out),
+	    0);
 	assert_string_equal((char *)out.data, fields[1]);
 	buf_clear(&out);
 	assert_int_equal(dkim_canon_header(DKIM_SIMPLE, fields[1],
-	                     strlen(fields[1]), false, &out), 0);
+	                     strlen(fields[1]), false, &out),
+	    0);
 	assert_string_equal((char *)out.data, "B : Y\t\r\n\tZ  ");
 	buf_reset(&out);
 
@@ -348,8 +351,8 @@ test_canon_chunks(void **state)
 			for (cut = 0; cut <= n; cut++) {
 				struct dkim_body *b = dkim_body_new(c, 5);
 
-				dkim_body_update(b,
-				    (const uint8_t *)bodies[i], cut);
+				dkim_body_update(b, (const uint8_t *)bodies[i],
+				    cut);
 				dkim_body_update(b,
 				    (const uint8_t *)bodies[i] + cut, n - cut);
 				assert_int_equal(dkim_body_final(b, got, NULL),
@@ -363,20 +366,19 @@ test_canon_chunks(void **state)
 
 /* ---- sign, then verify ---- */
 
-static const char msg[] =
-    "From: Alice <alice@example.com>\r\n"
-    "To: bob@example.net\r\n"
-    "Subject: lunch\r\n"
-    "  tomorrow?\r\n"
-    "Date: Mon, 7 Dec 2026 10:00:00 +0000\r\n"
-    "Message-ID: <1@example.com>\r\n"
-    "X-Mailer: test\r\n"
-    "\r\n"
-    "Hello Bob,\r\n"
-    "\r\n"
-    "see you at noon.  \r\n"
-    "\r\n"
-    "\r\n";
+static const char msg[] = "From: Alice <alice@example.com>\r\n"
+                          "To: bob@example.net\r\n"
+                          "Subject: lunch\r\n"
+                          "  tomorrow?\r\n"
+                          "Date: Mon, 7 Dec 2026 10:00:00 +0000\r\n"
+                          "Message-ID: <1@example.com>\r\n"
+                          "X-Mailer: test\r\n"
+                          "\r\n"
+                          "Hello Bob,\r\n"
+                          "\r\n"
+                          "see you at noon.  \r\n"
+                          "\r\n"
+                          "\r\n";
 
 static EVP_PKEY *rsa_key, *ed_key;
 static struct buf rsa_txt, ed_txt;
@@ -393,10 +395,10 @@ setup_keys(void **state)
 	    dkimkeys_txt_value(rsa_key, DKIM_RSA_SHA256, &rsa_txt) == -1 ||
 	    dkimkeys_txt_value(ed_key, DKIM_ED25519_SHA256, &ed_txt) == -1)
 		return -1;
-	table[0] = (struct rec){ "r1._domainkey.example.com",
-		(char *)rsa_txt.data };
-	table[1] = (struct rec){ "e1._domainkey.example.com",
-		(char *)ed_txt.data };
+	table[0] =
+	    (struct rec){ "r1._domainkey.example.com", (char *)rsa_txt.data };
+	table[1] =
+	    (struct rec){ "e1._domainkey.example.com", (char *)ed_txt.data };
 	return 0;
 }
 
@@ -486,10 +488,11 @@ test_sign_verify(void **state)
 	for (line = m; strncmp(line, "From:", 5) != 0;
 	     line = strstr(line, "\r\n") + 2)
 		assert_true(strstr(line, "\r\n") - line < 78);
-	assert_non_null(strstr(unfold(m), "h=from:from:subject:subject:date:date:"
-	                                  "to:to:cc:message-id:message-id:"
-	                                  "mime-version:content-type:"
-	                                  "content-transfer-encoding;"));
+	assert_non_null(
+	    strstr(unfold(m), "h=from:from:subject:subject:date:date:"
+	                      "to:to:cc:message-id:message-id:"
+	                      "mime-version:content-type:"
+	                      "content-transfer-encoding;"));
 	assert_results(m, DKIM_PASS, "");
 
 	e = edit(m, "noon", "nooN");
@@ -499,7 +502,8 @@ test_sign_verify(void **state)
 	assert_results(e, DKIM_FAIL, "signature mismatch");
 	free(e);
 	/* Relaxed: folding and case of a signed field's name do not count. */
-	e = edit(m, "Subject: lunch\r\n  tomorrow?", "SUBJECT:  lunch tomorrow?");
+	e = edit(m, "Subject: lunch\r\n  tomorrow?",
+	    "SUBJECT:  lunch tomorrow?");
 	assert_results(e, DKIM_PASS, "");
 	free(e);
 	e = edit(m, "X-Mailer: test", "X-Mailer: changed");
@@ -612,8 +616,10 @@ test_rfc8463(void **state)
 	table[1] = (struct rec){ "test._domainkey.football.example.com",
 		"v=DKIM1; k=rsa; "
 		"p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWR"
-		"iGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutAC"
-		"DfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3"
+		"iGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/"
+		"byYzCNb3W91y3FutAC"
+		"DfzwQ/BC/e/"
+		"8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3"
 		"Ip3G+2kryOTIKT+l/K4w3QIDAQAB" };
 	n = verify(rfc8463, 1528637909, r, 4);
 	assert_int_equal(n, 2);
@@ -643,14 +649,18 @@ test_keystore(void **state)
 	assert_int_equal(dkimkeys_load(dir, "example.com", NULL, &ks, &why), 0);
 	assert_int_equal(ks.n, 0);
 	assert_int_equal(dkimkeys_generate(dir, "Example.COM", "b",
-	                     DKIM_ED25519_SHA256, 0, &pk, &why), 0);
+	                     DKIM_ED25519_SHA256, 0, &pk, &why),
+	    0);
 	EVP_PKEY_free(pk);
 	assert_int_equal(dkimkeys_generate(dir, "example.com", "a",
-	                     DKIM_RSA_SHA256, 1024, NULL, &why), 0);
+	                     DKIM_RSA_SHA256, 1024, NULL, &why),
+	    0);
 	assert_int_equal(dkimkeys_generate(dir, "example.com", "a",
-	                     DKIM_ED25519_SHA256, 0, NULL, &why), -1);
+	                     DKIM_ED25519_SHA256, 0, NULL, &why),
+	    -1);
 	assert_int_equal(dkimkeys_generate(dir, "../etc", "a",
-	                     DKIM_ED25519_SHA256, 0, NULL, &why), -1);
+	                     DKIM_ED25519_SHA256, 0, NULL, &why),
+	    -1);
 	assert_int_equal(dkimkeys_load(dir, "example.com", NULL, &ks, &why), 0);
 	assert_int_equal(ks.n, 2);
 	assert_string_equal(ks.key[0].selector, "a");

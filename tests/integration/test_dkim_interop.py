@@ -14,23 +14,15 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import stat
 import subprocess
-import threading
 from pathlib import Path
 
 import dkim
-import dns.flags
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
-import dns.rrset
 import nacl.signing
 import pytest
+
+from dnstest import DnsServer, Zone
 
 MSG = (b"From: Alice <alice@example.test>\r\n"
        b"To: Bob <bob@example.org>\r\n"
@@ -51,105 +43,32 @@ MSG = (b"From: Alice <alice@example.test>\r\n"
 CLI_TIMEOUT = 60
 
 
-class DNSServer:
-    """TXT records on 127.0.0.1, UDP and TCP, one thread each."""
+class TxtDns:
+    """TXT records on the tests' DNS server (dnstest.py), and the same
+    table as dkimpy's dnsfunc."""
 
     def __init__(self):
-        self.records = {}  # lower-case name without dot -> [value]
-        self.queries = []
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
-        self.port = self.udp.getsockname()[1]
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind(("127.0.0.1", self.port))
-        self.tcp.listen(8)
-        self.stop = False
-        self.threads = [threading.Thread(target=self._serve_udp, daemon=True),
-                        threading.Thread(target=self._serve_tcp, daemon=True)]
-        for t in self.threads:
-            t.start()
+        self.zone = Zone({})
+        self.server = DnsServer(self.zone)
+        self.port = self.server.port
+
+    @property
+    def queries(self):
+        return self.server.queries
 
     def add(self, name, value):
-        self.records.setdefault(name.lower().rstrip("."), []).append(value)
-
-    def answer(self, wire):
-        q = dns.message.from_wire(wire)
-        r = dns.message.make_response(q)
-        r.flags |= dns.flags.AA | dns.flags.RA
-        qn = q.question[0].name
-        name = qn.to_text(omit_final_dot=True).lower()
-        self.queries.append(name)
-        vals = self.records.get(name)
-        if vals is None:
-            r.set_rcode(dns.rcode.NXDOMAIN)
-        elif q.question[0].rdtype == dns.rdatatype.TXT:
-            rrs = dns.rrset.RRset(qn, dns.rdataclass.IN, dns.rdatatype.TXT)
-            for v in vals:
-                chunks = [v[i:i + 255] for i in range(0, len(v), 255)]
-                text = " ".join('"%s"' % c for c in chunks)
-                rrs.add(dns.rdata.from_text(dns.rdataclass.IN,
-                                            dns.rdatatype.TXT, text), 60)
-            r.answer.append(rrs)
-        return r.to_wire()
-
-    def _serve_udp(self):
-        self.udp.settimeout(0.5)
-        while not self.stop:
-            try:
-                wire, peer = self.udp.recvfrom(4096)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            try:
-                self.udp.sendto(self.answer(wire), peer)
-            except Exception:  # a malformed query: no answer
-                pass
-
-    def _recv(self, conn, n):
-        data = b""
-        while len(data) < n:
-            chunk = conn.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError
-            data += chunk
-        return data
-
-    def _serve_tcp(self):
-        self.tcp.settimeout(0.5)
-        while not self.stop:
-            try:
-                conn, _ = self.tcp.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(5)
-                try:
-                    n = int.from_bytes(self._recv(conn, 2), "big")
-                    out = self.answer(self._recv(conn, n))
-                    conn.sendall(len(out).to_bytes(2, "big") + out)
-                except Exception:
-                    pass
-
-    def close(self):
-        self.stop = True
-        for t in self.threads:
-            t.join(5)
-        self.udp.close()
-        self.tcp.close()
+        self.zone.add(name, "TXT", value)
 
     def dnsfunc(self, name, timeout=5):
-        """dkimpy's key lookup, from the same table."""
-        vals = self.records.get(name.decode().lower().rstrip("."))
-        return vals[0].encode() if vals else None
+        return self.zone.txt(name.decode())
+
+    def close(self):
+        self.server.close()
 
 
 @pytest.fixture
 def dnsserver():
-    srv = DNSServer()
+    srv = TxtDns()
     yield srv
     srv.close()
 

@@ -16,7 +16,7 @@ import authres
 import pytest
 
 from conftest import make_message, wait_log
-from test_spf_suite import DnsServer, Zone
+from dnstest import DnsServer, Zone
 
 SENDER_HOST = "mail.example.org"
 RECEIVER_HOST = "mx.example.net"

@@ -317,10 +317,18 @@ dns_txt_join(struct dns_rrset *rs)
 			memmove(p + o, p + pos + 1, sl);
 			o += sl;
 		}
-		if (pos != n || memchr(p, 0, o) != NULL) {
-			free(p); /* malformed, or a NUL inside: skip it */
+		if (pos != n) {
+			free(p); /* malformed: skip it */
 			continue;
 		}
+		/*
+		 * A NUL inside becomes DEL, which no record grammar (SPF,
+		 * DKIM, DMARC) accepts: the record is there, and broken
+		 * (RFC 7208 suite: a NUL in an SPF record is a permerror).
+		 */
+		for (pos = 0; pos < o; pos++)
+			if (p[pos] == 0)
+				p[pos] = 0x7f;
 		p[o] = 0;
 		rs->data[k] = p;
 		rs->len[k++] = o;

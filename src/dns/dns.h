@@ -95,8 +95,8 @@ void dns_rrset_free(struct dns_rrset *);
 
 /*
  * The TXT records at `name`, each one's character-strings joined (RFC
- * 7208 3.3, RFC 6376 3.6.2.2), NUL-terminated; a record with a NUL byte
- * is skipped. Into out (freed with dns_rrset_free; data[i] is a string
+ * 7208 3.3, RFC 6376 3.6.2.2), NUL-terminated; a NUL byte inside is
+ * turned into DEL (0x7f), which no record grammar accepts. Into out (freed with dns_rrset_free; data[i] is a string
  * of len[i] bytes).
  */
 enum dns_status dns_txt(struct dns *, const char *name, struct dns_rrset *out,

@@ -41,14 +41,6 @@ RUN_TIMEOUT = 120.0
 # does. Names compare case-insensitively, so this one is compared so.
 CASELESS_EXPLANATION = {"v-macro-ip6"}
 
-# A TXT record with a NUL byte ("v=spf1 a:foo.example.com\0") must be a
-# permerror (RFC 7208 7.1: NUL is no macro-literal), but dns_txt_join()
-# (src/dns/dns.c, shared by DKIM and DMARC) drops such a record, so tern
-# sees no SPF record and says "none". Fixing it means changing that
-# shared contract; the lead decides (see the issue 16 SPF report).
-NUL_TXT_DROPPED = {"a-null", "mx-null"}
-
-
 def load_suite():
     if not SUITE.exists():
         return []
@@ -127,10 +119,7 @@ def cases():
     out = []
     for idx, scen in enumerate(SCENARIOS):
         for name in scen.get("tests", {}):
-            marks = [pytest.mark.xfail(
-                strict=True, reason="dns_txt_join() drops TXT records "
-                "holding a NUL")] if name in NUL_TXT_DROPPED else []
-            out.append(pytest.param(idx, name, id=name, marks=marks))
+            out.append(pytest.param(idx, name, id=name))
     return out
 
 

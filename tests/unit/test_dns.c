@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -122,6 +123,39 @@ test_sort(void **state)
 	dns_mx_sort(mx, 0, r1);
 }
 
+/* TXT strings joined; a NUL inside kept as DEL; a broken one skipped. */
+static void
+test_txt_join(void **state)
+{
+	static const uint8_t two[] = "\x07v=spf1 \x04-all";
+	static const uint8_t nul[] = "\x05a\0b c";
+	static const uint8_t cut[] = "\x09short";
+	const uint8_t *in[] = { two, nul, cut };
+	const size_t len[] = { sizeof(two) - 1, sizeof(nul) - 1,
+		sizeof(cut) - 1 };
+	struct dns_rrset rs;
+	size_t i;
+
+	(void)state;
+	rs.n = 3;
+	rs.data = calloc(3, sizeof(*rs.data));
+	rs.len = calloc(3, sizeof(*rs.len));
+	assert_non_null(rs.data);
+	assert_non_null(rs.len);
+	for (i = 0; i < 3; i++) {
+		rs.data[i] = malloc(len[i] + 1);
+		assert_non_null(rs.data[i]);
+		memcpy(rs.data[i], in[i], len[i]);
+		rs.len[i] = len[i];
+	}
+	dns_txt_join(&rs);
+	assert_int_equal(rs.n, 2);
+	assert_string_equal((char *)rs.data[0], "v=spf1 -all");
+	assert_int_equal(rs.len[0], 11);
+	assert_string_equal((char *)rs.data[1], "a\x7f" "b c");
+	dns_rrset_free(&rs);
+}
+
 int
 main(void)
 {
@@ -129,6 +163,7 @@ main(void)
 		cmocka_unit_test(test_rdata),
 		cmocka_unit_test(test_rdata_limits),
 		cmocka_unit_test(test_sort),
+		cmocka_unit_test(test_txt_join),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

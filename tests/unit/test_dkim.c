@@ -21,6 +21,7 @@
 
 #include "auth/dkim.h"
 #include "auth/dkimkeys.h"
+#include "testutil.h"
 
 /* ---- a table DNS ---- */
 
@@ -638,14 +639,14 @@ test_rfc8463(void **state)
 static void
 test_keystore(void **state)
 {
-	char dir[] = "/tmp/test_dkim.XXXXXX", sel[16], cmd[64];
+	char dir[TESTUTIL_DIR_MAX], sel[16];
 	const char *const only[] = { "b", NULL }, *const bad[] = { "zz", NULL };
 	struct dkimkeys ks;
 	struct why why;
 	EVP_PKEY *pk = NULL;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(testutil_mkdtemp(dir, sizeof(dir), NULL, "dkim"), 0);
 	assert_int_equal(dkimkeys_load(dir, "example.com", NULL, &ks, &why), 0);
 	assert_int_equal(ks.n, 0);
 	assert_int_equal(dkimkeys_generate(dir, "Example.COM", "b",
@@ -674,8 +675,7 @@ test_keystore(void **state)
 	assert_int_equal(dkimkeys_load(dir, "example.com", bad, &ks, &why), -1);
 	dkimkeys_default_selector(1796083200, DKIM_ED25519_SHA256, sel);
 	assert_string_equal(sel, "t202612e");
-	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	testutil_rmtree(dir);
 }
 
 static void

@@ -128,7 +128,7 @@ static void
 test_txt_join(void **state)
 {
 	static const uint8_t two[] = "\x07v=spf1 \x04-all";
-	static const uint8_t nul[] = "\x05a\0b c";
+	static const uint8_t nul[] = "\x05" "a\0b c";
 	static const uint8_t cut[] = "\x09short";
 	const uint8_t *in[] = { two, nul, cut };
 	const size_t len[] = { sizeof(two) - 1, sizeof(nul) - 1,

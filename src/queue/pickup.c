@@ -45,6 +45,8 @@ struct pickup {
 	int dfd;         /* maildrop/ */
 	int rfd;         /* maildrop-refused/ */
 	struct dirwatch *watch; /* maildrop/: new drops, or a stop */
+	pickup_sign_fn *sign;   /* DKIM (issue 16), or NULL */
+	void *sign_arg;
 	pthread_t thr;
 	pthread_mutex_t mtx;
 	pthread_cond_t cond;
@@ -366,6 +368,9 @@ env_rcpts_free(struct spool_env *env)
  * may come from any program. A header that would grow past
  * PICKUP_QUALIFY_GROWTH goes in as it was.
  */
+static int sign_message(struct pickup *, struct spool_msg *,
+    const uint8_t *a, size_t an, const uint8_t *b, size_t bn, struct why *);
+
 static int
 write_message(struct pickup *pk, struct spool_msg *m, const uint8_t *p,
     size_t n, struct why *why)
@@ -378,13 +383,49 @@ write_message(struct pickup *pk, struct spool_msg *m, const uint8_t *p,
 	count = msg_qualify_header(p, n, pk->conf->domains[0], &q, &used);
 	if (count <= 0) {
 		buf_reset(&q);
-		return spool_msg_write(m, p, n, why);
+		return spool_msg_write(m, p, n, why) == -1 ||
+		               sign_message(pk, m, p, n, NULL, 0, why) == -1
+		           ? -1
+		           : 0;
 	}
 	rc = spool_msg_write(m, q.data, q.len, why) == -1 ||
-	             spool_msg_write(m, p + used, n - used, why) == -1
+	             spool_msg_write(m, p + used, n - used, why) == -1 ||
+	             sign_message(pk, m, q.data, q.len, p + used, n - used,
+	                 why) == -1
 	         ? -1
 	         : 0;
 	buf_reset(&q);
+	return rc;
+}
+
+/*
+ * DKIM: sign the message as spooled (a + b, the qualified header and
+ * the rest) and put the signatures on top. -1 with why when the
+ * configuration says to wait for a usable key.
+ */
+static int
+sign_message(struct pickup *pk, struct spool_msg *m, const uint8_t *a,
+    size_t an, const uint8_t *b, size_t bn, struct why *why)
+{
+	struct buf whole, out;
+	int rc = 0;
+
+	if (pk->sign == NULL)
+		return 0;
+	buf_init(&whole, an + bn + 1);
+	buf_init(&out, SPOOL_PREFIX_MAX);
+	if (buf_append(&whole, a, an) == -1 ||
+	    (bn > 0 && buf_append(&whole, b, bn) == -1))
+		rc = why_set(why, WHY_TEMP, ENOMEM, "sign the message");
+	else if (pk->sign(pk->sign_arg, pk->conf, whole.data, whole.len,
+	             &out) == -1)
+		rc = why_set(why, WHY_TEMP, 0,
+		    "no usable DKIM key (dkim_key_error = defer)");
+	else if (out.len > 0 &&
+	    spool_msg_set_prefix(m, out.data, out.len, false, why) == -1)
+		rc = -1;
+	buf_reset(&whole);
+	buf_reset(&out);
 	return rc;
 }
 
@@ -399,6 +440,7 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 	struct buf hdr;
 	int ok;
 
+	env->prefix_slot = pk->sign != NULL;
 	m = spool_msg_new(pk->spool, env, &why);
 	if (m == NULL) {
 		log_warn("event=spool_error file=%s error=%s", LOG_ESC(name),
@@ -769,7 +811,7 @@ own_dir(const char *data_dir, const char *name, mode_t mode, struct why *why)
 struct pickup *
 pickup_start(struct conf_holder *confs, const char *data_dir,
     struct spool *spool, struct sched *sched, const char *dbpath,
-    struct why *why)
+    pickup_sign_fn *sign, void *sign_arg, struct why *why)
 {
 	pthread_condattr_t ca;
 	struct pickup *pk;
@@ -779,6 +821,8 @@ pickup_start(struct conf_holder *confs, const char *data_dir,
 
 	pk = xcalloc(1, sizeof(*pk));
 	pk->confs = confs;
+	pk->sign = sign;
+	pk->sign_arg = sign_arg;
 	pk->spool = spool;
 	pk->sched = sched;
 	pk->rfd = -1;

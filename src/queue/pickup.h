@@ -43,6 +43,7 @@
 #include <stdint.h>
 
 #include "smtp/addr.h"
+#include "util/buf.h"
 #include "util/why.h"
 
 #define PICKUP_MAGIC "TERN-MAILDROP 1\n"
@@ -86,8 +87,19 @@ void pickup_drop_free(struct pickup_drop *);
  * must outlive the pickup). NULL with why (WHY_TEMP) when that fails:
  * the server then runs without a pickup.
  */
+/*
+ * Issue 16: DKIM-sign a message taken from the maildrop (its final
+ * bytes, CRLF lines) by the configuration conf: header fields to put on
+ * top into out (nothing when its From domain has no key); -1 when it
+ * must wait ([authentication] dkim_key_error = defer). Runs on the
+ * pickup thread.
+ */
+typedef int pickup_sign_fn(void *arg, const struct conf *conf,
+    const uint8_t *msg, size_t n, struct buf *out);
+
 struct pickup *pickup_start(struct conf_holder *confs, const char *data_dir,
-    struct spool *, struct sched *, const char *dbpath, struct why *);
+    struct spool *, struct sched *, const char *dbpath,
+    pickup_sign_fn *sign, void *sign_arg, struct why *);
 /* Finish the file in progress, stop the thread, free (NULL is fine). */
 void pickup_stop(struct pickup *);
 

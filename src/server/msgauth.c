@@ -682,3 +682,41 @@ msgauth_summary(const struct msgauth *ma)
 {
 	return ma != NULL ? ma->summary : "";
 }
+
+int
+msgauth_sign_message(void *pool, const struct conf *conf, const uint8_t *msg,
+    size_t n, struct buf *out)
+{
+	struct msgauth *ma = msgauth_new(pool, conf, false, true);
+	const char *p = (const char *)msg;
+	size_t off = 0, len;
+	int rc = 0;
+
+	if (ma == NULL)
+		return 0;
+	/* The header fields, up to the empty line. */
+	while (off < n && !(p[off] == '\r' && off + 1 < n &&
+	                       p[off + 1] == '\n') &&
+	       p[off] != '\n') {
+		len = msgauth_field_len(p + off, n - off);
+		(void)msgauth_field(ma, p + off, len);
+		off += len;
+	}
+	msgauth_eoh(ma);
+	if (off < n)
+		off += p[off] == '\r' ? 2 : 1; /* the empty line */
+	if (off < n)
+		msgauth_body(ma, msg + off, n - off);
+	if (ma->signer != NULL && ma->refusal[0] == '\0')
+		sign_finish(ma);
+	if (ma->refusal[0] != '\0')
+		rc = -1;
+	else if (ma->prefix.len > 0 &&
+	    buf_append(out, ma->prefix.data, ma->prefix.len) == -1)
+		rc = -1;
+	if (rc == 0 && ma->signer != NULL)
+		log_info("event=dkim_signed source=maildrop domain=%s",
+		    LOG_ESC(ma->sign_domain));
+	msgauth_free(ma);
+	return rc;
+}

@@ -94,4 +94,13 @@ bool msgauth_refusal(const struct msgauth *, char *reply, size_t n);
 /* After finish: "spf=pass dkim=pass dmarc=pass" for the log line. */
 const char *msgauth_summary(const struct msgauth *);
 
+/*
+ * Sign a whole message (`tern sendmail`'s, pickup.h pickup_sign_fn):
+ * the DKIM-Signature fields into out, nothing when its From domain has
+ * no key; -1 when [authentication] dkim_key_error = defer says to wait.
+ * Blocking (CPU): the pickup thread, never a loop. arg: the pool.
+ */
+int msgauth_sign_message(void *pool, const struct conf *, const uint8_t *msg,
+    size_t n, struct buf *out);
+
 #endif

@@ -767,7 +767,7 @@ server_run(struct conf *conf)
 	    dir_thread_fini, dbpath);
 	/* `tern sendmail` drops mail in <data_dir>/maildrop/ (issue 5). */
 	pk = pickup_start(srv.confs, conf->data_dir, srv.spool, srv.sched,
-	    dbpath, &why);
+	    dbpath, msgauth_sign_message, srv.mauth, &why);
 	if (pk == NULL)
 		log_warn("event=pickup_unavailable error=%s msg=\"tern "
 		         "sendmail mail waits until this is fixed\"",

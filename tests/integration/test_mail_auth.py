@@ -11,11 +11,12 @@ serves SPF, DKIM and DMARC records to the receiver.
 
 import re
 import smtplib
+import subprocess
 
 import authres
 import pytest
 
-from conftest import make_message, wait_log
+from conftest import TERN_BIN, child_env, make_message, wait_log
 from dnstest import DnsServer, Zone
 
 SENDER_HOST = "mail.example.org"
@@ -154,3 +155,23 @@ def test_forged_authres_is_removed(pair):
     mine = [m for m in re.findall(rb"^Authentication-Results: ([^;]+);",
                                   msg, re.M)]
     assert mine.count(RECEIVER_HOST.encode()) == 1
+
+
+def test_sendmail_mail_is_signed(pair):
+    """Mail from `tern sendmail` (the maildrop) is signed like SMTP
+    submissions: it arrives at the second tern with dkim=pass."""
+    tx, rx = pair
+    env = child_env()
+    env["TERN_CONFIG"] = str(tx.conf_path)
+    msg = (b"From: alice@example.org\nTo: bob@example.net\n"
+           b"Subject: from sendmail\n\nhello\n")
+    r = subprocess.run([TERN_BIN, "sendmail", "-f", "alice@example.org",
+                        "bob@example.net"], input=msg, capture_output=True,
+                       timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    wait_log(tx, "event=dkim_signed source=maildrop domain=example.org")
+    rx.wait_for_mail("bob@example.net", 1, timeout=60)
+    ar = one_authres(rx.mail("bob@example.net")[0])
+    dk = [r for r in ar.results if r.method == "dkim"]
+    assert len(dk) == 2 and all(r.result == "pass" for r in dk), ar
+    assert ("dmarc", "pass") in results(ar)

@@ -49,7 +49,12 @@ static const char default_text[] = "# tern demo configuration\n"
                                    "[listener mx]\n"
                                    "address = 127.0.0.1:2525\n"
                                    "mode = mx\n"
-                                   "tls = none\n";
+                                   "tls = none\n"
+                                   "\n"
+                                   "# Mail from this host only: no SPF, "
+                                   "DKIM or DMARC lookups.\n"
+                                   "[authentication]\n"
+                                   "checks = off\n";
 
 int
 conf_fail(struct parse *p, int line, const char *fmt, ...)

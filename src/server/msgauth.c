@@ -607,11 +607,19 @@ verify_finish(struct msgauth *ma, const struct authdns *dns)
 	add_dmarc(&res[n++], &ma->dm);
 	if (authres_write(&ma->prefix, ma->conf->hostname, res, n) == -1)
 		log_warn("event=authres_failed msg=\"header too long\"");
+	/* Every result on the log line: "dkim=pass,fail" for two. */
 	off = (size_t)snprintf(ma->summary, sizeof(ma->summary),
-	    "spf=%s dkim=%s dmarc=%s",
+	    "spf=%s dkim=%s",
 	    ma->spf_done ? spf_result_name(ma->spf_mail.result) : "none",
-	    ma->ndk > 0 ? dkim_res_name(ma->dk[0].result) : "none",
-	    dmarc_result_name(ma->dm.result));
+	    ma->ndk > 0 ? dkim_res_name(ma->dk[0].result) : "none");
+	for (i = 1; i < ma->ndk && off < sizeof(ma->summary); i++)
+		off += (size_t)snprintf(ma->summary + off,
+		    sizeof(ma->summary) - off, ",%s",
+		    dkim_res_name(ma->dk[i].result));
+	if (off < sizeof(ma->summary))
+		off += (size_t)snprintf(ma->summary + off,
+		    sizeof(ma->summary) - off, " dmarc=%s",
+		    dmarc_result_name(ma->dm.result));
 	if (off < sizeof(ma->summary) && (ma->junk || ma->refusal[0]))
 		(void)snprintf(ma->summary + off, sizeof(ma->summary) - off,
 		    " dmarc_action=%s", ma->refusal[0] ? "refuse" : "junk");

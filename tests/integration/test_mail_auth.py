@@ -105,7 +105,7 @@ def test_signed_mail_passes_dkim_spf_dmarc(pair):
     algs = sorted(p.value for r in dk for p in r.properties
                   if p.name == "a")
     assert algs == ["ed25519-sha256", "rsa-sha256"]
-    wait_log(rx, "spf=pass dkim=pass dmarc=pass")
+    wait_log(rx, "spf=pass dkim=pass,pass dmarc=pass")
 
 
 def spoof(rx, mailfrom, from_hdr, extra=""):

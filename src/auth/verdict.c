@@ -112,8 +112,6 @@ verdict_dmarc_action(const struct dmarc_verdict *v,
 {
 	char reason[DMARC_REASON_MAX];
 
-	if (n > 0)
-		reply[0] = '\0';
 	if (v->result == DMARC_TEMPERROR &&
 	    ca->dmarc_temperror == CONF_TEMP_DEFER) {
 		(void)snprintf(reply, n,

@@ -80,7 +80,8 @@ enum verdict_action {
  * What [authentication] dmarc_policy and dmarc_temperror make of the
  * DMARC verdict (at the end of DATA): p=reject followed is a "550
  * 5.7.1" refusal, a temperror deferred a "451 4.7.5" one (reply, NUL-
- * terminated, cut to n), quarantine (or reject turned into it) Junk.
+ * terminated, cut to n; untouched unless VERDICT_REFUSE), quarantine
+ * (or reject turned into it) Junk.
  */
 enum verdict_action verdict_dmarc_action(const struct dmarc_verdict *,
     const struct conf_auth *, char *reply, size_t n);

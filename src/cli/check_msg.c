@@ -5,10 +5,11 @@
  * of a message from outside. It prints
  *
  *   Authentication-Results: HOSTNAME; ...   the field tern would add
- *   spf: RESULT (reason; domain D)          or "spf: skipped (...)"
- *   spf-helo: RESULT (reason; domain D)     when the HELO was checked
+ *   spf: RESULT (reason) mailfrom=<ADDR>    or "spf: skipped (...)"
+ *   spf-helo: RESULT (reason) helo=NAME     when the HELO was checked
  *   dkim: RESULT d=D s=S a=ALG (reason)     one line per signature
- *   dmarc: RESULT policy=P from=D (reason)
+ *   dmarc: RESULT policy=P from=D (reason)  [applied=P2 after pct]
+ *   note: ...                               forged A-R fields left out
  *   action: accept | deliver to Junk | refuse CODE TEXT
  *
  * The field comes from auth/verdict.c, as the server's does, and the
@@ -370,19 +371,19 @@ print_spf(const struct msgcheck *mc)
 		printf("spf: skipped (no --ip: DMARC goes by DKIM alone)\n");
 		return;
 	}
-	printf("spf: %s (%s; domain %s; mailfrom <%s>%s)\n",
+	printf("spf: %s (%s) mailfrom=<%s>%s\n",
 	    spf_result_name(mc->spf_mail.result),
 	    str_printable(r, sizeof(r), mc->spf_mail.reason),
-	    str_printable(d, sizeof(d), mc->spf_mail.domain),
 	    str_printable(a, sizeof(a), mc->mailfrom),
-	    mc->from_returnpath ? " from Return-Path"
+	    mc->from_returnpath ? " (from Return-Path)"
 	    : mc->have_from     ? ""
-	                        : ", null sender: no --from nor Return-Path");
+	                        : " (no --from nor Return-Path: the null "
+	                          "sender, postmaster@HELO)");
 	if (mc->mailfrom[0] != '\0' && mc->helo[0] != '\0')
-		printf("spf-helo: %s (%s; domain %s)\n",
+		printf("spf-helo: %s (%s) helo=%s\n",
 		    spf_result_name(mc->spf_helo.result),
 		    str_printable(r, sizeof(r), mc->spf_helo.reason),
-		    str_printable(d, sizeof(d), mc->spf_helo.domain));
+		    str_printable(d, sizeof(d), mc->helo));
 }
 
 static void

@@ -78,7 +78,8 @@ cli_check_usage(FILE *f)
 	      "--from defaults\n"
 	      "to the message's Return-Path (else the null sender). Exit "
 	      "0 when it ran,\n"
-	      "whatever the result; 64 usage; 69 no resolver.\n",
+	      "whatever the result; 64 usage; 65 unreadable message; 69 "
+	      "no resolver.\n",
 	    f);
 }
 

@@ -214,3 +214,21 @@ def test_usage_errors_exit_64(srv, args):
 def test_help_describes_check_message(srv):
     r = srv.cli("check", "--help")
     assert "check message [--ip IP --helo NAME --from ADDR]" in r.out
+
+
+def test_broken_config_exits_78(srv):
+    srv.conf_path.write_text(srv.render() + "\n[authentication]\n"
+                             "dmarc_policy = maybe\n")
+    r = srv.cli("check", "message", input=b"From: a@b.example\r\n\r\n",
+                check=False)
+    assert r.returncode == 78, (r.out, r.err)
+    assert r.out == ""
+
+
+def test_message_over_max_message_size_exits_65(srv):
+    srv.limits["max_message_size"] = "1k"
+    srv.write_config()
+    r = srv.cli("check", "message", input=make_message(body="x" * 2000),
+                check=False)
+    assert r.returncode == 65, (r.out, r.err)
+    assert "max_message_size" in r.err

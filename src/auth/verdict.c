@@ -52,13 +52,13 @@ add_dmarc(struct authres_result *r, const struct dmarc_verdict *v)
 	r->reason = v->reason[0] != '\0' ? v->reason : NULL;
 	r->props[0] = (struct authres_prop){ "header", "from", v->from_domain };
 	r->props[1] = (struct authres_prop){ "policy", "dmarc",
-		v->result == DMARC_NONE ? NULL : dmarc_policy_name(v->published) };
+		v->result == DMARC_NONE ? NULL
+		                        : dmarc_policy_name(v->published) };
 	r->n_props = 2;
 }
 
 size_t
-verdict_authres(const struct verdict *v, struct authres_result *out,
-    size_t max)
+verdict_authres(const struct verdict *v, struct authres_result *out, size_t max)
 {
 	struct authres_result tmp[VERDICT_RESULTS_MAX];
 	size_t i, n = 0, ndk;
@@ -107,8 +107,8 @@ clean(char *s)
 }
 
 enum verdict_action
-verdict_dmarc_action(const struct dmarc_verdict *v,
-    const struct conf_auth *ca, char *reply, size_t n)
+verdict_dmarc_action(const struct dmarc_verdict *v, const struct conf_auth *ca,
+    char *reply, size_t n)
 {
 	char reason[DMARC_REASON_MAX];
 
@@ -144,8 +144,8 @@ verdict_spf_refusal(const struct spf_verdict *v, const struct conf_auth *ca,
 	char exp[SPF_EXP_MAX];
 
 	if (v->result == SPF_FAIL && ca->spf_fail == CONF_SPF_FAIL_REJECT) {
-		(void)strlcpy(exp, v->explanation[0] != '\0' ? v->explanation
-		                                            : v->reason,
+		(void)strlcpy(exp,
+		    v->explanation[0] != '\0' ? v->explanation : v->reason,
 		    sizeof(exp));
 		clean(exp);
 		(void)snprintf(reply, n,

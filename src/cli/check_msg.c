@@ -399,12 +399,14 @@ print_dkim(const struct msgcheck *mc)
 		k = &mc->dk[i];
 		printf("dkim: %s d=%s s=%s a=%s (%s)\n",
 		    dkim_res_name(k->result),
-		    k->domain[0] != '\0' ? str_printable(d, sizeof(d), k->domain)
-		                         : "-",
+		    k->domain[0] != '\0'
+		        ? str_printable(d, sizeof(d), k->domain)
+		        : "-",
 		    k->selector[0] != '\0' ? k->selector : "-",
 		    k->algorithm[0] != '\0' ? k->algorithm : "-",
-		    k->reason[0] != '\0' ? str_printable(r, sizeof(r), k->reason)
-		                         : "verified");
+		    k->reason[0] != '\0'
+		        ? str_printable(r, sizeof(r), k->reason)
+		        : "verified");
 	}
 }
 
@@ -438,8 +440,8 @@ print_action(const struct msgcheck *mc)
 		       "server checks nothing and adds no field)\n");
 		return;
 	}
-	if (mc->have_ip && verdict_spf_refusal(&mc->spf_mail, ca, reply,
-	                       sizeof(reply))) {
+	if (mc->have_ip &&
+	    verdict_spf_refusal(&mc->spf_mail, ca, reply, sizeof(reply))) {
 		printf("action: refuse %s (at MAIL FROM)\n", reply);
 		return;
 	}
@@ -494,8 +496,8 @@ run(struct msgcheck *mc)
 	}
 	mc->dns.lookup = authdns_resolver;
 	mc->dns.arg = dns;
-	mc->ver = dkim_verifier_new(
-	    (unsigned)mc->conf->auth.dkim_max_signatures);
+	mc->ver =
+	    dkim_verifier_new((unsigned)mc->conf->auth.dkim_max_signatures);
 	if (mc->ver == NULL) {
 		fprintf(stderr, "tern: check message: out of memory\n");
 		dns_free(dns);

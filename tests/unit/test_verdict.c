@@ -71,8 +71,8 @@ dkim_set(struct dkim_result *d, enum dkim_res r, const char *domain,
 
 static void
 dmarc_set(struct dmarc_verdict *m, enum dmarc_result r,
-    enum dmarc_policy published, enum dmarc_policy policy,
-    const char *from, const char *reason)
+    enum dmarc_policy published, enum dmarc_policy policy, const char *from,
+    const char *reason)
 {
 	memset(m, 0, sizeof(*m));
 	m->result = r;
@@ -290,8 +290,7 @@ static const struct spf_case spf_cases[] = {
 	{ "fail-note", SPF_FAIL, CONF_SPF_FAIL_NOTE, CONF_TEMP_DEFER, NULL },
 	{ "softfail-reject", SPF_SOFTFAIL, CONF_SPF_FAIL_REJECT,
 	    CONF_TEMP_DEFER, NULL },
-	{ "temperror-defer", SPF_TEMPERROR, CONF_SPF_FAIL_NOTE,
-	    CONF_TEMP_DEFER,
+	{ "temperror-defer", SPF_TEMPERROR, CONF_SPF_FAIL_NOTE, CONF_TEMP_DEFER,
 	    "451 4.7.24 SPF: temporary DNS failure for bank.test, try again "
 	    "later" },
 	{ "temperror-accept", SPF_TEMPERROR, CONF_SPF_FAIL_REJECT,

@@ -97,10 +97,16 @@ verdict_authres_write(struct buf *out, const char *authserv_id,
 	return authres_write(out, authserv_id, res, n);
 }
 
-/* Printable ASCII only: reasons and explanations come from DNS. */
+/*
+ * Printable ASCII only: reasons and explanations come from DNS, and a
+ * From domain may be a UTF-8 U-label (dmarc.h keeps it as given); an
+ * SMTP reply is ASCII (RFC 5321 4.2).
+ */
 static void
-clean(char *s)
+clean(char *s, size_t n)
 {
+	if (n == 0)
+		return;
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
 			*s = '?';
@@ -110,14 +116,13 @@ enum verdict_action
 verdict_dmarc_action(const struct dmarc_verdict *v, const struct conf_auth *ca,
     char *reply, size_t n)
 {
-	char reason[DMARC_REASON_MAX];
-
 	if (v->result == DMARC_TEMPERROR &&
 	    ca->dmarc_temperror == CONF_TEMP_DEFER) {
 		(void)snprintf(reply, n,
 		    "451 4.7.5 DMARC: temporary DNS failure for %s, try "
 		    "again later",
 		    v->from_domain[0] != '\0' ? v->from_domain : "the From");
+		clean(reply, n);
 		return VERDICT_REFUSE;
 	}
 	if (v->policy == DMARC_POLICY_NONE ||
@@ -125,13 +130,12 @@ verdict_dmarc_action(const struct dmarc_verdict *v, const struct conf_auth *ca,
 		return VERDICT_ACCEPT;
 	if (v->policy == DMARC_POLICY_REJECT &&
 	    ca->dmarc_policy == CONF_DMARC_FOLLOW) {
-		(void)strlcpy(reason, v->reason, sizeof(reason));
-		clean(reason);
 		(void)snprintf(reply, n,
 		    "550 5.7.1 Message rejected: the DMARC policy of %s "
 		    "(p=reject) refuses it: %s",
 		    v->from_domain[0] != '\0' ? v->from_domain : "its From",
-		    reason);
+		    v->reason);
+		clean(reply, n);
 		return VERDICT_REFUSE;
 	}
 	return VERDICT_JUNK; /* quarantine, or reject turned into quarantine */
@@ -141,17 +145,13 @@ bool
 verdict_spf_refusal(const struct spf_verdict *v, const struct conf_auth *ca,
     char *reply, size_t n)
 {
-	char exp[SPF_EXP_MAX];
-
 	if (v->result == SPF_FAIL && ca->spf_fail == CONF_SPF_FAIL_REJECT) {
-		(void)strlcpy(exp,
-		    v->explanation[0] != '\0' ? v->explanation : v->reason,
-		    sizeof(exp));
-		clean(exp);
 		(void)snprintf(reply, n,
 		    "550 5.7.23 SPF: %s does not allow this host to send for "
 		    "%s: %s",
-		    v->domain, v->domain, exp);
+		    v->domain, v->domain,
+		    v->explanation[0] != '\0' ? v->explanation : v->reason);
+		clean(reply, n);
 		return true;
 	}
 	if (v->result == SPF_TEMPERROR &&
@@ -160,6 +160,7 @@ verdict_spf_refusal(const struct spf_verdict *v, const struct conf_auth *ca,
 		    "451 4.7.24 SPF: temporary DNS failure for %s, try again "
 		    "later",
 		    v->domain);
+		clean(reply, n);
 		return true;
 	}
 	return false;

@@ -273,6 +273,12 @@ test_dmarc_action(void **state)
 	assert_int_equal(verdict_dmarc_action(&dm, &ca, reply, 8),
 	    VERDICT_REFUSE);
 	assert_string_equal(reply, "550 5.7");
+	/* A U-label From domain (kept as UTF-8 by dmarc.c): ASCII reply. */
+	dmarc_set(&dm, DMARC_FAIL, DMARC_POLICY_REJECT, DMARC_POLICY_REJECT,
+	    "b\xc3\xa4nk.test", "no aligned pass");
+	assert_int_equal(verdict_dmarc_action(&dm, &ca, reply, sizeof(reply)),
+	    VERDICT_REFUSE);
+	assert_non_null(strstr(reply, "policy of b??nk.test (p=reject)"));
 }
 
 struct spf_case {

@@ -42,6 +42,8 @@ usage(FILE *f)
 	      "  check-config   check the configuration and print it\n"
 	      "  check spf ...  the SPF result for an address, HELO and "
 	      "sender\n"
+	      "  check message  the Authentication-Results and action for "
+	      "a message\n"
 	      "  init [PATH]    write a commented starting configuration\n"
 	      "  user ...       add, delete, list users; set passwords\n"
 	      "  alias ...      add, delete, list aliases\n"

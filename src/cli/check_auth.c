@@ -6,7 +6,8 @@
  *   check spf --ip IP --helo NAME --from ADDR [--timeout SECS]
  *   check spf --batch [--timeout SECS]   queries from stdin, one a line:
  *                                        IP TAB HELO TAB FROM
- *   check message                        not yet (exit 69)
+ *   check message [--ip IP --helo NAME --from ADDR] [--timeout SECS]
+ *                                        < FILE: cli/check_msg.c
  *
  * `check spf` prints, for each query:
  *
@@ -48,7 +49,9 @@ cli_check_usage(FILE *f)
 	      "--from ADDR [--timeout SECS]\n"
 	      "       tern [-c FILE] check spf --batch [--timeout SECS] "
 	      "< QUERIES\n"
-	      "       tern [-c FILE] check message\n"
+	      "       tern [-c FILE] check message [--ip IP --helo NAME "
+	      "--from ADDR]\n"
+	      "                [--timeout SECS] < MESSAGE\n"
 	      "Check SPF (RFC 7208) for a client address, HELO name and "
 	      "MAIL FROM address\n"
 	      "(\"\" for the null sender) with the configured resolver "
@@ -60,7 +63,23 @@ cli_check_usage(FILE *f)
 	      "and ends each answer with a line \"end\". --timeout bounds "
 	      "each check\n"
 	      "(default 20 s). Exit 0 when it ran, whatever the result.\n"
-	      "`check message` is not written yet.\n",
+	      "\n"
+	      "`check message` reads a message (LF or CRLF lines) and "
+	      "prints the\n"
+	      "Authentication-Results field the server would add (DKIM, "
+	      "SPF, DMARC),\n"
+	      "then one line per method with its reason (spf:, spf-helo:, "
+	      "dkim: per\n"
+	      "signature, dmarc:) and what the server would do under "
+	      "[authentication]:\n"
+	      "\"action: accept\", \"action: deliver to Junk\" or "
+	      "\"action: refuse CODE TEXT\".\n"
+	      "Without --ip SPF is skipped and DMARC goes by DKIM alone; "
+	      "--from defaults\n"
+	      "to the message's Return-Path (else the null sender). Exit "
+	      "0 when it ran,\n"
+	      "whatever the result; 64 usage; 65 unreadable message; 69 "
+	      "no resolver.\n",
 	    f);
 }
 
@@ -82,8 +101,8 @@ type_name(int type)
 	return "?";
 }
 
-static bool
-parse_ip(const char *s, struct sockaddr_storage *ss)
+bool
+cli_parse_ip(const char *s, struct sockaddr_storage *ss)
 {
 	struct sockaddr_in *s4 = (void *)ss;
 	struct sockaddr_in6 *s6 = (void *)ss;
@@ -180,7 +199,7 @@ batch(const struct conf *conf, struct spf_query *q)
 		}
 		*helo++ = '\0';
 		*from++ = '\0';
-		if (!parse_ip(ip, &q->ip)) {
+		if (!cli_parse_ip(ip, &q->ip)) {
 			fprintf(stderr, "tern: check spf: bad IP '%.60s'\n",
 			    ip);
 			ret = EX_DATAERR;
@@ -228,7 +247,7 @@ check_spf(const struct conf *conf, int argc, char **argv)
 	}
 	memset(&q, 0, sizeof(q));
 	if (!is_batch && (ip == NULL || helo == NULL || from == NULL ||
-	                     !parse_ip(ip, &q.ip)))
+	                     !cli_parse_ip(ip, &q.ip)))
 		goto usage;
 	if (is_batch && (ip || helo || from))
 		goto usage;
@@ -250,10 +269,8 @@ cli_check(const struct conf *conf, int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "spf") == 0)
 		return check_spf(conf, argc, argv);
-	if (argc >= 2 && strcmp(argv[1], "message") == 0) {
-		fprintf(stderr, "tern: check message: not yet\n");
-		return EX_UNAVAILABLE;
-	}
+	if (argc >= 2 && strcmp(argv[1], "message") == 0)
+		return cli_check_message(conf, argc, argv);
 	fprintf(stderr, "tern: check: want spf or message\n");
 	cli_check_usage(stderr);
 	return EX_USAGE;

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "conf/conf.h"
 
@@ -59,11 +60,19 @@ void cli_check_config_usage(FILE *);
  * argv[0] is "check": `check spf --ip IP --helo NAME --from ADDR
  * [--timeout SECS]` (or --batch, queries on stdin) prints each SPF
  * identity's result, reason, explanation and DNS lookups, asking the
- * configured resolver; `check message` is not written yet (69). Exit 0
- * when it ran, 64 usage, 69 the resolver cannot be set up.
+ * configured resolver; `check message [--ip IP --helo NAME --from ADDR]
+ * [--timeout SECS] < FILE` (cli/check_msg.c) prints the
+ * Authentication-Results field the server would add to the message on
+ * stdin, each method's reason and the action [authentication] asks
+ * for. Exit 0 when it ran, 64 usage, 69 the resolver cannot be set up,
+ * 65 the message cannot be read (larger than max_message_size).
  */
 int cli_check(const struct conf *, int argc, char **argv);
 void cli_check_usage(FILE *);
+/* `tern check message` (argv[0] "check", argv[1] "message"). */
+int cli_check_message(const struct conf *, int argc, char **argv);
+/* An IPv4 or IPv6 address into *ss (port 0); false if it is neither. */
+bool cli_parse_ip(const char *s, struct sockaddr_storage *ss);
 
 /* ---- tern queue (queue/spool.h, read-only) ---- */
 

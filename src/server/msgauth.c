@@ -19,6 +19,7 @@
 #include "auth/dkimkeys.h"
 #include "auth/dmarc.h"
 #include "auth/spf.h"
+#include "auth/verdict.h"
 #include "dns/dns.h"
 #include "server/workers.h"
 #include "util/log.h"
@@ -28,9 +29,9 @@
 #define POOL_WORKERS 4
 #define DNS_SECS 10      /* one query; SPF has its own total deadline */
 #define FROM_FIELDS_MAX 8 /* From fields kept; more is "several" anyway */
-#define SIGS_MAX 50      /* [authentication] dkim_max_signatures's max */
+#define SIGS_MAX VERDICT_DKIM_MAX
 #define SUMMARY_MAX 320
-#define REPLY_MAX 768
+#define REPLY_MAX VERDICT_REPLY_MAX
 
 /* The signing keys of one domain. */
 struct keyent {
@@ -318,44 +319,12 @@ msgauth_spf_submit(struct msgauth *ma, const struct sockaddr_storage *ip,
 	submit(ma, spf_work, loop, done, arg);
 }
 
-/* Printable ASCII only: SPF explanations come from the sender's DNS. */
-static void
-clean(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			*s = '?';
-}
-
 bool
 msgauth_spf_refusal(const struct msgauth *ma, char *reply, size_t n)
 {
-	const struct spf_verdict *v = &ma->spf_mail;
-	char exp[SPF_EXP_MAX];
-
 	if (ma == NULL || !ma->spf_done)
 		return false;
-	if (v->result == SPF_FAIL &&
-	    ma->conf->auth.spf_fail == CONF_SPF_FAIL_REJECT) {
-		(void)strlcpy(exp, v->explanation[0] != '\0' ? v->explanation
-		                                            : v->reason,
-		    sizeof(exp));
-		clean(exp);
-		(void)snprintf(reply, n,
-		    "550 5.7.23 SPF: %s does not allow this host to send for "
-		    "%s: %s",
-		    v->domain, v->domain, exp);
-		return true;
-	}
-	if (v->result == SPF_TEMPERROR &&
-	    ma->conf->auth.spf_temperror == CONF_TEMP_DEFER) {
-		(void)snprintf(reply, n,
-		    "451 4.7.24 SPF: temporary DNS failure for %s, try again "
-		    "later",
-		    v->domain);
-		return true;
-	}
-	return false;
+	return verdict_spf_refusal(&ma->spf_mail, &ma->conf->auth, reply, n);
 }
 
 /* Does the field's name equal `name` (any case)? */
@@ -490,88 +459,21 @@ msgauth_field_len(const char *p, size_t n)
 
 /* ---- the end of the message ---------------------------------------- */
 
-static void
-add_spf(struct authres_result *r, const struct spf_verdict *v,
-    const struct msgauth *ma, bool helo)
-{
-	memset(r, 0, sizeof(*r));
-	r->method = "spf";
-	r->result = spf_result_name(v->result);
-	r->reason = v->reason;
-	r->props[0].ptype = "smtp";
-	r->props[0].prop = helo ? "helo" : "mailfrom";
-	r->props[0].value = helo ? ma->helo : ma->mailfrom;
-	r->n_props = 1;
-	if (!helo && ma->mailfrom[0] == '\0') {
-		r->props[0].prop = "helo";
-		r->props[0].value = ma->helo;
-	}
-}
-
-static void
-add_dkim(struct authres_result *r, const struct dkim_result *d)
-{
-	memset(r, 0, sizeof(*r));
-	r->method = "dkim";
-	r->result = dkim_res_name(d->result);
-	r->reason = d->reason[0] != '\0' ? d->reason : NULL;
-	r->props[0] = (struct authres_prop){ "header", "d", d->domain };
-	r->props[1] = (struct authres_prop){ "header", "s", d->selector };
-	r->props[2] = (struct authres_prop){ "header", "a", d->algorithm };
-	r->props[3] = (struct authres_prop){ "header", "b", d->bprefix };
-	r->n_props = 4;
-}
-
-static void
-add_dmarc(struct authres_result *r, const struct dmarc_verdict *v)
-{
-	memset(r, 0, sizeof(*r));
-	r->method = "dmarc";
-	r->result = dmarc_result_name(v->result);
-	r->reason = v->reason[0] != '\0' ? v->reason : NULL;
-	r->props[0] = (struct authres_prop){ "header", "from", v->from_domain };
-	r->props[1] = (struct authres_prop){ "policy", "dmarc",
-		v->result == DMARC_NONE ? NULL : dmarc_policy_name(v->published) };
-	r->n_props = 2;
-}
-
 /* DMARC's verdict as [authentication] dmarc_policy says to apply it. */
 static void
 apply_dmarc(struct msgauth *ma)
 {
-	const struct dmarc_verdict *v = &ma->dm;
-	enum conf_dmarc_action act = ma->conf->auth.dmarc_policy;
-	char reason[DMARC_REASON_MAX];
-
-	if (v->result == DMARC_TEMPERROR &&
-	    ma->conf->auth.dmarc_temperror == CONF_TEMP_DEFER) {
-		(void)snprintf(ma->refusal, sizeof(ma->refusal),
-		    "451 4.7.5 DMARC: temporary DNS failure for %s, try "
-		    "again later",
-		    v->from_domain[0] != '\0' ? v->from_domain : "the From");
-		return;
-	}
-	if (v->policy == DMARC_POLICY_NONE || act == CONF_DMARC_NOTE)
-		return;
-	if (v->policy == DMARC_POLICY_REJECT && act == CONF_DMARC_FOLLOW) {
-		(void)strlcpy(reason, v->reason, sizeof(reason));
-		clean(reason);
-		(void)snprintf(ma->refusal, sizeof(ma->refusal),
-		    "550 5.7.1 Message rejected: the DMARC policy of %s "
-		    "(p=reject) refuses it: %s",
-		    v->from_domain[0] != '\0' ? v->from_domain : "its From",
-		    reason);
-		return;
-	}
-	ma->junk = true; /* quarantine, or reject turned into quarantine */
+	if (verdict_dmarc_action(&ma->dm, &ma->conf->auth, ma->refusal,
+	        sizeof(ma->refusal)) == VERDICT_JUNK)
+		ma->junk = true;
 }
 
 static void
 verify_finish(struct msgauth *ma, const struct authdns *dns)
 {
-	struct authres_result res[2 + SIGS_MAX + 1];
 	struct dmarc_dkim dd[SIGS_MAX];
-	size_t i, n = 0, off;
+	struct verdict v;
+	size_t i, off;
 
 	ma->ndk = ma->conf->auth.dkim_max_signatures < SIGS_MAX
 	              ? ma->conf->auth.dkim_max_signatures
@@ -591,21 +493,15 @@ verify_finish(struct msgauth *ma, const struct authdns *dns)
 		    ma->spf_mail.domain, dd, ma->ndk, dmarc_random(), &ma->dm);
 	ma->dmarc_done = true;
 	apply_dmarc(ma);
-	if (ma->spf_done) {
-		add_spf(&res[n++], &ma->spf_mail, ma, false);
-		if (ma->mailfrom[0] != '\0' && ma->helo[0] != '\0' &&
-		    ma->spf_helo.domain[0] != '\0')
-			add_spf(&res[n++], &ma->spf_helo, ma, true);
-	}
-	for (i = 0; i < ma->ndk; i++)
-		add_dkim(&res[n++], &ma->dk[i]);
-	if (ma->ndk == 0) {
-		memset(&res[n], 0, sizeof(res[n]));
-		res[n].method = "dkim";
-		res[n++].result = "none";
-	}
-	add_dmarc(&res[n++], &ma->dm);
-	if (authres_write(&ma->prefix, ma->conf->hostname, res, n) == -1)
+	memset(&v, 0, sizeof(v));
+	v.spf_mail = ma->spf_done ? &ma->spf_mail : NULL;
+	v.spf_helo = &ma->spf_helo;
+	v.helo = ma->helo;
+	v.mailfrom = ma->mailfrom;
+	v.dkim = ma->dk;
+	v.ndkim = ma->ndk;
+	v.dmarc = &ma->dm;
+	if (verdict_authres_write(&ma->prefix, ma->conf->hostname, &v) == -1)
 		log_warn("event=authres_failed msg=\"header too long\"");
 	/* Every result on the log line: "dkim=pass,fail" for two. */
 	off = (size_t)snprintf(ma->summary, sizeof(ma->summary),

@@ -211,7 +211,8 @@ def test_check_spf_one_query(tmp_path):
     (["check", "spf", "--batch", "--timeout", "0"], 64),
     (["check", "spf", "--batch", "--ip", "192.0.2.1"], 64),
     (["check", "nothing"], 64),
-    (["check", "message"], 69),
+    (["check", "message", "--ip", "bogus"], 64),
+    (["check", "message", "--timeout"], 64),
 ])
 def test_check_exit_codes(tmp_path, args, want):
     conf = write_conf(tmp_path, free_port_udp())

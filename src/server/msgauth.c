@@ -366,6 +366,11 @@ msgauth_field(struct msgauth *ma, const char *f, size_t n)
 	    authres_claims_id(v, vn, ma->conf->hostname))
 		return false;
 	if (field_is(f, n, "From")) {
+		/* The value without the field's final CRLF (dmarc.h). */
+		if (vn >= 2 && v[vn - 2] == '\r' && v[vn - 1] == '\n')
+			vn -= 2;
+		else if (vn >= 1 && v[vn - 1] == '\n')
+			vn--;
 		if (ma->nfrom < FROM_FIELDS_MAX) {
 			ma->from[ma->nfrom].p = xstrndup(v, vn);
 			ma->from[ma->nfrom++].n = vn;

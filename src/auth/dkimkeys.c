@@ -379,10 +379,14 @@ void
 dkimkeys_default_selector(time_t now, enum dkim_alg alg, char out[16])
 {
 	struct tm tm;
+	unsigned year, month;
 
 	gmtime_r(&now, &tm);
-	(void)snprintf(out, 16, "t%04d%02d%c", (tm.tm_year + 1900) % 10000,
-	    tm.tm_mon + 1, alg == DKIM_ED25519_SHA256 ? 'e' : 'r');
+	/* Bounded so that the compiler sees the 8 characters fit. */
+	year = (unsigned)(tm.tm_year + 1900) % 10000u;
+	month = (unsigned)(tm.tm_mon + 1) % 100u;
+	(void)snprintf(out, 16, "t%04u%02u%c", year, month,
+	    alg == DKIM_ED25519_SHA256 ? 'e' : 'r');
 }
 
 int

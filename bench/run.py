@@ -49,6 +49,13 @@ SENDER = "sender@client.bench.test"
 SIGN_SENDER = "sender@" + DOMAIN
 DKIM_SELECTOR = "bench"
 DKIM_BITS = 2048
+# Workload 8 also signs with an Ed25519 key (RFC 8463), for a second From
+# domain, to show what the key type costs; workload 7 is RSA on both sides.
+ED_DOMAIN = "ed25519.test"
+ED_SENDER = "sender@" + ED_DOMAIN
+# Postfix + OpenDKIM on a busy 2-core machine did 60 msg/s: a run of
+# workload 7 gets 30 s plus 1 s per 20 messages.
+SIGN_MIN_RATE = 20.0
 KIB = 1024
 SYNC_SYSCALLS = ("fsync", "fdatasync", "syncfs", "sync_file_range")
 
@@ -732,6 +739,14 @@ max_connections_per_ip = 20000
             raise BenchError("tern dkim keygen failed (%d): %s" % (
                 p.returncode, (p.stderr or p.stdout).strip()[-300:]))
         self.record = p.stdout.strip()
+        p = run([self.bin, "-c", self.conf, "dkim", "keygen", ED_DOMAIN,
+                 "--selector", DKIM_SELECTOR, "--algorithm", "ed25519"],
+                check=False, timeout=120)
+        if p.returncode != 0:
+            raise BenchError("tern dkim keygen %s failed (%d): %s" % (
+                ED_DOMAIN, p.returncode,
+                (p.stderr or p.stdout).strip()[-300:]))
+        self.ed_record = p.stdout.strip()
 
 
 class OpenDkim:
@@ -812,6 +827,11 @@ class SigningView:
     def cpu_roots(self):
         return [r for r in [self.srv.root_pid()] +
                 [e.root_pid() for e in self.extra] if r]
+
+    def cpu_parts(self):
+        """CPU seconds so far of each helper (OpenDKIM), by name."""
+        return {type(e).__name__.lower(): cpu_seconds(e.root_pid())
+                for e in self.extra if e.root_pid()}
 
     def pids(self):
         return self.srv.pids() + [p for e in self.extra
@@ -1122,9 +1142,10 @@ def raise_nofile(n):
 # ---------------------------------------------------------------------------
 # Workloads. Each returns a dict of figure -> value for one run, or raises.
 
-def run_deadline(messages, size):
+def run_deadline(messages, size, rate=None):
     # At least 20 msg/s (100 KiB) or 50 msg/s, plus start-up slack.
-    rate = 20.0 if size > 16 * KIB else 50.0
+    if rate is None:
+        rate = 20.0 if size > 16 * KIB else 50.0
     return time.monotonic() + 30 + messages / rate
 
 
@@ -1149,7 +1170,7 @@ def server_cpu(srv):
 
 
 def local_delivery(srv, sessions, messages, size, sync_counter=None,
-                   sender=SENDER, check=None):
+                   sender=SENDER, check=None, min_rate=None):
     """msgs/s from the first connect until the last file is in new/.
 
     check(newdirs), if given, looks at the delivered files before they
@@ -1164,8 +1185,9 @@ def local_delivery(srv, sessions, messages, size, sync_counter=None,
         counter = SyncCounter(srv.pids(),
                               os.path.join(WORK, srv.name + ".perf"))
     cpu0 = server_cpu(srv)
+    parts0 = srv.cpu_parts() if hasattr(srv, "cpu_parts") else {}
     client0, busy0 = children_cpu_seconds(), machine_busy_seconds()
-    deadline = run_deadline(messages, size)
+    deadline = run_deadline(messages, size, min_rate)
     t0 = time.monotonic()
     try:
         run_source(srv.port, sessions, messages, size,
@@ -1175,6 +1197,7 @@ def local_delivery(srv, sessions, messages, size, sync_counter=None,
     finally:
         syncs = counter.stop() if counter else None
     cpu1 = server_cpu(srv)
+    parts1 = srv.cpu_parts() if hasattr(srv, "cpu_parts") else {}
     client1, busy1 = children_cpu_seconds(), machine_busy_seconds()
     out = {"msgs_per_s": messages / (t1 - t0),
            "seconds": t1 - t0,
@@ -1183,6 +1206,10 @@ def local_delivery(srv, sessions, messages, size, sync_counter=None,
            # cores they bound what any server can reach (README).
            "client_cpu_s_per_1000": (client1 - client0) * 1000.0 / messages,
            "machine_cpu_s_per_1000": (busy1 - busy0) * 1000.0 / messages}
+    for name in parts1:
+        if name in parts0:  # the helper's share of cpu_s_per_1000
+            out[name + "_cpu_s_per_1000"] = \
+                (parts1[name] - parts0[name]) * 1000.0 / messages
     if syncs is not None:
         out["syncs"] = syncs
         out["fsync_per_msg"] = sum(syncs.values()) / messages
@@ -1295,14 +1322,14 @@ def txt_record_value(text):
     return "".join(re.findall(r'"([^"]*)"', text))
 
 
-def dkim_verifier(record):
+def dkim_verifier(record, domain=DOMAIN):
     """A function that verifies one message with dkimpy against record
     (our DNS answer), or None when python3-dkim is not installed."""
     try:
         import dkim  # python3-dkim (dkimpy), Debian; optional
     except ImportError:
         return None
-    name = "%s._domainkey.%s." % (DKIM_SELECTOR, DOMAIN)
+    name = "%s._domainkey.%s." % (DKIM_SELECTOR, domain)
 
     def dnsfunc(qname, timeout=5):
         q = qname.decode() if isinstance(qname, bytes) else qname
@@ -1314,11 +1341,12 @@ def dkim_verifier(record):
     return verify
 
 
-def dkim_check(signed, verify=None, per_dir=2):
+def dkim_check(signed, verify=None, per_dir=2, domain=DOMAIN,
+               alg="rsa-sha256"):
     """check() for local_delivery: up to per_dir files in each new/ must
-    carry an rsa-sha256 signature by DOMAIN with DKIM_SELECTOR (signed)
-    or none at all; with verify, the first file must verify. Returns
-    the number of files looked at."""
+    carry an `alg` signature by domain with DKIM_SELECTOR (signed) or
+    none at all; with verify, the first file must verify. Returns the
+    number of files looked at."""
     def check(newdirs):
         looked = 0
         verified = False
@@ -1332,12 +1360,12 @@ def dkim_check(signed, verify=None, per_dir=2):
                         raise BenchError("%s: a DKIM-Signature in a run "
                                          "without signing" % path)
                     continue
-                ok = [t for t in sigs if t.get("d", "").lower() == DOMAIN
+                ok = [t for t in sigs if t.get("d", "").lower() == domain
                       and t.get("s") == DKIM_SELECTOR
-                      and t.get("a") == "rsa-sha256"]
+                      and t.get("a") == alg]
                 if not ok:
-                    raise BenchError("%s: no rsa-sha256 DKIM-Signature by "
-                                     "%s (found %r)" % (path, DOMAIN, sigs))
+                    raise BenchError("%s: no %s DKIM-Signature by %s "
+                                     "(found %r)" % (path, alg, domain, sigs))
                 if verify is not None and not verified:
                     with open(path, "rb") as f:
                         if not verify(f.read()):
@@ -1350,7 +1378,7 @@ def dkim_check(signed, verify=None, per_dir=2):
     return check
 
 
-def probe_signing(view, sender, signed, verify):
+def probe_signing(view, sender, signed, verify, **kw):
     """Ten messages through the signing listener; signed (or not) as
     asked, the first one verified by dkimpy when it is installed."""
     newdirs = [view.maildir_new(u) for u in USERS]
@@ -1360,7 +1388,7 @@ def probe_signing(view, sender, signed, verify):
                lambda u: "%s@%s" % (u, DOMAIN), deadline, sender)
     wait_count(lambda: count_files(newdirs), 10, deadline,
                "%s signing probe deliveries" % view.name)
-    dkim_check(signed, verify)(newdirs)
+    dkim_check(signed, verify, **kw)(newdirs)
     empty_dirs(view.maildirs())
 
 
@@ -1404,14 +1432,26 @@ def figure_list(args):
                  True))
     figs.append(("w7_cpu", "7 CPU per 1000 msgs, server+signer", "s",
                  False))
-    figs.append(("w8_on", "8 tern signing on 4 KiB S=%d" % rs, "msg/s", True))
-    figs.append(("w8_off", "8 tern signing off (no key)", "msg/s", True))
-    figs.append(("w8_cost", "8 tern throughput lost to signing", "%", False))
+    figs.append(("w8_off", "8 tern signing off (no key) 4 KiB S=%d" % rs,
+                 "msg/s", True))
+    figs.append(("w8_on", "8 tern signing rsa-2048", "msg/s", True))
+    figs.append(("w8_cost", "8 tern throughput lost to rsa-2048", "%",
+                 False))
+    figs.append(("w8_ed", "8 tern signing ed25519", "msg/s", True))
+    figs.append(("w8_ed_cost", "8 tern throughput lost to ed25519", "%",
+                 False))
+    figs.append(("w8_off_cpu", "8 tern CPU per 1000 msgs, signing off", "s",
+                 False))
+    figs.append(("w8_on_cpu", "8 tern CPU per 1000 msgs, rsa-2048", "s",
+                 False))
+    figs.append(("w8_ed_cpu", "8 tern CPU per 1000 msgs, ed25519", "s",
+                 False))
     return figs
 
 
 # Figures measured on tern alone (signing on against off): no Postfix cell.
-TERN_ONLY = ("w8_on", "w8_off", "w8_cost")
+TERN_ONLY = ("w8_off", "w8_on", "w8_cost", "w8_ed", "w8_ed_cost",
+             "w8_off_cpu", "w8_on_cpu", "w8_ed_cpu")
 
 
 class Results:
@@ -1834,10 +1874,14 @@ def start_signing(args, res, servers, extras, sink_port):
             probe_signing(view, SIGN_SENDER, True, view.verify)
             if 8 in args.workloads:
                 probe_signing(view, SENDER, False, None)
+                view.ed_verify = dkim_verifier(
+                    txt_record_value(tn.ed_record), ED_DOMAIN)
+                probe_signing(view, ED_SENDER, True, view.ed_verify,
+                              domain=ED_DOMAIN, alg="ed25519-sha256")
             tn_view = view
         except (BenchError, OSError, subprocess.TimeoutExpired) as e:
             log("tern (signing): not available (%s)" % e)
-            for k in ("w7", "w7_cpu", "w8_on", "w8_off", "w8_cost"):
+            for k in ("w7", "w7_cpu") + TERN_ONLY:
                 res.fail("tern", k, "tern signing: %s" % e)
     return pf_view, tn_view
 
@@ -1849,15 +1893,18 @@ def bench_signing(args, res, pf_view, tn_view):
     w7, w8 = 7 in args.workloads, 8 in args.workloads
     rs = args.relay_sessions
 
-    def measure(view, key, sender, signed, i):
+    def measure(view, key, i, sender, signed, domain=DOMAIN,
+                alg="rsa-sha256"):
         if view is None or (view.name, key) in res.errors:
             return None
+        verify = view.ed_verify if domain == ED_DOMAIN else view.verify
         try:
             if view.root_pid() is None:
                 raise BenchError("%s is not running" % view.name)
             r = local_delivery(view, rs, args.messages, 4 * KIB,
-                               sender=sender,
-                               check=dkim_check(signed, view.verify))
+                               sender=sender, min_rate=SIGN_MIN_RATE,
+                               check=dkim_check(signed, verify,
+                                                domain=domain, alg=alg))
         except BenchError as e:
             log("%-8s %-12s run %d failed: %s" % (view.name, key, i + 1, e))
             res.fail(view.name, key, str(e))
@@ -1869,35 +1916,44 @@ def bench_signing(args, res, pf_view, tn_view):
 
     for i in range(args.runs):
         if w7:
-            r = measure(pf_view, "w7", SIGN_SENDER, True, i)
+            r = measure(pf_view, "w7", i, SIGN_SENDER, True)
             if r:
                 res.add("postfix", "w7", r["msgs_per_s"], r)
                 res.add("postfix", "w7_cpu", r["cpu_s_per_1000"], r)
-        order = [True, False] if i % 2 == 0 else [False, True]
-        if not w8:
-            order = [True]
+        # tern: RSA signed, unsigned, Ed25519 signed; the order rotates
+        # between runs so that no mode always follows Postfix.
+        modes = ["rsa", "off", "ed"] if w8 else ["rsa"]
+        k = i % len(modes)
         got = {}
-        for signed in order:
-            key = ("w7" if w7 else "w8_on") if signed else "w8_off"
-            r = measure(tn_view, key, SIGN_SENDER if signed else SENDER,
-                        signed, i)
+        for mode in modes[k:] + modes[:k]:
+            r = measure(tn_view, TERN_MODES[mode][0] if mode != "rsa" or
+                        not w7 else "w7", i, *TERN_MODES[mode][1:])
             if r is None:
                 continue
-            got[signed] = r["msgs_per_s"]
-            if not signed:
-                res.add("tern", "w8_off", r["msgs_per_s"], r)
-                continue
-            if w7:
+            got[mode] = r["msgs_per_s"]
+            if mode == "rsa" and w7:
                 res.add("tern", "w7", r["msgs_per_s"], r)
                 res.add("tern", "w7_cpu", r["cpu_s_per_1000"], r)
             if w8:
-                res.add("tern", "w8_on", r["msgs_per_s"], r)
-        if w8 and True in got and False in got:
-            # Paired per run: both measured back to back.
-            cost = (got[False] - got[True]) * 100.0 / got[False]
-            res.add("tern", "w8_cost", cost, {"on": got[True],
-                                              "off": got[False]})
-            log("tern     w8_cost      run %d: %.1f%%" % (i + 1, cost))
+                res.add("tern", TERN_MODES[mode][0], r["msgs_per_s"], r)
+                res.add("tern", TERN_MODES[mode][0] + "_cpu",
+                        r["cpu_s_per_1000"], r)
+        for mode, key in (("rsa", "w8_cost"), ("ed", "w8_ed_cost")):
+            if w8 and mode in got and "off" in got:
+                # Paired per run: measured back to back.
+                cost = (got["off"] - got[mode]) * 100.0 / got["off"]
+                res.add("tern", key, cost, {"on": got[mode],
+                                            "off": got["off"]})
+                log("tern     %-12s run %d: %.1f%%" % (key, i + 1, cost))
+
+
+# tern's modes in workload 8: figure key, MAIL FROM (and header From),
+# dkim_check arguments.
+TERN_MODES = {
+    "rsa": ("w8_on", SIGN_SENDER, True, DOMAIN, "rsa-sha256"),
+    "off": ("w8_off", SENDER, False, DOMAIN, "rsa-sha256"),
+    "ed": ("w8_ed", ED_SENDER, True, ED_DOMAIN, "ed25519-sha256"),
+}
 
 
 def render(args, res, unavailable, info, cmdline, started, elapsed):
@@ -1956,6 +2012,19 @@ def render(args, res, unavailable, info, cmdline, started, elapsed):
                              raw["rss_mib"]))
         for raw in res.extra.get((srv, "w6_sync"), []):
             notes.append("%s syncs per run: %s" % (srv, raw.get("syncs")))
+    od = [r["opendkim_cpu_s_per_1000"]
+          for r in res.extra.get(("postfix", "w7_cpu"), [])
+          if "opendkim_cpu_s_per_1000" in r]
+    if od:
+        notes.append("postfix w7 CPU per 1000 msgs: OpenDKIM's share "
+                     "%s (median of %d runs); the rest is Postfix's" % (
+                         fmt_num(statistics.median(od)), len(od)))
+    if 7 in args.workloads or 8 in args.workloads:
+        notes.append("workloads 7-8: every run's delivered files were "
+                     "checked for the DKIM-Signature asked for (or its "
+                     "absence), and one per run verified by dkimpy" +
+                     ("" if dkim_verifier("") else
+                      " (python3-dkim missing: not verified)"))
     return "\n".join(text), notes
 
 

@@ -155,6 +155,16 @@ bool dkim_is_signed_field(const char *field, size_t n);
 int dkim_choose_names(const struct dkim_hstore *hs,
     char (*h)[DKIM_FIELD_NAME_MAX], size_t *nh);
 
+/*
+ * Append a signature field up to and with "b=", its value still empty:
+ * lead ("DKIM-Signature: v=1;"), a= c=relaxed/relaxed d= s=, extra (a
+ * tag such as "t=1700000000;", or NULL), h=, bh=, folded. The column
+ * after "b=", or -1 when out is full.
+ */
+int dkim_field_head(struct buf *out, const char *lead,
+    const struct dkim_sign_key *k, const char *extra, const uint8_t bh[32],
+    char (*h)[DKIM_FIELD_NAME_MAX], size_t nh);
+
 /* Folding: words go on the line while it stays under 78 columns. */
 struct dkim_fold {
 	struct buf *b;

@@ -384,9 +384,9 @@ dkim_fold_long(struct dkim_fold *f, const char *w, size_t n)
 	}
 }
 
-/* The field up to and with "b=", its value still empty. */
-static int
-field_head(struct buf *out, const struct skey *k, const uint8_t bh[32],
+int
+dkim_field_head(struct buf *out, const char *lead,
+    const struct dkim_sign_key *k, const char *extra, const uint8_t bh[32],
     char (*h)[DKIM_FIELD_NAME_MAX], size_t nh)
 {
 	struct dkim_fold f = { out, 0, 0 };
@@ -395,14 +395,15 @@ field_head(struct buf *out, const struct skey *k, const uint8_t bh[32],
 	size_t i, start = out->len;
 
 	buf_init(&tmp, 128);
-	f.err |= buf_printf(out, "DKIM-Signature: v=1; a=%s;",
-	    dkim_alg_name(k->alg));
+	f.err |= buf_printf(out, "%s a=%s;", lead, dkim_alg_name(k->alg));
 	f.col = out->len - start;
 	dkim_fold_word(&f, "c=relaxed/relaxed;", 18, true);
-	dkim_fold_word(&f, w, (size_t)snprintf(w, sizeof(w), "d=%s;", k->domain),
-	    true);
-	dkim_fold_word(&f, w, (size_t)snprintf(w, sizeof(w), "s=%s;", k->selector),
-	    true);
+	dkim_fold_word(&f, w,
+	    (size_t)snprintf(w, sizeof(w), "d=%s;", k->domain), true);
+	dkim_fold_word(&f, w,
+	    (size_t)snprintf(w, sizeof(w), "s=%s;", k->selector), true);
+	if (extra != NULL)
+		dkim_fold_word(&f, extra, strlen(extra), true);
 	for (i = 0; i < nh; i++)
 		dkim_fold_word(&f, w,
 		    (size_t)snprintf(w, sizeof(w), "%s%s%s", i == 0 ? "h=" : "",
@@ -450,6 +451,7 @@ sign_one(struct dkim_signer *s, const struct skey *k, const uint8_t bh[32],
     char (*h)[DKIM_FIELD_NAME_MAX], size_t nh, struct buf *out)
 {
 	size_t start = out->len;
+	struct dkim_sign_key pk = { k->domain, k->selector, k->pkey, k->alg };
 	struct buf tmp;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int col, rc = -1;
@@ -459,7 +461,8 @@ sign_one(struct dkim_signer *s, const struct skey *k, const uint8_t bh[32],
 	    dkim_hash_fields(md, &s->hdr,
 	        (const char(*)[DKIM_FIELD_NAME_MAX])h, nh, DKIM_RELAXED,
 	        &tmp) == 0 &&
-	    (col = field_head(out, k, bh, h, nh)) >= 0)
+	    (col = dkim_field_head(out, "DKIM-Signature: v=1;", &pk, NULL, bh,
+	         h, nh)) >= 0)
 		rc = dkim_sign_field(md, out, start, (size_t)col, k->pkey,
 		    k->alg);
 	EVP_MD_CTX_free(md);

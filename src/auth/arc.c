@@ -154,8 +154,7 @@ arc_verifier_header(struct arc_verifier *v, const char *field, size_t n)
 }
 
 static void
-set_error(struct arc_verifier *v, const char *fmt, const char *a,
-    unsigned i)
+set_error(struct arc_verifier *v, const char *fmt, const char *a, unsigned i)
 {
 	if (v->error[0] == '\0')
 		(void)snprintf(v->error, sizeof(v->error), fmt, a, i);
@@ -166,24 +165,25 @@ static void
 add_field(struct arc_verifier *v, size_t fi, enum kind k)
 {
 	struct dkim_sig sig;
-	const char *f, *why = NULL;
+	const char *f, *val, *why = NULL;
 	unsigned inst;
 	size_t len;
 
 	f = dkim_hstore_field(&v->hdr, fi, &len);
+	val = memchr(f, ':', len); /* there: kind_of() matched a name */
 	if (k == K_AAR)
 		inst = field_instance(f, len, k);
-	else if (dkim_sig_parse_kind(k == K_AMS ? DKIM_KIND_AMS : DKIM_KIND_AS,
-	             memchr(f, ':', len) + 1,
-	             len - (size_t)((const char *)memchr(f, ':', len) + 1 - f),
-	             &sig, &why) == 0)
+	else if (val != NULL &&
+	         dkim_sig_parse_kind(k == K_AMS ? DKIM_KIND_AMS : DKIM_KIND_AS,
+	             val + 1, len - (size_t)(val + 1 - f), &sig, &why) == 0)
 		inst = sig.instance;
 	else
 		inst = 0;
 	if (inst == 0) {
 		if (v->error[0] == '\0')
 			(void)snprintf(v->error, sizeof(v->error), "%s: %s",
-			    kind_label[k], why != NULL ? why : "bad instance i=");
+			    kind_label[k],
+			    why != NULL ? why : "bad instance i=");
 		return;
 	}
 	if (inst > v->n)
@@ -225,11 +225,9 @@ arc_verifier_eoh(struct arc_verifier *v)
 		f = dkim_hstore_field(&v->hdr, i, &len);
 		if ((k = kind_of(f, len)) < 0)
 			continue;
-		if (v->sets == NULL &&
-		    (v->sets = calloc(ARC_SETS_MAX + 1, sizeof(*v->sets))) ==
-		        NULL) {
-			(void)snprintf(v->error, sizeof(v->error),
-			    "no memory");
+		if (v->sets == NULL && (v->sets = calloc(ARC_SETS_MAX + 1,
+		                            sizeof(*v->sets))) == NULL) {
+			(void)snprintf(v->error, sizeof(v->error), "no memory");
 			v->temp = v->any = true;
 			return;
 		}
@@ -264,8 +262,8 @@ arc_verifier_body(struct arc_verifier *v, const uint8_t *p, size_t n)
 
 /* Whether sig's b= verifies over digest d with its key (BLOCKS). */
 static bool
-sig_ok(struct arc_verifier *v, const struct dkim_sig *sig,
-    const uint8_t d[32], const struct authdns *dns, time_t now)
+sig_ok(struct arc_verifier *v, const struct dkim_sig *sig, const uint8_t d[32],
+    const struct authdns *dns, time_t now)
 {
 	struct dkim_result r = { 0 };
 	struct dkim_key key;
@@ -327,8 +325,7 @@ done:
 }
 
 static bool
-as_ok(struct arc_verifier *v, unsigned i, const struct authdns *dns,
-    time_t now)
+as_ok(struct arc_verifier *v, unsigned i, const struct authdns *dns, time_t now)
 {
 	uint8_t d[32];
 
@@ -370,6 +367,8 @@ validate(struct arc_verifier *v, const struct authdns *dns, time_t now,
 	uint8_t bh[32];
 	unsigned i;
 
+	if (v->sets == NULL) /* not reached: an ARC field made them */
+		return fail(out, "no ARC set", 0);
 	for (i = 1; i <= v->n; i++)
 		v->sets[i].body_ok =
 		    dkim_body_final(v->sets[i].body, bh, NULL) == 0 &&
@@ -571,8 +570,7 @@ ams_names(const struct dkim_hstore *hs, char (*h)[DKIM_FIELD_NAME_MAX],
 
 /* The new AMS (RFC 8617 4.1.2) into out. 0, or -1 with why. */
 static int
-make_ams(struct arc_sealer *s, unsigned inst, struct buf *out,
-    struct why *why)
+make_ams(struct arc_sealer *s, unsigned inst, struct buf *out, struct why *why)
 {
 	char h[DKIM_H_MAX][DKIM_FIELD_NAME_MAX], lead[48], t[32];
 	struct dkim_sign_key k = { s->domain, s->selector, s->pkey, s->alg };
@@ -672,8 +670,7 @@ make_as(struct arc_sealer *s, unsigned inst, enum arc_cv cv,
 	dkim_fold_word(&f, w,
 	    (size_t)snprintf(w, sizeof(w), "s=%s;", s->selector), true);
 	dkim_fold_word(&f, w,
-	    (size_t)snprintf(w, sizeof(w), "t=%lld;", (long long)s->now),
-	    true);
+	    (size_t)snprintf(w, sizeof(w), "t=%lld;", (long long)s->now), true);
 	dkim_fold_word(&f, "b=", 2, true);
 	if (f.err != 0 || md == NULL ||
 	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)

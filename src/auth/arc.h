@@ -90,8 +90,8 @@ struct arc_sealer;
  * the strings are copied, pkey up-ref'd). now: the t= of the new set.
  * NULL with why when the key's type does not match alg, or no memory.
  */
-struct arc_sealer *arc_sealer_new(const struct dkim_sign_key *key,
-    time_t now, struct why *);
+struct arc_sealer *arc_sealer_new(const struct dkim_sign_key *key, time_t now,
+    struct why *);
 /* Each header field in order, as received (folded, CRLF). */
 void arc_sealer_header(struct arc_sealer *, const char *field, size_t n);
 /* The body, in chunks cut anywhere. */

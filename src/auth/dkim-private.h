@@ -116,8 +116,8 @@ int dkim_hash_fields(EVP_MD_CTX *md, const struct dkim_hstore *,
  * Feed md the signature field f itself with its b= value emptied and no
  * final CRLF (RFC 6376 3.7), then finish into d. 0 or -1.
  */
-int dkim_hash_self(EVP_MD_CTX *md, const char *f, size_t len,
-    enum dkim_canon, uint8_t d[32]);
+int dkim_hash_self(EVP_MD_CTX *md, const char *f, size_t len, enum dkim_canon,
+    uint8_t d[32]);
 /* The header hash of the signature at field index `field`. 0 or -1. */
 int dkim_header_digest(const struct dkim_hstore *, size_t field,
     const struct dkim_sig *, uint8_t d[32]);
@@ -126,8 +126,8 @@ int dkim_header_digest(const struct dkim_hstore *, size_t field,
  * md (which has the signed fields), sign, append b= folded from column
  * col and CRLF. 0 or -1.
  */
-int dkim_sign_field(EVP_MD_CTX *md, struct buf *out, size_t start,
-    size_t col, EVP_PKEY *, enum dkim_alg);
+int dkim_sign_field(EVP_MD_CTX *md, struct buf *out, size_t start, size_t col,
+    EVP_PKEY *, enum dkim_alg);
 int dkim_sign_digest(EVP_PKEY *, enum dkim_alg, const uint8_t d[32],
     uint8_t *sig, size_t *siglen);
 bool dkim_verify_digest(EVP_PKEY *, enum dkim_alg, const uint8_t d[32],

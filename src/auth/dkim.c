@@ -350,7 +350,6 @@ dkim_choose_names(const struct dkim_hstore *hs, char (*h)[DKIM_FIELD_NAME_MAX],
 	return 0;
 }
 
-
 void
 dkim_fold_word(struct dkim_fold *f, const char *w, size_t n, bool space)
 {
@@ -458,9 +457,8 @@ sign_one(struct dkim_signer *s, const struct skey *k, const uint8_t bh[32],
 
 	buf_init(&tmp, DKIM_HDR_BYTES_MAX);
 	if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-	    dkim_hash_fields(md, &s->hdr,
-	        (const char(*)[DKIM_FIELD_NAME_MAX])h, nh, DKIM_RELAXED,
-	        &tmp) == 0 &&
+	    dkim_hash_fields(md, &s->hdr, (const char(*)[DKIM_FIELD_NAME_MAX])h,
+	        nh, DKIM_RELAXED, &tmp) == 0 &&
 	    (col = dkim_field_head(out, "DKIM-Signature: v=1;", &pk, NULL, bh,
 	         h, nh)) >= 0)
 		rc = dkim_sign_field(md, out, start, (size_t)col, k->pkey,
@@ -678,11 +676,13 @@ key_allows(const struct dkim_key *key, const struct dkim_sig *sig,
 	if (key->revoked)
 		dkim_set_reason(r, DKIM_PERMERROR, "key revoked");
 	else if (key->alg != sig->alg)
-		dkim_set_reason(r, DKIM_PERMERROR, "key type does not match a=");
+		dkim_set_reason(r, DKIM_PERMERROR,
+		    "key type does not match a=");
 	else if (!key->sha256_ok)
 		dkim_set_reason(r, DKIM_PERMERROR, "key h= excludes sha256");
 	else if (key->strict && strcasecmp(at + 1, sig->domain) != 0)
-		dkim_set_reason(r, DKIM_PERMERROR, "i= is a subdomain (key t=s)");
+		dkim_set_reason(r, DKIM_PERMERROR,
+		    "i= is a subdomain (key t=s)");
 	else
 		return 0;
 	return -1;
@@ -693,15 +693,15 @@ dkim_key_get(const struct dkim_sig *sig, const struct authdns *dns,
     struct dkim_key *key, EVP_PKEY **pkey, struct dkim_result *r)
 {
 	*pkey = NULL;
-	if (fetch_key(sig, dns, key, r) == -1 || key_allows(key, sig, r) == -1 ||
-	    make_pkey(key, pkey, r) == -1)
+	if (fetch_key(sig, dns, key, r) == -1 ||
+	    key_allows(key, sig, r) == -1 || make_pkey(key, pkey, r) == -1)
 		return -1;
 	return 0;
 }
 
 int
-dkim_hash_self(EVP_MD_CTX *md, const char *f, size_t len,
-    enum dkim_canon canon, uint8_t d[32])
+dkim_hash_self(EVP_MD_CTX *md, const char *f, size_t len, enum dkim_canon canon,
+    uint8_t d[32])
 {
 	struct dkim_tag t;
 	const char *why, *val = memchr(f, ':', len);
@@ -749,9 +749,8 @@ dkim_header_digest(const struct dkim_hstore *hs, size_t field,
 	buf_init(&tmp, DKIM_HDR_BYTES_MAX);
 	f = dkim_hstore_field(hs, field, &len);
 	if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-	    dkim_hash_fields(md, hs,
-	        (const char(*)[DKIM_FIELD_NAME_MAX])sig->h, sig->nh,
-	        sig->hcanon, &tmp) == 0)
+	    dkim_hash_fields(md, hs, (const char(*)[DKIM_FIELD_NAME_MAX])sig->h,
+	        sig->nh, sig->hcanon, &tmp) == 0)
 		rc = dkim_hash_self(md, f, len, sig->hcanon, d);
 	EVP_MD_CTX_free(md);
 	buf_reset(&tmp);
@@ -766,7 +765,8 @@ dkim_check_time(const struct dkim_sig *sig, time_t now, struct dkim_result *r)
 	if (sig->has_x && sig->x + DKIM_CLOCK_SKEW < t)
 		dkim_set_reason(r, DKIM_PERMERROR, "signature expired (x=)");
 	else if (sig->has_t && sig->t > t + DKIM_CLOCK_SKEW)
-		dkim_set_reason(r, DKIM_PERMERROR, "signature in the future (t=)");
+		dkim_set_reason(r, DKIM_PERMERROR,
+		    "signature in the future (t=)");
 }
 
 static void

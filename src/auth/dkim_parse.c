@@ -489,8 +489,10 @@ identity_ok(const struct dkim_sig *s)
 
 /* The tags each kind requires (RFC 6376 3.5, RFC 8617 4.1.2, 4.1.3). */
 static const unsigned required[] = {
-	[DKIM_KIND_SIG] = TAG_V | TAG_A | TAG_B | TAG_BH | TAG_D | TAG_H | TAG_S,
-	[DKIM_KIND_AMS] = TAG_I | TAG_A | TAG_B | TAG_BH | TAG_D | TAG_H | TAG_S,
+	[DKIM_KIND_SIG] =
+	    TAG_V | TAG_A | TAG_B | TAG_BH | TAG_D | TAG_H | TAG_S,
+	[DKIM_KIND_AMS] =
+	    TAG_I | TAG_A | TAG_B | TAG_BH | TAG_D | TAG_H | TAG_S,
 	[DKIM_KIND_AS] = TAG_I | TAG_A | TAG_B | TAG_CV | TAG_D | TAG_S,
 };
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * cli/dkim_cmd.c - `tern dkim keygen|list|sign|verify|arc-verify|arc-seal`:
- * the operator's side of auth/dkimkeys.h, auth/dkim.h and auth/arc.h. main.c has already become the
- * service user, so every file made here is the server's.
+ * the operator's side of auth/dkimkeys.h, auth/dkim.h and auth/arc.h. main.c
+ * has already become the service user, so every file made here is the server's.
  * Trust: the operator's argv; stdin (sign, verify) is a message that may
  * come from anyone and is bounded by CLI_DKIM_MSG_MAX.
  */
@@ -403,8 +403,7 @@ arc_field(void *v, const char *f, size_t n)
 
 /* Verify m's ARC chain into *r. 0, or -1 when out of memory. */
 static int
-arc_check(const struct buf *m, const struct authdns *adns,
-    struct arc_result *r)
+arc_check(const struct buf *m, const struct authdns *adns, struct arc_result *r)
 {
 	struct arc_verifier *v = arc_verifier_new();
 	size_t body;
@@ -472,8 +471,7 @@ seal_message(const struct dkim_sign_key *key, const struct arc_result *chain,
 	body = split_header(m, seal_field, s);
 	arc_sealer_body(s, m->data + body, m->len - body);
 	buf_init(&out, 1024 * 1024);
-	if (arc_sealer_finish(s, chain, authserv_id, authres, &out, &why) ==
-	    -1)
+	if (arc_sealer_finish(s, chain, authserv_id, authres, &out, &why) == -1)
 		dkim_err("arc-seal", "%s", why.text);
 	else if (fwrite(out.data, 1, out.len, stdout) == out.len &&
 	         (m->len == 0 || fwrite(m->data, 1, m->len, stdout) == m->len))
@@ -485,8 +483,7 @@ seal_message(const struct dkim_sign_key *key, const struct arc_result *chain,
 
 /* The authserv-id: the value's first token, else the host name. */
 static void
-authserv_id_of(const struct conf *conf, const char *value, char *id,
-    size_t max)
+authserv_id_of(const struct conf *conf, const char *value, char *id, size_t max)
 {
 	size_t i = 0;
 
@@ -541,7 +538,8 @@ cmd_arc_seal(const struct conf *conf, int argc, char **argv)
 	authserv_id_of(conf, authres, id, sizeof(id));
 	buf_init(&m, CLI_DKIM_MSG_MAX);
 	if ((dns = open_dns(conf, "arc-seal", &adns)) != NULL) {
-		if (read_message(&m) == -1 || arc_check(&m, &adns, &chain) == -1)
+		if (read_message(&m) == -1 ||
+		    arc_check(&m, &adns, &chain) == -1)
 			dkim_err("arc-seal", "cannot read the message");
 		else
 			rc = seal_message(&ks.key[0], &chain, id, authres, &m);

@@ -75,7 +75,8 @@ static void
 check_result(const struct arc_result *r)
 {
 	if (r->cv > ARC_FAIL || r->sets > ARC_SETS_MAX ||
-	    r->oldest_pass > r->sets || (r->cv == ARC_PASS) != (r->oldest_pass > 0))
+	    r->oldest_pass > r->sets ||
+	    (r->cv == ARC_PASS) != (r->oldest_pass > 0))
 		abort();
 	check_str(r->domain, sizeof(r->domain));
 	check_str(r->selector, sizeof(r->selector));

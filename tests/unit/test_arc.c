@@ -153,13 +153,15 @@ test_parse(void **state)
 		    0 },
 		{ DKIM_KIND_AS, AS_OK "; h=from", 0 },
 		{ DKIM_KIND_AS, AS_OK "; i=2", 0 },
-		{ DKIM_KIND_AS, "i=1; a=rsa-sha1; cv=none; d=a.b; s=s; b=AA", 0 },
-		{ DKIM_KIND_AS, "i=1; a=rsa-sha256; cv=none; d=a.b; s=s; b=A\x01",
+		{ DKIM_KIND_AS, "i=1; a=rsa-sha1; cv=none; d=a.b; s=s; b=AA",
 		    0 },
+		{ DKIM_KIND_AS,
+		    "i=1; a=rsa-sha256; cv=none; d=a.b; s=s; b=A\x01", 0 },
 		{ DKIM_KIND_AS, "i=1 a=rsa-sha256", 0 },
 		{ DKIM_KIND_AMS, AMS_OK, 2 },
 		{ DKIM_KIND_AMS, AMS_OK "; v=1", 2 },
-		{ DKIM_KIND_AMS, "i=2; a=rsa-sha256; d=a.b; s=s; h=from; b=AA", 0 },
+		{ DKIM_KIND_AMS, "i=2; a=rsa-sha256; d=a.b; s=s; h=from; b=AA",
+		    0 },
 		{ DKIM_KIND_AMS,
 		    "i=2; a=rsa-sha256; d=a.b; s=s; h=from:arc-seal; "
 		    "bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AA",
@@ -188,8 +190,8 @@ test_parse(void **state)
 		else
 			assert_non_null(why);
 	}
-	assert_int_equal(dkim_sig_parse_kind(DKIM_KIND_AS, AS_OK,
-	                     strlen(AS_OK), &sig, &why),
+	assert_int_equal(dkim_sig_parse_kind(DKIM_KIND_AS, AS_OK, strlen(AS_OK),
+	                     &sig, &why),
 	    0);
 	assert_int_equal(sig.arc_cv, ARC_NONE);
 	assert_string_equal(sig.domain, "example.net");
@@ -208,11 +210,11 @@ build(char *out, size_t max, const char *fields)
 
 #define AAR(i) "ARC-Authentication-Results: i=" #i "; mx.x; spf=pass\r\n"
 #define AMS(i)                                                                 \
-	"ARC-Message-Signature: i=" #i "; a=rsa-sha256; d=example.net; "      \
-	"s=r1; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; "     \
+	"ARC-Message-Signature: i=" #i "; a=rsa-sha256; d=example.net; "       \
+	"s=r1; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; "      \
 	"b=AAAA\r\n"
 #define AS(i, cv)                                                              \
-	"ARC-Seal: i=" #i "; a=rsa-sha256; cv=" cv "; d=example.net; s=r1; "  \
+	"ARC-Seal: i=" #i "; a=rsa-sha256; cv=" cv "; d=example.net; s=r1; "   \
 	"b=AAAA\r\n"
 
 static void
@@ -231,18 +233,17 @@ test_structure(void **state)
 		    "ARC-Authentication-Results 1 missing", 1 },
 		{ "duplicate-as", AS(1, "none") AS(1, "none") AMS(1) AAR(1),
 		    "ARC-Seal 1 twice", 1 },
-		{ "duplicate-aar", AS(1, "none") AMS(1) AAR(1) AAR(1),
-		    "twice", 1 },
-		{ "too-many", AS(51, "pass") AMS(1) AAR(1),
-		    "bad ARC instance", 1 },
-		{ "aar-51", AAR(51) AS(1, "none") AMS(1) AAR(1),
-		    "bad instance", 1 },
+		{ "duplicate-aar", AS(1, "none") AMS(1) AAR(1) AAR(1), "twice",
+		    1 },
+		{ "too-many", AS(51, "pass") AMS(1) AAR(1), "bad ARC instance",
+		    1 },
+		{ "aar-51", AAR(51) AS(1, "none") AMS(1) AAR(1), "bad instance",
+		    1 },
 		{ "aar-no-i", "ARC-Authentication-Results: mx; i=1\r\n",
 		    "bad instance", 0 },
-		{ "seal-says-fail", AS(1, "fail") AMS(1) AAR(1),
-		    "cv=fail", 1 },
-		{ "first-cv-pass", AS(1, "pass") AMS(1) AAR(1), "wrong cv=",
-		    1 },
+		{ "seal-says-fail", AS(1, "fail") AMS(1) AAR(1), "cv=fail", 1 },
+		{ "first-cv-pass", AS(1, "pass") AMS(1) AAR(1),
+		    "wrong cv=", 1 },
 		{ "later-cv-none",
 		    AS(2, "none") AMS(2) AAR(2) AS(1, "none") AMS(1) AAR(1),
 		    "wrong cv=", 2 },
@@ -336,8 +337,7 @@ static void
 test_hops_mixed(void **state)
 {
 	(void)state;
-	hops(rsa_key, DKIM_RSA_SHA256, "r1", ed_key, DKIM_ED25519_SHA256,
-	    "e1");
+	hops(rsa_key, DKIM_RSA_SHA256, "r1", ed_key, DKIM_ED25519_SHA256, "e1");
 }
 
 /* The body changed before hop 2: hop 2 seals cv=fail, and stays fail. */
@@ -393,22 +393,22 @@ test_seal_refuses(void **state)
 	k.alg = DKIM_RSA_SHA256;
 	buf_init(&out, 1 << 16);
 	s = arc_sealer_new(&k, NOW, &why);
-	assert_int_equal(
-	    arc_sealer_finish(s, &chain, "mx.example.net", "x; none", &out, &why),
+	assert_int_equal(arc_sealer_finish(s, &chain, "mx.example.net",
+	                     "x; none", &out, &why),
 	    -1);
 	assert_int_equal(out.len, 0);
 	arc_sealer_free(s);
 	chain.sets = 0;
 	chain.cv = ARC_NONE;
 	s = arc_sealer_new(&k, NOW, &why);
-	assert_int_equal(arc_sealer_finish(s, &chain, "bad id;",
-	                     "spf=pass", &out, &why),
+	assert_int_equal(arc_sealer_finish(s, &chain, "bad id;", "spf=pass",
+	                     &out, &why),
 	    -1);
 	arc_sealer_free(s);
 	s = arc_sealer_new(&k, NOW, &why);
 	assert_int_equal(arc_sealer_finish(s, &chain, "mx.example.net",
-	                     "mx.example.net; spf=pass\r\nX-Injected: 1",
-	                     &out, &why),
+	                     "mx.example.net; spf=pass\r\nX-Injected: 1", &out,
+	                     &why),
 	    -1);
 	assert_int_equal(out.len, 0);
 	arc_sealer_free(s);

@@ -343,10 +343,10 @@ setup_keys(void **state)
 	    dkimkeys_txt_value(rsa_key, DKIM_RSA_SHA256, &rsa_txt) == -1 ||
 	    dkimkeys_txt_value(ed_key, DKIM_ED25519_SHA256, &ed_txt) == -1)
 		return -1;
-	testauth_table[0] =
-	    (struct testauth_rec){ "r1._domainkey.example.com", (char *)rsa_txt.data };
-	testauth_table[1] =
-	    (struct testauth_rec){ "e1._domainkey.example.com", (char *)ed_txt.data };
+	testauth_table[0] = (struct testauth_rec){ "r1._domainkey.example.com",
+		(char *)rsa_txt.data };
+	testauth_table[1] = (struct testauth_rec){ "e1._domainkey.example.com",
+		(char *)ed_txt.data };
 	return 0;
 }
 
@@ -558,17 +558,19 @@ test_rfc8463(void **state)
 	size_t n;
 
 	(void)state;
-	testauth_table[0] = (struct testauth_rec){ "brisbane._domainkey.football.example.com",
-		"v=DKIM1; k=ed25519; "
-		"p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=" };
-	testauth_table[1] = (struct testauth_rec){ "test._domainkey.football.example.com",
-		"v=DKIM1; k=rsa; "
-		"p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWR"
-		"iGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/"
-		"byYzCNb3W91y3FutAC"
-		"DfzwQ/BC/e/"
-		"8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3"
-		"Ip3G+2kryOTIKT+l/K4w3QIDAQAB" };
+	testauth_table[0] =
+	    (struct testauth_rec){ "brisbane._domainkey.football.example.com",
+		    "v=DKIM1; k=ed25519; "
+		    "p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=" };
+	testauth_table[1] =
+	    (struct testauth_rec){ "test._domainkey.football.example.com",
+		    "v=DKIM1; k=rsa; "
+		    "p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWR"
+		    "iGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/"
+		    "byYzCNb3W91y3FutAC"
+		    "DfzwQ/BC/e/"
+		    "8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3"
+		    "Ip3G+2kryOTIKT+l/K4w3QIDAQAB" };
 	n = verify(rfc8463, 1528637909, r, 4);
 	assert_int_equal(n, 2);
 	assert_string_equal(dkim_res_name(r[0].result), "pass");

@@ -13,21 +13,11 @@ import re
 import dkim
 import pytest
 
-from test_dkim_interop import MSG, TxtDns, dkimpy_keys, keygen
+# The fixtures too: one DNS server and one tern (dns_server = it) per test.
+from test_dkim_interop import (MSG, dkimpy_keys, dnsserver,  # noqa: F401
+                               keygen, tern)
 
 AR1 = b"Authentication-Results: hop1.test; spf=pass smtp.mailfrom=alice@example.test\r\n"
-
-
-@pytest.fixture
-def dnsserver():
-    srv = TxtDns()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture
-def tern(make_server, dnsserver):
-    return make_server(top={"dns_server": f"127.0.0.1:{dnsserver.port}"})
 
 
 def dkimpy_seal(msg, priv, alg, srv_id):

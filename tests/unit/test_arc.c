@@ -26,7 +26,7 @@
 #define NOW 1800000000
 
 static EVP_PKEY *rsa_key, *ed_key;
-static struct buf rsa_txt, ed_txt;
+static struct testauth_keys keys;
 
 static const char msg[] = "From: Alice <alice@example.com>\r\n"
                           "To: bob@example.org\r\n"
@@ -96,18 +96,14 @@ static int
 setup_keys(void **state)
 {
 	(void)state;
-	rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-	ed_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	buf_init(&rsa_txt, 4096);
-	buf_init(&ed_txt, 4096);
-	if (rsa_key == NULL || ed_key == NULL ||
-	    dkimkeys_txt_value(rsa_key, DKIM_RSA_SHA256, &rsa_txt) == -1 ||
-	    dkimkeys_txt_value(ed_key, DKIM_ED25519_SHA256, &ed_txt) == -1)
+	if (testauth_keys_new(&keys) == -1)
 		return -1;
+	rsa_key = keys.rsa;
+	ed_key = keys.ed;
 	testauth_table[0] = (struct testauth_rec){ "r1._domainkey.example.net",
-		(char *)rsa_txt.data };
+		(char *)keys.rsa_txt.data };
 	testauth_table[1] = (struct testauth_rec){ "e1._domainkey.example.net",
-		(char *)ed_txt.data };
+		(char *)keys.ed_txt.data };
 	return 0;
 }
 
@@ -115,10 +111,7 @@ static int
 teardown_keys(void **state)
 {
 	(void)state;
-	EVP_PKEY_free(rsa_key);
-	EVP_PKEY_free(ed_key);
-	buf_reset(&rsa_txt);
-	buf_reset(&ed_txt);
+	testauth_keys_free(&keys);
 	return 0;
 }
 

@@ -329,24 +329,20 @@ static const char msg[] = "From: Alice <alice@example.com>\r\n"
                           "\r\n";
 
 static EVP_PKEY *rsa_key, *ed_key;
-static struct buf rsa_txt, ed_txt;
+static struct testauth_keys keys;
 
 static int
 setup_keys(void **state)
 {
 	(void)state;
-	rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-	ed_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	buf_init(&rsa_txt, 4096);
-	buf_init(&ed_txt, 4096);
-	if (rsa_key == NULL || ed_key == NULL ||
-	    dkimkeys_txt_value(rsa_key, DKIM_RSA_SHA256, &rsa_txt) == -1 ||
-	    dkimkeys_txt_value(ed_key, DKIM_ED25519_SHA256, &ed_txt) == -1)
+	if (testauth_keys_new(&keys) == -1)
 		return -1;
+	rsa_key = keys.rsa;
+	ed_key = keys.ed;
 	testauth_table[0] = (struct testauth_rec){ "r1._domainkey.example.com",
-		(char *)rsa_txt.data };
+		(char *)keys.rsa_txt.data };
 	testauth_table[1] = (struct testauth_rec){ "e1._domainkey.example.com",
-		(char *)ed_txt.data };
+		(char *)keys.ed_txt.data };
 	return 0;
 }
 
@@ -354,10 +350,7 @@ static int
 teardown_keys(void **state)
 {
 	(void)state;
-	EVP_PKEY_free(rsa_key);
-	EVP_PKEY_free(ed_key);
-	buf_reset(&rsa_txt);
-	buf_reset(&ed_txt);
+	testauth_keys_free(&keys);
 	return 0;
 }
 
@@ -490,14 +483,14 @@ test_verify_refusals(void **state)
 	assert_int_equal(dkimkeys_txt_value(small, DKIM_RSA_SHA256, &small_txt),
 	    0);
 	testauth_table[0].txt = (char *)small_txt.data;
-	testauth_table[1].txt = (char *)rsa_txt.data;
+	testauth_table[1].txt = (char *)keys.rsa_txt.data;
 	n = verify(m, 1800000000, r, 8);
 	assert_int_equal(r[0].result, DKIM_PERMERROR);
 	assert_string_equal(r[0].reason, "key too small");
 	assert_int_equal(r[1].result, DKIM_PERMERROR);
 	assert_string_equal(r[1].reason, "key type does not match a=");
-	testauth_table[0].txt = (char *)rsa_txt.data;
-	testauth_table[1].txt = (char *)ed_txt.data;
+	testauth_table[0].txt = (char *)keys.rsa_txt.data;
+	testauth_table[1].txt = (char *)keys.ed_txt.data;
 	EVP_PKEY_free(small);
 	buf_reset(&small_txt);
 	/* Too many for room: *n stops there. */

@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "auth/authdns.h"
+#include "auth/dkimkeys.h"
 
 struct testauth_rec {
 	const char *name, *txt; /* txt NULL: DNS_TEMP */
@@ -67,6 +70,36 @@ testauth_each_field(const char *msg, void (*fn)(void *, const char *, size_t),
 		p = e;
 	}
 	return *p == '\0' ? p : p + 2;
+}
+
+/* An RSA 2048 and an ed25519 key, with their TXT record values. */
+struct testauth_keys {
+	EVP_PKEY *rsa, *ed;
+	struct buf rsa_txt, ed_txt;
+};
+
+/* Make k; 0 or -1. testauth_keys_free() it in both cases. */
+static inline int
+testauth_keys_new(struct testauth_keys *k)
+{
+	k->rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	k->ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	buf_init(&k->rsa_txt, 4096);
+	buf_init(&k->ed_txt, 4096);
+	if (k->rsa == NULL || k->ed == NULL ||
+	    dkimkeys_txt_value(k->rsa, DKIM_RSA_SHA256, &k->rsa_txt) == -1 ||
+	    dkimkeys_txt_value(k->ed, DKIM_ED25519_SHA256, &k->ed_txt) == -1)
+		return -1;
+	return 0;
+}
+
+static inline void
+testauth_keys_free(struct testauth_keys *k)
+{
+	EVP_PKEY_free(k->rsa);
+	EVP_PKEY_free(k->ed);
+	buf_reset(&k->rsa_txt);
+	buf_reset(&k->ed_txt);
 }
 
 #endif

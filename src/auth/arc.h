@@ -9,8 +9,10 @@
  * streaming body hash, RSA and Ed25519 through OpenSSL EVP, the key
  * records) are dkim.c's own.
  *
- * arc_verifier_finish() BLOCKS on DNS (authdns.h) for at most
- * ARC_SETS_MAX + 1 key lookups: a worker thread, never an event loop.
+ * arc_verifier_finish() BLOCKS on DNS (authdns.h): one key lookup per
+ * signature checked, at most 3 * ARC_SETS_MAX (no cache yet; the newest
+ * AMS, every AS, then older AMSes for oldest_pass): a worker thread,
+ * never an event loop.
  * The sealer is CPU only (no I/O). Objects are not shared between
  * threads; different objects may be used by different threads at once.
  * Trust: header fields, bodies, ARC fields and key records are hostile.

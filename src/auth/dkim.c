@@ -22,36 +22,24 @@
 
 /* ---- the kept header ---- */
 
-struct hfield {
-	size_t off, len;
-};
-
-/* Header fields as received, up to DKIM_HDR_BYTES_MAX/FIELDS_MAX. */
-struct hstore {
-	struct buf text;
-	struct hfield *f;
-	size_t n;
-	bool overflow;
-};
-
-static void
-hstore_init(struct hstore *h)
+void
+dkim_hstore_init(struct dkim_hstore *h)
 {
 	memset(h, 0, sizeof(*h));
 	buf_init(&h->text, DKIM_HDR_BYTES_MAX);
 }
 
-static void
-hstore_free(struct hstore *h)
+void
+dkim_hstore_free(struct dkim_hstore *h)
 {
 	buf_reset(&h->text);
 	free(h->f);
 }
 
-static void
-hstore_add(struct hstore *h, const char *field, size_t n)
+void
+dkim_hstore_add(struct dkim_hstore *h, const char *field, size_t n)
 {
-	struct hfield *f;
+	struct dkim_hfield *f;
 
 	if (h->overflow || h->n == DKIM_HDR_FIELDS_MAX) {
 		h->overflow = true;
@@ -71,15 +59,15 @@ hstore_add(struct hstore *h, const char *field, size_t n)
 	h->n++;
 }
 
-static const char *
-hstore_field(const struct hstore *h, size_t i, size_t *len)
+const char *
+dkim_hstore_field(const struct dkim_hstore *h, size_t i, size_t *len)
 {
 	*len = h->f[i].len;
 	return (const char *)h->text.data + h->f[i].off;
 }
 
-static bool
-name_is(const char *field, size_t n, const char *name)
+bool
+dkim_name_is(const char *field, size_t n, const char *name)
 {
 	size_t nl = dkim_field_name(field, n);
 
@@ -91,8 +79,8 @@ name_is(const char *field, size_t n, const char *name)
  * next instance from the bottom up (RFC 6376 5.4.2); a name with no
  * instance left adds nothing.
  */
-static int
-hash_fields(EVP_MD_CTX *md, const struct hstore *hs,
+int
+dkim_hash_fields(EVP_MD_CTX *md, const struct dkim_hstore *hs,
     const char (*h)[DKIM_FIELD_NAME_MAX], size_t nh, enum dkim_canon canon,
     struct buf *tmp)
 {
@@ -105,8 +93,8 @@ hash_fields(EVP_MD_CTX *md, const struct hstore *hs,
 			if (strcmp(h[j], h[i]) == 0)
 				used[i]++;
 		for (k = hs->n, j = 0; k > 0; k--) {
-			f = hstore_field(hs, k - 1, &len);
-			if (!name_is(f, len, h[i]) || j++ < used[i])
+			f = dkim_hstore_field(hs, k - 1, &len);
+			if (!dkim_name_is(f, len, h[i]) || j++ < used[i])
 				continue;
 			buf_clear(tmp);
 			if (dkim_canon_header(canon, f, len, true, tmp) == -1 ||
@@ -119,8 +107,8 @@ hash_fields(EVP_MD_CTX *md, const struct hstore *hs,
 }
 
 /* RSA: PKCS#1 v1.5 over the digest; Ed25519: the digest is the message. */
-static int
-sign_digest(EVP_PKEY *pkey, enum dkim_alg alg, const uint8_t d[32],
+int
+dkim_sign_digest(EVP_PKEY *pkey, enum dkim_alg alg, const uint8_t d[32],
     uint8_t *sig, size_t *siglen)
 {
 	EVP_PKEY_CTX *pc = NULL;
@@ -143,8 +131,8 @@ sign_digest(EVP_PKEY *pkey, enum dkim_alg alg, const uint8_t d[32],
 	return ok ? 0 : -1;
 }
 
-static bool
-verify_digest(EVP_PKEY *pkey, enum dkim_alg alg, const uint8_t d[32],
+bool
+dkim_verify_digest(EVP_PKEY *pkey, enum dkim_alg alg, const uint8_t d[32],
     const uint8_t *sig, size_t siglen)
 {
 	EVP_PKEY_CTX *pc = NULL;
@@ -178,7 +166,7 @@ struct skey {
 struct dkim_signer {
 	struct skey *keys;
 	size_t nkeys;
-	struct hstore hdr;
+	struct dkim_hstore hdr;
 	struct dkim_body *body;
 };
 
@@ -201,8 +189,8 @@ static const struct {
 	{ "content-transfer-encoding", true },
 };
 
-static bool
-key_matches(EVP_PKEY *pkey, enum dkim_alg alg)
+bool
+dkim_key_matches(EVP_PKEY *pkey, enum dkim_alg alg)
 {
 	int id = EVP_PKEY_get_base_id(pkey);
 
@@ -222,9 +210,9 @@ dkim_signer_new(const struct dkim_sign_key *keys, size_t nkeys, struct why *why)
 		why_set(why, WHY_TEMP, 12, "dkim: no memory");
 		return NULL;
 	}
-	hstore_init(&s->hdr);
+	dkim_hstore_init(&s->hdr);
 	for (i = 0; i < nkeys; i++) {
-		if (!key_matches(keys[i].pkey, keys[i].alg)) {
+		if (!dkim_key_matches(keys[i].pkey, keys[i].alg)) {
 			why_set(why, WHY_PERM, 0,
 			    "dkim: key %s for %s is not %s", keys[i].selector,
 			    keys[i].domain, dkim_alg_name(keys[i].alg));
@@ -264,7 +252,7 @@ dkim_signer_free(struct dkim_signer *s)
 		EVP_PKEY_free(s->keys[i].pkey);
 	}
 	free(s->keys);
-	hstore_free(&s->hdr);
+	dkim_hstore_free(&s->hdr);
 	dkim_body_free(s->body);
 	free(s);
 }
@@ -278,13 +266,13 @@ is_list_field(const char *field, size_t n)
 	       strncasecmp(field, "list-", 5) == 0;
 }
 
-static bool
-is_signed_field(const char *field, size_t n)
+bool
+dkim_is_signed_field(const char *field, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(sign_fields) / sizeof(sign_fields[0]); i++)
-		if (name_is(field, n, sign_fields[i].name))
+		if (dkim_name_is(field, n, sign_fields[i].name))
 			return true;
 	return is_list_field(field, n);
 }
@@ -293,8 +281,8 @@ void
 dkim_signer_header(struct dkim_signer *s, const char *field, size_t n)
 {
 	/* Only the fields we may sign are kept. */
-	if (is_signed_field(field, n))
-		hstore_add(&s->hdr, field, n);
+	if (dkim_is_signed_field(field, n))
+		dkim_hstore_add(&s->hdr, field, n);
 }
 
 void
@@ -304,14 +292,14 @@ dkim_signer_body(struct dkim_signer *s, const uint8_t *p, size_t n)
 }
 
 static size_t
-count_named(const struct hstore *hs, const char *name)
+count_named(const struct dkim_hstore *hs, const char *name)
 {
 	size_t i, n = 0, len;
 	const char *f;
 
 	for (i = 0; i < hs->n; i++) {
-		f = hstore_field(hs, i, &len);
-		n += name_is(f, len, name);
+		f = dkim_hstore_field(hs, i, &len);
+		n += dkim_name_is(f, len, name);
 	}
 	return n;
 }
@@ -330,8 +318,8 @@ add_name(char (*h)[DKIM_FIELD_NAME_MAX], size_t *nh, const char *name,
 
 /* h=: sign_fields[], then each List-* field name (lower-cased) once per
  * instance. */
-static int
-choose_names(const struct hstore *hs, char (*h)[DKIM_FIELD_NAME_MAX],
+int
+dkim_choose_names(const struct dkim_hstore *hs, char (*h)[DKIM_FIELD_NAME_MAX],
     size_t *nh)
 {
 	char name[DKIM_FIELD_NAME_MAX];
@@ -346,7 +334,7 @@ choose_names(const struct hstore *hs, char (*h)[DKIM_FIELD_NAME_MAX],
 			return -1;
 	}
 	for (i = 0; i < hs->n; i++) {
-		f = hstore_field(hs, i, &len);
+		f = dkim_hstore_field(hs, i, &len);
 		if (!is_list_field(f, len))
 			continue;
 		nl = dkim_field_name(f, len);
@@ -362,19 +350,10 @@ choose_names(const struct hstore *hs, char (*h)[DKIM_FIELD_NAME_MAX],
 	return 0;
 }
 
-/* Folding: words go on the line while it stays under 78 columns. */
-struct fold {
-	struct buf *b;
-	size_t col;
-	int err;
-};
-
-#define FOLD_WIDTH 76
-
-static void
-fold_word(struct fold *f, const char *w, size_t n, bool space)
+void
+dkim_fold_word(struct dkim_fold *f, const char *w, size_t n, bool space)
 {
-	if (f->col + space + n > FOLD_WIDTH) {
+	if (f->col + space + n > DKIM_FOLD_WIDTH) {
 		f->err |= buf_append(f->b, "\r\n\t", 3);
 		f->col = 1;
 	} else if (space) {
@@ -386,17 +365,17 @@ fold_word(struct fold *f, const char *w, size_t n, bool space)
 }
 
 /* A value that may break anywhere (base64): fill each line. */
-static void
-fold_long(struct fold *f, const char *w, size_t n)
+void
+dkim_fold_long(struct dkim_fold *f, const char *w, size_t n)
 {
 	size_t k;
 
 	while (n > 0) {
-		if (f->col >= FOLD_WIDTH) {
+		if (f->col >= DKIM_FOLD_WIDTH) {
 			f->err |= buf_append(f->b, "\r\n\t", 3);
 			f->col = 1;
 		}
-		k = FOLD_WIDTH - f->col < n ? FOLD_WIDTH - f->col : n;
+		k = DKIM_FOLD_WIDTH - f->col < n ? DKIM_FOLD_WIDTH - f->col : n;
 		f->err |= buf_append(f->b, w, k);
 		f->col += k;
 		w += k;
@@ -404,73 +383,88 @@ fold_long(struct fold *f, const char *w, size_t n)
 	}
 }
 
-/* The field up to and with "b=", its value still empty. */
-static int
-field_head(struct buf *out, const struct skey *k, const uint8_t bh[32],
+int
+dkim_field_head(struct buf *out, const char *lead,
+    const struct dkim_sign_key *k, const char *extra, const uint8_t bh[32],
     char (*h)[DKIM_FIELD_NAME_MAX], size_t nh)
 {
-	struct fold f = { out, 0, 0 };
+	struct dkim_fold f = { out, 0, 0 };
 	struct buf tmp;
 	char w[DNS_NAME_MAX + 8];
 	size_t i, start = out->len;
 
 	buf_init(&tmp, 128);
-	f.err |= buf_printf(out, "DKIM-Signature: v=1; a=%s;",
-	    dkim_alg_name(k->alg));
+	f.err |= buf_printf(out, "%s a=%s;", lead, dkim_alg_name(k->alg));
 	f.col = out->len - start;
-	fold_word(&f, "c=relaxed/relaxed;", 18, true);
-	fold_word(&f, w, (size_t)snprintf(w, sizeof(w), "d=%s;", k->domain),
-	    true);
-	fold_word(&f, w, (size_t)snprintf(w, sizeof(w), "s=%s;", k->selector),
-	    true);
+	dkim_fold_word(&f, "c=relaxed/relaxed;", 18, true);
+	dkim_fold_word(&f, w,
+	    (size_t)snprintf(w, sizeof(w), "d=%s;", k->domain), true);
+	dkim_fold_word(&f, w,
+	    (size_t)snprintf(w, sizeof(w), "s=%s;", k->selector), true);
+	if (extra != NULL)
+		dkim_fold_word(&f, extra, strlen(extra), true);
 	for (i = 0; i < nh; i++)
-		fold_word(&f, w,
+		dkim_fold_word(&f, w,
 		    (size_t)snprintf(w, sizeof(w), "%s%s%s", i == 0 ? "h=" : "",
 		        h[i], i + 1 < nh ? ":" : ";"),
 		    i == 0);
 	f.err |= buf_append_str(&tmp, "bh=") | dkim_b64_encode(bh, 32, &tmp) |
 	         buf_append_str(&tmp, ";");
-	fold_word(&f, (const char *)tmp.data, tmp.len, true);
-	fold_word(&f, "b=", 2, true);
+	dkim_fold_word(&f, (const char *)tmp.data, tmp.len, true);
+	dkim_fold_word(&f, "b=", 2, true);
 	buf_reset(&tmp);
 	return f.err != 0 ? -1 : (int)f.col;
+}
+
+int
+dkim_sign_field(EVP_MD_CTX *md, struct buf *out, size_t start, size_t col,
+    EVP_PKEY *pkey, enum dkim_alg alg)
+{
+	uint8_t d[32], sig[DKIM_SIG_B_MAX];
+	size_t siglen = sizeof(sig);
+	struct buf tmp, b64;
+	struct dkim_fold f = { out, col, 0 };
+	unsigned dl = 0;
+	int rc = -1;
+
+	buf_init(&tmp, DKIM_HDR_BYTES_MAX);
+	buf_init(&b64, 2 * DKIM_SIG_B_MAX);
+	if (dkim_canon_header(DKIM_RELAXED, (const char *)out->data + start,
+	        out->len - start, false, &tmp) == -1 ||
+	    EVP_DigestUpdate(md, tmp.data, tmp.len) != 1 ||
+	    EVP_DigestFinal_ex(md, d, &dl) != 1 ||
+	    dkim_sign_digest(pkey, alg, d, sig, &siglen) == -1 ||
+	    dkim_b64_encode(sig, siglen, &b64) == -1)
+		goto done;
+	dkim_fold_long(&f, (const char *)b64.data, b64.len);
+	if (f.err == 0 && buf_append(out, "\r\n", 2) == 0)
+		rc = 0;
+done:
+	buf_reset(&tmp);
+	buf_reset(&b64);
+	return rc;
 }
 
 static int
 sign_one(struct dkim_signer *s, const struct skey *k, const uint8_t bh[32],
     char (*h)[DKIM_FIELD_NAME_MAX], size_t nh, struct buf *out)
 {
-	uint8_t d[32], sig[DKIM_SIG_B_MAX];
-	size_t siglen = sizeof(sig), start = out->len;
-	struct buf tmp, b64;
+	size_t start = out->len;
+	struct dkim_sign_key pk = { k->domain, k->selector, k->pkey, k->alg };
+	struct buf tmp;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	struct fold f = { out, 0, 0 };
-	unsigned dl = 0;
 	int col, rc = -1;
 
 	buf_init(&tmp, DKIM_HDR_BYTES_MAX);
-	buf_init(&b64, 2 * DKIM_SIG_B_MAX);
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    hash_fields(md, &s->hdr, (const char(*)[DKIM_FIELD_NAME_MAX])h, nh,
-	        DKIM_RELAXED, &tmp) == -1 ||
-	    (col = field_head(out, k, bh, h, nh)) < 0)
-		goto done;
-	buf_clear(&tmp);
-	if (dkim_canon_header(DKIM_RELAXED, (const char *)out->data + start,
-	        out->len - start, false, &tmp) == -1 ||
-	    EVP_DigestUpdate(md, tmp.data, tmp.len) != 1 ||
-	    EVP_DigestFinal_ex(md, d, &dl) != 1 ||
-	    sign_digest(k->pkey, k->alg, d, sig, &siglen) == -1 ||
-	    dkim_b64_encode(sig, siglen, &b64) == -1)
-		goto done;
-	f.col = (size_t)col;
-	fold_long(&f, (const char *)b64.data, b64.len);
-	if (f.err == 0 && buf_append(out, "\r\n", 2) == 0)
-		rc = 0;
-done:
+	if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    dkim_hash_fields(md, &s->hdr, (const char(*)[DKIM_FIELD_NAME_MAX])h,
+	        nh, DKIM_RELAXED, &tmp) == 0 &&
+	    (col = dkim_field_head(out, "DKIM-Signature: v=1;", &pk, NULL, bh,
+	         h, nh)) >= 0)
+		rc = dkim_sign_field(md, out, start, (size_t)col, k->pkey,
+		    k->alg);
 	EVP_MD_CTX_free(md);
 	buf_reset(&tmp);
-	buf_reset(&b64);
 	return rc;
 }
 
@@ -486,7 +480,7 @@ dkim_signer_finish(struct dkim_signer *s, struct buf *out, struct why *why)
 		    "dkim: header too large to sign");
 	if (dkim_body_final(s->body, bh, NULL) == -1)
 		return why_set(why, WHY_TEMP, 0, "dkim: body hash failed");
-	if (choose_names(&s->hdr, h, &nh) == -1)
+	if (dkim_choose_names(&s->hdr, h, &nh) == -1)
 		return why_set(why, WHY_PERM, 0,
 		    "dkim: too many header fields to sign");
 	for (i = 0; i < s->nkeys; i++)
@@ -510,7 +504,7 @@ struct vsig {
 
 struct dkim_verifier {
 	unsigned max;
-	struct hstore hdr;
+	struct dkim_hstore hdr;
 	struct vsig *sigs;
 	size_t nsigs;
 };
@@ -523,7 +517,7 @@ dkim_verifier_new(unsigned max_sigs)
 	if (v == NULL)
 		return NULL;
 	v->max = max_sigs > 0 ? max_sigs : DKIM_SIGS_DEFAULT;
-	hstore_init(&v->hdr);
+	dkim_hstore_init(&v->hdr);
 	if ((v->sigs = calloc(v->max, sizeof(*v->sigs))) == NULL) {
 		dkim_verifier_free(v);
 		return NULL;
@@ -541,14 +535,14 @@ dkim_verifier_free(struct dkim_verifier *v)
 	for (i = 0; i < v->nsigs; i++)
 		dkim_body_free(v->sigs[i].body);
 	free(v->sigs);
-	hstore_free(&v->hdr);
+	dkim_hstore_free(&v->hdr);
 	free(v);
 }
 
 void
 dkim_verifier_header(struct dkim_verifier *v, const char *field, size_t n)
 {
-	hstore_add(&v->hdr, field, n);
+	dkim_hstore_add(&v->hdr, field, n);
 }
 
 static void
@@ -574,8 +568,8 @@ dkim_verifier_eoh(struct dkim_verifier *v)
 	const char *f;
 
 	for (i = 0; i < v->hdr.n && v->nsigs < v->max; i++) {
-		f = hstore_field(&v->hdr, i, &len);
-		if (name_is(f, len, "dkim-signature"))
+		f = dkim_hstore_field(&v->hdr, i, &len);
+		if (dkim_name_is(f, len, "dkim-signature"))
 			add_sig(v, i, f, len);
 	}
 }
@@ -590,8 +584,8 @@ dkim_verifier_body(struct dkim_verifier *v, const uint8_t *p, size_t n)
 			dkim_body_update(v->sigs[i].body, p, n);
 }
 
-static void
-set_reason(struct dkim_result *r, enum dkim_res res, const char *reason)
+void
+dkim_set_reason(struct dkim_result *r, enum dkim_res res, const char *reason)
 {
 	r->result = res;
 	(void)snprintf(r->reason, sizeof(r->reason), "%s", reason);
@@ -612,16 +606,16 @@ fetch_key(const struct dkim_sig *sig, const struct authdns *dns,
 
 	if ((size_t)snprintf(name, sizeof(name), "%s._domainkey.%s",
 	        sig->selector, sig->domain) >= DNS_NAME_MAX) {
-		set_reason(r, DKIM_PERMERROR, "key name too long");
+		dkim_set_reason(r, DKIM_PERMERROR, "key name too long");
 		return -1;
 	}
 	st = dns->lookup(dns->arg, name, DNS_T_TXT, &rr, &why);
 	if (st == DNS_TEMP) {
-		set_reason(r, DKIM_TEMPERROR, "key lookup failed");
+		dkim_set_reason(r, DKIM_TEMPERROR, "key lookup failed");
 		goto done;
 	}
 	if (st != DNS_OK || rr.n == 0) {
-		set_reason(r, DKIM_PERMERROR, "key not found");
+		dkim_set_reason(r, DKIM_PERMERROR, "key not found");
 		goto done;
 	}
 	/* The first record that parses is the key (RFC 6376 3.6.2.2). */
@@ -630,7 +624,7 @@ fetch_key(const struct dkim_sig *sig, const struct authdns *dns,
 		        &kwhy) == 0)
 			rc = 0;
 	if (rc == -1)
-		set_reason(r, DKIM_PERMERROR, kwhy);
+		dkim_set_reason(r, DKIM_PERMERROR, kwhy);
 done:
 	dns_rrset_free(&rr);
 	return rc;
@@ -656,17 +650,17 @@ make_pkey(const struct dkim_key *key, EVP_PKEY **out, struct dkim_result *r)
 			    (long)key->p_len);
 		}
 	}
-	if (*out == NULL || !key_matches(*out, key->alg)) {
+	if (*out == NULL || !dkim_key_matches(*out, key->alg)) {
 		EVP_PKEY_free(*out);
 		*out = NULL;
-		set_reason(r, DKIM_PERMERROR, "bad public key");
+		dkim_set_reason(r, DKIM_PERMERROR, "bad public key");
 		return -1;
 	}
 	if (key->alg == DKIM_RSA_SHA256 &&
 	    EVP_PKEY_get_bits(*out) < DKIM_RSA_BITS_MIN) {
 		EVP_PKEY_free(*out);
 		*out = NULL;
-		set_reason(r, DKIM_PERMERROR, "key too small");
+		dkim_set_reason(r, DKIM_PERMERROR, "key too small");
 		return -1;
 	}
 	return 0;
@@ -680,36 +674,47 @@ key_allows(const struct dkim_key *key, const struct dkim_sig *sig,
 	const char *at = strrchr(sig->identity, '@');
 
 	if (key->revoked)
-		set_reason(r, DKIM_PERMERROR, "key revoked");
+		dkim_set_reason(r, DKIM_PERMERROR, "key revoked");
 	else if (key->alg != sig->alg)
-		set_reason(r, DKIM_PERMERROR, "key type does not match a=");
+		dkim_set_reason(r, DKIM_PERMERROR,
+		    "key type does not match a=");
 	else if (!key->sha256_ok)
-		set_reason(r, DKIM_PERMERROR, "key h= excludes sha256");
+		dkim_set_reason(r, DKIM_PERMERROR, "key h= excludes sha256");
 	else if (key->strict && strcasecmp(at + 1, sig->domain) != 0)
-		set_reason(r, DKIM_PERMERROR, "i= is a subdomain (key t=s)");
+		dkim_set_reason(r, DKIM_PERMERROR,
+		    "i= is a subdomain (key t=s)");
 	else
 		return 0;
 	return -1;
 }
 
-/* The SHA-256 of the header hash input (RFC 6376 3.7). */
-static int
-header_digest(const struct dkim_verifier *v, const struct vsig *s,
+int
+dkim_key_get(const struct dkim_sig *sig, const struct authdns *dns,
+    struct dkim_key *key, EVP_PKEY **pkey, struct dkim_result *r)
+{
+	*pkey = NULL;
+	if (fetch_key(sig, dns, key, r) == -1 ||
+	    key_allows(key, sig, r) == -1 || make_pkey(key, pkey, r) == -1)
+		return -1;
+	return 0;
+}
+
+int
+dkim_hash_self(EVP_MD_CTX *md, const char *f, size_t len, enum dkim_canon canon,
     uint8_t d[32])
 {
 	struct dkim_tag t;
-	const char *why, *f, *val;
+	const char *why, *val = memchr(f, ':', len);
 	struct buf self, tmp;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	size_t len, pos = 0, off;
+	size_t pos = 0, off;
 	unsigned dl = 0;
 	int rc = -1;
 
-	f = hstore_field(&v->hdr, s->field, &len);
-	val = memchr(f, ':', len) + 1;
-	off = (size_t)(val - f);
+	if (val == NULL)
+		return -1;
+	off = (size_t)(++val - f);
 	buf_init(&self, len + 1);
-	buf_init(&tmp, DKIM_HDR_BYTES_MAX);
+	buf_init(&tmp, len + 3);
 	/* The signature field itself, b= emptied (3.5, b=). */
 	while (dkim_tag_next(val, len - off, &pos, &t, &why) == 1)
 		if (t.name_len == 1 && t.name[0] == 'b') {
@@ -719,34 +724,49 @@ header_digest(const struct dkim_verifier *v, const struct vsig *s,
 				goto done;
 			break;
 		}
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    hash_fields(md, &v->hdr,
-	        (const char(*)[DKIM_FIELD_NAME_MAX])s->sig.h, s->sig.nh,
-	        s->sig.hcanon, &tmp) == -1)
-		goto done;
-	buf_clear(&tmp);
-	if (dkim_canon_header(s->sig.hcanon, (const char *)self.data, self.len,
-	        false, &tmp) == -1 ||
+	if (dkim_canon_header(canon, (const char *)self.data, self.len, false,
+	        &tmp) == -1 ||
 	    EVP_DigestUpdate(md, tmp.data, tmp.len) != 1 ||
 	    EVP_DigestFinal_ex(md, d, &dl) != 1)
 		goto done;
 	rc = 0;
 done:
-	EVP_MD_CTX_free(md);
 	buf_reset(&self);
 	buf_reset(&tmp);
 	return rc;
 }
 
-static void
-check_time(const struct dkim_sig *sig, time_t now, struct dkim_result *r)
+int
+dkim_header_digest(const struct dkim_hstore *hs, size_t field,
+    const struct dkim_sig *sig, uint8_t d[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct buf tmp;
+	const char *f;
+	size_t len;
+	int rc = -1;
+
+	buf_init(&tmp, DKIM_HDR_BYTES_MAX);
+	f = dkim_hstore_field(hs, field, &len);
+	if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    dkim_hash_fields(md, hs, (const char(*)[DKIM_FIELD_NAME_MAX])sig->h,
+	        sig->nh, sig->hcanon, &tmp) == 0)
+		rc = dkim_hash_self(md, f, len, sig->hcanon, d);
+	EVP_MD_CTX_free(md);
+	buf_reset(&tmp);
+	return rc;
+}
+
+void
+dkim_check_time(const struct dkim_sig *sig, time_t now, struct dkim_result *r)
 {
 	uint64_t t = now > 0 ? (uint64_t)now : 0;
 
 	if (sig->has_x && sig->x + DKIM_CLOCK_SKEW < t)
-		set_reason(r, DKIM_PERMERROR, "signature expired (x=)");
+		dkim_set_reason(r, DKIM_PERMERROR, "signature expired (x=)");
 	else if (sig->has_t && sig->t > t + DKIM_CLOCK_SKEW)
-		set_reason(r, DKIM_PERMERROR, "signature in the future (t=)");
+		dkim_set_reason(r, DKIM_PERMERROR,
+		    "signature in the future (t=)");
 }
 
 static void
@@ -762,26 +782,25 @@ check_one(const struct dkim_verifier *v, struct vsig *s,
 
 	body_ok = dkim_body_final(s->body, bh, &total) == 0 &&
 	          memcmp(bh, sig->bh, 32) == 0;
-	check_time(sig, now, r);
+	dkim_check_time(sig, now, r);
 	if (r->result != DKIM_NONE)
 		return;
-	if (fetch_key(sig, dns, &key, r) == -1 ||
-	    key_allows(&key, sig, r) == -1 || make_pkey(&key, &pkey, r) == -1)
+	if (dkim_key_get(sig, dns, &key, &pkey, r) == -1)
 		return;
 	r->testing = key.testing;
-	if (header_digest(v, s, hd) == -1)
-		set_reason(r, DKIM_TEMPERROR, "hashing failed");
-	else if (!verify_digest(pkey, sig->alg, hd, sig->b, sig->b_len))
-		set_reason(r, DKIM_FAIL, "signature mismatch");
+	if (dkim_header_digest(&v->hdr, s->field, sig, hd) == -1)
+		dkim_set_reason(r, DKIM_TEMPERROR, "hashing failed");
+	else if (!dkim_verify_digest(pkey, sig->alg, hd, sig->b, sig->b_len))
+		dkim_set_reason(r, DKIM_FAIL, "signature mismatch");
 	else if (!body_ok)
-		set_reason(r, DKIM_FAIL, "body hash mismatch");
+		dkim_set_reason(r, DKIM_FAIL, "body hash mismatch");
 	else if (sig->has_l && total > sig->l) {
 		r->result = DKIM_PASS;
 		(void)snprintf(r->reason, sizeof(r->reason),
 		    "l= signs %llu of %llu body bytes",
 		    (unsigned long long)sig->l, (unsigned long long)total);
 	} else
-		set_reason(r, DKIM_PASS, "");
+		dkim_set_reason(r, DKIM_PASS, "");
 	if (key.testing && r->result != DKIM_PASS)
 		(void)snprintf(r->reason + strlen(r->reason),
 		    sizeof(r->reason) - strlen(r->reason), " (key testing)");
@@ -813,9 +832,9 @@ dkim_verifier_finish(struct dkim_verifier *v, const struct authdns *dns,
 
 		fill_ids(s, r);
 		if (s->perm != NULL)
-			set_reason(r, DKIM_PERMERROR, s->perm);
+			dkim_set_reason(r, DKIM_PERMERROR, s->perm);
 		else if (v->hdr.overflow)
-			set_reason(r, DKIM_PERMERROR, "header too large");
+			dkim_set_reason(r, DKIM_PERMERROR, "header too large");
 		else
 			check_one(v, s, dns, now, r);
 	}

@@ -89,6 +89,8 @@ struct dkim_sig {
 	size_t b_len;
 	bool has_l, has_t, has_x;
 	uint64_t l, t, x;
+	unsigned instance; /* ARC fields' i= (arc.h); 0 in DKIM */
+	unsigned arc_cv;   /* ARC-Seal cv= as an enum arc_cv (arc.h) */
 };
 
 /*

@@ -362,37 +362,93 @@ sig_i(const struct dkim_tag *t, struct dkim_sig *s, const char **why)
 	return 0;
 }
 
+#define TAG_V 1u
+#define TAG_A 2u
+#define TAG_B 4u
+#define TAG_BH 8u
+#define TAG_D 16u
+#define TAG_H 32u
+#define TAG_S 64u
+#define TAG_I 128u /* ARC's instance */
+#define TAG_CV 256u
+
+/* ARC's i=: an instance 1..ARC_SETS_MAX (RFC 8617 4.2.1). */
 static int
-sig_tag(const struct dkim_tag *t, struct dkim_sig *s, unsigned *have,
-    const char **why)
+arc_i(const struct dkim_tag *t, struct dkim_sig *s, const char **why)
 {
+	uint64_t v;
+
+	if (parse_u64(t, &v) == -1 || v < 1 || v > DKIM_ARC_SETS_MAX)
+		return (*why = "bad ARC instance i="), -1;
+	s->instance = (unsigned)v;
+	return 0;
+}
+
+/* cv= none, pass or fail (RFC 8617 4.1.3); the numbers of enum arc_cv. */
+static int
+arc_cv(const struct dkim_tag *t, struct dkim_sig *s, const char **why)
+{
+	if (val_is(t, "none"))
+		s->arc_cv = 0;
+	else if (val_is(t, "pass"))
+		s->arc_cv = 1;
+	else if (val_is(t, "fail"))
+		s->arc_cv = 2;
+	else
+		return (*why = "bad cv="), -1;
+	return 0;
+}
+
+/* Tags that only ARC has, or that ARC reads its own way. */
+static int
+arc_tag(enum dkim_sig_kind kind, const struct dkim_tag *t, struct dkim_sig *s,
+    unsigned *have, const char **why)
+{
+	if (tag_is(t, "i")) {
+		*have |= TAG_I;
+		return arc_i(t, s, why);
+	}
+	if (tag_is(t, "cv") && kind == DKIM_KIND_AS) {
+		*have |= TAG_CV;
+		return arc_cv(t, s, why);
+	}
+	return 0; /* v= and the rest mean nothing in ARC */
+}
+
+static int
+sig_tag(enum dkim_sig_kind kind, const struct dkim_tag *t, struct dkim_sig *s,
+    unsigned *have, const char **why)
+{
+	if (kind != DKIM_KIND_SIG &&
+	    (tag_is(t, "i") || tag_is(t, "cv") || tag_is(t, "v")))
+		return arc_tag(kind, t, s, have, why);
 	if (tag_is(t, "v")) {
-		*have |= 1;
+		*have |= TAG_V;
 		if (!val_is(t, "1"))
 			return (*why = "unsupported v="), -1;
 	} else if (tag_is(t, "a")) {
-		*have |= 2;
+		*have |= TAG_A;
 		return sig_a(t, s, why);
 	} else if (tag_is(t, "b")) {
-		*have |= 4;
+		*have |= TAG_B;
 		return sig_b(t, s, why);
 	} else if (tag_is(t, "bh")) {
 		long len =
 		    dkim_b64_decode(t->val, t->val_len, s->bh, sizeof(s->bh));
 
-		*have |= 8;
+		*have |= TAG_BH;
 		if (len != 32)
 			return (*why = "bad bh="), -1;
 		s->bh_len = 32;
 	} else if (tag_is(t, "d")) {
-		*have |= 16;
+		*have |= TAG_D;
 		if (copy_name(t, s->domain, sizeof(s->domain)) == -1)
 			return (*why = "bad d="), -1;
 	} else if (tag_is(t, "h")) {
-		*have |= 32;
+		*have |= TAG_H;
 		return sig_h(t, s, why);
 	} else if (tag_is(t, "s")) {
-		*have |= 64;
+		*have |= TAG_S;
 		if (copy_name(t, s->selector, sizeof(s->selector)) == -1)
 			return (*why = "bad s="), -1;
 	} else if (tag_is(t, "c"))
@@ -431,9 +487,41 @@ identity_ok(const struct dkim_sig *s)
 	       strcasecmp(at + 1 + il - dl, s->domain) == 0;
 }
 
+/* The tags each kind requires (RFC 6376 3.5, RFC 8617 4.1.2, 4.1.3). */
+static const unsigned required[] = {
+	[DKIM_KIND_SIG] =
+	    TAG_V | TAG_A | TAG_B | TAG_BH | TAG_D | TAG_H | TAG_S,
+	[DKIM_KIND_AMS] =
+	    TAG_I | TAG_A | TAG_B | TAG_BH | TAG_D | TAG_H | TAG_S,
+	[DKIM_KIND_AS] = TAG_I | TAG_A | TAG_B | TAG_CV | TAG_D | TAG_S,
+};
+
+/* What an ARC field may not have. */
+static int
+arc_check(enum dkim_sig_kind kind, const struct dkim_sig *s, unsigned have,
+    const char **why)
+{
+	size_t i;
+
+	if (kind == DKIM_KIND_AS && (have & (TAG_H | TAG_BH)) != 0)
+		return (*why = "h= or bh= in ARC-Seal"), -1;
+	for (i = 0; kind == DKIM_KIND_AMS && i < s->nh; i++)
+		if (strcmp(s->h[i], "arc-seal") == 0)
+			return (*why = "ARC-Message-Signature signs ARC-Seal"),
+			       -1;
+	return 0;
+}
+
 int
 dkim_sig_parse(const char *value, size_t n, struct dkim_sig *out,
     const char **why_out)
+{
+	return dkim_sig_parse_kind(DKIM_KIND_SIG, value, n, out, why_out);
+}
+
+int
+dkim_sig_parse_kind(enum dkim_sig_kind kind, const char *value, size_t n,
+    struct dkim_sig *out, const char **why_out)
 {
 	struct dkim_tag seen[DKIM_TAGS_MAX], t;
 	size_t pos = 0, nseen = 0;
@@ -443,12 +531,14 @@ dkim_sig_parse(const char *value, size_t n, struct dkim_sig *out,
 	memset(out, 0, sizeof(*out));
 	while ((rc = dkim_tag_next(value, n, &pos, &t, why_out)) == 1)
 		if (note_tag(seen, &nseen, &t, why_out) == -1 ||
-		    sig_tag(&t, out, &have, why_out) == -1)
+		    sig_tag(kind, &t, out, &have, why_out) == -1)
 			return -1;
 	if (rc == -1)
 		return -1;
-	if (have != 127)
+	if ((have & required[kind]) != required[kind])
 		return (*why_out = "a required tag is missing"), -1;
+	if (kind != DKIM_KIND_SIG && arc_check(kind, out, have, why_out) == -1)
+		return -1;
 	if (out->identity[0] == '\0')
 		(void)snprintf(out->identity, sizeof(out->identity), "@%s",
 		    out->domain);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * cli/dkim_cmd.c - `tern dkim keygen|list|sign|verify`: the operator's
- * side of auth/dkimkeys.h and auth/dkim.h. main.c has already become the
- * service user, so every file made here is the server's.
+ * cli/dkim_cmd.c - `tern dkim keygen|list|sign|verify|arc-verify|arc-seal`:
+ * the operator's side of auth/dkimkeys.h, auth/dkim.h and auth/arc.h. main.c
+ * has already become the service user, so every file made here is the server's.
  * Trust: the operator's argv; stdin (sign, verify) is a message that may
  * come from anyone and is bounded by CLI_DKIM_MSG_MAX.
  */
@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/arc.h"
 #include "auth/authdns.h"
 #include "auth/dkim.h"
 #include "auth/dkimkeys.h"
@@ -50,6 +51,9 @@ cli_dkim_usage(FILE *f)
 	      "       tern dkim list\n"
 	      "       tern dkim sign DOMAIN [--selector S ...] < MESSAGE\n"
 	      "       tern dkim verify < MESSAGE\n"
+	      "       tern dkim arc-verify < MESSAGE\n"
+	      "       tern dkim arc-seal DOMAIN [--selector S] --authres "
+	      "VALUE < MESSAGE\n"
 	      "DKIM keys live in <data_dir>/dkim/DOMAIN/SELECTOR.key (mode "
 	      "0600). Every key\n"
 	      "of a domain signs its mail, so keygen's key signs at once "
@@ -74,7 +78,17 @@ cli_dkim_usage(FILE *f)
 	      "configured resolver\n"
 	      "           (dns_server): one line per signature, \"dkim=RESULT "
 	      "header.d=D\n"
-	      "           header.s=S reason\"; exit 0 when it ran\n",
+	      "           header.s=S reason\"; exit 0 when it ran\n"
+	      "  arc-verify  check the message's ARC chain (RFC 8617): "
+	      "\"arc=RESULT (reason)\n"
+	      "           sets=N oldest-pass=I\"; exit 0 when it ran\n"
+	      "  arc-seal print the message with a new ARC set on top, "
+	      "sealed with\n"
+	      "           DOMAIN's key (the first, or S); VALUE is the "
+	      "Authentication-Results\n"
+	      "           value for the ARC-Authentication-Results field; "
+	      "the chain is\n"
+	      "           verified first (dns_server) for cv=\n",
 	    f);
 }
 
@@ -331,6 +345,22 @@ print_results(const struct dkim_result *r, size_t n)
 		    r[i].bprefix[0] != '\0' ? r[i].bprefix : "-", r[i].reason);
 }
 
+/* The resolver tern check uses: dns_server when set. NULL with an error. */
+static struct dns *
+open_dns(const struct conf *conf, const char *cmd, struct authdns *adns)
+{
+	struct dns *dns;
+	struct why why;
+
+	if ((dns = dns_new(conf->dns_server, 10, &why)) == NULL) {
+		dkim_err(cmd, "%s", why.text);
+		return NULL;
+	}
+	adns->lookup = authdns_resolver;
+	adns->arg = dns;
+	return dns;
+}
+
 static int
 cmd_verify(const struct conf *conf, int argc)
 {
@@ -338,7 +368,6 @@ cmd_verify(const struct conf *conf, int argc)
 	struct dkim_verifier *v;
 	struct authdns adns;
 	struct dns *dns;
-	struct why why;
 	struct buf m;
 	size_t body, n = CLI_DKIM_RESULTS;
 
@@ -346,12 +375,8 @@ cmd_verify(const struct conf *conf, int argc)
 		cli_dkim_usage(stderr);
 		return EX_USAGE;
 	}
-	if ((dns = dns_new(conf->dns_server, 10, &why)) == NULL) {
-		dkim_err("verify", "%s", why.text);
+	if ((dns = open_dns(conf, "verify", &adns)) == NULL)
 		return 1;
-	}
-	adns.lookup = authdns_resolver;
-	adns.arg = dns;
 	buf_init(&m, CLI_DKIM_MSG_MAX);
 	if (read_message(&m) == -1 || (v = dkim_verifier_new(0)) == NULL) {
 		dkim_err("verify", "cannot read the message");
@@ -370,6 +395,161 @@ cmd_verify(const struct conf *conf, int argc)
 	return 0;
 }
 
+static void
+arc_field(void *v, const char *f, size_t n)
+{
+	arc_verifier_header(v, f, n);
+}
+
+/* Verify m's ARC chain into *r. 0, or -1 when out of memory. */
+static int
+arc_check(const struct buf *m, const struct authdns *adns, struct arc_result *r)
+{
+	struct arc_verifier *v = arc_verifier_new();
+	size_t body;
+
+	if (v == NULL)
+		return -1;
+	body = split_header(m, arc_field, v);
+	arc_verifier_eoh(v);
+	arc_verifier_body(v, m->data + body, m->len - body);
+	arc_verifier_finish(v, adns, time(NULL), r);
+	arc_verifier_free(v);
+	return 0;
+}
+
+static int
+cmd_arc_verify(const struct conf *conf, int argc)
+{
+	struct arc_result r;
+	struct authdns adns;
+	struct dns *dns;
+	struct buf m;
+	int rc = 1;
+
+	if (argc > 1) {
+		cli_dkim_usage(stderr);
+		return EX_USAGE;
+	}
+	if ((dns = open_dns(conf, "arc-verify", &adns)) == NULL)
+		return 1;
+	buf_init(&m, CLI_DKIM_MSG_MAX);
+	if (read_message(&m) == -1 || arc_check(&m, &adns, &r) == -1)
+		dkim_err("arc-verify", "cannot read the message");
+	else {
+		printf("arc=%s (%s) sets=%u oldest-pass=%u\n",
+		    arc_cv_name(r.cv), r.reason[0] != '\0' ? r.reason : "ok",
+		    r.sets, r.oldest_pass);
+		rc = 0;
+	}
+	buf_reset(&m);
+	dns_free(dns);
+	return rc;
+}
+
+static void
+seal_field(void *s, const char *f, size_t n)
+{
+	arc_sealer_header(s, f, n);
+}
+
+/* Seal m with key, chain being m's verification; print the result. */
+static int
+seal_message(const struct dkim_sign_key *key, const struct arc_result *chain,
+    const char *authserv_id, const char *authres, const struct buf *m)
+{
+	struct arc_sealer *s;
+	struct buf out;
+	struct why why;
+	size_t body;
+	int rc = 1;
+
+	if ((s = arc_sealer_new(key, time(NULL), &why)) == NULL) {
+		dkim_err("arc-seal", "%s", why.text);
+		return 1;
+	}
+	body = split_header(m, seal_field, s);
+	arc_sealer_body(s, m->data + body, m->len - body);
+	buf_init(&out, 1024 * 1024);
+	if (arc_sealer_finish(s, chain, authserv_id, authres, &out, &why) == -1)
+		dkim_err("arc-seal", "%s", why.text);
+	else if (fwrite(out.data, 1, out.len, stdout) == out.len &&
+	         (m->len == 0 || fwrite(m->data, 1, m->len, stdout) == m->len))
+		rc = 0;
+	buf_reset(&out);
+	arc_sealer_free(s);
+	return rc;
+}
+
+/* The authserv-id: the value's first token, else the host name. */
+static void
+authserv_id_of(const struct conf *conf, const char *value, char *id, size_t max)
+{
+	size_t i = 0;
+
+	while (*value == ' ' || *value == '\t')
+		value++;
+	while (i + 1 < max && value[i] != '\0' && value[i] != ';' &&
+	       value[i] != ' ' && value[i] != '\t' && value[i] != '(')
+		id[i] = value[i], i++;
+	id[i] = '\0';
+	if (i == 0 || value[i] != ';')
+		(void)snprintf(id, max, "%s", conf->hostname);
+}
+
+static int
+cmd_arc_seal(const struct conf *conf, int argc, char **argv)
+{
+	const char *sel[2] = { 0 }, *domain = NULL, *authres = NULL;
+	char id[256];
+	struct arc_result chain;
+	struct dkimkeys ks;
+	struct authdns adns;
+	struct dns *dns;
+	struct why why;
+	struct buf m;
+	int i, rc = 1;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--selector") == 0 && i + 1 < argc)
+			sel[0] = argv[++i];
+		else if (strcmp(argv[i], "--authres") == 0 && i + 1 < argc)
+			authres = argv[++i];
+		else if (argv[i][0] != '-' && domain == NULL)
+			domain = argv[i];
+		else
+			domain = authres = NULL, i = argc;
+	}
+	if (domain == NULL || authres == NULL) {
+		cli_dkim_usage(stderr);
+		return EX_USAGE;
+	}
+	if (dkimkeys_load(conf->data_dir, domain, sel[0] != NULL ? sel : NULL,
+	        &ks, &why) == -1) {
+		dkim_err("arc-seal", "%s", why.text);
+		return 1;
+	}
+	if (ks.n == 0) {
+		dkim_err("arc-seal", "no key for %s (tern dkim keygen %s)",
+		    domain, domain);
+		dkimkeys_free(&ks);
+		return 1;
+	}
+	authserv_id_of(conf, authres, id, sizeof(id));
+	buf_init(&m, CLI_DKIM_MSG_MAX);
+	if ((dns = open_dns(conf, "arc-seal", &adns)) != NULL) {
+		if (read_message(&m) == -1 ||
+		    arc_check(&m, &adns, &chain) == -1)
+			dkim_err("arc-seal", "cannot read the message");
+		else
+			rc = seal_message(&ks.key[0], &chain, id, authres, &m);
+		dns_free(dns);
+	}
+	buf_reset(&m);
+	dkimkeys_free(&ks);
+	return rc;
+}
+
 int
 cli_dkim(const struct conf *conf, int argc, char **argv)
 {
@@ -385,6 +565,10 @@ cli_dkim(const struct conf *conf, int argc, char **argv)
 		return cmd_sign(conf, argc - 1, argv + 1);
 	if (strcmp(argv[1], "verify") == 0)
 		return cmd_verify(conf, argc - 1);
+	if (strcmp(argv[1], "arc-verify") == 0)
+		return cmd_arc_verify(conf, argc - 1);
+	if (strcmp(argv[1], "arc-seal") == 0)
+		return cmd_arc_seal(conf, argc - 1, argv + 1);
 	cli_dkim_usage(stderr);
 	return EX_USAGE;
 }

@@ -21,61 +21,8 @@
 
 #include "auth/dkim.h"
 #include "auth/dkimkeys.h"
+#include "testauth.h"
 #include "testutil.h"
-
-/* ---- a table DNS ---- */
-
-struct rec {
-	const char *name, *txt; /* txt NULL: DNS_TEMP */
-};
-
-static struct rec table[8];
-
-static enum dns_status
-table_lookup(void *arg, const char *name, int type, struct dns_rrset *out,
-    struct why *why)
-{
-	size_t i;
-
-	(void)arg;
-	(void)why;
-	memset(out, 0, sizeof(*out));
-	assert_int_equal(type, DNS_T_TXT);
-	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		if (table[i].name == NULL || strcmp(table[i].name, name) != 0)
-			continue;
-		if (table[i].txt == NULL)
-			return DNS_TEMP;
-		out->n = 1;
-		out->data = calloc(1, sizeof(*out->data));
-		out->len = calloc(1, sizeof(*out->len));
-		out->data[0] = (uint8_t *)strdup(table[i].txt);
-		out->len[0] = strlen(table[i].txt);
-		return DNS_OK;
-	}
-	return DNS_NXDOMAIN;
-}
-
-static const struct authdns tdns = { table_lookup, NULL };
-
-/* ---- feeding a whole message ---- */
-
-/* Split msg (CRLF lines) into header fields and the body. */
-static const char *
-each_field(const char *msg, void (*fn)(void *, const char *, size_t), void *arg)
-{
-	const char *p = msg, *e;
-
-	while (*p != '\0' && !(p[0] == '\r' && p[1] == '\n')) {
-		e = p;
-		do {
-			e = strstr(e, "\r\n") + 2;
-		} while (*e == ' ' || *e == '\t');
-		fn(arg, p, (size_t)(e - p));
-		p = e;
-	}
-	return *p == '\0' ? p : p + 2;
-}
 
 static void
 vfield(void *v, const char *f, size_t n)
@@ -93,12 +40,12 @@ static size_t
 verify(const char *msg, time_t now, struct dkim_result *r, size_t room)
 {
 	struct dkim_verifier *v = dkim_verifier_new(0);
-	const char *body = each_field(msg, vfield, v);
+	const char *body = testauth_each_field(msg, vfield, v);
 	size_t n = room;
 
 	dkim_verifier_eoh(v);
 	dkim_verifier_body(v, (const uint8_t *)body, strlen(body));
-	dkim_verifier_finish(v, &tdns, now, r, &n);
+	dkim_verifier_finish(v, &testauth_dns, now, r, &n);
 	dkim_verifier_free(v);
 	return n;
 }
@@ -113,7 +60,7 @@ sign(const struct dkim_sign_key *keys, size_t nkeys, const char *msg)
 	struct buf out;
 
 	assert_non_null(s);
-	body = each_field(msg, sfield, s);
+	body = testauth_each_field(msg, sfield, s);
 	dkim_signer_body(s, (const uint8_t *)body, strlen(body));
 	buf_init(&out, 1 << 20);
 	assert_int_equal(dkim_signer_finish(s, &out, &why), 0);
@@ -382,24 +329,20 @@ static const char msg[] = "From: Alice <alice@example.com>\r\n"
                           "\r\n";
 
 static EVP_PKEY *rsa_key, *ed_key;
-static struct buf rsa_txt, ed_txt;
+static struct testauth_keys keys;
 
 static int
 setup_keys(void **state)
 {
 	(void)state;
-	rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-	ed_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	buf_init(&rsa_txt, 4096);
-	buf_init(&ed_txt, 4096);
-	if (rsa_key == NULL || ed_key == NULL ||
-	    dkimkeys_txt_value(rsa_key, DKIM_RSA_SHA256, &rsa_txt) == -1 ||
-	    dkimkeys_txt_value(ed_key, DKIM_ED25519_SHA256, &ed_txt) == -1)
+	if (testauth_keys_new(&keys) == -1)
 		return -1;
-	table[0] =
-	    (struct rec){ "r1._domainkey.example.com", (char *)rsa_txt.data };
-	table[1] =
-	    (struct rec){ "e1._domainkey.example.com", (char *)ed_txt.data };
+	rsa_key = keys.rsa;
+	ed_key = keys.ed;
+	testauth_table[0] = (struct testauth_rec){ "r1._domainkey.example.com",
+		(char *)keys.rsa_txt.data };
+	testauth_table[1] = (struct testauth_rec){ "e1._domainkey.example.com",
+		(char *)keys.ed_txt.data };
 	return 0;
 }
 
@@ -407,10 +350,7 @@ static int
 teardown_keys(void **state)
 {
 	(void)state;
-	EVP_PKEY_free(rsa_key);
-	EVP_PKEY_free(ed_key);
-	buf_reset(&rsa_txt);
-	buf_reset(&ed_txt);
+	testauth_keys_free(&keys);
 	return 0;
 }
 
@@ -530,8 +470,8 @@ test_verify_refusals(void **state)
 	size_t n;
 
 	(void)state;
-	table[0].txt = NULL; /* DNS_TEMP */
-	table[1].txt = "v=DKIM1; k=ed25519; p=";
+	testauth_table[0].txt = NULL; /* DNS_TEMP */
+	testauth_table[1].txt = "v=DKIM1; k=ed25519; p=";
 	n = verify(m, 1800000000, r, 8);
 	assert_int_equal(n, 2);
 	assert_int_equal(r[0].result, DKIM_TEMPERROR);
@@ -542,15 +482,15 @@ test_verify_refusals(void **state)
 	assert_non_null(small);
 	assert_int_equal(dkimkeys_txt_value(small, DKIM_RSA_SHA256, &small_txt),
 	    0);
-	table[0].txt = (char *)small_txt.data;
-	table[1].txt = (char *)rsa_txt.data;
+	testauth_table[0].txt = (char *)small_txt.data;
+	testauth_table[1].txt = (char *)keys.rsa_txt.data;
 	n = verify(m, 1800000000, r, 8);
 	assert_int_equal(r[0].result, DKIM_PERMERROR);
 	assert_string_equal(r[0].reason, "key too small");
 	assert_int_equal(r[1].result, DKIM_PERMERROR);
 	assert_string_equal(r[1].reason, "key type does not match a=");
-	table[0].txt = (char *)rsa_txt.data;
-	table[1].txt = (char *)ed_txt.data;
+	testauth_table[0].txt = (char *)keys.rsa_txt.data;
+	testauth_table[1].txt = (char *)keys.ed_txt.data;
 	EVP_PKEY_free(small);
 	buf_reset(&small_txt);
 	/* Too many for room: *n stops there. */
@@ -606,22 +546,24 @@ static const char rfc8463[] =
 static void
 test_rfc8463(void **state)
 {
-	struct rec saved[2] = { table[0], table[1] };
+	struct testauth_rec saved[2] = { testauth_table[0], testauth_table[1] };
 	struct dkim_result r[4];
 	size_t n;
 
 	(void)state;
-	table[0] = (struct rec){ "brisbane._domainkey.football.example.com",
-		"v=DKIM1; k=ed25519; "
-		"p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=" };
-	table[1] = (struct rec){ "test._domainkey.football.example.com",
-		"v=DKIM1; k=rsa; "
-		"p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWR"
-		"iGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/"
-		"byYzCNb3W91y3FutAC"
-		"DfzwQ/BC/e/"
-		"8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3"
-		"Ip3G+2kryOTIKT+l/K4w3QIDAQAB" };
+	testauth_table[0] =
+	    (struct testauth_rec){ "brisbane._domainkey.football.example.com",
+		    "v=DKIM1; k=ed25519; "
+		    "p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=" };
+	testauth_table[1] =
+	    (struct testauth_rec){ "test._domainkey.football.example.com",
+		    "v=DKIM1; k=rsa; "
+		    "p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWR"
+		    "iGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/"
+		    "byYzCNb3W91y3FutAC"
+		    "DfzwQ/BC/e/"
+		    "8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3"
+		    "Ip3G+2kryOTIKT+l/K4w3QIDAQAB" };
 	n = verify(rfc8463, 1528637909, r, 4);
 	assert_int_equal(n, 2);
 	assert_string_equal(dkim_res_name(r[0].result), "pass");
@@ -630,8 +572,8 @@ test_rfc8463(void **state)
 	assert_string_equal(dkim_res_name(r[1].result), "pass");
 	assert_string_equal(r[1].algorithm, "rsa-sha256");
 	assert_string_equal(r[1].identity, "@football.example.com");
-	table[0] = saved[0];
-	table[1] = saved[1];
+	testauth_table[0] = saved[0];
+	testauth_table[1] = saved[1];
 }
 
 /* ---- the key store ---- */

@@ -57,10 +57,28 @@ add_dmarc(struct authres_result *r, const struct dmarc_verdict *v)
 	r->n_props = 2;
 }
 
+/* RFC 8617 7.2: arc=pass|fail|none, with the oldest AMS that passed. */
+static void
+add_arc(struct authres_result *r, const struct arc_result *a, char *oldest,
+    size_t n)
+{
+	memset(r, 0, sizeof(*r));
+	r->method = "arc";
+	r->result = arc_cv_name(a->cv);
+	r->reason = a->reason[0] != '\0' ? a->reason : NULL;
+	if (a->cv == ARC_PASS) {
+		(void)snprintf(oldest, n, "%u", a->oldest_pass);
+		r->props[0] = (struct authres_prop){ "header", "oldest-pass",
+			oldest };
+		r->n_props = 1;
+	}
+}
+
 size_t
 verdict_authres(const struct verdict *v, struct authres_result *out, size_t max)
 {
 	struct authres_result tmp[VERDICT_RESULTS_MAX];
+	char oldest[16];
 	size_t i, n = 0, ndk;
 
 	if (v->spf_mail != NULL) {
@@ -78,8 +96,8 @@ verdict_authres(const struct verdict *v, struct authres_result *out, size_t max)
 		tmp[n++].result = "none";
 	}
 	add_dmarc(&tmp[n++], v->dmarc);
-	/* ARC (RFC 8617 and 8601 2.7.x): the arc= resinfo goes here, after
-	 * dmarc=, once auth/arc.c gives a verdict (struct verdict's arc). */
+	if (v->arc != NULL)
+		add_arc(&tmp[n++], v->arc, oldest, sizeof(oldest));
 	if (n > max)
 		n = max;
 	memcpy(out, tmp, n * sizeof(*out));

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "auth/arc.h"
 #include "auth/authres.h"
 #include "auth/dkim.h"
 #include "auth/dmarc.h"
@@ -48,9 +49,9 @@ struct verdict {
 	size_t ndkim;
 	/* DMARC (RFC 7489): never NULL. */
 	const struct dmarc_verdict *dmarc;
-	/* ARC (RFC 8617): not yet. auth/arc.c adds its result here (a
-	 * pointer to its verdict) and verdict_authres() writes it as the
-	 * arc= resinfo after dmarc=. */
+	/* ARC (RFC 8617): the chain's verification, written as the arc=
+	 * resinfo after dmarc=; NULL when it was not checked. */
+	const struct arc_result *arc;
 };
 
 /*

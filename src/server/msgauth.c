@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "auth/authdns.h"
+#include "auth/arc.h"
 #include "auth/authres.h"
 #include "auth/dkim.h"
 #include "auth/dkimkeys.h"
@@ -32,6 +33,7 @@
 #define SIGS_MAX VERDICT_DKIM_MAX
 #define SUMMARY_MAX 320
 #define REPLY_MAX VERDICT_REPLY_MAX
+#define SEAL_MAX (64 * 1024) /* an ARC set and the A-R under it */
 
 /* The signing keys of one domain. */
 struct keyent {
@@ -70,6 +72,13 @@ struct msgauth {
 	struct buf fields;  /* signing: the header, until the keys are known */
 	struct dkim_signer *signer;
 	char sign_domain[DNS_NAME_MAX];
+	/* ARC (RFC 8617): the chain as it came; a seal when we forward. */
+	struct arc_verifier *arc;
+	struct arc_result arc_res;
+	bool arc_done;
+	char seal_domain[DNS_NAME_MAX]; /* "" unless forwarded */
+	struct arc_sealer *sealer;
+	bool sealed;
 	/* Results */
 	struct dkim_result dk[SIGS_MAX];
 	size_t ndk;
@@ -267,9 +276,18 @@ msgauth_new(struct msgauth_pool *p, const struct conf *conf, bool verify,
 	ma->sign = sign;
 	buf_init(&ma->prefix, 256 * 1024);
 	buf_init(&ma->fields, 1024 * 1024);
-	if (verify)
+	if (verify) {
 		ma->ver = dkim_verifier_new((unsigned)conf->auth.dkim_max_signatures);
+		ma->arc = arc_verifier_new();
+	}
 	return ma;
+}
+
+void
+msgauth_seal_for(struct msgauth *ma, const char *domain)
+{
+	if (ma != NULL && ma->verify)
+		(void)strlcpy(ma->seal_domain, domain, sizeof(ma->seal_domain));
 }
 
 void
@@ -281,6 +299,8 @@ msgauth_free(struct msgauth *ma)
 		return;
 	dkim_verifier_free(ma->ver);
 	dkim_signer_free(ma->signer);
+	arc_verifier_free(ma->arc);
+	arc_sealer_free(ma->sealer);
 	for (i = 0; i < ma->nfrom; i++)
 		free((char *)ma->from[i].p);
 	buf_reset(&ma->fields);
@@ -377,11 +397,49 @@ msgauth_field(struct msgauth *ma, const char *f, size_t n)
 		} else
 			ma->from_extra++;
 	}
-	if (ma->verify)
+	if (ma->verify) {
 		dkim_verifier_header(ma->ver, f, n);
-	if (ma->sign && buf_append(&ma->fields, f, n) == -1)
+		arc_verifier_header(ma->arc, f, n);
+	}
+	if ((ma->sign || ma->seal_domain[0] != '\0') &&
+	    buf_append(&ma->fields, f, n) == -1) {
 		ma->sign = false; /* a header too big to sign */
+		ma->seal_domain[0] = '\0';
+	}
 	return true;
+}
+
+/*
+ * ARC: the seal of a message we forward, with the forwarding domain's
+ * RSA key (RFC 8617 defines rsa-sha256 only), fed the header so far.
+ */
+static void
+start_sealer(struct msgauth *ma)
+{
+	struct msgauth_pool *p = ma->pool;
+	const char *f = (const char *)ma->fields.data, *end;
+	struct why why;
+	size_t i, k, len;
+
+	pthread_mutex_lock(&p->mtx);
+	for (i = 0; i < p->ntab; i++)
+		if (ascii_casecmp(p->tab[i].domain, ma->seal_domain) == 0)
+			break;
+	for (k = 0; i < p->ntab && k < p->tab[i].keys.n; k++)
+		if (p->tab[i].keys.key[k].alg == DKIM_RSA_SHA256) {
+			ma->sealer = arc_sealer_new(&p->tab[i].keys.key[k],
+			    time(NULL), &why);
+			break;
+		}
+	pthread_mutex_unlock(&p->mtx);
+	if (ma->sealer == NULL)
+		return; /* no RSA key for the domain: not sealed */
+	end = f + ma->fields.len;
+	while (f < end) {
+		len = msgauth_field_len(f, (size_t)(end - f));
+		arc_sealer_header(ma->sealer, f, len);
+		f += len;
+	}
 }
 
 /* The domain's keys, if any: a signer fed the header so far. */
@@ -425,8 +483,12 @@ msgauth_eoh(struct msgauth *ma)
 
 	if (ma == NULL)
 		return;
-	if (ma->verify)
+	if (ma->verify) {
 		dkim_verifier_eoh(ma->ver);
+		arc_verifier_eoh(ma->arc);
+	}
+	if (ma->seal_domain[0] != '\0')
+		start_sealer(ma);
 	if (ma->sign && ma->from_extra == 0) {
 		fr = dmarc_from_domain(ma->from, ma->nfrom, ma->sign_domain);
 		if (fr == DMARC_FROM_OK)
@@ -440,10 +502,14 @@ msgauth_body(struct msgauth *ma, const uint8_t *p, size_t n)
 {
 	if (ma == NULL)
 		return;
-	if (ma->verify)
+	if (ma->verify) {
 		dkim_verifier_body(ma->ver, p, n);
+		arc_verifier_body(ma->arc, p, n);
+	}
 	if (ma->signer != NULL)
 		dkim_signer_body(ma->signer, p, n);
+	if (ma->sealer != NULL)
+		arc_sealer_body(ma->sealer, p, n);
 }
 
 size_t
@@ -463,6 +529,42 @@ msgauth_field_len(const char *p, size_t n)
 }
 
 /* ---- the end of the message ---------------------------------------- */
+
+/*
+ * ARC-seal (RFC 8617 5.1) a message we forward: its Authentication-
+ * Results value (in ma->prefix) goes into the new set, which is put on
+ * top of it.
+ */
+static void
+seal(struct msgauth *ma)
+{
+	static const char name[] = "Authentication-Results:";
+	struct buf set, value;
+	struct why why;
+	size_t n = ma->prefix.len;
+	const char *ar = (const char *)ma->prefix.data;
+
+	if (n < sizeof(name) + 1 || memcmp(ar, name, sizeof(name) - 1) != 0)
+		return;
+	buf_init(&value, n);
+	buf_init(&set, SEAL_MAX);
+	why_clear(&why);
+	/* The value: after the name and its space, without the CRLF. */
+	if (buf_append(&value, ar + sizeof(name), n - sizeof(name) - 2) == -1 ||
+	    buf_append(&value, "", 1) == -1 ||
+	    arc_sealer_finish(ma->sealer, &ma->arc_res, ma->conf->hostname,
+	        (const char *)value.data, &set, &why) == -1 ||
+	    buf_append(&set, ma->prefix.data, ma->prefix.len) == -1)
+		log_warn("event=arc_seal_failed domain=%s error=%s",
+		    LOG_ESC(ma->seal_domain), LOG_ESC(why.text));
+	else {
+		buf_clear(&ma->prefix);
+		if (buf_append(&ma->prefix, set.data, set.len) == 0)
+			ma->sealed = true;
+	}
+	buf_reset(&set);
+	buf_reset(&value);
+}
 
 /* DMARC's verdict as [authentication] dmarc_policy says to apply it. */
 static void
@@ -498,6 +600,8 @@ verify_finish(struct msgauth *ma, const struct authdns *dns)
 		    ma->spf_mail.domain, dd, ma->ndk, dmarc_random(), &ma->dm);
 	ma->dmarc_done = true;
 	apply_dmarc(ma);
+	arc_verifier_finish(ma->arc, dns, time(NULL), &ma->arc_res);
+	ma->arc_done = true;
 	memset(&v, 0, sizeof(v));
 	v.spf_mail = ma->spf_done ? &ma->spf_mail : NULL;
 	v.spf_helo = &ma->spf_helo;
@@ -506,8 +610,11 @@ verify_finish(struct msgauth *ma, const struct authdns *dns)
 	v.dkim = ma->dk;
 	v.ndkim = ma->ndk;
 	v.dmarc = &ma->dm;
+	v.arc = &ma->arc_res;
 	if (verdict_authres_write(&ma->prefix, ma->conf->hostname, &v) == -1)
 		log_warn("event=authres_failed msg=\"header too long\"");
+	else if (ma->sealer != NULL)
+		seal(ma);
 	/* Every result on the log line: "dkim=pass,fail" for two. */
 	off = (size_t)snprintf(ma->summary, sizeof(ma->summary),
 	    "spf=%s dkim=%s",
@@ -519,8 +626,10 @@ verify_finish(struct msgauth *ma, const struct authdns *dns)
 		    dkim_res_name(ma->dk[i].result));
 	if (off < sizeof(ma->summary))
 		off += (size_t)snprintf(ma->summary + off,
-		    sizeof(ma->summary) - off, " dmarc=%s",
-		    dmarc_result_name(ma->dm.result));
+		    sizeof(ma->summary) - off, " dmarc=%s arc=%s%s",
+		    dmarc_result_name(ma->dm.result),
+		    arc_cv_name(ma->arc_res.cv),
+		    ma->sealed ? " arc_sealed=yes" : "");
 	if (off < sizeof(ma->summary) && (ma->junk || ma->refusal[0]))
 		(void)snprintf(ma->summary + off, sizeof(ma->summary) - off,
 		    " dmarc_action=%s", ma->refusal[0] ? "refuse" : "junk");

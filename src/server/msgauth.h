@@ -50,6 +50,12 @@ struct msgauth *msgauth_new(struct msgauth_pool *, const struct conf *,
     bool verify, bool sign);
 void msgauth_free(struct msgauth *);
 
+/*
+ * ARC (RFC 8617): mail from outside that we forward to another domain
+ * (an alias to an outside address) is sealed by `domain`, ours, with
+ * its RSA key. Before the message's header.
+ */
+void msgauth_seal_for(struct msgauth *, const char *domain);
 /* Does this transaction check SPF (mail from outside)? */
 bool msgauth_wants_spf(const struct msgauth *);
 /* SPF for this transaction (RFC 7208 2.3, 2.4), then done on loop. */

@@ -51,6 +51,31 @@ struct commit_job {
 	char auth[320];         /* mail authentication results, or "" */
 };
 
+/*
+ * ARC (issue 16): a recipient given as one of our addresses that
+ * resolved to an address elsewhere (an alias forwarding out) makes us a
+ * forwarder, and the message is sealed by that local domain.
+ */
+static void
+auth_forwarding(struct session *s)
+{
+	const char *given, *final;
+	size_t i;
+
+	for (i = 0; s->ma != NULL && i < s->nrcpts; i++) {
+		given = s->rcpts[i].orcpt != NULL
+		            ? strrchr(s->rcpts[i].orcpt, '@')
+		            : NULL;
+		final = strrchr(s->rcpts[i].addr, '@');
+		if (given != NULL && final != NULL &&
+		    conf_is_local_domain(s->conf, given + 1) &&
+		    !conf_is_local_domain(s->conf, final + 1)) {
+			msgauth_seal_for(s->ma, given + 1);
+			return;
+		}
+	}
+}
+
 /* Begin storing a message: envelope and Received header go first. */
 static int
 msg_begin(struct session *s)
@@ -114,6 +139,7 @@ msg_begin(struct session *s)
 	s->msg_size = 0;
 	s->body_sep = 0;
 	s->hold_hdr = s->cl->mode == CONF_MODE_SUBMISSION || s->ma != NULL;
+	auth_forwarding(s);
 	buf_clear(&s->hbuf);
 	return ret;
 }

@@ -14,6 +14,7 @@ import smtplib
 import subprocess
 
 import authres
+import dkim
 import pytest
 
 from conftest import TERN_BIN, child_env, make_message, wait_log
@@ -48,11 +49,20 @@ def pair(make_server):
                    "--algorithm", alg)
         assert r.returncode == 0, r.err
         keys[sel] = txt_of(r.out)
+    # The receiver forwards fwd@example.net to carol@example.org (back to
+    # the sender's server) and ARC-seals what it forwards (RFC 8617).
+    r = rx.cli("dkim", "keygen", "example.net", "--selector", "arc1",
+               "--algorithm", "rsa")
+    assert r.returncode == 0, r.err
+    keys["arc1"] = txt_of(r.out)
+    rx.add_alias("fwd@example.net", "carol@example.org")
+    tx.add_user("carol@example.org")
     zone = Zone({
         "example.org": [{"TXT": "v=spf1 ip4:127.0.0.1 -all"}],
         "_dmarc.example.org": [{"TXT": "v=DMARC1; p=reject"}],
         "r1._domainkey.example.org": [{"TXT": keys["r1"]}],
         "e1._domainkey.example.org": [{"TXT": keys["e1"]}],
+        "arc1._domainkey.example.net": [{"TXT": keys["arc1"]}],
         SENDER_HOST: [{"A": "127.0.0.1"},
                       {"TXT": "v=spf1 a -all"}],
         "bank.test": [{"TXT": "v=spf1 ip4:192.0.2.1 -all"}],
@@ -62,11 +72,13 @@ def pair(make_server):
     })
     dns = DnsServer(zone)
     rx.top["dns_server"] = f"127.0.0.1:{dns.port}"
-    rx.write_config()
-    rx.start()
     tx.extra += f"\n[routes]\nexample.net = 127.0.0.1:{rx.port}\n"
     tx.write_config()
     tx.start()
+    rx.extra += f"\n[routes]\nexample.org = 127.0.0.1:{tx.port}\n"
+    rx.write_config()
+    rx.start()
+    rx.zone = zone
     yield tx, rx
     dns.close()
 
@@ -108,15 +120,16 @@ def test_signed_mail_passes_dkim_spf_dmarc(pair):
     wait_log(rx, "spf=pass dkim=pass,pass dmarc=pass")
 
 
-def spoof(rx, mailfrom, from_hdr, extra=""):
-    msg = make_message(sender=from_hdr, to="bob@example.net",
-                       subject="urgent")
+def spoof(rx, mailfrom, from_hdr, extra="", to="bob@example.net",
+          headers=()):
+    msg = make_message(sender=from_hdr, to=to, subject="urgent",
+                       extra_headers=headers)
     if extra:
         msg = extra.encode() + msg
     with smtplib.SMTP(rx.host, rx.port, timeout=30) as s:
         s.ehlo("client.test")
         s.mail(mailfrom)
-        s.rcpt("bob@example.net")
+        s.rcpt(to)
         return s.data(msg)
 
 
@@ -175,3 +188,60 @@ def test_sendmail_mail_is_signed(pair):
     dk = [r for r in ar.results if r.method == "dkim"]
     assert len(dk) == 2 and all(r.result == "pass" for r in dk), ar
     assert ("dmarc", "pass") in results(ar)
+
+
+def test_forwarded_mail_is_arc_sealed(pair):
+    """RFC 8617: mail from outside that an alias forwards to another
+    domain leaves sealed (i=1, cv=none) by the forwarding domain, and
+    dkimpy's ARC verifier finds the chain valid at the next hop."""
+    tx, rx = pair
+    # Date and Message-ID given: the next hop here is a submission
+    # listener, which would add them and so change signed fields.
+    code, text = spoof(rx, "x@evil.test", "someone@nowhere.test",
+                       to="fwd@example.net",
+                       headers=("Date: Fri, 04 Dec 2026 12:00:00 +0000",
+                                "Message-ID: <fwd.1@nowhere.test>"))
+    assert code == 250, text
+    tx.wait_for_mail("carol@example.org", 1, timeout=60)
+    msg = tx.mail("carol@example.org")[0]
+    assert msg.count(b"ARC-Seal: i=1;") == 1, msg[:3000]
+    assert b"ARC-Message-Signature: i=1;" in msg
+    assert b"ARC-Authentication-Results: i=1;" in msg
+    wait_log(rx, "arc_sealed=yes")
+    crlf = re.sub(rb"(?<!\r)\n", b"\r\n", msg)
+    cv, results_, reason = dkim.arc_verify(
+        crlf, dnsfunc=lambda name, timeout=5: rx.zone.txt(name.decode()))
+    assert cv == dkim.CV_Pass, (reason, results_)
+
+
+def test_arc_chain_from_outside_is_verified(pair):
+    """A message that dkimpy ARC-sealed (as a mailing list would) comes
+    in with arc=pass in the receiver's Authentication-Results."""
+    tx, rx = pair
+    key = (tx.data_dir / "dkim" / "example.org" / "r1.key").read_bytes()
+    msg = make_message(sender="someone@nowhere.test", to="bob@example.net",
+                       subject="via a list",
+                       extra_headers=("Date: Fri, 04 Dec 2026 12:00:00 "
+                                      "+0000",
+                                      "Authentication-Results: "
+                                      "lists.example.org; spf=pass "
+                                      "smtp.mailfrom=example.org"))
+    sealed = b"".join(dkim.arc_sign(msg, b"r1", b"example.org", key,
+                                    b"lists.example.org")) + msg
+    with smtplib.SMTP(rx.host, rx.port, timeout=30) as s:
+        s.sendmail("x@evil.test", ["bob@example.net"], sealed)
+    rx.wait_for_mail("bob@example.net", 1, timeout=60)
+    ar = [r for r in authres_fields(rx.mail("bob@example.net")[0])
+          if r.authserv_id == RECEIVER_HOST]
+    assert len(ar) == 1
+    assert ("arc", "pass") in results(ar[0]), ar[0]
+
+
+def authres_fields(msg):
+    out = []
+    for f in re.findall(rb"^Authentication-Results:(.*(?:\r?\n[ \t].*)*)",
+                        msg, re.M):
+        value = re.sub(rb"\r?\n[ \t]", b" ", f).decode().strip()
+        out.append(authres.AuthenticationResultsHeader.parse(
+            "Authentication-Results: " + value))
+    return out

@@ -9,6 +9,7 @@
  *   spf-helo: RESULT (reason) helo=NAME     when the HELO was checked
  *   dkim: RESULT d=D s=S a=ALG (reason)     one line per signature
  *   dmarc: RESULT policy=P from=D (reason)  [applied=P2 after pct]
+ *   arc: RESULT sets=N [oldest-pass=I sealed-by=D s=S] (reason)
  *   note: ...                               forged A-R fields left out
  *   action: accept | deliver to Junk | refuse CODE TEXT
  *
@@ -36,6 +37,7 @@
 #include "auth/authdns.h"
 #include "auth/authres.h"
 #include "auth/dkim.h"
+#include "auth/arc.h"
 #include "auth/dmarc.h"
 #include "auth/spf.h"
 #include "auth/verdict.h"
@@ -64,6 +66,8 @@ struct msgcheck {
 	/* The message */
 	struct buf msg;
 	struct dkim_verifier *ver;
+	struct arc_verifier *arc;
+	struct arc_result arc_res;
 	struct dmarc_field from[FROM_FIELDS_MAX];
 	size_t nfrom, from_extra;
 	size_t removed; /* forged Authentication-Results left out */
@@ -230,6 +234,7 @@ on_field(struct msgcheck *mc, const char *f, size_t n)
 	if (field_is(f, n, "Return-Path"))
 		take_return_path(mc, v, vn);
 	dkim_verifier_header(mc->ver, f, n);
+	arc_verifier_header(mc->arc, f, n);
 }
 
 /*
@@ -270,9 +275,11 @@ feed_message(struct msgcheck *mc)
 		p += len;
 	}
 	dkim_verifier_eoh(mc->ver);
+	arc_verifier_eoh(mc->arc);
 	if (p < end)
 		p += 2; /* the empty line */
 	dkim_verifier_body(mc->ver, (const uint8_t *)p, (size_t)(end - p));
+	arc_verifier_body(mc->arc, (const uint8_t *)p, (size_t)(end - p));
 }
 
 /* ---- the checks ---------------------------------------------------- */
@@ -319,16 +326,25 @@ check_dmarc(struct msgcheck *mc)
 		    mc->spf_mail.domain, dd, mc->ndk, dmarc_random(), &mc->dm);
 }
 
-/*
- * ARC (RFC 8617): not yet. When auth/arc.c lands, its verdict is
- * computed here (after DKIM, before the field is written: struct
- * verdict gains it) and printed as an "arc: RESULT (reason)" line in
- * print_reasons().
- */
+/* ARC (RFC 8617): the chain the message carries, as the server sees it. */
 static void
 check_arc(struct msgcheck *mc)
 {
-	(void)mc;
+	arc_verifier_finish(mc->arc, &mc->dns, time(NULL), &mc->arc_res);
+}
+
+static void
+print_arc(const struct msgcheck *mc)
+{
+	const struct arc_result *a = &mc->arc_res;
+
+	printf("arc: %s sets=%u", arc_cv_name(a->cv), a->sets);
+	if (a->cv == ARC_PASS)
+		printf(" oldest-pass=%u sealed-by=%s s=%s", a->oldest_pass,
+		    a->domain, a->selector);
+	if (a->reason[0] != '\0')
+		printf(" (%s)", a->reason);
+	putchar('\n');
 }
 
 /* ---- output -------------------------------------------------------- */
@@ -348,6 +364,7 @@ print_authres(const struct msgcheck *mc)
 	v.dkim = mc->dk;
 	v.ndkim = mc->ndk;
 	v.dmarc = &mc->dm;
+	v.arc = &mc->arc_res;
 	buf_init(&out, 64 * 1024);
 	if (verdict_authres_write(&out, mc->conf->hostname, &v) == -1) {
 		fprintf(stderr,
@@ -464,6 +481,7 @@ print_reasons(const struct msgcheck *mc)
 	print_spf(mc);
 	print_dkim(mc);
 	print_dmarc(mc);
+	print_arc(mc);
 	if (mc->removed > 0)
 		printf("note: %zu Authentication-Results field%s claiming %s "
 		       "left out (the server removes them)\n",
@@ -498,7 +516,8 @@ run(struct msgcheck *mc)
 	mc->dns.arg = dns;
 	mc->ver =
 	    dkim_verifier_new((unsigned)mc->conf->auth.dkim_max_signatures);
-	if (mc->ver == NULL) {
+	mc->arc = arc_verifier_new();
+	if (mc->ver == NULL || mc->arc == NULL) {
 		fprintf(stderr, "tern: check message: out of memory\n");
 		dns_free(dns);
 		return EX_OSERR;
@@ -529,6 +548,7 @@ cli_check_message(const struct conf *conf, int argc, char **argv)
 	if ((rc = parse_args(mc, argc, argv)) == 0)
 		rc = run(mc);
 	dkim_verifier_free(mc->ver);
+	arc_verifier_free(mc->arc);
 	buf_reset(&mc->msg);
 	free(mc);
 	return rc;

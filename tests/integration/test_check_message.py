@@ -10,6 +10,7 @@ and the message signed by `tern dkim sign`.
 import re
 
 import authres
+import dkim
 import pytest
 
 from conftest import make_message
@@ -232,3 +233,21 @@ def test_message_over_max_message_size_exits_65(srv):
                 check=False)
     assert r.returncode == 65, (r.out, r.err)
     assert "max_message_size" in r.err
+
+
+
+def test_arc_line_and_result(srv):
+    """The ARC chain, verified as the server does: none without one, and
+    pass for a message dkimpy sealed with a published key."""
+    ar, lines, _ = check(srv, signed(srv))
+    assert ("arc", "none") in results(ar)
+    assert lines["arc"] == ["none sets=0"]
+    key = (srv.data_dir / "dkim" / "example.org" / "r1.key").read_bytes()
+    msg = make_message(sender="x@nowhere.test", to="bob@example.net",
+                       extra_headers=("Authentication-Results: "
+                                      "lists.example.org; none",))
+    sealed = b"".join(dkim.arc_sign(msg, b"r1", b"example.org", key,
+                                    b"lists.example.org")) + msg
+    ar, lines, _ = check(srv, sealed)
+    assert ("arc", "pass") in results(ar)
+    assert lines["arc"][0].startswith("pass sets=1 oldest-pass=")

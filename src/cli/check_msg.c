@@ -41,6 +41,7 @@
 #include "auth/dmarc.h"
 #include "auth/spf.h"
 #include "auth/verdict.h"
+#include "msg/field.h"
 #include "dns/dns.h"
 #include "util/buf.h"
 #include "util/str.h"
@@ -159,35 +160,6 @@ read_message(struct buf *out)
 	return ferror(stdin) ? -1 : 0;
 }
 
-/* Does the field's name equal `name` (any case)? */
-static bool
-field_is(const char *f, size_t n, const char *name)
-{
-	size_t k = strlen(name);
-
-	if (n <= k || ascii_ncasecmp(f, name, k) != 0)
-		return false;
-	for (; k < n && (f[k] == ' ' || f[k] == '\t'); k++)
-		;
-	return k < n && f[k] == ':';
-}
-
-/* The value after the colon, up to (not including) the final CRLF. */
-static const char *
-field_value(const char *f, size_t n, size_t *vlen)
-{
-	const char *c = memchr(f, ':', n);
-
-	if (c == NULL) {
-		*vlen = 0;
-		return f + n;
-	}
-	*vlen = n - (size_t)(c + 1 - f);
-	if (*vlen >= 2 && c[*vlen - 1] == '\r' && c[*vlen] == '\n')
-		*vlen -= 2;
-	return c + 1;
-}
-
 /*
  * The first Return-Path's address (RFC 5322 3.6.7: "<addr>", "<>" the
  * null sender) as MAIL FROM, unless --from gave one.
@@ -218,43 +190,23 @@ on_field(struct msgcheck *mc, const char *f, size_t n)
 	const char *v;
 	size_t vn;
 
-	v = field_value(f, n, &vn);
-	if (field_is(f, n, "Authentication-Results") &&
+	v = msg_field_value(f, n, &vn);
+	if (msg_field_is(f, n, "Authentication-Results") &&
 	    authres_claims_id(v, vn, mc->conf->hostname)) {
 		mc->removed++; /* the server removes it: nor is it signed */
 		return;
 	}
-	if (field_is(f, n, "From")) {
+	if (msg_field_is(f, n, "From")) {
 		if (mc->nfrom < FROM_FIELDS_MAX) {
 			mc->from[mc->nfrom].p = v;
 			mc->from[mc->nfrom++].n = vn;
 		} else
 			mc->from_extra++;
 	}
-	if (field_is(f, n, "Return-Path"))
+	if (msg_field_is(f, n, "Return-Path"))
 		take_return_path(mc, v, vn);
 	dkim_verifier_header(mc->ver, f, n);
 	arc_verifier_header(mc->arc, f, n);
-}
-
-/*
- * The length of the field at p: through its CRLF and any continuation
- * lines, at most n.
- */
-static size_t
-field_len(const char *p, size_t n)
-{
-	const char *nl;
-	size_t i = 0;
-
-	for (;;) {
-		nl = memchr(p + i, '\n', n - i);
-		if (nl == NULL)
-			return n;
-		i = (size_t)(nl - p) + 1;
-		if (i >= n || (p[i] != ' ' && p[i] != '\t'))
-			return i;
-	}
 }
 
 /* Header fields to on_field(), then the body to the DKIM verifier. */
@@ -268,9 +220,9 @@ feed_message(struct msgcheck *mc)
 		p = end = "";
 	/* An mbox "From " line is no header field: skip it. */
 	if (end - p >= 5 && memcmp(p, "From ", 5) == 0)
-		p += field_len(p, (size_t)(end - p));
+		p += msg_field_len(p, (size_t)(end - p));
 	while (p < end && !(end - p >= 2 && p[0] == '\r' && p[1] == '\n')) {
-		len = field_len(p, (size_t)(end - p));
+		len = msg_field_len(p, (size_t)(end - p));
 		on_field(mc, p, len);
 		p += len;
 	}

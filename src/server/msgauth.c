@@ -22,6 +22,7 @@
 #include "auth/spf.h"
 #include "auth/verdict.h"
 #include "dns/dns.h"
+#include "msg/field.h"
 #include "server/workers.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -347,32 +348,6 @@ msgauth_spf_refusal(const struct msgauth *ma, char *reply, size_t n)
 	return verdict_spf_refusal(&ma->spf_mail, &ma->conf->auth, reply, n);
 }
 
-/* Does the field's name equal `name` (any case)? */
-static bool
-field_is(const char *f, size_t n, const char *name)
-{
-	size_t k = strlen(name);
-
-	if (n <= k || ascii_ncasecmp(f, name, k) != 0)
-		return false;
-	for (; k < n && (f[k] == ' ' || f[k] == '\t'); k++)
-		;
-	return k < n && f[k] == ':';
-}
-
-static const char *
-field_value(const char *f, size_t n, size_t *vlen)
-{
-	const char *c = memchr(f, ':', n);
-
-	if (c == NULL) {
-		*vlen = 0;
-		return f + n;
-	}
-	*vlen = n - (size_t)(c + 1 - f);
-	return c + 1;
-}
-
 bool
 msgauth_field(struct msgauth *ma, const char *f, size_t n)
 {
@@ -381,16 +356,11 @@ msgauth_field(struct msgauth *ma, const char *f, size_t n)
 
 	if (ma == NULL)
 		return true;
-	v = field_value(f, n, &vn);
-	if (ma->verify && field_is(f, n, "Authentication-Results") &&
+	v = msg_field_value(f, n, &vn);
+	if (ma->verify && msg_field_is(f, n, "Authentication-Results") &&
 	    authres_claims_id(v, vn, ma->conf->hostname))
 		return false;
-	if (field_is(f, n, "From")) {
-		/* The value without the field's final CRLF (dmarc.h). */
-		if (vn >= 2 && v[vn - 2] == '\r' && v[vn - 1] == '\n')
-			vn -= 2;
-		else if (vn >= 1 && v[vn - 1] == '\n')
-			vn--;
+	if (msg_field_is(f, n, "From")) {
 		if (ma->nfrom < FROM_FIELDS_MAX) {
 			ma->from[ma->nfrom].p = xstrndup(v, vn);
 			ma->from[ma->nfrom++].n = vn;
@@ -436,7 +406,7 @@ start_sealer(struct msgauth *ma)
 		return; /* no RSA key for the domain: not sealed */
 	end = f + ma->fields.len;
 	while (f < end) {
-		len = msgauth_field_len(f, (size_t)(end - f));
+		len = msg_field_len(f, (size_t)(end - f));
 		arc_sealer_header(ma->sealer, f, len);
 		f += len;
 	}
@@ -470,7 +440,7 @@ start_signer(struct msgauth *ma)
 	/* Replay the header, a field at a time. */
 	end = f + ma->fields.len;
 	while (f < end) {
-		len = msgauth_field_len(f, (size_t)(end - f));
+		len = msg_field_len(f, (size_t)(end - f));
 		dkim_signer_header(ma->signer, f, len);
 		f += len;
 	}
@@ -510,22 +480,6 @@ msgauth_body(struct msgauth *ma, const uint8_t *p, size_t n)
 		dkim_signer_body(ma->signer, p, n);
 	if (ma->sealer != NULL)
 		arc_sealer_body(ma->sealer, p, n);
-}
-
-size_t
-msgauth_field_len(const char *p, size_t n)
-{
-	size_t i = 0;
-	const char *nl;
-
-	for (;;) {
-		nl = memchr(p + i, '\n', n - i);
-		if (nl == NULL)
-			return n;
-		i = (size_t)(nl - p) + 1;
-		if (i >= n || (p[i] != ' ' && p[i] != '\t'))
-			return i;
-	}
 }
 
 /* ---- the end of the message ---------------------------------------- */
@@ -716,7 +670,7 @@ msgauth_sign_message(void *pool, const struct conf *conf, const uint8_t *msg,
 	while (off < n && !(p[off] == '\r' && off + 1 < n &&
 	                       p[off + 1] == '\n') &&
 	       p[off] != '\n') {
-		len = msgauth_field_len(p + off, n - off);
+		len = msg_field_len(p + off, n - off);
 		(void)msgauth_field(ma, p + off, len);
 		off += len;
 	}

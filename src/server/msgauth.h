@@ -75,11 +75,6 @@ bool msgauth_spf_refusal(const struct msgauth *, char *reply, size_t n);
  * that claims our authserv-id, RFC 8601 5).
  */
 bool msgauth_field(struct msgauth *, const char *field, size_t n);
-/*
- * The length of the header field at p (through its CRLF and any
- * continuation lines), at most n. Pure.
- */
-size_t msgauth_field_len(const char *p, size_t n);
 /* The header is over: signing keys are chosen by the From domain. */
 void msgauth_eoh(struct msgauth *);
 /* Body bytes (after the empty line), in order. */

@@ -25,6 +25,7 @@
 
 #include <event2/buffer.h>
 
+#include "msg/field.h"
 #include "msg/hdr.h"
 #include "msg/received.h"
 #include "queue/sched.h"
@@ -188,7 +189,7 @@ auth_fields(struct session *s, const char *p, size_t n)
 	size_t len;
 
 	while (n > 0) {
-		len = msgauth_field_len(p, n);
+		len = msg_field_len(p, n);
 		if (msgauth_field(s->ma, p, len))
 			store_bytes(s, p, len);
 		p += len;

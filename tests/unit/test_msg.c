@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "msg/field.h"
 #include "msg/hdr.h"
 #include "msg/received.h"
 
@@ -343,10 +344,48 @@ test_received_full(void **state)
 	buf_reset(&b);
 }
 
+/* msg/field.h: one field in memory. */
+static void
+test_field(void **state)
+{
+	static const char h[] = "From : a@b.test\r\nSubject: one\r\n two\r\n"
+	                        "X-Empty:\nTo: c@d.test";
+	const char *p = h, *v;
+	size_t n = sizeof(h) - 1, len, vn;
+
+	(void)state;
+	len = msg_field_len(p, n);
+	assert_int_equal(len, 17);
+	assert_true(msg_field_is(p, len, "from"));
+	assert_false(msg_field_is(p, len, "Fro"));
+	v = msg_field_value(p, len, &vn);
+	assert_int_equal(vn, 9);
+	assert_memory_equal(v, " a@b.test", 9);
+	p += len;
+	n -= len;
+	len = msg_field_len(p, n); /* with its continuation line */
+	assert_int_equal(len, 20);
+	v = msg_field_value(p, len, &vn);
+	assert_memory_equal(v, " one\r\n two", vn);
+	p += len;
+	n -= len;
+	len = msg_field_len(p, n); /* LF only, empty value */
+	assert_int_equal(len, 9);
+	(void)msg_field_value(p, len, &vn);
+	assert_int_equal(vn, 0);
+	p += len;
+	n -= len;
+	assert_int_equal(msg_field_len(p, n), n); /* no line end: all */
+	assert_false(msg_field_is("To", 2, "To"));
+	v = msg_field_value("no colon", 8, &vn);
+	assert_int_equal(vn, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_field),
 		cmocka_unit_test(test_hdr),
 		cmocka_unit_test(test_hdr_count),
 		cmocka_unit_test(test_date),

@@ -621,6 +621,13 @@ finish_work(void *ctx, void *job)
 		sign_finish(ma);
 }
 
+bool
+msgauth_has_work(const struct msgauth *ma)
+{
+	return ma != NULL && (ma->verify || ma->signer != NULL ||
+	                         ma->sealer != NULL || ma->refusal[0] != '\0');
+}
+
 void
 msgauth_finish_submit(struct msgauth *ma, struct loop *loop, loop_fn *done,
     void *arg)

@@ -80,6 +80,12 @@ void msgauth_eoh(struct msgauth *);
 /* Body bytes (after the empty line), in order. */
 void msgauth_body(struct msgauth *, const uint8_t *p, size_t n);
 
+/*
+ * Is there anything left for the end of the message (checks, a
+ * signature, a seal, a refusal)? false: commit it as it is, with no
+ * trip to a worker (mail from our users whose From has no key).
+ */
+bool msgauth_has_work(const struct msgauth *);
 /* Verify, DMARC, sign on a worker; then done on loop. */
 void msgauth_finish_submit(struct msgauth *, struct loop *loop,
     loop_fn *done, void *arg);

@@ -401,7 +401,7 @@ session_msg_end(struct session *s)
 		    "later");
 		return SESSION_OK;
 	}
-	if (s->ma != NULL) {
+	if (msgauth_has_work(s->ma)) {
 		/* Verify, DMARC, sign on a check worker; then commit. */
 		s->refs++;
 		s->waiting = true;

@@ -160,6 +160,21 @@ verdict_dmarc_action(const struct dmarc_verdict *v, const struct conf_auth *ca,
 }
 
 bool
+verdict_arc_override(const struct dmarc_verdict *dm,
+    const struct arc_result *arc, const struct conf_auth *ca)
+{
+	size_t i;
+
+	if (dm->result != DMARC_FAIL || dm->policy == DMARC_POLICY_NONE ||
+	    arc == NULL || arc->cv != ARC_PASS || arc->domain[0] == '\0')
+		return false;
+	for (i = 0; i < ca->narc_trusted; i++)
+		if (ascii_casecmp(ca->arc_trusted[i], arc->domain) == 0)
+			return true;
+	return false;
+}
+
+bool
 verdict_spf_refusal(const struct spf_verdict *v, const struct conf_auth *ca,
     char *reply, size_t n)
 {

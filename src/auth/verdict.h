@@ -92,6 +92,15 @@ enum verdict_action verdict_dmarc_action(const struct dmarc_verdict *,
  * FROM verdict (at MAIL FROM): true with a "550 5.7.23" or "451 4.7.24"
  * reply, false to go on.
  */
+/*
+ * RFC 8617 7.2, local policy: a DMARC failure is not acted on when the
+ * message carries a passing ARC chain whose newest seal is by one of
+ * [authentication] arc_trusted_sealers (a mailing list or forwarder
+ * that vouches for the results it saw).
+ */
+bool verdict_arc_override(const struct dmarc_verdict *,
+    const struct arc_result *, const struct conf_auth *);
+
 bool verdict_spf_refusal(const struct spf_verdict *mail,
     const struct conf_auth *, char *reply, size_t n);
 

@@ -414,6 +414,13 @@ print_action(const struct msgcheck *mc)
 		printf("action: refuse %s (at MAIL FROM)\n", reply);
 		return;
 	}
+	if (verdict_arc_override(&mc->dm, &mc->arc_res, ca)) {
+		printf("action: accept (the DMARC failure is overridden: a "
+		       "passing ARC chain sealed by %s, in "
+		       "arc_trusted_sealers)\n",
+		    mc->arc_res.domain);
+		return;
+	}
 	switch (verdict_dmarc_action(&mc->dm, ca, reply, sizeof(reply))) {
 	case VERDICT_REFUSE:
 		printf("action: refuse %s\n", reply);

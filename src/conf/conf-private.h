@@ -43,6 +43,7 @@
 #define CONF_ROUTES_MAX 1000   /* [routes] entries */
 #define CONF_RELAY_MAX 1000    /* [relay_domains] entries */
 #define CONF_DKIM_MAX 1000     /* [dkim] domains */
+#define CONF_ARC_TRUSTED_MAX 100 /* arc_trusted_sealers */
 #define CONF_SELECTORS_MAX 8   /* selectors of one [dkim] domain */
 #define CONF_SELECTOR_MAX 63   /* one selector: a DNS label */
 #define CONF_AUTH_MAX 255      /* route auth= user and password */
@@ -248,5 +249,8 @@ void conf_print_relay(const struct conf *, FILE *, unsigned flags);
 int conf_on_dkim(struct parse *, const char *key, const char *v);
 void conf_dkim_free(struct conf *);
 void conf_print_dkim(const struct conf *, FILE *, unsigned flags);
+/* [authentication] arc_trusted_sealers = DOMAIN ... (may repeat). */
+int conf_set_arc_trusted(struct parse *, const char *v);
+void conf_print_arc_trusted(const struct conf *, FILE *, unsigned flags);
 
 #endif

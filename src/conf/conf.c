@@ -518,6 +518,8 @@ on_key(void *user, const char *section, const char *key, const char *v)
 			return set_word(p, i, v);
 	if (p->sect == S_LIMITS && strcmp(key, "own_networks") == 0)
 		return set_own_networks(p, v);
+	if (p->sect == S_AUTH && strcmp(key, "arc_trusted_sealers") == 0)
+		return conf_set_arc_trusted(p, v);
 
 	for (i = 0; i < conf_nkeys; i++)
 		if (conf_keys[i].sect == p->sect &&

@@ -210,6 +210,10 @@ struct conf_auth {
 	enum conf_temperror dmarc_temperror;
 	size_t dkim_max_signatures; /* signatures checked per message; 5 */
 	enum conf_key_error dkim_key_error;
+	/* ARC sealers (mailing lists, forwarders) whose passing chain
+	 * overrides a DMARC failure (RFC 8617 7.2), lower-case; none. */
+	char **arc_trusted;
+	size_t narc_trusted;
 };
 
 /* [dkim] DOMAIN = SELECTOR ...: which of the domain's keys sign. */

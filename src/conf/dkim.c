@@ -6,7 +6,9 @@
  *   example.net = new2027               a rotation: only the new key
  *
  * A domain without a line signs with every key `tern dkim keygen` made
- * for it (the first key signs at once). Parse, look up, print.
+ * for it (the first key signs at once). Parse, look up, print. Also
+ * [authentication] arc_trusted_sealers: the domains whose ARC seal
+ * tern trusts to vouch for mail it forwards.
  * Trust: the operator's text, checked.
  */
 #include "conf/conf-private.h"
@@ -39,6 +41,60 @@ conf_dkim_free(struct conf *c)
 	free(c->dkim_domains);
 	c->dkim_domains = NULL;
 	c->ndkim_domains = 0;
+	for (i = 0; i < c->auth.narc_trusted; i++)
+		free(c->auth.arc_trusted[i]);
+	free(c->auth.arc_trusted);
+	c->auth.arc_trusted = NULL;
+	c->auth.narc_trusted = 0;
+}
+
+static int
+trusted_item(struct parse *p, const char *s, size_t n, void *arg)
+{
+	struct conf_auth *a = &p->c->auth;
+	const char *why;
+	char *d;
+	size_t i;
+
+	(void)arg;
+	if (!conf_domain_norm(s, n, &d, &why))
+		return conf_fail(p, p->lineno,
+		    "arc_trusted_sealers: '%.*s' %s", (int)(n > 64 ? 64 : n), s,
+		    why);
+	for (i = 0; i < a->narc_trusted; i++)
+		if (strcmp(a->arc_trusted[i], d) == 0) {
+			conf_fail(p, p->lineno,
+			    "arc_trusted_sealers: '%s' is listed twice", d);
+			free(d);
+			return 0;
+		}
+	if (a->narc_trusted >= CONF_ARC_TRUSTED_MAX) {
+		free(d);
+		return conf_fail(p, p->lineno,
+		    "arc_trusted_sealers: more than %d domains",
+		    CONF_ARC_TRUSTED_MAX);
+	}
+	a->arc_trusted = xrealloc(a->arc_trusted,
+	    (a->narc_trusted + 1) * sizeof(*a->arc_trusted));
+	a->arc_trusted[a->narc_trusted++] = d;
+	return 1;
+}
+
+int
+conf_set_arc_trusted(struct parse *p, const char *v)
+{
+	return conf_each_word(p, v, trusted_item, NULL);
+}
+
+void
+conf_print_arc_trusted(const struct conf *c, FILE *fp, unsigned flags)
+{
+	if (c->auth.narc_trusted > 0)
+		conf_print_list(fp, "arc_trusted_sealers",
+		    (const char *const *)c->auth.arc_trusted,
+		    c->auth.narc_trusted);
+	else if (flags & CONF_PRINT_ALL)
+		fprintf(fp, "# arc_trusted_sealers = (not set: none)\n");
 }
 
 /* A selector is a DNS label (RFC 6376 3.1; dots would name a subtree,

@@ -303,10 +303,11 @@ conf_print(const struct conf *c, FILE *fp, unsigned flags)
 		print_nums(c, S_QUEUE, fp, flags);
 		print_words(c, S_QUEUE, fp, flags);
 	}
-	if (all || changed(c, S_AUTH)) {
+	if (all || changed(c, S_AUTH) || c->auth.narc_trusted > 0) {
 		fprintf(fp, "\n[authentication]\n");
 		print_nums(c, S_AUTH, fp, flags);
 		print_words(c, S_AUTH, fp, flags);
+		conf_print_arc_trusted(c, fp, flags);
 	}
 	conf_print_dkim(c, fp, flags);
 	conf_print_routes(c, fp, flags);

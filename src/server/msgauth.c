@@ -80,6 +80,7 @@ struct msgauth {
 	char seal_domain[DNS_NAME_MAX]; /* "" unless forwarded */
 	struct arc_sealer *sealer;
 	bool sealed;
+	bool arc_override; /* a trusted sealer vouched: DMARC not applied */
 	/* Results */
 	struct dkim_result dk[SIGS_MAX];
 	size_t ndk;
@@ -524,6 +525,10 @@ seal(struct msgauth *ma)
 static void
 apply_dmarc(struct msgauth *ma)
 {
+	if (verdict_arc_override(&ma->dm, &ma->arc_res, &ma->conf->auth)) {
+		ma->arc_override = true;
+		return;
+	}
 	if (verdict_dmarc_action(&ma->dm, &ma->conf->auth, ma->refusal,
 	        sizeof(ma->refusal)) == VERDICT_JUNK)
 		ma->junk = true;
@@ -553,9 +558,9 @@ verify_finish(struct msgauth *ma, const struct authdns *dns)
 		    ma->spf_done ? spf_result_name(ma->spf_mail.result) : "none",
 		    ma->spf_mail.domain, dd, ma->ndk, dmarc_random(), &ma->dm);
 	ma->dmarc_done = true;
-	apply_dmarc(ma);
 	arc_verifier_finish(ma->arc, dns, time(NULL), &ma->arc_res);
 	ma->arc_done = true;
+	apply_dmarc(ma);
 	memset(&v, 0, sizeof(v));
 	v.spf_mail = ma->spf_done ? &ma->spf_mail : NULL;
 	v.spf_helo = &ma->spf_helo;
@@ -580,9 +585,10 @@ verify_finish(struct msgauth *ma, const struct authdns *dns)
 		    dkim_res_name(ma->dk[i].result));
 	if (off < sizeof(ma->summary))
 		off += (size_t)snprintf(ma->summary + off,
-		    sizeof(ma->summary) - off, " dmarc=%s arc=%s%s",
+		    sizeof(ma->summary) - off, " dmarc=%s arc=%s%s%s",
 		    dmarc_result_name(ma->dm.result),
 		    arc_cv_name(ma->arc_res.cv),
+		    ma->arc_override ? " dmarc_override=arc" : "",
 		    ma->sealed ? " arc_sealed=yes" : "");
 	if (off < sizeof(ma->summary) && (ma->junk || ma->refusal[0]))
 		(void)snprintf(ma->summary + off, sizeof(ma->summary) - off,

@@ -245,3 +245,42 @@ def authres_fields(msg):
         out.append(authres.AuthenticationResultsHeader.parse(
             "Authentication-Results: " + value))
     return out
+
+
+def test_trusted_arc_sealer_overrides_dmarc(pair):
+    """RFC 8617 7.2: a p=reject From that a mailing list re-sent (its own
+    MAIL FROM, no aligned DKIM) is refused, unless the list's passing ARC
+    chain is from a sealer in arc_trusted_sealers (then delivered, the
+    override logged)."""
+    tx, rx = pair
+    key = (tx.data_dir / "dkim" / "example.org" / "r1.key").read_bytes()
+    msg = make_message(sender="ceo@bank.test", to="bob@example.net",
+                       subject="list post",
+                       extra_headers=("Date: Fri, 04 Dec 2026 12:00:00 "
+                                      "+0000",
+                                      "Authentication-Results: "
+                                      "lists.example.org; dmarc=pass "
+                                      "header.from=bank.test"))
+    sealed = b"".join(dkim.arc_sign(msg, b"r1", b"example.org", key,
+                                    b"lists.example.org")) + msg
+
+    def send():
+        with smtplib.SMTP(rx.host, rx.port, timeout=30) as s:
+            s.ehlo("lists.example.org")
+            s.mail("list-bounces@example.org")
+            s.rcpt("bob@example.net")
+            return s.data(sealed)
+
+    code, text = send()
+    assert code == 550 and b"DMARC" in text, text
+    rx.auth["arc_trusted_sealers"] = "example.org"
+    rx.write_config()
+    assert "reloaded" in rx.cli("reload").out
+    code, text = send()
+    assert code == 250, text
+    wait_log(rx, "dmarc_override=arc")
+    rx.wait_for_mail("bob@example.net", 1, timeout=60)
+    ar = [r for r in authres_fields(rx.mail("bob@example.net")[0])
+          if r.authserv_id == RECEIVER_HOST][0]
+    assert ("dmarc", "fail") in results(ar)
+    assert ("arc", "pass") in results(ar)

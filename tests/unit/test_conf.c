@@ -198,6 +198,9 @@ static const struct load_case bad[] = {
 	    "t:5: dkim_max_signatures = 0 is out of range" },
 	{ "auth-named", BASE "[authentication x]\n",
 	    "t:4: [authentication] takes no name" },
+	{ "arc-trusted-twice",
+	    BASE "[authentication]\narc_trusted_sealers = a.test A.test\n",
+	    "t:5: arc_trusted_sealers: 'a.test' is listed twice" },
 	{ "dkim-dotted", BASE "[dkim]\nexample.org = a.b\n",
 	    "t:5: [dkim] example.org: selector 'a.b'" },
 	{ "dkim-twice", BASE "[dkim]\nexample.org = a A\n",
@@ -997,7 +1000,10 @@ test_addr_settings(void **state)
 	round_trip(BASE "[authentication]\nchecks = off\nspf_fail = reject\n"
 	           "spf_temperror = defer\ndmarc_policy = note\n"
 	           "dmarc_temperror = defer\ndkim_key_error = defer\n"
-	           "dkim_max_signatures = 7\n[dkim]\nexample.org = a b\n"
+	           "dkim_max_signatures = 7\n"
+	           "arc_trusted_sealers = lists.example.org Google.com\n"
+	           "arc_trusted_sealers = x.test\n"
+	           "[dkim]\nexample.org = a b\n"
 	           "Example.NET = x\nexample.org = c\n");
 	c = load(BASE "[dkim]\nexample.org = s1 S2\n", &why);
 	assert_non_null(c);

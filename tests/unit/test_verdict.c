@@ -340,11 +340,46 @@ test_spf_refusal(void **state)
 	assert_non_null(strstr(reply, "bank.test: -all matched"));
 }
 
+/* RFC 8617 7.2: a trusted sealer's passing chain overrides DMARC. */
+static void
+test_arc_override(void **state)
+{
+	char *trusted[] = { (char *)"lists.example.org" };
+	struct dmarc_verdict dm;
+	struct arc_result arc;
+	struct conf_auth ca;
+
+	(void)state;
+	memset(&ca, 0, sizeof(ca));
+	ca.arc_trusted = trusted;
+	ca.narc_trusted = 1;
+	dmarc_set(&dm, DMARC_FAIL, DMARC_POLICY_REJECT, DMARC_POLICY_REJECT,
+	    "bank.test", "no aligned pass");
+	memset(&arc, 0, sizeof(arc));
+	arc.cv = ARC_PASS;
+	arc.sets = 1;
+	(void)strlcpy(arc.domain, "Lists.Example.ORG", sizeof(arc.domain));
+	assert_true(verdict_arc_override(&dm, &arc, &ca));
+	assert_false(verdict_arc_override(&dm, NULL, &ca));
+	arc.cv = ARC_FAIL; /* a broken chain vouches for nothing */
+	assert_false(verdict_arc_override(&dm, &arc, &ca));
+	arc.cv = ARC_PASS;
+	(void)strlcpy(arc.domain, "evil.example", sizeof(arc.domain));
+	assert_false(verdict_arc_override(&dm, &arc, &ca));
+	(void)strlcpy(arc.domain, "lists.example.org", sizeof(arc.domain));
+	dm.result = DMARC_PASS; /* nothing to override */
+	assert_false(verdict_arc_override(&dm, &arc, &ca));
+	dm.result = DMARC_FAIL;
+	ca.narc_trusted = 0; /* the default: nobody is trusted */
+	assert_false(verdict_arc_override(&dm, &arc, &ca));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_arc_override),
 		cmocka_unit_test(test_nothing),
 		cmocka_unit_test(test_null_sender_and_helo),
 		cmocka_unit_test(test_bounds),

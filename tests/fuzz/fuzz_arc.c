@@ -131,6 +131,40 @@ verify(const char *m, size_t n, struct arc_result *r)
 	check_result(r);
 }
 
+/*
+ * Is the header a list of well-formed fields (RFC 5322 2.2: a name of
+ * printable ASCII but ':', then ':'; continuation lines after a
+ * field)? The server ends the header at the first line that is not one
+ * (msg/hdr.c), so only such headers are ever sealed.
+ */
+static bool
+well_formed(const char *m, size_t n)
+{
+	size_t i = 0, k;
+	bool first = true;
+
+	while (i < n) {
+		if (m[i] == '\r' || m[i] == '\n')
+			return true; /* the empty line: the header is over */
+		if (m[i] == ' ' || m[i] == '\t') {
+			if (first)
+				return false;
+		} else {
+			for (k = i; k < n && m[k] > ' ' && m[k] < 0x7f &&
+			     m[k] != ':';
+			     k++)
+				;
+			if (k == i || k >= n || m[k] != ':')
+				return false;
+		}
+		first = false;
+		while (i < n && m[i] != '\n')
+			i++;
+		i++;
+	}
+	return true;
+}
+
 static void
 seal(const char *m, size_t n, const struct arc_result *chain)
 {
@@ -152,12 +186,15 @@ seal(const char *m, size_t n, const struct arc_result *chain)
 	    buf_append(&out, m, n) == 0) {
 		verify((const char *)out.data, out.len, &r);
 		/*
-		 * A header that starts with a continuation line would
-		 * continue our last field: no seal survives that.
+		 * Our own seal must verify, over a header the server would
+		 * seal: one of well-formed fields (a header that starts
+		 * with a continuation line would continue our last field,
+		 * and a line that is no field is where the server's header
+		 * ends).
 		 */
 		if (chain->cv == ARC_NONE && r.cv != ARC_PASS &&
-		    !(n > 0 && (m[0] == ' ' || m[0] == '\t')))
-			abort(); /* our own seal must verify */
+		    well_formed(m, n))
+			abort();
 	}
 	buf_reset(&out);
 	arc_sealer_free(s);

@@ -408,17 +408,23 @@ sign_message(struct pickup *pk, struct spool_msg *m, const uint8_t *a,
     size_t an, const uint8_t *b, size_t bn, struct why *why)
 {
 	struct buf whole, out;
+	const uint8_t *msg = a;
+	size_t n = an;
 	int rc = 0;
 
 	if (pk->sign == NULL)
 		return 0;
 	buf_init(&whole, an + bn + 1);
 	buf_init(&out, SPOOL_PREFIX_MAX);
-	if (buf_append(&whole, a, an) == -1 ||
-	    (bn > 0 && buf_append(&whole, b, bn) == -1))
+	/* One piece (no header rewritten) is signed where it is. */
+	if (bn > 0 && (buf_append(&whole, a, an) == -1 ||
+	                  buf_append(&whole, b, bn) == -1))
 		rc = why_set(why, WHY_TEMP, ENOMEM, "sign the message");
-	else if (pk->sign(pk->sign_arg, pk->conf, whole.data, whole.len,
-	             &out) == -1)
+	else if (bn > 0) {
+		msg = whole.data;
+		n = whole.len;
+	}
+	if (rc == 0 && pk->sign(pk->sign_arg, pk->conf, msg, n, &out) == -1)
 		rc = why_set(why, WHY_TEMP, 0,
 		    "no usable DKIM key (dkim_key_error = defer)");
 	else if (out.len > 0 &&

@@ -380,6 +380,46 @@ msgauth_field(struct msgauth *ma, const char *f, size_t n)
 	return true;
 }
 
+/* The key table entry of `domain`, or NULL. With p->mtx held. */
+static const struct keyent *
+tab_find(const struct msgauth_pool *p, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < p->ntab; i++)
+		if (ascii_casecmp(p->tab[i].domain, domain) == 0)
+			return &p->tab[i];
+	return NULL;
+}
+
+/* The header kept so far (ma->fields), a field at a time, to fn. */
+static void
+replay_fields(const struct msgauth *ma,
+    void (*fn)(void *to, const char *field, size_t n), void *to)
+{
+	const char *f = (const char *)ma->fields.data;
+	const char *end = f + ma->fields.len;
+	size_t len;
+
+	while (f < end) {
+		len = msg_field_len(f, (size_t)(end - f));
+		fn(to, f, len);
+		f += len;
+	}
+}
+
+static void
+to_sealer(void *to, const char *field, size_t n)
+{
+	arc_sealer_header(to, field, n);
+}
+
+static void
+to_signer(void *to, const char *field, size_t n)
+{
+	dkim_signer_header(to, field, n);
+}
+
 /*
  * ARC: the seal of a message we forward, with the forwarding domain's
  * RSA key (RFC 8617 defines rsa-sha256 only), fed the header so far.
@@ -388,29 +428,21 @@ static void
 start_sealer(struct msgauth *ma)
 {
 	struct msgauth_pool *p = ma->pool;
-	const char *f = (const char *)ma->fields.data, *end;
+	const struct keyent *e;
 	struct why why;
-	size_t i, k, len;
+	size_t k;
 
 	pthread_mutex_lock(&p->mtx);
-	for (i = 0; i < p->ntab; i++)
-		if (ascii_casecmp(p->tab[i].domain, ma->seal_domain) == 0)
-			break;
-	for (k = 0; i < p->ntab && k < p->tab[i].keys.n; k++)
-		if (p->tab[i].keys.key[k].alg == DKIM_RSA_SHA256) {
-			ma->sealer = arc_sealer_new(&p->tab[i].keys.key[k],
-			    time(NULL), &why);
+	e = tab_find(p, ma->seal_domain);
+	for (k = 0; e != NULL && k < e->keys.n; k++)
+		if (e->keys.key[k].alg == DKIM_RSA_SHA256) {
+			ma->sealer = arc_sealer_new(&e->keys.key[k], time(NULL),
+			    &why);
 			break;
 		}
 	pthread_mutex_unlock(&p->mtx);
-	if (ma->sealer == NULL)
-		return; /* no RSA key for the domain: not sealed */
-	end = f + ma->fields.len;
-	while (f < end) {
-		len = msg_field_len(f, (size_t)(end - f));
-		arc_sealer_header(ma->sealer, f, len);
-		f += len;
-	}
+	if (ma->sealer != NULL) /* else no RSA key: not sealed */
+		replay_fields(ma, to_sealer, ma->sealer);
 }
 
 /* The domain's keys, if any: a signer fed the header so far. */
@@ -418,33 +450,22 @@ static void
 start_signer(struct msgauth *ma)
 {
 	struct msgauth_pool *p = ma->pool;
-	const char *f = (const char *)ma->fields.data, *end;
+	const struct keyent *e;
 	struct why why;
-	size_t i, len;
 
 	pthread_mutex_lock(&p->mtx);
-	for (i = 0; i < p->ntab; i++)
-		if (ascii_casecmp(p->tab[i].domain, ma->sign_domain) == 0)
-			break;
-	if (i < p->ntab && p->tab[i].keys.n > 0)
-		ma->signer = dkim_signer_new(p->tab[i].keys.key,
-		    p->tab[i].keys.n, &why);
-	else if (i < p->ntab &&
+	e = tab_find(p, ma->sign_domain);
+	if (e != NULL && e->keys.n > 0)
+		ma->signer = dkim_signer_new(e->keys.key, e->keys.n, &why);
+	else if (e != NULL &&
 	    ma->conf->auth.dkim_key_error == CONF_KEY_ERROR_DEFER)
 		(void)snprintf(ma->refusal, sizeof(ma->refusal),
 		    "451 4.3.0 The signing key of %s cannot be used; try "
 		    "again later",
 		    ma->sign_domain);
 	pthread_mutex_unlock(&p->mtx);
-	if (ma->signer == NULL)
-		return;
-	/* Replay the header, a field at a time. */
-	end = f + ma->fields.len;
-	while (f < end) {
-		len = msg_field_len(f, (size_t)(end - f));
-		dkim_signer_header(ma->signer, f, len);
-		f += len;
-	}
+	if (ma->signer != NULL)
+		replay_fields(ma, to_signer, ma->signer);
 }
 
 void

@@ -185,11 +185,13 @@ deliver(void *ctx, const struct conf *conf, const struct spool_env *env,
 	    subaddr_detail(addr, orcpt, conf->recipient_delimiter, &detail,
 	        &dlen)) {
 		delivered_to = orcpt;
-		pick_folder(path, sizeof(path), detail, dlen);
+		if (!env->junk)
+			pick_folder(path, sizeof(path), detail, dlen);
 	}
 	/*
 	 * DMARC quarantine (issue 16): the Junk folder, which Dovecot
-	 * shows as Junk (Maildir++ ".Junk"); made when missing.
+	 * shows as Junk (Maildir++ ".Junk", beside the others, so a
+	 * subaddress folder gives way to it); made when missing.
 	 */
 	if (env->junk && strlen(path) + sizeof("/.Junk") <= sizeof(path))
 		(void)strlcat(path, "/.Junk", sizeof(path));

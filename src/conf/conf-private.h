@@ -73,6 +73,7 @@ enum sect {
 	S_RELAY, /* [relay_domains] */
 	S_AUTH,  /* [authentication] */
 	S_DKIM,  /* [dkim] */
+	S_OBS,   /* [observability] */
 };
 
 enum num_kind {
@@ -166,6 +167,7 @@ struct parse {
 	int word_line[CONF_WORD_KEYS_MAX];
 	int own_line;  /* [limits] own_networks, its first line */
 	bool own_none; /* own_networks = none */
+	int obs_line[4]; /* [observability] strings (observe.c) */
 	int admin_line;  /* admin_aliases, its first line */
 	bool admin_none; /* admin_aliases = none */
 	bool failed;
@@ -251,6 +253,13 @@ void conf_dkim_free(struct conf *);
 void conf_print_dkim(const struct conf *, FILE *, unsigned flags);
 /* [authentication] arc_trusted_sealers = DOMAIN ... (may repeat). */
 int conf_set_arc_trusted(struct parse *, const char *v);
+/*
+ * observe.c: [observability]'s strings (its numbers and words are in
+ * keys.c, print.c prints them all): 1 taken, 0 refused (conf_fail), -1
+ * not one of them.
+ */
+int conf_on_obs(struct parse *, const char *key, const char *v);
+void conf_obs_free(struct conf *);
 void conf_print_arc_trusted(const struct conf *, FILE *, unsigned flags);
 
 #endif

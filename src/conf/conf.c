@@ -30,7 +30,8 @@
 #include "util/xmalloc.h"
 
 static const char *const sect_names[] = { "top level", "listener", "limits",
-	"queue", "tls", "routes", "relay_domains", "authentication", "dkim" };
+	"queue", "tls", "routes", "relay_domains", "authentication", "dkim",
+	"observability" };
 
 static const char *const str_keys[K_STR_COUNT] = { "hostname", "data_dir",
 	"domains", "user", "postmaster", "log_file", "relay_networks",
@@ -486,6 +487,7 @@ on_key(void *user, const char *section, const char *key, const char *v)
 	char lo[32], hi[32];
 	uint64_t n;
 	size_t i;
+	int r;
 
 	(void)section; /* the reader tracked it, with its line */
 	if (p->failed)
@@ -510,6 +512,8 @@ on_key(void *user, const char *section, const char *key, const char *v)
 		return conf_on_relay(p, key, v);
 	if (p->sect == S_DKIM)
 		return conf_on_dkim(p, key, v);
+	if (p->sect == S_OBS && (r = conf_on_obs(p, key, v)) != -1)
+		return r;
 	if (p->sect == S_TOP && strcmp(key, "dns_server") == 0)
 		return set_dns_server(p, v);
 	for (i = 0; i < conf_nword_keys; i++)
@@ -606,6 +610,14 @@ section(struct parse *p, char *line)
 		p->sect = in[0] == 'a' ? S_AUTH : S_DKIM;
 		return 1;
 	}
+	if (strcmp(in, "observability") == 0) {
+		if (*word2 != '\0')
+			return conf_fail(p, p->lineno,
+			    "[observability] takes no name; write "
+			    "[observability]");
+		p->sect = S_OBS;
+		return 1;
+	}
 	if (strcmp(in, "tls") == 0) {
 		if (*word2 != '\0')
 			return conf_fail(p, p->lineno,
@@ -624,7 +636,7 @@ section(struct parse *p, char *line)
 		return conf_fail(p, p->lineno,
 		    "unknown section [%.64s]; known: [listener NAME], "
 		    "[limits], [queue], [tls], [routes], [relay_domains], "
-		    "[authentication], [dkim]",
+		    "[authentication], [dkim], [observability]",
 		    in);
 	n = strlen(word2);
 	if (n == 0)
@@ -756,6 +768,7 @@ conf_free(struct conf *c)
 		conf_relay_free(&c->relay_domains[i]);
 	free(c->relay_domains);
 	conf_dkim_free(c);
+	conf_obs_free(c);
 	str_free(&c->dns_server);
 	str_free(&c->secrets_file);
 	for (i = 0; i < c->nlisteners; i++) {

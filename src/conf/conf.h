@@ -216,6 +216,31 @@ struct conf_auth {
 	size_t narc_trusted;
 };
 
+/*
+ * [observability] (issue 17): the metrics and dashboard listener, the
+ * journal that `tern explain` reads, and the event stream. All take a
+ * restart (server/reload.c).
+ */
+struct conf_obs {
+	/* http_listen = 127.0.0.1:9425: /metrics, the dashboard and its
+	 * JSON. Loopback only (a numeric 127/8 or ::1 address); NULL: off,
+	 * the default. */
+	char *http_listen;
+	struct sockaddr_storage http_sa;
+	socklen_t http_salen;
+	/* A file holding the bearer token every HTTP request must carry
+	 * (Authorization: Bearer ...), or NULL: none asked. */
+	char *http_token_file;
+	enum conf_onoff journal;   /* <data_dir>/journal; on */
+	uint64_t journal_max_size; /* bytes before it rotates; 64M */
+	enum conf_onoff events_socket; /* <data_dir>/events.sock; on */
+	/* Every event POSTed as JSON to this http:// or https:// URL, or
+	 * NULL: none, the default. */
+	char *webhook_url;
+	char *webhook_token_file; /* bearer token for the webhook, or NULL */
+	size_t webhook_backlog;   /* events kept while it is down; 100000 */
+};
+
 /* [dkim] DOMAIN = SELECTOR ...: which of the domain's keys sign. */
 struct conf_dkim_domain {
 	char *domain; /* lower-case */
@@ -266,6 +291,7 @@ struct conf {
 	char *dns_server; /* "127.0.0.1:5353", or NULL: /etc/resolv.conf */
 	/* Route passwords for auth=USER (issue 15), or NULL: none. */
 	char *secrets_file;
+	struct conf_obs obs; /* [observability] */
 };
 
 /* Load FILE; NULL with why->text = "FILE:LINE: problem" on error. */

@@ -98,6 +98,11 @@ const struct num_key conf_keys[] = {
 	 * a verifier may limit them; more is a cost a sender imposes). */
 	{ S_AUTH, "dkim_max_signatures", N_COUNT, T_SIZE,
 	    OFF(auth.dkim_max_signatures), 5, 1, 50 },
+	/* Issue 17: the journal rotates at this size, one old file kept. */
+	{ S_OBS, "journal_max_size", N_SIZE, T_U64,
+	    OFF(obs.journal_max_size), 64 * MiB, 1 * MiB, 16 * GiB },
+	{ S_OBS, "webhook_backlog", N_COUNT, T_SIZE,
+	    OFF(obs.webhook_backlog), 100000, 100, 10000000 },
 };
 
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
@@ -127,6 +132,9 @@ const struct word_key conf_word_keys[] = {
 	{ S_AUTH, "dmarc_policy", OFF(auth.dmarc_policy), dmarc_policy },
 	{ S_AUTH, "dmarc_temperror", OFF(auth.dmarc_temperror), temperror },
 	{ S_AUTH, "dkim_key_error", OFF(auth.dkim_key_error), key_error },
+	/* Issue 17. */
+	{ S_OBS, "journal", OFF(obs.journal), onoff },
+	{ S_OBS, "events_socket", OFF(obs.events_socket), onoff },
 };
 
 const size_t conf_nword_keys =

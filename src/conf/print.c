@@ -184,6 +184,27 @@ print_opt(FILE *fp, const char *key, const char *v, const char *unset,
 		fprintf(fp, "# %s = (not set: %s)\n", key, unset);
 }
 
+static void
+print_obs(const struct conf *c, FILE *fp, unsigned flags)
+{
+	const struct conf_obs *o = &c->obs;
+
+	if (!(flags & CONF_PRINT_ALL) && !changed(c, S_OBS) &&
+	    o->http_listen == NULL && o->http_token_file == NULL &&
+	    o->webhook_url == NULL && o->webhook_token_file == NULL)
+		return;
+	fprintf(fp, "\n[observability]\n");
+	print_opt(fp, "http_listen", o->http_listen, "no metrics listener",
+	    flags);
+	print_opt(fp, "http_token_file", o->http_token_file,
+	    "no token asked", flags);
+	print_opt(fp, "webhook_url", o->webhook_url, "no webhook", flags);
+	print_opt(fp, "webhook_token_file", o->webhook_token_file,
+	    "no token sent", flags);
+	print_nums(c, S_OBS, fp, flags);
+	print_words(c, S_OBS, fp, flags);
+}
+
 /* Is h what conf_load() would pick without `hostname =`? */
 static bool
 is_default_hostname(const char *h)
@@ -310,6 +331,7 @@ conf_print(const struct conf *c, FILE *fp, unsigned flags)
 		conf_print_arc_trusted(c, fp, flags);
 	}
 	conf_print_dkim(c, fp, flags);
+	print_obs(c, fp, flags);
 	conf_print_routes(c, fp, flags);
 	conf_print_relay(c, fp, flags);
 	print_tls(c, fp, flags);

@@ -64,6 +64,20 @@ restart_changes(const struct conf *old, const struct conf *new,
 		CHANGED("threads");
 	if (old->queue.delivery_threads != new->queue.delivery_threads)
 		CHANGED("[queue] delivery_threads");
+	if (str_differs(old->obs.http_listen, new->obs.http_listen) ||
+	    str_differs(old->obs.http_token_file, new->obs.http_token_file))
+		CHANGED("[observability] http_listen, http_token_file");
+	if (old->obs.journal != new->obs.journal ||
+	    old->obs.journal_max_size != new->obs.journal_max_size ||
+	    old->obs.events_socket != new->obs.events_socket)
+		CHANGED("[observability] journal, journal_max_size, "
+		        "events_socket");
+	if (str_differs(old->obs.webhook_url, new->obs.webhook_url) ||
+	    str_differs(old->obs.webhook_token_file,
+	        new->obs.webhook_token_file) ||
+	    old->obs.webhook_backlog != new->obs.webhook_backlog)
+		CHANGED("[observability] webhook_url, webhook_token_file, "
+		        "webhook_backlog");
 	if (old->nlisteners != new->nlisteners)
 		CHANGED("the set of [listener] sections");
 	for (i = 0; i < old->nlisteners && i < new->nlisteners; i++) {

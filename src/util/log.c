@@ -198,20 +198,6 @@ is_bare(unsigned char c)
 }
 
 /*
- * Code points a terminal or a log viewer acts on instead of showing: the
- * C1 controls (U+0085 ends a line for some), the line and paragraph
- * separators, the bidirectional controls that reorder what follows them
- * (Trojan Source, CVE-2021-42574), and U+FEFF, which shows as nothing.
- */
-static bool
-is_hidden(uint32_t cp)
-{
-	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
-	       cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
-	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
-}
-
-/*
  * The quoted form of the character at p[0..n) (n > 0) into out; *used is
  * the count of bytes it stands for. Returns the length of out.
  */
@@ -235,7 +221,7 @@ esc_one(const unsigned char *p, size_t n, char out[ESC_ONE_MAX], size_t *used)
 	}
 	if (c >= 0x80 && (len = utf8_decode(p, n, &cp)) != 0) {
 		*used = len;
-		if (!is_hidden(cp)) {
+		if (!utf8_is_hidden(cp)) {
 			memcpy(out, p, len);
 			return len;
 		}

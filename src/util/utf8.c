@@ -57,3 +57,11 @@ utf8_decode(const uint8_t *p, size_t n, uint32_t *cp_out)
 		*cp_out = cp;
 	return len;
 }
+
+bool
+utf8_is_hidden(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+	       cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+}

@@ -248,7 +248,7 @@ class Server:
 
     def __init__(self, tmp_path, *, limits=None, queue=None, top=None,
                  listeners=None, extra="", domains=DOMAINS,
-                 postmaster="admin@example.test", auth=None):
+                 postmaster="admin@example.test", auth=None, obs=None):
         self.dir = Path(tmp_path)
         self.data_dir = self.dir / "data"
         self.conf_path = self.dir / "tern.conf"
@@ -274,6 +274,10 @@ class Server:
         # auth= (and a dns_server of their own), the others never ask.
         self.auth = {"checks": "off"}
         self.auth.update(auth or {})
+        # Issue 17: [observability]; http_listen = "auto" picks a free
+        # loopback port (self.http_port, self.http_url).
+        self.obs = dict(obs or {})
+        self.http_port = None
         self.extra = extra
         # listeners: list of (name, host, mode); ports picked at start.
         self.listener_spec = listeners or [("mx", "127.0.0.1", "mx")]
@@ -298,6 +302,16 @@ class Server:
                 if port not in self.ports.values():
                     break
             self.ports[name] = port
+        if self.obs.get("http_listen") == "auto":
+            while True:
+                port = free_port()
+                if port not in self.ports.values():
+                    break
+            self.http_port = port
+
+    @property
+    def http_url(self):
+        return f"http://127.0.0.1:{self.http_port}"
 
     def render(self):
         # top may set hostname and data_dir too: each key once.
@@ -321,6 +335,12 @@ class Server:
         out += [f"{k} = {v}" for k, v in self.queue.items()]
         out += ["", "[authentication]"]
         out += [f"{k} = {v}" for k, v in self.auth.items()]
+        if self.obs:
+            out += ["", "[observability]"]
+            for k, v in self.obs.items():
+                if k == "http_listen" and v == "auto":
+                    v = f"127.0.0.1:{self.http_port}"
+                out.append(f"{k} = {v}")
         return "\n".join(out) + "\n" + self.extra
 
     def write_config(self):

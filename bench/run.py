@@ -16,6 +16,7 @@ the way out (normal end, error, Ctrl-C, SIGTERM).
 
 import argparse
 import datetime
+import http.client
 import json
 import os
 import platform
@@ -58,6 +59,15 @@ ED_SENDER = "sender@" + ED_DOMAIN
 SIGN_MIN_RATE = 20.0
 KIB = 1024
 SYNC_SYSCALLS = ("fsync", "fdatasync", "syncfs", "sync_file_range")
+# Workload 9 (issue 17): tern with observability off and on. "on" is the
+# default journal plus the HTTP listener, scraped like Prometheus and the
+# dashboard would: these paths once a second.
+OBS_MODES = ("off", "on")
+OBS_JOURNAL = "journal"  # <data_dir>/journal, docs/observability.md
+SCRAPE_PATHS = ("/metrics", "/api/status")
+SCRAPE_MAX = 16 * 1024 * 1024  # bytes read of one answer
+JOURNAL_READ_MAX = 256 * 1024 * 1024  # bytes read at once (64M rotates)
+JOURNAL_WAIT_S = 15.0  # for the last "removed" lines after a run
 
 _children = []  # every Popen we start, for cleanup
 _verbose = False
@@ -752,6 +762,199 @@ max_connections_per_ip = 20000
                 ED_DOMAIN, p.returncode,
                 (p.stderr or p.stdout).strip()[-300:]))
         self.ed_record = p.stdout.strip()
+
+
+class TernObs(Tern):
+    """Workload 9 (issue 17): a tern with observability off or on.
+
+    "off": [observability] journal = off, no http_listen. "on": tern's
+    default journal and http_listen on a free loopback port, scraped
+    once a second during the runs (Scraper). Everything else is the
+    workload-1 configuration; a separate instance per mode, so that each
+    mode runs in one process for all its runs, as in workload 8.
+    """
+
+    def __init__(self, args, sink_port, mode):
+        super().__init__(args, sink_port)
+        self.mode = mode
+        self.dir = os.path.join(WORK, "tern-obs-" + mode)
+        self.conf = os.path.join(WORK, "tern-obs-%s.conf" % mode)
+        self.data = os.path.join(self.dir, "data")
+        self.logfile = os.path.join(self.dir, "tern.log")
+        self.journal = os.path.join(self.data, OBS_JOURNAL)
+        self.with_routes = False
+        self.http_port = free_port() if mode == "on" else None
+        self.http_ok = False  # set by probe_http()
+        self.http_note = ""
+
+    def conf_text(self):
+        text = super().conf_text()
+        text += "\n# Workload 9: observability %s.\n[observability]\n" % \
+            self.mode
+        if self.mode == "off":
+            return text + "journal = off\n"
+        return text + "journal = on\nhttp_listen = 127.0.0.1:%d\n" % \
+            self.http_port
+
+    def probe_http(self):
+        """Does this build serve /metrics and /api/status? The listener
+        came after the journal (branch http): without it the "on" mode
+        is the journal alone, and the notes say so. A listener that
+        answers but not 200 is an error, not a missing feature."""
+        if not wait_port(self.http_port, 5,
+                         alive=lambda: self.proc.poll() is None):
+            self.http_note = "no HTTP listener on 127.0.0.1:%d (this " \
+                "build has none yet): \"on\" is the journal and the " \
+                "metrics counters, nothing scraped them" % self.http_port
+            return False
+        for path in SCRAPE_PATHS:
+            status, _ = http_get(self.http_port, path)
+            if status != 200:
+                raise BenchError("GET %s on the HTTP listener: %s" % (
+                    path, status))
+        self.http_ok = True
+        return True
+
+
+class Scraper:
+    """What Prometheus and the dashboard do while mail flows: GET
+    /metrics and /api/status once a second, one connection each."""
+
+    def __init__(self, port):
+        self.port = port
+        self.stop_ev = threading.Event()
+        self.ok = 0
+        self.bytes = 0
+        self.errors = []
+        self.t = threading.Thread(target=self._main, daemon=True)
+        self.t.start()
+
+    def _main(self):
+        due = time.monotonic()
+        # Bounded: an hour of scrapes, far beyond any run's deadline.
+        for _ in range(3600):
+            for path in SCRAPE_PATHS:
+                status, n = http_get(self.port, path)
+                if status == 200:
+                    self.ok += 1
+                    self.bytes += n
+                elif len(self.errors) < 10:
+                    self.errors.append("GET %s: %s" % (path, status))
+            due += 1.0
+            if self.stop_ev.wait(max(0.0, due - time.monotonic())):
+                return
+
+    def stop(self):
+        """Stop; return what was scraped, or raise if a scrape failed."""
+        self.stop_ev.set()
+        self.t.join(15)
+        if self.errors:
+            raise BenchError("scraper: " + "; ".join(self.errors[:3]))
+        if self.ok == 0:
+            raise BenchError("scraper: no scrape completed")
+        return {"scrapes": self.ok, "scraped_bytes": self.bytes}
+
+
+def http_get(port, path):
+    """(status, body bytes) of one GET on 127.0.0.1:port, or (error
+    text, 0). Connection: close, as a scraper that keeps nothing open."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("GET", path, headers={"Connection": "close"})
+        r = c.getresponse()
+        body = r.read(SCRAPE_MAX)
+        return r.status, len(body)
+    except (OSError, http.client.HTTPException) as e:
+        return "%s (%s)" % (type(e).__name__, e), 0
+    finally:
+        c.close()
+
+
+class JournalCursor:
+    """Reads the lines tern appends to <data_dir>/journal from a mark on,
+    across a rotation (journal -> journal.1, obs.c) between two reads."""
+
+    def __init__(self, path):
+        self.path = path
+        self.ino = None
+        self.off = 0
+        self.part = b""
+        self.mark()
+
+    def mark(self):
+        try:
+            st = os.stat(self.path)
+            self.ino, self.off = st.st_ino, st.st_size
+        except FileNotFoundError:
+            self.ino, self.off = None, 0
+        self.part = b""
+
+    def _read_from(self, path, off):
+        try:
+            with open(path, "rb") as f:
+                f.seek(off)
+                return f.read(JOURNAL_READ_MAX)
+        except FileNotFoundError:
+            return b""
+
+    def read(self):
+        """The complete lines appended since the last read (bytes)."""
+        data = b""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return []
+        if self.ino is not None and st.st_ino != self.ino:
+            old = self.path + ".1"  # rotated: finish the old file first
+            try:
+                if os.stat(old).st_ino == self.ino:
+                    data += self._read_from(old, self.off)
+            except FileNotFoundError:
+                pass
+            self.off = 0
+        self.ino = st.st_ino
+        chunk = self._read_from(self.path, self.off)
+        self.off += len(chunk)
+        data = self.part + data + chunk
+        lines = data.split(b"\n")
+        self.part = lines.pop()
+        return lines
+
+
+def journal_check(cursor, messages, timeout=JOURNAL_WAIT_S):
+    """After an "on" run: the journal must hold, for each of the run's
+    messages, exactly its accepted, delivered and removed lines (3 a
+    message), or the figure is not what it claims. "removed" is written
+    after the delivered file is in new/, so wait for it (bounded)."""
+    want = ("accepted", "delivered", "removed")
+    ids = {k: set() for k in want}
+    other = {}
+    lines = 0
+    end = time.monotonic() + timeout
+    while True:
+        for raw in cursor.read():
+            lines += 1
+            try:
+                ev = json.loads(raw)
+            except ValueError:
+                raise BenchError("journal: a line is not JSON: %r" %
+                                 raw[:120])
+            kind = ev.get("event")
+            if kind in ids:
+                ids[kind].add(ev.get("id"))
+            else:
+                other[kind] = other.get(kind, 0) + 1
+        if len(ids["removed"]) >= messages or time.monotonic() > end:
+            break
+        time.sleep(0.05)
+    counts = {k: len(v) for k, v in ids.items()}
+    if other or any(n != messages for n in counts.values()) or \
+            lines != 3 * messages or \
+            not ids["accepted"] == ids["delivered"] == ids["removed"]:
+        raise BenchError("journal: %d lines for %d messages (%s; other "
+                         "events %s): not 3 a message" % (
+                             lines, messages, counts, other or "none"))
+    return {"journal_lines": lines}
 
 
 class OpenDkim:
@@ -1451,12 +1654,23 @@ def figure_list(args):
                  False))
     figs.append(("w8_ed_cpu", "8 tern CPU per 1000 msgs, ed25519", "s",
                  False))
+    figs.append(("w9_off", "9 tern observability off 4 KiB S=%d" % rs,
+                 "msg/s", True))
+    figs.append(("w9_on", "9 tern observability on (journal, /metrics)",
+                 "msg/s", True))
+    figs.append(("w9_cost", "9 tern throughput lost to observability", "%",
+                 False))
+    figs.append(("w9_off_cpu", "9 tern CPU per 1000 msgs, observability off",
+                 "s", False))
+    figs.append(("w9_on_cpu", "9 tern CPU per 1000 msgs, observability on",
+                 "s", False))
     return figs
 
 
 # Figures measured on tern alone (signing on against off): no Postfix cell.
+W9_FIGURES = ("w9_off", "w9_on", "w9_cost", "w9_off_cpu", "w9_on_cpu")
 TERN_ONLY = ("w8_off", "w8_on", "w8_cost", "w8_ed", "w8_ed_cost",
-             "w8_off_cpu", "w8_on_cpu", "w8_ed_cpu")
+             "w8_off_cpu", "w8_on_cpu", "w8_ed_cpu") + W9_FIGURES
 
 
 class Results:
@@ -1465,6 +1679,7 @@ class Results:
         self.extra = {}  # (server, key) -> list of dicts (raw run data)
         self.errors = {}  # (server, key) -> message
         self.na = {}  # (server, key) -> why the figure does not apply
+        self.notes = []  # said under the table, as they are
 
     def add(self, server, key, value, raw=None):
         self.runs.setdefault((server, key), []).append(value)
@@ -1700,7 +1915,7 @@ def parse_args(argv):
                     help="session counts for workloads 1-2")
     ap.add_argument("--relay-sessions", type=int, default=50,
                     help="sessions for workloads 3, 4 (second), 6")
-    ap.add_argument("--workloads", default="1,2,3,4,5,6,7,8",
+    ap.add_argument("--workloads", default="1,2,3,4,5,6,7,8,9",
                     help="which workloads to run (default all)")
     ap.add_argument("--servers", default="postfix,tern",
                     help="which servers to run (default postfix,tern)")
@@ -1758,7 +1973,7 @@ def idle_limit(n):
 
 
 def bench(args, res, servers, sink, unavailable, use_perf,
-          signing=(None, None)):
+          signing=(None, None), obs=None):
     live = [s for s in servers if not unavailable.get(s.name)]
 
     def each_run(key, fn):
@@ -1825,6 +2040,8 @@ def bench(args, res, servers, sink, unavailable, use_perf,
                 res.fail(srv.name, "w6_sync", "perf not available")
     if 7 in args.workloads or 8 in args.workloads:
         bench_signing(args, res, *signing)
+    if 9 in args.workloads and obs:
+        bench_obs(args, res, obs)
     if 5 in args.workloads:
         # Last: Postfix's idle smtpd processes linger for max_idle.
         raise_nofile(args.idle)
@@ -1961,15 +2178,111 @@ TERN_MODES = {
 }
 
 
+def start_obs(args, res, extras, sink_port):
+    """Workload 9: the two tern instances, observability off and on, each
+    probed (ten messages delivered and synced; "on" journals 3 lines a
+    message and answers HTTP if this build has the listener, "off" keeps
+    no journal). Returns {mode: instance}, or None with the reason in
+    each w9 figure."""
+    insts = {}
+    try:
+        for mode in OBS_MODES:
+            tn = TernObs(args, sink_port, mode)
+            extras.append(tn)
+            tn.setup()
+            tn.start()
+            insts[mode] = tn
+        on, off = insts["on"], insts["off"]
+        if not on.probe_http():
+            log("tern (observability on): " + on.http_note)
+            res.notes.append("workload 9: " + on.http_note)
+        for tn in (off, on):
+            cursor = JournalCursor(tn.journal)
+            probe_delivery(tn, False)
+            if tn.mode == "on":
+                journal_check(cursor, 10)
+            elif os.path.exists(tn.journal):
+                raise BenchError("journal = off, yet %s exists" %
+                                 os.path.relpath(tn.journal, ROOT))
+    except (BenchError, OSError, subprocess.TimeoutExpired) as e:
+        log("tern (observability): not available (%s)" % e)
+        for k in W9_FIGURES:
+            res.fail("tern", k, "tern observability: %s" % e)
+        return None
+    return insts
+
+
+def bench_obs(args, res, insts):
+    """Workload 9, tern's observability off against on: per run, the two
+    instances back to back, the order alternating between runs; the cost
+    is paired per run. Every "on" run is checked against the journal and
+    the scraper, every "off" run for the absence of a journal."""
+    rs = args.relay_sessions
+
+    def measure(mode, i):
+        tn = insts[mode]
+        key = "w9_" + mode
+        if ("tern", key) in res.errors:
+            return None
+        load = os.getloadavg()
+        scraper = None
+        try:
+            if tn.root_pid() is None:
+                raise BenchError("tern (observability %s) is not running" %
+                                 mode)
+            cursor = JournalCursor(tn.journal)
+            if mode == "on" and tn.http_ok:
+                scraper = Scraper(tn.http_port)
+            try:
+                r = local_delivery(tn, rs, args.messages, 4 * KIB)
+            finally:
+                scraped = scraper.stop() if scraper else None
+            if scraped:
+                r.update(scraped)
+            if mode == "on":
+                r.update(journal_check(cursor, args.messages))
+            elif os.path.exists(tn.journal):
+                raise BenchError("journal = off, yet the journal exists")
+        except BenchError as e:
+            log("tern     %-12s run %d failed: %s" % (key, i + 1, e))
+            res.fail("tern", key, str(e))
+            return None
+        r["loadavg"] = load
+        log("tern     %-12s run %d: %s (CPU %.2f s/1000, load %.2f)%s" % (
+            key, i + 1, fmt_num(r["msgs_per_s"]), r["cpu_s_per_1000"],
+            load[0], " journal %d lines, %d scrapes" % (
+                r["journal_lines"], r.get("scrapes", 0))
+            if mode == "on" else ""))
+        res.add("tern", key, r["msgs_per_s"], r)
+        res.add("tern", key + "_cpu", r["cpu_s_per_1000"], r)
+        return r
+
+    for i in range(args.runs):
+        order = OBS_MODES if i % 2 == 0 else OBS_MODES[::-1]
+        got = {}
+        for mode in order:
+            r = measure(mode, i)
+            if r is not None:
+                got[mode] = r["msgs_per_s"]
+        if len(got) == 2:
+            # Paired per run: measured back to back.
+            cost = (got["off"] - got["on"]) * 100.0 / got["off"]
+            res.add("tern", "w9_cost", cost, {
+                "on": got["on"], "off": got["off"], "order": list(order),
+                "loadavg": os.getloadavg()})
+            log("tern     %-12s run %d: %.1f%% (order %s)" % (
+                "w9_cost", i + 1, cost, ", ".join(order)))
+
+
 def render(args, res, unavailable, info, cmdline, started, elapsed):
     figs = figure_list(args)
     rows = []
     for key, label, unit, hib in figs:
         if int(key[1]) not in args.workloads:
             continue
-        # Workloads 7 and 8 run their own instances (tern's second one,
-        # OpenDKIM): their failures are in res.errors, per figure.
-        unav = {} if key[:2] in ("w7", "w8") else unavailable
+        # Workloads 7-9 run their own instances (tern's second and
+        # third ones, OpenDKIM): their failures are in res.errors.
+        unav = {} if key[:2] in ("w7", "w8", "w9") else unavailable
         if key in TERN_ONLY:
             rows.append(("%s (%s)" % (label, unit), "-",
                          cell(res, "tern", key, unav), "-"))
@@ -2030,7 +2343,39 @@ def render(args, res, unavailable, info, cmdline, started, elapsed):
                      "absence), and one per run verified by dkimpy" +
                      ("" if dkim_verifier("") else
                       " (python3-dkim missing: not verified)"))
+    if 9 in args.workloads:
+        notes += obs_notes(res)
+    notes += res.notes
     return "\n".join(text), notes
+
+
+def obs_notes(res):
+    """Workload 9, run by run: both figures, the cost, the load."""
+    out = []
+    offs = res.extra.get(("tern", "w9_off"), [])
+    ons = res.extra.get(("tern", "w9_on"), [])
+    for i, c in enumerate(res.extra.get(("tern", "w9_cost"), [])):
+        out.append("w9 run %d (%s first): off %s msg/s, on %s msg/s, "
+                   "cost %.1f%%, load %s" % (
+                       i + 1, c["order"][0], fmt_num(c["off"]),
+                       fmt_num(c["on"]), res.runs[("tern", "w9_cost")][i],
+                       " ".join("%.2f" % x for x in c["loadavg"])))
+    scrapes = [r["scrapes"] for r in ons if "scrapes" in r]
+    if ons:
+        out.append("workload 9: every \"on\" run's journal held exactly "
+                   "accepted, delivered and removed for each message "
+                   "(3 lines a message); %s" % (
+                       "the HTTP listener was scraped %d-%d times a run "
+                       "(GET %s once a second each)" % (
+                           min(scrapes), max(scrapes),
+                           " and ".join(SCRAPE_PATHS))
+                       if scrapes else "no HTTP scraping"))
+    if offs:
+        out.append("workload 9: \"off\" is journal = off and no "
+                   "http_listen; both modes keep the other defaults "
+                   "(metrics counters, events_socket = on with no "
+                   "client, no webhook)")
+    return out
 
 
 def write_results(args, res, unavailable, info, cmdline, table, notes,
@@ -2038,6 +2383,12 @@ def write_results(args, res, unavailable, info, cmdline, table, notes,
     os.makedirs(RESULTS, exist_ok=True)
     stem = "%s-%s%s" % (started.strftime("%Y-%m-%d"), info["host"],
                         "-quick" if args.quick else "")
+    # A second run the same day gets its own files: results are records.
+    base = stem
+    for n in range(2, 100):
+        if not os.path.exists(os.path.join(RESULTS, stem + ".md")):
+            break
+        stem = "%s-%d" % (base, n)
     md = os.path.join(RESULTS, stem + ".md")
     js = os.path.join(RESULTS, stem + ".json")
     with open(md, "w") as f:
@@ -2129,8 +2480,9 @@ def main(argv):
     res = Results()
     unavailable = {}
     servers = []
-    extras = []  # workloads 7 and 8: OpenDKIM, the signing tern
+    extras = []  # workloads 7-9: OpenDKIM, the signing tern, tern-obs-*
     signing = (None, None)
+    obs = None
     sink = None
     try:
         sink = Sink(free_port())
@@ -2167,7 +2519,9 @@ def main(argv):
 
         if 7 in args.workloads or 8 in args.workloads:
             signing = start_signing(args, res, servers, extras, sink.port)
-        bench(args, res, servers, sink, unavailable, use_perf, signing)
+        if 9 in args.workloads and "tern" in args.servers:
+            obs = start_obs(args, res, extras, sink.port)
+        bench(args, res, servers, sink, unavailable, use_perf, signing, obs)
     finally:
         for srv in servers + extras:
             try:

@@ -53,11 +53,15 @@ struct args {
 	size_t limit;
 };
 
+/* A usage error; arg (may be NULL) is escaped into fmt's %s. */
 static int
 bad(const char *fmt, const char *arg)
 {
 	fputs("tern: explain: ", stderr);
-	fprintf(stderr, fmt, LOG_ESC(arg));
+	if (arg != NULL)
+		fprintf(stderr, fmt, LOG_ESC(arg));
+	else
+		fputs(fmt, stderr);
 	fputc('\n', stderr);
 	cli_explain_usage(stderr);
 	return EX_USAGE;
@@ -89,7 +93,7 @@ parse_args(int argc, char **argv, struct args *a)
 			a->json = true;
 		} else if (strcmp(argv[i], "--limit") == 0) {
 			if (i + 1 == argc)
-				return bad("--limit needs a number%s", "");
+				return bad("--limit needs a number", NULL);
 			if (parse_limit(argv[++i], &a->limit) == -1)
 				return bad("--limit takes 1 to 1000, not %s",
 				    argv[i]);
@@ -107,7 +111,7 @@ parse_args(int argc, char **argv, struct args *a)
 		}
 	}
 	if (a->what == NULL || a->what[0] == '\0')
-		return bad("which message? give an ID or an ADDRESS%s", "");
+		return bad("which message? give an ID or an ADDRESS", NULL);
 	return 0;
 }
 
@@ -238,11 +242,10 @@ cli_explain(const struct conf *conf, int argc, char **argv)
 		explain_render_text(ex, stdout);
 	}
 	if (explain_bad_lines(ex) > 0)
-		fprintf(stderr, "tern: explain: skipped %zu journal line%s that "
-		                "%s not events (torn by a crash, being written, "
+		fprintf(stderr, "tern: explain: skipped %zu journal line%s: "
+		                "not an event (torn by a crash, being written, "
 		                "or not tern's)\n",
-		    explain_bad_lines(ex), explain_bad_lines(ex) == 1 ? "" : "s",
-		    explain_bad_lines(ex) == 1 ? "is" : "are");
+		    explain_bad_lines(ex), explain_bad_lines(ex) == 1 ? "" : "s");
 	if (fflush(stdout) == EOF && rc == 0)
 		rc = EX_IOERR;
 	explain_free(ex);

@@ -598,6 +598,19 @@ explain_dropped(const struct explain *ex)
 
 static int put_value(struct buf *, json_t *);
 
+/* The shortest of %.15g and %.17g that reads back the same: 0.1, not
+ * 0.10000000000000001. */
+static int
+put_real(struct buf *b, double d)
+{
+	char s[64];
+
+	(void)snprintf(s, sizeof(s), "%.15g", d);
+	if (strtod(s, NULL) != d)
+		(void)snprintf(s, sizeof(s), "%.17g", d);
+	return buf_append_str(b, s);
+}
+
 static int
 put_object(struct buf *b, json_t *o)
 {
@@ -641,7 +654,7 @@ put_value(struct buf *b, json_t *v)
 		return buf_printf(b, "%" JSON_INTEGER_FORMAT,
 		    json_integer_value(v));
 	case JSON_REAL: /* finite: jansson reads no NaN or infinity */
-		return buf_printf(b, "%.17g", json_real_value(v));
+		return put_real(b, json_real_value(v));
 	case JSON_TRUE:
 		return buf_append_str(b, "true");
 	case JSON_FALSE:

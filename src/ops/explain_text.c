@@ -503,7 +503,9 @@ put_gaps(FILE *f, const struct story *s)
 	size_t i;
 
 	for (i = 0; !s->refusal && i < s->nids; i++) {
-		if (!has_event(s, s->ids[i], "accepted")) {
+		/* A bounce is made here: it has no arrival to tell. */
+		if (!has_event(s, s->ids[i], "accepted") &&
+		    !is_bounce(s, s->ids[i])) {
 			fputs("  (", f);
 			put_escn(f, s->ids[i], strlen(s->ids[i]));
 			fputs(": its arrival is no longer in the journal)\n", f);

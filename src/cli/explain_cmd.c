@@ -136,8 +136,9 @@ open_journal(const char *data_dir, const char *name)
 	if (fd == -1 && errno == ENOENT)
 		return -2;
 	if (fd == -1 && errno == ELOOP) {
-		fprintf(stderr, "tern: explain: refusing %s: it is a symbolic "
-		                "link (the journal never is)\n",
+		fprintf(stderr,
+		    "tern: explain: refusing %s: it is a symbolic "
+		    "link (the journal never is)\n",
 		    path);
 		return -1;
 	}
@@ -147,8 +148,9 @@ open_journal(const char *data_dir, const char *name)
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, "tern: explain: refusing %s: not a regular "
-		                "file\n",
+		fprintf(stderr,
+		    "tern: explain: refusing %s: not a regular "
+		    "file\n",
 		    path);
 		(void)close(fd);
 		return -1;
@@ -192,18 +194,21 @@ static void
 say_nothing(const struct explain *ex, const char *what, bool any_file)
 {
 	if (!any_file)
-		fprintf(stderr, "tern: explain: there is no journal yet (is "
-		                "[observability] journal off?): nothing to "
-		                "tell about %s\n",
+		fprintf(stderr,
+		    "tern: explain: there is no journal yet (is "
+		    "[observability] journal off?): nothing to "
+		    "tell about %s\n",
 		    LOG_ESC(what));
 	else if (explain_is_address(ex))
-		fprintf(stderr, "tern: explain: no mail to or from %s in the "
-		                "journal\n",
+		fprintf(stderr,
+		    "tern: explain: no mail to or from %s in the "
+		    "journal\n",
 		    LOG_ESC(what));
 	else
-		fprintf(stderr, "tern: explain: no message %s in the journal "
-		                "(a queue id, as `tern queue list` shows, or an "
-		                "address)\n",
+		fprintf(stderr,
+		    "tern: explain: no message %s in the journal "
+		    "(a queue id, as `tern queue list` shows, or an "
+		    "address)\n",
 		    LOG_ESC(what));
 }
 
@@ -229,7 +234,8 @@ cli_explain(const struct conf *conf, int argc, char **argv)
 	}
 	while (more) {
 		for (i = 0; i < 2; i++)
-			if (fds[i] >= 0 && read_file(ex, fds[i], names[i]) == -1)
+			if (fds[i] >= 0 &&
+			    read_file(ex, fds[i], names[i]) == -1)
 				goto fail_ex;
 		more = explain_next_pass(ex);
 	}
@@ -242,10 +248,12 @@ cli_explain(const struct conf *conf, int argc, char **argv)
 		explain_render_text(ex, stdout);
 	}
 	if (explain_bad_lines(ex) > 0)
-		fprintf(stderr, "tern: explain: skipped %zu journal line%s: "
-		                "not an event (torn by a crash, being written, "
-		                "or not tern's)\n",
-		    explain_bad_lines(ex), explain_bad_lines(ex) == 1 ? "" : "s");
+		fprintf(stderr,
+		    "tern: explain: skipped %zu journal line%s: "
+		    "not an event (torn by a crash, being written, "
+		    "or not tern's)\n",
+		    explain_bad_lines(ex),
+		    explain_bad_lines(ex) == 1 ? "" : "s");
 	if (fflush(stdout) == EOF && rc == 0)
 		rc = EX_IOERR;
 	explain_free(ex);

@@ -29,18 +29,40 @@
 /* ---- lines ---- */
 
 static const char *const kinds[] = {
-	"accepted", "rejected", "delivered", "deferred", "bounced", "held",
-	"released", "deleted", "removed",
+	"accepted",
+	"rejected",
+	"delivered",
+	"deferred",
+	"bounced",
+	"held",
+	"released",
+	"deleted",
+	"removed",
 };
 
 static const char *const str_fields[] = {
-	"id", "from", "to", "client", "helo", "listener", "user", "tls",
-	"checks", "stage", "reason", "reply", "route", "relay", "text",
+	"id",
+	"from",
+	"to",
+	"client",
+	"helo",
+	"listener",
+	"user",
+	"tls",
+	"checks",
+	"stage",
+	"reason",
+	"reply",
+	"route",
+	"relay",
+	"text",
 	"dsn_id",
 };
 
 static const char *const int_fields[] = {
-	"size", "attempt", "next_attempt",
+	"size",
+	"attempt",
+	"next_attempt",
 };
 
 static bool
@@ -84,9 +106,8 @@ is_event(json_t *o)
 	if ((v = json_object_get(o, "rcpts")) != NULL) {
 		if (!json_is_array(v))
 			return false;
-		json_array_foreach(v, i, e)
-			if (!json_is_string(e))
-				return false;
+		json_array_foreach(v, i,
+		    e) if (!json_is_string(e)) return false;
 	}
 	return true;
 }
@@ -116,7 +137,7 @@ last_start(const char *p, size_t n)
 	size_t off = 1;
 
 	while (off < n &&
-	    (q = memmem(p + off, n - off, mark, sizeof(mark) - 1)) != NULL) {
+	       (q = memmem(p + off, n - off, mark, sizeof(mark) - 1)) != NULL) {
 		last = q;
 		off = (size_t)(q - p) + 1;
 	}
@@ -366,12 +387,12 @@ matches_addr(const struct explain *ex, json_t *ev)
 	json_t *rcpts, *r;
 	size_t i;
 
-	if (addr_is(ex, explain_get_str(ev, "from")) || addr_is(ex, explain_get_str(ev, "to")))
+	if (addr_is(ex, explain_get_str(ev, "from")) ||
+	    addr_is(ex, explain_get_str(ev, "to")))
 		return true;
 	rcpts = json_object_get(ev, "rcpts");
-	json_array_foreach(rcpts, i, r)
-		if (addr_is(ex, json_string_value(r)))
-			return true;
+	json_array_foreach(rcpts, i,
+	    r) if (addr_is(ex, json_string_value(r))) return true;
 	return false;
 }
 
@@ -385,14 +406,15 @@ seq_of(json_t *ev)
 static struct story *
 story_of(struct explain *ex, json_t *ev)
 {
-	const char *id = explain_get_str(ev, "id"), *dsn = explain_get_str(ev, "dsn_id");
+	const char *id = explain_get_str(ev, "id"),
+	           *dsn = explain_get_str(ev, "dsn_id");
 	struct story *s;
 	size_t i;
 
 	for (i = 0; i < ex->nstories; i++) {
 		s = &ex->stories[i];
 		if (s->refusal ? id == NULL && s->seq == seq_of(ev)
-			       : story_has(s, id) || story_has(s, dsn))
+		               : story_has(s, id) || story_has(s, dsn))
 			return s;
 	}
 	return NULL;
@@ -620,7 +642,8 @@ put_object(struct buf *b, json_t *o)
 
 	if (buf_append_str(b, "{") == -1)
 		return -1;
-	json_object_foreach(o, k, v) {
+	json_object_foreach(o, k, v)
+	{
 		if ((!first && buf_append_str(b, ",") == -1) ||
 		    json_str(b, k) == -1 || buf_append_str(b, ":") == -1 ||
 		    put_value(b, v) == -1)
@@ -642,10 +665,9 @@ put_value(struct buf *b, json_t *v)
 	case JSON_ARRAY:
 		if (buf_append_str(b, "[") == -1)
 			return -1;
-		json_array_foreach(v, i, e)
-			if ((i > 0 && buf_append_str(b, ",") == -1) ||
-			    put_value(b, e) == -1)
-				return -1;
+		json_array_foreach(v, i,
+		    e) if ((i > 0 && buf_append_str(b, ",") == -1) ||
+		           put_value(b, e) == -1) return -1;
 		return buf_append_str(b, "]");
 	case JSON_STRING:
 		return json_strn(b, json_string_value(v),

@@ -31,12 +31,12 @@
 struct buf;
 struct json_t; /* jansson's json_t */
 
-#define EXPLAIN_LINE_MAX 65536      /* a longer journal line is skipped */
-#define EXPLAIN_LIMIT_DEFAULT 5     /* stories for an address */
-#define EXPLAIN_LIMIT_MAX 1000      /* --limit's ceiling */
-#define EXPLAIN_EVENTS_MAX 10000    /* events kept per story */
+#define EXPLAIN_LINE_MAX 65536        /* a longer journal line is skipped */
+#define EXPLAIN_LIMIT_DEFAULT 5       /* stories for an address */
+#define EXPLAIN_LIMIT_MAX 1000        /* --limit's ceiling */
+#define EXPLAIN_EVENTS_MAX 10000      /* events kept per story */
 #define EXPLAIN_BYTES_MAX (64u << 20) /* bytes of lines kept in all */
-#define EXPLAIN_IDS_MAX 16          /* queue ids tied into one story */
+#define EXPLAIN_IDS_MAX 16            /* queue ids tied into one story */
 
 /* ---- lines ---- */
 
@@ -62,7 +62,7 @@ enum explain_read_status {
 	EXPLAIN_READ_TOO_LONG, /* a line over EXPLAIN_LINE_MAX was skipped */
 	EXPLAIN_READ_TORN,     /* bytes after the last LF: a torn last line */
 	EXPLAIN_READ_EOF,
-	EXPLAIN_READ_ERROR,    /* read(2) failed: errno */
+	EXPLAIN_READ_ERROR, /* read(2) failed: errno */
 };
 
 /* A reader of fd (not closed by it; reads from the current offset). */

@@ -159,8 +159,8 @@ put_time(FILE *f, json_t *ev, char *date)
 		fprintf(f, "  %s (UTC)\n", date);
 	}
 	/* Milliseconds when they are there, as digits. */
-	for (n = 19; n < 23 && (n == 19 ? t[n] == '.'
-					 : t[n] >= '0' && t[n] <= '9');
+	for (n = 19;
+	     n < 23 && (n == 19 ? t[n] == '.' : t[n] >= '0' && t[n] <= '9');
 	     n++)
 		;
 	fprintf(f, "  %-14.*s", (int)(n - 11), t + 11);
@@ -266,9 +266,12 @@ static void
 put_stage(FILE *f, const char *stage)
 {
 	static const char *const up[][2] = {
-		{ "connect", "connect" }, { "helo", "HELO" },
-		{ "auth", "AUTH" }, { "mail", "MAIL FROM" },
-		{ "rcpt", "RCPT TO" }, { "data", "DATA" },
+		{ "connect", "connect" },
+		{ "helo", "HELO" },
+		{ "auth", "AUTH" },
+		{ "mail", "MAIL FROM" },
+		{ "rcpt", "RCPT TO" },
+		{ "data", "DATA" },
 	};
 	size_t i;
 
@@ -294,7 +297,7 @@ put_rejected(FILE *f, json_t *ev)
 		fputc(' ', f);
 		put_addr(f, get(ev, "to"));
 	} else if (stage != NULL && strcmp(stage, "mail") == 0 &&
-	    json_is_string(get(ev, "from"))) {
+	           json_is_string(get(ev, "from"))) {
 		fputc(' ', f);
 		put_addr(f, get(ev, "from"));
 	}
@@ -431,7 +434,7 @@ put_event(FILE *f, json_t *ev)
 	else if (strcmp(kind, "rejected") == 0)
 		put_rejected(f, ev);
 	else if (strcmp(kind, "delivered") == 0 ||
-	    strcmp(kind, "deferred") == 0 || strcmp(kind, "bounced") == 0)
+	         strcmp(kind, "deferred") == 0 || strcmp(kind, "bounced") == 0)
 		put_delivery(f, ev, kind);
 	else if (strcmp(kind, "held") == 0) {
 		fputs("held", f);
@@ -458,7 +461,8 @@ is_bounce(const struct story *s, const char *id)
 	size_t i;
 	const char *dsn;
 
-	json_array_foreach(s->events, i, ev) {
+	json_array_foreach(s->events, i, ev)
+	{
 		dsn = explain_get_str(ev, "dsn_id");
 		if (dsn != NULL && strcmp(dsn, id) == 0)
 			return true;
@@ -473,7 +477,8 @@ has_event(const struct story *s, const char *id, const char *kind)
 	size_t i;
 	const char *eid;
 
-	json_array_foreach(s->events, i, ev) {
+	json_array_foreach(s->events, i, ev)
+	{
 		eid = explain_get_str(ev, "id");
 		if (eid != NULL && strcmp(eid, id) == 0 &&
 		    strcmp(explain_get_str(ev, "event"), kind) == 0)
@@ -508,7 +513,8 @@ put_gaps(FILE *f, const struct story *s)
 		    !is_bounce(s, s->ids[i])) {
 			fputs("  (", f);
 			put_escn(f, s->ids[i], strlen(s->ids[i]));
-			fputs(": its arrival is no longer in the journal)\n", f);
+			fputs(": its arrival is no longer in the journal)\n",
+			    f);
 		}
 		if (!has_event(s, s->ids[i], "removed") &&
 		    !has_event(s, s->ids[i], "deleted")) {
@@ -519,8 +525,9 @@ put_gaps(FILE *f, const struct story *s)
 		}
 	}
 	if (s->dropped > 0)
-		fprintf(f, "  (%zu more events not shown: over the limit of "
-			   "what explain keeps)\n",
+		fprintf(f,
+		    "  (%zu more events not shown: over the limit of "
+		    "what explain keeps)\n",
 		    s->dropped);
 }
 
@@ -533,7 +540,8 @@ put_story(FILE *f, const struct story *s)
 	size_t i;
 
 	put_title(f, s);
-	json_array_foreach(s->events, i, ev) {
+	json_array_foreach(s->events, i, ev)
+	{
 		put_time(f, ev, date);
 		id = explain_get_str(ev, "id");
 		/* Events of the other messages of the story say whose. */

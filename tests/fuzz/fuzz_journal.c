@@ -43,7 +43,7 @@ run(int fd, const char *what)
 		    (r = explain_reader_new(fd)) == NULL)
 			abort();
 		while ((st = explain_read_line(r, &line, &len)) !=
-		    EXPLAIN_READ_EOF) {
+		       EXPLAIN_READ_EOF) {
 			if (st == EXPLAIN_READ_ERROR)
 				abort();
 			if (st != EXPLAIN_READ_LINE) {

@@ -288,55 +288,139 @@ test_reader(void **state)
 /* A deferred-then-delivered message, a bounce, a refusal, a hold. */
 static const char journal[] =
     /* message A: bob@example.org, deferred then delivered */
-    "{\"seq\":1," T("00.100") "\"event\":\"accepted\",\"id\":\"AAA\","
-    "\"from\":\"alice@remote.example\",\"rcpts\":[\"bob@example.org\"],"
-    "\"client\":\"127.0.0.1\",\"helo\":\"client.example\","
-    "\"listener\":\"mx\",\"tls\":\"TLSv1.3 TLS_AES_256_GCM_SHA384\","
-    "\"checks\":\"spf=pass dkim=none dmarc=none\",\"size\":321}\n"
-    "{\"seq\":2," T("00.200") "\"event\":\"deferred\",\"id\":\"AAA\","
-    "\"to\":\"bob@example.org\",\"route\":\"smtp\","
-    "\"relay\":\"smtp:sink[127.0.0.1]:2525\",\"reply\":\"451 4.3.0 later\","
-    "\"text\":\"451 4.3.0 later\",\"delay\":0.1,\"attempt\":1,"
-    "\"next_attempt\":1796407201}\n"
-    /* garbage between */
-    "not json at all\n"
-    /* message B: to carol, bounced; its bounce C to alice */
-    "{\"seq\":3," T("01.000") "\"event\":\"accepted\",\"id\":\"BBB\","
-    "\"from\":\"alice@remote.example\",\"rcpts\":[\"carol@example.org\"],"
-    "\"client\":\"127.0.0.1\",\"listener\":\"mx\",\"size\":100}\n"
-    "{\"seq\":4," T("01.100") "\"event\":\"accepted\",\"id\":\"CCC\","
-    "\"from\":\"\",\"rcpts\":[\"alice@remote.example\"],"
-    "\"listener\":\"pickup\",\"size\":900}\n"
-    "{\"seq\":5," T("01.101") "\"event\":\"bounced\",\"id\":\"BBB\","
-    "\"to\":\"carol@example.org\",\"route\":\"smtp\","
-    "\"reply\":\"550 5.1.1 no such user\",\"text\":\"gone\","
-    "\"dsn_id\":\"CCC\",\"attempt\":1,\"delay\":0.1}\n"
-    "{\"seq\":6," T("01.102") "\"event\":\"removed\",\"id\":\"BBB\"}\n"
-    /* a refusal of dave, no queue id */
-    "{\"seq\":7," T("02.000") "\"event\":\"rejected\",\"stage\":\"rcpt\","
-    "\"reason\":\"unknown_user\",\"from\":\"eve@remote.example\","
-    "\"to\":\"dave@example.org\",\"client\":\"127.0.0.9\","
-    "\"reply\":\"550 5.1.1 <dave@example.org>: no such user\"}\n"
-    /* A delivered */
-    "{\"seq\":8," T("03.000") "\"event\":\"delivered\",\"id\":\"AAA\","
-    "\"to\":\"bob@example.org\",\"route\":\"smtp\","
-    "\"relay\":\"smtp:sink[127.0.0.1]:2525\",\"reply\":\"250 2.0.0 Ok\","
-    "\"delay\":2.9,\"attempt\":2}\n"
-    "{\"seq\":9," T("03.001") "\"event\":\"removed\",\"id\":\"AAA\"}\n"
-    /* message D to bob: held, released, delivered to a Maildir */
-    "{\"seq\":10," T("04.000") "\"event\":\"accepted\",\"id\":\"DDD\","
-    "\"from\":\"zed@remote.example\",\"rcpts\":[\"Bob@EXAMPLE.org\"],"
-    "\"client\":\"::1\",\"listener\":\"mx\",\"size\":5}\n"
-    "{\"seq\":11," T("04.001") "\"event\":\"held\",\"id\":\"DDD\","
-    "\"text\":\"operator\"}\n"
-    "{\"seq\":12," T("05.000") "\"event\":\"released\",\"id\":\"DDD\"}\n"
-    "{\"seq\":13," T("05.100") "\"event\":\"delivered\",\"id\":\"DDD\","
-    "\"to\":\"Bob@EXAMPLE.org\",\"route\":\"local\","
-    "\"relay\":\"maildir:mail/example.org/bob\",\"delay\":1.1,"
-    "\"attempt\":1}\n"
-    "{\"seq\":14," T("05.101") "\"event\":\"removed\",\"id\":\"DDD\"}\n"
-    /* a torn last line */
-    "{\"seq\":15," T("06.000") "\"event\":\"acc";
+    "{\"seq\":1," T(
+        "00.100") "\"event\":\"accepted\",\"id\":\"AAA\","
+                  "\"from\":\"alice@remote.example\",\"rcpts\":[\"bob@example."
+                  "org\"],"
+                  "\"client\":\"127.0.0.1\",\"helo\":\"client.example\","
+                  "\"listener\":\"mx\",\"tls\":\"TLSv1.3 "
+                  "TLS_AES_256_GCM_SHA384\","
+                  "\"checks\":\"spf=pass dkim=none dmarc=none\",\"size\":321}\n"
+                  "{\"seq\":2," T(
+                      "00.200") "\"event\":\"deferred\",\"id\":\"AAA\","
+                                "\"to\":\"bob@example.org\",\"route\":\"smtp\","
+                                "\"relay\":\"smtp:sink[127.0.0.1]:2525\","
+                                "\"reply\":\"451 4.3.0 later\","
+                                "\"text\":\"451 4.3.0 "
+                                "later\",\"delay\":0.1,\"attempt\":1,"
+                                "\"next_attempt\":1796407201}\n"
+                                /* garbage between */
+                                "not json at all\n"
+                                /* message B: to carol, bounced; its bounce C to
+                                   alice */
+                                "{\"seq\":3," T(
+                                    "01.000") "\"event\":\"accepted\",\"id\":"
+                                              "\"BBB\","
+                                              "\"from\":\"alice@remote."
+                                              "example\",\"rcpts\":[\"carol@"
+                                              "example.org\"],"
+                                              "\"client\":\"127.0.0.1\","
+                                              "\"listener\":\"mx\",\"size\":"
+                                              "100}\n"
+                                              "{\"seq\":4," T(
+                                                  "01.100") "\"event\":"
+                                                            "\"accepted\","
+                                                            "\"id\":\"CCC\","
+                                                            "\"from\":\"\","
+                                                            "\"rcpts\":["
+                                                            "\"alice@remote."
+                                                            "example\"],"
+                                                            "\"listener\":"
+                                                            "\"pickup\","
+                                                            "\"size\":900}\n"
+                                                            "{\"seq\":5," T(
+                                                                "01.101") "\"ev"
+                                                                          "ent"
+                                                                          "\":"
+                                                                          "\"bo"
+                                                                          "unce"
+                                                                          "d\","
+                                                                          "\"id"
+                                                                          "\":"
+                                                                          "\"BB"
+                                                                          "B\","
+                                                                          "\"to"
+                                                                          "\":"
+                                                                          "\"ca"
+                                                                          "rol@"
+                                                                          "exam"
+                                                                          "ple."
+                                                                          "org"
+                                                                          "\","
+                                                                          "\"ro"
+                                                                          "ute"
+                                                                          "\":"
+                                                                          "\"sm"
+                                                                          "tp\""
+                                                                          ","
+                                                                          "\"re"
+                                                                          "ply"
+                                                                          "\":"
+                                                                          "\"55"
+                                                                          "0 "
+                                                                          "5.1."
+                                                                          "1 "
+                                                                          "no "
+                                                                          "such"
+                                                                          " use"
+                                                                          "r\","
+                                                                          "\"te"
+                                                                          "xt\""
+                                                                          ":\"g"
+                                                                          "one"
+                                                                          "\","
+                                                                          "\"ds"
+                                                                          "n_"
+                                                                          "id\""
+                                                                          ":\"C"
+                                                                          "CC\""
+                                                                          ",\"a"
+                                                                          "ttem"
+                                                                          "pt\""
+                                                                          ":1,"
+                                                                          "\"de"
+                                                                          "lay"
+                                                                          "\":"
+                                                                          "0.1}"
+                                                                          "\n"
+                                                                          "{\"s"
+                                                                          "eq\""
+                                                                          ":6"
+                                                                          "," T(
+                                                                              "01.102") "\"event\":\"removed\",\"id\":\"BBB\"}\n"
+                                                                                        /* a refusal of dave, no queue id */
+                                                                                        "{\"seq\":7," T(
+                                                                                            "02.000") "\"event\":\"rejected\",\"stage\":\"rcpt\","
+                                                                                                      "\"reason\":\"unknown_user\",\"from\":\"eve@remote.example\","
+                                                                                                      "\"to\":\"dave@example.org\",\"client\":\"127.0.0.9\","
+                                                                                                      "\"reply\":\"550 5.1.1 <dave@example.org>: no such user\"}\n"
+                                                                                                      /* A delivered */
+                                                                                                      "{\"seq\":8," T(
+                                                                                                          "03.000") "\"event\":\"delivered\",\"id\":\"AAA\","
+                                                                                                                    "\"to\":\"bob@example.org\",\"route\":\"smtp\","
+                                                                                                                    "\"relay\":\"smtp:sink[127.0.0.1]:2525\",\"reply\":\"250 2.0.0 Ok\","
+                                                                                                                    "\"delay\":2.9,\"attempt\":2}\n"
+                                                                                                                    "{\"seq\":9," T(
+                                                                                                                        "03.001") "\"event\":\"removed\",\"id\":\"AAA\"}\n"
+                                                                                                                                  /* message D to bob: held, released, delivered to a Maildir */
+                                                                                                                                  "{\"seq\":10," T(
+                                                                                                                                      "04.000") "\"event\":\"accepted\",\"id\":\"DDD\","
+                                                                                                                                                "\"from\":\"zed@remote.example\",\"rcpts\":[\"Bob@EXAMPLE.org\"],"
+                                                                                                                                                "\"client\":\"::1\",\"listener\":\"mx\",\"size\":5}\n"
+                                                                                                                                                "{\"seq\":11," T(
+                                                                                                                                                    "04.001") "\"event\":\"held\",\"id\":\"DDD\","
+                                                                                                                                                              "\"text\":\"operator\"}\n"
+                                                                                                                                                              "{\"seq\":12," T(
+                                                                                                                                                                  "05.000") "\"event\":\"released\",\"id\":\"DDD\"}\n"
+                                                                                                                                                                            "{\"seq\":13," T("05.100") "\"event\":\"delivered\",\"id\":\"DDD\","
+                                                                                                                                                                                                       "\"to\":\"Bob@EXAMPLE.org\",\"route\":\"local\","
+                                                                                                                                                                                                       "\"relay\":\"maildir:mail/example.org/bob\",\"delay\":1.1,"
+                                                                                                                                                                                                       "\"attempt\":1}\n"
+                                                                                                                                                                                                       "{\"seq\":14," T(
+                                                                                                                                                                                                           "05.101") "\"event\":\"removed\",\"id\":\"DDD\"}\n"
+                                                                                                                                                                                                                     /* a torn last line */
+                                                                                                                                                                                                                     "{\"seq\":15," T(
+                                                                                                                                                                                                                         "06.000") "\"event\":\"acc";
 
 /* Run what over text, both passes, as the CLI does (lines split at LF;
  * the last piece without an LF is a torn line). */
@@ -415,21 +499,21 @@ test_by_id_deferred_delivered(void **state)
 	want_in(t, "Message AAA\n");
 	want_in(t, "  2026-12-04 (UTC)\n");
 	want_in(t, "18:00:00.100  accepted from 127.0.0.1, HELO "
-		   "client.example, listener mx, TLSv1.3 "
-		   "TLS_AES_256_GCM_SHA384\n");
+	           "client.example, listener mx, TLSv1.3 "
+	           "TLS_AES_256_GCM_SHA384\n");
 	want_in(t, "250 queued as AAA: from <alice@remote.example>, 321 "
-		   "bytes, 1 recipient: <bob@example.org>\n");
+	           "bytes, 1 recipient: <bob@example.org>\n");
 	want_in(t, "checks: spf=pass dkim=none dmarc=none\n");
 	want_in(t, "18:00:00.200  <bob@example.org>: deferred by "
-		   "smtp:sink[127.0.0.1]:2525 (attempt 1, 0.100 s after "
-		   "arrival)\n");
+	           "smtp:sink[127.0.0.1]:2525 (attempt 1, 0.100 s after "
+	           "arrival)\n");
 	want_in(t, "reply: 451 4.3.0 later\n");
 	/* text equal to the reply is not said twice */
 	assert_null(strstr(t, "why:"));
 	want_in(t, "next attempt at 2026-12-04 18:00:01 UTC, 1 s later\n");
 	want_in(t, "18:00:03.000  <bob@example.org>: delivered to "
-		   "smtp:sink[127.0.0.1]:2525 (attempt 2, 2.900 s after "
-		   "arrival)\n");
+	           "smtp:sink[127.0.0.1]:2525 (attempt 2, 2.900 s after "
+	           "arrival)\n");
 	want_in(t, "reply: 250 2.0.0 Ok\n");
 	want_in(t, "18:00:03.001  left the queue\n");
 	assert_null(strstr(t, "still in the queue"));
@@ -450,14 +534,14 @@ test_by_id_bounce(void **state)
 	t = text_of(ex);
 	want_in(t, "Message BBB\n");
 	want_in(t, "<carol@example.org>: bounced (attempt 1, 0.100 s after "
-		   "arrival)\n");
+	           "arrival)\n");
 	want_in(t, "reply: 550 5.1.1 no such user\n");
 	want_in(t, "why: gone\n");
 	want_in(t, "bounce sent to the sender as CCC\n");
 	/* the bounce's own events, tagged, and from the pickup */
 	want_in(t, "[bounce CCC] accepted from tern sendmail (pickup)\n");
 	want_in(t, "250 queued as CCC: from <>, 900 bytes, 1 recipient: "
-		   "<alice@remote.example>\n");
+	           "<alice@remote.example>\n");
 	want_in(t, "(CCC: still in the queue at the journal's end)\n");
 	free(t);
 	j = json_of(ex);
@@ -481,8 +565,7 @@ test_by_id_bounce(void **state)
 
 	/* With the original's lines gone (rotated away), the bounce says
 	 * what it is and whose it was. */
-	ex = run("CCC", 0, journal + (strstr(journal, "{\"seq\":4") -
-					    journal));
+	ex = run("CCC", 0, journal + (strstr(journal, "{\"seq\":4") - journal));
 	assert_int_equal(explain_count(ex), 1);
 	t = text_of(ex);
 	want_in(t, "Message CCC (a bounce)\n");
@@ -531,8 +614,8 @@ test_by_address(void **state)
 	want_in(t, "held: operator\n");
 	want_in(t, "released: delivery goes on\n");
 	want_in(t, "<Bob@EXAMPLE.org>: delivered into Maildir "
-		   "mail/example.org/bob (attempt 1, 1.100 s after "
-		   "arrival)\n");
+	           "mail/example.org/bob (attempt 1, 1.100 s after "
+	           "arrival)\n");
 	free(t);
 	explain_free(ex);
 
@@ -544,7 +627,7 @@ test_by_address(void **state)
 	d = strstr(t, "Message BBB");
 	assert_non_null(a);
 	assert_non_null(d);
-	assert_true(a < d); /* oldest first */
+	assert_true(a < d);                    /* oldest first */
 	assert_null(strstr(t, "Message CCC")); /* told inside BBB's story */
 	free(t);
 	j = json_of(ex);
@@ -575,7 +658,7 @@ test_refusal(void **state)
 	t = text_of(ex);
 	want_in(t, "Refused (no queue id)\n");
 	want_in(t, "18:00:02.000  refused at RCPT TO <dave@example.org>: 550 "
-		   "5.1.1 <dave@example.org>: no such user (unknown user)\n");
+	           "5.1.1 <dave@example.org>: no such user (unknown user)\n");
 	want_in(t, "from 127.0.0.9, no TLS, sender <eve@remote.example>\n");
 	free(t);
 	j = json_of(ex);
@@ -594,11 +677,12 @@ test_refusal(void **state)
 static void
 test_escaping(void **state)
 {
-	static const char j[] =
-	    "{\"seq\":1," T("00.000") "\"event\":\"accepted\",\"id\":\"E\","
-	    "\"from\":\"a@b\",\"rcpts\":[\"c@d\"],\"client\":\"1.2.3.4\","
-	    "\"helo\":\"x\\u001b[31mred\\nfake\\u202eevil\\\\\","
-	    "\"listener\":\"mx\"}\n";
+	static const char j[] = "{\"seq\":1," T(
+	    "00.000") "\"event\":\"accepted\",\"id\":\"E\","
+	              "\"from\":\"a@b\",\"rcpts\":[\"c@d\"],\"client\":\"1.2.3."
+	              "4\","
+	              "\"helo\":\"x\\u001b[31mred\\nfake\\u202eevil\\\\\","
+	              "\"listener\":\"mx\"}\n";
 	struct explain *ex = run("E", 0, j);
 	json_t *js;
 	char *t;
@@ -646,8 +730,10 @@ test_address_bounded(void **state)
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < 1000; i++) {
 			n = snprintf(line, sizeof(line),
-			    "{\"seq\":%d," T("00.000") "\"event\":\"accepted\","
-			    "\"id\":\"M%d\",\"from\":\"x@y\",\"rcpts\":[]}",
+			    "{\"seq\":%d," T(
+			        "00.000") "\"event\":\"accepted\","
+			                  "\"id\":\"M%d\",\"from\":\"x@y\","
+			                  "\"rcpts\":[]}",
 			    i, i);
 			explain_feed(ex, line, (size_t)n);
 		}
@@ -659,8 +745,8 @@ test_address_bounded(void **state)
 	for (i = 0; i < 3; i++) {
 		s = json_array_get(j, (size_t)i);
 		snprintf(want, sizeof(want), "M%d", 997 + i);
-		assert_string_equal(
-		    json_string_value(json_object_get(s, "id")), want);
+		assert_string_equal(json_string_value(json_object_get(s, "id")),
+		    want);
 	}
 	json_decref(j);
 	t = text_of(ex);
@@ -683,7 +769,7 @@ test_events_capped(void **state)
 		for (i = 0; i < EXPLAIN_EVENTS_MAX + 5; i++) {
 			n = snprintf(line, sizeof(line),
 			    "{\"seq\":%d," T("00.000") "\"event\":\"held\","
-			    "\"id\":\"M\"}",
+			                               "\"id\":\"M\"}",
 			    i);
 			explain_feed(ex, line, (size_t)n);
 		}

@@ -28,7 +28,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-struct buf;
 struct json_t; /* jansson's json_t */
 
 #define EXPLAIN_LINE_MAX 65536        /* a longer journal line is skipped */

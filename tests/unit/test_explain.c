@@ -480,8 +480,9 @@ json_of(const struct explain *ex)
 static void
 want_in(const char *text, const char *want)
 {
+	assert_non_null(text);
 	if (strstr(text, want) == NULL)
-		fail_msg("no '%s' in:\n%s", want, text);
+		fail_msg("no '%s' in:\n%s", want, text != NULL ? text : "");
 }
 
 static void

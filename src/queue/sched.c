@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "obs/obs.h"
 #include "queue/bounce.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -282,6 +283,35 @@ relay(const struct sched *s, const struct sched_reply *rep, size_t i, char *esc,
 	return log_escs(esc, escsz, rep[i].relay);
 }
 
+/*
+ * One recipient's outcome for the journal and the metrics (obs.h):
+ * kind, where it went (rep[i], or the deliverer's name), the reply that
+ * decided it, why.
+ */
+static void
+obs_rcpt(const struct sched *s, const struct spool_env *env, size_t i,
+    enum obs_kind kind, const struct sched_reply *rep, const char *why,
+    const char *dsn_id, int64_t next)
+{
+	const struct sched_reply *r = rep != NULL ? &rep[i] : NULL;
+	char reply[sizeof(r->esc) + sizeof(r->text) + 16];
+	const char *where = r != NULL ? r->relay : s->d.name;
+	struct obs_event ev = { .kind = kind, .id = env->id,
+		.to = env->rcpts[i].addr, .relay = where,
+		.text = why, .dsn_id = dsn_id, .delay = age(env),
+		.attempt = env->attempts + 1, .next_attempt = next };
+
+	ev.route = obs_route_of(where);
+	if (ev.route == OBS_ROUTE_NONE && r == NULL && where != NULL)
+		ev.route = OBS_ROUTE_LOCAL; /* deliver() alone: Maildir */
+	if (r != NULL && r->code != 0) {
+		(void)snprintf(reply, sizeof(reply), "%u%s%s %s", r->code,
+		    r->esc[0] != '\0' ? " " : "", r->esc, r->text);
+		ev.reply = reply;
+	}
+	obs_emit(&ev);
+}
+
 /* Record a final state; false (and a log line) if the spool refused. */
 static bool
 set_state(struct sched *s, const struct spool_env *env, size_t i,
@@ -435,7 +465,7 @@ static int
 send_dsn(struct sched *s, const struct conf *conf, struct spool_env *env,
     int fd, const struct why *res, const struct sched_reply *rep,
     enum why_kind want, enum spool_rcpt_state state, enum bounce_kind kind,
-    size_t *n_out, struct why *why)
+    size_t *n_out, char *bid_out, struct why *why)
 {
 	struct notice nt = { s, conf };
 	struct bounce_rcpt *br;
@@ -459,6 +489,8 @@ send_dsn(struct sched *s, const struct conf *conf, struct spool_env *env,
 		    br, n, s->dbpath != NULL ? notice_rcpt : NULL, &nt, bid,
 		    why);
 	free(br);
+	if (bid_out != NULL)
+		memcpy(bid_out, bid, SPOOL_ID_MAX);
 	if (rc == 0 && bid[0] != '\0') {
 		log_info("event=%s id=%s dsn_id=%s rcpts=%zu",
 		    kind == BOUNCE_FAILED ? "bounce" : "delay_warning", env->id,
@@ -481,7 +513,8 @@ send_dsn(struct sched *s, const struct conf *conf, struct spool_env *env,
  */
 static size_t
 notify_sender(struct sched *s, const struct conf *conf, struct spool_env *env,
-    int fd, struct why *res, const struct sched_reply *rep, size_t pending)
+    int fd, struct why *res, const struct sched_reply *rep, size_t pending,
+    char *bid_out)
 {
 	unsigned warn = conf->queue.delay_warning;
 	char reason[300];
@@ -489,7 +522,7 @@ notify_sender(struct sched *s, const struct conf *conf, struct spool_env *env,
 	size_t i, n, back = 0;
 
 	if (send_dsn(s, conf, env, fd, res, rep, WHY_PERM, SPOOL_RCPT_FAILED,
-	        BOUNCE_FAILED, &n, &why) == -1) {
+	        BOUNCE_FAILED, &n, bid_out, &why) == -1) {
 		log_warn("event=bounce_failed id=%s rcpts=%zu reason=%s",
 		    env->id, n, log_escs(reason, sizeof(reason), why.text));
 		for (i = 0; why.kind == WHY_TEMP && i < env->nrcpts; i++)
@@ -504,7 +537,7 @@ notify_sender(struct sched *s, const struct conf *conf, struct spool_env *env,
 	if (warn > 0 && pending > 0 && !env->warned && age(env) >= warn &&
 	    env->sender[0] != '\0') {
 		if (send_dsn(s, conf, env, fd, res, rep, WHY_TEMP,
-		        SPOOL_RCPT_PENDING, BOUNCE_DELAYED, &n, &why) == 0 &&
+		        SPOOL_RCPT_PENDING, BOUNCE_DELAYED, &n, NULL, &why) == 0 &&
 		    n > 0)
 			(void)spool_note_warned(s->spool, env->id, NULL);
 		else if (n > 0)
@@ -612,6 +645,7 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 	struct spool_env env;
 	struct why why;
 	char to[256], reason[300], rl[SCHED_RELAY_MAX + 32];
+	char bid[SPOOL_ID_MAX] = "";
 	time_t now = time(NULL), next, expiry;
 	size_t i, pending = 0, ndelivered = 0;
 	bool *was_delivered;
@@ -702,6 +736,8 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 			         "relay=%s",
 			    id, to, age(&env),
 			    relay(s, brep, i, rl, sizeof(rl)));
+			obs_rcpt(s, &env, i, OBS_DELIVERED, brep, NULL, NULL,
+			    0);
 			continue;
 		}
 		(void)log_escs(reason, sizeof(reason), why.text);
@@ -723,11 +759,15 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 		    id, to, age(&env), relay(s, brep, i, rl, sizeof(rl)),
 		    reason);
 	}
-	pending += notify_sender(s, conf, &env, fd, res, brep, pending);
+	pending += notify_sender(s, conf, &env, fd, res, brep, pending, bid);
 	notify_success(s, conf, &env, fd, was_delivered, brep);
 	(void)close(fd);
+	for (i = 0; nfailed > 0 && i < env.nrcpts; i++)
+		if (res[i].kind == WHY_PERM &&
+		    env.rcpts[i].state == SPOOL_RCPT_FAILED)
+			obs_rcpt(s, &env, i, OBS_BOUNCED, brep, res[i].text,
+			    bid[0] != '\0' ? bid : NULL, 0);
 	free(batch);
-	free(brep);
 	/*
 	 * A message that leaves the queue needs no per-recipient record:
 	 * skipping it saves a sync per message. A crash before the removal
@@ -744,9 +784,10 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 		    res[i].kind == WHY_PERM &&
 		    !set_state(s, &env, i, SPOOL_RCPT_FAILED))
 			env.rcpts[i].state = SPOOL_RCPT_PENDING;
-	free(res);
 	free(was_delivered);
 	if (pending == 0) {
+		free(res);
+		free(brep);
 		if (spool_remove(s->spool, id, &why) == -1) {
 			log_warn("event=remove_failed id=%s reason=%s", id,
 			    log_escs(reason, sizeof(reason), why.text));
@@ -755,6 +796,7 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 			       (int64_t)1000;
 		}
 		log_info("event=removed id=%s", id);
+		obs_emit(&(struct obs_event){ .kind = OBS_REMOVED, .id = id });
 		spool_env_free(&env);
 		return -1;
 	}
@@ -764,6 +806,13 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 	if (next > expiry)
 		next = expiry > now ? expiry : now + 1;
 	(void)spool_note_retry(s->spool, id, attempts, next, NULL);
+	for (i = 0; i < env.nrcpts; i++)
+		if (res[i].kind == WHY_TEMP &&
+		    env.rcpts[i].state == SPOOL_RCPT_PENDING)
+			obs_rcpt(s, &env, i, OBS_DEFERRED, brep, res[i].text,
+			    NULL, (int64_t)next);
+	free(res);
+	free(brep);
 	spool_env_free(&env);
 	return next * (int64_t)1000;
 }
@@ -999,6 +1048,10 @@ sched_request(struct sched *s, const char *verb, const char *id,
 		if (kick(s, id) == 0)
 			sched_submit(s, id);
 		log_info("event=queue_%s id=%s", verb, id);
+		obs_emit(&(struct obs_event){
+		    .kind = hold ? OBS_HELD : OBS_RELEASED, .id = id,
+		    .text = hold ? "held by the operator (tern queue hold)"
+		                 : NULL });
 		(void)buf_printf(out, "%s %s\n", id,
 		    hold ? "held: it stays in the queue until released"
 		         : "released: scheduled for delivery now");
@@ -1013,11 +1066,56 @@ sched_request(struct sched *s, const char *verb, const char *id,
 			return -1;
 		}
 		log_info("event=queue_delete id=%s", id);
+		obs_emit(&(struct obs_event){ .kind = OBS_DELETED, .id = id });
 		(void)buf_printf(out, "%s deleted\n", id);
 		return 0;
 	}
 	(void)buf_printf(out, "unknown request '%s'\n", verb);
 	return -1;
+}
+
+struct stats_walk {
+	struct sched_stats *st;
+	char (*ids)[SPOOL_ID_MAX];
+	size_t max, nids;
+	uint64_t oldest_us;
+};
+
+static void
+stats_visit(const void *node, VISIT which, void *arg)
+{
+	const struct qent *e = *(struct qent *const *)node;
+	struct stats_walk *w = arg;
+	char hex[SPOOL_ID_TIME_LEN + 1];
+	uint64_t us;
+
+	if (which != postorder && which != leaf)
+		return;
+	w->st->messages++;
+	memcpy(hex, e->id, SPOOL_ID_TIME_LEN);
+	hex[SPOOL_ID_TIME_LEN] = '\0';
+	us = strtoull(hex, NULL, 16);
+	if (us > 0 && (w->oldest_us == 0 || us < w->oldest_us))
+		w->oldest_us = us;
+	if (!e->held)
+		return;
+	w->st->held++;
+	if (w->ids != NULL && w->nids < w->max)
+		memcpy(w->ids[w->nids++], e->id, SPOOL_ID_MAX);
+}
+
+size_t
+sched_stats(struct sched *s, struct sched_stats *st,
+    char (*held_ids)[SPOOL_ID_MAX], size_t max)
+{
+	struct stats_walk w = { st, held_ids, max, 0, 0 };
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&s->mtx);
+	twalk_r(s->index, stats_visit, &w);
+	pthread_mutex_unlock(&s->mtx);
+	st->oldest_arrival = (int64_t)(w.oldest_us / 1000000);
+	return w.nids;
 }
 
 int

@@ -46,7 +46,7 @@ usock_listen(const char *path, const char *what, struct why *why)
 	 */
 	if (bind(fd, (struct sockaddr *)&su, sizeof(su)) == -1 ||
 	    chmod(path, 0600) == -1 || listen(fd, 16) == -1) {
-		why_set(why, WHY_TEMP, errno, "%s %s", what, path);
+		why_set(why, WHY_TEMP, errno, "%s %s", what, su.sun_path);
 		(void)close(fd);
 		(void)unlink(path);
 		return -1;

@@ -130,6 +130,7 @@ cut(struct consumer *c, const struct buf *line)
 
 	c->cut = true;
 	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 	evbuffer_add(out, line->data, line->len);
 	evbuffer_add(out, "\n", 1);
@@ -167,8 +168,9 @@ cut_error(struct consumer *c, const char *text)
 
 /*
  * Copy what c has not had yet from the ring into its output, up to its
- * cap; past it, or when the ring dropped what it had not had, c is cut.
- * Under ev->mtx.
+ * cap; the rest waits in the ring until the output drains (on_write).
+ * Once the ring has dropped an event c has not had, c is cut. Under
+ * ev->mtx.
  */
 static void
 feed(struct consumer *c)
@@ -186,10 +188,8 @@ feed(struct consumer *c)
 		return;
 	}
 	for (; evring_get(ring, c->pos, &seq, &line, &len); c->pos++) {
-		if (evbuffer_get_length(out) + len + 1 > EVENTS_OUTBUF_MAX) {
-			cut_overflow(c);
+		if (evbuffer_get_length(out) + len + 1 > EVENTS_OUTBUF_MAX)
 			return;
-		}
 		evbuffer_add(out, line, len);
 		evbuffer_add(out, "\n", 1);
 		c->last_seq = seq;
@@ -263,13 +263,20 @@ on_read(struct bufferevent *bev, void *arg)
 	start(c);
 }
 
+/* Half drained (or all, once cut): refill from the ring, or close. */
 static void
 on_write(struct bufferevent *bev, void *arg)
 {
 	struct consumer *c = arg;
 
-	if (c->cut && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		consumer_free(c);
+	if (c->cut) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			consumer_free(c);
+		return;
+	}
+	pthread_mutex_lock(&c->ev->mtx);
+	feed(c);
+	pthread_mutex_unlock(&c->ev->mtx);
 }
 
 static void
@@ -342,6 +349,7 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 	ev->nconsumers++;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, EVENTS_HELLO_MAX);
+	bufferevent_setwatermark(c->bev, EV_WRITE, EVENTS_OUTBUF_MAX / 2, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	evtimer_add(c->hello, &tv);
 	log_debug("event=events_consumer uid=%ld", (long)uid);

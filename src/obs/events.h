@@ -15,7 +15,9 @@
  * wait are kept, not lost); a line after the start is an error. Then
  * the consumer only reads.
  * A consumer that does not keep up may not hold memory or slow the
- * server: when its output would pass EVENTS_OUTBUF_MAX, it gets
+ * server: at most EVENTS_OUTBUF_MAX bytes are queued for it, the rest of
+ * what it has not had waits in the shared ring; once the ring drops an
+ * event it has not had, it gets
  *   {"event":"overflow","seq":N}
  * (N: the last event it was given; `since N` resumes) and is cut off.
  * A line the server refuses gets {"event":"error","text":"..."}, and

@@ -487,7 +487,10 @@ test_live_bad_hello(void **state)
 	live_close(&lv);
 }
 
-/* One that does not read is cut off: overflow line, seqs up to it. */
+/*
+ * One that does not read is cut off once the ring has dropped what it
+ * has not had: overflow line, seqs up to it.
+ */
 static void
 test_live_overflow(void **state)
 {
@@ -504,8 +507,8 @@ test_live_overflow(void **state)
 	say(rd.fd, "since 0\n");
 	live.fd = dial(&lv);
 	say(live.fd, "since 0\n");
-	/* 4 MiB, far past the cap plus the kernel's buffer. */
-	for (i = 0; i < 4000; i++) {
+	/* Past the ring, plus its cap and the kernel's buffer. */
+	for (i = 0; i < EVENTS_RING_MAX + 4000; i++) {
 		emit(&lv, 1000);
 		/* The other consumer reads as it goes, and keeps up. */
 		expect_seqs(&live, (uint64_t)i + 1, (uint64_t)i + 1);
@@ -520,11 +523,32 @@ test_live_overflow(void **state)
 	}
 	(void)snprintf(buf, sizeof(buf), "{\"event\":\"overflow\",\"seq\":%" PRIu64 "}", want - 1);
 	assert_string_equal(line, buf); /* `since N` resumes */
-	assert_true(want - 1 < 4000);    /* it was cut, not fed all */
-	assert_true(want - 1 > 100);
+	assert_true(want - 1 < EVENTS_RING_MAX + 4000); /* cut, not fed all */
+	assert_true(want - 1 > 1000); /* its 1 MiB, at least */
 	assert_int_equal(next_line(&rd, line, sizeof(line)), 0);
 	close(rd.fd);
 	close(live.fd);
+	live_close(&lv);
+}
+
+/* A replay larger than the cap reaches a reader whole: flow, no cut. */
+static void
+test_live_replay_flow(void **state)
+{
+	struct reader rd = { 0 };
+	struct live lv;
+	int i;
+
+	(void)state;
+	live_open(&lv, 0);
+	for (i = 0; i < 5000; i++) /* 5 MB: five times the cap */
+		emit(&lv, 1000);
+	rd.fd = dial(&lv);
+	say(rd.fd, "since 0\n");
+	expect_seqs(&rd, 1, 5000);
+	emit(&lv, 0);
+	expect_seqs(&rd, 5001, 5001);
+	close(rd.fd);
 	live_close(&lv);
 }
 
@@ -541,6 +565,7 @@ main(void)
 		cmocka_unit_test(test_live_no_hello),
 		cmocka_unit_test(test_live_bad_hello),
 		cmocka_unit_test(test_live_overflow),
+		cmocka_unit_test(test_live_replay_flow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

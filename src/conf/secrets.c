@@ -262,12 +262,12 @@ check_stat(const char *key, const char *path, const struct stat *st, uid_t uid,
 
 	fix_text(fix, sizeof(fix), gid);
 	if (!S_ISREG(st->st_mode))
-		return why_set(why, WHY_PERM, 0,
-		    "%s %s: not a regular file", key, path);
+		return why_set(why, WHY_PERM, 0, "%s %s: not a regular file",
+		    key, path);
 	if (st->st_uid != 0 && st->st_uid != uid)
 		return why_set(why, WHY_PERM, 0,
-		    "%s %s: owned by %s, neither root nor %s; %s", key,
-		    path, user_name(st->st_uid, owner, sizeof(owner)),
+		    "%s %s: owned by %s, neither root nor %s; %s", key, path,
+		    user_name(st->st_uid, owner, sizeof(owner)),
 		    user_name(uid, who, sizeof(who)), fix);
 	if (m & S_IWOTH)
 		what = "writable by others";
@@ -282,9 +282,8 @@ check_stat(const char *key, const char *path, const struct stat *st, uid_t uid,
 	else if ((m & S_IRGRP) && st->st_gid != gid && st->st_gid != 0)
 		what = "readable by a group other than the server's";
 	if (what != NULL)
-		return why_set(why, WHY_PERM, 0,
-		    "%s %s: %s (mode %04o); %s", key, path, what,
-		    (unsigned)m, fix);
+		return why_set(why, WHY_PERM, 0, "%s %s: %s (mode %04o); %s",
+		    key, path, what, (unsigned)m, fix);
 	return 0;
 }
 
@@ -402,8 +401,8 @@ conf_token_load(const char *key, const char *path, char **token_out,
 	size_t n;
 
 	*token_out = NULL;
-	if (read_private(key, path, CONF_TOKEN_MAX + 2,
-	        "the token on one line", &text, &n, why) == -1)
+	if (read_private(key, path, CONF_TOKEN_MAX + 2, "the token on one line",
+	        &text, &n, why) == -1)
 		return -1;
 	/* One line: its LF (or CRLF) is not part of the token. */
 	if (n > 0 && text[n - 1] == '\n')

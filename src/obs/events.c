@@ -73,8 +73,7 @@ events_hello_parse(const char *p, size_t n, uint64_t *seq_out)
 		n--;
 	if (n == 0)
 		return EVENTS_HELLO_START;
-	if (n < 7 || memcmp(p, "since ", 6) != 0 ||
-	    n - 6 > SEQ_DIGITS_MAX)
+	if (n < 7 || memcmp(p, "since ", 6) != 0 || n - 6 > SEQ_DIGITS_MAX)
 		return EVENTS_HELLO_BAD;
 	for (i = 6; i < n; i++) {
 		if (!ascii_is_digit(p[i]))

@@ -41,8 +41,8 @@
 struct obs_event;
 
 #define EVENTS_SOCKET_NAME "events.sock"
-#define EVENTS_RING_MAX 10000               /* events kept for `since` */
-#define EVENTS_OUTBUF_MAX (1024 * 1024)     /* bytes queued per consumer */
+#define EVENTS_RING_MAX 10000           /* events kept for `since` */
+#define EVENTS_OUTBUF_MAX (1024 * 1024) /* bytes queued per consumer */
 #define EVENTS_CONSUMERS_MAX 64
 #define EVENTS_HELLO_MAX 64 /* the first line, LF included */
 #define EVENTS_HELLO_WAIT_MS 1000
@@ -72,8 +72,7 @@ int events_socket_path(const char *data_dir, char *out, size_t outsz);
  * connects before any event has seen. NULL with why. Then give
  * events_sink with the result to obs_add_sink().
  */
-struct events *events_open(const char *path, uint64_t last_seq,
-    struct why *);
+struct events *events_open(const char *path, uint64_t last_seq, struct why *);
 
 /*
  * Stop the thread, close every consumer, remove the socket; NULL is

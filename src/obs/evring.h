@@ -29,8 +29,7 @@ void evring_free(struct evring *); /* NULL is fine */
  * Append a copy of line[0..len) with its seq. When the ring is full the
  * oldest entry is dropped first: returns 1 then, else 0.
  */
-size_t evring_push(struct evring *, uint64_t seq, const char *line,
-    size_t len);
+size_t evring_push(struct evring *, uint64_t seq, const char *line, size_t len);
 
 /* The position of the oldest entry, and the one after the newest. */
 uint64_t evring_begin(const struct evring *);

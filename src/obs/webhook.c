@@ -89,8 +89,8 @@ webhook_sink(void *arg, uint64_t seq, const char *line, size_t len,
 	(void)oe;
 	pthread_mutex_lock(&wh->mtx);
 	/* When full the push drops the oldest: note which for the log. */
-	have = evring_get(wh->backlog, evring_begin(wh->backlog), &oldest,
-	    &old, &oldlen);
+	have = evring_get(wh->backlog, evring_begin(wh->backlog), &oldest, &old,
+	    &oldlen);
 	if (evring_push(wh->backlog, seq, line, len) > 0 && have) {
 		if (wh->dropped++ == 0)
 			wh->drop_first = oldest;
@@ -112,8 +112,8 @@ discard(char *p, size_t size, size_t n, void *arg)
 
 /* Abandon a POST in flight when the server stops. */
 static int
-on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-    curl_off_t ultotal, curl_off_t ulnow)
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
 {
 	struct webhook *wh = arg;
 
@@ -158,8 +158,7 @@ setup(struct webhook *wh, struct why *why)
 	bad |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress) !=
 	       CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, wh) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, wh->errbuf) !=
-	       CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, wh->errbuf) != CURLE_OK;
 	if (bad)
 		return why_set(why, WHY_PERM, 0,
 		    "webhook: this libcurl lacks an option tern needs (7.85 "
@@ -185,7 +184,7 @@ post(struct webhook *wh, const struct buf *body, char *err, size_t errsz)
 	if (rc != CURLE_OK) {
 		(void)snprintf(err, errsz, "%s",
 		    wh->errbuf[0] != '\0' ? wh->errbuf
-					  : curl_easy_strerror(rc));
+		                          : curl_easy_strerror(rc));
 		return false;
 	}
 	(void)curl_easy_getinfo(wh->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -207,8 +206,7 @@ log_dropped(struct webhook *wh)
 	         "last_seq=%llu msg=\"the backlog was full: these events "
 	         "were not sent (they are in the journal); raise "
 	         "webhook_backlog to keep more\"",
-	    (unsigned long long)wh->dropped,
-	    (unsigned long long)wh->drop_first,
+	    (unsigned long long)wh->dropped, (unsigned long long)wh->drop_first,
 	    (unsigned long long)wh->drop_last);
 	wh->dropped = 0;
 }
@@ -315,8 +313,8 @@ webhook_start(const struct conf_obs *o, struct why *why)
 	size_t n;
 
 	if (o->webhook_token_file != NULL &&
-	    conf_token_load("webhook_token_file", o->webhook_token_file,
-	        &token, why) == -1)
+	    conf_token_load("webhook_token_file", o->webhook_token_file, &token,
+	        why) == -1)
 		return NULL;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		free(token);

@@ -134,8 +134,7 @@ static const struct hello_case hello_cases[] = {
 	{ "since-42", "since 42", EVENTS_HELLO_SINCE, 42 },
 	{ "since-crlf", "since 42\r", EVENTS_HELLO_SINCE, 42 },
 	{ "leading-zeros", "since 007", EVENTS_HELLO_SINCE, 7 },
-	{ "max", "since 18446744073709551615", EVENTS_HELLO_SINCE,
-	    UINT64_MAX },
+	{ "max", "since 18446744073709551615", EVENTS_HELLO_SINCE, UINT64_MAX },
 	{ "max-1", "since 18446744073709551614", EVENTS_HELLO_SINCE,
 	    UINT64_MAX - 1 },
 	{ "max+1", "since 18446744073709551616", EVENTS_HELLO_BAD, 0 },
@@ -462,16 +461,18 @@ test_live_no_hello(void **state)
 static void
 test_live_bad_hello(void **state)
 {
-	const char *bad[] = { "hello\n", "since x\n",
-		/* EVENTS_HELLO_MAX bytes and no LF */
-		"since 11111111111111111111111111111111111111111111111111111"
-		"11111" };
+	char toolong[EVENTS_HELLO_MAX + 1];
+	const char *bad[] = { "hello\n", "since x\n", toolong };
 	struct reader rd = { 0 };
 	struct live lv;
 	char line[512];
 	size_t i;
 
 	(void)state;
+	/* EVENTS_HELLO_MAX bytes and no LF. */
+	memset(toolong, '1', EVENTS_HELLO_MAX);
+	memcpy(toolong, "since ", 6);
+	toolong[EVENTS_HELLO_MAX] = '\0';
 	assert_int_equal(strlen(bad[2]), EVENTS_HELLO_MAX);
 	live_open(&lv, 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -521,8 +522,10 @@ test_live_overflow(void **state)
 		assert_int_equal(seq_of(line), want);
 		want++;
 	}
-	(void)snprintf(buf, sizeof(buf), "{\"event\":\"overflow\",\"seq\":%" PRIu64 "}", want - 1);
-	assert_string_equal(line, buf); /* `since N` resumes */
+	(void)snprintf(buf, sizeof(buf),
+	    "{\"event\":\"overflow\",\"seq\":%" PRIu64 "}", want - 1);
+	/* N: the last it was given, so `since N` resumes. */
+	assert_string_equal(line, buf);
 	assert_true(want - 1 < EVENTS_RING_MAX + 4000); /* cut, not fed all */
 	assert_true(want - 1 > 1000); /* its 1 MiB, at least */
 	assert_int_equal(next_line(&rd, line, sizeof(line)), 0);

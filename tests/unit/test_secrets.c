@@ -446,8 +446,8 @@ test_token(void **state)
 		const char *want; /* the token, or NULL: refused */
 		const char *err;
 	} cases[] = {
-		{ "ok", "s3cret.TOKEN-1~+/=\n", 0600, "s3cret.TOKEN-1~+/=",
-		    NULL },
+		{ "ok", "s3cret.TOKEN-1~+/=\n", 0600,
+		    "s3cret.TOKEN-1~+/=", NULL },
 		{ "no-newline", "abcPW", 0600, "abcPW", NULL },
 		{ "crlf", "abcPW\r\n", 0400, "abcPW", NULL },
 		{ "group-ours", "abcPW\n", 0640, "abcPW", NULL },
@@ -482,8 +482,8 @@ test_token(void **state)
 				fail_msg("%s: got '%s'", cases[i].name,
 				    rc == 0 ? "(loaded)" : why.text);
 			assert_null(tok);
-			assert_non_null(strstr(why.text,
-			    "webhook_token_file /tmp/"));
+			assert_non_null(
+			    strstr(why.text, "webhook_token_file /tmp/"));
 			assert_null(strstr(why.text, "PW")); /* never shown */
 		}
 		tmp_rm(&t);

@@ -8,9 +8,12 @@
  * no-op, so one message is never handled by two threads at once.
  * Retry state (attempt count, next attempt) lives in the spool notes, so
  * a restart keeps the backoff; the recipient states are the spool's.
+ * What the sender hears (bounces, delay warnings, success reports) is
+ * sched_notify.c; each recipient's outcome goes to obs (obs/obs.h).
  * Trust: none; it only reads what the spool validated.
  */
 #include "queue/sched.h"
+#include "queue/sched-private.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -29,44 +32,7 @@
 #include "util/str.h"
 #include "util/xmalloc.h"
 
-#define WAIT_MAX_MS 60000   /* re-read the clock at least this often */
-#define SUCCESS_REASON_MAX 320 /* "relayed to <host>, ..." */
-
-enum qent_where {
-	Q_READY,
-	Q_TIMER,
-	Q_RUNNING,
-};
-
-struct qent {
-	char id[SPOOL_ID_MAX];
-	int64_t when_ms; /* wall clock, for the heap */
-	size_t heap_idx;
-	enum qent_where where;
-	bool forced;       /* `tern queue retry|flush`: ignore next_attempt */
-	bool held;         /* waits for its expiry, not for a retry */
-	struct qent *next; /* ready list */
-};
-
-struct sched {
-	struct conf_holder *confs; /* each pass takes the one in force */
-	struct spool *spool;
-	struct sched_deliverer d;
-	pthread_mutex_t mtx;
-	pthread_cond_t cv; /* CLOCK_MONOTONIC */
-	void *index;       /* tsearch tree of struct qent by id */
-	struct qent *rhead, **rtail;
-	struct qent **heap;
-	size_t nheap, heapcap;
-	pthread_t *thr;
-	size_t nthr;
-	bool stopping;
-	/* The user store, for notices to local addresses (postmaster
-	 * aliases): opened on first use, one thread at a time. */
-	pthread_mutex_t dir_mtx;
-	char *dbpath; /* NULL: notices go as addressed */
-	struct dir *dir;
-};
+#define WAIT_MAX_MS 60000 /* re-read the clock at least this often */
 
 static int64_t
 now_ms(clockid_t clk)
@@ -251,8 +217,8 @@ sched_submit(struct sched *s, const char *id)
  * begins with the arrival in microseconds (spool.h), so use that when it
  * agrees with the envelope.
  */
-static double
-age(const struct spool_env *env)
+double
+sched_age(const struct spool_env *env)
 {
 	struct timespec ts;
 	char hex[SPOOL_ID_TIME_LEN + 1];
@@ -298,7 +264,7 @@ obs_rcpt(const struct sched *s, const struct spool_env *env, size_t i,
 	const char *where = r != NULL ? r->relay : s->d.name;
 	struct obs_event ev = { .kind = kind, .id = env->id,
 		.to = env->rcpts[i].addr, .relay = where,
-		.text = why, .dsn_id = dsn_id, .delay = age(env),
+		.text = why, .dsn_id = dsn_id, .delay = sched_age(env),
 		.attempt = env->attempts + 1, .next_attempt = next };
 
 	ev.route = obs_route_of(where);
@@ -376,262 +342,6 @@ deliver_rcpt(struct sched *s, const struct conf *conf, void *ctx,
 		return s->d.deliver(ctx, conf, env, fd, i, why);
 	*why = batch[i];
 	return why->kind == WHY_NONE ? 0 : -1;
-}
-
-void
-sched_set_user_db(struct sched *s, const char *dbpath)
-{
-	pthread_mutex_lock(&s->dir_mtx);
-	free(s->dbpath);
-	s->dbpath = dbpath != NULL ? xstrdup(dbpath) : NULL;
-	pthread_mutex_unlock(&s->dir_mtx);
-}
-
-/*
- * bounce_resolve_fn: a notice to a local address goes where RCPT TO
- * would send it (dir.h), so that the postmaster's aliases apply; one
- * elsewhere goes as it is.
- */
-/* What notice_rcpt() needs: the scheduler and the pass's settings. */
-struct notice {
-	struct sched *s;
-	const struct conf *conf;
-};
-
-static enum dir_resolve_status
-notice_rcpt(void *arg, const char *to, struct dir_targets *out, struct why *why)
-{
-	const struct notice *nt = arg;
-	struct sched *s = nt->s;
-	struct dir_policy pol;
-	enum dir_resolve_status st;
-	const char *at = strrchr(to, '@');
-
-	out->addrs = NULL;
-	out->n = 0;
-	if (at == NULL || !conf_is_local_domain(nt->conf, at + 1)) {
-		out->addrs = xcalloc(1, sizeof(char *));
-		out->addrs[0] = xstrdup(to);
-		out->n = 1;
-		return DIR_RESOLVED;
-	}
-	pthread_mutex_lock(&s->dir_mtx);
-	if (s->dir == NULL && (s->dir = dir_open(s->dbpath, why)) == NULL) {
-		pthread_mutex_unlock(&s->dir_mtx);
-		return DIR_TEMPFAIL;
-	}
-	dir_policy_conf(&pol, nt->conf);
-	st = dir_resolve(s->dir, to, &pol, out, why);
-	pthread_mutex_unlock(&s->dir_mtx);
-	return st;
-}
-
-/* Where notices about null-sender mail go (RFC 5321 4.5.1). */
-static void
-postmaster(const struct conf *conf, char *dst, size_t dstsz)
-{
-	if (conf->postmaster != NULL)
-		(void)snprintf(dst, dstsz, "%s", conf->postmaster);
-	else
-		(void)snprintf(dst, dstsz, "postmaster@%s",
-		    conf->ndomains > 0 ? conf->domains[0] : conf->hostname);
-}
-
-/*
- * Recipient i of a DSN, with the reply and the server behind it (rep,
- * may be NULL); reason and rep are borrowed.
- */
-static void
-rcpt_init(struct bounce_rcpt *br, size_t i, const char *reason,
-    const struct sched_reply *rep)
-{
-	memset(br, 0, sizeof(*br));
-	br->idx = i;
-	br->reason = reason;
-	if (rep != NULL && rep[i].code != 0) {
-		br->code = rep[i].code;
-		br->esc = rep[i].esc;
-		br->text = rep[i].text;
-		br->mta = rep[i].mta;
-	}
-}
-
-/*
- * Queue one DSN (queue/bounce.h) about the recipients of env whose
- * res[] kind is `want` and whose state is `state`, with the replies
- * behind them (rep, may be NULL); -1 with why.
- */
-static int
-send_dsn(struct sched *s, const struct conf *conf, struct spool_env *env,
-    int fd, const struct why *res, const struct sched_reply *rep,
-    enum why_kind want, enum spool_rcpt_state state, enum bounce_kind kind,
-    size_t *n_out, char *bid_out, struct why *why)
-{
-	struct notice nt = { s, conf };
-	struct bounce_rcpt *br;
-	char bid[SPOOL_ID_MAX], pm[SPOOL_FIELD_MAX + 1], reason[300];
-	size_t i, n = 0;
-	int rc = 0;
-
-	br = xcalloc(env->nrcpts, sizeof(*br));
-	for (i = 0; i < env->nrcpts; i++)
-		if (res[i].kind == want && env->rcpts[i].state == state &&
-		    bounce_wanted(env, i, kind)) {
-			rcpt_init(&br[n], i, res[i].text, rep);
-			n++;
-		}
-	*n_out = n;
-	postmaster(conf, pm, sizeof(pm));
-	bid[0] = '\0';
-	why_clear(why);
-	if (n > 0)
-		rc = bounce_enqueue(s->spool, conf->hostname, pm, env, fd, kind,
-		    br, n, s->dbpath != NULL ? notice_rcpt : NULL, &nt, bid,
-		    why);
-	free(br);
-	if (bid_out != NULL)
-		memcpy(bid_out, bid, SPOOL_ID_MAX);
-	if (rc == 0 && bid[0] != '\0') {
-		log_info("event=%s id=%s dsn_id=%s rcpts=%zu",
-		    kind == BOUNCE_FAILED ? "bounce" : "delay_warning", env->id,
-		    bid, n);
-		sched_submit(s, bid);
-	} else if (rc == 0 && n > 0)
-		log_info("event=bounce_dropped id=%s reason=%s", env->id,
-		    log_escs(reason, sizeof(reason),
-		        why->kind == WHY_PERM
-		            ? why->text
-		            : "undeliverable notice to the postmaster"));
-	return rc;
-}
-
-/*
- * Tell the sender about the recipients that failed in this pass, and
- * once about delays (RFC 3464). A failed recipient whose DSN cannot be
- * queued now goes back to pending, so a later pass bounces it; returns
- * how many went back.
- */
-static size_t
-notify_sender(struct sched *s, const struct conf *conf, struct spool_env *env,
-    int fd, struct why *res, const struct sched_reply *rep, size_t pending,
-    char *bid_out)
-{
-	unsigned warn = conf->queue.delay_warning;
-	char reason[300];
-	struct why why;
-	size_t i, n, back = 0;
-
-	if (send_dsn(s, conf, env, fd, res, rep, WHY_PERM, SPOOL_RCPT_FAILED,
-	        BOUNCE_FAILED, &n, bid_out, &why) == -1) {
-		log_warn("event=bounce_failed id=%s rcpts=%zu reason=%s",
-		    env->id, n, log_escs(reason, sizeof(reason), why.text));
-		for (i = 0; why.kind == WHY_TEMP && i < env->nrcpts; i++)
-			if (res[i].kind == WHY_PERM &&
-			    env->rcpts[i].state == SPOOL_RCPT_FAILED) {
-				env->rcpts[i].state = SPOOL_RCPT_PENDING;
-				res[i].kind = WHY_TEMP;
-				back++;
-			}
-	}
-	/* One warning per message, when it has waited long enough. */
-	if (warn > 0 && pending > 0 && !env->warned && age(env) >= warn &&
-	    env->sender[0] != '\0') {
-		if (send_dsn(s, conf, env, fd, res, rep, WHY_TEMP,
-		        SPOOL_RCPT_PENDING, BOUNCE_DELAYED, &n, NULL, &why) == 0 &&
-		    n > 0)
-			(void)spool_note_warned(s->spool, env->id, NULL);
-		else if (n > 0)
-			log_warn("event=delay_warning_failed id=%s reason=%s",
-			    env->id,
-			    log_escs(reason, sizeof(reason), why.text));
-	}
-	return back;
-}
-
-/*
- * Which success report (RFC 3461 5.2.1-5.2.3) recipient i, delivered
- * in this pass, may earn; BOUNCE_FAILED (never a success) for none.
- * Without replies (deliver() alone) delivery is final.
- */
-static enum bounce_kind
-success_kind(const struct sched_reply *rep, size_t i)
-{
-	switch (rep != NULL ? rep[i].handoff : SCHED_HANDOFF_FINAL) {
-	case SCHED_HANDOFF_FINAL:
-		return BOUNCE_DELIVERED;
-	case SCHED_HANDOFF_RELAYED:
-		return BOUNCE_RELAYED;
-	case SCHED_HANDOFF_DSN:
-		break; /* the next hop has the parameters and the duty */
-	}
-	return BOUNCE_FAILED;
-}
-
-/*
- * Recipients delivered in this pass that asked NOTIFY=SUCCESS get the
- * sender one report per kind: "delivered" here (a Maildir, an LMTP
- * server), "relayed" to a next hop without DSN (RFC 3461 5.2.2); none
- * when the next hop offers DSN. Best effort: the mail is delivered, a
- * lost report is only logged.
- */
-static void
-notify_success(struct sched *s, const struct conf *conf,
-    const struct spool_env *env, int fd, const bool *was_delivered,
-    const struct sched_reply *rep)
-{
-	struct notice nt = { s, conf };
-	static const struct {
-		enum bounce_kind kind;
-		const char *event; /* event=, and event=..._failed */
-	} kinds[] = { { BOUNCE_DELIVERED, "delivery_report" },
-		{ BOUNCE_RELAYED, "relay_report" } };
-	struct bounce_rcpt *br;
-	struct why why;
-	char bid[SPOOL_ID_MAX], pm[SPOOL_FIELD_MAX + 1], reason[300];
-	char(*txt)[SUCCESS_REASON_MAX]; /* br[n].reason; truncation is fine */
-	size_t i, k, n;
-
-	if (env->dsn == NULL || env->sender[0] == '\0')
-		return;
-	br = xcalloc(env->nrcpts, sizeof(*br));
-	txt = xcalloc(env->nrcpts, sizeof(*txt));
-	postmaster(conf, pm, sizeof(pm));
-	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-		for (i = 0, n = 0; i < env->nrcpts; i++) {
-			if (env->rcpts[i].state != SPOOL_RCPT_DELIVERED ||
-			    was_delivered[i] ||
-			    success_kind(rep, i) != kinds[k].kind ||
-			    !bounce_wanted(env, i, kinds[k].kind))
-				continue;
-			rcpt_init(&br[n], i, "delivered to the mailbox", rep);
-			if (kinds[k].kind == BOUNCE_RELAYED) {
-				(void)snprintf(txt[n], sizeof(txt[n]),
-				    "relayed to %s, which does not support "
-				    "delivery notifications (DSN)",
-				    rep[i].mta[0] != '\0' ? rep[i].mta
-				                          : "the next server");
-				br[n].reason = txt[n];
-			}
-			n++;
-		}
-		if (n == 0)
-			continue;
-		why_clear(&why);
-		if (bounce_enqueue(s->spool, conf->hostname, pm, env, fd,
-		        kinds[k].kind, br, n,
-		        s->dbpath != NULL ? notice_rcpt : NULL, &nt, bid,
-		        &why) == -1)
-			log_warn("event=%s_failed id=%s reason=%s",
-			    kinds[k].event, env->id,
-			    log_escs(reason, sizeof(reason), why.text));
-		else if (bid[0] != '\0') {
-			log_info("event=%s id=%s dsn_id=%s rcpts=%zu",
-			    kinds[k].event, env->id, bid, n);
-			sched_submit(s, bid);
-		}
-	}
-	free(txt);
-	free(br);
 }
 
 /*
@@ -723,7 +433,7 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 			nfailed++;
 			log_info("event=failed id=%s to=%s delay=%.3f "
 			         "relay=none reason=%s",
-			    id, to, age(&env),
+			    id, to, sched_age(&env),
 			    env.held ? "held_expired" : "expired");
 			continue;
 		}
@@ -734,7 +444,7 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 			ndelivered++;
 			log_info("event=delivered id=%s to=%s delay=%.3f "
 			         "relay=%s",
-			    id, to, age(&env),
+			    id, to, sched_age(&env),
 			    relay(s, brep, i, rl, sizeof(rl)));
 			obs_rcpt(s, &env, i, OBS_DELIVERED, brep, NULL, NULL,
 			    0);
@@ -748,7 +458,7 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 			nfailed++;
 			log_info("event=failed id=%s to=%s delay=%.3f relay=%s "
 			         "reason=%s",
-			    id, to, age(&env),
+			    id, to, sched_age(&env),
 			    relay(s, brep, i, rl, sizeof(rl)), reason);
 			continue;
 		}
@@ -756,11 +466,11 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 		(void)spool_note_error(s->spool, id, i, why.text, NULL);
 		log_info("event=deferred id=%s to=%s delay=%.3f relay=%s "
 		         "reason=%s",
-		    id, to, age(&env), relay(s, brep, i, rl, sizeof(rl)),
+		    id, to, sched_age(&env), relay(s, brep, i, rl, sizeof(rl)),
 		    reason);
 	}
-	pending += notify_sender(s, conf, &env, fd, res, brep, pending, bid);
-	notify_success(s, conf, &env, fd, was_delivered, brep);
+	pending += sched_notify_sender(s, conf, &env, fd, res, brep, pending, bid);
+	sched_notify_success(s, conf, &env, fd, was_delivered, brep);
 	(void)close(fd);
 	for (i = 0; nfailed > 0 && i < env.nrcpts; i++)
 		if (res[i].kind == WHY_PERM &&

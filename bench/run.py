@@ -69,6 +69,7 @@ SCRAPE_PATHS = ("/metrics", "/api/status")
 SCRAPE_MAX = 16 * 1024 * 1024  # bytes read of one answer
 JOURNAL_READ_MAX = 256 * 1024 * 1024  # bytes read at once (64M rotates)
 JOURNAL_WAIT_S = 15.0  # for the last "removed" lines after a run
+W9_WARMUP = 200  # messages after each restart, before the clock starts
 
 _children = []  # every Popen we start, for cleanup
 _verbose = False
@@ -659,6 +660,7 @@ checks = off
 
     def start(self):
         logf = open(self.logfile, "ab")
+        base = logf.tell()  # a restart (workload 9) appends to the log
         try:
             self.proc = spawn([self.bin, "serve", "-c", self.conf],
                               stdin=subprocess.DEVNULL,
@@ -672,6 +674,7 @@ checks = off
                 raise BenchError("tern serve exited with %d: %s" % (
                     self.proc.returncode, self.log_tail()))
             with open(self.logfile, "rb") as f:
+                f.seek(base)
                 if b"event=ready" in f.read():
                     break
             time.sleep(0.1)
@@ -768,29 +771,35 @@ max_connections_per_ip = 20000
 
 
 class TernObs(Tern):
-    """Workload 9 (issue 17): a tern with observability off or on.
+    """Workload 9 (issue 17): one tern, restarted with observability off
+    or on before every run.
 
     "off": [observability] journal = off, events_socket = off, no
     http_listen: obs_emit() only counts (the metrics cannot be turned
     off). "on": tern's defaults (the journal, the event socket with no
     client) and http_listen on a free loopback port, scraped once a
-    second during the runs (Scraper). Everything else is the
-    workload-1 configuration; a separate instance per mode, so that each
-    mode runs in one process for all its runs, as in workload 8.
+    second during the runs (Scraper). Everything else is the workload-1
+    configuration.
+
+    One data_dir for both modes, not an instance per mode: on ext4
+    without a journal the cost of creating a file depends on the block
+    group its directory is in (README, the last paragraph), and two
+    instances' Maildirs can differ by more than the few percent measured
+    here.
     """
 
-    def __init__(self, args, sink_port, mode):
+    def __init__(self, args, sink_port):
         super().__init__(args, sink_port)
-        self.mode = mode
-        self.dir = os.path.join(WORK, "tern-obs-" + mode)
-        self.conf = os.path.join(WORK, "tern-obs-%s.conf" % mode)
+        self.mode = "off"
+        self.dir = os.path.join(WORK, "tern-obs")
+        self.conf = os.path.join(WORK, "tern-obs.conf")
         self.data = os.path.join(self.dir, "data")
         self.logfile = os.path.join(self.dir, "tern.log")
         self.journal = os.path.join(self.data, OBS_JOURNAL)
         self.events_sock = os.path.join(self.data, OBS_EVENTS_SOCKET)
         self.with_routes = False
-        self.http_port = free_port() if mode == "on" else None
-        self.http_ok = False  # set by probe_http()
+        self.http_port = free_port()
+        self.http_ok = None  # None: not probed yet (probe_http)
         self.http_note = ""
 
     def conf_text(self):
@@ -802,24 +811,38 @@ class TernObs(Tern):
         return text + "journal = on\nevents_socket = on\n" \
             "http_listen = 127.0.0.1:%d\n" % self.http_port
 
+    def restart(self, mode):
+        """Stop, write the mode's configuration, start; then, in "on",
+        wait for the HTTP listener when this build has one."""
+        self.stop()
+        self.mode = mode
+        self._write_conf()
+        self.start()
+        if mode == "on" and self.http_ok is None:
+            self.probe_http()
+        elif mode == "on" and self.http_ok and not wait_port(
+                self.http_port, 10, alive=lambda: self.proc.poll() is None):
+            raise BenchError("the HTTP listener did not come back")
+
     def probe_http(self):
         """Does this build serve /metrics and /api/status? The listener
         came after the journal (branch http): without it the "on" mode
-        is the journal alone, and the notes say so. A listener that
-        answers but not 200 is an error, not a missing feature."""
+        is the journal and the event socket, and the notes say so. A
+        listener that answers but not 200 is an error, not a missing
+        feature."""
+        self.http_ok = False
         if not wait_port(self.http_port, 5,
                          alive=lambda: self.proc.poll() is None):
             self.http_note = "no HTTP listener on 127.0.0.1:%d (this " \
                 "build has none yet): \"on\" is the journal, the event " \
                 "socket and the counters; nothing scraped" % self.http_port
-            return False
+            return
         for path in SCRAPE_PATHS:
             status, _ = http_get(self.http_port, path)
             if status != 200:
                 raise BenchError("GET %s on the HTTP listener: %s" % (
                     path, status))
         self.http_ok = True
-        return True
 
 
 class Scraper:
@@ -927,14 +950,16 @@ class JournalCursor:
         return lines
 
 
-def obs_files_check(tn):
-    """The journal and the event socket exist in "on" and not in "off":
-    the instance runs the mode it is named after."""
-    for path in (tn.journal, tn.events_sock):
-        if os.path.exists(path) != (tn.mode == "on"):
-            raise BenchError("observability %s, yet %s %s" % (
-                tn.mode, os.path.relpath(path, ROOT),
-                "exists" if tn.mode == "off" else "is missing"))
+def obs_files_check(tn, cursor):
+    """tern runs the mode it was given: in "on" the event socket exists;
+    in "off" it does not and the journal (left by "on") has not grown
+    since cursor's mark."""
+    if os.path.exists(tn.events_sock) != (tn.mode == "on"):
+        raise BenchError("observability %s, yet %s %s" % (
+            tn.mode, os.path.relpath(tn.events_sock, ROOT),
+            "exists" if tn.mode == "off" else "is missing"))
+    if tn.mode == "off" and cursor.read():
+        raise BenchError("observability off, yet the journal grew")
 
 
 def journal_check(cursor, messages, timeout=JOURNAL_WAIT_S):
@@ -2198,55 +2223,57 @@ TERN_MODES = {
 
 
 def start_obs(args, res, extras, sink_port):
-    """Workload 9: the two tern instances, observability off and on, each
-    probed (ten messages delivered and synced; "on" journals 3 lines a
-    message and answers HTTP if this build has the listener, "off" keeps
-    no journal). Returns {mode: instance}, or None with the reason in
-    each w9 figure."""
-    insts = {}
+    """Workload 9: tern for it, probed in both modes (ten messages
+    delivered and synced; in "on" the journal has 3 lines a message,
+    the event socket exists and HTTP answers if this build has the
+    listener; in "off" neither file is there). Returns the instance, or
+    None with the reason in each w9 figure."""
+    tn = TernObs(args, sink_port)
+    extras.append(tn)
     try:
+        tn.setup()
         for mode in OBS_MODES:
-            tn = TernObs(args, sink_port, mode)
-            extras.append(tn)
-            tn.setup()
-            tn.start()
-            insts[mode] = tn
-        on, off = insts["on"], insts["off"]
-        if not on.probe_http():
-            log("tern (observability on): " + on.http_note)
-            res.notes.append("workload 9: " + on.http_note)
-        for tn in (off, on):
+            tn.restart(mode)
+            if mode == "on" and not tn.http_ok:
+                log("tern (observability on): " + tn.http_note)
+                res.notes.append("workload 9: " + tn.http_note)
             cursor = JournalCursor(tn.journal)
             probe_delivery(tn, False)
-            if tn.mode == "on":
+            if mode == "on":
                 journal_check(cursor, 10)
-            obs_files_check(tn)
+            obs_files_check(tn, cursor)
     except (BenchError, OSError, subprocess.TimeoutExpired) as e:
         log("tern (observability): not available (%s)" % e)
         for k in W9_FIGURES:
             res.fail("tern", k, "tern observability: %s" % e)
         return None
-    return insts
+    return tn
 
 
-def bench_obs(args, res, insts):
+def bench_obs(args, res, tn):
     """Workload 9, tern's observability off against on: per run, the two
-    instances back to back, the order alternating between runs; the cost
-    is paired per run. Every "on" run is checked against the journal and
-    the scraper, every "off" run for the absence of a journal."""
+    modes back to back, the order alternating between runs, the cost
+    paired per run. Before each measurement tern restarts with the
+    mode's configuration and gets a warm-up load, so both modes start
+    alike. Every "on" run is checked against the journal and the
+    scraper, every "off" run for the absence of both."""
     rs = args.relay_sessions
 
+    def warm_up(mode):
+        cursor = JournalCursor(tn.journal)
+        local_delivery(tn, rs, W9_WARMUP, 4 * KIB)
+        if mode == "on":  # and its last "removed" lines are written
+            journal_check(cursor, W9_WARMUP)
+
     def measure(mode, i):
-        tn = insts[mode]
         key = "w9_" + mode
         if ("tern", key) in res.errors:
             return None
-        load = os.getloadavg()
         scraper = None
         try:
-            if tn.root_pid() is None:
-                raise BenchError("tern (observability %s) is not running" %
-                                 mode)
+            tn.restart(mode)
+            warm_up(mode)
+            load = os.getloadavg()
             cursor = JournalCursor(tn.journal)
             if mode == "on" and tn.http_ok:
                 scraper = Scraper(tn.http_port)
@@ -2258,7 +2285,7 @@ def bench_obs(args, res, insts):
                 r.update(scraped)
             if mode == "on":
                 r.update(journal_check(cursor, args.messages))
-            obs_files_check(tn)
+            obs_files_check(tn, cursor)
         except BenchError as e:
             log("tern     %-12s run %d failed: %s" % (key, i + 1, e))
             res.fail("tern", key, str(e))

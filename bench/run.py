@@ -1697,7 +1697,7 @@ def figure_list(args):
                  False))
     figs.append(("w9_off", "9 tern observability off 4 KiB S=%d" % rs,
                  "msg/s", True))
-    figs.append(("w9_on", "9 tern observability on (journal, /metrics)",
+    figs.append(("w9_on", "9 tern observability on (journal, events, HTTP)",
                  "msg/s", True))
     figs.append(("w9_cost", "9 tern throughput lost to observability", "%",
                  False))

@@ -801,15 +801,27 @@ class TernObs(Tern):
         self.http_port = free_port()
         self.http_ok = None  # None: not probed yet (probe_http)
         self.http_note = ""
+        # Each mode's [observability]; --obs-on changes "on" (to find
+        # which part costs what).
+        self.settings = {
+            "off": {"journal": "off", "events_socket": "off",
+                    "http_listen": "off"},
+            "on": dict({"journal": "on", "events_socket": "on",
+                        "http_listen": "on"}, **args.obs_on)}
+
+    def has(self, key):
+        """Is [observability] key on in the current mode?"""
+        return self.settings[self.mode][key] == "on"
 
     def conf_text(self):
         text = super().conf_text()
         text += "\n# Workload 9: observability %s.\n[observability]\n" % \
             self.mode
-        if self.mode == "off":
-            return text + "journal = off\nevents_socket = off\n"
-        return text + "journal = on\nevents_socket = on\n" \
-            "http_listen = 127.0.0.1:%d\n" % self.http_port
+        for key in ("journal", "events_socket"):
+            text += "%s = %s\n" % (key, self.settings[self.mode][key])
+        if self.has("http_listen"):
+            text += "http_listen = 127.0.0.1:%d\n" % self.http_port
+        return text
 
     def restart(self, mode):
         """Stop, write the mode's configuration, start; then, in "on",
@@ -818,9 +830,9 @@ class TernObs(Tern):
         self.mode = mode
         self._write_conf()
         self.start()
-        if mode == "on" and self.http_ok is None:
+        if self.has("http_listen") and self.http_ok is None:
             self.probe_http()
-        elif mode == "on" and self.http_ok and not wait_port(
+        elif self.has("http_listen") and self.http_ok and not wait_port(
                 self.http_port, 10, alive=lambda: self.proc.poll() is None):
             raise BenchError("the HTTP listener did not come back")
 
@@ -834,8 +846,8 @@ class TernObs(Tern):
         if not wait_port(self.http_port, 5,
                          alive=lambda: self.proc.poll() is None):
             self.http_note = "no HTTP listener on 127.0.0.1:%d (this " \
-                "build has none yet): \"on\" is the journal, the event " \
-                "socket and the counters; nothing scraped" % self.http_port
+                "build has none yet): \"on\" ran without it, nothing " \
+                "scraped" % self.http_port
             return
         for path in SCRAPE_PATHS:
             status, _ = http_get(self.http_port, path)
@@ -951,15 +963,17 @@ class JournalCursor:
 
 
 def obs_files_check(tn, cursor):
-    """tern runs the mode it was given: in "on" the event socket exists;
-    in "off" it does not and the journal (left by "on") has not grown
-    since cursor's mark."""
-    if os.path.exists(tn.events_sock) != (tn.mode == "on"):
+    """tern runs the mode it was given: the event socket exists when it
+    is on, and not when it is off; with the journal off, the journal
+    (left by "on") has not grown since cursor's mark."""
+    on = tn.has("events_socket")
+    if os.path.exists(tn.events_sock) != on:
         raise BenchError("observability %s, yet %s %s" % (
             tn.mode, os.path.relpath(tn.events_sock, ROOT),
-            "exists" if tn.mode == "off" else "is missing"))
-    if tn.mode == "off" and cursor.read():
-        raise BenchError("observability off, yet the journal grew")
+            "is missing" if on else "exists"))
+    if not tn.has("journal") and cursor.read():
+        raise BenchError("observability %s: journal = off, yet the "
+                         "journal grew" % tn.mode)
 
 
 def journal_check(cursor, messages, timeout=JOURNAL_WAIT_S):
@@ -1977,6 +1991,10 @@ def parse_args(argv):
     ap.add_argument("--reuse", action="store_true",
                     help="smtp-source -d: many messages per connection "
                          "(default: one connection per message)")
+    ap.add_argument("--obs-on", default="",
+                    help="workload 9: change the \"on\" mode, e.g. "
+                         "events_socket=off or journal=off,http_listen=off "
+                         "(default: all on)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     if args.quick:
@@ -2001,6 +2019,15 @@ def parse_args(argv):
         ap.error("--sessions must be in 1..1000")
     if not set(args.servers) <= {"postfix", "tern"}:
         ap.error("--servers takes postfix and/or tern")
+    obs_on = {}
+    for item in filter(None, args.obs_on.split(",")):
+        k, _, v = item.partition("=")
+        if k not in ("journal", "events_socket", "http_listen") or \
+                v not in ("on", "off"):
+            ap.error("--obs-on takes journal, events_socket, http_listen "
+                     "= on or off")
+        obs_on[k] = v
+    args.obs_on = obs_on
     return args
 
 
@@ -2234,12 +2261,12 @@ def start_obs(args, res, extras, sink_port):
         tn.setup()
         for mode in OBS_MODES:
             tn.restart(mode)
-            if mode == "on" and not tn.http_ok:
+            if tn.has("http_listen") and not tn.http_ok:
                 log("tern (observability on): " + tn.http_note)
                 res.notes.append("workload 9: " + tn.http_note)
             cursor = JournalCursor(tn.journal)
             probe_delivery(tn, False)
-            if mode == "on":
+            if tn.has("journal"):
                 journal_check(cursor, 10)
             obs_files_check(tn, cursor)
     except (BenchError, OSError, subprocess.TimeoutExpired) as e:
@@ -2262,7 +2289,7 @@ def bench_obs(args, res, tn):
     def warm_up(mode):
         cursor = JournalCursor(tn.journal)
         local_delivery(tn, rs, W9_WARMUP, 4 * KIB)
-        if mode == "on":  # and its last "removed" lines are written
+        if tn.has("journal"):  # and its last "removed" lines are written
             journal_check(cursor, W9_WARMUP)
 
     def measure(mode, i):
@@ -2275,7 +2302,7 @@ def bench_obs(args, res, tn):
             warm_up(mode)
             load = os.getloadavg()
             cursor = JournalCursor(tn.journal)
-            if mode == "on" and tn.http_ok:
+            if tn.has("http_listen") and tn.http_ok:
                 scraper = Scraper(tn.http_port)
             try:
                 r = local_delivery(tn, rs, args.messages, 4 * KIB)
@@ -2283,7 +2310,7 @@ def bench_obs(args, res, tn):
                 scraped = scraper.stop() if scraper else None
             if scraped:
                 r.update(scraped)
-            if mode == "on":
+            if tn.has("journal"):
                 r.update(journal_check(cursor, args.messages))
             obs_files_check(tn, cursor)
         except BenchError as e:
@@ -2294,7 +2321,7 @@ def bench_obs(args, res, tn):
         log("tern     %-12s run %d: %s (CPU %.2f s/1000, load %.2f)%s" % (
             key, i + 1, fmt_num(r["msgs_per_s"]), r["cpu_s_per_1000"],
             load[0], " journal %d lines, %d scrapes" % (
-                r["journal_lines"], r.get("scrapes", 0))
+                r.get("journal_lines", 0), r.get("scrapes", 0))
             if mode == "on" else ""))
         res.add("tern", key, r["msgs_per_s"], r)
         res.add("tern", key + "_cpu", r["cpu_s_per_1000"], r)
@@ -2394,12 +2421,12 @@ def render(args, res, unavailable, info, cmdline, started, elapsed):
                      ("" if dkim_verifier("") else
                       " (python3-dkim missing: not verified)"))
     if 9 in args.workloads:
-        notes += obs_notes(res)
+        notes += obs_notes(args, res)
     notes += res.notes
     return "\n".join(text), notes
 
 
-def obs_notes(res):
+def obs_notes(args, res):
     """Workload 9, run by run: both figures, the cost, the load."""
     out = []
     offs = res.extra.get(("tern", "w9_off"), [])
@@ -2412,22 +2439,26 @@ def obs_notes(res):
                        c["cpu_cost"],
                        " ".join("%.2f" % x for x in c["loadavg"])))
     scrapes = [r["scrapes"] for r in ons if "scrapes" in r]
-    if ons:
+    if ons and args.obs_on.get("journal", "on") == "on":
         out.append("workload 9: every \"on\" run's journal held exactly "
                    "accepted, delivered and removed for each message "
-                   "(3 lines a message); %s" % (
-                       "the HTTP listener was scraped %d-%d times a run "
-                       "(GET %s once a second each)" % (
-                           min(scrapes), max(scrapes),
-                           " and ".join(SCRAPE_PATHS))
-                       if scrapes else "no HTTP scraping"))
+                   "(3 lines a message)")
+    if ons:
+        out.append("workload 9: " + (
+            "the HTTP listener was scraped %d-%d times a run (GET %s "
+            "once a second each)" % (min(scrapes), max(scrapes),
+                                     " and ".join(SCRAPE_PATHS))
+            if scrapes else "no HTTP scraping"))
     if offs:
         out.append("workload 9: \"off\" is journal = off, "
                    "events_socket = off, no http_listen (only the "
                    "metrics counters, which cannot be turned off); "
-                   "\"on\" is tern's defaults (journal, events_socket "
-                   "with no client) plus http_listen; no webhook in "
-                   "either")
+                   "\"on\" is %s; no webhook in either" % (
+                       "tern's defaults (journal, events_socket with no "
+                       "client) plus http_listen" if not args.obs_on else
+                       "--obs-on " + ",".join("%s=%s" % kv for kv in
+                                              sorted(args.obs_on.items()))
+                       + ", the rest on"))
     return out
 
 

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * obs/http.h - the metrics and dashboard listener (issue 17):
+ * [observability] http_listen, loopback only.
+ *
+ *   GET /metrics      Prometheus text format 0.0.4 (obs/metrics.h)
+ *   GET /api/status   the dashboard's JSON: metrics_render_json() and
+ *                     "held_messages" (at most OBS_HTTP_HELD_MAX)
+ *   GET /             the dashboard (src/obs/dashboard/, compiled in)
+ *
+ * evhttp on a thread and event base of its own: a slow scrape never
+ * delays a session, and the session loops never see an HTTP peer.
+ * Routing and the token are obs/httpreq.h's; the bearer token comes
+ * from http_token_file (obs/token.h). Every request is bounded: header
+ * and body sizes, OBS_HTTP_TIMEOUT to send it, OBS_HTTP_CONN_MAX
+ * connections at once (more wait in the kernel's backlog).
+ * Held messages are read from the spool read-only (queue/spool.h), at
+ * most every OBS_HTTP_HELD_REFRESH seconds; their reasons come from
+ * the HELD events seen since start (obs_add_sink()).
+ * Trust: requests are local but untrusted; answers carry queue ids and
+ * addresses, hence loopback only and the optional token.
+ */
+#ifndef TERN_OBS_HTTP_H
+#define TERN_OBS_HTTP_H
+
+#include "util/why.h"
+
+struct conf;
+struct obs_http;
+
+#define OBS_HTTP_TIMEOUT 10          /* seconds to send a request; idle */
+#define OBS_HTTP_HEADERS_MAX 8192    /* request line and header bytes */
+#define OBS_HTTP_BODY_MAX 1024       /* request body bytes (none used) */
+#define OBS_HTTP_CONN_MAX 64         /* connections at once */
+#define OBS_HTTP_HELD_MAX 50         /* held messages in /api/status */
+#define OBS_HTTP_HELD_REFRESH 5      /* seconds between spool reads */
+#define OBS_HTTP_HELD_SCAN_MAX 10000 /* envelopes read per refresh */
+
+/*
+ * Bind c->obs.http_sa and read the token file (as root, before the
+ * server drops privileges, like the SMTP listeners and the TLS key).
+ * c->obs.http_listen must be set; c must outlive the result. NULL with
+ * why: the server refuses to start (a port in use, a bad token file).
+ */
+struct obs_http *obs_http_new(const struct conf *c, struct why *);
+
+/*
+ * Start serving on a thread of its own; queue_dir is the spool's
+ * directory, opened read-only for the held messages. -1 with why.
+ */
+int obs_http_start(struct obs_http *, const char *queue_dir, struct why *);
+
+/* Stop the thread, close the listener and every connection, free.
+ * NULL is fine; so is a never-started one. */
+void obs_http_free(struct obs_http *);
+
+#endif

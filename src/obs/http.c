@@ -35,6 +35,7 @@
 #include "obs/metrics.h"
 #include "obs/obs.h"
 #include "obs/token.h"
+#include "queue/sched.h"
 #include "queue/spool.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -85,6 +86,7 @@ struct obs_http {
 	bool running;
 
 	/* The held messages, refreshed on the HTTP thread only. */
+	struct sched *sched;
 	struct spool *spool;
 	time_t held_at;
 	struct held_msg held[OBS_HTTP_HELD_MAX];
@@ -156,20 +158,6 @@ note_find(struct obs_http *h, const char *id, char *out, size_t outsz)
 
 /* ---- the held messages, from the spool ----------------------------- */
 
-struct id_list {
-	char (*ids)[SPOOL_ID_MAX];
-	size_t n;
-};
-
-static void
-collect_id(void *arg, const char *id)
-{
-	struct id_list *l = arg;
-
-	if (l->n < OBS_HTTP_HELD_SCAN_MAX && strlen(id) < SPOOL_ID_MAX)
-		memcpy(l->ids[l->n++], id, strlen(id) + 1);
-}
-
 static void
 held_clear(struct obs_http *h)
 {
@@ -181,42 +169,39 @@ held_clear(struct obs_http *h)
 }
 
 /*
- * Read which messages are held, at most every OBS_HTTP_HELD_REFRESH
- * seconds: a dashboard asks every 3 and each look reads envelopes.
+ * Which messages are held (the scheduler knows), with their sender and
+ * arrival (their envelopes), at most every OBS_HTTP_HELD_REFRESH
+ * seconds: each look walks the queue and reads envelopes.
  */
 static void
 held_refresh(struct obs_http *h)
 {
+	char ids[OBS_HTTP_HELD_MAX][SPOOL_ID_MAX];
+	struct sched_stats st;
 	struct spool_env env;
-	struct id_list l;
 	struct why why;
 	time_t now = time(NULL);
-	size_t i;
+	size_t i, n;
 
-	if (h->spool == NULL ||
-	    (h->held_at != 0 && now - h->held_at < OBS_HTTP_HELD_REFRESH &&
-	        now >= h->held_at))
+	if (h->sched == NULL || h->spool == NULL ||
+	    (h->held_at != 0 && now >= h->held_at &&
+	        now - h->held_at < OBS_HTTP_HELD_REFRESH))
 		return;
 	h->held_at = now;
 	held_clear(h);
-	l.ids = xcalloc(OBS_HTTP_HELD_SCAN_MAX, sizeof(*l.ids));
-	l.n = 0;
-	if (spool_scan(h->spool, collect_id, &l, &why) == -1)
-		log_warn("event=http_held_scan error=%s", LOG_ESC(why.text));
-	for (i = 0; i < l.n && h->nheld < OBS_HTTP_HELD_MAX; i++) {
-		memset(&env, 0, sizeof(env));
-		if (spool_env_load(h->spool, l.ids[i], &env, &why) == -1)
-			continue; /* delivered meanwhile, most likely */
-		if (env.held) {
-			struct held_msg *m = &h->held[h->nheld++];
+	n = sched_stats(h->sched, &st, ids, OBS_HTTP_HELD_MAX);
+	for (i = 0; i < n && i < OBS_HTTP_HELD_MAX; i++) {
+		struct held_msg *m;
 
-			memcpy(m->id, l.ids[i], sizeof(m->id));
-			m->from = xstrdup(env.sender);
-			m->arrival = (int64_t)env.arrival;
-		}
+		memset(&env, 0, sizeof(env));
+		if (spool_env_load(h->spool, ids[i], &env, &why) == -1)
+			continue; /* deleted meanwhile, most likely */
+		m = &h->held[h->nheld++];
+		memcpy(m->id, ids[i], sizeof(m->id));
+		m->from = xstrdup(env.sender);
+		m->arrival = (int64_t)env.arrival;
 		spool_env_free(&env);
 	}
-	free(l.ids);
 }
 
 /* `,"held_messages":[{"id":..,"from":..,"arrival":..,"reason":..}]` */
@@ -630,13 +615,15 @@ setup(struct obs_http *h, struct why *why)
 }
 
 int
-obs_http_start(struct obs_http *h, const char *queue_dir, struct why *why)
+obs_http_start(struct obs_http *h, struct sched *sched, const char *queue_dir,
+    struct why *why)
 {
 	struct why swhy;
 	int err;
 
 	if (setup(h, why) == -1)
 		return -1;
+	h->sched = sched;
 	/* Without the spool the page still shows every number. */
 	if ((h->spool = spool_open_readonly(queue_dir, &swhy)) == NULL)
 		log_warn("event=http_no_spool error=%s",

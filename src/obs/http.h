@@ -14,9 +14,10 @@
  * from http_token_file (obs/token.h). Every request is bounded: header
  * and body sizes, OBS_HTTP_TIMEOUT to send it, OBS_HTTP_CONN_MAX
  * connections at once (more wait in the kernel's backlog).
- * Held messages are read from the spool read-only (queue/spool.h), at
- * most every OBS_HTTP_HELD_REFRESH seconds; their reasons come from
- * the HELD events seen since start (obs_add_sink()).
+ * Held messages are the scheduler's (sched_stats()), their envelopes
+ * read from the spool read-only (queue/spool.h), at most every
+ * OBS_HTTP_HELD_REFRESH seconds; their reasons come from the HELD
+ * events seen since start (obs_add_sink()).
  * Trust: requests are local but untrusted; answers carry queue ids and
  * addresses, hence loopback only and the optional token.
  */
@@ -27,14 +28,14 @@
 
 struct conf;
 struct obs_http;
+struct sched;
 
 #define OBS_HTTP_TIMEOUT 10          /* seconds to send a request; idle */
 #define OBS_HTTP_HEADERS_MAX 8192    /* request line and header bytes */
 #define OBS_HTTP_BODY_MAX 1024       /* request body bytes (none used) */
 #define OBS_HTTP_CONN_MAX 64         /* connections at once */
 #define OBS_HTTP_HELD_MAX 50         /* held messages in /api/status */
-#define OBS_HTTP_HELD_REFRESH 5      /* seconds between spool reads */
-#define OBS_HTTP_HELD_SCAN_MAX 10000 /* envelopes read per refresh */
+#define OBS_HTTP_HELD_REFRESH 2      /* seconds between spool reads */
 
 /*
  * Bind c->obs.http_sa and read the token file (as root, before the
@@ -45,10 +46,13 @@ struct obs_http;
 struct obs_http *obs_http_new(const struct conf *c, struct why *);
 
 /*
- * Start serving on a thread of its own; queue_dir is the spool's
- * directory, opened read-only for the held messages. -1 with why.
+ * Start serving on a thread of its own. The held messages are the ones
+ * sched knows (sched_stats(); it must outlive obs_http_free()), their
+ * envelopes read from the spool at queue_dir, opened read-only. -1
+ * with why.
  */
-int obs_http_start(struct obs_http *, const char *queue_dir, struct why *);
+int obs_http_start(struct obs_http *, struct sched *sched,
+    const char *queue_dir, struct why *);
 
 /* Stop the thread, close the listener and every connection, free.
  * NULL is fine; so is a never-started one. */

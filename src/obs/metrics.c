@@ -171,9 +171,9 @@ metrics_tls_out(bool tls)
 }
 
 void
-metrics_spool_sync(void)
+metrics_spool_syncs(uint64_t n)
 {
-	ADD(M.spool_syncs, 1);
+	ADD(M.spool_syncs, n);
 }
 
 static void
@@ -405,11 +405,11 @@ metrics_render_prometheus(struct buf *b)
 	    "Messages accepted (250 to the data), by listener; pickup is "
 	    "tern sendmail.",
 	    M.accepted, M.nlis);
-	r |= head(b, "tern_messages_rejected_total", "counter",
-	    "Commands and connections refused, by reason.");
+	r |= head(b, "tern_rejections_total", "counter",
+	    "Commands and connections refused (4xx and 5xx replies the client caused), by reason.");
 	for (i = 0; i < OBS_R_COUNT; i++)
 		r |= buf_printf(b,
-		    "tern_messages_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+		    "tern_rejections_total{reason=\"%s\"} %" PRIu64 "\n",
 		    obs_reason_name((enum obs_reason)i), GET(M.rejected[i]));
 	r |= head(b, "tern_deliveries_total", "counter",
 	    "Delivery attempts of one recipient, by route and result.");
@@ -420,12 +420,12 @@ metrics_render_prometheus(struct buf *b)
 			    " %" PRIu64 "\n",
 			    obs_route_name((enum obs_route)i), d_names[j],
 			    GET(M.deliveries[i][j]));
-	r |= head(b, "tern_outbound_sessions_total", "counter",
-	    "Sessions to other SMTP and LMTP servers, by whether TLS was "
-	    "used.");
+	r |= head(b, "tern_outbound_transactions_total", "counter",
+	    "Mail transactions with other SMTP and LMTP servers, by whether "
+	    "the connection used TLS.");
 	r |= buf_printf(b,
-	    "tern_outbound_sessions_total{tls=\"yes\"} %" PRIu64 "\n"
-	    "tern_outbound_sessions_total{tls=\"no\"} %" PRIu64 "\n",
+	    "tern_outbound_transactions_total{tls=\"yes\"} %" PRIu64 "\n"
+	    "tern_outbound_transactions_total{tls=\"no\"} %" PRIu64 "\n",
 	    GET(M.tls_out[1]), GET(M.tls_out[0]));
 	r |= head(b, "tern_messages_held_total", "counter",
 	    "Times a message was found held in the queue.");

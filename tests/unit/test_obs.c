@@ -316,7 +316,7 @@ test_metrics(void **state)
 	assert_non_null(strstr((char *)b.data,
 	    "tern_messages_accepted_total{listener=\"mx\"} 0\n"));
 	assert_non_null(strstr((char *)b.data,
-	    "tern_messages_rejected_total{reason=\"unknown_user\"} 1\n"));
+	    "tern_rejections_total{reason=\"unknown_user\"} 1\n"));
 	assert_non_null(strstr((char *)b.data,
 	    "tern_deliveries_total{route=\"smtp\",result=\"deferred\"} 1\n"));
 	assert_non_null(strstr((char *)b.data,

@@ -107,7 +107,7 @@ def test_metrics_format_and_counters(http_server):
     assert r.returncode == 0, (r.stdout, r.stderr, body[:2000])
     m = samples(body.decode("utf-8"))
     assert m['tern_messages_accepted_total{listener="mx"}'] == 1
-    assert m['tern_messages_rejected_total{reason="unknown_user"}'] == 1
+    assert m['tern_rejections_total{reason="unknown_user"}'] == 1
     assert m['tern_connections_total{listener="mx"}'] >= 2
     assert m["tern_start_time_seconds"] > time.time() - 600
     assert m['tern_build_info{version="0.1.0"}'] == 1

@@ -49,9 +49,9 @@ function svg(name, attrs, parent) {
 // A line per series over the last 60 minutes, scaled to the busiest.
 function drawChart(minutes) {
 	const box = document.getElementById("chart");
-	const W = 600, H = 180, L = 34, B = 18;
-	const s = svg("svg", { viewBox: "0 0 " + W + " " + H,
-		preserveAspectRatio: "none", role: "img",
+	// The box's own size in pixels: text is never stretched.
+	const W = Math.max(box.clientWidth - 16, 200), H = 180, L = 34, B = 18;
+	const s = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img",
 		"aria-label": "mail per minute over the last hour" });
 	let max = 1;
 	for (const m of minutes)
@@ -63,7 +63,8 @@ function drawChart(minutes) {
 	svg("text", { x: L, y: H - 2 }, s).textContent = "-60 min";
 	svg("text", { x: W - 30, y: H - 2 }, s).textContent = "now";
 	const n = Math.max(minutes.length - 1, 1);
-	for (const k of SERIES) {
+	// Accepted last, dashed: it often runs on top of delivered.
+	for (const k of SERIES.slice(1).concat(SERIES[0])) {
 		const pts = minutes.map((m, i) =>
 			(L + (W - L) * i / n).toFixed(1) + "," +
 			(H - B - (H - B - 6) * (m[k] || 0) / max).toFixed(1));
@@ -104,6 +105,16 @@ function fillHeld(held) {
 	document.getElementById("held-empty").hidden = rows.length > 0;
 }
 
+// The last 60 seconds: the minute under way, and the part of the one
+// before that falls within them (as if it was spread evenly).
+function perMinute(minutes, now, key) {
+	const n = minutes.length;
+	if (n === 0) return 0;
+	const cur = minutes[n - 1], prev = n > 1 ? minutes[n - 2] : {};
+	const into = Math.min(Math.max(now - cur.t, 0), 60) / 60;
+	return Math.round((cur[key] || 0) + (prev[key] || 0) * (1 - into));
+}
+
 function show(st) {
 	const c = st.counters || {}, q = st.queue || {};
 	for (const k of ["accepted", "delivered", "deferred", "bounced",
@@ -113,10 +124,8 @@ function show(st) {
 	setText("queue-held", q.held);
 	setText("queue-oldest", age(q.oldest_age));
 	const minutes = st.minutes || [];
-	// The minute under way is partial: the rate is the last full one.
-	const last = minutes.length > 1 ? minutes[minutes.length - 2] : {};
-	setText("rate-accepted", last.accepted || 0);
-	setText("rate-delivered", last.delivered || 0);
+	setText("rate-accepted", perMinute(minutes, st.now, "accepted"));
+	setText("rate-delivered", perMinute(minutes, st.now, "delivered"));
 	drawChart(minutes);
 	fillCauses("rejections", st.rejections);
 	fillCauses("deferrals", st.deferrals);

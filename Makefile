@@ -19,7 +19,7 @@ FUZZ_SECONDS ?= 600
 # only these) ...
 DEPS_RUN = meson ninja-build pkg-config gcc libevent-dev libssl-dev \
 	libsqlite3-dev libinih-dev libcrypt-dev libunbound-dev libsystemd-dev \
-	libpsl-dev publicsuffix
+	libpsl-dev publicsuffix libjansson-dev libcurl4-openssl-dev
 # ... and what only the tests, fuzzers, linters and benches use.
 DEPS_TEST = clang-14 libclang-rt-14-dev libcmocka-dev python3 \
 	python3-pytest python3-pytest-xdist swaks openssl valgrind cppcheck clang-tidy-14 \

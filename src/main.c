@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * main.c - command dispatch: serve, check-config, check, init, user,
- * alias, queue, dkim, send, sendmail, version, help.
+ * alias, queue, explain, dkim, send, sendmail, version, help.
  *
  * `-c FILE`, `--demo` and `-v` are accepted before or after the command,
  * so `tern -c F user add` and `tern user add -c F` mean the same (after
@@ -48,6 +48,8 @@ usage(FILE *f)
 	      "  user ...       add, delete, list users; set passwords\n"
 	      "  alias ...      add, delete, list aliases\n"
 	      "  queue ...      look at the queue and act on it\n"
+	      "  explain ...    what happened to a message, or to mail "
+	      "of an address\n"
 	      "  dkim ...       make and list DKIM keys; sign, verify a "
 	      "message\n"
 	      "  reload         the running server re-reads its "
@@ -128,6 +130,7 @@ static const struct command commands[] = {
 	{ "user", CMD_CONF, cli_user_usage },
 	{ "alias", CMD_CONF, cli_alias_usage },
 	{ "queue", CMD_CONF, cli_queue_usage },
+	{ "explain", CMD_CONF, cli_explain_usage },
 	{ "dkim", CMD_CONF, cli_dkim_usage },
 	{ "reload", CMD_CONF, usage_reload },
 	{ "send", CMD_NO_CONF, cli_send_usage },
@@ -296,6 +299,8 @@ run(const struct command *c, const struct globals *g, int nargs, char **args)
 		ret = cli_control(conf, "reload", "reload");
 	else if (strcmp(c->name, "dkim") == 0)
 		ret = cli_dkim(conf, nargs, args);
+	else if (strcmp(c->name, "explain") == 0)
+		ret = cli_explain(conf, nargs, args);
 	else
 		ret = cli_queue(conf, nargs, args);
 	conf_free(conf);

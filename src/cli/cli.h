@@ -107,6 +107,19 @@ int cli_queue(const struct conf *, int argc, char **argv);
  */
 int cli_control(const struct conf *, const char *cmd, const char *request);
 
+/* ---- tern explain (issue 17, cli/explain_cmd.c) ---- */
+
+/*
+ * argv[0] is "explain": `explain ID|ADDRESS [--json] [--limit N]` tells
+ * from <data_dir>/journal.1 and journal (ops/explain.h) what happened to
+ * message ID, or to the latest N (5) messages to or from ADDRESS and the
+ * refusals of it. Reads files only: the server may run or not. Exit 0
+ * found, 1 nothing matches (or no journal), 64 usage, 74 (EX_IOERR) a
+ * journal cannot be read (a symbolic link, not a file, an I/O error).
+ */
+int cli_explain(const struct conf *, int argc, char **argv);
+void cli_explain_usage(FILE *);
+
 /* ---- tern send and tern sendmail (issue 5) ---- */
 
 /*

@@ -408,6 +408,20 @@ int conf_secrets_parse(struct conf *, const char *text, const char *name,
     struct why *);
 
 /*
+ * A bearer token file ([observability] http_token_file,
+ * webhook_token_file; issue 17): read `path` with the secrets file's
+ * checks (a regular file, not a link, owned by root or the caller, not
+ * open to others), as the server's user. The token is the file's one
+ * line without its LF: 1 to CONF_TOKEN_MAX characters of RFC 6750's
+ * b64token (letters, digits, -._~+/=), so it is safe in a header. `key`
+ * names the setting in messages. 0 with *token_out (malloc'd; wipe with
+ * explicit_bzero and free), or -1 with why, which never holds the token.
+ */
+#define CONF_TOKEN_MAX 1024
+int conf_token_load(const char *key, const char *path, char **token_out,
+    struct why *);
+
+/*
  * Advice that needs the file system: a route with auth=USER:PASSWORD in
  * a config file every local user may read. fn as for conf_warnings().
  */

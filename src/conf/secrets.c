@@ -253,8 +253,8 @@ user_name(uid_t uid, char *dst, size_t dstsz)
 
 /* Who may have written or may read it: root, us, our group. */
 static int
-check_stat(const char *path, const struct stat *st, uid_t uid, gid_t gid,
-    struct why *why)
+check_stat(const char *key, const char *path, const struct stat *st, uid_t uid,
+    gid_t gid, struct why *why)
 {
 	char fix[80], owner[64], who[64];
 	mode_t m = st->st_mode & 07777;
@@ -262,12 +262,12 @@ check_stat(const char *path, const struct stat *st, uid_t uid, gid_t gid,
 
 	fix_text(fix, sizeof(fix), gid);
 	if (!S_ISREG(st->st_mode))
-		return why_set(why, WHY_PERM, 0,
-		    "secrets_file %s: not a regular file", path);
+		return why_set(why, WHY_PERM, 0, "%s %s: not a regular file",
+		    key, path);
 	if (st->st_uid != 0 && st->st_uid != uid)
 		return why_set(why, WHY_PERM, 0,
-		    "secrets_file %s: owned by %s, neither root nor %s; %s",
-		    path, user_name(st->st_uid, owner, sizeof(owner)),
+		    "%s %s: owned by %s, neither root nor %s; %s", key, path,
+		    user_name(st->st_uid, owner, sizeof(owner)),
 		    user_name(uid, who, sizeof(who)), fix);
 	if (m & S_IWOTH)
 		what = "writable by others";
@@ -282,17 +282,22 @@ check_stat(const char *path, const struct stat *st, uid_t uid, gid_t gid,
 	else if ((m & S_IRGRP) && st->st_gid != gid && st->st_gid != 0)
 		what = "readable by a group other than the server's";
 	if (what != NULL)
-		return why_set(why, WHY_PERM, 0,
-		    "secrets_file %s: %s (mode %04o); %s", path, what,
-		    (unsigned)m, fix);
+		return why_set(why, WHY_PERM, 0, "%s %s: %s (mode %04o); %s",
+		    key, path, what, (unsigned)m, fix);
 	return 0;
 }
 
-int
-conf_secrets_load(struct conf *c, warn_fn *warn, void *arg, struct why *why)
+/*
+ * Read the file `path` (named `key` in messages) into *text_out
+ * (malloc'd, NUL-terminated, at most max bytes, no NUL inside) with the
+ * checks above; `hint` says what to put in a missing file. 0, or -1
+ * with why. The caller wipes and frees the text.
+ */
+static int
+read_private(const char *key, const char *path, size_t max, const char *hint,
+    char **text_out, size_t *n_out, struct why *why)
 {
 	char fix[80], who[64], *text = NULL;
-	const char *path = c->secrets_file;
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
 	struct stat st;
@@ -300,60 +305,54 @@ conf_secrets_load(struct conf *c, warn_fn *warn, void *arg, struct why *why)
 	ssize_t r;
 	int fd, ret = -1;
 
-	if (path == NULL)
-		return 0;
 	fix_text(fix, sizeof(fix), gid);
 	fd = open(path,
 	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd == -1) {
 		if (errno == ELOOP)
 			return why_set(why, WHY_PERM, 0,
-			    "secrets_file %s: a symbolic link; name the file "
-			    "itself",
+			    "%s %s: a symbolic link; name the file itself", key,
 			    path);
 		if (errno == EACCES)
 			return why_set(why, WHY_PERM, 0,
-			    "secrets_file %s: %s cannot read it; %s", path,
+			    "%s %s: %s cannot read it; %s", key, path,
 			    user_name(uid, who, sizeof(who)), fix);
 		if (errno == ENOENT)
 			return why_set(why, WHY_PERM, 0,
-			    "secrets_file %s: no such file; make it with a "
-			    "line 'ROUTE_DOMAIN USER:PASSWORD' per route, "
-			    "then %s",
-			    path, fix);
-		return why_set(why, WHY_PERM, errno, "secrets_file %s", path);
+			    "%s %s: no such file; make it with %s, then %s",
+			    key, path, hint, fix);
+		return why_set(why, WHY_PERM, errno, "%s %s", key, path);
 	}
 	if (fstat(fd, &st) == -1) {
-		why_set(why, WHY_PERM, errno, "secrets_file %s: fstat", path);
+		why_set(why, WHY_PERM, errno, "%s %s: fstat", key, path);
 		goto out;
 	}
-	if (check_stat(path, &st, uid, gid, why) == -1)
+	if (check_stat(key, path, &st, uid, gid, why) == -1)
 		goto out;
-	text = xmalloc(SECRETS_FILE_MAX + 1);
-	while (n <= SECRETS_FILE_MAX &&
-	       (r = read(fd, text + n, SECRETS_FILE_MAX + 1 - n)) != 0) {
+	text = xmalloc(max + 1);
+	while (n <= max && (r = read(fd, text + n, max + 1 - n)) != 0) {
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
-			why_set(why, WHY_PERM, errno, "secrets_file %s: read",
-			    path);
+			why_set(why, WHY_PERM, errno, "%s %s: read", key, path);
 			goto out;
 		}
 		n += (size_t)r;
 	}
-	if (n > SECRETS_FILE_MAX) {
-		why_set(why, WHY_PERM, 0,
-		    "secrets_file %s: larger than %d bytes", path,
-		    SECRETS_FILE_MAX);
+	if (n > max) {
+		why_set(why, WHY_PERM, 0, "%s %s: larger than %zu bytes", key,
+		    path, max);
 		goto out;
 	}
 	text[n] = '\0';
 	if (strlen(text) != n) {
-		why_set(why, WHY_PERM, 0, "secrets_file %s: NUL byte in file",
-		    path);
+		why_set(why, WHY_PERM, 0, "%s %s: NUL byte in file", key, path);
 		goto out;
 	}
-	ret = conf_secrets_parse(c, text, path, warn, arg, why);
+	*text_out = text;
+	*n_out = n;
+	text = NULL;
+	ret = 0;
 out:
 	if (text != NULL) {
 		explicit_bzero(text, n);
@@ -361,6 +360,65 @@ out:
 	}
 	(void)close(fd);
 	return ret;
+}
+
+int
+conf_secrets_load(struct conf *c, warn_fn *warn, void *arg, struct why *why)
+{
+	char *text;
+	size_t n;
+	int ret;
+
+	if (c->secrets_file == NULL)
+		return 0;
+	if (read_private("secrets_file", c->secrets_file, SECRETS_FILE_MAX,
+	        "a line 'ROUTE_DOMAIN USER:PASSWORD' per route", &text, &n,
+	        why) == -1)
+		return -1;
+	ret = conf_secrets_parse(c, text, c->secrets_file, warn, arg, why);
+	explicit_bzero(text, n);
+	free(text);
+	return ret;
+}
+
+/* RFC 6750 2.1 b64token: what may follow "Bearer " in a header. */
+static bool
+is_b64token(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!ascii_is_alnum(s[i]) && strchr("-._~+/=", s[i]) == NULL)
+			return false;
+	return i > 0;
+}
+
+int
+conf_token_load(const char *key, const char *path, char **token_out,
+    struct why *why)
+{
+	char *text;
+	size_t n;
+
+	*token_out = NULL;
+	if (read_private(key, path, CONF_TOKEN_MAX + 2, "the token on one line",
+	        &text, &n, why) == -1)
+		return -1;
+	/* One line: its LF (or CRLF) is not part of the token. */
+	if (n > 0 && text[n - 1] == '\n')
+		text[--n] = '\0';
+	if (n > 0 && text[n - 1] == '\r')
+		text[--n] = '\0';
+	if (n > CONF_TOKEN_MAX || !is_b64token(text)) {
+		explicit_bzero(text, n);
+		free(text);
+		return why_set(why, WHY_PERM, 0,
+		    "%s %s: expected one line of at most %d letters, digits "
+		    "and -._~+/= (a bearer token, RFC 6750)",
+		    key, path, CONF_TOKEN_MAX);
+	}
+	*token_out = text;
+	return 0;
 }
 
 void

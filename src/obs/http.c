@@ -34,7 +34,6 @@
 #include "obs/httpreq.h"
 #include "obs/metrics.h"
 #include "obs/obs.h"
-#include "obs/token.h"
 #include "queue/sched.h"
 #include "queue/spool.h"
 #include "util/buf.h"
@@ -70,8 +69,9 @@ struct held_msg {
 struct obs_http {
 	int fd; /* the bound socket, until evhttp owns it */
 	char *address;
-	char token[OBS_TOKEN_BUF];
+	char *token; /* conf_token_load(), or NULL: none asked */
 	size_t token_len;
+	const char *token_file;
 	const struct obs_asset *assets[OBS_HTTP_ROUTE_COUNT];
 
 	struct event_base *base;
@@ -562,10 +562,7 @@ obs_http_new(const struct conf *c, struct why *why)
 	h->fd = -1;
 	pthread_mutex_init(&h->notes_mtx, NULL);
 	find_assets(h);
-	if (c->obs.http_token_file != NULL &&
-	    obs_token_read("http_token_file", c->obs.http_token_file,
-	        h->token, sizeof(h->token), &h->token_len, why) == -1)
-		goto fail;
+	h->token_file = c->obs.http_token_file;
 	if ((h->fd = bind_http(&c->obs, why)) == -1)
 		goto fail;
 	h->address = xstrdup(c->obs.http_listen);
@@ -621,6 +618,13 @@ obs_http_start(struct obs_http *h, struct sched *sched, const char *queue_dir,
 	struct why swhy;
 	int err;
 
+	/* As the service user, like the webhook's (conf_token_load()). */
+	if (h->token_file != NULL) {
+		if (conf_token_load("http_token_file", h->token_file,
+		        &h->token, why) == -1)
+			return -1;
+		h->token_len = strlen(h->token);
+	}
 	if (setup(h, why) == -1)
 		return -1;
 	h->sched = sched;
@@ -663,7 +667,10 @@ obs_http_free(struct obs_http *h)
 	spool_close(h->spool);
 	held_clear(h);
 	pthread_mutex_destroy(&h->notes_mtx);
-	explicit_bzero(h->token, sizeof(h->token));
+	if (h->token != NULL) {
+		explicit_bzero(h->token, h->token_len);
+		free(h->token);
+	}
 	free(h->address);
 	free(h);
 }

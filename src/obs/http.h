@@ -11,7 +11,7 @@
  * evhttp on a thread and event base of its own: a slow scrape never
  * delays a session, and the session loops never see an HTTP peer.
  * Routing and the token are obs/httpreq.h's; the bearer token comes
- * from http_token_file (obs/token.h). Every request is bounded: header
+ * from http_token_file (conf_token_load(), the webhook's rules). Every request is bounded: header
  * and body sizes, OBS_HTTP_TIMEOUT to send it, OBS_HTTP_CONN_MAX
  * connections at once (more wait in the kernel's backlog).
  * Held messages are the scheduler's (sched_stats()), their envelopes
@@ -38,18 +38,18 @@ struct sched;
 #define OBS_HTTP_HELD_REFRESH 2      /* seconds between spool reads */
 
 /*
- * Bind c->obs.http_sa and read the token file (as root, before the
- * server drops privileges, like the SMTP listeners and the TLS key).
- * c->obs.http_listen must be set; c must outlive the result. NULL with
- * why: the server refuses to start (a port in use, a bad token file).
+ * Bind c->obs.http_sa (as root, before the server drops privileges,
+ * like the SMTP listeners). c->obs.http_listen must be set; c must
+ * outlive the result. NULL with why: the server refuses to start.
  */
 struct obs_http *obs_http_new(const struct conf *c, struct why *);
 
 /*
- * Start serving on a thread of its own. The held messages are the ones
+ * Read http_token_file (as the service user: conf_token_load()) and
+ * start serving on a thread of its own. The held messages are the ones
  * sched knows (sched_stats(); it must outlive obs_http_free()), their
  * envelopes read from the spool at queue_dir, opened read-only. -1
- * with why.
+ * with why: a bad token file (the server refuses to start), no memory.
  */
 int obs_http_start(struct obs_http *, struct sched *sched,
     const char *queue_dir, struct why *);

@@ -277,6 +277,9 @@ metrics_on_event(const struct obs_event *ev)
 
 	switch (ev->kind) {
 	case OBS_ACCEPTED:
+		/* Our own notices (bounces) are not mail accepted. */
+		if (ev->listener != NULL && strcmp(ev->listener, "bounce") == 0)
+			break;
 		ADD(M.accepted[lis_of(ev->listener)], 1);
 		ADD(sl->v[S_ACCEPTED], 1);
 		break;

@@ -90,7 +90,9 @@ struct obs_event {
 	/* The session: ACCEPTED and REJECTED. */
 	const char *client;   /* IP address; NULL for a pickup */
 	const char *helo;
-	const char *listener; /* [listener NAME], or "pickup" */
+	/* [listener NAME], "pickup" (tern sendmail), or "bounce" (a DSN
+	 * of ours: not counted as accepted; text names its message). */
+	const char *listener;
 	const char *user;     /* AUTH user */
 	const char *tls;      /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or NULL */
 	/* ACCEPTED: the checks' results, "spf=pass dkim=pass dmarc=pass",

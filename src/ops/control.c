@@ -27,6 +27,7 @@
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/str.h"
+#include "util/usock.h"
 #include "util/xmalloc.h"
 
 struct control {
@@ -174,19 +175,6 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	conn_free(arg);
 }
 
-/* Root, or the user this server runs as. */
-static bool
-peer_allowed(int fd, uid_t *uid_out)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
-		return false;
-	*uid_out = cred.uid;
-	return cred.uid == 0 || cred.uid == geteuid();
-}
-
 static void
 on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -217,7 +205,7 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONTROL_LINE_MAX);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	if (!peer_allowed(fd, &uid)) {
+	if (!usock_peer_allowed(fd, &uid)) {
 		(void)snprintf(text, sizeof(text),
 		    "uid %ld may not control this server: only root and its "
 		    "own user (uid %ld) may",
@@ -231,44 +219,11 @@ struct control *
 control_open(const char *path, struct event_base *base, control_fn *fn,
     void *arg, struct why *why)
 {
-	struct sockaddr_un su;
 	struct control *ctl;
-	struct stat st;
 	int fd;
 
-	memset(&su, 0, sizeof(su));
-	su.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(su.sun_path)) {
-		why_set(why, WHY_PERM, ENAMETOOLONG,
-		    "control socket %s: path too long for a unix socket; use "
-		    "a shorter data_dir",
-		    path);
+	if ((fd = usock_listen(path, "control socket", why)) == -1)
 		return NULL;
-	}
-	(void)strlcpy(su.sun_path, path, sizeof(su.sun_path));
-	/* Only a stale socket of ours is removed, never another file. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			why_set(why, WHY_PERM, EEXIST,
-			    "control socket %s: a file that is not a socket "
-			    "is in the way; remove it",
-			    path);
-			return NULL;
-		}
-		(void)unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		why_set(why, WHY_TEMP, errno, "control socket");
-		return NULL;
-	}
-	if (bind(fd, (struct sockaddr *)&su, sizeof(su)) == -1 ||
-	    chmod(path, 0600) == -1 || listen(fd, 16) == -1) {
-		why_set(why, WHY_TEMP, errno, "control socket %s", su.sun_path);
-		(void)close(fd);
-		(void)unlink(path);
-		return NULL;
-	}
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->path = xstrdup(path);
 	ctl->fn = fn;

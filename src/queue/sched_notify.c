@@ -14,6 +14,7 @@
 
 #include "conf/conf.h"
 #include "dir/dir.h"
+#include "obs/obs.h"
 #include "queue/bounce.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -99,6 +100,28 @@ rcpt_init(struct bounce_rcpt *br, size_t i, const char *reason,
 }
 
 /*
+ * A notice we queued, for the journal (obs.h): accepted from the null
+ * sender, to the sender of env (or the postmaster `pm`), on the
+ * "bounce" listener, its text naming the message it is about.
+ */
+static void
+obs_notice(const struct spool_env *env, const char *bid, const char *pm,
+    enum bounce_kind kind)
+{
+	const char *to = env->sender[0] != '\0' ? env->sender : pm;
+	char text[128];
+
+	(void)snprintf(text, sizeof(text), "%s about %s",
+	    kind == BOUNCE_FAILED    ? "bounce"
+	    : kind == BOUNCE_DELAYED ? "delay warning"
+	                             : "success report",
+	    env->id);
+	obs_emit(&(struct obs_event){ .kind = OBS_ACCEPTED, .id = bid,
+	    .from = "", .rcpts = &to, .nrcpts = 1, .listener = "bounce",
+	    .text = text });
+}
+
+/*
  * Queue one DSN (queue/bounce.h) about the recipients of env whose
  * res[] kind is `want` and whose state is `state`, with the replies
  * behind them (rep, may be NULL); -1 with why.
@@ -137,6 +160,7 @@ send_dsn(struct sched *s, const struct conf *conf, struct spool_env *env,
 		log_info("event=%s id=%s dsn_id=%s rcpts=%zu",
 		    kind == BOUNCE_FAILED ? "bounce" : "delay_warning", env->id,
 		    bid, n);
+		obs_notice(env, bid, pm, kind);
 		sched_submit(s, bid);
 	} else if (rc == 0 && n > 0)
 		log_info("event=bounce_dropped id=%s reason=%s", env->id,
@@ -269,6 +293,7 @@ sched_notify_success(struct sched *s, const struct conf *conf,
 		else if (bid[0] != '\0') {
 			log_info("event=%s id=%s dsn_id=%s rcpts=%zu",
 			    kinds[k].event, env->id, bid, n);
+			obs_notice(env, bid, pm, kinds[k].kind);
 			sched_submit(s, bid);
 		}
 	}

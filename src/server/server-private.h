@@ -68,6 +68,8 @@ struct server {
 	struct relay *relay;    /* [relay_domains] recipient checks */
 	struct msgauth_pool *mauth; /* SPF, DKIM, DMARC; NULL: none */
 	struct control *control; /* the control socket (ops/control.h) */
+	struct events *events;   /* events.sock (obs/events.h), or NULL */
+	struct webhook *webhook; /* webhook_url (obs/webhook.h), or NULL */
 	int lockfd;             /* <data_dir>/tern.pid, flock()ed */
 	/* Token buckets of [limits] (issue 3); NULL when a limit is 0. */
 	struct ratelimit *rl_ip_conns;   /* ip_connections_per_minute */

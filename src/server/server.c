@@ -37,9 +37,11 @@
 #include "deliver/local.h"
 #include "deliver/remote.h"
 #include "dir/dir.h"
+#include "obs/events.h"
 #include "obs/http.h"
 #include "obs/metrics.h"
 #include "obs/obs.h"
+#include "obs/webhook.h"
 #include "ops/control.h"
 #include "queue/pickup.h"
 #include "queue/sched.h"
@@ -586,6 +588,49 @@ struct signals {
 };
 
 /* A request on the control socket (ops/control.h). */
+/*
+ * Issue 17: the event socket and the webhook hear every event from
+ * here on (the recovery's too); they take a restart.
+ */
+static void
+sinks_start(struct server *srv, const struct conf *conf)
+{
+	char path[4096];
+	struct why why;
+
+	if (conf->obs.events_socket == CONF_ON) {
+		if (events_socket_path(conf->data_dir, path, sizeof(path)) ==
+		    -1)
+			fatal("data_dir is too long for the event socket (108 "
+			      "bytes with \"/%s\"); use a shorter path, or "
+			      "[observability] events_socket = off",
+			    EVENTS_SOCKET_NAME);
+		if ((srv->events = events_open(path, obs_last_seq(), &why)) ==
+		    NULL)
+			fatal("%s", why.text);
+		obs_add_sink(events_sink, srv->events);
+	}
+	if (conf->obs.webhook_url != NULL) {
+		if ((srv->webhook = webhook_start(&conf->obs, &why)) == NULL)
+			fatal("%s", why.text);
+		obs_add_sink(webhook_sink, srv->webhook);
+	}
+}
+
+/* After the last emitter: nothing may reach a sink being freed. */
+static void
+sinks_stop(struct server *srv)
+{
+	if (srv->events != NULL) {
+		obs_remove_sink(events_sink, srv->events);
+		events_close(srv->events);
+	}
+	if (srv->webhook != NULL) {
+		obs_remove_sink(webhook_sink, srv->webhook);
+		webhook_stop(srv->webhook);
+	}
+}
+
 static enum control_status
 on_control(void *arg, const char *verb, const char *args, struct buf *out)
 {
@@ -764,6 +809,8 @@ server_run(struct conf *conf)
 		fatal("%s; or turn it off: [observability] journal = off",
 		    why.text);
 
+	sinks_start(&srv, conf);
+
 	/* Create the directory schema once, before threads race to. */
 	d = dir_open(dbpath, &why);
 	if (d == NULL)
@@ -867,6 +914,7 @@ server_run(struct conf *conf)
 	metrics_set_queue_probe(NULL, NULL);
 	sched_free(srv.sched);
 	spool_close(srv.spool);
+	sinks_stop(&srv);
 	obs_close(); /* every thread that emits is gone */
 	remote_deliverer_free(dlv);
 	for (i = 0; i < 3; i++)

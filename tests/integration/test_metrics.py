@@ -221,19 +221,24 @@ def test_token_required(make_server, tmp_path):
     assert TOKEN not in srv.log()
 
 
-@pytest.mark.parametrize("case", ["group-readable", "symlink", "empty"])
+@pytest.mark.parametrize("case", ["other-readable", "symlink", "empty",
+                                  "space"])
 def test_bad_token_file_refused(make_server, tmp_path, case):
+    """The secrets file's rules (conf_token_load, as for the webhook)."""
     tok = tmp_path / "token"
-    if case == "group-readable":
-        write_token(tok, mode=0o640)
-        want = "chmod 600"
+    if case == "other-readable":
+        write_token(tok, mode=0o604)
+        want = "readable by others"
     elif case == "symlink":
         write_token(tmp_path / "real")
         tok.symlink_to(tmp_path / "real")
-        want = "symlink"
-    else:
+        want = "symbolic link"
+    elif case == "empty":
         write_token(tok, text="\n")
-        want = "expected one token"
+        want = "expected one line"
+    else:
+        write_token(tok, text="two words\n")
+        want = "expected one line"
     srv = make_server(obs={"http_listen": "auto",
                            "http_token_file": str(tok)}, start=False)
     r = subprocess.run([TERN_BIN, "serve", "-c", str(srv.conf_path)],

@@ -1,24 +1,19 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Unit tests for obs/httpreq.c (routing and the bearer token of the
- * metrics listener) and obs/token.c (the token file): named table
- * cases, the token at its length limit -1, 0, +1, every file rule.
+ * Unit tests for obs/httpreq.c: routing and the bearer token of the
+ * metrics listener, as named table cases, every proper prefix of a
+ * good Authorization header, NUL bytes inside.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "obs/httpreq.h"
-#include "obs/token.h"
 
 #define TOK "s3cret-T0ken"
 
@@ -196,149 +191,6 @@ test_routes(void **state)
 	assert_string_equal(obs_http_route_path(OBS_HTTP_ROUTE_COUNT), "");
 }
 
-/* ---- the token file ------------------------------------------------ */
-
-static char dir[] = "/tmp/test_httpreq.XXXXXX";
-
-static void
-write_file(const char *name, const void *p, size_t n, mode_t mode)
-{
-	char path[256];
-	FILE *f;
-
-	(void)snprintf(path, sizeof(path), "%s/%s", dir, name);
-	(void)unlink(path);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	assert_int_equal(fwrite(p, 1, n, f), n);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(path, mode), 0);
-}
-
-static int
-read_token(const char *name, char *out, size_t *len)
-{
-	char path[256];
-	struct why why;
-	int r;
-
-	(void)snprintf(path, sizeof(path), "%s/%s", dir, name);
-	memset(&why, 0, sizeof(why));
-	r = obs_token_read("http_token_file", path, out, OBS_TOKEN_BUF, len,
-	    &why);
-	if (r == -1)
-		assert_non_null(strstr(why.text, "http_token_file"));
-	return r;
-}
-
-struct file_case {
-	const char *name;
-	const char *content; /* NULL: a token of `len` 'a's */
-	size_t len;
-	mode_t mode;
-	const char *want; /* NULL: refused; else the token read */
-};
-
-static void
-test_token_file(void **state)
-{
-	static const struct file_case cases[] = {
-		{ "plain", "abc", 3, 0600, "abc" },
-		{ "lf", "abc\n", 4, 0600, "abc" },
-		{ "owner only read", "abc\n", 4, 0400, "abc" },
-		{ "max-1", NULL, OBS_TOKEN_MAX - 1, 0600, "" },
-		{ "max", NULL, OBS_TOKEN_MAX, 0600, "" },
-		{ "max lf", NULL, OBS_TOKEN_MAX, 0600, "" },
-		/* refused */
-		{ "max+1", NULL, OBS_TOKEN_MAX + 1, 0600, NULL },
-		{ "max+2", NULL, OBS_TOKEN_MAX + 2, 0600, NULL },
-		{ "empty", "", 0, 0600, NULL },
-		{ "lf only", "\n", 1, 0600, NULL },
-		{ "two lf", "abc\n\n", 5, 0600, NULL },
-		{ "crlf", "abc\r\n", 5, 0600, NULL },
-		{ "space", "ab c", 4, 0600, NULL },
-		{ "two lines", "abc\ndef\n", 8, 0600, NULL },
-		{ "nul", "ab\0c", 4, 0600, NULL },
-		{ "high bit", "ab\xc3\xa9", 4, 0600, NULL },
-		{ "group read", "abc", 3, 0640, NULL },
-		{ "other read", "abc", 3, 0604, NULL },
-		{ "group write", "abc", 3, 0620, NULL },
-	};
-	char big[OBS_TOKEN_MAX + 3], out[OBS_TOKEN_BUF];
-	size_t i, len;
-
-	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const struct file_case *c = &cases[i];
-		const char *content = c->content;
-		size_t n = c->len;
-
-		if (content == NULL) {
-			memset(big, 'a', sizeof(big));
-			if (strcmp(c->name, "max lf") == 0)
-				big[n++] = '\n';
-			content = big;
-		}
-		write_file("tok", content, n, c->mode);
-		len = 0;
-		if (c->want == NULL) {
-			if (read_token("tok", out, &len) != -1)
-				fail_msg("%s: accepted", c->name);
-			continue;
-		}
-		if (read_token("tok", out, &len) != 0)
-			fail_msg("%s: refused", c->name);
-		if (c->content == NULL) {
-			assert_int_equal(len, c->len);
-			assert_int_equal(strspn(out, "a"), c->len);
-		} else
-			assert_string_equal(out, c->want);
-		assert_int_equal(strlen(out), len);
-	}
-}
-
-static void
-test_token_not_regular(void **state)
-{
-	char path[256], link[256], out[OBS_TOKEN_BUF];
-	size_t len;
-
-	(void)state;
-	write_file("target", "abc", 3, 0600);
-	(void)snprintf(path, sizeof(path), "%s/target", dir);
-	(void)snprintf(link, sizeof(link), "%s/link", dir);
-	(void)unlink(link);
-	assert_int_equal(symlink(path, link), 0);
-	assert_int_equal(read_token("target", out, &len), 0);
-	assert_int_equal(read_token("link", out, &len), -1);
-	assert_int_equal(read_token("missing", out, &len), -1);
-	assert_int_equal(read_token(".", out, &len), -1); /* a directory */
-	assert_false(obs_token_valid("", 0));
-	assert_true(obs_token_valid("!~", 2));
-}
-
-static int
-setup(void **state)
-{
-	(void)state;
-	return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int
-teardown(void **state)
-{
-	static const char *const names[] = { "tok", "target", "link" };
-	char path[256];
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		(void)snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		(void)unlink(path);
-	}
-	return rmdir(dir);
-}
-
 int
 main(void)
 {
@@ -347,9 +199,7 @@ main(void)
 		cmocka_unit_test(test_embedded_nul),
 		cmocka_unit_test(test_auth_prefixes),
 		cmocka_unit_test(test_routes),
-		cmocka_unit_test(test_token_file),
-		cmocka_unit_test(test_token_not_regular),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -254,7 +254,7 @@ test_journal(void **state)
 		size_t i;
 
 		memset(to, 'x', 250);
-		(void)strcpy(to + 250, "@example.test");
+		memcpy(to + 250, "@example.test", sizeof("@example.test"));
 		for (i = 0; i < 5000; i++)
 			emit_delivered("ID2", to);
 	}

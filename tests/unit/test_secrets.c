@@ -436,6 +436,76 @@ test_inline_warning(void **state)
 	tmp_rm(&t);
 }
 
+/* conf_token_load() (issue 17): the same checks, then one b64token. */
+static void
+test_token(void **state)
+{
+	static const struct {
+		const char *name, *text;
+		mode_t mode;
+		const char *want; /* the token, or NULL: refused */
+		const char *err;
+	} cases[] = {
+		{ "ok", "s3cret.TOKEN-1~+/=\n", 0600,
+		    "s3cret.TOKEN-1~+/=", NULL },
+		{ "no-newline", "abcPW", 0600, "abcPW", NULL },
+		{ "crlf", "abcPW\r\n", 0400, "abcPW", NULL },
+		{ "group-ours", "abcPW\n", 0640, "abcPW", NULL },
+		{ "others", "abcPW\n", 0644, NULL, "readable by others" },
+		{ "empty", "", 0600, NULL, "expected one line" },
+		{ "just-newline", "\n", 0600, NULL, "expected one line" },
+		{ "space", "abc PW\n", 0600, NULL, "expected one line" },
+		{ "two-lines", "abcPW\ndefPW\n", 0600, NULL,
+		    "expected one line" },
+		{ "two-newlines", "abcPW\n\n", 0600, NULL,
+		    "expected one line" },
+		{ "quote", "abc\"PW\n", 0600, NULL, "expected one line" },
+	};
+	char *tok, big[CONF_TOKEN_MAX + 8];
+	struct why why;
+	struct tmp t;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tmp_make(&t, cases[i].text, cases[i].mode);
+		why_clear(&why);
+		rc = conf_token_load("webhook_token_file", t.path, &tok, &why);
+		if (cases[i].want != NULL) {
+			if (rc != 0)
+				fail_msg("%s: %s", cases[i].name, why.text);
+			assert_string_equal(tok, cases[i].want);
+			free(tok);
+		} else {
+			if (rc != -1 || strstr(why.text, cases[i].err) == NULL)
+				fail_msg("%s: got '%s'", cases[i].name,
+				    rc == 0 ? "(loaded)" : why.text);
+			assert_null(tok);
+			assert_non_null(
+			    strstr(why.text, "webhook_token_file /tmp/"));
+			assert_null(strstr(why.text, "PW")); /* never shown */
+		}
+		tmp_rm(&t);
+	}
+	/* CONF_TOKEN_MAX characters load, one more does not. */
+	memset(big, 'a', CONF_TOKEN_MAX);
+	memcpy(big + CONF_TOKEN_MAX, "\n", 2);
+	tmp_make(&t, big, 0600);
+	assert_int_equal(conf_token_load("k", t.path, &tok, &why), 0);
+	assert_int_equal(strlen(tok), CONF_TOKEN_MAX);
+	free(tok);
+	tmp_rm(&t);
+	memcpy(big + CONF_TOKEN_MAX, "a\n", 3);
+	tmp_make(&t, big, 0600);
+	assert_int_equal(conf_token_load("k", t.path, &tok, &why), -1);
+	tmp_rm(&t);
+	/* A missing file says which setting and how to make it. */
+	assert_int_equal(conf_token_load("k", "/nonexistent/tok", &tok, &why),
+	    -1);
+	assert_non_null(strstr(why.text, "k /nonexistent/tok: no such file"));
+}
+
 int
 main(void)
 {
@@ -446,6 +516,7 @@ main(void)
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_load_owner),
 		cmocka_unit_test(test_inline_warning),
+		cmocka_unit_test(test_token),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,10 @@
  * callback returns, so each new bufferevent is held (incref) until an
  * event right after it ("adopt") registers the close callback, or sees
  * that evhttp already let it go.
+ * XXX evhttp's timeout restarts with every read, so a client that
+ * trickles a header byte every few seconds keeps its slot; 64 such
+ * local clients would block scrapes (never mail: this is not a session
+ * loop). libevent 2.1 has no whole-request deadline to set.
  */
 #include "obs/http.h"
 
@@ -42,17 +46,18 @@
 #include "util/xmalloc.h"
 
 #define METRICS_OUT_MAX (8u << 20) /* bytes of a /metrics answer */
-#define STATUS_OUT_MAX (2u << 20)  /* bytes of an /api/status answer */
-#define HOLD_NOTES 128             /* HELD reasons remembered */
-#define HOLD_TEXT_MAX 200          /* bytes of one reason kept */
+#define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define STATUS_OUT_MAX (2u << 20) /* bytes of an /api/status answer */
+#define HOLD_NOTES 128            /* HELD reasons remembered */
+#define HOLD_TEXT_MAX 200         /* bytes of one reason kept */
 
 /*
  * default-src 'none': the page may load its own script, style and JSON
  * and nothing else; no inline script, no frames, no forms.
  */
-#define CSP                                                                   \
-	"default-src 'none'; script-src 'self'; style-src 'self'; "         \
-	"connect-src 'self'; img-src 'self'; base-uri 'none'; "              \
+#define CSP                                                                    \
+	"default-src 'none'; script-src 'self'; style-src 'self'; "            \
+	"connect-src 'self'; img-src 'self'; base-uri 'none'; "                \
 	"form-action 'none'; frame-ancestors 'none'"
 
 struct hold_note {
@@ -323,9 +328,7 @@ send_metrics(struct evhttp_request *req)
 		    METRICS_OUT_MAX);
 		evhttp_send_error(req, 500, NULL);
 	} else
-		send_body(req, 200, "OK", "text/plain; version=0.0.4; "
-		                          "charset=utf-8",
-		    out.data, out.len);
+		send_body(req, 200, "OK", PROM_TYPE, out.data, out.len);
 	buf_reset(&out);
 }
 
@@ -492,7 +495,7 @@ new_bev(struct event_base *base, void *arg)
 	if (bev == NULL)
 		return NULL; /* evhttp makes its own: uncounted, still timed */
 	if (h->npending == sizeof(h->pending) / sizeof(h->pending[0]))
-		return bev; /* cannot happen below the cap: uncounted */
+		return bev;      /* not below the cap: uncounted */
 	bufferevent_incref(bev); /* alive until adopt() looked at it */
 	h->pending[h->npending++] = bev;
 	event_active(h->adopt_ev, EV_TIMEOUT, 0);
@@ -598,10 +601,10 @@ setup(struct obs_http *h, struct why *why)
 	evhttp_set_max_body_size(h->http, OBS_HTTP_BODY_MAX);
 	/* Every method evhttp knows reaches on_request, which says 405:
 	 * left to evhttp, they would be 501. */
-	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
-	    EVHTTP_REQ_PATCH);
+	evhttp_set_allowed_methods(h->http,
+	    EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+	        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+	        EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(h->http, on_request, h);
 	evhttp_set_bevcb(h->http, new_bev, h);
 	if ((bs = evhttp_accept_socket_with_handle(h->http, h->fd)) == NULL)
@@ -620,8 +623,8 @@ obs_http_start(struct obs_http *h, struct sched *sched, const char *queue_dir,
 
 	/* As the service user, like the webhook's (conf_token_load()). */
 	if (h->token_file != NULL) {
-		if (conf_token_load("http_token_file", h->token_file,
-		        &h->token, why) == -1)
+		if (conf_token_load("http_token_file", h->token_file, &h->token,
+		        why) == -1)
 			return -1;
 		h->token_len = strlen(h->token);
 	}
@@ -630,8 +633,7 @@ obs_http_start(struct obs_http *h, struct sched *sched, const char *queue_dir,
 	h->sched = sched;
 	/* Without the spool the page still shows every number. */
 	if ((h->spool = spool_open_readonly(queue_dir, &swhy)) == NULL)
-		log_warn("event=http_no_spool error=%s",
-		    LOG_ESC(swhy.text));
+		log_warn("event=http_no_spool error=%s", LOG_ESC(swhy.text));
 	obs_add_sink(on_event, h);
 	h->sink_added = true;
 	if ((err = pthread_create(&h->thread, NULL, serve, h)) != 0)

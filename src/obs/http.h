@@ -11,9 +11,10 @@
  * evhttp on a thread and event base of its own: a slow scrape never
  * delays a session, and the session loops never see an HTTP peer.
  * Routing and the token are obs/httpreq.h's; the bearer token comes
- * from http_token_file (conf_token_load(), the webhook's rules). Every request is bounded: header
- * and body sizes, OBS_HTTP_TIMEOUT to send it, OBS_HTTP_CONN_MAX
- * connections at once (more wait in the kernel's backlog).
+ * from http_token_file (conf_token_load(), the webhook's rules). Every
+ * request is bounded: header and body sizes, OBS_HTTP_TIMEOUT without
+ * progress closes a connection, OBS_HTTP_CONN_MAX connections at once
+ * (more wait in the kernel's backlog).
  * Held messages are the scheduler's (sched_stats()), their envelopes
  * read from the spool read-only (queue/spool.h), at most every
  * OBS_HTTP_HELD_REFRESH seconds; their reasons come from the HELD
@@ -30,12 +31,12 @@ struct conf;
 struct obs_http;
 struct sched;
 
-#define OBS_HTTP_TIMEOUT 10          /* seconds to send a request; idle */
-#define OBS_HTTP_HEADERS_MAX 8192    /* request line and header bytes */
-#define OBS_HTTP_BODY_MAX 1024       /* request body bytes (none used) */
-#define OBS_HTTP_CONN_MAX 64         /* connections at once */
-#define OBS_HTTP_HELD_MAX 50         /* held messages in /api/status */
-#define OBS_HTTP_HELD_REFRESH 2      /* seconds between spool reads */
+#define OBS_HTTP_TIMEOUT 10       /* seconds without progress */
+#define OBS_HTTP_HEADERS_MAX 8192 /* request line and header bytes */
+#define OBS_HTTP_BODY_MAX 1024    /* request body bytes (none used) */
+#define OBS_HTTP_CONN_MAX 64      /* connections at once */
+#define OBS_HTTP_HELD_MAX 50      /* held messages in /api/status */
+#define OBS_HTTP_HELD_REFRESH 2   /* seconds between spool reads */
 
 /*
  * Bind c->obs.http_sa (as root, before the server drops privileges,

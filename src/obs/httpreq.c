@@ -73,8 +73,8 @@ authorized(const char *auth, size_t n, const char *tok, size_t tok_len)
 		return false;
 	for (i = slen; i < n && (auth[i] == ' ' || auth[i] == '\t'); i++)
 		;
-	for (end = n; end > i && (auth[end - 1] == ' ' || auth[end - 1] == '\t');
-	     end--)
+	for (end = n;
+	     end > i && (auth[end - 1] == ' ' || auth[end - 1] == '\t'); end--)
 		;
 	return same_token(auth + i, end - i, tok, tok_len);
 }
@@ -95,16 +95,16 @@ route_of(const char *target, size_t n)
 }
 
 enum obs_http_status
-obs_http_decide(const struct obs_http_req *req, const char *tok,
-    size_t tok_len, enum obs_http_route *route_out)
+obs_http_decide(const struct obs_http_req *req, const char *tok, size_t tok_len,
+    enum obs_http_route *route_out)
 {
 	enum obs_http_route r;
 
 	/* Origin form only (RFC 9112 3.2.1): "http://..." is for proxies. */
 	if (req->target == NULL || req->target_len == 0 ||
 	    req->target[0] != '/')
-		return tok_len > 0 && !authorized(req->auth, req->auth_len,
-		                          tok, tok_len)
+		return tok_len > 0 && !authorized(req->auth, req->auth_len, tok,
+		                          tok_len)
 		           ? OBS_HTTP_UNAUTHORIZED
 		           : OBS_HTTP_BAD_REQUEST;
 	r = route_of(req->target, req->target_len);

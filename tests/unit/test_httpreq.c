@@ -56,8 +56,8 @@ static const struct req_case req_cases[] = {
 	{ "unknown", true, "/nope", NULL, NULL, OBS_HTTP_NOT_FOUND, 0 },
 	{ "prefix", true, "/metric", NULL, NULL, OBS_HTTP_NOT_FOUND, 0 },
 	{ "longer", true, "/metricsx", NULL, NULL, OBS_HTTP_NOT_FOUND, 0 },
-	{ "trailing slash", true, "/metrics/", NULL, NULL,
-	    OBS_HTTP_NOT_FOUND, 0 },
+	{ "trailing slash", true, "/metrics/", NULL, NULL, OBS_HTTP_NOT_FOUND,
+	    0 },
 	{ "encoded", true, "/%6detrics", NULL, NULL, OBS_HTTP_NOT_FOUND, 0 },
 	{ "dotdot", true, "/../metrics", NULL, NULL, OBS_HTTP_NOT_FOUND, 0 },
 	{ "index.html", true, "/index.html", NULL, NULL, OBS_HTTP_NOT_FOUND,
@@ -76,8 +76,8 @@ static const struct req_case req_cases[] = {
 	    OBS_HTTP_UNAUTHORIZED, 0 },
 	{ "no token unknown path", true, "/nope", NULL, TOK,
 	    OBS_HTTP_UNAUTHORIZED, 0 },
-	{ "no token post", false, "/metrics", NULL, TOK,
-	    OBS_HTTP_UNAUTHORIZED, 0 },
+	{ "no token post", false, "/metrics", NULL, TOK, OBS_HTTP_UNAUTHORIZED,
+	    0 },
 	{ "no token absolute", true, "http://x/metrics", NULL, TOK,
 	    OBS_HTTP_UNAUTHORIZED, 0 },
 	{ "wrong token", true, "/metrics", "Bearer s3cret-T0keN", TOK,
@@ -90,22 +90,21 @@ static const struct req_case req_cases[] = {
 	    OBS_HTTP_UNAUTHORIZED, 0 },
 	{ "empty token", true, "/metrics", "Bearer ", TOK,
 	    OBS_HTTP_UNAUTHORIZED, 0 },
-	{ "scheme only", true, "/metrics", "Bearer", TOK,
-	    OBS_HTTP_UNAUTHORIZED, 0 },
+	{ "scheme only", true, "/metrics", "Bearer", TOK, OBS_HTTP_UNAUTHORIZED,
+	    0 },
 	{ "no space", true, "/metrics", "Bearer" TOK, TOK,
 	    OBS_HTTP_UNAUTHORIZED, 0 },
-	{ "basic", true, "/metrics", "Basic " TOK, TOK,
-	    OBS_HTTP_UNAUTHORIZED, 0 },
-	{ "bare token", true, "/metrics", TOK, TOK, OBS_HTTP_UNAUTHORIZED, 0 },
-	{ "empty header", true, "/metrics", "", TOK, OBS_HTTP_UNAUTHORIZED,
+	{ "basic", true, "/metrics", "Basic " TOK, TOK, OBS_HTTP_UNAUTHORIZED,
 	    0 },
+	{ "bare token", true, "/metrics", TOK, TOK, OBS_HTTP_UNAUTHORIZED, 0 },
+	{ "empty header", true, "/metrics", "", TOK, OBS_HTTP_UNAUTHORIZED, 0 },
 	{ "query token", true, "/metrics?token=" TOK, NULL, TOK,
 	    OBS_HTTP_UNAUTHORIZED, 0 },
 };
 
 static enum obs_http_status
-decide(bool get, const char *target, size_t tlen, const char *auth,
-    size_t alen, const char *tok, enum obs_http_route *route)
+decide(bool get, const char *target, size_t tlen, const char *auth, size_t alen,
+    const char *tok, enum obs_http_route *route)
 {
 	struct obs_http_req r = { get, target, tlen, auth, alen };
 
@@ -144,8 +143,8 @@ test_embedded_nul(void **state)
 	enum obs_http_route route;
 
 	(void)state;
-	assert_int_equal(decide(true, target, sizeof(target) - 1, NULL, 0,
-	                     NULL, &route),
+	assert_int_equal(decide(true, target, sizeof(target) - 1, NULL, 0, NULL,
+	                     &route),
 	    OBS_HTTP_NOT_FOUND);
 	assert_int_equal(decide(true, "/metrics", 8, auth, sizeof(auth) - 1,
 	                     TOK, &route),

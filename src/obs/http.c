@@ -139,6 +139,7 @@ on_event(void *arg, uint64_t seq, const char *line, size_t len,
 		n = &h->notes[h->notes_next];
 		h->notes_next = (h->notes_next + 1) % HOLD_NOTES;
 		memcpy(n->id, ev->id, strlen(ev->id) + 1);
+		/* A cut is harmless: json_str() shows a torn character. */
 		(void)snprintf(n->text, sizeof(n->text), "%s", ev->text);
 	}
 	pthread_mutex_unlock(&h->notes_mtx);
@@ -209,7 +210,7 @@ held_refresh(struct obs_http *h)
 	}
 }
 
-/* `,"held_messages":[{"id":..,"from":..,"arrival":..,"reason":..}]` */
+/* `"held_messages":[{"id":..,"from":..,"arrival":..,"reason":..}]` */
 static int
 held_render(struct obs_http *h, struct buf *out)
 {

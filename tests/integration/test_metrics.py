@@ -271,6 +271,21 @@ def test_bad_token_file_refused(make_server, tmp_path, case):
     assert "event=ready" not in err
 
 
+def test_port_in_use_refused(make_server):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        srv = make_server(obs={"http_listen": f"127.0.0.1:{port}"},
+                          start=False)
+        r = subprocess.run([TERN_BIN, "serve", "-c", str(srv.conf_path)],
+                           capture_output=True, timeout=30, env=child_env())
+    err = r.stderr.decode("utf-8", "replace")
+    assert r.returncode != 0, err
+    assert f"http_listen 127.0.0.1:{port}: bind" in err, err
+    assert "event=ready" not in err
+
+
 @pytest.mark.parametrize("addr", ["0.0.0.0:9425", "192.0.2.1:9425",
                                   "[::]:9425", "localhost:9425"])
 def test_non_loopback_refused(make_server, addr):

@@ -209,8 +209,7 @@ static bool
 same_addr(const struct sockaddr *a, const struct sockaddr *b)
 {
 	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
-	const struct sockaddr_in6 *a6 = (const void *)a,
-	                          *b6 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
 
 	if (a->sa_family != b->sa_family)
 		return false;
@@ -239,13 +238,10 @@ doctor_is_local(const struct doctor *d, const struct sockaddr *sa)
 void
 doctor_addr_str(const struct sockaddr *sa, char *out, size_t outsz)
 {
-	const void *a = sa->sa_family == AF_INET
-	                    ? (const void *)&((const struct sockaddr_in *)
-	                                          (const void *)sa)
-	                          ->sin_addr
-	                    : (const void *)&((const struct sockaddr_in6 *)
-	                                          (const void *)sa)
-	                          ->sin6_addr;
+	const struct sockaddr_in *s4 = (const void *)sa;
+	const struct sockaddr_in6 *s6 = (const void *)sa;
+	const void *a = sa->sa_family == AF_INET ? (const void *)&s4->sin_addr
+	                                         : (const void *)&s6->sin6_addr;
 
 	if (inet_ntop(sa->sa_family, a, out, (socklen_t)outsz) == NULL)
 		(void)strlcpy(out, "?", outsz);
@@ -276,7 +272,8 @@ find_local(struct doctor *d)
 	size_t k;
 
 	for (k = 0; k < d->conf->nlisteners; k++)
-		add_local(d, (const struct sockaddr *)&d->conf->listeners[k].sa);
+		add_local(d,
+		    (const struct sockaddr *)&d->conf->listeners[k].sa);
 	if (getifaddrs(&ifa) == -1)
 		return;
 	for (i = ifa; i != NULL; i = i->ifa_next)

@@ -37,10 +37,10 @@ enum doctor_level {
 
 struct doctor_finding {
 	enum doctor_level level;
-	char check[16];   /* "mx", "spf", ... */
+	char check[16];    /* "mx", "spf", ... */
 	char subject[256]; /* a domain, an address, a listener, a path */
-	char *text;       /* one line, printable ASCII */
-	char *fix;        /* the exact record or command, or NULL */
+	char *text;        /* one line, printable ASCII */
+	char *fix;         /* the exact record or command, or NULL */
 };
 
 /* What the checks share: the settings, DNS, and what was learnt. */

@@ -220,8 +220,8 @@ doctor_fcrdns(struct doctor *d)
 	size_t i;
 	int type;
 
-	st = resolve(d, host, d->host_addrs, DOCTOR_ADDRS_MAX,
-	    &d->nhost_addrs, &why);
+	st = resolve(d, host, d->host_addrs, DOCTOR_ADDRS_MAX, &d->nhost_addrs,
+	    &why);
 	if (st == DNS_TEMP) {
 		dns_failed(d, "fcrdns", host, host, &why);
 		return;
@@ -322,7 +322,8 @@ doctor_mx(struct doctor *d, const char *domain)
 		    "replace it");
 	else if (here)
 		doctor_add(d, DOCTOR_OK, "mx", domain, NULL,
-		    "MX %s reaches this host%s", quote(list, safe, sizeof(safe)),
+		    "MX %s reaches this host%s",
+		    quote(list, safe, sizeof(safe)),
 		    by_addr ? " (by address)" : "");
 	else
 		doctor_add(d, DOCTOR_FAIL, "mx", domain, fix,
@@ -365,8 +366,8 @@ spf_fix(const char *domain, const char *old, const char *add, char *fix,
 {
 	char rec[SPF_RECORD_MAX];
 
-	if (old == NULL || !doctor_spf_suggest(old, strlen(old), add, rec,
-	                       sizeof(rec)))
+	if (old == NULL ||
+	    !doctor_spf_suggest(old, strlen(old), add, rec, sizeof(rec)))
 		(void)snprintf(rec, sizeof(rec), "v=spf1 %s -all", add);
 	txt_fix(domain, rec, fix, fixsz);
 }
@@ -415,8 +416,8 @@ spf_eval(struct doctor *d, const char *domain, const char *record)
 	spf_terms(d, passed, add, sizeof(add));
 	spf_fix(domain, record, add, fix, sizeof(fix));
 	doctor_add(d, DOCTOR_FAIL, "spf", domain, fix,
-	    "mail from %s sent by this host (%s) does not pass SPF: %s",
-	    domain, a, reason);
+	    "mail from %s sent by this host (%s) does not pass SPF: %s", domain,
+	    a, reason);
 }
 
 void
@@ -498,8 +499,7 @@ dkim_published(const struct dns_rrset *rr, const struct dkim_key *ours,
 }
 
 static void
-dkim_one(struct doctor *d, const char *domain,
-    const struct dkim_sign_key *key)
+dkim_one(struct doctor *d, const char *domain, const struct dkim_sign_key *key)
 {
 	char name[DNS_NAME_MAX + 64], fix[TXT_FIX_MAX];
 	struct dkim_key *ours = xcalloc(1, sizeof(*ours));
@@ -609,8 +609,8 @@ dmarc_at(struct doctor *d, const char *subject, const char *name,
 		return -1;
 	}
 	for (i = 0; st == DNS_OK && i < rr.n; i++) {
-		rs = dmarc_record_parse((const char *)rr.data[i], rr.len[i],
-		    &r, &w);
+		rs = dmarc_record_parse((const char *)rr.data[i], rr.len[i], &r,
+		    &w);
 		if (rs == DMARC_RECORD_NOT_DMARC)
 			continue;
 		n++;
@@ -677,9 +677,8 @@ doctor_dmarc(struct doctor *d, const char *domain)
 		    "passing, ask for quarantine",
 		    r.p_from_rua ? " (the policy did not parse)" : "");
 	else
-		doctor_add(d, DOCTOR_OK, "dmarc", domain, NULL,
-		    "p=%s%s%s", dmarc_policy_name(p),
-		    at == domain ? "" : ", from _dmarc.",
+		doctor_add(d, DOCTOR_OK, "dmarc", domain, NULL, "p=%s%s%s",
+		    dmarc_policy_name(p), at == domain ? "" : ", from _dmarc.",
 		    at == domain ? "" : at);
 }
 

@@ -127,8 +127,8 @@ cert_names(struct doctor *d, const char *path, X509 *x, unsigned modes,
 		ok = false;
 		/* Submission clients check the name: they will not log in. */
 		doctor_add(d, (modes & 2u) ? DOCTOR_FAIL : DOCTOR_WARN, "tls",
-		    path, fix,
-		    "the certificate does not name %s: %s refuse it", name,
+		    path, fix, "the certificate does not name %s: %s refuse it",
+		    name,
 		    (modes & 2u) ? "mail clients"
 		                 : "senders that check (MTA-STS, DANE)");
 	}
@@ -206,7 +206,8 @@ doctor_cert(struct doctor *d)
 	FILE *fp;
 
 	if (modes == 0) {
-		doctor_add(d, DOCTOR_WARN, "tls", "", "set tls = starttls in "
+		doctor_add(d, DOCTOR_WARN, "tls", "",
+		    "set tls = starttls in "
 		    "the mx listener's section, then restart tern",
 		    "no listener offers TLS: mail to this host crosses the "
 		    "network in plain text");
@@ -386,8 +387,7 @@ judge(struct doctor *d, const char *subject, const struct probe *p,
 }
 
 static void
-probe_listener(struct doctor *d, const struct conf_listener *l,
-    unsigned secs)
+probe_listener(struct doctor *d, const struct conf_listener *l, unsigned secs)
 {
 	static const struct smtp_reply_limits lim = { SMTP_REPLY_LINE_MAX,
 		SMTP_REPLY_LINES_MAX, SMTP_REPLY_TEXT_MAX };
@@ -414,13 +414,13 @@ probe_listener(struct doctor *d, const struct conf_listener *l,
 	if ((p.rp = smtp_reply_new(&lim)) == NULL)
 		goto out;
 	if (!probe_reply(&p) || p.code != 220 ||
-	    !probe_cmd(&p, "EHLO doctor-test.invalid\r\n") ||
-	    p.code != 250 ||
+	    !probe_cmd(&p, "EHLO doctor-test.invalid\r\n") || p.code != 250 ||
 	    !probe_cmd(&p, "MAIL FROM:<" PROBE_SENDER ">\r\n") ||
 	    p.code != 250 || !probe_cmd(&p, "RCPT TO:<" PROBE_RCPT ">\r\n")) {
 		doctor_add(d, DOCTOR_WARN, "relay", subject,
-		    "test from another host: swaks --server THIS_HOST --from "
-		    PROBE_SENDER " --to " PROBE_RCPT " --quit-after RCPT",
+		    "test from another host: swaks --server THIS_HOST "
+		    "--from " PROBE_SENDER " --to " PROBE_RCPT
+		    " --quit-after RCPT",
 		    "could not run the test: %s%u %s",
 		    p.code != 0 ? "the server said " : "no answer ", p.code,
 		    p.text);
@@ -462,15 +462,14 @@ doctor_relay(struct doctor *d, unsigned timeout_secs)
 
 struct walk {
 	struct doctor *d;
-	uid_t uid;      /* the server's user */
-	char user[64];  /* for chown */
+	uid_t uid;     /* the server's user */
+	char user[64]; /* for chown */
 	size_t bad;
 };
 
 /* Owner, group/other write, a link, the type: one finding per fault. */
 static void
-check_mode(struct walk *w, const char *path, const struct stat *st,
-    bool key)
+check_mode(struct walk *w, const char *path, const struct stat *st, bool key)
 {
 	char fix[PATH_MAX_DOC + 64];
 
@@ -517,8 +516,7 @@ check_mode(struct walk *w, const char *path, const struct stat *st,
 /* name in dfd: checked; its descriptor when it is a directory we may
  * enter, else -1. */
 static int
-check_at(struct walk *w, int dfd, const char *dir, const char *name,
-    bool key)
+check_at(struct walk *w, int dfd, const char *dir, const char *name, bool key)
 {
 	char path[PATH_MAX_DOC];
 	struct stat st;
@@ -582,7 +580,8 @@ service_user(const struct conf *conf, struct walk *w)
 	if (conf->user == NULL) {
 		/* It runs as whoever starts it: take that to be us. */
 		w->uid = geteuid();
-		(void)snprintf(w->user, sizeof(w->user), "%u", (unsigned)w->uid);
+		(void)snprintf(w->user, sizeof(w->user), "%u",
+		    (unsigned)w->uid);
 		return true;
 	}
 	if ((pw = getpwnam(conf->user)) == NULL) {
@@ -599,8 +598,7 @@ service_user(const struct conf *conf, struct walk *w)
 void
 doctor_data_dir(struct doctor *d)
 {
-	static const char *const subdirs[] = { "queue", "mail", "tls",
-		"dkim" };
+	static const char *const subdirs[] = { "queue", "mail", "tls", "dkim" };
 	const char *dd = d->conf->data_dir;
 	struct walk w = { .d = d };
 	struct stat st;

@@ -122,11 +122,10 @@ doctor_reverse_name(const struct sockaddr *sa, char *out, size_t outsz)
 	if (sa->sa_family == AF_INET ||
 	    (sa->sa_family == AF_INET6 &&
 	        IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))) {
-		a = sa->sa_family == AF_INET
-		        ? (const uint8_t *)&s4->sin_addr
-		        : s6->sin6_addr.s6_addr + 12;
-		n = snprintf(out, outsz, "%u.%u.%u.%u.in-addr.arpa", a[3],
-		    a[2], a[1], a[0]);
+		a = sa->sa_family == AF_INET ? (const uint8_t *)&s4->sin_addr
+		                             : s6->sin6_addr.s6_addr + 12;
+		n = snprintf(out, outsz, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2],
+		    a[1], a[0]);
 		return n > 0 && (size_t)n < outsz;
 	}
 	if (sa->sa_family != AF_INET6 || outsz < DOCTOR_PTR_NAME_MAX)

@@ -74,17 +74,17 @@ test_spf_suggest_bound(void **state)
 
 	(void)state;
 	memset(out, 'x', sizeof(out));
-	assert_false(doctor_spf_suggest(in, strlen(in), "ip4:192.0.2.1", out,
-	    need - 1));
+	assert_false(
+	    doctor_spf_suggest(in, strlen(in), "ip4:192.0.2.1", out, need - 1));
 	assert_true(strlen(out) < need - 1);
-	assert_true(doctor_spf_suggest(in, strlen(in), "ip4:192.0.2.1", out,
-	    need));
+	assert_true(
+	    doctor_spf_suggest(in, strlen(in), "ip4:192.0.2.1", out, need));
 	assert_string_equal(out, want);
-	assert_true(doctor_spf_suggest(in, strlen(in), "ip4:192.0.2.1", out,
-	    need + 1));
+	assert_true(
+	    doctor_spf_suggest(in, strlen(in), "ip4:192.0.2.1", out, need + 1));
 	assert_string_equal(out, want);
-	assert_false(doctor_spf_suggest(in, strlen(in), "ip4:192.0.2.1", out,
-	    0));
+	assert_false(
+	    doctor_spf_suggest(in, strlen(in), "ip4:192.0.2.1", out, 0));
 }
 
 struct sts_case {
@@ -152,8 +152,7 @@ test_reverse(void **state)
 	assert_int_equal(inet_pton(AF_INET, "192.0.2.10", &s4.sin_addr), 1);
 	assert_true(doctor_reverse_name((void *)&s4, out, sizeof(out)));
 	assert_string_equal(out, "10.2.0.192.in-addr.arpa");
-	assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", &s6.sin6_addr),
-	    1);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", &s6.sin6_addr), 1);
 	assert_true(doctor_reverse_name((void *)&s6, out, sizeof(out)));
 	assert_string_equal(out, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
 	                         "0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
@@ -161,7 +160,8 @@ test_reverse(void **state)
 	assert_int_equal(strlen(out) + 1, DOCTOR_PTR_NAME_MAX);
 	assert_false(doctor_reverse_name((void *)&s6, out, sizeof(out) - 1));
 	assert_int_equal(inet_pton(AF_INET6, "::ffff:192.0.2.10",
-	    &s6.sin6_addr), 1);
+	                     &s6.sin6_addr),
+	    1);
 	assert_true(doctor_reverse_name((void *)&s6, out, sizeof(out)));
 	assert_string_equal(out, "10.2.0.192.in-addr.arpa");
 	assert_false(doctor_reverse_name((void *)&s4, out, 10));

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,9 @@
 #include <unistd.h>
 
 #include "queue/spool.h"
+#include "util/buf.h"
+#include "util/json.h"
+#include "util/utf8.h"
 #include "util/xmalloc.h"
 
 #define HEADER_SHOW_MAX 65536 /* bytes of message header `show` prints */
@@ -53,99 +57,45 @@ usage(void)
 	cli_queue_usage(stderr);
 }
 
-/* Length of the UTF-8 sequence at p (max n), or 0 when invalid. */
-static size_t
-utf8_len(const unsigned char *p, size_t n, unsigned *cp_out)
-{
-	size_t len, i;
-	unsigned cp, min;
-
-	if (p[0] < 0x80)
-		len = 1, cp = p[0], min = 0;
-	else if ((p[0] & 0xe0) == 0xc0)
-		len = 2, cp = p[0] & 0x1f, min = 0x80;
-	else if ((p[0] & 0xf0) == 0xe0)
-		len = 3, cp = p[0] & 0x0f, min = 0x800;
-	else if ((p[0] & 0xf8) == 0xf0)
-		len = 4, cp = p[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and past U+10FFFF are not UTF-8. */
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*cp_out = cp;
-	return len;
-}
-
 enum out_mode {
 	OUT_FIELD = 0, /* one value on one line: TAB is escaped too */
 	OUT_TEXT,      /* a line of the message: TAB is a tab */
-	OUT_JSON,      /* the body of a JSON string */
 };
 
 /*
- * Code points that reorder or break what a person reads without being
- * controls: the bidi controls (Unicode Bidi_Control; "Trojan Source",
- * CVE-2021-42574) and the line and paragraph separators.
- */
-static bool
-is_deceptive(unsigned cp)
-{
-	return cp == 0x061c || cp == 0x200e || cp == 0x200f ||
-	       (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 || cp == 0x2029;
-}
-
-/*
  * Print n bytes of peer text. Field and text mode: controls (C0, DEL,
- * C1; TAB in field mode) and invalid UTF-8 as \xNN, the code points of
- * is_deceptive() as \uNNNN, '\' as "\\". JSON mode: a string body with
- * \" \\ \t \u00NN and \uNNNN for is_deceptive(), invalid bytes as U+FFFD.
+ * C1; TAB in field mode) and invalid UTF-8 as \xNN, the other code
+ * points that hide or reorder text (utf8_is_hidden()) as \uNNNN, '\' as
+ * "\\". (JSON: util/json.h.)
  */
 static void
 put_chars(FILE *f, const char *s, size_t n, enum out_mode mode)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	bool json = mode == OUT_JSON;
 	size_t i = 0, k, len;
-	unsigned cp;
+	uint32_t cp;
 
 	while (i < n) {
-		len = utf8_len(p + i, n - i, &cp);
+		len = utf8_decode(p + i, n - i, &cp);
 		if (len != 0 && cp == '\t' && mode == OUT_TEXT) {
 			fputc('\t', f);
 			i++;
 			continue;
 		}
-		if (len != 0 && is_deceptive(cp)) {
-			fprintf(f, "\\u%04x", cp);
-			i += len;
-			continue;
-		}
 		if (len == 0 || cp < 0x20 || cp == 0x7f ||
 		    (cp >= 0x80 && cp < 0xa0)) {
-			if (!json) /* every byte: a C1 control is two */
-				for (k = 0; k < (len ? len : 1); k++)
-					fprintf(f, "\\x%02x", p[i + k]);
-			else if (len == 0)
-				fputs("\\ufffd", f);
-			else if (cp == '\t')
-				fputs("\\t", f);
-			else
-				fprintf(f, "\\u%04x", cp);
+			/* every byte: a C1 control is two */
+			for (k = 0; k < (len ? len : 1); k++)
+				fprintf(f, "\\x%02x", p[i + k]);
 			i += len ? len : 1;
 			continue;
 		}
-		if (json && (cp == '"' || cp == '\\'))
-			fputc('\\', f);
-		else if (!json && cp == '\\')
+		if (utf8_is_hidden(cp)) {
+			fprintf(f, "\\u%04x", (unsigned)cp);
+			i += len;
+			continue;
+		}
+		if (cp == '\\')
 			fputc('\\', f); /* so \x.. in the output is ours */
 		for (k = 0; k < len; k++)
 			fputc(p[i + k], f);
@@ -153,25 +103,33 @@ put_chars(FILE *f, const char *s, size_t n, enum out_mode mode)
 	}
 }
 
-/* A value: on one line in text (json false), or a JSON string body. */
+/* A value on one line. */
 static void
-put_text(FILE *f, const char *s, size_t n, bool json)
+put_text(FILE *f, const char *s, size_t n)
 {
-	put_chars(f, s, n, json ? OUT_JSON : OUT_FIELD);
+	put_chars(f, s, n, OUT_FIELD);
 }
 
+/* A value: on one line (json false), or a JSON string (util/json.h). */
 static void
 put_str(FILE *f, const char *s, bool json)
 {
+	struct buf b;
+
 	if (s == NULL) {
 		fputs(json ? "null" : "-", f);
 		return;
 	}
-	if (json)
-		fputc('"', f);
-	put_text(f, s, strlen(s), json);
-	if (json)
-		fputc('"', f);
+	if (!json) {
+		put_text(f, s, strlen(s));
+		return;
+	}
+	buf_init(&b, SIZE_MAX);
+	if (json_str(&b, s) == -1)
+		fputs("null", f); /* out of memory */
+	else
+		(void)fwrite(b.data, 1, b.len, f);
+	buf_reset(&b);
 }
 
 static void
@@ -306,7 +264,7 @@ list_one(const struct conf *conf, const struct spool_env *env, time_t now,
 	}
 	fmt_age(age, sizeof(age), (long long)(now - env->arrival));
 	printf("%s  %6s  %8lld  <", env->id, age, (long long)env->body_size);
-	put_text(stdout, env->sender, strlen(env->sender), false);
+	put_text(stdout, env->sender, strlen(env->sender));
 	fputs(">  ", stdout);
 	if (len > RCPT_LIST_MAX || pending == 0)
 		printf("%zu/%zu pending", pending, env->nrcpts);
@@ -423,7 +381,7 @@ static int
 show_missing(const char *id)
 {
 	fputs("tern: queue show: no message ", stderr);
-	put_text(stderr, id, strlen(id), false);
+	put_text(stderr, id, strlen(id));
 	fputs(" in the queue\n", stderr);
 	return 1;
 }
@@ -452,7 +410,7 @@ cmd_show(struct spool *sp, const char *id)
 	(void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	printf("id: %s\narrival: %s (%s ago)\nsize: %lld\nsender: <", env.id,
 	    when, age, (long long)env.body_size);
-	put_text(stdout, env.sender, strlen(env.sender), false);
+	put_text(stdout, env.sender, strlen(env.sender));
 	fputs(">\nhelo: ", stdout);
 	put_str(stdout, env.helo, false);
 	fputs("\nclient: ", stdout);
@@ -506,7 +464,7 @@ cmd_act(const struct conf *conf, const char *verb, const char *id)
 	(void)snprintf(cmd, sizeof(cmd), "queue %s", verb);
 	if (id != NULL && !spool_is_id(id)) {
 		fprintf(stderr, "tern: %s: '", cmd);
-		put_text(stderr, id, strlen(id), false);
+		put_text(stderr, id, strlen(id));
 		fputs("' is not a queue id (see tern queue list)\n", stderr);
 		return 1;
 	}

@@ -26,6 +26,7 @@
 #include "dns/dns.h"
 #include "deliver/local.h"
 #include "deliver/nexthop.h"
+#include "obs/metrics.h"
 #include "queue/sched.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -431,6 +432,8 @@ deliver_group(struct rthread *th, const struct conf *conf,
 	    LOG_ESC(peer.addr[0] ? peer.addr : "-"),
 	    c != NULL && client_is_tls(c) ? "yes" : "no", reused ? "yes" : "no",
 	    n, ok, i < n ? " reason=" : "", i < n ? LOG_ESC(whys[i].text) : "");
+	if (c != NULL)
+		metrics_tls_out(client_is_tls(c));
 	slot_give(r, conf, t->key, c, &peer);
 	free(cr);
 	free(rc);

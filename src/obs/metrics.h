@@ -15,9 +15,9 @@
  *   tern_tls_sessions_total{listener}     inbound sessions that did TLS
  *   tern_auth_total{result}               success | failure
  *   tern_messages_accepted_total{listener} ("pickup" for tern sendmail)
- *   tern_messages_rejected_total{reason}  obs_reason_name()
+ *   tern_rejections_total{reason}         refusals, obs_reason_name()
  *   tern_deliveries_total{route,result}   delivered|deferred|bounced
- *   tern_outbound_sessions_total{tls}     yes | no (SMTP and LMTP hosts)
+ *   tern_outbound_transactions_total{tls} yes | no (SMTP, LMTP hosts)
  *   tern_messages_held_total, tern_queue_messages, tern_queue_held,
  *   tern_queue_oldest_age_seconds,
  *   tern_spool_syncs_total,
@@ -46,10 +46,10 @@ void metrics_session_end(size_t lis);
 /* A session on listener `lis` completed its TLS handshake. */
 void metrics_tls_in(size_t lis);
 void metrics_auth(bool ok);
-/* An outbound SMTP or LMTP session to a host, with or without TLS. */
+/* A mail transaction with an SMTP or LMTP host, over TLS or not. */
 void metrics_tls_out(bool tls);
-/* One fsync/fdatasync of the spool (a group commit counts once). */
-void metrics_spool_sync(void);
+/* n fsync/fdatasync/syncfs calls of the spool (a group commit's). */
+void metrics_spool_syncs(uint64_t n);
 /* From the end of a message's data to the 250 that accepted it. */
 void metrics_accept_latency(double seconds);
 

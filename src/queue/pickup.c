@@ -22,6 +22,7 @@
 #include "msg/qualify.h"
 #include "msg/received.h"
 #include "queue/bounce.h"
+#include "obs/obs.h"
 #include "queue/sched.h"
 #include "queue/spool.h"
 #include "util/buf.h"
@@ -436,6 +437,21 @@ sign_message(struct pickup *pk, struct spool_msg *m, const uint8_t *a,
 }
 
 /* Spool it, wait for the commit; 0 when it is durable and submitted. */
+/* A maildrop message queued, for the journal and metrics (obs.h). */
+static void
+obs_pickup(const struct spool_env *env, const char *id, size_t size)
+{
+	const char **rcpts = xcalloc(env->nrcpts + 1, sizeof(*rcpts));
+	size_t i;
+
+	for (i = 0; i < env->nrcpts; i++)
+		rcpts[i] = env->rcpts[i].addr;
+	obs_emit(&(struct obs_event){ .kind = OBS_ACCEPTED, .id = id,
+	    .from = env->sender, .rcpts = rcpts, .nrcpts = env->nrcpts,
+	    .listener = "pickup", .size = size });
+	free(rcpts);
+}
+
 static int
 enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
     size_t n, struct spool_env *env, long uid, const char *name)
@@ -488,6 +504,7 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 		    LOG_ESC(name), LOG_ESC(why.text));
 		return -1;
 	}
+	obs_pickup(env, id, n - d->body_off);
 	sched_submit(pk->sched, id);
 	log_info("event=queued id=%s source=maildrop file=%s uid=%ld "
 	         "from=%s nrcpt=%zu size=%zu",

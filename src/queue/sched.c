@@ -8,9 +8,12 @@
  * no-op, so one message is never handled by two threads at once.
  * Retry state (attempt count, next attempt) lives in the spool notes, so
  * a restart keeps the backoff; the recipient states are the spool's.
+ * What the sender hears (bounces, delay warnings, success reports) is
+ * sched_notify.c; each recipient's outcome goes to obs (obs/obs.h).
  * Trust: none; it only reads what the spool validated.
  */
 #include "queue/sched.h"
+#include "queue/sched-private.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,50 +25,14 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "obs/obs.h"
 #include "queue/bounce.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
-#define WAIT_MAX_MS 60000   /* re-read the clock at least this often */
-#define SUCCESS_REASON_MAX 320 /* "relayed to <host>, ..." */
-
-enum qent_where {
-	Q_READY,
-	Q_TIMER,
-	Q_RUNNING,
-};
-
-struct qent {
-	char id[SPOOL_ID_MAX];
-	int64_t when_ms; /* wall clock, for the heap */
-	size_t heap_idx;
-	enum qent_where where;
-	bool forced;       /* `tern queue retry|flush`: ignore next_attempt */
-	bool held;         /* waits for its expiry, not for a retry */
-	struct qent *next; /* ready list */
-};
-
-struct sched {
-	struct conf_holder *confs; /* each pass takes the one in force */
-	struct spool *spool;
-	struct sched_deliverer d;
-	pthread_mutex_t mtx;
-	pthread_cond_t cv; /* CLOCK_MONOTONIC */
-	void *index;       /* tsearch tree of struct qent by id */
-	struct qent *rhead, **rtail;
-	struct qent **heap;
-	size_t nheap, heapcap;
-	pthread_t *thr;
-	size_t nthr;
-	bool stopping;
-	/* The user store, for notices to local addresses (postmaster
-	 * aliases): opened on first use, one thread at a time. */
-	pthread_mutex_t dir_mtx;
-	char *dbpath; /* NULL: notices go as addressed */
-	struct dir *dir;
-};
+#define WAIT_MAX_MS 60000 /* re-read the clock at least this often */
 
 static int64_t
 now_ms(clockid_t clk)
@@ -250,8 +217,8 @@ sched_submit(struct sched *s, const char *id)
  * begins with the arrival in microseconds (spool.h), so use that when it
  * agrees with the envelope.
  */
-static double
-age(const struct spool_env *env)
+double
+sched_age(const struct spool_env *env)
 {
 	struct timespec ts;
 	char hex[SPOOL_ID_TIME_LEN + 1];
@@ -280,6 +247,35 @@ relay(const struct sched *s, const struct sched_reply *rep, size_t i, char *esc,
 	if (rep[i].relay[0] == '\0')
 		return "none";
 	return log_escs(esc, escsz, rep[i].relay);
+}
+
+/*
+ * One recipient's outcome for the journal and the metrics (obs.h):
+ * kind, where it went (rep[i], or the deliverer's name), the reply that
+ * decided it, why.
+ */
+static void
+obs_rcpt(const struct sched *s, const struct spool_env *env, size_t i,
+    enum obs_kind kind, const struct sched_reply *rep, const char *why,
+    const char *dsn_id, int64_t next)
+{
+	const struct sched_reply *r = rep != NULL ? &rep[i] : NULL;
+	char reply[sizeof(r->esc) + sizeof(r->text) + 16];
+	const char *where = r != NULL ? r->relay : s->d.name;
+	struct obs_event ev = { .kind = kind, .id = env->id,
+		.to = env->rcpts[i].addr, .relay = where,
+		.text = why, .dsn_id = dsn_id, .delay = sched_age(env),
+		.attempt = env->attempts + 1, .next_attempt = next };
+
+	ev.route = obs_route_of(where);
+	if (ev.route == OBS_ROUTE_NONE && r == NULL && where != NULL)
+		ev.route = OBS_ROUTE_LOCAL; /* deliver() alone: Maildir */
+	if (r != NULL && r->code != 0) {
+		(void)snprintf(reply, sizeof(reply), "%u%s%s %s", r->code,
+		    r->esc[0] != '\0' ? " " : "", r->esc, r->text);
+		ev.reply = reply;
+	}
+	obs_emit(&ev);
 }
 
 /* Record a final state; false (and a log line) if the spool refused. */
@@ -348,259 +344,6 @@ deliver_rcpt(struct sched *s, const struct conf *conf, void *ctx,
 	return why->kind == WHY_NONE ? 0 : -1;
 }
 
-void
-sched_set_user_db(struct sched *s, const char *dbpath)
-{
-	pthread_mutex_lock(&s->dir_mtx);
-	free(s->dbpath);
-	s->dbpath = dbpath != NULL ? xstrdup(dbpath) : NULL;
-	pthread_mutex_unlock(&s->dir_mtx);
-}
-
-/*
- * bounce_resolve_fn: a notice to a local address goes where RCPT TO
- * would send it (dir.h), so that the postmaster's aliases apply; one
- * elsewhere goes as it is.
- */
-/* What notice_rcpt() needs: the scheduler and the pass's settings. */
-struct notice {
-	struct sched *s;
-	const struct conf *conf;
-};
-
-static enum dir_resolve_status
-notice_rcpt(void *arg, const char *to, struct dir_targets *out, struct why *why)
-{
-	const struct notice *nt = arg;
-	struct sched *s = nt->s;
-	struct dir_policy pol;
-	enum dir_resolve_status st;
-	const char *at = strrchr(to, '@');
-
-	out->addrs = NULL;
-	out->n = 0;
-	if (at == NULL || !conf_is_local_domain(nt->conf, at + 1)) {
-		out->addrs = xcalloc(1, sizeof(char *));
-		out->addrs[0] = xstrdup(to);
-		out->n = 1;
-		return DIR_RESOLVED;
-	}
-	pthread_mutex_lock(&s->dir_mtx);
-	if (s->dir == NULL && (s->dir = dir_open(s->dbpath, why)) == NULL) {
-		pthread_mutex_unlock(&s->dir_mtx);
-		return DIR_TEMPFAIL;
-	}
-	dir_policy_conf(&pol, nt->conf);
-	st = dir_resolve(s->dir, to, &pol, out, why);
-	pthread_mutex_unlock(&s->dir_mtx);
-	return st;
-}
-
-/* Where notices about null-sender mail go (RFC 5321 4.5.1). */
-static void
-postmaster(const struct conf *conf, char *dst, size_t dstsz)
-{
-	if (conf->postmaster != NULL)
-		(void)snprintf(dst, dstsz, "%s", conf->postmaster);
-	else
-		(void)snprintf(dst, dstsz, "postmaster@%s",
-		    conf->ndomains > 0 ? conf->domains[0] : conf->hostname);
-}
-
-/*
- * Recipient i of a DSN, with the reply and the server behind it (rep,
- * may be NULL); reason and rep are borrowed.
- */
-static void
-rcpt_init(struct bounce_rcpt *br, size_t i, const char *reason,
-    const struct sched_reply *rep)
-{
-	memset(br, 0, sizeof(*br));
-	br->idx = i;
-	br->reason = reason;
-	if (rep != NULL && rep[i].code != 0) {
-		br->code = rep[i].code;
-		br->esc = rep[i].esc;
-		br->text = rep[i].text;
-		br->mta = rep[i].mta;
-	}
-}
-
-/*
- * Queue one DSN (queue/bounce.h) about the recipients of env whose
- * res[] kind is `want` and whose state is `state`, with the replies
- * behind them (rep, may be NULL); -1 with why.
- */
-static int
-send_dsn(struct sched *s, const struct conf *conf, struct spool_env *env,
-    int fd, const struct why *res, const struct sched_reply *rep,
-    enum why_kind want, enum spool_rcpt_state state, enum bounce_kind kind,
-    size_t *n_out, struct why *why)
-{
-	struct notice nt = { s, conf };
-	struct bounce_rcpt *br;
-	char bid[SPOOL_ID_MAX], pm[SPOOL_FIELD_MAX + 1], reason[300];
-	size_t i, n = 0;
-	int rc = 0;
-
-	br = xcalloc(env->nrcpts, sizeof(*br));
-	for (i = 0; i < env->nrcpts; i++)
-		if (res[i].kind == want && env->rcpts[i].state == state &&
-		    bounce_wanted(env, i, kind)) {
-			rcpt_init(&br[n], i, res[i].text, rep);
-			n++;
-		}
-	*n_out = n;
-	postmaster(conf, pm, sizeof(pm));
-	bid[0] = '\0';
-	why_clear(why);
-	if (n > 0)
-		rc = bounce_enqueue(s->spool, conf->hostname, pm, env, fd, kind,
-		    br, n, s->dbpath != NULL ? notice_rcpt : NULL, &nt, bid,
-		    why);
-	free(br);
-	if (rc == 0 && bid[0] != '\0') {
-		log_info("event=%s id=%s dsn_id=%s rcpts=%zu",
-		    kind == BOUNCE_FAILED ? "bounce" : "delay_warning", env->id,
-		    bid, n);
-		sched_submit(s, bid);
-	} else if (rc == 0 && n > 0)
-		log_info("event=bounce_dropped id=%s reason=%s", env->id,
-		    log_escs(reason, sizeof(reason),
-		        why->kind == WHY_PERM
-		            ? why->text
-		            : "undeliverable notice to the postmaster"));
-	return rc;
-}
-
-/*
- * Tell the sender about the recipients that failed in this pass, and
- * once about delays (RFC 3464). A failed recipient whose DSN cannot be
- * queued now goes back to pending, so a later pass bounces it; returns
- * how many went back.
- */
-static size_t
-notify_sender(struct sched *s, const struct conf *conf, struct spool_env *env,
-    int fd, struct why *res, const struct sched_reply *rep, size_t pending)
-{
-	unsigned warn = conf->queue.delay_warning;
-	char reason[300];
-	struct why why;
-	size_t i, n, back = 0;
-
-	if (send_dsn(s, conf, env, fd, res, rep, WHY_PERM, SPOOL_RCPT_FAILED,
-	        BOUNCE_FAILED, &n, &why) == -1) {
-		log_warn("event=bounce_failed id=%s rcpts=%zu reason=%s",
-		    env->id, n, log_escs(reason, sizeof(reason), why.text));
-		for (i = 0; why.kind == WHY_TEMP && i < env->nrcpts; i++)
-			if (res[i].kind == WHY_PERM &&
-			    env->rcpts[i].state == SPOOL_RCPT_FAILED) {
-				env->rcpts[i].state = SPOOL_RCPT_PENDING;
-				res[i].kind = WHY_TEMP;
-				back++;
-			}
-	}
-	/* One warning per message, when it has waited long enough. */
-	if (warn > 0 && pending > 0 && !env->warned && age(env) >= warn &&
-	    env->sender[0] != '\0') {
-		if (send_dsn(s, conf, env, fd, res, rep, WHY_TEMP,
-		        SPOOL_RCPT_PENDING, BOUNCE_DELAYED, &n, &why) == 0 &&
-		    n > 0)
-			(void)spool_note_warned(s->spool, env->id, NULL);
-		else if (n > 0)
-			log_warn("event=delay_warning_failed id=%s reason=%s",
-			    env->id,
-			    log_escs(reason, sizeof(reason), why.text));
-	}
-	return back;
-}
-
-/*
- * Which success report (RFC 3461 5.2.1-5.2.3) recipient i, delivered
- * in this pass, may earn; BOUNCE_FAILED (never a success) for none.
- * Without replies (deliver() alone) delivery is final.
- */
-static enum bounce_kind
-success_kind(const struct sched_reply *rep, size_t i)
-{
-	switch (rep != NULL ? rep[i].handoff : SCHED_HANDOFF_FINAL) {
-	case SCHED_HANDOFF_FINAL:
-		return BOUNCE_DELIVERED;
-	case SCHED_HANDOFF_RELAYED:
-		return BOUNCE_RELAYED;
-	case SCHED_HANDOFF_DSN:
-		break; /* the next hop has the parameters and the duty */
-	}
-	return BOUNCE_FAILED;
-}
-
-/*
- * Recipients delivered in this pass that asked NOTIFY=SUCCESS get the
- * sender one report per kind: "delivered" here (a Maildir, an LMTP
- * server), "relayed" to a next hop without DSN (RFC 3461 5.2.2); none
- * when the next hop offers DSN. Best effort: the mail is delivered, a
- * lost report is only logged.
- */
-static void
-notify_success(struct sched *s, const struct conf *conf,
-    const struct spool_env *env, int fd, const bool *was_delivered,
-    const struct sched_reply *rep)
-{
-	struct notice nt = { s, conf };
-	static const struct {
-		enum bounce_kind kind;
-		const char *event; /* event=, and event=..._failed */
-	} kinds[] = { { BOUNCE_DELIVERED, "delivery_report" },
-		{ BOUNCE_RELAYED, "relay_report" } };
-	struct bounce_rcpt *br;
-	struct why why;
-	char bid[SPOOL_ID_MAX], pm[SPOOL_FIELD_MAX + 1], reason[300];
-	char(*txt)[SUCCESS_REASON_MAX]; /* br[n].reason; truncation is fine */
-	size_t i, k, n;
-
-	if (env->dsn == NULL || env->sender[0] == '\0')
-		return;
-	br = xcalloc(env->nrcpts, sizeof(*br));
-	txt = xcalloc(env->nrcpts, sizeof(*txt));
-	postmaster(conf, pm, sizeof(pm));
-	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-		for (i = 0, n = 0; i < env->nrcpts; i++) {
-			if (env->rcpts[i].state != SPOOL_RCPT_DELIVERED ||
-			    was_delivered[i] ||
-			    success_kind(rep, i) != kinds[k].kind ||
-			    !bounce_wanted(env, i, kinds[k].kind))
-				continue;
-			rcpt_init(&br[n], i, "delivered to the mailbox", rep);
-			if (kinds[k].kind == BOUNCE_RELAYED) {
-				(void)snprintf(txt[n], sizeof(txt[n]),
-				    "relayed to %s, which does not support "
-				    "delivery notifications (DSN)",
-				    rep[i].mta[0] != '\0' ? rep[i].mta
-				                          : "the next server");
-				br[n].reason = txt[n];
-			}
-			n++;
-		}
-		if (n == 0)
-			continue;
-		why_clear(&why);
-		if (bounce_enqueue(s->spool, conf->hostname, pm, env, fd,
-		        kinds[k].kind, br, n,
-		        s->dbpath != NULL ? notice_rcpt : NULL, &nt, bid,
-		        &why) == -1)
-			log_warn("event=%s_failed id=%s reason=%s",
-			    kinds[k].event, env->id,
-			    log_escs(reason, sizeof(reason), why.text));
-		else if (bid[0] != '\0') {
-			log_info("event=%s id=%s dsn_id=%s rcpts=%zu",
-			    kinds[k].event, env->id, bid, n);
-			sched_submit(s, bid);
-		}
-	}
-	free(txt);
-	free(br);
-}
-
 /*
  * Try every pending recipient of one message. Returns the wall-clock
  * time (ms) of its next attempt, or -1 when it has left the queue.
@@ -612,6 +355,7 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 	struct spool_env env;
 	struct why why;
 	char to[256], reason[300], rl[SCHED_RELAY_MAX + 32];
+	char bid[SPOOL_ID_MAX] = "";
 	time_t now = time(NULL), next, expiry;
 	size_t i, pending = 0, ndelivered = 0;
 	bool *was_delivered;
@@ -689,7 +433,7 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 			nfailed++;
 			log_info("event=failed id=%s to=%s delay=%.3f "
 			         "relay=none reason=%s",
-			    id, to, age(&env),
+			    id, to, sched_age(&env),
 			    env.held ? "held_expired" : "expired");
 			continue;
 		}
@@ -700,8 +444,10 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 			ndelivered++;
 			log_info("event=delivered id=%s to=%s delay=%.3f "
 			         "relay=%s",
-			    id, to, age(&env),
+			    id, to, sched_age(&env),
 			    relay(s, brep, i, rl, sizeof(rl)));
+			obs_rcpt(s, &env, i, OBS_DELIVERED, brep, NULL, NULL,
+			    0);
 			continue;
 		}
 		(void)log_escs(reason, sizeof(reason), why.text);
@@ -712,7 +458,7 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 			nfailed++;
 			log_info("event=failed id=%s to=%s delay=%.3f relay=%s "
 			         "reason=%s",
-			    id, to, age(&env),
+			    id, to, sched_age(&env),
 			    relay(s, brep, i, rl, sizeof(rl)), reason);
 			continue;
 		}
@@ -720,14 +466,18 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 		(void)spool_note_error(s->spool, id, i, why.text, NULL);
 		log_info("event=deferred id=%s to=%s delay=%.3f relay=%s "
 		         "reason=%s",
-		    id, to, age(&env), relay(s, brep, i, rl, sizeof(rl)),
+		    id, to, sched_age(&env), relay(s, brep, i, rl, sizeof(rl)),
 		    reason);
 	}
-	pending += notify_sender(s, conf, &env, fd, res, brep, pending);
-	notify_success(s, conf, &env, fd, was_delivered, brep);
+	pending += sched_notify_sender(s, conf, &env, fd, res, brep, pending, bid);
+	sched_notify_success(s, conf, &env, fd, was_delivered, brep);
 	(void)close(fd);
+	for (i = 0; nfailed > 0 && i < env.nrcpts; i++)
+		if (res[i].kind == WHY_PERM &&
+		    env.rcpts[i].state == SPOOL_RCPT_FAILED)
+			obs_rcpt(s, &env, i, OBS_BOUNCED, brep, res[i].text,
+			    bid[0] != '\0' ? bid : NULL, 0);
 	free(batch);
-	free(brep);
 	/*
 	 * A message that leaves the queue needs no per-recipient record:
 	 * skipping it saves a sync per message. A crash before the removal
@@ -744,9 +494,10 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 		    res[i].kind == WHY_PERM &&
 		    !set_state(s, &env, i, SPOOL_RCPT_FAILED))
 			env.rcpts[i].state = SPOOL_RCPT_PENDING;
-	free(res);
 	free(was_delivered);
 	if (pending == 0) {
+		free(res);
+		free(brep);
 		if (spool_remove(s->spool, id, &why) == -1) {
 			log_warn("event=remove_failed id=%s reason=%s", id,
 			    log_escs(reason, sizeof(reason), why.text));
@@ -755,6 +506,7 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 			       (int64_t)1000;
 		}
 		log_info("event=removed id=%s", id);
+		obs_emit(&(struct obs_event){ .kind = OBS_REMOVED, .id = id });
 		spool_env_free(&env);
 		return -1;
 	}
@@ -764,6 +516,13 @@ process_with(struct sched *s, const struct conf *conf, void *ctx,
 	if (next > expiry)
 		next = expiry > now ? expiry : now + 1;
 	(void)spool_note_retry(s->spool, id, attempts, next, NULL);
+	for (i = 0; i < env.nrcpts; i++)
+		if (res[i].kind == WHY_TEMP &&
+		    env.rcpts[i].state == SPOOL_RCPT_PENDING)
+			obs_rcpt(s, &env, i, OBS_DEFERRED, brep, res[i].text,
+			    NULL, (int64_t)next);
+	free(res);
+	free(brep);
 	spool_env_free(&env);
 	return next * (int64_t)1000;
 }
@@ -999,6 +758,10 @@ sched_request(struct sched *s, const char *verb, const char *id,
 		if (kick(s, id) == 0)
 			sched_submit(s, id);
 		log_info("event=queue_%s id=%s", verb, id);
+		obs_emit(&(struct obs_event){
+		    .kind = hold ? OBS_HELD : OBS_RELEASED, .id = id,
+		    .text = hold ? "held by the operator (tern queue hold)"
+		                 : NULL });
 		(void)buf_printf(out, "%s %s\n", id,
 		    hold ? "held: it stays in the queue until released"
 		         : "released: scheduled for delivery now");
@@ -1013,11 +776,56 @@ sched_request(struct sched *s, const char *verb, const char *id,
 			return -1;
 		}
 		log_info("event=queue_delete id=%s", id);
+		obs_emit(&(struct obs_event){ .kind = OBS_DELETED, .id = id });
 		(void)buf_printf(out, "%s deleted\n", id);
 		return 0;
 	}
 	(void)buf_printf(out, "unknown request '%s'\n", verb);
 	return -1;
+}
+
+struct stats_walk {
+	struct sched_stats *st;
+	char (*ids)[SPOOL_ID_MAX];
+	size_t max, nids;
+	uint64_t oldest_us;
+};
+
+static void
+stats_visit(const void *node, VISIT which, void *arg)
+{
+	const struct qent *e = *(struct qent *const *)node;
+	struct stats_walk *w = arg;
+	char hex[SPOOL_ID_TIME_LEN + 1];
+	uint64_t us;
+
+	if (which != postorder && which != leaf)
+		return;
+	w->st->messages++;
+	memcpy(hex, e->id, SPOOL_ID_TIME_LEN);
+	hex[SPOOL_ID_TIME_LEN] = '\0';
+	us = strtoull(hex, NULL, 16);
+	if (us > 0 && (w->oldest_us == 0 || us < w->oldest_us))
+		w->oldest_us = us;
+	if (!e->held)
+		return;
+	w->st->held++;
+	if (w->ids != NULL && w->nids < w->max)
+		memcpy(w->ids[w->nids++], e->id, SPOOL_ID_MAX);
+}
+
+size_t
+sched_stats(struct sched *s, struct sched_stats *st,
+    char (*held_ids)[SPOOL_ID_MAX], size_t max)
+{
+	struct stats_walk w = { st, held_ids, max, 0, 0 };
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&s->mtx);
+	twalk_r(s->index, stats_visit, &w);
+	pthread_mutex_unlock(&s->mtx);
+	st->oldest_arrival = (int64_t)(w.oldest_us / 1000000);
+	return w.nids;
 }
 
 int

@@ -132,6 +132,20 @@ void sched_submit(struct sched *, const char *id);
 void sched_free(struct sched *);
 
 /*
+ * The queue now (issue 17: metrics): the messages the scheduler knows,
+ * how many were found held, and the oldest arrival (unix seconds, from
+ * the queue id; 0 when empty). Up to `max` held ids into held_ids (may
+ * be NULL). Any thread; walks the queue under its lock, O(messages).
+ */
+struct sched_stats {
+	size_t messages;
+	size_t held;
+	int64_t oldest_arrival;
+};
+size_t sched_stats(struct sched *, struct sched_stats *,
+    char (*held_ids)[SPOOL_ID_MAX], size_t max);
+
+/*
  * Seconds to wait after the `attempts`-th failed attempt (1 = the first):
  * retry_initial * 2^(attempts-1), capped at retry_max, at least 1.
  */

@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "obs/metrics.h"
 #include "smtp/params.h"
 #include "util/fsutil.h"
 #include "util/buf.h"
@@ -1117,6 +1118,7 @@ commit_batch(struct spool *sp, struct spool_msg *batch)
 	pthread_mutex_lock(&sp->mtx);
 	sp->stats.commits += n;
 	sp->stats.syncs += syncs;
+	metrics_spool_syncs(syncs);
 	sp->stats.batches++;
 	pthread_mutex_unlock(&sp->mtx);
 	for (m = batch; m != NULL; m = next) {
@@ -1385,6 +1387,7 @@ spool_rcpt_set(struct spool *sp, const char *id, size_t idx,
 		    id);
 		goto fail;
 	}
+	metrics_spool_syncs(1);
 	(void)close(fd);
 	return 0;
 fail:

@@ -37,6 +37,8 @@
 #include "deliver/local.h"
 #include "deliver/remote.h"
 #include "dir/dir.h"
+#include "obs/metrics.h"
+#include "obs/obs.h"
 #include "ops/control.h"
 #include "queue/pickup.h"
 #include "queue/sched.h"
@@ -340,6 +342,18 @@ check_address_free(const struct conf_listener *cl)
  * Opened as root in a directory the service user (pu) may write: no
  * link, only a regular file with no other name, then it is pu's.
  */
+/* The metrics' view of the queue (obs/metrics.h). */
+static void
+queue_probe(void *arg, struct metrics_queue *out)
+{
+	struct sched_stats st;
+
+	(void)sched_stats(arg, &st, NULL, 0);
+	out->messages = st.messages;
+	out->held = st.held;
+	out->oldest_arrival = st.oldest_arrival;
+}
+
 static int
 lock_data_dir(const char *data_dir, const struct privdrop_user *pu)
 {
@@ -738,6 +752,11 @@ server_run(struct conf *conf)
 	if (conf_secrets_load(conf, server_log_config_warning, NULL, &why) == -1)
 		fatal("%s", why.text);
 
+	/* Issue 17: the journal (as the user we now are) and metrics. */
+	if (obs_open(conf, &why) == -1)
+		fatal("%s; or turn it off: [observability] journal = off",
+		    why.text);
+
 	/* Create the directory schema once, before threads race to. */
 	d = dir_open(dbpath, &why);
 	if (d == NULL)
@@ -756,6 +775,7 @@ server_run(struct conf *conf)
 		fatal("recover queue %s: %s", qdir, why.text);
 	if (sched_start(srv.sched) == -1)
 		fatal("start delivery threads: %s", strerror(errno));
+	metrics_set_queue_probe(queue_probe, srv.sched);
 	srv.dirw = workers_new(DIR_WORKERS, dir_thread_init, dir_thread_fini,
 	    dbpath);
 	srv.relay = relay_new(dbpath);
@@ -834,8 +854,10 @@ server_run(struct conf *conf)
 	authfail_free(srv.authf);
 	limits_free(&srv);
 	tls_free(srv.tls);
+	metrics_set_queue_probe(NULL, NULL);
 	sched_free(srv.sched);
 	spool_close(srv.spool);
+	obs_close(); /* every thread that emits is gone */
 	remote_deliverer_free(dlv);
 	for (i = 0; i < 3; i++)
 		event_free(sigev[i]);

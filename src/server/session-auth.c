@@ -30,6 +30,7 @@
 #include <event2/event.h>
 
 #include "dir/dir.h"
+#include "obs/metrics.h"
 #include "server/auth.h"
 #include "server/loop.h"
 #include "server/workers.h"
@@ -122,6 +123,7 @@ log_auth_failed(const struct session *s, const char *user,
 {
 	char esc[SMTP_AUTH_USER_MAX * 2], extra[32] = "";
 
+	metrics_auth(false);
 	if (wait > 0)
 		(void)snprintf(extra, sizeof(extra), " wait=%u", wait);
 	log_info("event=auth_failed sid=%llu client=%s user=%s mech=%s "
@@ -196,6 +198,7 @@ auth_done(struct loop *loop, void *arg)
 	if (j->ok == 1) {
 		s->authed = true;
 		(void)strlcpy(s->auth_user, j->user, sizeof(s->auth_user));
+		metrics_auth(true);
 		log_info("event=auth sid=%llu client=%s user=%s mech=%s",
 		    (unsigned long long)s->id, s->addr,
 		    log_escs(esc, sizeof(esc), j->user), mech_name(j->mech));

@@ -140,6 +140,51 @@ static enum session_ret (*const handlers[])(struct session *,
 	[SMTP_VERB_AUTH] = session_cmd_auth,
 };
 
+/* The journal's stage of each verb (obs.h): what a refusal answered. */
+static const char *const stages[] = {
+	[SMTP_VERB_UNKNOWN] = "command",
+	[SMTP_VERB_HELO] = "helo",
+	[SMTP_VERB_EHLO] = "helo",
+	[SMTP_VERB_MAIL] = "mail",
+	[SMTP_VERB_RCPT] = "rcpt",
+	[SMTP_VERB_DATA] = "data",
+	[SMTP_VERB_BDAT] = "data",
+	[SMTP_VERB_RSET] = "command",
+	[SMTP_VERB_NOOP] = "command",
+	[SMTP_VERB_QUIT] = "command",
+	[SMTP_VERB_VRFY] = "command",
+	[SMTP_VERB_EXPN] = "command",
+	[SMTP_VERB_HELP] = "command",
+	[SMTP_VERB_STARTTLS] = "starttls",
+	[SMTP_VERB_AUTH] = "auth",
+};
+
+/*
+ * Note what is being answered: the stage, and for MAIL and RCPT the
+ * path between the first '<' and the next '>' (raw: obs escapes it), so
+ * that a refusal names the address it refused.
+ */
+static void
+note_stage(struct session *s, const struct smtp_command *c, const char *line,
+    size_t len)
+{
+	const char *lt, *gt;
+
+	s->stage = (size_t)c->verb < sizeof(stages) / sizeof(stages[0]) &&
+	                   stages[c->verb] != NULL
+	               ? stages[c->verb]
+	               : "command";
+	s->cmd_path[0] = '\0';
+	if (c->verb != SMTP_VERB_MAIL && c->verb != SMTP_VERB_RCPT)
+		return;
+	if ((lt = memchr(line, '<', len)) == NULL ||
+	    (gt = memchr(lt, '>', len - (size_t)(lt - line))) == NULL ||
+	    (size_t)(gt - lt - 1) >= sizeof(s->cmd_path))
+		return;
+	memcpy(s->cmd_path, lt + 1, (size_t)(gt - lt - 1));
+	s->cmd_path[gt - lt - 1] = '\0';
+}
+
 /* long_line: read with the AUTH limit (RFC 4954 4) instead of 512. */
 enum session_ret
 session_on_line(struct session *s, enum smtp_cmd_status st, const char *line,
@@ -156,6 +201,7 @@ session_on_line(struct session *s, enum smtp_cmd_status st, const char *line,
 	}
 	if (s->in_auth) /* never logged: it holds credentials */
 		return session_auth_line(s, line, len);
+	s->stage = "command";
 	if (st == SMTP_CMD_TOO_LONG && long_line)
 		return session_reply_error(s,
 		    "500 5.5.6 Error: authentication exchange line too long "
@@ -171,6 +217,7 @@ session_on_line(struct session *s, enum smtp_cmd_status st, const char *line,
 		    "500 5.5.2 Error: bare CR or LF in "
 		    "command; use CRLF");
 	smtp_command_split(line, len, &c);
+	note_stage(s, &c, line, len);
 	if (log_is_verbose()) /* AUTH's initial response is a password */
 		log_debug("event=command sid=%llu line=%s",
 		    (unsigned long long)s->id,

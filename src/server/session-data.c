@@ -28,6 +28,7 @@
 #include "msg/field.h"
 #include "msg/hdr.h"
 #include "msg/received.h"
+#include "obs/metrics.h"
 #include "queue/sched.h"
 #include "queue/spool.h"
 #include "server/limits.h"
@@ -297,6 +298,43 @@ msg_store(struct session *s)
 	buf_clear(&s->dbuf);
 }
 
+/*
+ * The 250 for the journal and the metrics (obs.h); a hold too. On the
+ * spool's thread: the session waits for the commit, its transaction
+ * stays as it is meanwhile.
+ */
+static void
+obs_accepted(const struct session *s, const struct commit_job *j)
+{
+	struct timespec now;
+	const char **rcpts = xcalloc(s->nrcpts + 1, sizeof(*rcpts));
+	struct obs_event ev = { .kind = OBS_ACCEPTED, .id = j->id,
+		.from = s->sender, .rcpts = rcpts, .client = s->addr,
+		.helo = s->helo[0] != '\0' ? s->helo : NULL,
+		.listener = s->cl->name,
+		.user = s->authed ? s->auth_user : NULL,
+		.tls = s->tls_desc[0] != '\0' ? s->tls_desc : NULL,
+		.checks = j->auth[0] != '\0' ? j->auth : NULL, .size = j->size };
+	char why[128];
+	size_t i;
+
+	for (i = 0; i < s->nrcpts; i++)
+		rcpts[i] = s->rcpts[i].addr;
+	ev.nrcpts = s->nrcpts;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	metrics_accept_latency((double)(now.tv_sec - s->data_end.tv_sec) +
+	                       (double)(now.tv_nsec - s->data_end.tv_nsec) / 1e9);
+	obs_emit(&ev);
+	free(rcpts);
+	if (j->hold_limit == NULL)
+		return;
+	(void)snprintf(why, sizeof(why),
+	    "the sender went over %s; release it with tern queue release",
+	    j->hold_limit);
+	obs_emit(&(struct obs_event){
+	    .kind = OBS_HELD, .id = j->id, .text = why });
+}
+
 static void
 commit_done_loop(struct loop *loop, void *arg)
 {
@@ -359,6 +397,8 @@ commit_done(void *arg, const char *id, int ok, const struct why *why)
 	 * held one waits for `tern queue release`; its envelope says so
 	 * (msg_begin), durably, so neither a crash nor a restart sends it.
 	 */
+	if (ok)
+		obs_accepted(j->s, j); /* before any delivery event */
 	if (ok && j->hold_limit == NULL)
 		sched_submit(j->s->srv->sched, id);
 	loop_post(j->s->ls->loop, commit_done_loop, j);

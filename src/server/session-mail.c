@@ -188,11 +188,15 @@ static enum session_ret
 limit_refused(struct session *s, const char *code, const char *what,
     const char *user, size_t max, const char *per, const char *name)
 {
-	session_reply(s,
+	char line[512];
+
+	(void)snprintf(line, sizeof(line),
 	    "%s Too many %s from %s%s: the limit is %zu per %s (%s), try "
 	    "again later",
 	    code, what, user != NULL ? "user " : "your address",
 	    user != NULL ? user : "", max, per, name);
+	session_reply(s, "%s", line);
+	session_obs_refusal(s, line, OBS_R_RATE_LIMIT);
 	return SESSION_OK;
 }
 

@@ -36,6 +36,7 @@
 
 #include "dir/dir.h"
 #include "msg/hdr.h"
+#include "obs/obs.h"
 #include "server/limits.h"
 #include "server/tls.h"
 #include "smtp/addr.h"
@@ -98,6 +99,10 @@ struct session {
 	char helo[SESSION_HELO_MAX + 1];
 	size_t nerrors;
 	size_t ncmds;
+	/* Issue 17: the command being answered, for the journal: its
+	 * stage ("mail", "rcpt", ...) and the path in its <...>, if any. */
+	const char *stage;
+	char cmd_path[SMTP_PATH_MAX + 1];
 	size_t nmsgs;
 
 	/* The transaction (MAIL .. end of data). */
@@ -157,6 +162,9 @@ void session_reply(struct session *, const char *fmt, ...)
  */
 enum session_ret session_reply_error(struct session *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* A refusal `reply` told to the journal and the metrics (obs.h). */
+void session_obs_refusal(const struct session *, const char *reply,
+    enum obs_reason);
 /* (Re)start the session's one deadline, `seconds` from now. */
 void session_arm_timer(struct session *, unsigned seconds);
 /*

@@ -39,6 +39,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "obs/metrics.h"
 #include "server/access.h"
 #include "server/limits.h"
 #include "server/loop.h"
@@ -81,6 +82,25 @@ session_reply(struct session *s, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 }
 
+void
+session_obs_refusal(const struct session *s, const char *reply,
+    enum obs_reason reason)
+{
+	const char *stage = s->stage != NULL ? s->stage : "command";
+	struct obs_event ev = { .kind = OBS_REJECTED, .client = s->addr,
+		.helo = s->helo[0] != '\0' ? s->helo : NULL,
+		.listener = s->cl->name,
+		.user = s->authed ? s->auth_user : NULL,
+		.tls = s->tls_desc[0] != '\0' ? s->tls_desc : NULL,
+		.from = s->has_mail ? s->sender : NULL,
+		.to = strcmp(stage, "rcpt") == 0 && s->cmd_path[0] != '\0'
+		          ? s->cmd_path
+		          : NULL,
+		.stage = stage, .reason = reason, .reply = reply };
+
+	obs_emit(&ev);
+}
+
 /* A 5xx/4xx the client caused: counted towards max_errors. */
 enum session_ret
 session_reply_error(struct session *s, const char *fmt, ...)
@@ -92,6 +112,7 @@ session_reply_error(struct session *s, const char *fmt, ...)
 	(void)vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	session_reply(s, "%s", line);
+	session_obs_refusal(s, line, obs_reason_of(line, s->stage));
 	log_info("event=reject sid=%llu client=%s reply=%s",
 	    (unsigned long long)s->id, s->addr,
 	    log_escs(esc, sizeof(esc), line));
@@ -202,6 +223,7 @@ session_close(struct session *s)
 	if (s->dead)
 		return;
 	s->dead = true;
+	metrics_session_end((size_t)(s->cl - s->conf->listeners));
 	log_info("event=disconnect sid=%llu client=%s cmds=%zu msgs=%zu "
 		 "errors=%zu duration=%lds",
 	    (unsigned long long)s->id, s->addr, s->ncmds, s->nmsgs,
@@ -382,6 +404,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) { /* the TLS handshake is done */
 		tls_describe(bufferevent_openssl_get_ssl(s->bev), s->tls_desc,
 		    sizeof(s->tls_desc));
+		metrics_tls_in((size_t)(s->cl - s->conf->listeners));
 		log_info("event=tls sid=%llu client=%s tls=%s",
 		    (unsigned long long)s->id, s->addr, LOG_ESC(s->tls_desc));
 		return;
@@ -445,12 +468,18 @@ session_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void refuse(const struct listener_ctx *lc, int fd, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void refuse(const struct listener_ctx *lc, int fd, const char *addr,
+    enum obs_reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
+/* Turn a new connection away with one reply line, and tell obs. */
 static void
-refuse(const struct listener_ctx *lc, int fd, const char *fmt, ...)
+refuse(const struct listener_ctx *lc, int fd, const char *addr,
+    enum obs_reason reason, const char *fmt, ...)
 {
+	struct obs_event ev = { .kind = OBS_REJECTED, .client = addr,
+		.listener = lc->srv->boot->listeners[lc->index].name,
+		.stage = "connect", .reason = reason };
 	char line[512];
 	va_list ap;
 	int n;
@@ -462,6 +491,9 @@ refuse(const struct listener_ctx *lc, int fd, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n > sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
+	line[n] = '\0';
+	ev.reply = line;
+	obs_emit(&ev);
 	line[n] = '\r';
 	line[n + 1] = '\n';
 	/* Best effort: the socket is fresh, the write won't block. */
@@ -487,7 +519,7 @@ access_check(const struct listener_ctx *lc, const struct conf *conf,
 	log_info("event=access_denied client=%s listener=%s rule=%s%s", addr,
 	    cl->name, rule != NULL ? "deny:" : "not_in_allow",
 	    rule != NULL ? net : "");
-	refuse(lc, fd,
+	refuse(lc, fd, addr, OBS_R_POLICY,
 	    "554 5.7.1 %s Access denied: connections from %s are not "
 	    "accepted on this port",
 	    conf->hostname, addr);
@@ -546,7 +578,7 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 		log_info("event=rate_limited client=%s listener=%s "
 		         "limit=%s max=%zu",
 		    addr, cl->name, name, max);
-		refuse(lc, fd,
+		refuse(lc, fd, addr, OBS_R_RATE_LIMIT,
 		    "421 4.7.0 %s Too many connections from your "
 		    "address: the limit is %zu per minute (%s), try again "
 		    "later",
@@ -556,7 +588,8 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 	if (ls->stopping) {
 		log_info("event=refused client=%s listener=%s reason=shutdown",
 		    addr, cl->name);
-		refuse(lc, fd, "421 4.3.2 Server shutting down");
+		refuse(lc, fd, addr, OBS_R_OTHER,
+		    "421 4.3.2 Server shutting down");
 		goto refused;
 	}
 	if (!server_conn_acquire(srv, lim, sa, own, &per_ip)) {
@@ -569,7 +602,7 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 		log_info("event=refused client=%s listener=%s reason=%s "
 		         "max=%zu",
 		    addr, cl->name, name, max);
-		refuse(lc, fd,
+		refuse(lc, fd, addr, OBS_R_RATE_LIMIT,
 		    "421 4.7.0 %s Too many connections%s: the limit is %zu "
 		    "(%s), try again later",
 		    conf->hostname, per_ip ? " from your address" : "", max,
@@ -619,6 +652,7 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 	ls->sessions = s;
 	ls->nsessions++;
 	ls->nalloc++;
+	metrics_session_start(lc->index);
 	log_info("event=connect sid=%llu client=%s listener=%s",
 	    (unsigned long long)s->id, s->addr, cl->name);
 	/*

@@ -259,6 +259,7 @@ struct probe {
 	struct smtp_reply_parser *rp;
 	uint8_t buf[4096];
 	size_t off, len;
+	unsigned secs; /* for each reply: a trickle cannot hold us */
 	unsigned code; /* of the last reply; 0: none (closed, timeout) */
 	char text[160];
 };
@@ -271,10 +272,11 @@ probe_reply(struct probe *p)
 	enum smtp_reply_status st;
 	size_t used;
 	ssize_t n;
-	int i;
+	time_t end;
 
 	p->code = 0;
-	for (i = 0; i < 1000; i++) {
+	/* Bounded by the parser's limits and by the deadline. */
+	for (end = time(NULL) + p->secs; time(NULL) <= end;) {
 		if (p->off == p->len) {
 			n = recv(p->fd, p->buf, sizeof(p->buf), 0);
 			if (n <= 0)
@@ -403,7 +405,8 @@ probe_listener(struct doctor *d, const struct conf_listener *l, unsigned secs)
 		return;
 	}
 	/* The greeting may wait greet_delay on purpose. */
-	p.fd = probe_connect(l, secs + d->conf->limits.greet_delay, &src);
+	p.secs = secs + d->conf->limits.greet_delay;
+	p.fd = probe_connect(l, p.secs, &src);
 	if (p.fd == -1) {
 		doctor_add(d, DOCTOR_NOTE, "relay", subject, NULL,
 		    "no server answers there (%s): the self-test was skipped, "

@@ -425,14 +425,26 @@ def test_relay_probe_normal_server(make_server, quiet_dns):
     assert srv.queue_json() == []
 
 
-def test_relay_probe_open_relay(make_server, quiet_dns):
+@pytest.mark.parametrize("trusted", [False, True],
+                         ids=["stranger", "relay_networks"])
+def test_relay_probe_open_relay(make_server, quiet_dns, trusted):
     # The probe's domain relayed for anyone: mail to a domain not ours
-    # is taken from a client no setting trusts.
-    srv = make_server(top={"dns_server": f"127.0.0.1:{quiet_dns.port}"},
+    # is taken from loopback. A failure when no setting trusts loopback;
+    # when relay_networks does, the test proves nothing about strangers
+    # and says so.
+    top = {"dns_server": f"127.0.0.1:{quiet_dns.port}"}
+    if trusted:
+        top["relay_networks"] = "127.0.0.0/8"
+    srv = make_server(top=top,
                       extra="\n[relay_domains]\ndoctor-test.invalid = any\n")
     rc, relay = relay_findings(srv)
-    assert [f["status"] for f in relay] == ["FAIL"], relay
-    assert relay[0]["text"].startswith("OPEN RELAY")
-    assert rc == 1
+    if trusted:
+        assert [f["status"] for f in relay] == ["warn"], relay
+        assert "cannot tell what a stranger gets" in relay[0]["text"]
+        assert "swaks" in relay[0]["fix"]
+    else:
+        assert [f["status"] for f in relay] == ["FAIL"], relay
+        assert relay[0]["text"].startswith("OPEN RELAY")
+    assert rc == 1  # the DNS checks of example.test fail either way
     # RSET, QUIT: nothing was queued.
     assert srv.queue_json() == []

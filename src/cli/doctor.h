@@ -4,9 +4,10 @@
  * contract: the report the checks fill, and the checks.
  *
  * doctor.c runs the command and prints the report; doctor_dns.c holds
- * the checks that ask DNS (MX, FCrDNS, SPF, DKIM, DMARC, MTA-STS),
- * doctor_host.c the ones that look at this machine (the certificate,
- * the open-relay self-test, data_dir); doctor_text.h the pure text
+ * the DNS helpers and the checks of where mail goes (FCrDNS, MX,
+ * MTA-STS), doctor_auth.c those of SPF, DKIM and DMARC, doctor_host.c
+ * the ones that look at this machine (the certificate, data_dir),
+ * doctor_relay.c the open-relay self-test; doctor_text.h the pure text
  * helpers they share. Nothing here changes anything: no file is made,
  * no mail is queued.
  * Trust: run by the operator (often root). DNS answers and the server's
@@ -27,6 +28,8 @@
 #define DOCTOR_ADDRS_MAX 32 /* addresses of this host we compare with */
 #define DOCTOR_MXNAMES_MAX 32
 #define DOCTOR_DNS_TIMEOUT 10 /* seconds per lookup, default */
+#define FIX_MAX 2048          /* a fix line, most of them */
+#define TXT_FIX_MAX 16384     /* a TXT fix: an RSA 8192 key, quoted */
 
 enum doctor_level {
 	DOCTOR_OK = 0,
@@ -75,26 +78,43 @@ bool doctor_is_local(const struct doctor *, const struct sockaddr *sa);
 /* "192.0.2.1" or "2001:db8::1" into out (INET6_ADDRSTRLEN fits). */
 void doctor_addr_str(const struct sockaddr *sa, char *out, size_t outsz);
 
-/* ---- doctor_dns.c: one domain at a time, blocking on DNS ---- */
+/* ---- doctor_dns.c: DNS, blocking for at most the resolver's timeout ---- */
+
+/* One lookup through d->dns (authdns.h): *out zeroed first. */
+enum dns_status doctor_lookup(struct doctor *, const char *name, int type,
+    struct dns_rrset *out, struct why *);
+/* A FAIL for a lookup of name that failed (DNS_TEMP). */
+void doctor_dns_failed(struct doctor *, const char *check, const char *subject,
+    const char *name, const struct why *);
+/* "name. IN TXT \"...\" ..." (255-byte strings) into out. */
+void doctor_txt_fix(const char *name, const char *value, char *out,
+    size_t outsz);
+/* A then AAAA records of host, at most max, into out[]; *n_out. DNS_OK
+ * when there is one, else the worst status seen. */
+enum dns_status doctor_resolve(struct doctor *, const char *host,
+    struct sockaddr_storage *out, size_t max, size_t *n_out, struct why *);
 
 /* hostname's A/AAAA (into d->host_addrs) and each one's PTR. */
 void doctor_fcrdns(struct doctor *);
 /* The MX records of domain; the names pointing here go to d->mx_names. */
 void doctor_mx(struct doctor *, const char *domain);
+void doctor_mta_sts(struct doctor *, const char *domain);
+
+/* ---- doctor_auth.c ---- */
+
 /* The SPF record and whether it passes hostname's addresses. */
 void doctor_spf(struct doctor *, const char *domain);
 /* Each signing key of domain against its published TXT. */
 void doctor_dkim(struct doctor *, const char *domain);
 void doctor_dmarc(struct doctor *, const char *domain);
-void doctor_mta_sts(struct doctor *, const char *domain);
 
-/* ---- doctor_host.c ---- */
+/* ---- doctor_host.c, doctor_relay.c ---- */
 
 /* [tls] cert (or data_dir's self-signed one): names, dates, issuer. */
 void doctor_cert(struct doctor *);
-/* relay_networks, then the loopback self-test on each mx listener. */
-void doctor_relay(struct doctor *, unsigned timeout_secs);
 /* data_dir and what tern keeps in it: owners, modes, no links. */
 void doctor_data_dir(struct doctor *);
+/* relay_networks, then the loopback self-test on each mx listener. */
+void doctor_relay(struct doctor *, unsigned timeout_secs);
 
 #endif

@@ -59,9 +59,10 @@ cli_doctor_usage(FILE *f)
 	      "to run. --json:\n"
 	      "one JSON object. --timeout bounds each DNS lookup and SMTP "
 	      "reply (default\n"
-	      "10 s). Exit 0 when nothing failed, 1 when something did, 78 "
-	      "when the\n"
-	      "configuration does not load.\n",
+	      "10 s). Exit 0 when nothing failed, 1 when something did, 69 "
+	      "when no\n"
+	      "resolver can be set up, 78 when the configuration does not "
+	      "load.\n",
 	    f);
 }
 

@@ -365,6 +365,15 @@ doctor_dmarc(struct doctor *d, const char *domain)
 		return;
 	}
 	p = at == domain ? r.p : r.sp;
+	/* Keep the report address they chose, if it quotes safely. */
+	if (p == DMARC_POLICY_NONE && r.rua[0] != '\0' &&
+	    strcspn(r.rua, "\";\\") == strlen(r.rua) && ascii_only(r.rua) &&
+	    str_is_clean(r.rua, strlen(r.rua))) {
+		(void)snprintf(value, sizeof(value),
+		    "v=DMARC1; p=quarantine; rua=%s", r.rua);
+		(void)snprintf(name, sizeof(name), "_dmarc.%s", at);
+		doctor_txt_fix(name, value, fix, sizeof(fix));
+	}
 	if (p == DMARC_POLICY_NONE)
 		doctor_add(d, DOCTOR_WARN, "dmarc", domain, fix,
 		    "p=none%s: receivers report failures but deliver them "

@@ -188,6 +188,7 @@ doctor_cert(struct doctor *d)
 	STACK_OF(X509) *chain = NULL;
 	unsigned modes = tls_modes(conf);
 	X509 *leaf = NULL, *x;
+	size_t i;
 	bool ok;
 	FILE *fp;
 
@@ -229,10 +230,13 @@ doctor_cert(struct doctor *d)
 	if (chain != NULL)
 		ok &= cert_issuer(d, path, leaf, chain, fix);
 	asn1_date(X509_get0_notAfter(leaf), until, sizeof(until));
+	for (i = 0; i < d->nmx_names; i++)
+		if (ascii_casecmp(d->mx_names[i], conf->hostname) != 0)
+			break;
 	if (ok)
 		doctor_add(d, DOCTOR_OK, "tls", path, NULL,
 		    "names %s%s, valid until %s", conf->hostname,
-		    d->nmx_names > 0 ? " and the MX names" : "", until);
+		    i < d->nmx_names ? " and the MX names" : "", until);
 out:
 	sk_X509_pop_free(chain, X509_free);
 	X509_free(leaf);
@@ -421,7 +425,6 @@ doctor_data_dir(struct doctor *d)
 	(void)close(dfd);
 	if (w.bad == 0)
 		doctor_add(d, DOCTOR_OK, "data_dir", dd, NULL,
-		    "owned by root or %s, no links, nothing writable by "
-		    "others, keys 0600",
-		    w.user);
+		    "owned by root or the server's user, no links, nothing "
+		    "writable by others, keys 0600");
 }

@@ -278,9 +278,10 @@ PROBLEMS = [
     ("nodmarc.test", "dmarc", "FAIL",
      '_dmarc.nodmarc.test. IN TXT "v=DMARC1; p=quarantine; '
      'rua=mailto:postmaster@nodmarc.test"'),
+    # The report address published is kept.
     ("nonedmarc.test", "dmarc", "warn",
      '_dmarc.nonedmarc.test. IN TXT "v=DMARC1; p=quarantine; '
-     'rua=mailto:postmaster@nonedmarc.test"'),
+     'rua=mailto:d@nonedmarc.test"'),
 ]
 
 

@@ -20,12 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
-
+#include "cli/certfile.h"
 #include "util/fsutil.h"
 #include "util/str.h"
 
@@ -34,26 +29,6 @@
 #define DIR_ENTRIES_MAX 10000 /* entries looked at per directory */
 
 /* ---- the certificate ------------------------------------------------- */
-
-static int
-no_passphrase(char *buf, int size, int rw, void *arg)
-{
-	(void)buf;
-	(void)size;
-	(void)rw;
-	(void)arg;
-	return -1;
-}
-
-static void
-asn1_date(const ASN1_TIME *t, char *dst, size_t dstsz)
-{
-	struct tm tm;
-
-	if (ASN1_TIME_to_tm(t, &tm) != 1 ||
-	    strftime(dst, dstsz, "%Y-%m-%d", &tm) == 0)
-		(void)strlcpy(dst, "(bad date)", dstsz);
-}
 
 /* Which kinds of listener use TLS: bit 0 mx, bit 1 submission. */
 static unsigned
@@ -70,23 +45,24 @@ tls_modes(const struct conf *conf)
 
 /* Expired, not yet valid, or expiring soon; true when dates are fine. */
 static bool
-cert_dates(struct doctor *d, const char *path, X509 *x, const char *fix)
+cert_dates(struct doctor *d, const char *path, const struct certfile *cf,
+    const char *fix)
 {
 	time_t soon = time(NULL) + (time_t)CERT_WARN_DAYS * 86400;
-	char date[32];
+	char date[CERTFILE_DATE_MAX];
 
-	asn1_date(X509_get0_notAfter(x), date, sizeof(date));
-	if (X509_cmp_time(X509_get0_notBefore(x), NULL) > 0) {
+	certfile_date(cf, CERTFILE_NOT_AFTER, false, date, sizeof(date));
+	if (certfile_is_not_yet_valid(cf)) {
 		doctor_add(d, DOCTOR_FAIL, "tls", path, fix,
 		    "the certificate is not valid yet");
 		return false;
 	}
-	if (X509_cmp_time(X509_get0_notAfter(x), NULL) < 0) {
+	if (certfile_expires_before(cf, time(NULL))) {
 		doctor_add(d, DOCTOR_FAIL, "tls", path, fix,
 		    "the certificate expired on %s", date);
 		return false;
 	}
-	if (X509_cmp_time(X509_get0_notAfter(x), &soon) < 0) {
+	if (certfile_expires_before(cf, soon)) {
 		doctor_add(d, DOCTOR_WARN, "tls", path, fix,
 		    "the certificate expires on %s, within %d days", date,
 		    CERT_WARN_DAYS);
@@ -97,8 +73,8 @@ cert_dates(struct doctor *d, const char *path, X509 *x, const char *fix)
 
 /* hostname and every MX name that points here must be in the cert. */
 static bool
-cert_names(struct doctor *d, const char *path, X509 *x, unsigned modes,
-    const char *fix)
+cert_names(struct doctor *d, const char *path, const struct certfile *cf,
+    unsigned modes, const char *fix)
 {
 	const char *name;
 	bool ok = true;
@@ -108,7 +84,7 @@ cert_names(struct doctor *d, const char *path, X509 *x, unsigned modes,
 		name = i == 0 ? d->conf->hostname : d->mx_names[i - 1];
 		if (i > 0 && ascii_casecmp(name, d->conf->hostname) == 0)
 			continue;
-		if (X509_check_host(x, name, 0, 0, NULL) == 1)
+		if (certfile_has_name(cf, name))
 			continue;
 		ok = false;
 		/* Submission clients check the name: they will not log in. */
@@ -123,48 +99,35 @@ cert_names(struct doctor *d, const char *path, X509 *x, unsigned modes,
 
 /* Self-signed, or not chaining to this system's CAs: warnings. */
 static bool
-cert_issuer(struct doctor *d, const char *path, X509 *leaf,
-    STACK_OF(X509) * chain, const char *fix)
+cert_issuer(struct doctor *d, const char *path, const struct certfile *cf,
+    const char *fix)
 {
-	X509_STORE *store = X509_STORE_new();
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	bool ok = true;
+	const char *why;
 
-	if (sk_X509_num(chain) == 0 &&
-	    X509_check_issued(leaf, leaf) == X509_V_OK) {
+	switch (certfile_verify(cf, &why)) {
+	case CERTFILE_SELF_SIGNED:
 		doctor_add(d, DOCTOR_WARN, "tls", path, fix,
 		    "the certificate is self-signed: senders that check "
 		    "(MTA-STS, DANE) and mail clients refuse it");
-		ok = false;
-	} else if (store != NULL && ctx != NULL &&
-	           X509_STORE_set_default_paths(store) == 1 &&
-	           X509_STORE_CTX_init(ctx, store, leaf, chain) == 1) {
-		/* The dates were checked on their own. */
-		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
-		if (X509_verify_cert(ctx) != 1) {
-			doctor_add(d, DOCTOR_WARN, "tls", path, fix,
-			    "the certificate does not chain to this system's "
-			    "CAs (%s): is the intermediate in the file "
-			    "(fullchain.pem)?",
-			    X509_verify_cert_error_string(
-			        X509_STORE_CTX_get_error(ctx)));
-			ok = false;
-		}
+		return false;
+	case CERTFILE_UNTRUSTED:
+		doctor_add(d, DOCTOR_WARN, "tls", path, fix,
+		    "the certificate does not chain to this system's "
+		    "CAs (%s): is the intermediate in the file "
+		    "(fullchain.pem)?",
+		    why);
+		return false;
+	case CERTFILE_TRUSTED:
+	case CERTFILE_UNCHECKED:
+		break;
 	}
-	ERR_clear_error();
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	return ok;
+	return true;
 }
 
-/* fopen the certificate; NULL after reporting why. */
-static FILE *
-open_cert(struct doctor *d, const char *path, bool own, const char *fix)
+/* The certificate did not open (errno): report why. */
+static void
+open_failed(struct doctor *d, const char *path, bool own, const char *fix)
 {
-	FILE *fp = fopen(path, "re");
-
-	if (fp != NULL)
-		return fp;
 	if (own && errno == ENOENT)
 		doctor_add(d, DOCTOR_WARN, "tls", path, fix,
 		    "no [tls] cert, and the server has not made its "
@@ -177,20 +140,18 @@ open_cert(struct doctor *d, const char *path, bool own, const char *fix)
 	else
 		doctor_add(d, DOCTOR_FAIL, "tls", path, NULL, "%s",
 		    strerror(errno));
-	return NULL;
 }
 
 void
 doctor_cert(struct doctor *d)
 {
 	const struct conf *conf = d->conf;
-	char path[PATH_MAX_DOC], fix[1024], until[32];
-	STACK_OF(X509) *chain = NULL;
+	char path[PATH_MAX_DOC], fix[1024], until[CERTFILE_DATE_MAX];
+	char reason[CERTFILE_REASON_MAX];
 	unsigned modes = tls_modes(conf);
-	X509 *leaf = NULL, *x;
+	struct certfile *cf;
 	size_t i;
 	bool ok;
-	FILE *fp;
 
 	if (modes == 0) {
 		doctor_add(d, DOCTOR_WARN, "tls", "",
@@ -210,26 +171,21 @@ doctor_cert(struct doctor *d)
 	else
 		(void)snprintf(path, sizeof(path), "%s/tls/self-signed.crt",
 		    conf->data_dir);
-	if ((fp = open_cert(d, path, conf->tls.cert == NULL, fix)) == NULL)
+	switch (certfile_load(path, &cf, reason, sizeof(reason))) {
+	case CERTFILE_ERRNO:
+		open_failed(d, path, conf->tls.cert == NULL, fix);
 		return;
-	leaf = PEM_read_X509(fp, NULL, no_passphrase, NULL);
-	chain = sk_X509_new_null();
-	while (leaf != NULL && chain != NULL &&
-	       (x = PEM_read_X509(fp, NULL, no_passphrase, NULL)) != NULL)
-		if (sk_X509_push(chain, x) == 0)
-			X509_free(x);
-	ERR_clear_error(); /* the end of the file reads as an error */
-	(void)fclose(fp);
-	if (leaf == NULL) {
+	case CERTFILE_NO_PEM:
 		doctor_add(d, DOCTOR_FAIL, "tls", path, fix,
 		    "no PEM certificate in it");
-		goto out;
+		return;
+	default:
+		break;
 	}
-	ok = cert_dates(d, path, leaf, fix);
-	ok &= cert_names(d, path, leaf, modes, fix);
-	if (chain != NULL)
-		ok &= cert_issuer(d, path, leaf, chain, fix);
-	asn1_date(X509_get0_notAfter(leaf), until, sizeof(until));
+	ok = cert_dates(d, path, cf, fix);
+	ok &= cert_names(d, path, cf, modes, fix);
+	ok &= cert_issuer(d, path, cf, fix);
+	certfile_date(cf, CERTFILE_NOT_AFTER, false, until, sizeof(until));
 	for (i = 0; i < d->nmx_names; i++)
 		if (ascii_casecmp(d->mx_names[i], conf->hostname) != 0)
 			break;
@@ -237,9 +193,7 @@ doctor_cert(struct doctor *d)
 		doctor_add(d, DOCTOR_OK, "tls", path, NULL,
 		    "names %s%s, valid until %s", conf->hostname,
 		    i < d->nmx_names ? " and the MX names" : "", until);
-out:
-	sk_X509_pop_free(chain, X509_free);
-	X509_free(leaf);
+	certfile_free(cf);
 }
 
 /* ---- data_dir ---------------------------------------------------------- */

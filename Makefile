@@ -25,7 +25,8 @@ DEPS_TEST = clang-14 libclang-rt-14-dev libcmocka-dev python3 \
 	python3-pytest python3-pytest-xdist swaks openssl valgrind cppcheck clang-tidy-14 \
 	dnsmasq-base dovecot-lmtpd man-db groff-base systemd util-linux fail2ban \
 	python3-dnspython python3-dkim python3-nacl python3-authres opendkim \
-	opendkim-tools
+	opendkim-tools python3-cryptography prometheus chromium chromium-driver \
+	python3-selenium
 DEB_PKGS = $(DEPS_RUN) $(DEPS_TEST)
 
 all: build

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * main.c - command dispatch: serve, check-config, check, init, user,
- * alias, queue, explain, dkim, send, sendmail, version, help.
+ * main.c - command dispatch: serve, check-config, check, doctor, init,
+ * user, alias, queue, explain, dkim, send, sendmail, version, help.
  *
  * `-c FILE`, `--demo` and `-v` are accepted before or after the command,
  * so `tern -c F user add` and `tern user add -c F` mean the same (after
@@ -44,6 +44,8 @@ usage(FILE *f)
 	      "sender\n"
 	      "  check message  the Authentication-Results and action for "
 	      "a message\n"
+	      "  doctor ...     check DNS records, certificate, relaying, "
+	      "data_dir\n"
 	      "  init [PATH]    write a commented starting configuration\n"
 	      "  user ...       add, delete, list users; set passwords\n"
 	      "  alias ...      add, delete, list aliases\n"
@@ -126,6 +128,7 @@ static const struct command commands[] = {
 	{ "serve", CMD_CONF, usage_serve },
 	{ "check-config", CMD_CONF, cli_check_config_usage },
 	{ "check", CMD_CONF, cli_check_usage },
+	{ "doctor", CMD_CONF, cli_doctor_usage },
 	{ "init", CMD_NO_CONF, cli_init_usage },
 	{ "user", CMD_CONF, cli_user_usage },
 	{ "alias", CMD_CONF, cli_alias_usage },
@@ -283,7 +286,8 @@ run(const struct command *c, const struct globals *g, int nargs, char **args)
 	/* user, alias, queue, dkim, reload: all of them touch data_dir. */
 	if (strcmp(c->name, "serve") != 0 &&
 	    strcmp(c->name, "check-config") != 0 &&
-	    strcmp(c->name, "check") != 0)
+	    strcmp(c->name, "check") != 0 &&
+	    strcmp(c->name, "doctor") != 0)
 		become_service_user(conf);
 	if (strcmp(c->name, "serve") == 0)
 		ret = server_run(conf);
@@ -291,6 +295,8 @@ run(const struct command *c, const struct globals *g, int nargs, char **args)
 		ret = cli_check_config(conf, nargs, args);
 	else if (strcmp(c->name, "check") == 0)
 		ret = cli_check(conf, nargs, args);
+	else if (strcmp(c->name, "doctor") == 0)
+		ret = cli_doctor(conf, nargs, args);
 	else if (strcmp(c->name, "user") == 0)
 		ret = cli_user(conf, nargs, args);
 	else if (strcmp(c->name, "alias") == 0)

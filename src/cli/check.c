@@ -45,12 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
-
+#include "cli/certfile.h"
 #include "dir/dir.h"
 #include "server/privdrop.h"
 #include "util/fsutil.h"
@@ -175,47 +170,10 @@ check_user(const struct conf *conf, struct check *ck, struct service *sv)
 
 /* ---- [tls] cert and key ------------------------------------------ */
 
+/* A [tls] file did not open (errno): say why. */
 static void
-ssl_reason(char *dst, size_t dstsz)
+say_open_failed(struct check *ck, const char *what, const char *path)
 {
-	unsigned long e = ERR_peek_last_error();
-
-	if (e == 0)
-		(void)strlcpy(dst, "no PEM data", dstsz);
-	else
-		ERR_error_string_n(e, dst, dstsz);
-	ERR_clear_error();
-}
-
-static void
-asn1_date(const ASN1_TIME *t, char *dst, size_t dstsz)
-{
-	struct tm tm;
-
-	if (ASN1_TIME_to_tm(t, &tm) != 1 ||
-	    strftime(dst, dstsz, "%Y-%m-%d %H:%M UTC", &tm) == 0)
-		(void)strlcpy(dst, "(bad date)", dstsz);
-}
-
-/* Refuse a passphrase prompt: the server could not answer one either. */
-static int
-no_passphrase(char *buf, int size, int rw, void *arg)
-{
-	(void)buf;
-	(void)size;
-	(void)rw;
-	(void)arg;
-	return -1;
-}
-
-/* fopen for a [tls] file; NULL after saying why. */
-static FILE *
-open_tls_file(struct check *ck, const char *what, const char *path)
-{
-	FILE *fp = fopen(path, "re");
-
-	if (fp != NULL)
-		return fp;
 	if (errno == EACCES && geteuid() != 0)
 		say(ck, L_NOTE,
 		    "[tls] %s %s: not readable by uid %u; run check-config "
@@ -223,26 +181,25 @@ open_tls_file(struct check *ck, const char *what, const char *path)
 		    what, path, (unsigned)geteuid());
 	else
 		say(ck, L_ERR, "[tls] %s %s: %s", what, path, strerror(errno));
-	return NULL;
 }
 
 static void
-check_dates(struct check *ck, const char *path, X509 *x)
+check_dates(struct check *ck, const char *path, const struct certfile *cf)
 {
 	time_t soon = time(NULL) + (time_t)CERT_WARN_DAYS * 86400;
-	char date[64];
+	char date[CERTFILE_DATE_MAX];
 
-	asn1_date(X509_get0_notBefore(x), date, sizeof(date));
-	if (X509_cmp_time(X509_get0_notBefore(x), NULL) > 0)
+	certfile_date(cf, CERTFILE_NOT_BEFORE, true, date, sizeof(date));
+	if (certfile_is_not_yet_valid(cf))
 		say(ck, L_ERR, "[tls] cert %s: not valid before %s", path,
 		    date);
-	asn1_date(X509_get0_notAfter(x), date, sizeof(date));
-	if (X509_cmp_time(X509_get0_notAfter(x), NULL) < 0)
+	certfile_date(cf, CERTFILE_NOT_AFTER, true, date, sizeof(date));
+	if (certfile_expires_before(cf, time(NULL)))
 		say(ck, L_ERR,
 		    "[tls] cert %s: expired on %s; renew it, then send "
 		    "SIGHUP",
 		    path, date);
-	else if (X509_cmp_time(X509_get0_notAfter(x), &soon) < 0)
+	else if (certfile_expires_before(cf, soon))
 		say(ck, L_WARN,
 		    "[tls] cert %s: expires on %s, within %d days; renew it, "
 		    "then send SIGHUP",
@@ -251,40 +208,54 @@ check_dates(struct check *ck, const char *path, X509 *x)
 
 /* Self-signed, or a chain the system's CAs do not vouch for. */
 static void
-check_chain(struct check *ck, const char *path, X509 *leaf,
-    STACK_OF(X509) * chain)
+check_chain(struct check *ck, const char *path, const struct certfile *cf)
 {
-	X509_STORE *store = X509_STORE_new();
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	int err;
+	const char *why;
 
-	if (sk_X509_num(chain) == 0 &&
-	    X509_check_issued(leaf, leaf) == X509_V_OK) {
+	switch (certfile_verify(cf, &why)) {
+	case CERTFILE_SELF_SIGNED:
 		say(ck, L_WARN,
 		    "[tls] cert %s: self-signed; mail servers take it for "
 		    "STARTTLS, but mail clients on submission will not trust "
 		    "it",
 		    path);
-		goto out;
-	}
-	if (store == NULL || ctx == NULL ||
-	    X509_STORE_set_default_paths(store) != 1 ||
-	    X509_STORE_CTX_init(ctx, store, leaf, chain) != 1)
-		goto out;
-	/* The dates were checked on their own, with better words. */
-	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
-	if (X509_verify_cert(ctx) != 1) {
-		err = X509_STORE_CTX_get_error(ctx);
+		break;
+	case CERTFILE_UNTRUSTED:
 		say(ck, L_WARN,
 		    "[tls] cert %s: does not chain to this system's CAs (%s); "
 		    "is the intermediate certificate in the file "
 		    "(fullchain.pem)?",
-		    path, X509_verify_cert_error_string(err));
+		    path, why);
+		break;
+	case CERTFILE_TRUSTED:
+	case CERTFILE_UNCHECKED:
+		break;
 	}
-out:
-	ERR_clear_error();
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
+}
+
+static void
+check_key(struct check *ck, const char *cert, const char *key,
+    const struct certfile *cf)
+{
+	char reason[CERTFILE_REASON_MAX];
+
+	switch (certfile_key_check(cf, key, reason, sizeof(reason))) {
+	case CERTFILE_ERRNO:
+		say_open_failed(ck, "key", key);
+		break;
+	case CERTFILE_NO_PEM:
+		say(ck, L_ERR,
+		    "[tls] key %s: no unencrypted PEM private key in it (%s)",
+		    key, reason);
+		break;
+	case CERTFILE_MISMATCH:
+		say(ck, L_ERR,
+		    "[tls] key %s does not belong to the certificate in %s",
+		    key, cert);
+		break;
+	case CERTFILE_OK:
+		break;
+	}
 }
 
 static void
@@ -292,11 +263,8 @@ check_tls(const struct conf *conf, struct check *ck)
 {
 	const char *cert = conf->tls.cert;
 	const char *key = conf->tls.key != NULL ? conf->tls.key : cert;
-	STACK_OF(X509) *chain = NULL;
-	EVP_PKEY *pk = NULL;
-	X509 *leaf = NULL, *x;
-	char reason[256];
-	FILE *fp;
+	char reason[CERTFILE_REASON_MAX];
+	struct certfile *cf;
 	size_t i;
 
 	if (cert == NULL) {
@@ -311,53 +279,26 @@ check_tls(const struct conf *conf, struct check *ck)
 			    conf->listeners[i].name);
 		return;
 	}
-	ERR_clear_error();
-	if ((fp = open_tls_file(ck, "cert", cert)) == NULL)
-		goto out;
-	leaf = PEM_read_X509(fp, NULL, no_passphrase, NULL);
-	if (leaf == NULL) {
-		ssl_reason(reason, sizeof(reason));
+	switch (certfile_load(cert, &cf, reason, sizeof(reason))) {
+	case CERTFILE_ERRNO:
+		say_open_failed(ck, "cert", cert);
+		return;
+	case CERTFILE_NO_PEM:
 		say(ck, L_ERR, "[tls] cert %s: no PEM certificate in it (%s)",
 		    cert, reason);
-		(void)fclose(fp);
-		goto out;
+		return;
+	default:
+		break;
 	}
-	chain = sk_X509_new_null();
-	while (chain != NULL &&
-	       (x = PEM_read_X509(fp, NULL, no_passphrase, NULL)) != NULL)
-		if (sk_X509_push(chain, x) == 0)
-			X509_free(x);
-	ERR_clear_error(); /* the end of the file reads as an error */
-	(void)fclose(fp);
-	check_dates(ck, cert, leaf);
-	if (X509_check_host(leaf, conf->hostname, 0, 0, NULL) != 1)
+	check_dates(ck, cert, cf);
+	if (!certfile_has_name(cf, conf->hostname))
 		say(ck, L_WARN,
 		    "[tls] cert %s: does not name hostname %s; clients that "
 		    "check the name will refuse it",
 		    cert, conf->hostname);
-	if (chain != NULL)
-		check_chain(ck, cert, leaf, chain);
-	if ((fp = open_tls_file(ck, "key", key)) == NULL)
-		goto out;
-	pk = PEM_read_PrivateKey(fp, NULL, no_passphrase, NULL);
-	(void)fclose(fp);
-	if (pk == NULL) {
-		ssl_reason(reason, sizeof(reason));
-		say(ck, L_ERR,
-		    "[tls] key %s: no unencrypted PEM private key in it (%s)",
-		    key, reason);
-		goto out;
-	}
-	if (X509_check_private_key(leaf, pk) != 1) {
-		ERR_clear_error();
-		say(ck, L_ERR,
-		    "[tls] key %s does not belong to the certificate in %s",
-		    key, cert);
-	}
-out:
-	EVP_PKEY_free(pk);
-	sk_X509_pop_free(chain, X509_free);
-	X509_free(leaf);
+	check_chain(ck, cert, cf);
+	check_key(ck, cert, key, cf);
+	certfile_free(cf);
 }
 
 /* ---- the user database: aliases and postmasters ------------------- */

@@ -150,6 +150,18 @@ int cli_sendmail(const char *conf_path, bool demo, int argc, char **argv);
 int cli_dkim(const struct conf *, int argc, char **argv);
 void cli_dkim_usage(FILE *);
 
+/* ---- tern doctor (issue 17, cli/doctor.c) ---- */
+
+/*
+ * argv[0] is "doctor": `doctor [DOMAIN] [--json] [--timeout SECS]`
+ * checks DNS (MX, FCrDNS, SPF, DKIM, DMARC, MTA-STS, with dns_server),
+ * the certificate, an open-relay self-test on the running server and
+ * data_dir, for DOMAIN or every domain. Changes nothing. Exit 0 nothing
+ * failed, 1 something failed, 64 usage, 69 no resolver.
+ */
+int cli_doctor(const struct conf *, int argc, char **argv);
+void cli_doctor_usage(FILE *);
+
 /* ---- usage texts: `tern help COMMAND` prints them on stdout ---- */
 
 void cli_user_usage(FILE *);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,10 @@ struct events {
 	struct evconnlistener *evl;
 	struct event *wake;
 	struct consumer *consumers;
-	size_t nconsumers;
+	/* Written by the thread, read by the sink: with nobody connected
+	 * an event is only kept in the ring, and nothing is woken (a
+	 * wake-up per event costs the server several per cent). */
+	atomic_size_t nconsumers;
 	/* Shared with the sink: mtx guards what follows. */
 	pthread_mutex_t mtx;
 	struct evring *ring;
@@ -111,7 +115,7 @@ consumer_free(struct consumer *c)
 		ev->consumers = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	ev->nconsumers--;
+	atomic_fetch_sub(&ev->nconsumers, 1);
 	event_free(c->hello);
 	bufferevent_free(c->bev);
 	free(c);
@@ -319,7 +323,7 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 		(void)close(fd);
 		return;
 	}
-	if (ev->nconsumers >= EVENTS_CONSUMERS_MAX) {
+	if (atomic_load(&ev->nconsumers) >= EVENTS_CONSUMERS_MAX) {
 		log_warn("event=events_refused uid=%ld msg=\"already %d "
 		         "consumers\"",
 		    (long)uid, EVENTS_CONSUMERS_MAX);
@@ -336,6 +340,9 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	c->hello = evtimer_new(ev->base, on_hello_wait, c);
+	/* Counted before it takes its place: an event after that place
+	 * wakes the thread for it. */
+	atomic_fetch_add(&ev->nconsumers, 1);
 	/* It has what was emitted before it came: it starts at the end. */
 	pthread_mutex_lock(&ev->mtx);
 	c->pos = evring_end(ev->ring);
@@ -345,7 +352,6 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 	if (ev->consumers != NULL)
 		ev->consumers->prev = c;
 	ev->consumers = c;
-	ev->nconsumers++;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, EVENTS_HELLO_MAX);
 	bufferevent_setwatermark(c->bev, EV_WRITE, EVENTS_OUTBUF_MAX / 2, 0);
@@ -382,8 +388,9 @@ events_sink(void *arg, uint64_t seq, const char *line, size_t len,
 	pthread_mutex_lock(&ev->mtx);
 	(void)evring_push(ev->ring, seq, line, len);
 	ev->last_seq = seq;
-	wake = !ev->wake_pending;
-	ev->wake_pending = true;
+	wake = !ev->wake_pending && atomic_load(&ev->nconsumers) > 0;
+	if (wake)
+		ev->wake_pending = true;
 	pthread_mutex_unlock(&ev->mtx);
 	if (wake)
 		event_active(ev->wake, 0, 0);

@@ -38,6 +38,7 @@
 #include "deliver/remote.h"
 #include "dir/dir.h"
 #include "obs/events.h"
+#include "obs/http.h"
 #include "obs/metrics.h"
 #include "obs/obs.h"
 #include "obs/webhook.h"
@@ -727,6 +728,7 @@ server_run(struct conf *conf)
 	struct privdrop_user pu;
 	struct why why;
 	struct pickup *pk;
+	struct obs_http *http = NULL;
 	int drop;
 	struct dir *d;
 	size_t i, j, k;
@@ -769,6 +771,11 @@ server_run(struct conf *conf)
 			srv.listeners[k].index = j;
 			srv.listeners[k].fd = bind_one(&conf->listeners[j]);
 		}
+	/* Issue 17: /metrics and the dashboard, bound (and the token file
+	 * read) while still root, like the listeners. */
+	if (conf->obs.http_listen != NULL &&
+	    (http = obs_http_new(conf, &why)) == NULL)
+		fatal("%s", why.text);
 
 	/* A configured key may be root's: load it before dropping. */
 	if (uses_tls(conf) && conf->tls.cert != NULL)
@@ -873,6 +880,8 @@ server_run(struct conf *conf)
 		                "(108 bytes with \"/control.sock\"); use a "
 		                "shorter path"
 		              : why.text);
+	if (http != NULL && obs_http_start(http, srv.sched, qdir, &why) == -1)
+		fatal("%s", why.text);
 	for (j = 0; j < conf->nlisteners; j++)
 		log_info("event=listening listener=%s address=%s mode=%s",
 		    conf->listeners[j].name,
@@ -889,6 +898,7 @@ server_run(struct conf *conf)
 	notify_ready(status);
 
 	(void)event_base_dispatch(sg.base);
+	obs_http_free(http); /* it reads the spool: stop it first */
 	control_close(srv.control); /* no more requests to the scheduler */
 
 	for (i = 0; i < srv.nloops; i++)

@@ -62,6 +62,21 @@ class Consumer:
         raise AssertionError(f"not done after {limit} events")
 
 
+
+def journal_upto(srv, seq, timeout=10.0):
+    """The journal's events, once it holds seq: the journal is written
+    by a thread of its own a few milliseconds after the socket has an
+    event (obs.c), so wait for it (bounded)."""
+    end = time.monotonic() + timeout
+    while True:
+        path = srv.data_dir / "journal"
+        lines = path.read_text().splitlines() if path.exists() else []
+        events = [json.loads(x) for x in lines if x.endswith("}")]
+        if (events and events[-1]["seq"] >= seq) or \
+                time.monotonic() > end:
+            return events
+        time.sleep(0.02)
+
 def removed_all(ids):
     want = set(ids)
 
@@ -110,8 +125,7 @@ def test_socket_sees_every_state_change_in_order(make_server):
     mine = [e for e in events if e.get("id") in set(ids)]
     assert len(mine) == 300
     # The same lines as the journal, byte for byte in meaning.
-    journal = [json.loads(x) for x in
-               (srv.data_dir / "journal").read_text().splitlines()]
+    journal = journal_upto(srv, events[-1]["seq"])
     assert journal[:len(events)] == events
 
 
@@ -129,8 +143,7 @@ def test_since_replays_what_was_missed(make_server):
     got = c.until(removed_all(later))
     assert got[0]["seq"] == k + 1
     assert_consecutive(got)
-    journal = [json.loads(x) for x in
-               (srv.data_dir / "journal").read_text().splitlines()]
+    journal = journal_upto(srv, got[-1]["seq"])
     assert got == [e for e in journal if e["seq"] > k][:len(got)]
     assert not any(e.get("id") == ids[0] for e in got)
     # Then live, without a gap.
@@ -321,8 +334,7 @@ def test_webhook_gets_every_event_once_in_order(make_server, tmp_path):
     assert len(seqs) == len(set(seqs)), "an event came twice"
     assert seqs == sorted(seqs)
     # Every event of the journal, none missing, from the first.
-    journal = [json.loads(x) for x in
-               (srv.data_dir / "journal").read_text().splitlines()]
+    journal = journal_upto(srv, got[-1]["seq"])
     assert got == journal[:len(got)]
     assert seqs[0] == journal[0]["seq"]
     for b in rcv.batches:

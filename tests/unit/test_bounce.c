@@ -979,7 +979,7 @@ static const struct wrap_case {
 	const char *name, *reason, *want;
 } wrap_cases[] = {
 	{ "short", "mx said: 550 no", "mx said: 550 no" },
-	{ "word-73", W74 + 1, W74 + 1 },
+	{ "word-73", &W74[1], &W74[1] },
 	{ "word-74", W74, W74 },
 	/* Longer than a line: cut, there is no space to break at. */
 	{ "word-75", W74 "a", W74 "|a" },

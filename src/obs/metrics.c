@@ -431,7 +431,7 @@ metrics_render_prometheus(struct buf *b)
 	    "tern_outbound_transactions_total{tls=\"no\"} %" PRIu64 "\n",
 	    GET(M.tls_out[1]), GET(M.tls_out[0]));
 	r |= head(b, "tern_messages_held_total", "counter",
-	    "Times a message was found held in the queue.");
+	    "Messages put on hold (tern queue hold, a user limit).");
 	r |= buf_printf(b, "tern_messages_held_total %" PRIu64 "\n",
 	    GET(M.held));
 	r |= head(b, "tern_queue_messages", "gauge",

@@ -76,7 +76,7 @@ test-long: test
 # The integration tests run PYTEST_JOBS at a time (pytest-xdist: each
 # test has its own ports and data_dir), then those marked `serial` alone:
 # they measure time or load the machine (tests/integration/pytest.ini).
-PYTEST_JOBS ?= 3
+PYTEST_JOBS ?= 4
 integration: $(TBUILD)/build.ninja
 	ninja -C $(TBUILD)
 	TERN_BIN=$(CURDIR)/$(TBUILD)/tern $(PYTHON) -m pytest -q \

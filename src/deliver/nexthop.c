@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,22 +24,38 @@
 #include "util/str.h"
 #include "util/xmalloc.h"
 
+/*
+ * The verifying context loads the system's CA store, which takes
+ * OpenSSL a good part of a start-up (every certificate of the bundle is
+ * parsed; several times that under ASan). Only routes with tls =
+ * require use it, so it is made on first use, once.
+ */
 struct nexthop {
-	SSL_CTX *ctx_may, *ctx_verify;
+	SSL_CTX *ctx_may;
+	pthread_mutex_t mtx; /* ctx_verify, made once */
+	SSL_CTX *ctx_verify;
+	bool verify_tried;
 };
+
+static void
+unavailable(const struct why *why)
+{
+	char esc[300];
+
+	log_warn("event=tls_client_unavailable reason=%s",
+	    log_escs(esc, sizeof(esc), why->text));
+}
 
 struct nexthop *
 nexthop_new(void)
 {
 	struct nexthop *nh = xcalloc(1, sizeof(*nh));
 	struct why why;
-	char esc[300];
 
 	why_clear(&why);
-	if ((nh->ctx_may = client_tls_ctx_new(false, NULL, &why)) == NULL ||
-	    (nh->ctx_verify = client_tls_ctx_new(true, NULL, &why)) == NULL)
-		log_warn("event=tls_client_unavailable reason=%s",
-		    log_escs(esc, sizeof(esc), why.text));
+	pthread_mutex_init(&nh->mtx, NULL);
+	if ((nh->ctx_may = client_tls_ctx_new(false, NULL, &why)) == NULL)
+		unavailable(&why);
 	return nh;
 }
 
@@ -49,7 +66,29 @@ nexthop_free(struct nexthop *nh)
 		return;
 	SSL_CTX_free(nh->ctx_may);
 	SSL_CTX_free(nh->ctx_verify);
+	pthread_mutex_destroy(&nh->mtx);
 	free(nh);
+}
+
+/* The verifying context, made at the first call; NULL if it cannot be. */
+static SSL_CTX *
+ctx_verify(const struct nexthop *cnh)
+{
+	struct nexthop *nh = (struct nexthop *)cnh; /* a cache: see above */
+	struct why why;
+	SSL_CTX *ctx;
+
+	pthread_mutex_lock(&nh->mtx);
+	if (!nh->verify_tried) {
+		nh->verify_tried = true;
+		why_clear(&why);
+		if ((nh->ctx_verify = client_tls_ctx_new(true, NULL, &why)) ==
+		    NULL)
+			unavailable(&why);
+	}
+	ctx = nh->ctx_verify;
+	pthread_mutex_unlock(&nh->mtx);
+	return ctx;
 }
 
 static const char *
@@ -132,7 +171,7 @@ conn_opts(const struct nexthop *nh, const struct conf *conf,
 		o->proto.auth_user = rt->auth_user;
 		o->proto.auth_pass = rt->auth_pass;
 	}
-	o->ssl_ctx = o->proto.tls == CLIENT_TLS_REQUIRE ? nh->ctx_verify
+	o->ssl_ctx = o->proto.tls == CLIENT_TLS_REQUIRE ? ctx_verify(nh)
 	             : o->proto.tls == CLIENT_TLS_MAY   ? nh->ctx_may
 	                                                : NULL;
 	o->timeout_cap = cap_min(conf->queue.remote_timeout, timeout_cap);

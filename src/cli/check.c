@@ -593,6 +593,27 @@ check_tls_access(const struct conf *conf, struct check *ck,
 	}
 }
 
+/*
+ * [observability] token files (issue 17): read them as the server will
+ * (conf_token_load(), as its user), so a bad one shows here and not
+ * only when tern serve refuses to start. The token is never printed.
+ */
+static void
+check_token(struct check *ck, const char *key, const char *path)
+{
+	struct why why;
+	char *token;
+
+	if (path == NULL)
+		return;
+	if (conf_token_load(key, path, &token, &why) == -1) {
+		say(ck, L_ERR, "%s", why.text);
+		return;
+	}
+	explicit_bzero(token, strlen(token));
+	free(token);
+}
+
 static void
 check_as_user(struct conf *conf, struct check *ck, const struct service *sv)
 {
@@ -606,6 +627,8 @@ check_as_user(struct conf *conf, struct check *ck, const struct service *sv)
 	/* The child's own copy of conf gets the passwords, and dies. */
 	if (conf_secrets_load(conf, on_warning, ck, &why) == -1)
 		say(ck, L_ERR, "%s", why.text);
+	check_token(ck, "http_token_file", conf->obs.http_token_file);
+	check_token(ck, "webhook_token_file", conf->obs.webhook_token_file);
 }
 
 /* As `tern serve` drops (server.c): primary group only. */

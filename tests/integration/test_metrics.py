@@ -269,6 +269,12 @@ def test_bad_token_file_refused(make_server, tmp_path, case):
     assert r.returncode != 0, err
     assert "http_token_file" in err and want in err, err
     assert "event=ready" not in err
+    # check-config reads it as the server will, and says the same.
+    c = srv.cli("check-config", check=False)
+    assert c.returncode != 0, c.out
+    assert "http_token_file" in c.out + c.err and want in c.out + c.err, \
+        c.out + c.err
+    assert TOKEN not in c.out + c.err
 
 
 def test_port_in_use_refused(make_server):

@@ -31,7 +31,7 @@ static uint32_t
 get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
 /* Open a packet: placeholder length and the code. *start for end_pkt. */
@@ -122,8 +122,8 @@ milter_enc_macro(struct buf *b, char cmd, const char *const *nv, size_t n)
 }
 
 int
-milter_enc_connect(struct buf *b, const char *host, char family,
-    uint16_t port, const char *addr)
+milter_enc_connect(struct buf *b, const char *host, char family, uint16_t port,
+    const char *addr)
 {
 	uint8_t f = (uint8_t)family, pb[2];
 	size_t start;
@@ -176,8 +176,8 @@ milter_enc_unknown(struct buf *b, const char *line)
 }
 
 static int
-enc_addr(struct buf *b, char cmd, const char *addr,
-    const char *const *params, size_t n)
+enc_addr(struct buf *b, char cmd, const char *addr, const char *const *params,
+    size_t n)
 {
 	size_t i, start;
 
@@ -253,10 +253,10 @@ milter_enc_cmd(struct buf *b, char cmd)
 struct milter_dec {
 	struct milter_limits lim;
 	uint8_t hdr[HDR_LEN];
-	size_t hdr_len;   /* bytes of hdr[] read */
-	size_t want;      /* payload bytes of the current packet */
-	struct buf pay;   /* payload read so far */
-	const char *err;  /* sticky error, or NULL */
+	size_t hdr_len;  /* bytes of hdr[] read */
+	size_t want;     /* payload bytes of the current packet */
+	struct buf pay;  /* payload read so far */
+	const char *err; /* sticky error, or NULL */
 	struct milter_reply r;
 };
 
@@ -268,12 +268,13 @@ milter_dec_new(const struct milter_limits *lim)
 
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
-	d->lim.reply_max = lim != NULL && lim->reply_max > 0 ?
-	    lim->reply_max : MILTER_REPLY_MAX;
-	d->lim.replbody_max = lim != NULL && lim->replbody_max > 0 ?
-	    lim->replbody_max : MILTER_REPLY_MAX;
-	max = d->lim.reply_max > d->lim.replbody_max ? d->lim.reply_max :
-	    d->lim.replbody_max;
+	d->lim.reply_max = lim != NULL && lim->reply_max > 0 ? lim->reply_max
+	                                                     : MILTER_REPLY_MAX;
+	d->lim.replbody_max = lim != NULL && lim->replbody_max > 0
+	                          ? lim->replbody_max
+	                          : MILTER_REPLY_MAX;
+	max = d->lim.reply_max > d->lim.replbody_max ? d->lim.reply_max
+	                                             : d->lim.replbody_max;
 	buf_init(&d->pay, max);
 	return d;
 }
@@ -417,8 +418,8 @@ check_replycode(struct milter_reply *r)
 			return "REPLYCODE: not a 4xx or 5xx code";
 		if (r->nlines == 0)
 			r->smtp_code = (unsigned)(s[0] - '0') * 100 +
-			    (unsigned)(s[1] - '0') * 10 +
-			    (unsigned)(s[2] - '0');
+			               (unsigned)(s[1] - '0') * 10 +
+			               (unsigned)(s[2] - '0');
 		else if (memcmp(s, r->s1, 3) != 0)
 			return "REPLYCODE: lines with different codes";
 		if (len > 3 && s[3] != (last ? ' ' : '-'))
@@ -539,7 +540,8 @@ decode(struct milter_dec *d)
 		/* A final CRLF was dropped: end the string before it. */
 		if (why == NULL)
 			d->pay.data[(size_t)((const uint8_t *)r->s1 -
-			    d->pay.data) + r->s1_len] = '\0';
+			                     d->pay.data) +
+			            r->s1_len] = '\0';
 		break;
 	case MILTER_R_QUARANTINE:
 		if (!take_str(&c, &r->s1, &r->s1_len))
@@ -591,8 +593,8 @@ is_reply_code(uint8_t c)
 static size_t
 cap_for(const struct milter_dec *d, uint8_t code)
 {
-	return code == MILTER_R_REPLBODY ? d->lim.replbody_max :
-	    d->lim.reply_max;
+	return code == MILTER_R_REPLBODY ? d->lim.replbody_max
+	                                 : d->lim.reply_max;
 }
 
 static enum milter_dec_status
@@ -605,9 +607,8 @@ fail(struct milter_dec *d, const char *why, const char **why_out)
 }
 
 enum milter_dec_status
-milter_dec_feed(struct milter_dec *d, const uint8_t *p, size_t n,
-    size_t *used, const struct milter_reply **reply_out,
-    const char **why_out)
+milter_dec_feed(struct milter_dec *d, const uint8_t *p, size_t n, size_t *used,
+    const struct milter_reply **reply_out, const char **why_out)
 {
 	size_t i = 0, k;
 	uint32_t len;
@@ -683,8 +684,8 @@ milter_optneg_check(const struct milter_reply *r,
 		*why_out = "filter asks for protocol flags not offered";
 		return -1;
 	}
-	out->version = r->version < offered->version ? r->version :
-	    offered->version;
+	out->version =
+	    r->version < offered->version ? r->version : offered->version;
 	out->actions = r->actions;
 	out->proto = r->proto;
 	return 0;

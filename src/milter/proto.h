@@ -28,10 +28,10 @@
 
 struct buf;
 
-#define MILTER_VERSION 6          /* SMFI_PROT_VERSION */
-#define MILTER_VERSION_MIN 2      /* oldest filter version we accept */
-#define MILTER_CHUNK_MAX 65535    /* SMFIC_BODY payload (MILTER_CHUNK_SIZE) */
-#define MILTER_REPLY_MAX 65536    /* default cap on a reply's payload */
+#define MILTER_VERSION 6       /* SMFI_PROT_VERSION */
+#define MILTER_VERSION_MIN 2   /* oldest filter version we accept */
+#define MILTER_CHUNK_MAX 65535 /* SMFIC_BODY payload (MILTER_CHUNK_SIZE) */
+#define MILTER_REPLY_MAX 65536 /* default cap on a reply's payload */
 
 /* Commands, MTA -> filter (SMFIC_*). */
 #define MILTER_C_ABORT 'A'
@@ -130,8 +130,7 @@ int milter_enc_optneg(struct buf *b, uint32_t version, uint32_t actions,
  * name, value, name, value... (names as filters read them: "j",
  * "{client_addr}"). EINVAL: n odd.
  */
-int milter_enc_macro(struct buf *b, char cmd, const char *const *nv,
-    size_t n);
+int milter_enc_macro(struct buf *b, char cmd, const char *const *nv, size_t n);
 /*
  * SMFIC_CONNECT: family MILTER_FAM_*; port and addr are sent unless the
  * family is MILTER_FAM_UNKNOWN (then they are ignored; addr may be
@@ -145,10 +144,10 @@ int milter_enc_helo(struct buf *b, const char *helo);
  * null sender), sent as "<addr>"; then the n ESMTP params as given
  * ("SIZE=100").
  */
-int milter_enc_mail(struct buf *b, const char *addr,
-    const char *const *params, size_t n);
-int milter_enc_rcpt(struct buf *b, const char *addr,
-    const char *const *params, size_t n);
+int milter_enc_mail(struct buf *b, const char *addr, const char *const *params,
+    size_t n);
+int milter_enc_rcpt(struct buf *b, const char *addr, const char *const *params,
+    size_t n);
 /* SMFIC_HEADER: name, value (unfolded as received, without CRLF). */
 int milter_enc_header(struct buf *b, const char *name, const char *value);
 /* SMFIC_BODY: a chunk; EINVAL: n > MILTER_CHUNK_MAX. */

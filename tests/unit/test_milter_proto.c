@@ -47,30 +47,28 @@ test_enc_optneg(void **state)
 	assert_int_equal(milter_enc_optneg(&b, MILTER_VERSION, MILTER_A_ALL,
 	                     MILTER_P_NR_HDR | MILTER_P_SKIP),
 	    0);
-	want_bytes(&b,
-	    L("\0\0\0\x0d"
-	      "O"
-	      "\0\0\0\x06"
-	      "\0\0\x01\xff"
-	      "\0\0\x04\x80"));
+	want_bytes(&b, L("\0\0\0\x0d"
+	                 "O"
+	                 "\0\0\0\x06"
+	                 "\0\0\x01\xff"
+	                 "\0\0\x04\x80"));
 	buf_reset(&b);
 }
 
 static void
 test_enc_macro(void **state)
 {
-	static const char *const nv[] = { "j", "mx.example",
-		"{daemon_name}", "tern" };
+	static const char *const nv[] = { "j", "mx.example", "{daemon_name}",
+		"tern" };
 	struct buf b;
 
 	(void)state;
 	buf_init(&b, 1024);
 	assert_int_equal(milter_enc_macro(&b, MILTER_C_CONNECT, nv, 4), 0);
-	want_bytes(&b,
-	    L("\0\0\0\x22"
-	      "D"
-	      "C"
-	      "j\0mx.example\0{daemon_name}\0tern\0"));
+	want_bytes(&b, L("\0\0\0\x22"
+	                 "D"
+	                 "C"
+	                 "j\0mx.example\0{daemon_name}\0tern\0"));
 	buf_clear(&b);
 	/* No macros: just the stage. */
 	assert_int_equal(milter_enc_macro(&b, MILTER_C_BODYEOB, NULL, 0), 0);
@@ -95,38 +93,35 @@ test_enc_connect(void **state)
 	assert_int_equal(milter_enc_connect(&b, "client.example",
 	                     MILTER_FAM_INET, 25000, "192.0.2.1"),
 	    0);
-	want_bytes(&b,
-	    L("\0\0\0\x1d"
-	      "C"
-	      "client.example\0"
-	      "4"
-	      "\x61\xa8"
-	      "192.0.2.1\0"));
+	want_bytes(&b, L("\0\0\0\x1d"
+	                 "C"
+	                 "client.example\0"
+	                 "4"
+	                 "\x61\xa8"
+	                 "192.0.2.1\0"));
 	buf_clear(&b);
 	assert_int_equal(milter_enc_connect(&b, "[2001:db8::1]",
 	                     MILTER_FAM_INET6, 587, "2001:db8::1"),
 	    0);
-	want_bytes(&b,
-	    L("\0\0\0\x1e"
-	      "C"
-	      "[2001:db8::1]\0"
-	      "6"
-	      "\x02\x4b"
-	      "2001:db8::1\0"));
+	want_bytes(&b, L("\0\0\0\x1e"
+	                 "C"
+	                 "[2001:db8::1]\0"
+	                 "6"
+	                 "\x02\x4b"
+	                 "2001:db8::1\0"));
 	buf_clear(&b);
-	assert_int_equal(milter_enc_connect(&b, "localhost", MILTER_FAM_UNIX,
-	                     0, "/run/tern.sock"),
+	assert_int_equal(milter_enc_connect(&b, "localhost", MILTER_FAM_UNIX, 0,
+	                     "/run/tern.sock"),
 	    0);
-	want_bytes(&b,
-	    L("\0\0\0\x1d"
-	      "C"
-	      "localhost\0"
-	      "L"
-	      "\0\0"
-	      "/run/tern.sock\0"));
+	want_bytes(&b, L("\0\0\0\x1d"
+	                 "C"
+	                 "localhost\0"
+	                 "L"
+	                 "\0\0"
+	                 "/run/tern.sock\0"));
 	buf_clear(&b);
-	assert_int_equal(milter_enc_connect(&b, "localhost",
-	                     MILTER_FAM_UNKNOWN, 25, NULL),
+	assert_int_equal(milter_enc_connect(&b, "localhost", MILTER_FAM_UNKNOWN,
+	                     25, NULL),
 	    0);
 	want_bytes(&b, L("\0\0\0\x0c"
 	                 "C"
@@ -135,8 +130,7 @@ test_enc_connect(void **state)
 	buf_clear(&b);
 	assert_int_equal(milter_enc_connect(&b, "h", 'X', 25, "a"), -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(milter_enc_connect(&b, "h", MILTER_FAM_INET, 25,
-	                     NULL),
+	assert_int_equal(milter_enc_connect(&b, "h", MILTER_FAM_INET, 25, NULL),
 	    -1);
 	assert_int_equal(errno, EINVAL);
 	assert_int_equal(b.len, 0);
@@ -181,10 +175,9 @@ test_enc_mail_rcpt(void **state)
 	(void)state;
 	buf_init(&b, 1024);
 	assert_int_equal(milter_enc_mail(&b, "a@b.example", params, 2), 0);
-	want_bytes(&b,
-	    L("\0\0\0\x26"
-	      "M"
-	      "<a@b.example>\0SIZE=100\0BODY=8BITMIME\0"));
+	want_bytes(&b, L("\0\0\0\x26"
+	                 "M"
+	                 "<a@b.example>\0SIZE=100\0BODY=8BITMIME\0"));
 	buf_clear(&b);
 	/* The null sender. */
 	assert_int_equal(milter_enc_mail(&b, "", NULL, 0), 0);
@@ -241,11 +234,17 @@ test_enc_body(void **state)
 	buf_clear(&b);
 	assert_int_equal(milter_enc_body(&b, chunk, MILTER_CHUNK_MAX - 1), 0);
 	assert_int_equal(b.len, 5 + MILTER_CHUNK_MAX - 1);
-	assert_memory_equal(b.data, "\0\0\xff\xff" "B", 5);
+	assert_memory_equal(b.data,
+	    "\0\0\xff\xff"
+	    "B",
+	    5);
 	buf_clear(&b);
 	assert_int_equal(milter_enc_body(&b, chunk, MILTER_CHUNK_MAX), 0);
 	assert_int_equal(b.len, 5 + MILTER_CHUNK_MAX);
-	assert_memory_equal(b.data, "\0\x01\0\0" "B", 5);
+	assert_memory_equal(b.data,
+	    "\0\x01\0\0"
+	    "B",
+	    5);
 	buf_clear(&b);
 	assert_int_equal(milter_enc_body(&b, chunk, MILTER_CHUNK_MAX + 1), -1);
 	assert_int_equal(errno, EINVAL);
@@ -268,8 +267,7 @@ test_enc_too_big_unchanged(void **state)
 	want_bytes(&b, L("\0\0\0\x01"
 	                 "T"));
 	assert_int_equal(b.data[b.len], '\0');
-	assert_int_equal(milter_enc_header(&b, "Subject", "long enough"),
-	    -1);
+	assert_int_equal(milter_enc_header(&b, "Subject", "long enough"), -1);
 	want_bytes(&b, L("\0\0\0\x01"
 	                 "T"));
 	buf_reset(&b);
@@ -303,41 +301,86 @@ static const struct dec_case cases[] = {
 	{ "conn-fail", L(P1("f")), "f;" },
 	{ "two", L(P1("p") P1("c")), "p;c;" },
 	/* valid: payloads */
-	{ "replycode", L("\0\0\0\x13" "y550 5.7.1 go away\0"),
+	{ "replycode",
+	    L("\0\0\0\x13"
+	      "y550 5.7.1 go away\0"),
 	    "y 550 1 550 5.7.1 go away;" },
 	{ "replycode-bare", L("\0\0\0\x05y451\0"), "y 451 1 451;" },
-	{ "replycode-multi", L("\0\0\0\x1a" "y550-5.7.1 a\r\n550 5.7.1 b\0"),
+	{ "replycode-multi",
+	    L("\0\0\0\x1a"
+	      "y550-5.7.1 a\r\n550 5.7.1 b\0"),
 	    "y 550 2 550-5.7.1 a\r\n550 5.7.1 b;" },
-	{ "replycode-crlf", L("\0\0\0\x09" "y421 x\r\n\0"), "y 421 1 421 x;" },
+	{ "replycode-crlf",
+	    L("\0\0\0\x09"
+	      "y421 x\r\n\0"),
+	    "y 421 1 421 x;" },
 	{ "replycode-pct", L("\0\0\0\x0dy550 100%% \t\0"),
 	    "y 550 1 550 100%% \t;" },
-	{ "quarantine", L("\0\0\0\x0d" "qvirus found\0"), "q virus found;" },
+	{ "quarantine",
+	    L("\0\0\0\x0d"
+	      "qvirus found\0"),
+	    "q virus found;" },
 	{ "quarantine-empty", L("\0\0\0\x02q\0"), "q ;" },
-	{ "addheader", L("\0\0\0\x0e" "hX-Spam\0 yes!\0"), "h X-Spam= yes!;" },
-	{ "addheader-folded", L("\0\0\0\x0e" "hX-A\0a\n\tb\r\n c\0"),
+	{ "addheader",
+	    L("\0\0\0\x0e"
+	      "hX-Spam\0 yes!\0"),
+	    "h X-Spam= yes!;" },
+	{ "addheader-folded",
+	    L("\0\0\0\x0e"
+	      "hX-A\0a\n\tb\r\n c\0"),
 	    "h X-A=a\n\tb\r\n c;" },
 	{ "addheader-8bit", L("\0\0\0\x09hX\0\xc3\xa9t\xc3\xa9\0"),
 	    "h X=\xc3\xa9t\xc3\xa9;" },
-	{ "insheader", L("\0\0\0\x0d" "i\0\0\0\0X-Top\0v\0"), "i 0 X-Top=v;" },
-	{ "chgheader", L("\0\0\0\x0f" "m\0\0\0\x02Subject\0x\0"),
+	{ "insheader",
+	    L("\0\0\0\x0d"
+	      "i\0\0\0\0X-Top\0v\0"),
+	    "i 0 X-Top=v;" },
+	{ "chgheader",
+	    L("\0\0\0\x0f"
+	      "m\0\0\0\x02Subject\0x\0"),
 	    "m 2 Subject=x;" },
-	{ "chgheader-delete", L("\0\0\0\x0e" "m\0\0\0\x01Subject\0\0"),
+	{ "chgheader-delete",
+	    L("\0\0\0\x0e"
+	      "m\0\0\0\x01Subject\0\0"),
 	    "m 1 Subject=;" },
-	{ "addrcpt", L("\0\0\0\x09" "+<a@b.c>\0"), "+ <a@b.c>;" },
-	{ "delrcpt", L("\0\0\0\x09" "-<a@b.c>\0"), "- <a@b.c>;" },
-	{ "addrcpt-par", L("\0\0\0\x16" "2<a@b.c>\0NOTIFY=NEVER\0"),
+	{ "addrcpt",
+	    L("\0\0\0\x09"
+	      "+<a@b.c>\0"),
+	    "+ <a@b.c>;" },
+	{ "delrcpt",
+	    L("\0\0\0\x09"
+	      "-<a@b.c>\0"),
+	    "- <a@b.c>;" },
+	{ "addrcpt-par",
+	    L("\0\0\0\x16"
+	      "2<a@b.c>\0NOTIFY=NEVER\0"),
 	    "2 <a@b.c> NOTIFY=NEVER;" },
-	{ "addrcpt-par-none", L("\0\0\0\x09" "2<a@b.c>\0"), "2 <a@b.c> ;" },
-	{ "chgfrom", L("\0\0\0\x0c" "e<>\0SIZE=10\0"), "e <> SIZE=10;" },
-	{ "chgfrom-none", L("\0\0\0\x09" "e<a@b.c>\0"), "e <a@b.c> ;" },
-	{ "replbody", L("\0\0\0\x06" "bab\0\r\n"), "b 5;" },
+	{ "addrcpt-par-none",
+	    L("\0\0\0\x09"
+	      "2<a@b.c>\0"),
+	    "2 <a@b.c> ;" },
+	{ "chgfrom",
+	    L("\0\0\0\x0c"
+	      "e<>\0SIZE=10\0"),
+	    "e <> SIZE=10;" },
+	{ "chgfrom-none",
+	    L("\0\0\0\x09"
+	      "e<a@b.c>\0"),
+	    "e <a@b.c> ;" },
+	{ "replbody",
+	    L("\0\0\0\x06"
+	      "bab\0\r\n"),
+	    "b 5;" },
 	{ "replbody-empty", L(P1("b")), "b 0;" },
-	{ "setsymlist", L("\0\0\0\x0d" "l\0\0\0\x02{a} {b}\0"),
+	{ "setsymlist",
+	    L("\0\0\0\x0d"
+	      "l\0\0\0\x02{a} {b}\0"),
 	    "l 2 {a} {b};" },
 	{ "optneg", L("\0\0\0\x0dO\0\0\0\x06\0\0\x01\xff\0\0\0\x80"),
 	    "O 6 1ff 80 0;" },
 	{ "optneg-syms",
-	    L("\0\0\0\x15" "O\0\0\0\x06\0\0\0\x01\0\0\0\0\0\0\0\x05i j\0"),
+	    L("\0\0\0\x15"
+	      "O\0\0\0\x06\0\0\0\x01\0\0\0\0\0\0\0\x05i j\0"),
 	    "O 6 1 0 8;" },
 	/* invalid */
 	{ "zero-length", L("\0\0\0\0c"), "E;" },
@@ -345,9 +388,18 @@ static const struct dec_case cases[] = {
 	{ "bad-code-nul", L(P1("\0")), "E;" },
 	{ "command-code", L(P1("C")), "E;" },
 	{ "oversize", L("\0\0\0\x42h"), "E;" },
-	{ "huge", L("\xff\xff\xff\xff" "b"), "E;" },
-	{ "payload-on-continue", L("\0\0\0\x02" "cx"), "E;" },
-	{ "payload-on-accept", L("\0\0\0\x02" "a\0"), "E;" },
+	{ "huge",
+	    L("\xff\xff\xff\xff"
+	      "b"),
+	    "E;" },
+	{ "payload-on-continue",
+	    L("\0\0\0\x02"
+	      "cx"),
+	    "E;" },
+	{ "payload-on-accept",
+	    L("\0\0\0\x02"
+	      "a\0"),
+	    "E;" },
 	{ "replycode-no-nul", L("\0\0\0\x08y550 abc"), "E;" },
 	{ "replycode-nul-inside", L("\0\0\0\x09y550 a\0b\0"), "E;" },
 	{ "replycode-2xx", L("\0\0\0\x08y250 ok\0"), "E;" },
@@ -355,47 +407,92 @@ static const struct dec_case cases[] = {
 	{ "replycode-short", L("\0\0\0\x04y55\0"), "E;" },
 	{ "replycode-letters", L("\0\0\0\x08y5x0 no\0"), "E;" },
 	{ "replycode-sep", L("\0\0\0\x08y550_no\0"), "E;" },
-	{ "replycode-mixed", L("\0\0\0\x0e" "y550-a\r\n551 b\0"), "E;" },
+	{ "replycode-mixed",
+	    L("\0\0\0\x0e"
+	      "y550-a\r\n551 b\0"),
+	    "E;" },
 	{ "replycode-last-dash", L("\0\0\0\x08y550-no\0"), "E;" },
-	{ "replycode-first-space", L("\0\0\0\x0e" "y550 a\r\n550 b\0"), "E;" },
-	{ "replycode-bare-lf", L("\0\0\0\x0d" "y550-a\n550 b\0"), "E;" },
-	{ "replycode-bare-cr", L("\0\0\0\x0d" "y550-a\r550 b\0"), "E;" },
+	{ "replycode-first-space",
+	    L("\0\0\0\x0e"
+	      "y550 a\r\n550 b\0"),
+	    "E;" },
+	{ "replycode-bare-lf",
+	    L("\0\0\0\x0d"
+	      "y550-a\n550 b\0"),
+	    "E;" },
+	{ "replycode-bare-cr",
+	    L("\0\0\0\x0d"
+	      "y550-a\r550 b\0"),
+	    "E;" },
 	{ "replycode-ctrl", L("\0\0\0\x08y550 \x01x\0"), "E;" },
 	{ "replycode-8bit", L("\0\0\0\x08y550 \xc3\xa9\0"), "E;" },
 	{ "replycode-empty", L("\0\0\0\x02y\0"), "E;" },
-	{ "replycode-empty-line", L("\0\0\0\x0b" "y550-a\r\n\r\n\0"), "E;" },
-	{ "replycode-trailing", L("\0\0\0\x09" "y550 a\0xx"), "E;" },
+	{ "replycode-empty-line",
+	    L("\0\0\0\x0b"
+	      "y550-a\r\n\r\n\0"),
+	    "E;" },
+	{ "replycode-trailing",
+	    L("\0\0\0\x09"
+	      "y550 a\0xx"),
+	    "E;" },
 	{ "quarantine-no-nul", L("\0\0\0\x02qx"), "E;" },
 	{ "quarantine-crlf", L("\0\0\0\x05qa\r\n\0"), "E;" },
 	{ "quarantine-empty-payload", L(P1("q")), "E;" },
-	{ "addheader-no-value", L("\0\0\0\x05" "hX-A\0"), "E;" },
+	{ "addheader-no-value",
+	    L("\0\0\0\x05"
+	      "hX-A\0"),
+	    "E;" },
 	{ "addheader-value-no-nul", L("\0\0\0\x06hX-A\0v"), "E;" },
 	{ "addheader-empty-name", L("\0\0\0\x04h\0v\0"), "E;" },
 	{ "addheader-colon", L("\0\0\0\x07hX:A\0v\0"), "E;" },
 	{ "addheader-space-name", L("\0\0\0\x07hX A\0v\0"), "E;" },
 	{ "addheader-crlf-name", L("\0\0\0\x08hX\r\nA\0v\0"), "E;" },
 	{ "addheader-8bit-name", L("\0\0\0\x06h\xc3\xa9\0v\0"), "E;" },
-	{ "addheader-bare-lf", L("\0\0\0\x07" "hX\0a\nb\0"), "E;" },
-	{ "addheader-bare-cr", L("\0\0\0\x08" "hX\0a\r\tb\0"), "E;" },
+	{ "addheader-bare-lf",
+	    L("\0\0\0\x07"
+	      "hX\0a\nb\0"),
+	    "E;" },
+	{ "addheader-bare-cr",
+	    L("\0\0\0\x08"
+	      "hX\0a\r\tb\0"),
+	    "E;" },
 	{ "addheader-crlf-end", L("\0\0\0\x07hX\0a\r\n\0"), "E;" },
-	{ "addheader-nul-ctl", L("\0\0\0\x07hX\0a\x01" "b\0"), "E;" },
+	{ "addheader-nul-ctl",
+	    L("\0\0\0\x07hX\0a\x01"
+	      "b\0"),
+	    "E;" },
 	{ "addheader-extra", L("\0\0\0\x07hX\0v\0zz"), "E;" },
 	{ "insheader-short-index", L("\0\0\0\x03i\0\0"), "E;" },
 	{ "chgheader-no-index", L("\0\0\0\x05mX\0v\0"), "E;" },
 	{ "addrcpt-empty", L("\0\0\0\x02+\0"), "E;" },
 	{ "addrcpt-no-nul", L("\0\0\0\x04+a@b"), "E;" },
 	{ "addrcpt-crlf", L("\0\0\0\x06+a\r\nb\0"), "E;" },
-	{ "addrcpt-params", L("\0\0\0\x07" "+a\0b=c\0"), "E;" },
-	{ "delrcpt-tab", L("\0\0\0\x05-a\tb\0"), "E;" },
-	{ "chgfrom-params-no-nul", L("\0\0\0\x06" "ea\0b=c"), "E;" },
-	{ "chgfrom-three", L("\0\0\0\x07" "ea\0b\0c\0"), "E;" },
-	{ "setsymlist-stage", L("\0\0\0\x07" "l\0\0\0\x07j\0"), "E;" },
-	{ "setsymlist-short", L("\0\0\0\x04l\0\0\0"), "E;" },
-	{ "setsymlist-no-nul", L("\0\0\0\x06" "l\0\0\0\x01j"), "E;" },
-	{ "optneg-short", L("\0\0\0\x0cO\0\0\0\x06\0\0\x01\xff\0\0\0"),
+	{ "addrcpt-params",
+	    L("\0\0\0\x07"
+	      "+a\0b=c\0"),
 	    "E;" },
-	{ "optneg-bad-syms", L("\0\0\0\x11O\0\0\0\x06\0\0\0\x01\0\0\0\0\0\0"
-	                       "\0\x09"),
+	{ "delrcpt-tab", L("\0\0\0\x05-a\tb\0"), "E;" },
+	{ "chgfrom-params-no-nul",
+	    L("\0\0\0\x06"
+	      "ea\0b=c"),
+	    "E;" },
+	{ "chgfrom-three",
+	    L("\0\0\0\x07"
+	      "ea\0b\0c\0"),
+	    "E;" },
+	{ "setsymlist-stage",
+	    L("\0\0\0\x07"
+	      "l\0\0\0\x07j\0"),
+	    "E;" },
+	{ "setsymlist-short", L("\0\0\0\x04l\0\0\0"), "E;" },
+	{ "setsymlist-no-nul",
+	    L("\0\0\0\x06"
+	      "l\0\0\0\x01j"),
+	    "E;" },
+	{ "optneg-short", L("\0\0\0\x0cO\0\0\0\x06\0\0\x01\xff\0\0\0"), "E;" },
+	{ "optneg-bad-syms",
+	    L("\0\0\0\x11O\0\0\0\x06\0\0\0\x01\0\0\0\0\0\0"
+	      "\0\x09"),
 	    "E;" },
 	{ "optneg-syms-no-nul",
 	    L("\0\0\0\x14O\0\0\0\x06\0\0\0\x01\0\0\0\0\0\0\0\x05i j"), "E;" },
@@ -476,8 +573,8 @@ put_ev(char *dst, size_t dstsz, enum milter_dec_status st,
 
 /* Feed in[0..n) in `step`-byte pieces; events into out. */
 static void
-feed_lim(const struct milter_limits *l, const char *in, size_t n,
-    size_t step, char *out, size_t outsz)
+feed_lim(const struct milter_limits *l, const char *in, size_t n, size_t step,
+    char *out, size_t outsz)
 {
 	struct milter_dec *d;
 	const struct milter_reply *r;
@@ -563,7 +660,7 @@ test_dec_cases(void **state)
 					off += used;
 				}
 			}
-done:
+		done:
 			milter_dec_free(d);
 			if (strcmp(two, c->want) != 0)
 				fail_msg("%s: cut %zu: got '%s'", c->name, cut,
@@ -653,9 +750,15 @@ test_dec_default_caps(void **state)
 	feed_lim(&none, p, len, SIZE_MAX, got, sizeof(got));
 	assert_string_equal(got, "b 65536;");
 	free(p);
-	feed_lim(&none, L("\0\x98\x96\x81" "b"), SIZE_MAX, got, sizeof(got));
+	feed_lim(&none,
+	    L("\0\x98\x96\x81"
+	      "b"),
+	    SIZE_MAX, got, sizeof(got));
 	assert_string_equal(got, "E;");
-	feed_lim(NULL, L("\0\x01\0\x02" "b"), SIZE_MAX, got, sizeof(got));
+	feed_lim(NULL,
+	    L("\0\x01\0\x02"
+	      "b"),
+	    SIZE_MAX, got, sizeof(got));
 	assert_string_equal(got, "E;");
 }
 
@@ -737,8 +840,8 @@ test_symlist_next(void **state)
 	(void)state;
 	d = milter_dec_new(&lim);
 	assert_non_null(d);
-	assert_int_equal(milter_dec_feed(d, (const uint8_t *)in,
-	                     sizeof(in) - 1, &used, &r, &why),
+	assert_int_equal(milter_dec_feed(d, (const uint8_t *)in, sizeof(in) - 1,
+	                     &used, &r, &why),
 	    MILTER_DEC_REPLY);
 	p = r->data;
 	n = r->data_len;

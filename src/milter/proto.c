@@ -390,9 +390,11 @@ is_digit(char c)
 /*
  * SMFIR_REPLYCODE: one or more lines joined by CRLF (an optional final
  * CRLF is dropped), each "CODE-text" but the last "CODE text" or a bare
- * "CODE"; CODE is 4xx or 5xx and the same on every line; the text is
- * printable ASCII or HTAB. As sent, '%' may be doubled (Sendmail uses
- * the text as a format): that is the caller's to undo.
+ * "CODE"; CODE is 4xx or 5xx and the same on every line; a text that
+ * starts with "D." starts an enhanced code, whose class D must be the
+ * code's (Postfix checks as much); the text is printable ASCII or HTAB. As
+ * sent, '%' may be doubled (Sendmail uses the text as a format): that is the
+ * caller's to undo.
  */
 static const char *
 check_replycode(struct milter_reply *r)
@@ -424,6 +426,9 @@ check_replycode(struct milter_reply *r)
 			return "REPLYCODE: lines with different codes";
 		if (len > 3 && s[3] != (last ? ' ' : '-'))
 			return "REPLYCODE: bad separator after the code";
+		/* An enhanced code (RFC 3463) must be of the code's class. */
+		if (len > 5 && is_digit(s[4]) && s[5] == '.' && s[4] != s[0])
+			return "REPLYCODE: enhanced code of another class";
 		if (len == 3 && !last)
 			return "REPLYCODE: continued line without '-'";
 		for (i = 4; i < len; i++) {

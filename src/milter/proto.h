@@ -183,7 +183,12 @@ struct milter_reply {
 	 * not empty). ADDRCPT/ADDRCPT_PAR/DELRCPT/CHGFROM: the address
 	 * (no CR, LF or other control; not empty). QUARANTINE: the
 	 * reason (no control). REPLYCODE: the whole reply, lines joined
-	 * by CRLF, no final CRLF. SETSYMLIST: the macro names.
+	 * by CRLF (a final CRLF is dropped); accepted: every line
+	 * "CODE-text" but the last "CODE text" or "CODE", CODE 4xx or 5xx
+	 * and the same on every line, an enhanced code (a text
+	 * starting "D.") of CODE's class, text printable ASCII or
+	 * HTAB; '%' as sent (Sendmail doubles it: the caller undoes).
+	 * SETSYMLIST: the macro names.
 	 */
 	const char *s1;
 	size_t s1_len;

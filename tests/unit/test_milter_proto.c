@@ -424,6 +424,14 @@ static const struct dec_case cases[] = {
 	    L("\0\0\0\x0d"
 	      "y550-a\r550 b\0"),
 	    "E;" },
+	{ "replycode-esc-class",
+	    L("\0\0\0\x0e"
+	      "y550 4.7.1 no\0"),
+	    "E;" },
+	{ "replycode-esc-class-2",
+	    L("\0\0\0\x1a"
+	      "y451-4.7.1 a\r\n451 5.7.1 b\0"),
+	    "E;" },
 	{ "replycode-ctrl", L("\0\0\0\x08y550 \x01x\0"), "E;" },
 	{ "replycode-8bit", L("\0\0\0\x08y550 \xc3\xa9\0"), "E;" },
 	{ "replycode-empty", L("\0\0\0\x02y\0"), "E;" },

@@ -525,6 +525,8 @@ put_ev(char *dst, size_t dstsz, enum milter_dec_status st,
 		k = snprintf(ev, sizeof(ev), "E;");
 		break;
 	case MILTER_DEC_REPLY:
+		if (r == NULL) /* feed_lim checked it; for the analyzer */
+			abort();
 		switch (r->code) {
 		case MILTER_R_REPLYCODE:
 			k = snprintf(ev, sizeof(ev), "y %u %zu %s;",

@@ -591,7 +591,7 @@ decode(struct milter_dec *d)
 static bool
 is_reply_code(uint8_t c)
 {
-	return c != '\0' && strchr("+-24abcdefhilmOpqrsty", c) != NULL;
+	return milter_reply_name((char)c) != NULL;
 }
 
 /* The payload cap for a reply code. */
@@ -662,6 +662,44 @@ milter_dec_feed(struct milter_dec *d, const uint8_t *p, size_t n, size_t *used,
 		return fail(d, why, why_out);
 	*reply_out = &d->r;
 	return MILTER_DEC_REPLY;
+}
+
+static const struct {
+	char code;
+	const char *name;
+} reply_names[] = {
+	{ MILTER_R_ADDRCPT, "addrcpt" },
+	{ MILTER_R_DELRCPT, "delrcpt" },
+	{ MILTER_R_ADDRCPT_PAR, "addrcpt_par" },
+	{ MILTER_R_SHUTDOWN, "shutdown" },
+	{ MILTER_R_ACCEPT, "accept" },
+	{ MILTER_R_REPLBODY, "replbody" },
+	{ MILTER_R_CONTINUE, "continue" },
+	{ MILTER_R_DISCARD, "discard" },
+	{ MILTER_R_CHGFROM, "chgfrom" },
+	{ MILTER_R_CONN_FAIL, "conn_fail" },
+	{ MILTER_R_ADDHEADER, "addheader" },
+	{ MILTER_R_INSHEADER, "insheader" },
+	{ MILTER_R_SETSYMLIST, "setsymlist" },
+	{ MILTER_R_CHGHEADER, "chgheader" },
+	{ MILTER_R_OPTNEG, "optneg" },
+	{ MILTER_R_PROGRESS, "progress" },
+	{ MILTER_R_QUARANTINE, "quarantine" },
+	{ MILTER_R_REJECT, "reject" },
+	{ MILTER_R_SKIP, "skip" },
+	{ MILTER_R_TEMPFAIL, "tempfail" },
+	{ MILTER_R_REPLYCODE, "replycode" },
+};
+
+const char *
+milter_reply_name(char code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(reply_names) / sizeof(reply_names[0]); i++)
+		if (reply_names[i].code == code)
+			return reply_names[i].name;
+	return NULL;
 }
 
 /* ---------------------------------------------------------------- */

@@ -148,7 +148,11 @@ int milter_enc_mail(struct buf *b, const char *addr, const char *const *params,
     size_t n);
 int milter_enc_rcpt(struct buf *b, const char *addr, const char *const *params,
     size_t n);
-/* SMFIC_HEADER: name, value (unfolded as received, without CRLF). */
+/*
+ * SMFIC_HEADER: name, value as received (folding kept, no final CRLF).
+ * With MILTER_P_HDR_LEADSPC negotiated the value keeps the space after
+ * the colon; without it the caller strips one (as Postfix does).
+ */
 int milter_enc_header(struct buf *b, const char *name, const char *value);
 /* SMFIC_BODY: a chunk; EINVAL: n > MILTER_CHUNK_MAX. */
 int milter_enc_body(struct buf *b, const uint8_t *p, size_t n);
@@ -236,6 +240,12 @@ void milter_dec_free(struct milter_dec *);
 enum milter_dec_status milter_dec_feed(struct milter_dec *, const uint8_t *p,
     size_t n, size_t *used, const struct milter_reply **reply_out,
     const char **why_out);
+
+/*
+ * A reply code's name for log lines ("continue", "replycode", ...), or
+ * NULL for a code that is not a reply. Static text.
+ */
+const char *milter_reply_name(char code);
 
 struct milter_optneg {
 	uint32_t version, actions, proto;

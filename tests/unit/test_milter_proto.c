@@ -792,6 +792,22 @@ test_dec_why(void **state)
 	milter_dec_free(NULL);
 }
 
+/* Every code the decoder takes has a name; nothing else has one. */
+static void
+test_reply_name(void **state)
+{
+	static const char codes[] = "+-24abcdefhilmOpqrsty";
+	unsigned c;
+
+	(void)state;
+	assert_string_equal(milter_reply_name(MILTER_R_CONTINUE), "continue");
+	assert_string_equal(milter_reply_name(MILTER_R_REPLYCODE), "replycode");
+	for (c = 0; c < 256; c++)
+		if ((milter_reply_name((char)c) != NULL) !=
+		    (c != 0 && strchr(codes, (int)c) != NULL))
+			fail_msg("code 0x%02x", c);
+}
+
 static void
 test_optneg_check(void **state)
 {
@@ -923,6 +939,7 @@ main(void)
 		cmocka_unit_test(test_dec_limits),
 		cmocka_unit_test(test_dec_default_caps),
 		cmocka_unit_test(test_dec_why),
+		cmocka_unit_test(test_reply_name),
 		cmocka_unit_test(test_optneg_check),
 		cmocka_unit_test(test_symlist_next),
 		cmocka_unit_test(test_nomem),

@@ -6,9 +6,12 @@
 #include "cli/certfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -65,18 +68,36 @@ read_chain(FILE *fp, struct certfile *cf)
 }
 
 enum certfile_status
-certfile_load(const char *path, struct certfile **out, char *reason,
-    size_t reasonsz)
+certfile_load(const char *path, bool no_links, struct certfile **out,
+    char *reason, size_t reasonsz)
 {
 	struct certfile *cf;
+	struct stat st;
 	X509 *leaf;
 	FILE *fp;
 	bool ok;
+	int fd, err = 0;
 
 	*out = NULL;
 	ERR_clear_error();
-	if ((fp = fopen(path, "re")) == NULL)
+	/* Never a FIFO that would hang us, nor (no_links) a link that the
+	 * owner of a writable directory put there for root to follow. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+	                    (no_links ? O_NOFOLLOW : 0));
+	if (fd == -1)
 		return CERTFILE_ERRNO;
+	fp = NULL;
+	if (fstat(fd, &st) == -1)
+		err = errno;
+	else if (!S_ISREG(st.st_mode))
+		err = EINVAL; /* a device, a FIFO, a directory */
+	else if ((fp = fdopen(fd, "r")) == NULL)
+		err = errno;
+	if (fp == NULL) {
+		(void)close(fd);
+		errno = err;
+		return CERTFILE_ERRNO;
+	}
 	if ((leaf = PEM_read_X509(fp, NULL, no_passphrase, NULL)) == NULL) {
 		ssl_reason(reason, reasonsz);
 		(void)fclose(fp);

@@ -45,14 +45,16 @@ enum certfile_bound {
 
 /*
  * Read the certificate file at path into *out (free it with
- * certfile_free()); the chain may be empty. CERTFILE_ERRNO: fopen failed,
- * errno is its. CERTFILE_NO_PEM: no certificate could be read; reason
+ * certfile_free()); the chain may be empty. CERTFILE_ERRNO: it could not
+ * be opened, errno says why (EINVAL: not a regular file; ELOOP: a link,
+ * with no_links, for a file in a directory others may write). Never
+ * waits on a FIFO. CERTFILE_NO_PEM: no certificate could be read; reason
  * (NUL-terminated, reasonsz bytes at most) holds OpenSSL's reason, or
  * "no PEM data". *out is NULL unless CERTFILE_OK. Clears OpenSSL's
  * error queue.
  */
-enum certfile_status certfile_load(const char *path, struct certfile **out,
-    char *reason, size_t reasonsz);
+enum certfile_status certfile_load(const char *path, bool no_links,
+    struct certfile **out, char *reason, size_t reasonsz);
 
 /* NULL is fine. */
 void certfile_free(struct certfile *);

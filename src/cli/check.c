@@ -279,7 +279,7 @@ check_tls(const struct conf *conf, struct check *ck)
 			    conf->listeners[i].name);
 		return;
 	}
-	switch (certfile_load(cert, &cf, reason, sizeof(reason))) {
+	switch (certfile_load(cert, false, &cf, reason, sizeof(reason))) {
 	case CERTFILE_ERRNO:
 		say_open_failed(ck, "cert", cert);
 		return;

@@ -364,6 +364,11 @@ cli_doctor(const struct conf *conf, int argc, char **argv)
 	rc = run(&d, domain, (unsigned)secs, json);
 	dns_free(dns);
 	doctor_free(&d);
+	/* A report that did not reach its reader is no report. */
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "tern: doctor: cannot write the report\n");
+		return EX_IOERR;
+	}
 	return rc;
 usage:
 	cli_doctor_usage(stderr);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli/certfile.h"
+#include "cli/doctor_text.h"
 #include "util/fsutil.h"
 #include "util/str.h"
 
@@ -171,7 +172,10 @@ doctor_cert(struct doctor *d)
 	else
 		(void)snprintf(path, sizeof(path), "%s/tls/self-signed.crt",
 		    conf->data_dir);
-	switch (certfile_load(path, &cf, reason, sizeof(reason))) {
+	/* The self-signed one is in data_dir/tls, which the service user
+	 * writes: no link is followed there. */
+	switch (certfile_load(path, conf->tls.cert == NULL, &cf, reason,
+	    sizeof(reason))) {
 	case CERTFILE_ERRNO:
 		open_failed(d, path, conf->tls.cert == NULL, fix);
 		return;
@@ -209,13 +213,16 @@ struct walk {
 static void
 check_mode(struct walk *w, const char *path, const struct stat *st, bool key)
 {
-	char fix[PATH_MAX_DOC + 64];
+	char word[PATH_MAX_DOC * 4 + 3], fix[sizeof(word) + 128];
 
+	/* The names below data_dir are the service user's to choose. */
+	if (!doctor_shell_word(path, word, sizeof(word)))
+		(void)strlcpy(word, "PATH", sizeof(word));
 	if (S_ISLNK(st->st_mode)) {
 		(void)snprintf(fix, sizeof(fix),
 		    "replace the link with what it points to (tern follows "
 		    "no link in data_dir): mv TARGET %s",
-		    path);
+		    word);
 		doctor_add(w->d, DOCTOR_FAIL, "data_dir", path, fix,
 		    "a symbolic link");
 		w->bad++;
@@ -228,20 +235,20 @@ check_mode(struct walk *w, const char *path, const struct stat *st, bool key)
 		return;
 	}
 	if (st->st_uid != 0 && st->st_uid != w->uid) {
-		(void)snprintf(fix, sizeof(fix), "chown %s %s", w->user, path);
+		(void)snprintf(fix, sizeof(fix), "chown %s %s", w->user, word);
 		doctor_add(w->d, DOCTOR_FAIL, "data_dir", path, fix,
 		    "owned by uid %u, neither root nor the server's user",
 		    (unsigned)st->st_uid);
 		w->bad++;
 	}
 	if (key && (st->st_mode & 077) != 0) {
-		(void)snprintf(fix, sizeof(fix), "chmod 600 %s", path);
+		(void)snprintf(fix, sizeof(fix), "chmod 600 %s", word);
 		doctor_add(w->d, DOCTOR_FAIL, "data_dir", path, fix,
 		    "a private key with mode %04o: others may read it",
 		    (unsigned)(st->st_mode & 07777));
 		w->bad++;
 	} else if (!key && (st->st_mode & 022) != 0) {
-		(void)snprintf(fix, sizeof(fix), "chmod go-w %s", path);
+		(void)snprintf(fix, sizeof(fix), "chmod go-w %s", word);
 		doctor_add(w->d, DOCTOR_FAIL, "data_dir", path, fix,
 		    "writable by %s (mode %04o): they could replace mail or "
 		    "keys",

@@ -142,3 +142,36 @@ doctor_reverse_name(const struct sockaddr *sa, char *out, size_t outsz)
 	memcpy(out + len, "ip6.arpa", 9);
 	return true;
 }
+
+bool
+doctor_shell_word(const char *s, char *out, size_t outsz)
+{
+	size_t i, n = 0;
+	bool plain = s[0] != '\0';
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!ascii_is_alnum((unsigned char)s[i]) &&
+		    strchr("/._+-@:", s[i]) == NULL)
+			plain = false;
+	if (plain)
+		return strlcpy(out, s, outsz) < outsz;
+#define PUT(c)                                                             \
+	do {                                                               \
+		if (n + 1 >= outsz)                                        \
+			return false;                                      \
+		out[n++] = (c);                                            \
+	} while (0)
+	PUT('\'');
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] == '\'') {
+			PUT('\'');
+			PUT('\\');
+			PUT('\'');
+		}
+		PUT(s[i]);
+	}
+	PUT('\'');
+#undef PUT
+	out[n] = '\0';
+	return true;
+}

@@ -42,4 +42,13 @@ bool doctor_sts_is_record(const char *p, size_t n);
  */
 bool doctor_reverse_name(const struct sockaddr *sa, char *out, size_t outsz);
 
+/*
+ * s as one word an operator can paste into a shell: as it is when it
+ * holds only letters, digits and /._+-@:, else in single quotes (a '
+ * inside as '\''). A file name another user chose (data_dir/dkim/...)
+ * must not become a command in a fix: line. false when out (outsz) is
+ * too small.
+ */
+bool doctor_shell_word(const char *s, char *out, size_t outsz);
+
 #endif

@@ -239,6 +239,12 @@ cli_explain(const struct conf *conf, int argc, char **argv)
 				goto fail_ex;
 		more = explain_next_pass(ex);
 	}
+	if (explain_oom(ex)) { /* a story could be missing or cut */
+		fputs("tern: explain: out of memory\n", stderr);
+		explain_free(ex);
+		rc = EX_OSERR;
+		goto out;
+	}
 	if (explain_count(ex) == 0) {
 		say_nothing(ex, a.what, fds[0] >= 0 || fds[1] >= 0);
 		rc = 1;
@@ -254,7 +260,8 @@ cli_explain(const struct conf *conf, int argc, char **argv)
 		    "or not tern's)\n",
 		    explain_bad_lines(ex),
 		    explain_bad_lines(ex) == 1 ? "" : "s");
-	if (fflush(stdout) == EOF && rc == 0)
+	/* An earlier write may have failed where the last one did not. */
+	if ((fflush(stdout) == EOF || ferror(stdout)) && rc == 0)
 		rc = EX_IOERR;
 	explain_free(ex);
 	goto out;

@@ -431,7 +431,8 @@ events_open(const char *path, uint64_t last_seq, struct why *why)
 	ev->base = event_base_new();
 	if (ev->base == NULL)
 		PANIC("event_base_new failed");
-	ev->wake = event_new(ev->base, -1, 0, on_wake, ev);
+	if ((ev->wake = event_new(ev->base, -1, 0, on_wake, ev)) == NULL)
+		PANIC("event_new failed");
 	ev->evl = evconnlistener_new(ev->base, on_accept, ev,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (ev->evl == NULL) {
@@ -441,7 +442,8 @@ events_open(const char *path, uint64_t last_seq, struct why *why)
 		(void)unlink(path);
 		goto fail;
 	}
-	if (pthread_create(&ev->thread, NULL, events_main, ev) != 0) {
+	if ((errno = pthread_create(&ev->thread, NULL, events_main, ev)) !=
+	    0) {
 		why_set(why, WHY_TEMP, errno, "event socket: start its thread");
 		goto fail;
 	}

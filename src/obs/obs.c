@@ -63,7 +63,9 @@ static struct {
 	int dfd; /* data_dir, or -1 */
 	int fd;  /* the journal, or -1 */
 	uint64_t size, max;
-	bool write_failed; /* logged once until a write works again */
+	bool write_failed;  /* logged once until a write works again */
+	bool rotate_failed; /* the same for a rename */
+	bool reopen_failed; /* the same for opening a new journal */
 } O = { .mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
 	.dfd = -1, .fd = -1 };
 
@@ -244,23 +246,49 @@ journal_open_file(struct why *why)
 	return 0;
 }
 
-/* journal -> journal.1, and a new journal. Under the lock. */
+/* Open the journal when it is not (after a rotation, or a failure). */
 static void
-rotate(void)
+reopen(void)
 {
 	struct why why;
 
+	if (O.fd != -1)
+		return;
+	if (journal_open_file(&why) == 0) {
+		O.reopen_failed = false;
+		return;
+	}
+	if (!O.reopen_failed)
+		log_warn("event=journal_unavailable error=%s "
+		         "msg=\"tried again with each batch of lines\"",
+		    LOG_ESC(why.text));
+	O.reopen_failed = true;
+}
+
+/*
+ * journal -> journal.1, and a new journal. false when the rename fails:
+ * the journal stays open and grows past max (logged once), rather than
+ * being reopened whole and rotated again forever. The flusher's alone.
+ */
+static bool
+rotate(void)
+{
+	if (renameat(O.dfd, OBS_JOURNAL_NAME, O.dfd, OBS_JOURNAL_OLD_NAME) ==
+	    -1) {
+		if (!O.rotate_failed)
+			log_warn("event=journal_rotate_failed error=%s "
+			         "msg=\"the journal grows past "
+			         "journal_max_size until this is fixed\"",
+			    LOG_ESC(strerror(errno)));
+		O.rotate_failed = true;
+		return false;
+	}
+	O.rotate_failed = false;
 	(void)close(O.fd);
 	O.fd = -1;
-	if (renameat(O.dfd, OBS_JOURNAL_NAME, O.dfd, OBS_JOURNAL_OLD_NAME) ==
-	    -1)
-		log_warn("event=journal_rotate_failed error=%s",
-		    LOG_ESC(strerror(errno)));
-	if (journal_open_file(&why) == -1)
-		log_warn("event=journal_unavailable error=%s",
-		    LOG_ESC(why.text));
-	else
-		log_info("event=journal_rotated");
+	log_info("event=journal_rotated");
+	reopen();
+	return true;
 }
 
 /*
@@ -273,14 +301,16 @@ journal_write(const uint8_t *p, size_t n)
 {
 	const uint8_t *cut;
 	size_t take, room;
+	bool grow = false; /* the rename failed: write past max */
 
+	reopen();
 	while (n > 0 && O.fd != -1) {
 		take = n;
-		if (O.size + n > O.max) {
+		if (!grow && O.size + n > O.max) {
 			room = O.max > O.size ? (size_t)(O.max - O.size) : 0;
 			cut = room > 0 ? memrchr(p, '\n', room) : NULL;
 			if (cut == NULL && O.size > 0) {
-				rotate();
+				grow = !rotate();
 				continue;
 			}
 			if (cut == NULL) /* a line longer than max: whole */

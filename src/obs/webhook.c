@@ -341,7 +341,8 @@ webhook_start(const struct conf_obs *o, struct why *why)
 		wh_free(wh);
 		return NULL;
 	}
-	if (pthread_create(&wh->thread, NULL, webhook_main, wh) != 0) {
+	if ((errno = pthread_create(&wh->thread, NULL, webhook_main, wh)) !=
+	    0) {
 		why_set(why, WHY_TEMP, errno, "webhook: start its thread");
 		wh_free(wh);
 		return NULL;

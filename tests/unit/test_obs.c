@@ -268,6 +268,26 @@ test_journal(void **state)
 	obs_close();
 	(void)snprintf(path, sizeof(path), "%s/journal.1", dir);
 	(void)unlink(path);
+	/* journal.1 cannot be replaced (a directory): the journal grows
+	 * past max instead, and every line is still written, once. */
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(obs_open(c, &why), 0);
+	{
+		char to[300];
+		size_t i;
+
+		memset(to, 'y', 250);
+		memcpy(to + 250, "@example.test", sizeof("@example.test"));
+		for (i = 0; i < 5000; i++)
+			emit_delivered("ID3", to);
+	}
+	obs_close();
+	j = slurp(dir, "journal");
+	assert_non_null(j);
+	assert_true(strlen(j) > 1024 * 1024);
+	assert_non_null(strstr(j, "{\"seq\":10000,"));
+	free(j);
+	assert_int_equal(rmdir(path), 0);
 	(void)snprintf(path, sizeof(path), "%s/journal", dir);
 	(void)unlink(path);
 	/* A symbolic link in its place: refused, never followed. */

@@ -22,23 +22,13 @@
 
 #include <jansson.h>
 
+#include "obs/obs.h"
 #include "util/buf.h"
 #include "util/json.h"
 #include "util/utf8.h"
 
 /* ---- lines ---- */
 
-static const char *const kinds[] = {
-	"accepted",
-	"rejected",
-	"delivered",
-	"deferred",
-	"bounced",
-	"held",
-	"released",
-	"deleted",
-	"removed",
-};
 
 static const char *const str_fields[] = {
 	"id",
@@ -70,8 +60,9 @@ is_kind(const char *s)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcmp(s, kinds[i]) == 0)
+	/* The journal's own names (obs.h), not a copy of them. */
+	for (i = 0; i < OBS_KIND_COUNT; i++)
+		if (strcmp(s, obs_kind_name((enum obs_kind)i)) == 0)
 			return true;
 	return false;
 }

@@ -12,18 +12,13 @@
 #include "util/buf.h"
 #include "util/utf8.h"
 
+/* \uNNNN: controls and utf8_is_hidden() ones, all below U+10000. */
 static int
 put_u(struct buf *b, uint32_t cp)
 {
-	char e[16];
+	char e[8];
 
-	if (cp > 0xffff) { /* a hidden code point is never this high */
-		cp -= 0x10000;
-		(void)snprintf(e, sizeof(e), "\\u%04x\\u%04x",
-		    0xd800 + (unsigned)(cp >> 10),
-		    0xdc00 + (unsigned)(cp & 0x3ff));
-	} else
-		(void)snprintf(e, sizeof(e), "\\u%04x", (unsigned)cp);
+	(void)snprintf(e, sizeof(e), "\\u%04x", (unsigned)(cp & 0xffff));
 	return buf_append_str(b, e);
 }
 

@@ -47,6 +47,9 @@ struct conf_listener {
 	size_t nallow;
 	struct cidr *deny;
 	size_t ndeny;
+	/* milters = ... (issue 18): indices into conf->milters, in order. */
+	size_t *milters;
+	size_t nmilters;
 };
 
 /*
@@ -241,6 +244,40 @@ struct conf_obs {
 	size_t webhook_backlog;   /* events kept while it is down; 100000 */
 };
 
+/*
+ * [milter NAME] (issue 18): a content filter speaking the milter
+ * protocol (rspamd, OpenDKIM, clamav-milter), as Postfix's smtpd_milters:
+ *
+ *   [milter rspamd]
+ *   address = inet:127.0.0.1:11332      or unix:/run/rspamd/milter.sock
+ *   default_action = tempfail           or accept
+ *   connect_timeout = 30s
+ *   command_timeout = 30s
+ *   content_timeout = 5m
+ *
+ * A listener's `milters = rspamd opendkim` (names, or addresses for a
+ * filter with the defaults) applies them in order; the top-level
+ * `non_smtpd_milters` does the same for `tern sendmail` mail.
+ */
+enum conf_milter_default {
+	CONF_MILTER_TEMPFAIL = 0, /* 451 4.7.1 while the filter is broken */
+	CONF_MILTER_ACCEPT,       /* go on without it */
+};
+
+struct conf_milter {
+	char *name;    /* [milter NAME], or the address of an inline one */
+	char *address; /* as written: "inet:127.0.0.1:11332", "unix:/p" */
+	/* Where it listens: resolved when the configuration is read. */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	/* What a filter that is down, times out or breaks the protocol
+	 * means: default tempfail (nothing passes unfiltered). */
+	enum conf_milter_default default_action;
+	unsigned connect_timeout; /* seconds; default 30 */
+	unsigned command_timeout; /* seconds per reply; default 30 */
+	unsigned content_timeout; /* seconds per reply at end; default 300 */
+};
+
 /* [dkim] DOMAIN = SELECTOR ...: which of the domain's keys sign. */
 struct conf_dkim_domain {
 	char *domain; /* lower-case */
@@ -292,6 +329,12 @@ struct conf {
 	/* Route passwords for auth=USER (issue 15), or NULL: none. */
 	char *secrets_file;
 	struct conf_obs obs; /* [observability] */
+	/* [milter NAME] sections and inline filters (issue 18). */
+	struct conf_milter *milters;
+	size_t nmilters;
+	/* non_smtpd_milters: indices into milters, for `tern sendmail`. */
+	size_t *non_smtpd_milters;
+	size_t nnon_smtpd_milters;
 };
 
 /* Load FILE; NULL with why->text = "FILE:LINE: problem" on error. */

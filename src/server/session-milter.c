@@ -322,23 +322,6 @@ discard(struct session *s, const char *milter)
 	session_reply(s, "250 2.0.0 Ok: queued as %s", id);
 }
 
-/* "<a@b>" -> "a@b" into dst; false when it does not fit. */
-static bool
-bare_addr(const char *a, char *dst, size_t dstsz)
-{
-	size_t n = strlen(a);
-
-	if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
-		a++;
-		n -= 2;
-	}
-	if (n >= dstsz)
-		return false;
-	memcpy(dst, a, n);
-	dst[n] = '\0';
-	return true;
-}
-
 /* The filter's envelope changes, made to the session's transaction. */
 static void
 envelope_edits(struct session *s, const struct milter_edits *e,
@@ -347,20 +330,18 @@ envelope_edits(struct session *s, const struct milter_edits *e,
 	char a[SMTP_PATH_MAX + 1];
 	size_t i, k;
 
-	if (e->chg_from && bare_addr(e->from.addr, a, sizeof(a)))
+	if (e->chg_from && milter_addr_bare(e->from.addr, a, sizeof(a)))
 		(void)strlcpy(s->sender, a, sizeof(s->sender));
-	for (i = 0; i < e->ndel_rcpt; i++) {
-		if (!bare_addr(e->del_rcpt[i], a, sizeof(a)))
-			continue;
-		for (k = s->nrcpts; k-- > 0;)
-			if (ascii_casecmp(s->rcpts[k].addr, a) == 0 ||
-			    (s->rcpts[k].orcpt != NULL &&
-			        ascii_casecmp(s->rcpts[k].orcpt, a) == 0))
-				session_rcpt_remove(s, k);
-	}
+	else if (e->chg_from && strcmp(e->from.addr, "<>") == 0)
+		s->sender[0] = '\0'; /* the null sender */
+	for (k = s->nrcpts; k-- > 0;)
+		if (milter_edits_deletes(e, s->rcpts[k].addr) ||
+		    (s->rcpts[k].orcpt != NULL &&
+		        milter_edits_deletes(e, s->rcpts[k].orcpt)))
+			session_rcpt_remove(s, k);
 	for (i = 0; i < e->nadd_rcpt; i++)
-		if (bare_addr(e->add_rcpt[i].addr, a, sizeof(a)) &&
-		    a[0] != '\0' && s->nrcpts < SPOOL_RCPTS_MAX)
+		if (milter_addr_bare(e->add_rcpt[i].addr, a, sizeof(a)) &&
+		    s->nrcpts < SPOOL_RCPTS_MAX)
 			session_rcpt_add(s, a, a, NULL);
 	if (e->quarantine != NULL) {
 		(void)snprintf(s->hold_buf, sizeof(s->hold_buf),

@@ -485,7 +485,7 @@ filter(struct pickup *pk, struct spool_msg **m, struct spool_env *env,
 {
 	size_t i;
 
-	switch (pickup_milter_run(pk->conf, pk->spool, m, env, env->sender,
+	switch (pickup_milter_run(pk->conf, m, env, env->sender,
 	    SMTP_ADDR_FMT_MAX, out)) {
 	case PICKUP_MILTER_ACCEPT:
 		return 0;

@@ -141,16 +141,17 @@ write_spool(void *arg, const void *p, size_t n)
 
 /* The message of *m with the edits, into a new spool message. */
 static bool
-rewrite(struct spool *sp, struct spool_msg **m, struct spool_env *env,
+rewrite(struct spool_msg **m, struct spool_env *env,
     const struct milter_edits *e, const struct milter_src *src)
 {
 	struct rewrite rw;
 
 	memset(&rw, 0, sizeof(rw));
-	rw.m = spool_msg_new(sp, env, &rw.why);
+	rw.m = spool_msg_replace(*m, env, &rw.why);
 	if (rw.m == NULL ||
 	    milter_edit_apply(e, src, MILTER_HEADER_MAX, write_spool, &rw) ==
-	        -1) {
+	        -1 ||
+	    spool_msg_replaced(rw.m, *m, &rw.why) == -1) {
 		log_warn("event=milter_error source=maildrop error=%s",
 		    LOG_ESC(rw.why.text[0] != '\0' ? rw.why.text
 		                                   : strerror(errno)));
@@ -158,7 +159,6 @@ rewrite(struct spool *sp, struct spool_msg **m, struct spool_env *env,
 			spool_msg_abort(rw.m);
 		return false;
 	}
-	spool_msg_abort(*m);
 	*m = rw.m;
 	return true;
 }
@@ -169,7 +169,7 @@ rewrite(struct spool *sp, struct spool_msg **m, struct spool_env *env,
  * at RCPT), so *m is written again even if no filter changes it.
  */
 static enum pickup_milter_verdict
-message(struct run *run, struct spool *sp, struct spool_msg **m,
+message(struct run *run, struct spool_msg **m,
     struct spool_env *env, char *sender, size_t sendersz,
     struct pickup_milter_out *out, bool dirty)
 {
@@ -198,10 +198,10 @@ message(struct run *run, struct spool *sp, struct spool_msg **m,
 		if (ok && run->v == MILTER_V_EDITED) {
 			envelope_edits(run->edits, env, sender, sendersz, out,
 			    run->milter);
-			ok = rewrite(sp, m, env, run->edits, &src);
+			ok = rewrite(m, env, run->edits, &src);
 			dirty = false;
 		} else if (ok && run->v == MILTER_V_CONTINUE && dirty)
-			ok = rewrite(sp, m, env, &none, &src);
+			ok = rewrite(m, env, &none, &src);
 		(void)close(src.fd);
 		if (!ok)
 			return PICKUP_MILTER_TEMPFAIL;
@@ -275,8 +275,7 @@ envelope(struct run *run, const struct conf *conf, struct spool_env *env,
 }
 
 enum pickup_milter_verdict
-pickup_milter_run(const struct conf *conf, struct spool *sp,
-    struct spool_msg **m, struct spool_env *env, char *sender,
+pickup_milter_run(const struct conf *conf, struct spool_msg **m, struct spool_env *env, char *sender,
     size_t sendersz, struct pickup_milter_out *out)
 {
 	enum pickup_milter_verdict v;
@@ -299,7 +298,7 @@ pickup_milter_run(const struct conf *conf, struct spool *sp,
 		milter_client_macro(run.mc, "client_name", "localhost");
 		v = envelope(&run, conf, env, out, &dirty);
 		if (v == PICKUP_MILTER_ACCEPT && pending(env))
-			v = message(&run, sp, m, env, sender, sendersz, out,
+			v = message(&run, m, env, sender, sendersz, out,
 			    dirty);
 		else if (v == PICKUP_MILTER_ACCEPT) /* all refused at RCPT */
 			v = PICKUP_MILTER_REJECT;

@@ -36,11 +36,11 @@ struct pickup_milter_out {
  * with envelope env (sender a buffer of sendersz bytes: a filter may
  * change it, as it may add or delete recipients: env->rcpts is
  * reallocated). A filter's changes to the message are written into a
- * new spool message that replaces *m (the old one aborted), with
- * env->id updated. On anything but ACCEPT, *m is aborted and NULL.
+ * new version of *m under the same queue id (spool_msg_replace). On
+ * anything but ACCEPT, *m is aborted and NULL.
  */
 enum pickup_milter_verdict pickup_milter_run(const struct conf *,
-    struct spool *, struct spool_msg **m, struct spool_env *env,
+    struct spool_msg **m, struct spool_env *env,
     char *sender, size_t sendersz, struct pickup_milter_out *out);
 
 #endif

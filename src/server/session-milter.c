@@ -363,6 +363,7 @@ struct rewrite_job {
 	struct spool_env env;
 	const struct milter_edits *edits;
 	const struct milter_src *src;
+	struct spool_msg *old; /* the session's, untouched meanwhile */
 	struct spool_msg *out;
 	struct why why;
 };
@@ -385,7 +386,8 @@ rewrite_work(void *ctx, void *arg)
 	struct rewrite_job *j = arg;
 
 	(void)ctx;
-	j->out = spool_msg_new(j->s->srv->spool, &j->env, &j->why);
+	/* Same queue id: the Received field and the logs keep naming it. */
+	j->out = spool_msg_replace(j->old, &j->env, &j->why);
 	if (j->out == NULL)
 		return;
 	if (milter_edit_apply(j->edits, j->src, MILTER_HEADER_MAX,
@@ -420,7 +422,14 @@ rewrite_done(struct loop *loop, void *arg)
 		eom_end(s);
 		return;
 	}
-	spool_msg_abort(s->msg);
+	if (spool_msg_replaced(j->out, s->msg, &j->why) == -1) {
+		spool_msg_abort(j->out);
+		s->waiting = false;
+		eom_tempfail(s, j->why.text);
+		free(j);
+		eom_end(s);
+		return;
+	}
 	s->msg = j->out;
 	s->milter_pre = NULL; /* on top no more: in the message now */
 	free(j);
@@ -446,6 +455,7 @@ eom_edited(struct session *s, const struct milter_result *r)
 	j->env.prefix_slot = true; /* the junk flag, later */
 	j->edits = r->edits;
 	j->src = s->msrc;
+	j->old = s->msg;
 	workers_submit(s->srv->dirw, rewrite_work, s->ls->loop, rewrite_done,
 	    j);
 }

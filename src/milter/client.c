@@ -440,7 +440,12 @@ on_optneg(struct filter *f, const struct milter_reply *r)
 	evtimer_del(f->timer);
 	f->waiting = false;
 	f->st = F_READY;
-	filter_send_stage(f); /* the connect stage that opened it */
+	/*
+	 * On with the connect stage that opened it, through next_filter()
+	 * (mc->cur is still f) so that what the filter just negotiated
+	 * counts: NOCONNECT skips the stage.
+	 */
+	next_filter(f->mc);
 }
 
 /* ---- replies ------------------------------------------------------ */

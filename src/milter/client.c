@@ -352,6 +352,9 @@ filter_fail(struct filter *f, const char *fmt, ...)
 	f->st = F_FAILED;
 	if (!asked)
 		return;
+	/* Changes it sent before breaking are not the next filter's. */
+	if (mc->stage == ST_EOM)
+		milter_edits_clear(&mc->edits);
 	if (f->failed_temp && refusable(mc->stage)) {
 		mc->res.failed = true;
 		finish(mc, MILTER_V_TEMPFAIL, default_tempfail(mc->stage), f);

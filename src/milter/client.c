@@ -36,6 +36,7 @@
 
 #define REPLBODY_CHUNK_MAX (1024 * 1024)
 #define MACROS_MAX 64
+#define QUIT_FLUSH_MAX 16384 /* queued bytes sent before a QUIT */
 
 static const char reject_text[] = "550 5.7.1 Command rejected";
 static const char reject_msg_text[] = "550 5.7.1 Message content rejected";
@@ -1146,6 +1147,26 @@ milter_client_new(struct event_base *base, const struct conf *conf,
 	return mc;
 }
 
+/*
+ * QUIT, best effort and never waited for (the filter sees EOF anyway):
+ * after what is still queued, such as the ABORT of a transaction that
+ * ended just before, so that neither is lost; not behind a backlog
+ * bigger than QUIT_FLUSH_MAX (a body being sent): then EOF only.
+ */
+static void
+say_quit(struct milter_client *mc, struct filter *f)
+{
+	struct evbuffer *o = bufferevent_get_output(f->bev);
+	size_t n = evbuffer_get_length(o);
+
+	if (n <= QUIT_FLUSH_MAX &&
+	    (n == 0 || buf_append(&mc->out, evbuffer_pullup(o, -1), n) == 0) &&
+	    milter_enc_cmd(&mc->out, MILTER_C_QUIT) == 0)
+		(void)send(bufferevent_getfd(f->bev), mc->out.data,
+		    mc->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	buf_clear(&mc->out);
+}
+
 void
 milter_client_free(struct milter_client *mc)
 {
@@ -1156,13 +1177,8 @@ milter_client_free(struct milter_client *mc)
 	for (i = 0; i < mc->n; i++) {
 		struct filter *f = &mc->f[i];
 
-		/* Best effort, never waited for: the filter sees EOF anyway. */
-		if (f->st == F_READY &&
-		    evbuffer_get_length(bufferevent_get_output(f->bev)) == 0 &&
-		    milter_enc_cmd(&mc->out, MILTER_C_QUIT) == 0)
-			(void)send(bufferevent_getfd(f->bev), mc->out.data,
-			    mc->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		buf_clear(&mc->out);
+		if (f->st == F_READY)
+			say_quit(mc, f);
 		filter_close(f);
 		event_free(f->timer);
 	}

@@ -388,9 +388,33 @@ static bool
 send_out(struct filter *f)
 {
 	struct milter_client *mc = f->mc;
-	int rc;
+	struct evbuffer *o = bufferevent_get_output(f->bev);
+	const uint8_t *p = mc->out.data;
+	size_t n = mc->out.len;
+	ssize_t w;
+	int rc = 0;
 
-	rc = bufferevent_write(f->bev, mc->out.data, mc->out.len);
+	/*
+	 * Straight to the socket when nothing waits before it: a round trip
+	 * per stage, and queueing each command would arm and disarm
+	 * EV_WRITE and cost a loop turn every time (bench workload 10).
+	 */
+	if (f->st != F_CONNECTING && evbuffer_get_length(o) == 0) {
+		w = send(bufferevent_getfd(f->bev), p, n,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR) {
+			buf_clear(&mc->out);
+			filter_fail(f, "send: %s", strerror(errno));
+			return false;
+		}
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		}
+	}
+	if (n > 0)
+		rc = bufferevent_write(f->bev, p, n);
 	buf_clear(&mc->out);
 	if (rc == -1) {
 		filter_fail(f, "out of memory queueing a command");

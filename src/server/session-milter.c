@@ -189,12 +189,20 @@ params_split(char *copy, const char **out)
 	return n;
 }
 
+/* A refused HELO leaves the session as if it had not been sent. */
+static void
+helo_refused(struct session *s)
+{
+	s->helo[0] = '\0';
+	s->esmtp = false;
+}
+
 void
 session_milter_helo(struct session *s, void (*ok)(struct session *))
 {
 	char ver[32] = "", cipher[96] = "";
 
-	if (!gate_begin(s, ok, NULL))
+	if (!gate_begin(s, ok, helo_refused))
 		return;
 	if (s->tls_desc[0] != '\0' &&
 	    sscanf(s->tls_desc, "%31s %95s", ver, cipher) >= 1) {

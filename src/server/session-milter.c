@@ -338,17 +338,16 @@ envelope_edits(struct session *s, const struct milter_edits *e,
 	char a[SMTP_PATH_MAX + 1];
 	size_t i, k;
 
-	if (e->chg_from && milter_addr_bare(e->from.addr, a, sizeof(a)))
+	if (e->chg_from && milter_addr_parse(e->from.addr, true, a, sizeof(a)))
 		(void)strlcpy(s->sender, a, sizeof(s->sender));
-	else if (e->chg_from && strcmp(e->from.addr, "<>") == 0)
-		s->sender[0] = '\0'; /* the null sender */
 	for (k = s->nrcpts; k-- > 0;)
 		if (milter_edits_deletes(e, s->rcpts[k].addr) ||
 		    (s->rcpts[k].orcpt != NULL &&
 		        milter_edits_deletes(e, s->rcpts[k].orcpt)))
 			session_rcpt_remove(s, k);
 	for (i = 0; i < e->nadd_rcpt; i++)
-		if (milter_addr_bare(e->add_rcpt[i].addr, a, sizeof(a)) &&
+		if (milter_addr_parse(e->add_rcpt[i].addr, false, a,
+		        sizeof(a)) &&
 		    s->nrcpts < SPOOL_RCPTS_MAX)
 			session_rcpt_add(s, a, a, NULL);
 	if (e->quarantine != NULL) {

@@ -73,7 +73,8 @@ static const struct stage_desc stages[] = {
 	[ST_NONE] = { 0, -1, 0, 0, "" },
 	[ST_CONNECT] = { MILTER_C_CONNECT, 0, MILTER_P_NOCONNECT,
 	    MILTER_P_NR_CONN,
-	    "j {daemon_name} {daemon_addr} v _ {client_addr} {client_port} "
+	    "j {daemon_name} {daemon_addr} {daemon_port} v _ {client_addr} "
+	    "{client_port} "
 	    "{client_name} {client_ptr}" },
 	[ST_HELO] = { MILTER_C_HELO, 1, MILTER_P_NOHELO, MILTER_P_NR_HELO,
 	    "{tls_version} {cipher} {cipher_bits} {cert_subject} "

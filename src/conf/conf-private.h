@@ -14,6 +14,7 @@
  *   print.c  conf_print(): the effective configuration as a file
  *   addr.c   admin_aliases and recipient_delimiter: where local
  *            addresses go (besides postmaster, which conf.c reads)
+ *   milter.c [milter NAME], a listener's milters, non_smtpd_milters
  * Nothing outside conf/ includes this.
  * Trust: as conf.h: the operator's file, trusted but checked.
  */
@@ -55,6 +56,7 @@
 #define CONF_ADMIN_ALIASES_MAX 32 /* admin_aliases names */
 #define CONF_ADMIN_NAME_MAX 64    /* a local part, RFC 5321 4.5.3.1.1 */
 #define CONF_DELIMITERS_MAX 8     /* recipient_delimiter characters */
+#define CONF_MILTERS_MAX 32       /* [milter] sections and list items */
 
 #define KiB ((uint64_t)1024)
 #define MiB (KiB * 1024)
@@ -74,6 +76,7 @@ enum sect {
 	S_AUTH,  /* [authentication] */
 	S_DKIM,  /* [dkim] */
 	S_OBS,   /* [observability] */
+	S_MILTER, /* [milter NAME] */
 };
 
 enum num_kind {
@@ -142,12 +145,25 @@ enum lis_key {
 	L_TLS,
 	L_ALLOW, /* may repeat, like relay_networks */
 	L_DENY,
+	L_MILTERS,
 	L_COUNT,
+};
+
+/* A `milters` list as written, resolved after the last line. */
+struct mil_list {
+	int line; /* 0 = not given */
+	char *text;
 };
 
 struct lis_state {
 	int line;              /* of the [listener NAME] header */
 	int key_line[L_COUNT]; /* 0 = not given */
+	struct mil_list milters;
+};
+
+struct mil_state {
+	int line;        /* of the [milter NAME] header */
+	int key_line[5]; /* address .. content_timeout (milter.c) */
 };
 
 /* One file being read. */
@@ -170,6 +186,8 @@ struct parse {
 	int obs_line[4]; /* [observability] strings (observe.c) */
 	int admin_line;  /* admin_aliases, its first line */
 	bool admin_none; /* admin_aliases = none */
+	struct mil_state *mil;     /* one per [milter] section */
+	struct mil_list non_smtpd; /* non_smtpd_milters */
 	bool failed;
 	struct why *why;
 };
@@ -261,5 +279,18 @@ int conf_set_arc_trusted(struct parse *, const char *v);
 int conf_on_obs(struct parse *, const char *key, const char *v);
 void conf_obs_free(struct conf *);
 void conf_print_arc_trusted(const struct conf *, FILE *, unsigned flags);
+
+/* milter.c (issue 18). 1 taken, 0 refused (conf_fail). */
+int conf_milter_section(struct parse *, const char *name);
+int conf_on_milter(struct parse *, const char *key, const char *v);
+int conf_set_milter_list(struct parse *, struct mil_list *, const char *v);
+/* After the last line: list names to sections; 1, or 0 (conf_fail). */
+int conf_milters_resolve(struct parse *);
+void conf_milter_parse_free(struct parse *);
+void conf_milter_free(struct conf *);
+void conf_print_milters(const struct conf *, FILE *, unsigned flags);
+void conf_print_listener_milters(const struct conf *,
+    const struct conf_listener *, FILE *);
+void conf_print_non_smtpd(const struct conf *, FILE *);
 
 #endif

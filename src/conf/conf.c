@@ -31,7 +31,7 @@
 
 static const char *const sect_names[] = { "top level", "listener", "limits",
 	"queue", "tls", "routes", "relay_domains", "authentication", "dkim",
-	"observability" };
+	"observability", "milter" };
 
 static const char *const str_keys[K_STR_COUNT] = { "hostname", "data_dir",
 	"domains", "user", "postmaster", "log_file", "relay_networks",
@@ -39,7 +39,7 @@ static const char *const str_keys[K_STR_COUNT] = { "hostname", "data_dir",
 	"recipient_delimiter" };
 
 static const char *const lis_keys[L_COUNT] = { "address", "mode", "tls",
-	"allow", "deny" };
+	"allow", "deny", "milters" };
 
 static const char default_text[] = "# tern demo configuration\n"
                                    "hostname = localhost\n"
@@ -252,6 +252,8 @@ on_listener(struct parse *p, const char *key, const char *v)
 		return conf_set_networks(p, "allow", &l->allow, &l->nallow, v);
 	case L_DENY:
 		return conf_set_networks(p, "deny", &l->deny, &l->ndeny, v);
+	case L_MILTERS:
+		return conf_set_milter_list(p, &p->ls[p->lis].milters, v);
 	case L_MODE:
 		if (strcmp(v, "mx") == 0)
 			l->mode = CONF_MODE_MX;
@@ -512,6 +514,10 @@ on_key(void *user, const char *section, const char *key, const char *v)
 		return conf_on_relay(p, key, v);
 	if (p->sect == S_DKIM)
 		return conf_on_dkim(p, key, v);
+	if (p->sect == S_MILTER)
+		return conf_on_milter(p, key, v);
+	if (p->sect == S_TOP && strcmp(key, "non_smtpd_milters") == 0)
+		return conf_set_milter_list(p, &p->non_smtpd, v);
 	if (p->sect == S_OBS && (r = conf_on_obs(p, key, v)) != -1)
 		return r;
 	if (p->sect == S_TOP && strcmp(key, "dns_server") == 0)
@@ -632,11 +638,14 @@ section(struct parse *p, char *line)
 		p->sect = in[0] == 'l' ? S_LIMITS : S_QUEUE;
 		return 1;
 	}
+	if (strcmp(in, "milter") == 0)
+		return conf_milter_section(p, word2);
 	if (strcmp(in, "listener") != 0)
 		return conf_fail(p, p->lineno,
 		    "unknown section [%.64s]; known: [listener NAME], "
 		    "[limits], [queue], [tls], [routes], [relay_domains], "
-		    "[authentication], [dkim], [observability]",
+		    "[authentication], [dkim], [observability], "
+		    "[milter NAME]",
 		    in);
 	n = strlen(word2);
 	if (n == 0)
@@ -769,6 +778,7 @@ conf_free(struct conf *c)
 	free(c->relay_domains);
 	conf_dkim_free(c);
 	conf_obs_free(c);
+	conf_milter_free(c);
 	str_free(&c->dns_server);
 	str_free(&c->secrets_file);
 	for (i = 0; i < c->nlisteners; i++) {
@@ -860,7 +870,7 @@ finish(struct parse *p)
 		    "timeout_data_total (%us)",
 		    c->limits.timeout_data_block, c->limits.timeout_data_total);
 	}
-	return 1;
+	return conf_milters_resolve(p);
 }
 
 struct conf *
@@ -884,6 +894,7 @@ conf_load_string(const char *text, const char *name, struct why *why)
 		conf_fail(&p, rc, "expected 'key = value' or '[section]'");
 	if (!p.failed)
 		(void)finish(&p);
+	conf_milter_parse_free(&p);
 	free(p.ls);
 	if (p.failed) {
 		conf_free(p.c);

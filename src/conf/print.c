@@ -224,7 +224,8 @@ is_default_hostname(const char *h)
 }
 
 static void
-print_listener(const struct conf_listener *l, FILE *fp, unsigned flags)
+print_listener(const struct conf *c, const struct conf_listener *l, FILE *fp,
+    unsigned flags)
 {
 	bool all = flags & CONF_PRINT_ALL;
 
@@ -236,6 +237,7 @@ print_listener(const struct conf_listener *l, FILE *fp, unsigned flags)
 	print_networks(fp, "allow", l->allow, l->nallow,
 	    l->ndeny > 0 ? "all but deny" : "everyone", flags);
 	print_networks(fp, "deny", l->deny, l->ndeny, NULL, flags);
+	conf_print_listener_milters(c, l, fp);
 }
 
 static void
@@ -310,9 +312,10 @@ conf_print(const struct conf *c, FILE *fp, unsigned flags)
 	if (all || c->sender_ownership != CONF_SENDER_OWN)
 		fprintf(fp, "sender_ownership = %s\n",
 		    c->sender_ownership == CONF_SENDER_ANY ? "any" : "own");
+	conf_print_non_smtpd(c, fp);
 	print_nums(c, S_TOP, fp, flags);
 	for (i = 0; i < c->nlisteners; i++)
-		print_listener(&c->listeners[i], fp, flags);
+		print_listener(c, &c->listeners[i], fp, flags);
 	if (all || changed(c, S_LIMITS) || !own_networks_default(c)) {
 		fprintf(fp, "\n[limits]\n");
 		print_nums(c, S_LIMITS, fp, flags);
@@ -335,4 +338,5 @@ conf_print(const struct conf *c, FILE *fp, unsigned flags)
 	conf_print_routes(c, fp, flags);
 	conf_print_relay(c, fp, flags);
 	print_tls(c, fp, flags);
+	conf_print_milters(c, fp, flags);
 }

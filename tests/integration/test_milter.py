@@ -1,0 +1,615 @@
+# SPDX-License-Identifier: ISC
+"""Milter filters (issue 18) against tern, with the scripted filter of
+milter_peer.py on loopback.
+
+Every verdict at every stage (connect, HELO, MAIL, RCPT, DATA, header,
+body, end of message), every end-of-message edit carried through to the
+Maildir (headers by index, body, recipients, sender), quarantine in the
+hold queue, discard, the macros a filter sees and SETSYMLIST narrowing
+them, two filters in order, non_smtpd_milters on `tern sendmail` mail,
+and hostile filters (down, silent, garbage, closing mid-message, a 10 MB
+reply, an old protocol version) under both default actions: each gets
+its default action within its timeout, the server keeps serving and
+nothing is delivered twice.
+
+One server (and one filter, whose script changes between sessions) per
+group of cases; hostile cases use timeouts of 1-2 s.
+"""
+
+import base64
+import re
+import time
+
+import pytest
+
+from conftest import (CLIENT_NAME, HOSTNAME, PASSWORD, TIME_SCALE, Raw,
+                      expect, header_block, make_message, tls_client,
+                      wait_log)
+from milter_peer import HUGE_LEN, Milter
+from test_sendmail import sendmail
+
+REJECTED = "5.7.1 Command rejected"
+TEMPFAILED = "4.7.1 Service unavailable - try again later"
+CONTENT_REJECTED = "5.7.1 Message content rejected"
+QUEUED_RE = re.compile(r"2\.0\.0 Ok: queued as (\S+)")
+SLACK = 3.0 * TIME_SCALE  # seconds past a filter's timeout (ASan, 2 cores)
+
+
+@pytest.fixture
+def milters():
+    """Factory: milters(script, **Milter kwargs) -> a started Milter;
+    every one is stopped (threads joined) after the test."""
+    made = []
+
+    def make(script=None, **kw):
+        m = Milter(script, **kw)
+        made.append(m)
+        return m
+    yield make
+    for m in made:
+        m.stop()
+
+
+def milter_section(name, address, default="tempfail", connect="2s",
+                   command="2s", content="5s"):
+    return (f"\n[milter {name}]\naddress = {address}\n"
+            f"default_action = {default}\nconnect_timeout = {connect}\n"
+            f"command_timeout = {command}\ncontent_timeout = {content}\n")
+
+
+def milter_server(make_server, filters, listeners=None, on=None, **kw):
+    """A server with [milter NAME] for each (name, Milter or address,
+    section kwargs) of filters, and milters = on[listener] ("mx": every
+    filter in order by default)."""
+    extra = kw.pop("extra", "")
+    names = []
+    for name, m, *opt in filters:
+        addr = m if isinstance(m, str) else m.address
+        extra += milter_section(name, addr, **(opt[0] if opt else {}))
+        names.append(name)
+    on = on or {"mx": " ".join(names)}
+    return make_server(listeners=listeners, extra=extra,
+                       listener_extra={k: {"milters": v}
+                                       for k, v in on.items()}, **kw)
+
+
+def session(srv, port=None, ehlo=True):
+    r = Raw("127.0.0.1", port or srv.port, timeout=30)
+    expect(r.reply(), 220)
+    if ehlo:
+        expect(r.cmd(f"EHLO {CLIENT_NAME}"), 250)
+    return r
+
+
+def data(r, msg, sender="sender@remote.example",
+         rcpts=("alice@example.test",)):
+    """MAIL, RCPTs (each 250), DATA (354), msg: the final reply."""
+    expect(r.cmd(f"MAIL FROM:<{sender}>"), 250)
+    for x in rcpts:
+        expect(r.cmd(f"RCPT TO:<{x}>"), 250)
+    expect(r.cmd("DATA"), 354)
+    r.send(msg + b".\r\n")
+    return r.reply()
+
+
+def queued_id(reply):
+    m = QUEUED_RE.search(reply.text)
+    assert reply.code == 250 and m, reply
+    return m.group(1)
+
+
+def lf(b):
+    return b.replace(b"\r\n", b"\n")
+
+
+def names(data):
+    return [n for n, _ in header_block(data)]
+
+
+def field(data, name):
+    return [v for n, v in header_block(data) if n.lower() == name.lower()]
+
+
+def ids_delivered(srv):
+    """Message-IDs of every delivered file; asserts no Maildir holds one
+    twice."""
+    out, seen = [], set()
+    for p in srv.all_mail():
+        for v in field(p.read_bytes(), "Message-ID"):
+            key = (p.parent.parent, v.strip("<>"))
+            assert key not in seen, f"delivered twice: {key}"
+            seen.add(key)
+            out.append(v.strip("<>"))
+    return out
+
+
+# -- verdicts ------------------------------------------------------------
+
+def test_connect_verdicts(make_server, milters):
+    m = milters()
+    srv = milter_server(make_server, [("f1", m)])
+    for verdict, code, text in (
+            ("reject", 554, "5.7.1"), ("tempfail", 421, "4.7.1"),
+            (("replycode", "554 5.7.1 You are not welcome"), 554,
+             "5.7.1 You are not welcome"),
+            (("replycode", "421-4.7.0 busy\r\n421 4.7.0 come back"), 421,
+             "4.7.0 busy\n4.7.0 come back")):
+        m.script = {"connect": verdict}
+        with Raw("127.0.0.1", srv.port, timeout=30) as r:
+            rep = r.reply()
+            assert rep.code == code, (verdict, rep)
+            assert rep.text.startswith(text), (verdict, rep)
+            assert r.closed_by_peer(10), f"{verdict}: still open"
+    m.script = {}
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="ok.connect@remote.example")))
+    srv.wait_for_mail("alice@example.test")
+    s = m.sessions[-1]
+    assert s.connect[1] == "4" and s.connect[3] == "127.0.0.1", s.connect
+    assert 0 < s.connect[2] < 65536, s.connect
+
+
+COMMAND_CASES = [
+    ("reject", 550, REJECTED),
+    ("tempfail", 451, TEMPFAILED),
+    (("replycode", "553 5.7.0 Not from you"), 553, "5.7.0 Not from you"),
+    (("replycode", "550-5.7.1 first line\r\n550 5.7.1 second line"), 550,
+     "5.7.1 first line\n5.7.1 second line"),
+]
+
+
+def test_command_verdicts(make_server, milters):
+    """REJECT, TEMPFAIL, REPLYCODE at HELO, MAIL, RCPT and DATA: the reply
+    to that command; nothing delivered; the session goes on."""
+    m = milters()
+    srv = milter_server(make_server, [("f1", m)])
+    for verdict, code, text in COMMAND_CASES:
+        m.script = {"helo": verdict}
+        with session(srv, ehlo=False) as r:
+            rep = r.cmd(f"EHLO {CLIENT_NAME}")
+            assert (rep.code, rep.text) == (code, text), ("helo", rep)
+
+        m.script = {"mail": verdict}
+        with session(srv) as r:
+            rep = r.cmd("MAIL FROM:<sender@remote.example>")
+            assert (rep.code, rep.text) == (code, text), ("mail", rep)
+            expect(r.cmd("RCPT TO:<alice@example.test>"), 503)
+            expect(r.cmd("RSET"), 250)
+
+        m.script = {"rcpt": verdict}
+        with session(srv) as r:
+            expect(r.cmd("MAIL FROM:<sender@remote.example>"), 250)
+            rep = r.cmd("RCPT TO:<alice@example.test>")
+            assert (rep.code, rep.text) == (code, text), ("rcpt", rep)
+            expect(r.cmd("DATA"), 503)
+
+        m.script = {"data": verdict}
+        with session(srv) as r:
+            expect(r.cmd("MAIL FROM:<sender@remote.example>"), 250)
+            expect(r.cmd("RCPT TO:<alice@example.test>"), 250)
+            rep = r.cmd("DATA")
+            assert (rep.code, rep.text) == (code, text), ("data", rep)
+            # still serving this session
+            expect(r.cmd("NOOP"), 250)
+    m.script = {}
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="after@remote.example")))
+    srv.wait_for_mail("alice@example.test")
+    assert ids_delivered(srv) == ["after@remote.example"]
+    assert srv.queue_json() == []
+
+
+def test_rcpt_reject_refuses_only_that_recipient(make_server, milters):
+    m = milters({"rcpt": lambda s, a: "reject" if "bob@" in a[0]
+                 else "continue"})
+    srv = milter_server(make_server, [("f1", m)])
+    with session(srv) as r:
+        expect(r.cmd("MAIL FROM:<sender@remote.example>"), 250)
+        expect(r.cmd("RCPT TO:<alice@example.test>"), 250)
+        rep = r.cmd("RCPT TO:<bob@example.test>")
+        assert (rep.code, rep.text) == (550, REJECTED), rep
+        # tern refuses an unknown user itself: the filter never sees it
+        expect(r.cmd("RCPT TO:<nobody@example.test>"), 550)
+        expect(r.cmd("RCPT TO:<admin@example.test>"), 250)
+        expect(r.cmd("DATA"), 354)
+        r.send(make_message(msgid="rcpt@remote.example") + b".\r\n")
+        queued_id(r.reply())
+    srv.wait_for_mail("alice@example.test")
+    srv.wait_for_mail("admin@example.test")
+    srv.wait_queue_empty()
+    assert srv.mail_files("bob@example.test") == []
+    msg = m.messages()[-1]
+    assert msg.rcpts == ["<alice@example.test>", "<bob@example.test>",
+                         "<admin@example.test>"]
+
+
+CONTENT_CASES = [
+    # (stage, verdict, code, text or None: code and class checked)
+    ("header", "reject", 550, None),
+    ("eoh", "tempfail", 451, None),
+    ("body", "reject", 550, None),
+    ("eom", "reject", 550, CONTENT_REJECTED),
+    ("eom", "tempfail", 451, TEMPFAILED),
+    ("eom", ("replycode", "554 5.7.9 Looks like spam"), 554,
+     "5.7.9 Looks like spam"),
+    ("eom", ("replycode", "450-4.7.1 later\r\n450 4.7.1 really"), 450,
+     "4.7.1 later\n4.7.1 really"),
+]
+
+
+def test_content_verdicts(make_server, milters):
+    """Verdicts at the header fields, EOH, body and end of message: the
+    reply to the final dot; nothing is delivered."""
+    m = milters()
+    srv = milter_server(make_server, [("f1", m)])
+    for i, (stage, verdict, code, text) in enumerate(CONTENT_CASES):
+        m.script = {stage: verdict}
+        with session(srv) as r:
+            rep = data(r, make_message(msgid=f"c{i}@remote.example"))
+            assert rep.code == code, (stage, verdict, rep)
+            if text is not None:
+                assert rep.text == text, (stage, verdict, rep)
+            else:
+                assert rep.enh.startswith(f"{code // 100}."), rep
+            # the session still serves
+            expect(r.cmd("RSET"), 250)
+    # accept at MAIL means: no more of this filter for this message
+    m.script = {"mail": "accept", "eom": "reject"}
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="acc@remote.example")))
+    # CONTINUE at end of message is accepting it
+    m.script = {"eom": "continue"}
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="cont@remote.example")))
+    srv.wait_for_mail("alice@example.test", 2)
+    assert sorted(ids_delivered(srv)) == ["acc@remote.example",
+                                          "cont@remote.example"]
+    srv.wait_queue_empty()
+
+
+def test_discard_and_quarantine(make_server, milters):
+    m = milters({"eom": "discard"})
+    srv = milter_server(make_server, [("f1", m)])
+    with session(srv) as r:
+        qid_d = queued_id(data(r, make_message(msgid="d@remote.example")))
+    wait_log(srv, "event=milter_discard")
+    m.script = {"eom": [("quarantine", "suspicious attachment"), "accept"]}
+    with session(srv) as r:
+        qid_q = queued_id(data(r, make_message(msgid="q@remote.example")))
+    held = srv.cli("queue", "list", "--held").out
+    assert qid_q in held, held
+    assert "quarantined by milter f1: suspicious attachment" in held, held
+    assert [i["state"] for i in srv.queue_json()] == ["held"]
+    # a control message after both: only it is delivered
+    m.script = {}
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="ok@remote.example")))
+    srv.wait_for_mail("alice@example.test")
+    assert ids_delivered(srv) == ["ok@remote.example"]
+    assert qid_d not in srv.cli("queue", "list").out
+    line = [ln for ln in srv.log().splitlines()
+            if "event=milter_discard" in ln][0]
+    assert qid_d in line, line
+
+
+# -- end-of-message edits --------------------------------------------------
+
+EDIT_MSG = (b"From: <sender@remote.example>\r\n"
+            b"To: <alice@example.test>\r\n"
+            b"Subject: original\r\n"
+            b"Message-ID: <edit@remote.example>\r\n"
+            b"X-Dup: first\r\n"
+            b"X-Dup: second\r\n"
+            b"X-Dup: third\r\n"
+            b"X-Gone: bye\r\n"
+            b"\r\n"
+            b"original body\r\n")
+
+
+def test_header_and_body_edits(make_server, milters):
+    m = milters({"eom": [
+        ("chgheader", 2, "X-Dup", "changed second"),
+        ("chgheader", 1, "x-gone", ""),             # delete (any case)
+        ("insheader", 0, "X-Top", "on top"),
+        ("addheader", "X-Added", "one\n\ttwo"),      # folded, LF
+        ("chgheader", 7, "X-Dup", "appended"),       # no 7th: appended
+        ("chgheader", 0, "Subject", "changed"),      # 0 is taken as 1
+        ("replbody", b"replaced body\nsecond line\n"),
+        "accept"]})
+    srv = milter_server(make_server, [("f1", m)])
+    with session(srv) as r:
+        queued_id(data(r, EDIT_MSG))
+    got = srv.wait_for_mail("alice@example.test")[0]
+    hdr = header_block(got)
+    n = names(got)
+    assert field(got, "X-Dup") == ["first", "changed second", "third",
+                                   "appended"], hdr
+    assert "X-Gone" not in n, hdr
+    assert field(got, "Subject") == ["changed"], hdr
+    # on top of the header the filter saw (tern's Received first)
+    assert n.index("X-Top") < n.index("Received"), n
+    assert field(got, "X-Added") == ["one two"], hdr
+    assert b"X-Added: one\r\n\ttwo\r\n" in got or \
+        b"X-Added: one\n\ttwo\n" in got, got
+    # ADDHEADER appends; then the 7th X-Dup (there is none) after it
+    assert n[-2:] == ["X-Added", "X-Dup"], n
+    body = lf(got).split(b"\n\n", 1)[1]
+    assert body == b"replaced body\nsecond line\n", got
+    assert b"original body" not in got
+    # what the filter saw: the header as sent, LF in folded values
+    msg = m.messages()[-1]
+    assert ("X-Dup", "second") in msg.headers
+    assert msg.headers[0][0] == "Received", msg.headers
+    assert msg.body == b"original body\r\n"
+
+
+def test_recipient_and_sender_edits(make_server, milters):
+    m = milters({"eom": [("addrcpt", "<bob@example.test>"),
+                         ("addrcpt_par", "<admin@example.test>", ""),
+                         ("delrcpt", "<alice@example.test>"),
+                         ("chgfrom", "<changed@remote.example>"),
+                         "accept"]})
+    srv = milter_server(make_server, [("f1", m)])
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="env@remote.example")))
+    got = srv.wait_for_mail("bob@example.test")[0]
+    srv.wait_for_mail("admin@example.test")
+    srv.wait_queue_empty()
+    assert srv.mail_files("alice@example.test") == []
+    assert got.startswith(b"Return-Path: <changed@remote.example>"), got
+    assert ids_delivered(srv) == ["env@remote.example"] * 2
+    assert len(srv.all_mail()) == 2
+
+
+# -- macros ----------------------------------------------------------------
+
+def test_macros_and_stages(make_server, milters):
+    m = milters()
+    srv = milter_server(make_server, [("f1", m)])
+    with session(srv) as r:
+        rep = r.cmd("XYZZY hello")   # UNKNOWN to the filter
+        assert rep.code in (500, 502), rep
+        qid = queued_id(data(r, make_message(msgid="mac@remote.example")))
+        expect(r.cmd("MAIL FROM:<x@remote.example>"), 250)
+        expect(r.cmd("RSET"), 250)          # ABORT to the filter
+        expect(r.cmd("QUIT"), 221)
+    sess = m.wait_closed(1)[0]
+    st = [e for e in sess.stages() if e != "macro"]
+    assert st[:3] == ["optneg", "connect", "helo"], st
+    assert st[-1] == "quit", st
+    assert "unknown" in st and sess.unknown == ["XYZZY hello"], st
+    i = st.index("mail")
+    assert st[i:i + 5] == ["mail", "rcpt", "data", "header", "header"], st
+    assert st.index("eoh") < st.index("body") < st.index("eom"), st
+    assert "abort" in st[st.index("eom"):], st
+    ver, actions, proto = sess.offered
+    assert ver == 6 and actions == 0x1ff, sess.offered
+    c = sess.macros["connect"]
+    assert c["j"] == HOSTNAME and c["{daemon_name}"] == "mx", c
+    assert c["{daemon_addr}"] == "127.0.0.1", c
+    assert c["{client_addr}"] == "127.0.0.1", c
+    assert c["{client_port}"].isdigit(), c
+    assert "v" in c and "_" in c and "{client_name}" in c, c
+    msg = sess.messages[0]
+    assert msg.macros["mail"]["{mail_addr}"] == "sender@remote.example"
+    assert msg.macros["rcpt"]["{rcpt_addr}"] == "alice@example.test"
+    for stage in ("data", "eoh", "eom"):
+        assert msg.macros[stage]["i"] == qid, (stage, msg.macros)
+    assert sess.connect[1:] == ("4", sess.connect[2], "127.0.0.1")
+    assert sess.helo == CLIENT_NAME
+    assert msg.sender == "<sender@remote.example>"
+    assert msg.rcpts == ["<alice@example.test>"]
+    assert sess.messages[1].aborted
+
+
+def test_setsymlist_narrows_macros(make_server, milters):
+    # stages: 0 connect, 1 helo, 2 mail, 3 rcpt, 4 data, 5 eom, 6 eoh
+    m = milters(symlists={0: "j {client_addr}", 2: "{mail_addr}",
+                          5: "i"})
+    srv = milter_server(make_server, [("f1", m)])
+    with session(srv) as r:
+        qid = queued_id(data(r, make_message()))
+    sess = m.wait_sessions(1)[0]
+    m.wait_for(lambda mm: "eom" in sess.stages(), what="eom")
+    assert sess.macros["connect"] == {"j": HOSTNAME,
+                                      "{client_addr}": "127.0.0.1"}
+    assert sess.macros["mail"] == {"{mail_addr}": "sender@remote.example"}
+    assert sess.macros["eom"] == {"i": qid}
+
+
+def test_macros_tls_and_auth(submission_server, milters):
+    m = milters()
+    srv = submission_server(
+        extra=milter_section("f1", m.address),
+        listener_extra={"submission": {"milters": "f1"}})
+    r = Raw("127.0.0.1", srv.ports["submission"], timeout=30)
+    expect(r.reply(), 220)
+    expect(r.cmd(f"EHLO {CLIENT_NAME}"), 250)
+    expect(r.cmd("STARTTLS"), 220)
+    ctx = tls_client(srv.cert)
+    ctx.check_hostname = False
+    r.sock = ctx.wrap_socket(r.sock)
+    expect(r.cmd(f"EHLO {CLIENT_NAME}"), 250)
+    auth = base64.b64encode(f"\0alice@example.test\0{PASSWORD}".encode())
+    expect(r.cmd("AUTH PLAIN " + auth.decode()), 235)
+    queued_id(data(r, make_message(), sender="alice@example.test",
+                   rcpts=("bob@example.test",)))
+    r.close()
+    srv.wait_for_mail("bob@example.test")
+    sess = m.wait_sessions(1)[0]
+    h = sess.macros["helo"]
+    assert h["{tls_version}"].startswith("TLSv1."), h
+    assert h["{cipher}"] and int(h["{cipher_bits}"]) >= 128, h
+    mail = sess.messages[0].macros["mail"]
+    assert mail["{auth_type}"] == "PLAIN", mail
+    assert mail["{auth_authen}"] == "alice@example.test", mail
+    assert sess.macros["connect"]["{daemon_name}"] == "submission"
+
+
+# -- several filters, sendmail ----------------------------------------------
+
+def test_two_filters_in_order(make_server, milters):
+    f1 = milters({"eom": [("chgheader", 1, "Subject", "by f1"),
+                          ("addheader", "X-F1", "yes"), "accept"]})
+    f2 = milters({"eom": [("addheader", "X-F2", "yes"), "accept"]})
+    srv = milter_server(make_server, [("f1", f1), ("f2", f2)])
+    with session(srv) as r:
+        queued_id(data(r, make_message(subject="orig")))
+    got = srv.wait_for_mail("alice@example.test")[0]
+    assert field(got, "Subject") == ["by f1"]
+    n = names(got)
+    assert n.index("X-F1") < n.index("X-F2"), n
+    seen = f2.messages()[-1].headers
+    assert ("Subject", "by f1") in seen and ("X-F1", "yes") in seen, seen
+    assert ("Subject", "orig") in f1.messages()[-1].headers
+    # f1 rejecting: f2 never gets the message's end
+    f1.script = {"eom": "reject"}
+    with session(srv) as r:
+        rep = data(r, make_message(subject="second"))
+        assert (rep.code, rep.text) == (550, CONTENT_REJECTED), rep
+    assert not any(mm.eom for mm in f2.messages()[1:])
+
+
+def test_non_smtpd_milters_on_sendmail(make_server, milters):
+    m = milters({"eom": [("addheader", "X-Local-Filter", "seen"),
+                         "accept"]})
+    srv = make_server(extra=milter_section("local", m.address),
+                      top={"non_smtpd_milters": "local"})
+    sendmail(srv, "-t", "-oi",
+             input="To: alice@example.test\nSubject: local\n\nhi\n")
+    got = srv.wait_for_mail("alice@example.test")[0]
+    assert field(got, "X-Local-Filter") == ["seen"], got
+    msg = m.messages()[-1]
+    assert msg.rcpts == ["<alice@example.test>"], msg.rcpts
+    assert ("Subject", "local") in msg.headers
+    # an SMTP session of the mx listener (no milters) is not filtered
+    with session(srv) as r:
+        queued_id(data(r, make_message(to="bob@example.test"),
+                       rcpts=("bob@example.test",)))
+    srv.wait_for_mail("bob@example.test")
+    assert len(m.messages()) == 1
+
+
+# -- hostile filters ---------------------------------------------------------
+
+# (name, script, where it fails): the SMTP command whose reply carries the
+# default action: "greet" (OPTNEG/connect), "mail" or "dot".
+HOSTILE = [
+    ("down", None, "mail"),
+    ("version1", {"optneg": ("version", 1)}, "mail"),
+    ("hang_optneg", {"optneg": "hang"}, "mail"),
+    ("hang_mail", {"mail": "hang"}, "mail"),
+    ("garbage_rcpt", {"rcpt": "garbage"}, "rcpt"),
+    ("close_body", {"body": "close"}, "dot"),
+    ("hang_eom", {"eom": "hang"}, "dot"),
+    ("huge_eom", {"eom": "huge"}, "dot"),
+]
+GROUPS = {"a": HOSTILE[:4], "b": HOSTILE[4:]}
+
+
+def run_hostile(srv, name, m, where, default, n):
+    """One case on listener `name`: the failing command answered with the
+    default action within the timeout, then (tempfail) the next MAIL of
+    the session refused too, or (accept) the message delivered."""
+    msgid = f"{name}.{default}@remote.example"
+    timeout = 2.0 if where == "dot" else 1.0
+    r = Raw("127.0.0.1", srv.ports[name], timeout=30)
+    t0 = time.monotonic()
+    expect(r.reply(), 220)
+    expect(r.cmd(f"EHLO {CLIENT_NAME}"), 250)
+    replies = []
+    for cmd in ("MAIL FROM:<sender@remote.example>",
+                "RCPT TO:<alice@example.test>", "DATA"):
+        rep = r.cmd(cmd)
+        replies.append(rep)
+        if rep.code != 250:
+            break
+    if replies[-1].code == 354:
+        r.send(make_message(msgid=msgid) + b".\r\n")
+        replies.append(r.reply())
+    took = time.monotonic() - t0
+    last = replies[-1]
+    assert took < timeout + SLACK, (name, took, replies)
+    if name.startswith("huge"):
+        # refused when its length is read, not at the timeout
+        assert took < timeout, (name, took, replies)
+    if default == "tempfail":
+        assert (last.code, last.text) == (451, TEMPFAILED), (name, replies)
+        stage = {"mail": 0, "rcpt": 1, "dot": 3}[where]
+        assert len(replies) == stage + 1, (name, replies)
+        # every later MAIL of the session: 451 too
+        expect(r.cmd("RSET"), 250)
+        rep = r.cmd("MAIL FROM:<sender@remote.example>")
+        assert (rep.code, rep.text) == (451, TEMPFAILED), (name, rep)
+    else:
+        assert last.code == 250 and queued_id(last), (name, replies)
+        # the filter is skipped for the rest of the session
+        rep = data(r, make_message(msgid="2." + msgid))
+        queued_id(rep)
+    r.close()
+    # the filter's connection is closed (not left hanging)
+    if not isinstance(m, str):
+        m.wait_closed(n, timeout=timeout + SLACK)
+    wait_log(srv, f"milter={name} ", 1)
+    return 2 if default == "accept" else 0
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+@pytest.mark.parametrize("default", ["tempfail", "accept"])
+def test_hostile_filters(make_server, milters, default, group):
+    cases = GROUPS[group]
+    filters, mils = [], {}
+    for name, script, where in cases:
+        if script is None:
+            m = f"inet:127.0.0.1:{free_closed_port()}"
+        else:
+            m = milters(script)
+        mils[name] = m
+        filters.append((name, m, {
+            "default": default, "connect": "1s", "command": "1s",
+            "content": "2s"}))
+    listeners = [("mx", "127.0.0.1", "mx")] + \
+        [(name, "127.0.0.1", "mx") for name, _, _ in cases]
+    on = {name: name for name, _, _ in cases}
+    srv = milter_server(make_server, filters, listeners=listeners, on=on)
+    expected = 0
+    for name, script, where in cases:
+        expected += run_hostile(srv, name, mils[name], where, default, 1)
+        # still serving: the same listener with the filter behaving
+        m = mils[name]
+        if not isinstance(m, str):
+            m.script = {}
+            with session(srv, srv.ports[name]) as r:
+                queued_id(data(r, make_message(
+                    msgid=f"ok.{name}.{default}@remote.example")))
+            expected += 1
+        # and the unfiltered listener
+        with session(srv) as r:
+            queued_id(data(r, make_message(
+                msgid=f"mx.{name}.{default}@remote.example")))
+        expected += 1
+    srv.wait_for_mail("alice@example.test", expected)
+    ids = ids_delivered(srv)
+    assert len(ids) == expected
+    srv.wait_queue_empty()
+    log = srv.log()
+    for name, _, where in cases:
+        lines = [ln for ln in log.splitlines()
+                 if "event=milter_error" in ln and f"milter={name} " in ln]
+        assert lines, (name, log[-3000:])
+        assert f"action={default}" in lines[0], lines[0]
+        assert re.search(r"sid=\d+ .*stage=\S+ .*error=", lines[0]), lines[0]
+    for name, m in mils.items():
+        if name == "huge_eom":
+            assert m.sessions[0].huge_sent < HUGE_LEN, m.sessions[0]
+    assert srv.running()
+
+
+def free_closed_port():
+    """A loopback port with nothing listening (connect: refused)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

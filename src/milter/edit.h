@@ -73,8 +73,8 @@ ssize_t milter_src_read(const struct milter_src *, uint64_t off, void *buf,
 struct milter_field {
 	size_t off, len;  /* in the header's data: the field with its CRLF */
 	size_t name_len;  /* its name, from off (no blanks before ':') */
-	size_t value_off; /* its value, from just after the ':' */
-	size_t value_len; /* up to (not including) the field's final CRLF */
+	size_t value_off; /* its value (just after the ':'), like off */
+	size_t value_len; /* up to (not including) its final CRLF (or LF) */
 };
 
 struct milter_header {

@@ -101,6 +101,7 @@ struct spool_msg {
 	off_t written; /* bytes written to fd so far */
 	off_t stale;   /* size of a reused file: its tail is cut at commit */
 	off_t prefix_at; /* file offset of the prefix length digits, or 0 */
+	off_t msg_at;    /* file offset of the message, after the envelope */
 	bool prefix_set;
 	spool_commit_fn *done;
 	void *arg;
@@ -907,6 +908,7 @@ spool_msg_new(struct spool *sp, struct spool_env *env, struct why *why)
 	}
 	if (env->prefix_slot)
 		m->prefix_at = prefix_slot_at(&b);
+	m->msg_at = (off_t)b.len;
 	m->wbuf = xmalloc(WBUF_SIZE);
 	if (b.len <= WBUF_SIZE) {
 		memcpy(m->wbuf, b.data, b.len);
@@ -966,6 +968,27 @@ fail:
 	if (why != NULL)
 		*why = m->why;
 	return -1;
+}
+
+int
+spool_msg_reader(struct spool_msg *m, off_t *start, uint64_t *len,
+    struct why *why)
+{
+	int fd;
+
+	if (m->failed || flush(m) == -1) {
+		*why = m->why;
+		return -1;
+	}
+	fd = openat(m->sp->incfd, m->id,
+	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd == -1) {
+		why_set(why, WHY_TEMP, errno, "open incoming/%s", m->id);
+		return -1;
+	}
+	*start = m->msg_at;
+	*len = (uint64_t)(m->written - m->msg_at);
+	return fd;
 }
 
 int

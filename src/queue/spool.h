@@ -152,6 +152,15 @@ int spool_msg_write(struct spool_msg *, const void *p, size_t n, struct why *);
  */
 int spool_msg_set_prefix(struct spool_msg *, const void *p, size_t n,
     bool junk, struct why *);
+/*
+ * Read back what was written so far (issue 18: content filters read the
+ * message before the commit): the buffered bytes are written out, and a
+ * new read-only descriptor on the file is returned (the caller closes
+ * it) with the offset of the message's first byte (after the envelope)
+ * and the count of message bytes written. -1 with why.
+ */
+int spool_msg_reader(struct spool_msg *, off_t *start, uint64_t *len,
+    struct why *);
 /* Throw the message away (client gave up, message refused); frees m. */
 void spool_msg_abort(struct spool_msg *);
 /*

@@ -23,6 +23,8 @@
 #include "util/log.h"
 #include "util/str.h"
 
+static void helo_reply(struct session *);
+
 static enum session_ret
 cmd_helo(struct session *s, const struct smtp_command *c)
 {
@@ -36,9 +38,17 @@ cmd_helo(struct session *s, const struct smtp_command *c)
 	memcpy(s->helo, c->arg, c->arg_len);
 	s->helo[c->arg_len] = '\0';
 	s->esmtp = ehlo;
-	if (!ehlo) {
+	session_milter_helo(s, helo_reply);
+	return SESSION_OK;
+}
+
+/* HELO/EHLO passed the filters: the greeting and, for EHLO, the list. */
+static void
+helo_reply(struct session *s)
+{
+	if (!s->esmtp) {
 		session_reply(s, "250 %s", s->conf->hostname);
-		return SESSION_OK;
+		return;
 	}
 	session_reply(s, "250-%s", s->conf->hostname);
 	session_reply(s, "250-PIPELINING");
@@ -54,7 +64,6 @@ cmd_helo(struct session *s, const struct smtp_command *c)
 	if (session_may_auth(s))
 		session_reply(s, "250-AUTH PLAIN LOGIN");
 	session_reply(s, "250 CHUNKING");
-	return SESSION_OK;
 }
 
 static enum session_ret
@@ -112,12 +121,19 @@ cmd_help(struct session *s, const struct smtp_command *c)
 	return SESSION_OK;
 }
 
+static void
+unknown_reply(struct session *s)
+{
+	(void)session_reply_error(s,
+	    "500 5.5.1 Error: command not recognized");
+}
+
 static enum session_ret
 cmd_unknown(struct session *s, const struct smtp_command *c)
 {
 	(void)c;
-	return session_reply_error(s,
-	    "500 5.5.1 Error: command not recognized");
+	session_milter_unknown(s, unknown_reply);
+	return SESSION_OK;
 }
 
 /* The one dispatch table, indexed by verb (STYLE 2.1). */
@@ -175,6 +191,11 @@ note_stage(struct session *s, const struct smtp_command *c, const char *line,
 	               ? stages[c->verb]
 	               : "command";
 	s->cmd_path[0] = '\0';
+	s->cmd_params[0] = '\0';
+	if (c->verb == SMTP_VERB_UNKNOWN && len < sizeof(s->cmd_params)) {
+		memcpy(s->cmd_params, line, len); /* for the filters */
+		s->cmd_params[len] = '\0';
+	}
 	if (c->verb != SMTP_VERB_MAIL && c->verb != SMTP_VERB_RCPT)
 		return;
 	if ((lt = memchr(line, '<', len)) == NULL ||
@@ -183,6 +204,17 @@ note_stage(struct session *s, const struct smtp_command *c, const char *line,
 		return;
 	memcpy(s->cmd_path, lt + 1, (size_t)(gt - lt - 1));
 	s->cmd_path[gt - lt - 1] = '\0';
+	/* The ESMTP parameters, for the filters (issue 18). */
+	gt++;
+	len -= (size_t)(gt - line);
+	while (len > 0 && *gt == ' ') {
+		gt++;
+		len--;
+	}
+	if (len < sizeof(s->cmd_params)) {
+		memcpy(s->cmd_params, gt, len);
+		s->cmd_params[len] = '\0';
+	}
 }
 
 /* long_line: read with the AUTH limit (RFC 4954 4) instead of 512. */

@@ -50,6 +50,7 @@ struct commit_job {
 	size_t nrcpts;
 	uint64_t size;
 	const char *hold_limit; /* held (a limit's name), or NULL */
+	char hold_reason[600];  /* held by a filter (quarantine), or "" */
 	char auth[320];         /* mail authentication results, or "" */
 };
 
@@ -78,6 +79,27 @@ auth_forwarding(struct session *s)
 	}
 }
 
+/* The envelope as the transaction stands; strings point into s. */
+void
+session_env_fill(struct session *s, struct spool_env *env)
+{
+	memset(env, 0, sizeof(*env));
+	env->arrival = time(NULL);
+	env->sender = s->sender;
+	env->helo = s->helo;
+	env->client_addr = s->addr;
+	env->client_name = (char *)"unknown";
+	env->smtputf8 = s->mail.smtputf8;
+	env->eightbit = s->mail.body == SMTP_BODY_8BITMIME;
+	env->rcpts = s->rcpts;
+	env->nrcpts = s->nrcpts;
+	env->dsn = s->dsn;
+	env->dsn_ret = s->mail.ret;
+	env->envid = s->mail.envid;
+	/* In the envelope, so a crash after the 250 cannot release it. */
+	env->held = s->hold_limit != NULL || s->hold_reason != NULL;
+}
+
 /* Begin storing a message: envelope and Received header go first. */
 static int
 msg_begin(struct session *s)
@@ -89,21 +111,7 @@ msg_begin(struct session *s)
 	char with[16];
 	int ret = 0;
 
-	memset(&env, 0, sizeof(env));
-	env.arrival = time(NULL);
-	env.sender = s->sender;
-	env.helo = s->helo;
-	env.client_addr = s->addr;
-	env.client_name = (char *)"unknown";
-	env.smtputf8 = s->mail.smtputf8;
-	env.eightbit = s->mail.body == SMTP_BODY_8BITMIME;
-	env.rcpts = s->rcpts;
-	env.nrcpts = s->nrcpts;
-	env.dsn = s->dsn;
-	env.dsn_ret = s->mail.ret;
-	env.envid = s->mail.envid;
-	/* In the envelope, so a crash after the 250 cannot release it. */
-	env.held = s->hold_limit != NULL;
+	session_env_fill(s, &env);
 	/* Authentication-Results or DKIM-Signature go on top (issue 16). */
 	env.prefix_slot = s->ma != NULL;
 	s->msg = spool_msg_new(s->srv->spool, &env, &why);
@@ -326,6 +334,11 @@ obs_accepted(const struct session *s, const struct commit_job *j)
 	                       (double)(now.tv_nsec - s->data_end.tv_nsec) / 1e9);
 	obs_emit(&ev);
 	free(rcpts);
+	if (j->hold_reason[0] != '\0') {
+		obs_emit(&(struct obs_event){
+		    .kind = OBS_HELD, .id = j->id, .text = j->hold_reason });
+		return;
+	}
 	if (j->hold_limit == NULL)
 		return;
 	(void)snprintf(why, sizeof(why),
@@ -333,6 +346,24 @@ obs_accepted(const struct session *s, const struct commit_job *j)
 	    j->hold_limit);
 	obs_emit(&(struct obs_event){
 	    .kind = OBS_HELD, .id = j->id, .text = why });
+}
+
+/*
+ * Quarantined (issue 18): the reason where `tern queue list` shows a
+ * message's last error. A side note: the hold itself is in the
+ * envelope, durable with the commit.
+ */
+static void
+note_hold_reason(const struct session *s, const struct commit_job *j)
+{
+	struct why why;
+	size_t i;
+
+	for (i = 0; i < j->nrcpts; i++)
+		if (spool_note_error(s->srv->spool, j->id, i, j->hold_reason,
+		        &why) == -1)
+			log_warn("event=spool_error id=%s error=%s", j->id,
+			    LOG_ESC(why.text));
 }
 
 static void
@@ -370,8 +401,12 @@ commit_done_loop(struct loop *loop, void *arg)
 		         "nrcpt=%zu size=%llu commit_ms=%.2f%s%s%s%s",
 		    j->id, (unsigned long long)s->id, s->addr,
 		    LOG_ADDR(s->sender), j->nrcpts, (unsigned long long)j->size,
-		    ms, j->hold_limit != NULL ? " held=" : "",
-		    j->hold_limit != NULL ? j->hold_limit : "",
+		    ms, j->hold_limit != NULL || j->hold_reason[0] != '\0'
+		            ? " held="
+		            : "",
+		    j->hold_limit != NULL        ? j->hold_limit
+		    : j->hold_reason[0] != '\0' ? "milter"
+		                                 : "",
 		    j->auth[0] != '\0' ? " " : "", j->auth);
 	if (!j->ok)
 		log_warn("event=commit_failed id=%s sid=%llu error=%s", j->id,
@@ -397,9 +432,11 @@ commit_done(void *arg, const char *id, int ok, const struct why *why)
 	 * held one waits for `tern queue release`; its envelope says so
 	 * (msg_begin), durably, so neither a crash nor a restart sends it.
 	 */
+	if (ok && j->hold_reason[0] != '\0')
+		note_hold_reason(j->s, j);
 	if (ok)
 		obs_accepted(j->s, j); /* before any delivery event */
-	if (ok && j->hold_limit == NULL)
+	if (ok && j->hold_limit == NULL && j->hold_reason[0] == '\0')
 		sched_submit(j->s->srv->sched, id);
 	loop_post(j->s->ls->loop, commit_done_loop, j);
 }
@@ -448,7 +485,10 @@ session_msg_end(struct session *s)
 		msgauth_finish_submit(s->ma, s->ls->loop, auth_done, s);
 		return SESSION_OK;
 	}
-	msg_commit(s);
+	if (s->mc != NULL)
+		session_milter_eom(s, NULL, false);
+	else
+		msg_commit(s);
 	return SESSION_OK;
 }
 
@@ -463,6 +503,9 @@ msg_commit(struct session *s)
 	j->nrcpts = s->nrcpts;
 	j->size = s->msg_size;
 	j->hold_limit = s->hold_limit;
+	if (s->hold_reason != NULL)
+		(void)strlcpy(j->hold_reason, s->hold_reason,
+		    sizeof(j->hold_reason));
 	if (s->ma != NULL)
 		(void)strlcpy(j->auth, msgauth_summary(s->ma), sizeof(j->auth));
 	s->refs++;
@@ -481,7 +524,6 @@ auth_done(struct loop *loop, void *arg)
 	struct session *s = arg;
 	const struct buf *pre;
 	char reply[768];
-	struct why why;
 
 	(void)loop;
 	if (s->dead || s->msg == NULL) {
@@ -500,8 +542,22 @@ auth_done(struct loop *loop, void *arg)
 		return;
 	}
 	pre = msgauth_prefix(s->ma);
-	if (spool_msg_set_prefix(s->msg, pre->data, pre->len,
-	        msgauth_junk(s->ma), &why) == -1) {
+	if (s->mc != NULL)
+		session_milter_eom(s, pre, msgauth_junk(s->ma));
+	else
+		session_msg_commit(s, pre, msgauth_junk(s->ma));
+	session_step_done(s);
+}
+
+/* The checks passed: the fields on top, then the commit and the 250. */
+void
+session_msg_commit(struct session *s, const struct buf *pre, bool junk)
+{
+	struct why why;
+
+	if (((pre != NULL && pre->len > 0) || junk) &&
+	    spool_msg_set_prefix(s->msg, pre != NULL ? pre->data : NULL,
+	        pre != NULL ? pre->len : 0, junk, &why) == -1) {
 		log_warn("event=spool_error sid=%llu id=%s error=%s",
 		    (unsigned long long)s->id, spool_msg_id(s->msg),
 		    LOG_ESC(why.text));
@@ -509,14 +565,14 @@ auth_done(struct loop *loop, void *arg)
 		session_reply(s, "451 4.3.0 Error: queue file write error, "
 		                 "try again later");
 		session_arm_timer(s, s->conf->limits.timeout_command);
-		session_step_done(s);
 		return;
 	}
 	msg_commit(s);
-	session_step_done(s);
 }
 
 /* ---- DATA and BDAT ------------------------------------------------- */
+
+static void data_go(struct session *);
 
 enum session_ret
 session_cmd_data(struct session *s, const struct smtp_command *c)
@@ -538,11 +594,18 @@ session_cmd_data(struct session *s, const struct smtp_command *c)
 		    "later");
 		return SESSION_OK;
 	}
+	session_milter_data(s, data_go, session_tx_reset);
+	return SESSION_OK;
+}
+
+/* DATA passed the filters: the message follows. */
+static void
+data_go(struct session *s)
+{
 	smtp_data_start(s->data, SMTP_DATA_DOT);
 	s->phase = PH_DATA;
 	session_arm_timer(s, s->conf->limits.timeout_data_total);
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
-	return SESSION_OK;
 }
 
 enum session_ret

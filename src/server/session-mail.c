@@ -76,6 +76,10 @@ session_tx_reset(struct session *s)
 	buf_clear(&s->hbuf);
 	s->hold_hdr = false;
 	s->hold_limit = NULL;
+	s->hold_reason = NULL;
+	s->milter_discard = false;
+	s->milter_data_sent = false;
+	session_milter_abort(s);
 	msgauth_free(s->ma);
 	s->ma = NULL;
 }
@@ -91,8 +95,8 @@ has_rcpt(const struct session *s, const char *addr)
 	return false;
 }
 
-static void
-add_rcpt(struct session *s, const char *addr, const char *orcpt,
+void
+session_rcpt_add(struct session *s, const char *addr, const char *orcpt,
     const struct smtp_rcpt *r)
 {
 	if (has_rcpt(s, addr))
@@ -108,9 +112,23 @@ add_rcpt(struct session *s, const char *addr, const char *orcpt,
 	s->rcpts[s->nrcpts].state = SPOOL_RCPT_PENDING;
 	s->rcpts[s->nrcpts].last_error = NULL;
 	/* RFC 3461 5.2.1: every expansion of a recipient keeps its DSN. */
-	s->dsn[s->nrcpts].notify = r->notify;
-	s->dsn[s->nrcpts].orcpt = r->orcpt[0] ? xstrdup(r->orcpt) : NULL;
+	s->dsn[s->nrcpts].notify = r != NULL ? r->notify : 0;
+	s->dsn[s->nrcpts].orcpt =
+	    r != NULL && r->orcpt[0] ? xstrdup(r->orcpt) : NULL;
 	s->nrcpts++;
+}
+
+void
+session_rcpt_remove(struct session *s, size_t i)
+{
+	free(s->rcpts[i].addr);
+	free(s->rcpts[i].orcpt);
+	free(s->dsn[i].orcpt);
+	memmove(&s->rcpts[i], &s->rcpts[i + 1],
+	    (s->nrcpts - i - 1) * sizeof(s->rcpts[0]));
+	memmove(&s->dsn[i], &s->dsn[i + 1],
+	    (s->nrcpts - i - 1) * sizeof(s->dsn[0]));
+	s->nrcpts--;
 }
 
 /* ---- rate limits (issue 3) ---------------------------------------- */
@@ -202,6 +220,21 @@ limit_refused(struct session *s, const char *code, const char *what,
 
 /* ---- MAIL and RCPT ------------------------------------------------- */
 
+/* MAIL passed every check and the filters: the transaction begins. */
+static void
+mail_ok(struct session *s)
+{
+	s->has_mail = true;
+	session_reply(s, "250 2.1.0 Ok");
+}
+
+/* RCPT passed every check and the filters. */
+static void
+rcpt_ok(struct session *s)
+{
+	session_reply(s, "250 2.1.5 Ok");
+}
+
 static enum session_ret sender_check(struct session *);
 
 static enum session_ret session_spf(struct session *);
@@ -262,8 +295,7 @@ session_cmd_mail(struct session *s, const struct smtp_command *c)
 		return sender_check(s);
 	if (s->ma != NULL && msgauth_wants_spf(s->ma))
 		return session_spf(s);
-	s->has_mail = true;
-	session_reply(s, "250 2.1.0 Ok");
+	session_milter_mail(s, mail_ok);
 	return SESSION_OK;
 }
 
@@ -298,14 +330,15 @@ rcpt_done(struct loop *loop, void *arg)
 	s->waiting = false;
 	switch (j->st) {
 	case DIR_RESOLVED:
+		s->milter_rcpt_from = s->nrcpts;
 		for (i = 0; i < j->targets.n; i++)
-			add_rcpt(s, j->targets.addrs[i], j->address, &j->rcpt);
+			session_rcpt_add(s, j->targets.addrs[i], j->address, &j->rcpt);
 		s->nrcpt_cmds++;
 		log_info("event=rcpt sid=%llu client=%s from=%s to=%s "
 			 "targets=%zu",
 		    (unsigned long long)s->id, s->addr, LOG_ADDR(s->sender),
 		    LOG_ESC(j->address), j->targets.n);
-		session_reply(s, "250 2.1.5 Ok");
+		session_milter_rcpt(s, j->address, rcpt_ok);
 		break;
 	case DIR_NO_SUCH_USER:
 		session_reply_error(s,
@@ -411,8 +444,7 @@ mail_reply(struct session *s, const char *address, bool owned,
     bool tempfail)
 {
 	if (owned) {
-		s->has_mail = true;
-		session_reply(s, "250 2.1.0 Ok");
+		session_milter_mail(s, mail_ok);
 		return;
 	}
 	if (tempfail) {
@@ -465,10 +497,8 @@ spf_done(struct loop *loop, void *arg)
 			msgauth_free(s->ma);
 			s->ma = NULL;
 			(void)session_reply_error(s, "%s", reply);
-		} else {
-			s->has_mail = true;
-			session_reply(s, "250 2.1.0 Ok");
-		}
+		} else
+			session_milter_mail(s, mail_ok);
 	}
 	session_step_done(s);
 }
@@ -531,12 +561,13 @@ static enum session_ret
 relay_rcpt(struct session *s, const char *addr, const struct smtp_rcpt *r,
     const char *why)
 {
-	add_rcpt(s, addr, addr, r);
+	s->milter_rcpt_from = s->nrcpts;
+	session_rcpt_add(s, addr, addr, r);
 	s->nrcpt_cmds++;
 	log_info("event=rcpt sid=%llu client=%s from=%s to=%s relay=%s",
 	    (unsigned long long)s->id, s->addr, LOG_ADDR(s->sender),
 	    LOG_ESC(addr), why);
-	session_reply(s, "250 2.1.5 Ok");
+	session_milter_rcpt(s, addr, rcpt_ok);
 	return SESSION_OK;
 }
 

@@ -14,6 +14,7 @@
  *   session-data.c  the message: DATA, BDAT, the spool, the commit
  *   session-tls.c   STARTTLS (RFC 3207)
  *   session-auth.c  AUTH (RFC 4954)
+ *   session-milter.c content filters (issue 18): each stage's gate
  * The rest of server/ sees only session_accept(), session_shutdown_all()
  * and session_free_all() (server-private.h); nothing here is for it.
  * Everything runs on the session's loop thread, worker results included
@@ -55,6 +56,9 @@ struct smtp_data;
 struct spool_rcpt;
 struct spool_dsn;
 struct spool_msg;
+struct spool_env;
+struct milter_client;
+struct milter_src;
 
 enum phase {
 	PH_CMD = 0, /* reading command lines */
@@ -148,6 +152,20 @@ struct session {
 	/* Mail authentication of this transaction (issue 16), or NULL. */
 	struct msgauth *ma;
 	unsigned body_sep; /* bytes of the header's ending CRLF passed */
+	/* Content filters (issue 18): the listener's milters, or NULL. */
+	struct milter_client *mc;
+	void (*milter_ok)(struct session *); /* a gate's two ways on */
+	void (*milter_no)(struct session *);
+	size_t milter_rcpt_from; /* rcpts added by the RCPT being asked */
+	bool milter_discard;     /* a filter said: deliver nothing */
+	bool milter_data_sent;   /* DATA went to the filters (not BDAT) */
+	const char *hold_reason; /* quarantined: held, with this reason */
+	char hold_buf[600];      /* hold_reason's text */
+	const struct buf *milter_pre; /* header fields on top, or NULL */
+	bool milter_junk;
+	struct milter_src *msrc; /* the message the filters read */
+	/* MAIL/RCPT's ESMTP parameters, or an unknown command's line. */
+	char cmd_params[SMTP_LINE_MAX + 1];
 };
 
 /* session.c: replies, deadline, lifetime, bufferevents */
@@ -162,6 +180,8 @@ void session_reply(struct session *, const char *fmt, ...)
  */
 enum session_ret session_reply_error(struct session *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The 220, after greet_delay if one is set (or the filters' verdict). */
+void session_greet(struct session *);
 /* A refusal `reply` told to the journal and the metrics (obs.h). */
 void session_obs_refusal(const struct session *, const char *reply,
     enum obs_reason);
@@ -206,6 +226,11 @@ enum session_ret session_cmd_mail(struct session *,
     const struct smtp_command *);
 enum session_ret session_cmd_rcpt(struct session *,
     const struct smtp_command *);
+/* Add a recipient (once); r: its DSN parameters, or NULL for none. */
+void session_rcpt_add(struct session *, const char *addr, const char *orcpt,
+    const struct smtp_rcpt *r);
+/* Drop recipient i, keeping the others' order. */
+void session_rcpt_remove(struct session *, size_t i);
 
 /* session-data.c: the message */
 
@@ -221,6 +246,49 @@ bool session_feed_bdat(struct session *, struct evbuffer *in);
 enum session_ret session_msg_end(struct session *);
 /* All octets of one BDAT chunk are in: reply, or end the message. */
 enum session_ret session_bdat_chunk_end(struct session *);
+
+/*
+ * The message is accepted by the checks: put `pre` (header fields on
+ * top, or NULL) and the junk flag on it and commit it; the 250 follows.
+ */
+void session_msg_commit(struct session *, const struct buf *pre, bool junk);
+/*
+ * The envelope of the transaction as it stands (sender, recipients,
+ * DSN, hold), for spool_msg_new(); strings point into the session.
+ */
+void session_env_fill(struct session *, struct spool_env *env);
+
+/* session-milter.c: content filters (issue 18) */
+
+/* Open the listener's filters and ask them about the client; then the
+ * greeting (or their refusal). */
+void session_milter_connect(struct session *);
+/*
+ * Gates: ask the filters about the command being answered. On continue
+ * (or with no filters) ok(s) runs and replies; on a refusal the
+ * filter's reply goes out after no(s) (may be NULL) undid the command.
+ * The session waits meanwhile.
+ */
+void session_milter_helo(struct session *, void (*ok)(struct session *));
+void session_milter_mail(struct session *, void (*ok)(struct session *));
+/* addr: as the client gave it; rcpts from s->milter_rcpt_from on are
+ * this command's, dropped if refused. */
+void session_milter_rcpt(struct session *, const char *addr,
+    void (*ok)(struct session *));
+void session_milter_data(struct session *, void (*ok)(struct session *),
+    void (*no)(struct session *));
+/* A command we do not know (its line in s->cmd_params). */
+void session_milter_unknown(struct session *, void (*ok)(struct session *));
+/*
+ * The message is complete and passed the built-in checks: the filters
+ * see it (with pre on top), their changes are applied, then it is
+ * committed (session_msg_commit) or refused.
+ */
+void session_milter_eom(struct session *, const struct buf *pre, bool junk);
+/* The transaction is over (tx_reset): the filters forget it. */
+void session_milter_abort(struct session *);
+/* QUIT to the filters: the session ends. */
+void session_milter_free(struct session *);
 
 /* session-tls.c: STARTTLS */
 

@@ -145,6 +145,21 @@ greet(struct session *s)
 	session_arm_timer(s, s->conf->limits.timeout_command);
 }
 
+void
+session_greet(struct session *s)
+{
+	/*
+	 * Pre-greet check (postscreen-style): a client that talks before
+	 * the 220 is a bot that does not wait for replies. The delay makes
+	 * that visible; under implicit TLS the handshake comes first.
+	 */
+	if (s->conf->limits.greet_delay > 0 && !s->tls) {
+		session_arm_timer(s, s->conf->limits.greet_delay);
+		return;
+	}
+	greet(s);
+}
+
 /* Stop reading; close once the last reply has left, or after a while. */
 static void
 close_after_reply(struct session *s)
@@ -196,6 +211,7 @@ session_unref(struct session *s)
 		return;
 	ls = s->ls;
 	session_tx_reset(s);
+	session_milter_free(s);
 	smtp_cmd_free(s->cmd);
 	smtp_cmd_free(s->auth_cmd);
 	smtp_data_free(s->data);
@@ -655,16 +671,10 @@ session_accept(struct listener_ctx *lc, int fd, const struct sockaddr *sa,
 	metrics_session_start(lc->index);
 	log_info("event=connect sid=%llu client=%s listener=%s",
 	    (unsigned long long)s->id, s->addr, cl->name);
-	/*
-	 * Pre-greet check (postscreen-style): a client that talks before
-	 * the 220 is a bot that does not wait for replies. The delay makes
-	 * that visible; under implicit TLS the handshake comes first.
-	 */
-	if (s->conf->limits.greet_delay > 0 && !s->tls) {
-		session_arm_timer(s, s->conf->limits.greet_delay);
-		return;
-	}
-	greet(s);
+	if (cl->nmilters > 0) /* they answer first: then the 220 */
+		session_milter_connect(s);
+	else
+		session_greet(s);
 	return;
 refused:
 	conf_unref(conf);

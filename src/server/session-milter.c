@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * server/session-milter.c - the session's content filters (issue 18):
+ * the listener's milters asked before the 220, at HELO, MAIL, RCPT,
+ * DATA, unknown commands and the end of the message, each before the
+ * reply to the command it concerns.
+ *
+ * A gate holds a session reference while milter/client.h asks the
+ * filters; their verdict either lets the command's own reply out (ok)
+ * or replaces it with theirs. At the end of the message the filters
+ * read it back from the spool file (spool_msg_reader); changes they ask
+ * for are applied on a worker into a new spool file (the envelope's in
+ * the session), and the commit and its 250 come only after all of it.
+ * Trust: filters' replies were checked by milter/client.c; their
+ * addresses and reasons reach the log through LOG_ESC and the envelope
+ * only as addresses without controls (proto.c checked them).
+ */
+#include "server/session-private.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+
+#include "milter/client.h"
+#include "milter/edit.h"
+#include "queue/spool.h"
+#include "server/loop.h"
+#include "server/workers.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xmalloc.h"
+
+#define PARAMS_MAX 16
+
+/* A filter's reply, line by line (joined by CRLF in the result). */
+static void
+reply_lines(struct session *s, const char *text)
+{
+	const char *p = text, *e;
+
+	while (*p != '\0') {
+		e = strstr(p, "\r\n");
+		if (e == NULL) {
+			session_reply(s, "%s", p);
+			return;
+		}
+		session_reply(s, "%.*s", (int)(e - p), p);
+		p = e + 2;
+	}
+}
+
+static void
+log_refusal(struct session *s, const char *stage,
+    const struct milter_result *r)
+{
+	log_info("event=milter_reject sid=%llu client=%s stage=%s milter=%s "
+	         "failed=%s reply=%s",
+	    (unsigned long long)s->id, s->addr, stage,
+	    LOG_ESC(r->milter != NULL ? r->milter : "-"),
+	    r->failed ? "yes" : "no", LOG_ESC(r->reply));
+	session_obs_refusal(s, r->reply, OBS_R_POLICY);
+}
+
+/* ---- connect ------------------------------------------------------ */
+
+static void
+connect_done(void *arg, const struct milter_result *r)
+{
+	struct session *s = arg;
+
+	if (!s->dead) {
+		s->waiting = false;
+		if (r->verdict == MILTER_V_REJECT ||
+		    r->verdict == MILTER_V_TEMPFAIL) {
+			log_refusal(s, "connect", r);
+			s->greeted = true; /* its reply stands for the 220 */
+			reply_lines(s, r->reply);
+			s->closing = true;
+		} else
+			session_greet(s);
+	}
+	session_step_done(s);
+}
+
+void
+session_milter_connect(struct session *s)
+{
+	const struct conf_listener *cl = s->cl;
+	char port[16];
+
+	s->mc = milter_client_new(loop_base(s->ls->loop), s->conf,
+	    cl->milters, cl->nmilters, s->id,
+	    s->conf->limits.max_message_size);
+	milter_client_macro(s->mc, "j", s->conf->hostname);
+	milter_client_macro(s->mc, "v", "tern");
+	milter_client_macro(s->mc, "daemon_name", cl->name);
+	milter_client_macro(s->mc, "daemon_addr", cl->address);
+	milter_client_macro(s->mc, "client_addr", s->addr);
+	milter_client_macro(s->mc, "client_name", "unknown");
+	milter_client_macro(s->mc, "client_ptr", "unknown");
+	(void)snprintf(port, sizeof(port), "%u",
+	    s->sa.ss_family == AF_INET6
+	        ? ntohs(((struct sockaddr_in6 *)&s->sa)->sin6_port)
+	        : ntohs(((struct sockaddr_in *)&s->sa)->sin_port));
+	milter_client_macro(s->mc, "client_port", port);
+	{
+		char under[INET6_ADDRSTRLEN + 16];
+
+		(void)snprintf(under, sizeof(under), "unknown [%s]", s->addr);
+		milter_client_macro(s->mc, "_", under);
+	}
+	s->refs++;
+	s->waiting = true;
+	milter_client_connect(s->mc, "unknown", (struct sockaddr *)&s->sa,
+	    connect_done, s);
+}
+
+/* ---- gates -------------------------------------------------------- */
+
+static void
+gate_done(void *arg, const struct milter_result *r)
+{
+	struct session *s = arg;
+	void (*ok)(struct session *) = s->milter_ok;
+	void (*no)(struct session *) = s->milter_no;
+
+	s->milter_ok = s->milter_no = NULL;
+	if (!s->dead) {
+		s->waiting = false;
+		switch (r->verdict) {
+		case MILTER_V_DISCARD:
+			s->milter_discard = true;
+			ok(s);
+			break;
+		case MILTER_V_REJECT:
+		case MILTER_V_TEMPFAIL:
+			if (no != NULL)
+				no(s);
+			log_refusal(s, s->stage, r);
+			reply_lines(s, r->reply);
+			break;
+		default:
+			ok(s);
+			break;
+		}
+	}
+	session_step_done(s);
+}
+
+/* true: the filters are asked, gate_done follows; false: ok(s) ran. */
+static bool
+gate_begin(struct session *s, void (*ok)(struct session *),
+    void (*no)(struct session *))
+{
+	if (s->mc == NULL) {
+		ok(s);
+		return false;
+	}
+	s->milter_ok = ok;
+	s->milter_no = no;
+	s->refs++;
+	s->waiting = true;
+	return true;
+}
+
+/* Split s->cmd_params into words (in place, in a copy). */
+static size_t
+params_split(char *copy, const char **out)
+{
+	size_t n = 0;
+	char *p = copy, *sp;
+
+	while (*p != '\0' && n < PARAMS_MAX) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		out[n++] = p;
+		if ((sp = strchr(p, ' ')) == NULL)
+			break;
+		*sp = '\0';
+		p = sp + 1;
+	}
+	return n;
+}
+
+void
+session_milter_helo(struct session *s, void (*ok)(struct session *))
+{
+	char ver[32] = "", cipher[96] = "";
+
+	if (!gate_begin(s, ok, NULL))
+		return;
+	if (s->tls_desc[0] != '\0' &&
+	    sscanf(s->tls_desc, "%31s %95s", ver, cipher) >= 1) {
+		milter_client_macro(s->mc, "tls_version", ver);
+		milter_client_macro(s->mc, "cipher",
+		    cipher[0] != '\0' ? cipher : NULL);
+	}
+	milter_client_helo(s->mc, s->helo, gate_done, s);
+}
+
+void
+session_milter_mail(struct session *s, void (*ok)(struct session *))
+{
+	char copy[sizeof(s->cmd_params)];
+	const char *params[PARAMS_MAX];
+	size_t n;
+
+	if (!gate_begin(s, ok, NULL))
+		return;
+	milter_client_macro(s->mc, "mail_addr", s->sender);
+	milter_client_macro(s->mc, "auth_authen",
+	    s->authed ? s->auth_user : NULL);
+	milter_client_macro(s->mc, "auth_type", s->authed ? "PLAIN" : NULL);
+	milter_client_macro(s->mc, "i", NULL);
+	(void)strlcpy(copy, s->cmd_params, sizeof(copy));
+	n = params_split(copy, params);
+	milter_client_mail(s->mc, s->sender, params, n, gate_done, s);
+}
+
+/* A refused RCPT: the recipients it added go. */
+static void
+rcpt_refused(struct session *s)
+{
+	while (s->nrcpts > s->milter_rcpt_from)
+		session_rcpt_remove(s, s->nrcpts - 1);
+	if (s->nrcpt_cmds > 0)
+		s->nrcpt_cmds--;
+}
+
+void
+session_milter_rcpt(struct session *s, const char *addr,
+    void (*ok)(struct session *))
+{
+	char copy[sizeof(s->cmd_params)];
+	const char *params[PARAMS_MAX];
+	size_t n;
+
+	if (!gate_begin(s, ok, rcpt_refused))
+		return;
+	milter_client_macro(s->mc, "rcpt_addr", addr);
+	(void)strlcpy(copy, s->cmd_params, sizeof(copy));
+	n = params_split(copy, params);
+	milter_client_rcpt(s->mc, addr, params, n, gate_done, s);
+}
+
+void
+session_milter_data(struct session *s, void (*ok)(struct session *),
+    void (*no)(struct session *))
+{
+	if (!gate_begin(s, ok, no))
+		return;
+	s->milter_data_sent = true;
+	milter_client_macro(s->mc, "i",
+	    s->msg != NULL ? spool_msg_id(s->msg) : NULL);
+	milter_client_data(s->mc, gate_done, s);
+}
+
+void
+session_milter_unknown(struct session *s, void (*ok)(struct session *))
+{
+	if (!gate_begin(s, ok, NULL))
+		return;
+	milter_client_unknown(s->mc, s->cmd_params, gate_done, s);
+}
+
+/* ---- end of message ----------------------------------------------- */
+
+static void eom_send(struct session *);
+
+static void
+src_close(struct session *s)
+{
+	if (s->msrc == NULL)
+		return;
+	if (s->msrc->fd != -1)
+		(void)close(s->msrc->fd);
+	free(s->msrc);
+	s->msrc = NULL;
+}
+
+/* The end-of-message step is over: the session reads on. */
+static void
+eom_end(struct session *s)
+{
+	src_close(s);
+	if (!s->dead)
+		session_arm_timer(s, s->conf->limits.timeout_command);
+	session_step_done(s);
+}
+
+static void
+eom_tempfail(struct session *s, const char *what)
+{
+	log_warn("event=milter_error sid=%llu error=%s",
+	    (unsigned long long)s->id, LOG_ESC(what));
+	session_tx_reset(s);
+	session_reply(s, "451 4.3.0 Error: queue file write error, try "
+	                 "again later");
+}
+
+/* A filter said DISCARD: the client hears 250, nothing is kept. */
+static void
+discard(struct session *s, const char *milter)
+{
+	char id[SPOOL_ID_MAX];
+
+	(void)strlcpy(id, s->msg != NULL ? spool_msg_id(s->msg) : "-",
+	    sizeof(id));
+	log_info("event=milter_discard sid=%llu client=%s id=%s from=%s "
+	         "milter=%s",
+	    (unsigned long long)s->id, s->addr, id, LOG_ADDR(s->sender),
+	    LOG_ESC(milter != NULL ? milter : "-"));
+	session_tx_reset(s);
+	/* As Postfix: the sender must not learn it was dropped. */
+	session_reply(s, "250 2.0.0 Ok: queued as %s", id);
+}
+
+/* "<a@b>" -> "a@b" into dst; false when it does not fit. */
+static bool
+bare_addr(const char *a, char *dst, size_t dstsz)
+{
+	size_t n = strlen(a);
+
+	if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
+		a++;
+		n -= 2;
+	}
+	if (n >= dstsz)
+		return false;
+	memcpy(dst, a, n);
+	dst[n] = '\0';
+	return true;
+}
+
+/* The filter's envelope changes, made to the session's transaction. */
+static void
+envelope_edits(struct session *s, const struct milter_edits *e,
+    const char *milter)
+{
+	char a[SMTP_PATH_MAX + 1];
+	size_t i, k;
+
+	if (e->chg_from && bare_addr(e->from.addr, a, sizeof(a)))
+		(void)strlcpy(s->sender, a, sizeof(s->sender));
+	for (i = 0; i < e->ndel_rcpt; i++) {
+		if (!bare_addr(e->del_rcpt[i], a, sizeof(a)))
+			continue;
+		for (k = s->nrcpts; k-- > 0;)
+			if (ascii_casecmp(s->rcpts[k].addr, a) == 0 ||
+			    (s->rcpts[k].orcpt != NULL &&
+			        ascii_casecmp(s->rcpts[k].orcpt, a) == 0))
+				session_rcpt_remove(s, k);
+	}
+	for (i = 0; i < e->nadd_rcpt; i++)
+		if (bare_addr(e->add_rcpt[i].addr, a, sizeof(a)) &&
+		    a[0] != '\0' && s->nrcpts < SPOOL_RCPTS_MAX)
+			session_rcpt_add(s, a, a, NULL);
+	if (e->quarantine != NULL) {
+		(void)snprintf(s->hold_buf, sizeof(s->hold_buf),
+		    "quarantined by milter %s: %s", milter, e->quarantine);
+		s->hold_reason = s->hold_buf;
+	}
+	log_info("event=milter_changes sid=%llu id=%s milter=%s headers=%zu "
+	         "body=%s rcpts_added=%zu rcpts_deleted=%zu sender=%s "
+	         "quarantine=%s",
+	    (unsigned long long)s->id, spool_msg_id(s->msg), LOG_ESC(milter),
+	    e->nhdr, e->body_replaced ? "replaced" : "kept", e->nadd_rcpt,
+	    e->ndel_rcpt, e->chg_from ? LOG_ADDR(s->sender) : "kept",
+	    e->quarantine != NULL ? "yes" : "no");
+}
+
+/* The message rewritten with a filter's changes, on a worker. */
+struct rewrite_job {
+	struct session *s;
+	struct spool_env env;
+	const struct milter_edits *edits;
+	const struct milter_src *src;
+	struct spool_msg *out;
+	struct why why;
+};
+
+static int
+write_spool(void *arg, const void *p, size_t n)
+{
+	struct rewrite_job *j = arg;
+
+	if (spool_msg_write(j->out, p, n, &j->why) == -1) {
+		errno = j->why.sys_errno != 0 ? j->why.sys_errno : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+rewrite_work(void *ctx, void *arg)
+{
+	struct rewrite_job *j = arg;
+
+	(void)ctx;
+	j->out = spool_msg_new(j->s->srv->spool, &j->env, &j->why);
+	if (j->out == NULL)
+		return;
+	if (milter_edit_apply(j->edits, j->src, MILTER_HEADER_MAX,
+	        write_spool, j) == -1) {
+		if (j->why.text[0] == '\0')
+			why_set(&j->why, WHY_TEMP, errno,
+			    "rewrite the message: %s", strerror(errno));
+		spool_msg_abort(j->out);
+		j->out = NULL;
+	}
+}
+
+static void
+rewrite_done(struct loop *loop, void *arg)
+{
+	struct rewrite_job *j = arg;
+	struct session *s = j->s;
+
+	(void)loop;
+	src_close(s);
+	if (s->dead || s->msg == NULL) {
+		if (j->out != NULL)
+			spool_msg_abort(j->out);
+		free(j);
+		eom_end(s);
+		return;
+	}
+	if (j->out == NULL) {
+		s->waiting = false;
+		eom_tempfail(s, j->why.text);
+		free(j);
+		eom_end(s);
+		return;
+	}
+	spool_msg_abort(s->msg);
+	s->msg = j->out;
+	s->milter_pre = NULL; /* on top no more: in the message now */
+	free(j);
+	eom_send(s); /* the filters after this one */
+}
+
+/* A filter asked for changes: apply them, then ask the next. */
+static void
+eom_edited(struct session *s, const struct milter_result *r)
+{
+	struct rewrite_job *j;
+
+	envelope_edits(s, r->edits, r->milter);
+	if (s->nrcpts == 0) { /* every recipient deleted: nothing to keep */
+		s->waiting = false;
+		discard(s, r->milter);
+		eom_end(s);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	session_env_fill(s, &j->env);
+	j->env.prefix_slot = true; /* the junk flag, later */
+	j->edits = r->edits;
+	j->src = s->msrc;
+	workers_submit(s->srv->dirw, rewrite_work, s->ls->loop, rewrite_done,
+	    j);
+}
+
+static void
+eom_done(void *arg, const struct milter_result *r)
+{
+	struct session *s = arg;
+
+	if (s->dead || s->msg == NULL) {
+		eom_end(s);
+		return;
+	}
+	s->waiting = false;
+	switch (r->verdict) {
+	case MILTER_V_EDITED:
+		s->waiting = true;
+		eom_edited(s, r);
+		return;
+	case MILTER_V_DISCARD:
+		discard(s, r->milter);
+		break;
+	case MILTER_V_REJECT:
+	case MILTER_V_TEMPFAIL:
+		log_refusal(s, "data", r);
+		session_tx_reset(s);
+		reply_lines(s, r->reply);
+		break;
+	default:
+		src_close(s);
+		if (s->milter_discard)
+			discard(s, NULL);
+		else
+			session_msg_commit(s, s->milter_pre, s->milter_junk);
+		break;
+	}
+	eom_end(s);
+}
+
+/* Read the message back and give it to the filters not yet asked. */
+static void
+eom_send(struct session *s)
+{
+	struct milter_src *src = xcalloc(1, sizeof(*src));
+	struct why why;
+	off_t start;
+	uint64_t len;
+
+	src->fd = spool_msg_reader(s->msg, &start, &len, &why);
+	if (src->fd == -1) {
+		free(src);
+		s->waiting = false;
+		eom_tempfail(s, why.text);
+		eom_end(s);
+		return;
+	}
+	src->fd_off = start;
+	src->fd_len = len;
+	if (s->milter_pre != NULL) {
+		src->pre = s->milter_pre->data;
+		src->pre_len = s->milter_pre->len;
+	}
+	s->msrc = src;
+	milter_client_macro(s->mc, "i", spool_msg_id(s->msg));
+	milter_client_eom(s->mc, src, eom_done, s);
+}
+
+/* BDAT: the filters get DATA now, before the message. */
+static void
+bdat_data_done(void *arg, const struct milter_result *r)
+{
+	struct session *s = arg;
+
+	if (s->dead || s->msg == NULL) {
+		eom_end(s);
+		return;
+	}
+	if (r->verdict == MILTER_V_REJECT || r->verdict == MILTER_V_TEMPFAIL) {
+		s->waiting = false;
+		log_refusal(s, "data", r);
+		session_tx_reset(s);
+		reply_lines(s, r->reply);
+		eom_end(s);
+		return;
+	}
+	if (r->verdict == MILTER_V_DISCARD)
+		s->milter_discard = true;
+	eom_send(s);
+}
+
+void
+session_milter_eom(struct session *s, const struct buf *pre, bool junk)
+{
+	s->milter_pre = pre;
+	s->milter_junk = junk;
+	s->refs++;
+	s->waiting = true;
+	if (!s->milter_data_sent) {
+		s->milter_data_sent = true;
+		milter_client_macro(s->mc, "i", spool_msg_id(s->msg));
+		milter_client_data(s->mc, bdat_data_done, s);
+		return;
+	}
+	eom_send(s);
+}
+
+void
+session_milter_abort(struct session *s)
+{
+	if (s->mc != NULL)
+		milter_client_abort(s->mc);
+	s->milter_pre = NULL;
+	s->milter_junk = false;
+}
+
+void
+session_milter_free(struct session *s)
+{
+	src_close(s);
+	milter_client_free(s->mc);
+	s->mc = NULL;
+}

@@ -302,6 +302,7 @@ EDIT_MSG = (b"From: <sender@remote.example>\r\n"
             b"X-Dup: second\r\n"
             b"X-Dup: third\r\n"
             b"X-Gone: bye\r\n"
+            b"X-Fold: one\r\n\ttwo\r\n"
             b"\r\n"
             b"original body\r\n")
 
@@ -339,6 +340,8 @@ def test_header_and_body_edits(make_server, milters):
     # what the filter saw: the header as sent, LF in folded values
     msg = m.messages()[-1]
     assert ("X-Dup", "second") in msg.headers
+    # folded lines reach the filter LF-separated, as Postfix sends them
+    assert ("X-Fold", "one\n\ttwo") in msg.headers, msg.headers
     assert msg.headers[0][0] == "Received", msg.headers
     assert msg.body == b"original body\r\n"
 
@@ -470,11 +473,14 @@ def test_macros_tls_and_auth(submission_server, milters):
 
 # -- several filters, sendmail ----------------------------------------------
 
-def test_two_filters_in_order(make_server, milters):
+def test_two_filters_in_order(make_server, milters, tmp_path):
     f1 = milters({"eom": [("chgheader", 1, "Subject", "by f1"),
                           ("addheader", "X-F1", "yes"), "accept"]})
-    f2 = milters({"eom": [("addheader", "X-F2", "yes"), "accept"]})
-    srv = milter_server(make_server, [("f1", f1), ("f2", f2)])
+    # the second on a unix socket, named in milters = by its address
+    f2 = milters({"eom": [("addheader", "X-F2", "yes"), "accept"]},
+                 path=tmp_path / "f2.sock")
+    srv = milter_server(make_server, [("f1", f1)],
+                        on={"mx": f"f1 {f2.address}"})
     with session(srv) as r:
         queued_id(data(r, make_message(subject="orig")))
     got = srv.wait_for_mail("alice@example.test")[0]
@@ -490,6 +496,25 @@ def test_two_filters_in_order(make_server, milters):
         rep = data(r, make_message(subject="second"))
         assert (rep.code, rep.text) == (550, CONTENT_REJECTED), rep
     assert not any(mm.eom for mm in f2.messages()[1:])
+
+
+def test_big_body_in_chunks_and_replaced(make_server, milters):
+    """A 300 KB body reaches the filter in chunks of at most 65535 bytes,
+    byte for byte; a 1.25 MB replacement sent in 20 REPLBODY chunks is
+    what is delivered."""
+    line = b"0123456789abcdefghijklmnopqrstuvwxyz" * 2 + b"\r\n"
+    body = line * (300 * 1024 // len(line))
+    piece = (b"R" * 63 + b"\r\n") * 1024    # 64 KiB
+    m = milters({"eom": [("replbody", piece)] * 20 + ["accept"]})
+    srv = milter_server(make_server, [("f1", m)])
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="big@remote.example",
+                                       body=body)))
+    got = srv.wait_for_mail("alice@example.test")[0]
+    msg = m.messages()[-1]
+    assert msg.body == body
+    assert max(msg.chunks) <= 65535 and len(msg.chunks) >= 5, msg.chunks
+    assert lf(got).split(b"\n\n", 1)[1] == lf(piece * 20)
 
 
 def test_non_smtpd_milters_on_sendmail(make_server, milters):
@@ -510,6 +535,160 @@ def test_non_smtpd_milters_on_sendmail(make_server, milters):
                        rcpts=("bob@example.test",)))
     srv.wait_for_mail("bob@example.test")
     assert len(m.messages()) == 1
+
+
+# -- protocol edges ----------------------------------------------------------
+
+P_NOHDRS, P_NOBODY, P_NR_RCPT, P_SKIP = 0x20, 0x10, 0x8000, 0x400
+
+
+def test_discard_at_rcpt_and_pipelining(make_server, milters):
+    """DISCARD at RCPT discards the whole message (Sendmail's meaning):
+    250 to everything, nothing delivered. Pipelined MAIL, RCPTs and DATA
+    are answered in order, each after the filter's verdict."""
+    m = milters({"rcpt": lambda s, a: "discard" if "admin@" in a[0]
+                 else ("reject" if "bob@" in a[0] else "continue")})
+    srv = milter_server(make_server, [("f1", m)])
+    with session(srv) as r:
+        r.send("MAIL FROM:<sender@remote.example>\r\n"
+               "RCPT TO:<alice@example.test>\r\n"
+               "RCPT TO:<bob@example.test>\r\n"
+               "RCPT TO:<admin@example.test>\r\n"
+               "DATA\r\n")
+        reps = r.replies(5)
+        assert [x.code for x in reps] == [250, 250, 550, 250, 354], reps
+        r.send(make_message(msgid="disc@remote.example") + b".\r\n")
+        queued_id(r.reply())
+    wait_log(srv, "event=milter_discard")
+    m.script = {}
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="after.disc@remote.example")))
+    srv.wait_for_mail("alice@example.test")
+    srv.wait_queue_empty()
+    assert ids_delivered(srv) == ["after.disc@remote.example"]
+
+
+def test_negotiated_steps_only(make_server, milters):
+    """A filter that asked for no header fields, no body and no reply to
+    RCPT gets none, and tern does not wait for what it will not say; a
+    filter that negotiated SKIP may stop the body early."""
+    m = milters(proto=P_NOHDRS | P_NOBODY | P_NR_RCPT)
+    srv = milter_server(make_server, [("f1", m)])
+    with session(srv) as r:
+        queued_id(data(r, make_message(body="x\r\n" * 10)))
+    srv.wait_for_mail("alice@example.test")
+    sess = m.wait_sessions(1)[0]
+    m.wait_for(lambda mm: "eom" in sess.stages(), what="eom")
+    st = sess.stages()
+    assert "header" not in st and "body" not in st, st
+    assert "rcpt" in st and "eoh" in st, st
+    big = b"y" * 1000 + b"\r\n"
+    m2 = milters({"body": "skip"}, proto=P_SKIP)
+    srv.stop()
+    srv2 = milter_server(make_server, [("f2", m2)])
+    with session(srv2) as r:
+        queued_id(data(r, make_message(body=big * 300)))
+    got = srv2.wait_for_mail("alice@example.test")[0]
+    assert lf(got).endswith(lf(big * 300))  # skipped by the filter only
+    msg = m2.messages()[-1]
+    assert len(msg.chunks) == 1, msg.chunks  # nothing after the SKIP
+
+
+BAD_REPLIES = [
+    # (name, stage, reply): each a protocol error at that stage
+    ("edit_at_mail", "mail", [("addheader", "X-Early", "no")]),
+    ("replycode_2xx", "rcpt", ("replycode", "250 2.0.0 fine")),
+    ("replycode_class", "rcpt", ("replycode", "550 4.7.1 mixed")),
+    ("header_injection", "eom",
+     [("addheader", "X-Evil", "a\r\nBcc: <victim@example.org>"),
+      "accept"]),
+    ("nul_name", "eom", [("raw", b"h", b"\0value\0"), "accept"]),
+    ("unknown_code", "helo", ("raw", b"Z", b"")),
+]
+
+
+def test_protocol_errors_get_the_default_action(make_server, milters):
+    """Replies a filter may not send (an edit before end of message, a
+    REPLYCODE that is no 4xx/5xx, a header value with a line break not
+    before a blank, an empty header name, an unknown code): the default
+    action (tempfail) for that command, never the edit."""
+    m = milters()
+    filters = [("f1", m, {"command": "2s", "content": "2s"})]
+    srv = milter_server(make_server, filters)
+    for name, stage, reply in BAD_REPLIES:
+        m.script = {stage: reply}
+        with session(srv, ehlo=False) as r:
+            reps = [r.cmd(f"EHLO {CLIENT_NAME}")]
+            for cmd in ("MAIL FROM:<sender@remote.example>",
+                        "RCPT TO:<alice@example.test>", "DATA"):
+                if reps[-1].code >= 400:
+                    break
+                reps.append(r.cmd(cmd))
+            if reps[-1].code == 354:
+                r.send(make_message(msgid=f"{name}@remote.example") +
+                       b".\r\n")
+                reps.append(r.reply())
+            final = reps[-1]
+            if stage == "helo":
+                # HELO is not refused for a broken filter; MAIL is
+                assert reps[0].code == 250, (name, reps)
+                final = r.cmd("MAIL FROM:<sender@remote.example>")
+            assert (final.code, final.text) == (451, TEMPFAILED), \
+                (name, reps, final)
+    wait_log(srv, "event=milter_error", len(BAD_REPLIES))
+    assert srv.all_mail() == [] and srv.queue_json() == []
+    m.script = {}
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="fine@remote.example")))
+    got = srv.wait_for_mail("alice@example.test")[0]
+    assert b"victim" not in got and b"X-Early" not in got
+
+
+def test_unnegotiated_edit_is_not_applied(make_server, milters):
+    """A filter that asked for no actions sends ADDHEADER and ADDRCPT at
+    end of message: neither is applied (tern refuses the reply as a
+    protocol error, or ignores it), and nobody else gets the message."""
+    m = milters({"eom": [("addheader", "X-Sneaky", "1"),
+                         ("addrcpt", "<bob@example.test>"), "accept"]},
+                actions=0)
+    srv = milter_server(make_server, [("f1", m)])
+    with session(srv) as r:
+        rep = data(r, make_message(msgid="sneaky@remote.example"))
+    assert rep.code in (250, 451), rep
+    if rep.code == 250:
+        got = srv.wait_for_mail("alice@example.test")[0]
+        assert b"X-Sneaky" not in got
+    srv.wait_queue_empty()
+    assert srv.mail_files("bob@example.test") == []
+    assert m.sessions[0].agreed[1] == 0
+
+
+def test_client_gone_while_filter_thinks(make_server, milters):
+    """The client disconnects while tern waits for the filter (end of
+    message, and RCPT): nothing is delivered, the server serves on."""
+    m = milters({"eom": "hang"})
+    srv = milter_server(make_server, [("f1", m, {"content": "2s"})])
+    r = session(srv)
+    expect(r.cmd("MAIL FROM:<sender@remote.example>"), 250)
+    expect(r.cmd("RCPT TO:<alice@example.test>"), 250)
+    expect(r.cmd("DATA"), 354)
+    r.send(make_message(msgid="gone@remote.example") + b".\r\n")
+    m.wait_for(lambda mm: "eom" in mm.sessions[0].stages(), what="eom")
+    r.close()
+    m.script = {"rcpt": "hang"}
+    r = session(srv)
+    expect(r.cmd("MAIL FROM:<sender@remote.example>"), 250)
+    r.send("RCPT TO:<alice@example.test>\r\n")
+    m.wait_for(lambda mm: len(mm.sessions) > 1 and
+               "rcpt" in mm.sessions[1].stages(), what="rcpt")
+    r.close()
+    m.wait_closed(2, timeout=5 + SLACK)
+    m.script = {}
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="later@remote.example")))
+    srv.wait_for_mail("alice@example.test")
+    srv.wait_queue_empty()
+    assert ids_delivered(srv) == ["later@remote.example"]
 
 
 # -- hostile filters ---------------------------------------------------------
@@ -552,6 +731,9 @@ def run_hostile(srv, name, m, where, default, n):
     took = time.monotonic() - t0
     last = replies[-1]
     assert took < timeout + SLACK, (name, took, replies)
+    if name.startswith("hang"):
+        # the filter's timeout, not less
+        assert took >= timeout - 0.1, (name, took, replies)
     if name.startswith("huge"):
         # refused when its length is read, not at the timeout
         assert took < timeout, (name, took, replies)

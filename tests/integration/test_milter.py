@@ -23,8 +23,8 @@ import time
 import pytest
 
 from conftest import (CLIENT_NAME, HOSTNAME, PASSWORD, TIME_SCALE, Raw,
-                      expect, header_block, make_message, tls_client,
-                      wait_log)
+                      expect, header_block, log_records, make_message,
+                      tls_client, wait_log)
 from milter_peer import HUGE_LEN, Milter
 from test_sendmail import sendmail
 
@@ -636,6 +636,7 @@ def test_protocol_errors_get_the_default_action(make_server, milters):
             assert (final.code, final.text) == (451, TEMPFAILED), \
                 (name, reps, final)
     wait_log(srv, "event=milter_error", len(BAD_REPLIES))
+    log_records(srv)  # the filters' bytes did not break a log line
     assert srv.all_mail() == [] and srv.queue_json() == []
     m.script = {}
     with session(srv) as r:
@@ -803,6 +804,8 @@ def test_hostile_filters(make_server, milters, default, group):
         assert lines, (name, log[-3000:])
         assert f"action={default}" in lines[0], lines[0]
         assert re.search(r"sid=\d+ .*stage=\S+ .*error=", lines[0]), lines[0]
+    # every log line keeps the grammar whatever the filters sent
+    log_records(srv)
     for name, m in mils.items():
         if name == "huge_eom":
             assert m.sessions[0].huge_sent < HUGE_LEN, m.sessions[0]

@@ -692,6 +692,110 @@ def test_client_gone_while_filter_thinks(make_server, milters):
     assert ids_delivered(srv) == ["later@remote.example"]
 
 
+def test_session_state_between_messages(make_server, milters):
+    """Two messages in one session: the first's edits do not reach the
+    second, each has its own queue id in macro i; a filter that accepts
+    at connect is not asked again in that session; '%%' in a REPLYCODE
+    is Sendmail's doubled '%'."""
+    def eom(sess, args):
+        if len(sess.messages) == 1:
+            return [("addheader", "X-First", "1"), "accept"]
+        return "accept"
+    m = milters({"eom": eom})
+    srv = milter_server(make_server, [("f1", m)])
+    with session(srv) as r:
+        q1 = queued_id(data(r, make_message(msgid="m1@remote.example")))
+        q2 = queued_id(data(r, make_message(msgid="m2@remote.example")))
+    got = {field(g, "Message-ID")[0]: g
+           for g in srv.wait_for_mail("alice@example.test", 2)}
+    assert field(got["<m1@remote.example>"], "X-First") == ["1"]
+    assert field(got["<m2@remote.example>"], "X-First") == []
+    sess = m.wait_sessions(1)[0]
+    assert [x.macros["eom"]["i"] for x in sess.messages] == [q1, q2]
+    # accept at connect: no more of this filter in the session
+    m.script = {"connect": "accept", "eom": "reject"}
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="m3@remote.example")))
+    srv.wait_for_mail("alice@example.test", 3)
+    assert m.sessions[1].messages == [], m.sessions[1].stages()
+    m.script = {"mail": ("replycode", "550 5.7.1 100%% spam")}
+    with session(srv) as r:
+        rep = r.cmd("MAIL FROM:<sender@remote.example>")
+        assert (rep.code, rep.text) == (550, "5.7.1 100% spam"), rep
+
+
+def test_bdat_message_filtered(make_server, milters):
+    """CHUNKING: a message sent with BDAT reaches the filter whole, and
+    its verdict is the reply to BDAT LAST."""
+    m = milters({"eom": "reject"})
+    srv = milter_server(make_server, [("f1", m)])
+    msg = make_message(msgid="bdat@remote.example", body="chunked\r\n")
+    with session(srv) as r:
+        expect(r.cmd("MAIL FROM:<sender@remote.example>"), 250)
+        expect(r.cmd("RCPT TO:<alice@example.test>"), 250)
+        a, b = msg[:20], msg[20:]
+        r.send(b"BDAT %d\r\n" % len(a) + a)
+        expect(r.reply(), 250)
+        r.send(b"BDAT %d LAST\r\n" % len(b) + b)
+        rep = r.reply()
+        assert (rep.code, rep.text) == (550, CONTENT_REJECTED), rep
+        m.script = {}
+        expect(r.cmd("MAIL FROM:<sender@remote.example>"), 250)
+        expect(r.cmd("RCPT TO:<alice@example.test>"), 250)
+        r.send(b"BDAT %d LAST\r\n" % len(msg) + msg)
+        queued_id(r.reply())
+    srv.wait_for_mail("alice@example.test")
+    bodies = [x.body for x in m.messages()]
+    assert bodies == [b"chunked\r\n", b"chunked\r\n"], bodies
+
+
+def test_slow_filter_does_not_block_other_sessions(make_server, milters):
+    """One event loop (threads = 1): while a filter sits on one session's
+    message, other sessions on the same loop are served at once; 20
+    sessions at a time each get their message through, once."""
+    import threading
+
+    def eom(sess, args):
+        subj = dict(sess.msg.headers).get("Subject")
+        return "hang" if subj == "slow" else "accept"
+    m = milters({"eom": eom})
+    srv = milter_server(make_server, [("f1", m, {"content": "4s"})],
+                        top={"threads": "1"})
+    slow = session(srv)
+    expect(slow.cmd("MAIL FROM:<sender@remote.example>"), 250)
+    expect(slow.cmd("RCPT TO:<alice@example.test>"), 250)
+    expect(slow.cmd("DATA"), 354)
+    slow.send(make_message(subject="slow") + b".\r\n")
+    m.wait_for(lambda mm: any("eom" in x.stages() for x in mm.sessions),
+               what="slow eom")
+    t0 = time.monotonic()
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="quick@remote.example")))
+    assert time.monotonic() - t0 < 2.0, "a session waited for another's filter"
+    errors = []
+
+    def one(i):
+        try:
+            with session(srv) as r:
+                queued_id(data(r, make_message(
+                    msgid=f"par{i}@remote.example")))
+        except BaseException as e:  # reported below
+            errors.append(repr(e))
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    assert not errors, errors
+    # the slow one gets its tempfail at the content timeout
+    rep = slow.reply()
+    assert (rep.code, rep.text) == (451, TEMPFAILED), rep
+    slow.close()
+    srv.wait_for_mail("alice@example.test", 21)
+    assert len(ids_delivered(srv)) == 21
+    srv.wait_queue_empty()
+
+
 # -- hostile filters ---------------------------------------------------------
 
 # (name, script, where it fails): the SMTP command whose reply carries the

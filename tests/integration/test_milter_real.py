@@ -182,12 +182,15 @@ def test_rspamd_gtube_rejected_clean_mail_gets_headers(make_server, rspamd):
     rep = send(srv, make_message(subject="clean", msgid="clean@remote.example",
                                  body="Hello Alice,\r\n\r\nsee you.\r\n"))
     assert rep.code == 250 and QUEUED_RE.search(rep.text), rep
+    qid = QUEUED_RE.search(rep.text).group(1)
     got = srv.wait_for_mail("alice@example.test")
     assert len(got) == 1
     result = field_values(got[0], "X-Spamd-Result")
     assert len(result) == 1 and result[0].startswith("default: False ["), \
         got[0]
     assert field_values(got[0], "X-Rspamd-Action") == ["no action"], got[0]
+    # rspamd names the message by macro i: the id tern gave the client
+    assert field_values(got[0], "X-Rspamd-Queue-Id") == [qid], got[0]
     assert b"GTUBE" not in b"".join(p.read_bytes() for p in srv.all_mail())
     srv.wait_queue_empty()
 

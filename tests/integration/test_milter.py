@@ -759,7 +759,7 @@ def test_slow_filter_does_not_block_other_sessions(make_server, milters):
         subj = dict(sess.msg.headers).get("Subject")
         return "hang" if subj == "slow" else "accept"
     m = milters({"eom": eom})
-    srv = milter_server(make_server, [("f1", m, {"content": "4s"})],
+    srv = milter_server(make_server, [("f1", m, {"content": "5s"})],
                         top={"threads": "1"})
     slow = session(srv)
     expect(slow.cmd("MAIL FROM:<sender@remote.example>"), 250)
@@ -768,10 +768,10 @@ def test_slow_filter_does_not_block_other_sessions(make_server, milters):
     slow.send(make_message(subject="slow") + b".\r\n")
     m.wait_for(lambda mm: any("eom" in x.stages() for x in mm.sessions),
                what="slow eom")
-    t0 = time.monotonic()
     with session(srv) as r:
         queued_id(data(r, make_message(msgid="quick@remote.example")))
-    assert time.monotonic() - t0 < 2.0, "a session waited for another's filter"
+    # done while the slow message still waits for its filter
+    assert m.sessions[0].t_closed is None, "served only after the timeout"
     errors = []
 
     def one(i):
@@ -839,9 +839,6 @@ def run_hostile(srv, name, m, where, default, n):
     if name.startswith("hang"):
         # the filter's timeout, not less
         assert took >= timeout - 0.1, (name, took, replies)
-    if name.startswith("huge"):
-        # refused when its length is read, not at the timeout
-        assert took < timeout, (name, took, replies)
     if default == "tempfail":
         assert (last.code, last.text) == (451, TEMPFAILED), (name, replies)
         stage = {"mail": 0, "rcpt": 1, "dot": 3}[where]
@@ -907,6 +904,9 @@ def test_hostile_filters(make_server, milters, default, group):
                  if "event=milter_error" in ln and f"milter={name} " in ln]
         assert lines, (name, log[-3000:])
         assert f"action={default}" in lines[0], lines[0]
+        # a 10 MB reply is refused at its length, not at the timeout
+        if name.startswith("huge"):
+            assert "timeout" not in lines[0], lines[0]
         assert re.search(r"sid=\d+ .*stage=\S+ .*error=", lines[0]), lines[0]
     # every log line keeps the grammar whatever the filters sent
     log_records(srv)

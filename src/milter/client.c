@@ -1172,3 +1172,34 @@ milter_client_free(struct milter_client *mc)
 	conf_unref(mc->conf);
 	free(mc);
 }
+
+/* ---- the envelope's edits ----------------------------------------- */
+
+bool
+milter_addr_bare(const char *a, char *dst, size_t dstsz)
+{
+	size_t n = strlen(a);
+
+	if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
+		a++;
+		n -= 2;
+	}
+	if (n == 0 || n >= dstsz)
+		return false;
+	memcpy(dst, a, n);
+	dst[n] = '\0';
+	return true;
+}
+
+bool
+milter_edits_deletes(const struct milter_edits *e, const char *addr)
+{
+	char a[1024];
+	size_t i;
+
+	for (i = 0; i < e->ndel_rcpt; i++)
+		if (milter_addr_bare(e->del_rcpt[i], a, sizeof(a)) &&
+		    ascii_casecmp(a, addr) == 0)
+			return true;
+	return false;
+}

@@ -119,4 +119,13 @@ void milter_client_eom(struct milter_client *, const struct milter_src *src,
  * filters that saw part of it; the next MAIL starts afresh. */
 void milter_client_abort(struct milter_client *);
 
+/*
+ * The envelope side of a filter's changes, for the caller that owns the
+ * envelope: an address as a filter wrote it ("<a@b>" or "a@b") without
+ * its angle brackets into dst (false: empty, or longer than dstsz - 1),
+ * and whether the edits delete recipient `addr` (any case).
+ */
+bool milter_addr_bare(const char *a, char *dst, size_t dstsz);
+bool milter_edits_deletes(const struct milter_edits *, const char *addr);
+
 #endif

@@ -66,8 +66,7 @@ fd_read(const struct milter_src *s, uint64_t moff, uint8_t *p, size_t n)
 }
 
 ssize_t
-milter_src_read(const struct milter_src *s, uint64_t off, void *buf,
-    size_t n)
+milter_src_read(const struct milter_src *s, uint64_t off, void *buf, size_t n)
 {
 	uint8_t *p = buf;
 	uint64_t mlen = msg_len(s), moff;
@@ -99,8 +98,8 @@ milter_src_read(const struct milter_src *s, uint64_t off, void *buf,
 
 struct hreader {
 	const struct milter_src *src;
-	struct buf *d;  /* the source's first bytes, from offset 0 */
-	size_t limit;   /* never hold more than this */
+	struct buf *d; /* the source's first bytes, from offset 0 */
+	size_t limit;  /* never hold more than this */
 	bool eof;
 };
 
@@ -188,7 +187,7 @@ scan_field(struct hreader *r, size_t pos, size_t max, struct milter_field *f)
 	f->value_off = ++i;
 	for (;;) {
 		while ((lf = memchr(r->d->data + i, '\n', r->d->len - i)) ==
-		    NULL) {
+		       NULL) {
 			i = r->d->len;
 			if ((ok = need(r, i + 1)) != 1)
 				return ok;
@@ -375,9 +374,9 @@ add_hdr(struct milter_edits *e, const struct milter_reply *r)
 		return -1;
 	e->hdr = h;
 	h = &e->hdr[e->nhdr];
-	h->op = r->code == MILTER_R_ADDHEADER ? MILTER_HDR_ADD :
-	    r->code == MILTER_R_INSHEADER     ? MILTER_HDR_INSERT :
-	                                        MILTER_HDR_CHANGE;
+	h->op = r->code == MILTER_R_ADDHEADER   ? MILTER_HDR_ADD
+	        : r->code == MILTER_R_INSHEADER ? MILTER_HDR_INSERT
+	                                        : MILTER_HDR_CHANGE;
 	h->index = r->index;
 	h->name = dup_str(r->s1, r->s1_len);
 	h->value = dup_str(r->s2, r->s2_len);
@@ -394,8 +393,8 @@ static int
 set_addr(struct milter_addr_edit *a, const struct milter_reply *r)
 {
 	a->addr = dup_str(r->s1, r->s1_len);
-	a->params = dup_str(r->code == MILTER_R_ADDRCPT ? NULL : r->s2,
-	    r->s2_len);
+	a->params =
+	    dup_str(r->code == MILTER_R_ADDRCPT ? NULL : r->s2, r->s2_len);
 	if (a->addr == NULL || a->params == NULL) {
 		addr_free(a);
 		return -1;
@@ -512,8 +511,9 @@ milter_edits_add(struct milter_edits *e, const struct milter_reply *r,
 		break;
 	default: /* MILTER_R_REPLBODY */
 		if (buf_append(&e->body, r->data, r->data_len) == -1) {
-			*why_out = errno == EMSGSIZE ? "replacement body too big" :
-			                               "out of memory";
+			*why_out = errno == EMSGSIZE
+			               ? "replacement body too big"
+			               : "out of memory";
 			return -1;
 		}
 		if (e->body_replaced)
@@ -540,7 +540,7 @@ bool
 milter_edits_any(const struct milter_edits *e)
 {
 	return milter_edits_rewrite(e) || e->nadd_rcpt > 0 ||
-	    e->ndel_rcpt > 0 || e->chg_from || e->quarantine != NULL;
+	       e->ndel_rcpt > 0 || e->chg_from || e->quarantine != NULL;
 }
 
 /* ---------------------------------------------------------------- */
@@ -603,6 +603,40 @@ put_crlf(struct out *o, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/*
+ * A header value: its line breaks (LF, CRLF, CR) written as CRLF where
+ * a blank follows (a fold); any other break, which the decoder never
+ * passes, becomes a space or (at the end) nothing, so that no value
+ * can end the header early or start a field of its own.
+ */
+static int
+put_value(struct out *o, const char *v)
+{
+	const uint8_t *p = (const uint8_t *)v;
+	size_t n = strlen(v), i = 0, run, next;
+
+	while (i < n) {
+		for (run = i; run < n && p[run] != '\r' && p[run] != '\n';
+		     run++)
+			;
+		if (put(o, p + i, run - i) == -1)
+			return -1;
+		if (run == n)
+			break;
+		next = run + 1;
+		if (p[run] == '\r' && next < n && p[next] == '\n')
+			next++;
+		if (next < n && (p[next] == ' ' || p[next] == '\t')) {
+			if (put(o, "\r\n", 2) == -1)
+				return -1;
+		} else if (next < n && put(o, " ", 1) == -1) {
+			return -1;
+		}
+		i = next;
+	}
+	return 0;
+}
+
 /* The source from off to its end, through the output buffer. */
 static int
 copy_rest(struct out *o, const struct milter_src *src, uint64_t off)
@@ -613,8 +647,8 @@ copy_rest(struct out *o, const struct milter_src *src, uint64_t off)
 	while (off < len) {
 		if (o->n == sizeof(o->b) && flush(o) == -1)
 			return -1;
-		got = milter_src_read(src, off, o->b + o->n,
-		    sizeof(o->b) - o->n);
+		got =
+		    milter_src_read(src, off, o->b + o->n, sizeof(o->b) - o->n);
 		if (got == -1)
 			return -1;
 		if (got == 0) { /* cannot happen within milter_src_len */
@@ -631,8 +665,8 @@ copy_rest(struct out *o, const struct milter_src *src, uint64_t off)
 struct hent {
 	const char *name;
 	size_t name_len;
-	const struct milter_field *f;     /* an original field, or NULL: */
-	const struct milter_hdr_edit *e;  /* a field written from an edit */
+	const struct milter_field *f;    /* an original field, or NULL: */
+	const struct milter_hdr_edit *e; /* a field written from an edit */
 };
 
 struct hlist {
@@ -733,8 +767,7 @@ hlist_edit(struct hlist *l, const struct milter_hdr_edit *e)
 }
 
 static int
-put_header(struct out *o, const struct hlist *l,
-    const struct milter_header *h)
+put_header(struct out *o, const struct hlist *l, const struct milter_header *h)
 {
 	const struct hent *x;
 	size_t i;
@@ -747,9 +780,7 @@ put_header(struct out *o, const struct hlist *l,
 			continue;
 		}
 		if (put(o, x->name, x->name_len) == -1 ||
-		    put(o, ": ", 2) == -1 ||
-		    put_crlf(o, (const uint8_t *)x->e->value,
-			strlen(x->e->value)) == -1 ||
+		    put(o, ": ", 2) == -1 || put_value(o, x->e->value) == -1 ||
 		    put(o, "\r\n", 2) == -1)
 			return -1;
 	}

@@ -26,7 +26,9 @@
  * Each edit applies to the header as the edits before it left it.
  * Written fields are "Name: value" CRLF: the value as the filter sent it
  * (without the space after the colon, which we never negotiate to keep),
- * its line breaks (LF, CRLF or CR before a blank) made CRLF.
+ * its line breaks (LF, CRLF or CR before a blank) made CRLF; a break
+ * before anything else, which the decoder never passes, is unfolded to
+ * a space, so that no edit can end the header early.
  * Pure: no sockets, no spool, no logging; the only I/O is pread() on the
  * source's fd and the caller's write function.
  * Trust: the message is the client's and the edits a filter's, both

@@ -30,6 +30,7 @@
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
+#include "queue/pickup_milter.h"
 
 #define STALE_TMP_SECS (24 * 3600) /* a writer died: remove its .NAME */
 #define SCAN_BATCH 256             /* names taken per directory pass */
@@ -374,7 +375,7 @@ static int sign_message(struct pickup *, struct spool_msg *,
 
 static int
 write_message(struct pickup *pk, struct spool_msg *m, const uint8_t *p,
-    size_t n, struct why *why)
+    size_t n, bool sign, struct why *why)
 {
 	struct buf q;
 	size_t used;
@@ -385,14 +386,15 @@ write_message(struct pickup *pk, struct spool_msg *m, const uint8_t *p,
 	if (count <= 0) {
 		buf_reset(&q);
 		return spool_msg_write(m, p, n, why) == -1 ||
-		               sign_message(pk, m, p, n, NULL, 0, why) == -1
+		               (sign && sign_message(pk, m, p, n, NULL, 0,
+		                            why) == -1)
 		           ? -1
 		           : 0;
 	}
 	rc = spool_msg_write(m, q.data, q.len, why) == -1 ||
 	             spool_msg_write(m, p + used, n - used, why) == -1 ||
-	             sign_message(pk, m, q.data, q.len, p + used, n - used,
-	                 why) == -1
+	             (sign && sign_message(pk, m, q.data, q.len, p + used,
+	                          n - used, why) == -1)
 	         ? -1
 	         : 0;
 	buf_reset(&q);
@@ -436,6 +438,78 @@ sign_message(struct pickup *pk, struct spool_msg *m, const uint8_t *a,
 	return rc;
 }
 
+/*
+ * Sign the message as the filters left it (non_smtpd_milters): read
+ * back from the spool file.
+ */
+static int
+sign_spooled(struct pickup *pk, struct spool_msg *m, struct why *why)
+{
+	uint8_t *msg;
+	off_t start;
+	uint64_t len, got = 0;
+	ssize_t r;
+	int fd, rc = 0;
+
+	if (pk->sign == NULL)
+		return 0;
+	if ((fd = spool_msg_reader(m, &start, &len, why)) == -1)
+		return -1;
+	if ((msg = malloc(len + 1)) == NULL)
+		rc = why_set(why, WHY_TEMP, ENOMEM, "sign the message");
+	while (rc == 0 && got < len) {
+		r = pread(fd, msg + got, len - got, start + (off_t)got);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			rc = why_set(why, WHY_TEMP, r == 0 ? EIO : errno,
+			    "read back %s", spool_msg_id(m));
+		else
+			got += (uint64_t)r;
+	}
+	(void)close(fd);
+	if (rc == 0)
+		rc = sign_message(pk, m, msg, len, NULL, 0, why);
+	free(msg);
+	return rc;
+}
+
+/*
+ * non_smtpd_milters (issue 18): 0 to commit *m, 1 when there is nothing
+ * to commit (refused: its recipients failed, to be bounced; or
+ * discarded), -1 to keep the drop file for later.
+ */
+static int
+filter(struct pickup *pk, struct spool_msg **m, struct spool_env *env,
+    struct pickup_milter_out *out, const char *name)
+{
+	size_t i;
+
+	switch (pickup_milter_run(pk->conf, m, env, env->sender,
+	    SMTP_ADDR_FMT_MAX, out)) {
+	case PICKUP_MILTER_ACCEPT:
+		return 0;
+	case PICKUP_MILTER_REJECT:
+		for (i = 0; i < env->nrcpts; i++) {
+			if (env->rcpts[i].state != SPOOL_RCPT_PENDING)
+				continue;
+			env->rcpts[i].state = SPOOL_RCPT_FAILED;
+			free(env->rcpts[i].last_error);
+			env->rcpts[i].last_error = xstrdup(out->reply);
+		}
+		return 1;
+	case PICKUP_MILTER_DISCARD:
+		log_info("event=milter_discard source=maildrop file=%s",
+		    LOG_ESC(name));
+		return 1;
+	case PICKUP_MILTER_TEMPFAIL:
+	default:
+		log_warn("event=pickup_deferred file=%s error=%s",
+		    LOG_ESC(name), LOG_ESC("a content filter tempfailed"));
+		return -1;
+	}
+}
+
 /* Spool it, wait for the commit; 0 when it is durable and submitted. */
 /* A maildrop message queued, for the journal and metrics (obs.h). */
 static void
@@ -457,11 +531,15 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
     size_t n, struct spool_env *env, long uid, const char *name)
 {
 	char date[MSG_DATE_MAX], id[SPOOL_ID_MAX];
+	bool milters = pk->conf->nnon_smtpd_milters > 0;
+	struct pickup_milter_out mout;
 	struct spool_msg *m;
 	struct why why;
 	struct buf hdr;
+	size_t i;
 	int ok;
 
+	mout.hold_reason[0] = '\0';
 	env->prefix_slot = pk->sign != NULL;
 	m = spool_msg_new(pk->spool, env, &why);
 	if (m == NULL) {
@@ -480,8 +558,8 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 	        "\tid %s; %s\r\n",
 	        pk->conf->hostname, uid, id, date) == -1 ||
 	    spool_msg_write(m, hdr.data, hdr.len, &why) == -1 ||
-	    write_message(pk, m, p + d->body_off, n - d->body_off, &why) ==
-	        -1) {
+	    write_message(pk, m, p + d->body_off, n - d->body_off, !milters,
+	        &why) == -1) {
 		buf_reset(&hdr);
 		spool_msg_abort(m);
 		log_warn("event=spool_error file=%s id=%s error=%s",
@@ -489,6 +567,17 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 		return -1;
 	}
 	buf_reset(&hdr);
+	if (milters) {
+		if ((ok = filter(pk, &m, env, &mout, name)) != 0)
+			return ok == 1 ? 0 : -1;
+		(void)strlcpy(id, spool_msg_id(m), sizeof(id));
+		if (sign_spooled(pk, m, &why) == -1) {
+			spool_msg_abort(m);
+			log_warn("event=spool_error file=%s id=%s error=%s",
+			    LOG_ESC(name), id, LOG_ESC(why.text));
+			return -1;
+		}
+	}
 	pthread_mutex_lock(&pk->mtx);
 	pk->commit_done = false;
 	pthread_mutex_unlock(&pk->mtx);
@@ -505,7 +594,14 @@ enqueue(struct pickup *pk, const struct pickup_drop *d, const uint8_t *p,
 		return -1;
 	}
 	obs_pickup(env, id, n - d->body_off);
-	sched_submit(pk->sched, id);
+	for (i = 0; mout.hold_reason[0] != '\0' && i < env->nrcpts; i++)
+		(void)spool_note_error(pk->spool, id, i, mout.hold_reason,
+		    &why);
+	if (mout.hold_reason[0] != '\0')
+		obs_emit(&(struct obs_event){
+		    .kind = OBS_HELD, .id = id, .text = mout.hold_reason });
+	if (!env->held)
+		sched_submit(pk->sched, id);
 	log_info("event=queued id=%s source=maildrop file=%s uid=%ld "
 	         "from=%s nrcpt=%zu size=%zu",
 	    id, LOG_ESC(name), uid, LOG_ADDR(env->sender), env->nrcpts,

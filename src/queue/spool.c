@@ -102,6 +102,7 @@ struct spool_msg {
 	off_t stale;   /* size of a reused file: its tail is cut at commit */
 	off_t prefix_at; /* file offset of the prefix length digits, or 0 */
 	off_t msg_at;    /* file offset of the message, after the envelope */
+	bool replacing;  /* named incoming/ID.r until spool_msg_replaced() */
 	bool prefix_set;
 	spool_commit_fn *done;
 	void *arg;
@@ -861,11 +862,14 @@ put(struct spool_msg *m, const void *p, size_t n)
 	return 0;
 }
 
+static struct spool_msg *msg_start(struct spool_msg *, struct spool_env *,
+    struct why *);
+static void msg_free(struct spool_msg *);
+
 struct spool_msg *
 spool_msg_new(struct spool *sp, struct spool_env *env, struct why *why)
 {
 	struct spool_msg *m;
-	struct buf b;
 	int tries;
 
 	if (sp->readonly) {
@@ -900,6 +904,15 @@ spool_msg_new(struct spool *sp, struct spool_env *env, struct why *why)
 		return NULL;
 	}
 	memcpy(env->id, m->id, SPOOL_ID_MAX);
+	return msg_start(m, env, why);
+}
+
+/* The file is open: the envelope at its head. NULL (m aborted) on error. */
+static struct spool_msg *
+msg_start(struct spool_msg *m, struct spool_env *env, struct why *why)
+{
+	struct buf b;
+
 	buf_init(&b, SPOOL_ENV_MAX);
 	if (env_build(&b, env, why) == -1) {
 		buf_reset(&b);
@@ -921,6 +934,53 @@ spool_msg_new(struct spool *sp, struct spool_env *env, struct why *why)
 	}
 	buf_reset(&b);
 	return m;
+}
+
+/* incoming/ID.r: where a replacement is written. */
+static void
+replacement_name(const struct spool_msg *m, char *dst, size_t dstsz)
+{
+	(void)snprintf(dst, dstsz, "%s.r", m->id);
+}
+
+struct spool_msg *
+spool_msg_replace(struct spool_msg *old, struct spool_env *env,
+    struct why *why)
+{
+	char name[SPOOL_ID_MAX + 3];
+	struct spool_msg *m;
+
+	m = xcalloc(1, sizeof(*m));
+	m->sp = old->sp;
+	memcpy(m->id, old->id, SPOOL_ID_MAX);
+	m->replacing = true;
+	replacement_name(m, name, sizeof(name));
+	m->fd = openat(m->sp->incfd, name,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (m->fd == -1) {
+		why_set(why, WHY_TEMP, errno, "create incoming/%s", name);
+		free(m);
+		return NULL;
+	}
+	if (env->arrival == 0)
+		env->arrival = time(NULL);
+	memcpy(env->id, m->id, SPOOL_ID_MAX);
+	return msg_start(m, env, why);
+}
+
+int
+spool_msg_replaced(struct spool_msg *m, struct spool_msg *old,
+    struct why *why)
+{
+	char name[SPOOL_ID_MAX + 3];
+
+	replacement_name(m, name, sizeof(name));
+	if (renameat(m->sp->incfd, name, m->sp->incfd, m->id) == -1)
+		return why_set(why, WHY_TEMP, errno, "rename incoming/%s",
+		    name);
+	m->replacing = false;
+	msg_free(old); /* its file is gone: replaced by the rename */
+	return 0;
 }
 
 const char *
@@ -980,6 +1040,7 @@ spool_msg_reader(struct spool_msg *m, off_t *start, uint64_t *len,
 		*why = m->why;
 		return -1;
 	}
+	ASSERT(!m->replacing);
 	fd = openat(m->sp->incfd, m->id,
 	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd == -1) {
@@ -1038,9 +1099,13 @@ msg_free(struct spool_msg *m)
 void
 spool_msg_abort(struct spool_msg *m)
 {
+	char name[SPOOL_ID_MAX + 3];
+
 	if (m == NULL)
 		return;
-	(void)unlinkat(m->sp->incfd, m->id, 0);
+	if (m->replacing)
+		replacement_name(m, name, sizeof(name));
+	(void)unlinkat(m->sp->incfd, m->replacing ? name : m->id, 0);
 	msg_free(m);
 }
 

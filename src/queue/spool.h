@@ -161,6 +161,18 @@ int spool_msg_set_prefix(struct spool_msg *, const void *p, size_t n,
  */
 int spool_msg_reader(struct spool_msg *, off_t *start, uint64_t *len,
     struct why *);
+/*
+ * A new version of message `old`, not yet committed (issue 18: a content
+ * filter changed it), under the same queue id: written to a file of its
+ * own beside old's (env->id is set to old's id), then put in old's place
+ * by spool_msg_replaced(), which frees old; until then old stays as it
+ * was and either may be aborted. NULL with why.
+ */
+struct spool_msg *spool_msg_replace(struct spool_msg *old,
+    struct spool_env *env, struct why *);
+/* m takes old's place (rename); old is freed. -1 with why: both stay. */
+int spool_msg_replaced(struct spool_msg *m, struct spool_msg *old,
+    struct why *);
 /* Throw the message away (client gave up, message refused); frees m. */
 void spool_msg_abort(struct spool_msg *);
 /*

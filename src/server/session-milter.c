@@ -322,23 +322,6 @@ discard(struct session *s, const char *milter)
 	session_reply(s, "250 2.0.0 Ok: queued as %s", id);
 }
 
-/* "<a@b>" -> "a@b" into dst; false when it does not fit. */
-static bool
-bare_addr(const char *a, char *dst, size_t dstsz)
-{
-	size_t n = strlen(a);
-
-	if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
-		a++;
-		n -= 2;
-	}
-	if (n >= dstsz)
-		return false;
-	memcpy(dst, a, n);
-	dst[n] = '\0';
-	return true;
-}
-
 /* The filter's envelope changes, made to the session's transaction. */
 static void
 envelope_edits(struct session *s, const struct milter_edits *e,
@@ -347,20 +330,18 @@ envelope_edits(struct session *s, const struct milter_edits *e,
 	char a[SMTP_PATH_MAX + 1];
 	size_t i, k;
 
-	if (e->chg_from && bare_addr(e->from.addr, a, sizeof(a)))
+	if (e->chg_from && milter_addr_bare(e->from.addr, a, sizeof(a)))
 		(void)strlcpy(s->sender, a, sizeof(s->sender));
-	for (i = 0; i < e->ndel_rcpt; i++) {
-		if (!bare_addr(e->del_rcpt[i], a, sizeof(a)))
-			continue;
-		for (k = s->nrcpts; k-- > 0;)
-			if (ascii_casecmp(s->rcpts[k].addr, a) == 0 ||
-			    (s->rcpts[k].orcpt != NULL &&
-			        ascii_casecmp(s->rcpts[k].orcpt, a) == 0))
-				session_rcpt_remove(s, k);
-	}
+	else if (e->chg_from && strcmp(e->from.addr, "<>") == 0)
+		s->sender[0] = '\0'; /* the null sender */
+	for (k = s->nrcpts; k-- > 0;)
+		if (milter_edits_deletes(e, s->rcpts[k].addr) ||
+		    (s->rcpts[k].orcpt != NULL &&
+		        milter_edits_deletes(e, s->rcpts[k].orcpt)))
+			session_rcpt_remove(s, k);
 	for (i = 0; i < e->nadd_rcpt; i++)
-		if (bare_addr(e->add_rcpt[i].addr, a, sizeof(a)) &&
-		    a[0] != '\0' && s->nrcpts < SPOOL_RCPTS_MAX)
+		if (milter_addr_bare(e->add_rcpt[i].addr, a, sizeof(a)) &&
+		    s->nrcpts < SPOOL_RCPTS_MAX)
 			session_rcpt_add(s, a, a, NULL);
 	if (e->quarantine != NULL) {
 		(void)snprintf(s->hold_buf, sizeof(s->hold_buf),
@@ -382,6 +363,7 @@ struct rewrite_job {
 	struct spool_env env;
 	const struct milter_edits *edits;
 	const struct milter_src *src;
+	struct spool_msg *old; /* the session's, untouched meanwhile */
 	struct spool_msg *out;
 	struct why why;
 };
@@ -404,7 +386,8 @@ rewrite_work(void *ctx, void *arg)
 	struct rewrite_job *j = arg;
 
 	(void)ctx;
-	j->out = spool_msg_new(j->s->srv->spool, &j->env, &j->why);
+	/* Same queue id: the Received field and the logs keep naming it. */
+	j->out = spool_msg_replace(j->old, &j->env, &j->why);
 	if (j->out == NULL)
 		return;
 	if (milter_edit_apply(j->edits, j->src, MILTER_HEADER_MAX,
@@ -439,7 +422,14 @@ rewrite_done(struct loop *loop, void *arg)
 		eom_end(s);
 		return;
 	}
-	spool_msg_abort(s->msg);
+	if (spool_msg_replaced(j->out, s->msg, &j->why) == -1) {
+		spool_msg_abort(j->out);
+		s->waiting = false;
+		eom_tempfail(s, j->why.text);
+		free(j);
+		eom_end(s);
+		return;
+	}
 	s->msg = j->out;
 	s->milter_pre = NULL; /* on top no more: in the message now */
 	free(j);
@@ -465,6 +455,7 @@ eom_edited(struct session *s, const struct milter_result *r)
 	j->env.prefix_slot = true; /* the junk flag, later */
 	j->edits = r->edits;
 	j->src = s->msrc;
+	j->old = s->msg;
 	workers_submit(s->srv->dirw, rewrite_work, s->ls->loop, rewrite_done,
 	    j);
 }

@@ -66,7 +66,7 @@ tmpfile_with(const void *p, size_t n)
 	return fd;
 }
 
-/* msg at offset 5 of a file, after "JUNK!" the source must skip. */
+/* msg at offset 5 of a file, after junk the source must skip. */
 static void
 tsrc_file(struct tsrc *t, const char *pre, size_t pre_len, const char *msg,
     size_t len)
@@ -74,7 +74,7 @@ tsrc_file(struct tsrc *t, const char *pre, size_t pre_len, const char *msg,
 	char *tmp = malloc(len + 5);
 
 	assert_non_null(tmp);
-	memcpy(tmp, "JUNK!", 5);
+	memset(tmp, '#', 5); /* junk before the message */
 	if (len > 0)
 		memcpy(tmp + 5, msg, len);
 	memset(t, 0, sizeof(*t));
@@ -185,7 +185,7 @@ test_src_read(void **state)
 {
 	static const char pre[] = "Authentication-Results: x; spf=pass\r\n";
 	static const char msg[] = "Received: from a\r\nSubject: hi\r\n\r\nbody"
-				  "\r\n";
+	                          "\r\n";
 	static const size_t steps[] = { 1, 2, 3, 7, 13, 64 };
 	struct tsrc t;
 	struct buf out, want;
@@ -202,14 +202,13 @@ test_src_read(void **state)
 		/* With and without pre. */
 		for (k = 0; k < 2; k++) {
 			if (kind == 0)
-				tsrc_mem(&t, k ? pre : NULL, k ? sizeof(pre) - 1 : 0,
-				    L(msg));
+				tsrc_mem(&t, k ? pre : NULL,
+				    k ? sizeof(pre) - 1 : 0, L(msg));
 			else
-				tsrc_file(&t, k ? pre : NULL, k ? sizeof(pre) - 1 : 0,
-				    L(msg));
+				tsrc_file(&t, k ? pre : NULL,
+				    k ? sizeof(pre) - 1 : 0, L(msg));
 			off = k ? 0 : sizeof(pre) - 1;
-			assert_int_equal(milter_src_len(&t.s),
-			    want.len - off);
+			assert_int_equal(milter_src_len(&t.s), want.len - off);
 			for (j = 0; j < sizeof(steps) / sizeof(steps[0]); j++) {
 				read_all_in(&t.s, steps[j], &out);
 				assert_int_equal(out.len, want.len - off);
@@ -219,15 +218,17 @@ test_src_read(void **state)
 			/* Every offset, across the pre/message boundary. */
 			for (i = 0; i <= want.len - off; i++) {
 				ssize_t got = milter_src_read(&t.s, i, tmp, 5);
-				size_t w = want.len - off - i < 5 ?
-				    want.len - off - i :
-				    5;
+				size_t w = want.len - off - i < 5
+				               ? want.len - off - i
+				               : 5;
 
 				assert_int_equal(got, (ssize_t)w);
-				assert_memory_equal(tmp, want.data + off + i, w);
+				assert_memory_equal(tmp, want.data + off + i,
+				    w);
 			}
 			/* Past the end, and n == 0. */
-			assert_int_equal(milter_src_read(&t.s, 100000, tmp, 5), 0);
+			assert_int_equal(milter_src_read(&t.s, 100000, tmp, 5),
+			    0);
 			assert_int_equal(milter_src_read(&t.s, 0, tmp, 0), 0);
 			tsrc_close(&t);
 		}
@@ -277,29 +278,28 @@ struct hcase {
 static const struct hcase hcases[] = {
 	{ "simple", "A: 1\r\nB: 2\r\n\r\nbody\r\n", 1000, 2, true, 14,
 	    { "A", "B" }, { " 1", " 2" } },
-	{ "folded", "Subject: a\r\n b\r\n\tc\r\nX:y\r\n\r\n", 1000, 2, true,
-	    27, { "Subject", "X" }, { " a\r\n b\r\n\tc", "y" } },
+	{ "folded", "Subject: a\r\n b\r\n\tc\r\nX:y\r\n\r\n", 1000, 2, true, 27,
+	    { "Subject", "X" }, { " a\r\n b\r\n\tc", "y" } },
 	{ "obs-blanks", "Subject \t : hi\r\n\r\n", 1000, 1, true, 18,
 	    { "Subject" }, { " hi" } },
-	{ "no-empty-line", "A: 1\r\nB: 2\r\n", 1000, 2, false, 12,
-	    { "A", "B" }, { " 1", " 2" } },
-	{ "not-a-field", "A: 1\r\nnot a field\r\nB: 2\r\n\r\n", 1000, 1,
-	    false, 6, { "A" }, { " 1" } },
-	{ "lone-lf", "A: 1\nB:\n 2\n\nbody", 1000, 2, true, 12,
-	    { "A", "B" }, { " 1", "\n 2" } },
+	{ "no-empty-line", "A: 1\r\nB: 2\r\n", 1000, 2, false, 12, { "A", "B" },
+	    { " 1", " 2" } },
+	{ "not-a-field", "A: 1\r\nnot a field\r\nB: 2\r\n\r\n", 1000, 1, false,
+	    6, { "A" }, { " 1" } },
+	{ "lone-lf", "A: 1\nB:\n 2\n\nbody", 1000, 2, true, 12, { "A", "B" },
+	    { " 1", "\n 2" } },
 	{ "max", "A: 1\r\nB: 2\r\n\r\nbody", 12, 2, true, 14, { "A", "B" },
 	    { " 1", " 2" } },
 	{ "max-1", "A: 1\r\nB: 2\r\n\r\nbody", 11, 1, false, 6, { "A" },
 	    { " 1" } },
 	{ "max-0", "A: 1\r\n\r\nbody", 0, 0, false, 0, { NULL }, { NULL } },
-	{ "max-0-empty-header", "\r\nbody", 0, 0, true, 2, { NULL },
-	    { NULL } },
+	{ "max-0-empty-header", "\r\nbody", 0, 0, true, 2, { NULL }, { NULL } },
 	{ "folded-over-max", "A: 1\r\n 2\r\n\r\n", 6, 0, false, 0, { NULL },
 	    { NULL } },
 	{ "unterminated", "A: 1\r\nB: 2", 1000, 1, false, 6, { "A" },
 	    { " 1" } },
-	{ "unterminated-fold", "A: 1\r\nB: 2\r\n 3", 1000, 1, false, 6,
-	    { "A" }, { " 1" } },
+	{ "unterminated-fold", "A: 1\r\nB: 2\r\n 3", 1000, 1, false, 6, { "A" },
+	    { " 1" } },
 	{ "empty", "", 1000, 0, false, 0, { NULL }, { NULL } },
 	{ "only-blank", "\r\n", 1000, 0, true, 2, { NULL }, { NULL } },
 	{ "leading-space", " A: 1\r\n\r\n", 1000, 0, false, 0, { NULL },
@@ -334,11 +334,12 @@ check_header(const struct hcase *c, const struct milter_header *h,
 			    f->off);
 		pos += f->len;
 		if (f->name_len != strlen(c->names[i]) ||
-		    memcmp(h->data.data + f->off, c->names[i], f->name_len) != 0)
+		    memcmp(h->data.data + f->off, c->names[i], f->name_len) !=
+		        0)
 			fail_msg("%s %s: name %zu", c->name, how, i);
 		if (f->value_len != strlen(c->values[i]) ||
 		    memcmp(h->data.data + f->value_off, c->values[i],
-			f->value_len) != 0)
+		        f->value_len) != 0)
 			fail_msg("%s %s: value %zu '%.*s'", c->name, how, i,
 			    (int)f->value_len,
 			    (const char *)h->data.data + f->value_off);
@@ -366,12 +367,14 @@ test_header_cases(void **state)
 		for (k = 0; k <= n; k++) {
 			tsrc_mem(&t, c->msg, k, c->msg + k, n - k);
 			snprintf(how, sizeof(how), "mem pre %zu", k);
-			assert_int_equal(milter_header_read(&t.s, c->max, &h), 0);
+			assert_int_equal(milter_header_read(&t.s, c->max, &h),
+			    0);
 			check_header(c, &h, c->msg, how);
 			milter_header_free(&h);
 			tsrc_file(&t, c->msg, k, c->msg + k, n - k);
 			snprintf(how, sizeof(how), "file pre %zu", k);
-			assert_int_equal(milter_header_read(&t.s, c->max, &h), 0);
+			assert_int_equal(milter_header_read(&t.s, c->max, &h),
+			    0);
 			check_header(c, &h, c->msg, how);
 			milter_header_free(&h);
 			tsrc_close(&t);
@@ -391,14 +394,16 @@ test_header_big(void **state)
 	(void)state;
 	buf_init(&m, 4 << 20);
 	for (i = 0; i < 500; i++)
-		assert_int_equal(buf_printf(&m, "X-Field-%03zu: value %zu\r\n"
-		                                "\tcontinued\r\n",
+		assert_int_equal(buf_printf(&m,
+		                     "X-Field-%03zu: value %zu\r\n"
+		                     "\tcontinued\r\n",
 		                     i, i),
 		    0);
 	hlen = m.len;
 	assert_int_equal(buf_append(&m, L("\r\n")), 0);
 	while (m.len < (1 << 20) + hlen)
-		assert_int_equal(buf_append(&m, L("a line of the body\r\n")), 0);
+		assert_int_equal(buf_append(&m, L("a line of the body\r\n")),
+		    0);
 	tsrc_file(&t, NULL, 0, (const char *)m.data, m.len);
 	assert_int_equal(milter_header_read(&t.s, MILTER_HEADER_MAX, &h), 0);
 	assert_int_equal(h.n, 500);
@@ -554,12 +559,12 @@ test_edits_cap(void **state)
 /* Applying edits                                                    */
 
 static const char base[] = "Received: r\r\n"
-			   "A: 1\r\n"
-			   "B: x\r\n"
-			   "a: 2\r\n"
-			   "A: 3\r\n"
-			   "\r\n"
-			   "body\r\n";
+                           "A: 1\r\n"
+                           "B: x\r\n"
+                           "a: 2\r\n"
+                           "A: 3\r\n"
+                           "\r\n"
+                           "body\r\n";
 
 /* Apply e to pre+msg over memory and over a file: both must be want. */
 static void
@@ -572,11 +577,14 @@ want_apply(const struct milter_edits *e, const char *pre, const char *msg,
 
 	for (kind = 0; kind < 2; kind++) {
 		if (kind == 0)
-			tsrc_mem(&t, pre, pre ? strlen(pre) : 0, msg, strlen(msg));
+			tsrc_mem(&t, pre, pre ? strlen(pre) : 0, msg,
+			    strlen(msg));
 		else
-			tsrc_file(&t, pre, pre ? strlen(pre) : 0, msg, strlen(msg));
+			tsrc_file(&t, pre, pre ? strlen(pre) : 0, msg,
+			    strlen(msg));
 		sink_init(&k);
-		assert_int_equal(milter_edit_apply(e, &t.s, max, sink_write, &k),
+		assert_int_equal(milter_edit_apply(e, &t.s, max, sink_write,
+		                     &k),
 		    0);
 		if (k.b.len != strlen(want) ||
 		    memcmp(k.b.data, want, k.b.len) != 0)
@@ -608,7 +616,8 @@ test_apply_none(void **state)
 	milter_edits_init(&e, 1000);
 	want_apply(&e, NULL, base, MILTER_HEADER_MAX, base);
 	want_apply(&e, "Pre: p\r\n", base, MILTER_HEADER_MAX,
-	    "Pre: p\r\n" "Received: r\r\nA: 1\r\nB: x\r\na: 2\r\nA: 3\r\n"
+	    "Pre: p\r\n"
+	    "Received: r\r\nA: 1\r\nB: x\r\na: 2\r\nA: 3\r\n"
 	    "\r\nbody\r\n");
 	/* Envelope edits do not change the message. */
 	add_ok(&e, rep(MILTER_R_ADDRCPT, 0, "<a@b>", NULL));
@@ -627,6 +636,10 @@ test_apply_add(void **state)
 	want_one(rep(MILTER_R_ADDHEADER, 0, "X-F", "a\n b\r\n\tc\r d"),
 	    "Received: r\r\nA: 1\r\nB: x\r\na: 2\r\nA: 3\r\n"
 	    "X-F: a\r\n b\r\n\tc\r\n d\r\n\r\nbody\r\n");
+	/* Breaks not before a blank (never decoded) cannot end the header. */
+	want_one(rep(MILTER_R_ADDHEADER, 0, "X-B", "a\r\n\r\nb\nc\r"),
+	    "Received: r\r\nA: 1\r\nB: x\r\na: 2\r\nA: 3\r\nX-B: a  b c\r\n"
+	    "\r\nbody\r\n");
 	want_one(rep(MILTER_R_ADDHEADER, 0, "X-E", ""),
 	    "Received: r\r\nA: 1\r\nB: x\r\na: 2\r\nA: 3\r\nX-E: \r\n"
 	    "\r\nbody\r\n");
@@ -710,7 +723,7 @@ test_apply_pre(void **state)
 	(void)state;
 	milter_edits_init(&e, 1000);
 	add_ok(&e, rep(MILTER_R_CHGHEADER, 1, "authentication-results",
-	    "mx; spf=fail"));
+	               "mx; spf=fail"));
 	add_ok(&e, rep(MILTER_R_INSHEADER, 1, "X", "after-pre"));
 	want_apply(&e, pre, msg, MILTER_HEADER_MAX,
 	    "authentication-results: mx; spf=fail\r\nX: after-pre\r\n"
@@ -730,16 +743,14 @@ test_apply_odd_messages(void **state)
 	milter_edits_init(&e, 1000);
 	add_ok(&e, rep(MILTER_R_ADDHEADER, 0, "X", "v"));
 	/* No empty line, no body. */
-	want_apply(&e, NULL, "A: 1\r\n", MILTER_HEADER_MAX,
-	    "A: 1\r\nX: v\r\n");
+	want_apply(&e, NULL, "A: 1\r\n", MILTER_HEADER_MAX, "A: 1\r\nX: v\r\n");
 	want_apply(&e, NULL, "", MILTER_HEADER_MAX, "X: v\r\n");
 	/* A header over max: its rest stays body, unchanged. */
 	want_apply(&e, NULL, "A: 1\r\nB: 2\r\n\r\nbody\r\n", 6,
 	    "A: 1\r\nX: v\r\nB: 2\r\n\r\nbody\r\n");
 	/* Not a field: the rest is body. */
 	want_apply(&e, NULL, "A: 1\r\nnot a field\r\n\r\nbody\r\n",
-	    MILTER_HEADER_MAX,
-	    "A: 1\r\nX: v\r\nnot a field\r\n\r\nbody\r\n");
+	    MILTER_HEADER_MAX, "A: 1\r\nX: v\r\nnot a field\r\n\r\nbody\r\n");
 	/* A lone-LF message keeps its bytes; ours are CRLF. */
 	want_apply(&e, NULL, "A: 1\nB: 2\n\nbody\n", MILTER_HEADER_MAX,
 	    "A: 1\nB: 2\nX: v\r\n\nbody\n");
@@ -797,7 +808,7 @@ test_apply_10mb(void **state)
 	buf_init(&want, 2 * BIG);
 	buf_init(&msg, 2 * BIG);
 	assert_int_equal(buf_append(&want, L("Received: r\r\nSubject: big\r\n"
-					     "X-Scanned: yes\r\n\r\n")),
+	                                     "X-Scanned: yes\r\n\r\n")),
 	    0);
 	for (i = 0; body.len < BIG; i++) {
 		n = big_line(line, i);
@@ -816,8 +827,8 @@ test_apply_10mb(void **state)
 	milter_edits_init(&e, BIG + 256);
 	add_ok(&e, rep(MILTER_R_ADDHEADER, 0, "X-Scanned", "yes"));
 	for (off = 0; off < body.len; off += MILTER_CHUNK_MAX) {
-		n = body.len - off < MILTER_CHUNK_MAX ? body.len - off :
-		                                        MILTER_CHUNK_MAX;
+		n = body.len - off < MILTER_CHUNK_MAX ? body.len - off
+		                                      : MILTER_CHUNK_MAX;
 		r = rep_body((const char *)body.data + off, n);
 		if (milter_edits_add(&e, &r, &why) != 0)
 			fail_msg("replbody: %s", why);

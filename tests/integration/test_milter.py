@@ -537,6 +537,35 @@ def test_non_smtpd_milters_on_sendmail(make_server, milters):
     assert len(m.messages()) == 1
 
 
+def test_non_smtpd_verdicts(make_server, milters):
+    """`tern sendmail` mail refused by a filter: a tempfail keeps it in
+    the maildrop and the pickup asks again (delivered once the filter
+    accepts); a reject bounces it to the sender (root: the postmaster)
+    with the filter's reply; a discard delivers nothing."""
+    m = milters({"eom": "tempfail"})
+    srv = make_server(extra=milter_section("local", m.address),
+                      top={"non_smtpd_milters": "local"})
+    sendmail(srv, "-t", "-oi",
+             input="To: alice@example.test\nSubject: later\n\nhi\n")
+    wait_log(srv, "event=pickup_deferred")
+    assert srv.mail_files("alice@example.test") == []
+    m.script = {}
+    srv.wait_for_mail("alice@example.test")
+    assert len(m.messages()) >= 2  # asked again after the tempfail
+    m.script = {"eom": ("replycode", "550 5.7.1 no local spam")}
+    sendmail(srv, "-t", "-oi",
+             input="To: bob@example.test\nSubject: spam\n\nhi\n")
+    bounce = srv.wait_for_mail("admin@example.test")[0]
+    assert b"no local spam" in bounce, bounce
+    m.script = {"eom": "discard"}
+    sendmail(srv, "-t", "-oi",
+             input="To: bob@example.test\nSubject: gone\n\nhi\n")
+    wait_log(srv, "event=milter_discard")
+    srv.wait_queue_empty()
+    assert srv.mail_files("bob@example.test") == []
+    assert len(srv.mail_files("alice@example.test")) == 1
+
+
 # -- protocol edges ----------------------------------------------------------
 
 P_NOHDRS, P_NOBODY, P_NR_RCPT, P_SKIP = 0x20, 0x10, 0x8000, 0x400

@@ -825,6 +825,47 @@ def test_slow_filter_does_not_block_other_sessions(make_server, milters):
     srv.wait_queue_empty()
 
 
+def test_odd_envelope_edits(make_server, milters):
+    """Envelope edits at the edges: deleting a recipient the message does
+    not have changes nothing; deleting every recipient is a discard; a
+    null sender from CHGFROM gives Return-Path: <>; an added address
+    that is no address is never queued. The server serves on."""
+    m = milters({"eom": [("delrcpt", "<nobody@example.test>"), "accept"]})
+    srv = milter_server(make_server, [("f1", m)])
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="o1@remote.example")))
+    srv.wait_for_mail("alice@example.test", 1)
+    m.script = {"eom": [("delrcpt", "<alice@example.test>"), "accept"]}
+    with session(srv) as r:
+        # no recipient left: a discard (as Postfix does)
+        queued_id(data(r, make_message(msgid="o2@remote.example")))
+    wait_log(srv, "event=milter_discard")
+    m.script = {"eom": [("chgfrom", "<>"), "accept"]}
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="o3@remote.example")))
+    got = srv.wait_for_mail("alice@example.test", 2)
+    assert any(g.startswith(b"Return-Path: <>") for g in got), got
+    m.script = {"eom": [("addrcpt", "<not an address>"), "accept"]}
+    with session(srv) as r:
+        rep = data(r, make_message(msgid="o4@remote.example"))
+        assert rep.code in (250, 451), rep
+    m.script = {}
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="o5@remote.example")))
+    srv.wait_for_mail("alice@example.test", 4 if rep.code == 250 else 3)
+    bad = [i for i in srv.queue_json()
+           if "not an address" in i["recipients"]]
+    assert not bad, f"a filter's non-address queued: {bad}"
+    srv.wait_queue_empty()
+    ids = ids_delivered(srv)
+    assert "o2@remote.example" not in ids, ids
+    assert {"o1@remote.example", "o3@remote.example",
+            "o5@remote.example"} <= set(ids), ids
+    assert [p.parent.parent.name for p in srv.all_mail()] == \
+        ["alice"] * len(ids), srv.all_mail()
+    log_records(srv)
+
+
 # -- hostile filters ---------------------------------------------------------
 
 # (name, script, where it fails): the SMTP command whose reply carries the

@@ -907,7 +907,10 @@ def run_hostile(srv, name, m, where, default, n):
         if rep.code != 250:
             break
     if replies[-1].code == 354:
-        r.send(make_message(msgid=msgid) + b".\r\n")
+        # closing mid-message: after the first of several body chunks
+        body = b"z" * 998 + b"\r\n" if name == "close_body" else b"hi\r\n"
+        r.send(make_message(msgid=msgid, body=body * (200 if
+               name == "close_body" else 1)) + b".\r\n")
         replies.append(r.reply())
     took = time.monotonic() - t0
     last = replies[-1]
@@ -932,6 +935,9 @@ def run_hostile(srv, name, m, where, default, n):
     # the filter's connection is closed (not left hanging)
     if not isinstance(m, str):
         m.wait_closed(n, timeout=timeout + SLACK)
+    if name == "close_body":  # it went away with chunks still to come
+        chunks = m.sessions[0].messages[0].chunks
+        assert len(chunks) == 1 and chunks[0] < 200 * 1000, chunks
     wait_log(srv, f"milter={name} ", 1)
     return 2 if default == "accept" else 0
 

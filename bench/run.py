@@ -71,6 +71,13 @@ SCRAPE_MAX = 16 * 1024 * 1024  # bytes read of one answer
 JOURNAL_READ_MAX = 256 * 1024 * 1024  # bytes read at once (64M rotates)
 JOURNAL_WAIT_S = 15.0  # for the last "removed" lines after a run
 W9_WARMUP = 200  # messages after each restart, before the clock starts
+# Workload 10 (issue 18): local delivery through one milter that accepts
+# everything (bench/milter_accept.c, built here against Debian's libmilter).
+MILTER_SRC = os.path.join(HERE, "milter_accept.c")
+MILTER_NAME = "accept"  # tern's [milter accept]
+MILTER_STOP_S = 10.0  # libmilter's listener notices SIGTERM within ~5 s
+MILTER_REPORT_S = 5.0  # for the answer to SIGUSR1 (a line on stdout)
+W10_MODES = ("milter", "plain")  # tern's two listeners, order rotates
 
 _children = []  # every Popen we start, for cleanup
 _verbose = False
@@ -303,7 +310,7 @@ def wait_count(counter, target, deadline, what):
 class Postfix:
     name = "postfix"
 
-    def __init__(self, args, sink_port):
+    def __init__(self, args, sink_port, accept_milter_port=None):
         self.args = args
         self.dir = os.path.join(WORK, "postfix")
         self.etc = os.path.join(self.dir, "etc")
@@ -321,6 +328,10 @@ class Postfix:
         self.dkim = 7 in args.workloads
         self.dkim_port = free_port()
         self.milter_port = free_port()
+        # Workload 10: a fourth smtpd, the only one with the accept-all
+        # milter (bench/milter_accept.c, shared with tern's side).
+        self.accept_milter_port = accept_milter_port
+        self.accept_port = free_port()
 
     # Mail owner of the virtual deliveries: an unprivileged uid >= 100
     # (virtual_minimum_uid) that owns bench/work/postfix/mail.
@@ -430,14 +441,20 @@ smtp_tls_security_level = none
         # sign sendmail/pickup mail, which the bench does not send. A milter
         # that does not answer defers the message (tempfail) instead of
         # letting it through unsigned.
-        if not self.dkim:
+        # Workload 10's listener uses the same two global settings.
+        if not self.dkim and not self.accept_milter_port:
             return ""
-        return """
-# Workload 7: DKIM signing by OpenDKIM (bench/work/opendkim/).
+        text = """
+# Workloads 7 and 10: a milter that does not answer defers the mail.
 milter_default_action = tempfail
 milter_protocol = 6
+"""
+        if self.dkim:
+            text += """\
+# Workload 7: DKIM signing by OpenDKIM (bench/work/opendkim/).
 non_smtpd_milters = inet:127.0.0.1:{port}
 """.format(port=self.milter_port)
+        return text
 
     def logging(self):
         # "file": postlogd writes bench/work/postfix/maillog, the match of
@@ -484,7 +501,15 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 """.format(port=self.port, idle_port=self.idle_port, idle_max=idle_max) + \
-            self.dkim_master_cf()
+            self.dkim_master_cf() + self.accept_master_cf()
+
+    def accept_master_cf(self):
+        if not self.accept_milter_port:
+            return ""
+        return ("127.0.0.1:{port} inet n - n - - smtpd\n"
+                "  -o syslog_name=postfix-bench/milter\n"
+                "  -o smtpd_milters=inet:127.0.0.1:{mport}\n").format(
+                    port=self.accept_port, mport=self.accept_milter_port)
 
     def dkim_master_cf(self):
         if not self.dkim:
@@ -858,6 +883,48 @@ class TernObs(Tern):
         self.http_ok = True
 
 
+class TernMilter(Tern):
+    """Workload 10 (issue 18): one tern with two mx listeners on the same
+    data_dir: the workload-1 listener (no milter) and `[listener milter]`
+    with `milters = accept`, the accept-all filter of bench/milter_accept.c
+    as `[milter accept]` (default_action tempfail, as Postfix's side). One
+    instance for both figures, so both write into the same Maildirs (the
+    file system's history weighs on creates: README, last paragraph)."""
+
+    def __init__(self, args, sink_port, milter_port):
+        super().__init__(args, sink_port)
+        self.dir = os.path.join(WORK, "tern-milter")
+        self.conf = os.path.join(WORK, "tern-milter.conf")
+        self.data = os.path.join(self.dir, "data")
+        self.logfile = os.path.join(self.dir, "tern.log")
+        self.with_routes = False
+        self.milter_port = milter_port
+        self.filtered_port = free_port()
+
+    def conf_text(self):
+        return super().conf_text() + """
+# Workload 10: the same load through one milter that accepts everything
+# (bench/milter_accept.c), on a second listener; the first has none.
+[milter {name}]
+address = inet:127.0.0.1:{mport}
+default_action = tempfail
+
+[listener milter]
+address = 127.0.0.1:{port}
+mode = mx
+tls = none
+milters = {name}
+""".format(name=MILTER_NAME, mport=self.milter_port,
+           port=self.filtered_port)
+
+    def start(self):
+        super().start()
+        if not wait_port(self.filtered_port, 10,
+                         alive=lambda: self.proc.poll() is None):
+            raise BenchError("tern does not accept on its milter listener "
+                             "127.0.0.1:%d" % self.filtered_port)
+
+
 class Scraper:
     """What Prometheus and the dashboard do while mail flows: GET
     /metrics and /api/status once a second, one connection each."""
@@ -1073,6 +1140,106 @@ OversignHeaders         From
 
     def stop(self):
         reap(self.proc)
+
+
+class MilterAccept:
+    """bench/milter_accept.c: a milter that answers CONTINUE at every
+    stage (connect, helo, mail, rcpt, header, eoh, body, eom) and changes
+    nothing, on a loopback inet socket; built here with cc against
+    Debian's libmilter (libmilter-dev), so tern's own build never needs
+    it. One process serves both servers' milter listeners.
+
+    It counts ends of message: counts() sends SIGUSR1 and reads the line
+    it prints, so each run can check that the milter saw every message
+    (or, through the listener without it, none). On SIGTERM it prints the
+    totals before it exits (final)."""
+
+    name = "milter_accept"
+    LINE = re.compile(rb"milter_accept: (exit )?connect=(\d+) eom=(\d+) "
+                      rb"abort=(\d+)")
+
+    def __init__(self, port):
+        self.port = port
+        self.dir = os.path.join(WORK, "milter")
+        self.bin = os.path.join(self.dir, "milter_accept")
+        self.logfile = os.path.join(self.dir, "milter_accept.log")
+        self.proc = None
+        self.cond = threading.Condition()
+        self.listening = False
+        self.reports = 0
+        self.last = None  # the last report: {"connect", "eom", "abort"}
+        self.final = None  # the report printed on the way out
+        self.expected = 0  # ends of message the bench sent through it
+        self.t = None
+
+    def setup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir, 0o755)
+        if not os.path.exists("/usr/include/libmilter/mfapi.h"):
+            raise BenchError("libmilter-dev is not installed")
+        run(["cc", "-std=c17", "-O2", "-Wall", "-Wextra", "-Werror",
+             "-pthread", "-o", self.bin, MILTER_SRC, "-lmilter"],
+            timeout=120)
+
+    def start(self):
+        logf = open(self.logfile, "ab")
+        try:
+            self.proc = spawn([self.bin, "inet:%d@127.0.0.1" % self.port],
+                              stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=logf)
+        finally:
+            logf.close()
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+        # Its "listening" line, not a test connection: the socket is open
+        # and the signals are blocked (reporter thread) by then.
+        with self.cond:
+            self.cond.wait_for(lambda: self.listening or
+                               self.proc.poll() is not None, 10)
+        if not self.listening:
+            raise BenchError("milter_accept does not listen on "
+                             "127.0.0.1:%d: %s" % (
+                                 self.port, read_first(self.logfile)[-300:]))
+
+    def _read(self):
+        # Bounded by the process: readline() ends at EOF when it exits.
+        for line in iter(self.proc.stdout.readline, b""):
+            m = self.LINE.match(line)
+            with self.cond:
+                if line.startswith(b"milter_accept: listening"):
+                    self.listening = True
+                elif m:
+                    rep = {"connect": int(m.group(2)),
+                           "eom": int(m.group(3)),
+                           "abort": int(m.group(4))}
+                    if m.group(1):
+                        self.final = rep
+                    else:
+                        self.last = rep
+                        self.reports += 1
+                self.cond.notify_all()
+
+    def counts(self):
+        """The milter's counters now (SIGUSR1, bounded wait)."""
+        if self.root_pid() is None:
+            raise BenchError("milter_accept is not running")
+        with self.cond:
+            n = self.reports
+            self.proc.send_signal(signal.SIGUSR1)
+            if not self.cond.wait_for(lambda: self.reports > n,
+                                      MILTER_REPORT_S):
+                raise BenchError("milter_accept did not report its counts "
+                                 "within %.0f s" % MILTER_REPORT_S)
+            return dict(self.last)
+
+    def root_pid(self):
+        return self.proc.pid if self.proc and self.proc.poll() is None \
+            else None
+
+    def stop(self):
+        reap(self.proc, grace=MILTER_STOP_S)
+        if self.t is not None:
+            self.t.join(5)
 
 
 class SigningView:
@@ -1726,14 +1893,34 @@ def figure_list(args):
                  "(journal + event socket, no disk noise)", "us", False))
     figs.append(("w9_emit_cost", "9 obs_emit: that CPU against tern's "
                  "CPU per message (off runs)", "%", False))
+    figs.append(("w10", "10 local 4 KiB S=%d, one accept-all milter" % rs,
+                 "msg/s", True))
+    figs.append(("w10_cpu", "10 CPU per 1000 msgs, server+milter", "s",
+                 False))
+    figs.append(("w10_mcpu", "10 CPU per 1000 msgs, the milter's own", "s",
+                 False))
+    figs.append(("w10_off", "10 tern without the milter", "msg/s", True))
+    figs.append(("w10_cost", "10 tern throughput lost to the milter", "%",
+                 False))
+    figs.append(("w10_off_cpu", "10 tern CPU per 1000 msgs, no milter", "s",
+                 False))
+    figs.append(("w10_cpu_cost", "10 tern CPU per message added by the "
+                 "milter (tern+milter)", "%", False))
     return figs
+
+
+def workload_of(key):
+    """The workload number of a figure key: "w10_cpu" -> 10."""
+    return int(re.match(r"w(\d+)", key).group(1))
 
 
 # Figures measured on tern alone (signing on against off): no Postfix cell.
 W9_FIGURES = ("w9_off", "w9_on", "w9_cost", "w9_off_cpu", "w9_on_cpu",
               "w9_cpu_cost", "w9_emit_us", "w9_emit_cost")
+W10_TERN_ONLY = ("w10_off", "w10_cost", "w10_off_cpu", "w10_cpu_cost")
 TERN_ONLY = ("w8_off", "w8_on", "w8_cost", "w8_ed", "w8_ed_cost",
-             "w8_off_cpu", "w8_on_cpu", "w8_ed_cpu") + W9_FIGURES
+             "w8_off_cpu", "w8_on_cpu", "w8_ed_cpu") + W9_FIGURES + \
+    W10_TERN_ONLY
 
 
 class Results:
@@ -1920,6 +2107,8 @@ def ensure_deps(args):
     want = ["postfix"]
     if 7 in args.workloads:  # Postfix's signer, opendkim-genkey
         want += ["opendkim", "opendkim-tools"]
+    if 10 in args.workloads:  # bench/milter_accept.c, built with cc
+        want += ["libmilter-dev", "gcc"]
     missing = [p for p in want if not have_pkg(p)]
     if shutil.which("perf") is None:
         missing.append("linux-perf")
@@ -1978,7 +2167,7 @@ def parse_args(argv):
                     help="session counts for workloads 1-2")
     ap.add_argument("--relay-sessions", type=int, default=50,
                     help="sessions for workloads 3, 4 (second), 6")
-    ap.add_argument("--workloads", default="1,2,3,4,5,6,7,8,9",
+    ap.add_argument("--workloads", default="1,2,3,4,5,6,7,8,9,10",
                     help="which workloads to run (default all)")
     ap.add_argument("--servers", default="postfix,tern",
                     help="which servers to run (default postfix,tern)")
@@ -2049,7 +2238,7 @@ def idle_limit(n):
 
 
 def bench(args, res, servers, sink, unavailable, use_perf,
-          signing=(None, None), obs=None):
+          signing=(None, None), obs=None, milter=(None, None, None, None)):
     live = [s for s in servers if not unavailable.get(s.name)]
 
     def each_run(key, fn):
@@ -2118,6 +2307,8 @@ def bench(args, res, servers, sink, unavailable, use_perf,
         bench_signing(args, res, *signing)
     if 9 in args.workloads and obs:
         bench_obs(args, res, obs)
+    if 10 in args.workloads and milter[0]:
+        bench_milter(args, res, *milter)
     if 5 in args.workloads:
         # Last: Postfix's idle smtpd processes linger for max_idle.
         raise_nofile(args.idle)
@@ -2401,15 +2592,213 @@ def bench_obs(args, res, tn):
     obs_emit_share(res)
 
 
+def milter_check(milter, before, messages, through, size):
+    """check() for local_delivery in workload 10: exactly `messages` files,
+    none shorter than the body sent (a file cut short is not delivered),
+    and the milter saw an end of message for each (through its listener)
+    or none (through the plain one). before is milter.counts() taken just
+    before the run; every server answers the final dot only after the
+    milter's EOM reply, so the count is complete when the files are."""
+    def check(newdirs):
+        n = short = 0
+        for d in newdirs:
+            with os.scandir(d) as it:
+                for e in it:
+                    n += 1
+                    if e.stat().st_size < size:
+                        short += 1
+        if n != messages:
+            raise BenchError("%d files delivered for %d messages" % (
+                n, messages))
+        if short:
+            raise BenchError("%d of %d delivered files are shorter than "
+                             "the %d-byte body" % (short, n, size))
+        seen = milter.counts()["eom"] - before["eom"]
+        want = messages if through else 0
+        if seen != want:
+            raise BenchError("the milter saw %d ends of message in a run "
+                             "of %d %s it" % (seen, messages, "through"
+                                               if through else "without"))
+        milter.expected += seen  # checked: the totals on exit must match
+        return {"files": n, "milter_eom": seen}
+    return check
+
+
+def probe_milter(view, milter, through):
+    """Ten messages through a workload-10 listener: all delivered, each
+    seen by the milter (or none, on tern's listener without it)."""
+    newdirs = [view.maildir_new(u) for u in USERS]
+    empty_dirs(view.maildirs())
+    before = milter.counts()
+    deadline = time.monotonic() + 15
+    run_source(view.port, 10, 10, 1 * KIB,
+               lambda u: "%s@%s" % (u, DOMAIN), deadline)
+    wait_count(lambda: count_files(newdirs), 10, deadline,
+               "%s milter probe deliveries" % view.name)
+    milter_check(milter, before, 10, through, 1 * KIB)(newdirs)
+    empty_dirs(view.maildirs())
+
+
+def start_milter_bench(args, res, servers, extras, sink_port, milter_port):
+    """Workload 10: the milter (built and started), Postfix's milter
+    listener and a tern with two listeners, each probed. Returns (milter,
+    postfix view, tern view through the milter, tern view without); None
+    for what is not measured, with the reason in its figures."""
+    pf_view = tn_on = tn_off = None
+    milter = MilterAccept(milter_port)
+    extras.append(milter)
+    try:
+        milter.setup()
+        milter.start()
+    except (BenchError, OSError, subprocess.TimeoutExpired) as e:
+        log("milter_accept: not available (%s)" % e)
+        for srv in ("postfix", "tern"):
+            for k in ("w10", "w10_cpu", "w10_mcpu") + W10_TERN_ONLY:
+                res.fail(srv, k, "milter_accept: %s" % e)
+        return None, None, None, None
+    pf = next((s for s in servers if s.name == "postfix" and s.started),
+              None)
+    if "postfix" in args.servers:
+        try:
+            if pf is None:
+                raise BenchError("postfix is not running")
+            view = SigningView(pf, pf.accept_port, [milter])
+            probe_milter(view, milter, True)
+            pf_view = view
+        except (BenchError, OSError, subprocess.TimeoutExpired) as e:
+            log("postfix+milter: not available (%s)" % e)
+            for k in ("w10", "w10_cpu", "w10_mcpu"):
+                res.fail("postfix", k, "postfix+milter: %s" % e)
+    if "tern" in args.servers:
+        tn = TernMilter(args, sink_port, milter_port)
+        extras.append(tn)
+        try:
+            tn.setup()
+            tn.start()
+            view = SigningView(tn, tn.port, [milter])
+            probe_milter(view, milter, False)
+            tn_off = view
+        except (BenchError, OSError, subprocess.TimeoutExpired) as e:
+            log("tern (milter bench): not available (%s)" % e)
+            for k in ("w10", "w10_cpu", "w10_mcpu") + W10_TERN_ONLY:
+                res.fail("tern", k, "tern: %s" % e)
+        if tn_off is not None:
+            try:
+                view = SigningView(tn, tn.filtered_port, [milter])
+                probe_milter(view, milter, True)
+                tn_on = view
+            except (BenchError, OSError, subprocess.TimeoutExpired) as e:
+                log("tern+milter: not available (%s)" % e)
+                for k in ("w10", "w10_cpu", "w10_mcpu", "w10_cost",
+                          "w10_cpu_cost"):
+                    res.fail("tern", k, "tern+milter: %s" % e)
+    return milter, pf_view, tn_on, tn_off
+
+
+def bench_milter(args, res, milter, pf_view, tn_on, tn_off):
+    """Workload 10, per run: Postfix + milter, then tern through the milter
+    and tern without it, back to back (their order alternates between
+    runs). Every run's files are counted and the milter's ends of message
+    checked (milter_check); tern's cost is paired per run."""
+    rs = args.relay_sessions
+
+    def measure(view, key, i, through):
+        if view is None or (view.name, key) in res.errors:
+            return None
+        try:
+            if view.root_pid() is None:
+                raise BenchError("%s is not running" % view.name)
+            before = milter.counts()
+            load = os.getloadavg()
+            r = local_delivery(view, rs, args.messages, 4 * KIB,
+                               check=milter_check(milter, before,
+                                                  args.messages, through,
+                                                  4 * KIB))
+        except BenchError as e:
+            log("%-8s %-12s run %d failed: %s" % (view.name, key, i + 1, e))
+            res.fail(view.name, key, str(e))
+            return None
+        r["loadavg"] = load
+        log("%-8s %-12s run %d: %s (CPU %.2f s/1000, milter's %.2f)" % (
+            view.name, key, i + 1, fmt_num(r["msgs_per_s"]),
+            r["cpu_s_per_1000"], r.get("milteraccept_cpu_s_per_1000", 0)))
+        return r
+
+    def add(server, key, r):
+        res.add(server, key, r["msgs_per_s"], r)
+        res.add(server, key + "_cpu", r["cpu_s_per_1000"], r)
+
+    for i in range(args.runs):
+        r = measure(pf_view, "w10", i, True)
+        if r:
+            add("postfix", "w10", r)
+            res.add("postfix", "w10_mcpu", r["milteraccept_cpu_s_per_1000"],
+                    r)
+        got = {}
+        order = W10_MODES if i % 2 == 0 else W10_MODES[::-1]
+        for mode in order:
+            through = mode == "milter"
+            key = "w10" if through else "w10_off"
+            r = measure(tn_on if through else tn_off, key, i, through)
+            if r is None:
+                continue
+            got[mode] = r
+            add("tern", key, r)
+            if through:
+                res.add("tern", "w10_mcpu",
+                        r["milteraccept_cpu_s_per_1000"], r)
+        if len(got) == 2:
+            on, off = got["milter"], got["plain"]
+            cost = (off["msgs_per_s"] - on["msgs_per_s"]) * 100.0 / \
+                off["msgs_per_s"]
+            cpu_cost = (on["cpu_s_per_1000"] - off["cpu_s_per_1000"]) * \
+                100.0 / off["cpu_s_per_1000"]
+            raw = {"on": on["msgs_per_s"], "off": off["msgs_per_s"],
+                   "order": list(order), "cpu_cost": cpu_cost,
+                   "loadavg": os.getloadavg()}
+            res.add("tern", "w10_cost", cost, raw)
+            res.add("tern", "w10_cpu_cost", cpu_cost, raw)
+            log("tern     %-12s run %d: %.1f%%, CPU %+.1f%% (order %s)" % (
+                "w10_cost", i + 1, cost, cpu_cost, ", ".join(order)))
+
+
+def milter_notes(res):
+    """Workload 10: the issue's line, and every pair."""
+    out = []
+    s = res.summary("tern", "w10_cost")
+    if s:
+        c = res.summary("tern", "w10_cpu_cost")
+        out.append("tern: milter cost = %.1f%% of throughput (median of %d "
+                   "paired runs [%.1f..%.1f]); CPU per message %+.1f%% "
+                   "(tern + milter against tern alone)" % (
+                       s[0], s[3], s[1], s[2], c[0]))
+    for i, c in enumerate(res.extra.get(("tern", "w10_cost"), [])):
+        out.append("w10 run %d (%s first): tern+milter %s msg/s, without "
+                   "%s msg/s, cost %.1f%%, CPU per message %+.1f%%, load "
+                   "%s" % (i + 1, c["order"][0], fmt_num(c["on"]),
+                           fmt_num(c["off"]), res.runs[("tern",
+                                                        "w10_cost")][i],
+                           c["cpu_cost"],
+                           " ".join("%.2f" % x for x in c["loadavg"])))
+    if res.extra.get(("postfix", "w10")) or res.extra.get(("tern", "w10")):
+        out.append("workload 10: every run in the table delivered exactly "
+                   "its messages "
+                   "(no file shorter than the body) and the milter counted "
+                   "an end of message for each message sent through it "
+                   "and none for tern's listener without it")
+    return out
+
+
 def render(args, res, unavailable, info, cmdline, started, elapsed):
     figs = figure_list(args)
     rows = []
     for key, label, unit, hib in figs:
-        if int(key[1]) not in args.workloads:
+        if workload_of(key) not in args.workloads:
             continue
-        # Workloads 7-9 run their own instances (tern's second and
-        # third ones, OpenDKIM): their failures are in res.errors.
-        unav = {} if key[:2] in ("w7", "w8", "w9") else unavailable
+        # Workloads 7-10 run their own instances (tern's second to
+        # fourth ones, OpenDKIM, the milter): their failures are in
+        # res.errors.
+        unav = {} if workload_of(key) in (7, 8, 9, 10) else unavailable
         if key in TERN_ONLY:
             rows.append(("%s (%s)" % (label, unit), "-",
                          cell(res, "tern", key, unav), "-"))
@@ -2472,6 +2861,8 @@ def render(args, res, unavailable, info, cmdline, started, elapsed):
                       " (python3-dkim missing: not verified)"))
     if 9 in args.workloads:
         notes += obs_notes(args, res)
+    if 10 in args.workloads:
+        notes += milter_notes(res)
     notes += res.notes
     return "\n".join(text), notes
 
@@ -2614,14 +3005,17 @@ def main(argv):
     res = Results()
     unavailable = {}
     servers = []
-    extras = []  # workloads 7-9: OpenDKIM, the signing tern, tern-obs-*
+    extras = []  # workloads 7-10: OpenDKIM, the signing tern, tern-obs,
+    # the milter and tern-milter
     signing = (None, None)
     obs = None
+    milter = (None, None, None, None)
+    milter_port = free_port() if 10 in args.workloads else None
     sink = None
     try:
         sink = Sink(free_port())
         if "postfix" in args.servers:
-            pf = Postfix(args, sink.port)
+            pf = Postfix(args, sink.port, milter_port)
             servers.append(pf)
             try:
                 pf.setup()
@@ -2655,7 +3049,11 @@ def main(argv):
             signing = start_signing(args, res, servers, extras, sink.port)
         if 9 in args.workloads and "tern" in args.servers:
             obs = start_obs(args, res, extras, sink.port)
-        bench(args, res, servers, sink, unavailable, use_perf, signing, obs)
+        if 10 in args.workloads:
+            milter = start_milter_bench(args, res, servers, extras,
+                                        sink.port, milter_port)
+        bench(args, res, servers, sink, unavailable, use_perf, signing, obs,
+              milter)
     finally:
         for srv in servers + extras:
             try:
@@ -2667,6 +3065,17 @@ def main(argv):
         for p in _children:
             reap(p, grace=2)
 
+    if milter[0] is not None:
+        m = milter[0]
+        if m.final is None:
+            res.notes.append("milter_accept printed no totals on SIGTERM")
+        else:
+            res.notes.append("milter_accept's totals on SIGTERM: %d ends "
+                             "of message; %d counted in the runs and probes "
+                             "that passed their checks%s"
+                             % (m.final["eom"], m.expected,
+                                "" if m.final["eom"] == m.expected else
+                                " (MISMATCH)"))
     elapsed = time.monotonic() - t_start
     info["loadavg_at_end"] = read_first("/proc/loadavg")
     table, notes = render(args, res, unavailable, info, cmdline, started,

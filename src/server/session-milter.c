@@ -189,12 +189,20 @@ params_split(char *copy, const char **out)
 	return n;
 }
 
+/* A refused HELO leaves the session as if it had not been sent. */
+static void
+helo_refused(struct session *s)
+{
+	s->helo[0] = '\0';
+	s->esmtp = false;
+}
+
 void
 session_milter_helo(struct session *s, void (*ok)(struct session *))
 {
 	char ver[32] = "", cipher[96] = "";
 
-	if (!gate_begin(s, ok, NULL))
+	if (!gate_begin(s, ok, helo_refused))
 		return;
 	if (s->tls_desc[0] != '\0' &&
 	    sscanf(s->tls_desc, "%31s %95s", ver, cipher) >= 1) {
@@ -330,17 +338,16 @@ envelope_edits(struct session *s, const struct milter_edits *e,
 	char a[SMTP_PATH_MAX + 1];
 	size_t i, k;
 
-	if (e->chg_from && milter_addr_bare(e->from.addr, a, sizeof(a)))
+	if (e->chg_from && milter_addr_parse(e->from.addr, true, a, sizeof(a)))
 		(void)strlcpy(s->sender, a, sizeof(s->sender));
-	else if (e->chg_from && strcmp(e->from.addr, "<>") == 0)
-		s->sender[0] = '\0'; /* the null sender */
 	for (k = s->nrcpts; k-- > 0;)
 		if (milter_edits_deletes(e, s->rcpts[k].addr) ||
 		    (s->rcpts[k].orcpt != NULL &&
 		        milter_edits_deletes(e, s->rcpts[k].orcpt)))
 			session_rcpt_remove(s, k);
 	for (i = 0; i < e->nadd_rcpt; i++)
-		if (milter_addr_bare(e->add_rcpt[i].addr, a, sizeof(a)) &&
+		if (milter_addr_parse(e->add_rcpt[i].addr, false, a,
+		        sizeof(a)) &&
 		    s->nrcpts < SPOOL_RCPTS_MAX)
 			session_rcpt_add(s, a, a, NULL);
 	if (e->quarantine != NULL) {

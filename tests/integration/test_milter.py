@@ -168,6 +168,8 @@ def test_command_verdicts(make_server, milters):
         with session(srv, ehlo=False) as r:
             rep = r.cmd(f"EHLO {CLIENT_NAME}")
             assert (rep.code, rep.text) == (code, text), ("helo", rep)
+            # a refused HELO leaves none behind
+            expect(r.cmd("MAIL FROM:<sender@remote.example>"), 503)
 
         m.script = {"mail": verdict}
         with session(srv) as r:

@@ -330,6 +330,15 @@ discard(struct session *s, const char *milter)
 	session_reply(s, "250 2.0.0 Ok: queued as %s", id);
 }
 
+static void
+bad_address(const struct session *s, const char *milter, const char *what,
+    const char *addr)
+{
+	log_warn("event=milter_change_ignored sid=%llu milter=%s change=%s "
+	         "address=%s reason=\"not a mailbox address\"",
+	    (unsigned long long)s->id, LOG_ESC(milter), what, LOG_ESC(addr));
+}
+
 /* The filter's envelope changes, made to the session's transaction. */
 static void
 envelope_edits(struct session *s, const struct milter_edits *e,
@@ -340,15 +349,18 @@ envelope_edits(struct session *s, const struct milter_edits *e,
 
 	if (e->chg_from && milter_addr_parse(e->from.addr, true, a, sizeof(a)))
 		(void)strlcpy(s->sender, a, sizeof(s->sender));
+	else if (e->chg_from)
+		bad_address(s, milter, "CHGFROM", e->from.addr);
 	for (k = s->nrcpts; k-- > 0;)
 		if (milter_edits_deletes(e, s->rcpts[k].addr) ||
 		    (s->rcpts[k].orcpt != NULL &&
 		        milter_edits_deletes(e, s->rcpts[k].orcpt)))
 			session_rcpt_remove(s, k);
 	for (i = 0; i < e->nadd_rcpt; i++)
-		if (milter_addr_parse(e->add_rcpt[i].addr, false, a,
-		        sizeof(a)) &&
-		    s->nrcpts < SPOOL_RCPTS_MAX)
+		if (!milter_addr_parse(e->add_rcpt[i].addr, false, a,
+		        sizeof(a)))
+			bad_address(s, milter, "ADDRCPT", e->add_rcpt[i].addr);
+		else if (s->nrcpts < SPOOL_RCPTS_MAX)
 			session_rcpt_add(s, a, a, NULL);
 	if (e->quarantine != NULL) {
 		(void)snprintf(s->hold_buf, sizeof(s->hold_buf),

@@ -864,6 +864,10 @@ def test_odd_envelope_edits(make_server, milters):
     bad += [("Return-Path", g.split(b"\n", 1)[0]) for g in got
             if b"not a sender" in g.split(b"\n", 1)[0]]
     assert not bad, f"a filter's non-address used: {bad}"
+    # each ignored change is logged, the address escaped
+    log = wait_log(srv, "event=milter_change_ignored", 2)
+    assert 'address="<not a sender>"' in log or \
+        'address="not a sender"' in log, log[-2000:]
     srv.wait_queue_empty()
     ids = ids_delivered(srv)
     assert "o2@remote.example" not in ids, ids

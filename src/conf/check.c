@@ -57,4 +57,14 @@ conf_warnings(const struct conf *c,
 		    c->relay_domains[i].domain);
 		fn(arg, "relay_domain_unchecked", text);
 	}
+	for (i = 0; i < c->nmilters; i++) {
+		if (c->milters[i].default_action != CONF_MILTER_ACCEPT)
+			continue;
+		(void)snprintf(text, sizeof(text),
+		    "[milter %s] default_action = accept: while this filter "
+		    "is down or hangs, mail passes unfiltered; keep tempfail "
+		    "for a virus or spam filter",
+		    c->milters[i].name);
+		fn(arg, "milter_fails_open", text);
+	}
 }

@@ -229,6 +229,12 @@ int conf_each_word(struct parse *, const char *v,
 /* "127.0.0.1/32 ::1/128" appended to *nets; `key` names it in errors. */
 int conf_set_networks(struct parse *, const char *key, struct cidr **nets,
     size_t *n, const char *v);
+/*
+ * The NAME of "[sect NAME]": 1 to CONF_NAME_MAX letters, digits, '-' or
+ * '_'. 1, or 0 after conf_fail (which shows [sect example]).
+ */
+int conf_section_name_ok(struct parse *, const char *sect, const char *name,
+    const char *example);
 /* A login name: [a-z_][a-z0-9_.-]*, as useradd(8) accepts by default. */
 bool conf_is_user(const char *s);
 /*

@@ -585,7 +585,7 @@ section(struct parse *p, char *line)
 	struct conf *c = p->c;
 	struct conf_listener *l;
 	char *end, *in, *word2;
-	size_t i, n;
+	size_t i;
 
 	if ((end = strchr(line, ']')) == NULL)
 		return conf_fail(p, p->lineno,
@@ -647,19 +647,8 @@ section(struct parse *p, char *line)
 		    "[authentication], [dkim], [observability], "
 		    "[milter NAME]",
 		    in);
-	n = strlen(word2);
-	if (n == 0)
-		return conf_fail(p, p->lineno,
-		    "[listener] needs a name, e.g. [listener mx]");
-	for (i = 0; i < n; i++)
-		if (!ascii_is_alnum((unsigned char)word2[i]) &&
-		    word2[i] != '-' && word2[i] != '_')
-			break;
-	if (i < n || n > CONF_NAME_MAX)
-		return conf_fail(p, p->lineno,
-		    "listener name '%.64s': use up to %d letters, digits, "
-		    "'-' or '_'",
-		    word2, CONF_NAME_MAX);
+	if (!conf_section_name_ok(p, "listener", word2, "mx"))
+		return 0;
 	for (i = 0; i < c->nlisteners; i++)
 		if (strcmp(c->listeners[i].name, word2) == 0)
 			return conf_fail(p, p->lineno,

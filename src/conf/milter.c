@@ -84,20 +84,10 @@ milter_add(struct conf *c, const char *name)
 int
 conf_milter_section(struct parse *p, const char *name)
 {
-	size_t i, n = strlen(name);
+	size_t i;
 
-	if (n == 0)
-		return conf_fail(p, p->lineno,
-		    "[milter] needs a name, e.g. [milter rspamd]");
-	for (i = 0; i < n; i++)
-		if (!ascii_is_alnum((unsigned char)name[i]) &&
-		    name[i] != '-' && name[i] != '_')
-			break;
-	if (i < n || n > CONF_NAME_MAX)
-		return conf_fail(p, p->lineno,
-		    "milter name '%.64s': use up to %d letters, digits, "
-		    "'-' or '_'",
-		    name, CONF_NAME_MAX);
+	if (!conf_section_name_ok(p, "milter", name, "rspamd"))
+		return 0;
 	for (i = 0; i < p->c->nmilters; i++)
 		if (strcmp(p->c->milters[i].name, name) == 0)
 			return conf_fail(p, p->lineno,

@@ -350,3 +350,24 @@ conf_hostport_parse(const char *s, size_t n, unsigned defport, char **host_out,
 	*port_out = (unsigned)pn;
 	return true;
 }
+
+int
+conf_section_name_ok(struct parse *p, const char *sect, const char *name,
+    const char *example)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0)
+		return conf_fail(p, p->lineno,
+		    "[%s] needs a name, e.g. [%s %s]", sect, sect, example);
+	for (i = 0; i < n; i++)
+		if (!ascii_is_alnum((unsigned char)name[i]) &&
+		    name[i] != '-' && name[i] != '_')
+			break;
+	if (i < n || n > CONF_NAME_MAX)
+		return conf_fail(p, p->lineno,
+		    "%s name '%.64s': use up to %d letters, digits, '-' or "
+		    "'_'",
+		    sect, name, CONF_NAME_MAX);
+	return 1;
+}

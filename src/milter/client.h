@@ -121,11 +121,13 @@ void milter_client_abort(struct milter_client *);
 
 /*
  * The envelope side of a filter's changes, for the caller that owns the
- * envelope: an address as a filter wrote it ("<a@b>" or "a@b") without
- * its angle brackets into dst (false: empty, or longer than dstsz - 1),
- * and whether the edits delete recipient `addr` (any case).
+ * envelope. An address as a filter wrote it ("<a@b>" or "a@b"; "<>"
+ * too when null_ok) checked as a mailbox (RFC 5321, UTF-8 allowed) and
+ * written canonical into dst ("" for the null address): false when it
+ * is not one or does not fit, and the change is then ignored.
  */
-bool milter_addr_bare(const char *a, char *dst, size_t dstsz);
+bool milter_addr_parse(const char *a, bool null_ok, char *dst, size_t dstsz);
+/* Do the edits delete recipient `addr` (any case)? */
 bool milter_edits_deletes(const struct milter_edits *, const char *addr);
 
 #endif

@@ -89,10 +89,8 @@ envelope_edits(const struct milter_edits *e, struct spool_env *env,
 	char a[SPOOL_FIELD_MAX];
 	size_t i, k;
 
-	if (e->chg_from && milter_addr_bare(e->from.addr, a, sizeof(a)))
+	if (e->chg_from && milter_addr_parse(e->from.addr, true, a, sizeof(a)))
 		(void)strlcpy(sender, a, sendersz);
-	else if (e->chg_from && strcmp(e->from.addr, "<>") == 0)
-		sender[0] = '\0';
 	for (k = env->nrcpts; k-- > 0;) {
 		struct spool_rcpt *r = &env->rcpts[k];
 
@@ -106,7 +104,8 @@ envelope_edits(const struct milter_edits *e, struct spool_env *env,
 		env->nrcpts--;
 	}
 	for (i = 0; i < e->nadd_rcpt && env->nrcpts < SPOOL_RCPTS_MAX; i++) {
-		if (!milter_addr_bare(e->add_rcpt[i].addr, a, sizeof(a)))
+		if (!milter_addr_parse(e->add_rcpt[i].addr, false, a,
+		        sizeof(a)))
 			continue;
 		env->rcpts = xrealloc(env->rcpts,
 		    (env->nrcpts + 1) * sizeof(env->rcpts[0]));

@@ -24,7 +24,10 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "milter/client.h"
 #include "milter/edit.h"
@@ -87,6 +90,35 @@ connect_done(void *arg, const struct milter_result *r)
 	session_step_done(s);
 }
 
+/* {daemon_addr}, {daemon_port}: where the client connected to. */
+static void
+daemon_macros(struct session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char addr[INET6_ADDRSTRLEN], port[16];
+	unsigned pn;
+
+	if (getsockname(bufferevent_getfd(s->bev), (struct sockaddr *)&ss,
+	        &len) == -1)
+		return;
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&ss;
+
+		(void)inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
+		pn = ntohs(in6->sin6_port);
+	} else if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&ss;
+
+		(void)inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+		pn = ntohs(in->sin_port);
+	} else
+		return;
+	(void)snprintf(port, sizeof(port), "%u", pn);
+	milter_client_macro(s->mc, "daemon_addr", addr);
+	milter_client_macro(s->mc, "daemon_port", port);
+}
+
 void
 session_milter_connect(struct session *s)
 {
@@ -99,7 +131,7 @@ session_milter_connect(struct session *s)
 	milter_client_macro(s->mc, "j", s->conf->hostname);
 	milter_client_macro(s->mc, "v", "tern");
 	milter_client_macro(s->mc, "daemon_name", cl->name);
-	milter_client_macro(s->mc, "daemon_addr", cl->address);
+	daemon_macros(s);
 	milter_client_macro(s->mc, "client_addr", s->addr);
 	milter_client_macro(s->mc, "client_name", "unknown");
 	milter_client_macro(s->mc, "client_ptr", "unknown");
@@ -189,18 +221,28 @@ params_split(char *copy, const char **out)
 	return n;
 }
 
+/* A refused HELO leaves the session as if it had not been sent. */
+static void
+helo_refused(struct session *s)
+{
+	s->helo[0] = '\0';
+	s->esmtp = false;
+}
+
 void
 session_milter_helo(struct session *s, void (*ok)(struct session *))
 {
-	char ver[32] = "", cipher[96] = "";
-
-	if (!gate_begin(s, ok, NULL))
+	if (!gate_begin(s, ok, helo_refused))
 		return;
-	if (s->tls_desc[0] != '\0' &&
-	    sscanf(s->tls_desc, "%31s %95s", ver, cipher) >= 1) {
-		milter_client_macro(s->mc, "tls_version", ver);
-		milter_client_macro(s->mc, "cipher",
-		    cipher[0] != '\0' ? cipher : NULL);
+	if (s->tls && s->tls_desc[0] != '\0') {
+		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+		char bits[16];
+
+		milter_client_macro(s->mc, "tls_version", SSL_get_version(ssl));
+		milter_client_macro(s->mc, "cipher", SSL_get_cipher_name(ssl));
+		(void)snprintf(bits, sizeof(bits), "%d",
+		    SSL_get_cipher_bits(ssl, NULL));
+		milter_client_macro(s->mc, "cipher_bits", bits);
 	}
 	milter_client_helo(s->mc, s->helo, gate_done, s);
 }
@@ -322,6 +364,15 @@ discard(struct session *s, const char *milter)
 	session_reply(s, "250 2.0.0 Ok: queued as %s", id);
 }
 
+static void
+bad_address(const struct session *s, const char *milter, const char *what,
+    const char *addr)
+{
+	log_warn("event=milter_change_ignored sid=%llu milter=%s change=%s "
+	         "address=%s reason=\"not a mailbox address\"",
+	    (unsigned long long)s->id, LOG_ESC(milter), what, LOG_ESC(addr));
+}
+
 /* The filter's envelope changes, made to the session's transaction. */
 static void
 envelope_edits(struct session *s, const struct milter_edits *e,
@@ -330,18 +381,20 @@ envelope_edits(struct session *s, const struct milter_edits *e,
 	char a[SMTP_PATH_MAX + 1];
 	size_t i, k;
 
-	if (e->chg_from && milter_addr_bare(e->from.addr, a, sizeof(a)))
+	if (e->chg_from && milter_addr_parse(e->from.addr, true, a, sizeof(a)))
 		(void)strlcpy(s->sender, a, sizeof(s->sender));
-	else if (e->chg_from && strcmp(e->from.addr, "<>") == 0)
-		s->sender[0] = '\0'; /* the null sender */
+	else if (e->chg_from)
+		bad_address(s, milter, "CHGFROM", e->from.addr);
 	for (k = s->nrcpts; k-- > 0;)
 		if (milter_edits_deletes(e, s->rcpts[k].addr) ||
 		    (s->rcpts[k].orcpt != NULL &&
 		        milter_edits_deletes(e, s->rcpts[k].orcpt)))
 			session_rcpt_remove(s, k);
 	for (i = 0; i < e->nadd_rcpt; i++)
-		if (milter_addr_bare(e->add_rcpt[i].addr, a, sizeof(a)) &&
-		    s->nrcpts < SPOOL_RCPTS_MAX)
+		if (!milter_addr_parse(e->add_rcpt[i].addr, false, a,
+		        sizeof(a)))
+			bad_address(s, milter, "ADDRCPT", e->add_rcpt[i].addr);
+		else if (s->nrcpts < SPOOL_RCPTS_MAX)
 			session_rcpt_add(s, a, a, NULL);
 	if (e->quarantine != NULL) {
 		(void)snprintf(s->hold_buf, sizeof(s->hold_buf),

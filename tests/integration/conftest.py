@@ -248,7 +248,8 @@ class Server:
 
     def __init__(self, tmp_path, *, limits=None, queue=None, top=None,
                  listeners=None, extra="", domains=DOMAINS,
-                 postmaster="admin@example.test", auth=None, obs=None):
+                 postmaster="admin@example.test", auth=None, obs=None,
+                 listener_extra=None):
         self.dir = Path(tmp_path)
         self.data_dir = self.dir / "data"
         self.conf_path = self.dir / "tern.conf"
@@ -279,6 +280,9 @@ class Server:
         self.obs = dict(obs or {})
         self.http_port = None
         self.extra = extra
+        # Issue 18: more keys per listener ({"mx": {"milters": "f1"}}).
+        self.listener_extra = {k: dict(v) for k, v in
+                               (listener_extra or {}).items()}
         # listeners: list of (name, host, mode); ports picked at start.
         self.listener_spec = listeners or [("mx", "127.0.0.1", "mx")]
         self.ports = {}
@@ -329,6 +333,8 @@ class Server:
             out += ["", f"[listener {name}]",
                     f"address = {addr}:{self.ports[name]}",
                     f"mode = {mode}", f"tls = {tls[0] if tls else 'none'}"]
+            out += [f"{k} = {v}" for k, v in
+                    self.listener_extra.get(name, {}).items()]
         out += ["", "[limits]"]
         out += [f"{k} = {v}" for k, v in self.limits.items()]
         out += ["", "[queue]"]

@@ -950,6 +950,92 @@ test_print(void **state)
 	conf_free(c);
 }
 
+/* issue 18: [milter NAME], a listener's milters, non_smtpd_milters. */
+static void
+test_milters(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+		{ "[milter]\naddress = unix:/x\n", "[milter] needs a name" },
+		{ "[milter a b]\n", "milter name 'a b'" },
+		{ "[milter f]\naddress = unix:/x\n[milter f]\n",
+		    "duplicate [milter f]" },
+		{ "[milter f]\n", "[milter f] has no address" },
+		{ "[milter f]\naddress = tcp:1.2.3.4:5\n",
+		    "expected unix:/path or inet:host:port" },
+		{ "[milter f]\naddress = unix:relative\n", "absolute path" },
+		{ "[milter f]\naddress = inet:127.0.0.1\n",
+		    "expected inet:host:port" },
+		{ "[milter f]\naddress = unix:/x\ndefault_action = reject\n",
+		    "expected tempfail or accept" },
+		{ "[milter f]\naddress = unix:/x\ncommand_timeout = 0\n",
+		    "expected a duration (1s..1d)" },
+		{ "[milter f]\naddress = unix:/x\nlimit = 3\n",
+		    "unknown key 'limit' in [milter f]" },
+		{ "[listener mx]\naddress = 127.0.0.1:25\nmilters = nope\n",
+		    "no [milter nope] section" },
+		{ "[listener mx]\naddress = 127.0.0.1:25\nmilters = a:b\n",
+		    "milters: 'a:b': expected unix:/path" },
+	};
+	struct conf *c;
+	struct why why;
+	size_t i;
+	char *out;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = load_fmt(&why, "domains = a.org\n[listener x]\naddress = "
+		                   "127.0.0.1:26\n%s",
+		    bad[i].text);
+		if (c != NULL || strstr(why.text, bad[i].err) == NULL)
+			fail_msg("%zu: got '%s', want '%s'", i, why.text,
+			    bad[i].err);
+		conf_free(c);
+	}
+	/* A section after the listener naming it; an inline address. */
+	c = load("non_smtpd_milters = dkim\ndomains = a.org\n"
+	         "[listener mx]\naddress = 127.0.0.1:25\n"
+	         "milters = spam, inet:127.0.0.1:8891\n"
+	         "[milter spam]\naddress = inet:127.0.0.1:11332\n"
+	         "default_action = accept\ncontent_timeout = 2m\n"
+	         "[milter dkim]\naddress = unix:/run/dkim.sock\n",
+	    &why);
+	assert_non_null(c);
+	assert_int_equal(c->nmilters, 3);
+	assert_int_equal(c->listeners[0].nmilters, 2);
+	assert_string_equal(c->milters[c->listeners[0].milters[0]].name,
+	    "spam");
+	assert_int_equal(c->milters[c->listeners[0].milters[0]].default_action,
+	    CONF_MILTER_ACCEPT);
+	assert_int_equal(
+	    c->milters[c->listeners[0].milters[0]].content_timeout, 120);
+	assert_int_equal(
+	    c->milters[c->listeners[0].milters[0]].command_timeout, 30);
+	assert_string_equal(c->milters[c->listeners[0].milters[1]].address,
+	    "inet:127.0.0.1:8891");
+	assert_int_equal(c->milters[c->listeners[0].milters[1]].sa.ss_family,
+	    AF_INET);
+	assert_int_equal(c->nnon_smtpd_milters, 1);
+	assert_int_equal(c->milters[c->non_smtpd_milters[0]].sa.ss_family,
+	    AF_UNIX);
+	out = print_str(c);
+	assert_non_null(strstr(out, "milters = spam inet:127.0.0.1:8891\n"));
+	assert_non_null(strstr(out, "non_smtpd_milters = dkim\n"));
+	assert_non_null(strstr(out, "[milter spam]\naddress = "
+	                            "inet:127.0.0.1:11332\ndefault_action = "
+	                            "accept\nconnect_timeout = 30s\n"
+	                            "command_timeout = 30s\n"
+	                            "content_timeout = 2m\n"));
+	free(out);
+	conf_free(c);
+	round_trip("non_smtpd_milters = dkim\ndomains = a.org\n"
+	           "[listener mx]\naddress = 127.0.0.1:25\n"
+	           "milters = dkim unix:/run/x.sock\n"
+	           "[milter dkim]\naddress = unix:/run/dkim.sock\n"
+	           "connect_timeout = 5s\n");
+}
+
 /* issue 15: the address settings, their defaults and their printing. */
 static void
 test_addr_settings(void **state)
@@ -1801,6 +1887,7 @@ main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_print),
+		cmocka_unit_test(test_milters),
 		cmocka_unit_test(test_print_changed),
 		cmocka_unit_test(test_print_no_secrets),
 		cmocka_unit_test(test_addr_settings),

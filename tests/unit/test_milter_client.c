@@ -52,6 +52,7 @@
 #define FAKE_STEPS_MAX 32
 #define RUN_CAP_S 5 /* one stage, wall clock */
 #define BIG (10u * 1024 * 1024)
+#define MID (300u * 1000) /* five body chunks */
 
 /* ---- the scripted filter -------------------------------------------- */
 
@@ -552,6 +553,9 @@ static struct {
 	/* A 10 MB message in a file: "Subject: big", then big_body. */
 	struct milter_src big;
 	uint8_t *big_body;
+	/* In memory: "Subject: big", then MID bytes of big_body. */
+	struct milter_src mid;
+	uint8_t *mid_text;
 } G;
 
 static void big_file(void);
@@ -665,6 +669,7 @@ group_teardown(void **state)
 	(void)close(G.lfd_net);
 	(void)close(G.big.fd);
 	free(G.big_body);
+	free(G.mid_text);
 	testutil_rmtree(G.dir);
 	return 0;
 }
@@ -745,12 +750,19 @@ conf_idx(const char *name)
 	return 0;
 }
 
-static void
-t_init(struct t *t)
+/*
+ * On the heap: a test that fails leaves its filter threads running, and
+ * they must not write into the next test's stack.
+ */
+static struct t *
+t_new(void)
 {
-	memset(t, 0, sizeof(*t));
+	struct t *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
 	t->base = event_base_new();
 	assert_non_null(t->base);
+	return t;
 }
 
 static struct fake *
@@ -801,6 +813,7 @@ t_free(struct t *t)
 
 	for (i = 0; i < t->nfk; i++)
 		fake_free(&t->fk[i]);
+	free(t);
 }
 
 static const char tempfail_451[] =
@@ -925,11 +938,11 @@ test_optneg(void **state)
 	    MILTER_P_ALL & ~(MILTER_P_HDR_LEADSPC | MILTER_P_RCPT_REJ);
 	const struct rec *r;
 	struct fake *f;
-	struct t t;
+	struct t *t;
 
 	(void)state;
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	(void)hello(f, MILTER_A_ADDHDRS,
 	    MILTER_P_NOHELO | MILTER_P_NR_MAIL | MILTER_P_NOUNKNOWN);
 	(void)on(f, MILTER_C_CONNECT, MILTER_R_CONTINUE);
@@ -939,25 +952,25 @@ test_optneg(void **state)
 	out_strs(script_message(f), MILTER_R_ADDHEADER, "X-Scanned", "yes",
 	    NULL);
 	out_pkt(&f->steps[f->nsteps - 1], MILTER_R_CONTINUE, NULL, 0);
-	t_client(&t, 1 << 20, "t1", NULL);
-	do_connect(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_helo(&t); /* NOHELO: not sent, continues */
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_unknown(&t); /* NOUNKNOWN */
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_mail(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_rcpt(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_data(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_EDITED, "", "t1");
-	assert_false(t.res.failed);
-	assert_int_equal(t.res.edits->nhdr, 1);
-	assert_string_equal(t.res.edits->hdr[0].name, "X-Scanned");
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	do_connect(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_helo(t); /* NOHELO: not sent, continues */
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_unknown(t); /* NOUNKNOWN */
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_mail(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_rcpt(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_data(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_EDITED, "", "t1");
+	assert_false(t->res.failed);
+	assert_int_equal(t->res.edits->nhdr, 1);
+	assert_string_equal(t->res.edits->hdr[0].name, "X-Scanned");
+	t_end(t);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cmds, "OCMRTLLLLLLNBEQ");
 	r = fake_get(f, MILTER_C_OPTNEG, 0);
@@ -965,7 +978,7 @@ test_optneg(void **state)
 	assert_int_equal(be32(r->p), 6);
 	assert_int_equal(be32(r->p + 4), MILTER_A_ALL);
 	assert_int_equal(be32(r->p + 8), offered);
-	t_free(&t);
+	t_free(t);
 }
 
 /* Version 1 is refused: the default action, at once and after. */
@@ -974,59 +987,59 @@ test_optneg_old(void **state)
 {
 	struct fake *f;
 	struct step *s;
-	struct t t;
+	struct t *t;
 
 	(void)state;
 	/* tempfail: connect and HELO pass, MAIL and later are 451. */
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	s = step(f, MILTER_C_OPTNEG);
 	out_optneg(s, 1, 0, 0, 0);
-	t_client(&t, 1 << 20, "t1", NULL);
-	do_connect(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_helo(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_mail(&t);
-	expect(&t, MILTER_V_TEMPFAIL, tempfail_451, "t1");
-	assert_true(t.res.failed);
-	do_rcpt(&t);
-	expect(&t, MILTER_V_TEMPFAIL, tempfail_451, "t1");
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	do_connect(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_helo(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_mail(t);
+	expect(t, MILTER_V_TEMPFAIL, tempfail_451, "t1");
+	assert_true(t->res.failed);
+	do_rcpt(t);
+	expect(t, MILTER_V_TEMPFAIL, tempfail_451, "t1");
+	t_end(t);
 	assert_string_equal(f->seq, "O"); /* closed after the OPTNEG */
 	assert_true(f->eof);
-	t_free(&t);
+	t_free(t);
 
 	/* accept: the filter is skipped for the session. */
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	s = step(f, MILTER_C_OPTNEG);
 	out_optneg(s, 1, 0, 0, 0);
-	t_client(&t, 1 << 20, "a1", NULL);
-	envelope_ok(&t);
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "a1", NULL);
+	envelope_ok(t);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	assert_string_equal(f->seq, "O");
-	t_free(&t);
+	t_free(t);
 
 	/* Version 2 is fine, but gets neither DATA (4) nor UNKNOWN (3). */
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	s = step(f, MILTER_C_OPTNEG);
 	out_optneg(s, 2, 0, 0, 0);
 	(void)on(f, MILTER_C_CONNECT, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_HELO, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_MAIL, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_RCPT, MILTER_R_CONTINUE);
-	t_client(&t, 1 << 20, "t1", NULL);
-	envelope_ok(&t);
-	do_unknown(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	envelope_ok(t);
+	do_unknown(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cmds, "OCHMRQ");
-	t_free(&t);
+	t_free(t);
 }
 
 /* ---- the stages ------------------------------------------------------- */
@@ -1039,7 +1052,7 @@ test_connect_families(void **state)
 	struct sockaddr_un un;
 	const struct rec *r;
 	struct fake *f;
-	struct t t;
+	struct t *t;
 	static const char want4[] = "client.example\0"
 	                            "4\x10\x92"
 	                            "192.0.2.1";
@@ -1050,68 +1063,68 @@ test_connect_families(void **state)
 
 	(void)state;
 	/* AF_INET, to the filter on 127.0.0.1. */
-	t_init(&t);
-	f = t_fake(&t, G.lfd_net);
+	t = t_new();
+	f = t_fake(t, G.lfd_net);
 	(void)hello(f, 0, 0);
 	(void)on(f, MILTER_C_CONNECT, MILTER_R_CONTINUE);
-	t_client(&t, 1 << 20, "net", NULL);
-	do_connect(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "net", NULL);
+	do_connect(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	assert_string_equal(f->cmds, "OCQ");
 	r = fake_get(f, MILTER_C_CONNECT, 0);
 	assert_int_equal(r->n, sizeof(want4));
 	assert_memory_equal(r->p, want4, sizeof(want4));
-	t_free(&t);
+	t_free(t);
 
 	/* AF_INET6. */
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	(void)hello(f, 0, 0);
 	(void)on(f, MILTER_C_CONNECT, MILTER_R_CONTINUE);
-	t_client(&t, 1 << 20, "t1", NULL);
+	t_client(t, 1 << 20, "t1", NULL);
 	memset(&in6, 0, sizeof(in6));
 	in6.sin6_family = AF_INET6;
 	in6.sin6_port = htons(25);
 	assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr), 1);
-	STAGE(&t, milter_client_connect(t.mc, "v6.example",
-	              (const struct sockaddr *)&in6, on_done, &t));
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	STAGE(t, milter_client_connect(t->mc, "v6.example",
+	             (const struct sockaddr *)&in6, on_done, t));
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	r = fake_get(f, MILTER_C_CONNECT, 0);
 	assert_int_equal(r->n, sizeof(want6));
 	assert_memory_equal(r->p, want6, sizeof(want6));
-	t_free(&t);
+	t_free(t);
 
 	/* A local submission: NULL, and AF_UNIX, are family 'U' alone. */
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	(void)hello(f, 0, 0);
 	(void)on(f, MILTER_C_CONNECT, MILTER_R_CONTINUE);
-	t_client(&t, 1 << 20, "t1", NULL);
-	STAGE(&t, milter_client_connect(t.mc, "localhost", NULL, on_done, &t));
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	STAGE(t, milter_client_connect(t->mc, "localhost", NULL, on_done, t));
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	r = fake_get(f, MILTER_C_CONNECT, 0);
 	assert_int_equal(r->n, sizeof(wantu) - 1); /* no port, no address */
 	assert_memory_equal(r->p, wantu, sizeof(wantu) - 1);
-	t_free(&t);
+	t_free(t);
 
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	(void)hello(f, 0, 0);
 	(void)on(f, MILTER_C_CONNECT, MILTER_R_CONTINUE);
-	t_client(&t, 1 << 20, "t1", NULL);
+	t_client(t, 1 << 20, "t1", NULL);
 	memset(&un, 0, sizeof(un));
 	un.sun_family = AF_UNIX;
-	STAGE(&t, milter_client_connect(t.mc, "localhost",
-	              (const struct sockaddr *)&un, on_done, &t));
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	STAGE(t, milter_client_connect(t->mc, "localhost",
+	             (const struct sockaddr *)&un, on_done, t));
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	r = fake_get(f, MILTER_C_CONNECT, 0);
 	assert_int_equal(r->n, sizeof(wantu) - 1);
 	assert_memory_equal(r->p, wantu, sizeof(wantu) - 1);
-	t_free(&t);
+	t_free(t);
 }
 
 /* HELO, MAIL (with params, and <>), RCPT, DATA, UNKNOWN payloads. */
@@ -1123,22 +1136,22 @@ test_stage_payloads(void **state)
 	static const char rcpt[] = "<bob@example.test>";
 	const struct rec *r;
 	struct fake *f;
-	struct t t;
+	struct t *t;
 
 	(void)state;
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	script_envelope(f, 0, 0);
 	(void)on(f, MILTER_C_UNKNOWN, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_MAIL, MILTER_R_CONTINUE);
-	t_client(&t, 1 << 20, "t1", NULL);
-	envelope_ok(&t);
-	do_unknown(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	milter_client_abort(t.mc);
-	STAGE(&t, milter_client_mail(t.mc, "", NULL, 0, on_done, &t));
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	envelope_ok(t);
+	do_unknown(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	milter_client_abort(t->mc);
+	STAGE(t, milter_client_mail(t->mc, "", NULL, 0, on_done, t));
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cmds, "OCHMRTUAMQ");
 	r = fake_get(f, MILTER_C_HELO, 0);
@@ -1156,7 +1169,7 @@ test_stage_payloads(void **state)
 	assert_int_equal(fake_get(f, MILTER_C_DATA, 0)->n, 0);
 	r = fake_get(f, MILTER_C_UNKNOWN, 0);
 	assert_string_equal((const char *)r->p, "XYZZY plugh");
-	t_free(&t);
+	t_free(t);
 }
 
 enum st { S_CONNECT, S_HELO, S_MAIL, S_RCPT, S_DATA, S_UNKNOWN, S_EOM };
@@ -1246,14 +1259,14 @@ test_stage_verdicts(void **state)
 	const char *reject, *tempfail;
 	struct fake *f;
 	struct step *s;
-	struct t t;
+	struct t *t;
 	int st, rep;
 
 	(void)state;
 	for (st = S_CONNECT; st <= S_EOM; st++)
 		for (rep = 0; rep < R_N; rep++) {
-			t_init(&t);
-			f = t_fake(&t, G.lfd_a);
+			t = t_new();
+			f = t_fake(t, G.lfd_a);
 			s = script_until(f, (enum st)st);
 			switch (rep) {
 			case R_REJECT:
@@ -1273,8 +1286,8 @@ test_stage_verdicts(void **state)
 				out_pkt(s, MILTER_R_DISCARD, NULL, 0);
 				break;
 			}
-			t_client(&t, 1 << 20, "t1", NULL);
-			run_until(&t, (enum st)st);
+			t_client(t, 1 << 20, "t1", NULL);
+			run_until(t, (enum st)st);
 			reject = st == S_CONNECT ? "554 5.7.1 Access denied"
 			         : st == S_EOM
 			             ? "550 5.7.1 Message content rejected"
@@ -1285,16 +1298,16 @@ test_stage_verdicts(void **state)
 			               : tempfail_451;
 			switch (rep) {
 			case R_REJECT:
-				expect(&t, MILTER_V_REJECT, reject, "t1");
+				expect(t, MILTER_V_REJECT, reject, "t1");
 				break;
 			case R_TEMPFAIL:
-				expect(&t, MILTER_V_TEMPFAIL, tempfail, "t1");
+				expect(t, MILTER_V_TEMPFAIL, tempfail, "t1");
 				break;
 			case R_CODE5:
-				expect(&t, MILTER_V_REJECT, multi_out, "t1");
+				expect(t, MILTER_V_REJECT, multi_out, "t1");
 				break;
 			case R_CODE4:
-				expect(&t, MILTER_V_TEMPFAIL,
+				expect(t, MILTER_V_TEMPFAIL,
 				    "421 4.7.0 not now", "t1");
 				break;
 			case R_DISCARD:
@@ -1303,14 +1316,14 @@ test_stage_verdicts(void **state)
 					/* Not allowed there: the filter is
 					 * broken, and tempfail does not
 					 * refuse these stages. */
-					expect(&t, MILTER_V_CONTINUE, "", NULL);
+					expect(t, MILTER_V_CONTINUE, "", NULL);
 					break;
 				}
-				expect(&t, MILTER_V_DISCARD, "", "t1");
+				expect(t, MILTER_V_DISCARD, "", "t1");
 				break;
 			}
-			assert_false(t.res.failed);
-			t_end(&t);
+			assert_false(t->res.failed);
+			t_end(t);
 			if (f->err[0] != '\0')
 				fail_msg("stage %c reply %d: %s", st_cmd[st],
 				    rep, f->err);
@@ -1320,7 +1333,7 @@ test_stage_verdicts(void **state)
 			                st == S_UNKNOWN)
 			        ? st_cmd[st]
 			        : MILTER_C_QUIT);
-			t_free(&t);
+			t_free(t);
 		}
 }
 
@@ -1332,48 +1345,48 @@ static void
 test_accept(void **state)
 {
 	struct fake *f;
-	struct t t;
+	struct t *t;
 
 	(void)state;
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	(void)hello(f, 0, 0);
 	(void)on(f, MILTER_C_CONNECT, MILTER_R_ACCEPT);
-	t_client(&t, 1 << 20, "t1", NULL);
-	envelope_ok(&t);
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	milter_client_abort(t.mc);
-	do_mail(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	envelope_ok(t);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	milter_client_abort(t->mc);
+	do_mail(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cmds, "OCQ");
-	t_free(&t);
+	t_free(t);
 
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	(void)hello(f, 0, 0);
 	(void)on(f, MILTER_C_CONNECT, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_HELO, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_MAIL, MILTER_R_ACCEPT);
 	(void)on(f, MILTER_C_MAIL, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_RCPT, MILTER_R_ACCEPT);
-	t_client(&t, 1 << 20, "t1", NULL);
-	envelope_ok(&t);
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	milter_client_abort(t.mc);
-	do_mail(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_rcpt(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_rcpt(&t); /* accepted: not asked for the next recipient */
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	envelope_ok(t);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	milter_client_abort(t->mc);
+	do_mail(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_rcpt(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_rcpt(t); /* accepted: not asked for the next recipient */
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cmds, "OCHMAMRQ");
-	t_free(&t);
+	t_free(t);
 }
 
 /* NR_*: every command sent, no reply awaited (but at end of message). */
@@ -1385,11 +1398,11 @@ test_no_reply_flags(void **state)
 	    MILTER_P_NR_RCPT | MILTER_P_NR_DATA | MILTER_P_NR_UNKN |
 	    MILTER_P_NR_HDR | MILTER_P_NR_EOH | MILTER_P_NR_BODY;
 	struct fake *f;
-	struct t t;
+	struct t *t;
 
 	(void)state;
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	(void)hello(f, 0, nr);
 	(void)on(f, MILTER_C_CONNECT, 0);
 	(void)on(f, MILTER_C_HELO, 0);
@@ -1401,22 +1414,25 @@ test_no_reply_flags(void **state)
 	(void)on(f, MILTER_C_EOH, 0);
 	(void)on_each(f, MILTER_C_BODY, 0);
 	(void)on(f, MILTER_C_BODYEOB, MILTER_R_CONTINUE);
-	t_client(&t, 1 << 20, "t1", NULL);
-	run_until(&t, S_UNKNOWN);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_mail(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_rcpt(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_data(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_eom(&t, &G.big);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	run_until(t, S_UNKNOWN);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_mail(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_rcpt(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_data(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_eom(t, &G.mid);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cmds, "OCHUMRTLNBEQ");
-	assert_int_equal(f->body_len, BIG);
-	t_free(&t);
+	assert_int_equal(f->nbody,
+	    (MID + MILTER_CHUNK_MAX - 1) / MILTER_CHUNK_MAX);
+	assert_int_equal(f->body_len, MID);
+	assert_memory_equal(f->body, G.big_body, MID);
+	t_free(t);
 }
 
 /* NO*: the stages are not sent at all; the message's parts neither. */
@@ -1428,28 +1444,28 @@ test_no_stage_flags(void **state)
 	                    MILTER_P_NODATA | MILTER_P_NOUNKNOWN |
 	                    MILTER_P_NOHDRS | MILTER_P_NOEOH | MILTER_P_NOBODY;
 	struct fake *f;
-	struct t t;
+	struct t *t;
 
 	(void)state;
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	(void)hello(f, 0, no);
 	(void)on(f, MILTER_C_BODYEOB, MILTER_R_CONTINUE);
-	t_client(&t, 1 << 20, "t1", NULL);
-	run_until(&t, S_UNKNOWN);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_mail(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_rcpt(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_data(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	run_until(t, S_UNKNOWN);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_mail(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_rcpt(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_data(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cmds, "OEQ");
-	t_free(&t);
+	t_free(t);
 }
 
 /* ---- macros ----------------------------------------------------------- */
@@ -1495,28 +1511,28 @@ test_macros_default(void **state)
 	    "T[i=4Q1ID] N[i=4Q1ID] E[i=4Q1ID]";
 	char got[2048];
 	struct fake *f;
-	struct t t;
+	struct t *t;
 
 	(void)state;
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	script_envelope(f, 0, 0);
 	(void)on(f, MILTER_C_UNKNOWN, MILTER_R_CONTINUE);
 	out_pkt(script_message(f), MILTER_R_CONTINUE, NULL, 0);
-	t_client(&t, 1 << 20, "t1", NULL);
-	set_macros(t.mc);
-	envelope_ok(&t);
-	do_unknown(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	set_macros(t->mc);
+	envelope_ok(t);
+	do_unknown(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	assert_string_equal(f->err, "");
 	fake_macros(f, got, sizeof(got));
 	assert_string_equal(got, want);
 	/* Each macro packet just before its command. */
 	assert_string_equal(f->seq, "ODCDHDMDRDTULLLLLLDNBDEQ");
-	t_free(&t);
+	t_free(t);
 }
 
 /* SETSYMLIST narrows (or widens) the lists, if negotiated. */
@@ -1532,11 +1548,11 @@ test_macros_symlist(void **state)
 	char got[2048];
 	struct fake *f;
 	struct step *s;
-	struct t t;
+	struct t *t;
 
 	(void)state;
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	s = step(f, MILTER_C_OPTNEG);
 	out_optneg(s, 6, MILTER_A_SETSYMLIST, 0, 6, 0, "{client_addr}", 2,
 	    "{mail_addr} {auth_authen}  {nope}", 3, "unsent", 4, "", 5,
@@ -1547,33 +1563,33 @@ test_macros_symlist(void **state)
 	(void)on(f, MILTER_C_RCPT, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_DATA, MILTER_R_CONTINUE);
 	out_pkt(script_message(f), MILTER_R_CONTINUE, NULL, 0);
-	t_client(&t, 1 << 20, "t1", NULL);
-	set_macros(t.mc);
-	envelope_ok(&t);
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	set_macros(t->mc);
+	envelope_ok(t);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	assert_string_equal(f->err, "");
 	fake_macros(f, got, sizeof(got));
 	assert_string_equal(got, want);
-	t_free(&t);
+	t_free(t);
 
 	/* Lists from a filter that did not negotiate SETSYMLIST: ignored. */
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	s = step(f, MILTER_C_OPTNEG);
 	out_optneg(s, 6, 0, 0, 1, 0, "{client_addr}");
 	(void)on(f, MILTER_C_CONNECT, MILTER_R_CONTINUE);
-	t_client(&t, 1 << 20, "t1", NULL);
-	milter_client_macro(t.mc, "j", "mx.example.test");
-	milter_client_macro(t.mc, "{client_addr}", "192.0.2.1");
-	do_connect(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	milter_client_macro(t->mc, "j", "mx.example.test");
+	milter_client_macro(t->mc, "{client_addr}", "192.0.2.1");
+	do_connect(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	fake_macros(f, got, sizeof(got));
 	assert_string_equal(got,
 	    "C[j=mx.example.test {client_addr}=192.0.2.1]");
-	t_free(&t);
+	t_free(t);
 }
 
 /* ---- the message ------------------------------------------------------ */
@@ -1592,20 +1608,20 @@ test_eom_message(void **state)
 	};
 	const struct rec *r;
 	struct fake *f;
-	struct t t;
+	struct t *t;
 	size_t i;
 
 	(void)state;
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	script_envelope(f, 0, 0);
 	out_pkt(script_message(f), MILTER_R_CONTINUE, NULL, 0);
-	t_client(&t, 1 << 20, "t1", NULL);
-	envelope_ok(&t);
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	assert_null(t.res.edits);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	envelope_ok(t);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	assert_null(t->res.edits);
+	t_end(t);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cmds, "OCHMRTLLLLLLNBEQ");
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -1621,7 +1637,7 @@ test_eom_message(void **state)
 	assert_int_equal(f->nbody, 1);
 	assert_int_equal(f->body_len, strlen(msg_body));
 	assert_memory_equal(f->body, msg_body, f->body_len);
-	t_free(&t);
+	t_free(t);
 }
 
 /* The 10 MB message, at fd_off 5 in its (unlinked) file. */
@@ -1653,6 +1669,13 @@ big_file(void)
 	G.big.fd_off = 5;
 	G.big.fd_len = sizeof(hdr) - 1 + BIG;
 	G.big_body = b;
+	G.mid_text = malloc(sizeof(hdr) - 1 + MID);
+	assert_non_null(G.mid_text);
+	memcpy(G.mid_text, hdr, sizeof(hdr) - 1);
+	memcpy(G.mid_text + sizeof(hdr) - 1, b, MID);
+	memset(&G.mid, 0, sizeof(G.mid));
+	G.mid.mem = G.mid_text;
+	G.mid.mem_len = sizeof(hdr) - 1 + MID;
 }
 
 /* The 10 MB body in chunks of at most 65535; and a 10 MB replacement. */
@@ -1663,31 +1686,35 @@ test_eom_big(void **state)
 	size_t i, off, n;
 	struct fake *f;
 	struct step *s;
-	struct t t;
+	struct t *t;
 
 	(void)state;
 	repl = malloc(BIG);
 	assert_non_null(repl);
 	for (i = 0; i < BIG; i++)
 		repl[i] = (i % 40 == 39) ? '\n' : (uint8_t)('A' + i % 23);
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	script_envelope(f, MILTER_A_CHGBODY, 0);
 	s = script_message(f);
 	for (off = 0; off < BIG; off += n) {
 		n = BIG - off < MILTER_CHUNK_MAX ? BIG - off : MILTER_CHUNK_MAX;
 		out_pkt(s, MILTER_R_REPLBODY, repl + off, n);
+		/* As a libmilter filter calling smfi_progress(): the 1 s
+		 * content_timeout runs from the last reply of any kind. */
+		if (off / MILTER_CHUNK_MAX % 16 == 15)
+			out_pkt(s, MILTER_R_PROGRESS, NULL, 0);
 	}
 	out_pkt(s, MILTER_R_ACCEPT, NULL, 0);
-	t_client(&t, 2 * BIG, "t1", NULL);
-	envelope_ok(&t);
-	do_eom(&t, &G.big);
-	expect(&t, MILTER_V_EDITED, "", "t1");
-	assert_true(t.res.edits->body_replaced);
-	assert_int_equal(t.res.edits->body.len, BIG);
-	assert_memory_equal(t.res.edits->body.data, repl, BIG);
-	assert_int_equal(t.res.edits->nhdr, 0);
-	t_end(&t);
+	t_client(t, 2 * BIG, "t1", NULL);
+	envelope_ok(t);
+	do_eom(t, &G.big);
+	expect(t, MILTER_V_EDITED, "", "t1");
+	assert_true(t->res.edits->body_replaced);
+	assert_int_equal(t->res.edits->body.len, BIG);
+	assert_memory_equal(t->res.edits->body.data, repl, BIG);
+	assert_int_equal(t->res.edits->nhdr, 0);
+	t_end(t);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cmds, "OCHMRTLNBEQ");
 	assert_int_equal(f->nbody,
@@ -1695,7 +1722,7 @@ test_eom_big(void **state)
 	assert_int_equal(f->body_chunk_max, MILTER_CHUNK_MAX);
 	assert_int_equal(f->body_len, BIG);
 	assert_memory_equal(f->body, G.big_body, BIG);
-	t_free(&t);
+	t_free(t);
 	free(repl);
 }
 
@@ -1704,43 +1731,43 @@ static void
 test_eom_skip(void **state)
 {
 	struct fake *f;
-	struct t t;
+	struct t *t;
 
 	(void)state;
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	script_envelope(f, 0, MILTER_P_SKIP);
 	(void)on_each(f, MILTER_C_HEADER, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_EOH, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_BODY, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_BODY, MILTER_R_SKIP);
 	(void)on(f, MILTER_C_BODYEOB, MILTER_R_CONTINUE);
-	t_client(&t, 1 << 20, "t1", NULL);
-	envelope_ok(&t);
-	do_eom(&t, &G.big);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	envelope_ok(t);
+	do_eom(t, &G.big);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cmds, "OCHMRTLNBEQ");
 	assert_int_equal(f->nbody, 2);
 	assert_int_equal(f->body_len, 2 * MILTER_CHUNK_MAX);
 	assert_memory_equal(f->body, G.big_body, 2 * MILTER_CHUNK_MAX);
-	t_free(&t);
+	t_free(t);
 
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	script_envelope(f, 0, 0);
 	(void)on_each(f, MILTER_C_HEADER, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_EOH, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_BODY, MILTER_R_SKIP);
-	t_client(&t, 1 << 20, "t1", NULL);
-	envelope_ok(&t);
-	do_eom(&t, &G.big);
-	expect(&t, MILTER_V_TEMPFAIL, tempfail_451, "t1");
-	assert_true(t.res.failed);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	envelope_ok(t);
+	do_eom(t, &G.big);
+	expect(t, MILTER_V_TEMPFAIL, tempfail_451, "t1");
+	assert_true(t->res.failed);
+	t_end(t);
 	assert_string_equal(f->cmds, "OCHMRTLNB");
-	t_free(&t);
+	t_free(t);
 }
 
 /* Every modification reply, recorded in order; the EDITED verdict. */
@@ -1751,11 +1778,11 @@ test_eom_edits(void **state)
 	char bare[64];
 	struct fake *f;
 	struct step *s;
-	struct t t;
+	struct t *t;
 
 	(void)state;
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	script_envelope(f, MILTER_A_ALL & ~MILTER_A_SETSYMLIST, 0);
 	s = script_message(f);
 	out_pkt(s, MILTER_R_PROGRESS, NULL, 0);
@@ -1773,12 +1800,12 @@ test_eom_edits(void **state)
 	out_pkt(s, MILTER_R_REPLBODY, "new ", 4);
 	out_pkt(s, MILTER_R_REPLBODY, "body\r\n", 6);
 	out_pkt(s, MILTER_R_CONTINUE, NULL, 0);
-	t_client(&t, 1 << 20, "t1", NULL);
-	envelope_ok(&t);
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_EDITED, "", "t1");
-	assert_false(t.res.failed);
-	e = t.res.edits;
+	t_client(t, 1 << 20, "t1", NULL);
+	envelope_ok(t);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_EDITED, "", "t1");
+	assert_false(t->res.failed);
+	e = t->res.edits;
 	assert_non_null(e);
 	assert_int_equal(e->nhdr, 4);
 	assert_int_equal(e->hdr[0].op, MILTER_HDR_ADD);
@@ -1807,17 +1834,22 @@ test_eom_edits(void **state)
 	assert_true(e->chg_from);
 	assert_string_equal(e->from.addr, "<new@example.org>");
 	assert_string_equal(e->from.params, "SIZE=10");
-	assert_true(milter_addr_bare(e->from.addr, bare, sizeof(bare)));
+	assert_true(milter_addr_parse(e->from.addr, false, bare, sizeof(bare)));
 	assert_string_equal(bare, "new@example.org");
+	assert_true(milter_addr_parse("<>", true, bare, sizeof(bare)));
+	assert_string_equal(bare, "");
+	assert_false(milter_addr_parse("<>", false, bare, sizeof(bare)));
+	assert_false(
+	    milter_addr_parse("not an address", true, bare, sizeof(bare)));
 	assert_non_null(e->quarantine);
 	assert_string_equal(e->quarantine, "held for review");
 	assert_true(e->body_replaced);
 	assert_int_equal(e->body.len, 10);
 	assert_memory_equal(e->body.data, "new body\r\n", 10);
-	t_end(&t);
+	t_end(t);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cmds, "OCHMRTLLLLLLNBEQ");
-	t_free(&t);
+	t_free(t);
 }
 
 /* A modification the filter did not negotiate, or outside the EOM. */
@@ -1839,13 +1871,13 @@ test_eom_unnegotiated(void **state)
 	};
 	struct fake *f;
 	struct step *s;
-	struct t t;
+	struct t *t;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		t_init(&t);
-		f = t_fake(&t, G.lfd_a);
+		t = t_new();
+		f = t_fake(t, G.lfd_a);
 		script_envelope(f, cases[i].act, 0);
 		s = script_message(f);
 		if (cases[i].code == MILTER_R_REPLBODY)
@@ -1854,33 +1886,33 @@ test_eom_unnegotiated(void **state)
 			out_strs(s, cases[i].code, cases[i].a, cases[i].b,
 			    NULL);
 		out_pkt(s, MILTER_R_CONTINUE, NULL, 0);
-		t_client(&t, 1 << 20, "t1", NULL);
-		envelope_ok(&t);
-		do_eom(&t, &small_src);
-		if (t.res.verdict != MILTER_V_TEMPFAIL)
-			fail_msg("case %zu: verdict %d", i, t.res.verdict);
-		expect(&t, MILTER_V_TEMPFAIL, tempfail_451, "t1");
-		assert_true(t.res.failed);
-		assert_null(t.res.edits);
-		t_end(&t);
-		t_free(&t);
+		t_client(t, 1 << 20, "t1", NULL);
+		envelope_ok(t);
+		do_eom(t, &small_src);
+		if (t->res.verdict != MILTER_V_TEMPFAIL)
+			fail_msg("case %zu: verdict %d", i, t->res.verdict);
+		expect(t, MILTER_V_TEMPFAIL, tempfail_451, "t1");
+		assert_true(t->res.failed);
+		assert_null(t->res.edits);
+		t_end(t);
+		t_free(t);
 	}
 
 	/* A header change in reply to RCPT: broken, its default (accept). */
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	(void)hello(f, MILTER_A_ALL, 0);
 	(void)on(f, MILTER_C_CONNECT, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_HELO, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_MAIL, MILTER_R_CONTINUE);
 	out_strs(step(f, MILTER_C_RCPT), MILTER_R_ADDHEADER, "X-A", "b", NULL);
-	t_client(&t, 1 << 20, "a1", NULL);
-	envelope_ok(&t);
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	t_client(t, 1 << 20, "a1", NULL);
+	envelope_ok(t);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	assert_string_equal(f->cmds, "OCHMR");
-	t_free(&t);
+	t_free(t);
 }
 
 /*
@@ -1892,12 +1924,12 @@ test_eom_edited_then_next(void **state)
 {
 	struct fake *f1, *f2;
 	struct step *s;
-	struct t t;
+	struct t *t;
 
 	(void)state;
-	t_init(&t);
-	f1 = t_fake(&t, G.lfd_a);
-	f2 = t_fake(&t, G.lfd_b);
+	t = t_new();
+	f1 = t_fake(t, G.lfd_a);
+	f2 = t_fake(t, G.lfd_b);
 	script_envelope(f1, MILTER_A_ADDHDRS, 0);
 	s = script_message(f1);
 	out_strs(s, MILTER_R_ADDHEADER, "X-First", "1", NULL);
@@ -1906,25 +1938,25 @@ test_eom_edited_then_next(void **state)
 	s = script_message(f2);
 	out_strs(s, MILTER_R_ADDHEADER, "X-Second", "2", NULL);
 	out_pkt(s, MILTER_R_ACCEPT, NULL, 0);
-	t_client(&t, 1 << 20, "t1", "t2", NULL);
-	envelope_ok(&t);
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_EDITED, "", "t1");
-	assert_int_equal(t.res.edits->nhdr, 1);
-	assert_string_equal(t.res.edits->hdr[0].name, "X-First");
+	t_client(t, 1 << 20, "t1", "t2", NULL);
+	envelope_ok(t);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_EDITED, "", "t1");
+	assert_int_equal(t->res.edits->nhdr, 1);
+	assert_string_equal(t->res.edits->hdr[0].name, "X-First");
 	/* The caller applied them; the next call sends the new message. */
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_EDITED, "", "t2");
-	assert_int_equal(t.res.edits->nhdr, 1);
-	assert_string_equal(t.res.edits->hdr[0].name, "X-Second");
-	do_eom(&t, &small_src); /* nobody left */
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_EDITED, "", "t2");
+	assert_int_equal(t->res.edits->nhdr, 1);
+	assert_string_equal(t->res.edits->hdr[0].name, "X-Second");
+	do_eom(t, &small_src); /* nobody left */
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	assert_string_equal(f1->err, "");
 	assert_string_equal(f2->err, "");
 	assert_string_equal(f1->cmds, "OCHMRTLLLLLLNBEQ");
 	assert_string_equal(f2->cmds, "OCHMRTLLLLLLNBEQ");
-	t_free(&t);
+	t_free(t);
 }
 
 /* ---- several filters -------------------------------------------------- */
@@ -1933,13 +1965,13 @@ static void
 test_two_filters(void **state)
 {
 	struct fake *f1, *f2;
-	struct t t;
+	struct t *t;
 
 	(void)state;
 	/* The first rejects RCPT: the second is not asked. */
-	t_init(&t);
-	f1 = t_fake(&t, G.lfd_a);
-	f2 = t_fake(&t, G.lfd_b);
+	t = t_new();
+	f1 = t_fake(t, G.lfd_a);
+	f2 = t_fake(t, G.lfd_b);
 	(void)hello(f1, 0, 0);
 	(void)on(f1, MILTER_C_CONNECT, MILTER_R_CONTINUE);
 	(void)on(f1, MILTER_C_HELO, MILTER_R_CONTINUE);
@@ -1951,37 +1983,37 @@ test_two_filters(void **state)
 	(void)on(f2, MILTER_C_HELO, MILTER_R_CONTINUE);
 	(void)on(f2, MILTER_C_MAIL, MILTER_R_CONTINUE);
 	(void)on(f2, MILTER_C_RCPT, MILTER_R_TEMPFAIL);
-	t_client(&t, 1 << 20, "t1", "t2", NULL);
-	do_connect(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_helo(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_mail(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_rcpt(&t);
-	expect(&t, MILTER_V_REJECT, "550 5.7.1 Command rejected", "t1");
-	do_rcpt(&t); /* the next one: the first says continue, the second */
-	expect(&t, MILTER_V_TEMPFAIL, tempfail_451, "t2");
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", "t2", NULL);
+	do_connect(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_helo(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_mail(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_rcpt(t);
+	expect(t, MILTER_V_REJECT, "550 5.7.1 Command rejected", "t1");
+	do_rcpt(t); /* the next one: the first says continue, the second */
+	expect(t, MILTER_V_TEMPFAIL, tempfail_451, "t2");
+	t_end(t);
 	assert_string_equal(f1->err, "");
 	assert_string_equal(f2->err, "");
 	assert_string_equal(f1->cmds, "OCHMRRQ");
 	assert_string_equal(f2->cmds, "OCHMRQ");
-	t_free(&t);
+	t_free(t);
 
 	/* A reject at connect: the second is never even connected. */
-	t_init(&t);
-	f1 = t_fake(&t, G.lfd_a);
-	f2 = t_fake(&t, G.lfd_b);
+	t = t_new();
+	f1 = t_fake(t, G.lfd_a);
+	f2 = t_fake(t, G.lfd_b);
 	(void)hello(f1, 0, 0);
 	(void)on(f1, MILTER_C_CONNECT, MILTER_R_REJECT);
-	t_client(&t, 1 << 20, "t1", "t2", NULL);
-	do_connect(&t);
-	expect(&t, MILTER_V_REJECT, "554 5.7.1 Access denied", "t1");
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", "t2", NULL);
+	do_connect(t);
+	expect(t, MILTER_V_REJECT, "554 5.7.1 Access denied", "t1");
+	t_end(t);
 	assert_string_equal(f1->cmds, "OCQ");
 	assert_false(f2->accepted);
-	t_free(&t);
+	t_free(t);
 }
 
 /* ABORT only to the filters that saw the transaction; QUIT at free. */
@@ -1989,13 +2021,13 @@ static void
 test_abort_quit(void **state)
 {
 	struct fake *f1, *f2, *f3;
-	struct t t;
+	struct t *t;
 
 	(void)state;
-	t_init(&t);
-	f1 = t_fake(&t, G.lfd_a);
-	f2 = t_fake(&t, G.lfd_b);
-	f3 = t_fake(&t, G.lfd_net);
+	t = t_new();
+	f1 = t_fake(t, G.lfd_a);
+	f2 = t_fake(t, G.lfd_b);
+	f3 = t_fake(t, G.lfd_net);
 	(void)hello(f1, 0, 0);
 	(void)on(f1, MILTER_C_CONNECT, MILTER_R_ACCEPT); /* session done */
 	(void)hello(f2, 0, 0);
@@ -2006,25 +2038,25 @@ test_abort_quit(void **state)
 	(void)hello(f3, 0, MILTER_P_NOMAIL | MILTER_P_NORCPT);
 	(void)on(f3, MILTER_C_CONNECT, MILTER_R_CONTINUE);
 	(void)on(f3, MILTER_C_HELO, MILTER_R_CONTINUE);
-	t_client(&t, 1 << 20, "t1", "t2", "net", NULL);
-	do_connect(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_helo(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	milter_client_abort(t.mc); /* no transaction yet: nobody */
-	do_mail(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_rcpt(&t);
-	expect(&t, MILTER_V_REJECT, "550 5.7.1 Command rejected", "t2");
-	milter_client_abort(t.mc);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", "t2", "net", NULL);
+	do_connect(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_helo(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	milter_client_abort(t->mc); /* no transaction yet: nobody */
+	do_mail(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_rcpt(t);
+	expect(t, MILTER_V_REJECT, "550 5.7.1 Command rejected", "t2");
+	milter_client_abort(t->mc);
+	t_end(t);
 	assert_string_equal(f1->err, "");
 	assert_string_equal(f2->err, "");
 	assert_string_equal(f3->err, "");
 	assert_string_equal(f1->cmds, "OCQ");
 	assert_string_equal(f2->cmds, "OCHMRAQ");
 	assert_string_equal(f3->cmds, "OCHQ");
-	t_free(&t);
+	t_free(t);
 }
 
 /* Freeing the client with a stage in flight: no done, QUIT, closed. */
@@ -2032,36 +2064,36 @@ static void
 test_free_in_flight(void **state)
 {
 	struct fake *f;
-	struct t t;
+	struct t *t;
 
 	(void)state;
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	(void)hello(f, 0, 0);
 	(void)on(f, MILTER_C_CONNECT, MILTER_R_CONTINUE);
 	(void)on(f, MILTER_C_HELO, 0); /* never answered */
-	t_client(&t, 1 << 20, "t1", NULL);
-	do_connect(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t.calls = 0;
-	milter_client_helo(t.mc, "x", on_done, &t);
+	t_client(t, 1 << 20, "t1", NULL);
+	do_connect(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t->calls = 0;
+	milter_client_helo(t->mc, "x", on_done, t);
 	/* Let the HELO go out, without waiting for its timeout. */
-	(void)event_base_loop(t.base, EVLOOP_NONBLOCK);
-	t_end(&t);
-	assert_int_equal(t.calls, 0);
+	(void)event_base_loop(t->base, EVLOOP_NONBLOCK);
+	t_end(t);
+	assert_int_equal(t->calls, 0);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cmds, "OCHQ");
 	assert_true(f->eof);
-	t_free(&t);
+	t_free(t);
 
 	/* No filters at all: every stage continues, later. */
-	t_init(&t);
-	t_client(&t, 1 << 20, NULL);
-	envelope_ok(&t);
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
-	t_free(&t);
+	t = t_new();
+	t_client(t, 1 << 20, NULL);
+	envelope_ok(t);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
+	t_free(t);
 	milter_client_free(NULL);
 }
 
@@ -2122,49 +2154,49 @@ fail_case(enum where w, enum hostile h, bool tempfail)
 {
 	const char *name = tempfail ? "t1" : "a1";
 	struct fake *f;
-	struct t t;
+	struct t *t;
 
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	script_hostile(f, w, h);
-	t_client(&t, 1 << 20, name, NULL);
-	do_connect(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL); /* never refused here */
-	do_helo(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_mail(&t);
+	t_client(t, 1 << 20, name, NULL);
+	do_connect(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL); /* never refused here */
+	do_helo(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_mail(t);
 	if (tempfail && w == W_OPTNEG) {
-		expect(&t, MILTER_V_TEMPFAIL, tempfail_451, name);
-		assert_true(t.res.failed);
+		expect(t, MILTER_V_TEMPFAIL, tempfail_451, name);
+		assert_true(t->res.failed);
 	} else
-		expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_rcpt(&t);
+		expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_rcpt(t);
 	if (tempfail && w <= W_RCPT) {
-		expect(&t, MILTER_V_TEMPFAIL, tempfail_451, name);
-		assert_true(t.res.failed);
+		expect(t, MILTER_V_TEMPFAIL, tempfail_451, name);
+		assert_true(t->res.failed);
 	} else
-		expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_data(&t);
+		expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_data(t);
 	if (tempfail && w <= W_RCPT)
-		expect(&t, MILTER_V_TEMPFAIL, tempfail_451, name);
+		expect(t, MILTER_V_TEMPFAIL, tempfail_451, name);
 	else
-		expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_eom(&t, w == W_BODY ? &G.big : &small_src);
+		expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_eom(t, w == W_BODY ? &G.big : &small_src);
 	if (tempfail) {
-		expect(&t, MILTER_V_TEMPFAIL, tempfail_451, name);
-		assert_true(t.res.failed);
+		expect(t, MILTER_V_TEMPFAIL, tempfail_451, name);
+		assert_true(t->res.failed);
 	} else
-		expect(&t, MILTER_V_CONTINUE, "", NULL);
+		expect(t, MILTER_V_CONTINUE, "", NULL);
 	/* It sticks for the next transaction, but HELO passes. */
-	milter_client_abort(t.mc);
-	do_helo(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	do_mail(&t);
+	milter_client_abort(t->mc);
+	do_helo(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_mail(t);
 	if (tempfail)
-		expect(&t, MILTER_V_TEMPFAIL, tempfail_451, name);
+		expect(t, MILTER_V_TEMPFAIL, tempfail_451, name);
 	else
-		expect(&t, MILTER_V_CONTINUE, "", NULL);
-	t_end(&t);
+		expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
 	if (f->err[0] != '\0')
 		fail_msg("%s at %s: %s", hostile_name[h], where_name[w],
 		    f->err);
@@ -2172,7 +2204,7 @@ fail_case(enum where w, enum hostile h, bool tempfail)
 	assert_true(f->eof || h == H_EOF);
 	assert_null(strchr(f->cmds, MILTER_C_QUIT));
 	assert_null(strchr(f->cmds, MILTER_C_ABORT));
-	t_free(&t);
+	t_free(t);
 }
 
 static void
@@ -2204,46 +2236,46 @@ static void
 test_fail_refused(void **state)
 {
 	static const char *const names[] = { "gone", "gonea", "stale" };
-	struct t t;
+	struct t *t;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < 3; i++) {
 		bool temp = strcmp(names[i], "gonea") != 0;
 
-		t_init(&t);
-		t_client(&t, 1 << 20, names[i], NULL);
-		do_connect(&t);
-		expect(&t, MILTER_V_CONTINUE, "", NULL);
-		do_helo(&t);
-		expect(&t, MILTER_V_CONTINUE, "", NULL);
-		do_mail(&t);
+		t = t_new();
+		t_client(t, 1 << 20, names[i], NULL);
+		do_connect(t);
+		expect(t, MILTER_V_CONTINUE, "", NULL);
+		do_helo(t);
+		expect(t, MILTER_V_CONTINUE, "", NULL);
+		do_mail(t);
 		if (temp) {
-			expect(&t, MILTER_V_TEMPFAIL, tempfail_451, names[i]);
-			assert_true(t.res.failed);
+			expect(t, MILTER_V_TEMPFAIL, tempfail_451, names[i]);
+			assert_true(t->res.failed);
 		} else
-			expect(&t, MILTER_V_CONTINUE, "", NULL);
-		do_rcpt(&t);
-		expect(&t, temp ? MILTER_V_TEMPFAIL : MILTER_V_CONTINUE, NULL,
+			expect(t, MILTER_V_CONTINUE, "", NULL);
+		do_rcpt(t);
+		expect(t, temp ? MILTER_V_TEMPFAIL : MILTER_V_CONTINUE, NULL,
 		    temp ? names[i] : NULL);
-		t_end(&t);
-		t_free(&t);
+		t_end(t);
+		t_free(t);
 	}
 
 	/* A dead first filter with accept: the second still decides. */
-	t_init(&t);
+	t = t_new();
 	{
-		struct fake *f = t_fake(&t, G.lfd_b);
+		struct fake *f = t_fake(t, G.lfd_b);
 
 		(void)hello(f, 0, 0);
 		(void)on(f, MILTER_C_CONNECT, MILTER_R_REJECT);
-		t_client(&t, 1 << 20, "gonea", "t2", NULL);
-		do_connect(&t);
-		expect(&t, MILTER_V_REJECT, "554 5.7.1 Access denied", "t2");
-		t_end(&t);
+		t_client(t, 1 << 20, "gonea", "t2", NULL);
+		do_connect(t);
+		expect(t, MILTER_V_REJECT, "554 5.7.1 Access denied", "t2");
+		t_end(t);
 		assert_string_equal(f->cmds, "OCQ");
 	}
-	t_free(&t);
+	t_free(t);
 }
 
 /*
@@ -2256,26 +2288,26 @@ test_fail_edits_dropped(void **state)
 	static const uint8_t garbage[] = "\x00\x00\x00\x05Zjunk";
 	struct fake *f1, *f2;
 	struct step *s;
-	struct t t;
+	struct t *t;
 
 	(void)state;
-	t_init(&t);
-	f1 = t_fake(&t, G.lfd_a);
-	f2 = t_fake(&t, G.lfd_b);
+	t = t_new();
+	f1 = t_fake(t, G.lfd_a);
+	f2 = t_fake(t, G.lfd_b);
 	script_envelope(f1, MILTER_A_ADDHDRS, 0);
 	s = script_message(f1);
 	out_strs(s, MILTER_R_ADDHEADER, "X-Half", "done", NULL);
 	out_raw(s, garbage, sizeof(garbage) - 1);
 	script_envelope(f2, 0, 0);
 	out_pkt(script_message(f2), MILTER_R_CONTINUE, NULL, 0);
-	t_client(&t, 1 << 20, "a1", "t2", NULL);
-	envelope_ok(&t);
-	do_eom(&t, &small_src);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	assert_null(t.res.edits);
-	t_end(&t);
+	t_client(t, 1 << 20, "a1", "t2", NULL);
+	envelope_ok(t);
+	do_eom(t, &small_src);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	assert_null(t->res.edits);
+	t_end(t);
 	assert_string_equal(f2->cmds, "OCHMRTLLLLLLNBEQ");
-	t_free(&t);
+	t_free(t);
 }
 
 /* Our own data too long for a packet: tempfail, no filter to blame. */
@@ -2284,26 +2316,26 @@ test_unencodable(void **state)
 {
 	struct fake *f;
 	char *helo;
-	struct t t;
+	struct t *t;
 
 	(void)state;
 	helo = malloc(MILTER_REPLY_MAX * 2);
 	assert_non_null(helo);
 	memset(helo, 'h', MILTER_REPLY_MAX * 2 - 1);
 	helo[MILTER_REPLY_MAX * 2 - 1] = '\0';
-	t_init(&t);
-	f = t_fake(&t, G.lfd_a);
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
 	(void)hello(f, 0, 0);
 	(void)on(f, MILTER_C_CONNECT, MILTER_R_CONTINUE);
-	t_client(&t, 1 << 20, "t1", NULL);
-	do_connect(&t);
-	expect(&t, MILTER_V_CONTINUE, "", NULL);
-	STAGE(&t, milter_client_helo(t.mc, helo, on_done, &t));
-	expect(&t, MILTER_V_TEMPFAIL, tempfail_451, NULL);
-	assert_true(t.res.failed);
-	t_end(&t);
+	t_client(t, 1 << 20, "t1", NULL);
+	do_connect(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	STAGE(t, milter_client_helo(t->mc, helo, on_done, t));
+	expect(t, MILTER_V_TEMPFAIL, tempfail_451, NULL);
+	assert_true(t->res.failed);
+	t_end(t);
 	assert_string_equal(f->cmds, "OCQ");
-	t_free(&t);
+	t_free(t);
 	free(helo);
 }
 

@@ -275,7 +275,9 @@ struct conf_milter {
 	enum conf_milter_default default_action;
 	unsigned connect_timeout; /* seconds; default 30 */
 	unsigned command_timeout; /* seconds per reply; default 30 */
-	unsigned content_timeout; /* seconds per reply at end; default 300 */
+	/* seconds for each reply to the body, and from the end of the
+	 * message to the verdict, changes included; default 300 */
+	unsigned content_timeout;
 };
 
 /* [dkim] DOMAIN = SELECTOR ...: which of the domain's keys sign. */

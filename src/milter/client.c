@@ -792,7 +792,8 @@ filter_send_stage(struct filter *f)
 		(void)build_failed(f);
 		return;
 	}
-	if (mc->stage != ST_CONNECT && mc->stage != ST_HELO)
+	if (mc->stage != ST_CONNECT && mc->stage != ST_HELO &&
+	    mc->stage != ST_UNKNOWN)
 		f->in_msg = true;
 	if (!send_out(f))
 		return;

@@ -570,7 +570,7 @@ listen_unix(const char *path, bool listening)
 	memset(&un, 0, sizeof(un));
 	un.sun_family = AF_UNIX;
 	assert_true(strlen(path) < sizeof(un.sun_path));
-	(void)strcpy(un.sun_path, path);
+	(void)snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
 	assert_int_equal(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
 	if (listening)
 		assert_int_equal(listen(fd, 8), 0);

@@ -25,6 +25,7 @@ import pytest
 from conftest import (CLIENT_NAME, HOSTNAME, PASSWORD, TIME_SCALE, Raw,
                       expect, header_block, log_records, make_message,
                       tls_client, wait_log)
+from dnstest import DnsServer, Zone
 from milter_peer import HUGE_LEN, Milter
 from test_sendmail import sendmail
 
@@ -498,6 +499,39 @@ def test_two_filters_in_order(make_server, milters, tmp_path):
         rep = data(r, make_message(subject="second"))
         assert (rep.code, rep.text) == (550, CONTENT_REJECTED), rep
     assert not any(mm.eom for mm in f2.messages()[1:])
+
+
+def test_filters_see_authentication_results(make_server, milters):
+    """Issue 18: the built-in checks (issue 16) and the filters work side
+    by side: the filter sees tern's Authentication-Results on top (a
+    forged one claiming tern's authserv-id is gone before it), and what
+    the filter adds is delivered beside it."""
+    zone = Zone({"remote.example": [{"TXT": "v=spf1 ip4:127.0.0.1 -all"}]})
+    dns = DnsServer(zone)
+    try:
+        m = milters({"eom": [("addheader", "X-Filter", "saw it"),
+                             "accept"]})
+        srv = milter_server(make_server, [("f1", m)],
+                            auth={"checks": "on"},
+                            top={"dns_server": f"127.0.0.1:{dns.port}"})
+        forged = (f"Authentication-Results: {HOSTNAME}; spf=pass "
+                  f"smtp.mailfrom=forged@remote.example\r\n").encode()
+        with session(srv) as r:
+            queued_id(data(r, forged + make_message(subject="checked")))
+        got = srv.wait_for_mail("alice@example.test")[0]
+    finally:
+        dns.close()
+    seen = m.messages()[-1].headers
+    assert seen[0][0] == "Authentication-Results", seen
+    assert seen[0][1].startswith(HOSTNAME + ";"), seen[0]
+    assert "spf=pass" in seen[0][1], seen[0]
+    assert "smtp.mailfrom=sender@remote.example" in seen[0][1], seen[0]
+    assert [n for n, _ in seen].count("Authentication-Results") == 1, seen
+    assert "forged@" not in str(seen)
+    assert field(got, "X-Filter") == ["saw it"]
+    assert len(field(got, "Authentication-Results")) == 1, header_block(got)
+    n = names(got)
+    assert n.index("Authentication-Results") < n.index("Received"), n
 
 
 def test_big_body_in_chunks_and_replaced(make_server, milters):

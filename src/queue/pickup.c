@@ -474,6 +474,9 @@ sign_spooled(struct pickup *pk, struct spool_msg *m, struct why *why)
 	return rc;
 }
 
+static enum dir_resolve_status notice_rcpt(void *arg, const char *to,
+    struct dir_targets *out, struct why *why);
+
 /*
  * non_smtpd_milters (issue 18): 0 to commit *m, 1 when there is nothing
  * to commit (refused: its recipients failed, to be bounced; or
@@ -486,7 +489,7 @@ filter(struct pickup *pk, struct spool_msg **m, struct spool_env *env,
 	size_t i;
 
 	switch (pickup_milter_run(pk->conf, m, env, env->sender,
-	    SMTP_ADDR_FMT_MAX, out)) {
+	    SMTP_ADDR_FMT_MAX, notice_rcpt, pk, out)) {
 	case PICKUP_MILTER_ACCEPT:
 		return 0;
 	case PICKUP_MILTER_REJECT:

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "conf/conf.h"
+#include "dir/dir.h"
 #include "milter/client.h"
 #include "milter/edit.h"
 #include "util/log.h"
@@ -30,6 +31,8 @@ struct run {
 	char reply[MILTER_REPLY_TEXT_MAX];
 	char milter[64];
 	const struct milter_edits *edits;
+	bounce_resolve_fn *resolve; /* where an added recipient goes */
+	void *resolve_arg;
 };
 
 static void
@@ -80,11 +83,55 @@ is_refusal(enum milter_verdict v)
 	       v == MILTER_V_DISCARD;
 }
 
-/* The filter's envelope changes, made to env. */
-static void
-envelope_edits(const struct milter_edits *e, struct spool_env *env,
-    char *sender, size_t sendersz, struct pickup_milter_out *out,
-    const char *milter)
+/*
+ * A recipient a filter added, resolved as a drop file's recipients are
+ * (an alias to its targets), each target once. false: a lookup failed
+ * for now.
+ */
+static bool
+add_resolved(struct run *run, struct spool_env *env, const char *addr)
+{
+	struct dir_targets t = { NULL, 0 };
+	struct why why;
+	size_t k, i;
+
+	why_clear(&why);
+	switch (run->resolve(run->resolve_arg, addr, &t, &why)) {
+	case DIR_RESOLVED:
+		break;
+	case DIR_TEMPFAIL:
+		dir_targets_free(&t);
+		return false;
+	default:
+		log_warn("event=milter_change_ignored source=maildrop "
+		         "change=ADDRCPT address=%s reason=%s",
+		    LOG_ESC(addr),
+		    LOG_ESC(why.text[0] != '\0' ? why.text : "no such user"));
+		dir_targets_free(&t);
+		return true;
+	}
+	for (k = 0; k < t.n && env->nrcpts < SPOOL_RCPTS_MAX; k++) {
+		for (i = 0; i < env->nrcpts; i++)
+			if (strcmp(env->rcpts[i].addr, t.addrs[k]) == 0)
+				break;
+		if (i < env->nrcpts)
+			continue;
+		env->rcpts = xrealloc(env->rcpts,
+		    (env->nrcpts + 1) * sizeof(env->rcpts[0]));
+		memset(&env->rcpts[env->nrcpts], 0, sizeof(env->rcpts[0]));
+		env->rcpts[env->nrcpts].addr = xstrdup(t.addrs[k]);
+		env->rcpts[env->nrcpts].orcpt = xstrdup(addr);
+		env->rcpts[env->nrcpts++].state = SPOOL_RCPT_PENDING;
+	}
+	dir_targets_free(&t);
+	return true;
+}
+
+/* The filter's envelope changes, made to env; false: try again later. */
+static bool
+envelope_edits(struct run *run, const struct milter_edits *e,
+    struct spool_env *env, char *sender, size_t sendersz,
+    struct pickup_milter_out *out, const char *milter)
 {
 	char a[SPOOL_FIELD_MAX];
 	size_t i, k;
@@ -103,22 +150,24 @@ envelope_edits(const struct milter_edits *e, struct spool_env *env,
 		memmove(r, r + 1, (env->nrcpts - k - 1) * sizeof(*r));
 		env->nrcpts--;
 	}
-	for (i = 0; i < e->nadd_rcpt && env->nrcpts < SPOOL_RCPTS_MAX; i++) {
+	for (i = 0; i < e->nadd_rcpt; i++) {
 		if (!milter_addr_parse(e->add_rcpt[i].addr, false, a,
-		        sizeof(a)))
+		        sizeof(a))) {
+			log_warn("event=milter_change_ignored source=maildrop "
+			         "milter=%s change=ADDRCPT address=%s "
+			         "reason=\"not a mailbox address\"",
+			    LOG_ESC(milter), LOG_ESC(e->add_rcpt[i].addr));
 			continue;
-		env->rcpts = xrealloc(env->rcpts,
-		    (env->nrcpts + 1) * sizeof(env->rcpts[0]));
-		memset(&env->rcpts[env->nrcpts], 0, sizeof(env->rcpts[0]));
-		env->rcpts[env->nrcpts].addr = xstrdup(a);
-		env->rcpts[env->nrcpts].orcpt = xstrdup(a);
-		env->rcpts[env->nrcpts++].state = SPOOL_RCPT_PENDING;
+		}
+		if (!add_resolved(run, env, a))
+			return false;
 	}
 	if (e->quarantine != NULL) {
 		(void)snprintf(out->hold_reason, sizeof(out->hold_reason),
 		    "quarantined by milter %s: %s", milter, e->quarantine);
 		env->held = true;
 	}
+	return true;
 }
 
 struct rewrite {
@@ -195,9 +244,9 @@ message(struct run *run, struct spool_msg **m,
 		milter_client_eom(run->mc, &src, on_done, run);
 		ok = wait_verdict(run);
 		if (ok && run->v == MILTER_V_EDITED) {
-			envelope_edits(run->edits, env, sender, sendersz, out,
-			    run->milter);
-			ok = rewrite(m, env, run->edits, &src);
+			ok = envelope_edits(run, run->edits, env, sender,
+			         sendersz, out, run->milter) &&
+			     rewrite(m, env, run->edits, &src);
 			dirty = false;
 		} else if (ok && run->v == MILTER_V_CONTINUE && dirty)
 			ok = rewrite(m, env, &none, &src);
@@ -274,8 +323,10 @@ envelope(struct run *run, const struct conf *conf, struct spool_env *env,
 }
 
 enum pickup_milter_verdict
-pickup_milter_run(const struct conf *conf, struct spool_msg **m, struct spool_env *env, char *sender,
-    size_t sendersz, struct pickup_milter_out *out)
+pickup_milter_run(const struct conf *conf, struct spool_msg **m,
+    struct spool_env *env, char *sender, size_t sendersz,
+    bounce_resolve_fn *resolve, void *resolve_arg,
+    struct pickup_milter_out *out)
 {
 	enum pickup_milter_verdict v;
 	bool dirty = false;
@@ -283,6 +334,8 @@ pickup_milter_run(const struct conf *conf, struct spool_msg **m, struct spool_en
 
 	memset(&run, 0, sizeof(run));
 	memset(out, 0, sizeof(*out));
+	run.resolve = resolve;
+	run.resolve_arg = resolve_arg;
 	run.base = event_base_new();
 	if (run.base == NULL)
 		v = PICKUP_MILTER_TEMPFAIL;

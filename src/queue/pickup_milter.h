@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "queue/bounce.h"
 #include "queue/spool.h"
 
 struct conf;
@@ -35,12 +36,13 @@ struct pickup_milter_out {
  * Ask conf's non_smtpd_milters about the message being written into *m
  * with envelope env (sender a buffer of sendersz bytes: a filter may
  * change it, as it may add or delete recipients: env->rcpts is
- * reallocated). A filter's changes to the message are written into a
+ * reallocated; an added one goes where resolve(resolve_arg) says). A filter's changes to the message are written into a
  * new version of *m under the same queue id (spool_msg_replace). On
  * anything but ACCEPT, *m is aborted and NULL.
  */
 enum pickup_milter_verdict pickup_milter_run(const struct conf *,
-    struct spool_msg **m, struct spool_env *env,
-    char *sender, size_t sendersz, struct pickup_milter_out *out);
+    struct spool_msg **m, struct spool_env *env, char *sender,
+    size_t sendersz, bounce_resolve_fn *resolve, void *resolve_arg,
+    struct pickup_milter_out *out);
 
 #endif

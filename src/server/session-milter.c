@@ -29,6 +29,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "dir/dir.h"
 #include "milter/client.h"
 #include "milter/edit.h"
 #include "queue/spool.h"
@@ -373,11 +374,31 @@ bad_address(const struct session *s, const char *milter, const char *what,
 	    (unsigned long long)s->id, LOG_ESC(milter), what, LOG_ESC(addr));
 }
 
+/* The message rewritten with a filter's changes, on a worker. */
+struct rewrite_job {
+	struct session *s;
+	struct spool_env env;
+	const struct milter_edits *edits;
+	const struct milter_src *src;
+	struct spool_msg *old; /* the session's, untouched meanwhile */
+	struct spool_msg *out;
+	struct why why;
+	/* Recipients a filter added in a local domain: resolved on the
+	 * worker (aliases, users) as RCPT would, into added[]. */
+	char **local;
+	size_t nlocal;
+	struct spool_rcpt *rcpts; /* the session's, then the added ones */
+	struct spool_dsn *dsn;
+	size_t nbase, nadded; /* the session's count; the added ones */
+	bool none; /* no recipient left: nothing to keep */
+};
+
 /* The filter's envelope changes, made to the session's transaction. */
 static void
 envelope_edits(struct session *s, const struct milter_edits *e,
-    const char *milter)
+    const char *milter, struct rewrite_job *j)
 {
+	const char *at;
 	char a[SMTP_PATH_MAX + 1];
 	size_t i, k;
 
@@ -394,7 +415,12 @@ envelope_edits(struct session *s, const struct milter_edits *e,
 		if (!milter_addr_parse(e->add_rcpt[i].addr, false, a,
 		        sizeof(a)))
 			bad_address(s, milter, "ADDRCPT", e->add_rcpt[i].addr);
-		else if (s->nrcpts < SPOOL_RCPTS_MAX)
+		else if ((at = strrchr(a, '@')) != NULL &&
+		    conf_is_local_domain(s->conf, at + 1)) {
+			j->local = xrealloc(j->local,
+			    (j->nlocal + 1) * sizeof(*j->local));
+			j->local[j->nlocal++] = xstrdup(a);
+		} else if (s->nrcpts < SPOOL_RCPTS_MAX)
 			session_rcpt_add(s, a, a, NULL);
 	if (e->quarantine != NULL) {
 		(void)snprintf(s->hold_buf, sizeof(s->hold_buf),
@@ -410,17 +436,6 @@ envelope_edits(struct session *s, const struct milter_edits *e,
 	    e->quarantine != NULL ? "yes" : "no");
 }
 
-/* The message rewritten with a filter's changes, on a worker. */
-struct rewrite_job {
-	struct session *s;
-	struct spool_env env;
-	const struct milter_edits *edits;
-	const struct milter_src *src;
-	struct spool_msg *old; /* the session's, untouched meanwhile */
-	struct spool_msg *out;
-	struct why why;
-};
-
 static int
 write_spool(void *arg, const void *p, size_t n)
 {
@@ -433,12 +448,106 @@ write_spool(void *arg, const void *p, size_t n)
 	return 0;
 }
 
+static bool
+has_addr(const struct rewrite_job *j, size_t n, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(j->rcpts[i].addr, addr) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Worker: the recipients a filter added in our domains, resolved as
+ * RCPT resolves them, after the session's (as session_rcpt_add() will
+ * add them: once each). false with why on a lookup failure.
+ */
+static bool
+resolve_added(struct rewrite_job *j, struct dir *d)
+{
+	size_t n = j->env.nrcpts, i, k;
+	struct dir_targets t;
+	struct dir_policy pol;
+
+	if (d == NULL) {
+		why_set(&j->why, WHY_TEMP, 0, "user database unavailable");
+		return false;
+	}
+	dir_policy_conf(&pol, j->s->conf);
+	j->nbase = n;
+	j->rcpts = xcalloc(n, sizeof(*j->rcpts));
+	j->dsn = xcalloc(n, sizeof(*j->dsn));
+	memcpy(j->rcpts, j->env.rcpts, n * sizeof(*j->rcpts));
+	if (j->env.dsn != NULL)
+		memcpy(j->dsn, j->env.dsn, n * sizeof(*j->dsn));
+	for (i = 0; i < j->nlocal; i++) {
+		memset(&t, 0, sizeof(t));
+		switch (dir_resolve(d, j->local[i], &pol, &t, &j->why)) {
+		case DIR_RESOLVED:
+			break;
+		case DIR_TEMPFAIL:
+			dir_targets_free(&t);
+			return false;
+		default:
+			log_warn("event=milter_change_ignored sid=%llu "
+			         "change=ADDRCPT address=%s reason=%s",
+			    (unsigned long long)j->s->id, LOG_ESC(j->local[i]),
+			    LOG_ESC(j->why.text[0] != '\0' ? j->why.text
+			                                   : "no such user"));
+			why_clear(&j->why);
+			continue;
+		}
+		for (k = 0; k < t.n && n + j->nadded < SPOOL_RCPTS_MAX; k++) {
+			if (has_addr(j, n + j->nadded, t.addrs[k]))
+				continue;
+			j->rcpts = xrealloc(j->rcpts,
+			    (n + j->nadded + 1) * sizeof(*j->rcpts));
+			j->dsn = xrealloc(j->dsn,
+			    (n + j->nadded + 1) * sizeof(*j->dsn));
+			memset(&j->rcpts[n + j->nadded], 0, sizeof(*j->rcpts));
+			memset(&j->dsn[n + j->nadded], 0, sizeof(*j->dsn));
+			j->rcpts[n + j->nadded].addr = xstrdup(t.addrs[k]);
+			j->rcpts[n + j->nadded].orcpt = xstrdup(j->local[i]);
+			j->rcpts[n + j->nadded++].state = SPOOL_RCPT_PENDING;
+		}
+		dir_targets_free(&t);
+	}
+	j->env.rcpts = j->rcpts;
+	j->env.dsn = j->dsn;
+	j->env.nrcpts = n + j->nadded;
+	return true;
+}
+
+static void
+rewrite_job_free(struct rewrite_job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->nlocal; i++)
+		free(j->local[i]);
+	free(j->local);
+	for (i = 0; j->rcpts != NULL && i < j->nadded; i++) {
+		free(j->rcpts[j->nbase + i].addr);
+		free(j->rcpts[j->nbase + i].orcpt);
+	}
+	free(j->rcpts);
+	free(j->dsn);
+	free(j);
+}
+
 static void
 rewrite_work(void *ctx, void *arg)
 {
 	struct rewrite_job *j = arg;
 
-	(void)ctx;
+	if (j->nlocal > 0 && !resolve_added(j, ctx))
+		return;
+	if (j->env.nrcpts == 0) {
+		j->none = true;
+		return;
+	}
 	/* Same queue id: the Received field and the logs keep naming it. */
 	j->out = spool_msg_replace(j->old, &j->env, &j->why);
 	if (j->out == NULL)
@@ -459,33 +568,40 @@ rewrite_done(struct loop *loop, void *arg)
 	struct rewrite_job *j = arg;
 	struct session *s = j->s;
 
+	size_t i, from;
+
 	(void)loop;
 	src_close(s);
 	if (s->dead || s->msg == NULL) {
 		if (j->out != NULL)
 			spool_msg_abort(j->out);
-		free(j);
+		rewrite_job_free(j);
 		eom_end(s);
 		return;
 	}
-	if (j->out == NULL) {
-		s->waiting = false;
+	s->waiting = false;
+	if (j->none) { /* every recipient deleted or unknown */
+		discard(s, NULL);
+		rewrite_job_free(j);
+		eom_end(s);
+		return;
+	}
+	if (j->out == NULL ||
+	    spool_msg_replaced(j->out, s->msg, &j->why) == -1) {
+		if (j->out != NULL)
+			spool_msg_abort(j->out);
 		eom_tempfail(s, j->why.text);
-		free(j);
+		rewrite_job_free(j);
 		eom_end(s);
 		return;
 	}
-	if (spool_msg_replaced(j->out, s->msg, &j->why) == -1) {
-		spool_msg_abort(j->out);
-		s->waiting = false;
-		eom_tempfail(s, j->why.text);
-		free(j);
-		eom_end(s);
-		return;
-	}
+	s->waiting = true;
 	s->msg = j->out;
 	s->milter_pre = NULL; /* on top no more: in the message now */
-	free(j);
+	from = j->nbase;
+	for (i = from; i < from + j->nadded; i++)
+		session_rcpt_add(s, j->rcpts[i].addr, j->rcpts[i].orcpt, NULL);
+	rewrite_job_free(j);
 	eom_send(s); /* the filters after this one */
 }
 
@@ -493,16 +609,16 @@ rewrite_done(struct loop *loop, void *arg)
 static void
 eom_edited(struct session *s, const struct milter_result *r)
 {
-	struct rewrite_job *j;
+	struct rewrite_job *j = xcalloc(1, sizeof(*j));
 
-	envelope_edits(s, r->edits, r->milter);
-	if (s->nrcpts == 0) { /* every recipient deleted: nothing to keep */
+	envelope_edits(s, r->edits, r->milter, j);
+	if (s->nrcpts == 0 && j->nlocal == 0) { /* all deleted: nothing kept */
 		s->waiting = false;
 		discard(s, r->milter);
+		rewrite_job_free(j);
 		eom_end(s);
 		return;
 	}
-	j = xcalloc(1, sizeof(*j));
 	j->s = s;
 	session_env_fill(s, &j->env);
 	j->env.prefix_slot = true; /* the junk flag, later */

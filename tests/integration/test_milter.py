@@ -367,6 +367,26 @@ def test_recipient_and_sender_edits(make_server, milters):
     assert len(srv.all_mail()) == 2
 
 
+def test_added_local_recipient_resolves_like_rcpt(make_server, milters):
+    """A recipient a filter adds in a local domain goes where RCPT TO
+    would send it: an alias to its target, an unknown user nowhere (the
+    change is ignored and logged)."""
+    m = milters({"eom": [("addrcpt", "<team@example.test>"),
+                         ("addrcpt", "<nobody@example.test>"),
+                         "accept"]})
+    srv = milter_server(make_server, [("f1", m)])
+    srv.add_alias("team@example.test", "bob@example.test")
+    with session(srv) as r:
+        queued_id(data(r, make_message(msgid="alias@remote.example")))
+    srv.wait_for_mail("bob@example.test")
+    srv.wait_for_mail("alice@example.test")
+    srv.wait_queue_empty()
+    assert ids_delivered(srv) == ["alias@remote.example"] * 2
+    assert len(srv.all_mail()) == 2
+    assert "event=milter_change_ignored" in srv.log()
+    assert "nobody@example.test" in srv.log()
+
+
 # -- macros ----------------------------------------------------------------
 
 def test_macros_and_stages(make_server, milters):
@@ -571,6 +591,14 @@ def test_non_smtpd_milters_on_sendmail(make_server, milters):
                        rcpts=("bob@example.test",)))
     srv.wait_for_mail("bob@example.test")
     assert len(m.messages()) == 1
+    # a recipient the filter adds goes where the alias says
+    srv.add_alias("team@example.test", "admin@example.test")
+    m.script = {"eom": [("addrcpt", "<team@example.test>"), "accept"]}
+    sendmail(srv, "-t", "-oi",
+             input="To: alice@example.test\nSubject: two\n\nhi\n")
+    srv.wait_for_mail("admin@example.test")
+    srv.wait_for_mail("alice@example.test", 2)
+    srv.wait_queue_empty()
 
 
 def test_non_smtpd_verdicts(make_server, milters):

@@ -839,6 +839,9 @@ server_run(struct conf *conf)
 	/* Own pool: a burst of logins must not queue RCPT lookups. */
 	srv.authw = workers_new(AUTH_WORKERS, dir_thread_init,
 	    dir_thread_fini, dbpath);
+	/* Their database connections are open before we say we listen. */
+	workers_wait_ready(srv.dirw);
+	workers_wait_ready(srv.authw);
 	/* `tern sendmail` drops mail in <data_dir>/maildrop/ (issue 5). */
 	pk = pickup_start(srv.confs, conf->data_dir, srv.spool, srv.sched,
 	    dbpath, msgauth_sign_message, srv.mauth, &why);

@@ -22,6 +22,7 @@ struct workers {
 	struct job *head, **tail;
 	bool stopping;
 	unsigned n;
+	unsigned ready; /* threads past thread_init */
 	pthread_t *threads;
 	void *(*thread_init)(void *);
 	void (*thread_fini)(void *);
@@ -35,6 +36,10 @@ worker_main(void *arg)
 	void *ctx = w->thread_init ? w->thread_init(w->arg) : NULL;
 	struct job *j;
 
+	pthread_mutex_lock(&w->mtx);
+	w->ready++;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mtx);
 	for (;;) {
 		pthread_mutex_lock(&w->mtx);
 		while (w->head == NULL && !w->stopping)
@@ -48,6 +53,10 @@ worker_main(void *arg)
 		if (w->head == NULL)
 			w->tail = &w->head;
 		pthread_mutex_unlock(&w->mtx);
+		/* A context that failed (a database that could not be opened,
+		 * a full disk) is tried again with the next job. */
+		if (ctx == NULL && w->thread_init != NULL)
+			ctx = w->thread_init(w->arg);
 		j->work(ctx, j->arg);
 		loop_post(j->loop, j->done, j->arg);
 		free(j);
@@ -77,6 +86,15 @@ workers_new(unsigned nthreads, void *(*thread_init)(void *),
 		w->n++;
 	}
 	return w;
+}
+
+void
+workers_wait_ready(struct workers *w)
+{
+	pthread_mutex_lock(&w->mtx);
+	while (w->ready < w->n)
+		pthread_cond_wait(&w->cv, &w->mtx);
+	pthread_mutex_unlock(&w->mtx);
 }
 
 void

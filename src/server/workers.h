@@ -16,8 +16,19 @@ struct workers;
 
 typedef void workers_fn(void *ctx, void *job);
 
+/*
+ * The threads run thread_init on their own; one whose thread_init
+ * returned NULL calls it again before each job (until it gives a
+ * context), so a database that failed to open is retried.
+ */
 struct workers *workers_new(unsigned nthreads, void *(*thread_init)(void *),
     void (*thread_fini)(void *), void *arg);
+/*
+ * Wait until every thread has run thread_init (start-up: the server is
+ * ready only with its workers' database connections open). Blocks: not
+ * on an event loop.
+ */
+void workers_wait_ready(struct workers *);
 /* Run queued jobs to completion, join the threads, free. */
 void workers_free(struct workers *);
 /*

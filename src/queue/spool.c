@@ -6,7 +6,7 @@
  *
  *	TERN1 0000000245\n		magic+version, envelope length (10
  *digits) id 0601a2b3c4d5e6001a3f\n arrival 1700000000\n sender
- *user@example.org\n	strings: see enc() below helo mail.example.org\n client
+ *user@example.org\n	strings: see spool_env.c helo mail.example.org\n client
  *192.0.2.1 mail.example.org\n flags 01\n			SMTPUTF8,
  *8BITMIME rcpt P a@example.org A@Example.ORG\n	one per recipient; the state
  *	end\n				byte (offset 5) is rewritten in place
@@ -30,6 +30,7 @@
  * without a bound.
  */
 #include "queue/spool.h"
+#include "queue/spool-private.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -54,12 +55,6 @@
 #include "util/str.h"
 #include "util/xmalloc.h"
 
-#define MAGIC "TERN1 "
-#define MAGIC_LEN 6
-#define FIRST_LINE_LEN 17 /* "TERN1 " + 10 digits + LF */
-#define HLEN_MAX 9999999999ULL
-#define PREFIX_DIGITS 10
-#define PREFIX_LINE "prefix "
 #define WBUF_SIZE 65536
 /*
  * Files of removed messages kept in free/ for reuse. Creating a file
@@ -70,8 +65,6 @@
  */
 #define POOL_MAX 1024
 #define NOTES_MAX (4u * 1024 * 1024)
-#define STATE_POS 5                 /* "rcpt " */
-#define ARRIVAL_MAX 253402300799ULL /* 9999-12-31T23:59:59Z */
 
 struct spool {
 	char *dir;
@@ -145,318 +138,6 @@ pread_all(int fd, void *p, size_t n, off_t off, size_t *got)
 	return 0;
 }
 
-/*
- * Envelope strings are written as one token: bytes outside 0x21..0x7e and
- * '%' become %XX, the empty string is "-", and a leading '-' is escaped so
- * that "-" stays unambiguous. Peer bytes can thus never break a line.
- */
-static int
-enc(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *u = (const unsigned char *)(s ? s : "");
-	char e[3];
-	size_t i;
-
-	if (*u == '\0')
-		return buf_append(b, "-", 1);
-	for (i = 0; u[i] != '\0'; i++) {
-		if (u[i] <= 0x20 || u[i] >= 0x7f || u[i] == '%' ||
-		    (i == 0 && u[i] == '-')) {
-			e[0] = '%';
-			e[1] = hex[u[i] >> 4];
-			e[2] = hex[u[i] & 15];
-			if (buf_append(b, e, 3) == -1)
-				return -1;
-		} else if (buf_append(b, &u[i], 1) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Decode one token; NULL on a bad escape, raw byte, NUL or overlength. */
-static char *
-dec(const uint8_t *p, size_t n, size_t max)
-{
-	char *out;
-	size_t i, o = 0;
-	int hi, lo;
-
-	if (n == 0)
-		return NULL;
-	if (n == 1 && p[0] == '-')
-		return xstrdup("");
-	out = xmalloc(n + 1);
-	for (i = 0; i < n; i++) {
-		if (o >= max)
-			goto bad;
-		if (p[i] <= 0x20 || p[i] >= 0x7f)
-			goto bad;
-		if (p[i] != '%') {
-			out[o++] = (char)p[i];
-			continue;
-		}
-		if (n - i < 3 || (hi = hexval(p[i + 1])) < 0 ||
-		    (lo = hexval(p[i + 2])) < 0 || (hi == 0 && lo == 0))
-			goto bad;
-		out[o++] = (char)(hi << 4 | lo);
-		i += 2;
-	}
-	out[o] = '\0';
-	return out;
-bad:
-	free(out);
-	return NULL;
-}
-
-/* Split line p[0..n) into exactly nf fields at single spaces. */
-static bool
-split(const uint8_t *p, size_t n, size_t nf, const uint8_t **f, size_t *fl)
-{
-	size_t i, k = 0, start = 0;
-
-	for (i = 0; i <= n; i++) {
-		if (i < n && p[i] != ' ')
-			continue;
-		if (k == nf || i == start)
-			return false; /* too many fields, or an empty one */
-		f[k] = p + start;
-		fl[k++] = i - start;
-		start = i + 1;
-	}
-	return k == nf;
-}
-
-static bool
-parse_num(const uint8_t *p, size_t n, uint64_t max, uint64_t *out)
-{
-	char tmp[24];
-
-	if (n == 0 || n >= sizeof(tmp))
-		return false;
-	memcpy(tmp, p, n);
-	tmp[n] = '\0';
-	return str_to_u64(tmp, max, out);
-}
-
-/* The next line of the envelope, LF excluded; false at the end. */
-static bool
-next_line(const uint8_t *p, size_t n, size_t *pos, const uint8_t **line,
-    size_t *len)
-{
-	const uint8_t *lf;
-
-	if (*pos >= n)
-		return false;
-	lf = memchr(p + *pos, '\n', n - *pos);
-	if (lf == NULL)
-		return false;
-	*line = p + *pos;
-	*len = (size_t)(lf - (p + *pos));
-	*pos += *len + 1;
-	return true;
-}
-
-/* Does the line start with keyword `kw` and a space? Then skip them. */
-static bool
-keyword(const uint8_t **line, size_t *len, const char *kw)
-{
-	size_t k = strlen(kw);
-
-	if (*len <= k || memcmp(*line, kw, k) != 0 || (*line)[k] != ' ')
-		return false;
-	*line += k + 1;
-	*len -= k + 1;
-	return true;
-}
-
-static bool
-is_state(uint8_t c)
-{
-	return c == SPOOL_RCPT_PENDING || c == SPOOL_RCPT_DELIVERED ||
-	       c == SPOOL_RCPT_FAILED;
-}
-
-/*
- * Parse a whole envelope p[0..n) (n is the length from its first line).
- * When want_off is not NULL, the file offset of recipient want_idx's
- * state byte goes there. -1 with a WHY_PERM why when it is malformed.
- */
-static int
-env_parse(const char *id, const uint8_t *p, size_t n, struct spool_env *env,
-    size_t want_idx, off_t *want_off, struct why *why)
-{
-	const uint8_t *line, *f[5];
-	size_t len, fl[5], pos = FIRST_LINE_LEN, cap = 0;
-	uint64_t v;
-	char *s;
-
-	memset(env, 0, sizeof(*env));
-	if (n < FIRST_LINE_LEN || memcmp(p, MAGIC, MAGIC_LEN) != 0 ||
-	    p[FIRST_LINE_LEN - 1] != '\n' ||
-	    !parse_num(p + MAGIC_LEN, 10, HLEN_MAX, &v) || v != n)
-		return why_set(why, WHY_PERM, 0, "bad first line");
-	if (!next_line(p, n, &pos, &line, &len) ||
-	    !keyword(&line, &len, "id") || len != SPOOL_ID_LEN)
-		goto bad;
-	memcpy(env->id, line, len);
-	env->id[len] = '\0';
-	if (!spool_is_id(env->id) || (id != NULL && strcmp(id, env->id) != 0))
-		return why_set(why, WHY_PERM, 0, "id does not match file name");
-	if (!next_line(p, n, &pos, &line, &len) ||
-	    !keyword(&line, &len, "arrival") ||
-	    !parse_num(line, len, ARRIVAL_MAX, &v))
-		goto bad;
-	env->arrival = (time_t)v;
-	if (!next_line(p, n, &pos, &line, &len) ||
-	    !keyword(&line, &len, "sender") ||
-	    (env->sender = dec(line, len, SPOOL_FIELD_MAX)) == NULL)
-		goto bad;
-	if (!next_line(p, n, &pos, &line, &len) ||
-	    !keyword(&line, &len, "helo") ||
-	    (env->helo = dec(line, len, SPOOL_FIELD_MAX)) == NULL)
-		goto bad;
-	if (!next_line(p, n, &pos, &line, &len) ||
-	    !keyword(&line, &len, "client") || !split(line, len, 2, f, fl) ||
-	    (env->client_addr = dec(f[0], fl[0], SPOOL_FIELD_MAX)) == NULL ||
-	    (env->client_name = dec(f[1], fl[1], SPOOL_FIELD_MAX)) == NULL)
-		goto bad;
-	if (!next_line(p, n, &pos, &line, &len) ||
-	    !keyword(&line, &len, "flags") || len != 2 ||
-	    (line[0] != '0' && line[0] != '1') ||
-	    (line[1] != '0' && line[1] != '1'))
-		goto bad;
-	env->smtputf8 = line[0] == '1';
-	env->eightbit = line[1] == '1';
-	for (;;) {
-		if (!next_line(p, n, &pos, &line, &len))
-			goto bad;
-		if (len == 3 && memcmp(line, "end", 3) == 0)
-			break;
-		/* Optional, before the recipients: "dsn RET ENVID". */
-		if (env->nrcpts == 0 && env->envid == NULL &&
-		    keyword(&line, &len, "dsn")) {
-			if (!split(line, len, 2, f, fl) || fl[0] != 1 ||
-			    (f[0][0] != '-' && f[0][0] != 'F' &&
-			        f[0][0] != 'H') ||
-			    (env->envid = dec(f[1], fl[1], SPOOL_FIELD_MAX)) ==
-			        NULL)
-				goto bad;
-			env->dsn_ret = f[0][0] == 'F'   ? SMTP_RET_FULL
-			               : f[0][0] == 'H' ? SMTP_RET_HDRS
-			                                : SMTP_RET_NONE;
-			continue;
-		}
-		/* Optional, before the recipients: "prefix LEN". */
-		if (env->nrcpts == 0 && keyword(&line, &len, "prefix")) {
-			if (len != PREFIX_DIGITS + 2 || line[PREFIX_DIGITS] != ' ' ||
-			    (line[PREFIX_DIGITS + 1] != '0' &&
-			        line[PREFIX_DIGITS + 1] != '1') ||
-			    !parse_num(line, PREFIX_DIGITS, SPOOL_PREFIX_MAX, &v))
-				goto bad;
-			env->prefix_slot = true;
-			env->prefix_len = (size_t)v;
-			env->junk = line[PREFIX_DIGITS + 1] == '1';
-			continue;
-		}
-		/* Optional, before the recipients: "hold 1" (held at 250). */
-		if (env->nrcpts == 0 && !env->held && len == 6 &&
-		    memcmp(line, "hold 1", 6) == 0) {
-			env->held = true;
-			continue;
-		}
-		if (env->nrcpts == SPOOL_RCPTS_MAX)
-			return why_set(why, WHY_PERM, 0, "too many recipients");
-		if (want_off != NULL && env->nrcpts == want_idx)
-			*want_off = (off_t)(line - p) + STATE_POS;
-		/* rcpt STATE ADDR ORCPT [NOTIFY DSN-ORCPT] */
-		if (!keyword(&line, &len, "rcpt") ||
-		    (!split(line, len, 3, f, fl) &&
-		        !split(line, len, 5, f, fl)) ||
-		    fl[0] != 1 || !is_state(f[0][0]))
-			goto bad;
-		if (env->nrcpts == cap) {
-			cap = cap ? cap * 2 : 4;
-			env->rcpts =
-			    xrealloc(env->rcpts, cap * sizeof(*env->rcpts));
-			if (env->dsn != NULL) {
-				env->dsn =
-				    xrealloc(env->dsn, cap * sizeof(*env->dsn));
-				memset(env->dsn + cap / 2, 0,
-				    (cap - cap / 2) * sizeof(*env->dsn));
-			}
-		}
-		memset(&env->rcpts[env->nrcpts], 0, sizeof(*env->rcpts));
-		env->rcpts[env->nrcpts].state = (enum spool_rcpt_state)f[0][0];
-		if ((s = dec(f[1], fl[1], SPOOL_FIELD_MAX)) == NULL)
-			goto bad;
-		env->rcpts[env->nrcpts++].addr = s;
-		if ((s = dec(f[2], fl[2], SPOOL_FIELD_MAX)) == NULL)
-			goto bad;
-		env->rcpts[env->nrcpts - 1].orcpt = s;
-		if (split(line, len, 5, f, fl)) {
-			if (!parse_num(f[3], fl[3], 15, &v) ||
-			    (s = dec(f[4], fl[4], SPOOL_FIELD_MAX)) == NULL)
-				goto bad;
-			if (env->dsn == NULL)
-				env->dsn = xcalloc(cap, sizeof(*env->dsn));
-			env->dsn[env->nrcpts - 1].notify = (unsigned)v;
-			env->dsn[env->nrcpts - 1].orcpt = s;
-		}
-	}
-	if (pos != n)
-		return why_set(why, WHY_PERM, 0, "data after the envelope end");
-	if (env->nrcpts == 0)
-		return why_set(why, WHY_PERM, 0, "no recipients");
-	env->body_offset = (off_t)n;
-	return 0;
-bad:
-	/* Say which line, counted from 1, so a person can look at it. */
-	len = 1;
-	for (cap = 0; cap < pos && cap < n; cap++)
-		if (p[cap] == '\n')
-			len++;
-	return why_set(why, WHY_PERM, 0, "malformed envelope near line %zu",
-	    len > 1 ? len - 1 : len);
-}
-
-void
-spool_env_free(struct spool_env *env)
-{
-	size_t i;
-
-	if (env == NULL)
-		return;
-	for (i = 0; i < env->nrcpts; i++) {
-		free(env->rcpts[i].addr);
-		free(env->rcpts[i].orcpt);
-		free(env->rcpts[i].last_error);
-		if (env->dsn != NULL)
-			free(env->dsn[i].orcpt);
-	}
-	free(env->rcpts);
-	free(env->sender);
-	free(env->helo);
-	free(env->client_addr);
-	free(env->client_name);
-	free(env->envid);
-	free(env->dsn);
-	free(env->prefix);
-	memset(env, 0, sizeof(*env));
-}
-
 /* Read the envelope of an open message file into a fresh buffer. */
 static int
 read_env(int fd, uint8_t **out, size_t *n_out, struct why *why)
@@ -471,7 +152,7 @@ read_env(int fd, uint8_t **out, size_t *n_out, struct why *why)
 		return why_set(why, WHY_TEMP, errno, "read envelope");
 	if (got < sizeof(first) || memcmp(first, MAGIC, MAGIC_LEN) != 0 ||
 	    first[FIRST_LINE_LEN - 1] != '\n' ||
-	    !parse_num(first + MAGIC_LEN, 10, HLEN_MAX, &n))
+	    !spool_parse_num(first + MAGIC_LEN, 10, HLEN_MAX, &n))
 		return why_set(why, WHY_PERM, 0, "bad first line");
 	if (n < FIRST_LINE_LEN || n > SPOOL_ENV_MAX)
 		return why_set(why, WHY_PERM, 0, "bad envelope length %llu",
@@ -754,104 +435,6 @@ new_id(char *out)
 	    (unsigned long long)usec, c, (unsigned)rnd & 0xfff);
 }
 
-static int
-env_build(struct buf *b, const struct spool_env *env, struct why *why)
-{
-	char first[FIRST_LINE_LEN + 1];
-	const char *strs[4] = { env->sender, env->helo, env->client_addr,
-		env->client_name };
-	size_t i;
-	int n;
-	char st;
-
-	for (i = 0; i < 4; i++)
-		if (strs[i] != NULL && strlen(strs[i]) > SPOOL_FIELD_MAX)
-			return why_set(why, WHY_PERM, 0,
-			    "envelope field too long");
-	if (env->nrcpts == 0 || env->nrcpts > SPOOL_RCPTS_MAX)
-		return why_set(why, WHY_PERM, 0, "bad recipient count %zu",
-		    env->nrcpts);
-	if (buf_append(b, "TERN1 0000000000\n", FIRST_LINE_LEN) == -1 ||
-	    buf_printf(b, "id %s\narrival %lld\nsender ", env->id,
-	        (long long)env->arrival) == -1 ||
-	    enc(b, env->sender) == -1 || buf_append_str(b, "\nhelo ") == -1 ||
-	    enc(b, env->helo) == -1 || buf_append_str(b, "\nclient ") == -1 ||
-	    enc(b, env->client_addr) == -1 || buf_append(b, " ", 1) == -1 ||
-	    enc(b, env->client_name) == -1 ||
-	    buf_printf(b, "\nflags %d%d\n", env->smtputf8 ? 1 : 0,
-	        env->eightbit ? 1 : 0) == -1)
-		goto big;
-	if (env->envid != NULL && strlen(env->envid) > SPOOL_FIELD_MAX)
-		return why_set(why, WHY_PERM, 0, "envelope field too long");
-	/* Written only when given: older envelopes stay byte-identical. */
-	if ((env->dsn_ret != SMTP_RET_NONE ||
-	        (env->envid != NULL && env->envid[0] != '\0')) &&
-	    (buf_printf(b, "dsn %c ",
-	         env->dsn_ret == SMTP_RET_FULL   ? 'F'
-	         : env->dsn_ret == SMTP_RET_HDRS ? 'H'
-	                                         : '-') == -1 ||
-	        enc(b, env->envid) == -1 || buf_append(b, "\n", 1) == -1))
-		goto big;
-	/*
-	 * Held from the start (a user's hourly limit): in the envelope, so
-	 * the hold is as durable as the 250 that promised it. A later
-	 * `tern queue release` overrides it with a "hold 0" note.
-	 */
-	if (env->held && buf_append_str(b, "hold 1\n") == -1)
-		goto big;
-	/* Room for the prefix length, filled in by spool_msg_set_prefix. */
-	if (env->prefix_slot &&
-	    buf_printf(b, "prefix %0*u 0\n", PREFIX_DIGITS, 0u) == -1)
-		goto big;
-	for (i = 0; i < env->nrcpts; i++) {
-		const struct spool_rcpt *r = &env->rcpts[i];
-		const struct spool_dsn *d = env->dsn ? &env->dsn[i] : NULL;
-
-		if (r->addr == NULL || r->addr[0] == '\0' ||
-		    strlen(r->addr) > SPOOL_FIELD_MAX ||
-		    (r->orcpt != NULL && strlen(r->orcpt) > SPOOL_FIELD_MAX) ||
-		    (d != NULL && ((d->orcpt != NULL &&
-		                       strlen(d->orcpt) > SPOOL_FIELD_MAX) ||
-		                      d->notify > 15)))
-			return why_set(why, WHY_PERM, 0,
-			    "bad recipient address %zu", i);
-		st = is_state((uint8_t)r->state) ? (char)r->state
-		                                 : SPOOL_RCPT_PENDING;
-		if (buf_printf(b, "rcpt %c ", st) == -1 ||
-		    enc(b, r->addr) == -1 || buf_append(b, " ", 1) == -1 ||
-		    enc(b, r->orcpt) == -1)
-			goto big;
-		if (d != NULL &&
-		    (d->notify != 0 || (d->orcpt != NULL && d->orcpt[0])) &&
-		    (buf_printf(b, " %u ", d->notify) == -1 ||
-		        enc(b, d->orcpt) == -1))
-			goto big;
-		if (buf_append(b, "\n", 1) == -1)
-			goto big;
-	}
-	if (buf_append(b, "end\n", 4) == -1)
-		goto big;
-	n = snprintf(first, sizeof(first), "TERN1 %010zu\n", b->len);
-	if (n != FIRST_LINE_LEN)
-		return why_set(why, WHY_PERM, 0, "envelope too large");
-	memcpy(b->data, first, FIRST_LINE_LEN);
-	return 0;
-big:
-	return buf_why(why, "envelope too large");
-}
-
-/* Where the prefix length digits are in a built envelope. */
-static off_t
-prefix_slot_at(const struct buf *b)
-{
-	const char *p = memmem(b->data, b->len, "\n" PREFIX_LINE,
-	    sizeof(PREFIX_LINE));
-
-	return p != NULL ? (off_t)(p - (const char *)b->data) +
-	                       (off_t)sizeof(PREFIX_LINE)
-	                 : 0;
-}
-
 /* Write to the message's file (not the buffer): 0 or -1 with errno. */
 static int
 put(struct spool_msg *m, const void *p, size_t n)
@@ -914,13 +497,13 @@ msg_start(struct spool_msg *m, struct spool_env *env, struct why *why)
 	struct buf b;
 
 	buf_init(&b, SPOOL_ENV_MAX);
-	if (env_build(&b, env, why) == -1) {
+	if (spool_env_build(&b, env, why) == -1) {
 		buf_reset(&b);
 		spool_msg_abort(m);
 		return NULL;
 	}
 	if (env->prefix_slot)
-		m->prefix_at = prefix_slot_at(&b);
+		m->prefix_at = spool_prefix_slot_at(&b);
 	m->msg_at = (off_t)b.len;
 	m->wbuf = xmalloc(WBUF_SIZE);
 	if (b.len <= WBUF_SIZE) {
@@ -1323,30 +906,30 @@ notes_apply(const struct buf *b, struct spool_env *env)
 	size_t len, fl[3], pos = 0;
 	uint64_t v, idx;
 
-	while (b->len > 0 && next_line(b->data, b->len, &pos, &line, &len)) {
-		if (!split(line, len, 2, f, fl) && !split(line, len, 3, f, fl))
+	while (b->len > 0 && spool_next_line(b->data, b->len, &pos, &line, &len)) {
+		if (!spool_split(line, len, 2, f, fl) && !spool_split(line, len, 3, f, fl))
 			continue;
 		if (fl[0] == 8 && memcmp(f[0], "attempts", 8) == 0 &&
-		    split(line, len, 2, f, fl) &&
-		    parse_num(f[1], fl[1], UINT32_MAX, &v))
+		    spool_split(line, len, 2, f, fl) &&
+		    spool_parse_num(f[1], fl[1], UINT32_MAX, &v))
 			env->attempts = (unsigned)v;
 		else if (fl[0] == 4 && memcmp(f[0], "next", 4) == 0 &&
-		         split(line, len, 2, f, fl) &&
-		         parse_num(f[1], fl[1], ARRIVAL_MAX, &v))
+		         spool_split(line, len, 2, f, fl) &&
+		         spool_parse_num(f[1], fl[1], ARRIVAL_MAX, &v))
 			env->next_attempt = (time_t)v;
 		else if (fl[0] == 6 && memcmp(f[0], "warned", 6) == 0 &&
-		         split(line, len, 2, f, fl))
+		         spool_split(line, len, 2, f, fl))
 			env->warned = true;
 		else if (fl[0] == 4 && memcmp(f[0], "hold", 4) == 0 &&
-		         split(line, len, 2, f, fl))
+		         spool_split(line, len, 2, f, fl))
 			env->held = fl[1] != 1 || f[1][0] != '0'; /* "hold 0" */
 		else if (fl[0] == 5 && memcmp(f[0], "error", 5) == 0 &&
-		         split(line, len, 3, f, fl) &&
-		         parse_num(f[1], fl[1], SPOOL_RCPTS_MAX, &idx) &&
+		         spool_split(line, len, 3, f, fl) &&
+		         spool_parse_num(f[1], fl[1], SPOOL_RCPTS_MAX, &idx) &&
 		         idx < env->nrcpts) {
 			free(env->rcpts[idx].last_error);
 			env->rcpts[idx].last_error =
-			    dec(f[2], fl[2], SPOOL_NOTE_MAX);
+			    spool_dec(f[2], fl[2], SPOOL_NOTE_MAX);
 		}
 	}
 }
@@ -1402,7 +985,7 @@ spool_env_open(struct spool *sp, const char *id, struct spool_env *env,
 		return -1;
 	if (read_env(fd, &p, &n, why) == -1)
 		goto fail;
-	if (env_parse(id, p, n, env, 0, NULL, why) == -1) {
+	if (spool_env_parse(id, p, n, env, 0, NULL, why) == -1) {
 		free(p);
 		spool_env_free(env);
 		goto fail;
@@ -1453,13 +1036,13 @@ spool_rcpt_set(struct spool *sp, const char *id, size_t idx,
 
 	if (sp->readonly)
 		return why_set(why, WHY_TEMP, EROFS, "spool opened read-only");
-	if (!is_state((uint8_t)state))
+	if (!spool_is_state((uint8_t)state))
 		return why_set(why, WHY_PERM, 0, "bad recipient state");
 	if ((fd = open_msg(sp, id, O_RDWR, why)) == -1)
 		return -1;
 	if (read_env(fd, &p, &n, why) == -1)
 		goto fail;
-	rc = env_parse(id, p, n, &env, idx, &off, why);
+	rc = spool_env_parse(id, p, n, &env, idx, &off, why);
 	free(p);
 	if (rc == 0 && idx >= env.nrcpts)
 		rc = why_set(why, WHY_PERM, 0, "no recipient %zu in %s", idx,
@@ -1508,7 +1091,7 @@ notes_rewrite(struct spool *sp, const char *id, const char *const *drop,
 		buf_why(why, "note too long");
 		goto done;
 	}
-	while (old.len > 0 && next_line(old.data, old.len, &pos, &line, &len)) {
+	while (old.len > 0 && spool_next_line(old.data, old.len, &pos, &line, &len)) {
 		for (i = 0; drop[i] != NULL; i++)
 			if (len >= strlen(drop[i]) &&
 			    memcmp(line, drop[i], strlen(drop[i])) == 0)
@@ -1564,7 +1147,7 @@ spool_note_error(struct spool *sp, const char *id, size_t idx, const char *text,
 	(void)strlcpy(t, text != NULL ? text : "", sizeof(t));
 	(void)snprintf(pfx, sizeof(pfx), "error %zu ", idx);
 	buf_init(&add, 4 * SPOOL_NOTE_MAX);
-	if (buf_append_str(&add, pfx) == -1 || enc(&add, t) == -1 ||
+	if (buf_append_str(&add, pfx) == -1 || spool_enc(&add, t) == -1 ||
 	    buf_append(&add, "\n", 1) == -1) {
 		buf_why(why, "note too long");
 		buf_reset(&add);

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * queue/spool-private.h - what spool.c (the files, the commit, the
+ * notes) and spool_env.c (the envelope's text format) share. Nothing
+ * outside queue/spool*.c includes it.
+ * Trust: as spool.h: our own files, validated when read.
+ */
+#ifndef TERN_QUEUE_SPOOL_PRIVATE_H
+#define TERN_QUEUE_SPOOL_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "queue/spool.h"
+#include "util/buf.h"
+#include "util/why.h"
+
+#define MAGIC "TERN1 "
+#define MAGIC_LEN 6
+#define FIRST_LINE_LEN 17 /* "TERN1 " + 10 digits + LF */
+#define HLEN_MAX 9999999999ULL
+#define PREFIX_DIGITS 10
+#define PREFIX_LINE "prefix "
+#define STATE_POS 5                 /* "rcpt " */
+#define ARRIVAL_MAX 253402300799ULL /* 9999-12-31T23:59:59Z */
+
+/* One envelope string as a token (see spool_env.c); -1: no room. */
+int spool_enc(struct buf *b, const char *s);
+/* A token back to a string of at most max bytes (malloc'd), or NULL. */
+char *spool_dec(const uint8_t *p, size_t n, size_t max);
+/* Split a line into nf space-separated fields; false if it has not. */
+bool spool_split(const uint8_t *p, size_t n, size_t nf, const uint8_t **f,
+    size_t *fl);
+/* Decimal digits only, at most max. */
+bool spool_parse_num(const uint8_t *p, size_t n, uint64_t max, uint64_t *out);
+/* The next LF-terminated line of p[*pos..n); false at the end. */
+bool spool_next_line(const uint8_t *p, size_t n, size_t *pos,
+    const uint8_t **line, size_t *len);
+/* A recipient state byte (P, D, F). */
+bool spool_is_state(uint8_t c);
+/*
+ * Parse the envelope text p[0..n) of message id into env; with want_off,
+ * the file offset of recipient want_idx's state byte goes there. -1
+ * with a WHY_PERM why when it is malformed.
+ */
+int spool_env_parse(const char *id, const uint8_t *p, size_t n,
+    struct spool_env *env, size_t want_idx, off_t *want_off,
+    struct why *why);
+/* The envelope text of env into b. */
+int spool_env_build(struct buf *b, const struct spool_env *env,
+    struct why *why);
+/* Where the prefix length digits are in a built envelope, or 0. */
+off_t spool_prefix_slot_at(const struct buf *b);
+
+#endif

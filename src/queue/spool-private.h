@@ -8,6 +8,7 @@
 #ifndef TERN_QUEUE_SPOOL_PRIVATE_H
 #define TERN_QUEUE_SPOOL_PRIVATE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,7 +27,36 @@
 #define STATE_POS 5                 /* "rcpt " */
 #define ARRIVAL_MAX 253402300799ULL /* 9999-12-31T23:59:59Z */
 
-/* One envelope string as a token (see spool_env.c); -1: no room. */
+#define NOTES_MAX (4u * 1024 * 1024)
+
+struct spool {
+	char *dir;
+	bool readonly;
+	int dirfd, incfd, actfd, corfd, notefd, lockfd;
+	int freefd; /* free/: files of removed messages, for reuse */
+	pthread_mutex_t pool_mtx;
+	char (*pool)[SPOOL_ID_MAX]; /* names in free/ */
+	size_t npool;
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	pthread_t thr;
+	bool thr_started, stopping;
+	struct spool_msg *head, **tailp; /* commits waiting for the thread */
+	struct spool_stats stats;
+};
+
+/* spool.c: a queue id as spool_is_id() says, or -1 with why. */
+int spool_check_id(const char *id, struct why *why);
+
+/*
+ * spool_notes.c: the notes side file of a message (retry count and
+ * time, last errors, hold, warned): read into b (absent: empty; -1
+ * only when memory is short), and applied to a loaded envelope.
+ */
+int spool_notes_read(struct spool *, const char *id, struct buf *b);
+void spool_notes_apply(const struct buf *b, struct spool_env *env);
+
+/* spool_env.c. One envelope string as a token (see spool_env.c); -1: no room. */
 int spool_enc(struct buf *b, const char *s);
 /* A token back to a string of at most max bytes (malloc'd), or NULL. */
 char *spool_dec(const uint8_t *p, size_t n, size_t max);

@@ -245,8 +245,22 @@ message(struct run *run, struct spool_msg **m,
 		ok = wait_verdict(run);
 		if (ok && run->v == MILTER_V_EDITED) {
 			ok = envelope_edits(run, run->edits, env, sender,
-			         sendersz, out, run->milter) &&
-			     rewrite(m, env, run->edits, &src);
+			    sendersz, out, run->milter);
+			if (ok && env->nrcpts == 0) {
+				/*
+				 * Every recipient deleted: nothing to keep, as
+				 * on SMTP; a spool file without recipients
+				 * cannot be written, and a tempfail would
+				 * keep the drop file (and ask again) forever.
+				 */
+				(void)close(src.fd);
+				log_info("event=milter_discard "
+				         "source=maildrop milter=%s "
+				         "reason=\"every recipient deleted\"",
+				    LOG_ESC(run->milter));
+				return PICKUP_MILTER_DISCARD;
+			}
+			ok = ok && rewrite(m, env, run->edits, &src);
 			dirty = false;
 		} else if (ok && run->v == MILTER_V_CONTINUE && dirty)
 			ok = rewrite(m, env, &none, &src);

@@ -630,6 +630,23 @@ def test_non_smtpd_verdicts(make_server, milters):
     assert len(srv.mail_files("alice@example.test")) == 1
 
 
+def test_non_smtpd_every_recipient_deleted(make_server, milters):
+    """Regression: a filter that deletes every recipient of `tern
+    sendmail` mail discards it (as on SMTP); it used to fail the rewrite
+    (no recipients) and stay in the maildrop, asked again forever."""
+    m = milters({"eom": [("delrcpt", "<alice@example.test>"), "accept"]})
+    srv = make_server(extra=milter_section("local", m.address),
+                      top={"non_smtpd_milters": "local"})
+    sendmail(srv, "-t", "-oi",
+             input="To: alice@example.test\nSubject: gone\n\nhi\n")
+    wait_log(srv, "event=milter_discard source=maildrop file=")
+    srv.wait_queue_empty()
+    time.sleep(1.0 * TIME_SCALE)  # a kept drop file would be retried
+    assert len(m.messages()) == 1, m.messages()
+    assert "event=pickup_deferred" not in srv.log()
+    assert srv.mail_files("alice@example.test") == []
+
+
 # -- protocol edges ----------------------------------------------------------
 
 P_NOHDRS, P_NOBODY, P_NR_RCPT, P_SKIP = 0x20, 0x10, 0x8000, 0x400

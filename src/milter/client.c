@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -38,6 +39,12 @@
 #define REPLBODY_CHUNK_MAX (1024 * 1024)
 #define MACROS_MAX 64
 #define QUIT_FLUSH_MAX 16384 /* queued bytes sent before a QUIT */
+/*
+ * PROGRESS restarts a reply's timeout, as in Postfix, but one reply is
+ * waited for at most this many timeouts in all: a filter that sends
+ * PROGRESS forever must not hold the session (or the pickup) forever.
+ */
+#define PROGRESS_TIMEOUTS 4
 
 static const char reject_text[] = "550 5.7.1 Command rejected";
 static const char reject_msg_text[] = "550 5.7.1 Message content rejected";
@@ -120,6 +127,8 @@ struct filter {
 	struct milter_optneg neg;
 	char *sym[MILTER_STAGE_MAX + 1]; /* SETSYMLIST names, or NULL */
 	bool waiting;      /* a reply is due */
+	/* The latest a PROGRESS may extend the wait to. */
+	struct timespec wait_end;
 	bool skip_session; /* accepted at connect or HELO */
 	bool skip_msg;     /* accepted for this message */
 	bool in_msg;       /* saw part of the transaction */
@@ -373,6 +382,28 @@ arm(struct filter *f, unsigned seconds)
 	struct timeval tv = { (time_t)seconds, 0 };
 
 	f->waiting = true;
+	(void)clock_gettime(CLOCK_MONOTONIC, &f->wait_end);
+	f->wait_end.tv_sec += (time_t)seconds * PROGRESS_TIMEOUTS;
+	evtimer_add(f->timer, &tv);
+}
+
+/* PROGRESS: the timeout again, but never past wait_end. */
+static void
+progress(struct filter *f, unsigned seconds)
+{
+	struct timespec now;
+	struct timeval tv = { (time_t)seconds, 0 };
+	int64_t left_us;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	left_us = (int64_t)(f->wait_end.tv_sec - now.tv_sec) * 1000000 +
+	          (f->wait_end.tv_nsec - now.tv_nsec) / 1000;
+	if (left_us <= 0)
+		return; /* the running timer ends the wait */
+	if (left_us < (int64_t)seconds * 1000000) {
+		tv.tv_sec = (time_t)(left_us / 1000000);
+		tv.tv_usec = (suseconds_t)(left_us % 1000000);
+	}
 	evtimer_add(f->timer, &tv);
 }
 
@@ -655,8 +686,8 @@ on_reply(struct filter *f, const struct milter_reply *r)
 	struct milter_client *mc = f->mc;
 
 	if (r->code == MILTER_R_PROGRESS && f->waiting) {
-		arm(f, mc->stage == ST_EOM ? f->cm->content_timeout
-					   : f->cm->command_timeout);
+		progress(f, mc->stage == ST_EOM ? f->cm->content_timeout
+						: f->cm->command_timeout);
 		return;
 	}
 	if (f->st == F_OPTNEG) {

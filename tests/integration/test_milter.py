@@ -202,6 +202,32 @@ def test_command_verdicts(make_server, milters):
     assert srv.queue_json() == []
 
 
+def test_replycode_421_closes_the_session(make_server, milters):
+    """Regression: a filter's 421 (at MAIL, RCPT, DATA or the end of the
+    message) is the last reply of the session, as the code says; the
+    session used to go on after it."""
+    m = milters()
+    srv = milter_server(make_server, [("f1", m)])
+    for stage in ("mail", "rcpt", "data", "eom"):
+        m.script = {stage: ("replycode", "421 4.7.0 go away")}
+        with session(srv) as r:
+            cmds = ["MAIL FROM:<sender@remote.example>",
+                    "RCPT TO:<alice@example.test>", "DATA"]
+            upto = {"mail": 1, "rcpt": 2, "data": 3, "eom": 3}[stage]
+            for c in cmds[:upto - 1]:
+                expect(r.cmd(c), 250)
+            if stage == "eom":
+                expect(r.cmd("DATA"), 354)
+                r.send(make_message() + b".\r\n")
+                rep = r.reply()
+            else:
+                rep = r.cmd(cmds[upto - 1])
+            assert (rep.code, rep.text) == (421, "4.7.0 go away"), \
+                (stage, rep)
+            assert r.closed_by_peer(10), f"{stage}: still open"
+    assert srv.queue_json() == []
+
+
 def test_rcpt_reject_refuses_only_that_recipient(make_server, milters):
     m = milters({"rcpt": lambda s, a: "reject" if "bob@" in a[0]
                  else "continue"})

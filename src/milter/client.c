@@ -1278,12 +1278,59 @@ milter_addr_parse(const char *a, bool null_ok, char *dst, size_t dstsz)
 bool
 milter_edits_deletes(const struct milter_edits *e, const char *addr)
 {
-	char a[1024];
+	struct milter_dels d;
+	bool yes;
+
+	milter_dels_init(&d, e);
+	yes = milter_dels_has(&d, addr);
+	milter_dels_free(&d);
+	return yes;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+#define DEL_ADDR_MAX 1024 /* longer than any canonical mailbox */
+
+void
+milter_dels_init(struct milter_dels *d, const struct milter_edits *e)
+{
+	char a[DEL_ADDR_MAX];
 	size_t i;
 
+	d->a = xcalloc(e->ndel_rcpt, sizeof(*d->a));
+	d->n = 0;
 	for (i = 0; i < e->ndel_rcpt; i++)
-		if (milter_addr_parse(e->del_rcpt[i], false, a, sizeof(a)) &&
-		    ascii_casecmp(a, addr) == 0)
-			return true;
-	return false;
+		if (milter_addr_parse(e->del_rcpt[i], false, a, sizeof(a))) {
+			ascii_lower_str(a);
+			d->a[d->n++] = xstrdup(a);
+		}
+	qsort(d->a, d->n, sizeof(*d->a), cmp_str);
+}
+
+bool
+milter_dels_has(const struct milter_dels *d, const char *addr)
+{
+	char a[DEL_ADDR_MAX];
+	const char *key = a;
+
+	if (d->n == 0 || strlcpy(a, addr, sizeof(a)) >= sizeof(a))
+		return false; /* too long to equal any of them */
+	ascii_lower_str(a);
+	return bsearch(&key, d->a, d->n, sizeof(*d->a), cmp_str) != NULL;
+}
+
+void
+milter_dels_free(struct milter_dels *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->a[i]);
+	free(d->a);
+	d->a = NULL;
+	d->n = 0;
 }

@@ -413,17 +413,20 @@ envelope_edits(struct session *s, const struct milter_edits *e,
 {
 	const char *at;
 	char a[SMTP_PATH_MAX + 1];
+	struct milter_dels dels;
 	size_t i, k;
 
 	if (e->chg_from && milter_addr_parse(e->from.addr, true, a, sizeof(a)))
 		(void)strlcpy(s->sender, a, sizeof(s->sender));
 	else if (e->chg_from)
 		bad_address(s, milter, "CHGFROM", e->from.addr);
-	for (k = s->nrcpts; k-- > 0;)
-		if (milter_edits_deletes(e, s->rcpts[k].addr) ||
+	milter_dels_init(&dels, e);
+	for (k = s->nrcpts; dels.n > 0 && k-- > 0;)
+		if (milter_dels_has(&dels, s->rcpts[k].addr) ||
 		    (s->rcpts[k].orcpt != NULL &&
-		        milter_edits_deletes(e, s->rcpts[k].orcpt)))
+		        milter_dels_has(&dels, s->rcpts[k].orcpt)))
 			session_rcpt_remove(s, k);
+	milter_dels_free(&dels);
 	for (i = 0; i < e->nadd_rcpt; i++)
 		if (!milter_addr_parse(e->add_rcpt[i].addr, false, a,
 		        sizeof(a)))

@@ -2295,6 +2295,44 @@ test_progress_bounded(void **state)
 	t_free(t);
 }
 
+/*
+ * Regression: each recipient parsed every DELRCPT address again, so
+ * 10000 deletions against 10000 recipients were 10^8 parses on the
+ * event loop (minutes under ASan). Parsed once and sorted: a lookup.
+ */
+static void
+test_dels_many(void **state)
+{
+	struct milter_edits e;
+	struct milter_reply r;
+	struct milter_dels d;
+	char a[64];
+	const char *why;
+	size_t i, hits = 0;
+
+	(void)state;
+	milter_edits_init(&e, 0);
+	memset(&r, 0, sizeof(r));
+	r.code = MILTER_R_DELRCPT;
+	for (i = 0; i < MILTER_EDITS_MAX; i++) {
+		(void)snprintf(a, sizeof(a), "<u%zu@Example.TEST>", i);
+		r.s1 = a;
+		r.s1_len = strlen(a);
+		assert_int_equal(milter_edits_add(&e, &r, &why), 0);
+	}
+	milter_dels_init(&d, &e);
+	assert_int_equal(d.n, MILTER_EDITS_MAX);
+	for (i = 0; i < 2 * MILTER_EDITS_MAX; i += 2) {
+		(void)snprintf(a, sizeof(a), "U%zu@example.test", i);
+		hits += milter_dels_has(&d, a);
+	}
+	assert_int_equal(hits, MILTER_EDITS_MAX / 2);
+	assert_false(milter_dels_has(&d, "u1@example.test.x"));
+	milter_dels_free(&d);
+	assert_true(milter_edits_deletes(&e, "u9999@EXAMPLE.test"));
+	milter_edits_free(&e);
+}
+
 /* A filter that is not there: no file, or nobody listening. */
 static void
 test_fail_refused(void **state)
@@ -2429,6 +2467,7 @@ main(void)
 		cmocka_unit_test(test_fail_broken),
 		cmocka_unit_test(test_fail_timeout),
 		cmocka_unit_test(test_progress_bounded),
+		cmocka_unit_test(test_dels_many),
 		cmocka_unit_test(test_fail_refused),
 		cmocka_unit_test(test_fail_edits_dropped),
 		cmocka_unit_test(test_unencodable),

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -38,6 +39,12 @@
 #define REPLBODY_CHUNK_MAX (1024 * 1024)
 #define MACROS_MAX 64
 #define QUIT_FLUSH_MAX 16384 /* queued bytes sent before a QUIT */
+/*
+ * PROGRESS restarts a reply's timeout, as in Postfix, but one reply is
+ * waited for at most this many timeouts in all: a filter that sends
+ * PROGRESS forever must not hold the session (or the pickup) forever.
+ */
+#define PROGRESS_TIMEOUTS 4
 
 static const char reject_text[] = "550 5.7.1 Command rejected";
 static const char reject_msg_text[] = "550 5.7.1 Message content rejected";
@@ -120,6 +127,8 @@ struct filter {
 	struct milter_optneg neg;
 	char *sym[MILTER_STAGE_MAX + 1]; /* SETSYMLIST names, or NULL */
 	bool waiting;      /* a reply is due */
+	/* The latest a PROGRESS may extend the wait to. */
+	struct timespec wait_end;
 	bool skip_session; /* accepted at connect or HELO */
 	bool skip_msg;     /* accepted for this message */
 	bool in_msg;       /* saw part of the transaction */
@@ -373,6 +382,28 @@ arm(struct filter *f, unsigned seconds)
 	struct timeval tv = { (time_t)seconds, 0 };
 
 	f->waiting = true;
+	(void)clock_gettime(CLOCK_MONOTONIC, &f->wait_end);
+	f->wait_end.tv_sec += (time_t)seconds * PROGRESS_TIMEOUTS;
+	evtimer_add(f->timer, &tv);
+}
+
+/* PROGRESS: the timeout again, but never past wait_end. */
+static void
+progress(struct filter *f, unsigned seconds)
+{
+	struct timespec now;
+	struct timeval tv = { (time_t)seconds, 0 };
+	int64_t left_us;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	left_us = (int64_t)(f->wait_end.tv_sec - now.tv_sec) * 1000000 +
+	          (f->wait_end.tv_nsec - now.tv_nsec) / 1000;
+	if (left_us <= 0)
+		return; /* the running timer ends the wait */
+	if (left_us < (int64_t)seconds * 1000000) {
+		tv.tv_sec = (time_t)(left_us / 1000000);
+		tv.tv_usec = (suseconds_t)(left_us % 1000000);
+	}
 	evtimer_add(f->timer, &tv);
 }
 
@@ -655,8 +686,8 @@ on_reply(struct filter *f, const struct milter_reply *r)
 	struct milter_client *mc = f->mc;
 
 	if (r->code == MILTER_R_PROGRESS && f->waiting) {
-		arm(f, mc->stage == ST_EOM ? f->cm->content_timeout
-					   : f->cm->command_timeout);
+		progress(f, mc->stage == ST_EOM ? f->cm->content_timeout
+						: f->cm->command_timeout);
 		return;
 	}
 	if (f->st == F_OPTNEG) {
@@ -1247,12 +1278,59 @@ milter_addr_parse(const char *a, bool null_ok, char *dst, size_t dstsz)
 bool
 milter_edits_deletes(const struct milter_edits *e, const char *addr)
 {
-	char a[1024];
+	struct milter_dels d;
+	bool yes;
+
+	milter_dels_init(&d, e);
+	yes = milter_dels_has(&d, addr);
+	milter_dels_free(&d);
+	return yes;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+#define DEL_ADDR_MAX 1024 /* longer than any canonical mailbox */
+
+void
+milter_dels_init(struct milter_dels *d, const struct milter_edits *e)
+{
+	char a[DEL_ADDR_MAX];
 	size_t i;
 
+	d->a = xcalloc(e->ndel_rcpt, sizeof(*d->a));
+	d->n = 0;
 	for (i = 0; i < e->ndel_rcpt; i++)
-		if (milter_addr_parse(e->del_rcpt[i], false, a, sizeof(a)) &&
-		    ascii_casecmp(a, addr) == 0)
-			return true;
-	return false;
+		if (milter_addr_parse(e->del_rcpt[i], false, a, sizeof(a))) {
+			ascii_lower_str(a);
+			d->a[d->n++] = xstrdup(a);
+		}
+	qsort(d->a, d->n, sizeof(*d->a), cmp_str);
+}
+
+bool
+milter_dels_has(const struct milter_dels *d, const char *addr)
+{
+	char a[DEL_ADDR_MAX];
+	const char *key = a;
+
+	if (d->n == 0 || strlcpy(a, addr, sizeof(a)) >= sizeof(a))
+		return false; /* too long to equal any of them */
+	ascii_lower_str(a);
+	return bsearch(&key, d->a, d->n, sizeof(*d->a), cmp_str) != NULL;
+}
+
+void
+milter_dels_free(struct milter_dels *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->a[i]);
+	free(d->a);
+	d->a = NULL;
+	d->n = 0;
 }

@@ -490,6 +490,11 @@ milter_edits_add(struct milter_edits *e, const struct milter_reply *r,
 		*why_out = "too many modifications";
 		return -1;
 	}
+	if (r->code != MILTER_R_REPLBODY &&
+	    r->s1_len + r->s2_len > MILTER_EDITS_BYTES_MAX - e->nbytes) {
+		*why_out = "modifications too big";
+		return -1;
+	}
 	switch (r->code) {
 	case MILTER_R_ADDHEADER:
 	case MILTER_R_INSHEADER:
@@ -527,6 +532,7 @@ milter_edits_add(struct milter_edits *e, const struct milter_reply *r,
 		return -1;
 	}
 	e->nedits++;
+	e->nbytes += r->s1_len + r->s2_len;
 	return 0;
 }
 

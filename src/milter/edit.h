@@ -49,6 +49,12 @@ struct milter_reply;
 
 #define MILTER_HEADER_MAX (1024 * 1024) /* header bytes held; rest: body */
 #define MILTER_EDITS_MAX 10000 /* edits recorded from one filter */
+/*
+ * Bytes of names, values and addresses recorded from one filter (a
+ * replacement body is capped by body_max instead): without it, 10000
+ * edits of 64 KiB each would hold 1.3 GB per session.
+ */
+#define MILTER_EDITS_BYTES_MAX (2 * MILTER_HEADER_MAX)
 
 /* A message: pre, then mem or the fd range. */
 struct milter_src {
@@ -134,6 +140,7 @@ struct milter_edits {
 	struct buf body;
 	char *quarantine; /* QUARANTINE's reason, or NULL */
 	size_t nedits;    /* all recorded, against MILTER_EDITS_MAX */
+	size_t nbytes;    /* their strings, against MILTER_EDITS_BYTES_MAX */
 };
 
 /* Empty; a replacement body may grow to body_max bytes. */
@@ -147,7 +154,8 @@ void milter_edits_clear(struct milter_edits *);
  * ADDRCPT_PAR, DELRCPT, CHGFROM, REPLBODY (chunks are joined in order)
  * or QUARANTINE (the last reason wins). 0, or -1 with *why_out (static
  * text): a reply that is none of these, more than MILTER_EDITS_MAX
- * edits, a body over body_max, or out of memory. Whether the filter
+ * edits or MILTER_EDITS_BYTES_MAX bytes of them, a body over body_max,
+ * or out of memory. Whether the filter
  * negotiated the action is the caller's to check.
  */
 int milter_edits_add(struct milter_edits *, const struct milter_reply *r,

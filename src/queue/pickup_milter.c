@@ -134,15 +134,17 @@ envelope_edits(struct run *run, const struct milter_edits *e,
     struct pickup_milter_out *out, const char *milter)
 {
 	char a[SPOOL_FIELD_MAX];
+	struct milter_dels dels;
 	size_t i, k;
 
 	if (e->chg_from && milter_addr_parse(e->from.addr, true, a, sizeof(a)))
 		(void)strlcpy(sender, a, sendersz);
-	for (k = env->nrcpts; k-- > 0;) {
+	milter_dels_init(&dels, e);
+	for (k = env->nrcpts; dels.n > 0 && k-- > 0;) {
 		struct spool_rcpt *r = &env->rcpts[k];
 
-		if (!milter_edits_deletes(e, r->addr) &&
-		    (r->orcpt == NULL || !milter_edits_deletes(e, r->orcpt)))
+		if (!milter_dels_has(&dels, r->addr) &&
+		    (r->orcpt == NULL || !milter_dels_has(&dels, r->orcpt)))
 			continue;
 		free(r->addr);
 		free(r->orcpt);
@@ -150,6 +152,7 @@ envelope_edits(struct run *run, const struct milter_edits *e,
 		memmove(r, r + 1, (env->nrcpts - k - 1) * sizeof(*r));
 		env->nrcpts--;
 	}
+	milter_dels_free(&dels);
 	for (i = 0; i < e->nadd_rcpt; i++) {
 		if (!milter_addr_parse(e->add_rcpt[i].addr, false, a,
 		        sizeof(a))) {
@@ -245,8 +248,22 @@ message(struct run *run, struct spool_msg **m,
 		ok = wait_verdict(run);
 		if (ok && run->v == MILTER_V_EDITED) {
 			ok = envelope_edits(run, run->edits, env, sender,
-			         sendersz, out, run->milter) &&
-			     rewrite(m, env, run->edits, &src);
+			    sendersz, out, run->milter);
+			if (ok && env->nrcpts == 0) {
+				/*
+				 * Every recipient deleted: nothing to keep, as
+				 * on SMTP; a spool file without recipients
+				 * cannot be written, and a tempfail would
+				 * keep the drop file (and ask again) forever.
+				 */
+				(void)close(src.fd);
+				log_info("event=milter_discard "
+				         "source=maildrop milter=%s "
+				         "reason=\"every recipient deleted\"",
+				    LOG_ESC(run->milter));
+				return PICKUP_MILTER_DISCARD;
+			}
+			ok = ok && rewrite(m, env, run->edits, &src);
 			dirty = false;
 		} else if (ok && run->v == MILTER_V_CONTINUE && dirty)
 			ok = rewrite(m, env, &none, &src);

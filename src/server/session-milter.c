@@ -58,6 +58,19 @@ reply_lines(struct session *s, const char *text)
 	}
 }
 
+/*
+ * A filter's refusal, as the reply to the command. A 421 closes the
+ * session, as its code says (RFC 5321 3.8) and Postfix does: the rest
+ * of the session's commands would only be refused.
+ */
+static void
+refusal_reply(struct session *s, const char *reply)
+{
+	reply_lines(s, reply);
+	if (strncmp(reply, "421", 3) == 0)
+		s->closing = true; /* on_write closes once it is sent */
+}
+
 static void
 log_refusal(struct session *s, const char *stage,
     const struct milter_result *r)
@@ -175,7 +188,7 @@ gate_done(void *arg, const struct milter_result *r)
 			if (no != NULL)
 				no(s);
 			log_refusal(s, s->stage, r);
-			reply_lines(s, r->reply);
+			refusal_reply(s, r->reply);
 			break;
 		default:
 			ok(s);
@@ -400,17 +413,20 @@ envelope_edits(struct session *s, const struct milter_edits *e,
 {
 	const char *at;
 	char a[SMTP_PATH_MAX + 1];
+	struct milter_dels dels;
 	size_t i, k;
 
 	if (e->chg_from && milter_addr_parse(e->from.addr, true, a, sizeof(a)))
 		(void)strlcpy(s->sender, a, sizeof(s->sender));
 	else if (e->chg_from)
 		bad_address(s, milter, "CHGFROM", e->from.addr);
-	for (k = s->nrcpts; k-- > 0;)
-		if (milter_edits_deletes(e, s->rcpts[k].addr) ||
+	milter_dels_init(&dels, e);
+	for (k = s->nrcpts; dels.n > 0 && k-- > 0;)
+		if (milter_dels_has(&dels, s->rcpts[k].addr) ||
 		    (s->rcpts[k].orcpt != NULL &&
-		        milter_edits_deletes(e, s->rcpts[k].orcpt)))
+		        milter_dels_has(&dels, s->rcpts[k].orcpt)))
 			session_rcpt_remove(s, k);
+	milter_dels_free(&dels);
 	for (i = 0; i < e->nadd_rcpt; i++)
 		if (!milter_addr_parse(e->add_rcpt[i].addr, false, a,
 		        sizeof(a)))
@@ -651,7 +667,7 @@ eom_done(void *arg, const struct milter_result *r)
 	case MILTER_V_TEMPFAIL:
 		log_refusal(s, "data", r);
 		session_tx_reset(s);
-		reply_lines(s, r->reply);
+		refusal_reply(s, r->reply);
 		break;
 	default:
 		src_close(s);
@@ -706,7 +722,7 @@ bdat_data_done(void *arg, const struct milter_result *r)
 		s->waiting = false;
 		log_refusal(s, "data", r);
 		session_tx_reset(s);
-		reply_lines(s, r->reply);
+		refusal_reply(s, r->reply);
 		eom_end(s);
 		return;
 	}

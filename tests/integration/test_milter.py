@@ -202,6 +202,32 @@ def test_command_verdicts(make_server, milters):
     assert srv.queue_json() == []
 
 
+def test_replycode_421_closes_the_session(make_server, milters):
+    """Regression: a filter's 421 (at MAIL, RCPT, DATA or the end of the
+    message) is the last reply of the session, as the code says; the
+    session used to go on after it."""
+    m = milters()
+    srv = milter_server(make_server, [("f1", m)])
+    for stage in ("mail", "rcpt", "data", "eom"):
+        m.script = {stage: ("replycode", "421 4.7.0 go away")}
+        with session(srv) as r:
+            cmds = ["MAIL FROM:<sender@remote.example>",
+                    "RCPT TO:<alice@example.test>", "DATA"]
+            upto = {"mail": 1, "rcpt": 2, "data": 3, "eom": 3}[stage]
+            for c in cmds[:upto - 1]:
+                expect(r.cmd(c), 250)
+            if stage == "eom":
+                expect(r.cmd("DATA"), 354)
+                r.send(make_message() + b".\r\n")
+                rep = r.reply()
+            else:
+                rep = r.cmd(cmds[upto - 1])
+            assert (rep.code, rep.text) == (421, "4.7.0 go away"), \
+                (stage, rep)
+            assert r.closed_by_peer(10), f"{stage}: still open"
+    assert srv.queue_json() == []
+
+
 def test_rcpt_reject_refuses_only_that_recipient(make_server, milters):
     m = milters({"rcpt": lambda s, a: "reject" if "bob@" in a[0]
                  else "continue"})
@@ -628,6 +654,23 @@ def test_non_smtpd_verdicts(make_server, milters):
     srv.wait_queue_empty()
     assert srv.mail_files("bob@example.test") == []
     assert len(srv.mail_files("alice@example.test")) == 1
+
+
+def test_non_smtpd_every_recipient_deleted(make_server, milters):
+    """Regression: a filter that deletes every recipient of `tern
+    sendmail` mail discards it (as on SMTP); it used to fail the rewrite
+    (no recipients) and stay in the maildrop, asked again forever."""
+    m = milters({"eom": [("delrcpt", "<alice@example.test>"), "accept"]})
+    srv = make_server(extra=milter_section("local", m.address),
+                      top={"non_smtpd_milters": "local"})
+    sendmail(srv, "-t", "-oi",
+             input="To: alice@example.test\nSubject: gone\n\nhi\n")
+    wait_log(srv, "event=milter_discard source=maildrop file=")
+    srv.wait_queue_empty()
+    time.sleep(1.0 * TIME_SCALE)  # a kept drop file would be retried
+    assert len(m.messages()) == 1, m.messages()
+    assert "event=pickup_deferred" not in srv.log()
+    assert srv.mail_files("alice@example.test") == []
 
 
 # -- protocol edges ----------------------------------------------------------

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -60,6 +61,7 @@ struct step {
 	char expect; /* the command code that triggers it */
 	bool repeat; /* matches every such command in a row */
 	bool close;  /* close the connection after sending out */
+	unsigned gap_ms; /* out's packets one by one, this far apart */
 	uint8_t *out;
 	size_t len, cap;
 };
@@ -218,6 +220,23 @@ script_next(struct fake *f, char code)
 	return s;
 }
 
+/* Send s's packets gap_ms apart; stop when the client or the test does. */
+static void
+trickle(struct fake *f, int fd, const struct step *s)
+{
+	struct pollfd pfd = { f->stop[0], POLLIN, 0 };
+	size_t o = 0, n;
+
+	while (o + 4 <= s->len) {
+		n = 4 + (size_t)be32(s->out + o);
+		if (write_full(fd, s->out + o, n) == -1)
+			return;
+		o += n;
+		if (o < s->len && poll(&pfd, 1, (int)s->gap_ms) != 0)
+			return;
+	}
+}
+
 static void
 fake_serve(struct fake *f, int fd)
 {
@@ -258,8 +277,10 @@ fake_serve(struct fake *f, int fd)
 		if (s == NULL)
 			continue;
 		/* A write may fail once the client gave up on us: fine. */
-		if (s->len > 0)
+		if (s->len > 0 && s->gap_ms == 0)
 			(void)write_full(fd, s->out, s->len);
+		else if (s->len > 0)
+			trickle(f, fd, s);
 		if (s->close)
 			break;
 	}
@@ -2231,6 +2252,87 @@ test_fail_timeout(void **state)
 	fail_case(W_BODY, H_SILENT, true);
 }
 
+/*
+ * Regression: PROGRESS restarted the timeout without end, so a filter
+ * that kept sending it held the stage (and the session) forever. Now a
+ * reply is waited for at most 4 timeouts (1 s each here) in all.
+ */
+static void
+test_progress_bounded(void **state)
+{
+	struct timespec t0, t1;
+	struct fake *f;
+	struct step *s;
+	struct t *t;
+	double took;
+	int i;
+
+	(void)state;
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
+	(void)hello(f, 0, 0);
+	(void)on(f, MILTER_C_CONNECT, MILTER_R_CONTINUE);
+	(void)on(f, MILTER_C_HELO, MILTER_R_CONTINUE);
+	s = step(f, MILTER_C_MAIL);
+	s->gap_ms = 300;
+	for (i = 0; i < 40; i++) /* 12 s of PROGRESS, never a verdict */
+		out_pkt(s, MILTER_R_PROGRESS, NULL, 0);
+	t_client(t, 1 << 20, "t1", NULL);
+	do_connect(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_helo(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	do_mail(t); /* run() fails it past RUN_CAP_S (5 s) */
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	expect(t, MILTER_V_TEMPFAIL, tempfail_451, "t1");
+	assert_true(t->res.failed);
+	took = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (took < 3.5) /* PROGRESS did extend the 1 s timeout */
+		fail_msg("tempfailed after %.2f s", took);
+	t_end(t);
+	t_free(t);
+}
+
+/*
+ * Regression: each recipient parsed every DELRCPT address again, so
+ * 10000 deletions against 10000 recipients were 10^8 parses on the
+ * event loop (minutes under ASan). Parsed once and sorted: a lookup.
+ */
+static void
+test_dels_many(void **state)
+{
+	struct milter_edits e;
+	struct milter_reply r;
+	struct milter_dels d;
+	char a[64];
+	const char *why;
+	size_t i, hits = 0;
+
+	(void)state;
+	milter_edits_init(&e, 0);
+	memset(&r, 0, sizeof(r));
+	r.code = MILTER_R_DELRCPT;
+	for (i = 0; i < MILTER_EDITS_MAX; i++) {
+		(void)snprintf(a, sizeof(a), "<u%zu@Example.TEST>", i);
+		r.s1 = a;
+		r.s1_len = strlen(a);
+		assert_int_equal(milter_edits_add(&e, &r, &why), 0);
+	}
+	milter_dels_init(&d, &e);
+	assert_int_equal(d.n, MILTER_EDITS_MAX);
+	for (i = 0; i < 2 * MILTER_EDITS_MAX; i += 2) {
+		(void)snprintf(a, sizeof(a), "U%zu@example.test", i);
+		hits += milter_dels_has(&d, a);
+	}
+	assert_int_equal(hits, MILTER_EDITS_MAX / 2);
+	assert_false(milter_dels_has(&d, "u1@example.test.x"));
+	milter_dels_free(&d);
+	assert_true(milter_edits_deletes(&e, "u9999@EXAMPLE.test"));
+	milter_edits_free(&e);
+}
+
 /* A filter that is not there: no file, or nobody listening. */
 static void
 test_fail_refused(void **state)
@@ -2364,6 +2466,8 @@ main(void)
 		cmocka_unit_test(test_free_in_flight),
 		cmocka_unit_test(test_fail_broken),
 		cmocka_unit_test(test_fail_timeout),
+		cmocka_unit_test(test_progress_bounded),
+		cmocka_unit_test(test_dels_many),
 		cmocka_unit_test(test_fail_refused),
 		cmocka_unit_test(test_fail_edits_dropped),
 		cmocka_unit_test(test_unencodable),

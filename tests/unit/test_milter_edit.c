@@ -555,6 +555,47 @@ test_edits_cap(void **state)
 	milter_edits_free(&e);
 }
 
+/*
+ * MILTER_EDITS_BYTES_MAX: the strings of all edits, at max-1, max and
+ * max+1; regression: 10000 edits of 64 KiB each were all held.
+ */
+static void
+test_edits_bytes_cap(void **state)
+{
+	const size_t chunk = 60000;
+	struct milter_edits e;
+	struct milter_reply r;
+	const char *why;
+	char *v = malloc(chunk + 1);
+	size_t left;
+
+	(void)state;
+	assert_non_null(v);
+	memset(v, 'v', chunk);
+	v[chunk] = '\0';
+	milter_edits_init(&e, 100);
+	/* "X" + value: 1 + len bytes each, until max - 1 is held. */
+	for (left = MILTER_EDITS_BYTES_MAX - 1; left > chunk + 1;
+	     left -= chunk + 1)
+		add_ok(&e, rep(MILTER_R_ADDHEADER, 0, "X", v));
+	v[left - 1] = '\0'; /* "X" + left - 1 bytes: max - 1 in all */
+	add_ok(&e, rep(MILTER_R_ADDHEADER, 0, "X", v));
+	assert_int_equal(e.nbytes, MILTER_EDITS_BYTES_MAX - 1);
+	add_ok(&e, rep(MILTER_R_DELRCPT, 0, "a", NULL)); /* max */
+	assert_int_equal(e.nbytes, MILTER_EDITS_BYTES_MAX);
+	r = rep(MILTER_R_DELRCPT, 0, "b", NULL); /* max + 1 */
+	assert_int_equal(milter_edits_add(&e, &r, &why), -1);
+	assert_string_equal(why, "modifications too big");
+	/* A replacement body is body_max's, not this cap's. */
+	add_ok(&e, rep_body(L("body")));
+	/* Clear: the count starts again. */
+	milter_edits_clear(&e);
+	assert_int_equal(e.nbytes, 0);
+	add_ok(&e, rep(MILTER_R_DELRCPT, 0, "b", NULL));
+	milter_edits_free(&e);
+	free(v);
+}
+
 /* ---------------------------------------------------------------- */
 /* Applying edits                                                    */
 
@@ -1003,6 +1044,7 @@ main(void)
 		cmocka_unit_test(test_header_read_errors),
 		cmocka_unit_test(test_edits_record),
 		cmocka_unit_test(test_edits_cap),
+		cmocka_unit_test(test_edits_bytes_cap),
 		cmocka_unit_test(test_apply_none),
 		cmocka_unit_test(test_apply_add),
 		cmocka_unit_test(test_apply_change),

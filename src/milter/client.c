@@ -1088,6 +1088,8 @@ eom_step(struct filter *f)
 				f->ph = E_EOB;
 				continue;
 			}
+			if (mc->chunk == NULL) /* sessions without mail: none */
+				mc->chunk = xmalloc(MILTER_CHUNK_MAX);
 			got = milter_src_read(mc->src, f->body_at, mc->chunk,
 			    MILTER_CHUNK_MAX);
 			if (got <= 0) {
@@ -1200,7 +1202,6 @@ milter_client_new(struct event_base *base, const struct conf *conf,
 		PANIC("event_new failed");
 	buf_init(&mc->pkt, MILTER_REPLY_MAX + 1024);
 	buf_init(&mc->out, MILTER_REPLY_MAX + 1024);
-	mc->chunk = xmalloc(MILTER_CHUNK_MAX);
 	milter_edits_init(&mc->edits, body_max);
 	return mc;
 }

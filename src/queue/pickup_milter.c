@@ -139,6 +139,11 @@ envelope_edits(struct run *run, const struct milter_edits *e,
 
 	if (e->chg_from && milter_addr_parse(e->from.addr, true, a, sizeof(a)))
 		(void)strlcpy(sender, a, sendersz);
+	else if (e->chg_from)
+		log_warn("event=milter_change_ignored source=maildrop "
+		         "milter=%s change=CHGFROM address=%s "
+		         "reason=\"not a mailbox address\"",
+		    LOG_ESC(milter), LOG_ESC(e->from.addr));
 	milter_dels_init(&dels, e);
 	for (k = env->nrcpts; dels.n > 0 && k-- > 0;) {
 		struct spool_rcpt *r = &env->rcpts[k];

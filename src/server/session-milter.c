@@ -189,6 +189,10 @@ gate_done(void *arg, const struct milter_result *r)
 				no(s);
 			log_refusal(s, s->stage, r);
 			refusal_reply(s, r->reply);
+			/* A filter's 5xx counts as the client's error (a
+			 * broken filter's tempfail does not). */
+			if (r->verdict == MILTER_V_REJECT && !r->failed)
+				session_count_error(s);
 			break;
 		default:
 			ok(s);

@@ -182,6 +182,8 @@ enum session_ret session_reply_error(struct session *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The 220, after greet_delay if one is set (or the filters' verdict). */
 void session_greet(struct session *);
+/* One more error from the client: at max_errors, 421 and closing. */
+void session_count_error(struct session *);
 /* A refusal `reply` told to the journal and the metrics (obs.h). */
 void session_obs_refusal(const struct session *, const char *reply,
     enum obs_reason);

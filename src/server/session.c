@@ -116,15 +116,20 @@ session_reply_error(struct session *s, const char *fmt, ...)
 	log_info("event=reject sid=%llu client=%s reply=%s",
 	    (unsigned long long)s->id, s->addr,
 	    log_escs(esc, sizeof(esc), line));
-	if (++s->nerrors >= s->conf->limits.max_errors) {
-		session_reply(s,
-		    "421 4.7.0 %s Too many errors, closing connection",
-		    s->conf->hostname);
-		log_info("event=too_many_errors sid=%llu client=%s errors=%zu",
-		    (unsigned long long)s->id, s->addr, s->nerrors);
-		s->closing = true;
-	}
+	session_count_error(s);
 	return SESSION_OK;
+}
+
+void
+session_count_error(struct session *s)
+{
+	if (++s->nerrors < s->conf->limits.max_errors || s->closing)
+		return;
+	session_reply(s, "421 4.7.0 %s Too many errors, closing connection",
+	    s->conf->hostname);
+	log_info("event=too_many_errors sid=%llu client=%s errors=%zu",
+	    (unsigned long long)s->id, s->addr, s->nerrors);
+	s->closing = true;
 }
 
 /* ---- timers ------------------------------------------------------- */

@@ -266,6 +266,23 @@ CONTENT_CASES = [
 ]
 
 
+def test_filter_refusals_count_toward_max_errors(make_server, milters):
+    """A filter's 5xx to a command is the client's error like tern's own:
+    at max_errors the session gets 421 and is closed."""
+    m = milters({"rcpt": "reject"})
+    srv = milter_server(make_server, [("f1", m)],
+                        limits={"max_errors": "3"})
+    with session(srv) as r:
+        expect(r.cmd("MAIL FROM:<s@remote.example>"), 250)
+        for _ in range(2):
+            expect(r.cmd("RCPT TO:<alice@example.test>"), 550, "5.7.1")
+        rep = r.cmd("RCPT TO:<alice@example.test>")
+        assert rep.code == 550, rep
+        expect(r.reply(), 421, "4.7.0")
+        with pytest.raises(EOFError):
+            r.reply()
+
+
 def test_content_verdicts(make_server, milters):
     """Verdicts at the header fields, EOH, body and end of message: the
     reply to the final dot; nothing is delivered."""

@@ -37,6 +37,12 @@
 #include "util/xmalloc.h"
 
 #define REPLBODY_CHUNK_MAX (1024 * 1024)
+/*
+ * Content a filter said it will not answer (NR_HDR, NR_BODY) is sent
+ * without waiting; past this much unsent, the rest waits for the socket,
+ * so a filter that stops reading cannot make us queue the whole message.
+ */
+#define OUT_QUEUED_MAX (256 * 1024)
 #define MACROS_MAX 64
 #define QUIT_FLUSH_MAX 16384 /* queued bytes sent before a QUIT */
 /*
@@ -127,6 +133,7 @@ struct filter {
 	struct milter_optneg neg;
 	char *sym[MILTER_STAGE_MAX + 1]; /* SETSYMLIST names, or NULL */
 	bool waiting;      /* a reply is due */
+	bool draining;     /* no-reply content waits for the socket */
 	/* The latest a PROGRESS may extend the wait to. */
 	struct timespec wait_end;
 	bool skip_session; /* accepted at connect or HELO */
@@ -332,6 +339,7 @@ filter_close(struct filter *f)
 		f->sym[i] = NULL;
 	}
 	f->waiting = false;
+	f->draining = false;
 }
 
 /*
@@ -718,6 +726,21 @@ on_reply(struct filter *f, const struct milter_reply *r)
 		    milter_reply_name(r->code), stage_names[mc->stage]);
 }
 
+/* The queued content has left: send the next of it (eom_step). */
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct filter *f = arg;
+
+	(void)bev;
+	if (!f->draining)
+		return;
+	f->draining = false;
+	evtimer_del(f->timer);
+	f->waiting = false;
+	eom_step(f);
+}
+
 static void
 read_cb(struct bufferevent *bev, void *arg)
 {
@@ -782,7 +805,7 @@ filter_open(struct filter *f)
 		filter_fail(f, "out of memory");
 		return;
 	}
-	bufferevent_setcb(f->bev, read_cb, NULL, event_cb, f);
+	bufferevent_setcb(f->bev, read_cb, write_cb, event_cb, f);
 	bufferevent_enable(f->bev, EV_READ);
 	f->st = F_CONNECTING;
 	arm(f, f->cm->connect_timeout);
@@ -1063,6 +1086,7 @@ eom_step(struct filter *f)
 	ssize_t got;
 	int rc = 0;
 
+	f->draining = false;
 	for (;;) {
 		switch (f->ph) {
 		case E_HEADER:
@@ -1128,6 +1152,11 @@ eom_step(struct filter *f)
 			return;
 		if (!nr)
 			break;
+		if (evbuffer_get_length(bufferevent_get_output(f->bev)) >
+		    OUT_QUEUED_MAX) {
+			f->draining = true; /* write_cb goes on */
+			break;
+		}
 	}
 	arm(f, f->ph == E_HEADER || f->ph == E_EOH ? f->cm->command_timeout
 						   : f->cm->content_timeout);

@@ -1456,6 +1456,42 @@ test_no_reply_flags(void **state)
 	t_free(t);
 }
 
+/*
+ * NR_BODY with 10 MB: sent without replies, but never more than
+ * OUT_QUEUED_MAX queued ahead of the socket (the rest waits for it to
+ * drain): all of it arrives, in order.
+ */
+static void
+test_no_reply_big_body(void **state)
+{
+	struct fake *f;
+	struct t *t;
+
+	(void)state;
+	t = t_new();
+	f = t_fake(t, G.lfd_a);
+	(void)hello(f, 0, MILTER_P_NR_HDR | MILTER_P_NR_EOH | MILTER_P_NR_BODY);
+	(void)on(f, MILTER_C_CONNECT, MILTER_R_CONTINUE);
+	(void)on(f, MILTER_C_HELO, MILTER_R_CONTINUE);
+	(void)on(f, MILTER_C_MAIL, MILTER_R_CONTINUE);
+	(void)on_each(f, MILTER_C_HEADER, 0);
+	(void)on(f, MILTER_C_EOH, 0);
+	(void)on_each(f, MILTER_C_BODY, 0);
+	(void)on(f, MILTER_C_BODYEOB, MILTER_R_CONTINUE);
+	t_client(t, 1 << 20, "t1", NULL);
+	run_until(t, S_HELO);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_mail(t);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	do_eom(t, &G.big);
+	expect(t, MILTER_V_CONTINUE, "", NULL);
+	t_end(t);
+	assert_string_equal(f->err, "");
+	assert_int_equal(f->body_len, BIG);
+	assert_memory_equal(f->body, G.big_body, BIG);
+	t_free(t);
+}
+
 /* NO*: the stages are not sent at all; the message's parts neither. */
 static void
 test_no_stage_flags(void **state)
@@ -2452,6 +2488,7 @@ main(void)
 		cmocka_unit_test(test_stage_verdicts),
 		cmocka_unit_test(test_accept),
 		cmocka_unit_test(test_no_reply_flags),
+		cmocka_unit_test(test_no_reply_big_body),
 		cmocka_unit_test(test_no_stage_flags),
 		cmocka_unit_test(test_macros_default),
 		cmocka_unit_test(test_macros_symlist),

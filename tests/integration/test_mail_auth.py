@@ -72,12 +72,18 @@ def pair(make_server):
     })
     dns = DnsServer(zone)
     rx.top["dns_server"] = f"127.0.0.1:{dns.port}"
-    tx.extra += f"\n[routes]\nexample.net = 127.0.0.1:{rx.port}\n"
-    tx.write_config()
-    tx.start()
-    rx.extra += f"\n[routes]\nexample.org = 127.0.0.1:{tx.port}\n"
     rx.write_config()
+    tx.start()
     rx.start()
+    # Each routes to the other's port as it is once both listen: a start
+    # that found its port taken picks another (conftest), so the routes
+    # are written after both started, and put in force by a reload.
+    tx.extra += f"\n[routes]\nexample.net = 127.0.0.1:{rx.port}\n"
+    rx.extra += f"\n[routes]\nexample.org = 127.0.0.1:{tx.port}\n"
+    for srv in (tx, rx):
+        srv.write_config()
+        r = srv.cli("reload")
+        assert r.returncode == 0, r.err
     rx.zone = zone
     yield tx, rx
     dns.close()

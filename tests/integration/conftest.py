@@ -15,6 +15,7 @@ reports.
 import atexit
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -77,9 +78,27 @@ def child_env():
     return env
 
 
+# Listening ports come from below the kernel's ephemeral range
+# (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 here): a port the
+# kernel hands out for port 0 is one it also hands to outgoing
+# connections, and under the parallel suite one of those could take it
+# between the pick and the server's bind.
+PORT_LOW, PORT_HIGH = 10000, 32000
+
+
 def free_port(host="127.0.0.1"):
-    """A port that was free a moment ago on host (loopback only)."""
+    """A port that was free a moment ago on host (loopback only), outside
+    the ephemeral range."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(PORT_LOW, PORT_HIGH)
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(fam, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]

@@ -113,7 +113,7 @@ msg_begin(struct session *s)
 
 	session_env_fill(s, &env);
 	/* Authentication-Results or DKIM-Signature go on top (issue 16). */
-	env.prefix_slot = s->ma != NULL;
+	env.prefix_slot = s->ma != NULL || s->sign_after_filters;
 	s->msg = spool_msg_new(s->srv->spool, &env, &why);
 	if (s->msg == NULL) {
 		log_warn("event=spool_error sid=%llu error=%s",

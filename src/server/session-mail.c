@@ -245,6 +245,7 @@ session_cmd_mail(struct session *s, const struct smtp_command *c)
 	enum smtp_arg_status st;
 	const char *why = "", *limit;
 	unsigned ext = s->esmtp ? SMTP_EXT_ESMTP | SMTP_EXT_DSN : 0;
+	bool verify, sign;
 	size_t max;
 
 	if (s->helo[0] == '\0')
@@ -287,9 +288,13 @@ session_cmd_mail(struct session *s, const struct smtp_command *c)
 		    "user_messages_per_hour");
 	/* Issue 16: outside mail is checked, our users' mail signed. */
 	msgauth_free(s->ma);
-	s->ma = msgauth_new(s->srv->mauth, s->conf,
-	    s->cl->mode == CONF_MODE_MX && !s->relay_ok && !s->authed,
-	    s->authed || s->relay_ok);
+	verify = s->cl->mode == CONF_MODE_MX && !s->relay_ok && !s->authed;
+	sign = s->authed || s->relay_ok;
+	/* Issue 18: with content filters, our users' mail is signed as the
+	 * filters left it (session-milter.c), not before they change it. */
+	s->sign_after_filters = sign && !verify && s->mc != NULL;
+	s->ma = msgauth_new(s->srv->mauth, s->conf, verify,
+	    sign && !s->sign_after_filters);
 	if (s->authed && s->conf->sender_ownership == CONF_SENDER_OWN &&
 	    !s->mail.from.is_null)
 		return sender_check(s);

@@ -33,6 +33,7 @@
 #include "milter/client.h"
 #include "milter/edit.h"
 #include "queue/spool.h"
+#include "server/msgauth.h"
 #include "server/loop.h"
 #include "server/workers.h"
 #include "util/log.h"
@@ -649,6 +650,93 @@ eom_edited(struct session *s, const struct milter_result *r)
 	    j);
 }
 
+/* Our users' mail signed as the filters left it, on a worker. */
+struct sign_job {
+	struct session *s;
+	int fd;
+	off_t start;
+	uint64_t len;
+	struct buf sig; /* the DKIM-Signature fields */
+	int rc;         /* -1: the key may not be used now (defer) */
+	struct why why;
+};
+
+static void
+sign_work(void *ctx, void *arg)
+{
+	struct sign_job *j = arg;
+	uint8_t *msg;
+	uint64_t got = 0;
+	ssize_t r;
+
+	(void)ctx;
+	if ((msg = malloc(j->len + 1)) == NULL) {
+		j->rc = why_set(&j->why, WHY_TEMP, ENOMEM, "sign the message");
+		return;
+	}
+	while (got < j->len) {
+		r = pread(j->fd, msg + got, j->len - got, j->start + (off_t)got);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			j->rc = why_set(&j->why, WHY_TEMP, r == 0 ? EIO : errno,
+			    "read the message back to sign it");
+			free(msg);
+			return;
+		}
+		got += (uint64_t)r;
+	}
+	if (msgauth_sign_message(j->s->srv->mauth, j->s->conf, msg, j->len,
+	        &j->sig) == -1)
+		j->rc = why_set(&j->why, WHY_TEMP, 0,
+		    "no usable DKIM key (dkim_key_error = defer)");
+	free(msg);
+}
+
+static void
+sign_done(struct loop *loop, void *arg)
+{
+	struct sign_job *j = arg;
+	struct session *s = j->s;
+
+	(void)loop;
+	(void)close(j->fd);
+	if (!s->dead && s->msg != NULL) {
+		s->waiting = false;
+		if (j->rc == -1 && j->why.sys_errno == 0) {
+			log_warn("event=milter_error sid=%llu error=%s",
+			    (unsigned long long)s->id, LOG_ESC(j->why.text));
+			session_tx_reset(s);
+			session_reply(s, "451 4.3.0 The message cannot be "
+			                 "signed now; try again later");
+		} else if (j->rc == -1)
+			eom_tempfail(s, j->why.text);
+		else
+			session_msg_commit(s, &j->sig, s->milter_junk);
+	}
+	buf_reset(&j->sig);
+	free(j);
+	eom_end(s);
+}
+
+static void
+sign_submit(struct session *s)
+{
+	struct sign_job *j = xcalloc(1, sizeof(*j));
+
+	j->s = s;
+	buf_init(&j->sig, SPOOL_PREFIX_MAX);
+	j->fd = spool_msg_reader(s->msg, &j->start, &j->len, &j->why);
+	if (j->fd == -1) {
+		s->waiting = false;
+		eom_tempfail(s, j->why.text);
+		free(j);
+		eom_end(s);
+		return;
+	}
+	workers_submit(s->srv->dirw, sign_work, s->ls->loop, sign_done, j);
+}
+
 static void
 eom_done(void *arg, const struct milter_result *r)
 {
@@ -677,7 +765,11 @@ eom_done(void *arg, const struct milter_result *r)
 		src_close(s);
 		if (s->milter_discard)
 			discard(s, NULL);
-		else
+		else if (s->sign_after_filters) {
+			s->waiting = true;
+			sign_submit(s);
+			return;
+		} else
 			session_msg_commit(s, s->milter_pre, s->milter_junk);
 		break;
 	}

@@ -159,6 +159,7 @@ struct session {
 	size_t milter_rcpt_from; /* rcpts added by the RCPT being asked */
 	bool milter_discard;     /* a filter said: deliver nothing */
 	bool milter_data_sent;   /* DATA went to the filters (not BDAT) */
+	bool sign_after_filters; /* DKIM-sign once the filters are done */
 	const char *hold_reason; /* quarantined: held, with this reason */
 	char hold_buf[600];      /* hold_reason's text */
 	const struct buf *milter_pre; /* header fields on top, or NULL */

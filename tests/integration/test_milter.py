@@ -597,6 +597,47 @@ def test_filters_see_authentication_results(make_server, milters):
     assert n.index("Authentication-Results") < n.index("Received"), n
 
 
+def test_own_dkim_signs_what_the_filters_left(make_server, milters):
+    """Issue 18 with issue 16: on a submission listener with filters,
+    tern signs the message as the filters changed it (a new body, a new
+    Subject), so its DKIM-Signature verifies (dkimpy) on what is
+    delivered."""
+    import dkim
+    m = milters({"eom": [("chgheader", 1, "Subject", "by the filter"),
+                         ("replbody", b"a disclaimer the filter wrote\r\n"),
+                         "accept"]})
+    srv = milter_server(make_server, [("f1", m)],
+                        listeners=[("mx", "127.0.0.1", "mx"),
+                                   ("submission", "127.0.0.1",
+                                    "submission")],
+                        on={"submission": "f1"},
+                        top={"relay_networks": "127.0.0.1/32"})
+    r = srv.cli("dkim", "keygen", "example.test", "--selector", "s18",
+                "--algorithm", "ed25519")
+    assert r.returncode == 0, r.err
+    line = next(ln for ln in r.out.splitlines() if " IN TXT " in ln)
+    record = "".join(re.findall(r'"([^"]*)"', line.split(" IN TXT ", 1)[1]))
+    assert srv.cli("reload").returncode == 0
+    with session(srv, port=srv.ports["submission"]) as c:
+        queued_id(data(c, make_message(sender="alice@example.test",
+                                       to="bob@example.test",
+                                       subject="original"),
+                       sender="alice@example.test",
+                       rcpts=("bob@example.test",)))
+    got = srv.wait_for_mail("bob@example.test")[0]
+    assert field(got, "Subject") == ["by the filter"], got
+    assert b"a disclaimer the filter wrote" in got
+    sigs = field(got, "DKIM-Signature")
+    assert len(sigs) == 1 and "s=s18" in sigs[0], sigs
+
+    def dnsfunc(name, timeout=5):
+        assert name == b"s18._domainkey.example.test.", name
+        return record.encode()
+
+    wire = got if b"\r\n" in got else got.replace(b"\n", b"\r\n")
+    assert dkim.verify(wire, dnsfunc=dnsfunc), got
+
+
 def test_big_body_in_chunks_and_replaced(make_server, milters):
     """A 300 KB body reaches the filter in chunks of at most 65535 bytes,
     byte for byte; a 1.25 MB replacement sent in 20 REPLBODY chunks is

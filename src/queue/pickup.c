@@ -446,30 +446,14 @@ static int
 sign_spooled(struct pickup *pk, struct spool_msg *m, struct why *why)
 {
 	uint8_t *msg;
-	off_t start;
-	uint64_t len, got = 0;
-	ssize_t r;
-	int fd, rc = 0;
+	size_t len;
+	int rc;
 
 	if (pk->sign == NULL)
 		return 0;
-	if ((fd = spool_msg_reader(m, &start, &len, why)) == -1)
+	if (spool_msg_read_back(m, &msg, &len, why) == -1)
 		return -1;
-	if ((msg = malloc(len + 1)) == NULL)
-		rc = why_set(why, WHY_TEMP, ENOMEM, "sign the message");
-	while (rc == 0 && got < len) {
-		r = pread(fd, msg + got, len - got, start + (off_t)got);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			rc = why_set(why, WHY_TEMP, r == 0 ? EIO : errno,
-			    "read back %s", spool_msg_id(m));
-		else
-			got += (uint64_t)r;
-	}
-	(void)close(fd);
-	if (rc == 0)
-		rc = sign_message(pk, m, msg, len, NULL, 0, why);
+	rc = sign_message(pk, m, msg, len, NULL, 0, why);
 	free(msg);
 	return rc;
 }

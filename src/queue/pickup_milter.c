@@ -178,44 +178,27 @@ envelope_edits(struct run *run, const struct milter_edits *e,
 	return true;
 }
 
-struct rewrite {
-	struct spool_msg *m;
-	struct why why;
-};
-
-static int
-write_spool(void *arg, const void *p, size_t n)
-{
-	struct rewrite *rw = arg;
-
-	if (spool_msg_write(rw->m, p, n, &rw->why) == -1) {
-		errno = rw->why.sys_errno != 0 ? rw->why.sys_errno : EIO;
-		return -1;
-	}
-	return 0;
-}
-
 /* The message of *m with the edits, into a new spool message. */
 static bool
 rewrite(struct spool_msg **m, struct spool_env *env,
     const struct milter_edits *e, const struct milter_src *src)
 {
-	struct rewrite rw;
+	struct spool_msg *nm;
+	struct why why;
 
-	memset(&rw, 0, sizeof(rw));
-	rw.m = spool_msg_replace(*m, env, &rw.why);
-	if (rw.m == NULL ||
-	    milter_edit_apply(e, src, MILTER_HEADER_MAX, write_spool, &rw) ==
-	        -1 ||
-	    spool_msg_replaced(rw.m, *m, &rw.why) == -1) {
+	why_clear(&why);
+	nm = spool_msg_replace(*m, env, &why);
+	if (nm == NULL ||
+	    milter_edit_apply(e, src, MILTER_HEADER_MAX, spool_msg_write_cb,
+	        nm) == -1 ||
+	    spool_msg_replaced(nm, *m, &why) == -1) {
 		log_warn("event=milter_error source=maildrop error=%s",
-		    LOG_ESC(rw.why.text[0] != '\0' ? rw.why.text
-		                                   : strerror(errno)));
-		if (rw.m != NULL)
-			spool_msg_abort(rw.m);
+		    LOG_ESC(why.text[0] != '\0' ? why.text : strerror(errno)));
+		if (nm != NULL)
+			spool_msg_abort(nm);
 		return false;
 	}
-	*m = rw.m;
+	*m = nm;
 	return true;
 }
 

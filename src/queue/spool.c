@@ -620,6 +620,49 @@ spool_msg_reader(struct spool_msg *m, off_t *start, uint64_t *len,
 }
 
 int
+spool_msg_read_back(struct spool_msg *m, uint8_t **out, size_t *len,
+    struct why *why)
+{
+	uint8_t *b;
+	uint64_t n;
+	off_t start;
+	size_t got;
+	int fd;
+
+	if ((fd = spool_msg_reader(m, &start, &n, why)) == -1)
+		return -1;
+	if (n >= SIZE_MAX || (b = malloc((size_t)n + 1)) == NULL) {
+		(void)close(fd);
+		return why_set(why, WHY_TEMP, ENOMEM, "read back incoming/%s",
+		    m->id);
+	}
+	if (pread_all(fd, b, (size_t)n, start, &got) == -1 || got != n) {
+		why_set(why, WHY_TEMP, got != n ? EIO : errno,
+		    "read back incoming/%s", m->id);
+		(void)close(fd);
+		free(b);
+		return -1;
+	}
+	(void)close(fd);
+	*out = b;
+	*len = (size_t)n;
+	return 0;
+}
+
+int
+spool_msg_write_cb(void *arg, const void *p, size_t n)
+{
+	struct spool_msg *m = arg;
+	struct why why;
+
+	if (spool_msg_write(m, p, n, &why) == -1) {
+		errno = why.sys_errno != 0 ? why.sys_errno : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+int
 spool_msg_set_prefix(struct spool_msg *m, const void *p, size_t n, bool junk,
     struct why *why)
 {

@@ -162,6 +162,18 @@ int spool_msg_set_prefix(struct spool_msg *, const void *p, size_t n,
 int spool_msg_reader(struct spool_msg *, off_t *start, uint64_t *len,
     struct why *);
 /*
+ * What was written so far, read back whole into a new buffer (*out,
+ * the caller frees; *len bytes): a filter's result signed (issue 18).
+ * Blocking file reads: a worker or the pickup thread. -1 with why.
+ */
+int spool_msg_read_back(struct spool_msg *, uint8_t **out, size_t *len,
+    struct why *);
+/*
+ * spool_msg_write() as a write callback (milter/edit.h milter_write_fn):
+ * m is the struct spool_msg; -1 with errno set from the failure.
+ */
+int spool_msg_write_cb(void *m, const void *p, size_t n);
+/*
  * A new version of message `old`, not yet committed (issue 18: a content
  * filter changed it), under the same queue id: written to a file of its
  * own beside old's (env->id is set to old's id), then put in old's place

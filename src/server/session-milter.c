@@ -457,18 +457,6 @@ envelope_edits(struct session *s, const struct milter_edits *e,
 	    e->quarantine != NULL ? "yes" : "no");
 }
 
-static int
-write_spool(void *arg, const void *p, size_t n)
-{
-	struct rewrite_job *j = arg;
-
-	if (spool_msg_write(j->out, p, n, &j->why) == -1) {
-		errno = j->why.sys_errno != 0 ? j->why.sys_errno : EIO;
-		return -1;
-	}
-	return 0;
-}
-
 static bool
 has_addr(const struct rewrite_job *j, size_t n, const char *addr)
 {
@@ -574,7 +562,7 @@ rewrite_work(void *ctx, void *arg)
 	if (j->out == NULL)
 		return;
 	if (milter_edit_apply(j->edits, j->src, MILTER_HEADER_MAX,
-	        write_spool, j) == -1) {
+	        spool_msg_write_cb, j->out) == -1) {
 		if (j->why.text[0] == '\0')
 			why_set(&j->why, WHY_TEMP, errno,
 			    "rewrite the message: %s", strerror(errno));
@@ -653,11 +641,9 @@ eom_edited(struct session *s, const struct milter_result *r)
 /* Our users' mail signed as the filters left it, on a worker. */
 struct sign_job {
 	struct session *s;
-	int fd;
-	off_t start;
-	uint64_t len;
-	struct buf sig; /* the DKIM-Signature fields */
-	int rc;         /* -1: the key may not be used now (defer) */
+	struct spool_msg *m; /* the session's, untouched meanwhile */
+	struct buf sig;      /* the DKIM-Signature fields */
+	int rc;              /* -1: why says; sys_errno 0: the key (defer) */
 	struct why why;
 };
 
@@ -666,27 +652,12 @@ sign_work(void *ctx, void *arg)
 {
 	struct sign_job *j = arg;
 	uint8_t *msg;
-	uint64_t got = 0;
-	ssize_t r;
+	size_t len;
 
 	(void)ctx;
-	if ((msg = malloc(j->len + 1)) == NULL) {
-		j->rc = why_set(&j->why, WHY_TEMP, ENOMEM, "sign the message");
+	if ((j->rc = spool_msg_read_back(j->m, &msg, &len, &j->why)) == -1)
 		return;
-	}
-	while (got < j->len) {
-		r = pread(j->fd, msg + got, j->len - got, j->start + (off_t)got);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			j->rc = why_set(&j->why, WHY_TEMP, r == 0 ? EIO : errno,
-			    "read the message back to sign it");
-			free(msg);
-			return;
-		}
-		got += (uint64_t)r;
-	}
-	if (msgauth_sign_message(j->s->srv->mauth, j->s->conf, msg, j->len,
+	if (msgauth_sign_message(j->s->srv->mauth, j->s->conf, msg, len,
 	        &j->sig) == -1)
 		j->rc = why_set(&j->why, WHY_TEMP, 0,
 		    "no usable DKIM key (dkim_key_error = defer)");
@@ -700,7 +671,6 @@ sign_done(struct loop *loop, void *arg)
 	struct session *s = j->s;
 
 	(void)loop;
-	(void)close(j->fd);
 	if (!s->dead && s->msg != NULL) {
 		s->waiting = false;
 		if (j->rc == -1 && j->why.sys_errno == 0) {
@@ -725,15 +695,8 @@ sign_submit(struct session *s)
 	struct sign_job *j = xcalloc(1, sizeof(*j));
 
 	j->s = s;
+	j->m = s->msg;
 	buf_init(&j->sig, SPOOL_PREFIX_MAX);
-	j->fd = spool_msg_reader(s->msg, &j->start, &j->len, &j->why);
-	if (j->fd == -1) {
-		s->waiting = false;
-		eom_tempfail(s, j->why.text);
-		free(j);
-		eom_end(s);
-		return;
-	}
 	workers_submit(s->srv->dirw, sign_work, s->ls->loop, sign_done, j);
 }
 

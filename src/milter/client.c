@@ -902,7 +902,7 @@ next_filter(struct milter_client *mc)
 }
 
 static void
-stage_start(struct milter_client *mc, enum stage st, milter_done_fn *done,
+stage_begin(struct milter_client *mc, enum stage st, milter_done_fn *done,
     void *arg)
 {
 	ASSERT(mc->stage == ST_NONE);
@@ -912,6 +912,13 @@ stage_start(struct milter_client *mc, enum stage st, milter_done_fn *done,
 	mc->cur = 0;
 	mc->finished = false;
 	memset(&mc->res, 0, sizeof(mc->res));
+}
+
+static void
+stage_start(struct milter_client *mc, enum stage st, milter_done_fn *done,
+    void *arg)
+{
+	stage_begin(mc, st, done, arg);
 	next_filter(mc);
 }
 
@@ -1174,13 +1181,8 @@ milter_client_eom(struct milter_client *mc, const struct milter_src *src,
 		stage_unencodable(mc, ST_EOM, done, arg);
 		return;
 	}
-	ASSERT(mc->stage == ST_NONE);
-	mc->stage = ST_EOM;
-	mc->done = done;
-	mc->arg = arg;
-	mc->cur = mc->eom_next;
-	mc->finished = false;
-	memset(&mc->res, 0, sizeof(mc->res));
+	stage_begin(mc, ST_EOM, done, arg);
+	mc->cur = mc->eom_next; /* the filters not yet asked */
 	next_filter(mc);
 }
 

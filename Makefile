@@ -7,7 +7,7 @@
 #                 libtern; PREFIX=/usr/local and DESTDIR honoured
 .POSIX:
 .PHONY: all deps deps-run deps-test build run test unit fuzz fuzz-build \
-	integration bench clean lint lint-ban check-valgrind install test-long
+	integration integration-parallel integration-serial bench clean lint lint-ban check-valgrind install test-long
 
 PYTHON   = /usr/bin/python3
 BUILD    = build
@@ -54,13 +54,19 @@ $(TBUILD)/build.ninja:
 $(FBUILD)/build.ninja:
 	CC=clang-14 meson setup $(FBUILD) -Dfuzzing=true -Dtests=disabled
 
-test: deps-test $(TBUILD)/build.ninja
+# The fuzz build and its 5-second smoke run use the CPU the parallel
+# integration tests leave idle (they wait on sockets, timers and fsync):
+# they run beside them at the lowest priority, and are done before the
+# serial tests, which measure time. tools/beside.sh keeps both exit
+# statuses and prints the fuzz log after the tests'.
+test: deps-test $(TBUILD)/build.ninja $(FBUILD)/build.ninja
 	tools/lint.sh ban
 	ninja -C $(TBUILD)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C $(TBUILD) --suite unit --print-errorlogs
-	$(MAKE) fuzz FUZZ_SECONDS=5
-	$(MAKE) integration
+	tools/beside.sh $(FBUILD)/smoke.log \
+		"$(MAKE) fuzz FUZZ_SECONDS=5" "$(MAKE) integration-parallel"
+	$(MAKE) integration-serial
 
 # What is too long for `make test` (README "Tests"): every fuzzer for
 # FUZZ_LONG seconds, and the load tests at ten times their size
@@ -77,10 +83,15 @@ test-long: test
 # test has its own ports and data_dir), then those marked `serial` alone:
 # they measure time or load the machine (tests/integration/pytest.ini).
 PYTEST_JOBS ?= 4
-integration: $(TBUILD)/build.ninja
+integration: integration-parallel integration-serial
+
+integration-parallel: $(TBUILD)/build.ninja
 	ninja -C $(TBUILD)
 	TERN_BIN=$(CURDIR)/$(TBUILD)/tern $(PYTHON) -m pytest -q \
 		-n $(PYTEST_JOBS) -m "not serial" tests/integration
+
+integration-serial: $(TBUILD)/build.ninja
+	ninja -C $(TBUILD)
 	TERN_BIN=$(CURDIR)/$(TBUILD)/tern $(PYTHON) -m pytest -q \
 		-m serial tests/integration
 

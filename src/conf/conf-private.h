@@ -77,6 +77,7 @@ enum sect {
 	S_DKIM,  /* [dkim] */
 	S_OBS,   /* [observability] */
 	S_MILTER, /* [milter NAME] */
+	S_OUTTLS, /* [outbound_tls] */
 };
 
 enum num_kind {
@@ -184,6 +185,7 @@ struct parse {
 	int own_line;  /* [limits] own_networks, its first line */
 	bool own_none; /* own_networks = none */
 	int obs_line[4]; /* [observability] strings (observe.c) */
+	int outtls_line[2]; /* [outbound_tls] paths (outbound.c) */
 	int admin_line;  /* admin_aliases, its first line */
 	bool admin_none; /* admin_aliases = none */
 	struct mil_state *mil;     /* one per [milter] section */
@@ -283,6 +285,10 @@ int conf_set_arc_trusted(struct parse *, const char *v);
  * not one of them.
  */
 int conf_on_obs(struct parse *, const char *key, const char *v);
+/* outbound.c: [outbound_tls]'s paths (its switches are in keys.c); -1
+ * when key is not one of them. */
+int conf_on_outtls(struct parse *, const char *key, const char *v);
+void conf_outtls_free(struct conf *);
 void conf_obs_free(struct conf *);
 void conf_print_arc_trusted(const struct conf *, FILE *, unsigned flags);
 

@@ -31,7 +31,7 @@
 
 static const char *const sect_names[] = { "top level", "listener", "limits",
 	"queue", "tls", "routes", "relay_domains", "authentication", "dkim",
-	"observability", "milter" };
+	"observability", "milter", "outbound_tls" };
 
 static const char *const str_keys[K_STR_COUNT] = { "hostname", "data_dir",
 	"domains", "user", "postmaster", "log_file", "relay_networks",
@@ -520,6 +520,8 @@ on_key(void *user, const char *section, const char *key, const char *v)
 		return conf_set_milter_list(p, &p->non_smtpd, v);
 	if (p->sect == S_OBS && (r = conf_on_obs(p, key, v)) != -1)
 		return r;
+	if (p->sect == S_OUTTLS && (r = conf_on_outtls(p, key, v)) != -1)
+		return r;
 	if (p->sect == S_TOP && strcmp(key, "dns_server") == 0)
 		return set_dns_server(p, v);
 	for (i = 0; i < conf_nword_keys; i++)
@@ -616,6 +618,13 @@ section(struct parse *p, char *line)
 		p->sect = in[0] == 'a' ? S_AUTH : S_DKIM;
 		return 1;
 	}
+	if (strcmp(in, "outbound_tls") == 0) {
+		if (*word2 != '\0')
+			return conf_fail(p, p->lineno,
+			    "[outbound_tls] takes no name; write [outbound_tls]");
+		p->sect = S_OUTTLS;
+		return 1;
+	}
 	if (strcmp(in, "observability") == 0) {
 		if (*word2 != '\0')
 			return conf_fail(p, p->lineno,
@@ -645,7 +654,7 @@ section(struct parse *p, char *line)
 		    "unknown section [%.64s]; known: [listener NAME], "
 		    "[limits], [queue], [tls], [routes], [relay_domains], "
 		    "[authentication], [dkim], [observability], "
-		    "[milter NAME]",
+		    "[milter NAME], [outbound_tls]",
 		    in);
 	if (!conf_section_name_ok(p, "listener", word2, "mx"))
 		return 0;
@@ -766,6 +775,7 @@ conf_free(struct conf *c)
 		conf_relay_free(&c->relay_domains[i]);
 	free(c->relay_domains);
 	conf_dkim_free(c);
+	conf_outtls_free(c);
 	conf_obs_free(c);
 	conf_milter_free(c);
 	str_free(&c->dns_server);

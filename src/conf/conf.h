@@ -220,6 +220,30 @@ struct conf_auth {
 };
 
 /*
+ * [outbound_tls] (issue 19): how delivery to other domains' MX hosts
+ * secures a hop. DANE (RFC 7672) needs a DNSSEC trust anchor; MTA-STS
+ * (RFC 8461) fetches policies over HTTPS; TLS-RPT (RFC 8460) reports
+ * on both; REQUIRETLS (RFC 8689) lets a sender demand verified TLS.
+ * Every switch is on by default (safe: none of them ever sends in the
+ * clear where the old behaviour encrypted).
+ */
+#define CONF_TRUST_ANCHOR_DEFAULT "/usr/share/dns/root.key"
+struct conf_outtls {
+	enum conf_onoff dane;       /* TLSA records of signed zones; on */
+	enum conf_onoff mta_sts;    /* MTA-STS policies; on */
+	enum conf_onoff tlsrpt;     /* daily TLS reports to rua; on */
+	enum conf_onoff requiretls; /* offer REQUIRETLS; on */
+	/* DNSSEC trust anchor file (unbound's format: DS or DNSKEY lines),
+	 * or NULL: CONF_TRUST_ANCHOR_DEFAULT (Debian's dns-root-data);
+	 * "none" turns validation, and so DANE, off. */
+	char *trust_anchor;
+	/* Extra CA certificates (PEM) trusted for outbound verification:
+	 * MX certificates under MTA-STS, routes with tls = require, the
+	 * MTA-STS and TLS-RPT HTTPS fetches; NULL: the system's store. */
+	char *ca_file;
+};
+
+/*
  * [observability] (issue 17): the metrics and dashboard listener, the
  * journal that `tern explain` reads, and the event stream. All take a
  * restart (server/reload.c).
@@ -331,6 +355,7 @@ struct conf {
 	/* Route passwords for auth=USER (issue 15), or NULL: none. */
 	char *secrets_file;
 	struct conf_obs obs; /* [observability] */
+	struct conf_outtls outtls; /* [outbound_tls] */
 	/* [milter NAME] sections and inline filters (issue 18). */
 	struct conf_milter *milters;
 	size_t nmilters;

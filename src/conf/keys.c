@@ -135,6 +135,11 @@ const struct word_key conf_word_keys[] = {
 	/* Issue 17. */
 	{ S_OBS, "journal", OFF(obs.journal), onoff },
 	{ S_OBS, "events_socket", OFF(obs.events_socket), onoff },
+	/* Issue 19. */
+	{ S_OUTTLS, "dane", OFF(outtls.dane), onoff },
+	{ S_OUTTLS, "mta_sts", OFF(outtls.mta_sts), onoff },
+	{ S_OUTTLS, "tlsrpt", OFF(outtls.tlsrpt), onoff },
+	{ S_OUTTLS, "requiretls", OFF(outtls.requiretls), onoff },
 };
 
 const size_t conf_nword_keys =

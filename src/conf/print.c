@@ -205,6 +205,21 @@ print_obs(const struct conf *c, FILE *fp, unsigned flags)
 	print_words(c, S_OBS, fp, flags);
 }
 
+static void
+print_outtls(const struct conf *c, FILE *fp, unsigned flags)
+{
+	const struct conf_outtls *o = &c->outtls;
+
+	if (!(flags & CONF_PRINT_ALL) && !changed(c, S_OUTTLS) &&
+	    o->trust_anchor == NULL && o->ca_file == NULL)
+		return;
+	fprintf(fp, "\n[outbound_tls]\n");
+	print_words(c, S_OUTTLS, fp, flags);
+	print_opt(fp, "trust_anchor", o->trust_anchor,
+	    CONF_TRUST_ANCHOR_DEFAULT, flags);
+	print_opt(fp, "ca_file", o->ca_file, "the system's CA store", flags);
+}
+
 /* Is h what conf_load() would pick without `hostname =`? */
 static bool
 is_default_hostname(const char *h)
@@ -335,6 +350,7 @@ conf_print(const struct conf *c, FILE *fp, unsigned flags)
 	}
 	conf_print_dkim(c, fp, flags);
 	print_obs(c, fp, flags);
+	print_outtls(c, fp, flags);
 	conf_print_routes(c, fp, flags);
 	conf_print_relay(c, fp, flags);
 	print_tls(c, fp, flags);

@@ -1036,6 +1036,74 @@ test_milters(void **state)
 	           "connect_timeout = 5s\n");
 }
 
+/* issue 19: [outbound_tls], its defaults, errors and printing. */
+static void
+test_outbound_tls(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+		{ "[outbound_tls]\ndane = yes\n", "dane 'yes': expected on or off" },
+		{ "[outbound_tls]\ntrust_anchor = root.key\n",
+		    "needs an absolute path or none" },
+		{ "[outbound_tls]\nca_file = none\n", "needs an absolute path" },
+		{ "[outbound_tls]\nca_file = /a\nca_file = /b\n",
+		    "duplicate key 'ca_file'" },
+		{ "[outbound_tls]\nmta-sts = on\n",
+		    "unknown key 'mta-sts' in [outbound_tls]" },
+		{ "[outbound_tls x]\n", "[outbound_tls] takes no name" },
+	};
+	struct conf *c;
+	struct why why;
+	size_t i;
+	char *out;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = load_fmt(&why, "domains = a.org\n[listener x]\naddress = "
+		                   "127.0.0.1:26\n%s",
+		    bad[i].text);
+		if (c != NULL || strstr(why.text, bad[i].err) == NULL)
+			fail_msg("%zu: got '%s', want '%s'", i, why.text,
+			    bad[i].err);
+		conf_free(c);
+	}
+	/* The defaults: everything on, Debian's root anchor, system CAs. */
+	c = load("domains = a.org\n[listener mx]\naddress = 127.0.0.1:25\n",
+	    &why);
+	assert_non_null(c);
+	assert_int_equal(c->outtls.dane, CONF_ON);
+	assert_int_equal(c->outtls.mta_sts, CONF_ON);
+	assert_int_equal(c->outtls.tlsrpt, CONF_ON);
+	assert_int_equal(c->outtls.requiretls, CONF_ON);
+	assert_null(c->outtls.trust_anchor);
+	assert_null(c->outtls.ca_file);
+	out = print_mode(c, 0);
+	assert_null(strstr(out, "[outbound_tls]"));
+	free(out);
+	out = print_str(c);
+	assert_non_null(strstr(out, "# trust_anchor = (not set: "
+	                            "/usr/share/dns/root.key)"));
+	free(out);
+	conf_free(c);
+	c = load("domains = a.org\n[listener mx]\naddress = 127.0.0.1:25\n"
+	         "[outbound_tls]\ndane = off\ntrust_anchor = none\n"
+	         "ca_file = /etc/tern/ca.pem\n",
+	    &why);
+	assert_non_null(c);
+	assert_int_equal(c->outtls.dane, CONF_OFF);
+	assert_string_equal(c->outtls.trust_anchor, "none");
+	assert_string_equal(c->outtls.ca_file, "/etc/tern/ca.pem");
+	out = print_str(c);
+	assert_non_null(strstr(out, "[outbound_tls]\ndane = off"));
+	assert_non_null(strstr(out, "trust_anchor = none\n"));
+	free(out);
+	conf_free(c);
+	round_trip("domains = a.org\n[listener mx]\naddress = 127.0.0.1:25\n"
+	           "[outbound_tls]\nmta_sts = off\nrequiretls = off\n"
+	           "trust_anchor = /var/lib/tern/test.key\n");
+}
+
 /* issue 15: the address settings, their defaults and their printing. */
 static void
 test_addr_settings(void **state)
@@ -1888,6 +1956,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_print),
 		cmocka_unit_test(test_milters),
+		cmocka_unit_test(test_outbound_tls),
 		cmocka_unit_test(test_print_changed),
 		cmocka_unit_test(test_print_no_secrets),
 		cmocka_unit_test(test_addr_settings),

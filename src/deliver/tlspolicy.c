@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "deliver/tlspolicy_sts.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
@@ -109,9 +110,8 @@ tlspolicy_domain_init(struct tlspolicy_domain *d, const struct conf *conf,
 	ascii_lower_str(d->domain);
 	d->mx_sec = mx_sec;
 	d->dane = dane_ok && conf->outtls.dane == CONF_ON;
-	/* The MTA-STS branch (i19-sts) fills sts, sts_policy and sts_id. */
-	(void)dns;
-	d->sts = TLSPOLICY_STS_NONE;
+	/* The MTA-STS branch fills sts, sts_policy and sts_id. */
+	tlspolicy_sts_fill(d, conf, dns);
 }
 
 /* The TLSA RRset's usable records into hop->tlsa; how many were there. */

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * deliver/tlspolicy_sts.h - the MTA-STS branch of deliver/tlspolicy.h:
+ * which policy a domain has (deliver/mtasts_fetch.h: record, cache,
+ * fetch), and its TLS-RPT notes (RFC 8460, deliver/tlsrpt_store.h).
+ *
+ * What the policy then means for each MX host (skip an unlisted one,
+ * PKIX for a listed one, report only in testing mode) is
+ * tlspolicy_decide()'s; DANE wins where both exist (RFC 8461 2).
+ * Trust: the policy came over HTTPS from anyone's server: parsed by
+ * mtasts.c, and only ever compared, counted or escaped.
+ * Thread: any delivery thread; the cache is shared through files.
+ */
+#ifndef TERN_DELIVER_TLSPOLICY_STS_H
+#define TERN_DELIVER_TLSPOLICY_STS_H
+
+#include <stdbool.h>
+
+#include "deliver/tlspolicy.h"
+#include "deliver/tlsrpt.h"
+
+struct conf;
+struct dns;
+
+/*
+ * Fill d->sts, d->sts_policy and d->sts_id for d->domain when
+ * [outbound_tls] mta_sts is on: the policy in force (mode none and no
+ * policy both leave TLSPOLICY_STS_NONE). A fetch that fails with no
+ * valid cached policy is noted for TLS-RPT (sts-policy-fetch-error).
+ */
+void tlspolicy_sts_fill(struct tlspolicy_domain *d, const struct conf *,
+    struct dns *);
+
+/*
+ * The TLS-RPT note of one session to `mx_host` (IP mx_ip, may be "")
+ * under d's MTA-STS policy: failure NULL for a success (the certificate
+ * was PKIX-valid for the host), else its kind. Does nothing when d has
+ * no policy or TLS-RPT is off. Never blocks.
+ */
+void tlspolicy_sts_note(const struct tlspolicy_domain *d, const char *mx_host,
+    const char *mx_ip, enum tlsrpt_result result, bool failed,
+    const char *reason);
+
+/*
+ * The TLS-RPT failure kind (RFC 8460 4.3) of an X509 verification error
+ * (X509_V_ERR_*): certificate-host-mismatch, certificate-expired,
+ * certificate-not-trusted, or validation-failure for the rest. Pure.
+ */
+enum tlsrpt_result tlspolicy_sts_result_of(long x509_err);
+
+#endif

@@ -27,6 +27,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "deliver/dane.h"
 #include "util/str.h"
 
 #define RBUF_SIZE 16384
@@ -46,6 +47,8 @@ struct client_conn {
 	size_t rpos, rlen;
 	char tline[SMTP_REPLY_LINE_MAX + 1]; /* reply line being traced */
 	size_t tlen;
+	char tls_auth[160];    /* client_tls_auth() */
+	char tls_subject[256]; /* client_tls_subject() */
 };
 
 static int64_t
@@ -376,12 +379,59 @@ verify_fail(struct client_conn *c, long vr, struct why *why)
 	return why_set(why, WHY_TEMP, 0, "%s", text);
 }
 
+/* The certificate's subject, for the log (the peer's text). */
+static void
+note_subject(struct client_conn *c)
+{
+	X509 *cert = SSL_get0_peer_certificate(c->ssl);
+	BIO *b;
+	long n;
+	char *p;
+
+	c->tls_subject[0] = '\0';
+	if (cert == NULL || (b = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	if (X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
+	        XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_get_mem_data(b, &p)) > 0)
+		(void)snprintf(c->tls_subject, sizeof(c->tls_subject), "%.*s",
+		    (int)(n < (long)sizeof(c->tls_subject)
+		              ? n
+		              : (long)sizeof(c->tls_subject) - 1),
+		    p);
+	BIO_free(b);
+	ERR_clear_error();
+}
+
+/*
+ * RFC 7672 3: the certificate did not match the TLSA records. Say QUIT
+ * over the encrypted session (best effort, short deadline) so that the
+ * server sees a polite end, and send nothing else.
+ */
+static int
+dane_fail(struct client_conn *c, const char *what, struct why *why)
+{
+	static const char quit[] = "QUIT\r\n";
+	struct why ignored;
+
+	c->o.timeout_cap = QUIT_SECS;
+	(void)write_all(c, (const uint8_t *)quit, sizeof(quit) - 1,
+	    deadline(c, QUIT_SECS), &ignored);
+	return why_set(why, WHY_TEMP, 0, "%s: DANE: %s", c->o.proto.peer,
+	    what);
+}
+
 static int
 tls_start(struct client_conn *c, struct why *why)
 {
 	int64_t until = deadline(c, 300);
 	const char *name = c->o.proto.peer;
-	bool require = c->o.proto.tls == CLIENT_TLS_REQUIRE;
+	bool dane = c->o.ntlsa > 0;
+	/* PKIX: the CA store and the name; DANE and "unauthenticated" do
+	 * without (RFC 7672 3.1.1, 2.2). */
+	bool require = c->o.proto.tls == CLIENT_TLS_REQUIRE && !dane &&
+	               !c->o.tls_unauthenticated;
+	char what[sizeof(c->tls_auth)];
 	long vr;
 	int rc;
 
@@ -396,6 +446,10 @@ tls_start(struct client_conn *c, struct why *why)
 		ERR_clear_error();
 		return why_set(why, WHY_TEMP, ENOMEM, "TLS session");
 	}
+	if (dane && dane_ssl_setup(c->ssl,
+	                c->o.tlsa_base != NULL ? c->o.tlsa_base : name,
+	                c->o.tlsa, c->o.ntlsa, why) == -1)
+		return -1;
 	if (require &&
 	    client_tls_expect_peer(SSL_get0_param(c->ssl), name) == -1)
 		return why_set(why, WHY_TEMP, 0,
@@ -421,8 +475,13 @@ tls_start(struct client_conn *c, struct why *why)
 			return -1;
 		}
 	}
+	note_subject(c);
 	if (require && (vr = SSL_get_verify_result(c->ssl)) != X509_V_OK)
 		return verify_fail(c, vr, why);
+	if (dane && !dane_ssl_verified(c->ssl, what, sizeof(what)))
+		return dane_fail(c, what, why);
+	(void)strlcpy(c->tls_auth, dane ? what : require ? "PKIX" : "none",
+	    sizeof(c->tls_auth));
 	/* Implicit TLS: before the greeting, so no EHLO yet. */
 	if (c->o.implicit_tls && c->p.phase == CP_GREETING)
 		c->p.tls_active = true;
@@ -716,6 +775,18 @@ bool
 client_is_tls(const struct client_conn *c)
 {
 	return c->ssl != NULL;
+}
+
+const char *
+client_tls_auth(const struct client_conn *c)
+{
+	return c->tls_auth;
+}
+
+const char *
+client_tls_subject(const struct client_conn *c)
+{
+	return c->tls_subject;
 }
 
 bool

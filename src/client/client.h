@@ -57,9 +57,27 @@ struct client_conn_opts {
 	 * greeting; needs ssl_ctx, and verifies as for CLIENT_TLS_REQUIRE.
 	 */
 	bool implicit_tls;
+	/*
+	 * DANE (RFC 7672 3): with ntlsa >= 1 the server's certificate is
+	 * verified by these usable records (deliver/dane.h) for the TLSA
+	 * base domain tlsa_base (the MX host name), not by the CA store or
+	 * names; proto.tls must be CLIENT_TLS_REQUIRE and ssl_ctx must have
+	 * had SSL_CTX_dane_enable(). No match: QUIT over the encrypted
+	 * session and fail before any MAIL. tlsa and tlsa_base must outlive
+	 * client_open() only.
+	 */
+	const struct dane_tlsa *tlsa;
+	size_t ntlsa;
+	const char *tlsa_base;
+	/*
+	 * With CLIENT_TLS_REQUIRE: encrypt, verify nothing (a TLSA RRset
+	 * with no usable record, RFC 7672 2.2: TLS is still mandatory).
+	 */
+	bool tls_unauthenticated;
 };
 
 struct client_conn;
+struct dane_tlsa;
 
 /*
  * Is s an IP address literal, IPv4 dotted quad or IPv6 without brackets,
@@ -122,6 +140,19 @@ const char *client_peer(const struct client_conn *);
 
 /* Is the session encrypted? */
 bool client_is_tls(const struct client_conn *);
+
+/*
+ * How the server was authenticated: the DANE match ("DANE-EE(3) SPKI(1)
+ * SHA2-256(1) matched the server's certificate"), "PKIX" for a verified
+ * chain and name, "none" for unverified TLS, "" without TLS.
+ */
+const char *client_tls_auth(const struct client_conn *);
+
+/*
+ * The subject of the server's certificate (one line, RFC 2253), "" when
+ * none. The peer's bytes: escape for a log line.
+ */
+const char *client_tls_subject(const struct client_conn *);
 
 /*
  * Did the server offer DSN (RFC 3461 3) in its last EHLO or LHLO reply,

@@ -30,11 +30,19 @@
  * parsed; several times that under ASan). Only routes with tls =
  * require use it, so it is made on first use, once.
  */
+/* Does DNSSEC work through the configured resolver? (issue 19) */
+enum dnssec_state {
+	DNSSEC_UNTESTED = 0, /* not probed yet, or no answer in time */
+	DNSSEC_WORKS,
+	DNSSEC_UNAVAILABLE, /* logged once; no validation from then on */
+};
+
 struct nexthop {
-	SSL_CTX *ctx_may;
-	pthread_mutex_t mtx; /* ctx_verify, made once */
+	SSL_CTX *ctx_may;    /* also DANE's: SSL_CTX_dane_enable() */
+	pthread_mutex_t mtx; /* ctx_verify, made once; dnssec */
 	SSL_CTX *ctx_verify;
 	bool verify_tried;
+	enum dnssec_state dnssec;
 };
 
 static void
@@ -56,6 +64,15 @@ nexthop_new(void)
 	pthread_mutex_init(&nh->mtx, NULL);
 	if ((nh->ctx_may = client_tls_ctx_new(false, NULL, &why)) == NULL)
 		unavailable(&why);
+	/* DANE verifies on the unverified context (RFC 7672 3: the TLSA
+	 * records are the trust anchors); only sessions given records use
+	 * it. */
+	if (nh->ctx_may != NULL && SSL_CTX_dane_enable(nh->ctx_may) <= 0) {
+		why_set(&why, WHY_TEMP, 0, "SSL_CTX_dane_enable failed");
+		unavailable(&why);
+		SSL_CTX_free(nh->ctx_may);
+		nh->ctx_may = NULL;
+	}
 	return nh;
 }
 
@@ -152,6 +169,27 @@ cap_min(unsigned a, unsigned b)
 	return a < b ? a : b;
 }
 
+/* What an MX host's policy (tlspolicy.h) asks of the session. */
+static void
+hop_opts(const struct nexthop *nh, const struct tlspolicy_hop *hop,
+    struct client_conn_opts *o)
+{
+	if (!tlspolicy_needs_tls(hop->kind))
+		return; /* opportunistic, MTA-STS testing: as a route's "may" */
+	o->proto.tls = CLIENT_TLS_REQUIRE;
+	if (tlspolicy_needs_pkix(hop->kind)) {
+		o->ssl_ctx = ctx_verify(nh);
+		return;
+	}
+	o->ssl_ctx = nh->ctx_may;
+	if (hop->kind == TLSPOLICY_DANE) {
+		o->tlsa = hop->tlsa;
+		o->ntlsa = hop->ntlsa;
+		o->tlsa_base = hop->tlsa_base;
+	} else
+		o->tls_unauthenticated = true;
+}
+
 /* Session options for a route (NULL: MX) and a peer name. */
 static void
 conn_opts(const struct nexthop *nh, const struct conf *conf,
@@ -194,13 +232,157 @@ sa_len(const struct sockaddr_storage *ss)
 	                                  : sizeof(struct sockaddr_un);
 }
 
-/* dns_server needs a restart (a thread keeps its resolver). */
-static struct dns *
-thread_dns(const struct conf *c, struct dns **dnsp, struct why *why)
+/* The trust anchor file, or NULL when nothing is to be validated. */
+static const char *
+anchor_file(const struct conf *c)
 {
-	if (*dnsp == NULL)
-		*dnsp = dns_new(c->dns_server, c->queue.remote_timeout, why);
+	const char *ta = c->outtls.trust_anchor;
+
+	if (c->outtls.dane != CONF_ON)
+		return NULL; /* validation serves DANE alone */
+	if (ta == NULL)
+		return CONF_TRUST_ANCHOR_DEFAULT;
+	return strcmp(ta, "none") == 0 ? NULL : ta;
+}
+
+static enum dnssec_state
+dnssec_get(const struct nexthop *cnh)
+{
+	struct nexthop *nh = (struct nexthop *)cnh; /* shared state */
+	enum dnssec_state st;
+
+	pthread_mutex_lock(&nh->mtx);
+	st = nh->dnssec;
+	pthread_mutex_unlock(&nh->mtx);
+	return st;
+}
+
+/*
+ * Record what a probe said; the first thread to find DNSSEC unavailable
+ * logs it (once a process: a restart tries again). UNAVAILABLE stays.
+ */
+static void
+dnssec_set(const struct nexthop *cnh, enum dnssec_state st,
+    const struct why *why)
+{
+	struct nexthop *nh = (struct nexthop *)cnh;
+	bool first;
+	char esc[300];
+
+	pthread_mutex_lock(&nh->mtx);
+	first = nh->dnssec != st && nh->dnssec != DNSSEC_UNAVAILABLE;
+	if (first)
+		nh->dnssec = st;
+	pthread_mutex_unlock(&nh->mtx);
+	if (first && st == DNSSEC_UNAVAILABLE)
+		log_warn("event=dnssec_unavailable reason=%s action=\"no "
+		         "DNSSEC validation, so no DANE; TLS as without it\"",
+		    log_escs(esc, sizeof(esc), why->text));
+	else if (first && st == DNSSEC_WORKS)
+		log_info("event=dnssec_available");
+}
+
+/* A resolver without validation, in place of *dnsp. */
+static struct dns *
+plain_dns(const struct conf *c, struct dns **dnsp, struct why *why)
+{
+	dns_free(*dnsp);
+	*dnsp = dns_new(c->dns_server, c->queue.remote_timeout, why);
 	return *dnsp;
+}
+
+/*
+ * The thread's resolver, validating with the trust anchor while DNSSEC
+ * works or is not known not to (contract: a resolver that strips DNSSEC
+ * must not make every answer bogus, which would defer all mail). The
+ * probe runs before the first lookup of a validating resolver and is
+ * repeated until some thread gets an answer. dns_server and the anchor
+ * need a restart (a thread keeps its resolver).
+ */
+static struct dns *
+thread_dns(const struct nexthop *nh, const struct conf *c, struct dns **dnsp,
+    struct why *why)
+{
+	const char *ta = anchor_file(c);
+	char name[DNS_NAME_MAX];
+	enum dnssec_state st = dnssec_get(nh);
+	struct why w;
+
+	if (*dnsp != NULL) {
+		if (!dns_validates(*dnsp) || st == DNSSEC_WORKS)
+			return *dnsp;
+		if (st == DNSSEC_UNAVAILABLE) /* found out by another thread */
+			return plain_dns(c, dnsp, why);
+	} else {
+		*dnsp = dns_new(c->dns_server, c->queue.remote_timeout, why);
+		if (*dnsp == NULL || ta == NULL || st == DNSSEC_UNAVAILABLE)
+			return *dnsp;
+		why_clear(&w);
+		/* No anchor (dns-root-data missing?): no validation. */
+		if (dns_trust_anchor_name(ta, name, sizeof(name), &w) == -1 ||
+		    dns_set_trust_anchor(*dnsp, ta, &w) == -1) {
+			dnssec_set(nh, DNSSEC_UNAVAILABLE, &w);
+			return plain_dns(c, dnsp, why);
+		}
+		if (st == DNSSEC_WORKS)
+			return *dnsp;
+	}
+	why_clear(&w);
+	if (dns_trust_anchor_name(ta != NULL ? ta : "", name, sizeof(name),
+	        &w) == -1) {
+		dnssec_set(nh, DNSSEC_UNAVAILABLE, &w);
+		return plain_dns(c, dnsp, why);
+	}
+	switch (dns_dnssec_probe(*dnsp, name, &w)) {
+	case DNS_OK:
+		dnssec_set(nh, DNSSEC_WORKS, &w);
+		return *dnsp;
+	case DNS_TEMP:
+		return *dnsp; /* keep validating; ask again next time */
+	default:
+		dnssec_set(nh, DNSSEC_UNAVAILABLE, &w);
+		return plain_dns(c, dnsp, why);
+	}
+}
+
+/* One log line per host decision, with why. */
+static void
+log_hop(const struct nexthop_target *t, const char *host,
+    const struct tlspolicy_hop *hop)
+{
+	log_info("event=tls_policy domain=%s host=%s policy=%s reason=%s",
+	    LOG_ESC(t->domain), LOG_ESC(host), tlspolicy_kind_name(hop->kind),
+	    LOG_ESC(hop->why));
+}
+
+/*
+ * An MX host's policy into *hop, peer and the session options *o; -1
+ * (why set) when the host must not be used (RFC 7672 2.2: not even in
+ * the clear; the next host may do).
+ */
+static int
+mx_hop(const struct nexthop *nh, const struct tlspolicy_domain *dom,
+    struct dns *dns, const struct nexthop_target *t, const char *host,
+    enum dns_security addr_sec, struct tlspolicy_hop *hop,
+    struct nexthop_peer *peer, struct client_conn_opts *o, struct why *why)
+{
+	tlspolicy_hop_reset(hop);
+	tlspolicy_hop(dom, dns, host, addr_sec, hop);
+	if (t->requiretls && hop->kind != TLSPOLICY_SKIP &&
+	    !tlspolicy_hop_requiretls(hop)) {
+		hop->kind = TLSPOLICY_SKIP;
+		(void)strlcpy(hop->why,
+		    "REQUIRETLS: the host cannot be authenticated",
+		    sizeof(hop->why));
+	}
+	log_hop(t, host, hop);
+	peer->tls_policy = hop->kind;
+	(void)strlcpy(peer->tls_why, hop->why, sizeof(peer->tls_why));
+	if (hop->kind == TLSPOLICY_SKIP)
+		return why_set(why, WHY_TEMP, 0, "%s: not used: %s", host,
+		    hop->why);
+	hop_opts(nh, hop, o);
+	return 0;
 }
 
 struct client_conn *
@@ -215,6 +397,9 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 	struct client_conn *c;
 	struct sockaddr_un *su;
 	struct dns *dns = NULL;
+	struct tlspolicy_domain *dom = NULL;
+	struct tlspolicy_hop hop;
+	enum dns_security mx_sec = DNS_SEC_INSECURE, addr_sec;
 	enum dns_status st;
 	struct why w;
 	size_t nmx = 0, na, h, a;
@@ -239,17 +424,23 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 		nmx = 1;
 		port = rt->port;
 	} else {
-		if ((dns = thread_dns(conf, dnsp, why)) == NULL)
+		if ((dns = thread_dns(nh, conf, dnsp, why)) == NULL)
 			return NULL;
-		if (dns_mx(dns, t->domain, mx, &nmx, why) != DNS_OK)
+		if (dns_mx_sec(dns, t->domain, mx, &nmx, &mx_sec, why) !=
+		    DNS_OK)
 			return NULL;
+		dom = xmalloc(sizeof(*dom));
+		tlspolicy_domain_init(dom, conf, dns, t->domain, mx_sec,
+		    dns_validates(dns));
 	}
+	memset(&hop, 0, sizeof(hop));
 	why_set(why, WHY_TEMP, 0, "no mail host for %s", t->domain);
 	for (h = 0; h < nmx; h++) {
 		if (!is_ip(mx[h].host) && dns == NULL &&
-		    (dns = thread_dns(conf, dnsp, why)) == NULL)
-			return NULL;
-		st = dns_addrs(dns, mx[h].host, port, addrs, &na, &w);
+		    (dns = thread_dns(nh, conf, dnsp, why)) == NULL)
+			return NULL; /* only for a route: no dom */
+		st = dns_addrs_sec(dns, mx[h].host, port, addrs, &na, &addr_sec,
+		    &w);
 		if (st != DNS_OK) {
 			all_perm = all_perm && st != DNS_TEMP;
 			*why = w;
@@ -259,19 +450,28 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 		conn_opts(nh, conf, rt, mx[h].host, timeout_cap, &o);
 		(void)strlcpy(peer->host, mx[h].host, sizeof(peer->host));
 		peer->port = port;
+		if (dom != NULL && mx_hop(nh, dom, dns, t, mx[h].host, addr_sec,
+		                       &hop, peer, &o, why) == -1)
+			continue; /* skipped: why says why */
 		for (a = 0; a < na; a++) {
 			addr_str(&addrs[a], peer->addr, sizeof(peer->addr));
 			c = client_open(&o, (struct sockaddr *)&addrs[a],
 			    sa_len(&addrs[a]), NULL, &w);
-			if (c != NULL)
+			if (c != NULL) {
+				tlspolicy_hop_reset(&hop);
+				free(dom);
 				return c;
+			}
 			*why = w;
 			log_info("event=connect_failed domain=%s host=%s "
-			         "addr=%s reason=%s",
+			         "addr=%s tls_policy=%s reason=%s",
 			    LOG_ESC(t->domain), LOG_ESC(mx[h].host), peer->addr,
+			    tlspolicy_kind_name(peer->tls_policy),
 			    LOG_ESC(w.text));
 		}
 	}
+	tlspolicy_hop_reset(&hop);
+	free(dom);
 	why->kind = all_perm ? WHY_PERM : WHY_TEMP;
 	return NULL;
 }

@@ -36,6 +36,8 @@
 struct dns {
 	struct ub_ctx *ub;
 	unsigned timeout;
+	bool validating;     /* a trust anchor was added */
+	bool last_timed_out; /* the last query() had no answer in time */
 };
 
 struct query {
@@ -171,6 +173,7 @@ query(struct dns *d, const char *name, int type, const char *tname,
 
 	*res_out = NULL;
 	*sec_out = DNS_SEC_INSECURE;
+	d->last_timed_out = false;
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return why_set(why, WHY_TEMP, ENOMEM, "dns"), DNS_TEMP;
 	rc = ub_resolve_async(d->ub, name, type, DNS_CLASS_IN, q, on_answer,
@@ -188,6 +191,7 @@ query(struct dns *d, const char *name, int type, const char *tname,
 				free(q);
 			else
 				q->orphan = true; /* on_answer frees it */
+			d->last_timed_out = true;
 			why_set(why, WHY_TEMP, 0, "DNS %s %s: timed out", tname,
 			    name);
 			return DNS_TEMP;
@@ -642,7 +646,14 @@ dns_set_trust_anchor(struct dns *d, const char *file, struct why *why)
 	if ((rc = ub_ctx_add_ta_file(d->ub, file)) != 0)
 		return why_set(why, WHY_TEMP, 0,
 		    "DNSSEC trust anchor %s: %s", file, ub_strerror(rc));
+	d->validating = true;
 	return 0;
+}
+
+bool
+dns_validates(const struct dns *d)
+{
+	return d->validating;
 }
 
 int
@@ -696,8 +707,13 @@ dns_dnssec_probe(struct dns *d, const char *anchor_name, struct why *why)
 		ub_resolve_free(res);
 	if (st == DNS_OK && sec == DNS_SEC_SECURE)
 		return DNS_OK;
-	/* A bogus answer comes as a failure too: it is an answer. */
-	if (st == DNS_TEMP && sec != DNS_SEC_BOGUS) {
+	/*
+	 * No answer in time: maybe the network, maybe someone dropping
+	 * packets to turn DANE off; keep validating and ask again later.
+	 * Any answer that is not secure (bogus, SERVFAIL, REFUSED, unsigned)
+	 * says this resolver path cannot do DNSSEC.
+	 */
+	if (st == DNS_TEMP && d->last_timed_out) {
 		*why = w;
 		return DNS_TEMP;
 	}

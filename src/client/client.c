@@ -49,6 +49,7 @@ struct client_conn {
 	size_t tlen;
 	char tls_auth[160];    /* client_tls_auth() */
 	char tls_subject[256]; /* client_tls_subject() */
+	long pkix_result;      /* client_tls_pkix_result() */
 };
 
 static int64_t
@@ -431,6 +432,9 @@ tls_start(struct client_conn *c, struct why *why)
 	 * without (RFC 7672 3.1.1, 2.2). */
 	bool require = c->o.proto.tls == CLIENT_TLS_REQUIRE && !dane &&
 	               !c->o.tls_unauthenticated;
+	/* MTA-STS testing (issue 19): verify as PKIX would, never fail. */
+	bool report = c->o.pkix_report && !require && !dane &&
+	              c->has_peer && c->o.proto.tls == CLIENT_TLS_MAY;
 	char what[sizeof(c->tls_auth)];
 	long vr;
 	int rc;
@@ -456,6 +460,11 @@ tls_start(struct client_conn *c, struct why *why)
 		    "%s: TLS: not a name or address a certificate can be "
 		    "verified for",
 		    name);
+	if (report) {
+		SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+		if (client_tls_expect_peer(SSL_get0_param(c->ssl), name) == -1)
+			report = false;
+	}
 	/* RFC 6066 3: SNI carries host names, never IP literals. */
 	if (c->has_peer && !client_is_ip_literal(name))
 		(void)SSL_set_tlsext_host_name(c->ssl, name);
@@ -476,6 +485,8 @@ tls_start(struct client_conn *c, struct why *why)
 		}
 	}
 	note_subject(c);
+	if (report)
+		c->pkix_result = SSL_get_verify_result(c->ssl);
 	if (require && (vr = SSL_get_verify_result(c->ssl)) != X509_V_OK)
 		return verify_fail(c, vr, why);
 	if (dane && !dane_ssl_verified(c->ssl, what, sizeof(what)))
@@ -716,6 +727,7 @@ client_open(const struct client_conn_opts *o, const struct sockaddr *sa,
 	c->o.proto.peer = c->peer;
 	c->o.proto.tls_possible = o->ssl_ctx != NULL;
 	c->fd = -1;
+	c->pkix_result = -1; /* not asked, or no TLS yet */
 	client_proto_init(&c->p, &c->o.proto);
 	if ((c->rp = smtp_reply_new(&lim)) == NULL) {
 		why_set(why, WHY_TEMP, ENOMEM, "client session");
@@ -781,6 +793,12 @@ const char *
 client_tls_auth(const struct client_conn *c)
 {
 	return c->tls_auth;
+}
+
+long
+client_tls_pkix_result(const struct client_conn *c)
+{
+	return c->pkix_result;
 }
 
 const char *

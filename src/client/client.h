@@ -74,6 +74,13 @@ struct client_conn_opts {
 	 * with no usable record, RFC 7672 2.2: TLS is still mandatory).
 	 */
 	bool tls_unauthenticated;
+	/*
+	 * With CLIENT_TLS_MAY and a verifying ssl_ctx (issue 19, MTA-STS
+	 * testing mode, RFC 8461 5): check the certificate as PKIX would
+	 * for proto.peer, but never fail the session for it; the outcome is
+	 * client_tls_pkix_result().
+	 */
+	bool pkix_report;
 };
 
 struct client_conn;
@@ -147,6 +154,13 @@ bool client_is_tls(const struct client_conn *);
  * chain and name, "none" for unverified TLS, "" without TLS.
  */
 const char *client_tls_auth(const struct client_conn *);
+
+/*
+ * With opts.pkix_report: X509_V_OK when the certificate was PKIX-valid
+ * for the server's name, else the X509_V_ERR_* it failed with; -1 when
+ * nothing was checked (no TLS, or not asked).
+ */
+long client_tls_pkix_result(const struct client_conn *);
 
 /*
  * The subject of the server's certificate (one line, RFC 2253), "" when

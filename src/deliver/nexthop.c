@@ -20,6 +20,7 @@
 
 #include "client/client.h"
 #include "conf/conf.h"
+#include "deliver/tlspolicy_sts.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
@@ -87,9 +88,13 @@ nexthop_free(struct nexthop *nh)
 	free(nh);
 }
 
-/* The verifying context, made at the first call; NULL if it cannot be. */
+/*
+ * The verifying context, made at the first call with [outbound_tls]
+ * ca_file (trusted beside the system's store; a change takes a
+ * restart); NULL if it cannot be.
+ */
 static SSL_CTX *
-ctx_verify(const struct nexthop *cnh)
+ctx_verify(const struct nexthop *cnh, const struct conf *conf)
 {
 	struct nexthop *nh = (struct nexthop *)cnh; /* a cache: see above */
 	struct why why;
@@ -99,8 +104,8 @@ ctx_verify(const struct nexthop *cnh)
 	if (!nh->verify_tried) {
 		nh->verify_tried = true;
 		why_clear(&why);
-		if ((nh->ctx_verify = client_tls_ctx_new(true, NULL, &why)) ==
-		    NULL)
+		if ((nh->ctx_verify = client_tls_ctx_new(true,
+		         conf->outtls.ca_file, &why)) == NULL)
 			unavailable(&why);
 	}
 	ctx = nh->ctx_verify;
@@ -171,14 +176,23 @@ cap_min(unsigned a, unsigned b)
 
 /* What an MX host's policy (tlspolicy.h) asks of the session. */
 static void
-hop_opts(const struct nexthop *nh, const struct tlspolicy_hop *hop,
-    struct client_conn_opts *o)
+hop_opts(const struct nexthop *nh, const struct conf *conf,
+    const struct tlspolicy_hop *hop, struct client_conn_opts *o)
 {
+	SSL_CTX *vctx;
+
+	/* MTA-STS testing: as opportunistic, the certificate checked as
+	 * enforce would, only to report (RFC 8461 5). */
+	if (hop->kind == TLSPOLICY_STS_TESTING &&
+	    (vctx = ctx_verify(nh, conf)) != NULL) {
+		o->ssl_ctx = vctx;
+		o->pkix_report = true;
+	}
 	if (!tlspolicy_needs_tls(hop->kind))
 		return; /* opportunistic, MTA-STS testing: as a route's "may" */
 	o->proto.tls = CLIENT_TLS_REQUIRE;
 	if (tlspolicy_needs_pkix(hop->kind)) {
-		o->ssl_ctx = ctx_verify(nh);
+		o->ssl_ctx = ctx_verify(nh, conf);
 		return;
 	}
 	o->ssl_ctx = nh->ctx_may;
@@ -209,7 +223,7 @@ conn_opts(const struct nexthop *nh, const struct conf *conf,
 		o->proto.auth_user = rt->auth_user;
 		o->proto.auth_pass = rt->auth_pass;
 	}
-	o->ssl_ctx = o->proto.tls == CLIENT_TLS_REQUIRE ? ctx_verify(nh)
+	o->ssl_ctx = o->proto.tls == CLIENT_TLS_REQUIRE ? ctx_verify(nh, conf)
 	             : o->proto.tls == CLIENT_TLS_MAY   ? nh->ctx_may
 	                                                : NULL;
 	o->timeout_cap = cap_min(conf->queue.remote_timeout, timeout_cap);
@@ -361,8 +375,8 @@ log_hop(const struct nexthop_target *t, const char *host,
  * the clear; the next host may do).
  */
 static int
-mx_hop(const struct nexthop *nh, const struct tlspolicy_domain *dom,
-    struct dns *dns, const struct nexthop_target *t, const char *host,
+mx_hop(const struct nexthop *nh, const struct conf *conf,
+    const struct tlspolicy_domain *dom, struct dns *dns, const struct nexthop_target *t, const char *host,
     enum dns_security addr_sec, struct tlspolicy_hop *hop,
     struct nexthop_peer *peer, struct client_conn_opts *o, struct why *why)
 {
@@ -381,7 +395,7 @@ mx_hop(const struct nexthop *nh, const struct tlspolicy_domain *dom,
 	if (hop->kind == TLSPOLICY_SKIP)
 		return why_set(why, WHY_TEMP, 0, "%s: not used: %s", host,
 		    hop->why);
-	hop_opts(nh, hop, o);
+	hop_opts(nh, conf, hop, o);
 	return 0;
 }
 
@@ -450,13 +464,17 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 		conn_opts(nh, conf, rt, mx[h].host, timeout_cap, &o);
 		(void)strlcpy(peer->host, mx[h].host, sizeof(peer->host));
 		peer->port = port;
-		if (dom != NULL && mx_hop(nh, dom, dns, t, mx[h].host, addr_sec,
-		                       &hop, peer, &o, why) == -1)
+		if (dom != NULL && mx_hop(nh, conf, dom, dns, t, mx[h].host,
+		                       addr_sec, &hop, peer, &o, why) == -1)
 			continue; /* skipped: why says why */
 		for (a = 0; a < na; a++) {
 			addr_str(&addrs[a], peer->addr, sizeof(peer->addr));
 			c = client_open(&o, (struct sockaddr *)&addrs[a],
 			    sa_len(&addrs[a]), NULL, &w);
+			/* MTA-STS: testing-mode findings, TLS-RPT notes. */
+			if (dom != NULL)
+				tlspolicy_sts_session(dom, hop.kind,
+				    mx[h].host, peer->addr, c, w.text);
 			if (c != NULL) {
 				tlspolicy_hop_reset(&hop);
 				free(dom);

@@ -15,6 +15,7 @@
 
 #include <openssl/x509_vfy.h>
 
+#include "client/client.h"
 #include "conf/conf.h"
 #include "deliver/mtasts_fetch.h"
 #include "deliver/tlsrpt_store.h"
@@ -161,4 +162,95 @@ tlspolicy_sts_result_of(long err)
 	default:
 		return TLSRPT_VALIDATION_FAILURE;
 	}
+}
+
+/* The X509 errors tlspolicy_sts_result_of() tells apart. */
+static const long known_errs[] = {
+	X509_V_ERR_HOSTNAME_MISMATCH,
+	X509_V_ERR_IP_ADDRESS_MISMATCH,
+	X509_V_ERR_CERT_HAS_EXPIRED,
+	X509_V_ERR_CERT_NOT_YET_VALID,
+	X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+	X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
+	X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT,
+	X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+	X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+	X509_V_ERR_CERT_UNTRUSTED,
+};
+
+bool
+tlspolicy_sts_failure_of(const char *text, enum tlsrpt_result *out)
+{
+	size_t i;
+
+	if (strstr(text, "TLS certificate verification failed") != NULL) {
+		/* client_verify_reason() quotes OpenSSL's own words. */
+		*out = TLSRPT_VALIDATION_FAILURE;
+		for (i = 0; i < sizeof(known_errs) / sizeof(known_errs[0]); i++)
+			if (strstr(text, X509_verify_cert_error_string(
+			                     known_errs[i])) != NULL) {
+				*out = tlspolicy_sts_result_of(known_errs[i]);
+				break;
+			}
+		return true;
+	}
+	if (strstr(text, "STARTTLS") != NULL) {
+		*out = TLSRPT_STARTTLS_NOT_SUPPORTED;
+		return true;
+	}
+	if (strstr(text, "TLS") != NULL) { /* a failed handshake */
+		*out = TLSRPT_VALIDATION_FAILURE;
+		return true;
+	}
+	return false;
+}
+
+static void
+testing_report(const struct tlspolicy_domain *d, const char *host,
+    const char *addr, enum tlsrpt_result r, const char *what)
+{
+	log_warn("event=mta_sts_report domain=%s host=%s addr=%s mode=testing "
+	         "result=%s reason=%s action=\"delivered anyway (RFC 8461 "
+	         "5)\"",
+	    LOG_ESC(d->domain), LOG_ESC(host), LOG_ESC(addr),
+	    tlsrpt_result_name(r), LOG_ESC(what));
+	tlspolicy_sts_note(d, host, addr, r, true, what);
+}
+
+void
+tlspolicy_sts_session(const struct tlspolicy_domain *d,
+    enum tlspolicy_kind kind, const char *host, const char *addr,
+    const struct client_conn *c, const char *fail_text)
+{
+	enum tlsrpt_result r;
+	long vr;
+
+	if (kind == TLSPOLICY_STS_ENFORCE) {
+		if (c != NULL)
+			tlspolicy_sts_note(d, host, addr, 0, false, NULL);
+		else if (tlspolicy_sts_failure_of(fail_text, &r))
+			tlspolicy_sts_note(d, host, addr, r, true, fail_text);
+		return;
+	}
+	if (kind != TLSPOLICY_STS_TESTING || c == NULL)
+		return;
+	if (!mtasts_mx_allowed(&d->sts_policy, host)) {
+		testing_report(d, host, addr, TLSRPT_VALIDATION_FAILURE,
+		    "MX host not listed in the policy");
+		return;
+	}
+	if (!client_is_tls(c)) {
+		testing_report(d, host, addr, TLSRPT_STARTTLS_NOT_SUPPORTED,
+		    "no STARTTLS");
+		return;
+	}
+	vr = client_tls_pkix_result(c);
+	if (vr == X509_V_OK) {
+		tlspolicy_sts_note(d, host, addr, 0, false, NULL);
+		return;
+	}
+	testing_report(d, host, addr,
+	    vr == -1 ? TLSRPT_VALIDATION_FAILURE : tlspolicy_sts_result_of(vr),
+	    vr == -1 ? "certificate not checked"
+	             : X509_verify_cert_error_string(vr));
 }

@@ -19,6 +19,7 @@
 #include "deliver/tlspolicy.h"
 #include "deliver/tlsrpt.h"
 
+struct client_conn;
 struct conf;
 struct dns;
 
@@ -40,6 +41,29 @@ void tlspolicy_sts_fill(struct tlspolicy_domain *d, const struct conf *,
 void tlspolicy_sts_note(const struct tlspolicy_domain *d, const char *mx_host,
     const char *mx_ip, enum tlsrpt_result result, bool failed,
     const char *reason);
+
+/*
+ * After client_open() to MX host `host` (address addr) whose hop was
+ * decided `kind`; c is the session, or NULL when it failed (fail_text
+ * then says why). Only the MTA-STS kinds do anything:
+ *  - TLSPOLICY_STS_TESTING: c was opened with opts.pkix_report; what
+ *    enforce would have refused (no STARTTLS, a certificate that is not
+ *    PKIX-valid for the host) is logged (event=mta_sts_report) and noted
+ *    for TLS-RPT; the session goes on (RFC 8461 5);
+ *  - TLSPOLICY_STS_ENFORCE: a session is a success; a failure whose
+ *    text is a TLS one (tlspolicy_sts_failure_of()) is noted.
+ */
+void tlspolicy_sts_session(const struct tlspolicy_domain *d,
+    enum tlspolicy_kind kind, const char *host, const char *addr,
+    const struct client_conn *c, const char *fail_text);
+
+/*
+ * Is the client's failure text (client/client.c) a TLS failure, and of
+ * which kind? Certificate verification errors as tlspolicy_sts_result_of()
+ * says, a missing STARTTLS as starttls-not-supported; false for the
+ * rest (refused connections, time-outs: not TLS outcomes). Pure.
+ */
+bool tlspolicy_sts_failure_of(const char *fail_text, enum tlsrpt_result *out);
 
 /*
  * The TLS-RPT failure kind (RFC 8460 4.3) of an X509 verification error

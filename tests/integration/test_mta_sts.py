@@ -27,13 +27,13 @@ from ststest import (PolicyServer, PortCounter, TestCA, cache_file,
 
 GOOD, BAD, ROGUE = "mx.good.sts.test", "mx.bad.sts.test", "mx.rogue.sts.test"
 DOMAINS = ["enf", "bad", "skip", "tst", "big", "max", "redir", "exp",
-           "cached", "chg", "keep"]
+           "cached", "chg", "keep", "route"]
 SENDER = "alice@example.test"
 WAIT = 20.0
 
 
 def dom(short):
-    return f"{short}.sts.test"
+    return f"{short}.sts"
 
 
 class World:
@@ -94,7 +94,9 @@ def world(tmp_path_factory):
                      "dns_server": f"127.0.0.1:{w.dns.port}",
                      "hostname": "tx.sts.test"},
                 extra=("\n[outbound_tls]\ndane = off\ntrust_anchor = none\n"
-                       f"ca_file = {ca.path}\n"))
+                       f"ca_file = {ca.path}\n"
+                       f"\n[routes]\n{dom('route')} = {GOOD}:25 "
+                       "tls=require\n"))
     tx.write_config()
     tx.start()
     w.tx = tx
@@ -159,7 +161,7 @@ def test_enforce_matching_certificate_delivers(world):
     qid = send(w, "enf", "sts enforce good")
     wait_delivered(w, qid, "sts enforce good")
     assert w.web.hits(dom("enf")) == 1
-    assert log_lines(w, "event=mta_sts_fetch ", "domain=enf.sts.test",
+    assert log_lines(w, "event=mta_sts_fetch ", "domain=enf.sts",
                      "mode=enforce")
     # The policy was kept on disk for the next message.
     cached = (w.tx.data_dir / "mta-sts" / dom("enf")).read_text()
@@ -195,7 +197,7 @@ def test_testing_mode_delivers_and_reports(world):
     publish(w, "tst", "testing", [BAD], mx_records=((10, BAD),))
     qid = send(w, "tst", "sts testing bad name")
     wait_delivered(w, qid, "sts testing bad name")
-    lines = log_lines(w, "event=mta_sts_report", "domain=tst.sts.test")
+    lines = log_lines(w, "event=mta_sts_report", "domain=tst.sts")
     assert lines, w.tx.log()[-3000:]
     assert "result=certificate-host-mismatch" in lines[0]
 
@@ -216,13 +218,13 @@ def test_policy_size_limit(world):
     w.web.policy(dom("max"), padded(policy_text("enforce", [GOOD]), 65536))
     qid = send(w, "max", "sts max size")
     wait_delivered(w, qid, "sts max size")
-    assert log_lines(w, "event=mta_sts_fetch ", "domain=max.sts.test")
+    assert log_lines(w, "event=mta_sts_fetch ", "domain=max.sts")
     publish(w, "big", None, [])
     w.web.policy(dom("big"),
                  padded(policy_text("enforce", ["nowhere.invalid"]), 65537))
     qid = send(w, "big", "sts over size")
     wait_delivered(w, qid, "sts over size")
-    fails = log_lines(w, "event=mta_sts_fetch_failed", "domain=big.sts.test")
+    fails = log_lines(w, "event=mta_sts_fetch_failed", "domain=big.sts")
     assert fails and "larger than 65536" in fails[0], w.tx.log()[-3000:]
 
 
@@ -237,7 +239,7 @@ def test_redirect_is_refused(world):
     qid = send(w, "redir", "sts redirect")
     wait_delivered(w, qid, "sts redirect")
     fails = log_lines(w, "event=mta_sts_fetch_failed",
-                      "domain=redir.sts.test")
+                      "domain=redir.sts")
     assert fails and "redirect refused" in fails[0], w.tx.log()[-3000:]
     assert w.web.hits(dom("redir")) == 1
     assert w.web.hits(dom("enf")) == hits_enf
@@ -291,6 +293,16 @@ def test_changed_id_refetches_and_failure_keeps_valid_cache(world):
     qid = send(w, "keep", "sts keep cache")
     wait_deferred(w, qid)
     fails = log_lines(w, "event=mta_sts_fetch_failed",
-                      "domain=keep.sts.test")
+                      "domain=keep.sts")
     assert fails and "cached=kept" in fails[0] and "status 404" in fails[0]
     assert not received(w, "sts keep cache")
+
+
+def test_route_tls_require_trusts_ca_file(world):
+    w = world
+    # A route with tls = require verifies against the system's store and
+    # [outbound_tls] ca_file: the test CA is in the latter only.
+    qid = send(w, "route", "route tls require")
+    wait_delivered(w, qid, "route tls require")
+    lines = log_lines(w, "event=remote_session", f"id={qid}")
+    assert lines and "tls=yes" in lines[0] and "tls_auth=PKIX" in lines[0]

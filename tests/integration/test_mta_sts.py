@@ -27,7 +27,7 @@ from ststest import (PolicyServer, PortCounter, TestCA, cache_file,
 
 GOOD, BAD, ROGUE = "mx.good.sts.test", "mx.bad.sts.test", "mx.rogue.sts.test"
 DOMAINS = ["enf", "bad", "skip", "tst", "big", "max", "redir", "exp",
-           "cached", "chg", "keep", "route"]
+           "cached", "chg", "keep", "route", "ctype"]
 SENDER = "alice@example.test"
 WAIT = 20.0
 
@@ -243,6 +243,15 @@ def test_redirect_is_refused(world):
     assert fails and "redirect refused" in fails[0], w.tx.log()[-3000:]
     assert w.web.hits(dom("redir")) == 1
     assert w.web.hits(dom("enf")) == hits_enf
+    # Only text/plain is a policy (RFC 8461 3.2): text/html is a fetch
+    # error, so this policy, which would refuse the MX, does not apply.
+    publish(w, "ctype", None, [])
+    w.web.policy(dom("ctype"), policy_text("enforce", ["nowhere.invalid"]),
+                 ctype="text/html")
+    qid = send(w, "ctype", "sts content type")
+    wait_delivered(w, qid, "sts content type")
+    fails = log_lines(w, "event=mta_sts_fetch_failed", "domain=ctype.sts")
+    assert fails and "not text/plain" in fails[0], w.tx.log()[-3000:]
 
 
 def seed_cache(w, short, id_, fetched, mode, mxs, max_age):

@@ -61,8 +61,10 @@ mtasts_cache_format(const char *id, int64_t fetched, const char *body,
 	if (!id_ok(id))
 		return why_set(why, WHY_PERM, 0, "mta-sts cache: bad id");
 	if (len > MTASTS_POLICY_MAX)
-		return why_set(why, WHY_PERM, 0, "mta-sts cache: body over "
-		    "%d bytes", MTASTS_POLICY_MAX);
+		return why_set(why, WHY_PERM, 0,
+		    "mta-sts cache: body over "
+		    "%d bytes",
+		    MTASTS_POLICY_MAX);
 	if (fetched < 0)
 		return why_set(why, WHY_PERM, 0, "mta-sts cache: bad time");
 	buf_clear(out);
@@ -122,10 +124,12 @@ mtasts_cache_parse(const char *p, size_t n, struct mtasts_cache_entry *out,
 
 	memset(out, 0, sizeof(*out));
 	if (n > MTASTS_CACHE_FILE_MAX)
-		return why_set(why, WHY_PERM, 0, "mta-sts cache: file too "
+		return why_set(why, WHY_PERM, 0,
+		    "mta-sts cache: file too "
 		    "large");
 	if (n < strlen(MAGIC) || memcmp(p, MAGIC, strlen(MAGIC)) != 0)
-		return why_set(why, WHY_PERM, 0, "mta-sts cache: not a cache "
+		return why_set(why, WHY_PERM, 0,
+		    "mta-sts cache: not a cache "
 		    "file");
 	p += strlen(MAGIC);
 	n -= strlen(MAGIC);
@@ -134,21 +138,25 @@ mtasts_cache_parse(const char *p, size_t n, struct mtasts_cache_entry *out,
 		return why_set(why, WHY_PERM, 0, "mta-sts cache: bad id line");
 	for (i = 0; i < vlen; i++)
 		if (!ascii_is_alnum((unsigned char)v[i]))
-			return why_set(why, WHY_PERM, 0, "mta-sts cache: bad "
+			return why_set(why, WHY_PERM, 0,
+			    "mta-sts cache: bad "
 			    "id");
 	memcpy(out->id, v, vlen);
 	out->id[vlen] = '\0';
 	if (!head_line(&p, &n, "fetched", &v, &vlen) ||
 	    !time_parse(v, vlen, &out->fetched))
-		return why_set(why, WHY_PERM, 0, "mta-sts cache: bad fetched "
+		return why_set(why, WHY_PERM, 0,
+		    "mta-sts cache: bad fetched "
 		    "line");
 	if (n == 0 || p[0] != '\n')
-		return why_set(why, WHY_PERM, 0, "mta-sts cache: no blank "
+		return why_set(why, WHY_PERM, 0,
+		    "mta-sts cache: no blank "
 		    "line before the policy");
 	p++;
 	n--;
 	if (n > MTASTS_POLICY_MAX)
-		return why_set(why, WHY_PERM, 0, "mta-sts cache: policy too "
+		return why_set(why, WHY_PERM, 0,
+		    "mta-sts cache: policy too "
 		    "large");
 	if (mtasts_policy_parse(p, n, &out->policy, why) == -1)
 		return -1;
@@ -166,8 +174,8 @@ mtasts_cache_expired(const struct mtasts_cache_entry *e, int64_t now)
 }
 
 enum mtasts_cache_action
-mtasts_cache_decide(const struct mtasts_cache_entry *cached,
-    const char *txt_id, int64_t now)
+mtasts_cache_decide(const struct mtasts_cache_entry *cached, const char *txt_id,
+    int64_t now)
 {
 	bool valid = cached != NULL && !mtasts_cache_expired(cached, now);
 
@@ -209,8 +217,8 @@ read_capped(int fd, char *dst, size_t cap, size_t *n_out)
 }
 
 int
-mtasts_cache_load(int dirfd, const char *domain,
-    struct mtasts_cache_entry *out, struct why *why)
+mtasts_cache_load(int dirfd, const char *domain, struct mtasts_cache_entry *out,
+    struct why *why)
 {
 	struct stat st;
 	char *data;
@@ -218,10 +226,11 @@ mtasts_cache_load(int dirfd, const char *domain,
 	int fd, rc;
 
 	if (!mtasts_cache_name_ok(domain))
-		return why_set(why, WHY_PERM, 0, "mta-sts cache: not a name "
+		return why_set(why, WHY_PERM, 0,
+		    "mta-sts cache: not a name "
 		    "for a file");
-	fd = openat(dirfd, domain, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-	        O_NONBLOCK);
+	fd = openat(dirfd, domain,
+	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd == -1 && errno == ENOENT)
 		return 0;
 	if (fd == -1)
@@ -229,8 +238,10 @@ mtasts_cache_load(int dirfd, const char *domain,
 		    domain);
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		(void)close(fd);
-		return why_set(why, WHY_TEMP, 0, "mta-sts cache: %s is not a "
-		    "regular file", domain);
+		return why_set(why, WHY_TEMP, 0,
+		    "mta-sts cache: %s is not a "
+		    "regular file",
+		    domain);
 	}
 	/* One byte more than allowed tells "too large" from "just fits". */
 	data = malloc(MTASTS_CACHE_FILE_MAX + 1);
@@ -259,7 +270,8 @@ mtasts_cache_store(int dirfd, const char *domain, const char *id,
 	int fd, n;
 
 	if (!mtasts_cache_name_ok(domain))
-		return why_set(why, WHY_PERM, 0, "mta-sts cache: not a name "
+		return why_set(why, WHY_PERM, 0,
+		    "mta-sts cache: not a name "
 		    "for a file");
 	buf_init(&b, MTASTS_CACHE_FILE_MAX);
 	if (mtasts_cache_format(id, fetched, body, len, &b, why) == -1) {
@@ -277,8 +289,10 @@ mtasts_cache_store(int dirfd, const char *domain, const char *id,
 	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1) {
 		buf_reset(&b);
-		return why_set(why, WHY_TEMP, errno, "mta-sts cache: create "
-		    "%s", tmp);
+		return why_set(why, WHY_TEMP, errno,
+		    "mta-sts cache: create "
+		    "%s",
+		    tmp);
 	}
 	if (fsutil_write_all(fd, b.data, b.len) == -1 || fsync(fd) == -1) {
 		why_set(why, WHY_TEMP, errno, "mta-sts cache: write %s", tmp);

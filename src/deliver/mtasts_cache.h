@@ -86,8 +86,9 @@ enum mtasts_cache_action {
  * (5.1: a record that disappears does not withdraw a policy), and
  * nothing otherwise. Pure.
  */
-enum mtasts_cache_action mtasts_cache_decide(
-    const struct mtasts_cache_entry *cached, const char *txt_id, int64_t now);
+enum mtasts_cache_action
+mtasts_cache_decide(const struct mtasts_cache_entry *cached, const char *txt_id,
+    int64_t now);
 
 /*
  * After a failed fetch: may the cached entry still be used? Only while

@@ -129,8 +129,8 @@ is_text_plain(const char *ct)
 }
 
 static int
-setup(CURL *c, const char *url, struct curl_slist *resolve,
-    const char *ca_file, struct sink *s, char *errbuf)
+setup(CURL *c, const char *url, struct curl_slist *resolve, const char *ca_file,
+    struct sink *s, char *errbuf)
 {
 	int bad = 0;
 
@@ -181,14 +181,18 @@ outcome(CURL *c, CURLcode rc, const struct sink *s, const char *errbuf,
 		    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
 	(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 300 && status <= 399)
-		return why_set(why, WHY_TEMP, 0, "status %ld: redirect "
-		    "refused (RFC 8461 3.3)", status);
+		return why_set(why, WHY_TEMP, 0,
+		    "status %ld: redirect "
+		    "refused (RFC 8461 3.3)",
+		    status);
 	if (status != 200)
 		return why_set(why, WHY_TEMP, 0, "status %ld", status);
 	(void)curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
 	if (!is_text_plain(ct))
-		return why_set(why, WHY_TEMP, 0, "Content-Type %.64s, not "
-		    "text/plain", ct != NULL ? ct : "missing");
+		return why_set(why, WHY_TEMP, 0,
+		    "Content-Type %.64s, not "
+		    "text/plain",
+		    ct != NULL ? ct : "missing");
 	return 0;
 }
 
@@ -223,7 +227,8 @@ mtasts_fetch(const char *domain, const struct sockaddr_storage *addrs,
 		return why_set(why, WHY_TEMP, ENOMEM, "curl");
 	}
 	if (setup(c, url, rs, ca_file, &s, errbuf) == -1)
-		rc = why_set(why, WHY_TEMP, 0, "this libcurl lacks an option "
+		rc = why_set(why, WHY_TEMP, 0,
+		    "this libcurl lacks an option "
 		    "tern needs (7.85 or later, built with OpenSSL)");
 	else
 		rc = outcome(c, curl_easy_perform(c), &s, errbuf, why);
@@ -254,8 +259,9 @@ mtasts_ctx_new(const char *data_dir)
 	if (m->dirfd == -1)
 		log_warn("event=mta_sts_cache_unavailable data_dir=%s "
 		         "reason=%s",
-		    LOG_ESC(data_dir), LOG_ESC("cannot open <data_dir>/mta-sts: "
-		                               "policies are fetched each time"));
+		    LOG_ESC(data_dir),
+		    LOG_ESC("cannot open <data_dir>/mta-sts: "
+		            "policies are fetched each time"));
 	return m;
 }
 
@@ -330,8 +336,10 @@ txt_id(struct dns *dns, const char *domain, char id[MTASTS_ID_MAX + 1],
 	}
 	dns_rrset_free(&rr);
 	if (nsts > 1)
-		(void)snprintf(problem, problemsz, "%zu STS records at "
-		    "_mta-sts: none applies (RFC 8461 3.1)", nsts);
+		(void)snprintf(problem, problemsz,
+		    "%zu STS records at "
+		    "_mta-sts: none applies (RFC 8461 3.1)",
+		    nsts);
 	return ok && nsts == 1;
 }
 

@@ -66,8 +66,8 @@ sts_text(const struct mtasts_policy *p, struct sts_text *t)
 		    "mx: %s", p->mx[i]);
 		t->mx[t->nmx++] = p->mx[i];
 	}
-	(void)snprintf(t->text[t->nlines++], sizeof(t->text[0]),
-	    "max_age: %u", (unsigned)p->max_age);
+	(void)snprintf(t->text[t->nlines++], sizeof(t->text[0]), "max_age: %u",
+	    (unsigned)p->max_age);
 	for (i = 0; i < t->nlines; i++)
 		t->lines[i] = t->text[i];
 }
@@ -91,8 +91,7 @@ note(const char *domain, const struct mtasts_policy *p, const char *mx_host,
 	(void)strlcpy(f.mx_host, mx_host != NULL ? mx_host : "",
 	    sizeof(f.mx_host));
 	(void)strlcpy(f.mx_ip, mx_ip != NULL ? mx_ip : "", sizeof(f.mx_ip));
-	(void)strlcpy(f.reason, reason != NULL ? reason : "",
-	    sizeof(f.reason));
+	(void)strlcpy(f.reason, reason != NULL ? reason : "", sizeof(f.reason));
 	tlsrpt_store_note(st, domain, TLSRPT_STS, t.lines, t.nlines, t.mx,
 	    t.nmx, failed ? &f : NULL);
 }
@@ -138,8 +137,7 @@ tlspolicy_sts_note(const struct tlspolicy_domain *d, const char *mx_host,
 {
 	if (d->sts == TLSPOLICY_STS_NONE)
 		return;
-	note(d->domain, &d->sts_policy, mx_host, mx_ip, result, failed,
-	    reason);
+	note(d->domain, &d->sts_policy, mx_host, mx_ip, result, failed, reason);
 }
 
 enum tlsrpt_result

@@ -23,8 +23,9 @@
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-#define POLICY "version: STSv1\nmode: enforce\nmx: mx.example.test\n" \
-	       "max_age: 600\n"
+#define POLICY                                                                 \
+	"version: STSv1\nmode: enforce\nmx: mx.example.test\n"                 \
+	"max_age: 600\n"
 
 /* ---- names ---- */
 
@@ -113,12 +114,12 @@ test_format_limits(void **state)
 	memset(id, 'a', sizeof(id));
 	id[MTASTS_ID_MAX] = '\0';
 	/* The body at the limit fits, one more byte does not. */
-	assert_int_equal(mtasts_cache_format(id, 1, body, MTASTS_POLICY_MAX,
-	                     &b, &why),
+	assert_int_equal(mtasts_cache_format(id, 1, body, MTASTS_POLICY_MAX, &b,
+	                     &why),
 	    0);
 	assert_true(b.len <= MTASTS_CACHE_FILE_MAX);
-	assert_int_equal(mtasts_cache_format(id, 1, body,
-	                     MTASTS_POLICY_MAX + 1, &b, &why),
+	assert_int_equal(mtasts_cache_format(id, 1, body, MTASTS_POLICY_MAX + 1,
+	                     &b, &why),
 	    -1);
 	/* The id: 32 letters or digits, not 33, not empty, not "-". */
 	id[MTASTS_ID_MAX] = 'a';
@@ -127,8 +128,8 @@ test_format_limits(void **state)
 	assert_int_equal(mtasts_cache_format("", 1, POLICY, 10, &b, &why), -1);
 	assert_int_equal(mtasts_cache_format("a-b", 1, POLICY, 10, &b, &why),
 	    -1);
-	assert_int_equal(mtasts_cache_format("a\nfetched: 9", 1, POLICY, 10,
-	                     &b, &why),
+	assert_int_equal(mtasts_cache_format("a\nfetched: 9", 1, POLICY, 10, &b,
+	                     &why),
 	    -1);
 	assert_int_equal(mtasts_cache_format("a", -1, POLICY, 10, &b, &why),
 	    -1);
@@ -155,11 +156,13 @@ static const struct parse_case parse_cases[] = {
 	{ "fetched-19-digits",
 	    "tern-mta-sts 1\nid: X1\nfetched: 1234567890123456789\n\n" POLICY,
 	    -1 },
-	{ "id-32", "tern-mta-sts 1\nid: 12345678901234567890123456789012\n"
-	           "fetched: 1\n\n" POLICY,
+	{ "id-32",
+	    "tern-mta-sts 1\nid: 12345678901234567890123456789012\n"
+	    "fetched: 1\n\n" POLICY,
 	    0 },
-	{ "id-33", "tern-mta-sts 1\nid: 123456789012345678901234567890123\n"
-	           "fetched: 1\n\n" POLICY,
+	{ "id-33",
+	    "tern-mta-sts 1\nid: 123456789012345678901234567890123\n"
+	    "fetched: 1\n\n" POLICY,
 	    -1 },
 	{ "empty", "", -1 },
 	{ "magic-2", "tern-mta-sts 2\nid: X1\nfetched: 100\n\n" POLICY, -1 },
@@ -213,9 +216,8 @@ test_parse_size(void **state)
 	memcpy(p, HEAD, strlen(HEAD));
 	assert_int_equal(mtasts_cache_parse(p, n, &e, &why), -1);
 	/* A policy body of MTASTS_POLICY_MAX + 1 bytes is refused too. */
-	assert_int_equal(mtasts_cache_parse(p, strlen(HEAD) +
-	                                           MTASTS_POLICY_MAX + 1,
-	                     &e, &why),
+	assert_int_equal(mtasts_cache_parse(p,
+	                     strlen(HEAD) + MTASTS_POLICY_MAX + 1, &e, &why),
 	    -1);
 	free(p);
 }
@@ -244,8 +246,7 @@ test_decide(void **state)
 	(void)state;
 	/* Nothing cached: fetch when there is a record, else none. */
 	assert_int_equal(mtasts_cache_decide(NULL, "A", now), MTASTS_FETCH);
-	assert_int_equal(mtasts_cache_decide(NULL, NULL, now),
-	    MTASTS_USE_NONE);
+	assert_int_equal(mtasts_cache_decide(NULL, NULL, now), MTASTS_USE_NONE);
 	/* Same id, not expired: the cache. */
 	assert_int_equal(mtasts_cache_decide(&valid, "A", now),
 	    MTASTS_USE_CACHED);

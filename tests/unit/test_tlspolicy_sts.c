@@ -37,7 +37,8 @@ test_result_of(void **state)
 		    TLSRPT_CERT_NOT_TRUSTED },
 		{ X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
 		    TLSRPT_CERT_NOT_TRUSTED },
-		{ X509_V_ERR_CERT_SIGNATURE_FAILURE, TLSRPT_VALIDATION_FAILURE },
+		{ X509_V_ERR_CERT_SIGNATURE_FAILURE,
+		    TLSRPT_VALIDATION_FAILURE },
 		{ X509_V_ERR_CERT_REVOKED, TLSRPT_VALIDATION_FAILURE },
 	};
 	size_t i;
@@ -79,18 +80,18 @@ test_failure_of_other_texts(void **state)
 	enum tlsrpt_result r;
 
 	(void)state;
-	assert_true(tlspolicy_sts_failure_of(
-	    "mx.example.test: TLS required, but the server does not offer "
-	    "STARTTLS",
+	assert_true(tlspolicy_sts_failure_of("mx.example.test: TLS required, "
+	                                     "but the server does not offer "
+	                                     "STARTTLS",
 	    &r));
 	assert_int_equal(r, TLSRPT_STARTTLS_NOT_SUPPORTED);
 	assert_true(tlspolicy_sts_failure_of("TLS handshake failed", &r));
 	assert_int_equal(r, TLSRPT_VALIDATION_FAILURE);
 	/* Not TLS outcomes: nothing to count. */
-	assert_false(tlspolicy_sts_failure_of("connect: Connection refused",
-	    &r));
-	assert_false(tlspolicy_sts_failure_of("timeout waiting for greeting",
-	    &r));
+	assert_false(
+	    tlspolicy_sts_failure_of("connect: Connection refused", &r));
+	assert_false(
+	    tlspolicy_sts_failure_of("timeout waiting for greeting", &r));
 	assert_false(tlspolicy_sts_failure_of("", &r));
 }
 

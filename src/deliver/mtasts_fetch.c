@@ -404,6 +404,8 @@ mtasts_get(struct mtasts_ctx *m, struct dns *dns, const char *domain,
 	bool have_id;
 
 	memset(out, 0, sizeof(*out));
+	memset(&fresh, 0, sizeof(fresh));
+	id[0] = '\0'; /* a fetch is only decided with a record's id */
 	if (strlcpy(dom, domain, sizeof(dom)) >= sizeof(dom) ||
 	    !mtasts_cache_name_ok(dom))
 		return; /* no such host name: no policy can exist */
@@ -425,8 +427,9 @@ mtasts_get(struct mtasts_ctx *m, struct dns *dns, const char *domain,
 	switch (mtasts_cache_decide(c, have_id ? id : NULL, now)) {
 	case MTASTS_USE_NONE:
 		return;
-	case MTASTS_USE_CACHED:
-		result_from(out, MTASTS_SRC_CACHE, c);
+	case MTASTS_USE_CACHED: /* only ever with c */
+		if (c != NULL)
+			result_from(out, MTASTS_SRC_CACHE, c);
 		return;
 	case MTASTS_FETCH:
 		break;
@@ -445,6 +448,6 @@ mtasts_get(struct mtasts_ctx *m, struct dns *dns, const char *domain,
 	         "reason=%s",
 	    LOG_ESC(dom), id, mtasts_cache_on_failure(c, now) ? "kept" : "none",
 	    LOG_ESC(why.text));
-	if (mtasts_cache_on_failure(c, now))
+	if (c != NULL && mtasts_cache_on_failure(c, now))
 		result_from(out, MTASTS_SRC_STALE, c);
 }

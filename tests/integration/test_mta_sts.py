@@ -160,6 +160,10 @@ def test_enforce_matching_certificate_delivers(world):
     qid = send(w, "enf", "sts enforce good")
     wait_delivered(w, qid, "sts enforce good")
     assert w.web.hits(dom("enf")) == 1
+    # Delivered under the policy: TLS, the certificate PKIX-verified.
+    lines = log_lines(w, "event=remote_session", f"id={qid}")
+    assert lines and "tls_policy=sts " in lines[0] and \
+        "tls_auth=PKIX" in lines[0], lines
     assert log_lines(w, "event=mta_sts_fetch ", "domain=enf.sts",
                      "mode=enforce")
     # The policy was kept on disk for the next message.
@@ -199,6 +203,10 @@ def test_testing_mode_delivers_and_reports(world):
     lines = log_lines(w, "event=mta_sts_report", "domain=tst.sts")
     assert lines, w.tx.log()[-3000:]
     assert "result=certificate-host-mismatch" in lines[0]
+    # Delivered as without a policy: encrypted, not authenticated.
+    lines = log_lines(w, "event=remote_session", f"id={qid}")
+    assert lines and "tls=yes" in lines[0] and \
+        "tls_policy=sts-testing" in lines[0], lines
 
 
 def padded(text, size):

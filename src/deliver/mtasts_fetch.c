@@ -36,8 +36,24 @@
 /* "mta-sts." + a domain + ":443:" + addresses, each "[v6]," */
 #define RESOLVE_MAX (DNS_NAME_MAX + 16 + DNS_ADDRS_MAX * (INET6_ADDRSTRLEN + 3))
 
+/*
+ * A fetch that failed is not tried again for MTASTS_FETCH_RETRY_SECS
+ * for the same domain and record id: a policy host that does not answer
+ * would otherwise hold a delivery thread for the fetch's time-outs on
+ * every message to the domain. A new id is fetched at once.
+ */
+struct failed_fetch {
+	char domain[DNS_NAME_MAX];
+	char id[MTASTS_ID_MAX + 1];
+	int64_t until; /* unix seconds; 0: a free slot */
+};
+
+#define FAILED_MAX 64
+
 struct mtasts_ctx {
-	int dirfd; /* data_dir/mta-sts, or -1: no cache */
+	int dirfd;           /* data_dir/mta-sts, or -1: no cache */
+	pthread_mutex_t mtx; /* failed[] */
+	struct failed_fetch failed[FAILED_MAX];
 };
 
 /* ---- the fetch ---------------------------------------------------- */
@@ -246,6 +262,7 @@ mtasts_ctx_new(const char *data_dir)
 	int top, made;
 
 	m->dirfd = -1;
+	pthread_mutex_init(&m->mtx, NULL);
 	top = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (top != -1) {
 		made = mkdirat(top, "mta-sts", 0700);
@@ -272,6 +289,7 @@ mtasts_ctx_free(struct mtasts_ctx *m)
 		return;
 	if (m->dirfd != -1)
 		(void)close(m->dirfd);
+	pthread_mutex_destroy(&m->mtx);
 	free(m);
 }
 
@@ -383,6 +401,46 @@ done:
 	return rc;
 }
 
+/* Did a fetch for (domain, id) fail less than the retry time ago? */
+static bool
+recently_failed(struct mtasts_ctx *m, const char *domain, const char *id,
+    int64_t now)
+{
+	bool hit = false;
+	size_t i;
+
+	pthread_mutex_lock(&m->mtx);
+	for (i = 0; i < FAILED_MAX && !hit; i++)
+		hit = m->failed[i].until > now &&
+		      strcmp(m->failed[i].domain, domain) == 0 &&
+		      strcmp(m->failed[i].id, id) == 0;
+	pthread_mutex_unlock(&m->mtx);
+	return hit;
+}
+
+/* Remember a failed fetch, in the slot that expires first. */
+static void
+note_failed(struct mtasts_ctx *m, const char *domain, const char *id,
+    int64_t now)
+{
+	size_t i, pick = 0;
+
+	pthread_mutex_lock(&m->mtx);
+	for (i = 0; i < FAILED_MAX; i++) {
+		if (strcmp(m->failed[i].domain, domain) == 0) {
+			pick = i;
+			break;
+		}
+		if (m->failed[i].until < m->failed[pick].until)
+			pick = i;
+	}
+	(void)strlcpy(m->failed[pick].domain, domain,
+	    sizeof(m->failed[pick].domain));
+	(void)strlcpy(m->failed[pick].id, id, sizeof(m->failed[pick].id));
+	m->failed[pick].until = now + MTASTS_FETCH_RETRY_SECS;
+	pthread_mutex_unlock(&m->mtx);
+}
+
 static void
 result_from(struct mtasts_result *out, enum mtasts_source src,
     const struct mtasts_cache_entry *e)
@@ -435,6 +493,14 @@ mtasts_get(struct mtasts_ctx *m, struct dns *dns, const char *domain,
 		break;
 	}
 	why_clear(&why);
+	if (recently_failed(m, dom, id, now)) {
+		(void)snprintf(out->problem, sizeof(out->problem),
+		    "policy fetch failed less than %d s ago",
+		    MTASTS_FETCH_RETRY_SECS);
+		if (c != NULL && mtasts_cache_on_failure(c, now))
+			result_from(out, MTASTS_SRC_STALE, c);
+		return;
+	}
 	if (fetch_policy(m, dns, dom, id, ca_file, &fresh, &why) == 0) {
 		result_from(out, MTASTS_SRC_FETCHED, &fresh);
 		log_info("event=mta_sts_fetch domain=%s id=%s mode=%s "
@@ -443,6 +509,7 @@ mtasts_get(struct mtasts_ctx *m, struct dns *dns, const char *domain,
 		    (unsigned)fresh.policy.max_age, fresh.policy.nmx);
 		return;
 	}
+	note_failed(m, dom, id, now);
 	(void)strlcpy(out->problem, why.text, sizeof(out->problem));
 	log_warn("event=mta_sts_fetch_failed domain=%s id=%s cached=%s "
 	         "reason=%s",

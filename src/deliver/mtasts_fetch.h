@@ -41,6 +41,8 @@ struct dns;
 #define MTASTS_FETCH_CONNECT_SECS 10 /* TCP + TLS handshake */
 #define MTASTS_FETCH_TOTAL_SECS 30   /* the whole fetch */
 #define MTASTS_FETCH_PORT 443
+/* A failed fetch is tried again after this, or at once for a new id. */
+#define MTASTS_FETCH_RETRY_SECS 300
 
 /*
  * GET the policy of `domain` from the given addresses of mta-sts.DOMAIN
@@ -85,8 +87,10 @@ void mtasts_ctx_free(struct mtasts_ctx *); /* NULL is fine */
  * the TXT record at _mta-sts.DOMAIN through dns, the cached policy, a
  * fetch when the record's id is not the cached one or the cached policy
  * has expired; a failed fetch keeps a cached policy that is still
- * valid; no record and no valid cache is no policy. Logs each fetch
- * and its failure (event=mta_sts_fetch, event=mta_sts_fetch_failed).
+ * valid; no record and no valid cache is no policy. A failed fetch is
+ * not repeated for MTASTS_FETCH_RETRY_SECS (same domain and id; kept in
+ * memory). Logs each fetch and its failure (event=mta_sts_fetch,
+ * event=mta_sts_fetch_failed).
  * Always fills *out; thread-safe.
  */
 void mtasts_get(struct mtasts_ctx *, struct dns *, const char *domain,

@@ -311,6 +311,11 @@ def test_changed_id_refetches_and_failure_keeps_valid_cache(world):
     fails = log_lines(w, "event=mta_sts_fetch_failed",
                       "domain=keep.sts")
     assert fails and "cached=kept" in fails[0] and "status 404" in fails[0]
+    # The retry does not fetch again (a failed fetch waits 5 minutes for
+    # the same id), and the cached policy still applies.
+    wait_for(lambda: w.tx.log().count(f"event=deferred id={qid}") >= 2,
+             "a second attempt", w.tx)
+    assert w.web.hits(dom("keep")) == 1
     assert not received(w, "sts keep cache")
 
 

@@ -373,6 +373,10 @@ verify_fail(struct client_conn *c, long vr, struct why *why)
 	char text[sizeof(why->text)];
 
 	client_verify_reason(vr, c->o.proto.peer, text, sizeof(text));
+	/* RFC 8689 4: no verified TLS, no REQUIRETLS message: a bounce. */
+	if (c->o.proto.requiretls)
+		return why_set(why, WHY_PERM, 0, "%s (the message needs "
+		                                 "REQUIRETLS)", text);
 	return why_set(why, WHY_TEMP, 0, "%s", text);
 }
 

@@ -30,11 +30,24 @@
  * parsed; several times that under ASan). Only routes with tls =
  * require use it, so it is made on first use, once.
  */
+/* A verifying context with [outbound_tls] ca_file (REQUIRETLS). */
+struct ca_ctx {
+	char *ca_file;
+	SSL_CTX *ctx; /* NULL: could not be made (logged) */
+	struct ca_ctx *next;
+};
+
 struct nexthop {
 	SSL_CTX *ctx_may;
-	pthread_mutex_t mtx; /* ctx_verify, made once */
+	pthread_mutex_t mtx; /* ctx_verify, made once; ca_ctxs */
 	SSL_CTX *ctx_verify;
 	bool verify_tried;
+	/*
+	 * One per ca_file ever configured: a reload may change it while a
+	 * session is still opening with the old one, so they live as long
+	 * as nh (a handful at most).
+	 */
+	struct ca_ctx *ca_ctxs;
 };
 
 static void
@@ -62,10 +75,18 @@ nexthop_new(void)
 void
 nexthop_free(struct nexthop *nh)
 {
+	struct ca_ctx *cc, *next;
+
 	if (nh == NULL)
 		return;
 	SSL_CTX_free(nh->ctx_may);
 	SSL_CTX_free(nh->ctx_verify);
+	for (cc = nh->ca_ctxs; cc != NULL; cc = next) {
+		next = cc->next;
+		SSL_CTX_free(cc->ctx);
+		free(cc->ca_file);
+		free(cc);
+	}
 	pthread_mutex_destroy(&nh->mtx);
 	free(nh);
 }
@@ -89,6 +110,46 @@ ctx_verify(const struct nexthop *cnh)
 	ctx = nh->ctx_verify;
 	pthread_mutex_unlock(&nh->mtx);
 	return ctx;
+}
+
+/* The verifying context with ca_file (NULL: none), made on first use. */
+static SSL_CTX *
+ctx_ca(const struct nexthop *cnh, const char *ca_file)
+{
+	struct nexthop *nh = (struct nexthop *)cnh; /* a cache: see above */
+	struct ca_ctx *cc;
+	struct why why;
+	SSL_CTX *ctx;
+
+	if (ca_file == NULL)
+		return ctx_verify(cnh);
+	pthread_mutex_lock(&nh->mtx);
+	for (cc = nh->ca_ctxs; cc != NULL; cc = cc->next)
+		if (strcmp(cc->ca_file, ca_file) == 0)
+			break;
+	if (cc == NULL) {
+		cc = xcalloc(1, sizeof(*cc));
+		cc->ca_file = xstrdup(ca_file);
+		why_clear(&why);
+		if ((cc->ctx = client_tls_ctx_new(true, ca_file, &why)) == NULL)
+			unavailable(&why);
+		cc->next = nh->ca_ctxs;
+		nh->ca_ctxs = cc;
+	}
+	ctx = cc->ctx;
+	pthread_mutex_unlock(&nh->mtx);
+	return ctx;
+}
+
+void
+nexthop_require_tls(struct nexthop_target *t)
+{
+	size_t n = strlen(t->key);
+
+	t->requiretls = true;
+	/* NEXTHOP_KEY_MAX has room: "route:" + a name + this. */
+	if (n + sizeof("+requiretls") <= sizeof(t->key))
+		memcpy(t->key + n, "+requiretls", sizeof("+requiretls"));
 }
 
 static const char *
@@ -152,11 +213,14 @@ cap_min(unsigned a, unsigned b)
 	return a < b ? a : b;
 }
 
-/* Session options for a route (NULL: MX) and a peer name. */
+/*
+ * Session options for a route (NULL: MX) and a peer name; requiretls:
+ * RFC 8689 (nexthop_target.requiretls).
+ */
 static void
 conn_opts(const struct nexthop *nh, const struct conf *conf,
     const struct conf_route *rt, const char *peer, unsigned timeout_cap,
-    struct client_conn_opts *o)
+    bool requiretls, struct client_conn_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->proto.helo = conf->hostname;
@@ -174,6 +238,11 @@ conn_opts(const struct nexthop *nh, const struct conf *conf,
 	o->ssl_ctx = o->proto.tls == CLIENT_TLS_REQUIRE ? ctx_verify(nh)
 	             : o->proto.tls == CLIENT_TLS_MAY   ? nh->ctx_may
 	                                                : NULL;
+	if (requiretls && !o->proto.lmtp) {
+		o->proto.tls = CLIENT_TLS_REQUIRE;
+		o->proto.requiretls = true;
+		o->ssl_ctx = ctx_ca(nh, conf->outtls.ca_file);
+	}
 	o->timeout_cap = cap_min(conf->queue.remote_timeout, timeout_cap);
 	o->connect_timeout = cap_min(conf->queue.connect_timeout, timeout_cap);
 }
@@ -219,7 +288,7 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 	struct why w;
 	size_t nmx = 0, na, h, a;
 	unsigned port = 25;
-	bool all_perm = true;
+	bool all_perm = true, tls_perm = false, tls_temp = false;
 
 	memset(peer, 0, sizeof(*peer));
 	peer->lmtp = rt != NULL && rt->kind == CONF_ROUTE_LMTP;
@@ -229,7 +298,7 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 		su->sun_family = AF_UNIX;
 		(void)strlcpy(su->sun_path, rt->path, sizeof(su->sun_path));
 		(void)strlcpy(peer->addr, rt->path, sizeof(peer->addr));
-		conn_opts(nh, conf, rt, rt->path, timeout_cap, &o);
+		conn_opts(nh, conf, rt, rt->path, timeout_cap, false, &o);
 		return client_open(&o, (struct sockaddr *)su, sizeof(*su), NULL,
 		    why);
 	}
@@ -256,7 +325,8 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 			continue;
 		}
 		all_perm = false;
-		conn_opts(nh, conf, rt, mx[h].host, timeout_cap, &o);
+		conn_opts(nh, conf, rt, mx[h].host, timeout_cap, t->requiretls,
+		    &o);
 		(void)strlcpy(peer->host, mx[h].host, sizeof(peer->host));
 		peer->port = port;
 		for (a = 0; a < na; a++) {
@@ -266,6 +336,11 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 			if (c != NULL)
 				return c;
 			*why = w;
+			/* REQUIRETLS: a server that cannot do it is final. */
+			if (w.kind == WHY_PERM)
+				tls_perm = true;
+			else
+				tls_temp = true;
 			log_info("event=connect_failed domain=%s host=%s "
 			         "addr=%s reason=%s",
 			    LOG_ESC(t->domain), LOG_ESC(mx[h].host), peer->addr,
@@ -273,6 +348,13 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 		}
 	}
 	why->kind = all_perm ? WHY_PERM : WHY_TEMP;
+	/*
+	 * RFC 8689 4: when every server reached failed the REQUIRETLS
+	 * checks (no STARTTLS, a certificate that does not verify), the
+	 * message bounces; one that could not be reached may come back.
+	 */
+	if (t->requiretls && tls_perm && !tls_temp)
+		why->kind = WHY_PERM;
 	return NULL;
 }
 

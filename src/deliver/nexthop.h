@@ -36,6 +36,19 @@ struct nexthop_target {
 	char key[NEXTHOP_KEY_MAX];
 	const struct conf_route *route; /* NULL: MX; borrowed from conf */
 	const char *domain;             /* borrowed from the address */
+	/*
+	 * RFC 8689 4: a REQUIRETLS message (nexthop_require_tls()): every
+	 * SMTP hop over TLS verified for the MX (or route) name, with the
+	 * system CAs and [outbound_tls] ca_file, failures permanent. LMTP
+	 * routes are final delivery and exempt.
+	 */
+	bool requiretls;
+	/*
+	 * RFC 8689 4: the message says `TLS-Required: No` (and is not
+	 * REQUIRETLS): the recipient side's policies (DANE, MTA-STS) may
+	 * be ignored when they fail. Set by the caller; tlspolicy reads it.
+	 */
+	bool tls_optional;
 };
 
 /*
@@ -66,6 +79,13 @@ void nexthop_free(struct nexthop *); /* NULL is fine */
  * addr. */
 void nexthop_route(const struct conf *, const char *addr,
     struct nexthop_target *t);
+
+/*
+ * Make t (from nexthop_route(), key not "") a REQUIRETLS target: sets
+ * t->requiretls and gives it its own key (sessions are not shared with
+ * mail that may go without verified TLS).
+ */
+void nexthop_require_tls(struct nexthop_target *t);
 
 /*
  * Open a session to t (t->key not ""): each mail host in preference

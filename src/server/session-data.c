@@ -96,6 +96,7 @@ session_env_fill(struct session *s, struct spool_env *env)
 	env->dsn = s->dsn;
 	env->dsn_ret = s->mail.ret;
 	env->envid = s->mail.envid;
+	env->requiretls = s->mail.requiretls;
 	/* In the envelope, so a crash after the 250 cannot release it. */
 	env->held = s->hold_limit != NULL || s->hold_reason != NULL;
 }

@@ -399,10 +399,10 @@ commit_done_loop(struct loop *loop, void *arg)
 	}
 	if (j->ok)
 		log_info("event=queued id=%s sid=%llu client=%s from=%s "
-		         "nrcpt=%zu size=%llu commit_ms=%.2f%s%s%s%s",
+		         "nrcpt=%zu size=%llu commit_ms=%.2f%s%s%s%s%s",
 		    j->id, (unsigned long long)s->id, s->addr,
 		    LOG_ADDR(s->sender), j->nrcpts, (unsigned long long)j->size,
-		    ms, j->hold_limit != NULL || j->hold_reason[0] != '\0'
+		    ms, s->mail.requiretls ? " requiretls=yes" : "", j->hold_limit != NULL || j->hold_reason[0] != '\0'
 		            ? " held="
 		            : "",
 		    j->hold_limit != NULL        ? j->hold_limit

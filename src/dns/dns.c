@@ -29,6 +29,7 @@
 #define DNS_TYPE_A 1
 #define DNS_TYPE_MX 15
 #define DNS_TYPE_AAAA 28
+#define DNS_TYPE_DNSKEY 48
 #define DNS_CLASS_IN 1
 #define MX_READ_MAX 64 /* records looked at before sorting */
 
@@ -160,7 +161,7 @@ mono_ms(void)
 /* Ask, wait up to the deadline; *res_out to be ub_resolve_free()d. */
 static enum dns_status
 query(struct dns *d, const char *name, int type, const char *tname,
-    struct ub_result **res_out, struct why *why)
+    struct ub_result **res_out, enum dns_security *sec_out, struct why *why)
 {
 	int64_t until = mono_ms() + (int64_t)d->timeout * 1000, left;
 	struct pollfd pfd;
@@ -169,6 +170,7 @@ query(struct dns *d, const char *name, int type, const char *tname,
 	int id, rc;
 
 	*res_out = NULL;
+	*sec_out = DNS_SEC_INSECURE;
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return why_set(why, WHY_TEMP, ENOMEM, "dns"), DNS_TEMP;
 	rc = ub_resolve_async(d->ub, name, type, DNS_CLASS_IN, q, on_answer,
@@ -205,6 +207,18 @@ query(struct dns *d, const char *name, int type, const char *tname,
 		    ub_strerror(rc));
 		return DNS_TEMP;
 	}
+	/* A bogus answer comes as SERVFAIL: say why, never use it. */
+	if (res->bogus) {
+		*sec_out = DNS_SEC_BOGUS;
+		why_set(why, WHY_TEMP, 0,
+		    "DNS %s %s: DNSSEC validation failed (bogus): %.120s",
+		    tname, name,
+		    res->why_bogus != NULL ? res->why_bogus : "no reason given");
+		ub_resolve_free(res);
+		return DNS_TEMP;
+	}
+	if (res->secure)
+		*sec_out = DNS_SEC_SECURE;
 	if (res->rcode == DNS_RCODE_NXDOMAIN) {
 		ub_resolve_free(res);
 		why_set(why, WHY_PERM, 0,
@@ -256,6 +270,8 @@ type_name(int type)
 		return "TXT";
 	case DNS_T_AAAA:
 		return "AAAA";
+	case DNS_T_TLSA:
+		return "TLSA";
 	default:
 		return "record";
 	}
@@ -265,12 +281,21 @@ enum dns_status
 dns_lookup(struct dns *d, const char *name, int type, struct dns_rrset *out,
     struct why *why)
 {
+	enum dns_security sec;
+
+	return dns_lookup_sec(d, name, type, out, &sec, why);
+}
+
+enum dns_status
+dns_lookup_sec(struct dns *d, const char *name, int type,
+    struct dns_rrset *out, enum dns_security *sec_out, struct why *why)
+{
 	struct ub_result *res;
 	enum dns_status st;
 	size_t i, len;
 
 	memset(out, 0, sizeof(*out));
-	st = query(d, name, type, type_name(type), &res, why);
+	st = query(d, name, type, type_name(type), &res, sec_out, why);
 	if (st != DNS_OK)
 		return st;
 	for (i = 0; res->data[i] != NULL && out->n < DNS_RRS_MAX; i++) {
@@ -413,6 +438,15 @@ enum dns_status
 dns_mx(struct dns *d, const char *domain, struct dns_mx *out, size_t *n_out,
     struct why *why)
 {
+	enum dns_security sec;
+
+	return dns_mx_sec(d, domain, out, n_out, &sec, why);
+}
+
+enum dns_status
+dns_mx_sec(struct dns *d, const char *domain, struct dns_mx *out,
+    size_t *n_out, enum dns_security *sec_out, struct why *why)
+{
 	struct dns_mx all[MX_READ_MAX];
 	uint32_t rnd[MX_READ_MAX];
 	struct ub_result *res;
@@ -421,7 +455,7 @@ dns_mx(struct dns *d, const char *domain, struct dns_mx *out, size_t *n_out,
 	bool null_mx = false;
 
 	*n_out = 0;
-	st = query(d, domain, DNS_TYPE_MX, "MX", &res, why);
+	st = query(d, domain, DNS_TYPE_MX, "MX", &res, sec_out, why);
 	if (st == DNS_NODATA) {
 		/* RFC 5321 5.1: no MX, the domain is its own mail host. */
 		if (strlen(domain) >= sizeof(out[0].host))
@@ -500,13 +534,25 @@ enum dns_status
 dns_addrs(struct dns *d, const char *host, unsigned port,
     struct sockaddr_storage *out, size_t *n_out, struct why *why)
 {
+	enum dns_security sec;
+
+	return dns_addrs_sec(d, host, port, out, n_out, &sec, why);
+}
+
+enum dns_status
+dns_addrs_sec(struct dns *d, const char *host, unsigned port,
+    struct sockaddr_storage *out, size_t *n_out, enum dns_security *sec_out,
+    struct why *why)
+{
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&out[0];
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out[0];
 	struct ub_result *res;
 	enum dns_status st6, st4;
+	enum dns_security sec6, sec4;
 	struct why why6;
 
 	*n_out = 0;
+	*sec_out = DNS_SEC_INSECURE;
 	memset(&out[0], 0, sizeof(out[0]));
 	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
@@ -520,20 +566,29 @@ dns_addrs(struct dns *d, const char *host, unsigned port,
 		*n_out = 1;
 		return DNS_OK;
 	}
-	st6 = query(d, host, DNS_TYPE_AAAA, "AAAA", &res, &why6);
+	st6 = query(d, host, DNS_TYPE_AAAA, "AAAA", &res, &sec6, &why6);
 	if (st6 == DNS_OK) {
 		add_addrs(res, AF_INET6, port, out, n_out);
 		ub_resolve_free(res);
 	}
-	st4 = query(d, host, DNS_TYPE_A, "A", &res, why);
+	st4 = query(d, host, DNS_TYPE_A, "A", &res, &sec4, why);
 	if (st4 == DNS_OK) {
 		add_addrs(res, AF_INET, port, out, n_out);
 		ub_resolve_free(res);
 	}
 	if (*n_out > 0) {
+		/*
+		 * Secure only if both answers were (RFC 7672 2.2.2): an
+		 * insecure AAAA beside a secure A could still point
+		 * elsewhere. A failed one (TEMP) is not secure either.
+		 */
+		if (sec6 == DNS_SEC_SECURE && sec4 == DNS_SEC_SECURE)
+			*sec_out = DNS_SEC_SECURE;
 		why_clear(why);
 		return DNS_OK;
 	}
+	if (sec6 == DNS_SEC_BOGUS || sec4 == DNS_SEC_BOGUS)
+		*sec_out = DNS_SEC_BOGUS;
 	if (st6 == DNS_TEMP || st4 == DNS_TEMP) {
 		if (st6 == DNS_TEMP)
 			*why = why6;
@@ -547,4 +602,109 @@ dns_addrs(struct dns *d, const char *host, unsigned port,
 	return why_set(why, WHY_PERM, 0, "the mail host %s has no address",
 	           host),
 	       DNS_NODATA;
+}
+
+enum dns_status
+dns_tlsa(struct dns *d, const char *host, unsigned port,
+    struct dns_rrset *out, enum dns_security *sec_out, struct why *why)
+{
+	char name[DNS_NAME_MAX + 16];
+
+	memset(out, 0, sizeof(*out));
+	*sec_out = DNS_SEC_INSECURE;
+	if (snprintf(name, sizeof(name), "_%u._tcp.%s", port, host) >=
+	    (int)sizeof(name))
+		return why_set(why, WHY_TEMP, 0, "TLSA name too long"),
+		       DNS_TEMP;
+	return dns_lookup_sec(d, name, DNS_T_TLSA, out, sec_out, why);
+}
+
+const char *
+dns_security_name(enum dns_security s)
+{
+	switch (s) {
+	case DNS_SEC_SECURE:
+		return "secure";
+	case DNS_SEC_BOGUS:
+		return "bogus";
+	case DNS_SEC_INSECURE:
+		break;
+	}
+	return "insecure";
+}
+
+int
+dns_set_trust_anchor(struct dns *d, const char *file, struct why *why)
+{
+	int rc;
+
+	/* The autotrust variant would write to the file: it is read-only. */
+	if ((rc = ub_ctx_add_ta_file(d->ub, file)) != 0)
+		return why_set(why, WHY_TEMP, 0,
+		    "DNSSEC trust anchor %s: %s", file, ub_strerror(rc));
+	return 0;
+}
+
+int
+dns_trust_anchor_name(const char *file, char *name, size_t size,
+    struct why *why)
+{
+	char line[1024];
+	size_t n;
+	FILE *fp;
+	int rc = -1;
+
+	if ((fp = fopen(file, "re")) == NULL)
+		return why_set(why, WHY_TEMP, errno,
+		    "DNSSEC trust anchor %s", file);
+	/* The first token of the first line that is not a comment, blank or
+	 * a $directive: the owner name of a DS or DNSKEY record. */
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		n = strspn(line, " \t\r\n");
+		if (line[n] == '\0' || line[n] == ';' || line[n] == '$' ||
+		    n > 0)
+			continue;
+		n = strcspn(line, " \t\r\n");
+		if (n == 0 || n >= size || n >= DNS_NAME_MAX)
+			break;
+		memcpy(name, line, n);
+		name[n] = '\0';
+		if (n > 1 && name[n - 1] == '.')
+			name[n - 1] = '\0';
+		ascii_lower_str(name);
+		rc = 0;
+		break;
+	}
+	(void)fclose(fp);
+	if (rc == -1)
+		why_set(why, WHY_TEMP, 0,
+		    "DNSSEC trust anchor %s: no record in it", file);
+	return rc;
+}
+
+enum dns_status
+dns_dnssec_probe(struct dns *d, const char *anchor_name, struct why *why)
+{
+	struct ub_result *res;
+	enum dns_security sec;
+	enum dns_status st;
+	struct why w;
+
+	why_clear(&w);
+	st = query(d, anchor_name, DNS_TYPE_DNSKEY, "DNSKEY", &res, &sec, &w);
+	if (st == DNS_OK)
+		ub_resolve_free(res);
+	if (st == DNS_OK && sec == DNS_SEC_SECURE)
+		return DNS_OK;
+	/* A bogus answer comes as a failure too: it is an answer. */
+	if (st == DNS_TEMP && sec != DNS_SEC_BOGUS) {
+		*why = w;
+		return DNS_TEMP;
+	}
+	why_set(why, WHY_TEMP, 0,
+	    "the DNSKEY records of %s do not validate through the resolver "
+	    "(%s%s%s)",
+	    anchor_name, sec == DNS_SEC_BOGUS ? "bogus" : "insecure",
+	    w.text[0] != '\0' ? ": " : "", w.text);
+	return DNS_NODATA;
 }

@@ -41,6 +41,19 @@ enum dns_status {
 	DNS_TEMP,     /* SERVFAIL, timeout: try later */
 };
 
+/*
+ * What DNSSEC validation says of an answer (RFC 4033 5, RFC 4035 4.3),
+ * NXDOMAIN and NODATA included (their proofs of non-existence are
+ * validated too). Without a trust anchor every answer is INSECURE.
+ * A BOGUS answer is never returned as data: the call fails with
+ * DNS_TEMP and why names unbound's reason (why_bogus).
+ */
+enum dns_security {
+	DNS_SEC_INSECURE = 0, /* not signed, or no trust anchor covers it */
+	DNS_SEC_SECURE,       /* validated up to a trust anchor */
+	DNS_SEC_BOGUS,        /* signed but fails validation: an attack? */
+};
+
 struct dns;
 
 /*
@@ -51,6 +64,34 @@ struct dns *dns_new(const char *server, unsigned timeout_secs, struct why *);
 void dns_free(struct dns *);
 
 /*
+ * Validate answers with the trust anchors of `file` (unbound's format:
+ * DS or DNSKEY records in zone-file syntax, e.g. Debian's
+ * /usr/share/dns/root.key), before the first query. 0, or -1 with why
+ * (a missing or unreadable file).
+ */
+int dns_set_trust_anchor(struct dns *, const char *file, struct why *);
+
+/*
+ * The owner name of the first record of a trust anchor file ("." for the
+ * root key), into name (DNS_NAME_MAX), lower-case, no final dot except
+ * for the root. 0, or -1 with why when there is no record. Pure but for
+ * reading the file.
+ */
+int dns_trust_anchor_name(const char *file, char *name, size_t size,
+    struct why *);
+
+/*
+ * Does validation work through this resolver (the resolver may strip
+ * DNSSEC records)? Asks for the DNSKEY RRset of `anchor_name` (see
+ * dns_trust_anchor_name()): DNS_OK when it validates as secure;
+ * DNS_NODATA with why when it comes back insecure or bogus (DNSSEC is
+ * unavailable: the caller turns DANE off); DNS_TEMP when no answer came
+ * (try again later).
+ */
+enum dns_status dns_dnssec_probe(struct dns *, const char *anchor_name,
+    struct why *);
+
+/*
  * The mail hosts of `domain`, sorted by preference, in random order
  * among equal preferences; the domain itself (pref 0) when it has no MX
  * (implicit MX, RFC 5321 5.1). At most DNS_MX_MAX into out[]; *n_out.
@@ -58,6 +99,11 @@ void dns_free(struct dns *);
  */
 enum dns_status dns_mx(struct dns *, const char *domain, struct dns_mx *out,
     size_t *n_out, struct why *);
+/* The same, and *sec_out the security of the MX answer (for an implicit
+ * MX: of the NODATA answer). */
+enum dns_status dns_mx_sec(struct dns *, const char *domain,
+    struct dns_mx *out, size_t *n_out, enum dns_security *sec_out,
+    struct why *);
 
 /*
  * AAAA then A addresses of `host` with `port`, at most DNS_ADDRS_MAX. An
@@ -66,6 +112,11 @@ enum dns_status dns_mx(struct dns *, const char *domain, struct dns_mx *out,
  */
 enum dns_status dns_addrs(struct dns *, const char *host, unsigned port,
     struct sockaddr_storage *out, size_t *n_out, struct why *);
+/* The same, and *sec_out: SECURE only when every answer used (AAAA and
+ * A, data or proof of none) was; an IP literal is INSECURE. */
+enum dns_status dns_addrs_sec(struct dns *, const char *host, unsigned port,
+    struct sockaddr_storage *out, size_t *n_out, enum dns_security *sec_out,
+    struct why *);
 
 /*
  * Any record type (issue 16: SPF, DKIM keys, DMARC policies): the
@@ -82,6 +133,7 @@ enum dns_status dns_addrs(struct dns *, const char *host, unsigned port,
 #define DNS_T_MX 15
 #define DNS_T_TXT 16
 #define DNS_T_AAAA 28
+#define DNS_T_TLSA 52 /* RFC 6698 7.1 */
 
 struct dns_rrset {
 	size_t n;
@@ -101,6 +153,24 @@ void dns_rrset_free(struct dns_rrset *);
  */
 enum dns_status dns_txt(struct dns *, const char *name, struct dns_rrset *out,
     struct why *);
+/*
+ * dns_lookup(), and *sec_out the security of the answer (DNS_OK,
+ * DNS_NXDOMAIN and DNS_NODATA alike).
+ */
+enum dns_status dns_lookup_sec(struct dns *, const char *name, int type,
+    struct dns_rrset *out, enum dns_security *sec_out, struct why *);
+
+/*
+ * The TLSA records of `host` for `port` (_PORT._tcp.HOST, RFC 6698 3;
+ * RFC 7672 2.2.3 for SMTP: port 25 at the MX host name), raw rdata for
+ * dane_tlsa_parse(), and their security. As dns_lookup_sec().
+ */
+enum dns_status dns_tlsa(struct dns *, const char *host, unsigned port,
+    struct dns_rrset *out, enum dns_security *sec_out, struct why *);
+
+/* "secure", "insecure", "bogus". */
+const char *dns_security_name(enum dns_security);
+
 /* The joining alone, on a TXT rrset from dns_lookup() or a test. Pure. */
 void dns_txt_join(struct dns_rrset *);
 

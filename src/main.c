@@ -57,6 +57,8 @@ usage(FILE *f)
 	      "  reload         the running server re-reads its "
 	      "configuration\n"
 	      "  send ...       submit one message to an SMTP server\n"
+	      "  tlsrpt send    the running server sends its TLS reports "
+	      "now\n"
 	      "  sendmail ...   queue a message from stdin "
 	      "(sendmail-compatible)\n"
 	      "  version        print the version\n"
@@ -136,6 +138,7 @@ static const struct command commands[] = {
 	{ "explain", CMD_CONF, cli_explain_usage },
 	{ "dkim", CMD_CONF, cli_dkim_usage },
 	{ "reload", CMD_CONF, usage_reload },
+	{ "tlsrpt", CMD_CONF, cli_tlsrpt_usage },
 	{ "send", CMD_NO_CONF, cli_send_usage },
 	{ "sendmail", CMD_NO_CONF, cli_sendmail_usage },
 	{ "version", CMD_NO_CONF, usage_version },
@@ -303,6 +306,8 @@ run(const struct command *c, const struct globals *g, int nargs, char **args)
 		ret = cli_alias(conf, nargs, args);
 	else if (strcmp(c->name, "reload") == 0)
 		ret = cli_control(conf, "reload", "reload");
+	else if (strcmp(c->name, "tlsrpt") == 0)
+		ret = cli_tlsrpt(conf, nargs, args);
 	else if (strcmp(c->name, "dkim") == 0)
 		ret = cli_dkim(conf, nargs, args);
 	else if (strcmp(c->name, "explain") == 0)

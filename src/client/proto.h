@@ -81,12 +81,6 @@ struct client_msg {
 	int ret;           /* enum smtp_ret; 0: not given */
 	const char *envid; /* xtext or NULL */
 	/*
-	 * RFC 8689 4: send only over TLS the driver verified (opts tls
-	 * CLIENT_TLS_REQUIRE) to a server offering REQUIRETLS, and pass the
-	 * parameter on; else every recipient fails WHY_PERM, nothing sent.
-	 */
-	bool requiretls;
-	/*
 	 * Recipient verification: MAIL and RCPT only, then RSET, no body
 	 * (Postfix's address probe). A recipient the server accepts is
 	 * decided WHY_NONE with its RCPT reply; size is not sent.
@@ -98,6 +92,12 @@ struct client_msg {
 	 */
 	const char *prefix;
 	size_t prefix_len;
+	/*
+	 * RFC 8689 4: send only over TLS the driver verified (opts tls
+	 * CLIENT_TLS_REQUIRE) to a server offering REQUIRETLS, and pass the
+	 * parameter on; else every recipient fails WHY_PERM, nothing sent.
+	 */
+	bool requiretls;
 };
 
 enum client_event {

@@ -27,7 +27,6 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "deliver/dane.h"
 #include "util/str.h"
 
 #define RBUF_SIZE 16384
@@ -404,12 +403,12 @@ note_subject(struct client_conn *c)
 }
 
 /*
- * RFC 7672 3: the certificate did not match the TLSA records. Say QUIT
- * over the encrypted session (best effort, short deadline) so that the
- * server sees a polite end, and send nothing else.
+ * tls_check refused the server (RFC 7672 3: no TLSA record matched).
+ * Say QUIT over the encrypted session (best effort, short deadline) so
+ * that the server sees a polite end, and send nothing else.
  */
 static int
-dane_fail(struct client_conn *c, const char *what, struct why *why)
+check_fail(struct client_conn *c, const char *what, struct why *why)
 {
 	static const char quit[] = "QUIT\r\n";
 	struct why ignored;
@@ -417,8 +416,7 @@ dane_fail(struct client_conn *c, const char *what, struct why *why)
 	c->o.timeout_cap = QUIT_SECS;
 	(void)write_all(c, (const uint8_t *)quit, sizeof(quit) - 1,
 	    deadline(c, QUIT_SECS), &ignored);
-	return why_set(why, WHY_TEMP, 0, "%s: DANE: %s", c->o.proto.peer,
-	    what);
+	return why_set(why, WHY_TEMP, 0, "%s: %s", c->o.proto.peer, what);
 }
 
 static int
@@ -426,10 +424,10 @@ tls_start(struct client_conn *c, struct why *why)
 {
 	int64_t until = deadline(c, 300);
 	const char *name = c->o.proto.peer;
-	bool dane = c->o.ntlsa > 0;
-	/* PKIX: the CA store and the name; DANE and "unauthenticated" do
-	 * without (RFC 7672 3.1.1, 2.2). */
-	bool require = c->o.proto.tls == CLIENT_TLS_REQUIRE && !dane &&
+	const struct client_tls_check *chk = c->o.tls_check;
+	/* PKIX: the CA store and the name; a tls_check (DANE) and
+	 * "unauthenticated" do without (RFC 7672 3.1.1, 2.2). */
+	bool require = c->o.proto.tls == CLIENT_TLS_REQUIRE && chk == NULL &&
 	               !c->o.tls_unauthenticated;
 	char what[sizeof(c->tls_auth)];
 	long vr;
@@ -446,9 +444,7 @@ tls_start(struct client_conn *c, struct why *why)
 		ERR_clear_error();
 		return why_set(why, WHY_TEMP, ENOMEM, "TLS session");
 	}
-	if (dane && dane_ssl_setup(c->ssl,
-	                c->o.tlsa_base != NULL ? c->o.tlsa_base : name,
-	                c->o.tlsa, c->o.ntlsa, why) == -1)
+	if (chk != NULL && chk->setup(chk->arg, c->ssl, why) == -1)
 		return -1;
 	if (require &&
 	    client_tls_expect_peer(SSL_get0_param(c->ssl), name) == -1)
@@ -478,9 +474,9 @@ tls_start(struct client_conn *c, struct why *why)
 	note_subject(c);
 	if (require && (vr = SSL_get_verify_result(c->ssl)) != X509_V_OK)
 		return verify_fail(c, vr, why);
-	if (dane && !dane_ssl_verified(c->ssl, what, sizeof(what)))
-		return dane_fail(c, what, why);
-	(void)strlcpy(c->tls_auth, dane ? what : require ? "PKIX" : "none",
+	if (chk != NULL && !chk->verify(chk->arg, c->ssl, what, sizeof(what)))
+		return check_fail(c, what, why);
+	(void)strlcpy(c->tls_auth, chk != NULL ? what : require ? "PKIX" : "none",
 	    sizeof(c->tls_auth));
 	/* Implicit TLS: before the greeting, so no EHLO yet. */
 	if (c->o.implicit_tls && c->p.phase == CP_GREETING)

@@ -45,6 +45,18 @@ enum client_trace_dir {
 typedef void client_trace_fn(void *arg, enum client_trace_dir, const char *line,
     size_t len);
 
+/* A TLS authentication that is not PKIX (client_conn_opts.tls_check). */
+struct client_tls_check {
+	/* On the session's SSL before the handshake: 0, or -1 with why. */
+	int (*setup)(void *arg, SSL *ssl, struct why *why);
+	/*
+	 * After the handshake: is the peer authenticated? what gets how
+	 * (shown by client_tls_auth()) or why not (the failure's text).
+	 */
+	bool (*verify)(void *arg, SSL *ssl, char *what, size_t what_size);
+	void *arg;
+};
+
 struct client_conn_opts {
 	struct client_opts proto; /* helo, peer name, lmtp, tls, auth */
 	client_trace_fn *trace;   /* NULL: no trace */
@@ -58,17 +70,13 @@ struct client_conn_opts {
 	 */
 	bool implicit_tls;
 	/*
-	 * DANE (RFC 7672 3): with ntlsa >= 1 the server's certificate is
-	 * verified by these usable records (deliver/dane.h) for the TLSA
-	 * base domain tlsa_base (the MX host name), not by the CA store or
-	 * names; proto.tls must be CLIENT_TLS_REQUIRE and ssl_ctx must have
-	 * had SSL_CTX_dane_enable(). No match: QUIT over the encrypted
-	 * session and fail before any MAIL. tlsa and tlsa_base must outlive
-	 * client_open() only.
+	 * Authentication other than PKIX (issue 19: DANE, RFC 7672 3),
+	 * or NULL. With it, proto.tls must be CLIENT_TLS_REQUIRE; the CA
+	 * store and names are not checked, tls_check is: no match means
+	 * QUIT over the encrypted session and failure before any MAIL.
+	 * Must outlive client_open() only.
 	 */
-	const struct dane_tlsa *tlsa;
-	size_t ntlsa;
-	const char *tlsa_base;
+	const struct client_tls_check *tls_check;
 	/*
 	 * With CLIENT_TLS_REQUIRE: encrypt, verify nothing (a TLSA RRset
 	 * with no usable record, RFC 7672 2.2: TLS is still mandatory).
@@ -77,7 +85,6 @@ struct client_conn_opts {
 };
 
 struct client_conn;
-struct dane_tlsa;
 
 /*
  * Is s an IP address literal, IPv4 dotted quad or IPv6 without brackets,

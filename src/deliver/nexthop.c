@@ -169,10 +169,36 @@ cap_min(unsigned a, unsigned b)
 	return a < b ? a : b;
 }
 
-/* What an MX host's policy (tlspolicy.h) asks of the session. */
+/* DANE on a client session (client_tls_check): the hop's records. */
+static int
+dane_setup_cb(void *arg, SSL *ssl, struct why *why)
+{
+	const struct tlspolicy_hop *hop = arg;
+
+	return dane_ssl_setup(ssl, hop->tlsa_base, hop->tlsa, hop->ntlsa, why);
+}
+
+static bool
+dane_verify_cb(void *arg, SSL *ssl, char *what, size_t what_size)
+{
+	char how[160];
+
+	(void)arg;
+	if (dane_ssl_verified(ssl, how, sizeof(how))) {
+		(void)snprintf(what, what_size, "%s", how);
+		return true;
+	}
+	(void)snprintf(what, what_size, "DANE: %s", how);
+	return false;
+}
+
+/*
+ * What an MX host's policy (tlspolicy.h) asks of the session; chk is
+ * filled for DANE and must live as long as hop, through client_open().
+ */
 static void
 hop_opts(const struct nexthop *nh, const struct tlspolicy_hop *hop,
-    struct client_conn_opts *o)
+    struct client_tls_check *chk, struct client_conn_opts *o)
 {
 	if (!tlspolicy_needs_tls(hop->kind))
 		return; /* opportunistic, MTA-STS testing: as a route's "may" */
@@ -183,9 +209,10 @@ hop_opts(const struct nexthop *nh, const struct tlspolicy_hop *hop,
 	}
 	o->ssl_ctx = nh->ctx_may;
 	if (hop->kind == TLSPOLICY_DANE) {
-		o->tlsa = hop->tlsa;
-		o->ntlsa = hop->ntlsa;
-		o->tlsa_base = hop->tlsa_base;
+		chk->setup = dane_setup_cb;
+		chk->verify = dane_verify_cb;
+		chk->arg = (void *)hop;
+		o->tls_check = chk;
 	} else
 		o->tls_unauthenticated = true;
 }
@@ -364,7 +391,8 @@ static int
 mx_hop(const struct nexthop *nh, const struct tlspolicy_domain *dom,
     struct dns *dns, const struct nexthop_target *t, const char *host,
     enum dns_security addr_sec, struct tlspolicy_hop *hop,
-    struct nexthop_peer *peer, struct client_conn_opts *o, struct why *why)
+    struct client_tls_check *chk, struct nexthop_peer *peer,
+    struct client_conn_opts *o, struct why *why)
 {
 	tlspolicy_hop_reset(hop);
 	tlspolicy_hop(dom, dns, host, addr_sec, hop);
@@ -375,13 +403,23 @@ mx_hop(const struct nexthop *nh, const struct tlspolicy_domain *dom,
 		    "REQUIRETLS: the host cannot be authenticated",
 		    sizeof(hop->why));
 	}
+	if (t->tls_optional && !t->requiretls &&
+	    hop->kind != TLSPOLICY_OPPORTUNISTIC) {
+		char was[TLSPOLICY_WHY_MAX];
+
+		(void)strlcpy(was, hop->why, sizeof(was));
+		(void)snprintf(hop->why, sizeof(hop->why),
+		    "TLS-Required: No, so not %s (%.180s)",
+		    tlspolicy_kind_name(hop->kind), was);
+		hop->kind = TLSPOLICY_OPPORTUNISTIC;
+	}
 	log_hop(t, host, hop);
 	peer->tls_policy = hop->kind;
 	(void)strlcpy(peer->tls_why, hop->why, sizeof(peer->tls_why));
 	if (hop->kind == TLSPOLICY_SKIP)
 		return why_set(why, WHY_TEMP, 0, "%s: not used: %s", host,
 		    hop->why);
-	hop_opts(nh, hop, o);
+	hop_opts(nh, hop, chk, o);
 	return 0;
 }
 
@@ -399,6 +437,7 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 	struct dns *dns = NULL;
 	struct tlspolicy_domain *dom = NULL;
 	struct tlspolicy_hop hop;
+	struct client_tls_check chk;
 	enum dns_security mx_sec = DNS_SEC_INSECURE, addr_sec;
 	enum dns_status st;
 	struct why w;
@@ -451,7 +490,7 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 		(void)strlcpy(peer->host, mx[h].host, sizeof(peer->host));
 		peer->port = port;
 		if (dom != NULL && mx_hop(nh, dom, dns, t, mx[h].host, addr_sec,
-		                       &hop, peer, &o, why) == -1)
+		                       &hop, &chk, peer, &o, why) == -1)
 			continue; /* skipped: why says why */
 		for (a = 0; a < na; a++) {
 			addr_str(&addrs[a], peer->addr, sizeof(peer->addr));

@@ -43,6 +43,12 @@ struct nexthop_target {
 	 * mail must not be shared with others (give it its own key).
 	 */
 	bool requiretls;
+	/*
+	 * RFC 8689 5 (TLS-Required: No, set by its caller): DANE and
+	 * MTA-STS are not enforced for this mail; the decision is logged,
+	 * the session is opportunistic.
+	 */
+	bool tls_optional;
 };
 
 /*

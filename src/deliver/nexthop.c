@@ -20,6 +20,7 @@
 
 #include "client/client.h"
 #include "conf/conf.h"
+#include "deliver/tlsrpt_store.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
@@ -169,27 +170,112 @@ cap_min(unsigned a, unsigned b)
 	return a < b ? a : b;
 }
 
+/*
+ * One DANE session attempt: the hop's records, and how far TLS got, so
+ * that TLS-RPT is told what failed (RFC 8460 4.3).
+ */
+struct dane_try {
+	const struct tlspolicy_hop *hop;
+	bool handshake; /* set up: the server took STARTTLS */
+	bool checked;   /* the handshake ended and was checked */
+	bool matched;
+};
+
 /* DANE on a client session (client_tls_check): the hop's records. */
 static int
 dane_setup_cb(void *arg, SSL *ssl, struct why *why)
 {
-	const struct tlspolicy_hop *hop = arg;
+	struct dane_try *dt = arg;
 
-	return dane_ssl_setup(ssl, hop->tlsa_base, hop->tlsa, hop->ntlsa, why);
+	dt->handshake = true;
+	return dane_ssl_setup(ssl, dt->hop->tlsa_base, dt->hop->tlsa,
+	    dt->hop->ntlsa, why);
 }
 
 static bool
 dane_verify_cb(void *arg, SSL *ssl, char *what, size_t what_size)
 {
+	struct dane_try *dt = arg;
 	char how[160];
 
-	(void)arg;
-	if (dane_ssl_verified(ssl, how, sizeof(how))) {
-		(void)snprintf(what, what_size, "%s", how);
-		return true;
+	dt->checked = true;
+	dt->matched = dane_ssl_verified(ssl, how, sizeof(how));
+	(void)snprintf(what, what_size, "%s%s", dt->matched ? "" : "DANE: ",
+	    how);
+	return dt->matched;
+}
+
+/* "3 1 1 HEX" of each record, for TLS-RPT's policy-string (4.4). */
+static char **
+tlsa_strings(const struct tlspolicy_hop *hop)
+{
+	char **v = xcalloc(hop->ntlsa + 1, sizeof(*v));
+	size_t i, k, o, cap = TLSRPT_STORE_STRING_MAX;
+
+	for (i = 0; i < hop->ntlsa; i++) {
+		const struct dane_tlsa *t = &hop->tlsa[i];
+
+		v[i] = xmalloc(cap);
+		o = (size_t)snprintf(v[i], cap, "%u %u %u ", t->usage,
+		    t->selector, t->mtype);
+		/* A full certificate (matching type 0) is cut at the cap;
+		 * the store would cut it anyway. */
+		for (k = 0; k < t->len && o + 3 <= cap; k++, o += 2)
+			(void)snprintf(v[i] + o, 3, "%02x", t->data[k]);
 	}
-	(void)snprintf(what, what_size, "DANE: %s", how);
-	return false;
+	return v;
+}
+
+/*
+ * TLS-RPT (RFC 8460, the store is deliver/tlsrpt_store.h): one note per
+ * DANE session attempt that reached TLS or needed it, success when
+ * failure is NULL. Other hops are for their own helpers (MTA-STS) or
+ * not reported (no policy).
+ */
+static void
+rpt_note(const struct nexthop_target *t, const struct tlspolicy_hop *hop,
+    const struct nexthop_peer *peer, int result, const char *reason)
+{
+	struct tlsrpt_store *st = tlsrpt_store_default();
+	struct tlsrpt_failure f;
+	char **v;
+	size_t i;
+
+	if (st == NULL)
+		return;
+	memset(&f, 0, sizeof(f));
+	if (result >= 0) {
+		f.result = (enum tlsrpt_result)result;
+		(void)strlcpy(f.mx_host, peer->host, sizeof(f.mx_host));
+		/* A host skipped for its DNS answers was not connected to. */
+		if (result != TLSRPT_DNSSEC_INVALID)
+			(void)strlcpy(f.mx_ip, peer->addr, sizeof(f.mx_ip));
+		(void)strlcpy(f.reason, reason, sizeof(f.reason));
+	}
+	v = tlsa_strings(hop);
+	tlsrpt_store_note(st, t->domain, TLSRPT_TLSA, (const char *const *)v,
+	    hop->ntlsa, NULL, 0, result >= 0 ? &f : NULL);
+	for (i = 0; i < hop->ntlsa; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * The RFC 8460 4.3 result of a failed DANE attempt, or -1 when TLS was
+ * never in question (the connection failed before the greeting).
+ */
+static int
+dane_result(const struct dane_try *dt, const struct why *w)
+{
+	if (dt->checked && !dt->matched)
+		return TLSRPT_TLSA_INVALID;
+	if (dt->handshake)
+		return TLSRPT_VALIDATION_FAILURE; /* the handshake failed */
+	/* client/proto.c names STARTTLS when it was not offered or was
+	 * refused: the only TLS failures before a handshake. */
+	if (strstr(w->text, "STARTTLS") != NULL)
+		return TLSRPT_STARTTLS_NOT_SUPPORTED;
+	return -1;
 }
 
 /*
@@ -211,8 +297,7 @@ hop_opts(const struct nexthop *nh, const struct tlspolicy_hop *hop,
 	if (hop->kind == TLSPOLICY_DANE) {
 		chk->setup = dane_setup_cb;
 		chk->verify = dane_verify_cb;
-		chk->arg = (void *)hop;
-		o->tls_check = chk;
+		o->tls_check = chk; /* chk->arg: the caller's dane_try */
 	} else
 		o->tls_unauthenticated = true;
 }
@@ -382,6 +467,20 @@ log_hop(const struct nexthop_target *t, const char *host,
 	    LOG_ESC(hop->why));
 }
 
+/* A DANE session attempt's outcome to TLS-RPT (rpt_note()). */
+static void
+dane_report(const struct nexthop_target *t, const struct tlspolicy_hop *hop,
+    const struct nexthop_peer *peer, bool ok, const struct dane_try *dt,
+    const struct why *w)
+{
+	int r;
+
+	if (ok)
+		rpt_note(t, hop, peer, -1, "");
+	else if ((r = dane_result(dt, w)) >= 0)
+		rpt_note(t, hop, peer, r, w->text);
+}
+
 /*
  * An MX host's policy into *hop, peer and the session options *o; -1
  * (why set) when the host must not be used (RFC 7672 2.2: not even in
@@ -416,9 +515,12 @@ mx_hop(const struct nexthop *nh, const struct tlspolicy_domain *dom,
 	log_hop(t, host, hop);
 	peer->tls_policy = hop->kind;
 	(void)strlcpy(peer->tls_why, hop->why, sizeof(peer->tls_why));
-	if (hop->kind == TLSPOLICY_SKIP)
+	if (hop->kind == TLSPOLICY_SKIP) {
+		if (strstr(hop->why, "TLSA") != NULL) /* bogus or failed */
+			rpt_note(t, hop, peer, TLSRPT_DNSSEC_INVALID, hop->why);
 		return why_set(why, WHY_TEMP, 0, "%s: not used: %s", host,
 		    hop->why);
+	}
 	hop_opts(nh, hop, chk, o);
 	return 0;
 }
@@ -438,6 +540,7 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 	struct tlspolicy_domain *dom = NULL;
 	struct tlspolicy_hop hop;
 	struct client_tls_check chk;
+	struct dane_try dt;
 	enum dns_security mx_sec = DNS_SEC_INSECURE, addr_sec;
 	enum dns_status st;
 	struct why w;
@@ -494,8 +597,13 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 			continue; /* skipped: why says why */
 		for (a = 0; a < na; a++) {
 			addr_str(&addrs[a], peer->addr, sizeof(peer->addr));
+			memset(&dt, 0, sizeof(dt));
+			dt.hop = &hop;
+			chk.arg = &dt;
 			c = client_open(&o, (struct sockaddr *)&addrs[a],
 			    sa_len(&addrs[a]), NULL, &w);
+			if (dom != NULL && peer->tls_policy == TLSPOLICY_DANE)
+				dane_report(t, &hop, peer, c != NULL, &dt, &w);
 			if (c != NULL) {
 				tlspolicy_hop_reset(&hop);
 				free(dom);

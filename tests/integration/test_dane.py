@@ -95,6 +95,7 @@ def env(tmp_path, make_server, pki):
     def make(records, sign=True, tamper=None, starttls=True,
              plain_dns=False):
         base = ["@ MX 10 mx", f"mx A {addr.addr}"]
+        records = [r.replace("{addr}", addr.addr) for r in records]
         anchor_zone = None
         if plain_dns:
             # The resolver strips DNSSEC: a plain server holds the
@@ -231,3 +232,30 @@ def test_resolver_without_dnssec_does_not_stop_mail(env, pki):
     assert log.count("event=dnssec_unavailable") == 1, log
     line = session_line(tx, qid)
     assert "tls_policy=opportunistic" in line, line
+
+
+def test_mismatch_tries_next_mx(env, pki):
+    # The preferred MX's record does not match: QUIT, then the next MX.
+    tx, rx = env(["@ MX 5 bad", "bad A {addr}",
+                  "_25._tcp.bad TLSA 3 1 1 " + "00" * 32,
+                  f"_25._tcp.mx TLSA {pki['311']}"])
+    qid = submit(tx)
+    rx.wait_for_mail(RCPT)
+    log = tx.log()
+    assert "event=connect_failed domain=example.test host=bad.example.test" \
+        in log, log
+    assert "no TLSA record matched" in log, log
+    line = session_line(tx, qid)
+    assert f"host={MX}" in line and "tls_policy=dane" in line, line
+    # The refused session ended with QUIT after TLS, before any MAIL.
+    assert rx.log().count("event=queued") == 1
+
+
+def test_unusable_records_mean_tls_without_authentication(env, pki):
+    # PKIX-EE(1) is not for SMTP (RFC 7672 3.1.3): TLS still required.
+    tx, rx = env(["_25._tcp.mx TLSA 1 1 1 " + "00" * 32])
+    qid = submit(tx)
+    rx.wait_for_mail(RCPT)
+    line = session_line(tx, qid)
+    assert "tls=yes tls_policy=dane-unauthenticated tls_auth=none" in line, \
+        line

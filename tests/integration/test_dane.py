@@ -17,7 +17,7 @@ import os
 
 import pytest
 
-from conftest import make_message
+from conftest import log_records, make_message
 import dnssec
 from dnstest import DnsServer, Zone as PlainZone
 
@@ -173,6 +173,8 @@ def test_dane_ee_spki_sha256_delivers(env, pki):
     assert 'tls_auth="DANE-EE(3) SPKI(1) SHA2-256(1) matched' in line, line
     assert f'tls_subject="CN={MX}"' in line, line
     assert "event=dnssec_available" in tx.log()
+    # Every line keeps the log grammar (the subject is the peer's text).
+    log_records(tx)
 
 
 def test_wrong_hash_defers_and_sends_nothing(env):
@@ -205,6 +207,7 @@ def test_bogus_signature_defers(env, pki):
     assert "policy=skip" in log and "TLSA answer bogus" in log, log
     out = tx.cli("queue", "show", qid).stdout
     assert b"TLSA answer bogus" in out, out
+    log_records(tx)
 
 
 def test_unsigned_zone_is_opportunistic(env, pki):

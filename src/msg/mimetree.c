@@ -24,7 +24,7 @@
 #define BOUNDARY_MAX 200
 #define PARAM_MAX 1024   /* raw bytes of one parameter value we look at */
 #define SEGMENTS_MAX 64  /* RFC 2231 3 continuations followed */
-#define WORD_TEXT_MAX 1024 /* an RFC 2047 word's text (75 by the RFC) */
+#define WORD_TEXT_MAX 256 /* an RFC 2047 word's text (75 by the RFC) */
 
 struct ctx {
 	const char *m;
@@ -185,6 +185,8 @@ utf8_copy(const uint8_t *p, size_t n, struct buf *out)
 	size_t i = 0, run = 0, k;
 	uint32_t cp;
 
+	if (n == 0) /* p may be an empty buf's NULL */
+		return 0;
 	while (i < n) {
 		k = utf8_decode(p + i, n - i, &cp);
 		if (k > 0 && cp != 0) {

@@ -30,7 +30,8 @@ LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 		    strncmp(out[k].ref, "RFC ", 4) != 0)
 			abort();
 		for (d = out[k].detail; *d != '\0'; d++)
-			if ((unsigned char)*d < 0x20 || (unsigned char)*d > 0x7e)
+			if ((unsigned char)*d < 0x20 ||
+			    (unsigned char)*d > 0x7e)
 				abort();
 		if (d == out[k].detail ||
 		    d - out[k].detail >= (long)sizeof(out[k].detail))

@@ -24,8 +24,8 @@ check_utf8(const uint8_t *s, size_t n, bool no_controls)
 
 	while (i < n) {
 		k = utf8_decode(s + i, n - i, &cp);
-		if (k == 0 || cp == 0 || (no_controls && (cp < 0x20 ||
-							     cp == 0x7f)))
+		if (k == 0 || cp == 0 ||
+		    (no_controls && (cp < 0x20 || cp == 0x7f)))
 			abort();
 		i += k;
 	}

@@ -32,6 +32,7 @@
 #include <openssl/x509v3.h>
 
 #include "capture/capture-private.h"
+#include "capture/dkimchk.h"
 #include "smtp/addr.h"
 #include "smtp/auth.h"
 #include "smtp/cmd.h"
@@ -44,6 +45,7 @@
 
 #define READ_CHUNK 16384 /* bytes looked at per step */
 #define REPLY_MAX 1024
+#define DKIM_PROBLEMS_MAX 5 /* dkim-fail problems per message */
 
 enum sess_state { S_CMD = 0, S_AUTH, S_DATA };
 
@@ -471,8 +473,9 @@ static void
 store(struct sess *s)
 {
 	struct cap_msg *m = xcalloc(1, sizeof(*m));
+	struct cap_problem dk[DKIM_PROBLEMS_MAX];
 	const struct cap_msg *stored;
-	size_t len;
+	size_t len, ndk;
 
 	m->from = s->from;
 	s->from = NULL;
@@ -488,7 +491,8 @@ store(struct sess *s)
 	if (m->data == NULL)
 		m->data = xstrdup("");
 	m->len = len;
-	stored = cap_store_add(s->c->store, m);
+	ndk = cap_dkim_check(s->c, m->data, m->len, dk, DKIM_PROBLEMS_MAX);
+	stored = cap_store_add(s->c->store, m, dk, ndk);
 	log_info("event=captured id=%" PRIu64 " from=%s rcpts=%zu size=%zu",
 	    stored->id, LOG_ADDR(stored->from), stored->nto, stored->len);
 	reply(s, "250 2.0.0 Ok: queued as %" PRIu64, stored->id);

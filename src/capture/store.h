@@ -61,11 +61,13 @@ void cap_store_free(struct cap_store *);
 /*
  * Take m (allocated with the xmalloc family, fields as above; the store
  * frees it), give it an id and the time, derive the subject, header
- * fields and problems, drop the oldest when full, write DIR/ID.eml.
- * Returns the stored message. A failed file write is logged, the
- * message is kept in memory anyway.
+ * fields and problems (capture/check.h's, then the nextra of extra: the
+ * ones found elsewhere, DKIM's), drop the oldest when full, write
+ * DIR/ID.eml. Returns the stored message. A failed file write is
+ * logged, the message is kept in memory anyway.
  */
-const struct cap_msg *cap_store_add(struct cap_store *, struct cap_msg *m);
+const struct cap_msg *cap_store_add(struct cap_store *, struct cap_msg *m,
+    const struct cap_problem *extra, size_t nextra);
 
 /* Stored messages, newest first: i = 0 is the newest; NULL past the end. */
 const struct cap_msg *cap_store_nth(const struct cap_store *, size_t i);

@@ -9,11 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "capture/assets.h"
 #include "capture/body.h"
@@ -52,6 +55,13 @@ struct cap_api {
 	struct evhttp *http;
 	struct waiter *waiters;
 	size_t nwaiters;
+	/* Connections counted as obs/http.c counts them (see there). */
+	struct evconnlistener *lev;
+	struct event *adopt_ev;
+	struct bufferevent *pending[64];
+	size_t npending;
+	size_t nconn;
+	bool paused;
 };
 
 /* ---- answering ----------------------------------------------------- */
@@ -697,6 +707,76 @@ on_request(struct evhttp_request *req, void *arg)
 	}
 }
 
+/* ---- counting connections (as obs/http.c does) --------------------- */
+
+static void
+conn_gone(struct cap_api *a)
+{
+	if (a->nconn > 0)
+		a->nconn--;
+	if (a->paused && a->nconn < CAP_HTTP_CONN_MAX && a->lev != NULL) {
+		a->paused = false;
+		(void)evconnlistener_enable(a->lev);
+	}
+}
+
+static void
+on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	conn_gone(arg);
+}
+
+/*
+ * Right after the accept callback: evhttp made each pending
+ * bufferevent's connection (its callbacks' argument), or already freed
+ * it on a failure (bufferevent_free() clears the callbacks).
+ */
+static void
+adopt(evutil_socket_t fd, short what, void *arg)
+{
+	struct cap_api *a = arg;
+	void *evcon;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < a->npending; i++) {
+		evcon = NULL;
+		bufferevent_getcb(a->pending[i], NULL, NULL, NULL, &evcon);
+		if (evcon != NULL)
+			evhttp_connection_set_closecb(evcon, on_conn_close, a);
+		else
+			conn_gone(a);
+		(void)bufferevent_decref(a->pending[i]);
+	}
+	a->npending = 0;
+}
+
+/* evhttp asks for each new connection's bufferevent. */
+static struct bufferevent *
+new_bev(struct event_base *base, void *arg)
+{
+	struct cap_api *a = arg;
+	struct bufferevent *bev;
+
+	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		return NULL; /* evhttp makes its own: uncounted, still timed */
+	if (a->npending == sizeof(a->pending) / sizeof(a->pending[0]))
+		return bev; /* uncounted */
+	bufferevent_incref(bev);
+	a->pending[a->npending++] = bev;
+	event_active(a->adopt_ev, EV_TIMEOUT, 0);
+	if (++a->nconn >= CAP_HTTP_CONN_MAX && !a->paused) {
+		/* The rest wait in the kernel's backlog. */
+		a->paused = true;
+		(void)evconnlistener_disable(a->lev);
+		log_info("event=capture_http_busy connections=%zu", a->nconn);
+	}
+	return bev;
+}
+
 /* ---- life ---------------------------------------------------------- */
 
 struct cap_api *
@@ -704,9 +784,12 @@ cap_api_new(struct cap_ctx *c, int fd, struct why *why)
 {
 	struct cap_api *a = xcalloc(1, sizeof(*a));
 
+	struct evhttp_bound_socket *bs;
+
 	a->c = c;
-	if ((a->http = evhttp_new(c->base)) == NULL) {
-		free(a);
+	if ((a->http = evhttp_new(c->base)) == NULL ||
+	    (a->adopt_ev = event_new(c->base, -1, 0, adopt, a)) == NULL) {
+		cap_api_free(a);
 		why_set(why, WHY_TEMP, ENOMEM, "capture: HTTP");
 		return NULL;
 	}
@@ -718,12 +801,14 @@ cap_api_new(struct cap_ctx *c, int fd, struct why *why)
 	        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 	        EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(a->http, on_request, a);
-	if (evhttp_accept_socket(a->http, fd) == -1) {
+	evhttp_set_bevcb(a->http, new_bev, a);
+	if ((bs = evhttp_accept_socket_with_handle(a->http, fd)) == NULL) {
 		why_set(why, WHY_TEMP, errno, "capture: HTTP listen");
-		evhttp_free(a->http);
-		free(a);
+		(void)close(fd);
+		cap_api_free(a);
 		return NULL;
 	}
+	a->lev = evhttp_bound_socket_get_listener(bs);
 	return a;
 }
 
@@ -736,6 +821,12 @@ cap_api_free(struct cap_api *a)
 		send_err(a->waiters->req, 503, "shutting down");
 		waiter_free(a->waiters);
 	}
-	evhttp_free(a->http);
+	if (a->adopt_ev != NULL) {
+		adopt(-1, 0, a); /* let go of what evhttp made last */
+		event_free(a->adopt_ev);
+	}
+	a->lev = NULL; /* evhttp_free() frees it before the connections */
+	if (a->http != NULL)
+		evhttp_free(a->http); /* closes every connection */
 	free(a);
 }

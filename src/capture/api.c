@@ -191,7 +191,7 @@ render_headers(struct buf *o, const struct cap_msg *m)
 	if (kv_raw(o, "headers", "[") == -1)
 		r = -1;
 	while (r == 0 &&
-	    cap_view_next_field(m->data, m->len, &pos, &name, &nlen, &v)) {
+	       cap_view_next_field(m->data, m->len, &pos, &name, &nlen, &v)) {
 		if ((!first && buf_append_str(o, ",") == -1) ||
 		    buf_append_str(o, "[") == -1 ||
 		    json_strn(o, name, nlen) == -1 ||
@@ -222,8 +222,8 @@ render_parts(struct buf *o, const struct cap_msg *m)
 		            ? json_kv_str(o, "filename", p[i].filename)
 		            : kv_raw(o, "filename", "null")) == -1 ||
 		    json_kv_u64(o, "size", p[i].size) == -1 ||
-		    kv_raw(o, "attachment", p[i].attachment ? "true" : "false") ==
-		        -1 ||
+		    kv_raw(o, "attachment",
+		        p[i].attachment ? "true" : "false") == -1 ||
 		    buf_append_str(o, "}") == -1)
 			r = -1;
 	}
@@ -270,11 +270,11 @@ render_message(struct buf *o, const struct cap_msg *m)
 	if (r == 0)
 		r = render_headers(o, m);
 	if (r == 0)
-		r = has_text ? kv_strn(o, "text",
-		                   text.data != NULL ? (const char *)text.data
-		                                     : "",
-		                   text.len)
-		             : kv_raw(o, "text", "null");
+		r = has_text
+		        ? kv_strn(o, "text",
+		              text.data != NULL ? (const char *)text.data : "",
+		              text.len)
+		        : kv_raw(o, "text", "null");
 	if (r == 0)
 		r = kv_raw(o, "html", has_html ? "true" : "false");
 	if (r == 0)
@@ -349,8 +349,8 @@ get_html(struct evhttp_request *req, const struct cap_msg *m)
 	if (!cap_body_first(m->data, m->len, "text/html", &h))
 		send_err(req, 404, "the message has no text/html part");
 	else
-		send_raw(req, 200, "text/html; charset=utf-8", HTML_CSP,
-		    h.data, h.len);
+		send_raw(req, 200, "text/html; charset=utf-8", HTML_CSP, h.data,
+		    h.len);
 	buf_reset(&h);
 }
 
@@ -391,12 +391,10 @@ get_part(struct evhttp_request *req, const struct cap_msg *m, uint64_t n)
 		return;
 	}
 	safe_name(info.filename, info.index, name, sizeof(name));
-	(void)snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"",
-	    name);
+	(void)snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", name);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Disposition", disp);
-	send_raw(req, 200, "application/octet-stream", DATA_CSP, b.data,
-	    b.len);
+	send_raw(req, 200, "application/octet-stream", DATA_CSP, b.data, b.len);
 	buf_reset(&b);
 }
 
@@ -448,8 +446,8 @@ faults(struct cap_api *a, struct evhttp_request *req, bool put)
 		size_t n = evbuffer_get_length(in);
 		const char *p = (const char *)evbuffer_pullup(in, -1);
 
-		if (!cap_faults_parse(p != NULL ? p : "", n, &a->c->faults,
-		        err, sizeof(err))) {
+		if (!cap_faults_parse(p != NULL ? p : "", n, &a->c->faults, err,
+		        sizeof(err))) {
 			send_err(req, 400, err);
 			return;
 		}
@@ -583,8 +581,7 @@ get_wait(struct cap_api *a, struct evhttp_request *req,
 	w->api = a;
 	w->req = req;
 	w->f = *f;
-	if ((w->timer = evtimer_new(a->c->base, on_wait_timeout, w)) ==
-	    NULL) {
+	if ((w->timer = evtimer_new(a->c->base, on_wait_timeout, w)) == NULL) {
 		free(w);
 		send_err(req, 500, "no memory");
 		return;
@@ -649,8 +646,8 @@ on_request(struct evhttp_request *req, void *arg)
 	q = strchr(uri, '?');
 	plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
 	cap_route(method_of(req), uri, plen, &r);
-	log_debug("event=capture_http target=%s route=%d",
-	    LOG_ESC(uri), (int)r.route);
+	log_debug("event=capture_http target=%s route=%d", LOG_ESC(uri),
+	    (int)r.route);
 	if (r.route >= CAP_R_MSG && r.route <= CAP_R_PART &&
 	    (m = cap_store_get(a->c->store, r.id)) == NULL &&
 	    r.route != CAP_R_DELETE_MSG) {
@@ -658,9 +655,8 @@ on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if ((r.route == CAP_R_LIST || r.route == CAP_R_WAIT) &&
-	    !cap_filter_parse(q != NULL ? q + 1 : "", q != NULL ? strlen(q + 1)
-	                                                    : 0,
-	        &f, &why)) {
+	    !cap_filter_parse(q != NULL ? q + 1 : "",
+	        q != NULL ? strlen(q + 1) : 0, &f, &why)) {
 		send_err(req, 400, why);
 		return;
 	}

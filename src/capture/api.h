@@ -25,12 +25,12 @@
 struct cap_ctx;
 struct cap_api;
 
-#define CAP_HTTP_TIMEOUT 30        /* seconds without progress */
-#define CAP_HTTP_HEADERS_MAX 8192  /* request line and header bytes */
-#define CAP_HTTP_BODY_MAX 4096     /* request body bytes (PUT faults) */
-#define CAP_HTTP_CONN_MAX 512      /* connections at once */
-#define CAP_WAITERS_MAX 256        /* /api/wait held at once */
-#define CAP_JSON_MAX (64u << 20)   /* bytes of one JSON answer */
+#define CAP_HTTP_TIMEOUT 30       /* seconds without progress */
+#define CAP_HTTP_HEADERS_MAX 8192 /* request line and header bytes */
+#define CAP_HTTP_BODY_MAX 4096    /* request body bytes (PUT faults) */
+#define CAP_HTTP_CONN_MAX 512     /* connections at once */
+#define CAP_WAITERS_MAX 256       /* /api/wait held at once */
+#define CAP_JSON_MAX (64u << 20)  /* bytes of one JSON answer */
 
 /* Serve on the bound socket fd (ours from now on). NULL with why. */
 struct cap_api *cap_api_new(struct cap_ctx *, int fd, struct why *);

@@ -52,8 +52,8 @@ static const struct route_case route_cases[] = {
 	{ CAP_GET, "/api/messages/17/parts/x", CAP_R_NONE, 0, 0 },
 	{ CAP_GET, "/api/messages/x", CAP_R_NONE, 0, 0 },
 	{ CAP_GET, "/api/messages/", CAP_R_NONE, 0, 0 },
-	{ CAP_GET, "/api/messages/18446744073709551615", CAP_R_MSG,
-	    UINT64_MAX, 0 },
+	{ CAP_GET, "/api/messages/18446744073709551615", CAP_R_MSG, UINT64_MAX,
+	    0 },
 	{ CAP_GET, "/api/messages/18446744073709551616", CAP_R_NONE, 0, 0 },
 	{ CAP_GET, "/api/messages/17/raw/", CAP_R_NONE, 0, 0 },
 	{ CAP_GET, "/api/wait", CAP_R_WAIT, 0, 0 },
@@ -131,9 +131,16 @@ static void
 test_filter_refused(void **state)
 {
 	static const char *const bad[] = {
-		"limit=x", "limit=", "since=-1", "timeout=301",
-		"timeout=99999999999999999999999", "to=%4", "to=%zz",
-		"subject=%00", "limit=1%00", "limit=2000000",
+		"limit=x",
+		"limit=",
+		"since=-1",
+		"timeout=301",
+		"timeout=99999999999999999999999",
+		"to=%4",
+		"to=%zz",
+		"subject=%00",
+		"limit=1%00",
+		"limit=2000000",
 	};
 	struct cap_filter f;
 	char big[CAP_FILTER_TEXT_MAX + 8];
@@ -187,11 +194,17 @@ test_faults_parse(void **state)
 	const char *ok = "{\"rcpt_tempfail\":30,\"msg_permfail\":2.5,"
 	                 "\"delay_ms\":100}";
 	static const char *const bad[] = {
-		"", "[]", "{\"rcpt_tempfail\":101}",
-		"{\"rcpt_tempfail\":-1}", "{\"rcpt_tempfail\":\"30\"}",
-		"{\"delay_ms\":1.5}", "{\"delay_ms\":60001}",
-		"{\"nope\":1}", "{\"rcpt_tempfail\":1,\"rcpt_tempfail\":2}",
-		"{\"msg_tempfail\":5,\"bogus\":true}", "{\"delay_ms\":-1}",
+		"",
+		"[]",
+		"{\"rcpt_tempfail\":101}",
+		"{\"rcpt_tempfail\":-1}",
+		"{\"rcpt_tempfail\":\"30\"}",
+		"{\"delay_ms\":1.5}",
+		"{\"delay_ms\":60001}",
+		"{\"nope\":1}",
+		"{\"rcpt_tempfail\":1,\"rcpt_tempfail\":2}",
+		"{\"msg_tempfail\":5,\"bogus\":true}",
+		"{\"delay_ms\":-1}",
 	};
 	size_t i;
 
@@ -203,8 +216,8 @@ test_faults_parse(void **state)
 	assert_int_equal(f.delay_ms, 100);
 	assert_true(f.rcpt_permfail == 0.0);
 	/* A subset keeps the rest. */
-	assert_true(cap_faults_parse("{\"delay_ms\":0}", 14, &f, err,
-	    sizeof(err)));
+	assert_true(
+	    cap_faults_parse("{\"delay_ms\":0}", 14, &f, err, sizeof(err)));
 	assert_true(f.rcpt_tempfail == 30.0);
 	assert_int_equal(f.delay_ms, 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -250,11 +263,11 @@ test_fault_draws(void **state)
 
 /* ---- header views -------------------------------------------------- */
 
-#define MSG1                                                                  \
-	"Subject: =?UTF-8?B?SGVsbG8=?= =?UTF-8?Q?_w=C3=B6rld?=\r\n"           \
-	"From: Alice\r\n <alice@example.test>\r\n"                              \
-	"To: bob@example.test\r\n"                                               \
-	"\r\n"                                                                   \
+#define MSG1                                                                   \
+	"Subject: =?UTF-8?B?SGVsbG8=?= =?UTF-8?Q?_w=C3=B6rld?=\r\n"            \
+	"From: Alice\r\n <alice@example.test>\r\n"                             \
+	"To: bob@example.test\r\n"                                             \
+	"\r\n"                                                                 \
 	"Subject: not a header\r\n"
 
 static void
@@ -269,8 +282,7 @@ test_view_fields(void **state)
 	assert_true(cap_view_field(MSG1, strlen(MSG1), "from", &v));
 	assert_string_equal((char *)v.data, "Alice <alice@example.test>");
 	assert_false(cap_view_field(MSG1, strlen(MSG1), "Date", &v));
-	while (cap_view_next_field(MSG1, strlen(MSG1), &pos, &name, &nlen,
-	    &v))
+	while (cap_view_next_field(MSG1, strlen(MSG1), &pos, &name, &nlen, &v))
 		n++;
 	assert_int_equal(n, 3); /* the body's "Subject:" is no field */
 	assert_int_equal(cap_view_header_len(MSG1, strlen(MSG1)),

@@ -809,14 +809,20 @@ cap_api_new(struct cap_ctx *c, int fd, struct why *why)
 }
 
 void
+cap_api_release(struct cap_api *a)
+{
+	while (a != NULL && a->waiters != NULL) {
+		send_err(a->waiters->req, 503, "shutting down");
+		waiter_free(a->waiters);
+	}
+}
+
+void
 cap_api_free(struct cap_api *a)
 {
 	if (a == NULL)
 		return;
-	while (a->waiters != NULL) {
-		send_err(a->waiters->req, 503, "shutting down");
-		waiter_free(a->waiters);
-	}
+	cap_api_release(a);
 	if (a->adopt_ev != NULL) {
 		adopt(-1, 0, a); /* let go of what evhttp made last */
 		event_free(a->adopt_ev);

@@ -34,7 +34,9 @@ struct cap_api;
 
 /* Serve on the bound socket fd (ours from now on). NULL with why. */
 struct cap_api *cap_api_new(struct cap_ctx *, int fd, struct why *);
-/* Answer the held waits (503), close everything. NULL is fine. */
+/* Answer the held waits now (503 "shutting down"), before a stop. */
+void cap_api_release(struct cap_api *);
+/* Answer any held waits left, close everything. NULL is fine. */
 void cap_api_free(struct cap_api *);
 
 #endif

@@ -36,6 +36,7 @@
 #include "util/why.h"
 
 #define CERT_DAYS 30
+#define STOP_FLUSH_US 200000 /* answers' time to leave at a stop */
 
 struct opts {
 	const char *smtp, *http, *dir, *hostname, *dns_server;
@@ -375,12 +376,18 @@ fail:
 
 /* ---- the loop ------------------------------------------------------ */
 
+/* Held waits are answered first; the loop runs a moment more so the
+ * answers leave before the connections close. */
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	struct cap_ctx *c = arg;
+	struct timeval flush = { 0, STOP_FLUSH_US };
+
 	(void)what;
 	log_info("event=capture_stop signal=%d", (int)sig);
-	(void)event_base_loopexit(arg, NULL);
+	cap_api_release(c->api);
+	(void)event_base_loopexit(c->base, &flush);
 }
 
 static int
@@ -441,8 +448,8 @@ run(const struct opts *o)
 		fprintf(stderr, "tern: capture: %s\n", why.text);
 		goto out;
 	}
-	sigterm = evsignal_new(c.base, SIGTERM, on_signal, c.base);
-	sigint = evsignal_new(c.base, SIGINT, on_signal, c.base);
+	sigterm = evsignal_new(c.base, SIGTERM, on_signal, &c);
+	sigint = evsignal_new(c.base, SIGINT, on_signal, &c);
 	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) ||
 	    evsignal_add(sigint, NULL)) {
 		fprintf(stderr, "tern: capture: cannot catch signals\n");

@@ -293,6 +293,73 @@ test_view_fields(void **state)
 	buf_reset(&v);
 }
 
+/* ---- parts --------------------------------------------------------- */
+
+#define MULTI                                                                  \
+	"From: a@x.test\r\n"                                                   \
+	"Content-Type: multipart/mixed; boundary=\"m\"\r\n"                    \
+	"\r\n"                                                                 \
+	"--m\r\n"                                                              \
+	"Content-Type: multipart/alternative; boundary=\"a\"\r\n"              \
+	"\r\n"                                                                 \
+	"--a\r\n"                                                              \
+	"Content-Type: text/plain; charset=iso-8859-1\r\n"                     \
+	"Content-Transfer-Encoding: quoted-printable\r\n"                      \
+	"\r\n"                                                                 \
+	"caf=E9\r\n"                                                           \
+	"--a\r\n"                                                              \
+	"Content-Type: text/html; charset=utf-8\r\n"                           \
+	"Content-Transfer-Encoding: base64\r\n"                                \
+	"\r\n"                                                                 \
+	"PGI+aGk8L2I+\r\n"                                                     \
+	"--a--\r\n"                                                            \
+	"--m\r\n"                                                              \
+	"Content-Type: text/plain; name=\"notes.txt\"\r\n"                     \
+	"Content-Disposition: attachment; filename=\"notes.txt\"\r\n"          \
+	"\r\n"                                                                 \
+	"not the text\r\n"                                                     \
+	"--m--\r\n"
+
+static void
+test_body_parts(void **state)
+{
+	struct cap_part_info p[8], info;
+	struct buf b;
+	size_t n;
+
+	(void)state;
+	n = cap_body_parts(MULTI, strlen(MULTI), p, 8);
+	/* Leaves only: the two alternatives and the attachment. */
+	assert_int_equal(n, 3);
+	assert_string_equal(p[0].type, "text/plain");
+	assert_string_equal(p[1].type, "text/html");
+	assert_int_equal(p[1].size, 9); /* "<b>hi</b>" decoded */
+	assert_string_equal(p[2].filename, "notes.txt");
+	assert_true(p[2].attachment && !p[0].attachment);
+	/* max is respected. */
+	assert_int_equal(cap_body_parts(MULTI, strlen(MULTI), p, 2), 2);
+	buf_init(&b, 1 << 16);
+	/* The text: QP decoded, Latin-1 to UTF-8; never the attachment. */
+	assert_true(cap_body_first(MULTI, strlen(MULTI), "text/plain", &b));
+	assert_string_equal((char *)b.data, "caf\xc3\xa9");
+	buf_clear(&b);
+	assert_true(cap_body_first(MULTI, strlen(MULTI), "text/html", &b));
+	assert_string_equal((char *)b.data, "<b>hi</b>");
+	buf_clear(&b);
+	assert_false(cap_body_first(MULTI, strlen(MULTI), "image/png", &b));
+	assert_true(cap_body_part(MULTI, strlen(MULTI), p[2].index, &info, &b));
+	assert_string_equal((char *)b.data, "not the text");
+	assert_string_equal(info.filename, "notes.txt");
+	buf_clear(&b);
+	/* A multipart is no leaf; an index past the end is nothing. */
+	assert_false(cap_body_part(MULTI, strlen(MULTI), 0, &info, &b));
+	assert_false(cap_body_part(MULTI, strlen(MULTI), 99, &info, &b));
+	/* No MIME at all: one text/plain part, the body. */
+	assert_int_equal(cap_body_parts("A: b\r\n\r\nx", 10, p, 8), 1);
+	assert_string_equal(p[0].type, "text/plain");
+	buf_reset(&b);
+}
+
 /* ---- the store ----------------------------------------------------- */
 
 static struct cap_msg *
@@ -364,6 +431,7 @@ main(void)
 		cmocka_unit_test(test_faults_parse),
 		cmocka_unit_test(test_fault_draws),
 		cmocka_unit_test(test_view_fields),
+		cmocka_unit_test(test_body_parts),
 		cmocka_unit_test(test_store_ring),
 	};
 

@@ -20,9 +20,9 @@ struct cap_api;
 struct cap_smtpd;
 struct dns;
 
-#define CAP_SESSIONS_MAX 128    /* SMTP connections at once */
-#define CAP_SMTP_IDLE 300       /* seconds without input: close */
-#define CAP_RCPTS_MAX 1000      /* recipients per message */
+#define CAP_SESSIONS_MAX 128 /* SMTP connections at once */
+#define CAP_SMTP_IDLE 300    /* seconds without input: close */
+#define CAP_RCPTS_MAX 1000   /* recipients per message */
 #define CAP_SIZE_DEFAULT (25u << 20)
 
 struct cap_ctx {

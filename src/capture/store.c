@@ -141,8 +141,8 @@ cap_store_add(struct cap_store *s, struct cap_msg *m,
 	m->header_from = field(m, "From", false);
 	m->header_to = field(m, "To", false);
 	m->problems = xcalloc(CAP_PROBLEMS_MAX, sizeof(*m->problems));
-	m->nproblems = cap_check(m->data, m->len, m->nto, m->problems,
-	    CAP_PROBLEMS_MAX);
+	m->nproblems =
+	    cap_check(m->data, m->len, m->nto, m->problems, CAP_PROBLEMS_MAX);
 	for (i = 0; i < nextra && m->nproblems < CAP_PROBLEMS_MAX; i++)
 		m->problems[m->nproblems++] = extra[i];
 	if (s->n == s->max) {

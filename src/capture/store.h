@@ -33,16 +33,16 @@ struct cap_problem {
 };
 
 struct cap_msg {
-	uint64_t id;      /* set by cap_store_add() */
-	time_t received;  /* set by cap_store_add() */
-	char *from;       /* envelope sender, "" for <> */
-	char **to;        /* envelope recipients */
+	uint64_t id;     /* set by cap_store_add() */
+	time_t received; /* set by cap_store_add() */
+	char *from;      /* envelope sender, "" for <> */
+	char **to;       /* envelope recipients */
 	size_t nto;
-	char *helo;       /* "" when none was given */
-	char client[64];  /* the peer's IP address, text */
+	char *helo;      /* "" when none was given */
+	char client[64]; /* the peer's IP address, text */
 	bool tls;
-	char *auth;       /* the AUTH user, or NULL */
-	char *data;       /* the message as received, NUL after len */
+	char *auth; /* the AUTH user, or NULL */
+	char *data; /* the message as received, NUL after len */
 	size_t len;
 	/* Filled by cap_store_add() from data (capture/view.h). */
 	char *subject;     /* decoded to UTF-8, "" when none */

@@ -469,3 +469,28 @@ def test_problems_listed_with_their_rule(cap):
     assert got.get("no-message-id") == "RFC 5322 3.6.4"
     assert "bare-lf" in got
     assert broken["problems"] == len(got)
+
+
+def test_page_files_and_stop_answers_held_waits():
+    """/ and /page/NAME serve the compiled-in page with its CSP; a stop
+    answers a held wait (503) instead of cutting it."""
+    c = Capture("-v")
+    st, hd, body = c.http("GET", "/")
+    assert st == 200 and hd["Content-Type"] == "text/html; charset=utf-8"
+    assert "script-src 'self'" in hd["Content-Security-Policy"]
+    assert b"<html" in body
+    st, hd, _ = c.http("GET", "/page/app.js")
+    assert st == 200 and hd["Content-Type"].startswith("text/javascript")
+    assert c.http("GET", "/page/nope.js")[0] == 404
+    assert c.http("GET", "/page/..%2fx")[0] == 404
+    got = {}
+    th = threading.Thread(target=lambda: got.update(
+        r=c.http("GET", "/api/wait?timeout=60", timeout=30)))
+    th.start()
+    try:
+        c.wait_log('target="/api/wait?timeout=60"')
+    finally:
+        c.stop()
+    th.join(timeout=30)
+    assert got["r"][0] == 503
+    assert json.loads(got["r"][2]) == {"error": "shutting down"}

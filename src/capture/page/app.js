@@ -204,7 +204,11 @@ async function waitLoop(signal) {
 			} else {
 				throw new Error("the server answered " + r.status);
 			}
-			if (failures > 0) await loadList();
+			if (failures > 0) {
+				// The server may have restarted, its ids from 1.
+				state.since = "0";
+				await loadList();
+			}
 			failures = 0;
 			listChanged();
 		} catch (e) {
@@ -362,8 +366,7 @@ function showHeaders(m) {
 
 function showRawLinks(m) {
 	$("raw-link").href = msgUrl(m.id, "/raw");
-	$("eml-link").href = msgUrl(m.id, "/raw");
-	$("eml-link").setAttribute("download", "message-" + m.id + ".eml");
+	$("raw-link").setAttribute("download", "message-" + m.id + ".eml");
 	$("raw").textContent = "";
 	state.rawFor = null;
 }
@@ -376,7 +379,7 @@ async function loadRaw() {
 	const pre = $("raw");
 	if (m.size > RAW_SHOW_MAX) {
 		pre.textContent = "(" + size(m.size) +
-		    ": too large to show here; use the links above)";
+		    ": too large to show here; download it above)";
 		return;
 	}
 	pre.textContent = "loading\u2026";

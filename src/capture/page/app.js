@@ -204,11 +204,6 @@ async function waitLoop(signal) {
 			} else {
 				throw new Error("the server answered " + r.status);
 			}
-			if (failures > 0) {
-				// The server may have restarted, its ids from 1.
-				state.since = "0";
-				await loadList();
-			}
 			failures = 0;
 			listChanged();
 		} catch (e) {
@@ -218,6 +213,14 @@ async function waitLoop(signal) {
 			    "); trying again", true);
 			await pause(Math.min(500 * 2 ** failures, RETRY_MAX_MS),
 			    signal);
+			// The server may have restarted, counting ids from 1:
+			// take the newest from its list again.
+			try {
+				state.since = "0";
+				await loadList();
+			} catch (e2) {
+				// the next wait fails too, and says so
+			}
 		}
 	}
 }

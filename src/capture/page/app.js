@@ -157,10 +157,13 @@ function showList(total) {
 	document.title = "tern capture (" + total + ")";
 }
 
-async function loadList() {
+// signal: that of the wait loop asking, so that a list asked for by a
+// loop that was since replaced never lands on the page.
+async function loadList(signal) {
 	const p = filters();
 	p.set("limit", String(LIST_LIMIT));
-	const j = await getJson("/api/messages?" + p);
+	const j = await getJson("/api/messages?" + p, signal ?
+	    { signal: signal } : undefined);
 	state.messages = Array.isArray(j.messages) ? j.messages : [];
 	if (state.messages.length > 0) bump(state.messages[0].id);
 	showList(typeof j.total === "number" ? j.total : state.messages.length);
@@ -198,7 +201,7 @@ async function waitLoop(signal) {
 			if (r.status === 200) {
 				const m = await r.json();
 				bump(m.id);
-				await loadList();
+				await loadList(signal);
 			} else if (r.status === 408) {
 				await r.text();
 			} else {
@@ -213,11 +216,12 @@ async function waitLoop(signal) {
 			    "); trying again", true);
 			await pause(Math.min(500 * 2 ** failures, RETRY_MAX_MS),
 			    signal);
+			if (signal.aborted) return;
 			// The server may have restarted, counting ids from 1:
 			// take the newest from its list again.
 			try {
 				state.since = "0";
-				await loadList();
+				await loadList(signal);
 			} catch (e2) {
 				// the next wait fails too, and says so
 			}

@@ -420,8 +420,24 @@ def test_hostile_html_runs_nothing_loads_nothing(cap, drv, probe):
     assert probe.under("mail") == [], probe.hits
 
 
-def test_delete_all_then_new_mail(cap, drv):
+def test_search_delete_all_then_new_mail(cap, drv):
     cap.send(plain("Before delete CAPTURE-D1"))
+    cap.send(plain("Find me CAPTURE-S1"), rcpts=("searcher@example.test",))
+    drv.get(cap.url + "/")
+    wait_subject(drv, "Before delete CAPTURE-D1")
+    wait_subject(drv, "Find me CAPTURE-S1")
+    # The search box: a subject's words, or to:ADDR (the API filters).
+    box = drv.find_element("id", "q")
+    for query in ("capture-s1", "to:SEARCHER@example.test"):
+        box.clear()
+        box.send_keys(query)
+        until(drv, SUBJECTS + ".join('|') === arguments[0]",
+              f"only the match of {query!r}", "Find me CAPTURE-S1")
+    box.clear()
+    box.send_keys("no such subject CAPTURE-S0")
+    until(drv, "const e = document.getElementById('empty');"
+          " return !e.hidden && e.textContent.includes('matches')",
+          "no match")
     drv.get(cap.url + "/")
     wait_subject(drv, "Before delete CAPTURE-D1")
     drv.find_element("id", "delete-all").click()

@@ -151,6 +151,9 @@ function row(m) {
 function showList(total) {
 	$("message-list").replaceChildren(...state.messages.map(row));
 	$("empty").hidden = state.messages.length > 0;
+	$("empty").textContent = $("q").value.trim()
+	    ? "No message matches the search."
+	    : "No mail yet. Send some to the SMTP port.";
 	$("count").textContent = total > state.messages.length
 	    ? "(" + state.messages.length + " of " + total + ")"
 	    : "(" + total + ")";

@@ -460,8 +460,16 @@ function closeDetail() {
 	markSelected();
 }
 
+function hashId() {
+	try {
+		return decodeURIComponent(window.location.hash.slice(1));
+	} catch (e) {
+		return ""; // a malformed %-escape typed by hand
+	}
+}
+
 async function openFromHash() {
-	const id = decodeURIComponent(window.location.hash.slice(1));
+	const id = hashId();
 	if (!id) {
 		closeDetail();
 		return;

@@ -12,6 +12,7 @@
 
 #include "capture/check.h"
 #include "capture/view.h"
+#include "msg/mimetree.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -77,12 +78,14 @@ static char *
 field(const struct cap_msg *m, const char *name, bool decode)
 {
 	struct buf v, d;
+	const char *p;
 	char *r;
 
 	buf_init(&v, FIELD_MAX);
 	buf_init(&d, FIELD_MAX * 2);
 	(void)cap_view_field(m->data, m->len, name, &v);
-	if (decode && cap_rfc2047_decode((const char *)v.data, v.len, &d) == 0)
+	p = v.data != NULL ? (const char *)v.data : "";
+	if (decode && mimetree_words_decode(p, v.len, &d) == 0)
 		r = xstrndup(d.len > 0 ? (const char *)d.data : "", d.len);
 	else
 		r = xstrndup(v.len > 0 ? (const char *)v.data : "", v.len);
@@ -127,16 +130,21 @@ remove_file(const struct cap_store *s, uint64_t id)
 }
 
 const struct cap_msg *
-cap_store_add(struct cap_store *s, struct cap_msg *m)
+cap_store_add(struct cap_store *s, struct cap_msg *m,
+    const struct cap_problem *extra, size_t nextra)
 {
+	size_t i;
+
 	m->id = s->next_id++;
 	m->received = time(NULL);
 	m->subject = field(m, "Subject", true);
 	m->header_from = field(m, "From", false);
 	m->header_to = field(m, "To", false);
 	m->problems = xcalloc(CAP_PROBLEMS_MAX, sizeof(*m->problems));
-	m->nproblems = cap_check(m->data, m->len, m->nto, m->problems,
-	    CAP_PROBLEMS_MAX);
+	m->nproblems =
+	    cap_check(m->data, m->len, m->nto, m->problems, CAP_PROBLEMS_MAX);
+	for (i = 0; i < nextra && m->nproblems < CAP_PROBLEMS_MAX; i++)
+		m->problems[m->nproblems++] = extra[i];
 	if (s->n == s->max) {
 		/* Full: the oldest gives way (documented). */
 		struct cap_msg *old = s->ring[s->head];

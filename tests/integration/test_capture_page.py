@@ -286,9 +286,10 @@ def severe_logs(drv):
 
 # -- the messages ------------------------------------------------------------
 
-def plain(subject, text="hello\n", to="dev@example.test"):
+def plain(subject, text="hello\n", to="dev@example.test",
+          frm="App <app@example.org>"):
     m = EmailMessage()
-    m["From"] = "App <app@example.org>"
+    m["From"] = frm
     m["To"] = to
     m["Subject"] = subject
     m.set_content(text)
@@ -299,7 +300,8 @@ def welcome(subject):
     """A sign-up mail as applications send it, with a text alternative;
     no Date nor Message-ID: two problems to show."""
     m = plain(subject, "Hello Ada,\n\nconfirm your address: "
-              "https://app.example.org/confirm/7f3a\n")
+              "https://app.example.org/confirm/7f3a\n",
+              frm="Example <hello@example.org>")
     m.add_alternative("""<!DOCTYPE html><html><body style="font-family:
 sans-serif; color:#222; margin:24px">
 <h1 style="color:#1f5f9e">Welcome to Example, Ada</h1>
@@ -324,9 +326,11 @@ def hostile(subject, base):
 
 def test_list_live_and_html(cap, drv, tmp_path):
     cap.send(plain("First CAPTURE-A1", "one\n"))
-    cap.send(plain("Your password reset code", "code: 481 516\n"),
+    cap.send(plain("Your password reset code", "code: 481 516\n",
+                   frm="Security <security@example.org>"),
              rcpts=("grace@example.test",))
-    cap.send(plain("Weekly report: 12 new sign-ups", "see attached\n"),
+    cap.send(plain("Weekly report: 12 new sign-ups", "see attached\n",
+                   frm="Reports <reports@example.org>"),
              rcpts=("ops@example.test", "ceo@example.test"))
     drv.get(cap.url + "/")
     wait_subject(drv, "First CAPTURE-A1")
@@ -342,7 +346,9 @@ def test_list_live_and_html(cap, drv, tmp_path):
         got.index("First CAPTURE-A1"), got  # newest first
     row = drv.find_element("xpath", "//tbody[@id='message-list']/tr[1]")
     assert "ada@example.test" in row.text, row.text
-    assert "app@example.org" in row.text, row.text
+    frm = row.find_element("css selector", "td.from")
+    assert frm.text == "Example", frm.text  # the name; all in the title
+    assert frm.get_attribute("title") == "Example <hello@example.org>"
     assert re.search(r"\d+(\.\d)? (B|KiB)", row.text), row.text
     badge = row.find_element("css selector", ".badge")
     assert int(badge.text.split()[0]) >= 1  # no Date, no Message-ID

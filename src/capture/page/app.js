@@ -110,6 +110,13 @@ async function getJson(url, opts) {
 
 // -- the list -----------------------------------------------------------
 
+// "Ada <ada@example.org>" -> "Ada"; anything else as it is. The list
+// has little room; the full field is in the cell's title.
+function displayName(field) {
+	const m = /^\s*"?([^"<]*?)"?\s*<[^>]*>\s*$/.exec(field || "");
+	return m && m[1] ? m[1] : (field || "");
+}
+
 function badge(n) {
 	const b = el("span", n, "badge");
 	b.title = n + (n === 1 ? " problem" : " problems");
@@ -123,8 +130,9 @@ function row(m) {
 	const t = el("td", when(m.received), "time");
 	t.title = String(m.received || "");
 	tr.appendChild(t);
-	const from = el("td", m.header_from || m.from || "<>", "from");
-	from.title = from.textContent;
+	const from = el("td", displayName(m.header_from) || m.from || "<>",
+	    "from");
+	from.title = m.header_from || m.from || "<>";
 	tr.appendChild(from);
 	const to = Array.isArray(m.to) ? m.to : [];
 	const toCell = el("td", to.slice(0, 2).join(", ") +
@@ -257,7 +265,7 @@ function summaryRows(m) {
 		["Envelope from", m.from || "<>"],
 		["Envelope to", to],
 		["Received", when(m.received, true)],
-		["Client", (m.helo || "") + " [" + (m.client || "") + "]"],
+		["Client", (m.client || "") + (m.helo ? ", HELO " + m.helo : "")],
 		["TLS", m.tls ? "yes" : "no"],
 		["AUTH", m.auth === null || m.auth === undefined ? "none"
 		    : m.auth],

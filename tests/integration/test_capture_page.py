@@ -40,6 +40,11 @@ import pytest
 
 from conftest import TERN_BIN, child_env, sanitizer_clean
 
+# One browser for the file: under `pytest -n N --dist loadgroup` the
+# file's tests stay on one worker (plain -n N may spread them, each
+# worker then starting its own browser and server).
+pytestmark = pytest.mark.xdist_group("capture_page")
+
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
 PAGE_TIMEOUT = 20.0

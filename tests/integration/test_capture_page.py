@@ -10,7 +10,8 @@ headers and the raw source.
 
 A hostile message carries a <script> (it would fetch, load an image,
 and rewrite its own page and title) and remote references (an <img>, a
-stylesheet, a CSS background, a meta refresh), all pointing at a
+stylesheet, an @import, a web font, a CSS background, a prefetch, a
+frame, a video poster, a meta refresh), all pointing at a
 loopback HTTP server run by the test that counts requests: after the
 frame has shown the message, that server must have had no request, and
 the frame must show the text the script would have replaced. The same
@@ -137,10 +138,18 @@ def hostile_html(base, tag):
 <html><head><title>original title</title>
 <meta http-equiv="refresh" content="0; url={base}/{tag}/refresh">
 <link rel="stylesheet" href="{base}/{tag}/style.css">
+<link rel="prefetch" href="{base}/{tag}/prefetch">
+<style>
+@import url("{base}/{tag}/import.css");
+@font-face {{ font-family: probe; src: url("{base}/{tag}/font.woff"); }}
+p {{ font-family: probe, sans-serif; }}
+</style>
 </head><body>
 <p>Quarterly report CAPTURE-MARK-7Q: nothing to see here.</p>
 <img src="{base}/{tag}/x.png" alt="a remote image">
 <div style="background-image: url('{base}/{tag}/bg.png')">background</div>
+<iframe src="{base}/{tag}/frame" title="a remote frame"></iframe>
+<video poster="{base}/{tag}/poster.png"></video>
 <script>
 fetch("{base}/{tag}/fetch");
 new Image().src = "{base}/{tag}/img-js";
@@ -422,8 +431,10 @@ def test_hostile_html_runs_nothing_loads_nothing(cap, drv, probe):
         hostile_html(probe.base, "control").encode(), "text/html")
     drv.get(probe.base + "/control.html")
     deadline = time.monotonic() + PAGE_TIMEOUT
+    # (Those the script's rewrite of the page may cut short are not
+    # waited for: the background, the font, the inner frame.)
     want = {"/control/x.png", "/control/fetch", "/control/img-js",
-            "/control/refresh"}
+            "/control/style.css", "/control/import.css", "/control/refresh"}
     while time.monotonic() < deadline and \
             not want <= set(probe.under("control")):
         time.sleep(0.05)

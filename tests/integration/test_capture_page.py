@@ -339,6 +339,7 @@ def hostile(subject, base):
 # -- the tests -----------------------------------------------------------
 
 def test_list_live_and_html(cap, drv, tmp_path):
+    from selenium.webdriver.common.keys import Keys
     cap.send(plain("First CAPTURE-A1", "one\n"))
     cap.send(plain("Your password reset code", "code: 481 516\n",
                    frm="Security <security@example.org>"),
@@ -348,13 +349,22 @@ def test_list_live_and_html(cap, drv, tmp_path):
              rcpts=("ops@example.test", "ceo@example.test"))
     drv.get(cap.url + "/")
     wait_subject(drv, "First CAPTURE-A1")
-    # A mark that a reload would wipe: new mail must come without one.
+    # A mark that a reload would wipe: new mail must come without one,
+    # and without taking the keyboard focus away from the list.
     drv.execute_script("window.captureNoReload = 'still here'")
+    first = drv.find_element("link text", "First CAPTURE-A1")
+    drv.execute_script("arguments[0].focus()", first)
     cap.send(welcome("Welcome to Example, Ada"),
              rcpts=("ada@example.test",))
     wait_subject(drv, "Welcome to Example, Ada")
     assert drv.execute_script("return window.captureNoReload") == \
         "still here"
+    assert drv.execute_script("return document.activeElement"
+                              ".textContent") == "First CAPTURE-A1"
+    # The keyboard: up the list opens the message above.
+    drv.switch_to.active_element.send_keys(Keys.ARROW_UP)
+    until(drv, "return document.getElementById('subject').textContent"
+          " === 'Your password reset code'", "the message above opened")
     got = subjects(drv)
     assert got.index("Welcome to Example, Ada") < \
         got.index("First CAPTURE-A1"), got  # newest first

@@ -157,7 +157,14 @@ function row(m) {
 }
 
 function showList(total) {
-	$("message-list").replaceChildren(...state.messages.map(row));
+	// New mail must not take the keyboard focus away from a row.
+	const list = $("message-list");
+	const had = list.contains(document.activeElement)
+	    ? document.activeElement.closest("tr").dataset.id : null;
+	list.replaceChildren(...state.messages.map(row));
+	if (had !== null)
+		for (const tr of list.children)
+			if (tr.dataset.id === had) tr.querySelector("a").focus();
 	$("empty").hidden = state.messages.length > 0;
 	$("empty").textContent = $("q").value.trim()
 	    ? "No message matches the search."

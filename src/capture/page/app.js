@@ -41,7 +41,8 @@ function el(tag, text, cls) {
 
 function status(text, isError) {
 	const s = $("status");
-	s.textContent = text;
+	// A live region: the same words again are not news.
+	if (s.textContent !== text) s.textContent = text;
 	s.classList.toggle("error", !!isError);
 }
 

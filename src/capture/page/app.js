@@ -218,8 +218,11 @@ async function waitLoop(signal) {
 			const r = await fetch("/api/wait?" + p, { signal: signal,
 				cache: "no-store" });
 			if (r.status === 200) {
-				const m = await r.json();
+				const m = await r.json(), before = state.since;
 				bump(m.id);
+				// Never ask again for the same: that would spin.
+				if (state.since === before)
+					throw new Error("the wait gave an old message");
 				await loadList(signal);
 			} else if (r.status === 408) {
 				await r.text();

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: ISC */
+/* tern capture page script: placeholder (issue 22). */

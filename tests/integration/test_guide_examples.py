@@ -426,3 +426,32 @@ def test_example(name, capture, toolbin, tmp_path):
         fn(capture, toolbin, tmp_path)
     else:
         fn(capture, toolbin)
+
+
+def test_send_too_big_exits_69(tmp_path):
+    """The guide's promise: a message over the server's SIZE is a
+    permanent failure for `tern send` (exit 69, TERN_E_TOO_BIG), and
+    nothing is sent. A capture of its own, with --max-size 2000."""
+    small = Capture(capture_argv() + ["--max-size", "2000"])
+    try:
+        r = subprocess.run(
+            [TERN_BIN, "send", "--server", small.smtp, "--from",
+             "app@example.com", "--to", "alice@example.net",
+             "--subject", "big"],
+            input=(b"y" * 70 + b"\n") * 40,
+            capture_output=True, timeout=CLI_TIMEOUT, env=child_env())
+        assert r.returncode == 69, r.stderr
+        assert b"too big" in r.stderr, r.stderr
+        assert b"nothing was sent" in r.stderr, r.stderr
+        assert small.get("/api/messages")["total"] == 0
+        # Under the limit the same command works.
+        r = subprocess.run(
+            [TERN_BIN, "send", "--server", small.smtp, "--from",
+             "app@example.com", "--to", "alice@example.net",
+             "--subject", "small"],
+            input=b"short\n", capture_output=True, timeout=CLI_TIMEOUT,
+            env=child_env())
+        assert r.returncode == 0, r.stderr
+        assert small.get("/api/messages")["total"] == 1
+    finally:
+        small.stop()

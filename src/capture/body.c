@@ -1,77 +1,98 @@
 /* SPDX-License-Identifier: ISC */
-/*
- * capture/body.c - a message's parts (body.h).
- * XXX until msg/mimetree.h lands (branch i22-lint): the whole body is
- * one part, its type from the top Content-Type, not decoded.
- */
+/* capture/body.c - a message's parts, from msg/mimetree.h (body.h). */
 #include "capture/body.h"
 
-#include <ctype.h>
 #include <string.h>
 
-#include "capture/view.h"
+#include "msg/mimetree.h"
 #include "util/buf.h"
 
-static void
-top_part(const char *msg, size_t len, struct cap_part_info *p, size_t *off)
+/* A part with children is no leaf: its next part is its first child. */
+static bool
+is_leaf(const struct mime_tree *t, size_t i)
 {
-	struct buf v;
-	size_t i, h = cap_view_header_len(msg, len);
+	return i + 1 >= t->n || t->part[i + 1].parent != (int)i;
+}
 
-	memset(p, 0, sizeof(*p));
-	memcpy(p->type, "text/plain", sizeof("text/plain"));
-	buf_init(&v, 1024);
-	if (cap_view_field(msg, len, "Content-Type", &v)) {
-		for (i = 0; i < v.len && i + 1 < sizeof(p->type) &&
-		     v.data[i] != ';' && v.data[i] != ' ';
-		     i++)
-			p->type[i] = (char)tolower(v.data[i]);
-		p->type[i] = '\0';
-	}
-	buf_reset(&v);
-	/* Past the empty line. */
-	if (h < len && msg[h] == '\r')
-		h++;
-	if (h < len && msg[h] == '\n')
-		h++;
-	*off = h;
-	p->size = len - h;
+static void
+info_of(const char *msg, const struct mime_part *p, size_t index,
+    struct cap_part_info *out)
+{
+	struct buf b;
+
+	memset(out, 0, sizeof(*out));
+	out->index = index;
+	memcpy(out->type, p->type, sizeof(out->type));
+	out->type[sizeof(out->type) - 1] = '\0';
+	memcpy(out->charset, p->charset, sizeof(out->charset));
+	out->charset[sizeof(out->charset) - 1] = '\0';
+	memcpy(out->filename, p->filename, sizeof(out->filename));
+	out->filename[sizeof(out->filename) - 1] = '\0';
+	out->attachment = p->attachment;
+	/* Decoded size: a part is at most its encoded size. */
+	buf_init(&b, p->body_len + 16);
+	out->size = mimetree_decode(msg, p, &b) == 0 ? b.len : p->body_len;
+	buf_reset(&b);
 }
 
 size_t
 cap_body_parts(const char *msg, size_t len, struct cap_part_info *out,
     size_t max)
 {
-	size_t off;
+	struct mime_tree t;
+	size_t i, n = 0;
 
-	if (max == 0)
+	if (mimetree_parse(msg, len, &t) == -1)
 		return 0;
-	top_part(msg, len, &out[0], &off);
-	return 1;
+	for (i = 0; i < t.n && n < max; i++)
+		if (is_leaf(&t, i))
+			info_of(msg, &t.part[i], i, &out[n++]);
+	mimetree_free(&t);
+	return n;
 }
 
 bool
 cap_body_first(const char *msg, size_t len, const char *type, struct buf *out)
 {
-	struct cap_part_info p;
-	size_t off;
+	struct mime_tree t;
+	struct buf raw;
+	bool found = false;
+	size_t i;
 
-	top_part(msg, len, &p, &off);
-	if (strcmp(p.type, type) != 0)
+	if (mimetree_parse(msg, len, &t) == -1)
 		return false;
-	(void)buf_append(out, msg + off, len - off);
-	return true;
+	for (i = 0; i < t.n && !found; i++) {
+		const struct mime_part *p = &t.part[i];
+
+		if (!is_leaf(&t, i) || p->attachment ||
+		    strcmp(p->type, type) != 0)
+			continue;
+		found = true;
+		buf_init(&raw, p->body_len + 16);
+		if (mimetree_decode(msg, p, &raw) == 0)
+			(void)mimetree_to_utf8(p->charset,
+			    raw.data != NULL ? (const char *)raw.data : "",
+			    raw.len, out);
+		buf_reset(&raw);
+	}
+	mimetree_free(&t);
+	return found;
 }
 
 bool
 cap_body_part(const char *msg, size_t len, size_t index,
     struct cap_part_info *info, struct buf *out)
 {
-	size_t off;
+	struct mime_tree t;
+	bool found = false;
 
-	if (index != 0)
+	if (mimetree_parse(msg, len, &t) == -1)
 		return false;
-	top_part(msg, len, info, &off);
-	(void)buf_append(out, msg + off, len - off);
-	return true;
+	if (index < t.n && is_leaf(&t, index)) {
+		found = true;
+		info_of(msg, &t.part[index], index, info);
+		(void)mimetree_decode(msg, &t.part[index], out);
+	}
+	mimetree_free(&t);
+	return found;
 }

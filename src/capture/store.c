@@ -12,6 +12,7 @@
 
 #include "capture/check.h"
 #include "capture/view.h"
+#include "msg/mimetree.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -77,12 +78,14 @@ static char *
 field(const struct cap_msg *m, const char *name, bool decode)
 {
 	struct buf v, d;
+	const char *p;
 	char *r;
 
 	buf_init(&v, FIELD_MAX);
 	buf_init(&d, FIELD_MAX * 2);
 	(void)cap_view_field(m->data, m->len, name, &v);
-	if (decode && cap_rfc2047_decode((const char *)v.data, v.len, &d) == 0)
+	p = v.data != NULL ? (const char *)v.data : "";
+	if (decode && mimetree_words_decode(p, v.len, &d) == 0)
 		r = xstrndup(d.len > 0 ? (const char *)d.data : "", d.len);
 	else
 		r = xstrndup(v.len > 0 ? (const char *)v.data : "", v.len);

@@ -1,17 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * capture/view.h - what `tern capture` shows of a message's header
- * (issue 22): its fields one by one with their values unfolded, one
- * field's value, and the Subject decoded from RFC 2047 encoded-words.
+ * (issue 22): its fields one by one with their values unfolded, and one
+ * field's value. (The Subject's encoded-words: msg/mimetree.h.)
  *
  * The header is the message's start up to the first empty line (CRLF
  * CRLF, or a bare LF LF: captured mail may be broken, that is what the
  * problems list shows). Unfolding removes each line break that is
  * followed by SP or HT (RFC 5322 2.2.3) and keeps the blank.
- * Encoded-words (RFC 2047 2, 4): charsets UTF-8, US-ASCII and
- * ISO-8859-1 (any case, an RFC 2231 "*lang" suffix ignored), encodings
- * B and Q; one in another charset, or malformed, is left as it is.
- * Linear white space between two encoded-words is dropped (6.2).
  * Pure; bounded by the caller's bufs. Trust: every byte is the peer's;
  * outputs are not escaped here (the JSON writer does that).
  */
@@ -41,9 +37,5 @@ bool cap_view_next_field(const char *msg, size_t len, size_t *pos,
  * out (cleared first); false when there is none. */
 bool cap_view_field(const char *msg, size_t len, const char *name,
     struct buf *out);
-
-/* p[0..n) with its encoded-words decoded, appended to out as UTF-8
- * (other bytes copied as they are). -1: out is full. */
-int cap_rfc2047_decode(const char *p, size_t n, struct buf *out);
 
 #endif

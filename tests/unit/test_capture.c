@@ -2,7 +2,8 @@
 /*
  * Unit tests for the pure parts of `tern capture` (issue 22): routes,
  * query strings and filters, the PUT /api/faults body, the fault
- * draws, header views and RFC 2047 decoding, the store's ring.
+ * draws, header views, the parts (msg/mimetree.h underneath), the
+ * store's ring with its derived subject and problems.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -280,51 +281,6 @@ test_view_fields(void **state)
 	buf_reset(&v);
 }
 
-struct ew_case {
-	const char *in, *want;
-};
-
-static const struct ew_case ew_cases[] = {
-	{ "=?UTF-8?B?SGVsbG8=?= =?UTF-8?Q?_w=C3=B6rld?=", "Hello w\xc3\xb6rld" },
-	{ "=?iso-8859-1?q?caf=E9?=", "caf\xc3\xa9" },
-	{ "=?utf-8*en?Q?a_b?=", "a b" },
-	{ "plain text", "plain text" },
-	{ "a =?UTF-8?B?eA==?= b", "a x b" },
-	{ "=?UTF-8?B?eA==?=\t =?UTF-8?B?eQ==?=", "xy" },
-	{ "=?KOI8-R?B?eA==?=", "=?KOI8-R?B?eA==?=" },
-	{ "=?UTF-8?B?not base64!?=", "=?UTF-8?B?not base64!?=" },
-	{ "=?UTF-8?Q?bad=ZZ?=", "=?UTF-8?Q?bad=ZZ?=" },
-	{ "=?UTF-8?Q?trail=?=", "=?UTF-8?Q?trail=?=" },
-	{ "=?UTF-8?X?x?=", "=?UTF-8?X?x?=" },
-	{ "=?", "=?" },
-	{ "=??Q?x?=", "=??Q?x?=" },
-};
-
-static void
-test_rfc2047(void **state)
-{
-	struct buf out;
-	size_t i;
-
-	(void)state;
-	buf_init(&out, 4096);
-	for (i = 0; i < sizeof(ew_cases) / sizeof(ew_cases[0]); i++) {
-		buf_clear(&out);
-		assert_int_equal(cap_rfc2047_decode(ew_cases[i].in,
-		                     strlen(ew_cases[i].in), &out),
-		    0);
-		if (strcmp(out.len > 0 ? (char *)out.data : "",
-		        ew_cases[i].want) != 0)
-			fail_msg("%s -> %s", ew_cases[i].in,
-			    out.len > 0 ? (char *)out.data : "");
-	}
-	buf_reset(&out);
-	/* A full buf says so. */
-	buf_init(&out, 2);
-	assert_int_equal(cap_rfc2047_decode("abc", 3, &out), -1);
-	buf_reset(&out);
-}
-
 /* ---- the store ----------------------------------------------------- */
 
 static struct cap_msg *
@@ -390,7 +346,6 @@ main(void)
 		cmocka_unit_test(test_faults_parse),
 		cmocka_unit_test(test_fault_draws),
 		cmocka_unit_test(test_view_fields),
-		cmocka_unit_test(test_rfc2047),
 		cmocka_unit_test(test_store_ring),
 	};
 

@@ -604,13 +604,11 @@ SSL_CTX *
 client_tls_ctx_new(bool verify, const char *ca_file, struct why *why)
 {
 	SSL_CTX *ctx;
-
 	char msg[160];
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		if (client_tls_drain_errors(msg, sizeof(msg)))
-			why_set(why, WHY_TEMP, ENOMEM,
-			    "SSL_CTX_new");
+			why_set(why, WHY_TEMP, ENOMEM, "SSL_CTX_new");
 		else
 			why_set(why, WHY_TEMP, 0, "SSL_CTX_new failed: %s",
 			    msg);

@@ -341,8 +341,19 @@ def check_retry(capture, toolbin):
     assert isinstance(err, (smtplib.SMTPServerDisconnected, OSError))
     assert capture.get("/api/messages")["total"] == 0  # none half-stored
     # No fault: sent on the first try.
-    assert send(msg, **fast) == ("sent", 1, None)
+    assert send(msg, **fast) == ("sent", 1, {})
     assert capture.get("/api/messages")["total"] == 1
+    # Half the recipients refused: sent to the others, the refused
+    # ones returned with their 451 (20 draws: all alike is 2 in 2^20).
+    del msg["To"]
+    rcpts = [f"r{i}@example.net" for i in range(20)]
+    msg["To"] = ", ".join(rcpts)
+    out, n, refused = with_faults({"rcpt_tempfail": 50})
+    assert (out, n) == ("sent", 1)
+    assert 0 < len(refused) < 20, refused
+    assert {code for code, _ in refused.values()} == {451}
+    latest = capture.get("/api/messages?limit=1")["messages"][0]
+    assert sorted(latest["to"] + list(refused)) == sorted(rcpts)
 
 
 class ResetApp:

@@ -9,11 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "capture/assets.h"
 #include "capture/body.h"
@@ -52,6 +55,13 @@ struct cap_api {
 	struct evhttp *http;
 	struct waiter *waiters;
 	size_t nwaiters;
+	/* Connections counted as obs/http.c counts them (see there). */
+	struct evconnlistener *lev;
+	struct event *adopt_ev;
+	struct bufferevent *pending[64];
+	size_t npending;
+	size_t nconn;
+	bool paused;
 };
 
 /* ---- answering ----------------------------------------------------- */
@@ -181,7 +191,7 @@ render_headers(struct buf *o, const struct cap_msg *m)
 	if (kv_raw(o, "headers", "[") == -1)
 		r = -1;
 	while (r == 0 &&
-	    cap_view_next_field(m->data, m->len, &pos, &name, &nlen, &v)) {
+	       cap_view_next_field(m->data, m->len, &pos, &name, &nlen, &v)) {
 		if ((!first && buf_append_str(o, ",") == -1) ||
 		    buf_append_str(o, "[") == -1 ||
 		    json_strn(o, name, nlen) == -1 ||
@@ -212,8 +222,8 @@ render_parts(struct buf *o, const struct cap_msg *m)
 		            ? json_kv_str(o, "filename", p[i].filename)
 		            : kv_raw(o, "filename", "null")) == -1 ||
 		    json_kv_u64(o, "size", p[i].size) == -1 ||
-		    kv_raw(o, "attachment", p[i].attachment ? "true" : "false") ==
-		        -1 ||
+		    kv_raw(o, "attachment",
+		        p[i].attachment ? "true" : "false") == -1 ||
 		    buf_append_str(o, "}") == -1)
 			r = -1;
 	}
@@ -260,11 +270,11 @@ render_message(struct buf *o, const struct cap_msg *m)
 	if (r == 0)
 		r = render_headers(o, m);
 	if (r == 0)
-		r = has_text ? kv_strn(o, "text",
-		                   text.data != NULL ? (const char *)text.data
-		                                     : "",
-		                   text.len)
-		             : kv_raw(o, "text", "null");
+		r = has_text
+		        ? kv_strn(o, "text",
+		              text.data != NULL ? (const char *)text.data : "",
+		              text.len)
+		        : kv_raw(o, "text", "null");
 	if (r == 0)
 		r = kv_raw(o, "html", has_html ? "true" : "false");
 	if (r == 0)
@@ -339,8 +349,8 @@ get_html(struct evhttp_request *req, const struct cap_msg *m)
 	if (!cap_body_first(m->data, m->len, "text/html", &h))
 		send_err(req, 404, "the message has no text/html part");
 	else
-		send_raw(req, 200, "text/html; charset=utf-8", HTML_CSP,
-		    h.data, h.len);
+		send_raw(req, 200, "text/html; charset=utf-8", HTML_CSP, h.data,
+		    h.len);
 	buf_reset(&h);
 }
 
@@ -381,12 +391,10 @@ get_part(struct evhttp_request *req, const struct cap_msg *m, uint64_t n)
 		return;
 	}
 	safe_name(info.filename, info.index, name, sizeof(name));
-	(void)snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"",
-	    name);
+	(void)snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", name);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Disposition", disp);
-	send_raw(req, 200, "application/octet-stream", DATA_CSP, b.data,
-	    b.len);
+	send_raw(req, 200, "application/octet-stream", DATA_CSP, b.data, b.len);
 	buf_reset(&b);
 }
 
@@ -438,8 +446,8 @@ faults(struct cap_api *a, struct evhttp_request *req, bool put)
 		size_t n = evbuffer_get_length(in);
 		const char *p = (const char *)evbuffer_pullup(in, -1);
 
-		if (!cap_faults_parse(p != NULL ? p : "", n, &a->c->faults,
-		        err, sizeof(err))) {
+		if (!cap_faults_parse(p != NULL ? p : "", n, &a->c->faults, err,
+		        sizeof(err))) {
 			send_err(req, 400, err);
 			return;
 		}
@@ -573,8 +581,7 @@ get_wait(struct cap_api *a, struct evhttp_request *req,
 	w->api = a;
 	w->req = req;
 	w->f = *f;
-	if ((w->timer = evtimer_new(a->c->base, on_wait_timeout, w)) ==
-	    NULL) {
+	if ((w->timer = evtimer_new(a->c->base, on_wait_timeout, w)) == NULL) {
 		free(w);
 		send_err(req, 500, "no memory");
 		return;
@@ -639,8 +646,8 @@ on_request(struct evhttp_request *req, void *arg)
 	q = strchr(uri, '?');
 	plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
 	cap_route(method_of(req), uri, plen, &r);
-	log_debug("event=capture_http target=%s route=%d",
-	    LOG_ESC(uri), (int)r.route);
+	log_debug("event=capture_http target=%s route=%d", LOG_ESC(uri),
+	    (int)r.route);
 	if (r.route >= CAP_R_MSG && r.route <= CAP_R_PART &&
 	    (m = cap_store_get(a->c->store, r.id)) == NULL &&
 	    r.route != CAP_R_DELETE_MSG) {
@@ -648,9 +655,8 @@ on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if ((r.route == CAP_R_LIST || r.route == CAP_R_WAIT) &&
-	    !cap_filter_parse(q != NULL ? q + 1 : "", q != NULL ? strlen(q + 1)
-	                                                    : 0,
-	        &f, &why)) {
+	    !cap_filter_parse(q != NULL ? q + 1 : "",
+	        q != NULL ? strlen(q + 1) : 0, &f, &why)) {
 		send_err(req, 400, why);
 		return;
 	}
@@ -697,6 +703,76 @@ on_request(struct evhttp_request *req, void *arg)
 	}
 }
 
+/* ---- counting connections (as obs/http.c does) --------------------- */
+
+static void
+conn_gone(struct cap_api *a)
+{
+	if (a->nconn > 0)
+		a->nconn--;
+	if (a->paused && a->nconn < CAP_HTTP_CONN_MAX && a->lev != NULL) {
+		a->paused = false;
+		(void)evconnlistener_enable(a->lev);
+	}
+}
+
+static void
+on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	conn_gone(arg);
+}
+
+/*
+ * Right after the accept callback: evhttp made each pending
+ * bufferevent's connection (its callbacks' argument), or already freed
+ * it on a failure (bufferevent_free() clears the callbacks).
+ */
+static void
+adopt(evutil_socket_t fd, short what, void *arg)
+{
+	struct cap_api *a = arg;
+	void *evcon;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < a->npending; i++) {
+		evcon = NULL;
+		bufferevent_getcb(a->pending[i], NULL, NULL, NULL, &evcon);
+		if (evcon != NULL)
+			evhttp_connection_set_closecb(evcon, on_conn_close, a);
+		else
+			conn_gone(a);
+		(void)bufferevent_decref(a->pending[i]);
+	}
+	a->npending = 0;
+}
+
+/* evhttp asks for each new connection's bufferevent. */
+static struct bufferevent *
+new_bev(struct event_base *base, void *arg)
+{
+	struct cap_api *a = arg;
+	struct bufferevent *bev;
+
+	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		return NULL; /* evhttp makes its own: uncounted, still timed */
+	if (a->npending == sizeof(a->pending) / sizeof(a->pending[0]))
+		return bev; /* uncounted */
+	bufferevent_incref(bev);
+	a->pending[a->npending++] = bev;
+	event_active(a->adopt_ev, EV_TIMEOUT, 0);
+	if (++a->nconn >= CAP_HTTP_CONN_MAX && !a->paused) {
+		/* The rest wait in the kernel's backlog. */
+		a->paused = true;
+		(void)evconnlistener_disable(a->lev);
+		log_info("event=capture_http_busy connections=%zu", a->nconn);
+	}
+	return bev;
+}
+
 /* ---- life ---------------------------------------------------------- */
 
 struct cap_api *
@@ -704,9 +780,12 @@ cap_api_new(struct cap_ctx *c, int fd, struct why *why)
 {
 	struct cap_api *a = xcalloc(1, sizeof(*a));
 
+	struct evhttp_bound_socket *bs;
+
 	a->c = c;
-	if ((a->http = evhttp_new(c->base)) == NULL) {
-		free(a);
+	if ((a->http = evhttp_new(c->base)) == NULL ||
+	    (a->adopt_ev = event_new(c->base, -1, 0, adopt, a)) == NULL) {
+		cap_api_free(a);
 		why_set(why, WHY_TEMP, ENOMEM, "capture: HTTP");
 		return NULL;
 	}
@@ -718,13 +797,24 @@ cap_api_new(struct cap_ctx *c, int fd, struct why *why)
 	        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 	        EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(a->http, on_request, a);
-	if (evhttp_accept_socket(a->http, fd) == -1) {
+	evhttp_set_bevcb(a->http, new_bev, a);
+	if ((bs = evhttp_accept_socket_with_handle(a->http, fd)) == NULL) {
 		why_set(why, WHY_TEMP, errno, "capture: HTTP listen");
-		evhttp_free(a->http);
-		free(a);
+		(void)close(fd);
+		cap_api_free(a);
 		return NULL;
 	}
+	a->lev = evhttp_bound_socket_get_listener(bs);
 	return a;
+}
+
+void
+cap_api_release(struct cap_api *a)
+{
+	while (a != NULL && a->waiters != NULL) {
+		send_err(a->waiters->req, 503, "shutting down");
+		waiter_free(a->waiters);
+	}
 }
 
 void
@@ -732,10 +822,13 @@ cap_api_free(struct cap_api *a)
 {
 	if (a == NULL)
 		return;
-	while (a->waiters != NULL) {
-		send_err(a->waiters->req, 503, "shutting down");
-		waiter_free(a->waiters);
+	cap_api_release(a);
+	if (a->adopt_ev != NULL) {
+		adopt(-1, 0, a); /* let go of what evhttp made last */
+		event_free(a->adopt_ev);
 	}
-	evhttp_free(a->http);
+	a->lev = NULL; /* evhttp_free() frees it before the connections */
+	if (a->http != NULL)
+		evhttp_free(a->http); /* closes every connection */
 	free(a);
 }

@@ -18,10 +18,11 @@
 struct event_base;
 struct cap_api;
 struct cap_smtpd;
+struct dns;
 
-#define CAP_SESSIONS_MAX 128    /* SMTP connections at once */
-#define CAP_SMTP_IDLE 300       /* seconds without input: close */
-#define CAP_RCPTS_MAX 1000      /* recipients per message */
+#define CAP_SESSIONS_MAX 128 /* SMTP connections at once */
+#define CAP_SMTP_IDLE 300    /* seconds without input: close */
+#define CAP_RCPTS_MAX 1000   /* recipients per message */
 #define CAP_SIZE_DEFAULT (25u << 20)
 
 struct cap_ctx {
@@ -34,6 +35,7 @@ struct cap_ctx {
 	uint64_t max_size;
 	struct cap_api *api;
 	struct cap_smtpd *smtpd;
+	struct dns *dns; /* capture/dkimchk.h; NULL: no check */
 };
 
 /* A message was stored: wake the waiters that match (capture/api.c). */

@@ -36,6 +36,7 @@
 #include "util/why.h"
 
 #define CERT_DAYS 30
+#define STOP_FLUSH_US 200000 /* answers' time to leave at a stop */
 
 struct opts {
 	const char *smtp, *http, *dir, *hostname, *dns_server;
@@ -134,19 +135,20 @@ take_opt(struct opts *o, int ch, const char *v)
 		return 0;
 	case 'm':
 		return parse_u64(v, 10000000, &o->max_messages) &&
-		        o->max_messages > 0
-		    ? 0
-		    : bad("--max-messages", v, "a number, 1 to 10000000");
+		               o->max_messages > 0
+		           ? 0
+		           : bad("--max-messages", v,
+		                 "a number, 1 to 10000000");
 	case 'z':
 		return parse_u64(v, (uint64_t)1 << 32, &o->max_size) &&
-		        o->max_size > 0
-		    ? 0
-		    : bad("--max-size", v, "bytes, 1 to 4294967296");
+		               o->max_size > 0
+		           ? 0
+		           : bad("--max-size", v, "bytes, 1 to 4294967296");
 	case 'S':
 		o->have_seed = true;
 		return parse_u64(v, UINT64_MAX, &o->seed)
-		    ? 0
-		    : bad("--seed", v, "a number");
+		           ? 0
+		           : bad("--seed", v, "a number");
 	case 'w':
 		if (!parse_u64(v, CAP_DELAY_MAX, &u))
 			return bad("--delay", v, "milliseconds, 0 to 60000");
@@ -154,24 +156,27 @@ take_opt(struct opts *o, int ch, const char *v)
 		return 0;
 	case '1':
 		return parse_pct(v, &o->f.rcpt_tempfail)
-		    ? 0
-		    : bad("--rcpt-tempfail", v, "a percentage, 0 to 100");
+		           ? 0
+		           : bad("--rcpt-tempfail", v,
+		                 "a percentage, 0 to 100");
 	case '2':
 		return parse_pct(v, &o->f.rcpt_permfail)
-		    ? 0
-		    : bad("--rcpt-permfail", v, "a percentage, 0 to 100");
+		           ? 0
+		           : bad("--rcpt-permfail", v,
+		                 "a percentage, 0 to 100");
 	case '3':
 		return parse_pct(v, &o->f.msg_tempfail)
-		    ? 0
-		    : bad("--msg-tempfail", v, "a percentage, 0 to 100");
+		           ? 0
+		           : bad("--msg-tempfail", v, "a percentage, 0 to 100");
 	case '4':
 		return parse_pct(v, &o->f.msg_permfail)
-		    ? 0
-		    : bad("--msg-permfail", v, "a percentage, 0 to 100");
+		           ? 0
+		           : bad("--msg-permfail", v, "a percentage, 0 to 100");
 	case '5':
 		return parse_pct(v, &o->f.drop_mid_data)
-		    ? 0
-		    : bad("--drop-mid-data", v, "a percentage, 0 to 100");
+		           ? 0
+		           : bad("--drop-mid-data", v,
+		                 "a percentage, 0 to 100");
 	default:
 		return EX_USAGE;
 	}
@@ -210,8 +215,9 @@ parse_opts(struct opts *o, int argc, char **argv)
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
 		if (ch == '?' || ch == ':') {
-			fprintf(stderr, "tern: capture: unknown or incomplete "
-			                "option '%s'\n",
+			fprintf(stderr,
+			    "tern: capture: unknown or incomplete "
+			    "option '%s'\n",
 			    argv[optind - 1]);
 			cli_capture_usage(stderr);
 			return EX_USAGE;
@@ -274,7 +280,8 @@ is_loopback(const struct sockaddr_storage *ss)
 		           24) == 127;
 	if (ss->ss_family == AF_INET6)
 		return IN6_IS_ADDR_LOOPBACK(
-		    &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr);
+		    &((const struct sockaddr_in6 *)(const void *)ss)
+		         ->sin6_addr);
 	return false;
 }
 
@@ -297,8 +304,8 @@ bind_one(const char *what, const char *spec, bool allow_remote, char *dst,
 		    "login and shows all mail to whoever can reach it; add "
 		    "--allow-remote if that is what you want",
 		    what, spec);
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	fd =
+	    socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return why_set(why, WHY_PERM, errno, "--%s: socket", what);
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
@@ -369,12 +376,18 @@ fail:
 
 /* ---- the loop ------------------------------------------------------ */
 
+/* Held waits are answered first; the loop runs a moment more so the
+ * answers leave before the connections close. */
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	struct cap_ctx *c = arg;
+	struct timeval flush = { 0, STOP_FLUSH_US };
+
 	(void)what;
 	log_info("event=capture_stop signal=%d", (int)sig);
-	(void)event_base_loopexit(arg, NULL);
+	cap_api_release(c->api);
+	(void)event_base_loopexit(c->base, &flush);
 }
 
 static int
@@ -414,10 +427,11 @@ run(const struct opts *o)
 	c.faults = o->f;
 	c.hostname = o->hostname;
 	c.max_size = o->max_size;
-	cap_rng_seed(&c.rng, o->have_seed ? o->seed
-	                                  : (uint64_t)time(NULL) ^
-	                                        ((uint64_t)getpid() << 32));
-	if (o->dir != NULL && (stat(o->dir, &st) == -1 || !S_ISDIR(st.st_mode))) {
+	cap_rng_seed(&c.rng,
+	    o->have_seed ? o->seed
+	                 : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
+	if (o->dir != NULL &&
+	    (stat(o->dir, &st) == -1 || !S_ISDIR(st.st_mode))) {
 		fprintf(stderr, "tern: capture: --dir %s: not a directory\n",
 		    o->dir);
 		return 1;
@@ -434,8 +448,8 @@ run(const struct opts *o)
 		fprintf(stderr, "tern: capture: %s\n", why.text);
 		goto out;
 	}
-	sigterm = evsignal_new(c.base, SIGTERM, on_signal, c.base);
-	sigint = evsignal_new(c.base, SIGINT, on_signal, c.base);
+	sigterm = evsignal_new(c.base, SIGTERM, on_signal, &c);
+	sigint = evsignal_new(c.base, SIGINT, on_signal, &c);
 	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) ||
 	    evsignal_add(sigint, NULL)) {
 		fprintf(stderr, "tern: capture: cannot catch signals\n");

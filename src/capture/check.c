@@ -19,8 +19,7 @@ cap_check(const char *msg, size_t len, size_t nrcpt, struct cap_problem *out,
 	for (i = 0; i < n && i < max; i++) {
 		(void)snprintf(out[i].rule, sizeof(out[i].rule), "%s",
 		    lp[i].rule);
-		(void)snprintf(out[i].ref, sizeof(out[i].ref), "%s",
-		    lp[i].ref);
+		(void)snprintf(out[i].ref, sizeof(out[i].ref), "%s", lp[i].ref);
 		(void)snprintf(out[i].detail, sizeof(out[i].detail), "%s",
 		    lp[i].detail);
 	}

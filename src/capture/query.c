@@ -123,8 +123,8 @@ cap_route(enum cap_method m, const char *p, size_t n, struct cap_req *r)
 		r->page[n - k] = '\0';
 		r->route = by_method(m, CAP_R_PAGE, CAP_R_NONE, CAP_R_NONE);
 	} else if (is(p, n, "/api/messages"))
-		r->route = by_method(m, CAP_R_LIST, CAP_R_NONE,
-		    CAP_R_DELETE_ALL);
+		r->route =
+		    by_method(m, CAP_R_LIST, CAP_R_NONE, CAP_R_DELETE_ALL);
 	else if (has_prefix(p, n, "/api/messages/", &k)) {
 		enum cap_route g = message_route(p + k, n - k, r);
 
@@ -303,9 +303,10 @@ take_key(struct cap_faults *f, const char *key, json_t *v, char *err,
 		f->delay_ms = (unsigned)json_integer_value(v);
 		return true;
 	}
-	(void)snprintf(err, errsz, "unknown key (known: rcpt_tempfail, "
-	                           "rcpt_permfail, msg_tempfail, msg_permfail, "
-	                           "delay_ms, drop_mid_data)");
+	(void)snprintf(err, errsz,
+	    "unknown key (known: rcpt_tempfail, "
+	    "rcpt_permfail, msg_tempfail, msg_permfail, "
+	    "delay_ms, drop_mid_data)");
 	return false;
 }
 
@@ -339,8 +340,8 @@ cap_faults_parse(const char *body, size_t n, struct cap_faults *f, char *err,
 /* ---- matching ------------------------------------------------------ */
 
 bool
-cap_filter_match(const struct cap_filter *f, uint64_t id,
-    const char *const *to, size_t nto, const char *subject)
+cap_filter_match(const struct cap_filter *f, uint64_t id, const char *const *to,
+    size_t nto, const char *subject)
 {
 	size_t i;
 

@@ -29,8 +29,8 @@
 
 #include "capture/fault.h"
 
-#define CAP_FILTER_TEXT_MAX 320  /* bytes of `to` or `subject`, decoded */
-#define CAP_WAIT_DEFAULT 30      /* seconds */
+#define CAP_FILTER_TEXT_MAX 320 /* bytes of `to` or `subject`, decoded */
+#define CAP_WAIT_DEFAULT 30     /* seconds */
 #define CAP_WAIT_MAX 300
 #define CAP_PAGE_NAME_MAX 64
 
@@ -54,8 +54,8 @@ enum cap_method { CAP_GET, CAP_HEAD, CAP_PUT, CAP_DELETE, CAP_OTHER };
 
 struct cap_req {
 	enum cap_route route;
-	uint64_t id;   /* CAP_R_MSG .. CAP_R_PART */
-	uint64_t part; /* CAP_R_PART */
+	uint64_t id;                  /* CAP_R_MSG .. CAP_R_PART */
+	uint64_t part;                /* CAP_R_PART */
 	char page[CAP_PAGE_NAME_MAX]; /* CAP_R_PAGE: "index.html", "app.js" */
 };
 

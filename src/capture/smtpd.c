@@ -32,6 +32,7 @@
 #include <openssl/x509v3.h>
 
 #include "capture/capture-private.h"
+#include "capture/dkimchk.h"
 #include "smtp/addr.h"
 #include "smtp/auth.h"
 #include "smtp/cmd.h"
@@ -43,7 +44,10 @@
 #include "util/xmalloc.h"
 
 #define READ_CHUNK 16384 /* bytes looked at per step */
+/* Input read ahead while replies wait (a delay, a STARTTLS): at most. */
+#define READ_AHEAD_MAX (256u << 10)
 #define REPLY_MAX 1024
+#define DKIM_PROBLEMS_MAX 5 /* dkim-fail problems per message */
 
 enum sess_state { S_CMD = 0, S_AUTH, S_DATA };
 
@@ -71,8 +75,8 @@ struct sess {
 	struct evbuffer *pending;
 	struct event *delay_ev;
 	bool waiting;
-	bool quit;          /* close once the replies are out */
-	SSL *ssl_next;      /* STARTTLS: switch once the 220 is out */
+	bool quit;     /* close once the replies are out */
+	SSL *ssl_next; /* STARTTLS: switch once the 220 is out */
 };
 
 struct cap_smtpd {
@@ -142,8 +146,7 @@ sess_free(struct sess *s)
 
 /* ---- replies ------------------------------------------------------- */
 
-static void
-reply(struct sess *s, const char *fmt, ...)
+static void reply(struct sess *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -269,8 +272,10 @@ do_mail(struct sess *s, const struct smtp_command *c)
 		return;
 	}
 	if (m.has_size && m.size > s->c->max_size) {
-		reply(s, "552 5.3.4 Message size exceeds fixed limit of "
-		         "%" PRIu64 " bytes", s->c->max_size);
+		reply(s,
+		    "552 5.3.4 Message size exceeds fixed limit of "
+		    "%" PRIu64 " bytes",
+		    s->c->max_size);
 		return;
 	}
 	tx_reset(s);
@@ -471,8 +476,9 @@ static void
 store(struct sess *s)
 {
 	struct cap_msg *m = xcalloc(1, sizeof(*m));
+	struct cap_problem dk[DKIM_PROBLEMS_MAX];
 	const struct cap_msg *stored;
-	size_t len;
+	size_t len, ndk;
 
 	m->from = s->from;
 	s->from = NULL;
@@ -488,7 +494,8 @@ store(struct sess *s)
 	if (m->data == NULL)
 		m->data = xstrdup("");
 	m->len = len;
-	stored = cap_store_add(s->c->store, m);
+	ndk = cap_dkim_check(s->c, m->data, m->len, dk, DKIM_PROBLEMS_MAX);
+	stored = cap_store_add(s->c->store, m, dk, ndk);
 	log_info("event=captured id=%" PRIu64 " from=%s rcpts=%zu size=%zu",
 	    stored->id, LOG_ADDR(stored->from), stored->nto, stored->len);
 	reply(s, "250 2.0.0 Ok: queued as %" PRIu64, stored->id);
@@ -500,8 +507,10 @@ end_of_data(struct sess *s)
 {
 	s->st = S_CMD;
 	if (smtp_data_size(s->data) > s->c->max_size)
-		reply(s, "552 5.3.4 Message size exceeds fixed limit of "
-		         "%" PRIu64 " bytes", s->c->max_size);
+		reply(s,
+		    "552 5.3.4 Message size exceeds fixed limit of "
+		    "%" PRIu64 " bytes",
+		    s->c->max_size);
 	else if (smtp_data_flags(s->data) & SMTP_DATA_F_NOMEM)
 		reply(s, "451 4.3.0 Out of memory");
 	else
@@ -629,6 +638,7 @@ setup_bev(struct sess *s)
 
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	bufferevent_set_timeouts(s->bev, &idle, &idle);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, READ_AHEAD_MAX);
 	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
@@ -643,8 +653,8 @@ peer_text(const struct sockaddr *sa, char *dst, size_t dstsz)
 		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
 	else if (sa->sa_family == AF_INET6)
 		a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-	if (a == NULL || inet_ntop(sa->sa_family, a, dst, (socklen_t)dstsz) ==
-	        NULL)
+	if (a == NULL ||
+	    inet_ntop(sa->sa_family, a, dst, (socklen_t)dstsz) == NULL)
 		(void)snprintf(dst, dstsz, "unknown");
 }
 

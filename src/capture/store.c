@@ -130,16 +130,21 @@ remove_file(const struct cap_store *s, uint64_t id)
 }
 
 const struct cap_msg *
-cap_store_add(struct cap_store *s, struct cap_msg *m)
+cap_store_add(struct cap_store *s, struct cap_msg *m,
+    const struct cap_problem *extra, size_t nextra)
 {
+	size_t i;
+
 	m->id = s->next_id++;
 	m->received = time(NULL);
 	m->subject = field(m, "Subject", true);
 	m->header_from = field(m, "From", false);
 	m->header_to = field(m, "To", false);
 	m->problems = xcalloc(CAP_PROBLEMS_MAX, sizeof(*m->problems));
-	m->nproblems = cap_check(m->data, m->len, m->nto, m->problems,
-	    CAP_PROBLEMS_MAX);
+	m->nproblems =
+	    cap_check(m->data, m->len, m->nto, m->problems, CAP_PROBLEMS_MAX);
+	for (i = 0; i < nextra && m->nproblems < CAP_PROBLEMS_MAX; i++)
+		m->problems[m->nproblems++] = extra[i];
 	if (s->n == s->max) {
 		/* Full: the oldest gives way (documented). */
 		struct cap_msg *old = s->ring[s->head];

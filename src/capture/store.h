@@ -33,16 +33,16 @@ struct cap_problem {
 };
 
 struct cap_msg {
-	uint64_t id;      /* set by cap_store_add() */
-	time_t received;  /* set by cap_store_add() */
-	char *from;       /* envelope sender, "" for <> */
-	char **to;        /* envelope recipients */
+	uint64_t id;     /* set by cap_store_add() */
+	time_t received; /* set by cap_store_add() */
+	char *from;      /* envelope sender, "" for <> */
+	char **to;       /* envelope recipients */
 	size_t nto;
-	char *helo;       /* "" when none was given */
-	char client[64];  /* the peer's IP address, text */
+	char *helo;      /* "" when none was given */
+	char client[64]; /* the peer's IP address, text */
 	bool tls;
-	char *auth;       /* the AUTH user, or NULL */
-	char *data;       /* the message as received, NUL after len */
+	char *auth; /* the AUTH user, or NULL */
+	char *data; /* the message as received, NUL after len */
 	size_t len;
 	/* Filled by cap_store_add() from data (capture/view.h). */
 	char *subject;     /* decoded to UTF-8, "" when none */
@@ -61,11 +61,13 @@ void cap_store_free(struct cap_store *);
 /*
  * Take m (allocated with the xmalloc family, fields as above; the store
  * frees it), give it an id and the time, derive the subject, header
- * fields and problems, drop the oldest when full, write DIR/ID.eml.
- * Returns the stored message. A failed file write is logged, the
- * message is kept in memory anyway.
+ * fields and problems (capture/check.h's, then the nextra of extra: the
+ * ones found elsewhere, DKIM's), drop the oldest when full, write
+ * DIR/ID.eml. Returns the stored message. A failed file write is
+ * logged, the message is kept in memory anyway.
  */
-const struct cap_msg *cap_store_add(struct cap_store *, struct cap_msg *m);
+const struct cap_msg *cap_store_add(struct cap_store *, struct cap_msg *m,
+    const struct cap_problem *extra, size_t nextra);
 
 /* Stored messages, newest first: i = 0 is the newest; NULL past the end. */
 const struct cap_msg *cap_store_nth(const struct cap_store *, size_t i);

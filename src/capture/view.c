@@ -47,8 +47,8 @@ append_line(struct buf *out, const char *p, size_t n)
 }
 
 bool
-cap_view_next_field(const char *msg, size_t len, size_t *pos,
-    const char **name, size_t *name_len, struct buf *val)
+cap_view_next_field(const char *msg, size_t len, size_t *pos, const char **name,
+    size_t *name_len, struct buf *val)
 {
 	size_t hlen = cap_view_header_len(msg, len), p = *pos, e, v;
 	const char *colon;

@@ -28,9 +28,8 @@ struct sink {
 	size_t max, n;
 };
 
-static void
-add(struct sink *s, const char *rule, const char *ref, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void add(struct sink *s, const char *rule, const char *ref,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
 add(struct sink *s, const char *rule, const char *ref, const char *fmt, ...)
@@ -185,13 +184,13 @@ contains_ci(const char *v, size_t n, const char *needle)
 static const char *
 trim(const char *v, size_t *n)
 {
-	while (*n > 0 && (v[0] == ' ' || v[0] == '\t' || v[0] == '\r' ||
-			     v[0] == '\n')) {
+	while (*n > 0 &&
+	       (v[0] == ' ' || v[0] == '\t' || v[0] == '\r' || v[0] == '\n')) {
 		v++;
 		(*n)--;
 	}
 	while (*n > 0 && (v[*n - 1] == ' ' || v[*n - 1] == '\t' ||
-			     v[*n - 1] == '\r' || v[*n - 1] == '\n'))
+	                     v[*n - 1] == '\r' || v[*n - 1] == '\n'))
 		(*n)--;
 	return v;
 }
@@ -220,15 +219,17 @@ header_field(const char *m, size_t off, size_t fl, struct hdr_facts *h)
 		h->from++;
 	} else if (msg_field_is(f, fl, "Precedence")) {
 		h->precedence_bulk = h->precedence_bulk ||
-		    value_is(v, vl, "bulk") || value_is(v, vl, "list");
+		                     value_is(v, vl, "bulk") ||
+		                     value_is(v, vl, "list");
 	} else if (msg_field_is(f, fl, "List-Id")) {
 		h->list_id = true;
 	} else if (msg_field_is(f, fl, "List-Unsubscribe")) {
 		h->unsub = true;
-		h->unsub_https = h->unsub_https || contains_ci(v, vl, "<https:");
+		h->unsub_https =
+		    h->unsub_https || contains_ci(v, vl, "<https:");
 	} else if (msg_field_is(f, fl, "List-Unsubscribe-Post")) {
 		h->unsub_post = h->unsub_post ||
-		    value_is(v, vl, "List-Unsubscribe=One-Click");
+		                value_is(v, vl, "List-Unsubscribe=One-Click");
 	}
 }
 
@@ -239,7 +240,7 @@ name_len(const char *f, size_t n)
 	size_t i;
 
 	for (i = 0; i < n && f[i] != ':' && f[i] != ' ' && f[i] != '\t' &&
-	     f[i] != '\r' && f[i] != '\n';
+	            f[i] != '\r' && f[i] != '\n';
 	     i++)
 		;
 	return i;
@@ -296,7 +297,8 @@ lint_header(const char *m, size_t hl, struct sink *s, struct hdr_facts *h)
 		header_field(m, f, fl, h);
 	}
 	if (h->date == 0)
-		add(s, "no-date", "RFC 5322 3.6", "the header has no Date field");
+		add(s, "no-date", "RFC 5322 3.6",
+		    "the header has no Date field");
 	if (h->msgid == 0)
 		add(s, "no-message-id", "RFC 5322 3.6.4",
 		    "the header has no Message-ID field");

@@ -41,9 +41,9 @@
 #define LINT_RULES 12      /* rules msg_lint() knows: a max that fits all */
 
 struct lint_problem {
-	const char *rule;  /* rule id above; static storage */
-	const char *ref;   /* "RFC 5322 3.6"; static storage */
-	char detail[160];  /* printable ASCII, where it was found */
+	const char *rule; /* rule id above; static storage */
+	const char *ref;  /* "RFC 5322 3.6"; static storage */
+	char detail[160]; /* printable ASCII, where it was found */
 };
 
 /*

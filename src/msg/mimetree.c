@@ -22,9 +22,9 @@
 
 /* RFC 2046 5.1.1 allows 70; senders exceed it, so keep a little more. */
 #define BOUNDARY_MAX 200
-#define PARAM_MAX 1024   /* raw bytes of one parameter value we look at */
-#define SEGMENTS_MAX 64  /* RFC 2231 3 continuations followed */
-#define WORD_TEXT_MAX 1024 /* an RFC 2047 word's text (75 by the RFC) */
+#define PARAM_MAX 1024    /* raw bytes of one parameter value we look at */
+#define SEGMENTS_MAX 64   /* RFC 2231 3 continuations followed */
+#define WORD_TEXT_MAX 256 /* an RFC 2047 word's text (75 by the RFC) */
 
 struct ctx {
 	const char *m;
@@ -143,10 +143,38 @@ charset_kind(const char *cs, size_t n)
 
 /* windows-1252 0x80..0x9f; 0: undefined there. */
 static const uint16_t cp1252[32] = {
-	0x20ac, 0, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
-	0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0, 0x017d, 0,
-	0, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
-	0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0, 0x017e, 0x0178,
+	0x20ac,
+	0,
+	0x201a,
+	0x0192,
+	0x201e,
+	0x2026,
+	0x2020,
+	0x2021,
+	0x02c6,
+	0x2030,
+	0x0160,
+	0x2039,
+	0x0152,
+	0,
+	0x017d,
+	0,
+	0,
+	0x2018,
+	0x2019,
+	0x201c,
+	0x201d,
+	0x2022,
+	0x2013,
+	0x2014,
+	0x02dc,
+	0x2122,
+	0x0161,
+	0x203a,
+	0x0153,
+	0,
+	0x017e,
+	0x0178,
 };
 
 static int
@@ -185,6 +213,8 @@ utf8_copy(const uint8_t *p, size_t n, struct buf *out)
 	size_t i = 0, run = 0, k;
 	uint32_t cp;
 
+	if (n == 0) /* p may be an empty buf's NULL */
+		return 0;
 	while (i < n) {
 		k = utf8_decode(p + i, n - i, &cp);
 		if (k > 0 && cp != 0) {
@@ -214,7 +244,7 @@ to_utf8(enum cs kind, const uint8_t *p, size_t n, struct buf *out)
 			cp = REPLACEMENT;
 		else if (kind == CS_1252 && cp >= 0x80 && cp < 0xa0)
 			cp = cp1252[cp - 0x80] != 0 ? cp1252[cp - 0x80]
-						    : REPLACEMENT;
+			                            : REPLACEMENT;
 		if (put_cp(out, cp) == -1)
 			return -1;
 	}
@@ -222,8 +252,7 @@ to_utf8(enum cs kind, const uint8_t *p, size_t n, struct buf *out)
 }
 
 int
-mimetree_to_utf8(const char *charset, const char *p, size_t n,
-    struct buf *out)
+mimetree_to_utf8(const char *charset, const char *p, size_t n, struct buf *out)
 {
 	return to_utf8(charset_kind(charset, strlen(charset)),
 	    (const uint8_t *)p, n, out);
@@ -234,10 +263,10 @@ mimetree_to_utf8(const char *charset, const char *p, size_t n,
 struct word {
 	const char *cs; /* charset, without an RFC 2231 5 "*lang" */
 	size_t cslen;
-	char enc;       /* 'b' or 'q' */
+	char enc; /* 'b' or 'q' */
 	const char *text;
 	size_t tlen;
-	size_t len;     /* of the whole "=?...?=" */
+	size_t len; /* of the whole "=?...?=" */
 };
 
 /* Is p[0..n) the start of an encoded-word "=?cs?e?text?=" (RFC 2047 2)? */
@@ -296,8 +325,8 @@ word_bytes(const struct word *w, struct buf *raw)
 		if (c == '_')
 			c = ' ';
 		else if (c == '=' && i + 2 < w->tlen &&
-		    (hi = hexval(w->text[i + 1])) >= 0 &&
-		    (lo = hexval(w->text[i + 2])) >= 0) {
+		         (hi = hexval(w->text[i + 1])) >= 0 &&
+		         (lo = hexval(w->text[i + 2])) >= 0) {
 			c = (uint8_t)(hi << 4 | lo);
 			i += 2;
 		}
@@ -368,8 +397,8 @@ mimetree_words_decode(const char *p, size_t n, struct buf *out)
 		if (p[i] == '\r' || p[i] == '\n') {
 			/* Unfold: drop the line end, keep what follows. */
 			if (flush_words(&pw, out) == -1 ||
-			    utf8_copy((const uint8_t *)p + run, i - run,
-				out) == -1)
+			    utf8_copy((const uint8_t *)p + run, i - run, out) ==
+			        -1)
 				goto done;
 			run = ++i;
 			continue;
@@ -380,8 +409,8 @@ mimetree_words_decode(const char *p, size_t n, struct buf *out)
 			continue;
 		}
 		if (i > run && (flush_words(&pw, out) == -1 ||
-				    utf8_copy((const uint8_t *)p + run, i - run,
-					out) == -1))
+		                   utf8_copy((const uint8_t *)p + run, i - run,
+		                       out) == -1))
 			goto done;
 		if (add_word(&pw, &w, out) == -1)
 			goto done;
@@ -479,8 +508,8 @@ qp_line(const uint8_t *p, size_t n, bool *soft, struct sink *s)
 	size_t i;
 	int hi, lo;
 
-	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' ||
-			    p[n - 1] == '\r'))
+	while (
+	    n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'))
 		n--; /* rule 3: trailing blanks are transport padding */
 	*soft = n > 0 && p[n - 1] == '=';
 	if (*soft)
@@ -490,7 +519,8 @@ qp_line(const uint8_t *p, size_t n, bool *soft, struct sink *s)
 
 		/* =XX is a byte; a '=' not followed by two hex digits is
 		 * kept as is (lenient, RFC 2045 6.7 note). */
-		if (c == '=' && i + 2 < n && (hi = hexval((char)p[i + 1])) >= 0 &&
+		if (c == '=' && i + 2 < n &&
+		    (hi = hexval((char)p[i + 1])) >= 0 &&
 		    (lo = hexval((char)p[i + 2])) >= 0) {
 			c = (uint8_t)(hi << 4 | lo);
 			i += 2;
@@ -515,7 +545,8 @@ decode_qp(const uint8_t *p, size_t n, struct sink *s)
 			return -1;
 		if (nl != NULL && !soft) {
 			/* Keep the line end the message had. */
-			if ((le > i && p[le - 1] == '\r' && sink_put(s, '\r') == -1) ||
+			if ((le > i && p[le - 1] == '\r' &&
+			        sink_put(s, '\r') == -1) ||
 			    sink_put(s, '\n') == -1)
 				return -1;
 		}
@@ -639,7 +670,7 @@ ext_bytes(const struct param *pm, bool first, char *cs, struct buf *raw)
 	if (first) {
 		q1 = memchr(p, '\'', n);
 		q2 = q1 != NULL ? memchr(q1 + 1, '\'', n - (size_t)(q1 + 1 - p))
-				: NULL;
+		                : NULL;
 		if (q2 != NULL) {
 			if (!copy_lower(cs, 64, p, (size_t)(q1 - p)))
 				cs[0] = '\0';
@@ -728,7 +759,7 @@ get_param(const char *v, size_t n, const char *name, struct buf *out)
 	for (i = 0; i < SEGMENTS_MAX && seg[i].set; i++) {
 		found = true;
 		if ((seg[i].ext ? ext_bytes(&seg[i].pm, i == 0, cs, &raw)
-				: plain_bytes(&seg[i].pm, &raw)) == -1)
+		                : plain_bytes(&seg[i].pm, &raw)) == -1)
 			break;
 	}
 	if (!found && ext.set) {
@@ -804,7 +835,7 @@ read_ctype(const char *v, size_t n, struct mime_part *p, char *boundary,
 	buf_init(&b, sizeof(p->charset) - 1);
 	if (get_param(v, n, "charset", &b) &&
 	    !copy_lower(p->charset, sizeof(p->charset), (const char *)b.data,
-		b.len))
+	        b.len))
 		p->charset[0] = '\0';
 	buf_reset(&b);
 	/* The boundary is matched byte for byte: no decoding. */
@@ -823,8 +854,8 @@ read_disposition(const char *v, size_t n, struct mime_part *p,
 {
 	size_t i = skip_cfws(v, n, 0), e = token_end(v, n, i);
 
-	p->attachment = e - i == 10 && ascii_ncasecmp(v + i, "attachment",
-					   10) == 0;
+	p->attachment =
+	    e - i == 10 && ascii_ncasecmp(v + i, "attachment", 10) == 0;
 	(void)get_param(v, n, "filename", filename);
 }
 
@@ -833,8 +864,8 @@ read_encoding(const char *v, size_t n, struct mime_part *p)
 {
 	size_t i = skip_cfws(v, n, 0), e = token_end(v, n, i);
 
-	if (e > i && !copy_lower(p->encoding, sizeof(p->encoding), v + i,
-			 e - i))
+	if (e > i &&
+	    !copy_lower(p->encoding, sizeof(p->encoding), v + i, e - i))
 		memcpy(p->encoding, "7bit", 5);
 }
 
@@ -855,13 +886,13 @@ read_fields(const char *h, size_t n, struct mime_part *p, char *boundary)
 			ct = true;
 			v = msg_field_value(h + f, fl, &vl);
 			read_ctype(v, vl, p, boundary, &name);
-		} else if (!cd && msg_field_is(h + f, fl,
-					"Content-Disposition")) {
+		} else if (!cd &&
+		           msg_field_is(h + f, fl, "Content-Disposition")) {
 			cd = true;
 			v = msg_field_value(h + f, fl, &vl);
 			read_disposition(v, vl, p, &fname);
 		} else if (!cte && msg_field_is(h + f, fl,
-					"Content-Transfer-Encoding")) {
+		                       "Content-Transfer-Encoding")) {
 			cte = true;
 			v = msg_field_value(h + f, fl, &vl);
 			read_encoding(v, vl, p);

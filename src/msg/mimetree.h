@@ -58,8 +58,8 @@ struct mime_part {
 };
 
 struct mime_tree {
-	struct mime_part *part; /* n entries, owned by the tree */
-	size_t n;               /* >= 1 after a successful parse */
+	struct mime_part *part;  /* n entries, owned by the tree */
+	size_t n;                /* >= 1 after a successful parse */
 	bool truncated;          /* a cap was hit: parts or depth were
 	                            not split further / not kept */
 	bool unclosed_multipart; /* some part has `unclosed` set */

@@ -60,7 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 			    f.delay_ms > CAP_DELAY_MAX)
 				abort();
 		} else if (memcmp(&f, &before, sizeof(f)) != 0 ||
-		    memchr(err, '\0', sizeof(err)) == NULL)
+		           memchr(err, '\0', sizeof(err)) == NULL)
 			abort();
 		break;
 	}

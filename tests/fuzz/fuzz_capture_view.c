@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer harness for capture/view.c and capture/body.c on a whole
- * message: walk every header field, list the parts and decode each, take the text and HTML parts.
- * Checks: the walk ends within the header and always moves forward;
- * outputs stay within their bufs' caps.
+ * message: walk every header field, list the parts and decode each, take the
+ * text and HTML parts. Checks: the walk ends within the header and always moves
+ * forward; outputs stay within their bufs' caps.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,8 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 		last = pos;
 		if (!cap_view_next_field(msg, n, &pos, &name, &nlen, &v))
 			break;
-		if (pos <= last || pos > hl || v.len > v.max ||
-		    name < msg || name + nlen > msg + n)
+		if (pos <= last || pos > hl || v.len > v.max || name < msg ||
+		    name + nlen > msg + n)
 			abort();
 	}
 	np = cap_body_parts(msg, n, parts, CAP_PARTS_MAX);

@@ -395,3 +395,102 @@ def test_non_loopback_needs_allow_remote():
                        env=child_env())
     assert r.returncode == 1
     assert b"--allow-remote" in r.stderr and r.stdout == b""
+
+
+def rsa_key_and_record():
+    """A 2048-bit RSA key (PEM) and its DKIM TXT value."""
+    import base64
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM,
+                            serialization.PrivateFormat.TraditionalOpenSSL,
+                            serialization.NoEncryption())
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER,
+        serialization.PublicFormat.SubjectPublicKeyInfo)
+    return pem, "v=DKIM1; k=rsa; p=" + base64.b64encode(spki).decode()
+
+
+def test_dkim_fail_problem_only_when_the_signature_breaks():
+    """dkimpy signs; the key is in a DNS server of the test's own. The
+    message as signed has no dkim-fail; with its body changed, it has."""
+    import dkim
+    from dnstest import DnsServer, Zone
+    pem, record = rsa_key_and_record()
+    zone = Zone({})
+    zone.add("s1._domainkey.example.org", "TXT", record)
+    dns = DnsServer(zone)
+    c = Capture("--dns-server", f"127.0.0.1:{dns.port}")
+    try:
+        msg = (b"From: app@example.org\r\nTo: bob@example.test\r\n"
+               b"Subject: signed\r\nDate: Fri, 4 Dec 2026 23:30:00 +0000\r\n"
+               b"Message-ID: <s1@example.org>\r\n\r\nHello Bob\r\n")
+        sig = dkim.sign(msg, b"s1", b"example.org", pem,
+                        include_headers=[b"from", b"to", b"subject"])
+        signed = sig + msg
+        with c.smtp() as s:
+            s.sendmail("app@example.org", ["bob@example.test"], signed)
+            s.sendmail("app@example.org", ["bob@example.test"],
+                       signed.replace(b"Hello Bob", b"Hello Eve"))
+        good, bad = reversed(c.messages()["messages"])
+        rules = lambda m: [p["rule"] for p in c.get_json(
+            f"/api/messages/{m['id']}")["problems"]]
+        assert "dkim-fail" not in rules(good), rules(good)
+        probs = c.get_json(f"/api/messages/{bad['id']}")["problems"]
+        dk = [p for p in probs if p["rule"] == "dkim-fail"]
+        assert len(dk) == 1 and dk[0]["ref"] == "RFC 6376"
+        assert dk[0]["detail"].startswith("d=example.org s=s1: fail"), dk
+        assert bad["problems"] == len(probs)
+        assert "s1._domainkey.example.org" in dns.queries
+    finally:
+        c.stop()
+        dns.close()
+
+
+def test_problems_listed_with_their_rule(cap):
+    """A message without Date and Message-ID, with a bare LF, shows those
+    problems; a well-formed one shows none (msg/lint.h's rules)."""
+    cap.send(["bob@example.test"], subject="clean")
+    with Raw("127.0.0.1", cap.smtp_port) as r:
+        assert r.reply().code == 220
+        for line in ("EHLO client.test", "MAIL FROM:<a@example.test>",
+                     "RCPT TO:<b@example.test>"):
+            assert r.cmd(line).code == 250
+        assert r.cmd("DATA").code == 354
+        rep = r.cmd("From: a@example.test\r\nSubject: broken\r\n\r\n"
+                    "one\ntwo\r\n.")
+        assert rep.code == 250, rep
+    broken, clean = cap.messages()["messages"]
+    assert clean["problems"] == 0
+    got = {p["rule"]: p["ref"] for p in cap.get_json(
+        f"/api/messages/{broken['id']}")["problems"]}
+    assert got.get("no-date") == "RFC 5322 3.6"
+    assert got.get("no-message-id") == "RFC 5322 3.6.4"
+    assert "bare-lf" in got
+    assert broken["problems"] == len(got)
+
+
+def test_page_files_and_stop_answers_held_waits():
+    """/ and /page/NAME serve the compiled-in page with its CSP; a stop
+    answers a held wait (503) instead of cutting it."""
+    c = Capture("-v")
+    st, hd, body = c.http("GET", "/")
+    assert st == 200 and hd["Content-Type"] == "text/html; charset=utf-8"
+    assert "script-src 'self'" in hd["Content-Security-Policy"]
+    assert b"<html" in body
+    st, hd, _ = c.http("GET", "/page/app.js")
+    assert st == 200 and hd["Content-Type"].startswith("text/javascript")
+    assert c.http("GET", "/page/nope.js")[0] == 404
+    assert c.http("GET", "/page/..%2fx")[0] == 404
+    got = {}
+    th = threading.Thread(target=lambda: got.update(
+        r=c.http("GET", "/api/wait?timeout=60", timeout=30)))
+    th.start()
+    try:
+        c.wait_log('target="/api/wait?timeout=60"')
+    finally:
+        c.stop()
+    th.join(timeout=30)
+    assert got["r"][0] == 503
+    assert json.loads(got["r"][2]) == {"error": "shutting down"}

@@ -52,8 +52,8 @@ static const struct route_case route_cases[] = {
 	{ CAP_GET, "/api/messages/17/parts/x", CAP_R_NONE, 0, 0 },
 	{ CAP_GET, "/api/messages/x", CAP_R_NONE, 0, 0 },
 	{ CAP_GET, "/api/messages/", CAP_R_NONE, 0, 0 },
-	{ CAP_GET, "/api/messages/18446744073709551615", CAP_R_MSG,
-	    UINT64_MAX, 0 },
+	{ CAP_GET, "/api/messages/18446744073709551615", CAP_R_MSG, UINT64_MAX,
+	    0 },
 	{ CAP_GET, "/api/messages/18446744073709551616", CAP_R_NONE, 0, 0 },
 	{ CAP_GET, "/api/messages/17/raw/", CAP_R_NONE, 0, 0 },
 	{ CAP_GET, "/api/wait", CAP_R_WAIT, 0, 0 },
@@ -131,9 +131,16 @@ static void
 test_filter_refused(void **state)
 {
 	static const char *const bad[] = {
-		"limit=x", "limit=", "since=-1", "timeout=301",
-		"timeout=99999999999999999999999", "to=%4", "to=%zz",
-		"subject=%00", "limit=1%00", "limit=2000000",
+		"limit=x",
+		"limit=",
+		"since=-1",
+		"timeout=301",
+		"timeout=99999999999999999999999",
+		"to=%4",
+		"to=%zz",
+		"subject=%00",
+		"limit=1%00",
+		"limit=2000000",
 	};
 	struct cap_filter f;
 	char big[CAP_FILTER_TEXT_MAX + 8];
@@ -187,11 +194,17 @@ test_faults_parse(void **state)
 	const char *ok = "{\"rcpt_tempfail\":30,\"msg_permfail\":2.5,"
 	                 "\"delay_ms\":100}";
 	static const char *const bad[] = {
-		"", "[]", "{\"rcpt_tempfail\":101}",
-		"{\"rcpt_tempfail\":-1}", "{\"rcpt_tempfail\":\"30\"}",
-		"{\"delay_ms\":1.5}", "{\"delay_ms\":60001}",
-		"{\"nope\":1}", "{\"rcpt_tempfail\":1,\"rcpt_tempfail\":2}",
-		"{\"msg_tempfail\":5,\"bogus\":true}", "{\"delay_ms\":-1}",
+		"",
+		"[]",
+		"{\"rcpt_tempfail\":101}",
+		"{\"rcpt_tempfail\":-1}",
+		"{\"rcpt_tempfail\":\"30\"}",
+		"{\"delay_ms\":1.5}",
+		"{\"delay_ms\":60001}",
+		"{\"nope\":1}",
+		"{\"rcpt_tempfail\":1,\"rcpt_tempfail\":2}",
+		"{\"msg_tempfail\":5,\"bogus\":true}",
+		"{\"delay_ms\":-1}",
 	};
 	size_t i;
 
@@ -203,8 +216,8 @@ test_faults_parse(void **state)
 	assert_int_equal(f.delay_ms, 100);
 	assert_true(f.rcpt_permfail == 0.0);
 	/* A subset keeps the rest. */
-	assert_true(cap_faults_parse("{\"delay_ms\":0}", 14, &f, err,
-	    sizeof(err)));
+	assert_true(
+	    cap_faults_parse("{\"delay_ms\":0}", 14, &f, err, sizeof(err)));
 	assert_true(f.rcpt_tempfail == 30.0);
 	assert_int_equal(f.delay_ms, 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -250,11 +263,11 @@ test_fault_draws(void **state)
 
 /* ---- header views -------------------------------------------------- */
 
-#define MSG1                                                                  \
-	"Subject: =?UTF-8?B?SGVsbG8=?= =?UTF-8?Q?_w=C3=B6rld?=\r\n"           \
-	"From: Alice\r\n <alice@example.test>\r\n"                              \
-	"To: bob@example.test\r\n"                                               \
-	"\r\n"                                                                   \
+#define MSG1                                                                   \
+	"Subject: =?UTF-8?B?SGVsbG8=?= =?UTF-8?Q?_w=C3=B6rld?=\r\n"            \
+	"From: Alice\r\n <alice@example.test>\r\n"                             \
+	"To: bob@example.test\r\n"                                             \
+	"\r\n"                                                                 \
 	"Subject: not a header\r\n"
 
 static void
@@ -269,8 +282,7 @@ test_view_fields(void **state)
 	assert_true(cap_view_field(MSG1, strlen(MSG1), "from", &v));
 	assert_string_equal((char *)v.data, "Alice <alice@example.test>");
 	assert_false(cap_view_field(MSG1, strlen(MSG1), "Date", &v));
-	while (cap_view_next_field(MSG1, strlen(MSG1), &pos, &name, &nlen,
-	    &v))
+	while (cap_view_next_field(MSG1, strlen(MSG1), &pos, &name, &nlen, &v))
 		n++;
 	assert_int_equal(n, 3); /* the body's "Subject:" is no field */
 	assert_int_equal(cap_view_header_len(MSG1, strlen(MSG1)),
@@ -279,6 +291,73 @@ test_view_fields(void **state)
 	assert_true(cap_view_field("A: 1\nB: 2\n\nbody", 16, "b", &v));
 	assert_string_equal((char *)v.data, "2");
 	buf_reset(&v);
+}
+
+/* ---- parts --------------------------------------------------------- */
+
+#define MULTI                                                                  \
+	"From: a@x.test\r\n"                                                   \
+	"Content-Type: multipart/mixed; boundary=\"m\"\r\n"                    \
+	"\r\n"                                                                 \
+	"--m\r\n"                                                              \
+	"Content-Type: multipart/alternative; boundary=\"a\"\r\n"              \
+	"\r\n"                                                                 \
+	"--a\r\n"                                                              \
+	"Content-Type: text/plain; charset=iso-8859-1\r\n"                     \
+	"Content-Transfer-Encoding: quoted-printable\r\n"                      \
+	"\r\n"                                                                 \
+	"caf=E9\r\n"                                                           \
+	"--a\r\n"                                                              \
+	"Content-Type: text/html; charset=utf-8\r\n"                           \
+	"Content-Transfer-Encoding: base64\r\n"                                \
+	"\r\n"                                                                 \
+	"PGI+aGk8L2I+\r\n"                                                     \
+	"--a--\r\n"                                                            \
+	"--m\r\n"                                                              \
+	"Content-Type: text/plain; name=\"notes.txt\"\r\n"                     \
+	"Content-Disposition: attachment; filename=\"notes.txt\"\r\n"          \
+	"\r\n"                                                                 \
+	"not the text\r\n"                                                     \
+	"--m--\r\n"
+
+static void
+test_body_parts(void **state)
+{
+	struct cap_part_info p[8], info;
+	struct buf b;
+	size_t n;
+
+	(void)state;
+	n = cap_body_parts(MULTI, strlen(MULTI), p, 8);
+	/* Leaves only: the two alternatives and the attachment. */
+	assert_int_equal(n, 3);
+	assert_string_equal(p[0].type, "text/plain");
+	assert_string_equal(p[1].type, "text/html");
+	assert_int_equal(p[1].size, 9); /* "<b>hi</b>" decoded */
+	assert_string_equal(p[2].filename, "notes.txt");
+	assert_true(p[2].attachment && !p[0].attachment);
+	/* max is respected. */
+	assert_int_equal(cap_body_parts(MULTI, strlen(MULTI), p, 2), 2);
+	buf_init(&b, 1 << 16);
+	/* The text: QP decoded, Latin-1 to UTF-8; never the attachment. */
+	assert_true(cap_body_first(MULTI, strlen(MULTI), "text/plain", &b));
+	assert_string_equal((char *)b.data, "caf\xc3\xa9");
+	buf_clear(&b);
+	assert_true(cap_body_first(MULTI, strlen(MULTI), "text/html", &b));
+	assert_string_equal((char *)b.data, "<b>hi</b>");
+	buf_clear(&b);
+	assert_false(cap_body_first(MULTI, strlen(MULTI), "image/png", &b));
+	assert_true(cap_body_part(MULTI, strlen(MULTI), p[2].index, &info, &b));
+	assert_string_equal((char *)b.data, "not the text");
+	assert_string_equal(info.filename, "notes.txt");
+	buf_clear(&b);
+	/* A multipart is no leaf; an index past the end is nothing. */
+	assert_false(cap_body_part(MULTI, strlen(MULTI), 0, &info, &b));
+	assert_false(cap_body_part(MULTI, strlen(MULTI), 99, &info, &b));
+	/* No MIME at all: one text/plain part, the body. */
+	assert_int_equal(cap_body_parts("A: b\r\n\r\nx", 10, p, 8), 1);
+	assert_string_equal(p[0].type, "text/plain");
+	buf_reset(&b);
 }
 
 /* ---- the store ----------------------------------------------------- */
@@ -303,6 +382,12 @@ msg(const char *subject, const char *to)
 	return m;
 }
 
+static const struct cap_msg *
+cap_store_add0(struct cap_store *s, struct cap_msg *m)
+{
+	return cap_store_add(s, m, NULL, 0);
+}
+
 static void
 test_store_ring(void **state)
 {
@@ -312,7 +397,7 @@ test_store_ring(void **state)
 
 	(void)state;
 	for (i = 0; i < 5; i++)
-		(void)cap_store_add(s, msg("s", "b@x.test"));
+		(void)cap_store_add0(s, msg("s", "b@x.test"));
 	assert_int_equal(cap_store_count(s), 3);
 	/* The oldest were dropped: 3, 4, 5 are left, newest first. */
 	assert_int_equal(cap_store_nth(s, 0)->id, 5);
@@ -324,13 +409,13 @@ test_store_ring(void **state)
 	assert_int_equal(cap_store_count(s), 2);
 	assert_int_equal(cap_store_nth(s, 0)->id, 5);
 	assert_int_equal(cap_store_nth(s, 1)->id, 3);
-	m = cap_store_add(s, msg("=?UTF-8?B?SGk=?=", "c@x.test"));
+	m = cap_store_add0(s, msg("=?UTF-8?B?SGk=?=", "c@x.test"));
 	assert_int_equal(m->id, 6);
 	assert_string_equal(m->subject, "Hi");
 	assert_int_equal(cap_store_delete_all(s), 3);
 	assert_int_equal(cap_store_count(s), 0);
 	/* Ids are not reused. */
-	assert_int_equal(cap_store_add(s, msg("x", "d@x.test"))->id, 7);
+	assert_int_equal(cap_store_add0(s, msg("x", "d@x.test"))->id, 7);
 	cap_store_free(s);
 }
 
@@ -346,6 +431,7 @@ main(void)
 		cmocka_unit_test(test_faults_parse),
 		cmocka_unit_test(test_fault_draws),
 		cmocka_unit_test(test_view_fields),
+		cmocka_unit_test(test_body_parts),
 		cmocka_unit_test(test_store_ring),
 	};
 

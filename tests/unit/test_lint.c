@@ -66,43 +66,43 @@ static const struct lcase cases[] = {
 	{ "8bit-name-escaped", DATE MID FROM "Subj\\ct: \xe9\r\n" BODY, 1,
 	    { "8bit-header" }, "field Subj\\x5cct (line 4)" },
 	{ "8bit-part-header",
-	    DATE MID FROM "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
-		"--b\r\nContent-Type: text/plain; name=caf\xc3\xa9\r\n\r\n"
-		"x\r\n--b--\r\n",
+	    DATE MID FROM
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain; name=caf\xc3\xa9\r\n\r\n"
+	    "x\r\n--b--\r\n",
 	    1, { "8bit-header" }, "part 1" },
-	{ "8bit-body-only", GOOD_HDR "\r\ncaf\xc3\xa9\r\n", 1, { NULL },
-	    NULL },
+	{ "8bit-body-only", GOOD_HDR "\r\ncaf\xc3\xa9\r\n", 1, { NULL }, NULL },
 	{ "encoded-word-header",
 	    DATE MID FROM "Subject: =?UTF-8?Q?caf=C3=A9?=\r\n" BODY, 1,
 	    { NULL }, NULL },
 
 	{ "unclosed-multipart",
 	    GOOD_HDR "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
-		     "--b\r\n\r\nx\r\n",
+	             "--b\r\n\r\nx\r\n",
 	    1, { "unclosed-multipart" }, "part 0 (multipart/mixed, line 1)" },
 	{ "unclosed-nested",
 	    GOOD_HDR "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
-		     "--b\r\nContent-Type: multipart/alternative; boundary=c"
-		     "\r\n\r\n--c\r\n\r\nx\r\n--b--\r\n",
+	             "--b\r\nContent-Type: multipart/alternative; boundary=c"
+	             "\r\n\r\n--c\r\n\r\nx\r\n--b--\r\n",
 	    1, { "unclosed-multipart" }, "part 1 (multipart/alternative" },
 	{ "closed-multipart",
 	    GOOD_HDR "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
-		     "--b\r\n\r\nx\r\n--b--\r\n",
+	             "--b\r\n\r\nx\r\n--b--\r\n",
 	    1, { NULL }, NULL },
 
 	{ "html-without-text", GOOD_HDR "Content-Type: text/html\r\n" BODY, 1,
 	    { "html-without-text" }, "part 0 is text/html" },
 	{ "html-and-attached-text",
 	    GOOD_HDR "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
-		     "--b\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--b\r\n"
-		     "Content-Type: text/plain\r\n"
-		     "Content-Disposition: attachment; filename=a.txt\r\n\r\n"
-		     "x\r\n--b--\r\n",
+	             "--b\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--b\r\n"
+	             "Content-Type: text/plain\r\n"
+	             "Content-Disposition: attachment; filename=a.txt\r\n\r\n"
+	             "x\r\n--b--\r\n",
 	    1, { "html-without-text" }, "part 1 is text/html" },
 	{ "html-with-text", GOOD_HDR ALT, 1, { NULL }, NULL },
 	{ "html-attachment-only",
 	    GOOD_HDR "Content-Type: text/html\r\n"
-		     "Content-Disposition: attachment\r\n" BODY,
+	             "Content-Disposition: attachment\r\n" BODY,
 	    1, { NULL }, NULL },
 
 	{ "bulk-rcpts", GOOD_HDR BODY, 10, { "no-list-unsubscribe" },
@@ -123,20 +123,20 @@ static const struct lcase cases[] = {
 	    { "list-unsubscribe-post-missing" }, "10 recipients" },
 	{ "https-wrong-post",
 	    GOOD_HDR "List-Unsubscribe: <https://x.example/u?1>\r\n"
-		     "List-Unsubscribe-Post: List-Unsubscribe=Yes\r\n" BODY,
+	             "List-Unsubscribe-Post: List-Unsubscribe=Yes\r\n" BODY,
 	    10, { "list-unsubscribe-post-missing" }, NULL },
 	{ "https-with-post",
-	    GOOD_HDR "List-Unsubscribe: <mailto:u@x.example>,\r\n"
-		     " <https://x.example/u?1>\r\n"
-		     "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" BODY,
+	    GOOD_HDR
+	    "List-Unsubscribe: <mailto:u@x.example>,\r\n"
+	    " <https://x.example/u?1>\r\n"
+	    "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" BODY,
 	    10, { NULL }, NULL },
 	{ "https-not-bulk",
 	    GOOD_HDR "List-Unsubscribe: <https://x.example/u?1>\r\n" BODY, 1,
 	    { NULL }, NULL },
 
 	{ "empty", "", 0, { "no-date", "no-message-id", "no-from" }, NULL },
-	{ "several",
-	    FROM "Content-Type: text/html\r\n\r\nx\ny\r\n", 12,
+	{ "several", FROM "Content-Type: text/html\r\n\r\nx\ny\r\n", 12,
 	    { "no-date", "no-message-id", "bare-lf" }, NULL },
 };
 
@@ -205,19 +205,20 @@ test_line_limit(void **state)
 			buf_init(&b, 8192);
 			assert_int_equal(buf_append_str(&b, GOOD_HDR), 0);
 			if (where == 0) /* a header field of len octets */
-				assert_int_equal(buf_printf(&b, "X-Long: %*s\r\n",
-						     (int)len - 8, "x"),
+				assert_int_equal(buf_printf(&b,
+				                     "X-Long: %*s\r\n",
+				                     (int)len - 8, "x"),
 				    0);
 			assert_int_equal(buf_append_str(&b, "\r\n"), 0);
 			if (where > 0)
 				assert_int_equal(buf_printf(&b, "%*s%s",
-						     (int)len, "x",
-						     where == 1 ? "\r\n" : ""),
+				                     (int)len, "x",
+				                     where == 1 ? "\r\n" : ""),
 				    0);
 			check("line-limit", (const char *)b.data, b.len, 1,
 			    len > 998 ? lng : none,
 			    len > 998 && where > 0 ? "line 7 has 999 octets"
-						   : NULL);
+			                           : NULL);
 			buf_reset(&b);
 		}
 }

@@ -50,7 +50,7 @@ static const struct tcase cases[] = {
 	    "Content-Transfer-Encoding: 8BIT\r\n\r\n<p>hi</p>\r\n",
 	    1, false, false,
 	    { { "text/html", "utf-8", "8bit", "", false, -1, 0,
-		"<p>hi</p>\r\n" } } },
+	        "<p>hi</p>\r\n" } } },
 	{ "bad-type-defaults", "Content-Type: garbage\r\n\r\nx", 1, false,
 	    false, { { "text/plain", "", "7bit", "", false, -1, 0, "x" } } },
 	{ "ctype-comments",
@@ -64,15 +64,15 @@ static const struct tcase cases[] = {
 	       "--b1--\r\nepilogue\r\n",
 	    3, false, false,
 	    { { "multipart/mixed", "", "7bit", "", false, -1, 0, NULL },
-		{ "text/plain", "", "7bit", "", false, 0, 1, "one" },
-		{ "text/html", "", "7bit", "", false, 0, 1, "two" } } },
+	        { "text/plain", "", "7bit", "", false, 0, 1, "one" },
+	        { "text/html", "", "7bit", "", false, 0, 1, "two" } } },
 	{ "mixed-bare-lf",
 	    "Content-Type: multipart/mixed; boundary=b1\n\n--b1\n\none\n"
 	    "--b1  \nContent-Type: image/png\n\nPNG\n--b1--\n",
 	    3, false, false,
 	    { { "multipart/mixed", "", "7bit", "", false, -1, 0, NULL },
-		{ "text/plain", "", "7bit", "", false, 0, 1, "one" },
-		{ "image/png", "", "7bit", "", false, 0, 1, "PNG" } } },
+	        { "text/plain", "", "7bit", "", false, 0, 1, "one" },
+	        { "image/png", "", "7bit", "", false, 0, 1, "PNG" } } },
 	{ "nested",
 	    MP "\r\n--b1\r\n"
 	       "Content-Type: multipart/alternative; boundary=b2\r\n\r\n"
@@ -84,36 +84,36 @@ static const struct tcase cases[] = {
 	       "--b1--\r\n",
 	    5, false, false,
 	    { { "multipart/mixed", "", "7bit", "", false, -1, 0, NULL },
-		{ "multipart/alternative", "", "7bit", "", false, 0, 1, NULL },
-		{ "text/plain", "", "7bit", "", false, 1, 2, "text" },
-		{ "text/html", "", "7bit", "", false, 1, 2, "<b>x</b>" },
-		{ "application/pdf", "", "base64", "r.pdf", true, 0, 1,
-		    "%PDF" } } },
+	        { "multipart/alternative", "", "7bit", "", false, 0, 1, NULL },
+	        { "text/plain", "", "7bit", "", false, 1, 2, "text" },
+	        { "text/html", "", "7bit", "", false, 1, 2, "<b>x</b>" },
+	        { "application/pdf", "", "base64", "r.pdf", true, 0, 1,
+	            "%PDF" } } },
 	{ "boundary-prefix",
 	    /* "--b1x" is no delimiter of b1; "--b1 x" neither. */
-	    MP "\r\n--b1\r\n\r\na\r\n--b1x\r\n--b1 x\r\nb\r\n--b1--\r\n",
-	    2, false, false,
+	    MP "\r\n--b1\r\n\r\na\r\n--b1x\r\n--b1 x\r\nb\r\n--b1--\r\n", 2,
+	    false, false,
 	    { { "multipart/mixed", "", "7bit", "", false, -1, 0, NULL },
-		{ "text/plain", "", "7bit", "", false, 0, 1,
-		    "a\r\n--b1x\r\n--b1 x\r\nb" } } },
-	{ "unclosed",
-	    MP "\r\n--b1\r\n\r\none\r\n--b1\r\n\r\ntwo\r\n", 3, false, true,
+	        { "text/plain", "", "7bit", "", false, 0, 1,
+	            "a\r\n--b1x\r\n--b1 x\r\nb" } } },
+	{ "unclosed", MP "\r\n--b1\r\n\r\none\r\n--b1\r\n\r\ntwo\r\n", 3, false,
+	    true,
 	    { { "multipart/mixed", "", "7bit", "", false, -1, 0, NULL },
-		{ "text/plain", "", "7bit", "", false, 0, 1, "one" },
-		{ "text/plain", "", "7bit", "", false, 0, 1, "two\r\n" } } },
+	        { "text/plain", "", "7bit", "", false, 0, 1, "one" },
+	        { "text/plain", "", "7bit", "", false, 0, 1, "two\r\n" } } },
 	{ "no-delimiter-at-all", MP "\r\njust text\r\n", 1, false, true,
 	    { { "multipart/mixed", "", "7bit", "", false, -1, 0, NULL } } },
 	{ "multipart-without-boundary",
 	    "Content-Type: multipart/mixed\r\n\r\n--x\r\n", 1, false, false,
 	    { { "multipart/mixed", "", "7bit", "", false, -1, 0,
-		"--x\r\n" } } },
+	        "--x\r\n" } } },
 	{ "digest-default",
 	    "Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\n"
 	    "Subject: m\r\n\r\nbody\r\n--d--\r\n",
 	    2, false, false,
 	    { { "multipart/digest", "", "7bit", "", false, -1, 0, NULL },
-		{ "message/rfc822", "", "7bit", "", false, 0, 1,
-		    "Subject: m\r\n\r\nbody" } } },
+	        { "message/rfc822", "", "7bit", "", false, 0, 1,
+	            "Subject: m\r\n\r\nbody" } } },
 	{ "rfc2231-filename",
 	    "Content-Type: application/octet-stream\r\n"
 	    "Content-Disposition: attachment;\r\n"
@@ -121,19 +121,19 @@ static const struct tcase cases[] = {
 	    " filename*1*=%C3%A9;\r\n filename*2=\".txt\"\r\n\r\nx",
 	    1, false, false,
 	    { { "application/octet-stream", "", "7bit",
-		"r\xc3\xa9sum\xc3\xa9.txt", true, -1, 0, "x" } } },
+	        "r\xc3\xa9sum\xc3\xa9.txt", true, -1, 0, "x" } } },
 	{ "rfc2231-latin1",
 	    "Content-Disposition: inline; filename*=iso-8859-1'fr'caf%E9.txt"
 	    "\r\n\r\n",
 	    1, false, false,
 	    { { "text/plain", "", "7bit", "caf\xc3\xa9.txt", false, -1, 0,
-		"" } } },
+	        "" } } },
 	{ "encoded-word-name",
 	    "Content-Type: image/png;\r\n"
 	    " name=\"=?UTF-8?B?w6l0w6k=?= =?utf-8?q?_2026=2Epng?=\"\r\n\r\n",
 	    1, false, false,
 	    { { "image/png", "", "7bit", "\xc3\xa9t\xc3\xa9 2026.png", false,
-		-1, 0, "" } } },
+	        -1, 0, "" } } },
 	{ "disposition-beats-name",
 	    "Content-Type: image/png; name=a.png\r\n"
 	    "Content-Disposition: inline; filename=b.png\r\n\r\n",
@@ -143,23 +143,24 @@ static const struct tcase cases[] = {
 	    "Content-Disposition: attachment; filename*=utf-8''a%00b%0Ac"
 	    "%E2%80%AEgpj.exe\r\n\r\n",
 	    1, false, false,
-	    { { "text/plain", "", "7bit", "a\xef\xbf\xbd" "b?c?gpj.exe", true,
-		-1, 0,
-		"" } } },
+	    { { "text/plain", "", "7bit",
+	        "a\xef\xbf\xbd"
+	        "b?c?gpj.exe",
+	        true, -1, 0, "" } } },
 	{ "qp-soft-breaks",
 	    "Content-Transfer-Encoding: Quoted-Printable\r\n\r\n"
 	    "caf=C3=A9 is =\r\nlong=3d  \r\nend= \r\n=x=4\r\n",
 	    1, false, false,
 	    { { "text/plain", "", "quoted-printable", "", false, -1, 0,
-		"caf\xc3\xa9 is long=\r\nend=x=4\r\n" } } },
+	        "caf\xc3\xa9 is long=\r\nend=x=4\r\n" } } },
 	{ "base64-junk",
 	    "Content-Transfer-Encoding: base64\r\n\r\n"
 	    "aGVs*bG8g\r\n d29y!bGQ=\r\nISE=\r\n",
 	    1, false, false,
 	    { { "text/plain", "", "base64", "", false, -1, 0,
-		"hello world!!" } } },
-	{ "base64-partial", "Content-Transfer-Encoding: base64\r\n\r\naGk",
-	    1, false, false,
+	        "hello world!!" } } },
+	{ "base64-partial", "Content-Transfer-Encoding: base64\r\n\r\naGk", 1,
+	    false, false,
 	    { { "text/plain", "", "base64", "", false, -1, 0, "hi" } } },
 };
 
@@ -186,8 +187,8 @@ check_case(const struct tcase *c)
 		    t.part[i].attachment != w->attachment ||
 		    t.part[i].parent != w->parent ||
 		    t.part[i].depth != w->depth)
-			fail_msg("%s: part %zu: %s %s %s [%s] %d %d %d", c->name,
-			    i, t.part[i].type, t.part[i].charset,
+			fail_msg("%s: part %zu: %s %s %s [%s] %d %d %d",
+			    c->name, i, t.part[i].type, t.part[i].charset,
 			    t.part[i].encoding, t.part[i].filename,
 			    t.part[i].attachment, t.part[i].parent,
 			    t.part[i].depth);
@@ -232,8 +233,8 @@ test_prefixes(void **state)
 			    0);
 			assert_true(t.n >= 1);
 			for (k = 0; k < t.n; k++)
-				assert_true(t.part[k].body_off +
-					t.part[k].body_len <=
+				assert_true(
+				    t.part[k].body_off + t.part[k].body_len <=
 				    cut);
 			mimetree_free(&t);
 		}
@@ -250,9 +251,9 @@ nest(size_t depth)
 	buf_init(&b, 1 << 20);
 	for (i = 0; i < depth; i++)
 		assert_int_equal(buf_printf(&b,
-				     "Content-Type: multipart/mixed; "
-				     "boundary=n%zu\r\n\r\n--n%zu\r\n",
-				     i, i),
+		                     "Content-Type: multipart/mixed; "
+		                     "boundary=n%zu\r\n\r\n--n%zu\r\n",
+		                     i, i),
 		    0);
 	assert_int_equal(buf_append_str(&b, "\r\nleaf\r\n"), 0);
 	for (i = depth; i > 0; i--)
@@ -315,9 +316,8 @@ test_part_cap(void **state)
 	for (k = MIMETREE_PARTS_MAX - 2; k <= MIMETREE_PARTS_MAX; k++) {
 		m = flat(k);
 		assert_int_equal(mimetree_parse(m, strlen(m), &t), 0);
-		assert_int_equal(t.n, k + 1 > MIMETREE_PARTS_MAX
-			? MIMETREE_PARTS_MAX
-			: k + 1);
+		assert_int_equal(t.n,
+		    k + 1 > MIMETREE_PARTS_MAX ? MIMETREE_PARTS_MAX : k + 1);
 		assert_int_equal(t.truncated, k + 1 > MIMETREE_PARTS_MAX);
 		assert_false(t.unclosed_multipart);
 		mimetree_free(&t);
@@ -345,8 +345,8 @@ test_words(void **state)
 		{ "=?utf-8*en?q?lang?=", "lang" },
 		{ "folded\r\n line", "folded line" },
 		{ "=?utf-8?x?bad?= =?utf-8?q?unterminated", "=?utf-8?x?bad?= "
-							   "=?utf-8?q?"
-							   "unterminated" },
+		                                            "=?utf-8?q?"
+		                                            "unterminated" },
 		{ "raw \xff byte", "raw \xef\xbf\xbd byte" },
 		{ "=?us-ascii?q?=FF?=", "\xef\xbf\xbd" },
 		{ "", "" },
@@ -357,8 +357,9 @@ test_words(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(wc) / sizeof(wc[0]); i++) {
 		buf_init(&b, 4096);
-		assert_int_equal(
-		    mimetree_words_decode(wc[i].in, strlen(wc[i].in), &b), 0);
+		assert_int_equal(mimetree_words_decode(wc[i].in,
+		                     strlen(wc[i].in), &b),
+		    0);
 		if (b.len != strlen(wc[i].want) ||
 		    memcmp(b.data, wc[i].want, b.len) != 0)
 			fail_msg("words %zu: [%.*s]", i, (int)b.len,
@@ -379,7 +380,7 @@ test_to_utf8(void **state)
 	buf_clear(&b);
 	/* Overlong, surrogate: replaced, never copied. */
 	assert_int_equal(mimetree_to_utf8("utf-8", "\xc0\xaf\xed\xa0\x80", 5,
-			     &b),
+	                     &b),
 	    0);
 	assert_int_equal(b.len, 15);
 	buf_clear(&b);

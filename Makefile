@@ -26,7 +26,7 @@ DEPS_TEST = clang-14 libclang-rt-14-dev libcmocka-dev python3 \
 	dnsmasq-base dovecot-lmtpd man-db groff-base systemd util-linux fail2ban \
 	python3-dnspython python3-dkim python3-nacl python3-authres opendkim \
 	opendkim-tools python3-cryptography prometheus chromium chromium-driver \
-	python3-selenium libmilter-dev rspamd
+	python3-selenium libmilter-dev rspamd curl
 DEB_PKGS = $(DEPS_RUN) $(DEPS_TEST)
 
 all: build

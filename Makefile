@@ -82,13 +82,15 @@ test-long: test
 # The integration tests run PYTEST_JOBS at a time (pytest-xdist: each
 # test has its own ports and data_dir), then those marked `serial` alone:
 # they measure time or load the machine (tests/integration/pytest.ini).
+# --dist loadgroup keeps a file's tests marked xdist_group on one worker
+# (test_capture_page.py: one browser for the file, not one per worker).
 PYTEST_JOBS ?= 4
 integration: integration-parallel integration-serial
 
 integration-parallel: $(TBUILD)/build.ninja
 	ninja -C $(TBUILD)
 	TERN_BIN=$(CURDIR)/$(TBUILD)/tern $(PYTHON) -m pytest -q \
-		-n $(PYTEST_JOBS) -m "not serial" tests/integration
+		-n $(PYTEST_JOBS) --dist loadgroup -m "not serial" tests/integration
 
 integration-serial: $(TBUILD)/build.ninja
 	ninja -C $(TBUILD)

@@ -63,6 +63,17 @@ def _pid_alive(pid):
     return True
 
 
+def _kill_inside(ns):
+    """SIGKILL what still runs in namespace ns (made by this module):
+    a daemon's child, or the servers of a run that died with pytest."""
+    r = _ip("netns", "pids", ns, check=False)
+    for pid in r.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+
+
 def remove_stale():
     """Delete the namespaces of runs whose process is gone (a crash, a
     kill -9 of pytest): only names this module makes, only dead owners."""
@@ -73,6 +84,7 @@ def remove_stale():
         if not name.startswith(PREFIX) or not parts[0].isdigit():
             continue
         if not _pid_alive(int(parts[0])):
+            _kill_inside(name)
             _ip("netns", "del", name, check=False)
 
 
@@ -178,12 +190,7 @@ class Net:
         self.procs = []
         for ns in reversed(self.made):
             # A process this module did not start (a daemon's child)
-            # would keep the namespace alive unnamed: kill what is left.
-            r = _ip("netns", "pids", ns, check=False)
-            for pid in r.stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
+            # would keep the namespace alive unnamed.
+            _kill_inside(ns)
             _ip("netns", "del", ns, check=False)
         self.made = []

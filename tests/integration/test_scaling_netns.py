@@ -490,6 +490,19 @@ def once_but_for_the_crash(got, ids, victim, victim_log, sender_log):
     return [got[i][0].via for i in ids], doubled
 
 
+def wait_sessions_closed(servers, timeout=WAIT):
+    """Until every session the servers had has ended (event=disconnect
+    for each event=connect): the sender closes an idle one after 5 s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(set(re.findall(r"event=connect sid=(\d+)", srv.log())) <=
+               set(re.findall(r"event=disconnect sid=(\d+)", srv.log()))
+               for srv in servers):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"sessions still open after {timeout}s")
+
+
 def sessions_opened(log):
     """{MX host: sessions the sender opened to it} in log."""
     out = {"mx1": 0, "mx2": 0}
@@ -537,16 +550,27 @@ def test_two_mx_hosts_one_dovecot_store(scale_net):
 
     # 1. Equal preference: both MX hosts carry a share, each message
     # is stored once. The sender picks a host at random for each
-    # session it opens and reuses its sessions: this fails only if all
-    # of them (about 12 in this phase on the development machine) went
-    # to the same host, a chance of about 2^-11.
-    log_at = len(sender.log())
-    ids = mids("equal", N_RATE)
-    got, t2 = timed_phase(env, ALICE, ids)
-    via = exactly_once(got, ids)
-    split = {h: via.count(h) for h in ("mx1", "mx2")}
-    opened = sessions_opened(sender.log()[log_at:])
-    assert split["mx1"] + split["mx2"] == N_RATE, via
+    # session it opens, and reuses its sessions: all of them (8-18 by
+    # here on the development machine) went to one host with a chance
+    # of 2^(1-sessions). Then, and at most twice, one more batch once
+    # the sender's idle sessions are closed: new sessions, new picks.
+    split = {"mx1": 0, "mx2": 0}
+    alice_equal = 0
+    for batch in range(3):
+        if batch:
+            wait_sessions_closed(mx.values())
+        log_at = len(sender.log())
+        ids = mids(f"equal{batch}", N_RATE)
+        got, t = timed_phase(env, ALICE, ids)
+        alice_equal += N_RATE
+        for h in exactly_once(got, ids):
+            split[h] += 1
+        if batch == 0:  # the rate of the first batch only
+            t2, first_split = t, dict(split)
+            opened = sessions_opened(sender.log()[log_at:])
+        if split["mx1"] and split["mx2"]:
+            break
+        print(f"batch {batch}: every session went to one host: {split}")
     assert split["mx1"] > 0 and split["mx2"] > 0, split
 
     # 2. Dovecot down: both MX hosts take the mail and queue it, then
@@ -572,8 +596,8 @@ def test_two_mx_hosts_one_dovecot_store(scale_net):
     got, t1 = timed_phase(env, BOB, ids)
     assert exactly_once(got, ids) == ["mx1"] * N_RATE
     print(f"equal MX, 2 hosts: {N_RATE} messages in {t2:.2f} s = "
-          f"{N_RATE / t2:.1f} msg/s (mx1 {split['mx1']}, mx2 "
-          f"{split['mx2']}; sessions opened {opened}); one MX host: "
+          f"{N_RATE / t2:.1f} msg/s (mx1 {first_split['mx1']}, mx2 "
+          f"{first_split['mx2']}; sessions opened {opened}); one MX host: "
           f"{N_RATE} in {t1:.2f} s = {N_RATE / t1:.1f} msg/s")
 
     # 4. kill -9 in the middle of a run: once a part of the first half
@@ -623,7 +647,7 @@ def test_two_mx_hosts_one_dovecot_store(scale_net):
     assert [c.via for c in copies] == ["none"], copies
 
     # 6. alice over IMAP, bob over POP3, with tern's passwords.
-    total = N_WARM + N_RATE + N_KILL + len(doubled) + N_DOWN + 1
+    total = N_WARM + alice_equal + N_KILL + len(doubled) + N_DOWN + 1
     net, at = env["net"], env["net"].addr("store")
     imap = NsIMAP(net, "sender", at, 143)
     with pytest.raises(imaplib.IMAP4.error):

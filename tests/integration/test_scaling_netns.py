@@ -16,13 +16,14 @@ and userdb read it (driver sqlite, CRYPT). Dovecot's mail_location is the
 store tern's <data_dir>/mail/%d/%n, so the Maildirs Dovecot writes over
 LMTP and the one tern writes itself are one tree.
 
-One test, phases in order (one network, built once: about 4 s): equal
-MX preference spreads the mail over both hosts; unequal preference uses
-mx1 only; kill -9 of mx1 in the middle of a run loses and doubles
-nothing; with Dovecot down both MX hosts queue, and deliver once it is
-back; alice reads over IMAP, bob over POP3, with the passwords of
-tern's user store. It prints the delivery rate through two MX hosts and
-through one (docs/scaling.md). Skipped unless `ip netns add` works.
+One test, phases in order (one network, built once: 1-6 s): equal MX
+preference spreads the mail over both hosts; with Dovecot down both MX
+hosts queue, and deliver once it is back; unequal preference uses mx1
+only; kill -9 of an MX host in the middle of a run loses nothing, and
+doubles only what the crash itself may double (RFC 5321 6.1); alice
+reads over IMAP, bob over POP3, with the passwords of tern's user store.
+It prints the delivery rate through two MX hosts and through one
+(docs/scaling.md). Skipped unless `ip netns add` works.
 """
 
 import imaplib
@@ -58,7 +59,7 @@ N_WARM = 4
 N_DOWN = 20
 SUBMITTERS = 16  # client sessions at once
 # A retry a second after a failure, every second: the MX hosts while
-# Dovecot is down, the sender after mx1's kill -9.
+# Dovecot is down, the sender after the kill -9 of an MX host.
 RETRY = {"retry_initial": "1s", "retry_max": "1s"}
 
 DOVECOT_CONF = """\
@@ -260,9 +261,17 @@ class Store:
             return
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(15)
-        # Until its master is gone nothing listens; make sure of it.
-        with pytest.raises(OSError):
-            self.net.connect("store", self.net.addr("store"), 24, 2).close()
+        # A child of the master may hold the listening socket a moment
+        # longer: down means LMTP refuses connections.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                self.net.connect("store", self.net.addr("store"), 24,
+                                 2).close()
+            except OSError:
+                return
+            time.sleep(0.05)
+        pytest.fail("Dovecot's LMTP still answers 10 s after SIGTERM")
 
     def log(self):
         out = ""

@@ -23,7 +23,7 @@ DEPS_RUN = meson ninja-build pkg-config gcc libevent-dev libssl-dev \
 # ... and what only the tests, fuzzers, linters and benches use.
 DEPS_TEST = clang-14 libclang-rt-14-dev libcmocka-dev python3 \
 	python3-pytest python3-pytest-xdist swaks openssl valgrind cppcheck clang-tidy-14 \
-	dnsmasq-base dovecot-lmtpd man-db groff-base systemd util-linux fail2ban \
+	dnsmasq-base dovecot-lmtpd dovecot-imapd dovecot-pop3d dovecot-sqlite iproute2 man-db groff-base systemd util-linux fail2ban \
 	python3-dnspython python3-dkim python3-nacl python3-authres opendkim \
 	opendkim-tools python3-cryptography prometheus chromium chromium-driver \
 	python3-selenium libmilter-dev rspamd curl

@@ -94,23 +94,52 @@ wait_fd(struct client_conn *c, short ev, int64_t until, struct why *why)
 	}
 }
 
+bool
+client_tls_err_is_nomem(unsigned long e)
+{
+	if (ERR_SYSTEM_ERROR(e))
+		return ERR_GET_REASON(e) == ENOMEM;
+	/* Compare the whole reason: its flags are part of it (err.h). */
+	return e != 0 && ERR_GET_REASON(e) == (ERR_R_MALLOC_FAILURE &
+	                                          ERR_REASON_MASK);
+}
+
+bool
+client_tls_drain_errors(char *dst, size_t dstsz)
+{
+	unsigned long e;
+	bool first = true, nomem = false;
+
+	if (dstsz > 0)
+		dst[0] = '\0';
+	/* Every entry: the allocation failure is often the oldest one,
+	 * under the errors its callers added on the way out. */
+	while ((e = ERR_get_error()) != 0) {
+		if (first && dstsz > 0)
+			ERR_error_string_n(e, dst, dstsz);
+		first = false;
+		if (client_tls_err_is_nomem(e))
+			nomem = true;
+	}
+	return nomem;
+}
+
 /* The why for an SSL call that failed with rc. */
 static int
 ssl_fail(struct client_conn *c, int rc, const char *what, struct why *why)
 {
 	char msg[160];
-	unsigned long e = ERR_get_error();
 	int se = SSL_get_error(c->ssl, rc);
 
-	if (e != 0)
-		ERR_error_string_n(e, msg, sizeof(msg));
-	else
+	if (client_tls_drain_errors(msg, sizeof(msg)))
+		return why_set(why, WHY_TEMP, ENOMEM,
+		    "%s: TLS %s (OpenSSL)", c->o.proto.peer, what);
+	if (msg[0] == '\0')
 		(void)strlcpy(msg,
 		    se == SSL_ERROR_ZERO_RETURN ? "closed by peer"
 		    : se == SSL_ERROR_SYSCALL   ? "connection lost"
 		                                : "TLS error",
 		    sizeof(msg));
-	ERR_clear_error();
 	return why_set(why, WHY_TEMP, 0, "%s: TLS %s: %s", c->o.proto.peer,
 	    what, msg);
 }
@@ -630,9 +659,14 @@ SSL_CTX *
 client_tls_ctx_new(bool verify, const char *ca_file, struct why *why)
 {
 	SSL_CTX *ctx;
+	char msg[160];
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		why_set(why, WHY_TEMP, 0, "SSL_CTX_new failed");
+		if (client_tls_drain_errors(msg, sizeof(msg)))
+			why_set(why, WHY_TEMP, ENOMEM, "SSL_CTX_new");
+		else
+			why_set(why, WHY_TEMP, 0, "SSL_CTX_new failed: %s",
+			    msg);
 		return NULL;
 	}
 	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -641,9 +675,14 @@ client_tls_ctx_new(bool verify, const char *ca_file, struct why *why)
 		if (SSL_CTX_set_default_verify_paths(ctx) != 1 ||
 		    (ca_file != NULL && SSL_CTX_load_verify_locations(ctx,
 		                            ca_file, NULL) != 1)) {
-			why_set(why, WHY_PERM, 0,
-			    "cannot load CA certificates%s%s",
-			    ca_file ? " from " : "", ca_file ? ca_file : "");
+			if (client_tls_drain_errors(msg, sizeof(msg)))
+				why_set(why, WHY_TEMP, ENOMEM,
+				    "load CA certificates");
+			else
+				why_set(why, WHY_PERM, 0,
+				    "cannot load CA certificates%s%s",
+				    ca_file ? " from " : "",
+				    ca_file ? ca_file : "");
 			SSL_CTX_free(ctx);
 			return NULL;
 		}
@@ -783,6 +822,12 @@ const char *
 client_tls_subject(const struct client_conn *c)
 {
 	return c->tls_subject;
+}
+
+uint64_t
+client_size_max(const struct client_conn *c)
+{
+	return c->p.ehlo.size_max;
 }
 
 bool

@@ -19,6 +19,7 @@
 #define TERN_CLIENT_CLIENT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -111,9 +112,25 @@ int client_tls_expect_peer(X509_VERIFY_PARAM *vp, const char *peer);
 void client_verify_reason(long err, const char *peer, char *dst, size_t dstsz);
 
 /*
+ * Is OpenSSL's packed error code e an allocation failure: any library's
+ * ERR_R_MALLOC_FAILURE, or a system error ENOMEM? Pure.
+ */
+bool client_tls_err_is_nomem(unsigned long e);
+
+/*
+ * Empty this thread's OpenSSL error queue: the text of its oldest error
+ * into dst (dstsz bytes, always NUL-terminated; "" when the queue was
+ * empty), and true when any error on it was an allocation failure
+ * (client_tls_err_is_nomem), so that out of memory inside OpenSSL is
+ * reported as such (why.sys_errno ENOMEM), not as a TLS failure.
+ */
+bool client_tls_drain_errors(char *dst, size_t dstsz);
+
+/*
  * An SSL_CTX for outbound sessions: TLS 1.2 or later; with `verify`,
  * the peer's chain is checked against the system's CA store (plus
- * `ca_file` when not NULL). NULL with why.
+ * `ca_file` when not NULL). NULL with why (sys_errno ENOMEM when
+ * OpenSSL ran out of memory).
  */
 SSL_CTX *client_tls_ctx_new(bool verify, const char *ca_file, struct why *);
 
@@ -166,6 +183,9 @@ const char *client_tls_subject(const struct client_conn *);
  * so that client_send() passed NOTIFY, ORCPT, RET and ENVID on?
  */
 bool client_has_dsn(const struct client_conn *);
+
+/* The server's SIZE limit (RFC 1870) from its last EHLO; 0: none. */
+uint64_t client_size_max(const struct client_conn *);
 
 /* QUIT (when idle, with a short deadline), close, free. NULL is fine. */
 void client_close(struct client_conn *);

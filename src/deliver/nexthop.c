@@ -439,9 +439,10 @@ thread_dns(const struct nexthop *nh, const struct conf *c, struct dns **dnsp,
 		if (st == DNSSEC_WORKS)
 			return *dnsp;
 	}
+	if (ta == NULL)
+		return *dnsp; /* DANE turned off by a reload: no probe */
 	why_clear(&w);
-	if (dns_trust_anchor_name(ta != NULL ? ta : "", name, sizeof(name),
-	        &w) == -1) {
+	if (dns_trust_anchor_name(ta, name, sizeof(name), &w) == -1) {
 		dnssec_set(nh, DNSSEC_UNAVAILABLE, &w);
 		return plain_dns(c, dnsp, why);
 	}

@@ -20,6 +20,7 @@
 
 #include "client/client.h"
 #include "conf/conf.h"
+#include "deliver/tlsrpt_store.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
@@ -37,11 +38,19 @@ struct ca_ctx {
 	struct ca_ctx *next;
 };
 
+/* Does DNSSEC work through the configured resolver? (issue 19) */
+enum dnssec_state {
+	DNSSEC_UNTESTED = 0, /* not probed yet, or no answer in time */
+	DNSSEC_WORKS,
+	DNSSEC_UNAVAILABLE, /* logged once; no validation from then on */
+};
+
 struct nexthop {
-	SSL_CTX *ctx_may;
-	pthread_mutex_t mtx; /* ctx_verify, made once; ca_ctxs */
+	SSL_CTX *ctx_may;    /* also DANE's: SSL_CTX_dane_enable() */
+	pthread_mutex_t mtx; /* ctx_verify, made once; dnssec; ca_ctxs */
 	SSL_CTX *ctx_verify;
 	bool verify_tried;
+	enum dnssec_state dnssec;
 	/*
 	 * One per ca_file ever configured: a reload may change it while a
 	 * session is still opening with the old one, so they live as long
@@ -69,6 +78,15 @@ nexthop_new(void)
 	pthread_mutex_init(&nh->mtx, NULL);
 	if ((nh->ctx_may = client_tls_ctx_new(false, NULL, &why)) == NULL)
 		unavailable(&why);
+	/* DANE verifies on the unverified context (RFC 7672 3: the TLSA
+	 * records are the trust anchors); only sessions given records use
+	 * it. */
+	if (nh->ctx_may != NULL && SSL_CTX_dane_enable(nh->ctx_may) <= 0) {
+		why_set(&why, WHY_TEMP, 0, "SSL_CTX_dane_enable failed");
+		unavailable(&why);
+		SSL_CTX_free(nh->ctx_may);
+		nh->ctx_may = NULL;
+	}
 	return nh;
 }
 
@@ -214,6 +232,138 @@ cap_min(unsigned a, unsigned b)
 }
 
 /*
+ * One DANE session attempt: the hop's records, and how far TLS got, so
+ * that TLS-RPT is told what failed (RFC 8460 4.3).
+ */
+struct dane_try {
+	const struct tlspolicy_hop *hop;
+	bool handshake; /* set up: the server took STARTTLS */
+	bool checked;   /* the handshake ended and was checked */
+	bool matched;
+};
+
+/* DANE on a client session (client_tls_check): the hop's records. */
+static int
+dane_setup_cb(void *arg, SSL *ssl, struct why *why)
+{
+	struct dane_try *dt = arg;
+
+	dt->handshake = true;
+	return dane_ssl_setup(ssl, dt->hop->tlsa_base, dt->hop->tlsa,
+	    dt->hop->ntlsa, why);
+}
+
+static bool
+dane_verify_cb(void *arg, SSL *ssl, char *what, size_t what_size)
+{
+	struct dane_try *dt = arg;
+	char how[160];
+
+	dt->checked = true;
+	dt->matched = dane_ssl_verified(ssl, how, sizeof(how));
+	(void)snprintf(what, what_size, "%s%s", dt->matched ? "" : "DANE: ",
+	    how);
+	return dt->matched;
+}
+
+/* "3 1 1 HEX" of each record, for TLS-RPT's policy-string (4.4). */
+static char **
+tlsa_strings(const struct tlspolicy_hop *hop)
+{
+	char **v = xcalloc(hop->ntlsa + 1, sizeof(*v));
+	size_t i, k, o, cap = TLSRPT_STORE_STRING_MAX;
+
+	for (i = 0; i < hop->ntlsa; i++) {
+		const struct dane_tlsa *t = &hop->tlsa[i];
+
+		v[i] = xmalloc(cap);
+		o = (size_t)snprintf(v[i], cap, "%u %u %u ", t->usage,
+		    t->selector, t->mtype);
+		/* A full certificate (matching type 0) is cut at the cap;
+		 * the store would cut it anyway. */
+		for (k = 0; k < t->len && o + 3 <= cap; k++, o += 2)
+			(void)snprintf(v[i] + o, 3, "%02x", t->data[k]);
+	}
+	return v;
+}
+
+/*
+ * TLS-RPT (RFC 8460, the store is deliver/tlsrpt_store.h): one note per
+ * DANE session attempt that reached TLS or needed it, success when
+ * failure is NULL. Other hops are for their own helpers (MTA-STS) or
+ * not reported (no policy).
+ */
+static void
+rpt_note(const struct nexthop_target *t, const struct tlspolicy_hop *hop,
+    const struct nexthop_peer *peer, int result, const char *reason)
+{
+	struct tlsrpt_store *st = tlsrpt_store_default();
+	struct tlsrpt_failure f;
+	char **v;
+	size_t i;
+
+	if (st == NULL)
+		return;
+	memset(&f, 0, sizeof(f));
+	if (result >= 0) {
+		f.result = (enum tlsrpt_result)result;
+		(void)strlcpy(f.mx_host, peer->host, sizeof(f.mx_host));
+		/* A host skipped for its DNS answers was not connected to. */
+		if (result != TLSRPT_DNSSEC_INVALID)
+			(void)strlcpy(f.mx_ip, peer->addr, sizeof(f.mx_ip));
+		(void)strlcpy(f.reason, reason, sizeof(f.reason));
+	}
+	v = tlsa_strings(hop);
+	tlsrpt_store_note(st, t->domain, TLSRPT_TLSA, (const char *const *)v,
+	    hop->ntlsa, NULL, 0, result >= 0 ? &f : NULL);
+	for (i = 0; i < hop->ntlsa; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * The RFC 8460 4.3 result of a failed DANE attempt, or -1 when TLS was
+ * never in question (the connection failed before the greeting).
+ */
+static int
+dane_result(const struct dane_try *dt, const struct why *w)
+{
+	if (dt->checked && !dt->matched)
+		return TLSRPT_TLSA_INVALID;
+	if (dt->handshake)
+		return TLSRPT_VALIDATION_FAILURE; /* the handshake failed */
+	/* client/proto.c names STARTTLS when it was not offered or was
+	 * refused: the only TLS failures before a handshake. */
+	if (strstr(w->text, "STARTTLS") != NULL)
+		return TLSRPT_STARTTLS_NOT_SUPPORTED;
+	return -1;
+}
+
+/*
+ * What an MX host's policy (tlspolicy.h) asks of the session; chk is
+ * filled for DANE and must live as long as hop, through client_open().
+ */
+static void
+hop_opts(const struct nexthop *nh, const struct tlspolicy_hop *hop,
+    struct client_tls_check *chk, struct client_conn_opts *o)
+{
+	if (!tlspolicy_needs_tls(hop->kind))
+		return; /* opportunistic, MTA-STS testing: as a route's "may" */
+	o->proto.tls = CLIENT_TLS_REQUIRE;
+	if (tlspolicy_needs_pkix(hop->kind)) {
+		o->ssl_ctx = ctx_verify(nh);
+		return;
+	}
+	o->ssl_ctx = nh->ctx_may;
+	if (hop->kind == TLSPOLICY_DANE) {
+		chk->setup = dane_setup_cb;
+		chk->verify = dane_verify_cb;
+		o->tls_check = chk; /* chk->arg: the caller's dane_try */
+	} else
+		o->tls_unauthenticated = true;
+}
+
+/*
  * Session options for a route (NULL: MX) and a peer name; requiretls:
  * RFC 8689 (nexthop_target.requiretls).
  */
@@ -263,13 +413,186 @@ sa_len(const struct sockaddr_storage *ss)
 	                                  : sizeof(struct sockaddr_un);
 }
 
-/* dns_server needs a restart (a thread keeps its resolver). */
-static struct dns *
-thread_dns(const struct conf *c, struct dns **dnsp, struct why *why)
+/* The trust anchor file, or NULL when nothing is to be validated. */
+static const char *
+anchor_file(const struct conf *c)
 {
-	if (*dnsp == NULL)
-		*dnsp = dns_new(c->dns_server, c->queue.remote_timeout, why);
+	const char *ta = c->outtls.trust_anchor;
+
+	if (c->outtls.dane != CONF_ON)
+		return NULL; /* validation serves DANE alone */
+	if (ta == NULL)
+		return CONF_TRUST_ANCHOR_DEFAULT;
+	return strcmp(ta, "none") == 0 ? NULL : ta;
+}
+
+static enum dnssec_state
+dnssec_get(const struct nexthop *cnh)
+{
+	struct nexthop *nh = (struct nexthop *)cnh; /* shared state */
+	enum dnssec_state st;
+
+	pthread_mutex_lock(&nh->mtx);
+	st = nh->dnssec;
+	pthread_mutex_unlock(&nh->mtx);
+	return st;
+}
+
+/*
+ * Record what a probe said; the first thread to find DNSSEC unavailable
+ * logs it (once a process: a restart tries again). UNAVAILABLE stays.
+ */
+static void
+dnssec_set(const struct nexthop *cnh, enum dnssec_state st,
+    const struct why *why)
+{
+	struct nexthop *nh = (struct nexthop *)cnh;
+	bool first;
+	char esc[300];
+
+	pthread_mutex_lock(&nh->mtx);
+	first = nh->dnssec != st && nh->dnssec != DNSSEC_UNAVAILABLE;
+	if (first)
+		nh->dnssec = st;
+	pthread_mutex_unlock(&nh->mtx);
+	if (first && st == DNSSEC_UNAVAILABLE)
+		log_warn("event=dnssec_unavailable reason=%s action=\"no "
+		         "DNSSEC validation, so no DANE; TLS as without it\"",
+		    log_escs(esc, sizeof(esc), why->text));
+	else if (first && st == DNSSEC_WORKS)
+		log_info("event=dnssec_available");
+}
+
+/* A resolver without validation, in place of *dnsp. */
+static struct dns *
+plain_dns(const struct conf *c, struct dns **dnsp, struct why *why)
+{
+	dns_free(*dnsp);
+	*dnsp = dns_new(c->dns_server, c->queue.remote_timeout, why);
 	return *dnsp;
+}
+
+/*
+ * The thread's resolver, validating with the trust anchor while DNSSEC
+ * works or is not known not to (contract: a resolver that strips DNSSEC
+ * must not make every answer bogus, which would defer all mail). The
+ * probe runs before the first lookup of a validating resolver and is
+ * repeated until some thread gets an answer. dns_server and the anchor
+ * need a restart (a thread keeps its resolver).
+ */
+static struct dns *
+thread_dns(const struct nexthop *nh, const struct conf *c, struct dns **dnsp,
+    struct why *why)
+{
+	const char *ta = anchor_file(c);
+	char name[DNS_NAME_MAX];
+	enum dnssec_state st = dnssec_get(nh);
+	struct why w;
+
+	if (*dnsp != NULL) {
+		if (!dns_validates(*dnsp) || st == DNSSEC_WORKS)
+			return *dnsp;
+		if (st == DNSSEC_UNAVAILABLE) /* found out by another thread */
+			return plain_dns(c, dnsp, why);
+	} else {
+		*dnsp = dns_new(c->dns_server, c->queue.remote_timeout, why);
+		if (*dnsp == NULL || ta == NULL || st == DNSSEC_UNAVAILABLE)
+			return *dnsp;
+		why_clear(&w);
+		/* No anchor (dns-root-data missing?): no validation. */
+		if (dns_trust_anchor_name(ta, name, sizeof(name), &w) == -1 ||
+		    dns_set_trust_anchor(*dnsp, ta, &w) == -1) {
+			dnssec_set(nh, DNSSEC_UNAVAILABLE, &w);
+			return plain_dns(c, dnsp, why);
+		}
+		if (st == DNSSEC_WORKS)
+			return *dnsp;
+	}
+	if (ta == NULL)
+		return *dnsp; /* DANE turned off by a reload: no probe */
+	why_clear(&w);
+	if (dns_trust_anchor_name(ta, name, sizeof(name), &w) == -1) {
+		dnssec_set(nh, DNSSEC_UNAVAILABLE, &w);
+		return plain_dns(c, dnsp, why);
+	}
+	switch (dns_dnssec_probe(*dnsp, name, &w)) {
+	case DNS_OK:
+		dnssec_set(nh, DNSSEC_WORKS, &w);
+		return *dnsp;
+	case DNS_TEMP:
+		return *dnsp; /* keep validating; ask again next time */
+	default:
+		dnssec_set(nh, DNSSEC_UNAVAILABLE, &w);
+		return plain_dns(c, dnsp, why);
+	}
+}
+
+/* One log line per host decision, with why. */
+static void
+log_hop(const struct nexthop_target *t, const char *host,
+    const struct tlspolicy_hop *hop)
+{
+	log_info("event=tls_policy domain=%s host=%s policy=%s reason=%s",
+	    LOG_ESC(t->domain), LOG_ESC(host), tlspolicy_kind_name(hop->kind),
+	    LOG_ESC(hop->why));
+}
+
+/* A DANE session attempt's outcome to TLS-RPT (rpt_note()). */
+static void
+dane_report(const struct nexthop_target *t, const struct tlspolicy_hop *hop,
+    const struct nexthop_peer *peer, bool ok, const struct dane_try *dt,
+    const struct why *w)
+{
+	int r;
+
+	if (ok)
+		rpt_note(t, hop, peer, -1, "");
+	else if ((r = dane_result(dt, w)) >= 0)
+		rpt_note(t, hop, peer, r, w->text);
+}
+
+/*
+ * An MX host's policy into *hop, peer and the session options *o; -1
+ * (why set) when the host must not be used (RFC 7672 2.2: not even in
+ * the clear; the next host may do).
+ */
+static int
+mx_hop(const struct nexthop *nh, const struct tlspolicy_domain *dom,
+    struct dns *dns, const struct nexthop_target *t, const char *host,
+    enum dns_security addr_sec, struct tlspolicy_hop *hop,
+    struct client_tls_check *chk, struct nexthop_peer *peer,
+    struct client_conn_opts *o, struct why *why)
+{
+	tlspolicy_hop_reset(hop);
+	tlspolicy_hop(dom, dns, host, addr_sec, hop);
+	if (t->requiretls && hop->kind != TLSPOLICY_SKIP &&
+	    !tlspolicy_hop_requiretls(hop)) {
+		hop->kind = TLSPOLICY_SKIP;
+		(void)strlcpy(hop->why,
+		    "REQUIRETLS: the host cannot be authenticated",
+		    sizeof(hop->why));
+	}
+	if (t->tls_optional && !t->requiretls &&
+	    hop->kind != TLSPOLICY_OPPORTUNISTIC) {
+		char was[TLSPOLICY_WHY_MAX];
+
+		(void)strlcpy(was, hop->why, sizeof(was));
+		(void)snprintf(hop->why, sizeof(hop->why),
+		    "TLS-Required: No, so not %s (%.180s)",
+		    tlspolicy_kind_name(hop->kind), was);
+		hop->kind = TLSPOLICY_OPPORTUNISTIC;
+	}
+	log_hop(t, host, hop);
+	peer->tls_policy = hop->kind;
+	(void)strlcpy(peer->tls_why, hop->why, sizeof(peer->tls_why));
+	if (hop->kind == TLSPOLICY_SKIP) {
+		if (strstr(hop->why, "TLSA") != NULL) /* bogus or failed */
+			rpt_note(t, hop, peer, TLSRPT_DNSSEC_INVALID, hop->why);
+		return why_set(why, WHY_TEMP, 0, "%s: not used: %s", host,
+		    hop->why);
+	}
+	hop_opts(nh, hop, chk, o);
+	return 0;
 }
 
 struct client_conn *
@@ -284,6 +607,11 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 	struct client_conn *c;
 	struct sockaddr_un *su;
 	struct dns *dns = NULL;
+	struct tlspolicy_domain *dom = NULL;
+	struct tlspolicy_hop hop;
+	struct client_tls_check chk;
+	struct dane_try dt;
+	enum dns_security mx_sec = DNS_SEC_INSECURE, addr_sec;
 	enum dns_status st;
 	struct why w;
 	size_t nmx = 0, na, h, a;
@@ -308,17 +636,23 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 		nmx = 1;
 		port = rt->port;
 	} else {
-		if ((dns = thread_dns(conf, dnsp, why)) == NULL)
+		if ((dns = thread_dns(nh, conf, dnsp, why)) == NULL)
 			return NULL;
-		if (dns_mx(dns, t->domain, mx, &nmx, why) != DNS_OK)
+		if (dns_mx_sec(dns, t->domain, mx, &nmx, &mx_sec, why) !=
+		    DNS_OK)
 			return NULL;
+		dom = xmalloc(sizeof(*dom));
+		tlspolicy_domain_init(dom, conf, dns, t->domain, mx_sec,
+		    dns_validates(dns));
 	}
+	memset(&hop, 0, sizeof(hop));
 	why_set(why, WHY_TEMP, 0, "no mail host for %s", t->domain);
 	for (h = 0; h < nmx; h++) {
 		if (!is_ip(mx[h].host) && dns == NULL &&
-		    (dns = thread_dns(conf, dnsp, why)) == NULL)
-			return NULL;
-		st = dns_addrs(dns, mx[h].host, port, addrs, &na, &w);
+		    (dns = thread_dns(nh, conf, dnsp, why)) == NULL)
+			return NULL; /* only for a route: no dom */
+		st = dns_addrs_sec(dns, mx[h].host, port, addrs, &na, &addr_sec,
+		    &w);
 		if (st != DNS_OK) {
 			all_perm = all_perm && st != DNS_TEMP;
 			*why = w;
@@ -329,12 +663,35 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 		    &o);
 		(void)strlcpy(peer->host, mx[h].host, sizeof(peer->host));
 		peer->port = port;
+		if (dom != NULL && mx_hop(nh, dom, dns, t, mx[h].host, addr_sec,
+		                       &hop, &chk, peer, &o, why) == -1) {
+			/* RFC 8689 4: a host that cannot be authenticated
+			 * never can: final for REQUIRETLS mail. */
+			if (t->requiretls &&
+			    strstr(hop.why, "REQUIRETLS") != NULL) {
+				why->kind = WHY_PERM;
+				tls_perm = true;
+			}
+			continue; /* skipped: why says why */
+		}
+		/* REQUIRETLS over PKIX: with [outbound_tls] ca_file too. */
+		if (dom != NULL && t->requiretls &&
+		    tlspolicy_needs_pkix(hop.kind))
+			o.ssl_ctx = ctx_ca(nh, conf->outtls.ca_file);
 		for (a = 0; a < na; a++) {
 			addr_str(&addrs[a], peer->addr, sizeof(peer->addr));
+			memset(&dt, 0, sizeof(dt));
+			dt.hop = &hop;
+			chk.arg = &dt;
 			c = client_open(&o, (struct sockaddr *)&addrs[a],
 			    sa_len(&addrs[a]), NULL, &w);
-			if (c != NULL)
+			if (dom != NULL && peer->tls_policy == TLSPOLICY_DANE)
+				dane_report(t, &hop, peer, c != NULL, &dt, &w);
+			if (c != NULL) {
+				tlspolicy_hop_reset(&hop);
+				free(dom);
 				return c;
+			}
 			*why = w;
 			/* REQUIRETLS: a server that cannot do it is final. */
 			if (w.kind == WHY_PERM)
@@ -342,11 +699,14 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 			else
 				tls_temp = true;
 			log_info("event=connect_failed domain=%s host=%s "
-			         "addr=%s reason=%s",
+			         "addr=%s tls_policy=%s reason=%s",
 			    LOG_ESC(t->domain), LOG_ESC(mx[h].host), peer->addr,
+			    tlspolicy_kind_name(peer->tls_policy),
 			    LOG_ESC(w.text));
 		}
 	}
+	tlspolicy_hop_reset(&hop);
+	free(dom);
 	why->kind = all_perm ? WHY_PERM : WHY_TEMP;
 	/*
 	 * RFC 8689 4: when every server reached failed the REQUIRETLS

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "deliver/tlspolicy.h"
 #include "dns/dns.h"
 #include "util/why.h"
 
@@ -37,16 +38,15 @@ struct nexthop_target {
 	const struct conf_route *route; /* NULL: MX; borrowed from conf */
 	const char *domain;             /* borrowed from the address */
 	/*
-	 * RFC 8689 4: a REQUIRETLS message (nexthop_require_tls()): every
-	 * SMTP hop over TLS verified for the MX (or route) name, with the
-	 * system CAs and [outbound_tls] ca_file, failures permanent. LMTP
-	 * routes are final delivery and exempt.
+	 * RFC 8689 (REQUIRETLS, set by its caller): only hosts that
+	 * tlspolicy_hop_requiretls() accepts are used. Sessions for such
+	 * mail must not be shared with others (give it its own key).
 	 */
 	bool requiretls;
 	/*
-	 * RFC 8689 4: the message says `TLS-Required: No` (and is not
-	 * REQUIRETLS): the recipient side's policies (DANE, MTA-STS) may
-	 * be ignored when they fail. Set by the caller; tlspolicy reads it.
+	 * RFC 8689 5 (TLS-Required: No, set by its caller): DANE and
+	 * MTA-STS are not enforced for this mail; the decision is logged,
+	 * the session is opportunistic.
 	 */
 	bool tls_optional;
 };
@@ -60,6 +60,13 @@ struct nexthop_peer {
 	char addr[NEXTHOP_ADDR_MAX]; /* IP, or the socket path; "": none */
 	unsigned port;               /* 0 for a unix socket */
 	bool lmtp;
+	/*
+	 * How the hop was secured (issue 19, deliver/tlspolicy.h): for MX
+	 * hosts the policy and why; routes keep OPPORTUNISTIC with why ""
+	 * (their tls = setting decides). Raw DNS text may be in tls_why.
+	 */
+	enum tlspolicy_kind tls_policy;
+	char tls_why[TLSPOLICY_WHY_MAX];
 };
 
 /* "lmtp:" + a socket path, or "smtp:HOST[IP]:PORT", and a NUL. */
@@ -96,6 +103,13 @@ void nexthop_require_tls(struct nexthop_target *t);
  * timeout_cap (seconds, 0: none) caps every wait of the session beyond
  * [queue] remote_timeout. NULL with why: WHY_PERM only when DNS says no
  * host can exist (NXDOMAIN, null MX, no address at all).
+ * Issue 19: for MX delivery each host is asked tlspolicy_hop() first
+ * (DANE: STARTTLS mandatory and the certificate matched by TLSA records
+ * before any MAIL; hosts it says to skip are skipped, and when all are,
+ * why says why: mail is deferred, never sent in the clear). The resolver
+ * validates with [outbound_tls] trust_anchor unless DANE is off, the
+ * anchor is "none", or the resolver path turns out not to carry DNSSEC
+ * (logged once, event=dnssec_unavailable: then no validation, no DANE).
  */
 struct client_conn *nexthop_open(const struct nexthop *,
     const struct conf *, struct dns **dnsp, const struct nexthop_target *t,

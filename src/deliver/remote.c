@@ -432,12 +432,20 @@ deliver_group(struct rthread *th, const struct conf *conf,
 	}
 	for (i = 0; i < n && whys[i].kind == WHY_NONE; i++)
 		;
+	/* Issue 19: how the hop was secured (policy, TLSA match or PKIX,
+	 * the certificate's subject: the peer's text, escaped). */
 	log_info("event=remote_session id=%s dest=%s host=%s addr=%s tls=%s "
+	         "tls_policy=%s tls_auth=%s tls_subject=%s "
 	         "reused=%s rcpts=%zu accepted=%zu%s%s%s",
 	    env->id, LOG_ESC(t->key), LOG_ESC(c != NULL ? client_peer(c) : "-"),
 	    LOG_ESC(peer.addr[0] ? peer.addr : "-"),
-	    c != NULL && client_is_tls(c) ? "yes" : "no", reused ? "yes" : "no",
-	    n, ok, m.requiretls ? " requiretls=yes" : "",
+	    c != NULL && client_is_tls(c) ? "yes" : "no",
+	    t->route != NULL ? "route" : tlspolicy_kind_name(peer.tls_policy),
+	    LOG_ESC(c != NULL && client_is_tls(c) ? client_tls_auth(c) : "-"),
+	    LOG_ESC(c != NULL && client_is_tls(c) && client_tls_subject(c)[0]
+	                ? client_tls_subject(c)
+	                : "-"),
+	    reused ? "yes" : "no", n, ok, m.requiretls ? " requiretls=yes" : "",
 	    i < n ? " reason=" : "", i < n ? LOG_ESC(whys[i].text) : "");
 	if (c != NULL)
 		metrics_tls_out(client_is_tls(c));

@@ -36,6 +36,8 @@
 struct dns {
 	struct ub_ctx *ub;
 	unsigned timeout;
+	bool validating;     /* a trust anchor was added */
+	bool last_timed_out; /* the last query() had no answer in time */
 };
 
 struct query {
@@ -171,6 +173,7 @@ query(struct dns *d, const char *name, int type, const char *tname,
 
 	*res_out = NULL;
 	*sec_out = DNS_SEC_INSECURE;
+	d->last_timed_out = false;
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return why_set(why, WHY_TEMP, ENOMEM, "dns"), DNS_TEMP;
 	rc = ub_resolve_async(d->ub, name, type, DNS_CLASS_IN, q, on_answer,
@@ -188,6 +191,7 @@ query(struct dns *d, const char *name, int type, const char *tname,
 				free(q);
 			else
 				q->orphan = true; /* on_answer frees it */
+			d->last_timed_out = true;
 			why_set(why, WHY_TEMP, 0, "DNS %s %s: timed out", tname,
 			    name);
 			return DNS_TEMP;
@@ -578,11 +582,14 @@ dns_addrs_sec(struct dns *d, const char *host, unsigned port,
 	}
 	if (*n_out > 0) {
 		/*
-		 * Secure only if both answers were (RFC 7672 2.2.2): an
-		 * insecure AAAA beside a secure A could still point
-		 * elsewhere. A failed one (TEMP) is not secure either.
+		 * Secure when every answer whose addresses (or proof of
+		 * none) we use was (RFC 7672 2.2.2): an insecure AAAA beside
+		 * a secure A could point elsewhere. A failed answer, bogus
+		 * included, gave nothing we use: it must not turn DANE off
+		 * for the addresses that did validate.
 		 */
-		if (sec6 == DNS_SEC_SECURE && sec4 == DNS_SEC_SECURE)
+		if ((st6 == DNS_TEMP || sec6 == DNS_SEC_SECURE) &&
+		    (st4 == DNS_TEMP || sec4 == DNS_SEC_SECURE))
 			*sec_out = DNS_SEC_SECURE;
 		why_clear(why);
 		return DNS_OK;
@@ -642,7 +649,14 @@ dns_set_trust_anchor(struct dns *d, const char *file, struct why *why)
 	if ((rc = ub_ctx_add_ta_file(d->ub, file)) != 0)
 		return why_set(why, WHY_TEMP, 0,
 		    "DNSSEC trust anchor %s: %s", file, ub_strerror(rc));
+	d->validating = true;
 	return 0;
+}
+
+bool
+dns_validates(const struct dns *d)
+{
+	return d->validating;
 }
 
 int
@@ -696,8 +710,13 @@ dns_dnssec_probe(struct dns *d, const char *anchor_name, struct why *why)
 		ub_resolve_free(res);
 	if (st == DNS_OK && sec == DNS_SEC_SECURE)
 		return DNS_OK;
-	/* A bogus answer comes as a failure too: it is an answer. */
-	if (st == DNS_TEMP && sec != DNS_SEC_BOGUS) {
+	/*
+	 * No answer in time: maybe the network, maybe someone dropping
+	 * packets to turn DANE off; keep validating and ask again later.
+	 * Any answer that is not secure (bogus, SERVFAIL, REFUSED, unsigned)
+	 * says this resolver path cannot do DNSSEC.
+	 */
+	if (st == DNS_TEMP && d->last_timed_out) {
 		*why = w;
 		return DNS_TEMP;
 	}

@@ -70,6 +70,8 @@ void dns_free(struct dns *);
  * (a missing or unreadable file).
  */
 int dns_set_trust_anchor(struct dns *, const char *file, struct why *);
+/* Was a trust anchor set (answers can be SECURE)? */
+bool dns_validates(const struct dns *);
 
 /*
  * The owner name of the first record of a trust anchor file ("." for the
@@ -84,9 +86,10 @@ int dns_trust_anchor_name(const char *file, char *name, size_t size,
  * Does validation work through this resolver (the resolver may strip
  * DNSSEC records)? Asks for the DNSKEY RRset of `anchor_name` (see
  * dns_trust_anchor_name()): DNS_OK when it validates as secure;
- * DNS_NODATA with why when it comes back insecure or bogus (DNSSEC is
- * unavailable: the caller turns DANE off); DNS_TEMP when no answer came
- * (try again later).
+ * DNS_NODATA with why when any other answer comes back (insecure,
+ * bogus, SERVFAIL, REFUSED: DNSSEC is unavailable, the caller turns
+ * validation off); DNS_TEMP only when no answer came in time (keep
+ * validating, ask again later).
  */
 enum dns_status dns_dnssec_probe(struct dns *, const char *anchor_name,
     struct why *);

@@ -19,14 +19,15 @@ FUZZ_SECONDS ?= 600
 # only these) ...
 DEPS_RUN = meson ninja-build pkg-config gcc libevent-dev libssl-dev \
 	libsqlite3-dev libinih-dev libcrypt-dev libunbound-dev libsystemd-dev \
-	libpsl-dev publicsuffix libjansson-dev libcurl4-openssl-dev
+	libpsl-dev publicsuffix libjansson-dev libcurl4-openssl-dev zlib1g-dev \
+	dns-root-data
 # ... and what only the tests, fuzzers, linters and benches use.
 DEPS_TEST = clang-14 libclang-rt-14-dev libcmocka-dev python3 \
 	python3-pytest python3-pytest-xdist swaks openssl valgrind cppcheck clang-tidy-14 \
-	dnsmasq-base dovecot-lmtpd man-db groff-base systemd util-linux fail2ban \
+	dnsmasq-base dovecot-lmtpd dovecot-imapd dovecot-pop3d dovecot-sqlite iproute2 man-db groff-base systemd util-linux fail2ban \
 	python3-dnspython python3-dkim python3-nacl python3-authres opendkim \
 	opendkim-tools python3-cryptography prometheus chromium chromium-driver \
-	python3-selenium libmilter-dev rspamd
+	python3-selenium libmilter-dev rspamd curl nsd ldnsutils python3-jsonschema
 DEB_PKGS = $(DEPS_RUN) $(DEPS_TEST)
 
 all: build
@@ -82,13 +83,15 @@ test-long: test
 # The integration tests run PYTEST_JOBS at a time (pytest-xdist: each
 # test has its own ports and data_dir), then those marked `serial` alone:
 # they measure time or load the machine (tests/integration/pytest.ini).
+# --dist loadgroup keeps a file's tests marked xdist_group on one worker
+# (test_capture_page.py: one browser for the file, not one per worker).
 PYTEST_JOBS ?= 4
 integration: integration-parallel integration-serial
 
 integration-parallel: $(TBUILD)/build.ninja
 	ninja -C $(TBUILD)
 	TERN_BIN=$(CURDIR)/$(TBUILD)/tern $(PYTHON) -m pytest -q \
-		-n $(PYTEST_JOBS) -m "not serial" tests/integration
+		-n $(PYTEST_JOBS) --dist loadgroup -m "not serial" tests/integration
 
 integration-serial: $(TBUILD)/build.ninja
 	ninja -C $(TBUILD)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * main.c - command dispatch: serve, check-config, check, doctor, init,
- * user, alias, queue, explain, dkim, send, sendmail, version, help.
+ * user, alias, queue, explain, dkim, send, capture, sendmail, version,
+ * help.
  *
  * `-c FILE`, `--demo` and `-v` are accepted before or after the command,
  * so `tern -c F user add` and `tern user add -c F` mean the same (after
@@ -21,6 +22,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "capture/capture.h"
 #include "cli/cli.h"
 #include "conf/conf.h"
 #include "dir/dir.h"
@@ -57,6 +59,10 @@ usage(FILE *f)
 	      "  reload         the running server re-reads its "
 	      "configuration\n"
 	      "  send ...       submit one message to an SMTP server\n"
+	      "  capture ...    a development mail server that keeps every "
+	      "message\n"
+	      "  tlsrpt send    the running server sends its TLS reports "
+	      "now\n"
 	      "  sendmail ...   queue a message from stdin "
 	      "(sendmail-compatible)\n"
 	      "  version        print the version\n"
@@ -136,7 +142,9 @@ static const struct command commands[] = {
 	{ "explain", CMD_CONF, cli_explain_usage },
 	{ "dkim", CMD_CONF, cli_dkim_usage },
 	{ "reload", CMD_CONF, usage_reload },
+	{ "tlsrpt", CMD_CONF, cli_tlsrpt_usage },
 	{ "send", CMD_NO_CONF, cli_send_usage },
+	{ "capture", CMD_NO_CONF, cli_capture_usage },
 	{ "sendmail", CMD_NO_CONF, cli_sendmail_usage },
 	{ "version", CMD_NO_CONF, usage_version },
 	{ "help", CMD_NO_CONF, usage_help },
@@ -269,6 +277,8 @@ run(const struct command *c, const struct globals *g, int nargs, char **args)
 		return cmd_help(nargs, args);
 	if (strcmp(c->name, "send") == 0)
 		return cli_send(nargs, args);
+	if (strcmp(c->name, "capture") == 0)
+		return cli_capture(nargs, args);
 	if (strcmp(c->name, "init") == 0)
 		return cli_init(g->path, nargs, args);
 	if ((strcmp(c->name, "serve") == 0 ||
@@ -303,6 +313,8 @@ run(const struct command *c, const struct globals *g, int nargs, char **args)
 		ret = cli_alias(conf, nargs, args);
 	else if (strcmp(c->name, "reload") == 0)
 		ret = cli_control(conf, "reload", "reload");
+	else if (strcmp(c->name, "tlsrpt") == 0)
+		ret = cli_tlsrpt(conf, nargs, args);
 	else if (strcmp(c->name, "dkim") == 0)
 		ret = cli_dkim(conf, nargs, args);
 	else if (strcmp(c->name, "explain") == 0)

@@ -8,8 +8,10 @@
  * fail returns `enum tern_err`; TERN_OK is 0. A library error (DNS,
  * connect, TLS, certificate, timeout, protocol) is distinct from a
  * server's reply: when the server refused something, the error is
- * TERN_E_REPLY (or TERN_E_AUTH for a refused login) and
- * tern_conn_reply() gives its code, enhanced code and text.
+ * TERN_E_REPLY (or TERN_E_AUTH for a refused login, TERN_E_TOO_BIG for
+ * a message over the server's size limit) and tern_conn_reply() gives
+ * its code, enhanced code and text. Allocation failures, the library's
+ * own or inside OpenSSL, are TERN_E_NOMEM, never TERN_E_TLS.
  *
  * Threads: handles are independent; different handles may be used on
  * different threads at once. One handle must not be used by two threads
@@ -55,6 +57,17 @@ enum tern_err {
 	TERN_E_RCPT,       /* some or all recipients refused (see results) */
 	TERN_E_IO,         /* reading the body or a file failed */
 	TERN_E_UNSUPPORTED, /* asked for something not implemented */
+	/*
+	 * The message is bigger than the server takes (RFC 1870): its EHLO
+	 * SIZE limit is below the message's size (nothing was sent; each
+	 * result says so, code 0), or it answered 552 to MAIL FROM, DATA or
+	 * the end of the data, or a refusal with enhanced code 5.3.4 or
+	 * 5.2.3 (RFC 3463) there (tern_conn_reply() gives it). Permanent:
+	 * do not retry the same message. A 552 to RCPT TO is "too many
+	 * recipients" (RFC 5321 4.5.3.1.10), a TERN_E_RCPT. Appended last
+	 * (issue 22) so that the values above keep their numbers (ABI).
+	 */
+	TERN_E_TOO_BIG,
 };
 
 enum tern_tls {
@@ -152,7 +165,8 @@ TERN_API enum tern_err tern_connect(struct tern_conn *, const char *host,
  * library turns bare LF or CR into CRLF and dot-stuffs. Pipelined when
  * the server offers PIPELINING. Returns TERN_OK when every recipient
  * was accepted, TERN_E_RCPT when some or all were refused (the message
- * went to the accepted ones, if any), or another error. The per-
+ * went to the accepted ones, if any), TERN_E_TOO_BIG when the server
+ * refused it for its size (it went to nobody), or another error. The per-
  * recipient outcomes are in tern_conn_result() either way. The
  * connection stays usable for more messages unless the error says it
  * was lost (then tern_conn_is_connected() is false).
@@ -174,7 +188,8 @@ TERN_API const struct tern_rcpt_result *tern_conn_result(
     const struct tern_conn *, size_t i);
 
 /*
- * The server reply behind the last TERN_E_REPLY/TERN_E_AUTH: code (0:
+ * The server reply behind the last TERN_E_REPLY, TERN_E_AUTH or
+ * TERN_E_TOO_BIG: code (0:
  * none), enhanced code into esc (16 bytes; "" when none) and the text
  * (valid until the next call on the handle). Any out-param may be NULL.
  */

@@ -106,6 +106,13 @@ int cli_queue(const struct conf *, int argc, char **argv);
  * unknown.
  */
 int cli_control(const struct conf *, const char *cmd, const char *request);
+/*
+ * `tern tlsrpt send [--day YYYY-MM-DD]` (issue 19): the running server
+ * sends the TLS-RPT reports now (all days with counts, or that day) and
+ * says what went where; exit 1 when nothing could be sent.
+ */
+int cli_tlsrpt(const struct conf *, int argc, char **argv);
+void cli_tlsrpt_usage(FILE *);
 
 /* ---- tern explain (issue 17, cli/explain_cmd.c) ---- */
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "deliver/tlsrpt_store.h"
 #include "ops/control.h"
 
 int
@@ -77,4 +78,45 @@ cli_control(const struct conf *conf, const char *cmd, const char *request)
 		fputc('\n', st == CONTROL_OK ? stdout : stderr);
 	free(text);
 	return rc;
+}
+
+void
+cli_tlsrpt_usage(FILE *f)
+{
+	fputs("usage: tern [-c FILE] tlsrpt send [--day YYYY-MM-DD]\n"
+	      "Ask the running server to send its TLS-RPT reports (RFC 8460) "
+	      "now: for each\n"
+	      "domain with counts (of every day kept, or of that UTC day) "
+	      "that publishes\n"
+	      "an _smtp._tls record, the gzip'd JSON report to each of its "
+	      "rua (mailto:\n"
+	      "through the queue, https: POST). It prints what went where. "
+	      "Exit 0 when a\n"
+	      "report was sent, 1 when none could be (no counts, no record, "
+	      "all failed),\n"
+	      "69 when no server runs.\n",
+	    f);
+}
+
+int
+cli_tlsrpt(const struct conf *conf, int argc, char **argv)
+{
+	char req[64];
+
+	/* argv[0] is "tlsrpt". */
+	if (argc == 2 && strcmp(argv[1], "send") == 0)
+		return cli_control(conf, "tlsrpt send", "tlsrpt send");
+	if (argc == 4 && strcmp(argv[1], "send") == 0 &&
+	    strcmp(argv[2], "--day") == 0) {
+		if (!tlsrpt_day_parse(argv[3], NULL)) {
+			fprintf(stderr, "tern: tlsrpt send: --day: not a day: "
+			                "%s (YYYY-MM-DD)\n",
+			    argv[3]);
+			return EX_USAGE;
+		}
+		(void)snprintf(req, sizeof(req), "tlsrpt send %s", argv[3]);
+		return cli_control(conf, "tlsrpt send", req);
+	}
+	cli_tlsrpt_usage(stderr);
+	return EX_USAGE;
 }

@@ -417,10 +417,11 @@ cmd_show(struct spool *sp, const char *id)
 	put_str(stdout, env.client_addr, false);
 	fputs(" (", stdout);
 	put_str(stdout, env.client_name, false);
-	printf(")\nflags:%s%s%s\nstate: %s\nattempts: %u\n",
+	printf(")\nflags:%s%s%s%s\nstate: %s\nattempts: %u\n",
 	    env.smtputf8 ? " smtputf8" : "", env.eightbit ? " 8bitmime" : "",
-	    env.smtputf8 || env.eightbit ? "" : " -", msg_state(&env, now),
-	    env.attempts);
+	    env.requiretls ? " requiretls" : "",
+	    env.smtputf8 || env.eightbit || env.requiretls ? "" : " -",
+	    msg_state(&env, now), env.attempts);
 	if (env.attempts > 0) {
 		gmtime_r(&env.next_attempt, &tm);
 		(void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);

@@ -6,7 +6,8 @@
  *
  * Exit codes (sysexits.h): 0 every recipient accepted; 64 usage; 66 an
  * input file cannot be read; 68 the server name does not resolve; 69
- * cannot connect, or a permanent (5xx) refusal; 65 some recipients
+ * cannot connect, or a permanent (5xx) refusal, the message being too
+ * big for the server among them (TERN_E_TOO_BIG); 65 some recipients
  * refused; 75 temporary failure (4xx, timeout); 76 TLS or protocol
  * failure (including an untrusted certificate); 77 login refused.
  * Trust: argv and stdin are the local user's. The password comes from
@@ -205,6 +206,9 @@ explain_err(enum tern_err e)
 	case TERN_E_TIMEOUT:
 		return "the server did not answer: check the port and the "
 		       "network";
+	case TERN_E_TOO_BIG:
+		return "the message is too big for the server: send less (a "
+		       "link instead of a large attachment)";
 	default:
 		return NULL;
 	}
@@ -230,6 +234,8 @@ exit_for(enum tern_err e, unsigned code)
 		return code / 100 == 4 ? EX_TEMPFAIL : EX_NOPERM;
 	case TERN_E_REPLY:
 		return code / 100 == 4 ? EX_TEMPFAIL : EX_UNAVAILABLE;
+	case TERN_E_TOO_BIG: /* permanent: the same message fails again */
+		return EX_UNAVAILABLE;
 	case TERN_E_RCPT:
 		return EX_DATAERR;
 	case TERN_E_IO:

@@ -27,7 +27,6 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "deliver/dane.h"
 #include "util/str.h"
 
 #define RBUF_SIZE 16384
@@ -96,23 +95,52 @@ wait_fd(struct client_conn *c, short ev, int64_t until, struct why *why)
 	}
 }
 
+bool
+client_tls_err_is_nomem(unsigned long e)
+{
+	if (ERR_SYSTEM_ERROR(e))
+		return ERR_GET_REASON(e) == ENOMEM;
+	/* Compare the whole reason: its flags are part of it (err.h). */
+	return e != 0 && ERR_GET_REASON(e) == (ERR_R_MALLOC_FAILURE &
+	                                          ERR_REASON_MASK);
+}
+
+bool
+client_tls_drain_errors(char *dst, size_t dstsz)
+{
+	unsigned long e;
+	bool first = true, nomem = false;
+
+	if (dstsz > 0)
+		dst[0] = '\0';
+	/* Every entry: the allocation failure is often the oldest one,
+	 * under the errors its callers added on the way out. */
+	while ((e = ERR_get_error()) != 0) {
+		if (first && dstsz > 0)
+			ERR_error_string_n(e, dst, dstsz);
+		first = false;
+		if (client_tls_err_is_nomem(e))
+			nomem = true;
+	}
+	return nomem;
+}
+
 /* The why for an SSL call that failed with rc. */
 static int
 ssl_fail(struct client_conn *c, int rc, const char *what, struct why *why)
 {
 	char msg[160];
-	unsigned long e = ERR_get_error();
 	int se = SSL_get_error(c->ssl, rc);
 
-	if (e != 0)
-		ERR_error_string_n(e, msg, sizeof(msg));
-	else
+	if (client_tls_drain_errors(msg, sizeof(msg)))
+		return why_set(why, WHY_TEMP, ENOMEM,
+		    "%s: TLS %s (OpenSSL)", c->o.proto.peer, what);
+	if (msg[0] == '\0')
 		(void)strlcpy(msg,
 		    se == SSL_ERROR_ZERO_RETURN ? "closed by peer"
 		    : se == SSL_ERROR_SYSCALL   ? "connection lost"
 		                                : "TLS error",
 		    sizeof(msg));
-	ERR_clear_error();
 	return why_set(why, WHY_TEMP, 0, "%s: TLS %s: %s", c->o.proto.peer,
 	    what, msg);
 }
@@ -377,6 +405,10 @@ verify_fail(struct client_conn *c, long vr, struct why *why)
 	char text[sizeof(why->text)];
 
 	client_verify_reason(vr, c->o.proto.peer, text, sizeof(text));
+	/* RFC 8689 4: no verified TLS, no REQUIRETLS message: a bounce. */
+	if (c->o.proto.requiretls)
+		return why_set(why, WHY_PERM, 0, "%s (the message needs "
+		                                 "REQUIRETLS)", text);
 	return why_set(why, WHY_TEMP, 0, "%s", text);
 }
 
@@ -405,12 +437,12 @@ note_subject(struct client_conn *c)
 }
 
 /*
- * RFC 7672 3: the certificate did not match the TLSA records. Say QUIT
- * over the encrypted session (best effort, short deadline) so that the
- * server sees a polite end, and send nothing else.
+ * tls_check refused the server (RFC 7672 3: no TLSA record matched).
+ * Say QUIT over the encrypted session (best effort, short deadline) so
+ * that the server sees a polite end, and send nothing else.
  */
 static int
-dane_fail(struct client_conn *c, const char *what, struct why *why)
+check_fail(struct client_conn *c, const char *what, struct why *why)
 {
 	static const char quit[] = "QUIT\r\n";
 	struct why ignored;
@@ -418,8 +450,7 @@ dane_fail(struct client_conn *c, const char *what, struct why *why)
 	c->o.timeout_cap = QUIT_SECS;
 	(void)write_all(c, (const uint8_t *)quit, sizeof(quit) - 1,
 	    deadline(c, QUIT_SECS), &ignored);
-	return why_set(why, WHY_TEMP, 0, "%s: DANE: %s", c->o.proto.peer,
-	    what);
+	return why_set(why, WHY_TEMP, 0, "%s: %s", c->o.proto.peer, what);
 }
 
 static int
@@ -427,10 +458,10 @@ tls_start(struct client_conn *c, struct why *why)
 {
 	int64_t until = deadline(c, 300);
 	const char *name = c->o.proto.peer;
-	bool dane = c->o.ntlsa > 0;
-	/* PKIX: the CA store and the name; DANE and "unauthenticated" do
-	 * without (RFC 7672 3.1.1, 2.2). */
-	bool require = c->o.proto.tls == CLIENT_TLS_REQUIRE && !dane &&
+	const struct client_tls_check *chk = c->o.tls_check;
+	/* PKIX: the CA store and the name; a tls_check (DANE) and
+	 * "unauthenticated" do without (RFC 7672 3.1.1, 2.2). */
+	bool require = c->o.proto.tls == CLIENT_TLS_REQUIRE && chk == NULL &&
 	               !c->o.tls_unauthenticated;
 	/* MTA-STS testing (issue 19): verify as PKIX would, never fail. */
 	bool report = c->o.pkix_report && !require && !dane &&
@@ -450,9 +481,7 @@ tls_start(struct client_conn *c, struct why *why)
 		ERR_clear_error();
 		return why_set(why, WHY_TEMP, ENOMEM, "TLS session");
 	}
-	if (dane && dane_ssl_setup(c->ssl,
-	                c->o.tlsa_base != NULL ? c->o.tlsa_base : name,
-	                c->o.tlsa, c->o.ntlsa, why) == -1)
+	if (chk != NULL && chk->setup(chk->arg, c->ssl, why) == -1)
 		return -1;
 	if (require &&
 	    client_tls_expect_peer(SSL_get0_param(c->ssl), name) == -1)
@@ -489,9 +518,9 @@ tls_start(struct client_conn *c, struct why *why)
 		c->pkix_result = SSL_get_verify_result(c->ssl);
 	if (require && (vr = SSL_get_verify_result(c->ssl)) != X509_V_OK)
 		return verify_fail(c, vr, why);
-	if (dane && !dane_ssl_verified(c->ssl, what, sizeof(what)))
-		return dane_fail(c, what, why);
-	(void)strlcpy(c->tls_auth, dane ? what : require ? "PKIX" : "none",
+	if (chk != NULL && !chk->verify(chk->arg, c->ssl, what, sizeof(what)))
+		return check_fail(c, what, why);
+	(void)strlcpy(c->tls_auth, chk != NULL ? what : require ? "PKIX" : "none",
 	    sizeof(c->tls_auth));
 	/* Implicit TLS: before the greeting, so no EHLO yet. */
 	if (c->o.implicit_tls && c->p.phase == CP_GREETING)
@@ -645,9 +674,14 @@ SSL_CTX *
 client_tls_ctx_new(bool verify, const char *ca_file, struct why *why)
 {
 	SSL_CTX *ctx;
+	char msg[160];
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		why_set(why, WHY_TEMP, 0, "SSL_CTX_new failed");
+		if (client_tls_drain_errors(msg, sizeof(msg)))
+			why_set(why, WHY_TEMP, ENOMEM, "SSL_CTX_new");
+		else
+			why_set(why, WHY_TEMP, 0, "SSL_CTX_new failed: %s",
+			    msg);
 		return NULL;
 	}
 	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -656,9 +690,14 @@ client_tls_ctx_new(bool verify, const char *ca_file, struct why *why)
 		if (SSL_CTX_set_default_verify_paths(ctx) != 1 ||
 		    (ca_file != NULL && SSL_CTX_load_verify_locations(ctx,
 		                            ca_file, NULL) != 1)) {
-			why_set(why, WHY_PERM, 0,
-			    "cannot load CA certificates%s%s",
-			    ca_file ? " from " : "", ca_file ? ca_file : "");
+			if (client_tls_drain_errors(msg, sizeof(msg)))
+				why_set(why, WHY_TEMP, ENOMEM,
+				    "load CA certificates");
+			else
+				why_set(why, WHY_PERM, 0,
+				    "cannot load CA certificates%s%s",
+				    ca_file ? " from " : "",
+				    ca_file ? ca_file : "");
 			SSL_CTX_free(ctx);
 			return NULL;
 		}
@@ -805,6 +844,12 @@ const char *
 client_tls_subject(const struct client_conn *c)
 {
 	return c->tls_subject;
+}
+
+uint64_t
+client_size_max(const struct client_conn *c)
+{
+	return c->p.ehlo.size_max;
 }
 
 bool

@@ -19,6 +19,7 @@
 #define TERN_CLIENT_CLIENT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -45,6 +46,18 @@ enum client_trace_dir {
 typedef void client_trace_fn(void *arg, enum client_trace_dir, const char *line,
     size_t len);
 
+/* A TLS authentication that is not PKIX (client_conn_opts.tls_check). */
+struct client_tls_check {
+	/* On the session's SSL before the handshake: 0, or -1 with why. */
+	int (*setup)(void *arg, SSL *ssl, struct why *why);
+	/*
+	 * After the handshake: is the peer authenticated? what gets how
+	 * (shown by client_tls_auth()) or why not (the failure's text).
+	 */
+	bool (*verify)(void *arg, SSL *ssl, char *what, size_t what_size);
+	void *arg;
+};
+
 struct client_conn_opts {
 	struct client_opts proto; /* helo, peer name, lmtp, tls, auth */
 	client_trace_fn *trace;   /* NULL: no trace */
@@ -58,17 +71,13 @@ struct client_conn_opts {
 	 */
 	bool implicit_tls;
 	/*
-	 * DANE (RFC 7672 3): with ntlsa >= 1 the server's certificate is
-	 * verified by these usable records (deliver/dane.h) for the TLSA
-	 * base domain tlsa_base (the MX host name), not by the CA store or
-	 * names; proto.tls must be CLIENT_TLS_REQUIRE and ssl_ctx must have
-	 * had SSL_CTX_dane_enable(). No match: QUIT over the encrypted
-	 * session and fail before any MAIL. tlsa and tlsa_base must outlive
-	 * client_open() only.
+	 * Authentication other than PKIX (issue 19: DANE, RFC 7672 3),
+	 * or NULL. With it, proto.tls must be CLIENT_TLS_REQUIRE; the CA
+	 * store and names are not checked, tls_check is: no match means
+	 * QUIT over the encrypted session and failure before any MAIL.
+	 * Must outlive client_open() only.
 	 */
-	const struct dane_tlsa *tlsa;
-	size_t ntlsa;
-	const char *tlsa_base;
+	const struct client_tls_check *tls_check;
 	/*
 	 * With CLIENT_TLS_REQUIRE: encrypt, verify nothing (a TLSA RRset
 	 * with no usable record, RFC 7672 2.2: TLS is still mandatory).
@@ -84,7 +93,6 @@ struct client_conn_opts {
 };
 
 struct client_conn;
-struct dane_tlsa;
 
 /*
  * Is s an IP address literal, IPv4 dotted quad or IPv6 without brackets,
@@ -111,9 +119,25 @@ int client_tls_expect_peer(X509_VERIFY_PARAM *vp, const char *peer);
 void client_verify_reason(long err, const char *peer, char *dst, size_t dstsz);
 
 /*
+ * Is OpenSSL's packed error code e an allocation failure: any library's
+ * ERR_R_MALLOC_FAILURE, or a system error ENOMEM? Pure.
+ */
+bool client_tls_err_is_nomem(unsigned long e);
+
+/*
+ * Empty this thread's OpenSSL error queue: the text of its oldest error
+ * into dst (dstsz bytes, always NUL-terminated; "" when the queue was
+ * empty), and true when any error on it was an allocation failure
+ * (client_tls_err_is_nomem), so that out of memory inside OpenSSL is
+ * reported as such (why.sys_errno ENOMEM), not as a TLS failure.
+ */
+bool client_tls_drain_errors(char *dst, size_t dstsz);
+
+/*
  * An SSL_CTX for outbound sessions: TLS 1.2 or later; with `verify`,
  * the peer's chain is checked against the system's CA store (plus
- * `ca_file` when not NULL). NULL with why.
+ * `ca_file` when not NULL). NULL with why (sys_errno ENOMEM when
+ * OpenSSL ran out of memory).
  */
 SSL_CTX *client_tls_ctx_new(bool verify, const char *ca_file, struct why *);
 
@@ -173,6 +197,9 @@ const char *client_tls_subject(const struct client_conn *);
  * so that client_send() passed NOTIFY, ORCPT, RET and ENVID on?
  */
 bool client_has_dsn(const struct client_conn *);
+
+/* The server's SIZE limit (RFC 1870) from its last EHLO; 0: none. */
+uint64_t client_size_max(const struct client_conn *);
 
 /* QUIT (when idle, with a short deadline), close, free. NULL is fine. */
 void client_close(struct client_conn *);

@@ -184,9 +184,12 @@ after_hello(struct client_proto *cp)
 		return CLIENT_EV_NONE;
 	}
 	if (!cp->tls_active && cp->o.tls == CLIENT_TLS_REQUIRE)
-		return fail_text(cp, WHY_TEMP,
-		    "TLS is required for this route but the server does not "
-		    "offer STARTTLS");
+		return fail_text(cp, cp->o.requiretls ? WHY_PERM : WHY_TEMP,
+		    cp->o.requiretls
+		        ? "the message needs REQUIRETLS but the server does "
+		          "not offer STARTTLS"
+		        : "TLS is required for this route but the server "
+		          "does not offer STARTTLS");
 	if (cp->o.auth_user != NULL && !cp->authed) {
 		/* Never send a password in the clear, unless told so. */
 		if (!cp->tls_active && cp->o.tls != CLIENT_TLS_NONE)
@@ -242,6 +245,8 @@ send_mail(struct client_proto *cp)
 	    buf_append_str(b, " BODY=8BITMIME") == -1)
 		return -1;
 	if (m->smtputf8 && buf_append_str(b, " SMTPUTF8") == -1)
+		return -1;
+	if (m->requiretls && buf_append_str(b, " REQUIRETLS") == -1)
 		return -1;
 	if (dsn && m->ret != SMTP_RET_NONE &&
 	    buf_append_str(b,
@@ -353,6 +358,22 @@ client_proto_start(struct client_proto *cp, const struct client_msg *msg,
 			    "%s: the message needs SMTPUTF8 (international "
 			    "addresses) and the server does not support it",
 			    peer(cp));
+		cp->decided = true;
+		return CLIENT_EV_MSG_DONE;
+	}
+	/* RFC 8689 4: verified TLS and the keyword after it, or a bounce
+	 * (5, "REQUIRETLS" in the text gives the DSN 5.7.30). */
+	if (msg->requiretls &&
+	    (!cp->tls_active || cp->o.tls != CLIENT_TLS_REQUIRE ||
+	        !(cp->ehlo.flags & SMTP_EHLO_REQUIRETLS))) {
+		for (i = 0; i < msg->nrcpts; i++)
+			(void)why_set(&results[i], WHY_PERM, 0,
+			    "%s: the message needs REQUIRETLS and the server "
+			    "%s",
+			    peer(cp),
+			    cp->tls_active && cp->o.tls == CLIENT_TLS_REQUIRE
+			        ? "does not offer it"
+			        : "is not reached over verified TLS");
 		cp->decided = true;
 		return CLIENT_EV_MSG_DONE;
 	}

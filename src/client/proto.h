@@ -54,6 +54,12 @@ struct client_opts {
 	bool lmtp;         /* LHLO, and one reply per recipient after DATA */
 	bool tls_possible; /* the driver can do TLS */
 	enum client_tls_mode tls;
+	/*
+	 * RFC 8689 4 (with tls CLIENT_TLS_REQUIRE): a server without
+	 * STARTTLS or with a certificate that does not verify fails the
+	 * session WHY_PERM, its text naming REQUIRETLS (a bounce, 5.7.30).
+	 */
+	bool requiretls;
 	const char *auth_user; /* NULL: no AUTH */
 	const char *auth_pass;
 };
@@ -86,6 +92,12 @@ struct client_msg {
 	 */
 	const char *prefix;
 	size_t prefix_len;
+	/*
+	 * RFC 8689 4: send only over TLS the driver verified (opts tls
+	 * CLIENT_TLS_REQUIRE) to a server offering REQUIRETLS, and pass the
+	 * parameter on; else every recipient fails WHY_PERM, nothing sent.
+	 */
+	bool requiretls;
 };
 
 enum client_event {

@@ -21,6 +21,7 @@
 #include "client/client.h"
 #include "conf/conf.h"
 #include "deliver/tlspolicy_sts.h"
+#include "deliver/tlsrpt_store.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
@@ -31,6 +32,13 @@
  * parsed; several times that under ASan). Only routes with tls =
  * require use it, so it is made on first use, once.
  */
+/* A verifying context with [outbound_tls] ca_file (REQUIRETLS). */
+struct ca_ctx {
+	char *ca_file;
+	SSL_CTX *ctx; /* NULL: could not be made (logged) */
+	struct ca_ctx *next;
+};
+
 /* Does DNSSEC work through the configured resolver? (issue 19) */
 enum dnssec_state {
 	DNSSEC_UNTESTED = 0, /* not probed yet, or no answer in time */
@@ -40,10 +48,16 @@ enum dnssec_state {
 
 struct nexthop {
 	SSL_CTX *ctx_may;    /* also DANE's: SSL_CTX_dane_enable() */
-	pthread_mutex_t mtx; /* ctx_verify, made once; dnssec */
+	pthread_mutex_t mtx; /* ctx_verify, made once; dnssec; ca_ctxs */
 	SSL_CTX *ctx_verify;
 	bool verify_tried;
 	enum dnssec_state dnssec;
+	/*
+	 * One per ca_file ever configured: a reload may change it while a
+	 * session is still opening with the old one, so they live as long
+	 * as nh (a handful at most).
+	 */
+	struct ca_ctx *ca_ctxs;
 };
 
 static void
@@ -80,21 +94,25 @@ nexthop_new(void)
 void
 nexthop_free(struct nexthop *nh)
 {
+	struct ca_ctx *cc, *next;
+
 	if (nh == NULL)
 		return;
 	SSL_CTX_free(nh->ctx_may);
 	SSL_CTX_free(nh->ctx_verify);
+	for (cc = nh->ca_ctxs; cc != NULL; cc = next) {
+		next = cc->next;
+		SSL_CTX_free(cc->ctx);
+		free(cc->ca_file);
+		free(cc);
+	}
 	pthread_mutex_destroy(&nh->mtx);
 	free(nh);
 }
 
-/*
- * The verifying context, made at the first call with [outbound_tls]
- * ca_file (trusted beside the system's store; a change takes a
- * restart); NULL if it cannot be.
- */
+/* The verifying context, made at the first call; NULL if it cannot be. */
 static SSL_CTX *
-ctx_verify(const struct nexthop *cnh, const struct conf *conf)
+ctx_verify(const struct nexthop *cnh)
 {
 	struct nexthop *nh = (struct nexthop *)cnh; /* a cache: see above */
 	struct why why;
@@ -104,13 +122,53 @@ ctx_verify(const struct nexthop *cnh, const struct conf *conf)
 	if (!nh->verify_tried) {
 		nh->verify_tried = true;
 		why_clear(&why);
-		if ((nh->ctx_verify = client_tls_ctx_new(true,
-		         conf->outtls.ca_file, &why)) == NULL)
+		if ((nh->ctx_verify = client_tls_ctx_new(true, NULL, &why)) ==
+		    NULL)
 			unavailable(&why);
 	}
 	ctx = nh->ctx_verify;
 	pthread_mutex_unlock(&nh->mtx);
 	return ctx;
+}
+
+/* The verifying context with ca_file (NULL: none), made on first use. */
+static SSL_CTX *
+ctx_ca(const struct nexthop *cnh, const char *ca_file)
+{
+	struct nexthop *nh = (struct nexthop *)cnh; /* a cache: see above */
+	struct ca_ctx *cc;
+	struct why why;
+	SSL_CTX *ctx;
+
+	if (ca_file == NULL)
+		return ctx_verify(cnh);
+	pthread_mutex_lock(&nh->mtx);
+	for (cc = nh->ca_ctxs; cc != NULL; cc = cc->next)
+		if (strcmp(cc->ca_file, ca_file) == 0)
+			break;
+	if (cc == NULL) {
+		cc = xcalloc(1, sizeof(*cc));
+		cc->ca_file = xstrdup(ca_file);
+		why_clear(&why);
+		if ((cc->ctx = client_tls_ctx_new(true, ca_file, &why)) == NULL)
+			unavailable(&why);
+		cc->next = nh->ca_ctxs;
+		nh->ca_ctxs = cc;
+	}
+	ctx = cc->ctx;
+	pthread_mutex_unlock(&nh->mtx);
+	return ctx;
+}
+
+void
+nexthop_require_tls(struct nexthop_target *t)
+{
+	size_t n = strlen(t->key);
+
+	t->requiretls = true;
+	/* NEXTHOP_KEY_MAX has room: "route:" + a name + this. */
+	if (n + sizeof("+requiretls") <= sizeof(t->key))
+		memcpy(t->key + n, "+requiretls", sizeof("+requiretls"));
 }
 
 static const char *
@@ -174,17 +232,129 @@ cap_min(unsigned a, unsigned b)
 	return a < b ? a : b;
 }
 
-/* What an MX host's policy (tlspolicy.h) asks of the session. */
+/*
+ * One DANE session attempt: the hop's records, and how far TLS got, so
+ * that TLS-RPT is told what failed (RFC 8460 4.3).
+ */
+struct dane_try {
+	const struct tlspolicy_hop *hop;
+	bool handshake; /* set up: the server took STARTTLS */
+	bool checked;   /* the handshake ended and was checked */
+	bool matched;
+};
+
+/* DANE on a client session (client_tls_check): the hop's records. */
+static int
+dane_setup_cb(void *arg, SSL *ssl, struct why *why)
+{
+	struct dane_try *dt = arg;
+
+	dt->handshake = true;
+	return dane_ssl_setup(ssl, dt->hop->tlsa_base, dt->hop->tlsa,
+	    dt->hop->ntlsa, why);
+}
+
+static bool
+dane_verify_cb(void *arg, SSL *ssl, char *what, size_t what_size)
+{
+	struct dane_try *dt = arg;
+	char how[160];
+
+	dt->checked = true;
+	dt->matched = dane_ssl_verified(ssl, how, sizeof(how));
+	(void)snprintf(what, what_size, "%s%s", dt->matched ? "" : "DANE: ",
+	    how);
+	return dt->matched;
+}
+
+/* "3 1 1 HEX" of each record, for TLS-RPT's policy-string (4.4). */
+static char **
+tlsa_strings(const struct tlspolicy_hop *hop)
+{
+	char **v = xcalloc(hop->ntlsa + 1, sizeof(*v));
+	size_t i, k, o, cap = TLSRPT_STORE_STRING_MAX;
+
+	for (i = 0; i < hop->ntlsa; i++) {
+		const struct dane_tlsa *t = &hop->tlsa[i];
+
+		v[i] = xmalloc(cap);
+		o = (size_t)snprintf(v[i], cap, "%u %u %u ", t->usage,
+		    t->selector, t->mtype);
+		/* A full certificate (matching type 0) is cut at the cap;
+		 * the store would cut it anyway. */
+		for (k = 0; k < t->len && o + 3 <= cap; k++, o += 2)
+			(void)snprintf(v[i] + o, 3, "%02x", t->data[k]);
+	}
+	return v;
+}
+
+/*
+ * TLS-RPT (RFC 8460, the store is deliver/tlsrpt_store.h): one note per
+ * DANE session attempt that reached TLS or needed it, success when
+ * failure is NULL. Other hops are for their own helpers (MTA-STS) or
+ * not reported (no policy).
+ */
+static void
+rpt_note(const struct nexthop_target *t, const struct tlspolicy_hop *hop,
+    const struct nexthop_peer *peer, int result, const char *reason)
+{
+	struct tlsrpt_store *st = tlsrpt_store_default();
+	struct tlsrpt_failure f;
+	char **v;
+	size_t i;
+
+	if (st == NULL)
+		return;
+	memset(&f, 0, sizeof(f));
+	if (result >= 0) {
+		f.result = (enum tlsrpt_result)result;
+		(void)strlcpy(f.mx_host, peer->host, sizeof(f.mx_host));
+		/* A host skipped for its DNS answers was not connected to. */
+		if (result != TLSRPT_DNSSEC_INVALID)
+			(void)strlcpy(f.mx_ip, peer->addr, sizeof(f.mx_ip));
+		(void)strlcpy(f.reason, reason, sizeof(f.reason));
+	}
+	v = tlsa_strings(hop);
+	tlsrpt_store_note(st, t->domain, TLSRPT_TLSA, (const char *const *)v,
+	    hop->ntlsa, NULL, 0, result >= 0 ? &f : NULL);
+	for (i = 0; i < hop->ntlsa; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * The RFC 8460 4.3 result of a failed DANE attempt, or -1 when TLS was
+ * never in question (the connection failed before the greeting).
+ */
+static int
+dane_result(const struct dane_try *dt, const struct why *w)
+{
+	if (dt->checked && !dt->matched)
+		return TLSRPT_TLSA_INVALID;
+	if (dt->handshake)
+		return TLSRPT_VALIDATION_FAILURE; /* the handshake failed */
+	/* client/proto.c names STARTTLS when it was not offered or was
+	 * refused: the only TLS failures before a handshake. */
+	if (strstr(w->text, "STARTTLS") != NULL)
+		return TLSRPT_STARTTLS_NOT_SUPPORTED;
+	return -1;
+}
+
+/*
+ * What an MX host's policy (tlspolicy.h) asks of the session; chk is
+ * filled for DANE and must live as long as hop, through client_open().
+ */
 static void
 hop_opts(const struct nexthop *nh, const struct conf *conf,
-    const struct tlspolicy_hop *hop, struct client_conn_opts *o)
+    const struct tlspolicy_hop *hop, struct client_tls_check *chk,
+    struct client_conn_opts *o)
 {
 	SSL_CTX *vctx;
 
 	/* MTA-STS testing: as opportunistic, the certificate checked as
 	 * enforce would, only to report (RFC 8461 5). */
 	if (hop->kind == TLSPOLICY_STS_TESTING &&
-	    (vctx = ctx_verify(nh, conf)) != NULL) {
+	    (vctx = ctx_ca(nh, conf->outtls.ca_file)) != NULL) {
 		o->ssl_ctx = vctx;
 		o->pkix_report = true;
 	}
@@ -192,23 +362,26 @@ hop_opts(const struct nexthop *nh, const struct conf *conf,
 		return; /* opportunistic, MTA-STS testing: as a route's "may" */
 	o->proto.tls = CLIENT_TLS_REQUIRE;
 	if (tlspolicy_needs_pkix(hop->kind)) {
-		o->ssl_ctx = ctx_verify(nh, conf);
+		o->ssl_ctx = ctx_ca(nh, conf->outtls.ca_file);
 		return;
 	}
 	o->ssl_ctx = nh->ctx_may;
 	if (hop->kind == TLSPOLICY_DANE) {
-		o->tlsa = hop->tlsa;
-		o->ntlsa = hop->ntlsa;
-		o->tlsa_base = hop->tlsa_base;
+		chk->setup = dane_setup_cb;
+		chk->verify = dane_verify_cb;
+		o->tls_check = chk; /* chk->arg: the caller's dane_try */
 	} else
 		o->tls_unauthenticated = true;
 }
 
-/* Session options for a route (NULL: MX) and a peer name. */
+/*
+ * Session options for a route (NULL: MX) and a peer name; requiretls:
+ * RFC 8689 (nexthop_target.requiretls).
+ */
 static void
 conn_opts(const struct nexthop *nh, const struct conf *conf,
     const struct conf_route *rt, const char *peer, unsigned timeout_cap,
-    struct client_conn_opts *o)
+    bool requiretls, struct client_conn_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->proto.helo = conf->hostname;
@@ -223,9 +396,15 @@ conn_opts(const struct nexthop *nh, const struct conf *conf,
 		o->proto.auth_user = rt->auth_user;
 		o->proto.auth_pass = rt->auth_pass;
 	}
-	o->ssl_ctx = o->proto.tls == CLIENT_TLS_REQUIRE ? ctx_verify(nh, conf)
+	o->ssl_ctx = o->proto.tls == CLIENT_TLS_REQUIRE
+	                 ? ctx_ca(nh, conf->outtls.ca_file)
 	             : o->proto.tls == CLIENT_TLS_MAY   ? nh->ctx_may
 	                                                : NULL;
+	if (requiretls && !o->proto.lmtp) {
+		o->proto.tls = CLIENT_TLS_REQUIRE;
+		o->proto.requiretls = true;
+		o->ssl_ctx = ctx_ca(nh, conf->outtls.ca_file);
+	}
 	o->timeout_cap = cap_min(conf->queue.remote_timeout, timeout_cap);
 	o->connect_timeout = cap_min(conf->queue.connect_timeout, timeout_cap);
 }
@@ -341,9 +520,10 @@ thread_dns(const struct nexthop *nh, const struct conf *c, struct dns **dnsp,
 		if (st == DNSSEC_WORKS)
 			return *dnsp;
 	}
+	if (ta == NULL)
+		return *dnsp; /* DANE turned off by a reload: no probe */
 	why_clear(&w);
-	if (dns_trust_anchor_name(ta != NULL ? ta : "", name, sizeof(name),
-	        &w) == -1) {
+	if (dns_trust_anchor_name(ta, name, sizeof(name), &w) == -1) {
 		dnssec_set(nh, DNSSEC_UNAVAILABLE, &w);
 		return plain_dns(c, dnsp, why);
 	}
@@ -369,6 +549,20 @@ log_hop(const struct nexthop_target *t, const char *host,
 	    LOG_ESC(hop->why));
 }
 
+/* A DANE session attempt's outcome to TLS-RPT (rpt_note()). */
+static void
+dane_report(const struct nexthop_target *t, const struct tlspolicy_hop *hop,
+    const struct nexthop_peer *peer, bool ok, const struct dane_try *dt,
+    const struct why *w)
+{
+	int r;
+
+	if (ok)
+		rpt_note(t, hop, peer, -1, "");
+	else if ((r = dane_result(dt, w)) >= 0)
+		rpt_note(t, hop, peer, r, w->text);
+}
+
 /*
  * An MX host's policy into *hop, peer and the session options *o; -1
  * (why set) when the host must not be used (RFC 7672 2.2: not even in
@@ -376,9 +570,11 @@ log_hop(const struct nexthop_target *t, const char *host,
  */
 static int
 mx_hop(const struct nexthop *nh, const struct conf *conf,
-    const struct tlspolicy_domain *dom, struct dns *dns, const struct nexthop_target *t, const char *host,
+    const struct tlspolicy_domain *dom, struct dns *dns,
+    const struct nexthop_target *t, const char *host,
     enum dns_security addr_sec, struct tlspolicy_hop *hop,
-    struct nexthop_peer *peer, struct client_conn_opts *o, struct why *why)
+    struct client_tls_check *chk, struct nexthop_peer *peer,
+    struct client_conn_opts *o, struct why *why)
 {
 	tlspolicy_hop_reset(hop);
 	tlspolicy_hop(dom, dns, host, addr_sec, hop);
@@ -389,13 +585,26 @@ mx_hop(const struct nexthop *nh, const struct conf *conf,
 		    "REQUIRETLS: the host cannot be authenticated",
 		    sizeof(hop->why));
 	}
+	if (t->tls_optional && !t->requiretls &&
+	    hop->kind != TLSPOLICY_OPPORTUNISTIC) {
+		char was[TLSPOLICY_WHY_MAX];
+
+		(void)strlcpy(was, hop->why, sizeof(was));
+		(void)snprintf(hop->why, sizeof(hop->why),
+		    "TLS-Required: No, so not %s (%.180s)",
+		    tlspolicy_kind_name(hop->kind), was);
+		hop->kind = TLSPOLICY_OPPORTUNISTIC;
+	}
 	log_hop(t, host, hop);
 	peer->tls_policy = hop->kind;
 	(void)strlcpy(peer->tls_why, hop->why, sizeof(peer->tls_why));
-	if (hop->kind == TLSPOLICY_SKIP)
+	if (hop->kind == TLSPOLICY_SKIP) {
+		if (strstr(hop->why, "TLSA") != NULL) /* bogus or failed */
+			rpt_note(t, hop, peer, TLSRPT_DNSSEC_INVALID, hop->why);
 		return why_set(why, WHY_TEMP, 0, "%s: not used: %s", host,
 		    hop->why);
-	hop_opts(nh, conf, hop, o);
+	}
+	hop_opts(nh, conf, hop, chk, o);
 	return 0;
 }
 
@@ -413,12 +622,14 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 	struct dns *dns = NULL;
 	struct tlspolicy_domain *dom = NULL;
 	struct tlspolicy_hop hop;
+	struct client_tls_check chk;
+	struct dane_try dt;
 	enum dns_security mx_sec = DNS_SEC_INSECURE, addr_sec;
 	enum dns_status st;
 	struct why w;
 	size_t nmx = 0, na, h, a;
 	unsigned port = 25;
-	bool all_perm = true;
+	bool all_perm = true, tls_perm = false, tls_temp = false;
 
 	memset(peer, 0, sizeof(*peer));
 	peer->lmtp = rt != NULL && rt->kind == CONF_ROUTE_LMTP;
@@ -428,7 +639,7 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 		su->sun_family = AF_UNIX;
 		(void)strlcpy(su->sun_path, rt->path, sizeof(su->sun_path));
 		(void)strlcpy(peer->addr, rt->path, sizeof(peer->addr));
-		conn_opts(nh, conf, rt, rt->path, timeout_cap, &o);
+		conn_opts(nh, conf, rt, rt->path, timeout_cap, false, &o);
 		return client_open(&o, (struct sockaddr *)su, sizeof(*su), NULL,
 		    why);
 	}
@@ -461,16 +672,34 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 			continue;
 		}
 		all_perm = false;
-		conn_opts(nh, conf, rt, mx[h].host, timeout_cap, &o);
+		conn_opts(nh, conf, rt, mx[h].host, timeout_cap, t->requiretls,
+		    &o);
 		(void)strlcpy(peer->host, mx[h].host, sizeof(peer->host));
 		peer->port = port;
 		if (dom != NULL && mx_hop(nh, conf, dom, dns, t, mx[h].host,
-		                       addr_sec, &hop, peer, &o, why) == -1)
+		                       addr_sec, &hop, &chk, peer, &o, why) == -1) {
+			/* RFC 8689 4: a host that cannot be authenticated
+			 * never can: final for REQUIRETLS mail. */
+			if (t->requiretls &&
+			    strstr(hop.why, "REQUIRETLS") != NULL) {
+				why->kind = WHY_PERM;
+				tls_perm = true;
+			}
 			continue; /* skipped: why says why */
+		}
+		/* REQUIRETLS over PKIX: with [outbound_tls] ca_file too. */
+		if (dom != NULL && t->requiretls &&
+		    tlspolicy_needs_pkix(hop.kind))
+			o.ssl_ctx = ctx_ca(nh, conf->outtls.ca_file);
 		for (a = 0; a < na; a++) {
 			addr_str(&addrs[a], peer->addr, sizeof(peer->addr));
+			memset(&dt, 0, sizeof(dt));
+			dt.hop = &hop;
+			chk.arg = &dt;
 			c = client_open(&o, (struct sockaddr *)&addrs[a],
 			    sa_len(&addrs[a]), NULL, &w);
+			if (dom != NULL && peer->tls_policy == TLSPOLICY_DANE)
+				dane_report(t, &hop, peer, c != NULL, &dt, &w);
 			/* MTA-STS: testing-mode findings, TLS-RPT notes. */
 			if (dom != NULL)
 				tlspolicy_sts_session(dom, hop.kind,
@@ -481,6 +710,11 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 				return c;
 			}
 			*why = w;
+			/* REQUIRETLS: a server that cannot do it is final. */
+			if (w.kind == WHY_PERM)
+				tls_perm = true;
+			else
+				tls_temp = true;
 			log_info("event=connect_failed domain=%s host=%s "
 			         "addr=%s tls_policy=%s reason=%s",
 			    LOG_ESC(t->domain), LOG_ESC(mx[h].host), peer->addr,
@@ -491,6 +725,13 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 	tlspolicy_hop_reset(&hop);
 	free(dom);
 	why->kind = all_perm ? WHY_PERM : WHY_TEMP;
+	/*
+	 * RFC 8689 4: when every server reached failed the REQUIRETLS
+	 * checks (no STARTTLS, a certificate that does not verify), the
+	 * message bounces; one that could not be reached may come back.
+	 */
+	if (t->requiretls && tls_perm && !tls_temp)
+		why->kind = WHY_PERM;
 	return NULL;
 }
 

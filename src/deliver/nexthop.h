@@ -43,6 +43,12 @@ struct nexthop_target {
 	 * mail must not be shared with others (give it its own key).
 	 */
 	bool requiretls;
+	/*
+	 * RFC 8689 5 (TLS-Required: No, set by its caller): DANE and
+	 * MTA-STS are not enforced for this mail; the decision is logged,
+	 * the session is opportunistic.
+	 */
+	bool tls_optional;
 };
 
 /*
@@ -80,6 +86,13 @@ void nexthop_free(struct nexthop *); /* NULL is fine */
  * addr. */
 void nexthop_route(const struct conf *, const char *addr,
     struct nexthop_target *t);
+
+/*
+ * Make t (from nexthop_route(), key not "") a REQUIRETLS target: sets
+ * t->requiretls and gives it its own key (sessions are not shared with
+ * mail that may go without verified TLS).
+ */
+void nexthop_require_tls(struct nexthop_target *t);
 
 /*
  * Open a session to t (t->key not ""): each mail host in preference

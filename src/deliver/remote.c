@@ -20,12 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client/client.h"
 #include "conf/conf.h"
 #include "dns/dns.h"
 #include "deliver/local.h"
 #include "deliver/nexthop.h"
+#include "msg/field.h"
 #include "obs/metrics.h"
 #include "queue/sched.h"
 #include "util/log.h"
@@ -38,6 +40,7 @@ _Static_assert(NEXTHOP_RELAY_MAX <= SCHED_RELAY_MAX,
 #define IDLE_SECS 5       /* a reusable session waits this long */
 #define IDLE_MAX 64       /* idle sessions kept in all */
 #define SLOT_WAIT_SECS 60 /* for a free session slot to a destination */
+#define TLS_REQ_SCAN 16384 /* header bytes read for TLS-Required */
 
 struct idle {
 	struct client_conn *c;
@@ -374,6 +377,9 @@ deliver_group(struct rthread *th, const struct conf *conf,
 	m.smtputf8 = env->smtputf8;
 	m.ret = env->dsn_ret;
 	m.envid = env->envid;
+	/* RFC 8689: LMTP routes are final delivery (nexthop.h). */
+	m.requiretls = t->requiretls &&
+	               !(t->route != NULL && t->route->kind == CONF_ROUTE_LMTP);
 	memset(&peer, 0, sizeof(peer));
 	if (slot_take(r, conf, t->key, &c, &peer) == -1) {
 		for (i = 0; i < n; i++)
@@ -430,7 +436,7 @@ deliver_group(struct rthread *th, const struct conf *conf,
 	 * the certificate's subject: the peer's text, escaped). */
 	log_info("event=remote_session id=%s dest=%s host=%s addr=%s tls=%s "
 	         "tls_policy=%s tls_auth=%s tls_subject=%s "
-	         "reused=%s rcpts=%zu accepted=%zu%s%s",
+	         "reused=%s rcpts=%zu accepted=%zu%s%s%s",
 	    env->id, LOG_ESC(t->key), LOG_ESC(c != NULL ? client_peer(c) : "-"),
 	    LOG_ESC(peer.addr[0] ? peer.addr : "-"),
 	    c != NULL && client_is_tls(c) ? "yes" : "no",
@@ -439,13 +445,37 @@ deliver_group(struct rthread *th, const struct conf *conf,
 	    LOG_ESC(c != NULL && client_is_tls(c) && client_tls_subject(c)[0]
 	                ? client_tls_subject(c)
 	                : "-"),
-	    reused ? "yes" : "no", n, ok, i < n ? " reason=" : "",
-	    i < n ? LOG_ESC(whys[i].text) : "");
+	    reused ? "yes" : "no", n, ok, m.requiretls ? " requiretls=yes" : "",
+	    i < n ? " reason=" : "", i < n ? LOG_ESC(whys[i].text) : "");
 	if (c != NULL)
 		metrics_tls_out(client_is_tls(c));
 	slot_give(r, conf, t->key, c, &peer);
 	free(cr);
 	free(rc);
+}
+
+/*
+ * RFC 8689 4: does the message's header say `TLS-Required: No`? Read
+ * from the spool file (the field is part of the message, so as durable
+ * as it); the prefix holds only our own fields. A read error: no.
+ */
+static bool
+tls_required_no(const struct spool_env *env, int fd)
+{
+	char *hdr;
+	ssize_t got;
+	size_t want = TLS_REQ_SCAN;
+	bool no;
+
+	if (env->requiretls) /* 4.1: REQUIRETLS wins over the field */
+		return false;
+	if ((uint64_t)env->body_size < want)
+		want = (size_t)env->body_size;
+	hdr = xmalloc(want + 1);
+	got = pread(fd, hdr, want, env->body_offset);
+	no = got > 0 && msg_tls_required_no(hdr, (size_t)got);
+	free(hdr);
+	return no;
 }
 
 static void
@@ -459,7 +489,7 @@ deliver_many(void *ctx, const struct conf *conf, const struct spool_env *env,
 	struct why *gw;
 	struct sched_reply *gr;
 	size_t *gidx, *pos, k, j, m;
-	bool *done;
+	bool *done, tls_optional;
 
 	ts = xcalloc(n, sizeof(*ts));
 	done = xcalloc(n, sizeof(*done));
@@ -467,8 +497,16 @@ deliver_many(void *ctx, const struct conf *conf, const struct spool_env *env,
 	pos = xcalloc(n, sizeof(*pos));
 	gw = xcalloc(n, sizeof(*gw));
 	gr = xcalloc(n, sizeof(*gr));
-	for (k = 0; k < n; k++)
+	tls_optional = tls_required_no(env, fd);
+	for (k = 0; k < n; k++) {
 		nexthop_route(conf, env->rcpts[idx[k]].addr, &ts[k]);
+		if (ts[k].key[0] == '\0')
+			continue;
+		/* Accepted with REQUIRETLS: kept even if the switch is off now. */
+		if (env->requiretls)
+			nexthop_require_tls(&ts[k]);
+		ts[k].tls_optional = tls_optional;
+	}
 	for (k = 0; k < n; k++) {
 		if (done[k])
 			continue;

@@ -29,6 +29,7 @@
 #ifndef TERN_DELIVER_TLSRPT_STORE_H
 #define TERN_DELIVER_TLSRPT_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -79,7 +80,61 @@ void tlsrpt_store_note(struct tlsrpt_store *, const char *policy_domain,
     size_t nstrings, const char *const *mx_patterns, size_t nmx,
     const struct tlsrpt_failure *failure);
 
-/* Write the counts to disk if they changed. 0, or -1 with why (TEMP). */
+/*
+ * Write the counts that changed to disk: DATA_DIR/tlsrpt/DAY.json per
+ * UTC day (a day whose every domain was forgotten loses its file). 0,
+ * or -1 with why (TEMP; what could not be written stays to be written).
+ */
 int tlsrpt_store_flush(struct tlsrpt_store *, struct why *);
+
+/*
+ * The file format (also the documented way for tests to plant a day of
+ * traffic before the server starts): one JSON object,
+ *   {"version":1,"day":"YYYY-MM-DD","policies":[{"domain":"d",
+ *    "type":"sts"|"tlsa"|"no-policy-found","strings":["..."],
+ *    "mx":["..."],"ok":N,"failed":N,"failures":[{"result":"<4.3 name>",
+ *    "sending-ip":"","mx-host":"","mx-ip":"","reason":"",
+ *    "sessions":N}]}]}
+ * read back with the caps above; a member of the wrong type or an
+ * unknown result skips its entry (logged), a file that is not such an
+ * object is renamed DAY.json.bad (logged) and left alone.
+ */
+#define TLSRPT_DAY_LEN 10                     /* "YYYY-MM-DD" */
+#define TLSRPT_STORE_FILE_MAX (16u * 1024 * 1024) /* bytes of one file */
+
+/* The UTC day of t, "YYYY-MM-DD", into day[TLSRPT_DAY_LEN + 1]. */
+void tlsrpt_day_of(time_t t, char *day);
+/*
+ * Is s a "YYYY-MM-DD" naming a real day (1970..9999)? *start_out (may
+ * be NULL) gets its 00:00:00 UTC. Pure.
+ */
+bool tlsrpt_day_parse(const char *s, time_t *start_out);
+
+/* Days that hold counts, oldest first: at most max into days; their
+ * count. */
+size_t tlsrpt_store_days(struct tlsrpt_store *,
+    char (*days)[TLSRPT_DAY_LEN + 1], size_t max);
+
+/* A copy of one day's counts (tlsrpt.h's form), for a report. */
+struct tlsrpt_snapshot {
+	char day[TLSRPT_DAY_LEN + 1];
+	struct tlsrpt_policy *pol; /* sorted by domain; pointers into the
+	                              snapshot's own copies */
+	size_t npol;
+};
+
+/* The counts of `day` into *out (free it with tlsrpt_snapshot_free()).
+ * 0, or -1 when the day holds none. */
+int tlsrpt_store_snapshot(struct tlsrpt_store *, const char *day,
+    struct tlsrpt_snapshot *out);
+void tlsrpt_snapshot_free(struct tlsrpt_snapshot *); /* zeroes it */
+
+/*
+ * Forget domain's counts of day (its report went out, or it asks for
+ * none): the file follows at the next flush. Unknown day or domain:
+ * nothing.
+ */
+void tlsrpt_store_forget(struct tlsrpt_store *, const char *day,
+    const char *domain);
 
 #endif

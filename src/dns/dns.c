@@ -582,11 +582,14 @@ dns_addrs_sec(struct dns *d, const char *host, unsigned port,
 	}
 	if (*n_out > 0) {
 		/*
-		 * Secure only if both answers were (RFC 7672 2.2.2): an
-		 * insecure AAAA beside a secure A could still point
-		 * elsewhere. A failed one (TEMP) is not secure either.
+		 * Secure when every answer whose addresses (or proof of
+		 * none) we use was (RFC 7672 2.2.2): an insecure AAAA beside
+		 * a secure A could point elsewhere. A failed answer, bogus
+		 * included, gave nothing we use: it must not turn DANE off
+		 * for the addresses that did validate.
 		 */
-		if (sec6 == DNS_SEC_SECURE && sec4 == DNS_SEC_SECURE)
+		if ((st6 == DNS_TEMP || sec6 == DNS_SEC_SECURE) &&
+		    (st4 == DNS_TEMP || sec4 == DNS_SEC_SECURE))
 			*sec_out = DNS_SEC_SECURE;
 		why_clear(why);
 		return DNS_OK;

@@ -108,6 +108,8 @@ tern_strerror(enum tern_err e)
 		return "cannot read the message or a file";
 	case TERN_E_UNSUPPORTED:
 		return "not supported";
+	case TERN_E_TOO_BIG:
+		return "the message is too big for the server";
 	}
 	return "unknown error";
 }
@@ -341,10 +343,14 @@ tls_ctx(struct tern_conn *c, const char *name)
 	struct why why;
 
 	if ((c->ctx = client_tls_ctx_new(true, c->ca_file, &why)) == NULL)
-		return set_err(c, TERN_E_TLS, "%s", why.text);
+		return set_err(c,
+		    why.sys_errno == ENOMEM ? TERN_E_NOMEM : TERN_E_TLS, "%s",
+		    why.text);
 	if (c->ca_dir != NULL &&
 	    SSL_CTX_load_verify_locations(c->ctx, NULL, c->ca_dir) != 1) {
-		ERR_clear_error();
+		if (client_tls_drain_errors(NULL, 0))
+			return set_err(c, TERN_E_NOMEM,
+			    "load CA certificates: out of memory");
 		return set_err(c, TERN_E_TLS,
 		    "cannot load CA certificates from %s", c->ca_dir);
 	}
@@ -387,6 +393,30 @@ verify_error(struct tern_conn *c)
 /* ---- connect ---------------------------------------------------------- */
 
 /*
+ * Did rep refuse the message for its size? 552 (RFC 1870 3, 6.1) or
+ * enhanced 5.3.4 / 5.2.3 (RFC 3463) to MAIL FROM, DATA, BDAT or the end
+ * of the data. Not to RCPT TO: a 552 there means too many recipients
+ * (RFC 5321 4.5.3.1.10).
+ */
+static bool
+is_too_big(const struct client_reply *rep)
+{
+	static const char *const cmds[] = { "MAIL FROM", "DATA", "BDAT",
+		"end of data" };
+	size_t i;
+
+	if (rep == NULL || rep->code / 100 != 5 || rep->cmd == NULL)
+		return false;
+	if (rep->code != 552 && strcmp(rep->esc, "5.3.4") != 0 &&
+	    strcmp(rep->esc, "5.2.3") != 0)
+		return false;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(rep->cmd, cmds[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
  * Classify an engine failure into an error, and keep it: rep (may be
  * NULL) is the server reply behind it, if any.
  */
@@ -402,6 +432,8 @@ engine_error(struct tern_conn *c, const struct why *why,
 		return TERN_E_NOMEM;
 	if (rep != NULL && rep->code != 0) {
 		note_reply(c, rep);
+		if (is_too_big(rep))
+			return TERN_E_TOO_BIG;
 		return rep->cmd != NULL && strcmp(rep->cmd, "AUTH") == 0
 		           ? TERN_E_AUTH
 		           : TERN_E_REPLY;
@@ -661,9 +693,13 @@ is_whole(const struct client_reply *rep)
 	       (rep->cmd == NULL || strcmp(rep->cmd, "RCPT TO") != 0);
 }
 
-/* Fill the public results from the engine's; the overall error. */
+/*
+ * Fill the public results from the engine's; the overall error. size:
+ * the message's, to tell a refusal before sending for the server's
+ * SIZE limit (each result has the engine's reason, no reply) apart.
+ */
 static enum tern_err
-results_fill(struct tern_conn *c)
+results_fill(struct tern_conn *c, uint64_t size)
 {
 	struct tern_rcpt_result *r;
 	const struct client_reply *rep;
@@ -692,10 +728,20 @@ results_fill(struct tern_conn *c)
 		return TERN_OK;
 	if (whole != SIZE_MAX) {
 		note_reply(c, &c->reps[whole]);
-		return set_err(c, TERN_E_REPLY, "%s said: %u %s%s%s", c->host,
+		return set_err(c,
+		    is_too_big(&c->reps[whole]) ? TERN_E_TOO_BIG : TERN_E_REPLY,
+		    "%s said: %u %s%s%s", c->host,
 		    c->reply_code, c->reply_esc, c->reply_esc[0] ? " " : "",
 		    c->reply_text);
 	}
+	/* RFC 1870 6: the engine sent nothing the server said it won't take. */
+	if (refused == c->nres && c->cc != NULL &&
+	    client_size_max(c->cc) > 0 && size > client_size_max(c->cc))
+		return set_err(c, TERN_E_TOO_BIG,
+		    "%s: the message (%llu bytes) is over the server's limit "
+		    "of %llu bytes (SIZE); nothing was sent",
+		    c->host, (unsigned long long)size,
+		    (unsigned long long)client_size_max(c->cc));
 	return set_err(c, TERN_E_RCPT, "%zu of %zu recipients refused", refused,
 	    c->nres);
 }
@@ -747,10 +793,10 @@ tern_send_cb(struct tern_conn *c, const char *from, const char *const *rcpts,
 		e = engine_error(c, &why, i < nrcpts ? &c->reps[i] : NULL);
 		client_close(c->cc); /* dead: the engine said so */
 		c->cc = NULL;
-		(void)results_fill(c);
+		(void)results_fill(c, msg.size);
 		goto out;
 	}
-	e = results_fill(c);
+	e = results_fill(c, msg.size);
 out:
 	if (fd != -1)
 		(void)close(fd);

@@ -54,3 +54,35 @@ msg_field_value(const char *f, size_t n, size_t *vlen)
 	*vlen = v;
 	return c + 1;
 }
+
+static bool
+is_fws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+bool
+msg_tls_required_no(const char *hdr, size_t n)
+{
+	const char *v;
+	size_t len, vlen, seen = 0;
+	bool no = false;
+
+	while (n > 0 && hdr[0] != '\r' && hdr[0] != '\n') {
+		len = msg_field_len(hdr, n);
+		if (msg_field_is(hdr, len, "TLS-Required")) {
+			seen++;
+			v = msg_field_value(hdr, len, &vlen);
+			while (vlen > 0 && is_fws(v[0])) {
+				v++;
+				vlen--;
+			}
+			while (vlen > 0 && is_fws(v[vlen - 1]))
+				vlen--;
+			no = vlen == 2 && ascii_ncasecmp(v, "no", 2) == 0;
+		}
+		hdr += len;
+		n -= len;
+	}
+	return seen == 1 && no;
+}

@@ -28,4 +28,13 @@ bool msg_field_is(const char *f, size_t n, const char *name);
  */
 const char *msg_field_value(const char *f, size_t n, size_t *vlen);
 
+/*
+ * RFC 8689 4: does the header section at hdr[0..n) ask, with exactly one
+ * `TLS-Required: No` field (value "No" in any case, folding white space
+ * around it allowed), that TLS policy failures be ignored? The header
+ * ends at the first empty line or at n; a second TLS-Required field or
+ * any other value means no (the safe reading).
+ */
+bool msg_tls_required_no(const char *hdr, size_t n);
+
 #endif

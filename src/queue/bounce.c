@@ -322,6 +322,8 @@ bounce_status(const struct bounce_rcpt *br, enum bounce_kind kind, char *buf,
 		    kind == BOUNCE_FAILED ? "5.4.7" : "4.4.7");
 	else if (reason != NULL && (strstr(reason, "null MX") != NULL))
 		(void)snprintf(buf, bufsz, "5.1.10"); /* RFC 7505 4.2 */
+	else if (reason != NULL && strstr(reason, "REQUIRETLS") != NULL)
+		(void)snprintf(buf, bufsz, "5.7.30"); /* RFC 8689 5 */
 	else if (reason != NULL && strstr(reason, "does not exist") != NULL)
 		(void)snprintf(buf, bufsz, "5.1.2"); /* bad destination */
 	else
@@ -462,8 +464,11 @@ bounce_build(const struct bounce_info *bi, struct buf *b, struct why *why)
 	char date[MSG_DATE_MAX], arr[MSG_DATE_MAX], st[16];
 	const char *note;
 	/* RFC 3461 4.3: RET is about failures; a success needs no copy. */
+	/* RFC 8689 5: the content of a REQUIRETLS message stays off a
+	 * notice that may travel without TLS: headers only. */
 	bool hdrs = env->dsn_ret == SMTP_RET_HDRS || is_success(bi->kind) ||
-	            (uint64_t)env->body_size > BOUNCE_FULL_MAX;
+	            (uint64_t)env->body_size > BOUNCE_FULL_MAX ||
+	            env->requiretls;
 	/*
 	 * RFC 6533 4: a DSN about a message that came with SMTPUTF8 (so its
 	 * addresses and header may be UTF-8, RFC 6531, 6532) uses the

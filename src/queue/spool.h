@@ -105,6 +105,12 @@ struct spool_env {
 	 * changes it later.
 	 */
 	bool held;
+	/*
+	 * REQUIRETLS (RFC 8689 4): every hop over verified TLS to a server
+	 * that offers REQUIRETLS, or a bounce. In the envelope from the
+	 * start ("requiretls 1"), as durable as the 250.
+	 */
+	bool requiretls;
 };
 
 struct spool;

@@ -246,6 +246,12 @@ spool_env_parse(const char *id, const uint8_t *p, size_t n,
 			env->junk = line[PREFIX_DIGITS + 1] == '1';
 			continue;
 		}
+		/* Optional, before the recipients: "requiretls 1". */
+		if (env->nrcpts == 0 && !env->requiretls && len == 12 &&
+		    memcmp(line, "requiretls 1", 12) == 0) {
+			env->requiretls = true;
+			continue;
+		}
 		/* Optional, before the recipients: "hold 1" (held at 250). */
 		if (env->nrcpts == 0 && !env->held && len == 6 &&
 		    memcmp(line, "hold 1", 6) == 0) {
@@ -376,6 +382,9 @@ spool_env_build(struct buf *b, const struct spool_env *env, struct why *why)
 	 * `tern queue release` overrides it with a "hold 0" note.
 	 */
 	if (env->held && buf_append_str(b, "hold 1\n") == -1)
+		goto big;
+	/* Written only when set: older envelopes stay byte-identical. */
+	if (env->requiretls && buf_append_str(b, "requiretls 1\n") == -1)
 		goto big;
 	/* Room for the prefix length, filled in by spool_msg_set_prefix. */
 	if (env->prefix_slot &&

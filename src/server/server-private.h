@@ -22,6 +22,7 @@ struct sched;
 struct workers;
 struct evconnlistener;
 struct tls;
+struct tlsrpt_svc;
 struct authfail;
 struct ratelimit;
 
@@ -61,6 +62,7 @@ struct server {
 	struct conf_holder *confs;
 	struct spool *spool;
 	struct sched *sched;
+	struct tlsrpt_svc *tlsrpt; /* issue 19: TLS-RPT; NULL when off */
 	struct workers *dirw; /* directory lookups */
 	struct workers *authw; /* password checks (slow on purpose) */
 	struct tls *tls;       /* NULL when no listener uses TLS */

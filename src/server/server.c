@@ -54,6 +54,7 @@
 #include "server/ratelimit.h"
 #include "server/relay.h"
 #include "server/tls.h"
+#include "server/tlsrpt_svc.h"
 #include "server/workers.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
@@ -651,13 +652,16 @@ on_control(void *arg, const char *verb, const char *args, struct buf *out)
 	}
 	if (strcmp(verb, "reload") == 0 && args[0] == '\0')
 		return server_reload(srv, out) == 0 ? CONTROL_OK : CONTROL_FAIL;
+	if (strcmp(verb, "tlsrpt") == 0) /* issue 19: tern tlsrpt send */
+		return tlsrpt_svc_control(srv->tlsrpt, args, out);
 	if (strcmp(verb, "status") == 0 && args[0] == '\0') {
 		(void)buf_printf(out, "running: pid %ld, data_dir %s\n",
 		    (long)getpid(), srv->boot->data_dir);
 		return CONTROL_OK;
 	}
 	(void)buf_printf(out, "unknown request '%s'; known: flush, retry ID, "
-	                      "hold ID, release ID, delete ID, reload, status\n",
+	                      "hold ID, release ID, delete ID, reload, "
+	                      "tlsrpt send [DAY], status\n",
 	    verb);
 	return CONTROL_REFUSED;
 }
@@ -817,6 +821,8 @@ server_run(struct conf *conf)
 		fatal("open %s: %s", dbpath, why.text);
 	dir_close(d);
 
+	/* Issue 19: TLS-RPT counts, before delivery threads note any. */
+	srv.tlsrpt = tlsrpt_svc_new(conf);
 	srv.spool = spool_open(qdir, &why);
 	if (srv.spool == NULL)
 		fatal("open queue %s: %s", qdir, why.text);
@@ -883,6 +889,7 @@ server_run(struct conf *conf)
 		                "(108 bytes with \"/control.sock\"); use a "
 		                "shorter path"
 		              : why.text);
+	tlsrpt_svc_start(srv.tlsrpt, sg.base, srv.confs, srv.spool, srv.sched);
 	if (http != NULL && obs_http_start(http, srv.sched, qdir, &why) == -1)
 		fatal("%s", why.text);
 	for (j = 0; j < conf->nlisteners; j++)
@@ -920,6 +927,7 @@ server_run(struct conf *conf)
 	sinks_stop(&srv);
 	obs_close(); /* every thread that emits is gone */
 	remote_deliverer_free(dlv);
+	tlsrpt_svc_free(srv.tlsrpt); /* no delivery thread notes any more */
 	for (i = 0; i < 3; i++)
 		event_free(sigev[i]);
 	event_base_free(sg.base);

@@ -60,6 +60,9 @@ helo_reply(struct session *s)
 	session_reply(s, "250-SMTPUTF8");
 	if (s->cl->tls == CONF_TLS_STARTTLS && !s->tls)
 		session_reply(s, "250-STARTTLS");
+	/* RFC 8689 2: only where the session itself is protected. */
+	if (s->tls && s->conf->outtls.requiretls == CONF_ON)
+		session_reply(s, "250-REQUIRETLS");
 	/* RFC 4954 4, RFC 8314: passwords only over TLS. */
 	if (session_may_auth(s))
 		session_reply(s, "250-AUTH PLAIN LOGIN");

@@ -96,6 +96,7 @@ session_env_fill(struct session *s, struct spool_env *env)
 	env->dsn = s->dsn;
 	env->dsn_ret = s->mail.ret;
 	env->envid = s->mail.envid;
+	env->requiretls = s->mail.requiretls;
 	/* In the envelope, so a crash after the 250 cannot release it. */
 	env->held = s->hold_limit != NULL || s->hold_reason != NULL;
 }
@@ -398,10 +399,10 @@ commit_done_loop(struct loop *loop, void *arg)
 	}
 	if (j->ok)
 		log_info("event=queued id=%s sid=%llu client=%s from=%s "
-		         "nrcpt=%zu size=%llu commit_ms=%.2f%s%s%s%s",
+		         "nrcpt=%zu size=%llu commit_ms=%.2f%s%s%s%s%s",
 		    j->id, (unsigned long long)s->id, s->addr,
 		    LOG_ADDR(s->sender), j->nrcpts, (unsigned long long)j->size,
-		    ms, j->hold_limit != NULL || j->hold_reason[0] != '\0'
+		    ms, s->mail.requiretls ? " requiretls=yes" : "", j->hold_limit != NULL || j->hold_reason[0] != '\0'
 		            ? " held="
 		            : "",
 		    j->hold_limit != NULL        ? j->hold_limit

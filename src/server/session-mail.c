@@ -262,12 +262,22 @@ session_cmd_mail(struct session *s, const struct smtp_command *c)
 		    s->tls ? "" : ": issue STARTTLS, then AUTH");
 	if (session_may_auth(s))
 		ext |= SMTP_EXT_AUTH; /* RFC 4954 5: AUTH= is accepted */
+	/* Known on every session, so that one without TLS gets the
+	 * refusal below rather than "unknown parameter". */
+	if (s->esmtp && s->conf->outtls.requiretls == CONF_ON)
+		ext |= SMTP_EXT_REQUIRETLS;
 	memset(&s->mail, 0, sizeof(s->mail));
 	st = smtp_mail_parse(c->arg, c->arg_len, ext, &s->mail, &why);
 	if (st != SMTP_ARG_OK)
 		return session_reply_error(s, "%s%s%s",
 		    smtp_arg_reply(st, false), why && *why ? ": " : "",
 		    why ? why : "");
+	/* RFC 8689 2: REQUIRETLS only on a session that uses TLS. */
+	if (s->mail.requiretls && !s->tls) {
+		s->mail.requiretls = false;
+		return session_reply_error(s,
+		    "530 5.7.10 REQUIRETLS needs TLS: issue STARTTLS first");
+	}
 	if (s->mail.has_size &&
 	    s->mail.size > s->conf->limits.max_message_size)
 		return session_reply_error(s,

@@ -130,6 +130,17 @@ p_smtputf8(struct ctx *x, const char *v, size_t vn)
 	return SMTP_ARG_OK;
 }
 
+/* REQUIRETLS takes no value, RFC 8689 2 (item 4). */
+static enum smtp_arg_status
+p_requiretls(struct ctx *x, const char *v, size_t vn)
+{
+	(void)vn;
+	if (v != NULL)
+		return bad(x, SMTP_ARG_BAD_PARAM, "REQUIRETLS takes no value");
+	x->mail->requiretls = true;
+	return SMTP_ARG_OK;
+}
+
 /* AUTH=xtext / "<>", RFC 4954 5 */
 static enum smtp_arg_status
 p_auth(struct ctx *x, const char *v, size_t vn)
@@ -378,6 +389,7 @@ static const struct param {
 	{ "ENVID", FOR_MAIL, SMTP_EXT_DSN, p_envid },
 	{ "NOTIFY", FOR_RCPT, SMTP_EXT_DSN, p_notify },
 	{ "ORCPT", FOR_RCPT, SMTP_EXT_DSN, p_orcpt },
+	{ "REQUIRETLS", FOR_MAIL, SMTP_EXT_REQUIRETLS, p_requiretls },
 };
 
 #define NPARAMS (sizeof(params) / sizeof(params[0]))

@@ -6,7 +6,7 @@
  *
  * Known parameters: SIZE (RFC 1870), BODY=7BIT|8BITMIME (RFC 6152),
  * SMTPUTF8 (RFC 6531), AUTH (RFC 4954 5), RET, ENVID, NOTIFY, ORCPT
- * (RFC 3461 4). It does not apply policy: a SIZE above the limit, an AUTH=
+ * (RFC 3461 4), REQUIRETLS (RFC 8689 2, no value). It does not apply policy: a SIZE above the limit, an AUTH=
  * from an unauthenticated client or a relay attempt are the session's
  * business.
  * Pure. Trust: the argument comes from the peer; outputs are fixed-size.
@@ -50,6 +50,7 @@ struct smtp_mail {
 	char auth[SMTP_PATH_MAX + 1]; /* AUTH= as sent (xtext or "<>") */
 	enum smtp_ret ret;
 	char envid[SMTP_ENVID_MAX + 1]; /* ENVID= as sent (xtext), or "" */
+	bool requiretls; /* REQUIRETLS (RFC 8689 2): TLS on every hop */
 };
 
 struct smtp_rcpt {
@@ -65,6 +66,8 @@ enum smtp_ext {
 	SMTP_EXT_SMTPUTF8 = 2, /* for RCPT: the transaction's MAIL had it */
 	SMTP_EXT_DSN = 4,      /* DSN advertised: RET ENVID NOTIFY ORCPT */
 	SMTP_EXT_AUTH = 8,     /* AUTH advertised: AUTH= on MAIL */
+	/* REQUIRETLS known (RFC 8689): the session checks it came over TLS */
+	SMTP_EXT_REQUIRETLS = 16,
 };
 
 enum smtp_arg_status {

@@ -288,6 +288,7 @@ smtp_ehlo_parse(const char *text, size_t len, struct smtp_ehlo *out)
 		{ "STARTTLS", SMTP_EHLO_STARTTLS },
 		{ "DSN", SMTP_EHLO_DSN },
 		{ "ENHANCEDSTATUSCODES", SMTP_EHLO_ENHANCED },
+		{ "REQUIRETLS", SMTP_EHLO_REQUIRETLS },
 	};
 	const char *p = text, *end = text + len, *nl, *arg;
 	char digits[21];

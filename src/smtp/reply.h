@@ -100,6 +100,7 @@ const char *smtp_reply_esc(const struct smtp_reply *r, char *buf, size_t bufsz);
 #define SMTP_EHLO_ENHANCED 0x080   /* RFC 2034 */
 #define SMTP_EHLO_AUTH_PLAIN 0x100 /* RFC 4954, RFC 4616 */
 #define SMTP_EHLO_AUTH_LOGIN 0x200 /* draft-murchison-sasl-login */
+#define SMTP_EHLO_REQUIRETLS 0x400 /* RFC 8689 */
 
 struct smtp_ehlo {
 	unsigned flags;    /* SMTP_EHLO_* */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msg/field.h"
 #include "msg/hdr.h"
 #include "msg/received.h"
 
@@ -88,6 +89,9 @@ LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 	    whole.header_bytes != split.header_bytes || whole.st != split.st)
 		abort();
 	if (whole.header_bytes > n || whole.received > n / 9 + 1)
+		abort();
+	/* RFC 8689 4: a yes needs the field's name in the input. */
+	if (msg_tls_required_no((const char *)p, n) && n < 16)
 		abort();
 	check_received(p, n);
 	return 0;

@@ -340,7 +340,7 @@ def test_init_default_path_refused_when_present_or_made(tmp_path):
 # -- --help, help COMMAND, --version, usage errors ---------------------
 
 COMMANDS = ["serve", "check-config", "init", "user", "alias", "queue",
-            "send", "sendmail", "version", "help"]
+            "send", "capture", "sendmail", "version", "help"]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)

@@ -142,7 +142,7 @@ static void
 test_pipelined(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 3, 10, true, false, 0,
-		NULL, false, NULL, 0 };
+		NULL, false, NULL, 0, false };
 	struct why res[3];
 	struct client_reply rep[3];
 	struct rig r;
@@ -206,7 +206,8 @@ test_pipelined(void **state)
 static void
 test_plain_helo_fallback(void **state)
 {
-	struct client_msg m = { "", rcpts, 2, 10, false, false, 0, NULL, false, NULL, 0 };
+	struct client_msg m = { "", rcpts, 2, 10, false, false, 0, NULL, false, NULL, 0,
+		false };
 	struct why res[2];
 	struct rig r;
 
@@ -237,7 +238,7 @@ static void
 test_all_rcpts_refused(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 1, 10, false, false, 0,
-		NULL, false, NULL, 0 };
+		NULL, false, NULL, 0, false };
 	struct why res[1];
 	struct rig r;
 
@@ -257,7 +258,7 @@ static void
 test_probe(void **state)
 {
 	struct client_msg m = { "", rcpts, 2, 0, false, false, 0, NULL,
-		true, NULL, 0 };
+		true, NULL, 0, false };
 	struct why res[2];
 	struct client_reply rep[2];
 	struct rig r;
@@ -313,7 +314,7 @@ static void
 test_chunking(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 1, 42, false, false, 0,
-		NULL, false, NULL, 0 };
+		NULL, false, NULL, 0, false };
 	struct why res[1];
 	struct rig r;
 
@@ -335,7 +336,7 @@ static void
 test_lmtp(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 3, 10, false, false, 0,
-		NULL, false, NULL, 0 };
+		NULL, false, NULL, 0, false };
 	struct why res[3];
 	struct client_reply rep[3];
 	struct rig r;
@@ -371,7 +372,7 @@ static void
 test_data_2xx_is_not_delivery(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 1, 10, false, false, 0,
-		NULL, false, NULL, 0 };
+		NULL, false, NULL, 0, false };
 	struct why res[1];
 	struct rig r;
 
@@ -395,7 +396,7 @@ static void
 test_lmtp_bdat_per_rcpt(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 2, 10, false, false, 0,
-		NULL, false, NULL, 0 };
+		NULL, false, NULL, 0, false };
 	struct why res[2];
 	struct rig r;
 
@@ -419,7 +420,7 @@ static void
 test_lmtp_drop_keeps_confirmed(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 2, 10, false, false, 0,
-		NULL, false, NULL, 0 };
+		NULL, false, NULL, 0, false };
 	struct why res[2], lost;
 	struct rig r;
 
@@ -444,7 +445,7 @@ static void
 test_refusals(void **state)
 {
 	struct client_msg m = { "s@y.test", rcpts, 1, 1000, false, true, 0,
-		NULL, false, NULL, 0 };
+		NULL, false, NULL, 0, false };
 	struct why res[1];
 	struct client_reply rep[1];
 	struct rig r;

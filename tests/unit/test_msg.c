@@ -381,11 +381,49 @@ test_field(void **state)
 	assert_int_equal(vn, 0);
 }
 
+/* RFC 8689 4: TLS-Required: No, exactly once, in the header. */
+static void
+test_tls_required(void **state)
+{
+	static const struct {
+		const char *name, *hdr;
+		bool want;
+	} cases[] = {
+		{ "no", "From: a@b\r\nTLS-Required: No\r\n\r\nbody", true },
+		{ "lower", "tls-required:no\r\n\r\n", true },
+		{ "folded", "TLS-Required:\r\n  NO \r\n\r\n", true },
+		{ "lf-only", "TLS-Required: No\n\nx", true },
+		{ "no-end", "TLS-Required: No", true },
+		{ "absent", "From: a@b\r\n\r\nTLS-Required: No\r\n", false },
+		{ "yes", "TLS-Required: Yes\r\n\r\n", false },
+		{ "nope", "TLS-Required: Nope\r\n\r\n", false },
+		{ "empty", "TLS-Required:\r\n\r\n", false },
+		{ "twice", "TLS-Required: No\r\nTLS-Required: No\r\n\r\n",
+		    false },
+		{ "prefix-name", "X-TLS-Required: No\r\n\r\n", false },
+		{ "longer-name", "TLS-Required-X: No\r\n\r\n", false },
+		{ "in-body", "\r\nTLS-Required: No\r\n", false },
+		{ "nothing", "", false },
+	};
+	size_t i, n, cut;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = strlen(cases[i].hdr);
+		if (msg_tls_required_no(cases[i].hdr, n) != cases[i].want)
+			fail_msg("%s", cases[i].name);
+		/* Reads only within n: any prefix is a valid input. */
+		for (cut = 0; cut < n; cut++)
+			(void)msg_tls_required_no(cases[i].hdr, cut);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_field),
+		cmocka_unit_test(test_tls_required),
 		cmocka_unit_test(test_hdr),
 		cmocka_unit_test(test_hdr_count),
 		cmocka_unit_test(test_date),

@@ -22,6 +22,7 @@
 #define A (SMTP_EXT_ESMTP | SMTP_EXT_AUTH)
 #define UX (SMTP_EXT_ESMTP | SMTP_EXT_SMTPUTF8)
 #define ALL (SMTP_EXT_ESMTP | SMTP_EXT_DSN | SMTP_EXT_AUTH | SMTP_EXT_SMTPUTF8)
+#define RT (SMTP_EXT_ESMTP | SMTP_EXT_REQUIRETLS)
 
 struct mail_case {
 	const char *name;
@@ -57,6 +58,9 @@ static const struct mail_case mail_cases[] = {
 	{ "auth-xtext", "FROM:<a@b> AUTH=e+3Dmc2@example.com", A, SMTP_ARG_OK,
 	    "a@b" },
 	{ "trailing-space", "FROM:<a@b> ", E, SMTP_ARG_OK, "a@b" },
+	{ "requiretls", "FROM:<a@b> REQUIRETLS", RT, SMTP_ARG_OK, "a@b" },
+	{ "requiretls-lower-size", "FROM:<a@b> requiretls SIZE=5", RT,
+	    SMTP_ARG_OK, "a@b" },
 	/* invalid */
 	{ "empty", "", E, SMTP_ARG_SYNTAX, "expected FROM:<address>" },
 	{ "from-only", "FROM", E, SMTP_ARG_SYNTAX, "expected FROM:<address>" },
@@ -127,6 +131,14 @@ static const struct mail_case mail_cases[] = {
 	    "invalid character in parameter value" },
 	{ "null-rcpt-style", "FROM:<Postmaster>", E, SMTP_ARG_BAD_ADDR,
 	    "missing @domain" },
+	{ "requiretls-not-offered", "FROM:<a@b> REQUIRETLS", ALL,
+	    SMTP_ARG_UNKNOWN_PARAM, "unknown parameter" },
+	{ "requiretls-no-ehlo", "FROM:<a@b> REQUIRETLS", SMTP_EXT_REQUIRETLS,
+	    SMTP_ARG_UNKNOWN_PARAM, "parameters need EHLO" },
+	{ "requiretls-value", "FROM:<a@b> REQUIRETLS=YES", RT,
+	    SMTP_ARG_BAD_PARAM, "REQUIRETLS takes no value" },
+	{ "requiretls-twice", "FROM:<a@b> REQUIRETLS requiretls", RT,
+	    SMTP_ARG_BAD_PARAM, "repeated parameter" },
 };
 
 static void
@@ -157,6 +169,28 @@ test_mail(void **state)
 		if (strcmp(s, c->from) != 0)
 			fail_msg("%s: from \"%s\"", c->name, s);
 	}
+}
+
+/* RFC 8689 2: the flag is set only by the parameter. */
+static void
+test_mail_requiretls(void **state)
+{
+	struct smtp_mail m;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(smtp_mail_parse("FROM:<a@b> REQUIRETLS", 21, RT, &m,
+	                     &why),
+	    SMTP_ARG_OK);
+	assert_true(m.requiretls);
+	assert_int_equal(smtp_mail_parse("FROM:<a@b> SIZE=1", 17, RT, &m, &why),
+	    SMTP_ARG_OK);
+	assert_false(m.requiretls);
+	/* A refused MAIL leaves nothing set. */
+	assert_int_equal(smtp_mail_parse("FROM:<a@b> REQUIRETLS X=1", 25, RT,
+	                     &m, &why),
+	    SMTP_ARG_UNKNOWN_PARAM);
+	assert_false(m.requiretls);
 }
 
 static void
@@ -527,6 +561,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mail),
 		cmocka_unit_test(test_mail_values),
+		cmocka_unit_test(test_mail_requiretls),
 		cmocka_unit_test(test_rcpt),
 		cmocka_unit_test(test_rcpt_limits),
 		cmocka_unit_test(test_orcpt_utf8_decode),

@@ -464,7 +464,7 @@ tls_start(struct client_conn *c, struct why *why)
 	bool require = c->o.proto.tls == CLIENT_TLS_REQUIRE && chk == NULL &&
 	               !c->o.tls_unauthenticated;
 	/* MTA-STS testing (issue 19): verify as PKIX would, never fail. */
-	bool report = c->o.pkix_report && !require && !dane &&
+	bool report = c->o.pkix_report && !require && chk == NULL &&
 	              c->has_peer && c->o.proto.tls == CLIENT_TLS_MAY;
 	char what[sizeof(c->tls_auth)];
 	long vr;

@@ -93,7 +93,7 @@ def env(tmp_path, make_server, pki):
     plain = []
 
     def make(records, sign=True, tamper=None, starttls=True,
-             plain_dns=False):
+             plain_dns=False, outtls=None):
         base = ["@ MX 10 mx", f"mx A {addr.addr}"]
         records = [r.replace("{addr}", addr.addr) for r in records]
         anchor_zone = None
@@ -130,7 +130,8 @@ def env(tmp_path, make_server, pki):
             queue=QUEUE,
             top={"hostname": "out.sender.test", "dns_server": dns_server,
                  "relay_networks": "127.0.0.0/8"},
-            extra=f"\n[outbound_tls]\ntrust_anchor = {anchor}\n")
+            extra=outtls if outtls is not None else
+            f"\n[outbound_tls]\ntrust_anchor = {anchor}\n")
         return tx, rx
 
     yield make
@@ -262,3 +263,15 @@ def test_unusable_records_mean_tls_without_authentication(env, pki):
     line = session_line(tx, qid)
     assert "tls=yes tls_policy=dane-unauthenticated tls_auth=none" in line, \
         line
+
+
+@pytest.mark.parametrize("outtls", ["trust_anchor = none", "dane = off"])
+def test_dane_turned_off(env, outtls):
+    # The wrong record would defer the mail if DANE were in force.
+    tx, rx = env(["_25._tcp.mx TLSA 3 1 1 " + "00" * 32],
+                 outtls=f"\n[outbound_tls]\n{outtls}\n")
+    qid = submit(tx)
+    rx.wait_for_mail(RCPT)
+    line = session_line(tx, qid)
+    assert "tls=yes tls_policy=opportunistic" in line, line
+    assert "event=dnssec_" not in tx.log()  # nothing validated, no probe

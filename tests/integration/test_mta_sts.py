@@ -16,6 +16,7 @@ wrong name; mx.rogue.sts.test is a second address where nothing but a
 connection counter listens.
 """
 
+import json
 import time
 
 import pytest
@@ -27,7 +28,7 @@ from ststest import (PolicyServer, PortCounter, TestCA, cache_file,
 
 GOOD, BAD, ROGUE = "mx.good.sts.test", "mx.bad.sts.test", "mx.rogue.sts.test"
 DOMAINS = ["enf", "bad", "skip", "tst", "big", "max", "redir", "exp",
-           "cached", "chg", "keep", "route", "ctype"]
+           "cached", "chg", "keep", "route", "ctype", "rpt", "rptok"]
 SENDER = "alice@example.test"
 POSTMASTER = "admin@example.test"  # the receiving tern's (conftest)
 WAIT = 20.0
@@ -76,7 +77,6 @@ def world(tmp_path_factory):
     # the postmaster's mailbox (docs/configuration.md, "Local
     # addresses"), no user needed: no CLI run per domain.
     (base / "rx").mkdir()
-    (base / "tx").mkdir()
     rx = Server(base / "rx", listeners=[("mx", w.addr, "mx", "starttls")],
                 domains=("example.test",) + tuple(dom(d) for d in DOMAINS),
                 top={"hostname": GOOD},
@@ -84,19 +84,8 @@ def world(tmp_path_factory):
     rx.ports = {"mx": 25}
     rx.start()
     w.rx = rx
-    tx = Server(base / "tx",
-                listeners=[("sub", "127.0.0.1", "submission")],
-                queue={"retry_initial": "1s", "retry_max": "1s",
-                       "delivery_threads": "4", "remote_timeout": "5s",
-                       "connect_timeout": "2s"},
-                top={"relay_networks": "127.0.0.0/8",
-                     "dns_server": f"127.0.0.1:{w.dns.port}",
-                     "hostname": "tx.sts.test"},
-                extra=("\n[outbound_tls]\ndane = off\ntrust_anchor = none\n"
-                       f"ca_file = {ca.path}\n"
-                       f"\n[routes]\n{dom('route')} = {GOOD}:25 "
-                       "tls=require\n"))
-    tx.write_config()
+    w.base = base
+    tx = make_tx(w, base / "tx")
     tx.start()
     w.tx = tx
     yield w
@@ -113,6 +102,25 @@ def world(tmp_path_factory):
         c.release()
     if errors:
         raise errors[0]
+
+
+def make_tx(w, path):
+    """The sending tern: the test DNS, the test CA in ca_file."""
+    path.mkdir()
+    tx = Server(path,
+                listeners=[("sub", "127.0.0.1", "submission")],
+                queue={"retry_initial": "1s", "retry_max": "1s",
+                       "delivery_threads": "4", "remote_timeout": "5s",
+                       "connect_timeout": "2s"},
+                top={"relay_networks": "127.0.0.0/8",
+                     "dns_server": f"127.0.0.1:{w.dns.port}",
+                     "hostname": "tx.sts.test"},
+                extra=("\n[outbound_tls]\ndane = off\ntrust_anchor = none\n"
+                       f"ca_file = {w.ca.path}\n"
+                       f"\n[routes]\n{dom('route')} = {GOOD}:25 "
+                       "tls=require\n"))
+    tx.write_config()
+    return tx
 
 
 def publish(w, short, mode, mxs, id_="1", mx_records=((10, GOOD),),
@@ -327,3 +335,34 @@ def test_route_tls_require_trusts_ca_file(world):
     wait_delivered(w, qid, "route tls require")
     lines = log_lines(w, "event=remote_session", f"id={qid}")
     assert lines and "tls=yes" in lines[0] and "tls_auth=PKIX" in lines[0]
+
+
+def test_outcomes_counted_for_tlsrpt(world):
+    w = world
+    # A sender of its own, stopped to flush its TLS-RPT counts to disk.
+    tx = make_tx(w, w.base / "tx-rpt")
+    tx.start()
+    try:
+        publish(w, "rpt", "testing", [BAD], mx_records=((10, BAD),))
+        publish(w, "rptok", "enforce", [GOOD])
+        for short in ("rpt", "rptok"):
+            rcpt = f"postmaster@{dom(short)}"
+            qid = tx.send(SENDER, [rcpt], make_message(to=rcpt),
+                          port=tx.ports["sub"])
+            wait_for(lambda: f"event=delivered id={qid}" in tx.log(),
+                     f"delivery of {qid}", tx)
+    finally:
+        tx.stop()
+    pols = {}
+    for f in sorted((tx.data_dir / "tlsrpt").glob("*.json")):
+        for p in json.loads(f.read_text())["policies"]:
+            pols[(p["domain"], p["type"])] = p
+    bad = pols[(dom("rpt"), "sts")]
+    assert "mode: testing" in bad["strings"] and bad["mx"] == [BAD]
+    assert bad["failed"] >= 1 and bad["ok"] == 0
+    assert [f["result"] for f in bad["failures"]] == \
+        ["certificate-host-mismatch"]
+    assert bad["failures"][0]["mx-host"] == BAD
+    good = pols[(dom("rptok"), "sts")]
+    assert good["ok"] >= 1 and good["failed"] == 0
+    assert "mode: enforce" in good["strings"]

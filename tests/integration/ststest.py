@@ -5,9 +5,10 @@ only:
 claim_addr(): a 127.0.0.N of this test alone (N in 20..250), so that
     servers on the fixed ports MX delivery and MTA-STS need (25, 443)
     never collide between parallel tests: a lock file per address
-    (/tmp/tern-loaddr/N.lock, flock held while the claim lives) and a
-    bind check on each port asked for. release() (or process exit)
-    gives it back.
+    (/tmp/tern-loopaddr/127.0.0.N, flock held while the claim lives: the
+    same files as dnssec.LoopAddr, so the two never hand out one
+    address twice) and a bind check on each port asked for. release()
+    (or process exit) gives it back.
 TestCA: a certificate authority made with python3-cryptography (P-256
     keys: fast), issuing leaf certificates for given DNS names.
 PolicyServer: an HTTPS server on ADDR:443 with a TestCA certificate,
@@ -36,7 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-LOCK_DIR = Path("/tmp/tern-loaddr")
+LOCK_DIR = Path("/tmp/tern-loopaddr")  # shared with dnssec.LoopAddr
 ADDR_LOW, ADDR_HIGH = 20, 250
 
 
@@ -70,7 +71,7 @@ def claim_addr(ports=(25, 443)):
     random.shuffle(cands)
     for n in cands:
         addr = f"127.0.0.{n}"
-        fd = os.open(LOCK_DIR / f"{n}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(LOCK_DIR / addr, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

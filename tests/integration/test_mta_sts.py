@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import Server, make_message
+from conftest import Server, log_records, make_message
 from dnstest import DnsServer, Zone
 from ststest import (PolicyServer, PortCounter, TestCA, cache_file,
                      claim_addr, policy_text)
@@ -215,6 +215,8 @@ def test_testing_mode_delivers_and_reports(world):
     lines = log_lines(w, "event=remote_session", f"id={qid}")
     assert lines and "tls=yes" in lines[0] and \
         "tls_policy=sts-testing" in lines[0], lines
+    # Every line so far keeps the log grammar (escaped reasons).
+    assert log_records(w.tx)
 
 
 def padded(text, size):

@@ -26,6 +26,10 @@ from dnstest import DnsServer, Zone
 from ststest import (PolicyServer, PortCounter, TestCA, cache_file,
                      claim_addr, policy_text)
 
+# One worker runs them all (make test: --dist loadgroup): the world
+# (two terns, DNS, HTTPS) is made once, not once per worker.
+pytestmark = pytest.mark.xdist_group("mta_sts")
+
 GOOD, BAD, ROGUE = "mx.good.sts.test", "mx.bad.sts.test", "mx.rogue.sts.test"
 DOMAINS = ["enf", "bad", "skip", "tst", "big", "max", "redir", "exp",
            "cached", "chg", "keep", "route", "ctype", "rpt", "rptok"]

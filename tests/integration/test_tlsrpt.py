@@ -4,9 +4,9 @@
 The day of test traffic comes in through the documented test path of
 deliver/tlsrpt_store.h: the store's own file, DATA_DIR/tlsrpt/DAY.json,
 planted before the server starts (the store reads it at start: the same
-path that keeps counts over a restart). The delivery side's hook is
-unit-tested (test_tlsrpt_store); real deliveries note through it once
-the DANE and MTA-STS branches call it.
+path that keeps counts over a restart). The hook itself is unit-tested
+(test_tlsrpt_store); counts from real DANE and no-policy deliveries are
+in test_tlsrpt_dane.
 
 The test DNS (dnstest.py) publishes _smtp._tls for policy.test with two
 rua: a mailbox of the server itself (reports@example.test) and an HTTPS

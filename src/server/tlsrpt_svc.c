@@ -23,6 +23,7 @@
 struct tlsrpt_svc {
 	struct tlsrpt_store *store;
 	struct event *tick;
+	struct event *first; /* one shot, TLSRPT_SVC_FIRST after start */
 	struct conf_holder *confs;
 	struct spool *spool;
 	struct sched *sched;
@@ -101,6 +102,7 @@ tlsrpt_svc_start(struct tlsrpt_svc *svc, struct event_base *base,
     struct conf_holder *confs, struct spool *spool, struct sched *sched)
 {
 	struct timeval tv = { TLSRPT_SVC_TICK, 0 };
+	struct timeval tv1 = { TLSRPT_SVC_FIRST, 0 };
 
 	if (svc == NULL)
 		return;
@@ -108,7 +110,9 @@ tlsrpt_svc_start(struct tlsrpt_svc *svc, struct event_base *base,
 	svc->spool = spool;
 	svc->sched = sched;
 	svc->tick = event_new(base, -1, EV_PERSIST, on_tick, svc);
-	if (svc->tick == NULL || event_add(svc->tick, &tv) == -1)
+	svc->first = event_new(base, -1, 0, on_tick, svc);
+	if (svc->tick == NULL || event_add(svc->tick, &tv) == -1 ||
+	    svc->first == NULL || event_add(svc->first, &tv1) == -1)
 		log_warn("event=tlsrpt_unavailable reason=\"cannot arm the "
 		         "timer\" msg=\"counts are kept; send with tern tlsrpt "
 		         "send\"");
@@ -157,6 +161,8 @@ tlsrpt_svc_free(struct tlsrpt_svc *svc)
 		return;
 	if (svc->tick != NULL)
 		event_free(svc->tick);
+	if (svc->first != NULL)
+		event_free(svc->first);
 	tlsrpt_store_set_default(NULL);
 	tlsrpt_store_free(svc->store);
 	if (svc->curl_ok)

@@ -419,9 +419,8 @@ lookup_rua(struct dns *dns, const char *domain, struct tlsrpt_record *rec,
 	dns_rrset_free(&rrs);
 	/* RFC 8460 3: not exactly one TLSRPTv1 record: no reports. */
 	if (nrec != 1 || nvalid != 1) {
-		why_set(why, WHY_PERM, 0, "%s TLSRPTv1 record%s at %s",
-		    nrec == 0 ? "no" : "not exactly one valid",
-		    nrec == 0 ? "" : "", name);
+		why_set(why, WHY_PERM, 0, "%s TLSRPTv1 record at %s",
+		    nrec == 0 ? "no" : "not exactly one valid", name);
 		return 0;
 	}
 	return 1;

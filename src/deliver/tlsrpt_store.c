@@ -498,6 +498,7 @@ tlsrpt_store_flush(struct tlsrpt_store *st, struct why *why)
 		    (unsigned long long)dropped);
 	for (i = 0; i < n; i++) {
 		struct why w;
+		struct day *d;
 
 		why_clear(&w);
 		if ((todo[i].remove ? remove_file(st->dirfd, todo[i].day, &w)
@@ -508,7 +509,7 @@ tlsrpt_store_flush(struct tlsrpt_store *st, struct why *why)
 			rc = -1;
 			/* Written at the next flush. */
 			pthread_mutex_lock(&st->mtx);
-			struct day *d = day_get(st, todo[i].day, false);
+			d = day_get(st, todo[i].day, false);
 			if (d != NULL)
 				d->dirty = true;
 			pthread_mutex_unlock(&st->mtx);

@@ -57,8 +57,8 @@ tlsrpt_svc_new(const struct conf *conf)
 
 /* Send; 0 reports sent but some tried is a failure for the caller. */
 static size_t
-run(struct tlsrpt_svc *svc, const char *day, bool before_today,
-    struct buf *out, size_t *tried)
+run(struct tlsrpt_svc *svc, const char *day, bool before_today, struct buf *out,
+    size_t *tried)
 {
 	struct tlsrpt_send_ctx x = { svc->store, svc->spool, svc->sched };
 	const struct conf *conf = conf_holder_get(svc->confs);
@@ -68,7 +68,9 @@ run(struct tlsrpt_svc *svc, const char *day, bool before_today,
 	conf_unref(conf);
 	if (*tried > 0)
 		log_info("event=tlsrpt_run day=%s domains=%zu sent=%zu",
-		    day != NULL ? day : before_today ? "before-today" : "all",
+		    day != NULL    ? day
+		    : before_today ? "before-today"
+		                   : "all",
 		    *tried, sent);
 	return sent;
 }
@@ -138,9 +140,10 @@ tlsrpt_svc_control(struct tlsrpt_svc *svc, const char *args, struct buf *out)
 		}
 	}
 	if (svc == NULL) {
-		(void)buf_append_str(out, "TLS reporting is off ([outbound_tls] "
-		                          "tlsrpt = off, or its store could not "
-		                          "be opened: see the log)\n");
+		(void)buf_append_str(out,
+		    "TLS reporting is off ([outbound_tls] "
+		    "tlsrpt = off, or its store could not "
+		    "be opened: see the log)\n");
 		return CONTROL_FAIL;
 	}
 	sent = run(svc, day, false, out, &tried);

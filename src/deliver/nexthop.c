@@ -549,6 +549,35 @@ log_hop(const struct nexthop_target *t, const char *host,
 	    LOG_ESC(hop->why));
 }
 
+/*
+ * TLS-RPT for a host no policy covers (RFC 8460 4.4 "no-policy-found"):
+ * a session that went TLS counts as a success, one without as
+ * starttls-not-supported. The store counts every domain; only those
+ * that publish _smtp._tls get a report (tlsrpt_send.h). A connection
+ * that failed before its greeting says nothing about TLS: not counted.
+ */
+static void
+nopolicy_note(const struct nexthop_target *t, const struct nexthop_peer *peer,
+    const struct client_conn *c)
+{
+	struct tlsrpt_store *st = tlsrpt_store_default();
+	struct tlsrpt_failure f;
+
+	if (st == NULL || t->tls_optional) /* a policy was set aside */
+		return;
+	if (client_is_tls(c)) {
+		tlsrpt_store_note(st, t->domain, TLSRPT_NO_POLICY, NULL, 0,
+		    NULL, 0, NULL);
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	f.result = TLSRPT_STARTTLS_NOT_SUPPORTED;
+	(void)strlcpy(f.mx_host, peer->host, sizeof(f.mx_host));
+	(void)strlcpy(f.mx_ip, peer->addr, sizeof(f.mx_ip));
+	tlsrpt_store_note(st, t->domain, TLSRPT_NO_POLICY, NULL, 0, NULL, 0,
+	    &f);
+}
+
 /* A DANE session attempt's outcome to TLS-RPT (rpt_note()). */
 static void
 dane_report(const struct nexthop_target *t, const struct tlspolicy_hop *hop,
@@ -704,6 +733,9 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 			if (dom != NULL)
 				tlspolicy_sts_session(dom, hop.kind,
 				    mx[h].host, peer->addr, c, w.text);
+			if (dom != NULL && c != NULL &&
+			    peer->tls_policy == TLSPOLICY_OPPORTUNISTIC)
+				nopolicy_note(t, peer, c);
 			if (c != NULL) {
 				tlspolicy_hop_reset(&hop);
 				free(dom);

@@ -272,9 +272,8 @@ send_mailto(const struct tlsrpt_send_ctx *x, const struct conf *conf,
 
 	/* RFC 6068: hfields after '?' are not ours to follow. */
 	q = strchr(addr, '?');
-	if (!smtp_mailbox_parse(addr, q != NULL ? (size_t)(q - addr)
-	                                        : strlen(addr),
-	        0, &a, &bad) ||
+	if (!smtp_mailbox_parse(addr,
+	        q != NULL ? (size_t)(q - addr) : strlen(addr), 0, &a, &bad) ||
 	    smtp_addr_format(&a, to, sizeof(to)) < 0)
 		return why_set(why, WHY_PERM, 0, "not a mail address");
 	if (conf->postmaster != NULL)
@@ -352,8 +351,7 @@ send_https(const struct conf *conf, const struct report *r, const char *uri,
 	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->gz->data) !=
-	       CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->gz->data) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 	           (curl_off_t)r->gz->len) != CURLE_OK;
 	if (conf->outtls.ca_file != NULL) {
@@ -419,9 +417,8 @@ lookup_rua(struct dns *dns, const char *domain, struct tlsrpt_record *rec,
 	dns_rrset_free(&rrs);
 	/* RFC 8460 3: not exactly one TLSRPTv1 record: no reports. */
 	if (nrec != 1 || nvalid != 1) {
-		why_set(why, WHY_PERM, 0, "%s TLSRPTv1 record%s at %s",
-		    nrec == 0 ? "no" : "not exactly one valid",
-		    nrec == 0 ? "" : "", name);
+		why_set(why, WHY_PERM, 0, "%s TLSRPTv1 record at %s",
+		    nrec == 0 ? "no" : "not exactly one valid", name);
 		return 0;
 	}
 	return 1;
@@ -474,7 +471,8 @@ send_domain(const struct tlsrpt_send_ctx *x, const struct conf *conf,
 	}
 	report_id(snap->day, domain, conf->hostname, id, sizeof(id));
 	if (conf->postmaster != NULL)
-		(void)snprintf(contact, sizeof(contact), "%s", conf->postmaster);
+		(void)snprintf(contact, sizeof(contact), "%s",
+		    conf->postmaster);
 	else
 		(void)snprintf(contact, sizeof(contact), "postmaster@%s",
 		    conf->hostname);
@@ -548,7 +546,8 @@ tlsrpt_send_run(const struct tlsrpt_send_ctx *x, const struct conf *conf,
 		(void)strlcpy(days[0], day, sizeof(days[0]));
 		ndays = 1;
 	} else
-		ndays = tlsrpt_store_days(x->store, days, TLSRPT_STORE_DAYS_MAX);
+		ndays =
+		    tlsrpt_store_days(x->store, days, TLSRPT_STORE_DAYS_MAX);
 	for (d = 0; d < ndays; d++) {
 		if (before_today && strcmp(days[d], today) >= 0)
 			continue;
@@ -563,8 +562,9 @@ tlsrpt_send_run(const struct tlsrpt_send_ctx *x, const struct conf *conf,
 			break;
 		}
 		for (i = 0; i < snap.npol; i = j) {
-			for (j = i + 1; j < snap.npol &&
-			     strcmp(snap.pol[j].domain, snap.pol[i].domain) == 0;
+			for (j = i + 1;
+			     j < snap.npol && strcmp(snap.pol[j].domain,
+			                          snap.pol[i].domain) == 0;
 			     j++)
 				;
 			++*tried_out;

@@ -41,7 +41,7 @@ struct tlsrpt_store;
 
 #define TLSRPT_GZ_MAX (8u * 1024 * 1024)    /* a report, compressed */
 #define TLSRPT_JSON_MAX (32u * 1024 * 1024) /* a report, as JSON */
-#define TLSRPT_HTTPS_TIMEOUT 30             /* seconds, one POST */
+#define TLSRPT_HTTPS_TIMEOUT 20             /* seconds, one POST */
 
 /* What a run may use; borrowed for its length. */
 struct tlsrpt_send_ctx {

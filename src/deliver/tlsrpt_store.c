@@ -78,9 +78,8 @@ tlsrpt_day_of(time_t t, char *day)
 {
 	struct tm tm;
 
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(day, TLSRPT_DAY_LEN + 1, "%Y-%m-%d", &tm) !=
-	        TLSRPT_DAY_LEN)
+	if (gmtime_r(&t, &tm) == NULL || strftime(day, TLSRPT_DAY_LEN + 1,
+	                                     "%Y-%m-%d", &tm) != TLSRPT_DAY_LEN)
 		(void)strlcpy(day, "1970-01-01", TLSRPT_DAY_LEN + 1);
 }
 
@@ -468,12 +467,15 @@ tlsrpt_store_flush(struct tlsrpt_store *st, struct why *why)
 		if (!st->days[i].dirty)
 			continue;
 		memset(&todo[n], 0, sizeof(todo[n]));
-		(void)strlcpy(todo[n].day, st->days[i].day, sizeof(todo[n].day));
+		(void)strlcpy(todo[n].day, st->days[i].day,
+		    sizeof(todo[n].day));
 		todo[n].remove = st->days[i].npol == 0;
 		buf_init(&todo[n].json, TLSRPT_STORE_FILE_MAX);
-		if (!todo[n].remove && day_json(&todo[n].json, &st->days[i]) == -1) {
+		if (!todo[n].remove &&
+		    day_json(&todo[n].json, &st->days[i]) == -1) {
 			/* Cannot happen within the caps; say so if it does. */
-			log_warn("event=tlsrpt_store_error day=%s reason=\"over "
+			log_warn("event=tlsrpt_store_error day=%s "
+			         "reason=\"over "
 			         "%u bytes: not written\"",
 			    st->days[i].day, TLSRPT_STORE_FILE_MAX);
 			buf_reset(&todo[n].json);
@@ -498,6 +500,7 @@ tlsrpt_store_flush(struct tlsrpt_store *st, struct why *why)
 		    (unsigned long long)dropped);
 	for (i = 0; i < n; i++) {
 		struct why w;
+		struct day *d;
 
 		why_clear(&w);
 		if ((todo[i].remove ? remove_file(st->dirfd, todo[i].day, &w)
@@ -508,7 +511,7 @@ tlsrpt_store_flush(struct tlsrpt_store *st, struct why *why)
 			rc = -1;
 			/* Written at the next flush. */
 			pthread_mutex_lock(&st->mtx);
-			struct day *d = day_get(st, todo[i].day, false);
+			d = day_get(st, todo[i].day, false);
 			if (d != NULL)
 				d->dirty = true;
 			pthread_mutex_unlock(&st->mtx);
@@ -623,8 +626,8 @@ load_policy(struct tlsrpt_store *st, struct day *d, json_t *o)
 	if (dom == NULL || !norm_domain(dom, ndom) || ty == NULL ||
 	    !type_of(ty, &type) || !json_is_integer(ok) ||
 	    json_integer_value(ok) < 0 ||
-	    (failed != NULL && (!json_is_integer(failed) ||
-	                           json_integer_value(failed) < 0)) ||
+	    (failed != NULL &&
+	        (!json_is_integer(failed) || json_integer_value(failed) < 0)) ||
 	    (fails != NULL && !json_is_array(fails)) ||
 	    pol_get(st, d, ndom, type, false) != NULL ||
 	    (p = pol_get(st, d, ndom, type, true)) == NULL) {

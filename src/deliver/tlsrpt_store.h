@@ -76,8 +76,8 @@ void tlsrpt_store_set_default(struct tlsrpt_store *);
  * store or domain: nothing.
  */
 void tlsrpt_store_note(struct tlsrpt_store *, const char *policy_domain,
-    enum tlsrpt_policy_type, const char *const *policy_strings,
-    size_t nstrings, const char *const *mx_patterns, size_t nmx,
+    enum tlsrpt_policy_type, const char *const *policy_strings, size_t nstrings,
+    const char *const *mx_patterns, size_t nmx,
     const struct tlsrpt_failure *failure);
 
 /*
@@ -99,7 +99,7 @@ int tlsrpt_store_flush(struct tlsrpt_store *, struct why *);
  * unknown result skips its entry (logged), a file that is not such an
  * object is renamed DAY.json.bad (logged) and left alone.
  */
-#define TLSRPT_DAY_LEN 10                     /* "YYYY-MM-DD" */
+#define TLSRPT_DAY_LEN 10                         /* "YYYY-MM-DD" */
 #define TLSRPT_STORE_FILE_MAX (16u * 1024 * 1024) /* bytes of one file */
 
 /* The UTC day of t, "YYYY-MM-DD", into day[TLSRPT_DAY_LEN + 1]. */

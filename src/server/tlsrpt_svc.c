@@ -23,6 +23,7 @@
 struct tlsrpt_svc {
 	struct tlsrpt_store *store;
 	struct event *tick;
+	struct event *first; /* one shot, TLSRPT_SVC_FIRST after start */
 	struct conf_holder *confs;
 	struct spool *spool;
 	struct sched *sched;
@@ -56,8 +57,8 @@ tlsrpt_svc_new(const struct conf *conf)
 
 /* Send; 0 reports sent but some tried is a failure for the caller. */
 static size_t
-run(struct tlsrpt_svc *svc, const char *day, bool before_today,
-    struct buf *out, size_t *tried)
+run(struct tlsrpt_svc *svc, const char *day, bool before_today, struct buf *out,
+    size_t *tried)
 {
 	struct tlsrpt_send_ctx x = { svc->store, svc->spool, svc->sched };
 	const struct conf *conf = conf_holder_get(svc->confs);
@@ -67,7 +68,9 @@ run(struct tlsrpt_svc *svc, const char *day, bool before_today,
 	conf_unref(conf);
 	if (*tried > 0)
 		log_info("event=tlsrpt_run day=%s domains=%zu sent=%zu",
-		    day != NULL ? day : before_today ? "before-today" : "all",
+		    day != NULL    ? day
+		    : before_today ? "before-today"
+		                   : "all",
 		    *tried, sent);
 	return sent;
 }
@@ -101,6 +104,7 @@ tlsrpt_svc_start(struct tlsrpt_svc *svc, struct event_base *base,
     struct conf_holder *confs, struct spool *spool, struct sched *sched)
 {
 	struct timeval tv = { TLSRPT_SVC_TICK, 0 };
+	struct timeval tv1 = { TLSRPT_SVC_FIRST, 0 };
 
 	if (svc == NULL)
 		return;
@@ -108,7 +112,9 @@ tlsrpt_svc_start(struct tlsrpt_svc *svc, struct event_base *base,
 	svc->spool = spool;
 	svc->sched = sched;
 	svc->tick = event_new(base, -1, EV_PERSIST, on_tick, svc);
-	if (svc->tick == NULL || event_add(svc->tick, &tv) == -1)
+	svc->first = event_new(base, -1, 0, on_tick, svc);
+	if (svc->tick == NULL || event_add(svc->tick, &tv) == -1 ||
+	    svc->first == NULL || event_add(svc->first, &tv1) == -1)
 		log_warn("event=tlsrpt_unavailable reason=\"cannot arm the "
 		         "timer\" msg=\"counts are kept; send with tern tlsrpt "
 		         "send\"");
@@ -134,9 +140,10 @@ tlsrpt_svc_control(struct tlsrpt_svc *svc, const char *args, struct buf *out)
 		}
 	}
 	if (svc == NULL) {
-		(void)buf_append_str(out, "TLS reporting is off ([outbound_tls] "
-		                          "tlsrpt = off, or its store could not "
-		                          "be opened: see the log)\n");
+		(void)buf_append_str(out,
+		    "TLS reporting is off ([outbound_tls] "
+		    "tlsrpt = off, or its store could not "
+		    "be opened: see the log)\n");
 		return CONTROL_FAIL;
 	}
 	sent = run(svc, day, false, out, &tried);
@@ -157,6 +164,8 @@ tlsrpt_svc_free(struct tlsrpt_svc *svc)
 		return;
 	if (svc->tick != NULL)
 		event_free(svc->tick);
+	if (svc->first != NULL)
+		event_free(svc->first);
 	tlsrpt_store_set_default(NULL);
 	tlsrpt_store_free(svc->store);
 	if (svc->curl_ok)

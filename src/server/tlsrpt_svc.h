@@ -25,6 +25,8 @@ struct spool;
 struct tlsrpt_svc;
 
 #define TLSRPT_SVC_TICK 60 /* seconds between flushes and day checks */
+/* Seconds after start: the days that ended while tern was down go out. */
+#define TLSRPT_SVC_FIRST 2
 
 /*
  * Open the store under conf's data_dir and make it the default (before

@@ -4,9 +4,9 @@
 The day of test traffic comes in through the documented test path of
 deliver/tlsrpt_store.h: the store's own file, DATA_DIR/tlsrpt/DAY.json,
 planted before the server starts (the store reads it at start: the same
-path that keeps counts over a restart). The delivery side's hook is
-unit-tested (test_tlsrpt_store); real deliveries note through it once
-the DANE and MTA-STS branches call it.
+path that keeps counts over a restart). The hook itself is unit-tested
+(test_tlsrpt_store); counts from real DANE and no-policy deliveries are
+in test_tlsrpt_dane.
 
 The test DNS (dnstest.py) publishes _smtp._tls for policy.test with two
 rua: a mailbox of the server itself (reports@example.test) and an HTTPS
@@ -31,6 +31,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from conftest import wait_log
 from dnstest import DnsServer, Zone
 from rpt_pki import PKI
 
@@ -102,8 +103,17 @@ POLICIES = [
 ]
 
 
+def utc_day(days_ago):
+    return (datetime.datetime.now(datetime.timezone.utc)
+            - datetime.timedelta(days=days_ago)).strftime("%Y-%m-%d")
+
+
 @pytest.fixture
-def world(make_server, tmp_path):
+def world(request, make_server, tmp_path):
+    """(server, endpoint, day): the day planted is today (param 0:
+    `tern tlsrpt send` sends it) or yesterday (1: over, so the server
+    sends it by itself soon after start)."""
+    days_ago = getattr(request, "param", 0)
     pki = PKI(tmp_path / "pki")
     cert, key = pki.leaf("endpoint", ips=["127.0.0.1"])
     ep = Endpoint(cert, key)
@@ -119,11 +129,10 @@ def world(make_server, tmp_path):
         users=USERS, start=False, queue=QUEUE,
         top={"dns_server": f"127.0.0.1:{dns.port}"},
         extra=f"\n[outbound_tls]\nca_file = {pki.ca}\n")
-    yesterday = (datetime.datetime.now(datetime.timezone.utc)
-                 - datetime.timedelta(days=1)).strftime("%Y-%m-%d")
-    plant(srv, yesterday, POLICIES)
+    day = utc_day(days_ago)
+    plant(srv, day, POLICIES)
     srv.start()
-    yield srv, ep, yesterday
+    yield srv, ep, day
     ep.close()
     dns.close()
 
@@ -210,3 +219,15 @@ def test_send_refusals(world):
     r = srv.cli("tlsrpt", "send", "--day", day)
     assert "1 of 3 reports sent" in r.out, r.out
     assert ep.got.wait(10) and len(ep.posts) == 1
+
+
+@pytest.mark.parametrize("world", [1], indirect=True)
+def test_ended_day_goes_out_by_itself(world):
+    # No command: the day before today has ended, so the server sends
+    # its reports soon after start (and then once a day).
+    srv, ep, day = world
+    raw = srv.wait_for_mail("reports@example.test", timeout=20)[0]
+    assert b"TLS-Report-Domain: policy.test" in raw
+    assert ep.got.wait(10)
+    check_report(json.loads(gzip.decompress(ep.posts[0][2])), day)
+    wait_log(srv, "event=tlsrpt_run day=before-today domains=3 sent=1")

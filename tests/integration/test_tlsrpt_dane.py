@@ -11,6 +11,8 @@ imported from there).
   zone publishes _smtp._tls with an https: rua: a restart keeps the
   count, and `tern tlsrpt send` posts a report (validated against
   tlsrpt.schema.json) that says tlsa-invalid for the MX.
+- An unsigned zone (no policy) that publishes _smtp._tls: the
+  opportunistic session is reported under no-policy-found.
 """
 
 import datetime
@@ -89,5 +91,34 @@ def test_dane_failure_counted_and_reported(env, tmp_path):
         fail = pol["failure-details"][0]
         assert fail["result-type"] == "tlsa-invalid"
         assert fail["receiving-mx-hostname"] == MX
+    finally:
+        ep.close()
+
+
+def test_no_policy_sessions_reported_when_asked(env, pki, tmp_path):
+    # An unsigned zone, no MTA-STS: opportunistic TLS, counted as
+    # no-policy-found and reported because the domain asks for reports.
+    pk = PKI(tmp_path / "rpt-pki")
+    ep = Endpoint(*pk.leaf("endpoint", ips=["127.0.0.1"]))
+    try:
+        tx, rx = env([f"_25._tcp.mx TLSA {pki['311']}",
+                      '_smtp._tls TXT "v=TLSRPTv1; '
+                      f'rua=https://127.0.0.1:{ep.port}/r"'], sign=False)
+        tx.stop()
+        tx.extra = tx.extra.replace(
+            "[outbound_tls]\n", f"[outbound_tls]\nca_file = {pk.ca}\n")
+        tx.start()
+        submit(tx)
+        rx.wait_for_mail(RCPT)
+        r = tx.cli("tlsrpt", "send")
+        assert "example.test" in r.out and "sent to https://" in r.out, \
+            r.out
+        assert ep.got.wait(10)
+        report = json.loads(gzip.decompress(ep.posts[0][2]))
+        jsonschema.validate(report, SCHEMA)
+        pol, = report["policies"]
+        assert pol["policy"]["policy-type"] == "no-policy-found"
+        assert pol["summary"] == {"total-successful-session-count": 1,
+                                  "total-failure-session-count": 0}
     finally:
         ep.close()

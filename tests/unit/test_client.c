@@ -687,10 +687,91 @@ test_require_without_peer(void **state)
 	(void)close(lfd);
 }
 
+/* A rig with TLS as REQUIRETLS wants it (tls_done: the handshake
+ * passed), its EHLO after TLS answered with ehlo2. */
+static void
+rig_tls(struct rig *r, const char *ehlo2)
+{
+	struct client_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.helo = "me.test";
+	o.peer = "mx.test";
+	o.tls_possible = true;
+	o.tls = CLIENT_TLS_REQUIRE;
+	o.requiretls = true;
+	rig_init_opts(r, &o);
+	assert_int_equal(reply(r, "220 hi\r\n"), CLIENT_EV_NONE);
+	assert_int_equal(reply(r, "250-mx.test\r\n250 STARTTLS\r\n"),
+	    CLIENT_EV_NONE);
+	assert_string_equal(r->sent, "STARTTLS\r\n");
+	assert_int_equal(reply(r, "220 go ahead\r\n"), CLIENT_EV_TLS);
+	client_proto_tls_done(&r->p);
+	take(r);
+	assert_string_equal(r->sent, "EHLO me.test\r\n");
+	assert_int_equal(reply(r, ehlo2), CLIENT_EV_READY);
+}
+
+/* RFC 8689 4: the parameter only over verified TLS to a server that
+ * offers it; otherwise every recipient fails for good, nothing sent. */
+static void
+test_requiretls(void **state)
+{
+	struct client_msg m = { "s@y.test", rcpts, 2, 10, false, false, 0,
+		NULL, false, NULL, 0, true };
+	struct client_opts o;
+	struct why res[2];
+	struct rig r;
+
+	(void)state;
+	rig_tls(&r, "250-mx.test\r\n250 REQUIRETLS\r\n");
+	assert_int_equal(rig_start(&r, &m, res, NULL), CLIENT_EV_NONE);
+	assert_string_equal(r.sent, "MAIL FROM:<s@y.test> REQUIRETLS\r\n");
+	rig_free(&r);
+
+	/* TLS, but no REQUIRETLS after it. */
+	rig_tls(&r, "250-mx.test\r\n250 8BITMIME\r\n");
+	assert_int_equal(rig_start(&r, &m, res, NULL), CLIENT_EV_MSG_DONE);
+	assert_string_equal(r.sent, "");
+	assert_int_equal(res[0].kind, WHY_PERM);
+	assert_int_equal(res[1].kind, WHY_PERM);
+	assert_non_null(strstr(res[0].text, "REQUIRETLS"));
+	rig_free(&r);
+
+	/* The keyword without (verified) TLS is not enough. */
+	rig_ready(&r, false, "250-mx.test\r\n250 REQUIRETLS\r\n");
+	assert_int_equal(rig_start(&r, &m, res, NULL), CLIENT_EV_MSG_DONE);
+	assert_int_equal(res[0].kind, WHY_PERM);
+	assert_non_null(strstr(res[0].text, "verified TLS"));
+	rig_free(&r);
+
+	/* No STARTTLS at all: the session fails for good. */
+	memset(&o, 0, sizeof(o));
+	o.helo = "me.test";
+	o.peer = "mx.test";
+	o.tls_possible = true;
+	o.tls = CLIENT_TLS_REQUIRE;
+	o.requiretls = true;
+	rig_init_opts(&r, &o);
+	assert_int_equal(reply(&r, "220 hi\r\n"), CLIENT_EV_NONE);
+	assert_int_equal(reply(&r, "250 mx.test\r\n"), CLIENT_EV_FAIL);
+	assert_int_equal(r.p.why.kind, WHY_PERM);
+	assert_non_null(strstr(r.p.why.text, "REQUIRETLS"));
+	rig_free(&r);
+
+	/* Without the flag, a message never carries the parameter. */
+	m.requiretls = false;
+	rig_tls(&r, "250-mx.test\r\n250 REQUIRETLS\r\n");
+	assert_int_equal(rig_start(&r, &m, res, NULL), CLIENT_EV_NONE);
+	assert_string_equal(r.sent, "MAIL FROM:<s@y.test>\r\n");
+	rig_free(&r);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_requiretls),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_plain_helo_fallback),
 		cmocka_unit_test(test_all_rcpts_refused),

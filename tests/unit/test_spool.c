@@ -589,9 +589,20 @@ static const struct env_case valid_cases[] = {
 	/* Issue 7: held at the 250 (a user limit), optional. */
 	{ "hold", HEAD REST "hold 1\n" RCPT "end\n", NULL },
 	{ "hold-after-dsn", HEAD REST "dsn F -\nhold 1\n" RCPT "end\n", NULL },
+	/* Issue 19: REQUIRETLS (RFC 8689), optional. */
+	{ "requiretls", HEAD REST "requiretls 1\n" RCPT "end\n", NULL },
+	{ "requiretls-after-hold", HEAD REST "dsn F -\nhold 1\nrequiretls 1\n"
+	                                     RCPT "end\n",
+	    NULL },
 };
 
 static const struct env_case invalid_cases[] = {
+	{ "requiretls-0", HEAD REST "requiretls 0\n" RCPT "end\n", NULL },
+	{ "requiretls-twice", HEAD REST "requiretls 1\nrequiretls 1\n" RCPT
+	                                "end\n",
+	    NULL },
+	{ "requiretls-after-rcpt", HEAD REST RCPT "requiretls 1\nend\n",
+	    NULL },
 	{ "empty", NULL, "" },
 	{ "short", NULL, "TERN1 00" },
 	{ "bad-magic", NULL, "TERN2 0000000017\n" },

@@ -76,12 +76,21 @@ test_hostname(void **state)
 		const char *s;
 		bool ok;
 	} cases[] = {
-		{ "example.com", true }, { "a", true },
-		{ "mx-1.example", true }, { "_x.example", true },
-		{ "", false }, { ".example", false }, { "a..b", false },
-		{ "-a.b", false }, { "a-.b", false }, { "a.b-", false },
-		{ "a b", false }, { "a\r\nX: y", false }, { "a!b", false },
-		{ "a/b", false }, { "a.b.", false },
+		{ "example.com", true },
+		{ "a", true },
+		{ "mx-1.example", true },
+		{ "_x.example", true },
+		{ "", false },
+		{ ".example", false },
+		{ "a..b", false },
+		{ "-a.b", false },
+		{ "a-.b", false },
+		{ "a.b-", false },
+		{ "a b", false },
+		{ "a\r\nX: y", false },
+		{ "a!b", false },
+		{ "a/b", false },
+		{ "a.b.", false },
 	};
 	char label[70], name[300];
 	size_t i;

@@ -80,15 +80,24 @@ test_day_parse(void **state)
 		const char *s;
 		bool ok;
 	} cases[] = {
-		{ "2026-12-04", true }, { "1970-01-01", true },
-		{ "2024-02-29", true }, { "2000-02-29", true },
-		{ "9999-12-31", true }, { "2023-02-29", false },
-		{ "1900-02-29", false }, { "2026-13-01", false },
-		{ "2026-00-10", false }, { "2026-04-31", false },
-		{ "2026-12-00", false }, { "1969-12-31", false },
-		{ "2026-1-01", false },  { "2026-12-041", false },
-		{ "2026/12/04", false }, { "", false },
-		{ "../../etc", false },  { "2026-12-0a", false },
+		{ "2026-12-04", true },
+		{ "1970-01-01", true },
+		{ "2024-02-29", true },
+		{ "2000-02-29", true },
+		{ "9999-12-31", true },
+		{ "2023-02-29", false },
+		{ "1900-02-29", false },
+		{ "2026-13-01", false },
+		{ "2026-00-10", false },
+		{ "2026-04-31", false },
+		{ "2026-12-00", false },
+		{ "1969-12-31", false },
+		{ "2026-1-01", false },
+		{ "2026-12-041", false },
+		{ "2026/12/04", false },
+		{ "", false },
+		{ "../../etc", false },
+		{ "2026-12-0a", false },
 	};
 	time_t t;
 	char day[TLSRPT_DAY_LEN + 1];
@@ -113,8 +122,8 @@ test_count_and_snapshot(void **state)
 		"mx: *.example.net" };
 	const char *mx[] = { "*.example.net" };
 	struct tlsrpt_failure f1 = failure(TLSRPT_CERT_EXPIRED, "mx1.x");
-	struct tlsrpt_failure f2 = failure(TLSRPT_STARTTLS_NOT_SUPPORTED,
-	    "mx2.x");
+	struct tlsrpt_failure f2 =
+	    failure(TLSRPT_STARTTLS_NOT_SUPPORTED, "mx2.x");
 	struct tlsrpt_snapshot snap;
 	const struct tlsrpt_policy *p;
 	struct tlsrpt_store *st;
@@ -125,25 +134,21 @@ test_count_and_snapshot(void **state)
 	st = tlsrpt_store_open(dir, &why);
 	assert_non_null(st);
 	today(day);
-	tlsrpt_store_note(st, "Example.NET.", TLSRPT_STS, strs, 3, mx, 1,
-	    NULL);
+	tlsrpt_store_note(st, "Example.NET.", TLSRPT_STS, strs, 3, mx, 1, NULL);
 	tlsrpt_store_note(st, "example.net", TLSRPT_STS, NULL, 0, NULL, 0,
 	    NULL);
-	tlsrpt_store_note(st, "example.net", TLSRPT_STS, NULL, 0, NULL, 0,
-	    &f1);
-	tlsrpt_store_note(st, "example.net", TLSRPT_STS, NULL, 0, NULL, 0,
-	    &f1);
-	tlsrpt_store_note(st, "example.net", TLSRPT_STS, NULL, 0, NULL, 0,
-	    &f2);
-	tlsrpt_store_note(st, "other.example", TLSRPT_NO_POLICY, NULL, 0,
-	    NULL, 0, NULL);
+	tlsrpt_store_note(st, "example.net", TLSRPT_STS, NULL, 0, NULL, 0, &f1);
+	tlsrpt_store_note(st, "example.net", TLSRPT_STS, NULL, 0, NULL, 0, &f1);
+	tlsrpt_store_note(st, "example.net", TLSRPT_STS, NULL, 0, NULL, 0, &f2);
+	tlsrpt_store_note(st, "other.example", TLSRPT_NO_POLICY, NULL, 0, NULL,
+	    0, NULL);
 	/* Ignored: no store, no domain, an empty one, a bad type. */
 	tlsrpt_store_note(NULL, "x.example", TLSRPT_STS, NULL, 0, NULL, 0,
 	    NULL);
 	tlsrpt_store_note(st, NULL, TLSRPT_STS, NULL, 0, NULL, 0, NULL);
 	tlsrpt_store_note(st, ".", TLSRPT_STS, NULL, 0, NULL, 0, NULL);
-	tlsrpt_store_note(st, "y.example", (enum tlsrpt_policy_type)7, NULL,
-	    0, NULL, 0, NULL);
+	tlsrpt_store_note(st, "y.example", (enum tlsrpt_policy_type)7, NULL, 0,
+	    NULL, 0, NULL);
 	assert_int_equal(tlsrpt_store_days(st, days, 4), 1);
 	assert_string_equal(days[0], day);
 	assert_int_equal(tlsrpt_store_snapshot(st, day, &snap), 0);
@@ -184,8 +189,8 @@ test_count_and_snapshot(void **state)
 static void
 test_durable(void **state)
 {
-	struct tlsrpt_failure f = failure(TLSRPT_VALIDATION_FAILURE,
-	    "mx\"\n\x01.evil");
+	struct tlsrpt_failure f =
+	    failure(TLSRPT_VALIDATION_FAILURE, "mx\"\n\x01.evil");
 	const char *tl[] = { "3 1 1 0123abcd" };
 	struct tlsrpt_snapshot snap;
 	const struct tlsrpt_policy *p;
@@ -277,8 +282,7 @@ test_planted_and_broken(void **state)
 	assert_int_equal(snap.pol[0].ok, 7);
 	assert_int_equal(snap.pol[0].failed, 2);
 	assert_int_equal(snap.pol[0].nfail, 1);
-	assert_int_equal(snap.pol[0].fail[0].result,
-	    TLSRPT_CERT_HOST_MISMATCH);
+	assert_int_equal(snap.pol[0].fail[0].result, TLSRPT_CERT_HOST_MISMATCH);
 	tlsrpt_snapshot_free(&snap);
 	tlsrpt_store_free(st);
 	/* The broken file and the link were set aside, not followed. */

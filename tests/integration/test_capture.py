@@ -494,3 +494,36 @@ def test_page_files_and_stop_answers_held_waits():
     th.join(timeout=30)
     assert got["r"][0] == 503
     assert json.loads(got["r"][2]) == {"error": "shutting down"}
+
+
+def test_wait_of_a_gone_client_is_dropped():
+    """A client that gives up on a held /api/wait (a page reloaded, a
+    search typed, a test's own socket timeout) frees its place at once:
+    256 waits held (the cap: the next gets 503), their clients hang up,
+    and a new wait is held again (408 after its 1 s) long before the
+    gone ones' 300 s."""
+    c = Capture("-v")
+    socks = []
+    try:
+        for i in range(256):
+            s = socket.create_connection(("127.0.0.1", c.http_port))
+            socks.append(s)
+            s.sendall(f"GET /api/wait?to=nobody%40x.test&timeout=300&n={i} "
+                      "HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        for i in range(256):
+            c.wait_log(f'&n={i}"')
+        assert c.http("GET", "/api/wait?timeout=1")[0] == 503
+        for s in socks:
+            s.close()
+        socks = []
+        deadline = time.monotonic() + 10 * TIME_SCALE
+        with c.cond:     # each gone one is logged (-v)
+            while sum("event=capture_wait_gone" in ln for ln in c.err) < 256:
+                left = deadline - time.monotonic()
+                assert left > 0, "the gone clients' waits are still held"
+                c.cond.wait(left)
+        assert c.http("GET", "/api/wait?timeout=1")[0] == 408
+    finally:
+        for s in socks:
+            s.close()
+        c.stop()

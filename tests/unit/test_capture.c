@@ -23,6 +23,7 @@
 #include "capture/view.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
+#include "testutil.h"
 
 /* ---- routes -------------------------------------------------------- */
 
@@ -455,6 +456,67 @@ test_store_ring(void **state)
 	cap_store_free(s);
 }
 
+static void
+put_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *fp;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(fp = fopen(path, "w"));
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static bool
+file_is(const char *dir, const char *name, const char *text)
+{
+	char path[256], got[64] = "";
+	FILE *fp;
+	size_t n;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fp = fopen(path, "r")) == NULL)
+		return false;
+	n = fread(got, 1, sizeof(got) - 1, fp);
+	got[n] = '\0';
+	(void)fclose(fp);
+	return text == NULL || strcmp(got, text) == 0;
+}
+
+/*
+ * --dir kept by a previous run (capture restarted on the same
+ * directory): the ids go on after the highest ID.eml there, so that
+ * run's files are neither overwritten by new mail nor removed by a
+ * delete or the ring. Other names do not count.
+ */
+static void
+test_store_dir_of_a_previous_run(void **state)
+{
+	char dir[TESTUTIL_DIR_MAX];
+	struct cap_store *s;
+
+	(void)state;
+	assert_int_equal(testutil_mkdtemp(dir, sizeof(dir), NULL, "capdir"), 0);
+	put_file(dir, "7.eml", "old 7");
+	put_file(dir, "2.eml", "old 2");
+	put_file(dir, "99.txt", "x");
+	put_file(dir, "x.eml", "x");
+	put_file(dir, "1e3.eml", "x");
+	put_file(dir, "99999999999999999999999.eml", "x");
+	s = cap_store_new(1, dir);
+	assert_int_equal(cap_store_add0(s, msg("new", "b@x.test"))->id, 8);
+	assert_true(file_is(dir, "8.eml", NULL));
+	assert_int_equal(cap_store_add0(s, msg("new", "b@x.test"))->id, 9);
+	assert_false(file_is(dir, "8.eml", NULL)); /* the ring's, dropped */
+	assert_int_equal(cap_store_delete_all(s), 1);
+	assert_false(file_is(dir, "9.eml", NULL));
+	assert_true(file_is(dir, "7.eml", "old 7"));
+	assert_true(file_is(dir, "2.eml", "old 2"));
+	cap_store_free(s);
+	testutil_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -470,6 +532,7 @@ main(void)
 		cmocka_unit_test(test_view_many_fields_linear),
 		cmocka_unit_test(test_body_parts),
 		cmocka_unit_test(test_store_ring),
+		cmocka_unit_test(test_store_dir_of_a_previous_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -536,6 +536,7 @@ end_of_data(struct sess *s)
 static ssize_t
 step(struct sess *s, const uint8_t *p, size_t n)
 {
+	enum smtp_cmd_status st;
 	const char *line;
 	size_t used = 0, len;
 
@@ -553,7 +554,15 @@ step(struct sess *s, const uint8_t *p, size_t n)
 			end_of_data(s);
 		return (ssize_t)used;
 	}
-	switch (smtp_cmd_parse(s->cmd, p, n, &used, &line, &len)) {
+	st = smtp_cmd_parse(s->cmd, p, n, &used, &line, &len);
+	if (s->st == S_AUTH && st != SMTP_CMD_LINE &&
+	    st != SMTP_CMD_NEED_MORE) {
+		/* The exchange is over (as in server/session-cmd.c): the
+		 * next line is a command, not credentials. */
+		s->st = S_CMD;
+		smtp_auth_wipe(&s->auth);
+	}
+	switch (st) {
 	case SMTP_CMD_LINE:
 		on_line(s, line, len);
 		break;

@@ -527,3 +527,15 @@ def test_wait_of_a_gone_client_is_dropped():
         for s in socks:
             s.close()
         c.stop()
+
+
+def test_auth_line_too_long_ends_the_exchange(cap):
+    """A response line over the limit ends the AUTH exchange, as in tern
+    serve: the next line is a command again, not taken as credentials."""
+    with Raw("127.0.0.1", cap.smtp_port) as r:
+        assert r.reply().code == 220
+        assert r.cmd("EHLO client.test").code == 250
+        assert r.cmd("AUTH LOGIN").code == 334
+        assert r.cmd("A" * 13000).code == 500
+        assert r.cmd("MAIL FROM:<a@example.test>").code == 250
+

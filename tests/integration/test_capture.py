@@ -11,6 +11,7 @@ Each capture listens on port 0 and is ready when it prints its
 no sanitizer report.
 """
 
+import base64
 import json
 import os
 import re
@@ -539,3 +540,19 @@ def test_auth_line_too_long_ends_the_exchange(cap):
         assert r.cmd("A" * 13000).code == 500
         assert r.cmd("MAIL FROM:<a@example.test>").code == 250
 
+
+def test_auth_line_as_long_as_rfc_4954_allows(cap):
+    """RFC 4954 4: an AUTH command and its responses may be 12288 octets
+    (a 500-byte password: 680 in base64), and tern serve reads them so; other
+    commands keep the 512 of RFC 5321."""
+    cred = base64.b64encode(b"\0user\0" + b"p" * 500).decode()  # 680
+    with Raw("127.0.0.1", cap.smtp_port) as r:
+        assert r.reply().code == 220
+        assert r.cmd("EHLO client.test").code == 250
+        assert r.cmd("AUTH PLAIN " + cred).code == 235
+        assert r.cmd("NOOP " + "x" * 600).code == 500
+    with Raw("127.0.0.1", cap.smtp_port) as r:
+        assert r.reply().code == 220
+        assert r.cmd("EHLO client.test").code == 250
+        assert r.cmd("AUTH PLAIN").code == 334
+        assert r.cmd(cred).code == 235

@@ -687,7 +687,7 @@ static void
 on_request(struct evhttp_request *req, void *arg)
 {
 	struct cap_api *a = arg;
-	const char *uri = evhttp_request_get_uri(req), *q;
+	const char *uri = evhttp_request_get_uri(req), *q, *host;
 	const struct cap_msg *m = NULL;
 	struct cap_filter f;
 	struct cap_req r;
@@ -696,6 +696,17 @@ on_request(struct evhttp_request *req, void *arg)
 
 	if (uri == NULL)
 		uri = "";
+	host =
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+	if (!a->c->allow_remote &&
+	    !cap_host_is_local(host, host != NULL ? strlen(host) : 0)) {
+		log_debug("event=capture_http_refused host=%s", LOG_ESC(host));
+		send_err(req, 403,
+		    "the Host is not this machine's name (DNS rebinding?): "
+		    "open the page as http://127.0.0.1:PORT/ or "
+		    "http://localhost:PORT/");
+		return;
+	}
 	q = strchr(uri, '?');
 	plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
 	cap_route(method_of(req), uri, plen, &r);

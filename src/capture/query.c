@@ -2,6 +2,7 @@
 /* capture/query.c - routes, filters and fault bodies (query.h). */
 #include "capture/query.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -335,6 +336,76 @@ cap_faults_parse(const char *body, size_t n, struct cap_faults *f, char *err,
 	if (ok)
 		*f = nf;
 	return ok;
+}
+
+/* ---- the Host header ----------------------------------------------- */
+
+#define HOST_NAME_MAX_ 253 /* RFC 1035 2.3.4, without a trailing dot */
+
+/* p[0..n) all digits, 1 to 5 of them (a port). */
+static bool
+is_port(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 5)
+		return false;
+	for (i = 0; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+	return true;
+}
+
+static bool
+ends_with_ci(const char *p, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && strncasecmp(p + n - k, suffix, k) == 0;
+}
+
+/* A host name or IPv4 literal, no port: loopback only. */
+static bool
+name_is_local(const char *p, size_t n)
+{
+	char ip[16];
+	struct in_addr a;
+
+	if (n > 0 && p[n - 1] == '.') /* "localhost.": the same name */
+		n--;
+	if (n == 0 || n > HOST_NAME_MAX_)
+		return false;
+	if (n < sizeof(ip)) {
+		memcpy(ip, p, n);
+		ip[n] = '\0';
+		if (inet_pton(AF_INET, ip, &a) == 1)
+			return (ntohl(a.s_addr) >> 24) == 127;
+	}
+	return (n == 9 && strncasecmp(p, "localhost", 9) == 0) ||
+	       (n > 10 && ends_with_ci(p, n, ".localhost"));
+}
+
+bool
+cap_host_is_local(const char *h, size_t n)
+{
+	const char *colon, *close;
+
+	if (h == NULL)
+		return true;
+	if (n > 0 && h[0] == '[') { /* "[::1]" or "[::1]:PORT" */
+		close = memchr(h, ']', n);
+		if (close == NULL || !is(h + 1, (size_t)(close - h - 1), "::1"))
+			return false;
+		n -= (size_t)(close + 1 - h);
+		return n == 0 || (close[1] == ':' && is_port(close + 2, n - 1));
+	}
+	colon = memchr(h, ':', n);
+	if (colon != NULL) {
+		if (!is_port(colon + 1, n - (size_t)(colon + 1 - h)))
+			return false;
+		n = (size_t)(colon - h);
+	}
+	return name_is_local(h, n);
 }
 
 /* ---- matching ------------------------------------------------------ */

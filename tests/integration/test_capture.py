@@ -510,7 +510,7 @@ def test_wait_of_a_gone_client_is_dropped():
             s = socket.create_connection(("127.0.0.1", c.http_port))
             socks.append(s)
             s.sendall(f"GET /api/wait?to=nobody%40x.test&timeout=300&n={i} "
-                      "HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                      "HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         for i in range(256):
             c.wait_log(f'&n={i}"')
         assert c.http("GET", "/api/wait?timeout=1")[0] == 503
@@ -556,3 +556,31 @@ def test_auth_line_as_long_as_rfc_4954_allows(cap):
         assert r.cmd("EHLO client.test").code == 250
         assert r.cmd("AUTH PLAIN").code == 334
         assert r.cmd(cred).code == 235
+
+
+def test_foreign_host_refused_dns_rebinding(cap):
+    """A web page elsewhere whose name an attacker pointed at 127.0.0.1
+    (DNS rebinding) is same-origin with the API in the browser: its
+    requests carry its own Host, and get 403, so it can neither read the
+    mail nor delete it or change the faults. Loopback literals,
+    localhost and NAME.localhost (RFC 6761) work; so does no Host."""
+    cap.send(["bob@example.test"])
+    port = cap.http_port
+    for host in (f"rebind.attacker.example:{port}", "attacker.example",
+                 f"127.0.0.1.nip.io:{port}", f"localhost.attacker.example"):
+        for method, path in (("GET", "/api/messages"), ("GET", "/"),
+                             ("DELETE", "/api/messages")):
+            with socket.create_connection(("127.0.0.1", port),
+                                          timeout=10) as s:
+                s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
+                          "Connection: close\r\n\r\n".encode())
+                head = s.makefile("rb").readline()
+            assert head.split()[1] == b"403", (host, method, head)
+    assert cap.messages()["total"] == 1
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST",
+                 f"app.localhost:{port}", f"127.1.2.3:{port}", None):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            hdr = f"Host: {host}\r\n" if host is not None else ""
+            s.sendall(f"GET /api/messages HTTP/1.0\r\n{hdr}\r\n".encode())
+            head = s.makefile("rb").readline()
+        assert head.split()[1] == b"200", (host, head)

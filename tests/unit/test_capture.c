@@ -330,6 +330,35 @@ test_view_many_fields_linear(void **state)
 	free(msg);
 }
 
+/* ---- the Host header ----------------------------------------------- */
+
+static void
+test_host_is_local(void **state)
+{
+	static const char *const yes[] = { "127.0.0.1", "127.0.0.1:8025",
+		"127.255.0.9:1", "localhost", "LocalHost:8025", "localhost.",
+		"app.localhost", "a.b.localhost:80", "[::1]", "[::1]:8025",
+		"localhost.:8025" };
+	static const char *const no[] = { "", ":8025", "evil.example",
+		"evil.example:8025", "localhost.evil.example", "xlocalhost",
+		".localhost", "10.0.0.1:8025", "128.0.0.1", "127.0.0.1.nip.io",
+		"127.0.0.1:", "127.0.0.1:123456", "127.0.0.1:80x",
+		"127.0.0.1:80:80", "[::2]:8025", "[::1]x", "[::1]:", "[::1",
+		"[127.0.0.1]", "0x7f000001", "2130706433", "127.1" };
+	size_t i;
+
+	(void)state;
+	assert_true(cap_host_is_local(NULL, 0));
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!cap_host_is_local(yes[i], strlen(yes[i])))
+			fail_msg("refused: %s", yes[i]);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (cap_host_is_local(no[i], strlen(no[i])))
+			fail_msg("taken: %s", no[i]);
+	/* Only n bytes are read. */
+	assert_true(cap_host_is_local("localhost.evil", 9));
+}
+
 /* ---- parts --------------------------------------------------------- */
 
 #define MULTI                                                                  \
@@ -528,6 +557,7 @@ main(void)
 		cmocka_unit_test(test_filter_match),
 		cmocka_unit_test(test_faults_parse),
 		cmocka_unit_test(test_fault_draws),
+		cmocka_unit_test(test_host_is_local),
 		cmocka_unit_test(test_view_fields),
 		cmocka_unit_test(test_view_many_fields_linear),
 		cmocka_unit_test(test_body_parts),

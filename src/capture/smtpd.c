@@ -427,8 +427,12 @@ on_line(struct sess *s, const char *line, size_t len)
 
 	if (s->st == S_AUTH) {
 		const char *ch = "";
+		/* Two statements: the order in which a call's arguments are
+		 * evaluated is unspecified, and ch is set by the step. */
+		enum smtp_auth_status st =
+		    smtp_auth_step(&s->auth, line, len, &ch);
 
-		auth_result(s, smtp_auth_step(&s->auth, line, len, &ch), ch);
+		auth_result(s, st, ch);
 		return;
 	}
 	smtp_command_split(line, len, &c);

@@ -584,3 +584,16 @@ def test_foreign_host_refused_dns_rebinding(cap):
             s.sendall(f"GET /api/messages HTTP/1.0\r\n{hdr}\r\n".encode())
             head = s.makefile("rb").readline()
         assert head.split()[1] == b"200", (host, head)
+
+
+def test_auth_login_asks_for_the_password(cap):
+    """AUTH LOGIN's second challenge is "Password:" (as tern serve's),
+    not an empty one."""
+    with Raw("127.0.0.1", cap.smtp_port) as r:
+        assert r.reply().code == 220
+        assert r.cmd("EHLO client.test").code == 250
+        rep = r.cmd("AUTH LOGIN")
+        assert (rep.code, rep.lines) == (334, ["VXNlcm5hbWU6"])
+        rep = r.cmd(base64.b64encode(b"user").decode())
+        assert (rep.code, rep.lines) == (334, ["UGFzc3dvcmQ6"])
+        assert r.cmd(base64.b64encode(b"pass").decode()).code == 235

@@ -278,22 +278,21 @@ static bool
 take_key(struct cap_faults *f, const char *key, json_t *v, char *err,
     size_t errsz)
 {
-	static const struct {
+	const struct {
 		const char *name;
-		size_t off;
+		double *val;
 	} pct[] = {
-		{ "rcpt_tempfail", offsetof(struct cap_faults, rcpt_tempfail) },
-		{ "rcpt_permfail", offsetof(struct cap_faults, rcpt_permfail) },
-		{ "msg_tempfail", offsetof(struct cap_faults, msg_tempfail) },
-		{ "msg_permfail", offsetof(struct cap_faults, msg_permfail) },
-		{ "drop_mid_data", offsetof(struct cap_faults, drop_mid_data) },
+		{ "rcpt_tempfail", &f->rcpt_tempfail },
+		{ "rcpt_permfail", &f->rcpt_permfail },
+		{ "msg_tempfail", &f->msg_tempfail },
+		{ "msg_permfail", &f->msg_permfail },
+		{ "drop_mid_data", &f->drop_mid_data },
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(pct) / sizeof(pct[0]); i++)
 		if (strcmp(key, pct[i].name) == 0)
-			return take_pct(v, (double *)((char *)f + pct[i].off),
-			    pct[i].name, err, errsz);
+			return take_pct(v, pct[i].val, pct[i].name, err, errsz);
 	if (strcmp(key, "delay_ms") == 0) {
 		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 		    json_integer_value(v) > CAP_DELAY_MAX) {

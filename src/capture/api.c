@@ -60,7 +60,10 @@ struct cap_api {
 	/* Connections counted as obs/http.c counts them (see there). */
 	struct evconnlistener *lev;
 	struct event *adopt_ev;
-	struct bufferevent *pending[64];
+	/* Every connection of one accept burst (up to the cap, which
+	 * stops the burst), as in obs/http.c: a smaller array left the
+	 * rest of a burst uncounted, over the cap. */
+	struct bufferevent *pending[CAP_HTTP_CONN_MAX + 16];
 	size_t npending;
 	size_t nconn;
 	bool paused;

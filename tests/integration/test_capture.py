@@ -597,3 +597,28 @@ def test_auth_login_asks_for_the_password(cap):
         rep = r.cmd(base64.b64encode(b"user").decode())
         assert (rep.code, rep.lines) == (334, ["UGFzc3dvcmQ6"])
         assert r.cmd(base64.b64encode(b"pass").decode()).code == 235
+
+
+def test_http_connections_counted_in_a_burst():
+    """Connections the listener accepts in one go (the kernel's backlog
+    after a pause) are all counted, so the cap of 512 holds: five bursts
+    of 120 (the process stopped while they queue) reach it. Counting
+    only 64 of each burst, capture let the others run uncounted."""
+    c = Capture("-v")
+    socks = []
+    try:
+        for burst in range(5):
+            c.proc.send_signal(signal.SIGSTOP)
+            try:
+                for _ in range(120):   # queued by the kernel: backlog 128
+                    socks.append(socket.create_connection(
+                        ("127.0.0.1", c.http_port), timeout=10))
+            finally:
+                c.proc.send_signal(signal.SIGCONT)
+            if burst < 4:   # accepted (FIFO) before this one is answered
+                assert c.http("GET", "/api/faults")[0] == 200
+        c.wait_log("event=capture_http_busy connections=512")
+    finally:
+        for s in socks:
+            s.close()
+        c.stop()

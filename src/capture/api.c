@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ struct waiter {
 	struct waiter *prev, *next;
 	struct evhttp_request *req;
 	struct event *timer;
+	struct event *peer; /* the client's socket: has it hung up? */
 	struct cap_filter f;
 };
 
@@ -58,7 +60,10 @@ struct cap_api {
 	/* Connections counted as obs/http.c counts them (see there). */
 	struct evconnlistener *lev;
 	struct event *adopt_ev;
-	struct bufferevent *pending[64];
+	/* Every connection of one accept burst (up to the cap, which
+	 * stops the burst), as in obs/http.c: a smaller array left the
+	 * rest of a burst uncounted, over the cap. */
+	struct bufferevent *pending[CAP_HTTP_CONN_MAX + 16];
 	size_t npending;
 	size_t nconn;
 	bool paused;
@@ -513,6 +518,8 @@ waiter_free(struct waiter *w)
 		w->next->prev = w->prev;
 	a->nwaiters--;
 	event_free(w->timer);
+	if (w->peer != NULL)
+		event_free(w->peer);
 	free(w);
 }
 
@@ -525,6 +532,54 @@ on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	send_err(w->req, 408, "timeout");
 	waiter_free(w);
+}
+
+/*
+ * evhttp reads nothing from a connection while its request waits for
+ * an answer, so it does not see the client leave: without this, a gone
+ * client's wait (a page reloaded, a search typed, a test's own socket
+ * timeout) would hold its place among CAP_WAITERS_MAX, and its
+ * connection, until its own timeout (up to 300 s).
+ */
+static void
+on_wait_peer(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *w = arg;
+	struct evhttp_connection *evcon;
+	ssize_t r;
+	char ch;
+
+	(void)what;
+	r = recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (r == -1 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		(void)event_add(w->peer, NULL);
+		return;
+	}
+	if (r > 0)
+		return; /* its next request, pipelined: it still waits */
+	/* End of file or an error: nobody will read the answer. */
+	log_debug("event=capture_wait_gone");
+	evcon = evhttp_request_get_connection(w->req);
+	waiter_free(w);
+	if (evcon != NULL)
+		evhttp_connection_free(evcon); /* and the request with it */
+}
+
+/* Watch w's connection for the client's hang-up (on_wait_peer). */
+static void
+watch_peer(struct cap_api *a, struct waiter *w)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(w->req);
+	struct bufferevent *bev =
+	    evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+
+	if (fd == -1)
+		return;
+	w->peer = event_new(a->c->base, fd, EV_READ, on_wait_peer, w);
+	if (w->peer != NULL)
+		(void)event_add(w->peer, NULL);
 }
 
 static const struct cap_msg *
@@ -587,6 +642,7 @@ get_wait(struct cap_api *a, struct evhttp_request *req,
 		return;
 	}
 	(void)evtimer_add(w->timer, &tv);
+	watch_peer(a, w);
 	w->next = a->waiters;
 	if (a->waiters != NULL)
 		a->waiters->prev = w;
@@ -634,7 +690,7 @@ static void
 on_request(struct evhttp_request *req, void *arg)
 {
 	struct cap_api *a = arg;
-	const char *uri = evhttp_request_get_uri(req), *q;
+	const char *uri = evhttp_request_get_uri(req), *q, *host;
 	const struct cap_msg *m = NULL;
 	struct cap_filter f;
 	struct cap_req r;
@@ -643,6 +699,17 @@ on_request(struct evhttp_request *req, void *arg)
 
 	if (uri == NULL)
 		uri = "";
+	host =
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+	if (!a->c->allow_remote &&
+	    !cap_host_is_local(host, host != NULL ? strlen(host) : 0)) {
+		log_debug("event=capture_http_refused host=%s", LOG_ESC(host));
+		send_err(req, 403,
+		    "the Host is not this machine's name (DNS rebinding?): "
+		    "open the page as http://127.0.0.1:PORT/ or "
+		    "http://localhost:PORT/");
+		return;
+	}
 	q = strchr(uri, '?');
 	plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
 	cap_route(method_of(req), uri, plen, &r);

@@ -33,6 +33,7 @@ struct cap_ctx {
 	SSL_CTX *ssl;
 	const char *hostname;
 	uint64_t max_size;
+	bool allow_remote; /* --allow-remote: any Host header too */
 	struct cap_api *api;
 	struct cap_smtpd *smtpd;
 	struct dns *dns; /* capture/dkimchk.h; NULL: no check */

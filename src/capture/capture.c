@@ -427,6 +427,7 @@ run(const struct opts *o)
 	c.faults = o->f;
 	c.hostname = o->hostname;
 	c.max_size = o->max_size;
+	c.allow_remote = o->allow_remote;
 	cap_rng_seed(&c.rng,
 	    o->have_seed ? o->seed
 	                 : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));

@@ -2,6 +2,7 @@
 /* capture/query.c - routes, filters and fault bodies (query.h). */
 #include "capture/query.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -277,22 +278,21 @@ static bool
 take_key(struct cap_faults *f, const char *key, json_t *v, char *err,
     size_t errsz)
 {
-	static const struct {
+	const struct {
 		const char *name;
-		size_t off;
+		double *val;
 	} pct[] = {
-		{ "rcpt_tempfail", offsetof(struct cap_faults, rcpt_tempfail) },
-		{ "rcpt_permfail", offsetof(struct cap_faults, rcpt_permfail) },
-		{ "msg_tempfail", offsetof(struct cap_faults, msg_tempfail) },
-		{ "msg_permfail", offsetof(struct cap_faults, msg_permfail) },
-		{ "drop_mid_data", offsetof(struct cap_faults, drop_mid_data) },
+		{ "rcpt_tempfail", &f->rcpt_tempfail },
+		{ "rcpt_permfail", &f->rcpt_permfail },
+		{ "msg_tempfail", &f->msg_tempfail },
+		{ "msg_permfail", &f->msg_permfail },
+		{ "drop_mid_data", &f->drop_mid_data },
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(pct) / sizeof(pct[0]); i++)
 		if (strcmp(key, pct[i].name) == 0)
-			return take_pct(v, (double *)((char *)f + pct[i].off),
-			    pct[i].name, err, errsz);
+			return take_pct(v, pct[i].val, pct[i].name, err, errsz);
 	if (strcmp(key, "delay_ms") == 0) {
 		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 		    json_integer_value(v) > CAP_DELAY_MAX) {
@@ -335,6 +335,76 @@ cap_faults_parse(const char *body, size_t n, struct cap_faults *f, char *err,
 	if (ok)
 		*f = nf;
 	return ok;
+}
+
+/* ---- the Host header ----------------------------------------------- */
+
+#define HOST_NAME_MAX_ 253 /* RFC 1035 2.3.4, without a trailing dot */
+
+/* p[0..n) all digits, 1 to 5 of them (a port). */
+static bool
+is_port(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 5)
+		return false;
+	for (i = 0; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+	return true;
+}
+
+static bool
+ends_with_ci(const char *p, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && strncasecmp(p + n - k, suffix, k) == 0;
+}
+
+/* A host name or IPv4 literal, no port: loopback only. */
+static bool
+name_is_local(const char *p, size_t n)
+{
+	char ip[16];
+	struct in_addr a;
+
+	if (n > 0 && p[n - 1] == '.') /* "localhost.": the same name */
+		n--;
+	if (n == 0 || n > HOST_NAME_MAX_)
+		return false;
+	if (n < sizeof(ip)) {
+		memcpy(ip, p, n);
+		ip[n] = '\0';
+		if (inet_pton(AF_INET, ip, &a) == 1)
+			return (ntohl(a.s_addr) >> 24) == 127;
+	}
+	return (n == 9 && strncasecmp(p, "localhost", 9) == 0) ||
+	       (n > 10 && ends_with_ci(p, n, ".localhost"));
+}
+
+bool
+cap_host_is_local(const char *h, size_t n)
+{
+	const char *colon, *close;
+
+	if (h == NULL)
+		return true;
+	if (n > 0 && h[0] == '[') { /* "[::1]" or "[::1]:PORT" */
+		close = memchr(h, ']', n);
+		if (close == NULL || !is(h + 1, (size_t)(close - h - 1), "::1"))
+			return false;
+		n -= (size_t)(close + 1 - h);
+		return n == 0 || (close[1] == ':' && is_port(close + 2, n - 1));
+	}
+	colon = memchr(h, ':', n);
+	if (colon != NULL) {
+		if (!is_port(colon + 1, n - (size_t)(colon + 1 - h)))
+			return false;
+		n = (size_t)(colon - h);
+	}
+	return name_is_local(h, n);
 }
 
 /* ---- matching ------------------------------------------------------ */

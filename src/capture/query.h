@@ -89,6 +89,17 @@ bool cap_filter_parse(const char *q, size_t n, struct cap_filter *f,
 bool cap_faults_parse(const char *body, size_t n, struct cap_faults *f,
     char *err, size_t errsz);
 
+/*
+ * Is h[0..n), a request's Host header, a name that only reaches this
+ * machine: a loopback IP literal (127.0.0.0/8, [::1]), `localhost` or
+ * NAME.localhost (RFC 6761 6.3), with or without a port? Any other
+ * name is a web page elsewhere that an attacker pointed at 127.0.0.1
+ * (DNS rebinding): in the browser it is then same-origin with the API
+ * and could read the captured mail. A request without a Host (h NULL:
+ * HTTP/1.0, not a browser) is fine.
+ */
+bool cap_host_is_local(const char *h, size_t n);
+
 /* Does a recipient list match filter's `to` (any case, whole address)
  * and a decoded subject its `subject` (any case substring)? */
 bool cap_filter_match(const struct cap_filter *, uint64_t id,

@@ -41,6 +41,7 @@
 #include "smtp/params.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/str.h"
 #include "util/xmalloc.h"
 
 #define READ_CHUNK 16384 /* bytes looked at per step */
@@ -48,6 +49,7 @@
 #define READ_AHEAD_MAX (256u << 10)
 #define REPLY_MAX 1024
 #define DKIM_PROBLEMS_MAX 5 /* dkim-fail problems per message */
+#define AUTH_LINE_MAX 12288 /* incl. CRLF, RFC 4954 4 (as server/limits.h) */
 
 enum sess_state { S_CMD = 0, S_AUTH, S_DATA };
 
@@ -57,6 +59,8 @@ struct sess {
 	struct sess *prev, *next;
 	struct bufferevent *bev;
 	struct smtp_cmd *cmd;
+	struct smtp_cmd *auth_cmd; /* AUTH's longer lines; made when needed */
+	struct smtp_cmd *cur;      /* the parser of the line under way */
 	struct smtp_data *data;
 	struct smtp_auth auth;
 	enum sess_state st;
@@ -126,6 +130,7 @@ sess_free(struct sess *s)
 	if (s->ssl_next != NULL)
 		SSL_free(s->ssl_next);
 	smtp_cmd_free(s->cmd);
+	smtp_cmd_free(s->auth_cmd);
 	smtp_data_free(s->data);
 	smtp_auth_wipe(&s->auth);
 	free(s->helo);
@@ -366,6 +371,9 @@ do_starttls(struct sess *s, const struct smtp_command *c)
 	/* CVE-2011-0411: nothing sent in plaintext survives the switch. */
 	(void)evbuffer_drain(in, evbuffer_get_length(in));
 	smtp_cmd_reset(s->cmd);
+	if (s->auth_cmd != NULL)
+		smtp_cmd_reset(s->auth_cmd);
+	s->cur = NULL;
 	bufferevent_disable(s->bev, EV_READ);
 	reply(s, "220 2.0.0 Ready to start TLS");
 }
@@ -419,8 +427,12 @@ on_line(struct sess *s, const char *line, size_t len)
 
 	if (s->st == S_AUTH) {
 		const char *ch = "";
+		/* Two statements: the order in which a call's arguments are
+		 * evaluated is unspecified, and ch is set by the step. */
+		enum smtp_auth_status st =
+		    smtp_auth_step(&s->auth, line, len, &ch);
 
-		auth_result(s, smtp_auth_step(&s->auth, line, len, &ch), ch);
+		auth_result(s, st, ch);
 		return;
 	}
 	smtp_command_split(line, len, &c);
@@ -532,10 +544,36 @@ end_of_data(struct sess *s)
 
 /* ---- input --------------------------------------------------------- */
 
-/* One step on p[0..n): the count of bytes used; -1: the session is gone. */
+/*
+ * The parser for the line that starts at p[0..n): RFC 4954 4 lets an
+ * AUTH command and the responses of its exchange be 12288 octets, every
+ * other command keeps the 512 of RFC 5321 4.5.3.1.4 (as tern serve
+ * reads them, server/session.c). NULL: too few bytes yet to tell.
+ */
+static struct smtp_cmd *
+line_parser(struct sess *s, const uint8_t *p, size_t n)
+{
+	static const char verb[] = "AUTH ";
+	const struct smtp_cmd_limits lim = { AUTH_LINE_MAX };
+	size_t k = n < sizeof(verb) - 1 ? n : sizeof(verb) - 1;
+
+	if (s->st != S_AUTH) {
+		if (ascii_ncasecmp((const char *)p, verb, k) != 0)
+			return s->cmd;
+		if (k < sizeof(verb) - 1)
+			return NULL;
+	}
+	if (s->auth_cmd == NULL && (s->auth_cmd = smtp_cmd_new(&lim)) == NULL)
+		PANIC("capture: out of memory for a session");
+	return s->auth_cmd;
+}
+
+/* One step on p[0..n): the count of bytes used (0: more are needed);
+ * -1: the session is gone. */
 static ssize_t
 step(struct sess *s, const uint8_t *p, size_t n)
 {
+	enum smtp_cmd_status st;
 	const char *line;
 	size_t used = 0, len;
 
@@ -553,7 +591,20 @@ step(struct sess *s, const uint8_t *p, size_t n)
 			end_of_data(s);
 		return (ssize_t)used;
 	}
-	switch (smtp_cmd_parse(s->cmd, p, n, &used, &line, &len)) {
+	/* A line is read to its end by the parser it started with. */
+	if (s->cur == NULL && (s->cur = line_parser(s, p, n)) == NULL)
+		return 0;
+	st = smtp_cmd_parse(s->cur, p, n, &used, &line, &len);
+	if (st != SMTP_CMD_NEED_MORE)
+		s->cur = NULL;
+	if (s->st == S_AUTH && st != SMTP_CMD_LINE &&
+	    st != SMTP_CMD_NEED_MORE) {
+		/* The exchange is over (as in server/session-cmd.c): the
+		 * next line is a command, not credentials. */
+		s->st = S_CMD;
+		smtp_auth_wipe(&s->auth);
+	}
+	switch (st) {
 	case SMTP_CMD_LINE:
 		on_line(s, line, len);
 		break;
@@ -588,6 +639,8 @@ process(struct sess *s)
 			return;
 		if ((used = step(s, p, n)) == -1)
 			return;
+		if (used == 0)
+			return; /* on_read comes back with more */
 		/* STARTTLS drained the input already. */
 		if (s->ssl_next == NULL)
 			(void)evbuffer_drain(in, (size_t)used);

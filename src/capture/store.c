@@ -2,6 +2,7 @@
 /* capture/store.c - the captured messages, a bounded ring (store.h). */
 #include "capture/store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -27,6 +28,44 @@ struct cap_store {
 	char *dir;
 };
 
+/* The N of a file name "N.eml" (1 to 20 digits, below UINT64_MAX), or 0. */
+static uint64_t
+eml_id(const char *name)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; name[i] >= '0' && name[i] <= '9'; i++) {
+		unsigned d = (unsigned)(name[i] - '0');
+
+		if (i == 20 || v > (UINT64_MAX - 1 - d) / 10)
+			return 0;
+		v = v * 10 + d;
+	}
+	return i > 0 && strcmp(name + i, ".eml") == 0 ? v : 0;
+}
+
+/*
+ * The highest N of the DIR/N.eml already there (a previous run's), so
+ * that the ids go on after it: mail of that run is neither overwritten
+ * nor, having an id this run never gives, ever removed.
+ */
+static uint64_t
+highest_id(const char *dir)
+{
+	DIR *d = opendir(dir);
+	const struct dirent *e;
+	uint64_t top = 0, v;
+
+	if (d == NULL)
+		return 0; /* the write of each file will say why */
+	while ((e = readdir(d)) != NULL)
+		if ((v = eml_id(e->d_name)) > top)
+			top = v;
+	(void)closedir(d);
+	return top;
+}
+
 struct cap_store *
 cap_store_new(size_t max, const char *dir)
 {
@@ -36,6 +75,8 @@ cap_store_new(size_t max, const char *dir)
 	s->ring = xcalloc(s->max, sizeof(*s->ring));
 	s->next_id = 1;
 	s->dir = dir != NULL ? xstrdup(dir) : NULL;
+	if (dir != NULL)
+		s->next_id = highest_id(dir) + 1;
 	return s;
 }
 
@@ -100,15 +141,18 @@ file_path(const struct cap_store *s, uint64_t id, char *dst, size_t dstsz)
 	(void)snprintf(dst, dstsz, "%s/%" PRIu64 ".eml", s->dir, id);
 }
 
+/* DIR/ID.eml, never over a file that is there (not ours); sets
+ * m->in_dir when the file is ours to remove later. */
 static void
-write_file(const struct cap_store *s, const struct cap_msg *m)
+write_file(const struct cap_store *s, struct cap_msg *m)
 {
 	char path[4096];
 	int fd;
 
 	file_path(s, m->id, path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0640);
+	m->in_dir = fd != -1;
 	if (fd == -1 || fsutil_write_all(fd, m->data, m->len) == -1)
 		log_warn("event=capture_write_failed path=%s error=%s",
 		    LOG_ESC(path), LOG_ESC(strerror(errno)));
@@ -117,13 +161,13 @@ write_file(const struct cap_store *s, const struct cap_msg *m)
 }
 
 static void
-remove_file(const struct cap_store *s, uint64_t id)
+remove_file(const struct cap_store *s, const struct cap_msg *m)
 {
 	char path[4096];
 
-	if (s->dir == NULL)
+	if (s->dir == NULL || !m->in_dir)
 		return;
-	file_path(s, id, path, sizeof(path));
+	file_path(s, m->id, path, sizeof(path));
 	if (unlink(path) == -1 && errno != ENOENT)
 		log_warn("event=capture_unlink_failed path=%s error=%s",
 		    LOG_ESC(path), LOG_ESC(strerror(errno)));
@@ -149,7 +193,7 @@ cap_store_add(struct cap_store *s, struct cap_msg *m,
 		/* Full: the oldest gives way (documented). */
 		struct cap_msg *old = s->ring[s->head];
 
-		remove_file(s, old->id);
+		remove_file(s, old);
 		cap_msg_free(old);
 		s->head = (s->head + 1) % s->max;
 		s->n--;
@@ -203,7 +247,7 @@ cap_store_delete(struct cap_store *s, uint64_t id)
 
 	if (i == SIZE_MAX)
 		return false;
-	remove_file(s, id);
+	remove_file(s, s->ring[(s->head + i) % s->max]);
 	cap_msg_free(s->ring[(s->head + i) % s->max]);
 	/* Close the gap: the newer ones move one place back. */
 	for (j = i; j + 1 < s->n; j++)
@@ -221,7 +265,7 @@ cap_store_delete_all(struct cap_store *s)
 	for (i = 0; i < n; i++) {
 		struct cap_msg *m = s->ring[(s->head + i) % s->max];
 
-		remove_file(s, m->id);
+		remove_file(s, m);
 		cap_msg_free(m);
 	}
 	s->head = 0;

@@ -4,10 +4,13 @@
  * of at most `max` messages in memory, newest last; when a new one comes
  * and the ring is full, the oldest is dropped. With a directory, each
  * message is also written there as ID.eml (ID is ours: a decimal
- * counter, never a byte from the network).
+ * counter, never a byte from the network). The counter starts after
+ * the highest ID.eml already in the directory (a previous run's), and
+ * no file that is there is ever overwritten or removed.
  *
- * One thread (the capture loop); no locking. Ids start at 1 and are
- * never reused while the process lives (deleting does not reset them).
+ * One thread (the capture loop); no locking. Ids start at 1 (with a
+ * directory, after its highest ID.eml) and are never reused while the
+ * process lives (deleting does not reset them).
  * Trust: a message's bytes and envelope are the peer's; the store keeps
  * them as they are, the API escapes them on output.
  */
@@ -44,6 +47,7 @@ struct cap_msg {
 	char *auth; /* the AUTH user, or NULL */
 	char *data; /* the message as received, NUL after len */
 	size_t len;
+	bool in_dir; /* set by cap_store_add(): DIR/ID.eml is ours */
 	/* Filled by cap_store_add() from data (capture/view.h). */
 	char *subject;     /* decoded to UTF-8, "" when none */
 	char *header_from; /* the raw value, unfolded, "" when none */

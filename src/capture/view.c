@@ -7,20 +7,24 @@
 
 #include "util/buf.h"
 
+/* Is the line that starts at msg[p] (p < len) empty: LF or CRLF? */
+static bool
+is_empty_line(const char *msg, size_t len, size_t p)
+{
+	return msg[p] == '\n' ||
+	       (msg[p] == '\r' && p + 1 < len && msg[p + 1] == '\n');
+}
+
 size_t
 cap_view_header_len(const char *msg, size_t len)
 {
 	size_t i;
 
-	for (i = 0; i < len; i++) {
+	for (i = 0; i < len; i++)
 		/* An empty line: at the start, or after a line end. */
-		if (i == 0 || msg[i - 1] == '\n') {
-			if (msg[i] == '\n')
-				return i;
-			if (msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n')
-				return i;
-		}
-	}
+		if ((i == 0 || msg[i - 1] == '\n') &&
+		    is_empty_line(msg, len, i))
+			return i;
 	return len;
 }
 
@@ -50,13 +54,18 @@ bool
 cap_view_next_field(const char *msg, size_t len, size_t *pos, const char **name,
     size_t *name_len, struct buf *val)
 {
-	size_t hlen = cap_view_header_len(msg, len), p = *pos, e, v;
+	size_t p = *pos, e, v;
 	const char *colon;
 
 	buf_clear(val);
-	if (p >= hlen)
+	/*
+	 * *pos is a line's start, and the header ends at the first empty
+	 * line: looking at this line only keeps a walk over every field
+	 * linear (cap_view_header_len() on each step made it quadratic).
+	 */
+	if (p >= len || is_empty_line(msg, len, p))
 		return false;
-	e = line_end(msg, p, hlen);
+	e = line_end(msg, p, len);
 	colon = memchr(msg + p, ':', e - p);
 	if (colon == NULL || colon == msg + p)
 		return false;
@@ -70,8 +79,8 @@ cap_view_next_field(const char *msg, size_t len, size_t *pos, const char **name,
 		v++;
 	append_line(val, msg + v, e - v);
 	/* Continuation lines: their blank is kept, the line break goes. */
-	while (e < hlen && (msg[e] == ' ' || msg[e] == '\t')) {
-		size_t ne = line_end(msg, e, hlen);
+	while (e < len && (msg[e] == ' ' || msg[e] == '\t')) {
+		size_t ne = line_end(msg, e, len);
 
 		append_line(val, msg + e, ne - e);
 		e = ne;

@@ -2,7 +2,8 @@
 /*
  * libFuzzer harness for capture/query.c: the first byte picks the
  * method (low two bits) and what the rest is (bits 2-3): a path to
- * route, a query string, or a PUT /api/faults body.
+ * route, a query string, or a PUT /api/faults body (also read as a
+ * Host header: only a local name may pass, and only n bytes are read).
  * Checks: a routed page name is a NUL-terminated safe name; a parsed
  * filter's texts are NUL-terminated within their size and its timeout
  * within its cap; parsed faults are in range, and a refused body leaves
@@ -15,6 +16,27 @@
 #include "capture/query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *p, size_t n);
+
+/* Does p[0..n) start with "127.", "[::1]" or hold "localhost" (any
+ * case)? What every Host that cap_host_is_local() takes must do. */
+static int
+names_loopback(const uint8_t *p, size_t n)
+{
+	static const char lh[] = "localhost";
+	size_t i, k;
+
+	if ((n >= 4 && memcmp(p, "127.", 4) == 0) ||
+	    (n >= 5 && memcmp(p, "[::1]", 5) == 0))
+		return 1;
+	for (i = 0; i + sizeof(lh) - 1 <= n; i++) {
+		for (k = 0; k < sizeof(lh) - 1; k++)
+			if ((p[i + k] | 0x20) != lh[k])
+				break;
+		if (k == sizeof(lh) - 1)
+			return 1;
+	}
+	return 0;
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
@@ -49,6 +71,10 @@ LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 			abort();
 		break;
 	default:
+		/* A Host that passes names loopback (or localhost) only. */
+		if (cap_host_is_local((const char *)p + 1, n - 1) &&
+		    !names_loopback(p + 1, n - 1))
+			abort();
 		memset(&f, 0, sizeof(f));
 		f.delay_ms = 5;
 		before = f;

@@ -11,6 +11,7 @@ Each capture listens on port 0 and is ready when it prints its
 no sanitizer report.
 """
 
+import base64
 import json
 import os
 import re
@@ -494,3 +495,130 @@ def test_page_files_and_stop_answers_held_waits():
     th.join(timeout=30)
     assert got["r"][0] == 503
     assert json.loads(got["r"][2]) == {"error": "shutting down"}
+
+
+def test_wait_of_a_gone_client_is_dropped():
+    """A client that gives up on a held /api/wait (a page reloaded, a
+    search typed, a test's own socket timeout) frees its place at once:
+    256 waits held (the cap: the next gets 503), their clients hang up,
+    and a new wait is held again (408 after its 1 s) long before the
+    gone ones' 300 s."""
+    c = Capture("-v")
+    socks = []
+    try:
+        for i in range(256):
+            s = socket.create_connection(("127.0.0.1", c.http_port))
+            socks.append(s)
+            s.sendall(f"GET /api/wait?to=nobody%40x.test&timeout=300&n={i} "
+                      "HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        for i in range(256):
+            c.wait_log(f'&n={i}"')
+        assert c.http("GET", "/api/wait?timeout=1")[0] == 503
+        for s in socks:
+            s.close()
+        socks = []
+        deadline = time.monotonic() + 10 * TIME_SCALE
+        with c.cond:     # each gone one is logged (-v)
+            while sum("event=capture_wait_gone" in ln for ln in c.err) < 256:
+                left = deadline - time.monotonic()
+                assert left > 0, "the gone clients' waits are still held"
+                c.cond.wait(left)
+        assert c.http("GET", "/api/wait?timeout=1")[0] == 408
+    finally:
+        for s in socks:
+            s.close()
+        c.stop()
+
+
+def test_auth_line_too_long_ends_the_exchange(cap):
+    """A response line over the limit ends the AUTH exchange, as in tern
+    serve: the next line is a command again, not taken as credentials."""
+    with Raw("127.0.0.1", cap.smtp_port) as r:
+        assert r.reply().code == 220
+        assert r.cmd("EHLO client.test").code == 250
+        assert r.cmd("AUTH LOGIN").code == 334
+        assert r.cmd("A" * 13000).code == 500
+        assert r.cmd("MAIL FROM:<a@example.test>").code == 250
+
+
+def test_auth_line_as_long_as_rfc_4954_allows(cap):
+    """RFC 4954 4: an AUTH command and its responses may be 12288 octets
+    (a 500-byte password: 680 in base64), and tern serve reads them so; other
+    commands keep the 512 of RFC 5321."""
+    cred = base64.b64encode(b"\0user\0" + b"p" * 500).decode()  # 680
+    with Raw("127.0.0.1", cap.smtp_port) as r:
+        assert r.reply().code == 220
+        assert r.cmd("EHLO client.test").code == 250
+        assert r.cmd("AUTH PLAIN " + cred).code == 235
+        assert r.cmd("NOOP " + "x" * 600).code == 500
+    with Raw("127.0.0.1", cap.smtp_port) as r:
+        assert r.reply().code == 220
+        assert r.cmd("EHLO client.test").code == 250
+        assert r.cmd("AUTH PLAIN").code == 334
+        assert r.cmd(cred).code == 235
+
+
+def test_foreign_host_refused_dns_rebinding(cap):
+    """A web page elsewhere whose name an attacker pointed at 127.0.0.1
+    (DNS rebinding) is same-origin with the API in the browser: its
+    requests carry its own Host, and get 403, so it can neither read the
+    mail nor delete it or change the faults. Loopback literals,
+    localhost and NAME.localhost (RFC 6761) work; so does no Host."""
+    cap.send(["bob@example.test"])
+    port = cap.http_port
+    for host in (f"rebind.attacker.example:{port}", "attacker.example",
+                 f"127.0.0.1.nip.io:{port}", f"localhost.attacker.example"):
+        for method, path in (("GET", "/api/messages"), ("GET", "/"),
+                             ("DELETE", "/api/messages")):
+            with socket.create_connection(("127.0.0.1", port),
+                                          timeout=10) as s:
+                s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
+                          "Connection: close\r\n\r\n".encode())
+                head = s.makefile("rb").readline()
+            assert head.split()[1] == b"403", (host, method, head)
+    assert cap.messages()["total"] == 1
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST",
+                 f"app.localhost:{port}", f"127.1.2.3:{port}", None):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            hdr = f"Host: {host}\r\n" if host is not None else ""
+            s.sendall(f"GET /api/messages HTTP/1.0\r\n{hdr}\r\n".encode())
+            head = s.makefile("rb").readline()
+        assert head.split()[1] == b"200", (host, head)
+
+
+def test_auth_login_asks_for_the_password(cap):
+    """AUTH LOGIN's second challenge is "Password:" (as tern serve's),
+    not an empty one."""
+    with Raw("127.0.0.1", cap.smtp_port) as r:
+        assert r.reply().code == 220
+        assert r.cmd("EHLO client.test").code == 250
+        rep = r.cmd("AUTH LOGIN")
+        assert (rep.code, rep.lines) == (334, ["VXNlcm5hbWU6"])
+        rep = r.cmd(base64.b64encode(b"user").decode())
+        assert (rep.code, rep.lines) == (334, ["UGFzc3dvcmQ6"])
+        assert r.cmd(base64.b64encode(b"pass").decode()).code == 235
+
+
+def test_http_connections_counted_in_a_burst():
+    """Connections the listener accepts in one go (the kernel's backlog
+    after a pause) are all counted, so the cap of 512 holds: five bursts
+    of 120 (the process stopped while they queue) reach it. Counting
+    only 64 of each burst, capture let the others run uncounted."""
+    c = Capture("-v")
+    socks = []
+    try:
+        for burst in range(5):
+            c.proc.send_signal(signal.SIGSTOP)
+            try:
+                for _ in range(120):   # queued by the kernel: backlog 128
+                    socks.append(socket.create_connection(
+                        ("127.0.0.1", c.http_port), timeout=10))
+            finally:
+                c.proc.send_signal(signal.SIGCONT)
+            if burst < 4:   # accepted (FIFO) before this one is answered
+                assert c.http("GET", "/api/faults")[0] == 200
+        c.wait_log("event=capture_http_busy connections=512")
+    finally:
+        for s in socks:
+            s.close()
+        c.stop()

@@ -24,6 +24,7 @@ import select
 import shlex
 import shutil
 import signal
+import smtplib
 import subprocess
 import time
 import urllib.error
@@ -211,6 +212,13 @@ def check_capture(capture, toolbin):
 
 
 def check_send_sh(capture, toolbin):
+    # The guide's earlier examples mailed alice@ too (a receipt, a
+    # newsletter, a report): followed in order, the example must answer
+    # with its own message, not with the oldest one stored for her.
+    with smtplib.SMTP("127.0.0.1", capture.smtp_port,
+                      timeout=CLI_TIMEOUT) as s:
+        s.sendmail("news@example.com", ["alice@example.net"],
+                   "Subject: What is new\r\n\r\nan earlier mail\r\n")
     t0 = time.monotonic()
     r = run_sh(example("send-sh"), capture, toolbin)
     assert r.returncode == 0, r.stderr

@@ -24,6 +24,8 @@ struct dns;
 #define CAP_SMTP_IDLE 300    /* seconds without input: close */
 #define CAP_RCPTS_MAX 1000   /* recipients per message */
 #define CAP_SIZE_DEFAULT (25u << 20)
+/* --max-memory: message data kept in all; the oldest go beyond it. */
+#define CAP_MEMORY_DEFAULT ((uint64_t)1 << 30)
 
 struct cap_ctx {
 	struct event_base *base;

@@ -40,7 +40,7 @@
 
 struct opts {
 	const char *smtp, *http, *dir, *hostname, *dns_server;
-	uint64_t max_messages, max_size, seed;
+	uint64_t max_messages, max_size, max_memory, seed;
 	bool have_seed, allow_remote;
 	struct cap_faults f;
 };
@@ -51,7 +51,8 @@ cli_capture_usage(FILE *fp)
 	fputs("usage: tern capture [--smtp ADDR:PORT] [--http ADDR:PORT] "
 	      "[--dir DIR]\n"
 	      "         [--max-messages N] [--max-size BYTES] "
-	      "[--hostname NAME]\n"
+	      "[--max-memory BYTES]\n"
+	      "         [--hostname NAME]\n"
 	      "         [--rcpt-tempfail PCT] [--rcpt-permfail PCT] "
 	      "[--msg-tempfail PCT]\n"
 	      "         [--msg-permfail PCT] [--delay MS] "
@@ -144,6 +145,10 @@ take_opt(struct opts *o, int ch, const char *v)
 		               o->max_size > 0
 		           ? 0
 		           : bad("--max-size", v, "bytes, 1 to 4294967296");
+	case 'M':
+		return parse_u64(v, UINT64_MAX, &o->max_memory)
+		           ? 0
+		           : bad("--max-memory", v, "bytes, 0 for no cap");
 	case 'S':
 		o->have_seed = true;
 		return parse_u64(v, UINT64_MAX, &o->seed)
@@ -191,6 +196,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "max-messages", required_argument, NULL, 'm' },
 		{ "max-size", required_argument, NULL, 'z' },
+		{ "max-memory", required_argument, NULL, 'M' },
 		{ "hostname", required_argument, NULL, 'H' },
 		{ "rcpt-tempfail", required_argument, NULL, '1' },
 		{ "rcpt-permfail", required_argument, NULL, '2' },
@@ -211,6 +217,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 	o->hostname = "capture.localhost";
 	o->max_messages = 1000;
 	o->max_size = CAP_SIZE_DEFAULT;
+	o->max_memory = CAP_MEMORY_DEFAULT;
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
@@ -442,7 +449,7 @@ run(const struct opts *o)
 		fprintf(stderr, "tern: capture: no event base\n");
 		return 1;
 	}
-	c.store = cap_store_new((size_t)o->max_messages, o->dir);
+	c.store = cap_store_new((size_t)o->max_messages, o->max_memory, o->dir);
 	if ((c.ssl = tls_ctx_new(o->hostname, &why)) == NULL ||
 	    cap_dkim_init(&c, o->dns_server, &why) == -1 ||
 	    start(&c, o, smtp_at, http_at, sizeof(smtp_at), &why) == -1) {

@@ -24,6 +24,7 @@
 struct cap_store {
 	struct cap_msg **ring; /* ring[(head + i) % max], i < n: oldest first */
 	size_t max, head, n;
+	uint64_t max_bytes, bytes; /* cap (0: none) and held now */
 	uint64_t next_id;
 	char *dir;
 };
@@ -67,11 +68,12 @@ highest_id(const char *dir)
 }
 
 struct cap_store *
-cap_store_new(size_t max, const char *dir)
+cap_store_new(size_t max, uint64_t max_bytes, const char *dir)
 {
 	struct cap_store *s = xcalloc(1, sizeof(*s));
 
 	s->max = max > 0 ? max : 1;
+	s->max_bytes = max_bytes;
 	s->ring = xcalloc(s->max, sizeof(*s->ring));
 	s->next_id = 1;
 	s->dir = dir != NULL ? xstrdup(dir) : NULL;
@@ -189,10 +191,13 @@ cap_store_add(struct cap_store *s, struct cap_msg *m,
 	    cap_check(m->data, m->len, m->nto, m->problems, CAP_PROBLEMS_MAX);
 	for (i = 0; i < nextra && m->nproblems < CAP_PROBLEMS_MAX; i++)
 		m->problems[m->nproblems++] = extra[i];
-	if (s->n == s->max) {
-		/* Full: the oldest gives way (documented). */
+	/* Full (count or bytes): the oldest give way (documented). */
+	while (s->n > 0 && (s->n == s->max ||
+	                       (s->max_bytes > 0 &&
+	                           s->bytes + m->len > s->max_bytes))) {
 		struct cap_msg *old = s->ring[s->head];
 
+		s->bytes -= old->len;
 		remove_file(s, old);
 		cap_msg_free(old);
 		s->head = (s->head + 1) % s->max;
@@ -200,6 +205,7 @@ cap_store_add(struct cap_store *s, struct cap_msg *m,
 	}
 	s->ring[(s->head + s->n) % s->max] = m;
 	s->n++;
+	s->bytes += m->len;
 	if (s->dir != NULL)
 		write_file(s, m);
 	return m;
@@ -247,6 +253,7 @@ cap_store_delete(struct cap_store *s, uint64_t id)
 
 	if (i == SIZE_MAX)
 		return false;
+	s->bytes -= s->ring[(s->head + i) % s->max]->len;
 	remove_file(s, s->ring[(s->head + i) % s->max]);
 	cap_msg_free(s->ring[(s->head + i) % s->max]);
 	/* Close the gap: the newer ones move one place back. */
@@ -270,5 +277,12 @@ cap_store_delete_all(struct cap_store *s)
 	}
 	s->head = 0;
 	s->n = 0;
+	s->bytes = 0;
 	return n;
+}
+
+uint64_t
+cap_store_bytes(const struct cap_store *s)
+{
+	return s->bytes;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * capture/store.h - the messages `tern capture` keeps (issue 22): a ring
- * of at most `max` messages in memory, newest last; when a new one comes
- * and the ring is full, the oldest is dropped. With a directory, each
+ * of at most `max` messages and `max_bytes` of their data in memory,
+ * newest last; when a new one comes and either cap would be passed, the
+ * oldest are dropped. With a directory, each
  * message is also written there as ID.eml (ID is ours: a decimal
  * counter, never a byte from the network). The counter starts after
  * the highest ID.eml already in the directory (a previous run's), and
@@ -58,8 +59,16 @@ struct cap_msg {
 
 struct cap_store;
 
-/* max >= 1; dir NULL: memory only. dir must exist and be writable. */
-struct cap_store *cap_store_new(size_t max, const char *dir);
+/*
+ * max >= 1 messages, and at most max_bytes of message data in all (0:
+ * no byte cap): a new message drops the oldest until both hold (the new
+ * one is always kept). dir NULL: memory only; it must exist and be
+ * writable.
+ */
+struct cap_store *cap_store_new(size_t max, uint64_t max_bytes,
+    const char *dir);
+/* Bytes of message data held now. */
+uint64_t cap_store_bytes(const struct cap_store *);
 void cap_store_free(struct cap_store *);
 
 /*

@@ -457,7 +457,7 @@ cap_store_add0(struct cap_store *s, struct cap_msg *m)
 static void
 test_store_ring(void **state)
 {
-	struct cap_store *s = cap_store_new(3, NULL);
+	struct cap_store *s = cap_store_new(3, 0, NULL);
 	const struct cap_msg *m;
 	int i;
 
@@ -482,6 +482,39 @@ test_store_ring(void **state)
 	assert_int_equal(cap_store_count(s), 0);
 	/* Ids are not reused. */
 	assert_int_equal(cap_store_add0(s, msg("x", "d@x.test"))->id, 7);
+	cap_store_free(s);
+}
+
+/* --max-memory: the oldest go until the new one fits; it always stays. */
+static void
+test_store_byte_cap(void **state)
+{
+	struct cap_store *s;
+	struct cap_msg *m;
+	uint64_t one;
+	int i;
+
+	(void)state;
+	m = msg("s", "b@x.test");
+	one = m->len;
+	s = cap_store_new(100, 3 * one, NULL);
+	(void)cap_store_add0(s, m);
+	for (i = 0; i < 4; i++)
+		(void)cap_store_add0(s, msg("s", "b@x.test"));
+	assert_int_equal(cap_store_count(s), 3);
+	assert_int_equal(cap_store_bytes(s), 3 * one);
+	assert_int_equal(cap_store_nth(s, 2)->id, 3);
+	assert_true(cap_store_delete(s, 4));
+	assert_int_equal(cap_store_bytes(s), 2 * one);
+	cap_store_free(s);
+	/* A cap below one message: the newest is kept alone. */
+	s = cap_store_new(100, 1, NULL);
+	(void)cap_store_add0(s, msg("s", "b@x.test"));
+	(void)cap_store_add0(s, msg("s", "b@x.test"));
+	assert_int_equal(cap_store_count(s), 1);
+	assert_int_equal(cap_store_nth(s, 0)->id, 2);
+	assert_int_equal(cap_store_delete_all(s), 1);
+	assert_int_equal(cap_store_bytes(s), 0);
 	cap_store_free(s);
 }
 
@@ -533,7 +566,7 @@ test_store_dir_of_a_previous_run(void **state)
 	put_file(dir, "x.eml", "x");
 	put_file(dir, "1e3.eml", "x");
 	put_file(dir, "99999999999999999999999.eml", "x");
-	s = cap_store_new(1, dir);
+	s = cap_store_new(1, 0, dir);
 	assert_int_equal(cap_store_add0(s, msg("new", "b@x.test"))->id, 8);
 	assert_true(file_is(dir, "8.eml", NULL));
 	assert_int_equal(cap_store_add0(s, msg("new", "b@x.test"))->id, 9);
@@ -562,6 +595,7 @@ main(void)
 		cmocka_unit_test(test_view_many_fields_linear),
 		cmocka_unit_test(test_body_parts),
 		cmocka_unit_test(test_store_ring),
+		cmocka_unit_test(test_store_byte_cap),
 		cmocka_unit_test(test_store_dir_of_a_previous_run),
 	};
 

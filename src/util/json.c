@@ -12,12 +12,22 @@
 #include "util/buf.h"
 #include "util/utf8.h"
 
-/* \uNNNN: controls and utf8_is_hidden() ones, all below U+10000. */
+/*
+ * \n, \r, \t (RFC 8259 7's short forms: a message of bare line feeds
+ * stays near its size, not six times it), else \uNNNN: controls and
+ * utf8_is_hidden() ones, all below U+10000.
+ */
 static int
 put_u(struct buf *b, uint32_t cp)
 {
 	char e[8];
 
+	if (cp == '\n' || cp == '\r' || cp == '\t')
+		return buf_append(b,
+		    cp == '\n'   ? "\\n"
+		    : cp == '\r' ? "\\r"
+		                 : "\\t",
+		    2);
 	(void)snprintf(e, sizeof(e), "\\u%04x", (unsigned)(cp & 0xffff));
 	return buf_append_str(b, e);
 }

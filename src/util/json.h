@@ -4,9 +4,10 @@
  * the JSON sink (the journal, the event stream, the dashboard's data,
  * `tern explain --json`).
  *
- * A string is written between double quotes with `\"`, `\\`, and \uNNNN
- * for every control character (< 0x20, 0x7f, C1) and for the code
- * points that hide or reorder text on a screen (utf8_is_hidden()); a
+ * A string is written between double quotes with `\"`, `\\`, `\n`, `\r`,
+ * `\t`, and \uNNNN for every other control character (< 0x20, 0x7f,
+ * C1) and for the code points that hide or reorder text on a screen
+ * (utf8_is_hidden()); a
  * byte that is not part of well-formed UTF-8 becomes U+FFFD. So the
  * result is always valid JSON of valid UTF-8, whatever the peer sent,
  * and a viewer shows what is there.

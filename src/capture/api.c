@@ -24,6 +24,7 @@
 #include "capture/capture-private.h"
 #include "capture/query.h"
 #include "capture/view.h"
+#include "obs/httpcap.h"
 #include "util/buf.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -57,16 +58,7 @@ struct cap_api {
 	struct evhttp *http;
 	struct waiter *waiters;
 	size_t nwaiters;
-	/* Connections counted as obs/http.c counts them (see there). */
-	struct evconnlistener *lev;
-	struct event *adopt_ev;
-	/* Every connection of one accept burst (up to the cap, which
-	 * stops the burst), as in obs/http.c: a smaller array left the
-	 * rest of a burst uncounted, over the cap. */
-	struct bufferevent *pending[CAP_HTTP_CONN_MAX + 16];
-	size_t npending;
-	size_t nconn;
-	bool paused;
+	struct httpcap *cap; /* CAP_HTTP_CONN_MAX connections */
 };
 
 /* ---- answering ----------------------------------------------------- */
@@ -770,76 +762,6 @@ on_request(struct evhttp_request *req, void *arg)
 	}
 }
 
-/* ---- counting connections (as obs/http.c does) --------------------- */
-
-static void
-conn_gone(struct cap_api *a)
-{
-	if (a->nconn > 0)
-		a->nconn--;
-	if (a->paused && a->nconn < CAP_HTTP_CONN_MAX && a->lev != NULL) {
-		a->paused = false;
-		(void)evconnlistener_enable(a->lev);
-	}
-}
-
-static void
-on_conn_close(struct evhttp_connection *evcon, void *arg)
-{
-	(void)evcon;
-	conn_gone(arg);
-}
-
-/*
- * Right after the accept callback: evhttp made each pending
- * bufferevent's connection (its callbacks' argument), or already freed
- * it on a failure (bufferevent_free() clears the callbacks).
- */
-static void
-adopt(evutil_socket_t fd, short what, void *arg)
-{
-	struct cap_api *a = arg;
-	void *evcon;
-	size_t i;
-
-	(void)fd;
-	(void)what;
-	for (i = 0; i < a->npending; i++) {
-		evcon = NULL;
-		bufferevent_getcb(a->pending[i], NULL, NULL, NULL, &evcon);
-		if (evcon != NULL)
-			evhttp_connection_set_closecb(evcon, on_conn_close, a);
-		else
-			conn_gone(a);
-		(void)bufferevent_decref(a->pending[i]);
-	}
-	a->npending = 0;
-}
-
-/* evhttp asks for each new connection's bufferevent. */
-static struct bufferevent *
-new_bev(struct event_base *base, void *arg)
-{
-	struct cap_api *a = arg;
-	struct bufferevent *bev;
-
-	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL)
-		return NULL; /* evhttp makes its own: uncounted, still timed */
-	if (a->npending == sizeof(a->pending) / sizeof(a->pending[0]))
-		return bev; /* uncounted */
-	bufferevent_incref(bev);
-	a->pending[a->npending++] = bev;
-	event_active(a->adopt_ev, EV_TIMEOUT, 0);
-	if (++a->nconn >= CAP_HTTP_CONN_MAX && !a->paused) {
-		/* The rest wait in the kernel's backlog. */
-		a->paused = true;
-		(void)evconnlistener_disable(a->lev);
-		log_info("event=capture_http_busy connections=%zu", a->nconn);
-	}
-	return bev;
-}
-
 /* ---- life ---------------------------------------------------------- */
 
 struct cap_api *
@@ -851,7 +773,8 @@ cap_api_new(struct cap_ctx *c, int fd, struct why *why)
 
 	a->c = c;
 	if ((a->http = evhttp_new(c->base)) == NULL ||
-	    (a->adopt_ev = event_new(c->base, -1, 0, adopt, a)) == NULL) {
+	    (a->cap = httpcap_new(c->base, a->http, CAP_HTTP_CONN_MAX,
+	         "capture_http_busy")) == NULL) {
 		cap_api_free(a);
 		why_set(why, WHY_TEMP, ENOMEM, "capture: HTTP");
 		return NULL;
@@ -864,14 +787,13 @@ cap_api_new(struct cap_ctx *c, int fd, struct why *why)
 	        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 	        EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(a->http, on_request, a);
-	evhttp_set_bevcb(a->http, new_bev, a);
 	if ((bs = evhttp_accept_socket_with_handle(a->http, fd)) == NULL) {
 		why_set(why, WHY_TEMP, errno, "capture: HTTP listen");
 		(void)close(fd);
 		cap_api_free(a);
 		return NULL;
 	}
-	a->lev = evhttp_bound_socket_get_listener(bs);
+	httpcap_listen(a->cap, evhttp_bound_socket_get_listener(bs));
 	return a;
 }
 
@@ -890,12 +812,9 @@ cap_api_free(struct cap_api *a)
 	if (a == NULL)
 		return;
 	cap_api_release(a);
-	if (a->adopt_ev != NULL) {
-		adopt(-1, 0, a); /* let go of what evhttp made last */
-		event_free(a->adopt_ev);
-	}
-	a->lev = NULL; /* evhttp_free() frees it before the connections */
+	httpcap_detach(a->cap);
 	if (a->http != NULL)
 		evhttp_free(a->http); /* closes every connection */
+	httpcap_free(a->cap);
 	free(a);
 }

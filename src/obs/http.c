@@ -2,13 +2,8 @@
 /*
  * obs/http.c - the metrics and dashboard listener (http.h).
  *
- * Connections are counted from evhttp's bufferevent callback (a new
- * connection) to its close callback; at OBS_HTTP_CONN_MAX the listener
- * stops accepting until one closes. libevent 2.1 has no cap of its own
- * and shows the connection (evhttp_connection) only after the accept
- * callback returns, so each new bufferevent is held (incref) until an
- * event right after it ("adopt") registers the close callback, or sees
- * that evhttp already let it go.
+ * At OBS_HTTP_CONN_MAX connections the listener stops accepting until
+ * one closes (obs/httpcap.h).
  * XXX evhttp's timeout restarts with every read, so a client that
  * trickles a header byte every few seconds keeps its slot; 64 such
  * local clients would block scrapes (never mail: this is not a session
@@ -35,6 +30,7 @@
 
 #include "conf/conf.h"
 #include "obs/assets.h"
+#include "obs/httpcap.h"
 #include "obs/httpreq.h"
 #include "obs/metrics.h"
 #include "obs/obs.h"
@@ -81,12 +77,7 @@ struct obs_http {
 
 	struct event_base *base;
 	struct evhttp *http;
-	struct evconnlistener *lev;
-	struct event *adopt_ev;
-	struct bufferevent *pending[OBS_HTTP_CONN_MAX + 16];
-	size_t npending;
-	size_t nconn;
-	bool paused;
+	struct httpcap *cap; /* OBS_HTTP_CONN_MAX connections */
 	pthread_t thread;
 	bool running;
 
@@ -436,79 +427,6 @@ on_request(struct evhttp_request *req, void *arg)
 	send_body(req, 200, "OK", content_type(a->name), a->data, a->len);
 }
 
-/* ---- counting connections ------------------------------------------ */
-
-static void
-conn_gone(struct obs_http *h)
-{
-	if (h->nconn > 0)
-		h->nconn--;
-	/* lev is NULL while evhttp_free() closes the connections. */
-	if (h->paused && h->nconn < OBS_HTTP_CONN_MAX && h->lev != NULL) {
-		h->paused = false;
-		(void)evconnlistener_enable(h->lev);
-	}
-}
-
-static void
-on_conn_close(struct evhttp_connection *evcon, void *arg)
-{
-	(void)evcon;
-	conn_gone(arg);
-}
-
-/*
- * Right after the accept callback: evhttp made each pending
- * bufferevent's connection (its callbacks' argument), or already freed
- * it on a failure (bufferevent_free() clears the callbacks).
- */
-static void
-adopt(evutil_socket_t fd, short what, void *arg)
-{
-	struct obs_http *h = arg;
-	struct bufferevent *bev;
-	void *evcon;
-	size_t i;
-
-	(void)fd;
-	(void)what;
-	for (i = 0; i < h->npending; i++) {
-		bev = h->pending[i];
-		evcon = NULL;
-		bufferevent_getcb(bev, NULL, NULL, NULL, &evcon);
-		if (evcon != NULL)
-			evhttp_connection_set_closecb(evcon, on_conn_close, h);
-		else
-			conn_gone(h);
-		(void)bufferevent_decref(bev);
-	}
-	h->npending = 0;
-}
-
-/* evhttp asks for each new connection's bufferevent. */
-static struct bufferevent *
-new_bev(struct event_base *base, void *arg)
-{
-	struct obs_http *h = arg;
-	struct bufferevent *bev;
-
-	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL)
-		return NULL; /* evhttp makes its own: uncounted, still timed */
-	if (h->npending == sizeof(h->pending) / sizeof(h->pending[0]))
-		return bev;      /* not below the cap: uncounted */
-	bufferevent_incref(bev); /* alive until adopt() looked at it */
-	h->pending[h->npending++] = bev;
-	event_active(h->adopt_ev, EV_TIMEOUT, 0);
-	if (++h->nconn >= OBS_HTTP_CONN_MAX && !h->paused) {
-		/* The rest wait in the kernel's backlog. */
-		h->paused = true;
-		(void)evconnlistener_disable(h->lev);
-		log_info("event=http_busy connections=%zu", h->nconn);
-	}
-	return bev;
-}
-
 /* ---- life ---------------------------------------------------------- */
 
 static const char *const asset_names[OBS_HTTP_ROUTE_COUNT] = {
@@ -595,7 +513,8 @@ setup(struct obs_http *h, struct why *why)
 	(void)pthread_once(&once, (void (*)(void))evthread_use_pthreads);
 	if ((h->base = event_base_new()) == NULL ||
 	    (h->http = evhttp_new(h->base)) == NULL ||
-	    (h->adopt_ev = event_new(h->base, -1, 0, adopt, h)) == NULL)
+	    (h->cap = httpcap_new(h->base, h->http, OBS_HTTP_CONN_MAX,
+	         "http_busy")) == NULL)
 		return why_set(why, WHY_TEMP, ENOMEM, "http: event base");
 	evhttp_set_timeout(h->http, OBS_HTTP_TIMEOUT);
 	evhttp_set_max_headers_size(h->http, OBS_HTTP_HEADERS_MAX);
@@ -607,11 +526,10 @@ setup(struct obs_http *h, struct why *why)
 	        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 	        EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(h->http, on_request, h);
-	evhttp_set_bevcb(h->http, new_bev, h);
 	if ((bs = evhttp_accept_socket_with_handle(h->http, h->fd)) == NULL)
 		return why_set(why, WHY_TEMP, errno, "http: listen");
 	h->fd = -1; /* evhttp's now */
-	h->lev = evhttp_bound_socket_get_listener(bs);
+	httpcap_listen(h->cap, evhttp_bound_socket_get_listener(bs));
 	return 0;
 }
 
@@ -656,13 +574,10 @@ obs_http_free(struct obs_http *h)
 	}
 	if (h->sink_added)
 		obs_remove_sink(on_event, h);
-	if (h->adopt_ev != NULL) {
-		adopt(-1, 0, h); /* let go of what evhttp made last */
-		event_free(h->adopt_ev);
-	}
-	h->lev = NULL; /* evhttp_free() frees it before the connections */
+	httpcap_detach(h->cap);
 	if (h->http != NULL)
 		evhttp_free(h->http); /* closes every connection */
+	httpcap_free(h->cap);
 	if (h->base != NULL)
 		event_base_free(h->base);
 	if (h->fd != -1)

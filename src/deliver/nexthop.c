@@ -160,15 +160,35 @@ ctx_ca(const struct nexthop *cnh, const char *ca_file)
 	return ctx;
 }
 
+/*
+ * Append suffix to t->key. NEXTHOP_KEY_MAX has room for "route:" + the
+ * longest domain + a suffix; should it not, the name is cut rather than
+ * the suffix: a session of one kind must never serve mail of another.
+ */
+static void
+key_suffix(struct nexthop_target *t, const char *suffix)
+{
+	size_t n = strlen(t->key), sl = strlen(suffix);
+
+	if (n + sl + 1 > sizeof(t->key))
+		n = sizeof(t->key) - sl - 1;
+	memcpy(t->key + n, suffix, sl + 1);
+}
+
 void
 nexthop_require_tls(struct nexthop_target *t)
 {
-	size_t n = strlen(t->key);
-
 	t->requiretls = true;
-	/* NEXTHOP_KEY_MAX has room: "route:" + a name + this. */
-	if (n + sizeof("+requiretls") <= sizeof(t->key))
-		memcpy(t->key + n, "+requiretls", sizeof("+requiretls"));
+	key_suffix(t, "+requiretls");
+}
+
+void
+nexthop_tls_optional(struct nexthop_target *t)
+{
+	if (t->requiretls)
+		return; /* RFC 8689 4.1: REQUIRETLS wins over the field */
+	t->tls_optional = true;
+	key_suffix(t, "+tlsoptional");
 }
 
 static const char *

@@ -17,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "client/client.h"
 #include "conf/conf.h"
+#include "deliver/dnssec_state.h"
 #include "deliver/tlspolicy_sts.h"
 #include "deliver/tlsrpt_store.h"
 #include "util/log.h"
@@ -39,19 +41,13 @@ struct ca_ctx {
 	struct ca_ctx *next;
 };
 
-/* Does DNSSEC work through the configured resolver? (issue 19) */
-enum dnssec_state {
-	DNSSEC_UNTESTED = 0, /* not probed yet, or no answer in time */
-	DNSSEC_WORKS,
-	DNSSEC_UNAVAILABLE, /* logged once; no validation from then on */
-};
-
 struct nexthop {
 	SSL_CTX *ctx_may;    /* also DANE's: SSL_CTX_dane_enable() */
-	pthread_mutex_t mtx; /* ctx_verify, made once; dnssec; ca_ctxs */
+	pthread_mutex_t mtx; /* ctx_verify, made once; ca_ctxs */
 	SSL_CTX *ctx_verify;
 	bool verify_tried;
-	enum dnssec_state dnssec;
+	/* Does DNSSEC work through the configured resolver? (issue 19) */
+	struct dnssec_watch dnssec;
 	/*
 	 * One per ca_file ever configured: a reload may change it while a
 	 * session is still opening with the old one, so they live as long
@@ -77,6 +73,7 @@ nexthop_new(void)
 
 	why_clear(&why);
 	pthread_mutex_init(&nh->mtx, NULL);
+	dnssec_watch_init(&nh->dnssec);
 	if ((nh->ctx_may = client_tls_ctx_new(false, NULL, &why)) == NULL)
 		unavailable(&why);
 	/* DANE verifies on the unverified context (RFC 7672 3: the TLSA
@@ -107,6 +104,7 @@ nexthop_free(struct nexthop *nh)
 		free(cc);
 	}
 	pthread_mutex_destroy(&nh->mtx);
+	dnssec_watch_destroy(&nh->dnssec);
 	free(nh);
 }
 
@@ -458,40 +456,43 @@ anchor_file(const struct conf *c)
 	return strcmp(ta, "none") == 0 ? NULL : ta;
 }
 
+static int64_t
+mono_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
 static enum dnssec_state
 dnssec_get(const struct nexthop *cnh)
 {
 	struct nexthop *nh = (struct nexthop *)cnh; /* shared state */
-	enum dnssec_state st;
 
-	pthread_mutex_lock(&nh->mtx);
-	st = nh->dnssec;
-	pthread_mutex_unlock(&nh->mtx);
-	return st;
+	return dnssec_watch_get(&nh->dnssec, mono_secs());
 }
 
 /*
- * Record what a probe said; the first thread to find DNSSEC unavailable
- * logs it (once a process: a restart tries again). UNAVAILABLE stays.
+ * Record what a probe said (deliver/dnssec_state.h: unavailable for a
+ * while, then probed again; WORKS stays); each change is logged once.
  */
 static void
 dnssec_set(const struct nexthop *cnh, enum dnssec_state st,
     const struct why *why)
 {
 	struct nexthop *nh = (struct nexthop *)cnh;
-	bool first;
 	char esc[300];
 
-	pthread_mutex_lock(&nh->mtx);
-	first = nh->dnssec != st && nh->dnssec != DNSSEC_UNAVAILABLE;
-	if (first)
-		nh->dnssec = st;
-	pthread_mutex_unlock(&nh->mtx);
-	if (first && st == DNSSEC_UNAVAILABLE)
+	if (!dnssec_watch_set(&nh->dnssec, st, mono_secs()))
+		return;
+	if (st == DNSSEC_UNAVAILABLE)
 		log_warn("event=dnssec_unavailable reason=%s action=\"no "
-		         "DNSSEC validation, so no DANE; TLS as without it\"",
-		    log_escs(esc, sizeof(esc), why->text));
-	else if (first && st == DNSSEC_WORKS)
+		         "DNSSEC validation, so no DANE; TLS as without it; "
+		         "probed again in %d s\"",
+		    log_escs(esc, sizeof(esc), why->text),
+		    DNSSEC_STATE_RETRY_SECS);
+	else if (st == DNSSEC_WORKS)
 		log_info("event=dnssec_available");
 }
 
@@ -509,8 +510,9 @@ plain_dns(const struct conf *c, struct dns **dnsp, struct why *why)
  * works or is not known not to (contract: a resolver that strips DNSSEC
  * must not make every answer bogus, which would defer all mail). The
  * probe runs before the first lookup of a validating resolver and is
- * repeated until some thread gets an answer. dns_server and the anchor
- * need a restart (a thread keeps its resolver).
+ * repeated until some thread gets an answer, and again when an
+ * "unavailable" has lasted its time (dnssec_state.h). dns_server and
+ * the anchor need a restart (a thread keeps its resolver).
  */
 static struct dns *
 thread_dns(const struct nexthop *nh, const struct conf *c, struct dns **dnsp,
@@ -521,6 +523,13 @@ thread_dns(const struct nexthop *nh, const struct conf *c, struct dns **dnsp,
 	enum dnssec_state st = dnssec_get(nh);
 	struct why w;
 
+	/* A plain resolver made while DNSSEC was unavailable: once that
+	 * has lasted its time, a validating one and a probe again. */
+	if (*dnsp != NULL && !dns_validates(*dnsp) && ta != NULL &&
+	    st == DNSSEC_UNTESTED) {
+		dns_free(*dnsp);
+		*dnsp = NULL;
+	}
 	if (*dnsp != NULL) {
 		if (!dns_validates(*dnsp) || st == DNSSEC_WORKS)
 			return *dnsp;

@@ -29,23 +29,21 @@
 #include "util/xmalloc.h"
 
 /*
- * The verifying context loads the system's CA store, which takes
- * OpenSSL a good part of a start-up (every certificate of the bundle is
- * parsed; several times that under ASan). Only routes with tls =
- * require use it, so it is made on first use, once.
+ * A verifying context: the system's CA store, and [outbound_tls]
+ * ca_file when set. Loading the store takes OpenSSL a good part of a
+ * start-up (every certificate of the bundle is parsed; several times
+ * that under ASan), and only some hops verify (routes with tls =
+ * require, MTA-STS, REQUIRETLS), so each is made on first use, once.
  */
-/* A verifying context with [outbound_tls] ca_file (REQUIRETLS). */
 struct ca_ctx {
-	char *ca_file;
-	SSL_CTX *ctx; /* NULL: could not be made (logged) */
+	char *ca_file; /* NULL: the system store alone */
+	SSL_CTX *ctx;  /* NULL: could not be made (logged) */
 	struct ca_ctx *next;
 };
 
 struct nexthop {
 	SSL_CTX *ctx_may;    /* also DANE's: SSL_CTX_dane_enable() */
-	pthread_mutex_t mtx; /* ctx_verify, made once; ca_ctxs */
-	SSL_CTX *ctx_verify;
-	bool verify_tried;
+	pthread_mutex_t mtx; /* ca_ctxs */
 	/* Does DNSSEC work through the configured resolver? (issue 19) */
 	struct dnssec_watch dnssec;
 	/*
@@ -96,7 +94,6 @@ nexthop_free(struct nexthop *nh)
 	if (nh == NULL)
 		return;
 	SSL_CTX_free(nh->ctx_may);
-	SSL_CTX_free(nh->ctx_verify);
 	for (cc = nh->ca_ctxs; cc != NULL; cc = next) {
 		next = cc->next;
 		SSL_CTX_free(cc->ctx);
@@ -108,28 +105,16 @@ nexthop_free(struct nexthop *nh)
 	free(nh);
 }
 
-/* The verifying context, made at the first call; NULL if it cannot be. */
-static SSL_CTX *
-ctx_verify(const struct nexthop *cnh)
+static bool
+same_file(const char *a, const char *b)
 {
-	struct nexthop *nh = (struct nexthop *)cnh; /* a cache: see above */
-	struct why why;
-	SSL_CTX *ctx;
-
-	pthread_mutex_lock(&nh->mtx);
-	if (!nh->verify_tried) {
-		nh->verify_tried = true;
-		why_clear(&why);
-		if ((nh->ctx_verify = client_tls_ctx_new(true, NULL, &why)) ==
-		    NULL)
-			unavailable(&why);
-	}
-	ctx = nh->ctx_verify;
-	pthread_mutex_unlock(&nh->mtx);
-	return ctx;
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
 }
 
-/* The verifying context with ca_file (NULL: none), made on first use. */
+/*
+ * The one place that makes verifying contexts: the one with ca_file
+ * (NULL: none), made on first use; NULL if it cannot be (logged).
+ */
 static SSL_CTX *
 ctx_ca(const struct nexthop *cnh, const char *ca_file)
 {
@@ -138,15 +123,13 @@ ctx_ca(const struct nexthop *cnh, const char *ca_file)
 	struct why why;
 	SSL_CTX *ctx;
 
-	if (ca_file == NULL)
-		return ctx_verify(cnh);
 	pthread_mutex_lock(&nh->mtx);
 	for (cc = nh->ca_ctxs; cc != NULL; cc = cc->next)
-		if (strcmp(cc->ca_file, ca_file) == 0)
+		if (same_file(cc->ca_file, ca_file))
 			break;
 	if (cc == NULL) {
 		cc = xcalloc(1, sizeof(*cc));
-		cc->ca_file = xstrdup(ca_file);
+		cc->ca_file = ca_file != NULL ? xstrdup(ca_file) : NULL;
 		why_clear(&why);
 		if ((cc->ctx = client_tls_ctx_new(true, ca_file, &why)) == NULL)
 			unavailable(&why);
@@ -309,8 +292,8 @@ tlsa_strings(const struct tlspolicy_hop *hop)
 /*
  * TLS-RPT (RFC 8460, the store is deliver/tlsrpt_store.h): one note per
  * DANE session attempt that reached TLS or needed it, success when
- * failure is NULL. Other hops are for their own helpers (MTA-STS) or
- * not reported (no policy).
+ * failure is NULL. MTA-STS hops: tlspolicy_sts_session(); hosts no
+ * policy covers: nopolicy_note().
  */
 static void
 rpt_note(const struct nexthop_target *t, const struct tlspolicy_hop *hop,
@@ -745,10 +728,6 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 			}
 			continue; /* skipped: why says why */
 		}
-		/* REQUIRETLS over PKIX: with [outbound_tls] ca_file too. */
-		if (dom != NULL && t->requiretls &&
-		    tlspolicy_needs_pkix(hop.kind))
-			o.ssl_ctx = ctx_ca(nh, conf->outtls.ca_file);
 		for (a = 0; a < na; a++) {
 			addr_str(&addrs[a], peer->addr, sizeof(peer->addr));
 			memset(&dt, 0, sizeof(dt));
@@ -779,7 +758,8 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 			log_info("event=connect_failed domain=%s host=%s "
 			         "addr=%s tls_policy=%s reason=%s",
 			    LOG_ESC(t->domain), LOG_ESC(mx[h].host), peer->addr,
-			    tlspolicy_kind_name(peer->tls_policy),
+			    rt != NULL ? "route"
+			               : tlspolicy_kind_name(peer->tls_policy),
 			    LOG_ESC(w.text));
 		}
 	}

@@ -46,7 +46,6 @@ enum dnssec_state dnssec_watch_get(struct dnssec_watch *, int64_t now);
  * A probe said st (WORKS or UNAVAILABLE) at `now`. True when this call
  * changed the state (the caller logs it, once per change).
  */
-bool dnssec_watch_set(struct dnssec_watch *, enum dnssec_state st,
-    int64_t now);
+bool dnssec_watch_set(struct dnssec_watch *, enum dnssec_state st, int64_t now);
 
 #endif

@@ -31,8 +31,8 @@ test_unavailable_expires(void **state)
 	/* Then probed again. */
 	assert_int_equal(dnssec_watch_get(&w, 100 + DNSSEC_STATE_RETRY_SECS),
 	    DNSSEC_UNTESTED);
-	assert_true(dnssec_watch_set(&w, DNSSEC_WORKS,
-	    100 + DNSSEC_STATE_RETRY_SECS));
+	assert_true(
+	    dnssec_watch_set(&w, DNSSEC_WORKS, 100 + DNSSEC_STATE_RETRY_SECS));
 	assert_int_equal(dnssec_watch_get(&w, 100 + DNSSEC_STATE_RETRY_SECS),
 	    DNSSEC_WORKS);
 	dnssec_watch_destroy(&w);

@@ -621,10 +621,14 @@ mx_hop(const struct nexthop *nh, const struct conf *conf,
 	tlspolicy_hop(dom, dns, host, addr_sec, hop);
 	if (t->requiretls && hop->kind != TLSPOLICY_SKIP &&
 	    !tlspolicy_hop_requiretls(hop)) {
-		hop->kind = TLSPOLICY_SKIP;
 		(void)strlcpy(hop->why,
-		    "REQUIRETLS: the host cannot be authenticated",
+		    hop->kind == TLSPOLICY_DANE_UNAUTH
+		        ? "REQUIRETLS: the host cannot be authenticated "
+		          "(TLSA records, none usable)"
+		        : "REQUIRETLS: the MX answer is not DNSSEC-validated "
+		          "and no MTA-STS policy lists the host (RFC 8689 4.1)",
 		    sizeof(hop->why));
+		hop->kind = TLSPOLICY_SKIP;
 	}
 	if (t->tls_optional && !t->requiretls &&
 	    hop->kind != TLSPOLICY_OPPORTUNISTIC) {

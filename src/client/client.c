@@ -522,6 +522,7 @@ tls_start(struct client_conn *c, struct why *why)
 		return check_fail(c, what, why);
 	(void)strlcpy(c->tls_auth, chk != NULL ? what : require ? "PKIX" : "none",
 	    sizeof(c->tls_auth));
+	c->p.tls_verified = chk != NULL || require;
 	/* Implicit TLS: before the greeting, so no EHLO yet. */
 	if (c->o.implicit_tls && c->p.phase == CP_GREETING)
 		c->p.tls_active = true;

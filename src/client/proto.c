@@ -364,14 +364,14 @@ client_proto_start(struct client_proto *cp, const struct client_msg *msg,
 	/* RFC 8689 4: verified TLS and the keyword after it, or a bounce
 	 * (5, "REQUIRETLS" in the text gives the DSN 5.7.30). */
 	if (msg->requiretls &&
-	    (!cp->tls_active || cp->o.tls != CLIENT_TLS_REQUIRE ||
+	    (!cp->tls_active || !cp->tls_verified ||
 	        !(cp->ehlo.flags & SMTP_EHLO_REQUIRETLS))) {
 		for (i = 0; i < msg->nrcpts; i++)
 			(void)why_set(&results[i], WHY_PERM, 0,
 			    "%s: the message needs REQUIRETLS and the server "
 			    "%s",
 			    peer(cp),
-			    cp->tls_active && cp->o.tls == CLIENT_TLS_REQUIRE
+			    cp->tls_active && cp->tls_verified
 			        ? "does not offer it"
 			        : "is not reached over verified TLS");
 		cp->decided = true;

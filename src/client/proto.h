@@ -136,6 +136,14 @@ struct client_proto {
 	enum client_phase phase;
 	struct smtp_ehlo ehlo;
 	bool esmtp, tls_active, authed, tls_tried;
+	/*
+	 * The driver verified the server's certificate in the handshake
+	 * (PKIX for the peer name, or a tls_check such as DANE); set before
+	 * client_proto_tls_done(). RFC 8689: REQUIRETLS mail needs it, not
+	 * merely TLS that was required (DANE without usable records is
+	 * required and unauthenticated).
+	 */
+	bool tls_verified;
 	struct buf out; /* bytes to send before reading on */
 	/*
 	 * out[secret_off..+secret_len) is a credential (base64 AUTH data):

@@ -17,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "client/client.h"
 #include "conf/conf.h"
+#include "deliver/dnssec_state.h"
 #include "deliver/tlspolicy_sts.h"
 #include "deliver/tlsrpt_store.h"
 #include "util/log.h"
@@ -27,31 +29,23 @@
 #include "util/xmalloc.h"
 
 /*
- * The verifying context loads the system's CA store, which takes
- * OpenSSL a good part of a start-up (every certificate of the bundle is
- * parsed; several times that under ASan). Only routes with tls =
- * require use it, so it is made on first use, once.
+ * A verifying context: the system's CA store, and [outbound_tls]
+ * ca_file when set. Loading the store takes OpenSSL a good part of a
+ * start-up (every certificate of the bundle is parsed; several times
+ * that under ASan), and only some hops verify (routes with tls =
+ * require, MTA-STS, REQUIRETLS), so each is made on first use, once.
  */
-/* A verifying context with [outbound_tls] ca_file (REQUIRETLS). */
 struct ca_ctx {
-	char *ca_file;
-	SSL_CTX *ctx; /* NULL: could not be made (logged) */
+	char *ca_file; /* NULL: the system store alone */
+	SSL_CTX *ctx;  /* NULL: could not be made (logged) */
 	struct ca_ctx *next;
-};
-
-/* Does DNSSEC work through the configured resolver? (issue 19) */
-enum dnssec_state {
-	DNSSEC_UNTESTED = 0, /* not probed yet, or no answer in time */
-	DNSSEC_WORKS,
-	DNSSEC_UNAVAILABLE, /* logged once; no validation from then on */
 };
 
 struct nexthop {
 	SSL_CTX *ctx_may;    /* also DANE's: SSL_CTX_dane_enable() */
-	pthread_mutex_t mtx; /* ctx_verify, made once; dnssec; ca_ctxs */
-	SSL_CTX *ctx_verify;
-	bool verify_tried;
-	enum dnssec_state dnssec;
+	pthread_mutex_t mtx; /* ca_ctxs */
+	/* Does DNSSEC work through the configured resolver? (issue 19) */
+	struct dnssec_watch dnssec;
 	/*
 	 * One per ca_file ever configured: a reload may change it while a
 	 * session is still opening with the old one, so they live as long
@@ -77,6 +71,7 @@ nexthop_new(void)
 
 	why_clear(&why);
 	pthread_mutex_init(&nh->mtx, NULL);
+	dnssec_watch_init(&nh->dnssec);
 	if ((nh->ctx_may = client_tls_ctx_new(false, NULL, &why)) == NULL)
 		unavailable(&why);
 	/* DANE verifies on the unverified context (RFC 7672 3: the TLSA
@@ -99,7 +94,6 @@ nexthop_free(struct nexthop *nh)
 	if (nh == NULL)
 		return;
 	SSL_CTX_free(nh->ctx_may);
-	SSL_CTX_free(nh->ctx_verify);
 	for (cc = nh->ca_ctxs; cc != NULL; cc = next) {
 		next = cc->next;
 		SSL_CTX_free(cc->ctx);
@@ -107,31 +101,20 @@ nexthop_free(struct nexthop *nh)
 		free(cc);
 	}
 	pthread_mutex_destroy(&nh->mtx);
+	dnssec_watch_destroy(&nh->dnssec);
 	free(nh);
 }
 
-/* The verifying context, made at the first call; NULL if it cannot be. */
-static SSL_CTX *
-ctx_verify(const struct nexthop *cnh)
+static bool
+same_file(const char *a, const char *b)
 {
-	struct nexthop *nh = (struct nexthop *)cnh; /* a cache: see above */
-	struct why why;
-	SSL_CTX *ctx;
-
-	pthread_mutex_lock(&nh->mtx);
-	if (!nh->verify_tried) {
-		nh->verify_tried = true;
-		why_clear(&why);
-		if ((nh->ctx_verify = client_tls_ctx_new(true, NULL, &why)) ==
-		    NULL)
-			unavailable(&why);
-	}
-	ctx = nh->ctx_verify;
-	pthread_mutex_unlock(&nh->mtx);
-	return ctx;
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
 }
 
-/* The verifying context with ca_file (NULL: none), made on first use. */
+/*
+ * The one place that makes verifying contexts: the one with ca_file
+ * (NULL: none), made on first use; NULL if it cannot be (logged).
+ */
 static SSL_CTX *
 ctx_ca(const struct nexthop *cnh, const char *ca_file)
 {
@@ -140,15 +123,13 @@ ctx_ca(const struct nexthop *cnh, const char *ca_file)
 	struct why why;
 	SSL_CTX *ctx;
 
-	if (ca_file == NULL)
-		return ctx_verify(cnh);
 	pthread_mutex_lock(&nh->mtx);
 	for (cc = nh->ca_ctxs; cc != NULL; cc = cc->next)
-		if (strcmp(cc->ca_file, ca_file) == 0)
+		if (same_file(cc->ca_file, ca_file))
 			break;
 	if (cc == NULL) {
 		cc = xcalloc(1, sizeof(*cc));
-		cc->ca_file = xstrdup(ca_file);
+		cc->ca_file = ca_file != NULL ? xstrdup(ca_file) : NULL;
 		why_clear(&why);
 		if ((cc->ctx = client_tls_ctx_new(true, ca_file, &why)) == NULL)
 			unavailable(&why);
@@ -160,15 +141,35 @@ ctx_ca(const struct nexthop *cnh, const char *ca_file)
 	return ctx;
 }
 
+/*
+ * Append suffix to t->key. NEXTHOP_KEY_MAX has room for "route:" + the
+ * longest domain + a suffix; should it not, the name is cut rather than
+ * the suffix: a session of one kind must never serve mail of another.
+ */
+static void
+key_suffix(struct nexthop_target *t, const char *suffix)
+{
+	size_t n = strlen(t->key), sl = strlen(suffix);
+
+	if (n + sl + 1 > sizeof(t->key))
+		n = sizeof(t->key) - sl - 1;
+	memcpy(t->key + n, suffix, sl + 1);
+}
+
 void
 nexthop_require_tls(struct nexthop_target *t)
 {
-	size_t n = strlen(t->key);
-
 	t->requiretls = true;
-	/* NEXTHOP_KEY_MAX has room: "route:" + a name + this. */
-	if (n + sizeof("+requiretls") <= sizeof(t->key))
-		memcpy(t->key + n, "+requiretls", sizeof("+requiretls"));
+	key_suffix(t, "+requiretls");
+}
+
+void
+nexthop_tls_optional(struct nexthop_target *t)
+{
+	if (t->requiretls)
+		return; /* RFC 8689 4.1: REQUIRETLS wins over the field */
+	t->tls_optional = true;
+	key_suffix(t, "+tlsoptional");
 }
 
 static const char *
@@ -291,8 +292,8 @@ tlsa_strings(const struct tlspolicy_hop *hop)
 /*
  * TLS-RPT (RFC 8460, the store is deliver/tlsrpt_store.h): one note per
  * DANE session attempt that reached TLS or needed it, success when
- * failure is NULL. Other hops are for their own helpers (MTA-STS) or
- * not reported (no policy).
+ * failure is NULL. MTA-STS hops: tlspolicy_sts_session(); hosts no
+ * policy covers: nopolicy_note().
  */
 static void
 rpt_note(const struct nexthop_target *t, const struct tlspolicy_hop *hop,
@@ -438,40 +439,43 @@ anchor_file(const struct conf *c)
 	return strcmp(ta, "none") == 0 ? NULL : ta;
 }
 
+static int64_t
+mono_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
 static enum dnssec_state
 dnssec_get(const struct nexthop *cnh)
 {
 	struct nexthop *nh = (struct nexthop *)cnh; /* shared state */
-	enum dnssec_state st;
 
-	pthread_mutex_lock(&nh->mtx);
-	st = nh->dnssec;
-	pthread_mutex_unlock(&nh->mtx);
-	return st;
+	return dnssec_watch_get(&nh->dnssec, mono_secs());
 }
 
 /*
- * Record what a probe said; the first thread to find DNSSEC unavailable
- * logs it (once a process: a restart tries again). UNAVAILABLE stays.
+ * Record what a probe said (deliver/dnssec_state.h: unavailable for a
+ * while, then probed again; WORKS stays); each change is logged once.
  */
 static void
 dnssec_set(const struct nexthop *cnh, enum dnssec_state st,
     const struct why *why)
 {
 	struct nexthop *nh = (struct nexthop *)cnh;
-	bool first;
 	char esc[300];
 
-	pthread_mutex_lock(&nh->mtx);
-	first = nh->dnssec != st && nh->dnssec != DNSSEC_UNAVAILABLE;
-	if (first)
-		nh->dnssec = st;
-	pthread_mutex_unlock(&nh->mtx);
-	if (first && st == DNSSEC_UNAVAILABLE)
+	if (!dnssec_watch_set(&nh->dnssec, st, mono_secs()))
+		return;
+	if (st == DNSSEC_UNAVAILABLE)
 		log_warn("event=dnssec_unavailable reason=%s action=\"no "
-		         "DNSSEC validation, so no DANE; TLS as without it\"",
-		    log_escs(esc, sizeof(esc), why->text));
-	else if (first && st == DNSSEC_WORKS)
+		         "DNSSEC validation, so no DANE; TLS as without it; "
+		         "probed again in %d s\"",
+		    log_escs(esc, sizeof(esc), why->text),
+		    DNSSEC_STATE_RETRY_SECS);
+	else if (st == DNSSEC_WORKS)
 		log_info("event=dnssec_available");
 }
 
@@ -489,8 +493,9 @@ plain_dns(const struct conf *c, struct dns **dnsp, struct why *why)
  * works or is not known not to (contract: a resolver that strips DNSSEC
  * must not make every answer bogus, which would defer all mail). The
  * probe runs before the first lookup of a validating resolver and is
- * repeated until some thread gets an answer. dns_server and the anchor
- * need a restart (a thread keeps its resolver).
+ * repeated until some thread gets an answer, and again when an
+ * "unavailable" has lasted its time (dnssec_state.h). dns_server and
+ * the anchor need a restart (a thread keeps its resolver).
  */
 static struct dns *
 thread_dns(const struct nexthop *nh, const struct conf *c, struct dns **dnsp,
@@ -501,6 +506,13 @@ thread_dns(const struct nexthop *nh, const struct conf *c, struct dns **dnsp,
 	enum dnssec_state st = dnssec_get(nh);
 	struct why w;
 
+	/* A plain resolver made while DNSSEC was unavailable: once that
+	 * has lasted its time, a validating one and a probe again. */
+	if (*dnsp != NULL && !dns_validates(*dnsp) && ta != NULL &&
+	    st == DNSSEC_UNTESTED) {
+		dns_free(*dnsp);
+		*dnsp = NULL;
+	}
 	if (*dnsp != NULL) {
 		if (!dns_validates(*dnsp) || st == DNSSEC_WORKS)
 			return *dnsp;
@@ -609,10 +621,14 @@ mx_hop(const struct nexthop *nh, const struct conf *conf,
 	tlspolicy_hop(dom, dns, host, addr_sec, hop);
 	if (t->requiretls && hop->kind != TLSPOLICY_SKIP &&
 	    !tlspolicy_hop_requiretls(hop)) {
-		hop->kind = TLSPOLICY_SKIP;
 		(void)strlcpy(hop->why,
-		    "REQUIRETLS: the host cannot be authenticated",
+		    hop->kind == TLSPOLICY_DANE_UNAUTH
+		        ? "REQUIRETLS: the host cannot be authenticated "
+		          "(TLSA records, none usable)"
+		        : "REQUIRETLS: the MX answer is not DNSSEC-validated "
+		          "and no MTA-STS policy lists the host (RFC 8689 4.1)",
 		    sizeof(hop->why));
+		hop->kind = TLSPOLICY_SKIP;
 	}
 	if (t->tls_optional && !t->requiretls &&
 	    hop->kind != TLSPOLICY_OPPORTUNISTIC) {
@@ -716,10 +732,6 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 			}
 			continue; /* skipped: why says why */
 		}
-		/* REQUIRETLS over PKIX: with [outbound_tls] ca_file too. */
-		if (dom != NULL && t->requiretls &&
-		    tlspolicy_needs_pkix(hop.kind))
-			o.ssl_ctx = ctx_ca(nh, conf->outtls.ca_file);
 		for (a = 0; a < na; a++) {
 			addr_str(&addrs[a], peer->addr, sizeof(peer->addr));
 			memset(&dt, 0, sizeof(dt));
@@ -750,7 +762,8 @@ nexthop_open(const struct nexthop *nh, const struct conf *conf,
 			log_info("event=connect_failed domain=%s host=%s "
 			         "addr=%s tls_policy=%s reason=%s",
 			    LOG_ESC(t->domain), LOG_ESC(mx[h].host), peer->addr,
-			    tlspolicy_kind_name(peer->tls_policy),
+			    rt != NULL ? "route"
+			               : tlspolicy_kind_name(peer->tls_policy),
 			    LOG_ESC(w.text));
 		}
 	}

@@ -28,7 +28,8 @@ struct client_conn;
 struct conf;
 struct conf_route;
 
-#define NEXTHOP_KEY_MAX (DNS_NAME_MAX + 16)
+/* "route:" + a domain (255, RFC 5321) + "+requiretls" or "+tlsoptional". */
+#define NEXTHOP_KEY_MAX (DNS_NAME_MAX + 32)
 #define NEXTHOP_ADDR_MAX 108 /* sun_path; longer than any IPv6 text */
 
 /* Where one recipient goes. */
@@ -93,6 +94,14 @@ void nexthop_route(const struct conf *, const char *addr,
  * mail that may go without verified TLS).
  */
 void nexthop_require_tls(struct nexthop_target *t);
+
+/*
+ * Make t a `TLS-Required: No` target (RFC 8689 5): sets t->tls_optional
+ * and gives it its own key, so that a session opened without the
+ * domain's DANE or MTA-STS policy never carries mail that needs it. No
+ * effect on a REQUIRETLS target.
+ */
+void nexthop_tls_optional(struct nexthop_target *t);
 
 /*
  * Open a session to t (t->key not ""): each mail host in preference

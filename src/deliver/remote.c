@@ -505,7 +505,9 @@ deliver_many(void *ctx, const struct conf *conf, const struct spool_env *env,
 		/* Accepted with REQUIRETLS: kept even if the switch is off now. */
 		if (env->requiretls)
 			nexthop_require_tls(&ts[k]);
-		ts[k].tls_optional = tls_optional;
+		/* Its own sessions: not one for the domain's other mail. */
+		if (tls_optional)
+			nexthop_tls_optional(&ts[k]);
 	}
 	for (k = 0; k < n; k++) {
 		if (done[k])

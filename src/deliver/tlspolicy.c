@@ -153,6 +153,7 @@ tlspolicy_hop(const struct tlspolicy_domain *d, struct dns *dns,
 	f.sts = d->sts;
 	f.sts_listed = d->sts != TLSPOLICY_STS_NONE &&
 	               mtasts_mx_allowed(&d->sts_policy, host);
+	out->mx_authentic = d->mx_sec == DNS_SEC_SECURE || f.sts_listed;
 	why_clear(&why);
 	if (tlspolicy_wants_tlsa(&f) && dns != NULL) {
 		f.tlsa_asked = true;
@@ -195,6 +196,8 @@ tlspolicy_hop_requiretls(struct tlspolicy_hop *hop)
 		return true;
 	case TLSPOLICY_OPPORTUNISTIC:
 	case TLSPOLICY_STS_TESTING:
+		if (!hop->mx_authentic)
+			return false; /* the name may be an attacker's */
 		hop->kind = TLSPOLICY_PKIX;
 		return true;
 	case TLSPOLICY_DANE_UNAUTH:

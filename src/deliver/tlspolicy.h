@@ -107,6 +107,13 @@ struct tlspolicy_hop {
 	 * usable TLSA records", "TLSA lookup bogus: ...". Raw DNS text may
 	 * be inside: escape it. */
 	char why[TLSPOLICY_WHY_MAX];
+	/*
+	 * The host's name can be trusted as the domain's (RFC 8689 4.1):
+	 * the MX answer was DNSSEC-validated, or an MTA-STS policy lists
+	 * the host. Without it a certificate valid for the name proves
+	 * nothing: an unsigned MX answer may be an attacker's.
+	 */
+	bool mx_authentic;
 };
 
 /* The facts tlspolicy_decide() decides from. */
@@ -159,8 +166,9 @@ void tlspolicy_hop_reset(struct tlspolicy_hop *);
 /*
  * REQUIRETLS (RFC 8689 4.1): can this hop carry a message that requires
  * TLS? DANE, STS_ENFORCE and PKIX can (true); OPPORTUNISTIC and
- * STS_TESTING can once made PKIX (the hop is changed, true); DANE_UNAUTH
- * cannot (no authentication) and SKIP is not used (false).
+ * STS_TESTING can once made PKIX (the hop is changed, true) when the
+ * host's name is authentic (hop.mx_authentic), else not (false);
+ * DANE_UNAUTH cannot (no authentication) and SKIP is not used (false).
  */
 bool tlspolicy_hop_requiretls(struct tlspolicy_hop *);
 

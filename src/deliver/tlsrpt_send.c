@@ -562,6 +562,8 @@ tlsrpt_send_run(const struct tlsrpt_send_ctx *x, const struct conf *conf,
 			break;
 		}
 		for (i = 0; i < snap.npol; i = j) {
+			if (x->stop != NULL && atomic_load(x->stop))
+				break; /* the counts stay for the next run */
 			for (j = i + 1;
 			     j < snap.npol && strcmp(snap.pol[j].domain,
 			                          snap.pol[i].domain) == 0;

@@ -27,6 +27,7 @@
 #ifndef TERN_DELIVER_TLSRPT_SEND_H
 #define TERN_DELIVER_TLSRPT_SEND_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -48,6 +49,9 @@ struct tlsrpt_send_ctx {
 	struct tlsrpt_store *store;
 	struct spool *spool; /* mailto: reports are queued here ... */
 	struct sched *sched; /* ... and handed to the scheduler */
+	/* Set by another thread: the run ends before its next domain
+	 * (NULL: never). */
+	const atomic_bool *stop;
 };
 
 /*

@@ -910,6 +910,7 @@ server_run(struct conf *conf)
 	(void)event_base_dispatch(sg.base);
 	obs_http_free(http); /* it reads the spool: stop it first */
 	control_close(srv.control); /* no more requests to the scheduler */
+	tlsrpt_svc_stop(srv.tlsrpt); /* its daily run queues reports too */
 
 	for (i = 0; i < srv.nloops; i++)
 		loop_join(srv.loops[i].loop);

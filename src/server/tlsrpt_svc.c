@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * server/tlsrpt_svc.c - TLS-RPT in the running server (see
- * tlsrpt_svc.h). Runs on the main thread: the timer and the control
- * request are never at the same time, so a run needs no lock of its own.
+ * tlsrpt_svc.h). The timer and the control request are on the main
+ * thread; the daily run is not (review r19): it looks up and posts one
+ * report after another, each bounded but slow when a name server or an
+ * https: rua hangs, and the main thread also serves signals and the
+ * control socket. run_mtx keeps to one run at a time.
  */
 #include "server/tlsrpt_svc.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +35,12 @@ struct tlsrpt_svc {
 	/* The last UTC day whose earlier days were sent ("": none yet). */
 	char checked[TLSRPT_DAY_LEN + 1];
 	bool curl_ok;
+	pthread_mutex_t run_mtx; /* one run at a time */
+	/* The daily run's thread (main thread: started, joined). */
+	pthread_t thr;
+	bool thr_started;
+	atomic_bool thr_done; /* it has returned: join it */
+	atomic_bool stop;     /* shutting down: no next domain */
 };
 
 struct tlsrpt_svc *
@@ -49,6 +60,9 @@ tlsrpt_svc_new(const struct conf *conf)
 	}
 	svc = xcalloc(1, sizeof(*svc));
 	svc->store = st;
+	pthread_mutex_init(&svc->run_mtx, NULL);
+	atomic_init(&svc->thr_done, false);
+	atomic_init(&svc->stop, false);
 	/* https: reports; webhook.c may have done it too (counted). */
 	svc->curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
 	tlsrpt_store_set_default(st);
@@ -60,11 +74,14 @@ static size_t
 run(struct tlsrpt_svc *svc, const char *day, bool before_today, struct buf *out,
     size_t *tried)
 {
-	struct tlsrpt_send_ctx x = { svc->store, svc->spool, svc->sched };
+	struct tlsrpt_send_ctx x = { svc->store, svc->spool, svc->sched,
+		&svc->stop };
 	const struct conf *conf = conf_holder_get(svc->confs);
 	size_t sent;
 
+	pthread_mutex_lock(&svc->run_mtx);
 	sent = tlsrpt_send_run(&x, conf, day, before_today, out, tried);
+	pthread_mutex_unlock(&svc->run_mtx);
 	conf_unref(conf);
 	if (*tried > 0)
 		log_info("event=tlsrpt_run day=%s domains=%zu sent=%zu",
@@ -75,28 +92,57 @@ run(struct tlsrpt_svc *svc, const char *day, bool before_today, struct buf *out,
 	return sent;
 }
 
+/* The daily run: the days that have ended. */
+static void *
+daily(void *arg)
+{
+	struct tlsrpt_svc *svc = arg;
+	struct buf out;
+	size_t tried;
+
+	buf_init(&out, CONTROL_REPLY_MAX);
+	(void)run(svc, NULL, true, &out, &tried);
+	buf_reset(&out);
+	atomic_store(&svc->thr_done, true);
+	return NULL;
+}
+
+/* Join the daily thread (wait: even when it has not returned yet). */
+static void
+join_daily(struct tlsrpt_svc *svc, bool wait)
+{
+	if (!svc->thr_started || (!wait && !atomic_load(&svc->thr_done)))
+		return;
+	(void)pthread_join(svc->thr, NULL);
+	svc->thr_started = false;
+	atomic_store(&svc->thr_done, false);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct tlsrpt_svc *svc = arg;
 	char today[TLSRPT_DAY_LEN + 1];
 	struct why why;
-	struct buf out;
-	size_t tried;
 
 	(void)fd;
 	(void)what;
 	if (tlsrpt_store_flush(svc->store, &why) == -1)
 		log_warn("event=tlsrpt_store_error reason=%s",
 		    LOG_ESC(why.text));
+	join_daily(svc, false);
 	tlsrpt_day_of(time(NULL), today);
-	if (strcmp(today, svc->checked) == 0)
-		return;
+	if (strcmp(today, svc->checked) == 0 || svc->thr_started)
+		return; /* done today, or yesterday's run is still going */
 	/* Once a day (and at the first tick): the days that have ended. */
 	(void)strlcpy(svc->checked, today, sizeof(svc->checked));
-	buf_init(&out, CONTROL_REPLY_MAX);
-	(void)run(svc, NULL, true, &out, &tried);
-	buf_reset(&out);
+	if (pthread_create(&svc->thr, NULL, daily, svc) != 0) {
+		log_warn("event=tlsrpt_store_error reason=\"cannot start the "
+		         "daily run's thread; next tick\"");
+		svc->checked[0] = '\0';
+		return;
+	}
+	svc->thr_started = true;
 }
 
 void
@@ -158,10 +204,20 @@ tlsrpt_svc_control(struct tlsrpt_svc *svc, const char *args, struct buf *out)
 }
 
 void
+tlsrpt_svc_stop(struct tlsrpt_svc *svc)
+{
+	if (svc == NULL)
+		return;
+	atomic_store(&svc->stop, true);
+	join_daily(svc, true);
+}
+
+void
 tlsrpt_svc_free(struct tlsrpt_svc *svc)
 {
 	if (svc == NULL)
 		return;
+	tlsrpt_svc_stop(svc);
 	if (svc->tick != NULL)
 		event_free(svc->tick);
 	if (svc->first != NULL)
@@ -170,5 +226,6 @@ tlsrpt_svc_free(struct tlsrpt_svc *svc)
 	tlsrpt_store_free(svc->store);
 	if (svc->curl_ok)
 		curl_global_cleanup();
+	pthread_mutex_destroy(&svc->run_mtx);
 	free(svc);
 }

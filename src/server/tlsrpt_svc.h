@@ -4,7 +4,8 @@
  * count store (deliver/tlsrpt_store.h) opened at start and made the
  * process's default before delivery threads run, a timer on the main
  * event base that flushes it every minute and, once a UTC day has
- * ended, sends that day's reports (deliver/tlsrpt_send.h), and the
+ * ended, sends that day's reports (deliver/tlsrpt_send.h) from a thread
+ * of its own (the main thread must not wait on the network), and the
  * control request `tlsrpt send [DAY]` behind `tern tlsrpt send`.
  * Off ([outbound_tls] tlsrpt = off, read at start): no store, no timer,
  * the hook does nothing and the request says so.
@@ -42,6 +43,12 @@ void tlsrpt_svc_start(struct tlsrpt_svc *, struct event_base *,
 /* The control request "tlsrpt ARGS" (ARGS: "send" or "send DAY"). */
 enum control_status tlsrpt_svc_control(struct tlsrpt_svc *, const char *args,
     struct buf *out);
+/*
+ * Stop the daily run (it ends before its next domain) and wait for it:
+ * before the spool and the scheduler it queues reports to are closed.
+ * NULL is fine.
+ */
+void tlsrpt_svc_stop(struct tlsrpt_svc *);
 /* Flush and close, after the delivery threads stopped. NULL is fine. */
 void tlsrpt_svc_free(struct tlsrpt_svc *);
 

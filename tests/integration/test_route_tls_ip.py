@@ -133,6 +133,11 @@ def test_wrong_ip_san_defers(make_server, monkeypatch, pki, sinks):
     srv = route_server(make_server, monkeypatch, pki.ca, sink)
     qid = submit(srv)
     assert_deferred(srv, sink, qid, IP_REASON)
+    # Review r19: a route's tls = setting decided, as remote_session says.
+    failed = [ln for ln in srv.log().splitlines()
+              if "event=connect_failed" in ln]
+    assert failed and all("tls_policy=route " in ln for ln in failed), \
+        failed
 
 
 @pytest.mark.parametrize("dns", ["localhost", "mx.example.test"])

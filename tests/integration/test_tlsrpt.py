@@ -231,3 +231,45 @@ def test_ended_day_goes_out_by_itself(world):
     assert ep.got.wait(10)
     check_report(json.loads(gzip.decompress(ep.posts[0][2])), day)
     wait_log(srv, "event=tlsrpt_run day=before-today domains=3 sent=1")
+
+
+def test_daily_run_does_not_block_the_main_thread(make_server, tmp_path):
+    """Review r19: the daily run looks up and posts one report after
+    another (a slow name server or an https: rua that never answers
+    holds it for seconds each, and any domain tern sends to is counted);
+    the control socket and signals share the main thread, so the run
+    goes on a thread of its own: `tern queue flush` (a control request) answers while a
+    report's POST hangs."""
+    import socket
+    import subprocess
+    import time
+
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(4)
+    port = hang.getsockname()[1]
+    zone = Zone({"_smtp._tls.policy.test": [{"TXT":
+                 f"v=TLSRPTv1; rua=https://127.0.0.1:{port}/r"}]})
+    dns = DnsServer(zone)
+    srv = make_server(users=USERS, start=False, queue=QUEUE,
+                      top={"dns_server": f"127.0.0.1:{dns.port}"})
+    plant(srv, utc_day(1), POLICIES[:1])
+    conns = []
+    try:
+        srv.start()
+        # The run (2 s after start) connects, and the TLS handshake
+        # waits on a server that never speaks.
+        hang.settimeout(15)
+        conns.append(hang.accept()[0])
+        t0 = time.monotonic()
+        r = srv.cli("queue", "flush", check=False)
+        took = time.monotonic() - t0
+        assert r.returncode == 0, (r.out, r.err)
+        assert took < 4, f"control request took {took:.1f}s"
+    except subprocess.TimeoutExpired:
+        pytest.fail("control request blocked by the TLS-RPT run")
+    finally:
+        for c in conns:
+            c.close()
+        hang.close()
+        dns.close()

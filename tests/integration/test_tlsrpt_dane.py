@@ -18,6 +18,7 @@ imported from there).
 import datetime
 import gzip
 import json
+import time
 
 import jsonschema
 import pytest
@@ -51,6 +52,31 @@ def test_tls_required_no_ignores_a_dane_failure(env):
     assert "tls=yes tls_policy=opportunistic" in line, line
     assert "accepted=1" in line, line
     assert "TLS-Required: No" in log, log[-3000:]
+
+
+def test_tls_required_no_session_not_reused_for_dane_mail(env):
+    """Review r19: the opportunistic session a `TLS-Required: No` message
+    opened to a host whose TLSA record does not match is not kept for the
+    domain's other mail: the next message (no such field) still needs
+    DANE, so it is deferred and nothing more reaches the host."""
+    tx, rx = env([WRONG])
+    q1 = submit(tx, extra=("TLS-Required: No",))
+    rx.wait_for_mail(RCPT)
+    wait_log(tx, f"event=remote_session id={q1}")
+    # Within the sender's idle-session time (5 s).
+    q2 = submit(tx)
+    log = tx.log()
+    deadline = time.monotonic() + 15
+    while (f"event=deferred id={q2}" not in log
+           and f"event=delivered id={q2}" not in log
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
+        log = tx.log()
+    assert f"event=deferred id={q2}" in log, log[-3000:]
+    assert len(rx.mail_files(RCPT)) == 1
+    line = [ln for ln in log.splitlines()
+            if f"event=remote_session id={q2}" in ln]
+    assert not line or "reused=yes" not in line[0], line
 
 
 def test_dane_failure_counted_and_reported(env, tmp_path):

@@ -690,7 +690,7 @@ test_require_without_peer(void **state)
 /* A rig with TLS as REQUIRETLS wants it (tls_done: the handshake
  * passed), its EHLO after TLS answered with ehlo2. */
 static void
-rig_tls(struct rig *r, const char *ehlo2)
+rig_tls_as(struct rig *r, const char *ehlo2, bool verified)
 {
 	struct client_opts o;
 
@@ -706,10 +706,17 @@ rig_tls(struct rig *r, const char *ehlo2)
 	    CLIENT_EV_NONE);
 	assert_string_equal(r->sent, "STARTTLS\r\n");
 	assert_int_equal(reply(r, "220 go ahead\r\n"), CLIENT_EV_TLS);
+	r->p.tls_verified = verified; /* as client.c's handshake says */
 	client_proto_tls_done(&r->p);
 	take(r);
 	assert_string_equal(r->sent, "EHLO me.test\r\n");
 	assert_int_equal(reply(r, ehlo2), CLIENT_EV_READY);
+}
+
+static void
+rig_tls(struct rig *r, const char *ehlo2)
+{
+	rig_tls_as(r, ehlo2, true);
 }
 
 /* RFC 8689 4: the parameter only over verified TLS to a server that
@@ -736,6 +743,15 @@ test_requiretls(void **state)
 	assert_int_equal(res[0].kind, WHY_PERM);
 	assert_int_equal(res[1].kind, WHY_PERM);
 	assert_non_null(strstr(res[0].text, "REQUIRETLS"));
+	rig_free(&r);
+
+	/* Review r19: TLS required but not authenticated (DANE with no
+	 * usable record) is not verified TLS. */
+	rig_tls_as(&r, "250-mx.test\r\n250 REQUIRETLS\r\n", false);
+	assert_int_equal(rig_start(&r, &m, res, NULL), CLIENT_EV_MSG_DONE);
+	assert_string_equal(r.sent, "");
+	assert_int_equal(res[0].kind, WHY_PERM);
+	assert_non_null(strstr(res[0].text, "verified TLS"));
 	rig_free(&r);
 
 	/* The keyword without (verified) TLS is not enough. */

@@ -149,6 +149,7 @@ test_requiretls(void **state)
 	for (i = 0; i < NELEM(t); i++) {
 		memset(&hop, 0, sizeof(hop));
 		hop.kind = t[i].in;
+		hop.mx_authentic = true; /* see the test below */
 		assert_int_equal(tlspolicy_hop_requiretls(&hop), t[i].ok);
 		assert_int_equal(hop.kind, t[i].out);
 	}
@@ -161,6 +162,50 @@ test_requiretls(void **state)
 	assert_string_equal(tlspolicy_kind_name(TLSPOLICY_DANE), "dane");
 	assert_string_equal(tlspolicy_kind_name(TLSPOLICY_STS_ENFORCE), "sts");
 	tlspolicy_hop_reset(NULL);
+}
+
+/*
+ * Review r19, RFC 8689 4.1: REQUIRETLS mail goes to an MX host found by
+ * a DNSSEC-validated MX answer or listed in an MTA-STS policy; a name
+ * from an unsigned answer could be an attacker's (with a certificate
+ * valid for it), so a certificate valid for that name proves nothing.
+ */
+static void
+test_requiretls_needs_an_authentic_mx(void **state)
+{
+	static const struct {
+		enum dns_security mx_sec;
+		enum tlspolicy_sts sts;
+		const char *policy_mx; /* NULL: no policy */
+		bool ok;
+	} t[] = {
+		{ INS, NOSTS, NULL, false },  /* spoofable MX answer */
+		{ SEC, NOSTS, NULL, true },   /* DNSSEC-validated MX */
+		{ INS, TST, "mx.example.net", true },  /* policy lists it */
+		{ INS, TST, "other.example.net", false },
+		{ INS, ENF, "mx.example.net", true },
+	};
+	struct tlspolicy_domain d;
+	struct tlspolicy_hop hop;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(t); i++) {
+		memset(&d, 0, sizeof(d));
+		(void)snprintf(d.domain, sizeof(d.domain), "example.net");
+		d.mx_sec = t[i].mx_sec;
+		d.sts = t[i].sts;
+		if (t[i].policy_mx != NULL) {
+			d.sts_policy.nmx = 1;
+			(void)snprintf(d.sts_policy.mx[0],
+			    sizeof(d.sts_policy.mx[0]), "%s", t[i].policy_mx);
+		}
+		tlspolicy_hop(&d, NULL, "mx.example.net", INS, &hop);
+		assert_int_equal(tlspolicy_hop_requiretls(&hop), t[i].ok);
+		if (t[i].ok)
+			assert_true(tlspolicy_needs_pkix(hop.kind));
+		tlspolicy_hop_reset(&hop);
+	}
 }
 
 /* Write text to a new temporary file; its path into path. */
@@ -227,6 +272,7 @@ main(void)
 		cmocka_unit_test(test_decide),
 		cmocka_unit_test(test_decide_small_buffer),
 		cmocka_unit_test(test_requiretls),
+		cmocka_unit_test(test_requiretls_needs_an_authentic_mx),
 		cmocka_unit_test(test_anchor_name),
 	};
 

@@ -62,6 +62,14 @@ decode(const uint8_t *s, size_t n, uint32_t *out, size_t max)
 				out[k++] = s[i + 1];
 				i += 2;
 				continue;
+			case 'n':
+			case 'r':
+			case 't':
+				out[k++] = s[i + 1] == 'n'   ? '\n'
+				           : s[i + 1] == 'r' ? '\r'
+				                             : '\t';
+				i += 2;
+				continue;
 			case 'u':
 				if (i + 6 > n - 1 || hex4(s + i + 2, &cp) == -1)
 					return -1;

@@ -164,21 +164,6 @@ kv_time(struct buf *b, const char *key, time_t t)
 	return json_kv_str(b, key, s);
 }
 
-/* `"key":[ "s", ... ]` */
-static int
-kv_strings(struct buf *b, const char *key, const char *const *s, size_t n)
-{
-	size_t i;
-
-	if (buf_printf(b, ",\"%s\":[", key) == -1)
-		return -1;
-	for (i = 0; i < n; i++)
-		if ((i > 0 && buf_append(b, ",", 1) == -1) ||
-		    json_str(b, s[i]) == -1)
-			return -1;
-	return buf_append(b, "]", 1);
-}
-
 /* json_kv_str(), but an empty string is left out (unknown). */
 static int
 kv_opt(struct buf *b, const char *key, const char *s)
@@ -210,10 +195,10 @@ write_policy(struct buf *b, const struct tlsrpt_policy *p)
 	    json_kv_str(b, "policy-type", tlsrpt_policy_type_name(p->type)) ==
 		-1 ||
 	    (p->nstrings > 0 &&
-		kv_strings(b, "policy-string", p->strings, p->nstrings) ==
+		json_kv_strs(b, "policy-string", p->strings, p->nstrings) ==
 		    -1) ||
 	    json_kv_str(b, "policy-domain", p->domain) == -1 ||
-	    (p->nmx > 0 && kv_strings(b, "mx-host", p->mx, p->nmx) == -1) ||
+	    (p->nmx > 0 && json_kv_strs(b, "mx-host", p->mx, p->nmx) == -1) ||
 	    buf_append_str(b, "},\"summary\":{") == -1 ||
 	    json_kv_u64(b, "total-successful-session-count", p->ok) == -1 ||
 	    json_kv_u64(b, "total-failure-session-count", p->failed) == -1 ||

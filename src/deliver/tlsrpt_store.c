@@ -337,20 +337,6 @@ tlsrpt_store_note(struct tlsrpt_store *st, const char *policy_domain,
 /* ---- the file -------------------------------------------------------- */
 
 static int
-json_str_array(struct buf *b, const char *key, char *const *s, size_t n)
-{
-	size_t i;
-
-	if (buf_printf(b, ",\"%s\":[", key) == -1)
-		return -1;
-	for (i = 0; i < n; i++)
-		if ((i > 0 && buf_append(b, ",", 1) == -1) ||
-		    json_str(b, s[i]) == -1)
-			return -1;
-	return buf_append(b, "]", 1);
-}
-
-static int
 pol_json(struct buf *b, const struct pol *p)
 {
 	const struct tlsrpt_failure *f;
@@ -359,8 +345,9 @@ pol_json(struct buf *b, const struct pol *p)
 	if (buf_append(b, "{", 1) == -1 ||
 	    json_kv_str(b, "domain", p->domain) == -1 ||
 	    json_kv_str(b, "type", tlsrpt_policy_type_name(p->type)) == -1 ||
-	    json_str_array(b, "strings", p->strings, p->nstrings) == -1 ||
-	    json_str_array(b, "mx", p->mx, p->nmx) == -1 ||
+	    json_kv_strs(b, "strings", (const char *const *)p->strings,
+	        p->nstrings) == -1 ||
+	    json_kv_strs(b, "mx", (const char *const *)p->mx, p->nmx) == -1 ||
 	    json_kv_u64(b, "ok", p->ok) == -1 ||
 	    json_kv_u64(b, "failed", p->failed) == -1 ||
 	    buf_append_str(b, ",\"failures\":[") == -1)

@@ -128,3 +128,17 @@ json_kv_double(struct buf *b, const char *k, double v)
 		v = 0;
 	return buf_printf(b, "%.3f", v);
 }
+
+int
+json_kv_strs(struct buf *b, const char *k, const char *const *s, size_t n)
+{
+	size_t i;
+
+	if (key(b, k) == -1 || buf_append(b, "[", 1) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((i > 0 && buf_append(b, ",", 1) == -1) ||
+		    json_str(b, s[i]) == -1)
+			return -1;
+	return buf_append(b, "]", 1);
+}

@@ -36,5 +36,8 @@ int json_kv_str(struct buf *, const char *key, const char *s);
 int json_kv_u64(struct buf *, const char *key, uint64_t v);
 int json_kv_i64(struct buf *, const char *key, int64_t v);
 int json_kv_double(struct buf *, const char *key, double v);
+/* `"key":["s0","s1",...]` of n strings (n may be 0: `[]`). */
+int json_kv_strs(struct buf *, const char *key, const char *const *s,
+    size_t n);
 
 #endif

@@ -13,7 +13,6 @@
 #include "deliver/tlsrpt_send.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,29 +178,6 @@ tlsrpt_mail_build(const struct tlsrpt_mail *m, struct buf *b)
 
 /* ---- delivery -------------------------------------------------------- */
 
-struct commit_wait {
-	pthread_mutex_t mtx;
-	pthread_cond_t cv;
-	bool done;
-	int ok;
-	struct why why;
-};
-
-static void
-on_commit(void *arg, const char *id, int ok, const struct why *why)
-{
-	struct commit_wait *w = arg;
-
-	(void)id;
-	pthread_mutex_lock(&w->mtx);
-	w->ok = ok;
-	if (!ok && why != NULL)
-		w->why = *why;
-	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mtx);
-}
-
 /* Queue msg for `to` (null sender: a report is never bounced back to
  * us); the queue id into id (SPOOL_ID_MAX). */
 static int
@@ -210,7 +186,6 @@ enqueue(const struct tlsrpt_send_ctx *x, const struct conf *conf,
 {
 	struct spool_rcpt r;
 	struct spool_env env;
-	struct commit_wait w;
 	struct spool_msg *m;
 
 	memset(&r, 0, sizeof(r));
@@ -232,21 +207,8 @@ enqueue(const struct tlsrpt_send_ctx *x, const struct conf *conf,
 		spool_msg_abort(m);
 		return -1;
 	}
-	memset(&w, 0, sizeof(w));
-	pthread_mutex_init(&w.mtx, NULL);
-	pthread_cond_init(&w.cv, NULL);
-	spool_msg_commit(m, on_commit, &w);
-	pthread_mutex_lock(&w.mtx);
-	while (!w.done)
-		pthread_cond_wait(&w.cv, &w.mtx);
-	pthread_mutex_unlock(&w.mtx);
-	pthread_mutex_destroy(&w.mtx);
-	pthread_cond_destroy(&w.cv);
-	if (!w.ok) {
-		if (why != NULL)
-			*why = w.why;
+	if (spool_msg_commit_wait(m, why) == -1)
 		return -1;
-	}
 	sched_submit(x->sched, id);
 	return 0;
 }

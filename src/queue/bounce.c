@@ -14,7 +14,6 @@
 #include "queue/bounce.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -632,29 +631,6 @@ big:
 	return buf_why(why, "bounce too large");
 }
 
-struct commit_wait {
-	pthread_mutex_t mtx;
-	pthread_cond_t cv;
-	bool done;
-	int ok;
-	struct why why;
-};
-
-static void
-on_commit(void *arg, const char *id, int ok, const struct why *why)
-{
-	struct commit_wait *w = arg;
-
-	(void)id;
-	pthread_mutex_lock(&w->mtx);
-	w->ok = ok;
-	if (!ok && why != NULL)
-		w->why = *why;
-	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mtx);
-}
-
 /* Was recipient r of a notice (with the null sender) the postmaster? */
 static bool
 is_postmaster_rcpt(const struct spool_rcpt *r, const char *postmaster)
@@ -675,7 +651,6 @@ bounce_enqueue(struct spool *sp, const char *hostname, const char *postmaster,
 	struct bounce_info bi;
 	struct spool_env ne;
 	struct spool_rcpt *nr = NULL;
-	struct commit_wait w;
 	struct spool_msg *m;
 	struct why rwhy;
 	struct buf b;
@@ -766,19 +741,7 @@ bounce_enqueue(struct spool *sp, const char *hostname, const char *postmaster,
 		goto out;
 	}
 	buf_reset(&b);
-	memset(&w, 0, sizeof(w));
-	pthread_mutex_init(&w.mtx, NULL);
-	pthread_cond_init(&w.cv, NULL);
-	spool_msg_commit(m, on_commit, &w);
-	pthread_mutex_lock(&w.mtx);
-	while (!w.done)
-		pthread_cond_wait(&w.cv, &w.mtx);
-	pthread_mutex_unlock(&w.mtx);
-	pthread_mutex_destroy(&w.mtx);
-	pthread_cond_destroy(&w.cv);
-	if (!w.ok) {
-		if (why != NULL)
-			*why = w.why;
+	if (spool_msg_commit_wait(m, why) == -1) {
 		id_out[0] = '\0';
 		goto out;
 	}

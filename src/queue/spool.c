@@ -744,6 +744,52 @@ spool_msg_commit(struct spool_msg *m, spool_commit_fn *done, void *arg)
 	pthread_mutex_unlock(&sp->mtx);
 }
 
+struct commit_wait {
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	bool done;
+	int ok;
+	struct why why;
+};
+
+static void
+commit_waited(void *arg, const char *id, int ok, const struct why *why)
+{
+	struct commit_wait *w = arg;
+
+	(void)id;
+	pthread_mutex_lock(&w->mtx);
+	w->ok = ok;
+	if (!ok && why != NULL)
+		w->why = *why;
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mtx);
+}
+
+int
+spool_msg_commit_wait(struct spool_msg *m, struct why *why)
+{
+	struct commit_wait w;
+
+	memset(&w, 0, sizeof(w));
+	pthread_mutex_init(&w.mtx, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	spool_msg_commit(m, commit_waited, &w);
+	pthread_mutex_lock(&w.mtx);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mtx);
+	pthread_mutex_unlock(&w.mtx);
+	pthread_mutex_destroy(&w.mtx);
+	pthread_cond_destroy(&w.cv);
+	if (!w.ok) {
+		if (why != NULL)
+			*why = w.why;
+		return -1;
+	}
+	return 0;
+}
+
 static void
 fail_msg(struct spool_msg *m, int err, const char *what)
 {

@@ -200,6 +200,12 @@ void spool_msg_abort(struct spool_msg *);
  * (ok=0, the message is removed).
  */
 void spool_msg_commit(struct spool_msg *, spool_commit_fn *done, void *arg);
+/*
+ * spool_msg_commit() and wait for it: for threads that may block (a
+ * delivery thread writing a bounce, the TLS-RPT run), never the sync
+ * thread or an event loop. 0, or -1 with why (the message is removed).
+ */
+int spool_msg_commit_wait(struct spool_msg *, struct why *);
 
 /*
  * Read the envelope of committed message `id` into *env (caller frees

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "auth/dkim-private.h"
+#include "util/str.h"
 
 static bool
 is_fws(int c)
@@ -67,22 +68,6 @@ dkim_tag_next(const char *p, size_t n, size_t *pos, struct dkim_tag *t,
 	return 1;
 }
 
-static int
-b64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 long
 dkim_b64_decode(const char *p, size_t n, uint8_t *out, size_t max)
 {
@@ -100,7 +85,7 @@ dkim_b64_decode(const char *p, size_t n, uint8_t *out, size_t max)
 				return -1;
 			continue;
 		}
-		if (pad > 0 || (v = b64_value(c)) < 0)
+		if (pad > 0 || (v = ascii_b64_value(c)) < 0)
 			return -1;
 		acc = (acc << 6) | (uint32_t)v;
 		bits += 6;

@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 
+#include "util/str.h"
+
 #define ID_DIGITS_MAX 20
 
 /* A decimal id at p[0..n), all of it: 1 to 20 digits, fits 64 bits. */
@@ -142,18 +144,6 @@ cap_route(enum cap_method m, const char *p, size_t n, struct cap_req *r)
 
 /* ---- the query string ---------------------------------------------- */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode p[0..n) into dst (NUL-terminated); false: bad %XX, a
  * NUL, or more than dstsz - 1 bytes. */
 static bool
@@ -171,8 +161,8 @@ form_decode(const char *p, size_t n, char *dst, size_t dstsz, size_t *len)
 
 			if (i + 2 >= n)
 				return false;
-			h = hexval(p[i + 1]);
-			l = hexval(p[i + 2]);
+			h = ascii_hex_value(p[i + 1]);
+			l = ascii_hex_value(p[i + 2]);
 			if (h < 0 || l < 0)
 				return false;
 			c = h * 16 + l;

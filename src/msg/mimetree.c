@@ -49,17 +49,6 @@ is_token(char c)
 	return u > 0x20 && u < 0x7f && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)ascii_lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Skip blanks (folding included) and comments, RFC 5322 3.2.2 CFWS. */
 static size_t
 skip_cfws(const char *v, size_t n, size_t i)
@@ -325,8 +314,8 @@ word_bytes(const struct word *w, struct buf *raw)
 		if (c == '_')
 			c = ' ';
 		else if (c == '=' && i + 2 < w->tlen &&
-		         (hi = hexval(w->text[i + 1])) >= 0 &&
-		         (lo = hexval(w->text[i + 2])) >= 0) {
+		         (hi = ascii_hex_value(w->text[i + 1])) >= 0 &&
+		         (lo = ascii_hex_value(w->text[i + 2])) >= 0) {
 			c = (uint8_t)(hi << 4 | lo);
 			i += 2;
 		}
@@ -457,22 +446,6 @@ sink_flush(struct sink *s)
 }
 
 static int
-b64val(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static int
 decode_b64(const uint8_t *p, size_t n, struct sink *s)
 {
 	uint32_t acc = 0;
@@ -488,7 +461,7 @@ decode_b64(const uint8_t *p, size_t n, struct sink *s)
 			bits = 0;
 			continue;
 		}
-		if ((v = b64val(p[i])) < 0)
+		if ((v = ascii_b64_value(p[i])) < 0)
 			continue; /* line ends and junk: RFC 2045 6.8 */
 		acc = (acc << 6 | (uint32_t)v) & 0xffffff;
 		bits += 6;
@@ -520,8 +493,8 @@ qp_line(const uint8_t *p, size_t n, bool *soft, struct sink *s)
 		/* =XX is a byte; a '=' not followed by two hex digits is
 		 * kept as is (lenient, RFC 2045 6.7 note). */
 		if (c == '=' && i + 2 < n &&
-		    (hi = hexval((char)p[i + 1])) >= 0 &&
-		    (lo = hexval((char)p[i + 2])) >= 0) {
+		    (hi = ascii_hex_value((char)p[i + 1])) >= 0 &&
+		    (lo = ascii_hex_value((char)p[i + 2])) >= 0) {
 			c = (uint8_t)(hi << 4 | lo);
 			i += 2;
 		}
@@ -680,8 +653,8 @@ ext_bytes(const struct param *pm, bool first, char *cs, struct buf *raw)
 	}
 	for (i = 0; i < n; i++) {
 		c = (uint8_t)p[i];
-		if (c == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
-		    (lo = hexval(p[i + 2])) >= 0) {
+		if (c == '%' && i + 2 < n && (hi = ascii_hex_value(p[i + 1])) >= 0 &&
+		    (lo = ascii_hex_value(p[i + 2])) >= 0) {
 			c = (uint8_t)(hi << 4 | lo);
 			i += 2;
 		}

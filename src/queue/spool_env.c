@@ -48,18 +48,6 @@ spool_enc(struct buf *b, const char *s)
 	return 0;
 }
 
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Decode one token; NULL on a bad escape, raw byte, NUL or overlength. */
 char *
 spool_dec(const uint8_t *p, size_t n, size_t max)
@@ -82,8 +70,8 @@ spool_dec(const uint8_t *p, size_t n, size_t max)
 			out[o++] = (char)p[i];
 			continue;
 		}
-		if (n - i < 3 || (hi = hexval(p[i + 1])) < 0 ||
-		    (lo = hexval(p[i + 2])) < 0 || (hi == 0 && lo == 0))
+		if (n - i < 3 || (hi = ascii_hex_value(p[i + 1])) < 0 ||
+		    (lo = ascii_hex_value(p[i + 2])) < 0 || (hi == 0 && lo == 0))
 			goto bad;
 		out[o++] = (char)(hi << 4 | lo);
 		i += 2;

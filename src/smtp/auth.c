@@ -29,22 +29,6 @@ enum {
 static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 bool
 smtp_b64_decode(const char *p, size_t n, uint8_t *dst, size_t dstsz,
     size_t *len_out)
@@ -66,7 +50,7 @@ smtp_b64_decode(const char *p, size_t n, uint8_t *dst, size_t dstsz,
 				continue;
 			}
 			/* No data after a pad: "a=b=" is not base64. */
-			if (npad > 0 || (v[k] = b64_value(c)) < 0)
+			if (npad > 0 || (v[k] = ascii_b64_value(c)) < 0)
 				return false;
 		}
 		if (o + 3 - npad > dstsz)

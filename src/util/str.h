@@ -39,6 +39,35 @@ ascii_upper(int c)
 {
 	return (c >= 'a' && c <= 'z') ? c - 32 : c;
 }
+/* The value of a hex digit (either case), or -1. */
+static inline int
+ascii_hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+/* The value of a base64 digit (RFC 4648 4: A-Z a-z 0-9 + /), or -1;
+ * '=' and everything else are the decoder's to judge. */
+static inline int
+ascii_b64_value(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
 
 /* Case-insensitive (ASCII only) comparison of n bytes / of strings. */
 int ascii_ncasecmp(const char *a, const char *b, size_t n);

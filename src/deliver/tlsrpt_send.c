@@ -263,7 +263,7 @@ send_mailto(const struct tlsrpt_send_ctx *x, const struct conf *conf,
 	buf_reset(&msg);
 	if (rc == 0)
 		log_info("event=tlsrpt_queued domain=%s day=%s id=%s to=%s",
-		    r->domain, r->day, id, LOG_ESC(to));
+		    LOG_ESC(r->domain), r->day, id, LOG_ESC(to));
 	return rc;
 }
 
@@ -337,8 +337,8 @@ send_https(const struct conf *conf, const struct report *r, const char *uri,
 		    errbuf[0] ? errbuf : curl_easy_strerror(cr));
 	if (status < 200 || status > 299)
 		return why_set(why, WHY_TEMP, 0, "HTTP status %ld", status);
-	log_info("event=tlsrpt_posted domain=%s day=%s status=%ld", r->domain,
-	    r->day, status);
+	log_info("event=tlsrpt_posted domain=%s day=%s status=%ld",
+	    LOG_ESC(r->domain), r->day, status);
 	return 0;
 }
 
@@ -426,7 +426,7 @@ send_domain(const struct tlsrpt_send_ctx *x, const struct conf *conf,
 		(void)buf_printf(out, "%s %s: %s: %s\n", domain, snap->day,
 		    found == 0 ? "no report wanted" : "not sent", why.text);
 		log_info("event=tlsrpt_skipped domain=%s day=%s reason=%s",
-		    domain, snap->day, LOG_ESC(why.text));
+		    LOG_ESC(domain), snap->day, LOG_ESC(why.text));
 		if (found == 0)
 			tlsrpt_store_forget(x->store, snap->day, domain);
 		return false;
@@ -478,7 +478,8 @@ send_domain(const struct tlsrpt_send_ctx *x, const struct conf *conf,
 			    LOG_ESC(uri), LOG_ESC(why.text));
 			log_warn("event=tlsrpt_failed domain=%s day=%s rua=%s "
 			         "reason=%s",
-			    domain, snap->day, LOG_ESC(uri), LOG_ESC(why.text));
+			    LOG_ESC(domain), snap->day, LOG_ESC(uri),
+			    LOG_ESC(why.text));
 		}
 	}
 	(void)buf_append(out, "\n", 1);

@@ -680,7 +680,7 @@ bad:
 	(void)snprintf(bad, sizeof(bad), "%s.json.bad", day);
 	log_warn("event=tlsrpt_store_error file=%s reason=\"not a TLS-RPT "
 	         "count file (or unreadable): set aside as %s\"",
-	    name, bad);
+	    LOG_ESC(name), LOG_ESC(bad));
 	(void)renameat(st->dirfd, name, st->dirfd, bad);
 	json_decref(root);
 	free(p);

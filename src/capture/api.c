@@ -463,24 +463,6 @@ faults(struct cap_api *a, struct evhttp_request *req, bool put)
 	buf_reset(&o);
 }
 
-static const char *
-asset_type(const char *name)
-{
-	const char *dot = strrchr(name, '.');
-
-	if (dot != NULL && strcmp(dot, ".html") == 0)
-		return "text/html; charset=utf-8";
-	if (dot != NULL && strcmp(dot, ".js") == 0)
-		return "text/javascript; charset=utf-8";
-	if (dot != NULL && strcmp(dot, ".css") == 0)
-		return "text/css; charset=utf-8";
-	if (dot != NULL && strcmp(dot, ".png") == 0)
-		return "image/png";
-	if (dot != NULL && strcmp(dot, ".svg") == 0)
-		return "image/svg+xml";
-	return "application/octet-stream";
-}
-
 static void
 get_page(struct evhttp_request *req, const char *name)
 {
@@ -488,7 +470,7 @@ get_page(struct evhttp_request *req, const char *name)
 
 	for (i = 0; i < capture_nassets; i++)
 		if (strcmp(capture_assets[i].name, name) == 0) {
-			send_raw(req, 200, asset_type(name), PAGE_CSP,
+			send_raw(req, 200, obs_asset_type(name), PAGE_CSP,
 			    capture_assets[i].data, capture_assets[i].len);
 			return;
 		}

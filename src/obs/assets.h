@@ -15,6 +15,11 @@ struct obs_asset {
 	size_t len;
 };
 
+/* The Content-Type of a compiled-in file, by its name's extension
+ * (.html .js .css .png .svg; else application/octet-stream). Shared by
+ * the dashboard and `tern capture`'s page (obs/assets.c). */
+const char *obs_asset_type(const char *name);
+
 /* Every file of src/obs/dashboard/, in the order meson gave them. */
 extern const struct obs_asset obs_assets[];
 extern const size_t obs_nassets;

@@ -229,20 +229,6 @@ held_render(struct obs_http *h, struct buf *out)
 
 /* ---- answering ----------------------------------------------------- */
 
-static const char *
-content_type(const char *name)
-{
-	const char *dot = strrchr(name, '.');
-
-	if (dot != NULL && strcmp(dot, ".html") == 0)
-		return "text/html; charset=utf-8";
-	if (dot != NULL && strcmp(dot, ".js") == 0)
-		return "text/javascript; charset=utf-8";
-	if (dot != NULL && strcmp(dot, ".css") == 0)
-		return "text/css; charset=utf-8";
-	return "application/octet-stream";
-}
-
 static void
 common_headers(struct evhttp_request *req, const char *type)
 {
@@ -424,7 +410,7 @@ on_request(struct evhttp_request *req, void *arg)
 		break;
 	}
 	a = h->assets[route];
-	send_body(req, 200, "OK", content_type(a->name), a->data, a->len);
+	send_body(req, 200, "OK", obs_asset_type(a->name), a->data, a->len);
 }
 
 /* ---- life ---------------------------------------------------------- */

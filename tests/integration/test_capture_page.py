@@ -39,6 +39,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+import chromium
+from chromium import PAGE_TIMEOUT
+
 from conftest import TERN_BIN, child_env, sanitizer_clean
 
 # One browser for the file: under `pytest -n N --dist loadgroup` the
@@ -46,9 +49,6 @@ from conftest import TERN_BIN, child_env, sanitizer_clean
 # worker then starting its own browser and server).
 pytestmark = pytest.mark.xdist_group("capture_page")
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM = "/usr/bin/chromium"
-PAGE_TIMEOUT = 20.0
 READY_TIMEOUT = 30.0
 READY_RE = re.compile(
     r"^capture: smtp=127\.0\.0\.1:(\d+) http=127\.0\.0\.1:(\d+)$")
@@ -196,26 +196,7 @@ class Probe:
 # -- the browser -----------------------------------------------------------
 
 def browser(tmp):
-    webdriver = pytest.importorskip(
-        "selenium.webdriver",
-        reason="python3-selenium is in DEPS_TEST (make deps)")
-    from selenium.webdriver.chrome.service import Service
-    for path in (CHROMEDRIVER, CHROMIUM):
-        assert os.access(path, os.X_OK), \
-            f"{path} missing: apt-get install chromium chromium-driver"
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
-              "--disable-dev-shm-usage", "--no-first-run",
-              "--disable-extensions", "--disable-background-networking",
-              "--window-size=1280,900", f"--user-data-dir={tmp / 'chromium'}"):
-        opts.add_argument(a)
-    svc = Service(executable_path=CHROMEDRIVER,
-                  log_path=str(tmp / "chromedriver.log"))
-    drv = webdriver.Chrome(service=svc, options=opts)
-    drv.set_page_load_timeout(PAGE_TIMEOUT)
-    drv.set_script_timeout(PAGE_TIMEOUT)
-    return drv
+    return chromium.headless(tmp)
 
 
 @pytest.fixture(scope="module")

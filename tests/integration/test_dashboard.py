@@ -19,13 +19,13 @@ import urllib.request
 
 import pytest
 
+import chromium
+from chromium import PAGE_TIMEOUT
+
 from conftest import free_port, make_message, wait_log
 from test_metrics import SLOW, TOKEN, samples, write_token
 from test_remote import relay_server, submit
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM = "/usr/bin/chromium"
-PAGE_TIMEOUT = 20.0
 # The page's element ids and the /metrics sample each must equal.
 ACCEPTED = 'sum:tern_messages_accepted_total'
 IDS = {
@@ -59,27 +59,7 @@ def scrape(srv):
 
 
 def browser(tmp_path):
-    webdriver = pytest.importorskip(
-        "selenium.webdriver",
-        reason="python3-selenium is in DEPS_TEST (make deps)")
-    from selenium.webdriver.chrome.service import Service
-    for path in (CHROMEDRIVER, CHROMIUM):
-        assert os.access(path, os.X_OK), \
-            f"{path} missing: apt-get install chromium chromium-driver"
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
-              "--disable-dev-shm-usage", "--no-first-run",
-              "--disable-extensions", "--disable-background-networking",
-              "--window-size=1280,1000",
-              f"--user-data-dir={tmp_path / 'chromium'}"):
-        opts.add_argument(a)
-    svc = Service(executable_path=CHROMEDRIVER,
-                  log_path=str(tmp_path / "chromedriver.log"))
-    drv = webdriver.Chrome(service=svc, options=opts)
-    drv.set_page_load_timeout(PAGE_TIMEOUT)
-    drv.set_script_timeout(PAGE_TIMEOUT)
-    return drv
+    return chromium.headless(tmp_path, window="1280,1000")
 
 
 def page_numbers(drv):

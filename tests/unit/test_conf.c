@@ -609,6 +609,30 @@ load_fmt(struct why *why, const char *fmt, ...)
 	return load(text, why);
 }
 
+/* A section's text (after a base with one listener) and the error it
+ * must give. */
+struct bad_section {
+	const char *text, *err;
+};
+
+static void
+expect_bad_sections(const struct bad_section *bad, size_t n)
+{
+	struct conf *c;
+	struct why why;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		c = load_fmt(&why, "domains = a.org\n[listener x]\naddress = "
+		                   "127.0.0.1:26\n%s",
+		    bad[i].text);
+		if (c != NULL || strstr(why.text, bad[i].err) == NULL)
+			fail_msg("%zu: got '%s', want '%s'", i, why.text,
+			    bad[i].err);
+		conf_free(c);
+	}
+}
+
 static void
 test_limits(void **state)
 {
@@ -954,9 +978,7 @@ test_print(void **state)
 static void
 test_milters(void **state)
 {
-	static const struct {
-		const char *text, *err;
-	} bad[] = {
+	static const struct bad_section bad[] = {
 		{ "[milter]\naddress = unix:/x\n", "[milter] needs a name" },
 		{ "[milter a b]\n", "milter name 'a b'" },
 		{ "[milter f]\naddress = unix:/x\n[milter f]\n",
@@ -980,19 +1002,10 @@ test_milters(void **state)
 	};
 	struct conf *c;
 	struct why why;
-	size_t i;
 	char *out;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		c = load_fmt(&why, "domains = a.org\n[listener x]\naddress = "
-		                   "127.0.0.1:26\n%s",
-		    bad[i].text);
-		if (c != NULL || strstr(why.text, bad[i].err) == NULL)
-			fail_msg("%zu: got '%s', want '%s'", i, why.text,
-			    bad[i].err);
-		conf_free(c);
-	}
+	expect_bad_sections(bad, sizeof(bad) / sizeof(bad[0]));
 	/* A section after the listener naming it; an inline address. */
 	c = load("non_smtpd_milters = dkim\ndomains = a.org\n"
 	         "[listener mx]\naddress = 127.0.0.1:25\n"
@@ -1040,9 +1053,7 @@ test_milters(void **state)
 static void
 test_outbound_tls(void **state)
 {
-	static const struct {
-		const char *text, *err;
-	} bad[] = {
+	static const struct bad_section bad[] = {
 		{ "[outbound_tls]\ndane = yes\n", "dane 'yes': expected on or off" },
 		{ "[outbound_tls]\ntrust_anchor = root.key\n",
 		    "needs an absolute path or none" },
@@ -1055,19 +1066,10 @@ test_outbound_tls(void **state)
 	};
 	struct conf *c;
 	struct why why;
-	size_t i;
 	char *out;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		c = load_fmt(&why, "domains = a.org\n[listener x]\naddress = "
-		                   "127.0.0.1:26\n%s",
-		    bad[i].text);
-		if (c != NULL || strstr(why.text, bad[i].err) == NULL)
-			fail_msg("%zu: got '%s', want '%s'", i, why.text,
-			    bad[i].err);
-		conf_free(c);
-	}
+	expect_bad_sections(bad, sizeof(bad) / sizeof(bad[0]));
 	/* The defaults: everything on, Debian's root anchor, system CAs. */
 	c = load("domains = a.org\n[listener mx]\naddress = 127.0.0.1:25\n",
 	    &why);

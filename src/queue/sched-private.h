@@ -19,6 +19,7 @@ struct dir;
 
 enum qent_where {
 	Q_READY,
+	Q_BACKLOG, /* found at start-up, not looked at yet */
 	Q_TIMER,
 	Q_RUNNING,
 };
@@ -30,7 +31,12 @@ struct qent {
 	enum qent_where where;
 	bool forced;       /* `tern queue retry|flush`: ignore next_attempt */
 	bool held;         /* waits for its expiry, not for a retry */
-	struct qent *next; /* ready list */
+	struct qent *next, *prev; /* ready or backlog list */
+};
+
+/* A list of entries in order, both ways linked: O(1) to take one out. */
+struct qlist {
+	struct qent *head, *tail;
 };
 
 struct sched {
@@ -40,7 +46,9 @@ struct sched {
 	pthread_mutex_t mtx;
 	pthread_cond_t cv; /* CLOCK_MONOTONIC */
 	void *index;       /* tsearch tree of struct qent by id */
-	struct qent *rhead, **rtail;
+	struct qlist ready;   /* new mail, due retries, operator requests */
+	struct qlist backlog; /* sched_recover(): served every other pick */
+	bool backlog_turn;    /* the next pick is the backlog's */
 	struct qent **heap;
 	size_t nheap, heapcap;
 	pthread_t *thr;

@@ -139,23 +139,60 @@ heap_pop(struct sched *s)
 }
 
 static void
-ready_push(struct sched *s, struct qent *e)
+list_push(struct qlist *l, struct qent *e, enum qent_where where)
 {
-	e->where = Q_READY;
+	e->where = where;
 	e->next = NULL;
-	*s->rtail = e;
-	s->rtail = &e->next;
+	e->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = e;
+	else
+		l->head = e;
+	l->tail = e;
 }
 
-static struct qent *
-ready_pop(struct sched *s)
+static void
+list_del(struct qlist *l, struct qent *e)
 {
-	struct qent *e = s->rhead;
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		l->head = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	else
+		l->tail = e->prev;
+	e->next = e->prev = NULL;
+}
 
-	s->rhead = e->next;
-	if (s->rhead == NULL)
-		s->rtail = &s->rhead;
-	e->next = NULL;
+static void
+ready_push(struct sched *s, struct qent *e)
+{
+	list_push(&s->ready, e, Q_READY);
+}
+
+static bool
+has_work(const struct sched *s)
+{
+	return s->ready.head != NULL || s->backlog.head != NULL;
+}
+
+/*
+ * The next entry to deliver (has_work() is true): from the ready list,
+ * but from the backlog every other time while both wait.
+ */
+static struct qent *
+next_pop(struct sched *s)
+{
+	struct qlist *l = &s->ready;
+	struct qent *e;
+
+	if (s->backlog.head != NULL && (s->ready.head == NULL ||
+	                                   s->backlog_turn))
+		l = &s->backlog;
+	s->backlog_turn = l == &s->ready && s->backlog.head != NULL;
+	e = l->head;
+	list_del(l, e);
 	return e;
 }
 
@@ -170,7 +207,6 @@ sched_new(struct conf_holder *confs, struct spool *spool,
 	s->confs = confs;
 	s->spool = spool;
 	s->d = *d;
-	s->rtail = &s->rhead;
 	pthread_mutex_init(&s->mtx, NULL);
 	pthread_mutex_init(&s->dir_mtx, NULL);
 	pthread_condattr_init(&ca);
@@ -181,8 +217,8 @@ sched_new(struct conf_holder *confs, struct spool *spool,
 	return s;
 }
 
-void
-sched_submit(struct sched *s, const char *id)
+static void
+submit(struct sched *s, const char *id, bool backlog)
 {
 	struct qent *e, **found;
 
@@ -207,9 +243,24 @@ sched_submit(struct sched *s, const char *id)
 		free(e);
 		return;
 	}
-	ready_push(s, e);
+	if (backlog)
+		list_push(&s->backlog, e, Q_BACKLOG);
+	else
+		ready_push(s, e);
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mtx);
+}
+
+void
+sched_submit(struct sched *s, const char *id)
+{
+	submit(s, id, false);
+}
+
+void
+sched_recover(struct sched *s, const char *id)
+{
+	submit(s, id, true);
 }
 
 /*
@@ -562,8 +613,8 @@ worker(void *arg)
 		now = now_ms(CLOCK_REALTIME);
 		while (s->nheap > 0 && s->heap[0]->when_ms <= now)
 			ready_push(s, heap_pop(s));
-		if (s->rhead != NULL) {
-			e = ready_pop(s);
+		if (has_work(s)) {
+			e = next_pop(s);
 			e->where = Q_RUNNING;
 			forced = e->forced;
 			e->forced = false;
@@ -600,25 +651,15 @@ worker(void *arg)
 	return NULL;
 }
 
-/* Take entry e out of the heap or the ready list (not if running). */
+/* Take entry e out of the heap or its list (not if running). */
 static void
 unqueue(struct sched *s, struct qent *e)
 {
-	struct qent **pp;
-
-	if (e->where == Q_READY) {
-		for (pp = &s->rhead; *pp != NULL; pp = &(*pp)->next)
-			if (*pp == e) {
-				*pp = e->next;
-				break;
-			}
-		s->rtail = &s->rhead;
-		while (*s->rtail != NULL)
-			s->rtail = &(*s->rtail)->next;
-		e->next = NULL;
-		return;
-	}
-	if (e->where == Q_TIMER)
+	if (e->where == Q_READY)
+		list_del(&s->ready, e);
+	else if (e->where == Q_BACKLOG)
+		list_del(&s->backlog, e);
+	else if (e->where == Q_TIMER)
 		(void)heap_take(s, e->heap_idx);
 }
 
@@ -644,7 +685,7 @@ kick(struct sched *s, const char *id)
 	if (id != NULL) {
 		if ((e = lookup(s, id)) != NULL) {
 			e->forced = true;
-			if (e->where == Q_TIMER) {
+			if (e->where == Q_TIMER || e->where == Q_BACKLOG) {
 				unqueue(s, e);
 				ready_push(s, e);
 			}
@@ -669,6 +710,13 @@ kick(struct sched *s, const char *id)
 			e = held->next;
 			held->next = NULL;
 			heap_push(s, held);
+		}
+		/* Not looked at since start-up: now, and not by its timer. */
+		while ((e = s->backlog.head) != NULL) {
+			list_del(&s->backlog, e);
+			e->forced = true;
+			ready_push(s, e);
+			n++;
 		}
 	}
 	pthread_cond_broadcast(&s->cv);

@@ -128,6 +128,14 @@ void sched_set_user_db(struct sched *, const char *dbpath);
 int sched_start(struct sched *);
 /* A message was committed: queue it now. Any thread. */
 void sched_submit(struct sched *, const char *id);
+/*
+ * A message found in the spool at start-up (spool_scan): queued like
+ * sched_submit(), but in a backlog that delivery threads take from only
+ * every other time when new mail waits too, so that the first look at
+ * a long queue (100,000 envelopes to read) does not hold back what
+ * arrives after a restart, and new mail cannot starve it either.
+ */
+void sched_recover(struct sched *, const char *id);
 /* Finish deliveries in progress, stop the threads, free. */
 void sched_free(struct sched *);
 

@@ -55,6 +55,13 @@ int spool_check_id(const char *id, struct why *why);
  */
 int spool_notes_read(struct spool *, const char *id, struct buf *b);
 void spool_notes_apply(const struct buf *b, struct spool_env *env);
+/*
+ * spool_notes.c: remove the notes whose message is not in active/ (a
+ * crash between spool_remove()'s two steps) and half-written ones: at
+ * start-up, before anything can write a note. Two directory reads and
+ * a merge, no lookup per note (issue 20).
+ */
+void spool_notes_clean(struct spool *);
 
 /* spool_env.c. One envelope string as a token (see spool_env.c); -1: no room. */
 int spool_enc(struct buf *b, const char *s);

@@ -284,14 +284,6 @@ pool_put(struct spool *sp, const char *id)
 	return 0;
 }
 
-/* A note is kept while its message is in active/. */
-static bool
-note_has_msg(struct spool *sp, const char *name)
-{
-	return spool_is_id(name) &&
-	       faccessat(sp->actfd, name, F_OK, AT_EACCESS) == 0;
-}
-
 static void *sync_main(void *);
 
 static struct spool *
@@ -342,7 +334,8 @@ spool_open_mode(const char *dir, bool readonly, struct why *why)
 	pool_adopt(sp);
 	/* Nobody was told 250 for these; the lock says they are not live. */
 	clean_dir(sp->incfd, NULL, sp, "incoming");
-	clean_dir(sp->notefd, note_has_msg, sp, "notes");
+	/* A note is kept while its message is in active/. */
+	spool_notes_clean(sp);
 	if (pthread_create(&sp->thr, NULL, sync_main, sp) != 0) {
 		why_set(why, WHY_TEMP, errno, "start spool sync thread");
 		goto fail;

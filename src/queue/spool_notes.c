@@ -9,6 +9,7 @@
  */
 #include "queue/spool-private.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "util/buf.h"
 #include "util/fsutil.h"
+#include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
@@ -37,7 +39,7 @@ spool_notes_read(struct spool *sp, const char *id, struct buf *b)
 	fd = openat(sp->notefd, id, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
 		return 0;
-	while ((r = read(fd, chunk, sizeof(chunk))) > 0)
+	while ((r = read(fd, chunk, sizeof(chunk))) > 0) {
 		if (buf_append(b, chunk, (size_t)r) == -1) {
 			if (errno == ENOMEM) {
 				(void)close(fd);
@@ -47,8 +49,95 @@ spool_notes_read(struct spool *sp, const char *id, struct buf *b)
 			buf_clear(b); /* too big to be ours: start over */
 			break;
 		}
+		/*
+		 * A short read of a regular file is its end: no read() just
+		 * to see 0 (`tern queue list` reads 100,000 of these). A
+		 * file replaced meanwhile is another version either way.
+		 */
+		if ((size_t)r < sizeof(chunk))
+			break;
+	}
 	(void)close(fd);
 	return 0;
+}
+
+struct names {
+	char (*v)[SPOOL_ID_MAX];
+	size_t n, cap;
+};
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void
+unlink_note(struct spool *sp, const char *name)
+{
+	if (unlinkat(sp->notefd, name, 0) == 0)
+		log_info("event=spool_cleanup dir=notes file=%s",
+		    spool_is_id(name) ? name : "(other)");
+}
+
+/*
+ * The queue ids named in directory dfd, sorted. With sp, every other
+ * name (but dot files) is a leftover in notes/ (a half-written ID.tmp)
+ * and is removed at once. -1 when the directory cannot be read.
+ */
+static int
+read_ids(int dfd, struct names *ids, struct spool *sp)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (!spool_is_id(de->d_name)) {
+			if (sp != NULL)
+				unlink_note(sp, de->d_name);
+			continue;
+		}
+		if (ids->n == ids->cap) {
+			ids->cap = ids->cap ? ids->cap * 2 : 256;
+			ids->v = xrealloc(ids->v, ids->cap * sizeof(*ids->v));
+		}
+		memcpy(ids->v[ids->n++], de->d_name, SPOOL_ID_LEN + 1);
+	}
+	(void)closedir(d);
+	if (ids->n > 1)
+		qsort(ids->v, ids->n, sizeof(*ids->v), cmp_name);
+	return 0;
+}
+
+void
+spool_notes_clean(struct spool *sp)
+{
+	struct names act = { 0 }, notes = { 0 };
+	size_t i, j = 0;
+	int c = 1;
+
+	if (read_ids(sp->actfd, &act, NULL) == -1 ||
+	    read_ids(sp->notefd, &notes, sp) == -1)
+		goto done; /* housekeeping only: the next start tries again */
+	/* Both sorted: one merge, no lookup per note. */
+	for (i = 0; i < notes.n; i++) {
+		while (j < act.n && (c = strcmp(act.v[j], notes.v[i])) < 0)
+			j++;
+		if (j == act.n || c != 0)
+			unlink_note(sp, notes.v[i]);
+	}
+done:
+	free(act.v);
+	free(notes.v);
 }
 
 /* Advisory data: a malformed line is skipped, never an error. */

@@ -517,7 +517,8 @@ recover_one(void *arg, const char *id)
 {
 	struct server *srv = arg;
 
-	sched_submit(srv->sched, id);
+	/* Behind new mail: a long queue must not delay it (issue 20). */
+	sched_recover(srv->sched, id);
 }
 
 void

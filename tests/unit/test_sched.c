@@ -21,6 +21,7 @@
 #include "queue/sched.h"
 #include "queue/spool.h"
 #include "smtp/params.h"
+#include "util/buf.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
@@ -44,6 +45,9 @@ struct fake {
 	int bounces; /* DSNs (null sender) handed over, issue 4 */
 	/* Success reports seen by fake_deliver_many (RFC 3461 5.2). */
 	int reports, delivered_ok, relayed_ok, wrong;
+	/* The first recipients asked, in order (issue 20: who goes first). */
+	char order[8][32];
+	int norder;
 };
 
 static struct fake fk;
@@ -94,6 +98,8 @@ fake_deliver(void *ctx, const struct conf *c, const struct spool_env *env,
 		return 0;
 	}
 	f->calls++;
+	if (f->norder < 8)
+		(void)strlcpy(f->order[f->norder++], a, sizeof(f->order[0]));
 	if (f->inside++ > 0)
 		f->overlap++;
 	pthread_mutex_unlock(&f->mtx);
@@ -630,6 +636,72 @@ test_success_reports(void **state)
 	spool_close(sp);
 }
 
+/*
+ * Issue 20: messages found at start-up (sched_recover) wait behind new
+ * mail, but only every other pick, so neither starves; a second
+ * submission of a known id is a no-op either way.
+ */
+static void
+test_recover_behind_new(void **state)
+{
+	static const char *const names[4] = { "ok@old1.example",
+		"ok@old2.example", "ok@new1.example", "ok@new2.example" };
+	static const char *const want[4] = { "ok@new1.example",
+		"ok@old1.example", "ok@new2.example", "ok@old2.example" };
+	struct spool *sp = open_spool();
+	char id[4][SPOOL_ID_MAX];
+	struct sched *s;
+	int i;
+
+	(void)state;
+	conf->queue.delivery_threads = 1; /* one at a time: a strict order */
+	s = sched_new(confs, sp, &fake_d);
+	for (i = 0; i < 4; i++)
+		put_msg(sp, &names[i], 1, 0, id[i]);
+	sched_recover(s, id[0]);
+	sched_recover(s, id[1]);
+	sched_submit(s, id[2]);
+	sched_submit(s, id[3]);
+	sched_recover(s, id[2]); /* known: stays where it is */
+	sched_submit(s, id[0]);
+	assert_int_equal(sched_start(s), 0);
+	for (i = 0; i < 4; i++)
+		assert_true(wait_gone(id[i], 5000));
+	sched_free(s);
+	assert_int_equal(fk.norder, 4);
+	for (i = 0; i < 4; i++)
+		assert_string_equal(fk.order[i], want[i]);
+	spool_close(sp);
+}
+
+/* `tern queue flush` also takes what start-up found and not yet read. */
+static void
+test_flush_takes_backlog(void **state)
+{
+	static const char *const rc[] = { "ok@a.example" };
+	struct spool *sp = open_spool();
+	char id[2][SPOOL_ID_MAX];
+	struct sched *s;
+	struct buf out;
+
+	(void)state;
+	s = sched_new(confs, sp, &fake_d);
+	put_msg(sp, rc, 1, 0, id[0]);
+	put_msg(sp, rc, 1, 0, id[1]);
+	sched_recover(s, id[0]);
+	sched_recover(s, id[1]);
+	buf_init(&out, 4096);
+	assert_int_equal(sched_request(s, "flush", NULL, &out), 0);
+	assert_non_null(memmem(out.data, out.len, "2 messages", 10));
+	buf_reset(&out);
+	assert_int_equal(sched_start(s), 0);
+	assert_true(wait_gone(id[0], 5000));
+	assert_true(wait_gone(id[1], 5000));
+	sched_free(s);
+	assert_int_equal(fk.ok, 2);
+	spool_close(sp);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -645,6 +717,8 @@ main(void)
 		T(test_no_overlap),
 		T(test_free_waits),
 		T(test_success_reports),
+		T(test_recover_behind_new),
+		T(test_flush_takes_backlog),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

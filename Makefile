@@ -7,7 +7,7 @@
 #                 libtern; PREFIX=/usr/local and DESTDIR honoured
 .POSIX:
 .PHONY: all deps deps-run deps-test build run test unit fuzz fuzz-build \
-	integration integration-parallel integration-serial fuzz-smoke bench clean lint lint-ban check-valgrind install test-long
+	integration integration-parallel integration-serial fuzz-smoke bench bench-queue clean lint lint-ban check-valgrind install test-long
 
 PYTHON   = /usr/bin/python3
 BUILD    = build
@@ -115,6 +115,11 @@ fuzz-smoke:
 
 bench: deps-test build
 	$(PYTHON) bench/run.py
+
+# issue 20: tern with 100,000 deferred messages queued (bench/README.md,
+# "Cost as the queue grows"); about 5 minutes, most of it filling the queue.
+bench-queue: deps-test build
+	$(PYTHON) bench/queue_scale.py
 
 # issue 7: static checks (tools/lint.sh documents the checks) and the
 # integration tests against a plain build run under valgrind memcheck.

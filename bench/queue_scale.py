@@ -320,7 +320,7 @@ def render(args, r):
         lines.append("| %s | %.2f | %.2f | < %.0f s | %s |" % (
             label, re_[key], rf[key], RESTART_MAX_S,
             verdict(ok) if key != "ready_s" else "-"))
-    lines.append("| restart: start-up pass over the queue, s (CPU s) | "
+    lines.append("| restart: exec to idle, s (CPU s since exec) | "
                  "%.1f (%.2f) | %.1f (%.2f) | - | - |" % (
                      r["recovery_empty"][0], r["recovery_empty"][1],
                      r["recovery_full"][0], r["recovery_full"][1]))

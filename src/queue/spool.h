@@ -243,6 +243,14 @@ int spool_note_retry(struct spool *, const char *id, unsigned attempts,
 int spool_note_warned(struct spool *, const char *id, struct why *);
 /* Put on hold (not delivered, but kept and expired) or release. */
 int spool_note_hold(struct spool *, const char *id, bool hold, struct why *);
+/*
+ * The message stays queued for a while (deferred, held): if it is a
+ * record of the segment log, move it into a file of its own (synced),
+ * so that its segment can be removed once the rest of it is delivered.
+ * Nothing to do for a message that has a file. 0, or -1 with why (it
+ * stays where it was, which is safe).
+ */
+int spool_settle(struct spool *, const char *id, struct why *);
 /* Remove a finished message. */
 int spool_remove(struct spool *, const char *id, struct why *);
 /* Is `s` shaped like a queue id (so safe in a file name and a log)? */

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * queue/spool.c - the durable spool: one file per message, group commit.
+ * queue/spool.c - the durable spool: new messages, group commit.
+ *
+ * Small messages go to the segment log (spool_seg.h); this file keeps
+ * their bytes in memory until the commit. What follows is the layout of
+ * a message file, which is also the payload of a segment record.
  *
  * A message file is a text envelope followed by the message bytes:
  *

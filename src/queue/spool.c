@@ -928,7 +928,8 @@ fail_msg(struct spool_msg *m, int err, const char *what)
 	if (m->failed)
 		return;
 	m->failed = true;
-	why_set(&m->why, WHY_TEMP, err, "%s incoming/%s", what, m->id);
+	why_set(&m->why, WHY_TEMP, err, "%s %s%s", what,
+	    m->in_mem ? "message " : "incoming/", m->id);
 }
 
 /*
@@ -961,7 +962,7 @@ append_mem(struct spool *sp, struct spool_msg *batch, struct seg_item **items,
 	if (fd == -1) {
 		for (m = batch; m != NULL; m = m->next)
 			if (m->in_mem)
-				fail_msg(m, why.sys_errno, "append to segment for");
+				fail_msg(m, why.sys_errno, "append to the segment log:");
 		*nitems = 0;
 	}
 	return fd;

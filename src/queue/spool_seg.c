@@ -294,6 +294,20 @@ load_all(struct spool *sp, struct seg_state *st, struct why *why)
 	return 0;
 }
 
+/*
+ * A crash while a record was settled (spool_queued.c): active/ID was
+ * made durable before the record was marked, so a record with a file
+ * beside it is done.
+ */
+static void
+drop_if_settled(void *arg, const char *id)
+{
+	struct spool *sp = arg;
+
+	if (faccessat(sp->actfd, id, F_OK, AT_EACCESS) == 0)
+		(void)seg_drop(sp, id);
+}
+
 int
 seg_open(struct spool *sp, struct why *why)
 {
@@ -313,7 +327,11 @@ seg_open(struct spool *sp, struct why *why)
 			return 0;
 		return why_set(why, WHY_TEMP, errno, "open %s/seg", sp->dir);
 	}
-	return load_all(sp, st, why);
+	if (load_all(sp, st, why) == -1)
+		return -1;
+	if (!sp->readonly)
+		seg_foreach(sp, drop_if_settled, sp);
+	return 0;
 }
 
 static void

@@ -34,6 +34,9 @@
  * (a crash in the middle of an append, before its sync, so before any
  * 250) ends the segment's scan. A segment without live records is
  * removed; a new segment is started for new appends after every open.
+ * A live record with a file active/ID beside it was settled just before
+ * a crash (the file is made durable before the record is marked): it is
+ * marked done then, so the message exists once.
  * A message that stays queued (deferred, held) is moved out into a file
  * of its own by seg_settle's caller, so that segments are reclaimed in
  * minutes, not kept for days by one message.

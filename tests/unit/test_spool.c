@@ -1328,6 +1328,21 @@ test_seg_settle_and_spill(void **state)
 	assert_int_equal(spool_remove(sp, env.id, &why), 0);
 	assert_int_equal(scan_count(sp), 0);
 
+	/*
+	 * A crash in the middle of a settle, after the file was made and
+	 * before the record was marked: the file wins, once.
+	 */
+	assert_int_equal(commit_wait(seg_msg(sp, &env, r, 1, "e\r\n"), NULL),
+	    1);
+	put_file("active", env.id, "not read", 8);
+	spool_close(sp);
+	sp = spool_open(dir, &why);
+	assert_non_null(sp);
+	assert_false(seg_lookup(sp, env.id, NULL));
+	assert_int_equal(scan_count(sp), 1);
+	assert_int_equal(spool_remove(sp, env.id, &why), 0);
+	assert_int_equal(scan_count(sp), 0);
+
 	/* Bigger than SPOOL_MEM_MSG_MAX: a file of its own. */
 	big = xmalloc(SPOOL_MEM_MSG_MAX + 1);
 	memset(big, 'z', SPOOL_MEM_MSG_MAX);

@@ -119,12 +119,12 @@ rec_crc(const char *id, const uint8_t *data, size_t len)
 	return (uint32_t)c;
 }
 
-static void
-build_hdr(uint8_t *h, const struct seg_item *it)
+void
+seg_record_header(uint8_t *h, const struct seg_item *it, bool done)
 {
 	memset(h, 0, SEG_HDR_LEN);
 	memcpy(h, SEG_MAGIC, 4);
-	h[SEG_STATE_POS] = SEG_LIVE;
+	h[SEG_STATE_POS] = done ? SEG_DONE : SEG_LIVE;
 	put_le32(h + 8, (uint32_t)it->len);
 	put_le32(h + 12, rec_crc(it->id, it->data, it->len));
 	memcpy(h + 16, it->id, SPOOL_ID_LEN);
@@ -415,7 +415,7 @@ seg_append(struct spool *sp, const struct seg_item *items, size_t n,
 	for (i = 0; i < n; i += k) {
 		want = 0;
 		for (k = 0; k < IOV_BATCH && i + k < n; k++) {
-			build_hdr(st->hdrs[i + k], &items[i + k]);
+			seg_record_header(st->hdrs[i + k], &items[i + k], false);
 			iov[2 * k].iov_base = st->hdrs[i + k];
 			iov[2 * k].iov_len = SEG_HDR_LEN;
 			iov[2 * k + 1].iov_base = (void *)items[i + k].data;

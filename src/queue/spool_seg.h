@@ -73,6 +73,9 @@ struct seg_item {
 	size_t len;
 };
 
+/* The SEG_HDR_LEN header of a record (live, or done), into h. */
+void seg_record_header(uint8_t *h, const struct seg_item *it, bool done);
+
 /*
  * Open seg/ below the spool (creating it unless read-only), read every
  * segment and build the index of live records; a read-write spool also

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "queue/spool.h"
 #include "queue/spool_seg.h"
@@ -53,29 +52,16 @@ init(void)
 	(void)snprintf(file, sizeof(file), "%s/seg/0000000000000001", dir);
 }
 
-static void
-put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
 /* Record n of the input: header with a valid crc, then the payload. */
 static void
 put_record(int fd, unsigned n, const uint8_t *p, size_t len, int done)
 {
-	uint8_t h[SEG_HDR_LEN] = { 'T', 'S', 'G', '1' };
+	uint8_t h[SEG_HDR_LEN];
 	char id[SPOOL_ID_MAX];
-	uLong c;
+	struct seg_item it = { id, p, len };
 
 	(void)snprintf(id, sizeof(id), "00000000000a%04xabcd", n & 0xffff);
-	h[4] = done ? 'X' : 'L';
-	put_le32(h + 8, (uint32_t)len);
-	c = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)id, SPOOL_ID_LEN);
-	put_le32(h + 12, (uint32_t)crc32_z(c, p, len));
-	memcpy(h + 16, id, SPOOL_ID_LEN);
+	seg_record_header(h, &it, done);
 	if (write(fd, h, sizeof(h)) != (ssize_t)sizeof(h) ||
 	    write(fd, p, len) != (ssize_t)len)
 		abort();

@@ -206,15 +206,9 @@ class Tern(rb.Tern):
                         "--json"], check=False, timeout=10)
         except subprocess.TimeoutExpired:
             return False
-        if p.returncode != 0:
-            return False
-        try:
-            q = json.loads(p.stdout or "[]")
-        except ValueError:
-            return False
-        if isinstance(q, dict):
-            q = q.get("messages", q.get("queue", []))
-        return not q
+        # One JSON object per queued message; nothing (or an empty list)
+        # when the queue is empty.
+        return p.returncode == 0 and p.stdout.strip() in ("", "[]")
 
 
 # ---------------------------------------------------------------------------

@@ -447,15 +447,15 @@ def per_run_ratios(res, a, ka, b, kb):
     return [x / y for x, y in zip(va, vb) if y > 0]
 
 
-def ratio_text(res, a, ka, b, kb):
+def ratio_text(res, a, ka, b, kb, unit="x"):
     sa, sb = res.summary(a, ka), res.summary(b, kb)
     if not sa or not sb or sb[0] <= 0:
         return "-", None
     r = sa[0] / sb[0]
     pr = per_run_ratios(res, a, ka, b, kb)
     if len(pr) > 1:
-        return "%.2fx [%.2f..%.2f]" % (r, min(pr), max(pr)), r
-    return "%.2fx" % r, r
+        return "%.2f%s [%.2f..%.2f]" % (r, unit, min(pr), max(pr)), r
+    return "%.2f%s" % (r, unit), r
 
 
 def msgs_cell(res, who, key, unavailable):
@@ -481,7 +481,7 @@ def render(args, res, unavailable):
         label = "%s %s %s" % (dest, MODE_LABEL[mode], size.upper().replace(
             "K", " KiB"))
         tp, rtp = ratio_text(res, "tern", key, "postfix", key)
-        tc, rtc = ratio_text(res, "tern", key, "ceiling", ck)
+        tc, rtc = ratio_text(res, "tern", key, "ceiling", ck, unit="")
         ratios[key] = (rtp, rtc)
         rows.append((label, msgs_cell(res, "ceiling", ck, {}),
                      msgs_cell(res, "postfix", key, unavailable),
@@ -513,8 +513,8 @@ def target_lines(args, res, ratios):
         if r is None:
             out.append("NOT MEASURED  %s" % what)
         else:
-            out.append("%s  %s: %.2fx" % ("PASS" if r >= want else "FAIL",
-                                          what, r))
+            out.append("%s  %s: %.2f" % ("PASS" if r >= want else "FAIL",
+                                         what, r))
     check("local reuse 4 KiB: tern >= 5x tuned Postfix",
           "local_reuse_4k", 0, 5.0)
     check("local reuse 4 KiB: tern >= 0.5 of the protocol ceiling",

@@ -231,8 +231,9 @@ def write_results(args, res, info, cmdline, text, notes, started, elapsed,
     stem = round2.results_paths(started, info["host"],
                                 "sweep-quick" if args.quick else "sweep")
     svg = plot(args, res, stem + ".svg", "tern vs tuned Postfix, local "
-               "Maildir delivery, %s, %s" % (info["host"],
-                                              started.strftime("%Y-%m-%d")))
+               "Maildir delivery, %s, %s, load average %s at start" % (
+                   info["host"], started.strftime("%Y-%m-%d"),
+                   info["loadavg_at_start"].split()[0]))
     if svg:
         shutil.copyfile(svg, PLOT)
     else:

@@ -8,6 +8,7 @@
  * Trust: our own files; a malformed line is skipped.
  */
 #include "queue/spool-private.h"
+#include "queue/spool_seg.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -132,7 +133,8 @@ spool_notes_clean(struct spool *sp)
 	for (i = 0; i < notes.n; i++) {
 		while (j < act.n && (c = strcmp(act.v[j], notes.v[i])) < 0)
 			j++;
-		if (j == act.n || c != 0)
+		/* Not in active/: maybe a record in a segment (in memory). */
+		if ((j == act.n || c != 0) && !seg_lookup(sp, notes.v[i], NULL))
 			unlink_note(sp, notes.v[i]);
 	}
 done:

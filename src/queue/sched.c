@@ -556,6 +556,7 @@ worker(void *arg)
 	bool forced, held;
 	void *ctx;
 
+	(void)pthread_setname_np(pthread_self(), "deliver"); /* for perf */
 	ctx = s->d.thread_init != NULL ? s->d.thread_init(s->d.arg) : s->d.arg;
 	pthread_mutex_lock(&s->mtx);
 	while (!s->stopping) {

@@ -2,6 +2,7 @@
 #include "server/loop.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <event2/event.h>
@@ -98,7 +99,11 @@ static void *
 loop_main(void *arg)
 {
 	struct loop *l = arg;
+	char name[16]; /* the kernel's limit, NUL included */
 
+	/* Named for perf, top -H and bench/profile.py's per-thread counts. */
+	(void)snprintf(name, sizeof(name), "loop%u", l->index);
+	(void)pthread_setname_np(pthread_self(), name);
 	(void)event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	run_posts(-1, 0, l); /* hand-offs that raced with the exit */
 	return NULL;

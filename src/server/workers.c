@@ -33,8 +33,11 @@ static void *
 worker_main(void *arg)
 {
 	struct workers *w = arg;
-	void *ctx = w->thread_init ? w->thread_init(w->arg) : NULL;
+	void *ctx;
 	struct job *j;
+
+	(void)pthread_setname_np(pthread_self(), "worker"); /* for perf */
+	ctx = w->thread_init ? w->thread_init(w->arg) : NULL;
 
 	pthread_mutex_lock(&w->mtx);
 	w->ready++;

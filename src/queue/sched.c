@@ -208,8 +208,10 @@ sched_submit(struct sched *s, const char *id)
 		return;
 	}
 	ready_push(s, e);
-	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mtx);
+	/* After the unlock, so the woken thread does not sleep again on
+	 * the mutex (issue 20); a worker re-checks the list under it. */
+	pthread_cond_signal(&s->cv);
 }
 
 /*

@@ -136,13 +136,23 @@ void
 loop_post(struct loop *l, loop_fn *fn, void *arg)
 {
 	struct post *p = xmalloc(sizeof(*p));
+	bool first;
 
 	p->next = NULL;
 	p->fn = fn;
 	p->arg = arg;
 	pthread_mutex_lock(&l->mtx);
+	first = l->head == NULL;
 	*l->tail = p;
 	l->tail = &p->next;
 	pthread_mutex_unlock(&l->mtx);
-	event_active(l->wake, 0, 0);
+	/*
+	 * One wake-up per batch (issue 20): whoever made the list non-empty
+	 * activates the event after appending, and run_posts takes the whole
+	 * list, so a post that finds others waiting rides on that wake-up
+	 * and skips event_active (the event base's lock, contended with the
+	 * loop, and maybe an eventfd write).
+	 */
+	if (first)
+		event_active(l->wake, 0, 0);
 }

@@ -133,6 +133,12 @@ workers_submit(struct workers *w, workers_fn *work, struct loop *loop,
 	pthread_mutex_lock(&w->mtx);
 	*w->tail = j;
 	w->tail = &j->next;
-	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mtx);
+	/*
+	 * After the unlock: a worker woken under our lock would find it
+	 * still held and sleep again on the mutex (issue 20 measured that
+	 * second switch on every RCPT). A worker re-checks the list under
+	 * the lock before it waits, so nothing is missed.
+	 */
+	pthread_cond_signal(&w->cv);
 }

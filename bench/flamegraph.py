@@ -161,6 +161,8 @@ def wrapper_call(name):
     __libc_openat64 -> openat, fsync -> fsync)."""
     call = re.sub(r"^(?:__GI_)?_*(?:libc_)?", "", name)
     call = re.sub(r"_nocancel$", "", call)
+    if "futex" in call or call.startswith("lll_lock"):
+        return "futex"  # glibc's futex_wake, lll_lock_wait and kin
     known = {c for calls in SYSCALL_FAMILIES.values() for c in calls}
     if call not in known and call.endswith("64") and call[:-2] in known:
         call = call[:-2]
@@ -447,8 +449,9 @@ def self_test():
     assert svg(folded, width=600) == svg(folded, width=600)  # deterministic
     assert "<script" not in text
     assert [wrapper_call(n) for n in ("__libc_openat64", "__GI___writev",
-                                      "fsync", "__pread64_nocancel")] == \
-        ["openat", "writev", "fsync", "pread64"]
+                                      "fsync", "__pread64_nocancel",
+                                      "__GI___lll_lock_wake")] == \
+        ["openat", "writev", "fsync", "pread64", "futex"]
     print("flamegraph self-test: ok")
     return 0
 

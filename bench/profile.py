@@ -163,6 +163,57 @@ def stat_text(per, messages):
     return "\n".join(lines) + "\n", total
 
 
+def switch_reason(stack):
+    """Why a thread left its CPU, from a sched_switch stack (root
+    first): the system call it was in and, for futex, what glibc was
+    doing; plus the innermost caller that is not libc's (names with a
+    leading underscore) to say where."""
+    user = [f for f in stack[1:] if not f.endswith(F.KERNEL_SUFFIX) and
+            not f.startswith("[")]
+    where = next((f for f in reversed(user) if not f.startswith("_") and
+                  not f.startswith(("pthread_", "lll_")) and
+                  "futex" not in f), "?")
+    call = F.syscall_of(stack)
+    text = " ".join(user)
+    if call is None:
+        return "preempted (interrupt or return to user)", where
+    fam = F.family_of(call)
+    if fam == "futex":
+        if "lock_wait" in text:
+            return "waits for a mutex", where
+        if "cond_wait" in text or "cond_timedwait" in text:
+            return "waits on a condition variable", where
+        return "preempted after a futex wake", where
+    if fam == "fsync":
+        return "I/O wait in fsync/fdatasync/syncfs", where
+    if fam in ("openat", "rename", "unlink", "close") or \
+            call in ("faccessat", "faccessat2", "newfstatat"):
+        return "file system wait (%s)" % fam, where
+    if fam == "epoll" and "epoll_wait" in call:
+        return "idle in epoll_wait", where
+    if fam == "write/writev":
+        return "preempted after %s (wakes the reader)" % call, where
+    return "in %s" % call, where
+
+
+def switches_text(folded, messages, top=25):
+    """Context switches per message by thread, reason and place."""
+    c = {}
+    for stack, n in folded.items():
+        reason, where = switch_reason(stack)
+        key = (stack[0], reason, where)
+        c[key] = c.get(key, 0) + n
+    total = sum(c.values())
+    lines = ["context switches: %.2f per message (%d); by thread, reason "
+             "and the innermost non-libc caller:" % (total / messages,
+                                                      total)]
+    for (th, reason, where), n in sorted(c.items(), key=lambda kv:
+                                          -kv[1])[:top]:
+        lines.append("  %6.2f  %-10s %-45s %s" % (n / messages, th[:10],
+                                                  reason, where))
+    return "\n".join(lines) + "\n"
+
+
 def out_paths(a, info_host):
     if a.out:
         stem = a.out
@@ -313,6 +364,8 @@ def main(argv):
             rec["msgs_per_s"], rec["cpu_s_per_1000"])
         with open(svg_path, "w") as f:
             f.write(F.svg(folded, title, sub))
+        if a.switches:
+            report.append(switches_text(folded, a.messages))
         report.append(F.summary_text(F.summary(folded)))
         report.append("flame graph: %s" % os.path.relpath(svg_path))
     text = "\n".join(report) + "\n"

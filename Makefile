@@ -136,6 +136,13 @@ bench-sweep: deps-test deps-bench build
 bench-queue: deps-test build
 	$(PYTHON) bench/queue_scale.py
 
+# issue 20: where tern's time goes: a flame graph (SVG), the top symbols,
+# system call shares and thread hand-offs per message under the bench
+# load, into bench/results/ (bench/README.md "Where the time goes").
+.PHONY: bench-profile
+bench-profile: build
+	flock /tmp/bench.lock $(PYTHON) bench/profile.py
+
 # issue 7: static checks (tools/lint.sh documents the checks) and the
 # integration tests against a plain build run under valgrind memcheck.
 lint-ban:

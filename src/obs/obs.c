@@ -351,6 +351,7 @@ flusher_main(void *arg)
 	bool last;
 
 	(void)arg;
+	(void)pthread_setname_np(pthread_self(), "journal"); /* for perf */
 	buf_init(&batch, PENDING_MAX);
 	for (;;) {
 		pthread_mutex_lock(&O.mtx);

@@ -247,8 +247,10 @@ submit(struct sched *s, const char *id, bool backlog)
 		list_push(&s->backlog, e, Q_BACKLOG);
 	else
 		ready_push(s, e);
-	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mtx);
+	/* After the unlock, so the woken thread does not sleep again on
+	 * the mutex (issue 20); a worker re-checks the list under it. */
+	pthread_cond_signal(&s->cv);
 }
 
 void
@@ -618,6 +620,7 @@ worker(void *arg)
 	bool forced, held;
 	void *ctx;
 
+	(void)pthread_setname_np(pthread_self(), "deliver"); /* for perf */
 	ctx = s->d.thread_init != NULL ? s->d.thread_init(s->d.arg) : s->d.arg;
 	pthread_mutex_lock(&s->mtx);
 	while (!s->stopping) {

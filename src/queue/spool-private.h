@@ -59,6 +59,39 @@ struct spool {
 	_Atomic size_t mem_used; /* bytes of messages held in memory */
 };
 
+/* A message being written (spool.c) and committed (spool_commit.c). */
+struct spool_msg {
+	struct spool *sp;
+	char id[SPOOL_ID_MAX];
+	int fd;
+	bool failed;
+	bool renamed;
+	struct why why; /* the first failure */
+	uint8_t *wbuf;
+	size_t wlen, wcap;
+	/*
+	 * Kept whole in wbuf (no file, fd -1) until the commit appends it
+	 * to the segment log; wcap bytes counted in sp->mem_used.
+	 */
+	bool in_mem;
+	off_t written; /* bytes written to fd so far */
+	off_t stale;   /* size of a reused file: its tail is cut at commit */
+	off_t prefix_at; /* file offset of the prefix length digits, or 0 */
+	off_t msg_at;    /* file offset of the message, after the envelope */
+	bool replacing;  /* named incoming/ID.r until spool_msg_replaced() */
+	bool prefix_set;
+	spool_commit_fn *done;
+	void *arg;
+	struct spool_msg *next;
+};
+
+/* spool.c: write out what wbuf holds of a file-backed message; 0 or -1. */
+int spool_msg_flush(struct spool_msg *);
+/* spool.c: close, give back memory, free (the file stays). */
+void spool_msg_free(struct spool_msg *);
+/* spool_commit.c: the sync thread (arg: the spool). */
+void *spool_sync_main(void *arg);
+
 /* spool_queued.c: a queue id as spool_is_id() says, or -1 with why. */
 int spool_check_id(const char *id, struct why *why);
 

@@ -71,30 +71,6 @@
 #define POOL_MAX 1024
 
 
-struct spool_msg {
-	struct spool *sp;
-	char id[SPOOL_ID_MAX];
-	int fd;
-	bool failed;
-	bool renamed;
-	struct why why; /* the first failure */
-	uint8_t *wbuf;
-	size_t wlen, wcap;
-	/*
-	 * Kept whole in wbuf (no file, fd -1) until the commit appends it
-	 * to the segment log; wcap bytes counted in sp->mem_used.
-	 */
-	bool in_mem;
-	off_t written; /* bytes written to fd so far */
-	off_t stale;   /* size of a reused file: its tail is cut at commit */
-	off_t prefix_at; /* file offset of the prefix length digits, or 0 */
-	off_t msg_at;    /* file offset of the message, after the envelope */
-	bool replacing;  /* named incoming/ID.r until spool_msg_replaced() */
-	bool prefix_set;
-	spool_commit_fn *done;
-	void *arg;
-	struct spool_msg *next;
-};
 
 static atomic_uint id_counter;
 
@@ -298,7 +274,6 @@ spool_pool_put(struct spool *sp, const char *id)
 	return 0;
 }
 
-static void *sync_main(void *);
 
 static struct spool *
 spool_open_mode(const char *dir, bool readonly, struct why *why)
@@ -353,7 +328,7 @@ spool_open_mode(const char *dir, bool readonly, struct why *why)
 	clean_dir(sp->incfd, NULL, sp, "incoming");
 	/* A note is kept while its message is in active/ or a segment. */
 	spool_notes_clean(sp);
-	if (pthread_create(&sp->thr, NULL, sync_main, sp) != 0) {
+	if (pthread_create(&sp->thr, NULL, spool_sync_main, sp) != 0) {
 		why_set(why, WHY_TEMP, errno, "start spool sync thread");
 		goto fail;
 	}
@@ -442,7 +417,6 @@ put(struct spool_msg *m, const void *p, size_t n)
 
 static struct spool_msg *msg_start(struct spool_msg *, struct spool_env *,
     struct why *);
-static void msg_free(struct spool_msg *);
 
 /*
  * A file in incoming/ for message m: one from free/, or a new one. 0, or
@@ -654,7 +628,7 @@ spool_msg_replaced(struct spool_msg *m, struct spool_msg *old,
 		return why_set(why, WHY_TEMP, errno, "rename incoming/%s",
 		    name);
 	m->replacing = false;
-	msg_free(old); /* its file is gone: replaced by the rename */
+	spool_msg_free(old); /* its file is gone: replaced by the rename */
 	return 0;
 }
 
@@ -664,8 +638,8 @@ spool_msg_id(const struct spool_msg *m)
 	return m->id;
 }
 
-static int
-flush(struct spool_msg *m)
+int
+spool_msg_flush(struct spool_msg *m)
 {
 	if (m->in_mem)
 		return 0;
@@ -693,7 +667,7 @@ spool_msg_write(struct spool_msg *m, const void *p, size_t n, struct why *why)
 		m->wlen += n;
 		return 0;
 	}
-	if (flush(m) == -1)
+	if (spool_msg_flush(m) == -1)
 		goto fail;
 	if (n < m->wcap) {
 		memcpy(m->wbuf, p, n);
@@ -718,7 +692,7 @@ spool_msg_reader(struct spool_msg *m, off_t *start, uint64_t *len,
 {
 	int fd;
 
-	if (m->failed || (m->in_mem && spill(m) == -1) || flush(m) == -1) {
+	if (m->failed || (m->in_mem && spill(m) == -1) || spool_msg_flush(m) == -1) {
 		*why = m->why;
 		return -1;
 	}
@@ -819,8 +793,8 @@ spool_msg_set_prefix(struct spool_msg *m, const void *p, size_t n, bool junk,
 	return 0;
 }
 
-static void
-msg_free(struct spool_msg *m)
+void
+spool_msg_free(struct spool_msg *m)
 {
 	mem_release(m);
 	if (m->fd != -1)
@@ -840,253 +814,7 @@ spool_msg_abort(struct spool_msg *m)
 		replacement_name(m, name, sizeof(name));
 	if (m->fd != -1)
 		(void)unlinkat(m->sp->incfd, m->replacing ? name : m->id, 0);
-	msg_free(m);
-}
-
-void
-spool_msg_commit(struct spool_msg *m, spool_commit_fn *done, void *arg)
-{
-	struct spool *sp = m->sp;
-
-	m->done = done;
-	m->arg = arg;
-	/* Page-cache writes stay on the caller's thread; syncs do not. */
-	if (!m->failed)
-		(void)flush(m);
-	/* A reused file's old tail goes before the sync covers the size. */
-	if (!m->failed && !m->in_mem && m->stale > m->written &&
-	    ftruncate(m->fd, m->written) == -1) {
-		m->failed = true;
-		why_set(&m->why, WHY_TEMP, errno, "truncate incoming/%s",
-		    m->id);
-	}
-	m->next = NULL;
-	pthread_mutex_lock(&sp->mtx);
-	*sp->tailp = m;
-	sp->tailp = &m->next;
-	pthread_cond_signal(&sp->cv);
-	pthread_mutex_unlock(&sp->mtx);
-}
-
-struct commit_wait {
-	pthread_mutex_t mtx;
-	pthread_cond_t cv;
-	bool done;
-	int ok;
-	struct why why;
-};
-
-static void
-commit_waited(void *arg, const char *id, int ok, const struct why *why)
-{
-	struct commit_wait *w = arg;
-
-	(void)id;
-	pthread_mutex_lock(&w->mtx);
-	w->ok = ok;
-	if (!ok && why != NULL)
-		w->why = *why;
-	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mtx);
-}
-
-int
-spool_msg_commit_wait(struct spool_msg *m, struct why *why)
-{
-	struct commit_wait w;
-
-	memset(&w, 0, sizeof(w));
-	pthread_mutex_init(&w.mtx, NULL);
-	pthread_cond_init(&w.cv, NULL);
-	spool_msg_commit(m, commit_waited, &w);
-	pthread_mutex_lock(&w.mtx);
-	while (!w.done)
-		pthread_cond_wait(&w.cv, &w.mtx);
-	pthread_mutex_unlock(&w.mtx);
-	pthread_mutex_destroy(&w.mtx);
-	pthread_cond_destroy(&w.cv);
-	if (!w.ok) {
-		if (why != NULL)
-			*why = w.why;
-		return -1;
-	}
-	return 0;
-}
-
-static void
-fail_msg(struct spool_msg *m, int err, const char *what)
-{
-	if (m->failed)
-		return;
-	m->failed = true;
-	why_set(&m->why, WHY_TEMP, err, "%s %s%s", what,
-	    m->in_mem ? "message " : "incoming/", m->id);
-}
-
-/*
- * The batch's in-memory messages: appended to the segment log; their
- * items in *items (caller frees). The segment's descriptor, or -1 when
- * there are none or the append failed (those messages failed).
- */
-static int
-append_mem(struct spool *sp, struct spool_msg *batch, struct seg_item **items,
-    size_t *nitems)
-{
-	struct spool_msg *m;
-	struct why why;
-	size_t n = 0;
-	int fd;
-
-	*items = NULL;
-	*nitems = 0;
-	for (m = batch; m != NULL; m = m->next)
-		if (m->in_mem && !m->failed)
-			n++;
-	if (n == 0)
-		return -1;
-	*items = xcalloc(n, sizeof(**items));
-	for (m = batch; m != NULL; m = m->next)
-		if (m->in_mem && !m->failed)
-			(*items)[(*nitems)++] = (struct seg_item){ m->id,
-				m->wbuf, m->wlen };
-	fd = seg_append(sp, *items, n, &why);
-	if (fd == -1) {
-		for (m = batch; m != NULL; m = m->next)
-			if (m->in_mem)
-				fail_msg(m, why.sys_errno, "append to the segment log:");
-		*nitems = 0;
-	}
-	return fd;
-}
-
-/*
- * Make the batch's data durable with as few syncs as it takes: the
- * segment alone, one file alone, or one syncfs(2) for everything (it
- * writes back every dirty file on the spool's file system: cheaper than
- * one fdatasync per file once a batch has several; since Linux 5.8 it
- * reports write-back errors seen since the last call on this
- * descriptor). Failures go to the messages: -1. Syncs made: *syncs.
- */
-static int
-sync_data(struct spool *sp, struct spool_msg *batch, int segfd,
-    uint64_t *syncs)
-{
-	struct spool_msg *m, *one = NULL;
-	size_t files = 0;
-	int fd, err;
-
-	for (m = batch; m != NULL; m = m->next)
-		if (!m->in_mem && !m->failed) {
-			files++;
-			one = m;
-		}
-	if (files == 0 && segfd == -1)
-		return 0;
-	(*syncs)++;
-	if (files + (segfd != -1) == 1) {
-		fd = segfd != -1 ? segfd : one->fd;
-		if (fdatasync(fd) == 0)
-			return 0;
-	} else if (syncfs(sp->dirfd) == 0)
-		return 0;
-	err = errno;
-	for (m = batch; m != NULL; m = m->next)
-		fail_msg(m, err, "sync for");
-	return -1;
-}
-
-/*
- * One batch: the in-memory messages appended to the segment log, the
- * data of everything synced, the files renamed into active/ and active/
- * synced once, then the callbacks.
- */
-static void
-commit_batch(struct spool *sp, struct spool_msg *batch)
-{
-	struct spool_msg *m, *next;
-	struct seg_item *items;
-	char esc[300];
-	uint64_t syncs = 0, n = 0;
-	size_t renamed = 0, nitems;
-	int err, segfd;
-
-	for (m = batch; m != NULL; m = m->next)
-		n++;
-	segfd = append_mem(sp, batch, &items, &nitems);
-	if (sync_data(sp, batch, segfd, &syncs) == -1 && nitems > 0)
-		seg_unappend(sp);
-	else if (nitems > 0)
-		seg_publish(sp, items, nitems);
-	free(items);
-	for (m = batch; m != NULL; m = m->next) {
-		if (m->failed || m->in_mem)
-			continue;
-		if (renameat(sp->incfd, m->id, sp->actfd, m->id) == -1)
-			fail_msg(m, errno, "rename to active/");
-		else {
-			m->renamed = true;
-			renamed++;
-		}
-	}
-	if (renamed > 0) {
-		syncs++;
-		if (fsync(sp->actfd) == -1) {
-			err = errno;
-			/* Not known durable: take it back, the client retries.
-			 */
-			for (m = batch; m != NULL; m = m->next)
-				if (m->renamed)
-					fail_msg(m, err, "fsync active/ for");
-		}
-	}
-	/* Counted before the callbacks, so a caller told "done" sees it. */
-	pthread_mutex_lock(&sp->mtx);
-	sp->stats.commits += n;
-	sp->stats.syncs += syncs;
-	metrics_spool_syncs(syncs);
-	sp->stats.batches++;
-	pthread_mutex_unlock(&sp->mtx);
-	for (m = batch; m != NULL; m = next) {
-		next = m->next;
-		if (m->failed) {
-			if (!m->in_mem)
-				(void)unlinkat(m->renamed ? sp->actfd
-				                          : sp->incfd,
-				    m->id, 0);
-			log_warn("event=spool_commit_failed id=%s reason=%s",
-			    m->id, log_escs(esc, sizeof(esc), m->why.text));
-		}
-		if (m->fd != -1)
-			(void)close(m->fd);
-		m->fd = -1;
-		m->done(m->arg, m->id, m->failed ? 0 : 1,
-		    m->failed ? &m->why : NULL);
-		msg_free(m);
-	}
-}
-
-static void *
-sync_main(void *arg)
-{
-	struct spool *sp = arg;
-	struct spool_msg *batch;
-
-	pthread_mutex_lock(&sp->mtx);
-	for (;;) {
-		while (sp->head == NULL && !sp->stopping)
-			pthread_cond_wait(&sp->cv, &sp->mtx);
-		if (sp->head == NULL)
-			break; /* stopping, and nothing left to commit */
-		batch = sp->head;
-		sp->head = NULL;
-		sp->tailp = &sp->head;
-		pthread_mutex_unlock(&sp->mtx);
-		commit_batch(sp, batch);
-		pthread_mutex_lock(&sp->mtx);
-	}
-	pthread_mutex_unlock(&sp->mtx);
-	return NULL;
+	spool_msg_free(m);
 }
 
 const char *

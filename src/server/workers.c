@@ -33,8 +33,11 @@ static void *
 worker_main(void *arg)
 {
 	struct workers *w = arg;
-	void *ctx = w->thread_init ? w->thread_init(w->arg) : NULL;
+	void *ctx;
 	struct job *j;
+
+	(void)pthread_setname_np(pthread_self(), "worker"); /* for perf */
+	ctx = w->thread_init ? w->thread_init(w->arg) : NULL;
 
 	pthread_mutex_lock(&w->mtx);
 	w->ready++;
@@ -130,6 +133,12 @@ workers_submit(struct workers *w, workers_fn *work, struct loop *loop,
 	pthread_mutex_lock(&w->mtx);
 	*w->tail = j;
 	w->tail = &j->next;
-	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mtx);
+	/*
+	 * After the unlock: a worker woken under our lock would find it
+	 * still held and sleep again on the mutex (issue 20 measured that
+	 * second switch on every RCPT). A worker re-checks the list under
+	 * the lock before it waits, so nothing is missed.
+	 */
+	pthread_cond_signal(&w->cv);
 }

@@ -160,6 +160,9 @@ deliver(void *ctx, const struct conf *conf, const struct spool_env *env,
 {
 	const char *addr, *orcpt, *detail, *delivered_to;
 	char path[PATH_MAX], rel[PATH_MAX];
+	struct maildir_key key = { .qid = env->id,
+		.idx = idx,
+		.arrival = env->arrival };
 	struct buf pre;
 	size_t dlen;
 	int n, rc;
@@ -212,8 +215,13 @@ deliver(void *ctx, const struct conf *conf, const struct spool_env *env,
 			    "build the Return-Path field");
 		return why_set(why, WHY_PERM, 0, "addresses too long");
 	}
-	rc = maildir_deliver(path, (const char *)pre.data, pre.len, fd,
-	    env->body_offset, env->body_size, NULL, 0, why);
+	/*
+	 * Keyed by queue id and recipient: a retry after a crash that cut
+	 * the spool's record of this delivery finds it and does not copy.
+	 */
+	rc = maildir_deliver(path, env->id[0] != '\0' ? &key : NULL,
+	    (const char *)pre.data, pre.len, fd, env->body_offset,
+	    env->body_size, NULL, 0, NULL, why);
 	buf_reset(&pre);
 	return rc;
 }

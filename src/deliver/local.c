@@ -16,6 +16,7 @@
 #include "dir/subaddr.h"
 #include "queue/sched.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
@@ -165,6 +166,7 @@ deliver(void *ctx, const struct conf *conf, const struct spool_env *env,
 		.arrival = env->arrival };
 	struct buf pre;
 	size_t dlen;
+	bool found = false;
 	int n, rc;
 
 	(void)ctx; /* no per-thread state */
@@ -221,8 +223,12 @@ deliver(void *ctx, const struct conf *conf, const struct spool_env *env,
 	 */
 	rc = maildir_deliver(path, env->id[0] != '\0' ? &key : NULL,
 	    (const char *)pre.data, pre.len, fd, env->body_offset,
-	    env->body_size, NULL, 0, NULL, why);
+	    env->body_size, NULL, 0, &found, why);
 	buf_reset(&pre);
+	/* The id is the spool's (spool_is_id): safe in a log line. */
+	if (rc == 0 && found)
+		log_info("event=already_delivered id=%s rcpt=%zu", env->id,
+		    idx);
 	return rc;
 }
 

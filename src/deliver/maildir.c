@@ -142,9 +142,7 @@ is_key_id(const char *s)
 
 	for (i = 0; s[i] != '\0'; i++)
 		if (i >= MAILDIR_KEY_ID_MAX ||
-		    !((s[i] >= '0' && s[i] <= '9') ||
-		        (s[i] >= 'a' && s[i] <= 'z') ||
-		        (s[i] >= 'A' && s[i] <= 'Z')))
+		    !ascii_is_alnum((unsigned char)s[i]))
 			return false;
 	return i > 0;
 }

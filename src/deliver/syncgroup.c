@@ -86,15 +86,28 @@ out:
 	return g;
 }
 
-/* Sync one batch: 0 or an errno. Called without the group's lock. */
+/*
+ * Sync one batch: 0 or an errno. Called without the group's lock.
+ * syncfs(2) alone is not enough: sync_filesystem() flushes the device
+ * (->sync_fs) before its last pass over the block device's dirty
+ * buffers, and on ext2 or an ext4 without a journal those hold the
+ * inode tables and directory blocks (a file's size and extents after
+ * its data was written, a rename's entry). That pass waits for its
+ * writes but nothing flushes them: without the fsync after it, a rename
+ * into new/ could reach the disk before the inode of the file it names.
+ * The fsync of the group's directory writes little (nothing of it is
+ * dirty) and flushes the device once more; with a journal it costs less.
+ */
 static int
 sync_batch(struct group *g, struct request *batch)
 {
 	if (batch->next == NULL)
 		return sync_alone(batch->fd, batch->datasync) == -1 ? errno : 0;
-	atomic_fetch_add(&n_syncs, 1);
+	atomic_fetch_add(&n_syncs, 2);
 	atomic_fetch_add(&n_syncfs, 1);
-	return syncfs(g->fsfd) == -1 ? errno : 0;
+	if (syncfs(g->fsfd) == -1 || fsync(g->fsfd) == -1)
+		return errno;
+	return 0;
 }
 
 /* Lead one batch: everything queued now. Called and returns locked. */

@@ -9,8 +9,11 @@
  * are the next batch. A batch of one is an fdatasync/fsync of its own
  * descriptor (what a lone delivery paid before); a larger batch is one
  * syncfs(2), which writes back every dirty file, directory block and
- * inode of that file system and flushes the device once: on an ext4
- * without a journal, N fsyncs are N device flushes, one syncfs is one.
+ * inode of that file system, then one fsync of the group's directory,
+ * which flushes the device after the last of those writes (syncgroup.c
+ * says why): on an ext4 without a journal, N fsyncs are N device
+ * flushes (fewer when the block layer merges concurrent ones), a batch
+ * is two.
  * A failed sync fails every caller of its batch (nobody retries a sync
  * whose error was already reported: it would wrongly succeed).
  * Errors: syncfs reports write-back errors seen since the last call on
@@ -37,7 +40,10 @@
  */
 int syncgroup_sync(int fd, int dirfd, bool datasync);
 
-/* Since start: calls, syncs made for them (fsync or syncfs), syncfs. */
+/*
+ * Since start: calls; sync calls made for them (a batch of one is one,
+ * a larger batch two: syncfs and fsync); batches synced with syncfs.
+ */
 struct syncgroup_stats {
 	uint64_t requests;
 	uint64_t syncs;

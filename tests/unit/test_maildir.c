@@ -512,6 +512,19 @@ test_syncgroup(void **state)
 	/* A descriptor that is not open: the error, not a hang. */
 	assert_int_equal(syncgroup_sync(-1, -1, true), -1);
 	assert_int_equal(errno, EBADF);
+	/* One that cannot be synced (a pipe): its sync's error comes back. */
+	{
+		int pfd[2], dfd;
+
+		assert_int_equal(pipe(pfd), 0);
+		dfd = open(dir, O_RDONLY | O_DIRECTORY);
+		assert_true(dfd >= 0);
+		assert_int_equal(syncgroup_sync(pfd[0], dfd, true), -1);
+		assert_int_equal(errno, EINVAL);
+		close(pfd[0]);
+		close(pfd[1]);
+		close(dfd);
+	}
 }
 
 static void

@@ -7,15 +7,17 @@
  * and new/ made durable before success is reported (DESIGN.md: a crash
  * may not lose a delivery or show half of one). The syncs are shared
  * with the deliveries in flight on the same file system
- * (deliver/syncgroup.h): one flush for many files.
+ * (deliver/syncgroup.h): two flushes for the data of many files, two
+ * for their renames.
  * Idempotent: a delivery with a key (queue id, recipient index) gets a
  * name made from it, and one whose name is already in new/ (or in cur/
  * as "NAME:2,", read but not flagged) is not written again: it was
- * delivered before a crash cut the queue's record of it. Not caught: a
- * message a reader moved to cur/ and flagged (":2,S"), renamed,
- * deleted or moved to another folder; a host name that changed; a
- * folder that appeared between the attempts (a subaddress's, the Junk
- * folder). Those are delivered again, as before.
+ * delivered before a crash cut the queue's record of it, and is whole,
+ * since a name reaches new/ only after its file's data is durable.
+ * Not caught: a message a reader moved to cur/ and flagged (":2,S"),
+ * renamed, deleted or moved to another folder; a host name that
+ * changed; a folder that appeared between the attempts (a
+ * subaddress's, the Junk folder). Those are delivered again.
  * Line endings are converted from CRLF to LF, the Unix Maildir
  * convention (Postfix does the same). Every failure is WHY_TEMP: a full
  * disk or a bad mode is for the operator to fix, and the queue retries.

@@ -7,7 +7,7 @@
 #                 libtern; PREFIX=/usr/local and DESTDIR honoured
 .POSIX:
 .PHONY: all deps deps-run deps-test build run test unit fuzz fuzz-build \
-	integration integration-parallel integration-serial fuzz-smoke bench clean lint lint-ban check-valgrind install test-long
+	integration integration-parallel integration-serial fuzz-smoke bench bench-all bench-sweep deps-bench clean lint lint-ban check-valgrind install test-long
 
 PYTHON   = /usr/bin/python3
 BUILD    = build
@@ -28,6 +28,9 @@ DEPS_TEST = clang-14 libclang-rt-14-dev libcmocka-dev python3 \
 	python3-dnspython python3-dkim python3-nacl python3-authres opendkim \
 	opendkim-tools python3-cryptography prometheus chromium chromium-driver \
 	python3-selenium libmilter-dev rspamd curl nsd ldnsutils python3-jsonschema
+# bench/sweep.py's plot (bench/run.py installs postfix and linux-perf itself,
+# preseeded so that no system mail server is set up)
+DEPS_BENCH = python3-matplotlib
 DEB_PKGS = $(DEPS_RUN) $(DEPS_TEST)
 
 all: build
@@ -39,6 +42,9 @@ deps-test:
 	tools/deps.sh $(DEB_PKGS)
 
 deps: deps-test
+
+deps-bench:
+	tools/deps.sh $(DEPS_BENCH)
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD)
@@ -113,8 +119,17 @@ fuzz-smoke:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) meson test -C $(FBUILD) --suite fuzz \
 		--no-rebuild --print-errorlogs --num-processes 2
 
+# issue 20's one run: protocol ceiling, tuned Postfix and tern (bench/README.md)
 bench: deps-test build
+	$(PYTHON) bench/round2.py
+
+# every workload of issues 6-18 (bench/run.py), about 30-40 minutes
+bench-all: deps-test build
 	$(PYTHON) bench/run.py
+
+# both servers over S = 1..500 and sizes 1 KiB..10 MiB, table and plot
+bench-sweep: deps-test deps-bench build
+	$(PYTHON) bench/sweep.py
 
 # issue 7: static checks (tools/lint.sh documents the checks) and the
 # integration tests against a plain build run under valgrind memcheck.

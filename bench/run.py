@@ -634,8 +634,12 @@ max_connections_per_ip = 20000
 checks = off
 """.format(domain=DOMAIN, data=self.data, port=self.port)
         if self.with_routes:
-            text += "\n[routes]\n%s = 127.0.0.1:%d\n" % (RELAY_DOMAIN,
-                                                       self.sink_port)
+            # Workload 3: relay.test relayed for anyone, any local part
+            # (Postfix: relay_domains without relay_recipient_maps), to
+            # smtp-sink without STARTTLS (smtp_tls_security_level = none).
+            text += ("\n[routes]\n%s = 127.0.0.1:%d tls=none\n"
+                     "\n[relay_domains]\n%s = any\n") % (
+                         RELAY_DOMAIN, self.sink_port, RELAY_DOMAIN)
         return text
 
     def setup(self):

@@ -534,8 +534,19 @@ process(struct sched *s, void *ctx, const char *id, bool forced,
 {
 	const struct conf *conf = conf_holder_get(s->confs);
 	int64_t next = process_with(s, conf, ctx, id, forced, held_out);
+	struct why why;
+	char esc[300];
 
 	conf_unref(conf);
+	/*
+	 * It stays queued: out of the shared segment log into a file of
+	 * its own, so the segment is reclaimed (issue 20). A failure only
+	 * keeps the segment longer.
+	 */
+	if ((next >= 0 || *held_out) &&
+	    spool_settle(s->spool, id, &why) == -1)
+		log_warn("event=spool_settle_failed id=%s reason=%s", id,
+		    log_escs(esc, sizeof(esc), why.text));
 	return next;
 }
 

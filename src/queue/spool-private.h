@@ -9,6 +9,7 @@
 #define TERN_QUEUE_SPOOL_PRIVATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,16 @@
 #define ARRIVAL_MAX 253402300799ULL /* 9999-12-31T23:59:59Z */
 
 #define NOTES_MAX (4u * 1024 * 1024)
+/*
+ * A message of at most this many bytes (envelope and prefix included)
+ * is kept in memory while it arrives and made durable by an append to
+ * the segment log (spool_seg.h); a bigger one, or one arriving while
+ * SPOOL_MEM_BUDGET bytes are held by others, gets a file of its own.
+ */
+#define SPOOL_MEM_MSG_MAX (1024u * 1024)
+#define SPOOL_MEM_BUDGET (128u * 1024 * 1024)
+
+struct seg_state;
 
 struct spool {
 	char *dir;
@@ -43,10 +54,29 @@ struct spool {
 	bool thr_started, stopping;
 	struct spool_msg *head, **tailp; /* commits waiting for the thread */
 	struct spool_stats stats;
+	struct seg_state *seg;  /* spool_seg.c */
+	size_t mem_max;         /* SPOOL_MEM_MSG_MAX; 0: no segments (tests) */
+	_Atomic size_t mem_used; /* bytes of messages held in memory */
 };
 
-/* spool.c: a queue id as spool_is_id() says, or -1 with why. */
+/* spool_queued.c: a queue id as spool_is_id() says, or -1 with why. */
 int spool_check_id(const char *id, struct why *why);
+
+/* spool.c. Read exactly n bytes at off; -1 with errno, or 0 with *got short. */
+int spool_pread_all(int fd, void *p, size_t n, off_t off, size_t *got);
+/*
+ * The envelope of the message that starts at `base` of fd (0 for a
+ * message file, the payload of a segment record), into a new buffer.
+ */
+int spool_read_env(int fd, off_t base, uint8_t **out, size_t *n_out,
+    struct why *why);
+/*
+ * A file for message `id` in incoming/ from free/ (its old size in
+ * *size_out: overwrite, then cut), or -1 when there is none.
+ */
+int spool_pool_take(struct spool *, const char *id, off_t *size_out);
+/* Move active/ID to free/ for reuse (or unlink it): 0 or -1. */
+int spool_pool_put(struct spool *, const char *id);
 
 /*
  * spool_notes.c: the notes side file of a message (retry count and

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * queue/spool.c - the durable spool: one file per message, group commit.
+ * queue/spool.c - the durable spool: new messages, group commit.
+ *
+ * Small messages go to the segment log (spool_seg.h); this file keeps
+ * their bytes in memory until the commit. What follows is the layout of
+ * a message file, which is also the payload of a segment record.
  *
  * A message file is a text envelope followed by the message bytes:
  *
@@ -31,6 +35,7 @@
  */
 #include "queue/spool.h"
 #include "queue/spool-private.h"
+#include "queue/spool_seg.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -74,7 +79,12 @@ struct spool_msg {
 	bool renamed;
 	struct why why; /* the first failure */
 	uint8_t *wbuf;
-	size_t wlen;
+	size_t wlen, wcap;
+	/*
+	 * Kept whole in wbuf (no file, fd -1) until the commit appends it
+	 * to the segment log; wcap bytes counted in sp->mem_used.
+	 */
+	bool in_mem;
 	off_t written; /* bytes written to fd so far */
 	off_t stale;   /* size of a reused file: its tail is cut at commit */
 	off_t prefix_at; /* file offset of the prefix length digits, or 0 */
@@ -102,8 +112,8 @@ spool_is_id(const char *s)
 }
 
 /* Read exactly n bytes at off; -1 with errno, or 0 with *got short. */
-static int
-pread_all(int fd, void *p, size_t n, off_t off, size_t *got)
+int
+spool_pread_all(int fd, void *p, size_t n, off_t off, size_t *got)
 {
 	uint8_t *b = p;
 	ssize_t r;
@@ -122,9 +132,13 @@ pread_all(int fd, void *p, size_t n, off_t off, size_t *got)
 	return 0;
 }
 
-/* Read the envelope of an open message file into a fresh buffer. */
-static int
-read_env(int fd, uint8_t **out, size_t *n_out, struct why *why)
+/*
+ * Read the envelope of a message that starts at `base` of an open file
+ * (0 for a message file, the payload of a segment record) into a fresh
+ * buffer.
+ */
+int
+spool_read_env(int fd, off_t base, uint8_t **out, size_t *n_out, struct why *why)
 {
 	uint8_t first[FIRST_LINE_LEN], *p;
 	size_t got;
@@ -132,7 +146,7 @@ read_env(int fd, uint8_t **out, size_t *n_out, struct why *why)
 
 	*out = NULL;
 	*n_out = 0;
-	if (pread_all(fd, first, sizeof(first), 0, &got) == -1)
+	if (spool_pread_all(fd, first, sizeof(first), base, &got) == -1)
 		return why_set(why, WHY_TEMP, errno, "read envelope");
 	if (got < sizeof(first) || memcmp(first, MAGIC, MAGIC_LEN) != 0 ||
 	    first[FIRST_LINE_LEN - 1] != '\n' ||
@@ -142,7 +156,7 @@ read_env(int fd, uint8_t **out, size_t *n_out, struct why *why)
 		return why_set(why, WHY_PERM, 0, "bad envelope length %llu",
 		    (unsigned long long)n);
 	p = xmalloc((size_t)n);
-	if (pread_all(fd, p, (size_t)n, 0, &got) == -1) {
+	if (spool_pread_all(fd, p, (size_t)n, base, &got) == -1) {
 		free(p);
 		return why_set(why, WHY_TEMP, errno, "read envelope");
 	}
@@ -233,8 +247,8 @@ pool_adopt(struct spool *sp)
  * to 0 would free the blocks only for the new message to allocate them
  * again.
  */
-static int
-pool_take(struct spool *sp, const char *id, off_t *size_out)
+int
+spool_pool_take(struct spool *sp, const char *id, off_t *size_out)
 {
 	char name[SPOOL_ID_MAX];
 	struct stat st;
@@ -265,8 +279,8 @@ pool_take(struct spool *sp, const char *id, off_t *size_out)
 }
 
 /* Move a finished message's file to free/ (or unlink it): 0 or -1. */
-static int
-pool_put(struct spool *sp, const char *id)
+int
+spool_pool_put(struct spool *sp, const char *id)
 {
 	bool kept = false;
 
@@ -289,7 +303,8 @@ static bool
 note_has_msg(struct spool *sp, const char *name)
 {
 	return spool_is_id(name) &&
-	       faccessat(sp->actfd, name, F_OK, AT_EACCESS) == 0;
+	       (faccessat(sp->actfd, name, F_OK, AT_EACCESS) == 0 ||
+	           seg_lookup(sp, name, NULL));
 }
 
 static void *sync_main(void *);
@@ -308,6 +323,7 @@ spool_open_mode(const char *dir, bool readonly, struct why *why)
 	sp->tailp = &sp->head;
 	pthread_mutex_init(&sp->mtx, NULL);
 	pthread_cond_init(&sp->cv, NULL);
+	sp->mem_max = SPOOL_MEM_MSG_MAX;
 	if (!readonly && fsutil_mkdirs(dir, 0700, why) == -1)
 		goto fail;
 	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -334,6 +350,8 @@ spool_open_mode(const char *dir, bool readonly, struct why *why)
 	    (sp->corfd = open_dir(sp->dirfd, "corrupt", !readonly, why)) ==
 	        -1 ||
 	    (sp->notefd = open_dir(sp->dirfd, "notes", !readonly, why)) == -1)
+		goto fail;
+	if (seg_open(sp, why) == -1)
 		goto fail;
 	if (readonly)
 		return sp;
@@ -378,6 +396,7 @@ spool_close(struct spool *sp)
 		pthread_mutex_unlock(&sp->mtx);
 		pthread_join(sp->thr, NULL);
 	}
+	seg_close(sp);
 	if (sp->incfd != -1)
 		(void)close(sp->incfd);
 	if (sp->actfd != -1)
@@ -433,6 +452,28 @@ static struct spool_msg *msg_start(struct spool_msg *, struct spool_env *,
     struct why *);
 static void msg_free(struct spool_msg *);
 
+/*
+ * A file in incoming/ for message m: one from free/, or a new one. 0, or
+ * -1 with errno (EEXIST: the id is taken).
+ */
+static int
+msg_create_file(struct spool_msg *m)
+{
+	m->fd = spool_pool_take(m->sp, m->id, &m->stale);
+	if (m->fd == -1)
+		m->fd = openat(m->sp->incfd, m->id,
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	return m->fd == -1 ? -1 : 0;
+}
+
+/* Is id free: neither a message in active/ nor a segment record? */
+static bool
+id_unused(struct spool *sp, const char *id)
+{
+	return faccessat(sp->actfd, id, F_OK, AT_EACCESS) == -1 &&
+	       !seg_lookup(sp, id, NULL);
+}
+
 struct spool_msg *
 spool_msg_new(struct spool *sp, struct spool_env *env, struct why *why)
 {
@@ -448,30 +489,105 @@ spool_msg_new(struct spool *sp, struct spool_env *env, struct why *why)
 	m = xcalloc(1, sizeof(*m));
 	m->sp = sp;
 	m->fd = -1;
-	for (tries = 0; tries < 8 && m->fd == -1; tries++) {
+	for (tries = 0; tries < 8; tries++) {
 		new_id(m->id);
-		/* Unique in incoming/ (O_EXCL) and not yet in active/. */
-		if (faccessat(sp->actfd, m->id, F_OK, AT_EACCESS) == 0)
+		if (!id_unused(sp, m->id))
 			continue;
-		m->fd = pool_take(sp, m->id, &m->stale);
-		if (m->fd != -1)
+		/* Small messages start in memory (spool_seg.h). */
+		if (sp->mem_max > 0) {
+			m->in_mem = true;
 			break;
-		m->fd = openat(sp->incfd, m->id,
-		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (m->fd == -1 && errno != EEXIST) {
+		}
+		if (msg_create_file(m) == 0)
+			break;
+		if (errno != EEXIST) {
 			why_set(why, WHY_TEMP, errno, "create incoming/%s",
 			    m->id);
 			free(m);
 			return NULL;
 		}
 	}
-	if (m->fd == -1) {
+	if (!m->in_mem && m->fd == -1) {
 		why_set(why, WHY_TEMP, EEXIST, "no unique queue id");
 		free(m);
 		return NULL;
 	}
 	memcpy(env->id, m->id, SPOOL_ID_MAX);
 	return msg_start(m, env, why);
+}
+
+/* Give back what an in-memory message holds of the spool's budget. */
+static void
+mem_release(struct spool_msg *m)
+{
+	if (m->in_mem)
+		atomic_fetch_sub(&m->sp->mem_used, m->wcap);
+	m->in_mem = false;
+}
+
+/*
+ * Room for `need` bytes in an in-memory message's buffer: 0, or -1 when
+ * it must go to a file instead (too big, or the budget is spent).
+ */
+static int
+mem_reserve(struct spool_msg *m, size_t need)
+{
+	struct spool *sp = m->sp;
+	size_t cap = m->wcap > 0 ? m->wcap : WBUF_SIZE, add;
+
+	if (need <= m->wcap)
+		return 0;
+	if (need > sp->mem_max)
+		return -1;
+	while (cap < need)
+		cap *= 2;
+	if (cap > sp->mem_max)
+		cap = sp->mem_max;
+	add = cap - m->wcap;
+	if (atomic_fetch_add(&sp->mem_used, add) + add > SPOOL_MEM_BUDGET) {
+		atomic_fetch_sub(&sp->mem_used, add);
+		return -1;
+	}
+	m->wbuf = xrealloc(m->wbuf, cap);
+	m->wcap = cap;
+	return 0;
+}
+
+/*
+ * An in-memory message outgrew it: give it a file in incoming/ and
+ * write what it holds. 0, or -1 (m failed).
+ */
+static int
+spill(struct spool_msg *m)
+{
+	size_t n = m->wlen;
+
+	mem_release(m);
+	if (msg_create_file(m) == -1 || put(m, m->wbuf, n) == -1) {
+		m->failed = true;
+		why_set(&m->why, WHY_TEMP, errno, "write incoming/%s", m->id);
+		return -1;
+	}
+	m->wlen = 0;
+	if (m->wcap > WBUF_SIZE) {
+		m->wbuf = xrealloc(m->wbuf, WBUF_SIZE);
+		m->wcap = WBUF_SIZE;
+	}
+	return 0;
+}
+
+/* Append to the buffer, in memory or in front of the file. */
+static int
+buffer(struct spool_msg *m, const void *p, size_t n)
+{
+	if (m->in_mem && mem_reserve(m, m->wlen + n) == -1 && spill(m) == -1)
+		return -1;
+	if (m->in_mem) {
+		memcpy(m->wbuf + m->wlen, p, n);
+		m->wlen += n;
+		return 0;
+	}
+	return spool_msg_write(m, p, n, NULL);
 }
 
 /* The file is open: the envelope at its head. NULL (m aborted) on error. */
@@ -489,12 +605,12 @@ msg_start(struct spool_msg *m, struct spool_env *env, struct why *why)
 	if (env->prefix_slot)
 		m->prefix_at = spool_prefix_slot_at(&b);
 	m->msg_at = (off_t)b.len;
-	m->wbuf = xmalloc(WBUF_SIZE);
-	if (b.len <= WBUF_SIZE) {
-		memcpy(m->wbuf, b.data, b.len);
-		m->wlen = b.len;
-	} else if (put(m, b.data, b.len) == -1) {
-		why_set(why, WHY_TEMP, errno, "write incoming/%s", m->id);
+	if (!m->in_mem) {
+		m->wbuf = xmalloc(WBUF_SIZE);
+		m->wcap = WBUF_SIZE;
+	}
+	if (buffer(m, b.data, b.len) == -1) {
+		*why = m->why;
 		buf_reset(&b);
 		spool_msg_abort(m);
 		return NULL;
@@ -559,6 +675,8 @@ spool_msg_id(const struct spool_msg *m)
 static int
 flush(struct spool_msg *m)
 {
+	if (m->in_mem)
+		return 0;
 	if (m->wlen > 0 && put(m, m->wbuf, m->wlen) == -1) {
 		m->failed = true;
 		why_set(&m->why, WHY_TEMP, errno, "write incoming/%s", m->id);
@@ -573,14 +691,19 @@ spool_msg_write(struct spool_msg *m, const void *p, size_t n, struct why *why)
 {
 	if (m->failed)
 		goto fail;
-	if (m->wlen + n <= WBUF_SIZE) {
+	if (m->in_mem) {
+		if (buffer(m, p, n) == -1)
+			goto fail;
+		return 0;
+	}
+	if (m->wlen + n <= m->wcap) {
 		memcpy(m->wbuf + m->wlen, p, n);
 		m->wlen += n;
 		return 0;
 	}
 	if (flush(m) == -1)
 		goto fail;
-	if (n < WBUF_SIZE) {
+	if (n < m->wcap) {
 		memcpy(m->wbuf, p, n);
 		m->wlen = n;
 		return 0;
@@ -603,7 +726,7 @@ spool_msg_reader(struct spool_msg *m, off_t *start, uint64_t *len,
 {
 	int fd;
 
-	if (m->failed || flush(m) == -1) {
+	if (m->failed || (m->in_mem && spill(m) == -1) || flush(m) == -1) {
 		*why = m->why;
 		return -1;
 	}
@@ -629,6 +752,13 @@ spool_msg_read_back(struct spool_msg *m, uint8_t **out, size_t *len,
 	size_t got;
 	int fd;
 
+	if (m->in_mem && !m->failed) {
+		n = m->wlen - (size_t)m->msg_at;
+		*out = xmalloc(n + 1);
+		memcpy(*out, m->wbuf + m->msg_at, n);
+		*len = n;
+		return 0;
+	}
 	if ((fd = spool_msg_reader(m, &start, &n, why)) == -1)
 		return -1;
 	if (n >= SIZE_MAX || (b = malloc((size_t)n + 1)) == NULL) {
@@ -636,7 +766,7 @@ spool_msg_read_back(struct spool_msg *m, uint8_t **out, size_t *len,
 		return why_set(why, WHY_TEMP, ENOMEM, "read back incoming/%s",
 		    m->id);
 	}
-	if (pread_all(fd, b, (size_t)n, start, &got) == -1 || got != n) {
+	if (spool_pread_all(fd, b, (size_t)n, start, &got) == -1 || got != n) {
 		why_set(why, WHY_TEMP, got != n ? EIO : errno,
 		    "read back incoming/%s", m->id);
 		(void)close(fd);
@@ -700,6 +830,7 @@ spool_msg_set_prefix(struct spool_msg *m, const void *p, size_t n, bool junk,
 static void
 msg_free(struct spool_msg *m)
 {
+	mem_release(m);
 	if (m->fd != -1)
 		(void)close(m->fd);
 	free(m->wbuf);
@@ -715,7 +846,8 @@ spool_msg_abort(struct spool_msg *m)
 		return;
 	if (m->replacing)
 		replacement_name(m, name, sizeof(name));
-	(void)unlinkat(m->sp->incfd, m->replacing ? name : m->id, 0);
+	if (m->fd != -1)
+		(void)unlinkat(m->sp->incfd, m->replacing ? name : m->id, 0);
 	msg_free(m);
 }
 
@@ -730,7 +862,7 @@ spool_msg_commit(struct spool_msg *m, spool_commit_fn *done, void *arg)
 	if (!m->failed)
 		(void)flush(m);
 	/* A reused file's old tail goes before the sync covers the size. */
-	if (!m->failed && m->stale > m->written &&
+	if (!m->failed && !m->in_mem && m->stale > m->written &&
 	    ftruncate(m->fd, m->written) == -1) {
 		m->failed = true;
 		why_set(&m->why, WHY_TEMP, errno, "truncate incoming/%s",
@@ -796,49 +928,107 @@ fail_msg(struct spool_msg *m, int err, const char *what)
 	if (m->failed)
 		return;
 	m->failed = true;
-	why_set(&m->why, WHY_TEMP, err, "%s incoming/%s", what, m->id);
+	why_set(&m->why, WHY_TEMP, err, "%s %s%s", what,
+	    m->in_mem ? "message " : "incoming/", m->id);
 }
 
 /*
- * One batch: data of every file, then the renames, then active/ once,
- * then the callbacks.
+ * The batch's in-memory messages: appended to the segment log; their
+ * items in *items (caller frees). The segment's descriptor, or -1 when
+ * there are none or the append failed (those messages failed).
+ */
+static int
+append_mem(struct spool *sp, struct spool_msg *batch, struct seg_item **items,
+    size_t *nitems)
+{
+	struct spool_msg *m;
+	struct why why;
+	size_t n = 0;
+	int fd;
+
+	*items = NULL;
+	*nitems = 0;
+	for (m = batch; m != NULL; m = m->next)
+		if (m->in_mem && !m->failed)
+			n++;
+	if (n == 0)
+		return -1;
+	*items = xcalloc(n, sizeof(**items));
+	for (m = batch; m != NULL; m = m->next)
+		if (m->in_mem && !m->failed)
+			(*items)[(*nitems)++] = (struct seg_item){ m->id,
+				m->wbuf, m->wlen };
+	fd = seg_append(sp, *items, n, &why);
+	if (fd == -1) {
+		for (m = batch; m != NULL; m = m->next)
+			if (m->in_mem)
+				fail_msg(m, why.sys_errno, "append to the segment log:");
+		*nitems = 0;
+	}
+	return fd;
+}
+
+/*
+ * Make the batch's data durable with as few syncs as it takes: the
+ * segment alone, one file alone, or one syncfs(2) for everything (it
+ * writes back every dirty file on the spool's file system: cheaper than
+ * one fdatasync per file once a batch has several; since Linux 5.8 it
+ * reports write-back errors seen since the last call on this
+ * descriptor). Failures go to the messages: -1. Syncs made: *syncs.
+ */
+static int
+sync_data(struct spool *sp, struct spool_msg *batch, int segfd,
+    uint64_t *syncs)
+{
+	struct spool_msg *m, *one = NULL;
+	size_t files = 0;
+	int fd, err;
+
+	for (m = batch; m != NULL; m = m->next)
+		if (!m->in_mem && !m->failed) {
+			files++;
+			one = m;
+		}
+	if (files == 0 && segfd == -1)
+		return 0;
+	(*syncs)++;
+	if (files + (segfd != -1) == 1) {
+		fd = segfd != -1 ? segfd : one->fd;
+		if (fdatasync(fd) == 0)
+			return 0;
+	} else if (syncfs(sp->dirfd) == 0)
+		return 0;
+	err = errno;
+	for (m = batch; m != NULL; m = m->next)
+		fail_msg(m, err, "sync for");
+	return -1;
+}
+
+/*
+ * One batch: the in-memory messages appended to the segment log, the
+ * data of everything synced, the files renamed into active/ and active/
+ * synced once, then the callbacks.
  */
 static void
 commit_batch(struct spool *sp, struct spool_msg *batch)
 {
 	struct spool_msg *m, *next;
+	struct seg_item *items;
 	char esc[300];
 	uint64_t syncs = 0, n = 0;
-	size_t live = 0, renamed = 0;
-	int err;
+	size_t renamed = 0, nitems;
+	int err, segfd;
 
-	for (m = batch; m != NULL; m = m->next) {
+	for (m = batch; m != NULL; m = m->next)
 		n++;
-		if (!m->failed)
-			live++;
-	}
-	if (live == 1) {
-		for (m = batch; m->failed; m = m->next)
-			;
-		syncs++;
-		if (fdatasync(m->fd) == -1)
-			fail_msg(m, errno, "fdatasync");
-	} else if (live > 1) {
-		/*
-		 * One syncfs(2) writes back every dirty file on the spool's
-		 * filesystem: cheaper than one fdatasync per file once a
-		 * batch has several. Since Linux 5.8 it reports writeback
-		 * errors seen since the last call on this descriptor.
-		 */
-		syncs++;
-		if (syncfs(sp->dirfd) == -1) {
-			err = errno;
-			for (m = batch; m != NULL; m = m->next)
-				fail_msg(m, err, "syncfs for");
-		}
-	}
+	segfd = append_mem(sp, batch, &items, &nitems);
+	if (sync_data(sp, batch, segfd, &syncs) == -1 && nitems > 0)
+		seg_unappend(sp);
+	else if (nitems > 0)
+		seg_publish(sp, items, nitems);
+	free(items);
 	for (m = batch; m != NULL; m = m->next) {
-		if (m->failed)
+		if (m->failed || m->in_mem)
 			continue;
 		if (renameat(sp->incfd, m->id, sp->actfd, m->id) == -1)
 			fail_msg(m, errno, "rename to active/");
@@ -868,12 +1058,15 @@ commit_batch(struct spool *sp, struct spool_msg *batch)
 	for (m = batch; m != NULL; m = next) {
 		next = m->next;
 		if (m->failed) {
-			(void)unlinkat(m->renamed ? sp->actfd : sp->incfd,
-			    m->id, 0);
+			if (!m->in_mem)
+				(void)unlinkat(m->renamed ? sp->actfd
+				                          : sp->incfd,
+				    m->id, 0);
 			log_warn("event=spool_commit_failed id=%s reason=%s",
 			    m->id, log_escs(esc, sizeof(esc), m->why.text));
 		}
-		(void)close(m->fd);
+		if (m->fd != -1)
+			(void)close(m->fd);
 		m->fd = -1;
 		m->done(m->arg, m->id, m->failed ? 0 : 1,
 		    m->failed ? &m->why : NULL);
@@ -918,227 +1111,3 @@ spool_get_stats(struct spool *sp, struct spool_stats *out)
 	pthread_mutex_unlock(&sp->mtx);
 }
 
-int
-spool_check_id(const char *id, struct why *why)
-{
-	if (!spool_is_id(id))
-		return why_set(why, WHY_PERM, 0, "bad queue id");
-	return 0;
-}
-
-static int
-open_msg(struct spool *sp, const char *id, int flags, struct why *why)
-{
-	int fd;
-
-	if (spool_check_id(id, why) == -1)
-		return -1;
-	fd = openat(sp->actfd, id, flags | O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT)
-		return why_set(why, WHY_PERM, ENOENT, "no message %s", id);
-	if (fd == -1)
-		return why_set(why, WHY_TEMP, errno, "open active/%s", id);
-	return fd;
-}
-
-
-
-/*
- * body_size, and the prefix at the end of the file: read into
- * env->prefix. WHY_PERM when the file is too short for what the
- * envelope says.
- */
-static int
-prefix_read(int fd, const char *id, off_t size, struct spool_env *env,
-    struct why *why)
-{
-	ssize_t r;
-
-	if (size < env->body_offset + (off_t)env->prefix_len)
-		return why_set(why, WHY_PERM, 0, "file shorter than its prefix");
-	env->body_size = size - env->body_offset - (off_t)env->prefix_len;
-	if (env->prefix_len == 0)
-		return 0;
-	env->prefix = xmalloc(env->prefix_len + 1);
-	r = pread(fd, env->prefix, env->prefix_len,
-	    env->body_offset + env->body_size);
-	if (r != (ssize_t)env->prefix_len)
-		return why_set(why, WHY_TEMP, r == -1 ? errno : 0,
-		    "read the prefix of active/%s", id);
-	env->prefix[env->prefix_len] = '\0';
-	return 0;
-}
-
-int
-spool_env_load(struct spool *sp, const char *id, struct spool_env *env,
-    struct why *why)
-{
-	return spool_env_open(sp, id, env, NULL, why);
-}
-
-int
-spool_env_open(struct spool *sp, const char *id, struct spool_env *env,
-    int *body_fd, struct why *why)
-{
-	struct stat st;
-	struct buf notes;
-	char esc[300];
-	uint8_t *p;
-	size_t n;
-	int fd;
-
-	memset(env, 0, sizeof(*env));
-	if (body_fd != NULL)
-		*body_fd = -1;
-	if ((fd = open_msg(sp, id, O_RDONLY, why)) == -1)
-		return -1;
-	if (read_env(fd, &p, &n, why) == -1)
-		goto fail;
-	if (spool_env_parse(id, p, n, env, 0, NULL, why) == -1) {
-		free(p);
-		spool_env_free(env);
-		goto fail;
-	}
-	free(p);
-	if (fstat(fd, &st) == -1) {
-		why_set(why, WHY_TEMP, errno, "stat active/%s", id);
-		spool_env_free(env);
-		goto fail;
-	}
-	if (prefix_read(fd, id, st.st_size, env, why) == -1) {
-		spool_env_free(env);
-		goto fail;
-	}
-	if (spool_notes_read(sp, id, &notes) == -1) {
-		why_set(why, WHY_TEMP, ENOMEM, "read notes/%s", id);
-		spool_env_free(env);
-		goto fail;
-	}
-	spool_notes_apply(&notes, env);
-	buf_reset(&notes);
-	if (body_fd != NULL)
-		*body_fd = fd;
-	else
-		(void)close(fd);
-	return 0;
-fail:
-	(void)close(fd);
-	if (why != NULL && why->kind == WHY_PERM && !sp->readonly &&
-	    renameat(sp->actfd, id, sp->corfd, id) == 0)
-		log_warn("event=spool_corrupt id=%s reason=%s "
-		         "action=moved_to_corrupt",
-		    id, log_escs(esc, sizeof(esc), why->text));
-	return -1;
-}
-
-int
-spool_rcpt_set(struct spool *sp, const char *id, size_t idx,
-    enum spool_rcpt_state state, struct why *why)
-{
-	struct spool_env env;
-	off_t off = -1;
-	uint8_t *p;
-	size_t n;
-	char c = (char)state;
-	ssize_t w;
-	int fd, rc;
-
-	if (sp->readonly)
-		return why_set(why, WHY_TEMP, EROFS, "spool opened read-only");
-	if (!spool_is_state((uint8_t)state))
-		return why_set(why, WHY_PERM, 0, "bad recipient state");
-	if ((fd = open_msg(sp, id, O_RDWR, why)) == -1)
-		return -1;
-	if (read_env(fd, &p, &n, why) == -1)
-		goto fail;
-	rc = spool_env_parse(id, p, n, &env, idx, &off, why);
-	free(p);
-	if (rc == 0 && idx >= env.nrcpts)
-		rc = why_set(why, WHY_PERM, 0, "no recipient %zu in %s", idx,
-		    id);
-	spool_env_free(&env);
-	if (rc == -1)
-		goto fail;
-	do
-		w = pwrite(fd, &c, 1, off);
-	while (w == -1 && errno == EINTR);
-	if (w != 1 || fdatasync(fd) == -1) {
-		why_set(why, WHY_TEMP, w == 0 ? EIO : errno, "update active/%s",
-		    id);
-		goto fail;
-	}
-	metrics_spool_syncs(1);
-	(void)close(fd);
-	return 0;
-fail:
-	(void)close(fd);
-	return -1;
-}
-
-
-int
-spool_remove(struct spool *sp, const char *id, struct why *why)
-{
-	if (sp->readonly)
-		return why_set(why, WHY_TEMP, EROFS, "spool opened read-only");
-	if (spool_check_id(id, why) == -1)
-		return -1;
-	/*
-	 * No sync: if the removal is lost in a crash, the message is still
-	 * in active/ and is delivered again: a duplicate, never a loss.
-	 */
-	if (pool_put(sp, id) == -1 && unlinkat(sp->actfd, id, 0) == -1 &&
-	    errno != ENOENT)
-		return why_set(why, WHY_TEMP, errno, "remove active/%s", id);
-	(void)unlinkat(sp->notefd, id, 0);
-	return 0;
-}
-
-static int
-cmp_id(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int
-spool_scan(struct spool *sp, void (*fn)(void *arg, const char *id), void *arg,
-    struct why *why)
-{
-	struct dirent *de;
-	char **ids = NULL;
-	size_t n = 0, cap = 0, i;
-	DIR *d;
-	int dfd;
-
-	dfd = openat(sp->actfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd == -1)
-		return why_set(why, WHY_TEMP, errno, "open %s/active", sp->dir);
-	if ((d = fdopendir(dfd)) == NULL) {
-		(void)close(dfd);
-		return why_set(why, WHY_TEMP, errno, "open %s/active", sp->dir);
-	}
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!spool_is_id(de->d_name)) {
-			if (de->d_name[0] != '.')
-				log_warn("event=spool_foreign_file dir=active "
-				         "action=ignored");
-			continue;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			ids = xrealloc(ids, cap * sizeof(*ids));
-		}
-		ids[n++] = xstrdup(de->d_name);
-	}
-	(void)closedir(d);
-	/* Ids begin with the arrival time in hex: name order is age order. */
-	if (n > 0)
-		qsort(ids, n, sizeof(*ids), cmp_id);
-	for (i = 0; i < n; i++) {
-		fn(arg, ids[i]);
-		free(ids[i]);
-	}
-	free(ids);
-	return 0;
-}

@@ -2,17 +2,20 @@
 /*
  * queue/spool.h - durable storage of queued messages and their envelopes.
  *
- * The only code that touches spool files. A message is written to
- * incoming/ while it arrives, then committed: its data and directory
- * entry reach stable storage before the commit callback reports success,
- * which is what lets the server answer 250 (DESIGN.md, "what 250 OK
- * means"). Commits that arrive within a few milliseconds share their
- * syncs (group commit) on the spool's sync thread.
+ * The only code that touches spool files. A small message is held in
+ * memory while it arrives and committed by an append to the segment log
+ * (queue/spool_seg.h, issue 20); a big one is written to incoming/ and
+ * moved to active/. Either way its data (and directory entry) reach
+ * stable storage before the commit callback reports success, which is
+ * what lets the server answer 250 (DESIGN.md, "what 250 OK means").
+ * Commits that arrive within a few milliseconds share their syncs (group
+ * commit) on the spool's sync thread.
  * Per-recipient delivery state is updated in place and synced, so a
  * restart never loses it; at worst a recipient is delivered twice.
- * Layout below the spool directory: incoming/ (being written), active/
- * (committed), corrupt/ (failed validation), notes/ (retry count and last
- * errors, not synced), and `lock` (one server per spool, flock).
+ * Layout below the spool directory: seg/ (the segment log), incoming/
+ * (being written), active/ (committed files), free/ (files for reuse),
+ * corrupt/ (failed validation), notes/ (retry count and last errors, not
+ * synced), and `lock` (one server per spool, flock).
  * Queue ids are SPOOL_ID_LEN lower-case hex digits: 14 of microseconds
  * since the epoch (so ids sort by arrival until the year 4253; 12 digits
  * would wrap every 8.9 years), 3 of a per-process counter and 3 from
@@ -243,6 +246,14 @@ int spool_note_retry(struct spool *, const char *id, unsigned attempts,
 int spool_note_warned(struct spool *, const char *id, struct why *);
 /* Put on hold (not delivered, but kept and expired) or release. */
 int spool_note_hold(struct spool *, const char *id, bool hold, struct why *);
+/*
+ * The message stays queued for a while (deferred, held): if it is a
+ * record of the segment log, move it into a file of its own (synced),
+ * so that its segment can be removed once the rest of it is delivered.
+ * Nothing to do for a message that has a file. 0, or -1 with why (it
+ * stays where it was, which is safe).
+ */
+int spool_settle(struct spool *, const char *id, struct why *);
 /* Remove a finished message. */
 int spool_remove(struct spool *, const char *id, struct why *);
 /* Is `s` shaped like a queue id (so safe in a file name and a log)? */

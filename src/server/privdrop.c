@@ -37,7 +37,7 @@ enum entry_kind {
 /* Indexes of the entries that hold others (see `entries`). */
 enum {
 	I_QUEUE = 0,
-	I_TLS = 7,
+	I_TLS = 8,
 };
 
 struct entry {
@@ -61,6 +61,7 @@ static const struct entry entries[] = {
 	{ "corrupt", E_DIR, I_QUEUE, false },
 	{ "notes", E_DIR, I_QUEUE, false },
 	{ "free", E_DIR, I_QUEUE, false },
+	{ "seg", E_DIR, I_QUEUE, false }, /* queue/spool_seg.c */
 	/* server/tls.c: the self-signed certificate, when [tls] has none */
 	[I_TLS] = { "tls", E_DIR, -1, true },
 	{ "self-signed.crt", E_FILE, I_TLS, false },

@@ -307,13 +307,21 @@ put_msg(struct spool *sp, const char *const *rcpts, size_t n, time_t arrival,
 	put_msg_notify(sp, rcpts, NULL, n, arrival, id_out);
 }
 
+/* The spool of the running test (open_spool()). */
+static struct spool *test_sp;
+
+/* Left the queue: neither a file in active/ nor a segment record. */
 static bool
 gone(const char *id)
 {
-	char p[160];
+	struct spool_env env;
+	struct why why;
 
-	(void)snprintf(p, sizeof(p), "%s/queue/active/%s", dir, id);
-	return access(p, F_OK) == -1;
+	if (spool_env_load(test_sp, id, &env, &why) == 0) {
+		spool_env_free(&env);
+		return false;
+	}
+	return why.kind == WHY_PERM && why.sys_errno == ENOENT;
 }
 
 static bool
@@ -337,6 +345,7 @@ open_spool(void)
 	(void)snprintf(p, sizeof(p), "%s/queue", dir);
 	sp = spool_open(p, &why);
 	assert_non_null(sp);
+	test_sp = sp;
 	return sp;
 }
 

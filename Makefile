@@ -83,7 +83,7 @@ test: deps-test $(TBUILD)/build.ninja $(FBUILD)/build.ninja
 
 # What is too long for `make test` (README "Tests"): every fuzzer for
 # FUZZ_LONG seconds, and the load tests at ten times their size
-# (TERN_LONG=1: test_crash_load 20,000 messages and 40 kill -9,
+# (TERN_LONG=1: test_crash_load 20,000 messages and 60 kill -9,
 # test_reload 2,000 messages across 100 reloads). About an hour.
 FUZZ_LONG ?= 300
 test-long: test

@@ -16,6 +16,7 @@
 #include "dir/subaddr.h"
 #include "queue/sched.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
 
@@ -160,8 +161,12 @@ deliver(void *ctx, const struct conf *conf, const struct spool_env *env,
 {
 	const char *addr, *orcpt, *detail, *delivered_to;
 	char path[PATH_MAX], rel[PATH_MAX];
+	struct maildir_key key = { .qid = env->id,
+		.idx = idx,
+		.arrival = env->arrival };
 	struct buf pre;
 	size_t dlen;
+	bool found = false;
 	int n, rc;
 
 	(void)ctx; /* no per-thread state */
@@ -212,9 +217,18 @@ deliver(void *ctx, const struct conf *conf, const struct spool_env *env,
 			    "build the Return-Path field");
 		return why_set(why, WHY_PERM, 0, "addresses too long");
 	}
-	rc = maildir_deliver(path, (const char *)pre.data, pre.len, fd,
-	    env->body_offset, env->body_size, NULL, 0, why);
+	/*
+	 * Keyed by queue id and recipient: a retry after a crash that cut
+	 * the spool's record of this delivery finds it and does not copy.
+	 */
+	rc = maildir_deliver(path, env->id[0] != '\0' ? &key : NULL,
+	    (const char *)pre.data, pre.len, fd, env->body_offset,
+	    env->body_size, NULL, 0, &found, why);
 	buf_reset(&pre);
+	/* The id is the spool's (spool_is_id): safe in a log line. */
+	if (rc == 0 && found)
+		log_info("event=already_delivered id=%s rcpt=%zu", env->id,
+		    idx);
 	return rc;
 }
 

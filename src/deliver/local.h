@@ -10,6 +10,10 @@
  * for alice@, dir/subaddr.h) goes into the Maildir++ folder ".news" when
  * that directory exists, else the inbox; Delivered-To is then the
  * address as given.
+ * Each delivery is keyed by queue id and recipient index (maildir.h):
+ * one found in the Maildir already (a crash cut the spool's record of
+ * it) is reported delivered without a second copy, and logged as
+ * event=already_delivered.
  * Mail for other domains is deferred: remote delivery comes later.
  * Trust: the address comes from the spool but was chosen by a peer, so
  * both path components are checked ('/', "..", leading '.', control

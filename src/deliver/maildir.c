@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * deliver/maildir.c - write one message into a Maildir, durably.
+ * deliver/maildir.c - write one message into a Maildir, durably and once.
  *
  * Model: STYLE.md snippet 4 and https://cr.yp.to/proc/maildir.html.
- * A file appears in new/ only complete and synced: tmp/ write, fsync,
- * rename, fsync new/ (shared by deliveries into the same new/ at once). A crash leaves at worst a stale file in tmp/
- * (Maildir readers ignore tmp/) and a queue retry, so a duplicate.
+ * A file appears in new/ only complete and synced: tmp/ write, data
+ * sync, rename, sync of new/, both through the file system's sync group
+ * (syncgroup.h) so that deliveries in flight together share the flushes.
+ * A crash leaves at worst a stale file in tmp/ (Maildir readers ignore
+ * tmp/ and remove it after 36 hours) and a queue retry, which finds the
+ * keyed name in new/ and does not deliver again.
  */
 #include "deliver/maildir.h"
 
@@ -22,93 +25,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deliver/syncgroup.h"
 #include "util/fsutil.h"
 #include "util/str.h"
 
 #define COPY_CHUNK 65536
 #define HOST_MAX 64 /* of the host part of a file name, escapes included */
-#define DSYNC_SLOTS 64 /* new/ directories synced as a group at once */
 
 static atomic_uint deliveries;
-
-/*
- * Group sync of one new/ directory: deliveries that renamed into it while
- * a sync ran share the next one. `want` counts renames that asked, `done`
- * the highest one a finished sync covers; a sync covers the renames that
- * asked before it started. A slot serves one directory (dev, ino) at a
- * time; another directory hashing to a busy slot syncs on its own.
- */
-struct dsync {
-	pthread_mutex_t mtx;
-	pthread_cond_t cv;
-	dev_t dev;
-	ino_t ino;
-	unsigned users;
-	bool busy;
-	uint64_t want, done;
-};
-
-static struct dsync dsyncs[DSYNC_SLOTS];
-static pthread_once_t dsync_once = PTHREAD_ONCE_INIT;
-
-static void
-dsync_init(void)
-{
-	size_t i;
-
-	for (i = 0; i < DSYNC_SLOTS; i++) {
-		pthread_mutex_init(&dsyncs[i].mtx, NULL);
-		pthread_cond_init(&dsyncs[i].cv, NULL);
-	}
-}
-
-/*
- * fsync(dirfd), or wait for a sync of the same directory that starts
- * after this call. A failed sync is not shared: each waiter then syncs
- * its own descriptor, which reports the write-back error to it too.
- */
-static int
-sync_dir(int dirfd)
-{
-	struct dsync *d;
-	struct stat st;
-	uint64_t mine, target;
-	int rc = 0, err = 0;
-
-	if (fstat(dirfd, &st) == -1)
-		return fsync(dirfd);
-	(void)pthread_once(&dsync_once, dsync_init);
-	d = &dsyncs[(st.st_ino ^ st.st_dev) % DSYNC_SLOTS];
-	pthread_mutex_lock(&d->mtx);
-	if (d->users > 0 && (d->dev != st.st_dev || d->ino != st.st_ino)) {
-		pthread_mutex_unlock(&d->mtx);
-		return fsync(dirfd);
-	}
-	d->dev = st.st_dev;
-	d->ino = st.st_ino;
-	d->users++;
-	mine = ++d->want;
-	while (d->done < mine && rc == 0) {
-		if (d->busy) {
-			pthread_cond_wait(&d->cv, &d->mtx);
-			continue;
-		}
-		d->busy = true;
-		target = d->want;
-		pthread_mutex_unlock(&d->mtx);
-		rc = fsync(dirfd);
-		err = errno;
-		pthread_mutex_lock(&d->mtx);
-		d->busy = false;
-		if (rc == 0 && target > d->done)
-			d->done = target;
-		pthread_cond_broadcast(&d->cv);
-	}
-	d->users--;
-	pthread_mutex_unlock(&d->mtx);
-	errno = err;
-	return rc;
-}
 
 static int
 create_maildir(const char *path, struct why *why)
@@ -210,6 +134,32 @@ make_name(char *out, size_t outsz)
 	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
 }
 
+/* Letters and digits only: safe in a file name, no Maildir separator. */
+static bool
+is_key_id(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= MAILDIR_KEY_ID_MAX ||
+		    !ascii_is_alnum((unsigned char)s[i]))
+			return false;
+	return i > 0;
+}
+
+int
+maildir_key_name(const struct maildir_key *key, char *out, size_t outsz)
+{
+	int n;
+
+	if (key == NULL || key->qid == NULL || !is_key_id(key->qid))
+		return -1;
+	(void)pthread_once(&host_once, host_init);
+	n = snprintf(out, outsz, "%lld.T%sR%zu.%s", (long long)key->arrival,
+	    key->qid, key->idx, host_cached);
+	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
+}
+
 /*
  * Copy len bytes of in from off to out, CRLF -> LF. A CR not followed
  * by LF is kept: it is data, not a line ending.
@@ -255,83 +205,173 @@ copy_lf(int in, off_t off, off_t len, int out, struct why *why)
 	return 0;
 }
 
-int
-maildir_deliver(const char *maildir_path, const char *prefix, size_t prefix_len,
-    int fd, off_t offset, off_t len, char *name_out, size_t name_outsz,
-    struct why *why)
+/*
+ * tmp/ and new/ of the Maildir at path into *tmpfd and *newfd, making it
+ * on first delivery. -1 with why; the caller closes what is not -1.
+ */
+static int
+open_dirs(const char *path, int *tmpfd, int *newfd, struct why *why)
 {
-	char name[MAILDIR_NAME_MAX];
-	int tmpfd = -1, newfd = -1, out = -1, rc = -1;
+	*tmpfd = open_sub(path, "tmp");
+	*newfd = open_sub(path, "new");
+	if (*tmpfd != -1 && *newfd != -1)
+		return 0;
+	if (errno != ENOENT)
+		return why_set(why, WHY_TEMP, errno, "open maildir %s", path);
+	/* First delivery to this mailbox. */
+	if (create_maildir(path, why) == -1)
+		return -1;
+	if (*tmpfd == -1)
+		*tmpfd = open_sub(path, "tmp");
+	if (*newfd == -1)
+		*newfd = open_sub(path, "new");
+	if (*tmpfd == -1 || *newfd == -1)
+		return why_set(why, WHY_TEMP, errno, "open maildir %s", path);
+	return 0;
+}
 
+/*
+ * Was the keyed delivery `name` made already, and a crash cut the
+ * queue's record of it? It is in new/, or in cur/ as "name:2," (a
+ * reader saw it and set no flag). Found: its directory is made durable
+ * (the crash may have come before that), its name goes to where[], 1.
+ * 0 when not found; -1 with why.
+ */
+static int
+find_delivered(const char *path, int newfd, const char *name, char *where,
+    size_t wheresz, struct why *why)
+{
+	char seen[MAILDIR_NAME_MAX + 16];
+	struct stat st;
+	int curfd, err;
+
+	if (fstatat(newfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (syncgroup_sync(newfd, newfd, false) == -1)
+			return why_set(why, WHY_TEMP, errno, "sync %s/new",
+			    path);
+		(void)strlcpy(where, name, wheresz);
+		return 1;
+	}
+	if (errno != ENOENT)
+		return why_set(why, WHY_TEMP, errno, "look in %s/new", path);
+	/* Relative to new/: no open of cur/ unless it is there. */
+	if (snprintf(seen, sizeof(seen), "../cur/%s:2,", name) >=
+	    (int)sizeof(seen))
+		return 0; /* cannot be there: no reader makes it */
+	if (fstatat(newfd, seen, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0
+		                       : why_set(why, WHY_TEMP, errno,
+		                             "look in %s/cur", path);
+	curfd = open_sub(path, "cur");
+	if (curfd == -1 || syncgroup_sync(curfd, curfd, false) == -1) {
+		err = errno;
+		if (curfd != -1)
+			(void)close(curfd);
+		return why_set(why, WHY_TEMP, err, "sync %s/cur", path);
+	}
+	(void)close(curfd);
+	(void)strlcpy(where, seen + strlen("../cur/"), wheresz);
+	return 1;
+}
+
+/*
+ * tmp/from -> new/to, never replacing a file there: a keyed name in
+ * new/ is a delivery already made. Falls back to a plain rename on a
+ * file system without RENAME_NOREPLACE (find_delivered() looked).
+ */
+static int
+move_in(int tmpfd, const char *from, int newfd, const char *to)
+{
+	if (renameat2(tmpfd, from, newfd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	return renameat(tmpfd, from, newfd, to);
+}
+
+/* Write the message into tmp/name and make its data durable. */
+static int
+write_tmp(const char *path, int tmpfd, const char *name, const char *prefix,
+    size_t prefix_len, int fd, off_t offset, off_t len, struct why *why)
+{
+	int out, rc = -1;
+
+	out =
+	    openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out == -1) /* EEXIST: not ours to unlink */
+		return why_set(why, WHY_TEMP, errno, "create %s/tmp/%s", path,
+		    name);
+	if (prefix_len > 0 && fsutil_write_all(out, prefix, prefix_len) == -1)
+		why_set(why, WHY_TEMP, errno, "write %s/tmp", path);
+	else if (copy_lf(fd, offset, len, out, why) == -1)
+		;
+	else if (syncgroup_sync(out, tmpfd, true) == -1)
+		why_set(why, WHY_TEMP, errno, "sync %s/tmp", path);
+	else
+		rc = 0;
+	(void)close(out); /* after the sync, close cannot lose data */
+	if (rc == -1)
+		(void)unlinkat(tmpfd, name, 0);
+	return rc;
+}
+
+int
+maildir_deliver(const char *maildir_path, const struct maildir_key *key,
+    const char *prefix, size_t prefix_len, int fd, off_t offset, off_t len,
+    char *name_out, size_t name_outsz, bool *found_out, struct why *why)
+{
+	char name[MAILDIR_NAME_MAX], tmpname[MAILDIR_NAME_MAX];
+	char where[MAILDIR_NAME_MAX + 16];
+	int tmpfd = -1, newfd = -1, rc = -1, found = 0;
+
+	if (found_out != NULL)
+		*found_out = false;
 	if (offset < 0 || len < 0)
 		return why_set(why, WHY_TEMP, EINVAL, "bad message range");
-	tmpfd = open_sub(maildir_path, "tmp");
-	newfd = open_sub(maildir_path, "new");
-	if (tmpfd == -1 || newfd == -1) {
-		if (errno != ENOENT) {
-			why_set(why, WHY_TEMP, errno, "open maildir %s",
-			    maildir_path);
+	if (key != NULL && maildir_key_name(key, name, sizeof(name)) == -1)
+		return why_set(why, WHY_TEMP, EINVAL,
+		    "no maildir file name for this queue id");
+	if (open_dirs(maildir_path, &tmpfd, &newfd, why) == -1)
+		goto done;
+	if (key != NULL) {
+		found = find_delivered(maildir_path, newfd, name, where,
+		    sizeof(where), why);
+		if (found == -1)
 			goto done;
-		}
-		/* First delivery to this mailbox. */
-		if (create_maildir(maildir_path, why) == -1)
-			goto done;
-		if (tmpfd == -1)
-			tmpfd = open_sub(maildir_path, "tmp");
-		if (newfd == -1)
-			newfd = open_sub(maildir_path, "new");
-		if (tmpfd == -1 || newfd == -1) {
-			why_set(why, WHY_TEMP, errno, "open maildir %s",
-			    maildir_path);
+		if (found == 1) {
+			if (found_out != NULL)
+				*found_out = true;
+			if (name_out != NULL)
+				(void)strlcpy(name_out, where, name_outsz);
+			rc = 0;
 			goto done;
 		}
 	}
-	if (make_name(name, sizeof(name)) == -1) {
+	/* tmp/ gets a unique name: a crashed attempt's file stays apart. */
+	if (make_name(tmpname, sizeof(tmpname)) == -1) {
 		why_set(why, WHY_TEMP, ENAMETOOLONG, "maildir file name");
 		goto done;
 	}
-	out =
-	    openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out == -1) { /* EEXIST: not ours to unlink */
-		why_set(why, WHY_TEMP, errno, "create %s/tmp/%s", maildir_path,
-		    name);
+	if (key == NULL)
+		(void)strlcpy(name, tmpname, sizeof(name));
+	if (write_tmp(maildir_path, tmpfd, tmpname, prefix, prefix_len, fd,
+	        offset, len, why) == -1)
 		goto done;
-	}
-	if (prefix_len > 0 &&
-	    fsutil_write_all(out, prefix, prefix_len) == -1) {
-		why_set(why, WHY_TEMP, errno, "write %s/tmp", maildir_path);
-		goto unlink;
-	}
-	if (copy_lf(fd, offset, len, out, why) == -1)
-		goto unlink;
-	if (fsync(out) == -1) {
-		why_set(why, WHY_TEMP, errno, "fsync %s/tmp", maildir_path);
-		goto unlink;
-	}
-	(void)close(out); /* after fsync, close cannot lose data */
-	out = -1;
-	if (renameat(tmpfd, name, newfd, name) == -1) {
+	if (move_in(tmpfd, tmpname, newfd, name) == -1) {
 		why_set(why, WHY_TEMP, errno, "rename into %s/new",
 		    maildir_path);
-		goto unlink;
+		(void)unlinkat(tmpfd, tmpname, 0);
+		goto done;
 	}
-	/* A failure here means a retry and maybe a duplicate, never a loss. */
-	if (sync_dir(newfd) == -1) {
-		why_set(why, WHY_TEMP, errno, "fsync %s/new", maildir_path);
+	/* A failure here means a retry, which finds the name: no copy. */
+	if (syncgroup_sync(newfd, newfd, false) == -1) {
+		why_set(why, WHY_TEMP, errno, "sync %s/new", maildir_path);
 		goto done;
 	}
 	if (name_out != NULL)
 		(void)strlcpy(name_out, name, name_outsz);
 	rc = 0;
-	goto done;
-unlink:
-	if (out != -1)
-		(void)close(out);
-	out = -1;
-	(void)unlinkat(tmpfd, name, 0);
 done:
-	if (out != -1)
-		(void)close(out);
 	if (tmpfd != -1)
 		(void)close(tmpfd);
 	if (newfd != -1)

@@ -20,6 +20,7 @@
 #include "conf/conf.h"
 #include "deliver/local.h"
 #include "deliver/maildir.h"
+#include "deliver/syncgroup.h"
 #include "queue/sched.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
@@ -133,8 +134,9 @@ test_convert(void **state)
 
 		fd = msg_file(c->in, strlen(c->in), 7);
 		/* The maildir and its parents appear on first delivery. */
-		if (maildir_deliver(md, prefix, strlen(prefix), fd, 7,
-		        (off_t)strlen(c->in), name, sizeof(name), &why) != 0)
+		if (maildir_deliver(md, NULL, prefix, strlen(prefix), fd, 7,
+		        (off_t)strlen(c->in), name, sizeof(name), NULL,
+		        &why) != 0)
 			fail_msg("%s: %s", c->name, why.text);
 		close(fd);
 		got = slurp(md, name, &n);
@@ -172,8 +174,8 @@ test_chunk_boundary(void **state)
 		in[cr + 1] = '\n';
 		in[2 * CHUNK] = '\r'; /* bare CR right at the next boundary */
 		fd = msg_file(in, 3 * CHUNK, 0);
-		assert_int_equal(maildir_deliver(md, "", 0, fd, 0, 3 * CHUNK,
-		                     name, sizeof(name), &why),
+		assert_int_equal(maildir_deliver(md, NULL, "", 0, fd, 0,
+		                     3 * CHUNK, name, sizeof(name), NULL, &why),
 		    0);
 		close(fd);
 		got = slurp(md, name, &n);
@@ -205,8 +207,8 @@ uniq_main(void *arg)
 	int i;
 
 	for (i = 0; i < 50; i++)
-		if (maildir_deliver(u->md, "X: y\n", 5, u->fd, 0, 4, NULL, 0,
-		        &why) != 0) {
+		if (maildir_deliver(u->md, NULL, "X: y\n", 5, u->fd, 0, 4, NULL,
+		        0, NULL, &why) != 0) {
 			pthread_mutex_lock(&u->mtx);
 			u->fails++;
 			pthread_mutex_unlock(&u->mtx);
@@ -261,7 +263,8 @@ test_failures(void **state)
 	(void)snprintf(p, sizeof(p), "%s/file", dir);
 	touch(p);
 	(void)snprintf(md, sizeof(md), "%s/file/Maildir", dir);
-	assert_int_equal(maildir_deliver(md, "", 0, fd, 0, 4, NULL, 0, &why),
+	assert_int_equal(maildir_deliver(md, NULL, "", 0, fd, 0, 4, NULL, 0,
+	                     NULL, &why),
 	    -1);
 	assert_int_equal(why.kind, WHY_TEMP);
 	/* tmp/ is a file. */
@@ -269,7 +272,8 @@ test_failures(void **state)
 	assert_int_equal(mkdir(md, 0700), 0);
 	(void)snprintf(p, sizeof(p), "%s/m1/tmp", dir);
 	touch(p);
-	assert_int_equal(maildir_deliver(md, "", 0, fd, 0, 4, NULL, 0, &why),
+	assert_int_equal(maildir_deliver(md, NULL, "", 0, fd, 0, 4, NULL, 0,
+	                     NULL, &why),
 	    -1);
 	assert_int_equal(why.kind, WHY_TEMP);
 	/* new/ is a file. */
@@ -277,12 +281,14 @@ test_failures(void **state)
 	assert_int_equal(mkdir(md, 0700), 0);
 	(void)snprintf(p, sizeof(p), "%s/m2/new", dir);
 	touch(p);
-	assert_int_equal(maildir_deliver(md, "", 0, fd, 0, 4, NULL, 0, &why),
+	assert_int_equal(maildir_deliver(md, NULL, "", 0, fd, 0, 4, NULL, 0,
+	                     NULL, &why),
 	    -1);
 	assert_int_equal(why.kind, WHY_TEMP);
 	/* The spool file is shorter than the envelope says: no leftovers. */
 	(void)snprintf(md, sizeof(md), "%s/m3", dir);
-	assert_int_equal(maildir_deliver(md, "", 0, fd, 0, 5, NULL, 0, &why),
+	assert_int_equal(maildir_deliver(md, NULL, "", 0, fd, 0, 5, NULL, 0,
+	                     NULL, &why),
 	    -1);
 	assert_int_equal(why.kind, WHY_TEMP);
 	(void)snprintf(p, sizeof(p), "%s/m3/tmp", dir);
@@ -290,10 +296,12 @@ test_failures(void **state)
 	(void)snprintf(p, sizeof(p), "%s/m3/new", dir);
 	assert_int_equal(count(p), 0);
 	/* Unreadable spool descriptor, negative offset. */
-	assert_int_equal(maildir_deliver(md, "", 0, -1, 0, 4, NULL, 0, &why),
+	assert_int_equal(maildir_deliver(md, NULL, "", 0, -1, 0, 4, NULL, 0,
+	                     NULL, &why),
 	    -1);
 	assert_int_equal(why.kind, WHY_TEMP);
-	assert_int_equal(maildir_deliver(md, "", 0, fd, -1, 4, NULL, 0, &why),
+	assert_int_equal(maildir_deliver(md, NULL, "", 0, fd, -1, 4, NULL, 0,
+	                     NULL, &why),
 	    -1);
 	assert_int_equal(count(p), 0);
 	/* A path longer than PATH_MAX. */
@@ -301,11 +309,222 @@ test_failures(void **state)
 	memset(longp, 'a', PATH_MAX + 15);
 	longp[0] = '/';
 	longp[PATH_MAX + 15] = '\0';
-	assert_int_equal(maildir_deliver(longp, "", 0, fd, 0, 4, NULL, 0, &why),
+	assert_int_equal(maildir_deliver(longp, NULL, "", 0, fd, 0, 4, NULL, 0,
+	                     NULL, &why),
 	    -1);
 	assert_int_equal(why.kind, WHY_TEMP);
 	free(longp);
 	close(fd);
+}
+
+/* The keyed name: ARRIVAL.T<qid>R<idx>.HOST, and what is refused. */
+static void
+test_key_name(void **state)
+{
+	static const char *const bad[] = { "", "ab/c", "a:b", "a.b", "a b",
+		"a\n", "\xc3\xa9" };
+	struct maildir_key key = { .qid = "0123abcdefABC",
+		.idx = 3,
+		.arrival = 1700000000 };
+	char name[MAILDIR_NAME_MAX], qid[MAILDIR_KEY_ID_MAX + 2];
+	const char *host;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(maildir_key_name(&key, name, sizeof(name)), 0);
+	assert_memory_equal(name, "1700000000.T0123abcdefABCR3.", 28);
+	host = name + 28;
+	assert_true(host[0] != '\0');
+	assert_null(strchr(host, '/'));
+	assert_null(strchr(name, ':'));
+	/* The same key, the same name: that is what makes a retry find it. */
+	{
+		char again[MAILDIR_NAME_MAX];
+
+		assert_int_equal(maildir_key_name(&key, again, sizeof(again)),
+		    0);
+		assert_string_equal(name, again);
+		key.idx = 4;
+		assert_int_equal(maildir_key_name(&key, again, sizeof(again)),
+		    0);
+		assert_string_not_equal(name, again);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		key.qid = bad[i];
+		if (maildir_key_name(&key, name, sizeof(name)) != -1)
+			fail_msg("accepted qid %zu", i);
+	}
+	key.qid = NULL;
+	assert_int_equal(maildir_key_name(&key, name, sizeof(name)), -1);
+	assert_int_equal(maildir_key_name(NULL, name, sizeof(name)), -1);
+	memset(qid, 'a', sizeof(qid));
+	qid[MAILDIR_KEY_ID_MAX] = '\0';
+	key.qid = qid;
+	assert_int_equal(maildir_key_name(&key, name, sizeof(name)), 0);
+	qid[MAILDIR_KEY_ID_MAX] = 'a';
+	qid[MAILDIR_KEY_ID_MAX + 1] = '\0';
+	assert_int_equal(maildir_key_name(&key, name, sizeof(name)), -1);
+	key.qid = "abc";
+	assert_int_equal(maildir_key_name(&key, name, 8), -1); /* no room */
+}
+
+static void
+deliver_keyed(const char *md, const struct maildir_key *key, int fd, char *name,
+    bool want_found)
+{
+	struct why why;
+	bool found = !want_found;
+
+	if (maildir_deliver(md, key, "X: y\n", 5, fd, 0, 4, name,
+	        MAILDIR_NAME_MAX, &found, &why) != 0)
+		fail_msg("deliver: %s", why.text);
+	if (found != want_found)
+		fail_msg("found %d, want %d", found, want_found);
+}
+
+/*
+ * A keyed delivery made before a crash (the spool never heard of it) is
+ * found by the retry: in new/, or in cur/ read but unflagged. Flagged in
+ * cur/ it is not (documented): delivered again.
+ */
+static void
+test_redelivery(void **state)
+{
+	struct maildir_key key = { .qid = "0123456789abcdef0123",
+		.idx = 0,
+		.arrival = 1700000000 };
+	char md[128], p[512], q[512], name[MAILDIR_NAME_MAX];
+	char again[MAILDIR_NAME_MAX], stale[512];
+	int fd;
+
+	(void)state;
+	(void)snprintf(md, sizeof(md), "%s/Maildir", dir);
+	fd = msg_file("hi\r\n", 4, 0);
+	deliver_keyed(md, &key, fd, name, false);
+	assert_int_equal(maildir_key_name(&key, again, sizeof(again)), 0);
+	assert_string_equal(name, again);
+	/* A crashed attempt's leftover in tmp/ is not in the way. */
+	(void)snprintf(stale, sizeof(stale), "%s/tmp/%s", md, name);
+	touch(stale);
+	deliver_keyed(md, &key, fd, again, true);
+	assert_string_equal(again, name);
+	(void)snprintf(p, sizeof(p), "%s/new", md);
+	assert_int_equal(count(p), 1);
+	(void)snprintf(p, sizeof(p), "%s/tmp", md);
+	assert_int_equal(count(p), 1); /* the stale one only */
+	assert_int_equal(unlink(stale), 0);
+	/* Another recipient of the same message: its own file. */
+	key.idx = 1;
+	deliver_keyed(md, &key, fd, again, false);
+	assert_string_not_equal(again, name);
+	(void)snprintf(p, sizeof(p), "%s/new", md);
+	assert_int_equal(count(p), 2);
+	/* Read by a client (moved to cur/, no flags): still found. */
+	key.idx = 0;
+	(void)snprintf(p, sizeof(p), "%s/new/%s", md, name);
+	(void)snprintf(q, sizeof(q), "%s/cur/%s:2,", md, name);
+	assert_int_equal(rename(p, q), 0);
+	deliver_keyed(md, &key, fd, again, true);
+	assert_memory_equal(again, name, strlen(name));
+	assert_string_equal(again + strlen(name), ":2,");
+	(void)snprintf(p, sizeof(p), "%s/new", md);
+	assert_int_equal(count(p), 1);
+	/* Flagged: not caught, delivered again under the same name. */
+	(void)snprintf(p, sizeof(p), "%s/cur/%s:2,S", md, name);
+	assert_int_equal(rename(q, p), 0);
+	deliver_keyed(md, &key, fd, again, false);
+	assert_string_equal(again, name);
+	(void)snprintf(p, sizeof(p), "%s/new", md);
+	assert_int_equal(count(p), 2);
+	(void)snprintf(p, sizeof(p), "%s/tmp", md);
+	assert_int_equal(count(p), 0);
+	/* A bad queue id is refused before anything is written. */
+	key.qid = "../x";
+	{
+		struct why why;
+
+		assert_int_equal(maildir_deliver(md, &key, "", 0, fd, 0, 4,
+		                     NULL, 0, NULL, &why),
+		    -1);
+		assert_int_equal(why.kind, WHY_TEMP);
+	}
+	close(fd);
+}
+
+struct grp {
+	char dir[160];
+	int id;
+	int fails;
+};
+
+static void *
+grp_main(void *arg)
+{
+	struct grp *g = arg;
+	char p[256];
+	int i, fd, dfd;
+
+	dfd = open(g->dir, O_RDONLY | O_DIRECTORY);
+	for (i = 0; i < 25; i++) {
+		(void)snprintf(p, sizeof(p), "%s/f%d-%d", g->dir, g->id, i);
+		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd == -1 || write(fd, "x", 1) != 1 ||
+		    syncgroup_sync(fd, dfd, true) != 0 ||
+		    syncgroup_sync(dfd, dfd, false) != 0)
+			g->fails++;
+		if (fd != -1)
+			close(fd);
+	}
+	close(dfd);
+	return NULL;
+}
+
+/*
+ * Threads syncing together on one file system: every call succeeds,
+ * each is counted, and no more syncs are made than were asked for.
+ */
+static void
+test_syncgroup(void **state)
+{
+	struct grp g[6];
+	pthread_t t[6];
+	struct syncgroup_stats a, b;
+	size_t i;
+
+	(void)state;
+	syncgroup_stats(&a);
+	for (i = 0; i < 6; i++) {
+		(void)snprintf(g[i].dir, sizeof(g[i].dir), "%s", dir);
+		g[i].id = (int)i;
+		g[i].fails = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, grp_main, &g[i]),
+		    0);
+	}
+	for (i = 0; i < 6; i++)
+		pthread_join(t[i], NULL);
+	syncgroup_stats(&b);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(g[i].fails, 0);
+	assert_int_equal(b.requests - a.requests, 6 * 25 * 2);
+	assert_true(b.syncs - a.syncs >= 1);
+	assert_true(b.syncs - a.syncs <= b.requests - a.requests);
+	assert_true(b.syncfs - a.syncfs <= b.syncs - a.syncs);
+	/* A descriptor that is not open: the error, not a hang. */
+	assert_int_equal(syncgroup_sync(-1, -1, true), -1);
+	assert_int_equal(errno, EBADF);
+	/* One that cannot be synced (a pipe): its sync's error comes back. */
+	{
+		int pfd[2], dfd;
+
+		assert_int_equal(pipe(pfd), 0);
+		dfd = open(dir, O_RDONLY | O_DIRECTORY);
+		assert_true(dfd >= 0);
+		assert_int_equal(syncgroup_sync(pfd[0], dfd, true), -1);
+		assert_int_equal(errno, EINVAL);
+		close(pfd[0]);
+		close(pfd[1]);
+		close(dfd);
+	}
 }
 
 static void
@@ -424,6 +643,60 @@ test_local(void **state)
 	assert_int_equal(count(p), 1);
 	(void)snprintf(p, sizeof(p), "%s/mail", dir);
 	assert_int_equal(count(p), 1); /* nothing for other.net */
+	d->thread_fini(ctx);
+	local_deliverer_free(d);
+	free(conf);
+}
+
+/*
+ * Through the local deliverer: the same queue id and recipient twice
+ * (a retry after kill -9) is one file, in the inbox and in Junk alike.
+ */
+static void
+test_local_redelivery(void **state)
+{
+	static char *domains[] = { "example.org" };
+	static const char body[] = "Subject: hi\r\n\r\nhello\r\n";
+	static const char *const box[] = { "new", ".Junk/new" };
+	struct sched_deliverer *d;
+	struct spool_rcpt r;
+	struct spool_env env;
+	struct conf *conf;
+	struct why why;
+	char p[512];
+	size_t j, k;
+	void *ctx;
+	int fd;
+
+	(void)state;
+	conf = xcalloc(1, sizeof(*conf));
+	conf->data_dir = dir;
+	conf->domains = domains;
+	conf->ndomains = 1;
+	d = local_deliverer_new();
+	ctx = d->thread_init(d->arg);
+	fd = msg_file(body, strlen(body), 0);
+	for (j = 0; j < 2; j++) {
+		memset(&env, 0, sizeof(env));
+		memset(&r, 0, sizeof(r));
+		(void)strlcpy(env.id, "0123456789abcdef0123", sizeof(env.id));
+		env.arrival = 1700000000;
+		env.sender = "s@x.example";
+		env.rcpts = &r;
+		env.nrcpts = 1;
+		env.body_size = (off_t)strlen(body);
+		env.junk = j == 1;
+		r.addr = "alice@example.org";
+		for (k = 0; k < 3; k++) {
+			why_clear(&why);
+			if (d->deliver(ctx, conf, &env, fd, 0, &why) != 0)
+				fail_msg("%zu/%zu: %s", j, k, why.text);
+		}
+		(void)snprintf(p, sizeof(p), "%s/mail/example.org/alice/%s",
+		    dir, box[j]);
+		assert_int_equal(count(p), 1);
+	}
+	close(fd);
 	d->thread_fini(ctx);
 	local_deliverer_free(d);
 	free(conf);
@@ -608,9 +881,13 @@ main(void)
 		T(test_chunk_boundary),
 		T(test_unique_names),
 		T(test_failures),
+		T(test_key_name),
+		T(test_redelivery),
+		T(test_syncgroup),
 		T(test_safe_component),
 		T(test_local),
 		T(test_local_subaddress),
+		T(test_local_redelivery),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,7 +73,7 @@ const struct num_key conf_keys[] = {
 	{ S_QUEUE, "lifetime", N_DURATION, T_UINT, OFF(queue.lifetime), 5 * DAY,
 	    1, 30 * DAY },
 	{ S_QUEUE, "delivery_threads", N_COUNT, T_UINT,
-	    OFF(queue.delivery_threads), 16, 1, 256 },
+	    OFF(queue.delivery_threads), 64, 1, 256 },
 	/* Outbound (issue 4). */
 	{ S_QUEUE, "delay_warning", N_DURATION, T_UINT,
 	    OFF(queue.delay_warning), 4 * HOUR, 0, 30 * DAY },

@@ -535,7 +535,7 @@ test_values(void **state)
 	assert_int_equal(c->queue.retry_initial, 300);
 	assert_int_equal(c->queue.retry_max, 14400);
 	assert_int_equal(c->queue.lifetime, 432000);
-	assert_int_equal(c->queue.delivery_threads, 16);
+	assert_int_equal(c->queue.delivery_threads, 64);
 	conf_free(c);
 }
 

@@ -104,6 +104,23 @@ def send(srv, msg, port=None, sender="sender@remote.example",
         return rep
 
 
+def wait_milter_ready(srv, timeout=60):
+    """Readiness of a real filter behind tern: its port may be open
+    before it can answer (rspamd compiles its rules first, slowly on a
+    busy machine, and says 451 4.7.1 at the connect stage until then).
+    Bounded: EHLO until it is not 451, at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with Raw("127.0.0.1", srv.port, timeout=60) as r:
+            expect(r.reply(), 220)
+            rep = r.cmd(f"EHLO {CLIENT_NAME}")
+            if rep.code != 451 or time.monotonic() > deadline:
+                expect(rep, 250)
+                expect(r.cmd("QUIT"), 221)
+                return
+        time.sleep(0.2)
+
+
 # -- rspamd ----------------------------------------------------------------
 
 RSPAMD_CONF = """\
@@ -175,6 +192,7 @@ def rspamd():
 def test_rspamd_gtube_rejected_clean_mail_gets_headers(make_server, rspamd):
     srv = make_server(extra=milter_conf("rspamd", rspamd),
                       listener_extra={"mx": {"milters": "rspamd"}})
+    wait_milter_ready(srv)
     rep = send(srv, make_message(subject="gtube",
                                  body=f"test\r\n{GTUBE}\r\n"))
     # rspamd's own reply for GTUBE (its reject action), at end of DATA

@@ -231,14 +231,6 @@ open_dirs(const char *path, int *tmpfd, int *newfd, struct why *why)
 }
 
 /*
- * Was the keyed delivery `name` made already, and a crash cut the
- * queue's record of it? It is in new/, or in cur/ as "name:2," (a
- * reader saw it and set no flag). Found: its directory is made durable
- * (the crash may have come before that), its name goes to where[], 1.
- * 0 when not found; 2 when the name is taken by something that is no
- * delivery of ours (see ours()); -1 with why.
- */
-/*
  * Could st be a delivery this process made? A regular file of our user:
  * not a symlink, directory or FIFO, nor a file planted by another user
  * who can write to the Maildir, which must not stop a real delivery.
@@ -249,6 +241,14 @@ ours(const struct stat *st)
 	return S_ISREG(st->st_mode) && st->st_uid == geteuid();
 }
 
+/*
+ * Was the keyed delivery `name` made already, and a crash cut the
+ * queue's record of it? It is in new/, or in cur/ as "name:2," (a
+ * reader saw it and set no flag). Found: its directory is made durable
+ * (the crash may have come before that), its name goes to where[], 1.
+ * 0 when not found; 2 when the name is taken by something that is no
+ * delivery of ours (see ours()); -1 with why.
+ */
 static int
 find_delivered(const char *path, int newfd, const char *name, char *where,
     size_t wheresz, struct why *why)

@@ -231,11 +231,23 @@ open_dirs(const char *path, int *tmpfd, int *newfd, struct why *why)
 }
 
 /*
+ * Could st be a delivery this process made? A regular file of our user:
+ * not a symlink, directory or FIFO, nor a file planted by another user
+ * who can write to the Maildir, which must not stop a real delivery.
+ */
+static bool
+ours(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_uid == geteuid();
+}
+
+/*
  * Was the keyed delivery `name` made already, and a crash cut the
  * queue's record of it? It is in new/, or in cur/ as "name:2," (a
  * reader saw it and set no flag). Found: its directory is made durable
  * (the crash may have come before that), its name goes to where[], 1.
- * 0 when not found; -1 with why.
+ * 0 when not found; 2 when the name is taken by something that is no
+ * delivery of ours (see ours()); -1 with why.
  */
 static int
 find_delivered(const char *path, int newfd, const char *name, char *where,
@@ -246,6 +258,8 @@ find_delivered(const char *path, int newfd, const char *name, char *where,
 	int curfd, err;
 
 	if (fstatat(newfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!ours(&st))
+			return 2;
 		if (syncgroup_sync(newfd, newfd, false) == -1)
 			return why_set(why, WHY_TEMP, errno, "sync %s/new",
 			    path);
@@ -262,6 +276,8 @@ find_delivered(const char *path, int newfd, const char *name, char *where,
 		return errno == ENOENT ? 0
 		                       : why_set(why, WHY_TEMP, errno,
 		                             "look in %s/cur", path);
+	if (!ours(&st))
+		return 0; /* not a delivery; new/ has room for the name */
 	curfd = open_sub(path, "cur");
 	if (curfd == -1 || syncgroup_sync(curfd, curfd, false) == -1) {
 		err = errno;
@@ -352,7 +368,9 @@ maildir_deliver(const char *maildir_path, const struct maildir_key *key,
 		why_set(why, WHY_TEMP, ENAMETOOLONG, "maildir file name");
 		goto done;
 	}
-	if (key == NULL)
+	/* found 2: the keyed name is taken, so this copy gets a fresh one
+	 * (a retry after a crash may then deliver it twice, never lose it). */
+	if (key == NULL || found == 2)
 		(void)strlcpy(name, tmpname, sizeof(name));
 	if (write_tmp(maildir_path, tmpfd, tmpname, prefix, prefix_len, fd,
 	        offset, len, why) == -1)

@@ -14,6 +14,10 @@
  * as "NAME:2,", read but not flagged) is not written again: it was
  * delivered before a crash cut the queue's record of it, and is whole,
  * since a name reaches new/ only after its file's data is durable.
+ * Only a regular file of our own user counts: a symlink, directory or
+ * another user's file under the keyed name (planted by whoever can
+ * write to the Maildir) does not stop the delivery, which then gets a
+ * fresh name.
  * Not caught: a message a reader moved to cur/ and flagged (":2,S"),
  * renamed, deleted or moved to another folder; a host name that
  * changed; a folder that appeared between the attempts (a

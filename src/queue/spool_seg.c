@@ -257,11 +257,19 @@ load_all(struct spool *sp, struct seg_state *st, struct why *why)
 	while ((de = readdir(d)) != NULL) {
 		if (!parse_seg_name(de->d_name, &seq))
 			continue;
+		/* Its number is taken even if it cannot be opened: a new
+		 * segment of that name would fail every append (EEXIST). */
+		if (seq >= st->next_seq)
+			st->next_seq = seq + 1;
 		fd = openat(st->dirfd, de->d_name,
 		    (sp->readonly ? O_RDONLY : O_RDWR) | O_NOFOLLOW |
 		        O_CLOEXEC);
-		if (fd == -1)
+		if (fd == -1) {
+			log_warn("event=spool_segment_unreadable "
+			         "segment=%016" PRIx64 " errno=%d action=skipped",
+			    seq, errno);
 			continue;
+		}
 		(void)seg_add(st, seq, fd, 0);
 	}
 	(void)closedir(d);

@@ -451,6 +451,63 @@ test_redelivery(void **state)
 	close(fd);
 }
 
+/*
+ * The keyed name taken by something that is not a delivery of ours (a
+ * symlink, a directory, a file of another owner, planted by whoever can
+ * write to the Maildir): the message is not reported delivered. It is
+ * delivered under a fresh name, and nothing is written through the
+ * symlink.
+ */
+static void
+test_redelivery_planted(void **state)
+{
+	struct maildir_key key = { .qid = "0123456789abcdef0456",
+		.idx = 0,
+		.arrival = 1700000000 };
+	char md[128], q[512], name[MAILDIR_NAME_MAX];
+	char got[MAILDIR_NAME_MAX], target[256];
+	struct stat st;
+	int fd, i;
+
+	(void)state;
+	(void)snprintf(md, sizeof(md), "%s/Maildir", dir);
+	(void)snprintf(target, sizeof(target), "%s/target", dir);
+	fd = msg_file("hi\r\n", 4, 0);
+	for (i = 0; i < 4; i++) {
+		key.idx = (size_t)i;
+		assert_int_equal(maildir_key_name(&key, name, sizeof(name)),
+		    0);
+		(void)snprintf(q, sizeof(q), "%s/new/%s", md, name);
+		if (i == 0) { /* make the Maildir, then plant */
+			deliver_keyed(md, &(struct maildir_key){ .qid = "aa",
+			    .arrival = 1 }, fd, got, false);
+			assert_int_equal(symlink(target, q), 0);
+		} else if (i == 1)
+			assert_int_equal(mkdir(q, 0700), 0);
+		else if (i == 2) {
+			if (geteuid() != 0)
+				continue; /* no other owner to give it */
+			touch(q);
+			assert_int_equal(chown(q, 12345, 12345), 0);
+		} else {
+			(void)snprintf(q, sizeof(q), "%s/cur/%s:2,", md, name);
+			assert_int_equal(symlink(target, q), 0);
+		}
+		deliver_keyed(md, &key, fd, got, false);
+		/* new/ has room for the keyed name only in the cur/ case */
+		if (i < 3)
+			assert_string_not_equal(got, name);
+		else
+			assert_string_equal(got, name);
+		(void)snprintf(q, sizeof(q), "%s/new/%s", md, got);
+		assert_int_equal(lstat(q, &st), 0);
+		assert_true(S_ISREG(st.st_mode));
+		assert_int_equal(st.st_size, 5 + 3); /* "X: y\n" "hi\n" */
+	}
+	assert_int_equal(lstat(target, &st), -1); /* never written */
+	close(fd);
+}
+
 struct grp {
 	char dir[160];
 	int id;
@@ -883,6 +940,7 @@ main(void)
 		T(test_failures),
 		T(test_key_name),
 		T(test_redelivery),
+		T(test_redelivery_planted),
 		T(test_syncgroup),
 		T(test_safe_component),
 		T(test_local),

@@ -1379,6 +1379,36 @@ test_seg_settle_and_spill(void **state)
 	spool_close(sp);
 }
 
+/*
+ * A segment that cannot be opened at start-up (here a symlink, refused
+ * by O_NOFOLLOW; or EMFILE, EACCES) is skipped, but its number is still
+ * taken: new segments must not be named after it, or every append fails
+ * with EEXIST and no small message is accepted any more.
+ */
+static void
+test_seg_unopenable(void **state)
+{
+	struct spool_env env;
+	struct spool_rcpt r[1];
+	struct spool *sp;
+	struct why why;
+	char p[600];
+
+	(void)state;
+	sp = spool_open(dir, &why);
+	assert_non_null(sp);
+	spool_close(sp);
+	path(p, sizeof(p), "seg", "0000000000000000");
+	assert_int_equal(symlink("nowhere", p), 0);
+	sp = spool_open(dir, &why);
+	assert_non_null(sp);
+	assert_int_equal(commit_wait(seg_msg(sp, &env, r, 1, "u\r\n"), &why),
+	    1);
+	assert_true(seg_lookup(sp, env.id, NULL));
+	assert_int_equal(scan_count(sp), 1);
+	spool_close(sp);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1404,6 +1434,7 @@ main(void)
 		T(test_seg_roundtrip),
 		T(test_seg_recovery),
 		T(test_seg_settle_and_spill),
+		T(test_seg_unopenable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

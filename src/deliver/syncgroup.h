@@ -20,7 +20,10 @@
  * its descriptor (Linux 5.8). Each group keeps one descriptor of its
  * own, opened on the first directory it is given, for its life, so an
  * error anywhere on the file system between two batches fails the next
- * one (a spurious retry, never a silent loss). That descriptor pins the
+ * one (a spurious retry). The batch that owned the failed write may
+ * then see a clean syncfs: each member of a batch that synced with
+ * syncfs also checks its own descriptor's error (sync_file_range, no
+ * flush), so its delivery fails too instead of being reported durable. That descriptor pins the
  * directory's inode (and keeps the file system busy) until exit.
  * Trust: none; descriptors are the caller's, only synced.
  */

@@ -16,6 +16,7 @@
 #include "queue/spool_seg.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,12 +153,42 @@ append_mem(struct spool *sp, struct spool_msg *batch, struct seg_item **items,
 }
 
 /*
+ * After a clean syncfs: a write-back error of one of the batch's files
+ * that an earlier syncfs already reported (syncfs reports each error
+ * once per descriptor) is still in that file's own descriptor; check
+ * each (sync_file_range waits and reads it without a device flush; the
+ * data was just written). Failures go to the messages; -1 when the
+ * segment's (every in-memory message of the batch failed).
+ */
+static int
+own_errors(struct spool_msg *batch, int segfd)
+{
+	const int how = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+	                SYNC_FILE_RANGE_WAIT_AFTER;
+	struct spool_msg *m;
+	int rc = 0;
+
+	if (segfd != -1 && sync_file_range(segfd, 0, 0, how) == -1) {
+		rc = -1;
+		for (m = batch; m != NULL; m = m->next)
+			if (m->in_mem)
+				fail_msg(m, errno, "sync for");
+	}
+	for (m = batch; m != NULL; m = m->next)
+		if (!m->in_mem && !m->failed &&
+		    sync_file_range(m->fd, 0, 0, how) == -1)
+			fail_msg(m, errno, "sync for");
+	return rc;
+}
+
+/*
  * Make the batch's data durable with as few syncs as it takes: the
  * segment alone, one file alone, or one syncfs(2) for everything (it
  * writes back every dirty file on the spool's file system: cheaper than
  * one fdatasync per file once a batch has several; since Linux 5.8 it
  * reports write-back errors seen since the last call on this
- * descriptor). Failures go to the messages: -1. Syncs made: *syncs.
+ * descriptor). Failures go to the messages; -1 when the segment's data
+ * is not known durable (cut it off again). Syncs made: *syncs.
  */
 static int
 sync_data(struct spool *sp, struct spool_msg *batch, int segfd,
@@ -180,7 +211,7 @@ sync_data(struct spool *sp, struct spool_msg *batch, int segfd,
 		if (fdatasync(fd) == 0)
 			return 0;
 	} else if (syncfs(sp->dirfd) == 0)
-		return 0;
+		return own_errors(batch, segfd);
 	err = errno;
 	for (m = batch; m != NULL; m = m->next)
 		fail_msg(m, err, "sync for");

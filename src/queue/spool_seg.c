@@ -58,6 +58,7 @@ struct seg_state {
 	size_t nrecs, nsegs;
 	uint64_t next_seq;
 	off_t batch_at; /* cur->end before the batch being appended */
+	bool roll;      /* start a new segment at the next append */
 	uint8_t (*hdrs)[SEG_HDR_LEN];
 	size_t hdrs_cap;
 };
@@ -377,7 +378,7 @@ current_segment(struct spool *sp, struct seg_state *st, struct why *why)
 	struct seg *old = st->cur;
 	int fd;
 
-	if (old != NULL && old->end < (off_t)SEG_MAX_BYTES)
+	if (old != NULL && old->end < (off_t)SEG_MAX_BYTES && !st->roll)
 		return 0;
 	seg_name(st->next_seq, name, sizeof(name));
 	fd = openat(st->dirfd, name,
@@ -394,6 +395,7 @@ current_segment(struct spool *sp, struct seg_state *st, struct why *why)
 	}
 	pthread_mutex_lock(&st->mtx);
 	st->cur = seg_add(st, st->next_seq, fd, 0);
+	st->roll = false;
 	/* A full segment nobody needs any more goes now. */
 	if (old != NULL && old->live == 0)
 		seg_free_one(st, old, true);
@@ -481,6 +483,11 @@ seg_unappend(struct spool *sp)
 	/* A failed cut leaves a record whose 250 was never sent: at worst
 	 * a message delivered that its client will send again. */
 	(void)ftruncate(st->cur->fd, st->batch_at);
+	/*
+	 * After a failed sync the file's cached pages cannot be trusted to
+	 * reach the disk: new records go to a new segment.
+	 */
+	st->roll = true;
 }
 
 bool

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fsutil.h"
+
 /* File systems with a group; beyond these a sync is done alone. */
 #define GROUPS_MAX 16
 
@@ -110,25 +112,6 @@ sync_batch(struct group *g, struct request *batch)
 	return 0;
 }
 
-/*
- * After a batch's syncfs succeeded: did write-back of this descriptor
- * fail earlier? syncfs reports an error once per descriptor, so one that
- * background write-back met before this batch may have gone to another
- * batch's syncfs. Every open file keeps its own sample of its inode's
- * errors, and sync_file_range with SYNC_FILE_RANGE_WAIT_AFTER checks it
- * (file_fdatawait_range) without a device flush: the data was just
- * written, so it only waits for nothing and reads the error. 0 or errno.
- */
-static int
-own_error(int fd)
-{
-	if (sync_file_range(fd, 0, 0,
-	        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-	            SYNC_FILE_RANGE_WAIT_AFTER) == -1)
-		return errno;
-	return 0;
-}
-
 /* Lead one batch: everything queued now. Called and returns locked. */
 static void
 lead(struct group *g)
@@ -141,8 +124,14 @@ lead(struct group *g)
 	g->busy = true;
 	pthread_mutex_unlock(&g->mtx);
 	err = sync_batch(g, batch);
+	/*
+	 * A shared syncfs may have handed an earlier write-back error of a
+	 * member's file to another caller: each member checks its own.
+	 */
 	for (r = batch; r != NULL; r = r->next)
-		r->err = err != 0 || batch->next == NULL ? err : own_error(r->fd);
+		r->err = err != 0 || batch->next == NULL
+		             ? err
+		             : fsutil_writeback_error(r->fd);
 	pthread_mutex_lock(&g->mtx);
 	/* A request lives on its caller's stack: read next before done. */
 	for (r = batch; r != NULL; r = next) {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "milter/proto.h"
+#include "util/fsutil.h"
 #include "util/str.h"
 
 #define READ_CHUNK 4096 /* header read-ahead per read */
@@ -41,26 +42,18 @@ milter_src_len(const struct milter_src *s)
 static int
 fd_read(const struct milter_src *s, uint64_t moff, uint8_t *p, size_t n)
 {
-	size_t got = 0;
-	ssize_t r;
+	size_t got;
 
 	if (s->fd_off < 0 || moff > (uint64_t)(INT64_MAX - s->fd_off) ||
 	    n > (uint64_t)INT64_MAX - (uint64_t)s->fd_off - moff) {
 		errno = EINVAL;
 		return -1;
 	}
-	while (got < n) {
-		r = pread(s->fd, p + got, n - got,
-		    s->fd_off + (off_t)(moff + got));
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			return -1;
-		if (r == 0) {
-			errno = EIO; /* the file is shorter than fd_len */
-			return -1;
-		}
-		got += (size_t)r;
+	if (fsutil_pread_all(s->fd, p, n, s->fd_off + (off_t)moff, &got) == -1)
+		return -1;
+	if (got < n) {
+		errno = EIO; /* the file is shorter than fd_len */
+		return -1;
 	}
 	return 0;
 }

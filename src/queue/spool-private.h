@@ -74,6 +74,7 @@ struct spool_msg {
 	 * to the segment log; wcap bytes counted in sp->mem_used.
 	 */
 	bool in_mem;
+	uint32_t crc; /* of an in-memory message, set by the commit */
 	off_t written; /* bytes written to fd so far */
 	off_t stale;   /* size of a reused file: its tail is cut at commit */
 	off_t prefix_at; /* file offset of the prefix length digits, or 0 */
@@ -95,8 +96,6 @@ void *spool_sync_main(void *arg);
 /* spool_queued.c: a queue id as spool_is_id() says, or -1 with why. */
 int spool_check_id(const char *id, struct why *why);
 
-/* spool.c. Read exactly n bytes at off; -1 with errno, or 0 with *got short. */
-int spool_pread_all(int fd, void *p, size_t n, off_t off, size_t *got);
 /*
  * The envelope of the message that starts at `base` of fd (0 for a
  * message file, the payload of a segment record), into a new buffer.

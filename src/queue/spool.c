@@ -87,27 +87,6 @@ spool_is_id(const char *s)
 	return s[SPOOL_ID_LEN] == '\0';
 }
 
-/* Read exactly n bytes at off; -1 with errno, or 0 with *got short. */
-int
-spool_pread_all(int fd, void *p, size_t n, off_t off, size_t *got)
-{
-	uint8_t *b = p;
-	ssize_t r;
-
-	*got = 0;
-	while (*got < n) {
-		r = pread(fd, b + *got, n - *got, off + (off_t)*got);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			return -1;
-		if (r == 0)
-			break;
-		*got += (size_t)r;
-	}
-	return 0;
-}
-
 /*
  * Read the envelope of a message that starts at `base` of an open file
  * (0 for a message file, the payload of a segment record) into a fresh
@@ -122,7 +101,7 @@ spool_read_env(int fd, off_t base, uint8_t **out, size_t *n_out, struct why *why
 
 	*out = NULL;
 	*n_out = 0;
-	if (spool_pread_all(fd, first, sizeof(first), base, &got) == -1)
+	if (fsutil_pread_all(fd, first, sizeof(first), base, &got) == -1)
 		return why_set(why, WHY_TEMP, errno, "read envelope");
 	if (got < sizeof(first) || memcmp(first, MAGIC, MAGIC_LEN) != 0 ||
 	    first[FIRST_LINE_LEN - 1] != '\n' ||
@@ -132,7 +111,7 @@ spool_read_env(int fd, off_t base, uint8_t **out, size_t *n_out, struct why *why
 		return why_set(why, WHY_PERM, 0, "bad envelope length %llu",
 		    (unsigned long long)n);
 	p = xmalloc((size_t)n);
-	if (spool_pread_all(fd, p, (size_t)n, base, &got) == -1) {
+	if (fsutil_pread_all(fd, p, (size_t)n, base, &got) == -1) {
 		free(p);
 		return why_set(why, WHY_TEMP, errno, "read envelope");
 	}
@@ -732,7 +711,7 @@ spool_msg_read_back(struct spool_msg *m, uint8_t **out, size_t *len,
 		return why_set(why, WHY_TEMP, ENOMEM, "read back incoming/%s",
 		    m->id);
 	}
-	if (spool_pread_all(fd, b, (size_t)n, start, &got) == -1 || got != n) {
+	if (fsutil_pread_all(fd, b, (size_t)n, start, &got) == -1 || got != n) {
 		why_set(why, WHY_TEMP, got != n ? EIO : errno,
 		    "read back incoming/%s", m->id);
 		(void)close(fd);

@@ -16,7 +16,6 @@
 #include "queue/spool_seg.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "obs/metrics.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -38,6 +38,8 @@ spool_msg_commit(struct spool_msg *m, spool_commit_fn *done, void *arg)
 	/* Page-cache writes stay on the caller's thread; syncs do not. */
 	if (!m->failed)
 		(void)spool_msg_flush(m);
+	if (!m->failed && m->in_mem)
+		m->crc = seg_crc(m->id, m->wbuf, m->wlen);
 	/* A reused file's old tail goes before the sync covers the size. */
 	if (!m->failed && !m->in_mem && m->stale > m->written &&
 	    ftruncate(m->fd, m->written) == -1) {
@@ -141,7 +143,7 @@ append_mem(struct spool *sp, struct spool_msg *batch, struct seg_item **items,
 	for (m = batch; m != NULL; m = m->next)
 		if (m->in_mem && !m->failed)
 			(*items)[(*nitems)++] = (struct seg_item){ m->id,
-				m->wbuf, m->wlen };
+				m->wbuf, m->wlen, m->crc };
 	fd = seg_append(sp, *items, n, &why);
 	if (fd == -1) {
 		for (m = batch; m != NULL; m = m->next)
@@ -154,31 +156,26 @@ append_mem(struct spool *sp, struct spool_msg *batch, struct seg_item **items,
 
 /*
  * After a clean syncfs: a write-back error of one of the batch's files
- * that an earlier syncfs already reported (syncfs reports each error
- * once per descriptor) is still in that file's own descriptor; check
- * each (sync_file_range waits and reads it without a device flush; the
- * data was just written). Failures go to the messages; -1 when the
- * segment's (every in-memory message of the batch failed).
+ * that an earlier syncfs reported elsewhere (fsutil_writeback_error()).
+ * Failures go to the messages; -1 when the segment's (every in-memory
+ * message of the batch failed).
  */
 static int
 own_errors(struct spool_msg *batch, int segfd)
 {
-	const int how = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-	                SYNC_FILE_RANGE_WAIT_AFTER;
 	struct spool_msg *m;
-	int rc = 0;
+	int err;
 
-	if (segfd != -1 && sync_file_range(segfd, 0, 0, how) == -1) {
-		rc = -1;
-		for (m = batch; m != NULL; m = m->next)
-			if (m->in_mem)
-				fail_msg(m, errno, "sync for");
-	}
 	for (m = batch; m != NULL; m = m->next)
 		if (!m->in_mem && !m->failed &&
-		    sync_file_range(m->fd, 0, 0, how) == -1)
-			fail_msg(m, errno, "sync for");
-	return rc;
+		    (err = fsutil_writeback_error(m->fd)) != 0)
+			fail_msg(m, err, "sync for");
+	if (segfd == -1 || (err = fsutil_writeback_error(segfd)) == 0)
+		return 0;
+	for (m = batch; m != NULL; m = m->next)
+		if (m->in_mem)
+			fail_msg(m, err, "sync for");
+	return -1;
 }
 
 /*

@@ -102,7 +102,8 @@ static int
 prefix_read(const struct qmsg *q, const char *id, struct spool_env *env,
     struct why *why)
 {
-	ssize_t r;
+	size_t got;
+	int rc;
 
 	if (q->end < env->body_offset + (off_t)env->prefix_len)
 		return why_set(why, WHY_PERM, 0, "file shorter than its prefix");
@@ -110,10 +111,10 @@ prefix_read(const struct qmsg *q, const char *id, struct spool_env *env,
 	if (env->prefix_len == 0)
 		return 0;
 	env->prefix = xmalloc(env->prefix_len + 1);
-	r = pread(q->fd, env->prefix, env->prefix_len,
-	    env->body_offset + env->body_size);
-	if (r != (ssize_t)env->prefix_len)
-		return why_set(why, WHY_TEMP, r == -1 ? errno : 0,
+	rc = fsutil_pread_all(q->fd, env->prefix, env->prefix_len,
+	    env->body_offset + env->body_size, &got);
+	if (rc == -1 || got != env->prefix_len)
+		return why_set(why, WHY_TEMP, rc == -1 ? errno : EIO,
 		    "read the prefix of %s", id);
 	env->prefix[env->prefix_len] = '\0';
 	return 0;
@@ -159,7 +160,7 @@ to_corrupt(struct spool *sp, const char *id, const struct qmsg *q,
 	              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	              0600)) != -1) {
 		p = xmalloc(n);
-		ok = spool_pread_all(q->fd, p, n, q->base, &got) == 0 &&
+		ok = fsutil_pread_all(q->fd, p, n, q->base, &got) == 0 &&
 		     got == n && fsutil_write_all(fd, p, n) == 0;
 		free(p);
 		(void)close(fd);
@@ -342,7 +343,7 @@ spool_settle(struct spool *sp, const char *id, struct why *why)
 		           : why_set(why, WHY_TEMP, errno,
 		                 "open the segment of %s", id);
 	p = xmalloc(loc.len);
-	rc = spool_pread_all(q.fd, p, loc.len, loc.payload, &got);
+	rc = fsutil_pread_all(q.fd, p, loc.len, loc.payload, &got);
 	(void)close(q.fd);
 	if (rc == -1 || got != loc.len) {
 		free(p);

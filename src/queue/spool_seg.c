@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xmalloc.h"
@@ -110,8 +111,8 @@ get_le32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-static uint32_t
-rec_crc(const char *id, const uint8_t *data, size_t len)
+uint32_t
+seg_crc(const char *id, const uint8_t *data, size_t len)
 {
 	uLong c = crc32(0L, Z_NULL, 0);
 
@@ -127,7 +128,7 @@ seg_record_header(uint8_t *h, const struct seg_item *it, bool done)
 	memcpy(h, SEG_MAGIC, 4);
 	h[SEG_STATE_POS] = done ? SEG_DONE : SEG_LIVE;
 	put_le32(h + 8, (uint32_t)it->len);
-	put_le32(h + 12, rec_crc(it->id, it->data, it->len));
+	put_le32(h + 12, it->crc);
 	memcpy(h + 16, it->id, SPOOL_ID_LEN);
 }
 
@@ -182,11 +183,12 @@ scan_segment(struct seg_state *st, struct seg *sg)
 	size_t cap = 0;
 	off_t off = 0;
 	uint32_t len;
-	ssize_t r;
+	size_t got;
 
 	for (;;) {
-		r = pread(sg->fd, h, sizeof(h), off);
-		if (r != (ssize_t)sizeof(h) || memcmp(h, SEG_MAGIC, 4) != 0 ||
+		/* A read that fails ends the scan as a torn record would. */
+		if (fsutil_pread_all(sg->fd, h, sizeof(h), off, &got) == -1 ||
+		    got != sizeof(h) || memcmp(h, SEG_MAGIC, 4) != 0 ||
 		    (h[SEG_STATE_POS] != SEG_LIVE &&
 		        h[SEG_STATE_POS] != SEG_DONE))
 			break;
@@ -199,8 +201,9 @@ scan_segment(struct seg_state *st, struct seg *sg)
 			cap = len;
 			p = xrealloc(p, cap);
 		}
-		r = pread(sg->fd, p, len, off + SEG_HDR_LEN);
-		if (r != (ssize_t)len || rec_crc(id, p, len) != get_le32(h + 12))
+		if (fsutil_pread_all(sg->fd, p, len, off + SEG_HDR_LEN, &got) ==
+		        -1 ||
+		    got != len || seg_crc(id, p, len) != get_le32(h + 12))
 			break;
 		if (h[SEG_STATE_POS] == SEG_LIVE)
 			index_add(st, sg, id, off + SEG_HDR_LEN, len);
@@ -555,16 +558,14 @@ struct walk_ctx {
 	size_t n;
 };
 
-static __thread struct walk_ctx *walk_to;
-
 static void
-walk_rec(const void *node, VISIT v, int depth)
+walk_rec(const void *node, VISIT v, void *arg)
 {
 	const struct rec *r = *(const struct rec *const *)node;
+	struct walk_ctx *w = arg;
 
-	(void)depth;
 	if (v == postorder || v == leaf)
-		memcpy(walk_to->ids[walk_to->n++], r->id, SPOOL_ID_MAX);
+		memcpy(w->ids[w->n++], r->id, SPOOL_ID_MAX);
 }
 
 void
@@ -579,9 +580,7 @@ seg_foreach(struct spool *sp, void (*fn)(void *, const char *), void *arg)
 	/* Copied under the lock, called without it: fn may call us. */
 	pthread_mutex_lock(&st->mtx);
 	w.ids = xcalloc(st->nrecs + 1, sizeof(*w.ids));
-	walk_to = &w;
-	twalk(st->index, walk_rec);
-	walk_to = NULL;
+	twalk_r(st->index, walk_rec, &w);
 	pthread_mutex_unlock(&st->mtx);
 	for (i = 0; i < w.n; i++)
 		fn(arg, w.ids[i]);

@@ -71,7 +71,15 @@ struct seg_item {
 	const char *id;
 	const uint8_t *data;
 	size_t len;
+	uint32_t crc; /* seg_crc(id, data, len) */
 };
+
+/*
+ * A record's crc: of its id and payload. Computed by the thread that
+ * commits the message, so the sync thread, which every commit waits
+ * for, does not read every byte again.
+ */
+uint32_t seg_crc(const char *id, const uint8_t *data, size_t len);
 
 /* The SEG_HDR_LEN header of a record (live, or done), into h. */
 void seg_record_header(uint8_t *h, const struct seg_item *it, bool done);

@@ -35,6 +35,41 @@ fsutil_write_all(int fd, const void *p, size_t n)
 }
 
 int
+fsutil_pread_all(int fd, void *p, size_t n, off_t off, size_t *got)
+{
+	unsigned char *b = p;
+	ssize_t r;
+
+	*got = 0;
+	while (*got < n) {
+		r = pread(fd, b + *got, n - *got, off + (off_t)*got);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			break;
+		*got += (size_t)r;
+	}
+	return 0;
+}
+
+int
+fsutil_writeback_error(int fd)
+{
+	/*
+	 * SYNC_FILE_RANGE_WAIT_AFTER ends in file_fdatawait_range(), which
+	 * checks and advances this descriptor's sample of the file's
+	 * write-back errors; the data is clean, so nothing is written.
+	 */
+	if (sync_file_range(fd, 0, 0,
+	        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+	            SYNC_FILE_RANGE_WAIT_AFTER) == -1)
+		return errno;
+	return 0;
+}
+
+int
 fsutil_fsync_parent(const char *path)
 {
 	char dir[4096];

@@ -21,6 +21,18 @@
 
 /* write(2) all of p, retrying short writes and EINTR; -1 with errno. */
 int fsutil_write_all(int fd, const void *p, size_t n);
+/*
+ * pread(2) n bytes at off, retrying short reads and EINTR, until n or the
+ * end of the file: *got says how many. 0, or -1 with errno.
+ */
+int fsutil_pread_all(int fd, void *p, size_t n, off_t off, size_t *got);
+/*
+ * A write-back error on fd's file not yet reported through fd (errno, or
+ * 0): what fdatasync(fd) would report, without its device flush. For a
+ * file that a syncfs(2) just wrote: syncfs reports an error once per
+ * descriptor, so an error met before may have gone to another caller.
+ */
+int fsutil_writeback_error(int fd);
 /* fsync the directory that holds `path`. 0, or -1 with errno. */
 int fsutil_fsync_parent(const char *path);
 /* mkdir -p with `mode`; each directory created is made durable. */

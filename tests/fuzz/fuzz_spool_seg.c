@@ -58,9 +58,10 @@ put_record(int fd, unsigned n, const uint8_t *p, size_t len, int done)
 {
 	uint8_t h[SEG_HDR_LEN];
 	char id[SPOOL_ID_MAX];
-	struct seg_item it = { id, p, len };
+	struct seg_item it = { id, p, len, 0 };
 
 	(void)snprintf(id, sizeof(id), "00000000000a%04xabcd", n & 0xffff);
+	it.crc = seg_crc(id, p, len);
 	seg_record_header(h, &it, done);
 	if (write(fd, h, sizeof(h)) != (ssize_t)sizeof(h) ||
 	    write(fd, p, len) != (ssize_t)len)

@@ -354,9 +354,8 @@ def write_results(args, r, table, info, cmdline, started):
                 "retry_initial %d s.\n\n" % (
                     args.deferred, r["fill_s"], r["fill_rate"], args.runs,
                     args.messages, args.retry_initial))
-        f.write(table + "\n\n## Machine\n\n")
-        for k, v in sorted(info.items()):
-            f.write("- %s: %s\n" % (k, v))
+        f.write(table + "\n\n")
+        B.write_machine_notes(f, info, [])
     js = os.path.join(B.RESULTS, stem + ".json")
     with open(js, "w") as f:
         json.dump({"command": cmdline, "machine": info,

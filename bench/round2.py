@@ -591,13 +591,8 @@ def write_results(args, res, info, cmdline, table, targets, notes, started,
         f.write(table + "\n\n## Targets (issue 20)\n\n")
         for t in targets:
             f.write("- %s\n" % t)
-        f.write("\n## Machine\n\n")
-        for k in sorted(info):
-            f.write("- %s: %s\n" % (k, info[k]))
-        if notes:
-            f.write("\n## Notes\n\n")
-            for n in notes:
-                f.write("- %s\n" % n)
+        f.write("\n")
+        rb.write_machine_notes(f, info, notes)
     data = {"started": started.isoformat(timespec="seconds"),
             "command": cmdline, "elapsed_s": round(elapsed, 1),
             "machine": info, "unavailable": unavailable,

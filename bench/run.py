@@ -2907,6 +2907,18 @@ def obs_notes(args, res):
     return out
 
 
+def write_machine_notes(f, info, notes, keys=None):
+    """The "## Machine" and "## Notes" sections of a results .md file
+    (every bench/ driver's): info's keys in `keys` order, or sorted."""
+    f.write("## Machine\n\n")
+    for k in (keys if keys is not None else sorted(info)):
+        f.write("- %s: %s\n" % (k, info[k]))
+    if notes:
+        f.write("\n## Notes\n\n")
+        for n in notes:
+            f.write("- %s\n" % n)
+
+
 def write_results(args, res, unavailable, info, cmdline, table, notes,
                   started, elapsed):
     os.makedirs(RESULTS, exist_ok=True)
@@ -2932,18 +2944,11 @@ def write_results(args, res, unavailable, info, cmdline, table, notes,
                 "times better tern is (tern/postfix for msg/s, "
                 "postfix/tern for the rest); > 1 means tern wins.\n\n")
         f.write(table + "\n\n")
-        f.write("## Machine\n\n")
-        for k in ("host", "nproc", "cpu", "memory_gib", "kernel", "disk",
-                  "file_create_us", "loadavg_at_start",
-                  "cpu_busy_at_start_pct", "loadavg_at_end",
-                  "postfix",
-                  "postfix_log", "tern_commit", "tern_bin", "connections",
-                  "python"):
-            f.write("- %s: %s\n" % (k, info[k]))
-        if notes:
-            f.write("\n## Notes\n\n")
-            for n in notes:
-                f.write("- %s\n" % n)
+        write_machine_notes(f, info, notes, (
+            "host", "nproc", "cpu", "memory_gib", "kernel", "disk",
+            "file_create_us", "loadavg_at_start", "cpu_busy_at_start_pct",
+            "loadavg_at_end", "postfix", "postfix_log", "tern_commit",
+            "tern_bin", "connections", "python"))
     data = {"started": started.isoformat(timespec="seconds"),
             "command": cmdline, "elapsed_s": round(elapsed, 1),
             "machine": info,

@@ -247,13 +247,7 @@ def write_results(args, res, info, cmdline, text, notes, started, elapsed,
         f.write(text + "\n\n")
         if svg:
             f.write("![sweep](%s)\n\n" % os.path.basename(svg))
-        f.write("## Machine\n\n")
-        for k in sorted(info):
-            f.write("- %s: %s\n" % (k, info[k]))
-        if notes:
-            f.write("\n## Notes\n\n")
-            for n in notes:
-                f.write("- %s\n" % n)
+        rb.write_machine_notes(f, info, notes)
     data = {"started": started.isoformat(timespec="seconds"),
             "command": cmdline, "elapsed_s": round(elapsed, 1),
             "machine": info, "unavailable": unavailable,
